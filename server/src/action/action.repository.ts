@@ -1,0 +1,94 @@
+import type pg from 'pg';
+import type { ActionKind, ActionStatus } from '../generated/prisma/enums.ts';
+
+export interface ActionTextRow {
+  locale: string;
+  title: string;
+  summary: string;
+  body: string;
+  letterSubject: string;
+  letterBody: string;
+  shareText: string;
+}
+
+export interface ActionRow {
+  id: string;
+  slug: string;
+  kind: ActionKind;
+  status: ActionStatus;
+  defaultLocale: string;
+  goal: number;
+  signingEnabled: boolean;
+  allowPersonalisation: boolean;
+  maxLetterLength: number;
+  publishedAt: Date | null;
+  campaign: { slug: string; names: Record<string, string> };
+  texts: ActionTextRow[];
+  targets: { name: string; title: string; organisation: string; country: string | null; language: string }[];
+}
+
+/** Every action that the public may see (published or closed), with texts and targets. */
+export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    slug: string;
+    kind: ActionKind;
+    status: ActionStatus;
+    default_locale: string;
+    goal: number;
+    signing_enabled: boolean;
+    allow_personalisation: boolean;
+    max_letter_length: number;
+    published_at: Date | null;
+    campaign_slug: string;
+    campaign_names: Record<string, string>;
+    texts: ActionTextRow[];
+    targets: ActionRow['targets'] | null;
+  }>(
+    `SELECT a.id, a.slug, a.kind, a.status, a.default_locale, a.goal, a.signing_enabled,
+            a.allow_personalisation, a.max_letter_length, a.published_at,
+            c.slug AS campaign_slug,
+            (SELECT json_object_agg(ct.locale, ct.name) FROM campaign_texts ct WHERE ct.campaign_id = c.id) AS campaign_names,
+            (SELECT json_agg(json_build_object('locale', t.locale, 'title', t.title, 'summary', t.summary, 'body', t.body,
+                     'letterSubject', t.letter_subject, 'letterBody', t.letter_body, 'shareText', t.share_text))
+               FROM action_texts t WHERE t.action_id = a.id) AS texts,
+            (SELECT json_agg(json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation,
+                     'country', g.country, 'language', g.language) ORDER BY at.position, g.name)
+               FROM action_targets at JOIN targets g ON g.id = at.target_id WHERE at.action_id = a.id) AS targets
+     FROM actions a JOIN campaigns c ON c.id = a.campaign_id
+     WHERE a.status IN ('PUBLISHED', 'CLOSED')
+     ORDER BY a.published_at DESC NULLS LAST, a.slug`,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    slug: r.slug,
+    kind: r.kind,
+    status: r.status,
+    defaultLocale: r.default_locale,
+    goal: r.goal,
+    signingEnabled: r.signing_enabled,
+    allowPersonalisation: r.allow_personalisation,
+    maxLetterLength: r.max_letter_length,
+    publishedAt: r.published_at,
+    campaign: { slug: r.campaign_slug, names: r.campaign_names ?? {} },
+    texts: r.texts ?? [],
+    targets: r.targets ?? [],
+  }));
+}
+
+export interface CountRow {
+  actionId: string;
+  count: number;
+  countries: { country: string; count: number }[];
+}
+
+/** The folded counts of every action: one cheap query, whatever the number of readers. */
+export async function loadCounts(pool: pg.Pool): Promise<CountRow[]> {
+  const { rows } = await pool.query<{ action_id: string; count: number; countries: { country: string; count: number }[] | null }>(
+    `SELECT s.action_id, s.confirmed_count AS count,
+            (SELECT json_agg(json_build_object('country', c.country, 'count', c.confirmed_count) ORDER BY c.confirmed_count DESC, c.country)
+               FROM action_country_stats c WHERE c.action_id = s.action_id AND c.confirmed_count > 0) AS countries
+     FROM action_stats s`,
+  );
+  return rows.map((r) => ({ actionId: r.action_id, count: r.count, countries: r.countries ?? [] }));
+}

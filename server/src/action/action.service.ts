@@ -1,0 +1,149 @@
+// Public reads of actions and their counts are served from memory: a background refresh
+// reads all public actions every couple of seconds and the folded counts several times a
+// second, so a storm of readers never turns into a storm of queries.
+import type pg from 'pg';
+import { loadCounts, loadPublicActions, type ActionRow, type CountRow } from './action.repository.ts';
+
+export interface PublicActionSummary {
+  slug: string;
+  kind: ActionRow['kind'];
+  status: ActionRow['status'];
+  locale: string;
+  title: string;
+  summary: string;
+  goal: number;
+  count: number;
+  signingOpen: boolean;
+  campaign: { slug: string; name: string };
+}
+
+export interface PublicAction extends PublicActionSummary {
+  body: string;
+  letterSubject: string;
+  letterBody: string;
+  shareText: string;
+  allowPersonalisation: boolean;
+  maxLetterLength: number;
+  availableLocales: string[];
+  countries: { country: string; count: number }[];
+  targets: { name: string; title: string; organisation: string; country: string | null }[];
+}
+
+export interface ActionCacheOptions {
+  actionsRefreshMs: number;
+  countsRefreshMs: number;
+}
+
+export class ActionCache {
+  private actions = new Map<string, ActionRow>();
+  private counts = new Map<string, CountRow>();
+  private timers: NodeJS.Timeout[] = [];
+  private lastMissRefresh = 0;
+  private loaded = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: ActionCacheOptions = { actionsRefreshMs: 2_000, countsRefreshMs: 250 },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.refresh().catch(() => {});
+    this.timers.push(
+      setInterval(() => void this.refreshActions().catch(() => {}), this.opts.actionsRefreshMs),
+      setInterval(() => void this.refreshCounts().catch(() => {}), this.opts.countsRefreshMs),
+    );
+    for (const t of this.timers) t.unref();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  get isLoaded(): boolean {
+    return this.loaded;
+  }
+
+  async refresh(): Promise<void> {
+    await Promise.all([this.refreshActions(), this.refreshCounts()]);
+  }
+
+  private async refreshActions(): Promise<void> {
+    const rows = await loadPublicActions(this.pool);
+    this.actions = new Map(rows.map((r) => [r.slug, r]));
+    this.loaded = true;
+  }
+
+  private async refreshCounts(): Promise<void> {
+    const rows = await loadCounts(this.pool);
+    this.counts = new Map(rows.map((r) => [r.actionId, r]));
+  }
+
+  /** The cached row; on a miss, at most one reload a second (a just-published action). */
+  async find(slug: string): Promise<ActionRow | undefined> {
+    const hit = this.actions.get(slug);
+    if (hit || Date.now() - this.lastMissRefresh < 1_000) return hit;
+    this.lastMissRefresh = Date.now();
+    await this.refreshActions();
+    return this.actions.get(slug);
+  }
+
+  list(): ActionRow[] {
+    return [...this.actions.values()];
+  }
+
+  count(actionId: string): number {
+    return this.counts.get(actionId)?.count ?? 0;
+  }
+
+  countries(actionId: string): { country: string; count: number }[] {
+    return this.counts.get(actionId)?.countries ?? [];
+  }
+}
+
+export function isSigningOpen(a: ActionRow): boolean {
+  return a.status === 'PUBLISHED' && a.signingEnabled;
+}
+
+function textFor(a: ActionRow, locale: string) {
+  return a.texts.find((t) => t.locale === locale) ?? a.texts.find((t) => t.locale === a.defaultLocale) ?? a.texts[0];
+}
+
+export function toSummary(cache: ActionCache, a: ActionRow, locale: string): PublicActionSummary {
+  const text = textFor(a, locale);
+  return {
+    slug: a.slug,
+    kind: a.kind,
+    status: a.status,
+    locale: text?.locale ?? a.defaultLocale,
+    title: text?.title ?? a.slug,
+    summary: text?.summary ?? '',
+    goal: a.goal,
+    count: cache.count(a.id),
+    signingOpen: isSigningOpen(a),
+    campaign: { slug: a.campaign.slug, name: a.campaign.names[locale] ?? a.campaign.names[a.defaultLocale] ?? a.campaign.slug },
+  };
+}
+
+export function toPublic(cache: ActionCache, a: ActionRow, locale: string): PublicAction {
+  const text = textFor(a, locale);
+  return {
+    ...toSummary(cache, a, locale),
+    body: text?.body ?? '',
+    letterSubject: a.kind === 'LETTER' ? (text?.letterSubject ?? '') : '',
+    letterBody: a.kind === 'LETTER' ? (text?.letterBody ?? '') : '',
+    shareText: text?.shareText ?? '',
+    allowPersonalisation: a.allowPersonalisation,
+    maxLetterLength: a.maxLetterLength,
+    availableLocales: a.texts.map((t) => t.locale).sort(),
+    countries: cache.countries(a.id).slice(0, 50),
+    targets: a.targets.map(({ name, title, organisation, country }) => ({ name, title, organisation, country })),
+  };
+}
+
+export function listPublished(cache: ActionCache, locale: string): PublicActionSummary[] {
+  return cache
+    .list()
+    .filter((a) => a.status === 'PUBLISHED')
+    .map((a) => toSummary(cache, a, locale));
+}

@@ -1,0 +1,51 @@
+// Configuration is read and validated once, from the environment, and fails fast with a
+// one-line reason. Everything else receives the parsed Config object.
+import { z } from 'zod';
+
+const url = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}`);
+
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgresql://postgres@127.0.0.1:5432/chorus'),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:1025'),
+  PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://localhost:3000'),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\r\n]+@[^\r\n]+$/, 'must be an address such as "Chorus <actions@example.org>"')
+    .default('Chorus <actions@chorus.example.org>'),
+  /** key for HMACs: confirmation links, IP hashes. At least 32 characters. */
+  SECRET_KEY: z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32)'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** how often the batcher looks for confirmed signatures to deliver, in milliseconds */
+  BATCH_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(15_000),
+  /** how often the counter folds confirmations into the public counts, in milliseconds */
+  COUNT_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
+  /** how long a confirmation link stays valid, in hours */
+  CONFIRM_LINK_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(24 * 14),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked = Object.fromEntries(
+    Object.keys(configSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = configSchema.safeParse(picked);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    const name = String(first.path[0]);
+    throw new ConfigError(`Invalid configuration: ${name} ${first.message === 'Invalid input: expected string, received undefined' ? 'is required' : first.message}`);
+  }
+  return parsed.data;
+}

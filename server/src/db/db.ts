@@ -1,0 +1,52 @@
+// One pg pool per process, shared by Prisma (through the driver adapter) and by the raw SQL
+// of the hot paths (signing, counting, batching), which need multi-row statements.
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../generated/prisma/client.ts';
+
+export type Prisma = PrismaClient;
+
+export interface Db {
+  prisma: PrismaClient;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export function createDb(databaseUrl: string, opts: { max?: number; applicationName?: string } = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.max ?? 20,
+    application_name: opts.applicationName ?? 'chorus',
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    // a statement that hangs must not hold a request forever
+    statement_timeout: 30_000,
+  });
+  // an idle client losing its connection must not crash the process
+  pool.on('error', () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    prisma,
+    pool,
+    async close() {
+      await prisma.$disconnect().catch(() => {});
+      await pool.end().catch(() => {});
+    },
+  };
+}
+
+/** Runs fn inside one transaction on one pooled client. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,217 @@
+// The Fastify application: plugins, the error handler, the API routes, and the SvelteKit
+// handler for every path that is not the API. Dependencies come in, so tests can build an
+// app against a test database and call it with inject().
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Config } from '../config/config.ts';
+import type { ActionCache } from '../action/action.service.ts';
+import type { SignatureDeps } from '../signature/signature.service.ts';
+import { AppError } from '../shared/errors.ts';
+import { actionRoutes } from './routes/actions.ts';
+import { confirmationRoutes } from './routes/confirmations.ts';
+import { healthRoutes } from './routes/health.ts';
+
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
+
+export interface AppDeps {
+  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL'>;
+  pool: pg.Pool;
+  redis: Redis;
+  cache: ActionCache;
+  signatures: Omit<SignatureDeps, 'log'>;
+  /** shared with the SvelteKit handler in this process: marks its calls to the API */
+  internalSecret: string;
+  /** the built SvelteKit app (web/build/handler.js), if pages are served */
+  webHandler?: NodeHandler;
+  logger?: boolean | object;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the client's address: the socket's, or the one the SvelteKit server forwarded */
+    clientIp: string;
+  }
+}
+
+/** Paths whose segments carry secrets (emailed tokens) are logged without them. */
+function redactUrl(url: string): string {
+  return url.replace(/\/(confirm|confirmations)\/[^/?#]+/g, '/$1/[token]').replace(/\?.*$/, '');
+}
+
+function sameSecret(given: string | string[] | undefined, secret: string): boolean {
+  if (typeof given !== 'string' || given.length !== secret.length) return false;
+  return timingSafeEqual(Buffer.from(given), Buffer.from(secret));
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger:
+      deps.logger === false
+        ? false
+        : {
+            level: deps.config.LOG_LEVEL,
+            redact: ['req.headers.cookie', 'req.headers.authorization'],
+            serializers: {
+              // no addresses, no query strings, no tokens in logs
+              req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url) }),
+            },
+            ...(typeof deps.logger === 'object' ? deps.logger : {}),
+          },
+    bodyLimit: 256 * 1024,
+    // the real client address comes from the socket unless a trusted hop says otherwise
+    trustProxy: false,
+    disableRequestLogging: false,
+    return503OnClosing: true,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await app.register(formbody, { bodyLimit: 256 * 1024 });
+
+  app.decorateRequest('clientIp', '');
+  app.addHook('onRequest', async (req) => {
+    const forwarded = req.headers['x-chorus-client-ip'];
+    req.clientIp =
+      sameSecret(req.headers['x-chorus-internal'], deps.internalSecret) && typeof forwarded === 'string' && forwarded.length <= 64
+        ? forwarded
+        : req.ip;
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Chorus API',
+        version: '0.1.0',
+        description: 'Petitions and letters from members to governments and inter-governmental bodies.',
+      },
+      servers: [{ url: deps.config.PUBLIC_BASE_URL }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const issues = err.validation.map((v) => ({
+        path: v.instancePath.replace(/^\//, '').replaceAll('/', '.') || (v.params?.['issue'] as { path?: string[] } | undefined)?.path?.join('.') || '',
+        message: v.message ?? 'is not valid',
+      }));
+      return reply.code(422).send({
+        statusCode: 422,
+        error: 'Unprocessable Entity',
+        code: 'validation_failed',
+        message: issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '),
+        issues,
+      });
+    }
+    if (err instanceof AppError) {
+      return reply
+        .code(err.statusCode)
+        .headers(err.headers)
+        .send({ statusCode: err.statusCode, error: reasonPhrase(err.statusCode), code: err.code, message: err.message });
+    }
+    const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
+    if (status >= 400 && status < 500) {
+      // Fastify's own client errors (bad JSON, wrong content type, too large): say what, not where
+      const code = (err as { code?: string }).code ?? 'bad_request';
+      return reply.code(status).send({ statusCode: status, error: reasonPhrase(status), code: code.toLowerCase(), message: clientMessage(status, err as Error) });
+    }
+    if (isDatabaseUnavailable(err)) {
+      req.log.warn({ code: (err as { code?: string }).code }, 'database unavailable');
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({ statusCode: 503, error: 'Service Unavailable', code: 'unavailable', message: 'The service is briefly unavailable; please try again shortly' });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', code: 'internal', message: 'Something went wrong on our side; it has been logged' });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'not_found', message: `No route for ${req.method} ${redactUrl(req.url)}` });
+  });
+
+  await app.register(healthRoutes, { pool: deps.pool, redis: deps.redis, cache: deps.cache });
+  await app.register(
+    async (api) => {
+      await api.register(actionRoutes, { cache: deps.cache, signatures: deps.signatures });
+      await api.register(confirmationRoutes, { signatures: deps.signatures });
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: '/api' },
+  );
+
+  if (deps.webHandler) {
+    const handler = deps.webHandler;
+    // Pages: everything outside /api goes to SvelteKit, with the body left unread for it.
+    await app.register(async (web) => {
+      web.removeAllContentTypeParsers();
+      web.addContentTypeParser('*', (_req, _payload, done) => done(null));
+      web.all('/*', { schema: { hide: true } }, (req, reply) => {
+        reply.hijack();
+        handler(req.raw, reply.raw);
+      });
+      web.all('/', { schema: { hide: true } }, (req, reply) => {
+        reply.hijack();
+        handler(req.raw, reply.raw);
+      });
+    });
+  }
+
+  return app;
+}
+
+function reasonPhrase(status: number): string {
+  const phrases: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    405: 'Method Not Allowed',
+    409: 'Conflict',
+    410: 'Gone',
+    413: 'Payload Too Large',
+    415: 'Unsupported Media Type',
+    422: 'Unprocessable Entity',
+    429: 'Too Many Requests',
+    503: 'Service Unavailable',
+  };
+  return phrases[status] ?? 'Error';
+}
+
+function clientMessage(status: number, err: Error): string {
+  if (status === 413) return 'The request body is too large';
+  if (status === 415) return 'Send the body as application/json or application/x-www-form-urlencoded';
+  const code = (err as { code?: string }).code;
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'The JSON body is empty';
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return 'The body is not valid JSON';
+  return err.message.length < 200 ? err.message : 'The request is not valid';
+}
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  const msg = String((err as { message?: string })?.message ?? '');
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === '57P01' ||
+    code === '57P03' ||
+    code === '08006' ||
+    code === '08001' ||
+    /timeout exceeded when trying to connect|Connection terminated/i.test(msg)
+  );
+}

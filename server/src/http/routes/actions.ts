@@ -1,0 +1,94 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { listPublished, toPublic, type ActionCache } from '../../action/action.service.ts';
+import { notFound } from '../../shared/errors.ts';
+import { signAcceptedSchema, signInputSchema } from '../../signature/signature.schema.ts';
+import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
+import { errorSchema, localeQuery, slugParam } from './schemas.ts';
+
+const actionSummary = z.object({
+  slug: z.string(),
+  kind: z.enum(['PETITION', 'LETTER']),
+  status: z.enum(['DRAFT', 'PUBLISHED', 'CLOSED', 'ARCHIVED']),
+  locale: z.string(),
+  title: z.string(),
+  summary: z.string(),
+  goal: z.number().int(),
+  count: z.number().int(),
+  signingOpen: z.boolean(),
+  campaign: z.object({ slug: z.string(), name: z.string() }),
+});
+
+const actionDetail = actionSummary.extend({
+  body: z.string(),
+  letterSubject: z.string(),
+  letterBody: z.string(),
+  shareText: z.string(),
+  allowPersonalisation: z.boolean(),
+  maxLetterLength: z.number().int(),
+  availableLocales: z.array(z.string()),
+  countries: z.array(z.object({ country: z.string(), count: z.number().int() })),
+  targets: z.array(z.object({ name: z.string(), title: z.string(), organisation: z.string(), country: z.string().nullable() })),
+});
+
+export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signatures: Omit<SignatureDeps, 'log'> }> = async (app, opts) => {
+  app.get(
+    '/actions',
+    {
+      schema: {
+        summary: 'Published actions with their live counts',
+        tags: ['actions'],
+        querystring: localeQuery,
+        response: { 200: z.object({ actions: z.array(actionSummary) }) },
+      },
+    },
+    async (req, reply) => {
+      reply.header('cache-control', 'public, max-age=1');
+      return { actions: listPublished(opts.cache, req.query.locale ?? 'en') };
+    },
+  );
+
+  app.get(
+    '/actions/:slug',
+    {
+      schema: {
+        summary: 'One action: texts, targets, count and countries',
+        tags: ['actions'],
+        params: slugParam,
+        querystring: localeQuery,
+        response: { 200: actionDetail, 404: errorSchema, 422: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const action = await opts.cache.find(req.params.slug);
+      if (!action) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
+      reply.header('cache-control', 'public, max-age=1');
+      return toPublic(opts.cache, action, req.query.locale ?? action.defaultLocale);
+    },
+  );
+
+  app.post(
+    '/actions/:slug/signatures',
+    {
+      schema: {
+        summary: 'Sign an action',
+        description:
+          'Records a pending signature and emails a confirmation link; nothing counts until the signer confirms. ' +
+          'The answer is the same whether or not this email address had signed before. Accepts JSON or an HTML form ' +
+          '(application/x-www-form-urlencoded, answered with 303 to the "check your email" page).',
+        tags: ['signatures'],
+        params: slugParam,
+        body: signInputSchema,
+        response: { 202: signAcceptedSchema, 303: z.null(), 404: errorSchema, 409: errorSchema, 422: errorSchema, 503: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      await sign({ ...opts.signatures, log: req.log }, req.params.slug, req.body, { ip: req.clientIp });
+      if (req.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
+        const prefix = req.body.locale && req.body.locale !== 'en' ? `/${req.body.locale}` : '';
+        return reply.code(303).header('location', `${prefix}/actions/${req.params.slug}/check-email`).send(null);
+      }
+      return reply.code(202).send({ status: 'received', message: 'Check your email: the link we sent confirms your signature.' });
+    },
+  );
+};

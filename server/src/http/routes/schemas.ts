@@ -1,0 +1,18 @@
+// Response shapes shared by the routes and documented in the OpenAPI.
+import { z } from 'zod';
+
+export const errorSchema = z.object({
+  statusCode: z.number().int(),
+  error: z.string(),
+  code: z.string(),
+  message: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+export const localeQuery = z.object({
+  locale: z.enum(['en', 'es', 'fr', 'ru']).optional().describe('language of the texts; falls back to the action default'),
+});
+
+export const slugParam = z.object({
+  slug: z.string().max(80).regex(/^[a-z0-9][a-z0-9-]*$/, 'slug must be lower-case letters, digits and dashes'),
+});

@@ -1,0 +1,81 @@
+// The server process: API and pages on one port. SIGTERM stops taking connections,
+// lets in-flight requests finish, and closes the pools.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ActionCache } from '../action/action.service.ts';
+import { ConfigError, loadConfig } from '../config/config.ts';
+import { createDb } from '../db/db.ts';
+import { createQueues, redisConnection } from '../queue/queue.ts';
+import { SignatureWriter } from '../signature/signature.repository.ts';
+import { buildApp, type NodeHandler } from './app.ts';
+
+const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', import.meta.url));
+
+async function main() {
+  const config = loadConfig();
+  const internalSecret = randomBytes(24).toString('hex');
+  const db = createDb(config.DATABASE_URL, { max: 24, applicationName: 'chorus-server' });
+  const redis = redisConnection(config.REDIS_URL, { forWorker: false });
+  redis.on('error', () => {});
+  const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
+  const cache = new ActionCache(db.pool);
+  await cache.start();
+  const writer = new SignatureWriter(db.pool);
+
+  let webHandler: NodeHandler | undefined;
+  if (existsSync(WEB_HANDLER)) {
+    // the pages call the API on this same process, marked with a per-process secret
+    process.env.CHORUS_INTERNAL_SECRET = internalSecret;
+    process.env.CHORUS_API_URL = `http://127.0.0.1:${config.PORT}`;
+    process.env.PUBLIC_BASE_URL = config.PUBLIC_BASE_URL;
+    webHandler = (await import(pathToFileURL(WEB_HANDLER).href)).handler as NodeHandler;
+  }
+
+  const app = await buildApp({
+    config,
+    pool: db.pool,
+    redis,
+    cache,
+    internalSecret,
+    webHandler,
+    signatures: {
+      pool: db.pool,
+      cache,
+      writer,
+      queues,
+      secret: config.SECRET_KEY,
+      clock: () => new Date(),
+      confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
+    },
+  });
+  if (!webHandler) app.log.warn('web/build/handler.js not found: serving the API only (run the web build)');
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000).unref();
+    await app.close();
+    cache.stop();
+    await queues.close();
+    redis.disconnect();
+    await db.close();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+  } else {
+    console.error('chorus server failed to start:', err instanceof Error ? err.message : err);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+// Queues carry ids only: names and email addresses never reach Redis. Every job is also
+// recoverable from the database (see workers/sweeper.ts), so a lost job or a flushed Redis
+// delays work but loses none.
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export const QUEUE_NAMES = { mail: 'chorus-mail', delivery: 'chorus-delivery' } as const;
+
+export type MailJob = { kind: 'confirmation'; signatureId: string };
+export type DeliveryJob = { letterId: string };
+
+export function redisConnection(url: string, opts: { forWorker: boolean }): Redis {
+  return new Redis(url, {
+    // BullMQ workers must wait for Redis rather than fail commands while it restarts
+    maxRetriesPerRequest: opts.forWorker ? null : 1,
+    enableOfflineQueue: opts.forWorker,
+    connectTimeout: 5_000,
+    lazyConnect: false,
+  });
+}
+
+const jobDefaults: JobsOptions = {
+  removeOnComplete: { age: 3600, count: 1000 },
+  // failed jobs leave the queue so the sweeper may enqueue the same id again later
+  removeOnFail: true,
+};
+
+export interface Queues {
+  mail: Queue<MailJob>;
+  delivery: Queue<DeliveryJob>;
+  enqueueConfirmations(items: { signatureId: string; requestedAt: Date }[]): Promise<void>;
+  enqueueLetters(letterIds: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createQueues(connection: ConnectionOptions): Queues {
+  const mail = new Queue<MailJob>(QUEUE_NAMES.mail, { connection, defaultJobOptions: jobDefaults });
+  const delivery = new Queue<DeliveryJob>(QUEUE_NAMES.delivery, {
+    connection,
+    defaultJobOptions: {
+      ...jobDefaults,
+      attempts: 12,
+      backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+    },
+  });
+  return {
+    mail,
+    delivery,
+    async enqueueConfirmations(items) {
+      if (items.length === 0) return;
+      await mail.addBulk(
+        items.map((i) => ({
+          name: 'confirmation',
+          data: { kind: 'confirmation', signatureId: i.signatureId },
+          // one job per request for a confirmation email: a repeat sign asks for a fresh one
+          opts: { jobId: `confirmation-${i.signatureId}-${i.requestedAt.getTime()}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
+        })),
+      );
+    },
+    async enqueueLetters(letterIds) {
+      if (letterIds.length === 0) return;
+      await delivery.addBulk(letterIds.map((id) => ({ name: 'letter', data: { letterId: id }, opts: { jobId: `letter-${id}` } })));
+    },
+    async close() {
+      await Promise.allSettled([mail.close(), delivery.close()]);
+    },
+  };
+}

@@ -1,0 +1,19 @@
+// Domain errors carry an HTTP status and a stable machine-readable code; the HTTP error
+// handler turns them into { statusCode, error, code, message }. Anything else becomes a
+// generic 500 with no internals in the body.
+export class AppError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (code: string, message: string) => new AppError(404, code, message);
+export const conflict = (code: string, message: string) => new AppError(409, code, message);
+export const gone = (code: string, message: string) => new AppError(410, code, message);
+export const unavailable = (code: string, message: string, retryAfterSeconds: number) =>
+  new AppError(503, code, message, { 'retry-after': String(retryAfterSeconds) });

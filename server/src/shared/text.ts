@@ -1,0 +1,56 @@
+// Rules for text typed by members, shared by every schema that accepts it.
+import { z } from 'zod';
+
+/** C0/C1 controls, and the Unicode format characters that can reorder or hide text. */
+const FORBIDDEN_IN_LINE = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
+/** As above, but newlines and tabs are allowed (letter bodies). */
+const FORBIDDEN_IN_BLOCK = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
+
+/** A single line of member text: trimmed, NFC, no control or direction-override characters, no markup. */
+export function lineText(max: number, label: string) {
+  return z
+    .string({ error: (iss) => (iss.input === undefined ? `${label} is required` : `${label} must be text`) })
+    .max(max * 4, `${label} must be at most ${max} characters`)
+    .transform((s) => s.normalize('NFC').trim())
+    .pipe(
+      z
+        .string()
+        .min(1, `${label} is required`)
+        .max(max, `${label} must be at most ${max} characters`)
+        .refine((s) => !FORBIDDEN_IN_LINE.test(s), `${label} contains control or invisible characters`)
+        .refine((s) => !/[<>]/.test(s), `${label} must not contain < or >`),
+    );
+}
+
+/** Multi-line member text such as a personalised letter; links are refused. */
+export function blockText(max: number, label: string) {
+  return z
+    .string({ error: `${label} must be text` })
+    .max(max * 4, `${label} must be at most ${max} characters`)
+    .transform((s) => s.normalize('NFC').replace(/\r\n?/g, '\n').trim())
+    .pipe(
+      z
+        .string()
+        .max(max, `${label} must be at most ${max} characters`)
+        .refine((s) => !FORBIDDEN_IN_BLOCK.test(s), `${label} contains control or invisible characters`)
+        .refine((s) => !/(https?:\/\/|www\.)/i.test(s), `${label} must not contain links`),
+    );
+}
+
+const TRUE_VALUES = new Set(['true', 'on', '1', 'yes']);
+const FALSE_VALUES = new Set(['false', 'off', '0', 'no', '']);
+
+/** A consent checkbox: JSON booleans, or the strings an HTML form sends. Absent means no. */
+export function checkbox(label: string) {
+  return z
+    .union([z.boolean(), z.string()], { error: `${label} must be true or false` })
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || typeof v === 'boolean') return v ?? false;
+      const s = v.trim().toLowerCase();
+      if (TRUE_VALUES.has(s)) return true;
+      if (FALSE_VALUES.has(s)) return false;
+      ctx.addIssue({ code: 'custom', message: `${label} must be true or false` });
+      return z.NEVER;
+    });
+}

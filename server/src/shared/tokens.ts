@@ -1,0 +1,38 @@
+// Signed, expiring tokens for emailed links. Stateless: the link carries the id and expiry,
+// and an HMAC under SECRET_KEY proves we issued it. Nothing needs storing per email sent.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export type TokenCheck =
+  | { ok: true; subject: string; expiresAt: Date }
+  | { ok: false; reason: 'invalid' | 'expired' };
+
+function mac(secret: string, purpose: string, body: string): string {
+  return createHmac('sha256', secret).update(`${purpose}\n${body}`).digest('base64url').slice(0, 32);
+}
+
+export function signToken(secret: string, purpose: string, subject: string, expiresAt: Date): string {
+  const body = Buffer.from(`${subject}.${Math.floor(expiresAt.getTime() / 1000)}`).toString('base64url');
+  return `${body}.${mac(secret, purpose, body)}`;
+}
+
+export function verifyToken(secret: string, purpose: string, token: string, now: Date): TokenCheck {
+  if (typeof token !== 'string' || token.length > 512 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32}$/.test(token)) {
+    return { ok: false, reason: 'invalid' };
+  }
+  const [body, given] = token.split('.') as [string, string];
+  const expected = mac(secret, purpose, body);
+  if (!timingSafeEqual(Buffer.from(given), Buffer.from(expected))) return { ok: false, reason: 'invalid' };
+  const decoded = Buffer.from(body, 'base64url').toString('utf8');
+  const dot = decoded.lastIndexOf('.');
+  const subject = decoded.slice(0, dot);
+  const exp = Number(decoded.slice(dot + 1));
+  if (dot <= 0 || !Number.isSafeInteger(exp)) return { ok: false, reason: 'invalid' };
+  const expiresAt = new Date(exp * 1000);
+  if (expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
+  return { ok: true, subject, expiresAt };
+}
+
+/** Keyed hash of an IP address: comparable for abuse checks, not reversible without the key. */
+export function hashIp(secret: string, ip: string): string {
+  return createHmac('sha256', secret).update(`ip\n${ip}`).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,107 @@
+import type pg from 'pg';
+import type { ActionCache } from '../action/action.service.ts';
+import { isSigningOpen } from '../action/action.service.ts';
+import type { Queues } from '../queue/queue.ts';
+import { AppError, conflict, gone, notFound, unavailable } from '../shared/errors.ts';
+import { hashIp, signToken, verifyToken } from '../shared/tokens.ts';
+import { canonicalEmail } from '../supporter/email.ts';
+import type { SignInput } from './signature.schema.ts';
+import type { SignatureWriter } from './signature.repository.ts';
+
+export interface SignatureDeps {
+  pool: pg.Pool;
+  cache: ActionCache;
+  writer: SignatureWriter;
+  queues: Pick<Queues, 'enqueueConfirmations'>;
+  secret: string;
+  clock: () => Date;
+  confirmLinkTtlHours: number;
+  log: { warn(obj: object, msg: string): void };
+}
+
+const CONFIRM = 'confirm-signature';
+
+export async function sign(deps: SignatureDeps, slug: string, input: SignInput, ctx: { ip: string }): Promise<void> {
+  const action = await deps.cache.find(slug);
+  if (!action) throw notFound('action_not_found', `No action is published at "${slug}"`);
+  if (action.status !== 'PUBLISHED') throw conflict('action_closed', 'This action is closed and no longer takes signatures');
+  if (!isSigningOpen(action)) throw conflict('signing_paused', 'Signing is paused on this action; please try again later');
+  if (deps.writer.full) throw unavailable('overloaded', 'Too many signatures are arriving at once; please try again in a moment', 2);
+
+  const personalised = action.kind === 'LETTER' && action.allowPersonalisation;
+  if (personalised && input.letterBody && input.letterBody.length > action.maxLetterLength) {
+    throw new AppError(422, 'validation_failed', `Letter body must be at most ${action.maxLetterLength} characters`);
+  }
+  const written = await deps.writer.write({
+    actionId: action.id,
+    email: input.email,
+    canonicalEmail: canonicalEmail(input.email),
+    firstName: input.firstName,
+    lastName: input.lastName,
+    country: input.country,
+    locale: input.locale ?? action.defaultLocale,
+    namedDisclosure: input.consentNamed,
+    publicWall: input.consentWall,
+    contact: input.consentContact,
+    letterSubject: personalised && input.letterSubject ? input.letterSubject : null,
+    letterBody: personalised && input.letterBody ? input.letterBody : null,
+    ipHash: hashIp(deps.secret, ctx.ip),
+    source: input.source || null,
+    suspicious: Boolean(input.website && input.website.trim() !== ''),
+  });
+  // The signature is durable; the email job is a nudge. If Redis is away the sweeper
+  // finds the owed confirmation in the database and enqueues it later.
+  deps.queues.enqueueConfirmations([written]).catch((err: unknown) => {
+    deps.log.warn({ err: String(err) }, 'confirmation enqueue failed; the sweeper will retry');
+  });
+}
+
+export function confirmationToken(deps: Pick<SignatureDeps, 'secret' | 'clock' | 'confirmLinkTtlHours'>, signatureId: string): string {
+  const expires = new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000);
+  return signToken(deps.secret, CONFIRM, signatureId, expires);
+}
+
+export interface ConfirmationView {
+  status: 'pending' | 'confirmed';
+  action: { slug: string; title: string };
+}
+
+async function signatureForToken(deps: SignatureDeps, token: string, locale: string | undefined) {
+  const check = verifyToken(deps.secret, CONFIRM, token, deps.clock());
+  if (!check.ok) {
+    if (check.reason === 'expired') throw gone('link_expired', 'This confirmation link has expired; sign again to get a new one');
+    throw notFound('invalid_link', 'This confirmation link is not valid');
+  }
+  const { rows } = await deps.pool.query<{ id: string; status: string; slug: string; title: string | null; default_title: string | null }>(
+    `SELECT s.id, s.status, a.slug,
+            (SELECT title FROM action_texts WHERE action_id = a.id AND locale = $2) AS title,
+            (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale) AS default_title
+     FROM signatures s JOIN actions a ON a.id = s.action_id WHERE s.id = $1`,
+    [check.subject, locale ?? 'en'],
+  );
+  const row = rows[0];
+  if (!row || row.status === 'INVALIDATED') throw notFound('invalid_link', 'This confirmation link is not valid');
+  return { row, action: { slug: row.slug, title: row.title ?? row.default_title ?? row.slug } };
+}
+
+export async function viewConfirmation(deps: SignatureDeps, token: string, locale?: string): Promise<ConfirmationView> {
+  const { row, action } = await signatureForToken(deps, token, locale);
+  return { status: row.status === 'CONFIRMED' ? 'confirmed' : 'pending', action };
+}
+
+/** Confirms once; a second confirmation of the same signature is answered, not repeated. */
+export async function confirm(
+  deps: SignatureDeps,
+  token: string,
+  locale?: string,
+): Promise<{ status: 'confirmed' | 'already_confirmed'; action: { slug: string; title: string } }> {
+  const { row, action } = await signatureForToken(deps, token, locale);
+  const won = await deps.pool.query(
+    `UPDATE signatures SET status = 'CONFIRMED', confirmed_at = $2 WHERE id = $1 AND status = 'PENDING'`,
+    [row.id, deps.clock()],
+  );
+  if (won.rowCount === 1) return { status: 'confirmed', action };
+  const again = await deps.pool.query<{ status: string }>('SELECT status FROM signatures WHERE id = $1', [row.id]);
+  if (again.rows[0]?.status === 'CONFIRMED') return { status: 'already_confirmed', action };
+  throw notFound('invalid_link', 'This confirmation link is not valid');
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalEmail, isPlausibleEmail } from './email.ts';
+
+describe('canonicalEmail', () => {
+  it('lower-cases and trims', () => {
+    expect(canonicalEmail('  Ana.Lopez@Example.ORG ')).toBe('ana.lopez@example.org');
+  });
+  it('drops +tags everywhere', () => {
+    expect(canonicalEmail('ana+petition@example.org')).toBe('ana@example.org');
+  });
+  it('drops dots for Gmail only, and folds googlemail into gmail', () => {
+    expect(canonicalEmail('A.N.A@gmail.com')).toBe('ana@gmail.com');
+    expect(canonicalEmail('a.n.a+x@googlemail.com')).toBe('ana@gmail.com');
+    expect(canonicalEmail('a.n.a@example.org')).toBe('a.n.a@example.org');
+  });
+  it('keeps a leading + (not a tag)', () => {
+    expect(canonicalEmail('+ana@example.org')).toBe('+ana@example.org');
+  });
+  it('punycodes international domains', () => {
+    expect(canonicalEmail('ana@Bücher.example')).toBe('ana@xn--bcher-kva.example');
+  });
+});
+
+describe('isPlausibleEmail', () => {
+  it.each(['ana@example.org', 'a.b+c@sub.example.co.uk', 'ana@bücher.example'])('accepts %s', (e) => {
+    expect(isPlausibleEmail(e)).toBe(true);
+  });
+  it.each([
+    '',
+    'ana',
+    'ana@',
+    '@example.org',
+    'ana@example',
+    'ana@@example.org',
+    'ana @example.org',
+    'ana@example.org\r\nBcc: victim@example.org',
+    'ana\u202e@example.org',
+    '<ana@example.org>',
+    'a'.repeat(65) + '@example.org',
+    'ana@' + 'a'.repeat(250) + '.org',
+  ])('rejects %j', (e) => {
+    expect(isPlausibleEmail(e)).toBe(false);
+  });
+});
