@@ -24,6 +24,8 @@ export const configSchema = z.object({
     .default('Chorus <actions@chorus.example.org>'),
   /** key for HMACs: confirmation links, IP hashes. At least 32 characters. */
   SECRET_KEY: z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32)'),
+  /** the organisation that signs letters on the signers' behalf */
+  ORG_NAME: z.string().min(1).max(100).regex(/^[^\r\n]+$/, 'must be one line').default('Chorus'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** how often the batcher looks for confirmed signatures to deliver, in milliseconds */
   BATCH_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(15_000),

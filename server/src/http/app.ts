@@ -72,7 +72,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 256 * 1024,
     // the real client address comes from the socket unless a trusted hop says otherwise
     trustProxy: false,
-    disableRequestLogging: false,
     return503OnClosing: true,
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
@@ -106,10 +105,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const issues = err.validation.map((v) => ({
-        path: v.instancePath.replace(/^\//, '').replaceAll('/', '.') || (v.params?.['issue'] as { path?: string[] } | undefined)?.path?.join('.') || '',
-        message: v.message ?? 'is not valid',
-      }));
+      const issues = err.validation.flatMap((v) => {
+        const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+        const keys = (v.params as { keys?: unknown })?.keys;
+        if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+          return keys.map((k) => ({ path: [path, String(k)].filter(Boolean).join('.'), message: 'is not a field this endpoint accepts' }));
+        }
+        return [{ path, message: v.message ?? 'is not valid' }];
+      });
       return reply.code(422).send({
         statusCode: 422,
         error: 'Unprocessable Entity',
@@ -127,8 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
     if (status >= 400 && status < 500) {
       // Fastify's own client errors (bad JSON, wrong content type, too large): say what, not where
-      const code = (err as { code?: string }).code ?? 'bad_request';
-      return reply.code(status).send({ statusCode: status, error: reasonPhrase(status), code: code.toLowerCase(), message: clientMessage(status, err as Error) });
+      return reply.code(status).send({ statusCode: status, error: reasonPhrase(status), code: clientCode(status, err as Error), message: clientMessage(status, err as Error) });
     }
     if (isDatabaseUnavailable(err)) {
       req.log.warn({ code: (err as { code?: string }).code }, 'database unavailable');
@@ -191,6 +193,15 @@ function reasonPhrase(status: number): string {
     503: 'Service Unavailable',
   };
   return phrases[status] ?? 'Error';
+}
+
+function clientCode(status: number, err: Error): string {
+  const code = (err as { code?: string }).code;
+  if (status === 413) return 'body_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'empty_body';
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return 'invalid_json';
+  return 'bad_request';
 }
 
 function clientMessage(status: number, err: Error): string {

@@ -20,7 +20,7 @@ export function redisConnection(url: string, opts: { forWorker: boolean }): Redi
 }
 
 const jobDefaults: JobsOptions = {
-  removeOnComplete: { age: 3600, count: 1000 },
+  removeOnComplete: { count: 1000 },
   // failed jobs leave the queue so the sweeper may enqueue the same id again later
   removeOnFail: true,
 };
@@ -29,7 +29,8 @@ export interface Queues {
   mail: Queue<MailJob>;
   delivery: Queue<DeliveryJob>;
   enqueueConfirmations(items: { signatureId: string; requestedAt: Date }[]): Promise<void>;
-  enqueueLetters(letterIds: string[]): Promise<void>;
+  /** jobs are keyed by letter and attempt, so a letter owed again after a crash gets a new job */
+  enqueueLetters(letters: { id: string; attempts: number }[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,9 +58,11 @@ export function createQueues(connection: ConnectionOptions): Queues {
         })),
       );
     },
-    async enqueueLetters(letterIds) {
-      if (letterIds.length === 0) return;
-      await delivery.addBulk(letterIds.map((id) => ({ name: 'letter', data: { letterId: id }, opts: { jobId: `letter-${id}` } })));
+    async enqueueLetters(letters) {
+      if (letters.length === 0) return;
+      await delivery.addBulk(
+        letters.map((l) => ({ name: 'letter', data: { letterId: l.id }, opts: { jobId: `letter-${l.id}-${l.attempts}` } })),
+      );
     },
     async close() {
       await Promise.allSettled([mail.close(), delivery.close()]);

@@ -79,14 +79,14 @@ export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signature
         tags: ['signatures'],
         params: slugParam,
         body: signInputSchema,
-        response: { 202: signAcceptedSchema, 303: z.null(), 404: errorSchema, 409: errorSchema, 422: errorSchema, 503: errorSchema },
+        response: { 202: signAcceptedSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 503: errorSchema },
       },
     },
     async (req, reply) => {
       await sign({ ...opts.signatures, log: req.log }, req.params.slug, req.body, { ip: req.clientIp });
       if (req.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
         const prefix = req.body.locale && req.body.locale !== 'en' ? `/${req.body.locale}` : '';
-        return reply.code(303).header('location', `${prefix}/actions/${req.params.slug}/check-email`).send(null);
+        return reply.redirect(`${prefix}/actions/${req.params.slug}/check-email`, 303);
       }
       return reply.code(202).send({ status: 'received', message: 'Check your email: the link we sent confirms your signature.' });
     },

@@ -38,7 +38,6 @@ export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<Signat
         querystring: localeQuery,
         response: {
           200: z.object({ status: z.enum(['confirmed', 'already_confirmed']), action: actionRef }),
-          303: z.null(),
           404: errorSchema,
           410: errorSchema,
         },
@@ -49,7 +48,7 @@ export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<Signat
       const result = await confirm(deps(), req.params.token, req.query.locale);
       if (req.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
         const prefix = req.query.locale && req.query.locale !== 'en' ? `/${req.query.locale}` : '';
-        return reply.code(303).header('location', `${prefix}/actions/${result.action.slug}/thanks?confirmed=1`).send(null);
+        return reply.redirect(`${prefix}/actions/${result.action.slug}/thanks?confirmed=1`, 303);
       }
       return result;
     },

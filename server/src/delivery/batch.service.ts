@@ -1,0 +1,116 @@
+// The batcher: claims confirmed, undelivered signatures (FOR UPDATE SKIP LOCKED), records a
+// DeliveryBatch and one Letter per target in the same transaction, and only then enqueues
+// the letters' ids. If the enqueue is lost, the sweeper finds the PENDING letters.
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { inTransaction } from '../db/db.ts';
+import type { Queues } from '../queue/queue.ts';
+import { deliveryDue } from './delivery.policy.ts';
+import type { DeliveryPolicy } from '../generated/prisma/enums.ts';
+
+const BATCHER_LOCK = 7_310_002;
+
+export interface BatchDeps {
+  pool: pg.Pool;
+  queues: Pick<Queues, 'enqueueLetters'>;
+  mailDomain: string;
+  /** most signatures one batch claims */
+  maxBatch?: number;
+}
+
+export interface BuiltBatch {
+  batchId: string;
+  actionId: string;
+  signatureCount: number;
+  letterIds: string[];
+}
+
+export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
+  const { rows: candidates } = await deps.pool.query<{
+    id: string;
+    status: 'PUBLISHED' | 'CLOSED';
+    delivery_policy: DeliveryPolicy;
+    delivery_every_n: number;
+    undelivered: number;
+  }>(
+    `SELECT a.id, a.status, a.delivery_policy, a.delivery_every_n, count(s.id)::int AS undelivered
+     FROM actions a JOIN signatures s ON s.action_id = a.id AND s.status = 'CONFIRMED' AND s.batch_id IS NULL
+     WHERE a.status IN ('PUBLISHED', 'CLOSED') AND NOT a.delivery_paused
+     GROUP BY a.id`,
+  );
+  const built: BuiltBatch[] = [];
+  for (const a of candidates) {
+    if (!deliveryDue({ policy: a.delivery_policy, everyN: a.delivery_every_n, undelivered: a.undelivered, status: a.status })) continue;
+    const batch = await buildBatch(deps, a.id, a.delivery_policy.toLowerCase());
+    if (batch) built.push(batch);
+  }
+  return built;
+}
+
+/** Builds one batch for one action now (also used by "send now"); null if nothing to send. */
+export async function buildBatch(deps: BatchDeps, actionId: string, reason: string): Promise<BuiltBatch | null> {
+  const result = await inTransaction(deps.pool, async (client) => {
+    const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [BATCHER_LOCK, actionId]);
+    if (!lock.rows[0]?.ok) return null;
+    const claimed = await client.query<{ id: string; country: string }>(
+      `SELECT id, country FROM signatures
+       WHERE action_id = $1 AND status = 'CONFIRMED' AND batch_id IS NULL
+       ORDER BY confirmed_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [actionId, deps.maxBatch ?? 100_000],
+    );
+    if (claimed.rows.length === 0) return null;
+
+    const action = await client.query<{ target_mode: string; default_locale: string; locales: string[] }>(
+      `SELECT target_mode, default_locale, ARRAY(SELECT locale FROM action_texts WHERE action_id = a.id) AS locales
+       FROM actions a WHERE id = $1`,
+      [actionId],
+    );
+    const { target_mode, default_locale, locales } = action.rows[0]!;
+    const targets = await client.query<{ id: string; country: string | null; language: string }>(
+      `SELECT t.id, t.country, t.language FROM action_targets at JOIN targets t ON t.id = at.target_id
+       WHERE at.action_id = $1 ORDER BY at.position, t.name`,
+      [actionId],
+    );
+
+    const batchId = randomUUID();
+    const ids = claimed.rows.map((r) => r.id);
+    const total = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM signatures WHERE action_id = $1 AND status = 'CONFIRMED'`,
+      [actionId],
+    );
+    await client.query(
+      `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count) VALUES ($1, $2, $3, $4, $5)`,
+      [batchId, actionId, reason, ids.length, Math.max(total.rows[0]!.n, ids.length)],
+    );
+    await client.query(`UPDATE signatures SET batch_id = $1 WHERE id = ANY($2::uuid[])`, [batchId, ids]);
+
+    const letters: { id: string; target: string; count: number; locale: string; messageId: string }[] = [];
+    for (const t of targets.rows) {
+      const count =
+        target_mode === 'BY_SIGNER_COUNTRY' ? claimed.rows.filter((r) => r.country === t.country).length : claimed.rows.length;
+      if (count === 0) continue;
+      const id = randomUUID();
+      letters.push({
+        id,
+        target: t.id,
+        count,
+        locale: locales.includes(t.language) ? t.language : default_locale,
+        messageId: `<letter.${id}@${deps.mailDomain}>`,
+      });
+    }
+    if (letters.length > 0) {
+      await client.query(
+        `INSERT INTO letters (id, batch_id, target_id, signature_count, locale, message_id)
+         SELECT i, $1, t, c, l, m FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::varchar[], $6::varchar[]) AS x(i, t, c, l, m)`,
+        [batchId, letters.map((l) => l.id), letters.map((l) => l.target), letters.map((l) => l.count), letters.map((l) => l.locale), letters.map((l) => l.messageId)],
+      );
+    }
+    return { batchId, actionId, signatureCount: ids.length, letterIds: letters.map((l) => l.id) };
+  });
+  if (result) {
+    await deps.queues.enqueueLetters(result.letterIds.map((id) => ({ id, attempts: 0 }))).catch(() => {
+      // the letters are PENDING in the database; the sweeper will enqueue them
+    });
+  }
+  return result;
+}

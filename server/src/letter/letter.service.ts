@@ -1,0 +1,132 @@
+// Delivers one letter: claim it (PENDING -> SUBMITTING, or a stale SUBMITTING left by a
+// crashed worker), render it in the target's language, hand it to SMTP with its
+// deterministic Message-ID, and record the outcome. At-least-once: a crash between SMTP
+// acceptance and the SENT update resends the same message with the same Message-ID.
+import { UnrecoverableError } from 'bullmq';
+import type pg from 'pg';
+import { classifySendError, type Mailer } from '../mail/mailer.ts';
+import { render, type RenderedMail } from '../mail/render.ts';
+
+export interface LetterDeps {
+  pool: pg.Pool;
+  mailer: Mailer;
+  mailFrom: string;
+  organisation: string;
+  /** a SUBMITTING claim older than this is taken to belong to a dead worker */
+  staleSubmittingMs: number;
+  clock: () => Date;
+}
+
+export type LetterOutcome = 'sent' | 'not-owed';
+
+/** Named signers are listed only with named-disclosure consent, never to their own country's officials. */
+const MAX_NAMES = 500;
+
+export async function renderLetter(pool: pg.Pool, letterId: string, organisation: string) {
+  const { rows } = await pool.query<{
+    id: string;
+    locale: string;
+    message_id: string;
+    signature_count: number;
+    batch_id: string;
+    total_count: number;
+    kind: string;
+    reply_to: string | null;
+    title: string;
+    summary: string;
+    body: string;
+    letter_subject: string;
+    letter_body: string;
+    target_email: string;
+    target_name: string;
+    target_country: string | null;
+    salutation: string;
+    target_title: string;
+  }>(
+    `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.reply_to,
+            t.title, t.summary, t.body, t.letter_subject, t.letter_body,
+            g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title
+     FROM letters l
+     JOIN delivery_batches b ON b.id = l.batch_id
+     JOIN actions a ON a.id = b.action_id
+     JOIN targets g ON g.id = l.target_id
+     JOIN LATERAL (SELECT * FROM action_texts x WHERE x.action_id = a.id
+                   ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true
+     WHERE l.id = $1`,
+    [letterId],
+  );
+  const l = rows[0];
+  if (!l) return null;
+  const countriesRes = await pool.query<{ country: string }>(
+    `SELECT country FROM signatures WHERE batch_id = $1 GROUP BY country ORDER BY count(*) DESC, country`,
+    [l.batch_id],
+  );
+  const named = await pool.query<{ name: string }>(
+    `SELECT concat_ws(' ', p.first_name, p.last_name) AS name
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+     WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND s.named_disclosure AND p.erased_at IS NULL
+       AND ($2::char(2) IS NULL OR s.country <> $2)
+     ORDER BY s.confirmed_at LIMIT $3`,
+    [l.batch_id, l.target_country, MAX_NAMES],
+  );
+  const regionNames = new Intl.DisplayNames([l.locale], { type: 'region' });
+  const names = named.rows.map((r) => r.name);
+  const mail: RenderedMail = render('letter', l.locale, {
+    // the text addressed to officials; a petition without one sends its public summary and body
+    subject: l.letter_subject || l.title,
+    salutation: l.salutation || l.target_title || l.target_name,
+    body: l.letter_body || [l.summary, l.body].filter(Boolean).join('\n\n'),
+    newCount: l.signature_count,
+    totalCount: l.total_count,
+    countries: countriesRes.rows.map((r) => regionNames.of(r.country) ?? r.country).join(', '),
+    names,
+    unnamedCount: Math.max(0, l.signature_count - names.length),
+    organisation,
+  });
+  return { letter: l, mail };
+}
+
+export async function deliverLetter(deps: LetterDeps, letterId: string): Promise<LetterOutcome> {
+  const claim = await deps.pool.query(
+    `UPDATE letters SET status = 'SUBMITTING', submitting_at = $2, attempts = attempts + 1
+     WHERE id = $1 AND (status = 'PENDING' OR (status = 'SUBMITTING' AND submitting_at < $3))`,
+    [letterId, deps.clock(), new Date(deps.clock().getTime() - deps.staleSubmittingMs)],
+  );
+  if (claim.rowCount !== 1) return 'not-owed';
+
+  const rendered = await renderLetter(deps.pool, letterId, deps.organisation);
+  if (!rendered) return 'not-owed';
+  const { letter, mail } = rendered;
+  try {
+    const info = await deps.mailer.sendMail({
+      from: deps.mailFrom,
+      to: letter.target_email,
+      replyTo: letter.reply_to ?? undefined,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      messageId: letter.message_id,
+      headers: { 'X-Chorus-Letter': letter.id },
+    });
+    await deps.pool.query(
+      `UPDATE letters SET status = 'SENT', sent_at = $2, smtp_response = $3, last_error = NULL
+       WHERE id = $1 AND status = 'SUBMITTING'`,
+      [letterId, deps.clock(), String((info as { response?: string }).response ?? '').slice(0, 900)],
+    );
+    return 'sent';
+  } catch (err) {
+    const failure = classifySendError(err);
+    if (failure.permanent) {
+      await deps.pool.query(`UPDATE letters SET status = 'FAILED', last_error = $2 WHERE id = $1 AND status = 'SUBMITTING'`, [
+        letterId,
+        failure.reason,
+      ]);
+      throw new UnrecoverableError(`letter refused: ${failure.reason}`);
+    }
+    await deps.pool.query(
+      `UPDATE letters SET status = 'PENDING', last_error = $2, next_attempt_at = $3 WHERE id = $1 AND status = 'SUBMITTING'`,
+      [letterId, failure.reason, new Date(deps.clock().getTime() + 60_000)],
+    );
+    throw err;
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { LOCALES } from '../shared/locales.ts';
+import { render } from './render.ts';
+
+const letterVars = {
+  subject: 'Let the Special Rapporteur visit',
+  salutation: 'Dear Minister',
+  body: 'First paragraph.\n\nSecond <b>paragraph</b>.',
+  newCount: 3,
+  totalCount: 10,
+  countries: 'Mexico, Canada',
+  names: ['Ana <script>alert(1)</script> López'],
+  unnamedCount: 2,
+  organisation: 'Chorus',
+};
+
+describe('render', () => {
+  it('renders every template in every locale without missing variables', () => {
+    for (const locale of LOCALES) {
+      const c = render('confirmation', locale, { firstName: 'Ana', action: { title: 'T' }, confirmUrl: 'http://x/confirm/abc', expires: '1 Jan' });
+      expect(c.locale).toBe(locale);
+      expect(c.text).toContain('http://x/confirm/abc');
+      expect(c.html).toContain('href="http://x/confirm/abc"');
+      const a = render('already-signed', locale, { firstName: 'Ana', action: { title: 'T' }, actionUrl: 'http://x/a' });
+      expect(a.text).toContain('http://x/a');
+      const l = render('letter', locale, letterVars);
+      expect(l.text).toContain('10');
+      expect(l.html).toContain(`<html lang="${locale}">`);
+    }
+  });
+
+  it('escapes member and staff values in the HTML part, and keeps them plain in the text part', () => {
+    const l = render('letter', 'en', letterVars);
+    expect(l.html).not.toContain('<script>');
+    expect(l.html).toContain('Ana &lt;script&gt;alert(1)&lt;/script&gt; López');
+    expect(l.html).toContain('<p>Second &lt;b&gt;paragraph&lt;/b&gt;.</p>');
+    expect(l.text).toContain('- Ana <script>alert(1)</script> López');
+  });
+
+  it('never lets a value break the subject line', () => {
+    const l = render('letter', 'en', { ...letterVars, subject: 'Hello\r\nBcc: victim@example.org' });
+    expect(l.subject).toBe('Hello Bcc: victim@example.org');
+  });
+
+  it('falls back to English for a locale without templates', () => {
+    expect(render('letter', 'uz', letterVars).locale).toBe('en');
+  });
+
+  it('fails loudly on a missing variable rather than sending a hole', () => {
+    expect(() => render('confirmation', 'en', { firstName: 'Ana' })).toThrow();
+  });
+});

@@ -1,0 +1,98 @@
+// Sends the email a signer owes us a click on: a confirmation link while pending, or a
+// short "already signed" note when a confirmed signer signs again. The database says what
+// is owed (requested after last sent), so a repeated or replayed job sends nothing twice.
+import { UnrecoverableError } from 'bullmq';
+import type pg from 'pg';
+import type { Mailer } from '../mail/mailer.ts';
+import { classifySendError } from '../mail/mailer.ts';
+import { render } from '../mail/render.ts';
+import { confirmationToken } from './signature.service.ts';
+
+export interface ConfirmationMailDeps {
+  pool: pg.Pool;
+  mailer: Mailer;
+  secret: string;
+  clock: () => Date;
+  confirmLinkTtlHours: number;
+  publicBaseUrl: string;
+  mailFrom: string;
+}
+
+export function mailDomain(mailFrom: string): string {
+  const m = /@([^>\s]+)>?\s*$/.exec(mailFrom);
+  return m?.[1] ?? 'chorus.invalid';
+}
+
+export function localePath(baseUrl: string, locale: string, path: string): string {
+  const prefix = locale && locale !== 'en' ? `/${locale}` : '';
+  return `${baseUrl.replace(/\/$/, '')}${prefix}${path}`;
+}
+
+export type ConfirmationOutcome = 'sent' | 'already-signed-sent' | 'nothing-owed';
+
+export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: string): Promise<ConfirmationOutcome> {
+  const { rows } = await deps.pool.query<{
+    id: string;
+    status: string;
+    locale: string;
+    requested_at: Date;
+    sent_at: Date | null;
+    email: string | null;
+    first_name: string | null;
+    slug: string;
+    title: string;
+  }>(
+    `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
+            p.email, p.first_name, a.slug,
+            COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
+                     (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
+     WHERE s.id = $1`,
+    [signatureId],
+  );
+  const sig = rows[0];
+  if (!sig || !sig.email || sig.status === 'INVALIDATED') return 'nothing-owed';
+  if (sig.sent_at && sig.sent_at >= sig.requested_at) return 'nothing-owed';
+
+  const action = { slug: sig.slug, title: sig.title };
+  const firstName = sig.first_name ?? '';
+  const mail =
+    sig.status === 'PENDING'
+      ? render('confirmation', sig.locale, {
+          firstName,
+          action,
+          confirmUrl: localePath(deps.publicBaseUrl, sig.locale, `/confirm/${confirmationToken(deps, sig.id)}`),
+          expires: new Intl.DateTimeFormat(sig.locale, { dateStyle: 'long', timeZone: 'UTC' }).format(
+            new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000),
+          ),
+        })
+      : render('already-signed', sig.locale, { firstName, action, actionUrl: localePath(deps.publicBaseUrl, sig.locale, `/actions/${sig.slug}`) });
+
+  try {
+    await deps.mailer.sendMail({
+      from: deps.mailFrom,
+      to: sig.email,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      messageId: `<confirm.${sig.id}.${sig.requested_at.getTime()}@${mailDomain(deps.mailFrom)}>`,
+      headers: { 'Auto-Submitted': 'auto-generated' },
+    });
+  } catch (err) {
+    const failure = classifySendError(err);
+    if (!failure.permanent) throw err;
+    // a refused address will not start working on retry: stop owing this email
+    await markSent(deps.pool, sig.id, sig.requested_at);
+    throw new UnrecoverableError(`confirmation refused: ${failure.reason}`);
+  }
+  await markSent(deps.pool, sig.id, sig.requested_at);
+  return sig.status === 'PENDING' ? 'sent' : 'already-signed-sent';
+}
+
+async function markSent(pool: pg.Pool, id: string, requestedAt: Date): Promise<void> {
+  await pool.query(
+    `UPDATE signatures SET confirmation_sent_at = $2
+     WHERE id = $1 AND (confirmation_sent_at IS NULL OR confirmation_sent_at < $2)`,
+    [id, requestedAt],
+  );
+}

@@ -1,0 +1,100 @@
+// The one way pages reach the Chorus API: server-side only, at CHORUS_API_URL, with the
+// internal secret and the visitor's address. Never called from the browser.
+import { env } from '$env/dynamic/private';
+import { error, type RequestEvent } from '@sveltejs/kit';
+import type { ActionDetail, ActionList, ApiErrorBody, ApiResult } from '$lib/api-types';
+
+export type * from '$lib/api-types';
+
+export interface ApiRequest {
+	method?: 'GET' | 'POST';
+	query?: Record<string, string | undefined>;
+	body?: unknown;
+}
+
+const TIMEOUT_MS = 10_000;
+
+function unavailable(reason: string, cause?: unknown): never {
+	console.error(`[chorus-web] API unavailable: ${reason}`, cause instanceof Error ? cause.message : (cause ?? ''));
+	error(503, { message: 'Service unavailable', code: 'api_unavailable' });
+}
+
+function clientAddress(event: RequestEvent): string {
+	try {
+		return event.getClientAddress();
+	} catch {
+		return '';
+	}
+}
+
+function isErrorBody(value: unknown): value is ApiErrorBody {
+	return typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'string';
+}
+
+/**
+ * Calls the API. Answers below 500 come back as a result to inspect; an API that cannot
+ * be reached, times out or answers 5xx becomes a 503 error page (code `api_unavailable`).
+ */
+export async function api<T>(event: RequestEvent, path: string, request: ApiRequest = {}): Promise<ApiResult<T>> {
+	const base = env.CHORUS_API_URL;
+	if (!base) unavailable('CHORUS_API_URL is not set');
+
+	const url = new URL(path, base.endsWith('/') ? base : `${base}/`);
+	for (const [key, value] of Object.entries(request.query ?? {})) {
+		if (value !== undefined) url.searchParams.set(key, value);
+	}
+
+	const headers: Record<string, string> = {
+		accept: 'application/json',
+		'x-chorus-internal': env.CHORUS_INTERNAL_SECRET ?? '',
+		'x-chorus-client-ip': clientAddress(event)
+	};
+	if (request.body !== undefined) headers['content-type'] = 'application/json';
+
+	let response: Response;
+	try {
+		response = await fetch(url, {
+			method: request.method ?? 'GET',
+			headers,
+			body: request.body === undefined ? undefined : JSON.stringify(request.body),
+			redirect: 'error',
+			signal: AbortSignal.timeout(TIMEOUT_MS)
+		});
+	} catch (cause) {
+		unavailable(`${request.method ?? 'GET'} ${path} failed`, cause);
+	}
+
+	if (response.status >= 500) {
+		await response.body?.cancel();
+		unavailable(`${request.method ?? 'GET'} ${path} answered ${response.status}`);
+	}
+
+	let payload: unknown;
+	try {
+		payload = await response.json();
+	} catch (cause) {
+		unavailable(`${request.method ?? 'GET'} ${path} answered ${response.status} without JSON`, cause);
+	}
+
+	if (response.ok) return { ok: true, status: response.status, data: payload as T };
+	const body: ApiErrorBody = isErrorBody(payload)
+		? payload
+		: { statusCode: response.status, error: response.statusText, code: 'unknown', message: '' };
+	return { ok: false, status: response.status, body };
+}
+
+/**
+ * For loads: the data, or the matching error page (404 with the API's code, 410, 429...).
+ */
+export function expectOk<T>(result: ApiResult<T>): T {
+	if (result.ok) return result.data;
+	error(result.status, { message: result.body.message || result.body.error || 'Error', code: result.body.code });
+}
+
+export function getAction(event: RequestEvent, slug: string, locale: string): Promise<ApiResult<ActionDetail>> {
+	return api<ActionDetail>(event, `/api/actions/${encodeURIComponent(slug)}`, { query: { locale } });
+}
+
+export function listActions(event: RequestEvent, locale: string): Promise<ApiResult<ActionList>> {
+	return api<ActionList>(event, '/api/actions', { query: { locale } });
+}

@@ -1,0 +1,42 @@
+// Country names in the reader's language, from the ISO codes the API accepts.
+import { COUNTRY_CODES } from '$shared/countries';
+import type { Locale } from '$lib/i18n';
+
+export interface CountryOption {
+	code: string;
+	name: string;
+}
+
+const displayNames = new Map<Locale, Intl.DisplayNames>();
+const sortedOptions = new Map<Locale, CountryOption[]>();
+const known = new Set(COUNTRY_CODES);
+
+export function isCountryCode(code: string): boolean {
+	return known.has(code);
+}
+
+export function countryName(locale: Locale, code: string): string {
+	let names = displayNames.get(locale);
+	if (!names) {
+		names = new Intl.DisplayNames([locale], { type: 'region', fallback: 'code' });
+		displayNames.set(locale, names);
+	}
+	try {
+		return names.of(code) ?? code;
+	} catch {
+		return code;
+	}
+}
+
+/** Every country, named and sorted for the locale (computed once per locale). */
+export function countryOptions(locale: Locale): CountryOption[] {
+	let options = sortedOptions.get(locale);
+	if (!options) {
+		const collator = new Intl.Collator(locale);
+		options = COUNTRY_CODES.map((code) => ({ code, name: countryName(locale, code) })).sort((a, b) =>
+			collator.compare(a.name, b.name)
+		);
+		sortedOptions.set(locale, options);
+	}
+	return options;
+}

@@ -1,0 +1,35 @@
+import { env } from '$env/dynamic/private';
+import type { ActionSummary } from '$lib/api-types';
+import { expectOk, getAction, listActions } from '$lib/server/api';
+import { actionPath } from '$lib/paths';
+import type { PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async (event) => {
+	const { locale } = event.locals;
+	const [actionResult, listResult] = await Promise.all([
+		getAction(event, event.params.slug, locale),
+		listActions(event, locale)
+	]);
+	const action = expectOk(actionResult);
+
+	// the suggestion: another published action, preferably one still open for signing
+	const others: ActionSummary[] = listResult.ok
+		? listResult.data.actions.filter((a) => a.slug !== action.slug && a.status === 'PUBLISHED')
+		: [];
+	const next = others.find((a) => a.signingOpen !== false) ?? others[0] ?? null;
+
+	const baseUrl = (env.PUBLIC_BASE_URL || event.url.origin).replace(/\/+$/, '');
+	return {
+		confirmed: event.url.searchParams.get('confirmed') === '1',
+		action: {
+			slug: action.slug,
+			title: action.title,
+			locale: action.locale,
+			count: action.count,
+			goal: action.goal,
+			shareText: action.shareText || null
+		},
+		shareUrl: `${baseUrl}${actionPath(locale, action.slug)}?source=share`,
+		next
+	};
+};

@@ -1,0 +1,92 @@
+// The worker process: BullMQ processors for confirmation emails and letters, and the
+// periodic loops (counter, batcher, sweeper). Processors only translate a job into a call
+// to a server/ service and let BullMQ retry what the service says is transient.
+// SIGTERM stops the loops and waits for jobs in progress (worker.close()).
+import { Worker } from 'bullmq';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from '../server/src/config/config.ts';
+import { createDb } from '../server/src/db/db.ts';
+import { buildDueBatches } from '../server/src/delivery/batch.service.ts';
+import { sweep } from '../server/src/delivery/sweeper.service.ts';
+import { deliverLetter } from '../server/src/letter/letter.service.ts';
+import { createMailer } from '../server/src/mail/mailer.ts';
+import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type MailJob } from '../server/src/queue/queue.ts';
+import { mailDomain, sendConfirmation } from '../server/src/signature/confirmation.service.ts';
+import { foldConfirmations } from '../server/src/signature/counter.service.ts';
+import { every } from './loop.ts';
+
+async function main() {
+  const config = loadConfig();
+  const log = pino({ name: 'chorus-workers', level: config.LOG_LEVEL });
+  const db = createDb(config.DATABASE_URL, { max: 12, applicationName: 'chorus-workers' });
+  const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
+  const mailer = createMailer({ smtpUrl: config.SMTP_URL });
+  const clock = () => new Date();
+  const staleSubmittingMs = 5 * 60_000;
+
+  const connection = redisConnection(config.REDIS_URL, { forWorker: true });
+  connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+
+  const mailWorker = new Worker<MailJob>(
+    QUEUE_NAMES.mail,
+    async (job) =>
+      sendConfirmation(
+        {
+          pool: db.pool,
+          mailer,
+          secret: config.SECRET_KEY,
+          clock,
+          confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
+          publicBaseUrl: config.PUBLIC_BASE_URL,
+          mailFrom: config.MAIL_FROM,
+        },
+        job.data.signatureId,
+      ),
+    { connection, concurrency: 10 },
+  );
+  const deliveryWorker = new Worker<DeliveryJob>(
+    QUEUE_NAMES.delivery,
+    async (job) =>
+      deliverLetter(
+        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock },
+        job.data.letterId,
+      ),
+    { connection, concurrency: 10 },
+  );
+  for (const w of [mailWorker, deliveryWorker]) {
+    w.on('failed', (job, err) => log.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
+  }
+
+  const loops = [
+    every('counter', config.COUNT_INTERVAL_MS, log, () => foldConfirmations(db.pool)),
+    every('batcher', config.BATCH_INTERVAL_MS, log, () =>
+      buildDueBatches({ pool: db.pool, queues, mailDomain: mailDomain(config.MAIL_FROM) }),
+    ),
+    every('sweeper', 10_000, log, () => sweep({ pool: db.pool, queues, clock, graceMs: 30_000, staleSubmittingMs })),
+  ];
+  log.info('workers started');
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'workers draining');
+    const force = setTimeout(() => process.exit(1), 30_000).unref();
+    await Promise.all(loops.map((l) => l.stop()));
+    await Promise.all([mailWorker.close(), deliveryWorker.close()]);
+    await queues.close();
+    mailer.close();
+    connection.disconnect();
+    await db.close();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : `chorus workers failed to start: ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+});
