@@ -70,6 +70,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             ...(typeof deps.logger === 'object' ? deps.logger : {}),
           },
     bodyLimit: 256 * 1024,
+    // emailed tokens travel in the path; longer values are refused by the route schemas
+    maxParamLength: 1024,
     // the real client address comes from the socket unless a trusted hop says otherwise
     trustProxy: false,
     return503OnClosing: true,
@@ -150,6 +152,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { pool: deps.pool, redis: deps.redis, cache: deps.cache });
   await app.register(
     async (api) => {
+      // the API speaks JSON and HTML forms only: anything else is 415, not a string body
+      api.removeContentTypeParser('text/plain');
       await api.register(actionRoutes, { cache: deps.cache, signatures: deps.signatures });
       await api.register(confirmationRoutes, { signatures: deps.signatures });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+// The two commands a new user runs: `npm start` and `npm test`. Plain Node with no
+// dependencies, because it runs before anything is installed. It installs what is missing
+// (npm packages, the Prisma client, Debian's Chromium for browser tests), checks PostgreSQL
+// and Redis, creates and migrates the database, seeds, builds the pages, and then either
+// runs the platform or runs the whole test suite.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DATA = join(ROOT, '.data');
+const command = process.argv[2] ?? 'start';
+
+const say = (msg) => console.log(`\x1b[1mchorus\x1b[0m ${msg}`);
+function fail(msg) {
+  console.error(`\x1b[31mchorus: ${msg}\x1b[0m`);
+  process.exit(1);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...opts.env }, ...opts });
+  if (r.error) fail(`${cmd} could not run: ${r.error.message}`);
+  if (r.status !== 0 && !opts.allowFail) fail(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+  return r.status ?? 1;
+}
+
+function newestMtime(paths) {
+  let newest = 0;
+  const visit = (p) => {
+    if (!existsSync(p)) return;
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p)) if (e !== 'node_modules' && e !== '.svelte-kit' && e !== 'build') visit(join(p, e));
+    } else newest = Math.max(newest, st.mtimeMs);
+  };
+  paths.forEach(visit);
+  return newest;
+}
+
+// ------------------------------------------------------------------ node and npm packages
+
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 19)) fail(`Node.js >= 20.19 is needed; this is ${process.versions.node}`);
+}
+
+function installPackages() {
+  const stamp = join(ROOT, 'node_modules', '.package-lock.json');
+  const lock = join(ROOT, 'package-lock.json');
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= statSync(lock).mtimeMs) return;
+  say('installing npm packages (npm ci)...');
+  run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
+}
+
+function generatePrismaClient(env) {
+  const out = join(ROOT, 'server', 'src', 'generated', 'prisma', 'client.ts');
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(join(ROOT, 'prisma', 'schema.prisma')).mtimeMs) return;
+  say('generating the Prisma client...');
+  run(join(ROOT, 'node_modules', '.bin', 'prisma'), ['generate'], { env });
+}
+
+function buildWeb() {
+  const handler = join(ROOT, 'web', 'build', 'handler.js');
+  const sources = newestMtime([join(ROOT, 'web'), join(ROOT, 'server', 'src', 'shared')]);
+  if (existsSync(handler) && statSync(handler).mtimeMs >= sources) return;
+  say('building the pages (vite build)...');
+  run(join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], { cwd: join(ROOT, 'web') });
+}
+
+// ------------------------------------------------------------------ services
+
+async function checkPostgres(databaseUrl) {
+  const { default: pg } = await import('pg');
+  const target = new URL(databaseUrl);
+  const dbName = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(databaseUrl);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    fail(
+      `PostgreSQL is not reachable at ${target.host} (${err.message}).\n` +
+        `  Start one, or point DATABASE_URL at one. On Debian: sudo apt-get install -y postgresql && sudo pg_ctlcluster 15 main start`,
+    );
+  }
+  try {
+    const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
+    if (rows.length === 0) {
+      say(`creating database ${dbName}...`);
+      await client.query(`CREATE DATABASE "${dbName.replaceAll('"', '""')}"`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function recreateDatabase(databaseUrl) {
+  const { default: pg } = await import('pg');
+  const dbName = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  const admin = new URL(databaseUrl);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${dbName.replaceAll('"', '""')}" WITH (FORCE)`);
+    await client.query(`CREATE DATABASE "${dbName.replaceAll('"', '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function checkRedis(redisUrl) {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 5000, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    const policy = await redis.config('GET', 'maxmemory-policy').catch(() => null);
+    if (Array.isArray(policy) && policy[1] && policy[1] !== 'noeviction') {
+      say(`warning: Redis maxmemory-policy is ${policy[1]}; BullMQ needs noeviction (redis-cli config set maxmemory-policy noeviction)`);
+    }
+  } catch (err) {
+    fail(
+      `Redis is not reachable at ${new URL(redisUrl).host} (${err.message}).\n` +
+        `  Start one, or point REDIS_URL at one. On Debian: sudo apt-get install -y redis-server && sudo redis-server --daemonize yes`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+  return redisUrl;
+}
+
+async function flushRedis(redisUrl) {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  await redis.flushdb();
+  redis.disconnect();
+}
+
+function migrate(env) {
+  say('applying database migrations...');
+  run(join(ROOT, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function ensureChromium() {
+  if (process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
+  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  say("installing Debian's chromium for the browser tests (apt-get)...");
+  const asRoot = process.getuid?.() === 0;
+  const sudo = asRoot ? [] : ['sudo', '-n'];
+  const apt = (args) => {
+    const [cmd, ...rest] = [...sudo, 'apt-get', ...args];
+    return spawnSync(cmd, rest, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status;
+  };
+  if (apt(['update', '-qq']) !== 0 || apt(['install', '-y', '-qq', 'chromium']) !== 0 || !existsSync('/usr/bin/chromium')) {
+    fail('could not install chromium: run `sudo apt-get install -y chromium` (or set CHROMIUM_PATH) and try again');
+  }
+  return '/usr/bin/chromium';
+}
+
+// ------------------------------------------------------------------ configuration
+
+function secretKey() {
+  if (process.env.SECRET_KEY) return process.env.SECRET_KEY;
+  const file = join(DATA, 'secret-key');
+  if (!existsSync(file)) {
+    mkdirSync(DATA, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+    say(`generated a SECRET_KEY for this machine in ${file} (set SECRET_KEY to use your own)`);
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** The test suite's own database and Redis database, never the ones `npm start` uses. */
+function testUrls() {
+  const db = new URL(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus');
+  if (!process.env.TEST_DATABASE_URL) db.pathname = `/${decodeURIComponent(db.pathname.slice(1) || 'chorus')}_test`;
+  const redis = new URL(process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  if (!process.env.TEST_REDIS_URL) redis.pathname = '/15';
+  return { DATABASE_URL: db.toString(), REDIS_URL: redis.toString() };
+}
+
+// ------------------------------------------------------------------ commands
+
+async function start() {
+  checkNode();
+  installPackages();
+  const env = {
+    DATABASE_URL: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    PORT: process.env.PORT ?? '3000',
+    SECRET_KEY: secretKey(),
+  };
+  env.PUBLIC_BASE_URL = process.env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`;
+  const ownMailbox = !process.env.SMTP_URL;
+  const mailboxHttp = process.env.MAILBOX_HTTP_PORT ?? '1080';
+  const mailboxSmtp = process.env.MAILBOX_SMTP_PORT ?? '1025';
+  env.SMTP_URL = process.env.SMTP_URL ?? `smtp://127.0.0.1:${mailboxSmtp}?tls=off`;
+
+  generatePrismaClient(env);
+  await checkPostgres(env.DATABASE_URL);
+  await checkRedis(env.REDIS_URL);
+  migrate(env);
+  say('seeding demo data...');
+  run('node', ['--import', 'tsx', 'prisma/seed.ts'], { env });
+  buildWeb();
+
+  const children = [];
+  const launch = (name, script, extraEnv = {}) => {
+    const child = spawn('node', ['--import', 'tsx', script], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, ...extraEnv },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    child.on('exit', (code, signal) => {
+      if (!stopping) {
+        console.error(`chorus: ${name} stopped (${signal ?? code}); stopping the rest`);
+        stop(code || 1);
+      }
+    });
+    children.push(child);
+  };
+  let stopping = false;
+  const stop = (code = 0) => {
+    stopping = true;
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    const wait = setInterval(() => {
+      if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) {
+        clearInterval(wait);
+        process.exit(code);
+      }
+    }, 100);
+  };
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+
+  if (ownMailbox) launch('mailbox', 'server/src/mailbox/mailbox.main.ts', { MAILBOX_HTTP_PORT: mailboxHttp, MAILBOX_SMTP_PORT: mailboxSmtp });
+  launch('server', 'server/src/http/server.ts');
+  launch('workers', 'workers/main.ts');
+
+  // say where everything is once the server answers
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const ok = await fetch(`http://127.0.0.1:${env.PORT}/readyz`).then((r) => r.ok, () => false);
+    if (ok) {
+      say(`is running:
+  pages and API   ${env.PUBLIC_BASE_URL}
+  API reference   ${env.PUBLIC_BASE_URL}/api/openapi.json
+  ${ownMailbox ? `mailbox         http://localhost:${mailboxHttp}  (every email the platform sends lands here)` : `mail goes to    ${process.env.SMTP_URL}`}
+  Ctrl-C stops everything.`);
+      return;
+    }
+  }
+  say('warning: the server has not answered /readyz after 30 s; see the log above');
+}
+
+async function test() {
+  checkNode();
+  installPackages();
+  const urls = testUrls();
+  const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789', CHROMIUM_PATH: ensureChromium() };
+  generatePrismaClient(env);
+  await checkRedis(env.REDIS_URL);
+  await checkPostgres(env.DATABASE_URL);
+  say(`test database ${new URL(env.DATABASE_URL).pathname.slice(1)} (recreated), Redis database ${new URL(env.REDIS_URL).pathname.slice(1) || 0} (flushed)`);
+  await recreateDatabase(env.DATABASE_URL);
+  await flushRedis(env.REDIS_URL);
+  migrate(env);
+
+  say('type checking (tsc, svelte-check) and linting (eslint)...');
+  const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
+  run(bin('tsc'), ['--noEmit', '-p', '.']);
+  run(bin('svelte-kit'), ['sync'], { cwd: join(ROOT, 'web') });
+  run(bin('svelte-check'), ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], { cwd: join(ROOT, 'web') });
+  run(bin('eslint'), ['--max-warnings', '0', '.']);
+  buildWeb();
+
+  say('running the test suite (vitest)...');
+  mkdirSync(DATA, { recursive: true });
+  const report = join(DATA, 'vitest-report.json');
+  const status = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(3)], {
+    env,
+    allowFail: true,
+  });
+  if (existsSync(report)) {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests ?? 0)} skipped`);
+  }
+  process.exit(status);
+}
+
+const commands = { start, test };
+if (!commands[command]) fail(`unknown command "${command}" (use start or test)`);
+commands[command]().catch((err) => fail(err?.stack ?? String(err)));

@@ -1,0 +1,190 @@
+// Confirmation emails, batching and letter delivery against the real test database and a
+// real SMTP server (the development mailbox, on a free port).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
+import { deliverLetter } from '../letter/letter.service.ts';
+import { sendConfirmation } from '../signature/confirmation.service.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { buildBatch, buildDueBatches } from './batch.service.ts';
+import { sweep } from './sweeper.service.ts';
+
+let h: Harness;
+let mailbox: Mailbox;
+let mailer: Mailer;
+const enqueued: { id: string; attempts: number }[] = [];
+const queues = { enqueueLetters: async (l: { id: string; attempts: number }[]) => void enqueued.push(...l) };
+
+beforeAll(async () => {
+  h = await createHarness();
+  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
+  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+});
+afterAll(async () => {
+  mailer?.close();
+  await mailbox?.close();
+  await h?.close();
+});
+beforeEach(() => {
+  mailbox.clear();
+  enqueued.length = 0;
+});
+
+const mailDeps = () => ({
+  pool: h.db.pool,
+  mailer,
+  secret: h.secret,
+  clock: () => new Date(),
+  confirmLinkTtlHours: 24,
+  publicBaseUrl: 'http://chorus.test',
+  mailFrom: 'Chorus <actions@chorus.example.org>',
+});
+const letterDeps = () => ({ pool: h.db.pool, mailer, mailFrom: 'Chorus <actions@chorus.example.org>', organisation: 'Chorus Test', staleSubmittingMs: 60_000, clock: () => new Date() });
+
+async function signAndConfirm(slug: string, body: Record<string, unknown>) {
+  const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
+  expect(res.statusCode).toBe(202);
+  const { rows } = await h.db.pool.query(
+    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
+     WHERE p.id = s.supporter_id AND p.canonical_email = lower($1) RETURNING s.id`,
+    [body.email],
+  );
+  return rows[0].id as string;
+}
+
+describe('confirmation email', () => {
+  it('sends a link that opens the confirm page, once per request, and an "already signed" note to a confirmed signer', async () => {
+    const fx = await createAction(h.db, { locales: ['en', 'es'] });
+    await h.cache.refresh();
+    const email = uniqueEmail('conf');
+    await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, locale: 'es' }) });
+    const { rows } = await h.db.pool.query(`SELECT s.id FROM signatures s WHERE s.action_id = $1`, [fx.action.id]);
+    const id = rows[0].id;
+
+    expect(await sendConfirmation(mailDeps(), id)).toBe('sent');
+    expect(await sendConfirmation(mailDeps(), id)).toBe('nothing-owed');
+    const [mail] = mailbox.messages();
+    expect(mail!.envelope.to).toEqual([email]);
+    expect(mail!.subject).toContain('Confirma tu firma');
+    expect(mail!.text).toMatch(/http:\/\/chorus\.test\/es\/confirm\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32}/);
+    expect(mail!.messageId).toMatch(new RegExp(`^<confirm\\.${id}\\.\\d+@chorus\\.example\\.org>$`));
+
+    await h.db.pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE id = $1`, [id]);
+    await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, locale: 'es' }) });
+    expect(await sendConfirmation(mailDeps(), id)).toBe('already-signed-sent');
+    expect(mailbox.messages()[1]!.subject).toContain('Ya habías firmado');
+  });
+});
+
+describe('batching and delivery', () => {
+  it('builds one batch with a letter per target in its language, and delivers each once with its Message-ID', async () => {
+    const fx = await createAction(h.db, {
+      locales: ['en', 'es'],
+      targets: [
+        { country: 'MX', language: 'es' },
+        { country: null, language: 'fr' },
+      ],
+    });
+    await h.cache.refresh();
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('a'), country: 'CA' }));
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('b'), country: 'MX' }));
+
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    expect(built).toMatchObject({ signatureCount: 2 });
+    expect(built!.letterIds).toHaveLength(2);
+    expect(enqueued.map((e) => e.id).sort()).toEqual([...built!.letterIds].sort());
+    expect(await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test')).toBeNull();
+
+    for (const id of built!.letterIds) {
+      expect(await deliverLetter(letterDeps(), id)).toBe('sent');
+      expect(await deliverLetter(letterDeps(), id)).toBe('not-owed');
+    }
+    const letters = await h.db.pool.query(`SELECT id, status, locale, message_id, target_id, attempts, sent_at FROM letters WHERE batch_id = $1`, [built!.batchId]);
+    expect(letters.rows.every((l) => l.status === 'SENT' && l.sent_at && l.attempts === 1)).toBe(true);
+    const byTarget = new Map(letters.rows.map((l) => [l.target_id, l]));
+    expect(byTarget.get(fx.targets[0]!.id)!.locale).toBe('es');
+    expect(byTarget.get(fx.targets[1]!.id)!.locale).toBe('en'); // no French text: the default
+
+    const msgs = mailbox.messages();
+    expect(msgs).toHaveLength(2);
+    const toMx = msgs.find((m) => m.envelope.to[0] === fx.targets[0]!.email)!;
+    expect(toMx.messageId).toBe(byTarget.get(fx.targets[0]!.id)!.message_id);
+    expect(toMx.subject).toBe('Subject es');
+    expect(toMx.text).toContain('Estimado Ministro');
+    expect(toMx.text).toContain('Letter body es');
+    expect(toMx.text).toMatch(/2 personas han confirmado/);
+  });
+
+  it('names only signers who consented, and never to their own country’s officials', async () => {
+    const fx = await createAction(h.db, { targets: [{ country: 'UZ', language: 'en' }] });
+    await h.cache.refresh();
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('n1'), firstName: 'Named', lastName: 'Abroad', country: 'FR', consentNamed: true }));
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('n2'), firstName: 'Named', lastName: 'AtHome', country: 'UZ', consentNamed: true }));
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('n3'), firstName: 'Quiet', lastName: 'Person', country: 'FR' }));
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    await deliverLetter(letterDeps(), built!.letterIds[0]!);
+    const [mail] = mailbox.messages();
+    expect(mail!.text).toContain('Named Abroad');
+    expect(mail!.text).not.toContain('AtHome');
+    expect(mail!.text).not.toContain('Quiet');
+    expect(mail!.html).not.toContain('AtHome');
+    expect(mail!.text).toContain('2 further signers are counted without their names');
+  });
+
+  it('follows the policy: EVERY_N waits for N, IMMEDIATE does not, drafts never deliver', async () => {
+    const everyN = await createAction(h.db, { deliveryPolicy: 'EVERY_N', deliveryEveryN: 3 });
+    const immediate = await createAction(h.db, { deliveryPolicy: 'IMMEDIATE' });
+    await h.cache.refresh();
+    await signAndConfirm(everyN.action.slug, signBody({ email: uniqueEmail('e1') }));
+    await signAndConfirm(everyN.action.slug, signBody({ email: uniqueEmail('e2') }));
+    await signAndConfirm(immediate.action.slug, signBody({ email: uniqueEmail('i1') }));
+    const deps = { pool: h.db.pool, queues, mailDomain: 'chorus.example.org' };
+    let built = await buildDueBatches(deps);
+    expect(built.map((b) => b.actionId)).toContain(immediate.action.id);
+    expect(built.map((b) => b.actionId)).not.toContain(everyN.action.id);
+    await signAndConfirm(everyN.action.slug, signBody({ email: uniqueEmail('e3') }));
+    built = await buildDueBatches(deps);
+    expect(built.find((b) => b.actionId === everyN.action.id)?.signatureCount).toBe(3);
+  });
+
+  it('records a permanent SMTP refusal as FAILED and a transient one as PENDING for a retry', async () => {
+    const fx = await createAction(h.db, { targets: [{ country: 'KZ', language: 'en' }] });
+    await h.cache.refresh();
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('f') }));
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const id = built!.letterIds[0]!;
+    const refusing = { sendMail: async () => Promise.reject(Object.assign(new Error('550 no such mailbox'), { responseCode: 550, response: '550 5.1.1 no such mailbox' })) } as unknown as Mailer;
+    const busy = { sendMail: async () => Promise.reject(Object.assign(new Error('451 try later'), { responseCode: 451, response: '451 4.3.0 try later' })) } as unknown as Mailer;
+
+    await expect(deliverLetter({ ...letterDeps(), mailer: busy }, id)).rejects.toThrow(/451/);
+    let row = (await h.db.pool.query(`SELECT status, attempts, last_error FROM letters WHERE id = $1`, [id])).rows[0];
+    expect(row).toMatchObject({ status: 'PENDING', attempts: 1, last_error: expect.stringContaining('451') });
+
+    await expect(deliverLetter({ ...letterDeps(), mailer: refusing }, id)).rejects.toThrow(/refused/);
+    row = (await h.db.pool.query(`SELECT status, attempts, last_error FROM letters WHERE id = $1`, [id])).rows[0];
+    expect(row).toMatchObject({ status: 'FAILED', attempts: 2, last_error: expect.stringContaining('550') });
+    expect(await deliverLetter(letterDeps(), id)).toBe('not-owed');
+  });
+
+  it('lets the sweeper find letters whose jobs were lost, and re-claim one stuck in SUBMITTING', async () => {
+    const fx = await createAction(h.db);
+    await h.cache.refresh();
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('s') }));
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const id = built!.letterIds[0]!;
+    // a worker claimed it and died before SMTP answered
+    await h.db.pool.query(`UPDATE letters SET status = 'SUBMITTING', submitting_at = now() - interval '10 minutes', attempts = 1 WHERE id = $1`, [id]);
+    const found: { id: string; attempts: number }[] = [];
+    await sweep({
+      pool: h.db.pool,
+      queues: { enqueueConfirmations: async () => {}, enqueueLetters: async (l) => void found.push(...l) },
+      clock: () => new Date(),
+      graceMs: 30_000,
+      staleSubmittingMs: 5 * 60_000,
+    });
+    expect(found).toContainEqual({ id, attempts: 1 });
+    expect(await deliverLetter(letterDeps(), id)).toBe('sent');
+    const { rows } = await h.db.pool.query(`SELECT status, attempts FROM letters WHERE id = $1`, [id]);
+    expect(rows[0]).toEqual({ status: 'SENT', attempts: 2 });
+  });
+});

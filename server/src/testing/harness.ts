@@ -1,0 +1,149 @@
+// Test support: an app built on the test database and Redis (set by `npm test`), and
+// fixtures with unique slugs so tests never depend on each other's rows.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ActionCache } from '../action/action.service.ts';
+import { loadConfig } from '../config/config.ts';
+import { createDb, type Db } from '../db/db.ts';
+import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
+import { SignatureWriter } from '../signature/signature.repository.ts';
+import { buildApp } from '../http/app.ts';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+
+export interface Harness {
+  app: FastifyInstance;
+  db: Db;
+  redis: Redis;
+  queues: Queues;
+  cache: ActionCache;
+  secret: string;
+  now: { value: Date };
+  close(): Promise<void>;
+}
+
+export async function createHarness(): Promise<Harness> {
+  const config = loadConfig();
+  const db = createDb(config.DATABASE_URL, { max: 10, applicationName: 'chorus-test' });
+  const redis = redisConnection(config.REDIS_URL, { forWorker: false });
+  const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }));
+  const cache = new ActionCache(db.pool, { actionsRefreshMs: 60_000, countsRefreshMs: 60_000 });
+  await cache.start();
+  const now = { value: new Date() };
+  const app = await buildApp({
+    config: { ...config, LOG_LEVEL: 'silent' },
+    pool: db.pool,
+    redis,
+    cache,
+    internalSecret: randomBytes(16).toString('hex'),
+    logger: false,
+    signatures: {
+      pool: db.pool,
+      cache,
+      writer: new SignatureWriter(db.pool),
+      queues,
+      secret: config.SECRET_KEY,
+      clock: () => now.value,
+      confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
+    },
+  });
+  await app.ready();
+  return {
+    app,
+    db,
+    redis,
+    queues,
+    cache,
+    secret: config.SECRET_KEY,
+    now,
+    async close() {
+      await app.close();
+      cache.stop();
+      await queues.close();
+      redis.disconnect();
+      await db.close();
+    },
+  };
+}
+
+export function uniqueSlug(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export function uniqueEmail(name = 'signer'): string {
+  return `${name}.${randomUUID().slice(0, 8)}@example.org`;
+}
+
+export interface FixtureOptions {
+  kind?: 'PETITION' | 'LETTER';
+  status?: 'DRAFT' | 'PUBLISHED' | 'CLOSED' | 'ARCHIVED';
+  signingEnabled?: boolean;
+  deliveryPolicy?: 'IMMEDIATE' | 'EVERY_N' | 'DAILY_DIGEST' | 'MILESTONES' | 'ON_CLOSE';
+  deliveryEveryN?: number;
+  targetMode?: 'FIXED' | 'BY_SIGNER_COUNTRY';
+  targets?: { country: string | null; language: string; email?: string }[];
+  locales?: string[];
+}
+
+/** Creates a campaign-less action (in a shared test campaign) with texts and targets. */
+export async function createAction(db: Db, opts: FixtureOptions = {}) {
+  const slug = uniqueSlug('act');
+  const campaign = await db.prisma.campaign.upsert({
+    where: { slug: 'test-campaign' },
+    update: {},
+    create: { slug: 'test-campaign', texts: { create: { locale: 'en', name: 'Test campaign' } } },
+  });
+  const targets = [];
+  for (const t of opts.targets ?? [{ country: 'UZ', language: 'en' }]) {
+    targets.push(
+      await db.prisma.target.create({
+        data: {
+          slug: uniqueSlug('tgt'),
+          name: `Minister ${randomUUID().slice(0, 4)}`,
+          title: 'Minister',
+          kind: 'MINISTRY',
+          country: t.country,
+          email: t.email ?? `${uniqueSlug('minister')}@gov.example`,
+          language: t.language,
+          salutation: t.language === 'es' ? 'Estimado Ministro' : 'Dear Minister',
+        },
+      }),
+    );
+  }
+  const action = await db.prisma.action.create({
+    data: {
+      slug,
+      kind: opts.kind ?? 'PETITION',
+      status: opts.status ?? 'PUBLISHED',
+      signingEnabled: opts.signingEnabled ?? true,
+      deliveryPolicy: opts.deliveryPolicy ?? 'IMMEDIATE',
+      deliveryEveryN: opts.deliveryEveryN ?? 1,
+      targetMode: opts.targetMode ?? 'FIXED',
+      goal: 100,
+      publishedAt: new Date(),
+      campaignId: campaign.id,
+      texts: {
+        create: (opts.locales ?? ['en']).map((locale) => ({
+          locale,
+          title: `Title ${locale} ${slug}`,
+          summary: `Summary ${locale}`,
+          body: `Body ${locale}`,
+          letterSubject: `Subject ${locale}`,
+          letterBody: `Letter body ${locale}`,
+        })),
+      },
+      targets: { create: targets.map((t, position) => ({ targetId: t.id, position })) },
+    },
+  });
+  return { action, targets };
+}
+
+export function signBody(overrides: Record<string, unknown> = {}) {
+  return {
+    firstName: 'Ana',
+    lastName: 'López',
+    email: uniqueEmail('ana'),
+    country: 'MX',
+    consentCount: true,
+    ...overrides,
+  };
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests share one test database and Redis database (prepared by `npm test`), so files run
+// one at a time; tests inside a file use their own slugs and addresses.
+export default defineConfig({
+  test: {
+    include: ['server/**/*.test.ts', 'workers/**/*.test.ts', 'tests/**/*.test.ts'],
+    exclude: ['**/node_modules/**', 'web/**'],
+    fileParallelism: false,
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    env: {
+      DATABASE_URL: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus_test',
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/15',
+      SECRET_KEY: process.env.SECRET_KEY ?? 'test-secret-key-test-secret-key-0123456789',
+    },
+  },
+});
