@@ -3,6 +3,13 @@ import { defineConfig } from 'vite';
 
 export default defineConfig({
 	plugins: [sveltekit()],
+	ssr: {
+		// Bundle every dependency into the server build. The root node_modules is shared
+		// with the API server and may hold other major versions of packages that SvelteKit
+		// uses (cookie 2 at the top, SvelteKit's cookie 0.6 nested): resolving them from
+		// .svelte-kit/output at run time would pick the wrong one.
+		noExternal: true
+	},
 	server: {
 		fs: {
 			// $shared lives outside web/ (server/src/shared)

@@ -15,8 +15,11 @@ export const handle: Handle = async ({ event, resolve }) => {
 	const headers = response.headers;
 	// unprefixed pages are chosen by the browser's languages
 	if (!fromPath) headers.append('vary', 'Accept-Language');
-	// confirmation tokens travel in URLs, and signers' reading should not be told to others
-	headers.set('referrer-policy', 'no-referrer');
+	// Confirmation tokens travel in URLs, and what signers read is nobody else's business:
+	// other sites get no Referer. Not `no-referrer`: that makes browsers send `Origin: null`
+	// on our own form posts, which SvelteKit's CSRF check then refuses.
+	headers.set('referrer-policy', 'same-origin');
+	if (response.status === 503) headers.set('retry-after', '30');
 	headers.set('x-content-type-options', 'nosniff');
 	headers.set('x-frame-options', 'DENY');
 	headers.set('cross-origin-opener-policy', 'same-origin');

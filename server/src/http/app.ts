@@ -71,7 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           },
     bodyLimit: 256 * 1024,
     // emailed tokens travel in the path; longer values are refused by the route schemas
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // the real client address comes from the socket unless a trusted hop says otherwise
     trustProxy: false,
     return503OnClosing: true,

@@ -29,6 +29,8 @@ async function main() {
     process.env.CHORUS_INTERNAL_SECRET = internalSecret;
     process.env.CHORUS_API_URL = `http://127.0.0.1:${config.PORT}`;
     process.env.PUBLIC_BASE_URL = config.PUBLIC_BASE_URL;
+    // SvelteKit checks form posts against this origin (cross-site request protection)
+    process.env.ORIGIN = config.PUBLIC_BASE_URL;
     webHandler = (await import(pathToFileURL(WEB_HANDLER).href)).handler as NodeHandler;
   }
 

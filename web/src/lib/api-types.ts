@@ -8,6 +8,8 @@ export interface ActionSummary {
 	slug: string;
 	kind: ActionKind;
 	status: ActionStatus;
+	/** the locale the texts are in (may differ from the one asked for, as a fallback) */
+	locale?: string;
 	title: string;
 	summary: string;
 	goal: number;
@@ -25,7 +27,6 @@ export interface ActionTarget {
 
 export interface ActionDetail extends ActionSummary {
 	signingOpen: boolean;
-	/** the locale the texts are in (may differ from the one asked for, as a fallback) */
 	locale: string;
 	body: string;
 	letterSubject: string | null;

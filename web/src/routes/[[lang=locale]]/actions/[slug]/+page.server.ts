@@ -1,5 +1,5 @@
-import { env } from '$env/dynamic/private';
 import { error, fail, redirect } from '@sveltejs/kit';
+import { publicBaseUrl } from '$lib/server/base-url';
 import type { TextKey } from '$lib/i18n';
 import { api, expectOk, getAction, type SignAccepted, type SignRequest } from '$lib/server/api';
 import { countryName, countryOptions, isCountryCode } from '$lib/server/countries';
@@ -18,7 +18,7 @@ export const load: PageServerLoad = async (event) => {
 		.map((c) => ({ code: c.country, name: countryName(locale, c.country), count: c.count }));
 
 	const canSign = action.status === 'PUBLISHED' && action.signingOpen;
-	const baseUrl = (env.PUBLIC_BASE_URL || event.url.origin).replace(/\/+$/, '');
+	const baseUrl = publicBaseUrl(event.url);
 	const source = event.url.searchParams.get('source') ?? '';
 
 	return {
@@ -165,7 +165,7 @@ export const actions: Actions = {
 			case 429:
 				return fail(429, { values, errors: {} as SignErrors, formError: 'err_rate_limited' as TextKey, closed: undefined });
 			case 404:
-				error(404, { message: result.body.message || 'Not found', code: result.body.code || 'action_not_found' });
+				return error(404, { message: result.body.message || 'Not found', code: result.body.code || 'action_not_found' });
 			default:
 				return fail(result.status, { values, errors: {} as SignErrors, formError: 'err_form_generic' as TextKey, closed: undefined });
 		}

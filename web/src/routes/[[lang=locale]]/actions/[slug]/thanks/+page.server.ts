@@ -1,4 +1,4 @@
-import { env } from '$env/dynamic/private';
+import { publicBaseUrl } from '$lib/server/base-url';
 import type { ActionSummary } from '$lib/api-types';
 import { expectOk, getAction, listActions } from '$lib/server/api';
 import { actionPath } from '$lib/paths';
@@ -18,7 +18,7 @@ export const load: PageServerLoad = async (event) => {
 		: [];
 	const next = others.find((a) => a.signingOpen !== false) ?? others[0] ?? null;
 
-	const baseUrl = (env.PUBLIC_BASE_URL || event.url.origin).replace(/\/+$/, '');
+	const baseUrl = publicBaseUrl(event.url);
 	return {
 		confirmed: event.url.searchParams.get('confirmed') === '1',
 		action: {
