@@ -194,6 +194,8 @@ async function start() {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     PORT: process.env.PORT ?? '3000',
     SECRET_KEY: secretKey(),
+    // request-by-request logs are noise for a person trying the demo; LOG_LEVEL=info shows them
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
   env.PUBLIC_BASE_URL = process.env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`;
   const ownMailbox = !process.env.SMTP_URL;

@@ -56,15 +56,17 @@ export function filterMessages(messages: StoredMessage[], filter: MessageFilter)
   );
 }
 
-// Inherited by the srcdoc iframe too: no scripts anywhere, inline styles and images allowed so
-// mail renders as it would in a client.
+// Inherited by the srcdoc iframe too: no scripts anywhere, inline styles allowed so mail renders
+// as it would in a client, and no remote images (no tracking pixels). Framing of the mailbox
+// itself is refused by X-Frame-Options, not frame-ancestors, which the srcdoc frame would
+// inherit and so refuse its own parent.
 const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "style-src 'unsafe-inline'",
-  'img-src * data: blob:',
+  'img-src data:',
+  "frame-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",
-  "frame-ancestors 'none'",
 ].join('; ');
 
 type IdParams = { Params: { id: string } };
@@ -128,6 +130,7 @@ function sendPage(reply: FastifyReply, status: number, html: string): FastifyRep
   return reply
     .code(status)
     .header('Content-Security-Policy', CONTENT_SECURITY_POLICY)
+    .header('X-Frame-Options', 'DENY')
     .type('text/html; charset=utf-8')
     .send(html);
 }

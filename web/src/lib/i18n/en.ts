@@ -97,6 +97,7 @@ export const en = {
 
 	thanks_title: 'Thank you',
 	thanks_title_confirmed: 'Thank you, your signature is confirmed',
+	thanks_count_note: 'Your signature joins the count within a few seconds.',
 	thanks_count: {
 		one: 'So far {count} person has signed “{title}”.',
 		other: 'So far {count} people have signed “{title}”.'

@@ -95,6 +95,7 @@ export const es: Messages = {
 
 	thanks_title: 'Gracias',
 	thanks_title_confirmed: 'Gracias, tu firma está confirmada',
+	thanks_count_note: 'Tu firma se sumará al contador en unos segundos.',
 	thanks_count: {
 		one: 'Hasta ahora {count} persona ha firmado «{title}».',
 		many: 'Hasta ahora {count} de personas han firmado «{title}».',

@@ -97,6 +97,7 @@ export const fr: Messages = {
 
 	thanks_title: 'Merci',
 	thanks_title_confirmed: 'Merci, votre signature est confirmée',
+	thanks_count_note: 'Votre signature s’ajoutera au compteur d’ici quelques secondes.',
 	thanks_count: {
 		one: 'Jusqu’ici, {count} personne a signé « {title} ».',
 		many: 'Jusqu’ici, {count} de personnes ont signé « {title} ».',

@@ -102,6 +102,7 @@ export const ru: Messages = {
 
 	thanks_title: 'Спасибо',
 	thanks_title_confirmed: 'Спасибо, ваша подпись подтверждена',
+	thanks_count_note: 'Ваша подпись появится в счётчике через несколько секунд.',
 	thanks_count: {
 		one: 'Под акцией «{title}» уже {count} подпись.',
 		few: 'Под акцией «{title}» уже {count} подписи.',
