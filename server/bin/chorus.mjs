@@ -84,7 +84,7 @@ async function checkPostgres(databaseUrl) {
   } catch (err) {
     fail(
       `PostgreSQL is not reachable at ${target.host} (${err.message}).\n` +
-        `  Start one, or point DATABASE_URL at one. On Debian: sudo apt-get install -y postgresql && sudo pg_ctlcluster 15 main start`,
+        `  Start one, or point DATABASE_URL at one. On Debian: sudo apt-get install -y postgresql && sudo service postgresql start`,
     );
   }
   try {
