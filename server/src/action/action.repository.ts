@@ -19,12 +19,17 @@ export interface ActionRow {
   defaultLocale: string;
   goal: number;
   signingEnabled: boolean;
+  targetMode: 'FIXED' | 'BY_SIGNER_COUNTRY';
   allowPersonalisation: boolean;
   maxLetterLength: number;
   publishedAt: Date | null;
   campaign: { slug: string; names: Record<string, string> };
   texts: ActionTextRow[];
-  targets: { name: string; title: string; organisation: string; country: string | null; language: string }[];
+  targets: { name: string; title: string; organisation: string; country: string | null; language: string; salutation: string }[];
+  /** recent confirmed signers who chose to be shown: first name and country only */
+  wall: { firstName: string; country: string; at: string }[];
+  /** officials' answers that staff have published */
+  responses: { target: { name: string; title: string; organisation: string }; body: string; publishedAt: string }[];
 }
 
 /** Every action that the public may see (published or closed), with texts and targets. */
@@ -37,6 +42,7 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
     default_locale: string;
     goal: number;
     signing_enabled: boolean;
+    target_mode: 'FIXED' | 'BY_SIGNER_COUNTRY';
     allow_personalisation: boolean;
     max_letter_length: number;
     published_at: Date | null;
@@ -44,8 +50,10 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
     campaign_names: Record<string, string>;
     texts: ActionTextRow[];
     targets: ActionRow['targets'] | null;
+    wall: ActionRow['wall'] | null;
+    responses: ActionRow['responses'] | null;
   }>(
-    `SELECT a.id, a.slug, a.kind, a.status, a.default_locale, a.goal, a.signing_enabled,
+    `SELECT a.id, a.slug, a.kind, a.status, a.default_locale, a.goal, a.signing_enabled, a.target_mode,
             a.allow_personalisation, a.max_letter_length, a.published_at,
             c.slug AS campaign_slug,
             (SELECT json_object_agg(ct.locale, ct.name) FROM campaign_texts ct WHERE ct.campaign_id = c.id) AS campaign_names,
@@ -53,8 +61,15 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
                      'letterSubject', t.letter_subject, 'letterBody', t.letter_body, 'shareText', t.share_text))
                FROM action_texts t WHERE t.action_id = a.id) AS texts,
             (SELECT json_agg(json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation,
-                     'country', g.country, 'language', g.language) ORDER BY at.position, g.name)
-               FROM action_targets at JOIN targets g ON g.id = at.target_id WHERE at.action_id = a.id) AS targets
+                     'country', g.country, 'language', g.language, 'salutation', g.salutation) ORDER BY at.position, g.name)
+               FROM action_targets at JOIN targets g ON g.id = at.target_id WHERE at.action_id = a.id) AS targets,
+            (SELECT json_agg(json_build_object('firstName', w.first_name, 'country', w.country, 'at', w.confirmed_at) ORDER BY w.confirmed_at DESC)
+               FROM (SELECT p.first_name, s.country, s.confirmed_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+                     WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.public_wall AND p.erased_at IS NULL AND p.first_name IS NOT NULL
+                     ORDER BY s.confirmed_at DESC LIMIT 20) w) AS wall,
+            (SELECT json_agg(json_build_object('target', json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation),
+                     'body', r.body, 'publishedAt', r.published_at) ORDER BY r.published_at DESC)
+               FROM responses r JOIN targets g ON g.id = r.target_id WHERE r.action_id = a.id AND r.status = 'PUBLISHED') AS responses
      FROM actions a JOIN campaigns c ON c.id = a.campaign_id
      WHERE a.status IN ('PUBLISHED', 'CLOSED')
      ORDER BY a.published_at DESC NULLS LAST, a.slug`,
@@ -67,12 +82,15 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
     defaultLocale: r.default_locale,
     goal: r.goal,
     signingEnabled: r.signing_enabled,
+    targetMode: r.target_mode,
     allowPersonalisation: r.allow_personalisation,
     maxLetterLength: r.max_letter_length,
     publishedAt: r.published_at,
     campaign: { slug: r.campaign_slug, names: r.campaign_names ?? {} },
     texts: r.texts ?? [],
     targets: r.targets ?? [],
+    wall: r.wall ?? [],
+    responses: r.responses ?? [],
   }));
 }
 

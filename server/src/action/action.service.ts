@@ -26,7 +26,10 @@ export interface PublicAction extends PublicActionSummary {
   maxLetterLength: number;
   availableLocales: string[];
   countries: { country: string; count: number }[];
+  targetMode: ActionRow['targetMode'];
   targets: { name: string; title: string; organisation: string; country: string | null }[];
+  wall: ActionRow['wall'];
+  responses: ActionRow['responses'];
 }
 
 export interface ActionCacheOptions {
@@ -105,7 +108,7 @@ export function isSigningOpen(a: ActionRow): boolean {
   return a.status === 'PUBLISHED' && a.signingEnabled;
 }
 
-function textFor(a: ActionRow, locale: string) {
+export function textFor(a: ActionRow, locale: string) {
   return a.texts.find((t) => t.locale === locale) ?? a.texts.find((t) => t.locale === a.defaultLocale) ?? a.texts[0];
 }
 
@@ -137,7 +140,10 @@ export function toPublic(cache: ActionCache, a: ActionRow, locale: string): Publ
     maxLetterLength: a.maxLetterLength,
     availableLocales: a.texts.map((t) => t.locale).sort(),
     countries: cache.countries(a.id).slice(0, 50),
+    targetMode: a.targetMode,
     targets: a.targets.map(({ name, title, organisation, country }) => ({ name, title, organisation, country })),
+    wall: a.wall,
+    responses: a.responses,
   };
 }
 

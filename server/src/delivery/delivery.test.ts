@@ -131,6 +131,30 @@ describe('batching and delivery', () => {
     expect(mail!.text).toContain('2 further signers are counted without their names');
   });
 
+  it('carries personalised letters exactly as previewed, and names signers to their own government only by explicit choice', async () => {
+    const fx = await createAction(h.db, { kind: 'LETTER', targets: [{ country: 'MX', language: 'en' }] });
+    await h.db.prisma.action.update({ where: { id: fx.action.id }, data: { allowPersonalisation: true } });
+    await h.cache.refresh();
+    const writer = { firstName: 'Lucia', lastName: 'Writer', country: 'ES', consentNamed: true, letterSubject: 'From Madrid', letterBody: 'Independent forensics now.' };
+    const preview = (await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/letter-preview`, payload: writer })).json();
+    await signAndConfirm(fx.action.slug, signBody({ ...writer, email: uniqueEmail('w') }));
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('h1'), firstName: 'HomeNamed', country: 'MX', consentNamed: true }));
+    await signAndConfirm(
+      fx.action.slug,
+      signBody({ email: uniqueEmail('h2'), firstName: 'HomeExplicit', lastName: 'Brave', country: 'MX', consentNamed: true, consentNamedToOwnCountry: true }),
+    );
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('h3'), firstName: 'HomeWriter', country: 'MX', letterBody: 'Quiet words from home.' }));
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    await deliverLetter(letterDeps(), built!.letterIds[0]!);
+    const [mail] = mailbox.messages();
+    expect(mail!.text).toContain(preview.previews[0].text.trim());
+    expect(mail!.text).toContain('HomeExplicit Brave');
+    expect(mail!.text).not.toContain('HomeNamed');
+    expect(mail!.text).toContain('Quiet words from home.');
+    expect(mail!.text).not.toContain('HomeWriter');
+    expect(mail!.html).toContain('Independent forensics now.');
+  });
+
   it('follows the policy: EVERY_N waits for N, IMMEDIATE does not, drafts never deliver', async () => {
     const everyN = await createAction(h.db, { deliveryPolicy: 'EVERY_N', deliveryEveryN: 3 });
     const immediate = await createAction(h.db, { deliveryPolicy: 'IMMEDIATE' });

@@ -6,6 +6,7 @@ import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render, type RenderedMail } from '../mail/render.ts';
+import { mayName, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -19,8 +20,10 @@ export interface LetterDeps {
 
 export type LetterOutcome = 'sent' | 'not-owed';
 
-/** Named signers are listed only with named-disclosure consent, never to their own country's officials. */
+/** At most this many signers are read per letter for names and personalised letters. */
 const MAX_NAMES = 500;
+/** A digest carries a selection of personalised letters, not all of them. */
+const MAX_MEMBER_LETTERS = 20;
 
 export async function renderLetter(pool: pg.Pool, letterId: string, organisation: string) {
   const { rows } = await pool.query<{
@@ -31,6 +34,7 @@ export async function renderLetter(pool: pg.Pool, letterId: string, organisation
     batch_id: string;
     total_count: number;
     kind: string;
+    target_mode: string;
     reply_to: string | null;
     title: string;
     summary: string;
@@ -43,7 +47,7 @@ export async function renderLetter(pool: pg.Pool, letterId: string, organisation
     salutation: string;
     target_title: string;
   }>(
-    `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.reply_to,
+    `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.target_mode, a.reply_to,
             t.title, t.summary, t.body, t.letter_subject, t.letter_body,
             g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title
      FROM letters l
@@ -57,29 +61,65 @@ export async function renderLetter(pool: pg.Pool, letterId: string, organisation
   );
   const l = rows[0];
   if (!l) return null;
+  // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country
+  const byCountry = l.target_mode === 'BY_SIGNER_COUNTRY';
   const countriesRes = await pool.query<{ country: string }>(
-    `SELECT country FROM signatures WHERE batch_id = $1 GROUP BY country ORDER BY count(*) DESC, country`,
-    [l.batch_id],
+    `SELECT country FROM signatures WHERE batch_id = $1 AND (NOT $3::bool OR country = $2)
+     GROUP BY country ORDER BY count(*) DESC, country`,
+    [l.batch_id, l.target_country, byCountry],
   );
-  const named = await pool.query<{ name: string }>(
-    `SELECT concat_ws(' ', p.first_name, p.last_name) AS name
+  // signers who may be named, and personalised letters: the rule of who is named to whom
+  // lives in member-letter.ts, shared with the preview members see before signing
+  const signers = await pool.query<{
+    first_name: string | null;
+    last_name: string | null;
+    country: string;
+    named_disclosure: boolean;
+    named_to_own_country: boolean;
+    letter_subject: string | null;
+    letter_body: string | null;
+  }>(
+    `SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-     WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND s.named_disclosure AND p.erased_at IS NULL
-       AND ($2::char(2) IS NULL OR s.country <> $2)
-     ORDER BY s.confirmed_at LIMIT $3`,
-    [l.batch_id, l.target_country, MAX_NAMES],
+     WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND p.erased_at IS NULL
+       AND (s.named_disclosure OR s.letter_body IS NOT NULL)
+       AND (NOT $3::bool OR s.country = $2)
+     ORDER BY s.confirmed_at LIMIT $4`,
+    [l.batch_id, l.target_country, byCountry, MAX_NAMES],
   );
+  const toSigner = (r: (typeof signers.rows)[number]): SignerForLetter => ({
+    firstName: r.first_name,
+    lastName: r.last_name,
+    country: r.country,
+    namedDisclosure: r.named_disclosure,
+    namedToOwnCountry: r.named_to_own_country,
+  });
+  const names = signers.rows
+    .filter((r) => mayName(l.target_country, toSigner(r)))
+    .map((r) => [r.first_name, r.last_name].filter(Boolean).join(' '));
+  const salutation = l.salutation || l.target_title || l.target_name;
+  const memberLetters = signers.rows
+    .filter((r) => r.letter_body)
+    .slice(0, MAX_MEMBER_LETTERS)
+    .map((r) =>
+      renderMemberLetter(
+        l.locale,
+        { country: l.target_country, salutation },
+        { subject: r.letter_subject || l.letter_subject || l.title, body: r.letter_body! },
+        toSigner(r),
+      ),
+    );
   const regionNames = new Intl.DisplayNames([l.locale], { type: 'region' });
-  const names = named.rows.map((r) => r.name);
   const mail: RenderedMail = render('letter', l.locale, {
     // the text addressed to officials; a petition without one sends its public summary and body
     subject: l.letter_subject || l.title,
-    salutation: l.salutation || l.target_title || l.target_name,
+    salutation,
     body: l.letter_body || [l.summary, l.body].filter(Boolean).join('\n\n'),
     newCount: l.signature_count,
     totalCount: l.total_count,
     countries: countriesRes.rows.map((r) => regionNames.of(r.country) ?? r.country).join(', '),
     names,
+    memberLetters,
     unnamedCount: Math.max(0, l.signature_count - names.length),
     organisation,
   });

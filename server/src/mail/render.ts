@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
 
-export type TemplateName = 'confirmation' | 'already-signed' | 'letter';
+export type TemplateName = 'confirmation' | 'already-signed' | 'letter' | 'member-letter';
 
 export interface RenderedMail {
   locale: string;
@@ -51,13 +51,19 @@ export function headerSafe(value: string): string {
 }
 
 /** Renders a template in `locale`, or in English when that locale has no such template. */
-export function render(name: TemplateName, locale: string, vars: object, dir: string = TEMPLATES_DIR): RenderedMail {
+export function render(
+  name: TemplateName,
+  locale: string,
+  vars: object,
+  dir: string = TEMPLATES_DIR,
+  opts: { layout: boolean } = { layout: true },
+): RenderedMail {
   const useLocale = compiled(`${dir}${locale}/`, `${name}.text.hbs`, false) ? locale : 'en';
   const base = `${dir}${useLocale}/`;
   const ctx = { ...vars, locale: useLocale };
   const subject = headerSafe(compiled(base, `${name}.subject.hbs`, false)!(ctx));
   const text = compiled(base, `${name}.text.hbs`, false)!(ctx).replace(/\n{3,}/g, '\n\n').trim() + '\n';
   const content = compiled(base, `${name}.html.hbs`, true)!(ctx);
-  const html = compiled(dir, 'layout.html.hbs', true)!({ locale: useLocale, subject, content });
+  const html = opts.layout ? compiled(dir, 'layout.html.hbs', true)!({ locale: useLocale, subject, content }) : content;
   return { locale: useLocale, subject, text, html };
 }

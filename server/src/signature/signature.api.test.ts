@@ -75,6 +75,8 @@ describe('POST /api/actions/:slug/signatures', () => {
       { purpose: 'NAMED_DISCLOSURE', granted: true, wording_version: expect.any(String) },
       { purpose: 'PUBLIC_WALL', granted: false, wording_version: expect.any(String) },
       { purpose: 'CONTACT', granted: true, wording_version: expect.any(String) },
+      // enum order: the own-country choice was added after the first four
+      { purpose: 'NAMED_TO_OWN_COUNTRY', granted: false, wording_version: expect.any(String) },
     ]);
   });
 

@@ -12,6 +12,7 @@ export interface NewSignature {
   country: string;
   locale: string;
   namedDisclosure: boolean;
+  namedToOwnCountry: boolean;
   publicWall: boolean;
   contact: boolean;
   letterSubject: string | null;
@@ -67,14 +68,15 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
     const sigs = [...firstByKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, it]) => it);
     const res = await client.query<{ id: string; action_id: string; supporter_id: string; requested_at: Date; created: boolean }>(
       `INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
-                               letter_subject, letter_body, ip_hash, source, status, invalidated_at, invalid_reason)
-       SELECT a, s, c, l, n, w, ls, lb, ip, src,
+                               letter_subject, letter_body, ip_hash, source, named_to_own_country,
+                               status, invalidated_at, invalid_reason)
+       SELECT a, s, c, l, n, w, ls, lb, ip, src, own,
               CASE WHEN sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
               CASE WHEN sus THEN now() END,
               CASE WHEN sus THEN 'honeypot' END
        FROM unnest($1::uuid[], $2::uuid[], $3::char(2)[], $4::varchar[], $5::bool[], $6::bool[],
-                   $7::varchar[], $8::text[], $9::varchar[], $10::varchar[], $11::bool[])
-            AS t(a, s, c, l, n, w, ls, lb, ip, src, sus)
+                   $7::varchar[], $8::text[], $9::varchar[], $10::varchar[], $11::bool[], $12::bool[])
+            AS t(a, s, c, l, n, w, ls, lb, ip, src, sus, own)
        ON CONFLICT (action_id, supporter_id) DO UPDATE SET confirmation_requested_at = now()
        RETURNING id, action_id, supporter_id, confirmation_requested_at AS requested_at, (xmax = 0) AS created`,
       [
@@ -89,6 +91,7 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
         sigs.map((s) => s.ipHash),
         sigs.map((s) => s.source),
         sigs.map((s) => s.suspicious),
+        sigs.map((s) => s.namedToOwnCountry),
       ],
     );
     const written = new Map(res.rows.map((r) => [`${r.action_id}|${r.supporter_id}`, r]));
@@ -102,6 +105,7 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
       consentRows.push(
         { supporter, signature: row.id, purpose: 'COUNT', granted: true },
         { supporter, signature: row.id, purpose: 'NAMED_DISCLOSURE', granted: it.namedDisclosure },
+        { supporter, signature: row.id, purpose: 'NAMED_TO_OWN_COUNTRY', granted: it.namedToOwnCountry },
         { supporter, signature: row.id, purpose: 'PUBLIC_WALL', granted: it.publicWall },
         { supporter, signature: row.id, purpose: 'CONTACT', granted: it.contact },
       );

@@ -28,6 +28,8 @@ export const signInputSchema = z
       .refine(isCountryCode, 'Country must be a two-letter ISO 3166 code'),
     consentCount: checkbox('Consent to be counted').refine((v) => v, 'You must agree to be counted for your signature to count'),
     consentNamed: checkbox('Consent to be named to officials'),
+    /** named even to officials of the signer's own country; only counts together with consentNamed */
+    consentNamedToOwnCountry: checkbox('Consent to be named to officials of your own country'),
     consentWall: checkbox('Consent to be shown on the page'),
     consentContact: checkbox('Consent to be contacted'),
     locale: z.enum(LOCALES, { error: `Locale must be one of ${LOCALES.join(', ')}` }).optional(),

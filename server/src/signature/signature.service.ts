@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { ActionCache } from '../action/action.service.ts';
 import { isSigningOpen } from '../action/action.service.ts';
 import type { Queues } from '../queue/queue.ts';
-import { AppError, conflict, gone, notFound, unavailable } from '../shared/errors.ts';
+import { personalLetter } from '../letter/letter-preview.service.ts';
+import { conflict, gone, notFound, unavailable } from '../shared/errors.ts';
 import { hashIp, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
 import type { SignInput } from './signature.schema.ts';
@@ -28,10 +29,7 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
   if (!isSigningOpen(action)) throw conflict('signing_paused', 'Signing is paused on this action; please try again later');
   if (deps.writer.full) throw unavailable('overloaded', 'Too many signatures are arriving at once; please try again in a moment', 2);
 
-  const personalised = action.kind === 'LETTER' && action.allowPersonalisation;
-  if (personalised && input.letterBody && input.letterBody.length > action.maxLetterLength) {
-    throw new AppError(422, 'validation_failed', `Letter body must be at most ${action.maxLetterLength} characters`);
-  }
+  const own = personalLetter(action, input.letterSubject, input.letterBody);
   const written = await deps.writer.write({
     actionId: action.id,
     email: input.email,
@@ -41,10 +39,12 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
     country: input.country,
     locale: input.locale ?? action.defaultLocale,
     namedDisclosure: input.consentNamed,
+    namedToOwnCountry: input.consentNamed && input.consentNamedToOwnCountry,
     publicWall: input.consentWall,
     contact: input.consentContact,
-    letterSubject: personalised && input.letterSubject ? input.letterSubject : null,
-    letterBody: personalised && input.letterBody ? input.letterBody : null,
+    // stored only when the member changed the action's letter: a digest carries real voices
+    letterSubject: own.body || own.subject ? (own.subject ?? null) : null,
+    letterBody: own.body,
     ipHash: hashIp(deps.secret, ctx.ip),
     source: input.source || null,
     suspicious: Boolean(input.website && input.website.trim() !== ''),

@@ -4,6 +4,7 @@ import { listPublished, toPublic, type ActionCache } from '../../action/action.s
 import { notFound } from '../../shared/errors.ts';
 import { signAcceptedSchema, signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
+import { previewInputSchema, previewLetters, previewSchema } from '../../letter/letter-preview.service.ts';
 import { errorSchema, localeQuery, slugParam } from './schemas.ts';
 
 const actionSummary = z.object({
@@ -28,7 +29,12 @@ const actionDetail = actionSummary.extend({
   maxLetterLength: z.number().int(),
   availableLocales: z.array(z.string()),
   countries: z.array(z.object({ country: z.string(), count: z.number().int() })),
+  targetMode: z.enum(['FIXED', 'BY_SIGNER_COUNTRY']),
   targets: z.array(z.object({ name: z.string(), title: z.string(), organisation: z.string(), country: z.string().nullable() })),
+  wall: z.array(z.object({ firstName: z.string(), country: z.string(), at: z.string() })),
+  responses: z.array(
+    z.object({ target: z.object({ name: z.string(), title: z.string(), organisation: z.string() }), body: z.string(), publishedAt: z.string() }),
+  ),
 });
 
 export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signatures: Omit<SignatureDeps, 'log'> }> = async (app, opts) => {
@@ -65,6 +71,23 @@ export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signature
       reply.header('cache-control', 'public, max-age=1');
       return toPublic(opts.cache, action, req.query.locale ?? action.defaultLocale);
     },
+  );
+
+  app.post(
+    '/actions/:slug/letter-preview',
+    {
+      schema: {
+        summary: 'Preview what each official will receive from this member',
+        description:
+          'Renders the member letter per target, in the language that target receives, with the salutation and a sign-off ' +
+          'that names the member only where the consents given allow it. Nothing is stored.',
+        tags: ['signatures'],
+        params: slugParam,
+        body: previewInputSchema,
+        response: { 200: previewSchema, 404: errorSchema, 422: errorSchema },
+      },
+    },
+    async (req) => previewLetters(opts.cache, req.params.slug, req.body),
   );
 
   app.post(

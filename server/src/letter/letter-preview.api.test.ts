@@ -1,0 +1,141 @@
+// Letter personalisation and its preview, and the public wall, through the API.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAction, createHarness, signBody, type Harness } from '../testing/harness.ts';
+import { foldConfirmations } from '../signature/counter.service.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function letterAction(opts: Parameters<typeof createAction>[1] = {}) {
+  const fx = await createAction(h.db, { kind: 'LETTER', locales: ['en', 'es'], ...opts });
+  await h.db.prisma.action.update({ where: { id: fx.action.id }, data: { allowPersonalisation: true, maxLetterLength: 500 } });
+  await h.cache.refresh();
+  return fx;
+}
+
+const preview = (slug: string, body: unknown) =>
+  h.app.inject({ method: 'POST', url: `/api/actions/${slug}/letter-preview`, payload: body as object });
+
+describe('POST /api/actions/:slug/letter-preview', () => {
+  it('renders the member’s letter per target, in the target’s language, with its salutation and a consented sign-off', async () => {
+    const { action, targets } = await letterAction({ targets: [{ country: 'MX', language: 'es' }, { country: null, language: 'en' }] });
+    const res = await preview(action.slug, {
+      letterSubject: 'Please act',
+      letterBody: 'My own words about forensic independence.',
+      firstName: 'Lucía',
+      lastName: 'Hernández',
+      country: 'ES',
+      consentNamed: true,
+    });
+    expect(res.statusCode).toBe(200);
+    const { previews } = res.json();
+    expect(previews).toHaveLength(2);
+    const mx = previews.find((p: { target: { name: string } }) => p.target.name === targets[0]!.name);
+    expect(mx).toMatchObject({ locale: 'es', subject: 'Please act' });
+    expect(mx.text).toBe('Estimado Ministro,\n\nMy own words about forensic independence.\n\nLucía Hernández, España\n');
+    const igo = previews.find((p: { target: { name: string } }) => p.target.name === targets[1]!.name);
+    expect(igo.text).toContain('Dear Minister,');
+    expect(igo.text).toContain('Lucía Hernández, Spain');
+  });
+
+  it('uses the action’s own letter when the member does not change it, and names nobody without consent', async () => {
+    const { action } = await letterAction({ targets: [{ country: 'MX', language: 'es' }] });
+    const { previews } = (await preview(action.slug, { firstName: 'Ana', country: 'MX' })).json();
+    expect(previews[0].subject).toBe('Subject es');
+    expect(previews[0].text).toContain('Letter body es');
+    expect(previews[0].text).not.toContain('Ana');
+    // writing to one's own government without the explicit choice: neither name nor country
+    expect(previews[0].text.trim().endsWith('Una persona firmante')).toBe(true);
+  });
+
+  it('names a signer to their own government only with the explicit extra choice', async () => {
+    const { action } = await letterAction({ targets: [{ country: 'MX', language: 'es' }] });
+    const named = (await preview(action.slug, { firstName: 'Ana', lastName: 'P', country: 'MX', consentNamed: true })).json();
+    expect(named.previews[0].text).not.toContain('Ana');
+    const explicit = (
+      await preview(action.slug, { firstName: 'Ana', lastName: 'P', country: 'MX', consentNamed: true, consentNamedToOwnCountry: true })
+    ).json();
+    expect(explicit.previews[0].text).toContain('Ana P, México');
+  });
+
+  it('shows only the signer’s own country’s officials on a BY_SIGNER_COUNTRY action', async () => {
+    const { action } = await letterAction({
+      targetMode: 'BY_SIGNER_COUNTRY',
+      targets: [{ country: 'MX', language: 'es' }, { country: 'KZ', language: 'en' }],
+    });
+    const { previews } = (await preview(action.slug, { country: 'KZ' })).json();
+    expect(previews.map((p: { target: { country: string } }) => p.target.country)).toEqual(['KZ']);
+  });
+
+  it.each([
+    ['a link in the letter', { letterBody: 'see https://x.example' }, 'letterBody'],
+    ['a letter over the action’s limit', { letterBody: 'x'.repeat(600) }, null],
+    ['an unknown field', { email: 'a@example.org' }, 'email'],
+    ['a subject with a control character', { letterSubject: 'Hi\u0007' }, 'letterSubject'],
+    ['a number as body', { letterBody: 5 }, 'letterBody'],
+  ])('refuses %s with 422', async (_label, body, field) => {
+    const { action } = await letterAction();
+    const res = await preview(action.slug, body);
+    expect(res.statusCode).toBe(422);
+    if (field) expect(res.json().issues.map((i: { path: string }) => i.path)).toContain(field);
+  });
+
+  it('answers 404 for an unknown action', async () => {
+    expect((await preview('no-such-action', {})).statusCode).toBe(404);
+  });
+});
+
+describe('personalised letters when signing', () => {
+  it('stores a changed letter, and not a copy of the action’s own', async () => {
+    const { action } = await letterAction();
+    await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody({ letterBody: 'Letter body es' }) });
+    await h.app.inject({
+      method: 'POST',
+      url: `/api/actions/${action.slug}/signatures`,
+      payload: signBody({ letterSubject: 'Mine', letterBody: 'Words of my own.' }),
+    });
+    const { rows } = await h.db.pool.query(`SELECT letter_subject, letter_body FROM signatures WHERE action_id = $1 ORDER BY created_at`, [action.id]);
+    expect(rows).toEqual([
+      { letter_subject: null, letter_body: null },
+      { letter_subject: 'Mine', letter_body: 'Words of my own.' },
+    ]);
+  });
+
+  it('ignores letter text on actions that take no personal letters', async () => {
+    const fx = await createAction(h.db, { kind: 'PETITION' });
+    await h.cache.refresh();
+    await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ letterBody: 'Sneaky text' }) });
+    const { rows } = await h.db.pool.query(`SELECT letter_body FROM signatures WHERE action_id = $1`, [fx.action.id]);
+    expect(rows[0].letter_body).toBeNull();
+  });
+});
+
+describe('the public wall', () => {
+  it('shows first name and country of confirmed signers who chose it, and no one else', async () => {
+    const fx = await createAction(h.db);
+    await h.cache.refresh();
+    const people = [
+      signBody({ firstName: 'Shown', lastName: 'Surname', country: 'KE', consentWall: true }),
+      signBody({ firstName: 'Hidden', country: 'KE' }),
+      signBody({ firstName: 'Unconfirmed', country: 'KE', consentWall: true }),
+    ];
+    for (const p of people) await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: p });
+    await h.db.pool.query(
+      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
+       WHERE p.id = s.supporter_id AND s.action_id = $1 AND p.first_name <> 'Unconfirmed'`,
+      [fx.action.id],
+    );
+    while ((await foldConfirmations(h.db.pool)) > 0);
+    await h.cache.refresh();
+    const detail = (await h.app.inject({ url: `/api/actions/${fx.action.slug}` })).json();
+    expect(detail.wall).toEqual([{ firstName: 'Shown', country: 'KE', at: expect.any(String) }]);
+    expect(JSON.stringify(detail)).not.toContain('Surname');
+    expect(detail.count).toBe(2);
+    expect(detail.responses).toEqual([]);
+  });
+});

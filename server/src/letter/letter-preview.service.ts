@@ -1,0 +1,87 @@
+// What each official will receive from one member, before the member signs: the same
+// rendering as a delivery (member-letter.ts), in the language each official gets.
+import { z } from 'zod';
+import type { ActionCache } from '../action/action.service.ts';
+import { textFor } from '../action/action.service.ts';
+import type { ActionRow } from '../action/action.repository.ts';
+import { AppError, notFound } from '../shared/errors.ts';
+import { signInputSchema } from '../signature/signature.schema.ts';
+import { renderMemberLetter } from './member-letter.ts';
+
+export const previewInputSchema = signInputSchema
+  .pick({
+    letterSubject: true,
+    letterBody: true,
+    firstName: true,
+    lastName: true,
+    country: true,
+    consentNamed: true,
+    consentNamedToOwnCountry: true,
+    locale: true,
+  })
+  .partial()
+  .strict();
+
+export type PreviewInput = z.output<typeof previewInputSchema>;
+
+export const previewSchema = z.object({
+  previews: z.array(
+    z.object({
+      target: z.object({ name: z.string(), title: z.string(), organisation: z.string(), country: z.string().nullable(), language: z.string() }),
+      locale: z.string(),
+      subject: z.string(),
+      text: z.string(),
+    }),
+  ),
+});
+
+/** The language a target's letter is written in: the target's own, where the action has it. */
+export function letterLocale(action: Pick<ActionRow, 'texts' | 'defaultLocale'>, targetLanguage: string): string {
+  return action.texts.some((t) => t.locale === targetLanguage) ? targetLanguage : action.defaultLocale;
+}
+
+/** The member's own letter, or null when the action takes no personal letters or the text is the action's own. */
+export function personalLetter(action: ActionRow, subject: string | undefined, body: string | undefined): { subject: string | null; body: string | null } {
+  if (action.kind !== 'LETTER' || !action.allowPersonalisation) return { subject: null, body: null };
+  if (body && body.length > action.maxLetterLength) {
+    throw new AppError(422, 'validation_failed', `Letter body must be at most ${action.maxLetterLength} characters`);
+  }
+  const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
+  const unchanged = (value: string | undefined, pick: (t: ActionRow['texts'][number]) => string) =>
+    !value || action.texts.some((t) => squash(pick(t)) === squash(value));
+  return {
+    subject: unchanged(subject, (t) => t.letterSubject) ? null : subject!,
+    body: unchanged(body, (t) => t.letterBody) ? null : body!,
+  };
+}
+
+export async function previewLetters(cache: ActionCache, slug: string, input: PreviewInput): Promise<z.output<typeof previewSchema>> {
+  const action = await cache.find(slug);
+  if (!action) throw notFound('action_not_found', `No action is published at "${slug}"`);
+  const own = personalLetter(action, input.letterSubject, input.letterBody);
+  const targets =
+    action.targetMode === 'BY_SIGNER_COUNTRY' && input.country ? action.targets.filter((t) => t.country === input.country) : action.targets;
+  return {
+    previews: targets.map((t) => {
+      const locale = letterLocale(action, t.language);
+      const text = textFor(action, locale);
+      const letter = {
+        subject: own.subject ?? (text?.letterSubject || text?.title || action.slug),
+        body: own.body ?? (text?.letterBody || [text?.summary, text?.body].filter(Boolean).join('\n\n')),
+      };
+      const rendered = renderMemberLetter(locale, { country: t.country, salutation: t.salutation || t.title || t.name }, letter, {
+        firstName: input.firstName ?? null,
+        lastName: input.lastName ?? null,
+        country: input.country ?? null,
+        namedDisclosure: input.consentNamed ?? false,
+        namedToOwnCountry: input.consentNamedToOwnCountry ?? false,
+      });
+      return {
+        target: { name: t.name, title: t.title, organisation: t.organisation, country: t.country, language: t.language },
+        locale,
+        subject: rendered.subject,
+        text: rendered.text,
+      };
+    }),
+  };
+}
