@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction } from '../db/db.ts';
 import type { Queues } from '../queue/queue.ts';
-import { deliveryDue } from './delivery.policy.ts';
+import { deliveryDue, sendsInOfficeHours } from './delivery.policy.ts';
+import { nextOfficeOpening } from './office-hours.ts';
 import type { DeliveryPolicy } from '../generated/prisma/enums.ts';
 
 const BATCHER_LOCK = 7_310_002;
@@ -14,6 +15,7 @@ export interface BatchDeps {
   pool: pg.Pool;
   queues: Pick<Queues, 'enqueueLetters'>;
   mailDomain: string;
+  clock?: () => Date;
   /** most signatures one batch claims */
   maxBatch?: number;
 }
@@ -26,29 +28,58 @@ export interface BuiltBatch {
 }
 
 export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
+  const now = (deps.clock ?? (() => new Date()))();
   const { rows: candidates } = await deps.pool.query<{
     id: string;
     status: 'PUBLISHED' | 'CLOSED';
     delivery_policy: DeliveryPolicy;
     delivery_every_n: number;
+    milestones: number[];
     undelivered: number;
+    confirmed_total: number;
+    last_batch_at: Date | null;
+    last_batch_total: number | null;
   }>(
-    `SELECT a.id, a.status, a.delivery_policy, a.delivery_every_n, count(s.id)::int AS undelivered
-     FROM actions a JOIN signatures s ON s.action_id = a.id AND s.status = 'CONFIRMED' AND s.batch_id IS NULL
+    `SELECT a.id, a.status, a.delivery_policy, a.delivery_every_n, a.milestones,
+            count(s.id)::int AS undelivered,
+            (SELECT count(*)::int FROM signatures c WHERE c.action_id = a.id AND c.status = 'CONFIRMED') AS confirmed_total,
+            lb.created_at AS last_batch_at, lb.total_count AS last_batch_total
+     FROM actions a
+     JOIN signatures s ON s.action_id = a.id AND s.status = 'CONFIRMED' AND s.batch_id IS NULL
+     LEFT JOIN LATERAL (SELECT created_at, total_count FROM delivery_batches b WHERE b.action_id = a.id
+                        ORDER BY created_at DESC LIMIT 1) lb ON true
      WHERE a.status IN ('PUBLISHED', 'CLOSED') AND NOT a.delivery_paused
-     GROUP BY a.id`,
+     GROUP BY a.id, lb.created_at, lb.total_count`,
   );
   const built: BuiltBatch[] = [];
   for (const a of candidates) {
-    if (!deliveryDue({ policy: a.delivery_policy, everyN: a.delivery_every_n, undelivered: a.undelivered, status: a.status })) continue;
-    const batch = await buildBatch(deps, a.id, a.delivery_policy.toLowerCase());
+    const due = deliveryDue({
+      policy: a.delivery_policy,
+      everyN: a.delivery_every_n,
+      milestones: a.milestones,
+      undelivered: a.undelivered,
+      confirmedTotal: a.confirmed_total,
+      lastBatchAt: a.last_batch_at,
+      lastBatchTotal: a.last_batch_total ?? 0,
+      status: a.status,
+      now,
+    });
+    if (!due) continue;
+    const reason = a.status === 'CLOSED' ? 'close' : a.delivery_policy.toLowerCase();
+    const batch = await buildBatch(deps, a.id, reason, { officeHours: sendsInOfficeHours(a.delivery_policy) && a.status !== 'CLOSED' });
     if (batch) built.push(batch);
   }
   return built;
 }
 
 /** Builds one batch for one action now (also used by "send now"); null if nothing to send. */
-export async function buildBatch(deps: BatchDeps, actionId: string, reason: string): Promise<BuiltBatch | null> {
+export async function buildBatch(
+  deps: BatchDeps,
+  actionId: string,
+  reason: string,
+  opts: { officeHours: boolean } = { officeHours: false },
+): Promise<BuiltBatch | null> {
+  const now = (deps.clock ?? (() => new Date()))();
   const result = await inTransaction(deps.pool, async (client) => {
     const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [BATCHER_LOCK, actionId]);
     if (!lock.rows[0]?.ok) return null;
@@ -66,8 +97,16 @@ export async function buildBatch(deps: BatchDeps, actionId: string, reason: stri
       [actionId],
     );
     const { target_mode, default_locale, locales } = action.rows[0]!;
-    const targets = await client.query<{ id: string; country: string | null; language: string }>(
-      `SELECT t.id, t.country, t.language FROM action_targets at JOIN targets t ON t.id = at.target_id
+    const targets = await client.query<{
+      id: string;
+      country: string | null;
+      language: string;
+      timezone: string;
+      office_opens_at: number;
+      office_closes_at: number;
+    }>(
+      `SELECT t.id, t.country, t.language, t.timezone, t.office_opens_at, t.office_closes_at
+       FROM action_targets at JOIN targets t ON t.id = at.target_id
        WHERE at.action_id = $1 ORDER BY at.position, t.name`,
       [actionId],
     );
@@ -79,12 +118,12 @@ export async function buildBatch(deps: BatchDeps, actionId: string, reason: stri
       [actionId],
     );
     await client.query(
-      `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count) VALUES ($1, $2, $3, $4, $5)`,
-      [batchId, actionId, reason, ids.length, Math.max(total.rows[0]!.n, ids.length)],
+      `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [batchId, actionId, reason, ids.length, Math.max(total.rows[0]!.n, ids.length), now],
     );
     await client.query(`UPDATE signatures SET batch_id = $1 WHERE id = ANY($2::uuid[])`, [batchId, ids]);
 
-    const letters: { id: string; target: string; count: number; locale: string; messageId: string }[] = [];
+    const letters: { id: string; target: string; count: number; locale: string; messageId: string; due: Date }[] = [];
     for (const t of targets.rows) {
       const count =
         target_mode === 'BY_SIGNER_COUNTRY' ? claimed.rows.filter((r) => r.country === t.country).length : claimed.rows.length;
@@ -96,21 +135,42 @@ export async function buildBatch(deps: BatchDeps, actionId: string, reason: stri
         count,
         locale: locales.includes(t.language) ? t.language : default_locale,
         messageId: `<letter.${id}@${deps.mailDomain}>`,
+        due: opts.officeHours
+          ? nextOfficeOpening(now, { timezone: t.timezone, opensAt: t.office_opens_at, closesAt: t.office_closes_at })
+          : now,
       });
     }
     if (letters.length > 0) {
       await client.query(
-        `INSERT INTO letters (id, batch_id, target_id, signature_count, locale, message_id)
-         SELECT i, $1, t, c, l, m FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::varchar[], $6::varchar[]) AS x(i, t, c, l, m)`,
-        [batchId, letters.map((l) => l.id), letters.map((l) => l.target), letters.map((l) => l.count), letters.map((l) => l.locale), letters.map((l) => l.messageId)],
+        `INSERT INTO letters (id, batch_id, target_id, signature_count, locale, message_id, next_attempt_at, created_at)
+         SELECT i, $1, t, c, l, m, d, $8
+         FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::varchar[], $6::varchar[], $7::timestamptz[]) AS x(i, t, c, l, m, d)`,
+        [
+          batchId,
+          letters.map((l) => l.id),
+          letters.map((l) => l.target),
+          letters.map((l) => l.count),
+          letters.map((l) => l.locale),
+          letters.map((l) => l.messageId),
+          letters.map((l) => l.due),
+          now,
+        ],
       );
     }
-    return { batchId, actionId, signatureCount: ids.length, letterIds: letters.map((l) => l.id) };
+    return {
+      batchId,
+      actionId,
+      signatureCount: ids.length,
+      letterIds: letters.map((l) => l.id),
+      jobs: letters.map((l) => ({ id: l.id, attempts: 0, delayMs: Math.max(0, l.due.getTime() - now.getTime()) })),
+    };
   });
   if (result) {
-    await deps.queues.enqueueLetters(result.letterIds.map((id) => ({ id, attempts: 0 }))).catch(() => {
+    const { jobs, ...built } = result;
+    await deps.queues.enqueueLetters(jobs).catch(() => {
       // the letters are PENDING in the database; the sweeper will enqueue them
     });
+    return built;
   }
-  return result;
+  return null;
 }

@@ -4,25 +4,40 @@ import type { DeliveryPolicy } from '../generated/prisma/enums.ts';
 export interface PolicyInput {
   policy: DeliveryPolicy;
   everyN: number;
+  milestones: readonly number[];
   /** confirmed signatures not yet in any batch */
   undelivered: number;
+  /** confirmed signatures in all */
+  confirmedTotal: number;
+  /** when the last batch was made, and the confirmed total it reported */
+  lastBatchAt: Date | null;
+  lastBatchTotal: number;
   status: 'DRAFT' | 'PUBLISHED' | 'CLOSED' | 'ARCHIVED';
+  now: Date;
 }
 
-/**
- * Which deliveries are due now. IMMEDIATE and EVERY_N are decided here from counts alone;
- * DAILY_DIGEST, MILESTONES and ON_CLOSE need the target's clock and the action's history
- * and are not delivered automatically yet (they wait for the delivery-engine work).
- */
+/** A daily digest waits this long after the last one (a little under a day, so it does not drift later). */
+export const DIGEST_GAP_MS = 23 * 3_600_000;
+
 export function deliveryDue(p: PolicyInput): boolean {
   if (p.undelivered <= 0 || p.status === 'DRAFT' || p.status === 'ARCHIVED') return false;
+  // whatever the policy, closing an action sends what is left, so no signature is stranded
+  if (p.status === 'CLOSED') return true;
   switch (p.policy) {
     case 'IMMEDIATE':
       return true;
     case 'EVERY_N':
-      // on a closed action the remainder goes out even below N, so no signature is stranded
-      return p.undelivered >= p.everyN || p.status === 'CLOSED';
-    default:
+      return p.undelivered >= p.everyN;
+    case 'DAILY_DIGEST':
+      return p.lastBatchAt === null || p.now.getTime() - p.lastBatchAt.getTime() >= DIGEST_GAP_MS;
+    case 'MILESTONES':
+      return p.milestones.some((m) => p.confirmedTotal >= m && p.lastBatchTotal < m);
+    case 'ON_CLOSE':
       return false;
   }
+}
+
+/** Daily digests reach each official inside office hours; every other policy sends at once. */
+export function sendsInOfficeHours(policy: DeliveryPolicy): boolean {
+  return policy === 'DAILY_DIGEST';
 }

@@ -39,7 +39,16 @@ const mailDeps = () => ({
   publicBaseUrl: 'http://chorus.test',
   mailFrom: 'Chorus <actions@chorus.example.org>',
 });
-const letterDeps = () => ({ pool: h.db.pool, mailer, mailFrom: 'Chorus <actions@chorus.example.org>', organisation: 'Chorus Test', staleSubmittingMs: 60_000, clock: () => new Date() });
+const letterDeps = () => ({
+  pool: h.db.pool,
+  mailer,
+  mailFrom: 'Chorus <actions@chorus.example.org>',
+  organisation: 'Chorus Test',
+  staleSubmittingMs: 60_000,
+  clock: () => new Date(),
+  queues,
+  random: () => 1,
+});
 
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
@@ -180,11 +189,18 @@ describe('batching and delivery', () => {
     const refusing = { sendMail: async () => Promise.reject(Object.assign(new Error('550 no such mailbox'), { responseCode: 550, response: '550 5.1.1 no such mailbox' })) } as unknown as Mailer;
     const busy = { sendMail: async () => Promise.reject(Object.assign(new Error('451 try later'), { responseCode: 451, response: '451 4.3.0 try later' })) } as unknown as Mailer;
 
-    await expect(deliverLetter({ ...letterDeps(), mailer: busy }, id)).rejects.toThrow(/451/);
-    let row = (await h.db.pool.query(`SELECT status, attempts, last_error FROM letters WHERE id = $1`, [id])).rows[0];
+    enqueued.length = 0;
+    expect(await deliverLetter({ ...letterDeps(), mailer: busy }, id)).toBe('retry-scheduled');
+    let row = (await h.db.pool.query(`SELECT status, attempts, last_error, next_attempt_at FROM letters WHERE id = $1`, [id])).rows[0];
     expect(row).toMatchObject({ status: 'PENDING', attempts: 1, last_error: expect.stringContaining('451') });
+    // the next try is scheduled in the database, and a delayed job reminds a worker to look
+    expect(row.next_attempt_at.getTime()).toBeGreaterThan(Date.now() + 1_000);
+    expect(enqueued).toEqual([{ id, attempts: 1, delayMs: 2_000 }]);
+    // not before its time
+    expect(await deliverLetter(letterDeps(), id)).toBe('not-owed');
 
-    await expect(deliverLetter({ ...letterDeps(), mailer: refusing }, id)).rejects.toThrow(/refused/);
+    const later = () => new Date(Date.now() + 5_000);
+    await expect(deliverLetter({ ...letterDeps(), mailer: refusing, clock: later }, id)).rejects.toThrow(/refused/);
     row = (await h.db.pool.query(`SELECT status, attempts, last_error FROM letters WHERE id = $1`, [id])).rows[0];
     expect(row).toMatchObject({ status: 'FAILED', attempts: 2, last_error: expect.stringContaining('550') });
     expect(await deliverLetter(letterDeps(), id)).toBe('not-owed');

@@ -1,11 +1,14 @@
-// Delivers one letter: claim it (PENDING -> SUBMITTING, or a stale SUBMITTING left by a
+// Delivers one letter: claim it (a due PENDING letter, or a stale SUBMITTING one left by a
 // crashed worker), render it in the target's language, hand it to SMTP with its
 // deterministic Message-ID, and record the outcome. At-least-once: a crash between SMTP
 // acceptance and the SENT update resends the same message with the same Message-ID.
+// Retries are scheduled in the database (next_attempt_at) and a delayed job is only the
+// reminder to look, so the database alone decides when a letter is tried again.
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render, type RenderedMail } from '../mail/render.ts';
+import type { Queues } from '../queue/queue.ts';
 import { mayName, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
 
 export interface LetterDeps {
@@ -16,9 +19,22 @@ export interface LetterDeps {
   /** a SUBMITTING claim older than this is taken to belong to a dead worker */
   staleSubmittingMs: number;
   clock: () => Date;
+  /** schedules the next try of a letter after a transient failure */
+  queues: Pick<Queues, 'enqueueLetters'>;
+  /** random source for backoff jitter (tests pass a fixed one) */
+  random?: () => number;
 }
 
-export type LetterOutcome = 'sent' | 'not-owed';
+/** After this many transient failures a letter is given up as FAILED and shown to staff. */
+export const MAX_LETTER_ATTEMPTS = 20;
+
+/** Exponential backoff with jitter: about 2 s, 4 s, 8 s ... capped at an hour, each between half and all of that. */
+export function retryDelayMs(attempts: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(2_000 * 2 ** Math.max(0, attempts - 1), 3_600_000);
+  return Math.round(ceiling * (0.5 + random() * 0.5));
+}
+
+export type LetterOutcome = 'sent' | 'not-owed' | 'retry-scheduled';
 
 /** At most this many signers are read per letter for names and personalised letters. */
 const MAX_NAMES = 500;
@@ -129,7 +145,7 @@ export async function renderLetter(pool: pg.Pool, letterId: string, organisation
 export async function deliverLetter(deps: LetterDeps, letterId: string): Promise<LetterOutcome> {
   const claim = await deps.pool.query(
     `UPDATE letters SET status = 'SUBMITTING', submitting_at = $2, attempts = attempts + 1
-     WHERE id = $1 AND (status = 'PENDING' OR (status = 'SUBMITTING' AND submitting_at < $3))`,
+     WHERE id = $1 AND ((status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SUBMITTING' AND submitting_at < $3))`,
     [letterId, deps.clock(), new Date(deps.clock().getTime() - deps.staleSubmittingMs)],
   );
   if (claim.rowCount !== 1) return 'not-owed';
@@ -163,10 +179,23 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
       ]);
       throw new UnrecoverableError(`letter refused: ${failure.reason}`);
     }
+    const { rows } = await deps.pool.query<{ attempts: number }>(`SELECT attempts FROM letters WHERE id = $1`, [letterId]);
+    const attempts = rows[0]?.attempts ?? 1;
+    if (attempts >= MAX_LETTER_ATTEMPTS) {
+      await deps.pool.query(`UPDATE letters SET status = 'FAILED', last_error = $2 WHERE id = $1 AND status = 'SUBMITTING'`, [
+        letterId,
+        `gave up after ${attempts} attempts: ${failure.reason}`.slice(0, 1000),
+      ]);
+      throw new UnrecoverableError(`letter given up after ${attempts} attempts: ${failure.reason}`);
+    }
+    const delayMs = retryDelayMs(attempts, deps.random);
     await deps.pool.query(
       `UPDATE letters SET status = 'PENDING', last_error = $2, next_attempt_at = $3 WHERE id = $1 AND status = 'SUBMITTING'`,
-      [letterId, failure.reason, new Date(deps.clock().getTime() + 60_000)],
+      [letterId, failure.reason, new Date(deps.clock().getTime() + delayMs)],
     );
-    throw err;
+    await deps.queues.enqueueLetters([{ id: letterId, attempts, delayMs }]).catch(() => {
+      // the sweeper finds it by next_attempt_at
+    });
+    return 'retry-scheduled';
   }
 }

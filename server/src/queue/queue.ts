@@ -30,7 +30,7 @@ export interface Queues {
   delivery: Queue<DeliveryJob>;
   enqueueConfirmations(items: { signatureId: string; requestedAt: Date }[]): Promise<void>;
   /** jobs are keyed by letter and attempt, so a letter owed again after a crash gets a new job */
-  enqueueLetters(letters: { id: string; attempts: number }[]): Promise<void>;
+  enqueueLetters(letters: { id: string; attempts: number; delayMs?: number }[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,11 +38,8 @@ export function createQueues(connection: ConnectionOptions): Queues {
   const mail = new Queue<MailJob>(QUEUE_NAMES.mail, { connection, defaultJobOptions: jobDefaults });
   const delivery = new Queue<DeliveryJob>(QUEUE_NAMES.delivery, {
     connection,
-    defaultJobOptions: {
-      ...jobDefaults,
-      attempts: 12,
-      backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
-    },
+    // one attempt per job: a letter's retries are scheduled in the database (letter.service.ts)
+    defaultJobOptions: { ...jobDefaults, attempts: 1 },
   });
   return {
     mail,
@@ -61,7 +58,12 @@ export function createQueues(connection: ConnectionOptions): Queues {
     async enqueueLetters(letters) {
       if (letters.length === 0) return;
       await delivery.addBulk(
-        letters.map((l) => ({ name: 'letter', data: { letterId: l.id }, opts: { jobId: `letter-${l.id}-${l.attempts}` } })),
+        letters.map((l) => ({
+          name: 'letter',
+          data: { letterId: l.id },
+          // a letter held for the official's office hours waits in the queue as a delayed job
+          opts: { jobId: `letter-${l.id}-${l.attempts}`, delay: l.delayMs ?? 0 },
+        })),
       );
     },
     async close() {
