@@ -118,6 +118,8 @@ describe('batching and delivery', () => {
     expect(msgs).toHaveLength(2);
     const toMx = msgs.find((m) => m.envelope.to[0] === fx.targets[0]!.email)!;
     expect(toMx.messageId).toBe(byTarget.get(fx.targets[0]!.id)!.message_id);
+    // VERP return path: a bounce names the letter
+    expect(toMx.envelope.from).toBe(`bounces+${byTarget.get(fx.targets[0]!.id)!.id}@chorus.example.org`);
     expect(toMx.subject).toBe('Subject es');
     expect(toMx.text).toContain('Estimado Ministro');
     expect(toMx.text).toContain('Letter body es');

@@ -8,7 +8,9 @@ import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render, type RenderedMail } from '../mail/render.ts';
+import { bounceAddress } from '../delivery/bounce.service.ts';
 import type { Queues } from '../queue/queue.ts';
+import { mailDomain } from '../signature/confirmation.service.ts';
 import { mayName, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
 
 export interface LetterDeps {
@@ -157,6 +159,8 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
     const info = await deps.mailer.sendMail({
       from: deps.mailFrom,
       to: letter.target_email,
+      // VERP: a bounce comes back to an address that names this letter
+      envelope: { from: bounceAddress(letter.id, mailDomain(deps.mailFrom)), to: letter.target_email },
       replyTo: letter.reply_to ?? undefined,
       subject: mail.subject,
       text: mail.text,

@@ -1,0 +1,121 @@
+// Bounces through a real SMTP exchange: a DSN sent by nodemailer to the bounce server.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { createHarness, createAction, signBody, type Harness } from '../testing/harness.ts';
+import { buildBatch } from './batch.service.ts';
+import { STALE_AFTER_BOUNCES, bounceAddress, parseBounce, startBounceServer, type BounceServer } from './bounce.service.ts';
+
+let h: Harness;
+let server: BounceServer;
+const log = { info: () => {}, warn: () => {} };
+
+beforeAll(async () => {
+  h = await createHarness();
+  server = await startBounceServer({ port: 0, pool: h.db.pool, clock: () => new Date(), log });
+});
+afterAll(async () => {
+  await server?.close();
+  await h?.close();
+});
+
+function dsn(letterId: string, status: string, action: string): string {
+  const boundary = 'dsn-boundary';
+  return [
+    `From: Mail Delivery System <mailer-daemon@gov.example>`,
+    `To: ${bounceAddress(letterId, 'chorus.example.org')}`,
+    `Subject: Undelivered Mail Returned to Sender`,
+    `MIME-Version: 1.0`,
+    `Content-Type: multipart/report; report-type=delivery-status; boundary="${boundary}"`,
+    ``,
+    `--${boundary}`,
+    `Content-Type: text/plain`,
+    ``,
+    `Your message could not be delivered.`,
+    `--${boundary}`,
+    `Content-Type: message/delivery-status`,
+    ``,
+    `Reporting-MTA: dns; mx.gov.example`,
+    ``,
+    `Final-Recipient: rfc822; minister@gov.example`,
+    `Action: ${action}`,
+    `Status: ${status}`,
+    `Diagnostic-Code: smtp; ${status.startsWith('5') ? '550 5.1.1 user unknown' : '451 4.2.0 mailbox busy'}`,
+    `--${boundary}`,
+    `Content-Type: text/rfc822-headers`,
+    ``,
+    `Message-ID: <letter.${letterId}@chorus.example.org>`,
+    `Subject: Petition`,
+    `--${boundary}--`,
+    ``,
+  ].join('\r\n');
+}
+
+async function sentLetter() {
+  const fx = await createAction(h.db);
+  await h.cache.refresh();
+  const body = signBody();
+  await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: body });
+  await h.db.pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE action_id = $1`, [fx.action.id]);
+  const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+  const id = built!.letterIds[0]!;
+  await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now() WHERE id = $1`, [id]);
+  return { id, targetId: fx.targets[0]!.id };
+}
+
+async function deliverBounce(to: string, raw: string) {
+  const t = nodemailer.createTransport({ host: '127.0.0.1', port: server.port, secure: false, ignoreTLS: true });
+  try {
+    await t.sendMail({ envelope: { from: '', to }, raw });
+  } finally {
+    t.close();
+  }
+}
+
+describe('parseBounce', () => {
+  it('reads the letter from the return path, and the status from the report', async () => {
+    const id = '0b4b7a4e-8b0f-4a43-9a37-1c6a3c3c9f00';
+    expect(await parseBounce(dsn(id, '5.1.1', 'failed'), [bounceAddress(id, 'x.example')])).toMatchObject({
+      letterId: id,
+      status: '5.1.1',
+      permanent: true,
+    });
+  });
+  it('falls back to the original Message-ID when the return path was rewritten', async () => {
+    const id = '0b4b7a4e-8b0f-4a43-9a37-1c6a3c3c9f01';
+    expect((await parseBounce(dsn(id, '5.2.1', 'failed'), ['postmaster@x.example'])).letterId).toBe(id);
+  });
+  it('treats delays as warnings, not bounces', async () => {
+    const id = '0b4b7a4e-8b0f-4a43-9a37-1c6a3c3c9f02';
+    expect((await parseBounce(dsn(id, '4.2.0', 'delayed'), [bounceAddress(id, 'x.example')])).permanent).toBe(false);
+  });
+});
+
+describe('the bounce server', () => {
+  it('marks the right letter bounced, once, and flags the contact stale after repeated bounces', async () => {
+    const letters = [];
+    for (let i = 0; i < STALE_AFTER_BOUNCES; i++) letters.push(await sentLetter());
+    // make all three letters go to the same target
+    const targetId = letters[0]!.targetId;
+    await h.db.pool.query(`UPDATE letters SET target_id = $1 WHERE id = ANY($2::uuid[])`, [targetId, letters.map((l) => l.id)]);
+
+    for (const [i, l] of letters.entries()) {
+      await deliverBounce(bounceAddress(l.id, 'chorus.example.org'), dsn(l.id, '5.1.1', 'failed'));
+      // the same bounce twice counts once
+      if (i === 0) await deliverBounce(bounceAddress(l.id, 'chorus.example.org'), dsn(l.id, '5.1.1', 'failed'));
+      const { rows } = await h.db.pool.query(`SELECT status, last_error FROM letters WHERE id = $1`, [l.id]);
+      expect(rows[0]).toMatchObject({ status: 'BOUNCED', last_error: expect.stringContaining('5.1.1') });
+      const target = (await h.db.pool.query(`SELECT bounce_count, contact_status FROM targets WHERE id = $1`, [targetId])).rows[0];
+      expect(target).toEqual({ bounce_count: i + 1, contact_status: i + 1 >= STALE_AFTER_BOUNCES ? 'STALE' : 'OK' });
+    }
+  });
+
+  it('leaves a letter sent when the report is only a delay', async () => {
+    const l = await sentLetter();
+    await deliverBounce(bounceAddress(l.id, 'chorus.example.org'), dsn(l.id, '4.2.0', 'delayed'));
+    expect((await h.db.pool.query(`SELECT status FROM letters WHERE id = $1`, [l.id])).rows[0].status).toBe('SENT');
+  });
+
+  it('refuses mail for anything but a return path', async () => {
+    await expect(deliverBounce('someone@chorus.example.org', 'Subject: hi\r\n\r\nhello')).rejects.toThrow(/550/);
+  });
+});
