@@ -1,5 +1,5 @@
 // The worker process: BullMQ processors for confirmation emails and letters, and the
-// periodic loops (counter, batcher, sweeper). Processors only translate a job into a call
+// periodic loops (counter, batcher, sweeper, reminders). Processors only translate a job into a call
 // to a server/ service and let BullMQ retry what the service says is transient.
 // SIGTERM stops the loops and waits for jobs in progress (worker.close()).
 import { Worker } from 'bullmq';
@@ -13,6 +13,7 @@ import { createMailer } from '../server/src/mail/mailer.ts';
 import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type MailJob } from '../server/src/queue/queue.ts';
 import { mailDomain, sendConfirmation } from '../server/src/signature/confirmation.service.ts';
 import { foldConfirmations } from '../server/src/signature/counter.service.ts';
+import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { every } from './loop.ts';
 
 async function main() {
@@ -48,7 +49,7 @@ async function main() {
     QUEUE_NAMES.delivery,
     async (job) =>
       deliverLetter(
-        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock },
+        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock, queues },
         job.data.letterId,
       ),
     { connection, concurrency: 10 },
@@ -64,6 +65,21 @@ async function main() {
       buildDueBatches({ pool: db.pool, queues, mailDomain: mailDomain(config.MAIL_FROM) }),
     ),
     every('sweeper', 10_000, log, () => sweep({ pool: db.pool, queues, clock, graceMs: 30_000, staleSubmittingMs })),
+    every('reminders', 60_000, log, () =>
+      sendDueReminders(
+        {
+          pool: db.pool,
+          mailer,
+          secret: config.SECRET_KEY,
+          clock,
+          confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
+          publicBaseUrl: config.PUBLIC_BASE_URL,
+          mailFrom: config.MAIL_FROM,
+          log,
+        },
+        { afterHours: config.REMINDER_AFTER_HOURS, limit: 500 },
+      ),
+    ),
   ];
   log.info('workers started');
 

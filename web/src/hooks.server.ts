@@ -1,5 +1,6 @@
 import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
+import { isTokenPage } from '$lib/paths';
 
 export const handle: Handle = async ({ event, resolve }) => {
 	const prefix = event.url.pathname.split('/')[1];
@@ -18,7 +19,15 @@ export const handle: Handle = async ({ event, resolve }) => {
 	// Confirmation tokens travel in URLs, and what signers read is nobody else's business:
 	// other sites get no Referer. Not `no-referrer`: that makes browsers send `Origin: null`
 	// on our own form posts, which SvelteKit's CSRF check then refuses.
-	headers.set('referrer-policy', 'same-origin');
+	// Pages with a token in their path (confirm, unsubscribe, my data) go further: with
+	// `strict-origin`, no request from them carries their path, not even to us (the style
+	// sheet, the links in the footer), while form posts keep their Origin header.
+	const tokenPage = isTokenPage(event.url.pathname);
+	headers.set('referrer-policy', tokenPage ? 'strict-origin' : 'same-origin');
+	if (tokenPage) {
+		headers.set('cache-control', 'no-store');
+		headers.set('x-robots-tag', 'noindex');
+	}
 	if (response.status === 503) headers.set('retry-after', '30');
 	headers.set('x-content-type-options', 'nosniff');
 	headers.set('x-frame-options', 'DENY');

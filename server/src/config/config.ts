@@ -33,6 +33,13 @@ export const configSchema = z.object({
   COUNT_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   /** how long a confirmation link stays valid, in hours */
   CONFIRM_LINK_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(24 * 14),
+  /** a pending signer gets one reminder this many hours after the confirmation email */
+  REMINDER_AFTER_HOURS: z.coerce
+    .number({ error: 'must be a whole number of hours from 1 to 720' })
+    .int('must be a whole number of hours from 1 to 720')
+    .min(1, 'must be a whole number of hours from 1 to 720')
+    .max(720, 'must be a whole number of hours from 1 to 720')
+    .default(24),
 });
 
 export type Config = z.infer<typeof configSchema>;

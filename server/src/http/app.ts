@@ -22,15 +22,19 @@ import { AppError } from '../shared/errors.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { healthRoutes } from './routes/health.ts';
+import { memberRoutes } from './routes/members.ts';
+import { createMailer, type Mailer } from '../mail/mailer.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
 export interface AppDeps {
-  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL'>;
+  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'>;
   pool: pg.Pool;
   redis: Redis;
   cache: ActionCache;
   signatures: Omit<SignatureDeps, 'log'>;
+  /** member self-service (unsubscribe, "my data"): its mailer sends my-data links; default one on config.SMTP_URL */
+  members?: { mailer?: Mailer; mailFrom?: string };
   /** shared with the SvelteKit handler in this process: marks its calls to the API */
   internalSecret: string;
   /** the built SvelteKit app (web/build/handler.js), if pages are served */
@@ -47,7 +51,9 @@ declare module 'fastify' {
 
 /** Paths whose segments carry secrets (emailed tokens) are logged without them. */
 function redactUrl(url: string): string {
-  return url.replace(/\/(confirm|confirmations)\/[^/?#]+/g, '/$1/[token]').replace(/\?.*$/, '');
+  return url
+    .replace(/\/(confirm|confirmations|unsubscribe|my-data)\/(?!requests(?:[/?#]|$))[^/?#]+/g, '/$1/[token]')
+    .replace(/\?.*$/, '');
 }
 
 function sameSecret(given: string | string[] | undefined, secret: string): boolean {
@@ -156,6 +162,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       api.removeContentTypeParser('text/plain');
       await api.register(actionRoutes, { cache: deps.cache, signatures: deps.signatures });
       await api.register(confirmationRoutes, { signatures: deps.signatures });
+      const memberMailer = deps.members?.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL });
+      if (!deps.members?.mailer) api.addHook('onClose', async () => memberMailer.close());
+      await api.register(memberRoutes, {
+        pool: deps.pool,
+        secret: deps.signatures.secret,
+        clock: deps.signatures.clock,
+        publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+        mailer: memberMailer,
+        mailFrom: deps.members?.mailFrom ?? deps.config.MAIL_FROM,
+        redis: deps.redis,
+      });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },

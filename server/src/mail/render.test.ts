@@ -11,18 +11,22 @@ const letterVars = {
   countries: 'Mexico, Canada',
   names: ['Ana <script>alert(1)</script> López'],
   unnamedCount: 2,
+  memberLetters: [],
   organisation: 'Chorus',
 };
 
 describe('render', () => {
   it('renders every template in every locale without missing variables', () => {
     for (const locale of LOCALES) {
-      const c = render('confirmation', locale, { firstName: 'Ana', action: { title: 'T' }, confirmUrl: 'http://x/confirm/abc', expires: '1 Jan' });
+      const footer = { unsubscribeUrl: 'http://x/unsubscribe/t', myDataUrl: 'http://x/my-data' };
+      const c = render('confirmation', locale, { firstName: 'Ana', action: { title: 'T' }, confirmUrl: 'http://x/confirm/abc', expires: '1 Jan', ...footer });
       expect(c.locale).toBe(locale);
       expect(c.text).toContain('http://x/confirm/abc');
       expect(c.html).toContain('href="http://x/confirm/abc"');
-      const a = render('already-signed', locale, { firstName: 'Ana', action: { title: 'T' }, actionUrl: 'http://x/a' });
+      expect(c.text).toContain('http://x/unsubscribe/t');
+      const a = render('already-signed', locale, { firstName: 'Ana', action: { title: 'T' }, actionUrl: 'http://x/a', ...footer });
       expect(a.text).toContain('http://x/a');
+      expect(a.html).toContain('href="http://x/my-data"');
       const l = render('letter', locale, letterVars);
       expect(l.text).toContain('10');
       expect(l.html).toContain(`<html lang="${locale}">`);

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Mailer } from '../mail/mailer.ts';
 import { classifySendError } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
+import { memberMail } from '../supporter/member-mail.ts';
 import { confirmationToken } from './signature.service.ts';
 
 export interface ConfirmationMailDeps {
@@ -37,13 +38,14 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
     locale: string;
     requested_at: Date;
     sent_at: Date | null;
+    supporter_id: string;
     email: string | null;
     first_name: string | null;
     slug: string;
     title: string;
   }>(
     `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
-            p.email, p.first_name, a.slug,
+            p.id AS supporter_id, p.email, p.first_name, a.slug,
             COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
                      (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
@@ -56,6 +58,9 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
 
   const action = { slug: sig.slug, title: sig.title };
   const firstName = sig.first_name ?? '';
+  // transactional (the signer just asked for it), so sent even to an unsubscribed supporter,
+  // but like every member email it carries the one-click unsubscribe and the footer links
+  const member = memberMail(deps, sig.supporter_id, sig.locale);
   const mail =
     sig.status === 'PENDING'
       ? render('confirmation', sig.locale, {
@@ -65,8 +70,14 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
           expires: new Intl.DateTimeFormat(sig.locale, { dateStyle: 'long', timeZone: 'UTC' }).format(
             new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000),
           ),
+          ...member.vars,
         })
-      : render('already-signed', sig.locale, { firstName, action, actionUrl: localePath(deps.publicBaseUrl, sig.locale, `/actions/${sig.slug}`) });
+      : render('already-signed', sig.locale, {
+          firstName,
+          action,
+          actionUrl: localePath(deps.publicBaseUrl, sig.locale, `/actions/${sig.slug}`),
+          ...member.vars,
+        });
 
   try {
     await deps.mailer.sendMail({
@@ -76,7 +87,7 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
       text: mail.text,
       html: mail.html,
       messageId: `<confirm.${sig.id}.${sig.requested_at.getTime()}@${mailDomain(deps.mailFrom)}>`,
-      headers: { 'Auto-Submitted': 'auto-generated' },
+      headers: { 'Auto-Submitted': 'auto-generated', ...member.headers },
     });
   } catch (err) {
     const failure = classifySendError(err);

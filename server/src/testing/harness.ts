@@ -56,6 +56,12 @@ export async function createHarness(): Promise<Harness> {
     secret: config.SECRET_KEY,
     now,
     async close() {
+      // archive this run's fixtures so the public pages of later cross-process tests list
+      // only the demo campaign and what those tests create
+      await db.pool.query(
+        `UPDATE actions SET status = 'ARCHIVED', archived_at = now()
+         WHERE campaign_id IN (SELECT id FROM campaigns WHERE slug = 'test-campaign') AND status <> 'ARCHIVED'`,
+      );
       await app.close();
       cache.stop();
       await queues.close();

@@ -25,6 +25,27 @@ export interface ActionTarget {
 	country: string | null;
 }
 
+/** FIXED: the action's targets get every letter; BY_SIGNER_COUNTRY: the officials of the signer's chosen country. */
+export type TargetMode = 'FIXED' | 'BY_SIGNER_COUNTRY';
+
+/** A recent signer who chose to be shown on the action page. */
+export interface WallEntry {
+	firstName: string;
+	/** ISO 3166 code */
+	country: string;
+	/** ISO date-time */
+	at: string;
+}
+
+/** An official's published answer to an action. */
+export interface OfficialResponse {
+	target: { name: string; title: string | null; organisation: string | null };
+	/** plain text */
+	body: string;
+	/** ISO date-time */
+	publishedAt: string;
+}
+
 export interface ActionDetail extends ActionSummary {
 	signingOpen: boolean;
 	locale: string;
@@ -33,8 +54,17 @@ export interface ActionDetail extends ActionSummary {
 	letterBody: string | null;
 	/** suggested text for share links, if the campaigners wrote one */
 	shareText?: string | null;
+	/** LETTER actions: whether a signer may write their own subject and text */
+	allowPersonalisation: boolean;
+	/** the longest letter text a signer may write */
+	maxLetterLength: number;
+	targetMode: TargetMode;
 	countries: { country: string; count: number }[];
 	targets: ActionTarget[];
+	/** up to 20 recent signers who chose to be shown */
+	wall: WallEntry[];
+	/** official answers, newest first (may be empty) */
+	responses: OfficialResponse[];
 }
 
 export interface ActionList {
@@ -48,10 +78,16 @@ export interface SignRequest {
 	country: string;
 	consentCount: true;
 	consentNamed: boolean;
+	/** named even to officials of the signer's own country (only together with consentNamed) */
+	consentNamedToOwnCountry: boolean;
 	consentWall: boolean;
 	consentContact: boolean;
 	locale: string;
 	source?: string;
+	/** LETTER actions with allowPersonalisation: the signer's own subject (<= 200) */
+	letterSubject?: string;
+	/** LETTER actions with allowPersonalisation: the signer's own text (<= maxLetterLength, no links) */
+	letterBody?: string;
 	/** honeypot, passed through as typed */
 	website: string;
 }
@@ -68,6 +104,101 @@ export interface ConfirmationState {
 export interface ConfirmationResult {
 	status: 'confirmed' | 'already_confirmed';
 	action: { slug: string; title: string };
+}
+
+export interface LetterPreviewRequest {
+	letterSubject?: string;
+	letterBody?: string;
+	firstName?: string;
+	lastName?: string;
+	country?: string;
+	consentNamed?: boolean;
+	consentNamedToOwnCountry?: boolean;
+	locale?: string;
+}
+
+export interface LetterPreview {
+	target: { name: string; title: string | null; organisation: string | null; country: string | null; language: string };
+	/** the language the letter is written in for this target */
+	locale: string;
+	subject: string;
+	/** the plain text this target receives from this member: salutation, body, sign-off */
+	text: string;
+}
+
+export interface LetterPreviewResult {
+	previews: LetterPreview[];
+}
+
+export interface UnsubscribeState {
+	status: 'subscribed' | 'unsubscribed';
+}
+
+export interface UnsubscribeResult {
+	status: 'unsubscribed';
+}
+
+export interface MyDataRequest {
+	email: string;
+	locale: string;
+}
+
+export interface MyDataRequestAccepted {
+	status: 'received';
+}
+
+export type SignatureStatus = 'PENDING' | 'CONFIRMED' | 'INVALIDATED';
+export type ConsentPurpose = 'COUNT' | 'NAMED_DISCLOSURE' | 'NAMED_TO_OWN_COUNTRY' | 'PUBLIC_WALL' | 'CONTACT';
+/** the consents a supporter can change from their data page */
+export type ChangeablePurpose = Exclude<ConsentPurpose, 'COUNT'>;
+
+export interface MyDataSignature {
+	id: string;
+	action: { slug: string; title: string };
+	status: SignatureStatus;
+	country: string;
+	locale: string;
+	createdAt: string;
+	confirmedAt: string | null;
+	letterSubject: string | null;
+	letterBody: string | null;
+	consents: { named: boolean; wall: boolean; namedToOwnCountry: boolean };
+}
+
+export interface ConsentRecord {
+	/** one of ConsentPurpose; other values are shown as they are */
+	purpose: string;
+	granted: boolean;
+	wordingVersion: string | number;
+	createdAt: string;
+	actionSlug: string | null;
+}
+
+export interface MyDataExport {
+	exportedAt: string;
+	supporter: {
+		/** null once erased */
+		email: string | null;
+		firstName: string | null;
+		lastName: string | null;
+		country: string | null;
+		locale: string | null;
+		createdAt: string;
+		unsubscribedAt: string | null;
+	};
+	signatures: MyDataSignature[];
+	consentHistory: ConsentRecord[];
+}
+
+export interface ConsentChange {
+	/** absent for CONTACT, which belongs to the supporter */
+	signatureId?: string;
+	purpose: ChangeablePurpose;
+	granted: boolean;
+}
+
+export interface EraseResult {
+	status: 'erased';
 }
 
 export interface ApiIssue {

@@ -13,6 +13,19 @@ export function actionPath(locale: Locale, slug: string, sub?: 'check-email' | '
 	return sub ? `${base}/${sub}` : base;
 }
 
+/** The "my data" pages: the request form, and the pages after a request and after erasing. */
+export function myDataPath(locale: Locale, sub?: 'sent' | 'erased'): string {
+	return localePath(locale, sub ? `/my-data/${sub}` : '/my-data');
+}
+
+/**
+ * Pages whose path carries a token from an email (and the pages around them): they are
+ * never cached or indexed, and send no path in the Referer header.
+ */
+export function isTokenPage(pathname: string): boolean {
+	return /^\/(confirm|unsubscribe|my-data)\/[^/]+$/.test(stripLocale(pathname));
+}
+
 /** The path of `url` without its locale prefix (always starts with '/'). */
 export function stripLocale(pathname: string): string {
 	const segments = pathname.split('/');

@@ -14,6 +14,11 @@ export interface ApiRequest {
 
 const TIMEOUT_MS = 10_000;
 
+/** Emailed tokens travel in API paths; they never reach the logs. */
+export function redactPath(path: string): string {
+	return path.replace(/\/(confirmations|unsubscribe|my-data)\/(?!requests(?:[/?]|$))[^/?#]+/g, '/$1/[token]').replace(/\?.*$/, '');
+}
+
 function unavailable(reason: string, cause?: unknown): never {
 	console.error(`[chorus-web] API unavailable: ${reason}`, cause instanceof Error ? cause.message : (cause ?? ''));
 	error(503, { message: 'Service unavailable', code: 'api_unavailable' });
@@ -61,19 +66,19 @@ export async function api<T>(event: RequestEvent, path: string, request: ApiRequ
 			signal: AbortSignal.timeout(TIMEOUT_MS)
 		});
 	} catch (cause) {
-		unavailable(`${request.method ?? 'GET'} ${path} failed`, cause);
+		unavailable(`${request.method ?? 'GET'} ${redactPath(path)} failed`, cause);
 	}
 
 	if (response.status >= 500) {
 		await response.body?.cancel();
-		unavailable(`${request.method ?? 'GET'} ${path} answered ${response.status}`);
+		unavailable(`${request.method ?? 'GET'} ${redactPath(path)} answered ${response.status}`);
 	}
 
 	let payload: unknown;
 	try {
 		payload = await response.json();
 	} catch (cause) {
-		unavailable(`${request.method ?? 'GET'} ${path} answered ${response.status} without JSON`, cause);
+		unavailable(`${request.method ?? 'GET'} ${redactPath(path)} answered ${response.status} without JSON`, cause);
 	}
 
 	if (response.ok) return { ok: true, status: response.status, data: payload as T };
