@@ -37,7 +37,7 @@ describe('POST /api/actions/:slug/letter-preview', () => {
     expect(previews).toHaveLength(2);
     const mx = previews.find((p: { target: { name: string } }) => p.target.name === targets[0]!.name);
     expect(mx).toMatchObject({ locale: 'es', subject: 'Please act' });
-    expect(mx.text).toBe('Estimado Ministro,\n\nMy own words about forensic independence.\n\nLucía Hernández, España\n');
+    expect(mx.text).toBe('Estimado Ministro:\n\nMy own words about forensic independence.\n\nLucía Hernández, España\n');
     const igo = previews.find((p: { target: { name: string } }) => p.target.name === targets[1]!.name);
     expect(igo.text).toContain('Dear Minister,');
     expect(igo.text).toContain('Lucía Hernández, Spain');

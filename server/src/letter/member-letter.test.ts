@@ -27,7 +27,7 @@ describe('signOff and renderMemberLetter', () => {
     const l = renderMemberLetter('ru', { country: 'UZ', salutation: 'Уважаемый министр' }, { subject: 'S', body: 'Текст' }, signer);
     expect(l.text).not.toContain('Aziza');
     expect(l.text).not.toContain('Узбекистан');
-    expect(l.text).toContain('Уважаемый министр,');
+    expect(l.text).toContain('Уважаемый министр!');
   });
   it('escapes the member’s text in HTML', () => {
     const l = renderMemberLetter('en', { country: null, salutation: 'Dear Rapporteur' }, { subject: 'S', body: '<img src=x onerror=alert(1)>' }, signer);
