@@ -113,6 +113,44 @@ describe('hostile input on the sign form of the page', () => {
   });
 });
 
+describe('hostile input on the other member forms', () => {
+  it.each([
+    ['CR/LF', 'a@example.org\r\nBcc: victim@example.org'],
+    ['markup', `${SCRIPT}@example.org`],
+    ['100 KB', `${'a'.repeat(100_000)}@example.org`],
+  ])('refuses an email with %s on the my-data request form, escaped, sending nothing', async (_label, email) => {
+    const res = await postPageForm('/en/my-data', form({ email }));
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(await res.text()).not.toContain(SCRIPT);
+    await new Promise((r) => setTimeout(r, 500));
+    const sent = await mailboxClient(platform.mailboxUrl).list();
+    expect(sent.filter((m) => m.envelope.to.some((to) => to.includes('victim') || to === 'a@example.org'))).toEqual([]);
+  });
+
+  it('escapes a letter with markup in the preview it shows back', async () => {
+    const res = await postPageForm(
+      `/en/actions/mexico-independent-forensics?/preview`,
+      form({ ...valid(), letterSubject: 'Hi', letterBody: `Dear all ${SCRIPT} end` }),
+    );
+    const html = await res.text();
+    expect(html).not.toContain(SCRIPT);
+    // shown back as text, escaped
+    expect(html).toContain('&lt;script');
+  });
+
+  it.each([
+    ['/en/unsubscribe/', 'default'],
+    ['/en/my-data/', 'consent'],
+    ['/en/my-data/', 'erase'],
+  ])('answers a forged token on %s (%s) with a 4xx page, escaped', async (path, action) => {
+    const res = await postPageForm(`${path}${encodeURIComponent(SCRIPT)}${action === 'default' ? '' : `?/${action}`}`, form({ purpose: 'CONTACT', granted: 'true', confirm: 'true' }));
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(await res.text()).not.toContain(SCRIPT);
+  });
+});
+
 describe('what reaches mail', () => {
   it('keeps hostile but valid text out of headers and escapes it in HTML', async () => {
     const email = `mail.${Date.now()}@example.org`;
