@@ -7,6 +7,8 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../server/src/config/config.ts';
 import { createDb } from '../server/src/db/db.ts';
 import { buildDueBatches } from '../server/src/delivery/batch.service.ts';
+import { startBounceServer, type BounceServer } from '../server/src/delivery/bounce.service.ts';
+import { createDomainLimiter } from '../server/src/delivery/domain-limit.ts';
 import { sweep } from '../server/src/delivery/sweeper.service.ts';
 import { deliverLetter } from '../server/src/letter/letter.service.ts';
 import { createMailer } from '../server/src/mail/mailer.ts';
@@ -21,9 +23,22 @@ async function main() {
   const log = pino({ name: 'chorus-workers', level: config.LOG_LEVEL });
   const db = createDb(config.DATABASE_URL, { max: 12, applicationName: 'chorus-workers' });
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
-  const mailer = createMailer({ smtpUrl: config.SMTP_URL });
+  const mailer = createMailer({
+    smtpUrl: config.SMTP_URL,
+    socketTimeoutMs: config.SMTP_SOCKET_TIMEOUT_MS,
+    greetingTimeoutMs: config.SMTP_GREETING_TIMEOUT_MS,
+    connectionTimeoutMs: config.SMTP_CONNECTION_TIMEOUT_MS,
+  });
   const clock = () => new Date();
-  const staleSubmittingMs = 5 * 60_000;
+  const staleSubmittingMs = config.SUBMITTING_STALE_MS;
+  // its own connection, which fails fast when Redis is away, so the limit fails open
+  const limiterRedis = redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {});
+  const domainLimiter = createDomainLimiter({ redis: limiterRedis, perMinute: config.LETTERS_PER_DOMAIN_PER_MINUTE, log });
+  let bounceServer: BounceServer | undefined;
+  if (config.BOUNCE_SMTP_PORT !== undefined) {
+    bounceServer = await startBounceServer({ port: config.BOUNCE_SMTP_PORT, host: config.BOUNCE_SMTP_HOST, pool: db.pool, clock, log });
+    log.info({ host: config.BOUNCE_SMTP_HOST, port: bounceServer.port }, 'bounce server listening');
+  }
 
   const connection = redisConnection(config.REDIS_URL, { forWorker: true });
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
@@ -49,10 +64,12 @@ async function main() {
     QUEUE_NAMES.delivery,
     async (job) =>
       deliverLetter(
-        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock, queues },
+        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock, queues, domainLimiter },
         job.data.letterId,
       ),
-    { connection, concurrency: 10 },
+    // a job held by a killed worker is taken back after about 15 s rather than BullMQ's 60 s
+    // default, so the sweeper's re-enqueue (same job id) is not ignored for a whole minute
+    { connection, concurrency: 10, lockDuration: 10_000, stalledInterval: 5_000 },
   );
   for (const w of [mailWorker, deliveryWorker]) {
     w.on('failed', (job, err) => log.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
@@ -64,7 +81,9 @@ async function main() {
     every('batcher', config.BATCH_INTERVAL_MS, log, () =>
       buildDueBatches({ pool: db.pool, queues, mailDomain: mailDomain(config.MAIL_FROM) }),
     ),
-    every('sweeper', 10_000, log, () => sweep({ pool: db.pool, queues, clock, graceMs: 30_000, staleSubmittingMs })),
+    every('sweeper', config.SWEEP_INTERVAL_MS, log, () =>
+      sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs }),
+    ),
     every('reminders', 60_000, log, () =>
       sendDueReminders(
         {
@@ -90,10 +109,11 @@ async function main() {
     log.info({ signal }, 'workers draining');
     const force = setTimeout(() => process.exit(1), 30_000).unref();
     await Promise.all(loops.map((l) => l.stop()));
-    await Promise.all([mailWorker.close(), deliveryWorker.close()]);
+    await Promise.all([mailWorker.close(), deliveryWorker.close(), bounceServer?.close()]);
     await queues.close();
     mailer.close();
     connection.disconnect();
+    limiterRedis.disconnect();
     await db.close();
     clearTimeout(force);
     process.exit(0);

@@ -202,6 +202,8 @@ async function start() {
   const mailboxHttp = process.env.MAILBOX_HTTP_PORT ?? '1080';
   const mailboxSmtp = process.env.MAILBOX_SMTP_PORT ?? '1025';
   env.SMTP_URL = process.env.SMTP_URL ?? `smtp://127.0.0.1:${mailboxSmtp}?tls=off`;
+  // the workers take bounces (VERP) on this port; BOUNCE_SMTP_PORT= (empty) turns it off
+  env.BOUNCE_SMTP_PORT = process.env.BOUNCE_SMTP_PORT ?? '2525';
 
   generatePrismaClient(env);
   await checkPostgres(env.DATABASE_URL);
@@ -252,7 +254,7 @@ async function start() {
       say(`is running:
   pages and API   ${env.PUBLIC_BASE_URL}
   API reference   ${env.PUBLIC_BASE_URL}/api/openapi.json
-  ${ownMailbox ? `mailbox         http://localhost:${mailboxHttp}  (every email the platform sends lands here)` : `mail goes to    ${process.env.SMTP_URL}`}
+  ${ownMailbox ? `mailbox         http://localhost:${mailboxHttp}  (every email the platform sends lands here)` : `mail goes to    ${process.env.SMTP_URL}`}${env.BOUNCE_SMTP_PORT ? `\n  bounces (SMTP)  ${process.env.BOUNCE_SMTP_HOST ?? '127.0.0.1'}:${env.BOUNCE_SMTP_PORT}` : ''}
   Ctrl-C stops everything.`);
       return;
     }

@@ -24,6 +24,8 @@ export interface Platform {
   logs: string[];
   stop(): Promise<void>;
   kill(name: 'server' | 'workers' | 'mailbox', signal?: NodeJS.Signals): Promise<void>;
+  /** starts the process again (after kill), or stops it with SIGTERM and starts it again */
+  restart(name: 'server' | 'workers' | 'mailbox'): Promise<void>;
 }
 
 async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<void> {
@@ -52,15 +54,16 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   };
   const logs: string[] = [];
   const procs = new Map<string, ChildProcess>();
+  const scripts = { mailbox: 'server/src/mailbox/mailbox.main.ts', server: 'server/src/http/server.ts', workers: 'workers/main.ts' };
   const launch = (name: string, script: string) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d) => logs.push(`[${name}] ${d}`));
     child.stderr!.on('data', (d) => logs.push(`[${name}] ${d}`));
     procs.set(name, child);
   };
-  launch('mailbox', 'server/src/mailbox/mailbox.main.ts');
-  launch('server', 'server/src/http/server.ts');
-  launch('workers', 'workers/main.ts');
+  launch('mailbox', scripts.mailbox);
+  launch('server', scripts.server);
+  launch('workers', scripts.workers);
   const baseUrl = `http://127.0.0.1:${port}`;
   const mailboxUrl = `http://127.0.0.1:${mailHttpPort}`;
   await waitFor(`${baseUrl}/readyz`, 60_000, logs);
@@ -87,6 +90,10 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     },
     async kill(name, signal = 'SIGKILL') {
       await stopOne(procs.get(name)!, signal);
+    },
+    async restart(name) {
+      await stopOne(procs.get(name)!, 'SIGTERM');
+      launch(name, scripts[name]);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { ActionKind, ActionStatus } from '../generated/prisma/enums.ts';
+import { ledgerSubquery, type LedgerEntry } from '../delivery/ledger.ts';
 
 export interface ActionTextRow {
   locale: string;
@@ -30,6 +31,8 @@ export interface ActionRow {
   wall: { firstName: string; country: string; at: string }[];
   /** officials' answers that staff have published */
   responses: { target: { name: string; title: string; organisation: string }; body: string; publishedAt: string }[];
+  /** proof of delivery: the latest letters and what became of them (delivery/ledger.ts) */
+  ledger: LedgerEntry[];
 }
 
 /** Every action that the public may see (published or closed), with texts and targets. */
@@ -52,6 +55,7 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
     targets: ActionRow['targets'] | null;
     wall: ActionRow['wall'] | null;
     responses: ActionRow['responses'] | null;
+    ledger: LedgerEntry[] | null;
   }>(
     `SELECT a.id, a.slug, a.kind, a.status, a.default_locale, a.goal, a.signing_enabled, a.target_mode,
             a.allow_personalisation, a.max_letter_length, a.published_at,
@@ -69,7 +73,8 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
                      ORDER BY s.confirmed_at DESC LIMIT 20) w) AS wall,
             (SELECT json_agg(json_build_object('target', json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation),
                      'body', r.body, 'publishedAt', r.published_at) ORDER BY r.published_at DESC)
-               FROM responses r JOIN targets g ON g.id = r.target_id WHERE r.action_id = a.id AND r.status = 'PUBLISHED') AS responses
+               FROM responses r JOIN targets g ON g.id = r.target_id WHERE r.action_id = a.id AND r.status = 'PUBLISHED') AS responses,
+            ${ledgerSubquery('a')} AS ledger
      FROM actions a JOIN campaigns c ON c.id = a.campaign_id
      WHERE a.status IN ('PUBLISHED', 'CLOSED')
      ORDER BY a.published_at DESC NULLS LAST, a.slug`,
@@ -91,6 +96,7 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
     targets: r.targets ?? [],
     wall: r.wall ?? [],
     responses: r.responses ?? [],
+    ledger: r.ledger ?? [],
   }));
 }
 

@@ -30,6 +30,7 @@ export interface PublicAction extends PublicActionSummary {
   targets: { name: string; title: string; organisation: string; country: string | null }[];
   wall: ActionRow['wall'];
   responses: ActionRow['responses'];
+  ledger: ActionRow['ledger'];
 }
 
 export interface ActionCacheOptions {
@@ -144,6 +145,7 @@ export function toPublic(cache: ActionCache, a: ActionRow, locale: string): Publ
     targets: a.targets.map(({ name, title, organisation, country }) => ({ name, title, organisation, country })),
     wall: a.wall,
     responses: a.responses,
+    ledger: a.ledger,
   };
 }
 

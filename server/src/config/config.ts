@@ -40,6 +40,24 @@ export const configSchema = z.object({
     .min(1, 'must be a whole number of hours from 1 to 720')
     .max(720, 'must be a whole number of hours from 1 to 720')
     .default(24),
+  /** port of the SMTP endpoint that receives bounces (VERP); unset = no bounce server */
+  BOUNCE_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** address the bounce endpoint listens on */
+  BOUNCE_SMTP_HOST: z.string().min(1).default('127.0.0.1'),
+  /** at most this many letters per recipient domain per minute, across all worker processes */
+  LETTERS_PER_DOMAIN_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
+  /** outgoing SMTP: idle time on an open connection before a send is given up (and retried) */
+  SMTP_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** outgoing SMTP: wait for the server's greeting */
+  SMTP_GREETING_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** outgoing SMTP: wait for the TCP connection */
+  SMTP_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** how often the sweeper re-enqueues what the database says is owed */
+  SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+  /** the sweeper leaves work younger than this to the normal path */
+  SWEEP_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
+  /** a letter SUBMITTING for longer than this is taken to belong to a dead worker and is tried again */
+  SUBMITTING_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -23,6 +23,7 @@ import { actionRoutes } from './routes/actions.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { healthRoutes } from './routes/health.ts';
 import { memberRoutes } from './routes/members.ts';
+import { packetRoutes } from './routes/packets.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
@@ -52,7 +53,7 @@ declare module 'fastify' {
 /** Paths whose segments carry secrets (emailed tokens) are logged without them. */
 function redactUrl(url: string): string {
   return url
-    .replace(/\/(confirm|confirmations|unsubscribe|my-data)\/(?!requests(?:[/?#]|$))[^/?#]+/g, '/$1/[token]')
+    .replace(/\/(confirm|confirmations|unsubscribe|my-data|packet|packets)\/(?!requests(?:[/?#]|$))[^/?#]+/g, '/$1/[token]')
     .replace(/\?.*$/, '');
 }
 
@@ -173,6 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         mailFrom: deps.members?.mailFrom ?? deps.config.MAIL_FROM,
         redis: deps.redis,
       });
+      await api.register(packetRoutes, { packets: { pool: deps.pool, secret: deps.signatures.secret, clock: deps.signatures.clock } });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },

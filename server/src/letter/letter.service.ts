@@ -9,9 +9,12 @@ import type pg from 'pg';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render, type RenderedMail } from '../mail/render.ts';
 import { bounceAddress } from '../delivery/bounce.service.ts';
+import { holdForDomainLimit, type DomainLimiter } from '../delivery/domain-limit.ts';
 import type { Queues } from '../queue/queue.ts';
 import { mailDomain } from '../signature/confirmation.service.ts';
 import { mayName, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
+import { loadConfig } from '../config/config.ts';
+import { packetToken, packetUrl } from '../delivery/packet.service.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -25,6 +28,27 @@ export interface LetterDeps {
   queues: Pick<Queues, 'enqueueLetters'>;
   /** random source for backoff jitter (tests pass a fixed one) */
   random?: () => number;
+  /** per-recipient-domain rate limit; without one, letters are not limited */
+  domainLimiter?: DomainLimiter;
+  /** key of the packet link in each letter; SECRET_KEY from the configuration when absent */
+  packetSecret?: string;
+  /** base of the packet link; PUBLIC_BASE_URL from the configuration when absent */
+  publicBaseUrl?: string;
+}
+
+/** What the packet link in a letter needs: the key, the public address and the time it is signed at. */
+export interface PacketLinkOptions {
+  secret?: string;
+  publicBaseUrl?: string;
+  now?: Date;
+}
+
+function packetLink(letterId: string, locale: string, opts: PacketLinkOptions): string {
+  // read the configuration only for what the caller did not give
+  const config = opts.secret && opts.publicBaseUrl ? null : loadConfig();
+  const secret = opts.secret ?? config!.SECRET_KEY;
+  const base = opts.publicBaseUrl ?? config!.PUBLIC_BASE_URL;
+  return packetUrl(base, locale, packetToken(secret, letterId, opts.now ?? new Date()));
 }
 
 /** After this many transient failures a letter is given up as FAILED and shown to staff. */
@@ -36,14 +60,14 @@ export function retryDelayMs(attempts: number, random: () => number = Math.rando
   return Math.round(ceiling * (0.5 + random() * 0.5));
 }
 
-export type LetterOutcome = 'sent' | 'not-owed' | 'retry-scheduled';
+export type LetterOutcome = 'sent' | 'not-owed' | 'retry-scheduled' | 'deferred';
 
 /** At most this many signers are read per letter for names and personalised letters. */
 const MAX_NAMES = 500;
 /** A digest carries a selection of personalised letters, not all of them. */
 const MAX_MEMBER_LETTERS = 20;
 
-export async function renderLetter(pool: pg.Pool, letterId: string, organisation: string) {
+export async function renderLetter(pool: pg.Pool, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
   const { rows } = await pool.query<{
     id: string;
     locale: string;
@@ -140,11 +164,15 @@ export async function renderLetter(pool: pg.Pool, letterId: string, organisation
     memberLetters,
     unnamedCount: Math.max(0, l.signature_count - names.length),
     organisation,
+    // the signed link to the full delivery (every signature, PDF and CSV), valid 90 days
+    packetUrl: packetLink(l.id, l.locale, packet),
   });
   return { letter: l, mail };
 }
 
 export async function deliverLetter(deps: LetterDeps, letterId: string): Promise<LetterOutcome> {
+  // over its domain's limit, a letter waits for the next window without an attempt counted
+  if (deps.domainLimiter && (await holdForDomainLimit({ ...deps, domainLimiter: deps.domainLimiter }, letterId))) return 'deferred';
   const claim = await deps.pool.query(
     `UPDATE letters SET status = 'SUBMITTING', submitting_at = $2, attempts = attempts + 1
      WHERE id = $1 AND ((status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SUBMITTING' AND submitting_at < $3))`,
@@ -152,7 +180,11 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
   );
   if (claim.rowCount !== 1) return 'not-owed';
 
-  const rendered = await renderLetter(deps.pool, letterId, deps.organisation);
+  const rendered = await renderLetter(deps.pool, letterId, deps.organisation, {
+    secret: deps.packetSecret,
+    publicBaseUrl: deps.publicBaseUrl,
+    now: deps.clock(),
+  });
   if (!rendered) return 'not-owed';
   const { letter, mail } = rendered;
   try {

@@ -65,6 +65,48 @@ export interface ActionDetail extends ActionSummary {
 	wall: WallEntry[];
 	/** official answers, newest first (may be empty) */
 	responses: OfficialResponse[];
+	/** proof of delivery: the latest letters to officials, newest first (at most 50) */
+	ledger?: LedgerEntry[];
+}
+
+export type LetterStatus = 'PENDING' | 'SUBMITTING' | 'SENT' | 'FAILED' | 'BOUNCED';
+
+/** One letter in an action's public proof of delivery. */
+export interface LedgerEntry {
+	/** ISO date-time the letter was made */
+	date: string;
+	target: { name: string; organisation: string };
+	count: number;
+	/** the receiving mail server accepted it */
+	accepted: boolean;
+	bounced: boolean;
+	/** the packet link in the letter was opened (a mail scanner counts) */
+	opened: boolean;
+	/** a published answer exists */
+	answered: boolean;
+	status: LetterStatus;
+}
+
+/** What the official who received a letter sees through the link in it. */
+export interface Packet {
+	letter: { id: string; sentAt: string | null; status: LetterStatus; locale: string; signatureCount: number; totalCount: number; subject: string };
+	action: { slug: string; title: string };
+	target: { name: string; title: string; organisation: string };
+	countries: { country: string; count: number }[];
+	/** name null: not named to this official; country null: withheld for the signer's safety */
+	signers: { name: string | null; country: string | null; confirmedAt: string }[];
+	signersTruncated: boolean;
+	memberLetters: { subject: string; text: string }[];
+	responses: { body: string; receivedAt: string; status: 'RECEIVED' | 'PUBLISHED' | 'REJECTED' }[];
+}
+
+export interface PacketAnswer {
+	body: string;
+	acknowledgeOnly?: boolean;
+}
+
+export interface PacketAnswerAccepted {
+	status: 'received';
 }
 
 export interface ActionList {

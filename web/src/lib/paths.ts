@@ -23,7 +23,7 @@ export function myDataPath(locale: Locale, sub?: 'sent' | 'erased'): string {
  * never cached or indexed, and send no path in the Referer header.
  */
 export function isTokenPage(pathname: string): boolean {
-	return /^\/(confirm|unsubscribe|my-data)\/[^/]+$/.test(stripLocale(pathname));
+	return /^\/(confirm|unsubscribe|my-data|packet)\/[^/]+$/.test(stripLocale(pathname));
 }
 
 /** The path of `url` without its locale prefix (always starts with '/'). */

@@ -35,6 +35,20 @@ const actionDetail = actionSummary.extend({
   responses: z.array(
     z.object({ target: z.object({ name: z.string(), title: z.string(), organisation: z.string() }), body: z.string(), publishedAt: z.string() }),
   ),
+  ledger: z
+    .array(
+      z.object({
+        date: z.string().describe('when the letter was made (ISO date-time)'),
+        target: z.object({ name: z.string(), organisation: z.string() }),
+        count: z.number().int().describe('signatures the letter carried'),
+        accepted: z.boolean().describe('the receiving mail server accepted it'),
+        bounced: z.boolean(),
+        opened: z.boolean().describe('the packet link in the letter was fetched (a link scanner counts)'),
+        answered: z.boolean().describe('a published answer exists'),
+        status: z.enum(['PENDING', 'SUBMITTING', 'SENT', 'FAILED', 'BOUNCED']),
+      }),
+    )
+    .describe('proof of delivery: the latest 50 letters, newest first'),
 });
 
 export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signatures: Omit<SignatureDeps, 'log'> }> = async (app, opts) => {

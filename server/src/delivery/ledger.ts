@@ -1,0 +1,42 @@
+// The public ledger of an action: proof that its letters were delivered. One row per letter,
+// newest first, at most 50: when it was made, to whom, how many signatures it carried,
+// whether the receiving server accepted it, whether it bounced, whether the packet link was
+// opened (a link scanner counts as an opening) and whether a published answer exists.
+// Loaded inside the one query that refreshes the public actions (action.repository.ts).
+
+export interface LedgerEntry {
+  /** ISO date-time the letter was made */
+  date: string;
+  target: { name: string; organisation: string };
+  count: number;
+  /** the receiving mail server accepted the letter (SENT, or BOUNCED later) */
+  accepted: boolean;
+  bounced: boolean;
+  /** the packet link in the letter was fetched */
+  opened: boolean;
+  /** a published answer exists for this letter */
+  answered: boolean;
+  status: 'PENDING' | 'SUBMITTING' | 'SENT' | 'FAILED' | 'BOUNCED';
+}
+
+export const LEDGER_LIMIT = 50;
+
+/** A correlated subquery giving the ledger of the action aliased `actionAlias`, as JSON (null when empty). */
+export function ledgerSubquery(actionAlias: string): string {
+  return `(SELECT json_agg(json_build_object(
+              'date', to_char(x.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+              'target', json_build_object('name', x.name, 'organisation', x.organisation),
+              'count', x.signature_count,
+              'accepted', x.status IN ('SENT', 'BOUNCED'),
+              'bounced', x.status = 'BOUNCED',
+              'opened', x.opened_at IS NOT NULL,
+              'answered', x.answered,
+              'status', x.status) ORDER BY x.created_at DESC, x.id)
+          FROM (SELECT l.id, l.created_at, g.name, g.organisation, l.signature_count, l.status, l.opened_at,
+                       EXISTS (SELECT 1 FROM responses r WHERE r.letter_id = l.id AND r.status = 'PUBLISHED') AS answered
+                FROM delivery_batches b
+                JOIN letters l ON l.batch_id = b.id
+                JOIN targets g ON g.id = l.target_id
+                WHERE b.action_id = ${actionAlias}.id
+                ORDER BY l.created_at DESC, l.id LIMIT ${LEDGER_LIMIT}) x)`;
+}

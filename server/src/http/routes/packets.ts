@@ -1,0 +1,109 @@
+// The delivery packet behind the signed link in every letter: for the official who
+// received it. Every answer is no-store; the token is checked on every request.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { packetCsv, packetPdf, recordResponse, responseInputSchema, viewPacket, type PacketDeps } from '../../delivery/packet.service.ts';
+import { errorSchema } from './schemas.ts';
+
+const tokenParam = z.object({ token: z.string().max(512) });
+
+const packetSchema = z.object({
+  letter: z.object({
+    id: z.string(),
+    sentAt: z.string().nullable(),
+    status: z.string(),
+    locale: z.string(),
+    signatureCount: z.number().int(),
+    totalCount: z.number().int(),
+    subject: z.string(),
+  }),
+  action: z.object({ slug: z.string(), title: z.string() }),
+  target: z.object({ name: z.string(), title: z.string(), organisation: z.string() }),
+  countries: z.array(z.object({ country: z.string(), count: z.number().int() })),
+  signers: z.array(
+    z.object({
+      name: z.string().nullable().describe('only where the signer allowed this official to see it'),
+      country: z.string().nullable().describe('ISO 3166 code; null where naming the country could expose an unnamed signer'),
+      confirmedAt: z.string().describe('the day of confirmation, YYYY-MM-DD'),
+    }),
+  ),
+  signersTruncated: z.boolean().describe('true when the list stops at 5000 signers (the CSV has them all)'),
+  memberLetters: z.array(z.object({ subject: z.string(), text: z.string() })),
+  responses: z.array(z.object({ body: z.string(), receivedAt: z.string(), status: z.string() })),
+});
+
+function attachment(filename: string): string {
+  return `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`;
+}
+
+export const packetRoutes: FastifyPluginAsyncZod<{ packets: PacketDeps }> = async (app, opts) => {
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  app.get(
+    '/packets/:token',
+    {
+      schema: {
+        summary: 'The delivery packet of one letter, for the official who received it',
+        description:
+          'Lists every signature the letter speaks for, named only where the signer allowed it for this official. ' +
+          'The first request records the letter as opened; a link scanner fetching the link counts as well.',
+        tags: ['delivery'],
+        params: tokenParam,
+        response: { 200: packetSchema, 404: errorSchema, 410: errorSchema },
+      },
+    },
+    async (req) => viewPacket(opts.packets, req.params.token),
+  );
+
+  app.get(
+    '/packets/:token/packet.csv',
+    {
+      schema: {
+        summary: 'The signers of one letter as CSV (name,country,confirmed_at)',
+        description: 'Cells that a spreadsheet would read as a formula are prefixed with an apostrophe.',
+        tags: ['delivery'],
+        params: tokenParam,
+        response: { 200: z.any().describe('text/csv'), 404: errorSchema, 410: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const { filename, stream } = await packetCsv(opts.packets, req.params.token);
+      reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', attachment(filename));
+      return reply.send(stream);
+    },
+  );
+
+  app.get(
+    '/packets/:token/packet.pdf',
+    {
+      schema: {
+        summary: 'The delivery of one letter as PDF, in the letter’s language',
+        tags: ['delivery'],
+        params: tokenParam,
+        response: { 200: z.any().describe('application/pdf'), 404: errorSchema, 410: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const { filename, pdf } = await packetPdf(opts.packets, req.params.token);
+      reply.header('content-type', 'application/pdf').header('content-disposition', attachment(filename));
+      return reply.send(pdf);
+    },
+  );
+
+  app.post(
+    '/packets/:token/responses',
+    {
+      schema: {
+        summary: 'Answer a letter (or acknowledge receipt)',
+        description: `Kept for staff review; staff may publish it with the official’s name and office. At most 10 per letter (409 beyond).`,
+        tags: ['delivery'],
+        params: tokenParam,
+        body: responseInputSchema,
+        response: { 201: z.object({ status: z.literal('received') }), 404: errorSchema, 409: errorSchema, 410: errorSchema, 422: errorSchema },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await recordResponse(opts.packets, req.params.token, req.body)),
+  );
+};
