@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Mailer } from '../mail/mailer.ts';
 import { classifySendError } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
+import { isLocale } from '../shared/locales.ts';
 import { memberMail } from '../supporter/member-mail.ts';
 import { confirmationToken } from './signature.service.ts';
 
@@ -27,6 +28,19 @@ export function mailDomain(mailFrom: string): string {
 export function localePath(baseUrl: string, locale: string, path: string): string {
   const prefix = locale && locale !== 'en' ? `/${locale}` : '';
   return `${baseUrl.replace(/\/$/, '')}${prefix}${path}`;
+}
+
+/** A fresh confirmation link and the date it expires, for the confirmation and reminder emails. */
+export function confirmLinkVars(
+  deps: Pick<ConfirmationMailDeps, 'secret' | 'clock' | 'confirmLinkTtlHours' | 'publicBaseUrl'>,
+  signatureId: string,
+  locale: string,
+): { confirmUrl: string; expires: string } {
+  const expiresAt = new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000);
+  return {
+    confirmUrl: localePath(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId)}`),
+    expires: new Intl.DateTimeFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeZone: 'UTC' }).format(expiresAt),
+  };
 }
 
 export type ConfirmationOutcome = 'sent' | 'already-signed-sent' | 'nothing-owed';
@@ -66,10 +80,7 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
       ? render('confirmation', sig.locale, {
           firstName,
           action,
-          confirmUrl: localePath(deps.publicBaseUrl, sig.locale, `/confirm/${confirmationToken(deps, sig.id)}`),
-          expires: new Intl.DateTimeFormat(sig.locale, { dateStyle: 'long', timeZone: 'UTC' }).format(
-            new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000),
-          ),
+          ...confirmLinkVars(deps, sig.id, sig.locale),
           ...member.vars,
         })
       : render('already-signed', sig.locale, {

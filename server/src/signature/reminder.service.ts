@@ -6,10 +6,8 @@
 import type pg from 'pg';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
-import { isLocale } from '../shared/locales.ts';
 import { memberMail, redactAddresses } from '../supporter/member-mail.ts';
-import { localePath, mailDomain } from './confirmation.service.ts';
-import { confirmationToken } from './signature.service.ts';
+import { confirmLinkVars, mailDomain } from './confirmation.service.ts';
 
 export interface ReminderDeps {
   pool: pg.Pool;
@@ -97,14 +95,10 @@ async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Pr
   if (!sig) return 'lost';
 
   const member = memberMail({ ...deps, clock: () => now }, sig.supporter_id, sig.locale);
-  const token = confirmationToken({ ...deps, clock: () => now }, sig.id);
   const mail = render('reminder', sig.locale, {
     firstName: sig.first_name ?? '',
     action: { title: sig.title },
-    confirmUrl: localePath(deps.publicBaseUrl, sig.locale, `/confirm/${token}`),
-    expires: new Intl.DateTimeFormat(isLocale(sig.locale) ? sig.locale : 'en', { dateStyle: 'long', timeZone: 'UTC' }).format(
-      new Date(now.getTime() + deps.confirmLinkTtlHours * 3_600_000),
-    ),
+    ...confirmLinkVars({ ...deps, clock: () => now }, sig.id, sig.locale),
     ...member.vars,
   });
   try {
