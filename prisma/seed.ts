@@ -1,7 +1,11 @@
 // Seeds the demo campaign. Safe to run again: rows that exist (by slug) are left as they
 // are, so staff edits to the demo survive a restart.
 import { createDb } from '../server/src/db/db.ts';
+import { createStaff } from '../server/src/staff/staff.service.ts';
 import { actions, campaign, targets } from './seed-data.ts';
+
+/** The demo admin (no two-step sign-in). Change its password on any shared machine. */
+export const DEMO_ADMIN = { email: 'admin@chorus.example.org', name: 'Demo Admin', password: 'chorus-demo-admin' } as const;
 
 export async function seed(databaseUrl: string): Promise<{ created: number }> {
   const db = createDb(databaseUrl, { max: 2, applicationName: 'chorus-seed' });
@@ -55,6 +59,15 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
         },
       });
     }
+
+    if (!(await prisma.staffUser.findUnique({ where: { email: DEMO_ADMIN.email } }))) {
+      // a seed running at the same time may have made it first (email_taken): that is fine
+      const made = await createStaff({ pool: db.pool, clock: () => new Date() }, null, { ...DEMO_ADMIN, role: 'ADMIN' }).catch((err: unknown) => {
+        if ((err as { code?: string }).code === 'email_taken') return null;
+        throw err;
+      });
+      if (made) created++;
+    }
   } finally {
     await db.close();
   }
@@ -68,7 +81,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1);
   }
   seed(url).then(
-    (r) => console.log(`seed: ${r.created} new rows (campaign, targets, actions)`),
+    (r) => console.log(`seed: ${r.created} new rows (campaign, targets, actions, demo admin)`),
     (err) => {
       console.error('seed failed:', err);
       process.exit(1);

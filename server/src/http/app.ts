@@ -2,6 +2,7 @@
 // handler for every path that is not the API. Dependencies come in, so tests can build an
 // app against a test database and call it with inject().
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import {
@@ -24,6 +25,7 @@ import { confirmationRoutes } from './routes/confirmations.ts';
 import { healthRoutes } from './routes/health.ts';
 import { memberRoutes } from './routes/members.ts';
 import { packetRoutes } from './routes/packets.ts';
+import { staffRoutes } from './routes/staff.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
@@ -38,6 +40,8 @@ export interface AppDeps {
   members?: { mailer?: Mailer; mailFrom?: string };
   /** shared with the SvelteKit handler in this process: marks its calls to the API */
   internalSecret: string;
+  /** staff sessions: the clock behind idle/absolute timeouts and TOTP (default: signatures.clock) */
+  staff?: { clock?: () => Date };
   /** the built SvelteKit app (web/build/handler.js), if pages are served */
   webHandler?: NodeHandler;
   logger?: boolean | object;
@@ -89,6 +93,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   await app.register(formbody, { bodyLimit: 256 * 1024 });
+  // parses cookies for the staff session; nothing is signed with it (the token is opaque)
+  await app.register(cookie);
+  app.decorateRequest('staff', null);
+  app.decorateRequest('staffSessionId', null);
 
   app.decorateRequest('clientIp', '');
   app.addHook('onRequest', async (req) => {
@@ -142,7 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply.code(status).send({ statusCode: status, error: reasonPhrase(status), code: clientCode(status, err as Error), message: clientMessage(status, err as Error) });
     }
     if (isDatabaseUnavailable(err)) {
-      req.log.warn({ code: (err as { code?: string }).code }, 'database unavailable');
+      req.log.warn({ code: (err as { code?: string }).code }, 'PostgreSQL or Redis unavailable');
       return reply
         .code(503)
         .header('retry-after', '5')
@@ -175,6 +183,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         redis: deps.redis,
       });
       await api.register(packetRoutes, { packets: { pool: deps.pool, secret: deps.signatures.secret, clock: deps.signatures.clock } });
+      await api.register(staffRoutes, {
+        staff: {
+          pool: deps.pool,
+          redis: deps.redis,
+          clock: deps.staff?.clock ?? deps.signatures.clock,
+          publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+          secret: deps.signatures.secret,
+        },
+      });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },
@@ -246,6 +263,7 @@ function isDatabaseUnavailable(err: unknown): boolean {
     code === '57P03' ||
     code === '08006' ||
     code === '08001' ||
-    /timeout exceeded when trying to connect|Connection terminated/i.test(msg)
+    (err as { name?: string })?.name === 'MaxRetriesPerRequestError' ||
+    /timeout exceeded when trying to connect|Connection terminated|Connection is closed|Stream isn't writeable/i.test(msg)
   );
 }
