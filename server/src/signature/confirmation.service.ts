@@ -7,7 +7,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import { classifySendError } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import { isLocale } from '../shared/locales.ts';
-import { memberMail } from '../supporter/member-mail.ts';
+import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-mail.ts';
 import { confirmationToken } from './signature.service.ts';
 
 export interface ConfirmationMailDeps {
@@ -25,11 +25,6 @@ export function mailDomain(mailFrom: string): string {
   return m?.[1] ?? 'chorus.invalid';
 }
 
-export function localePath(baseUrl: string, locale: string, path: string): string {
-  const prefix = locale && locale !== 'en' ? `/${locale}` : '';
-  return `${baseUrl.replace(/\/$/, '')}${prefix}${path}`;
-}
-
 /** A fresh confirmation link and the date it expires, for the confirmation and reminder emails. */
 export function confirmLinkVars(
   deps: Pick<ConfirmationMailDeps, 'secret' | 'clock' | 'confirmLinkTtlHours' | 'publicBaseUrl'>,
@@ -38,7 +33,7 @@ export function confirmLinkVars(
 ): { confirmUrl: string; expires: string } {
   const expiresAt = new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000);
   return {
-    confirmUrl: localePath(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId)}`),
+    confirmUrl: memberPageUrl(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId)}`),
     expires: new Intl.DateTimeFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeZone: 'UTC' }).format(expiresAt),
   };
 }
@@ -86,20 +81,14 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
       : render('already-signed', sig.locale, {
           firstName,
           action,
-          actionUrl: localePath(deps.publicBaseUrl, sig.locale, `/actions/${sig.slug}`),
+          actionUrl: memberPageUrl(deps.publicBaseUrl, sig.locale, `/actions/${sig.slug}`),
           ...member.vars,
         });
 
   try {
-    await deps.mailer.sendMail({
-      from: deps.mailFrom,
-      to: sig.email,
-      subject: mail.subject,
-      text: mail.text,
-      html: mail.html,
-      messageId: `<confirm.${sig.id}.${sig.requested_at.getTime()}@${mailDomain(deps.mailFrom)}>`,
-      headers: { 'Auto-Submitted': 'auto-generated', ...member.headers },
-    });
+    await deps.mailer.sendMail(
+      memberMessage(deps.mailFrom, sig.email, mail, member, `<confirm.${sig.id}.${sig.requested_at.getTime()}@${mailDomain(deps.mailFrom)}>`),
+    );
   } catch (err) {
     const failure = classifySendError(err);
     if (!failure.permanent) throw err;

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
-import { memberMail, redactAddresses } from '../supporter/member-mail.ts';
+import { memberMail, memberMessage, redactAddresses } from '../supporter/member-mail.ts';
 import { confirmLinkVars, mailDomain } from './confirmation.service.ts';
 
 export interface ReminderDeps {
@@ -102,15 +102,7 @@ async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Pr
     ...member.vars,
   });
   try {
-    await deps.mailer.sendMail({
-      from: deps.mailFrom,
-      to: sig.email,
-      subject: mail.subject,
-      text: mail.text,
-      html: mail.html,
-      messageId: `<reminder.${sig.id}@${mailDomain(deps.mailFrom)}>`,
-      headers: { 'Auto-Submitted': 'auto-generated', ...member.headers },
-    });
+    await deps.mailer.sendMail(memberMessage(deps.mailFrom, sig.email, mail, member, `<reminder.${sig.id}@${mailDomain(deps.mailFrom)}>`));
     return 'sent';
   } catch (err) {
     const failure = classifySendError(err);

@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Mailer } from '../mail/mailer.ts';
-import { render } from '../mail/render.ts';
+import { render, type RenderedMail } from '../mail/render.ts';
 import { isLocale } from '../shared/locales.ts';
 import { MY_DATA_TTL_HOURS, findSupporterForRequest, myDataToken, unsubscribeToken, type TokenDeps } from './supporter.service.ts';
 
@@ -38,6 +38,19 @@ export function memberMail(deps: MemberMailDeps, supporterId: string, locale: st
       unsubscribeUrl: memberPageUrl(base, locale, `/unsubscribe/${token}`),
       myDataUrl: memberPageUrl(base, locale, '/my-data'),
     },
+  };
+}
+
+/** The message for a member email: automatic, with the one-click unsubscribe headers. */
+export function memberMessage(from: string, to: string, mail: RenderedMail, parts: MemberMailParts, messageId?: string) {
+  return {
+    from,
+    to,
+    subject: mail.subject,
+    text: mail.text,
+    html: mail.html,
+    ...(messageId ? { messageId } : {}),
+    headers: { 'Auto-Submitted': 'auto-generated', ...parts.headers },
   };
 }
 
@@ -83,15 +96,8 @@ export async function sendMyDataLink(deps: MyDataLinkDeps, request: { email: str
     }
   }
   try {
-    await deps.mailer.sendMail({
-      from: deps.mailFrom,
-      // the stored address, never the one typed into the form
-      to: sup.email,
-      subject: mail.subject,
-      text: mail.text,
-      html: mail.html,
-      headers: { 'Auto-Submitted': 'auto-generated', ...parts.headers },
-    });
+    // the stored address, never the one typed into the form
+    await deps.mailer.sendMail(memberMessage(deps.mailFrom, sup.email, mail, parts));
   } catch (err) {
     // let the person ask again at once rather than wait out the throttle
     if (deps.throttle) await deps.throttle.redis.del(throttleKey).catch(() => 0);
