@@ -26,6 +26,8 @@ import { healthRoutes } from './routes/health.ts';
 import { memberRoutes } from './routes/members.ts';
 import { packetRoutes } from './routes/packets.ts';
 import { staffRoutes } from './routes/staff.ts';
+import { adminRoutes } from './routes/admin/index.ts';
+import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
@@ -42,6 +44,8 @@ export interface AppDeps {
   internalSecret: string;
   /** staff sessions: the clock behind idle/absolute timeouts and TOTP (default: signatures.clock) */
   staff?: { clock?: () => Date };
+  /** the job queues, for the staff console's queue view and "send now" (absent in some tests) */
+  queues?: Queues;
   /** the built SvelteKit app (web/build/handler.js), if pages are served */
   webHandler?: NodeHandler;
   logger?: boolean | object;
@@ -190,6 +194,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           clock: deps.staff?.clock ?? deps.signatures.clock,
           publicBaseUrl: deps.config.PUBLIC_BASE_URL,
           secret: deps.signatures.secret,
+        },
+      });
+      await api.register(adminRoutes, {
+        prefix: '/admin',
+        admin: {
+          pool: deps.pool,
+          redis: deps.redis,
+          clock: deps.staff?.clock ?? deps.signatures.clock,
+          publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+          secret: deps.signatures.secret,
+          cache: deps.cache,
+          mailer: memberMailer,
+          mailFrom: deps.members?.mailFrom ?? deps.config.MAIL_FROM,
+          queues: deps.queues,
         },
       });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -41,6 +41,7 @@ async function main() {
     cache,
     internalSecret,
     webHandler,
+    queues,
     signatures: {
       pool: db.pool,
       cache,

@@ -7,7 +7,10 @@ import { createDb, type Db } from '../db/db.ts';
 import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { buildApp } from '../http/app.ts';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { createSession } from '../staff/session.ts';
+import { insertUser } from '../staff/staff.repository.ts';
+import type { StaffRole } from '../staff/staff.schema.ts';
 import type { Redis } from 'ioredis';
 
 export interface Harness {
@@ -36,6 +39,7 @@ export async function createHarness(): Promise<Harness> {
     cache,
     internalSecret: randomBytes(16).toString('hex'),
     logger: false,
+    queues,
     signatures: {
       pool: db.pool,
       cache,
@@ -152,4 +156,21 @@ export function signBody(overrides: Record<string, unknown> = {}) {
     consentCount: true,
     ...overrides,
   };
+}
+
+/** A signed-in staff member of `role`, as the cookie header a request would carry. */
+export async function staffSession(db: Db, role: StaffRole, name = `Test ${role.toLowerCase()}`) {
+  const email = uniqueEmail(`staff-${role.toLowerCase()}`);
+  const user = await insertUser(db.pool, { email, name, role, passwordHash: 'not-a-login-hash', createdAt: new Date() });
+  if (!user) throw new Error('staff email collision');
+  const token = await createSession({ pool: db.pool, clock: () => new Date() }, user.id);
+  return { id: user.id, email, role, cookie: `chorus_staff=${token}` };
+}
+
+/** inject() as that staff member, with the console's CSRF header on every request. */
+export function asStaff(app: FastifyInstance, cookie: string | null, opts: InjectOptions): Promise<LightMyRequestResponse> {
+  return app.inject({
+    ...opts,
+    headers: { ...(opts.headers ?? {}), ...(cookie ? { cookie } : {}), 'x-chorus-csrf': '1' },
+  });
 }

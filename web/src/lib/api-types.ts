@@ -257,5 +257,5 @@ export interface ApiErrorBody {
 }
 
 export type ApiResult<T> =
-	| { ok: true; status: number; data: T }
+	| { ok: true; status: number; data: T; headers?: Headers }
 	| { ok: false; status: number; body: ApiErrorBody };

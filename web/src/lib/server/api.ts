@@ -7,9 +7,22 @@ import type { ActionDetail, ActionList, ApiErrorBody, ApiResult } from '$lib/api
 export type * from '$lib/api-types';
 
 export interface ApiRequest {
-	method?: 'GET' | 'POST';
+	method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 	query?: Record<string, string | undefined>;
 	body?: unknown;
+	/** staff console calls: forward the visitor's staff session cookie and the CSRF header */
+	staff?: boolean;
+}
+
+const STAFF_COOKIES = ['chorus_staff', '__Host-chorus_staff'];
+
+/** The staff session cookie of this request, as a Cookie header value (nothing else is forwarded). */
+export function staffCookieHeader(event: RequestEvent): string | undefined {
+	for (const name of STAFF_COOKIES) {
+		const value = event.cookies.get(name);
+		if (value) return `${name}=${value}`;
+	}
+	return undefined;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -55,6 +68,11 @@ export async function api<T>(event: RequestEvent, path: string, request: ApiRequ
 		'x-chorus-client-ip': clientAddress(event)
 	};
 	if (request.body !== undefined) headers['content-type'] = 'application/json';
+	if (request.staff) {
+		const cookie = staffCookieHeader(event);
+		if (cookie) headers.cookie = cookie;
+		headers['x-chorus-csrf'] = '1';
+	}
 
 	let response: Response;
 	try {
@@ -74,6 +92,10 @@ export async function api<T>(event: RequestEvent, path: string, request: ApiRequ
 		unavailable(`${request.method ?? 'GET'} ${redactPath(path)} answered ${response.status}`);
 	}
 
+	if (response.status === 204) {
+		await response.body?.cancel();
+		return { ok: true, status: 204, data: null as T, headers: response.headers };
+	}
 	let payload: unknown;
 	try {
 		payload = await response.json();
@@ -81,7 +103,7 @@ export async function api<T>(event: RequestEvent, path: string, request: ApiRequ
 		unavailable(`${request.method ?? 'GET'} ${redactPath(path)} answered ${response.status} without JSON`, cause);
 	}
 
-	if (response.ok) return { ok: true, status: response.status, data: payload as T };
+	if (response.ok) return { ok: true, status: response.status, data: payload as T, headers: response.headers };
 	const body: ApiErrorBody = isErrorBody(payload)
 		? payload
 		: { statusCode: response.status, error: response.statusText, code: 'unknown', message: '' };

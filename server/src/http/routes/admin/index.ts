@@ -1,0 +1,72 @@
+// The staff console's API, under /api/admin. Every route here must declare the roles that
+// may call it (`config: { roles: READ | WRITE | ADMIN_ONLY }`); the onRoute hook below turns
+// that declaration into the guard, so what a route says is what it enforces, and a route
+// without one stops the server at start-up. The access test walks `adminRouteTable()`.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { onRequestHookHandler } from 'fastify';
+import type { ActionCache } from '../../../action/action.service.ts';
+import type { Mailer } from '../../../mail/mailer.ts';
+import { csrfGuard, requireStaff, type StaffDeps } from '../../../staff/session.ts';
+import type { StaffRole } from '../../../staff/staff.schema.ts';
+import type { Queues } from '../../../queue/queue.ts';
+import { auditRoutes } from './audit.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** staff roles allowed on an /api/admin route (required there) */
+    roles?: readonly StaffRole[];
+  }
+}
+
+/** Any signed-in staff member: reading dashboards, lists and logs. */
+export const READ = ['ADMIN', 'CAMPAIGNER', 'VIEWER'] as const satisfies readonly StaffRole[];
+/** Campaigners and admins: changing actions, targets, deliveries, signatures. */
+export const WRITE = ['ADMIN', 'CAMPAIGNER'] as const satisfies readonly StaffRole[];
+/** Admins only: accounts, API keys, webhooks, queues. */
+export const ADMIN_ONLY = ['ADMIN'] as const satisfies readonly StaffRole[];
+
+export interface AdminDeps extends StaffDeps {
+  cache: ActionCache;
+  /** sends what staff actions email (published answers to signers) */
+  mailer: Mailer;
+  mailFrom: string;
+  /** the job queues, when this process has them (the queue view, "send now") */
+  queues?: Queues;
+}
+
+export interface AdminRouteInfo {
+  method: string;
+  url: string;
+  roles: readonly StaffRole[];
+}
+
+const table = new Map<string, AdminRouteInfo>();
+
+/** Every /api/admin route registered in this process, with its roles (for the access test). */
+export function adminRouteTable(): AdminRouteInfo[] {
+  return [...table.values()];
+}
+
+export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (app, opts) => {
+  const deps = opts.admin;
+  app.addHook('onRoute', (route) => {
+    const roles = route.config?.roles;
+    if (!roles || roles.length === 0) {
+      throw new Error(`admin route ${String(route.method)} ${route.url} declares no config.roles`);
+    }
+    const guard = requireStaff(deps, ...roles) as onRequestHookHandler;
+    const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
+    route.onRequest = [guard, ...existing];
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      if (method === 'HEAD') continue;
+      table.set(`${method} ${route.url}`, { method, url: route.url, roles });
+    }
+  });
+  app.addHook('onRequest', csrfGuard(deps.publicBaseUrl));
+  app.addHook('onSend', async (_req, reply) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  // One line per area of the console. Each module exports a plugin taking { admin: AdminDeps }.
+  await app.register(auditRoutes, { admin: deps });
+};

@@ -1,0 +1,48 @@
+// Every page of the staff console, the roles that may open it, and whether it is in the
+// navigation. The console's layout refuses a page that is not listed here (fail closed), and
+// the access test checks every +page.svelte under routes/admin/(console) against this list.
+export type StaffRole = 'ADMIN' | 'CAMPAIGNER' | 'VIEWER';
+
+export const READ: readonly StaffRole[] = ['ADMIN', 'CAMPAIGNER', 'VIEWER'];
+export const WRITE: readonly StaffRole[] = ['ADMIN', 'CAMPAIGNER'];
+export const ADMIN_ONLY: readonly StaffRole[] = ['ADMIN'];
+
+export type NavKey =
+	| 'overview'
+	| 'actions'
+	| 'targets'
+	| 'deliveries'
+	| 'answers'
+	| 'fraud'
+	| 'exports'
+	| 'audit'
+	| 'staff'
+	| 'integrations'
+	| 'queues'
+	| 'account';
+
+export interface AdminPage {
+	/** SvelteKit route id */
+	route: string;
+	roles: readonly StaffRole[];
+	/** shown in the navigation under this key */
+	nav?: NavKey;
+	/** the URL the navigation links to (routes without parameters only) */
+	href?: string;
+}
+
+export const ADMIN_PAGES: AdminPage[] = [
+	{ route: '/admin/(console)', roles: READ, nav: 'overview', href: '/admin' },
+	{ route: '/admin/(console)/account', roles: READ, nav: 'account', href: '/admin/account' },
+	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
+	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' }
+	// areas add their pages here
+];
+
+export function pageFor(routeId: string | null): AdminPage | undefined {
+	return ADMIN_PAGES.find((p) => p.route === routeId);
+}
+
+export function mayOpen(page: AdminPage | undefined, role: StaffRole): boolean {
+	return page !== undefined && page.roles.includes(role);
+}

@@ -1,0 +1,23 @@
+import { fail } from '@sveltejs/kit';
+import QRCode from 'qrcode';
+import { staffApi } from '$lib/server/staff';
+import type { Actions, PageServerLoad } from './$types';
+
+export const load: PageServerLoad = async () => ({});
+
+export const actions: Actions = {
+	setup: async (event) => {
+		const result = await staffApi<{ secret: string; otpauthUrl: string }>(event, '/api/staff/me/totp/setup', { method: 'POST' });
+		if (!result.ok) return fail(result.status, { error: result.body.message });
+		// drawn here as SVG: the key never leaves our server for a QR service
+		const qr = await QRCode.toString(result.data.otpauthUrl, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+		return { setup: { secret: result.data.secret, qr } };
+	},
+	confirm: async (event) => {
+		const form = await event.request.formData();
+		const totp = String(form.get('totp') ?? '').replace(/\s+/g, '');
+		const result = await staffApi(event, '/api/staff/me/totp/confirm', { method: 'POST', body: { totp } });
+		if (!result.ok) return fail(422, { invalid: true });
+		return { done: true };
+	}
+};

@@ -1,0 +1,49 @@
+import { fail, redirect } from '@sveltejs/kit';
+import { api, staffCookieHeader } from '$lib/server/api';
+import type { Actions, PageServerLoad } from './$types';
+
+/** Only paths inside the console: never a redirect to another site. */
+function safeNext(value: string | null): string {
+	return value && /^\/admin(\/|\?|$)/.test(value) && !value.startsWith('//') ? value : '/admin';
+}
+
+export const load: PageServerLoad = async (event) => {
+	// already signed in: straight on
+	if (staffCookieHeader(event)) {
+		const me = await api(event, '/api/staff/me', { staff: true });
+		if (me.ok) redirect(303, safeNext(event.url.searchParams.get('next')));
+	}
+	return { locale: event.locals.locale };
+};
+
+export const actions: Actions = {
+	default: async (event) => {
+		const form = await event.request.formData();
+		const email = String(form.get('email') ?? '').trim();
+		const password = String(form.get('password') ?? '');
+		const totp = String(form.get('totp') ?? '').replace(/\s+/g, '');
+		if (!email || !password) return fail(422, { email, error: 'login_error_missing' as const });
+		const result = await api<{ user: unknown }>(event, '/api/staff/login', {
+			method: 'POST',
+			body: { email, password, ...(totp ? { totp } : {}) },
+			staff: true
+		});
+		if (!result.ok) {
+			if (result.status === 429) {
+				return fail(429, { email, error: 'login_error_throttled' as const, minutes: 15 });
+			}
+			if (result.body.code === 'totp_required') return fail(401, { email, error: 'login_error_totp_required' as const, needTotp: true });
+			return fail(result.status === 422 ? 422 : 401, { email, error: 'login_error_invalid' as const, needTotp: Boolean(totp) });
+		}
+		// the API chose the cookie (name, token, flags); pass it on to the browser as it is
+		for (const line of result.headers?.getSetCookie() ?? []) {
+			const [pair = '', ...attributes] = line.split(';');
+			const eq = pair.indexOf('=');
+			const name = pair.slice(0, eq).trim();
+			const value = pair.slice(eq + 1).trim();
+			const secure = attributes.some((a) => a.trim().toLowerCase() === 'secure');
+			event.cookies.set(name, value, { path: '/', httpOnly: true, sameSite: 'strict', secure });
+		}
+		redirect(303, safeNext(event.url.searchParams.get('next')));
+	}
+};
