@@ -28,6 +28,7 @@ import { memberRoutes } from './routes/members.ts';
 import { packetRoutes } from './routes/packets.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { adminRoutes } from './routes/admin/index.ts';
+import { v1Routes } from './routes/v1.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 
@@ -104,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('staffSessionId', null);
 
   app.decorateRequest('clientIp', '');
+  app.decorateRequest('apiKey', null);
   app.addHook('onRequest', async (req) => {
     const forwarded = req.headers['x-chorus-client-ip'];
     req.clientIp =
@@ -199,6 +201,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           mailFrom: deps.members?.mailFrom ?? deps.config.MAIL_FROM,
           queues: deps.queues,
         },
+      });
+      await api.register(v1Routes, {
+        prefix: '/v1',
+        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        cache: deps.cache,
+        signatures: deps.signatures,
+        publicBaseUrl: deps.config.PUBLIC_BASE_URL,
       });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       // the reference page, rendered once on first request (the document does not change)
