@@ -1,0 +1,39 @@
+import { fail } from '@sveltejs/kit';
+import { formFields, staffApi, staffData } from '$lib/server/staff';
+import type { Actions, PageServerLoad } from './$types';
+
+export interface ApiKeyRow {
+	id: string;
+	name: string;
+	prefix: string;
+	scopes: string[];
+	rateLimitPerMinute: number;
+	createdAt: string;
+	createdBy: string | null;
+	lastUsedAt: string | null;
+	revokedAt: string | null;
+}
+
+export const load: PageServerLoad = async (event) => {
+	const { keys } = await staffData<{ keys: ApiKeyRow[] }>(event, '/api/admin/api-keys');
+	return { keys };
+};
+
+export const actions: Actions = {
+	createKey: async (event) => {
+		const form = await event.request.formData();
+		const fields = formFields(form);
+		const scopes = form.getAll('scopes').map(String);
+		const body = { name: fields.name ?? '', scopes, rateLimitPerMinute: Number(fields.rateLimitPerMinute || 600) };
+		const result = await staffApi<{ key: ApiKeyRow; secret: string }>(event, '/api/admin/api-keys', { method: 'POST', body });
+		if (!result.ok) return fail(result.status, { error: result.body.message, values: { name: body.name, scopes } });
+		// the only time the secret is on a page: this answer to this POST
+		return { created: { name: result.data.key.name, secret: result.data.secret } };
+	},
+	revokeKey: async (event) => {
+		const id = String((await event.request.formData()).get('id') ?? '');
+		const result = await staffApi(event, `/api/admin/api-keys/${encodeURIComponent(id)}/revoke`, { method: 'POST' });
+		if (!result.ok) return fail(result.status, { error: result.body.message });
+		return { revoked: true };
+	}
+};
