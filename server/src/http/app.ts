@@ -29,6 +29,7 @@ import { packetRoutes } from './routes/packets.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import { v1Routes } from './routes/v1.ts';
+import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 
@@ -138,7 +139,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply
         .code(err.statusCode)
         .headers(err.headers)
-        .send({ statusCode: err.statusCode, error: reasonPhrase(err.statusCode), code: err.code, message: err.message });
+        .send({
+          statusCode: err.statusCode,
+          error: reasonPhrase(err.statusCode),
+          code: err.code,
+          message: err.message,
+          ...(err.issues ? { issues: err.issues } : {}),
+        });
     }
     const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
     if (status >= 400 && status < 500) {
@@ -204,6 +211,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       });
       await api.register(v1Routes, {
         prefix: '/v1',
+        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        cache: deps.cache,
+        signatures: deps.signatures,
+        publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+      });
+      await api.register(osdiRoutes, {
+        prefix: '/osdi/v1',
         keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
         cache: deps.cache,
         signatures: deps.signatures,

@@ -7,6 +7,8 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** each bad field of a 422, as in schema validation errors */
+    readonly issues?: { path: string; message: string }[],
   ) {
     super(message);
   }
