@@ -29,6 +29,8 @@ import { packetRoutes } from './routes/packets.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import { v1Routes } from './routes/v1.ts';
+import { countRoutes } from './routes/counts.ts';
+import { WIDGET_JS } from './widget.ts';
 import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
@@ -209,6 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           queues: deps.queues,
         },
       });
+      await api.register(countRoutes, { cache: deps.cache });
       await api.register(v1Routes, {
         prefix: '/v1',
         keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
@@ -235,6 +238,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     },
     { prefix: '/api' },
+  );
+
+  // the embeddable widget's script (see widget.ts), from memory
+  app.get('/widget.js', { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .header('access-control-allow-origin', '*')
+      .header('cross-origin-resource-policy', 'cross-origin')
+      .send(WIDGET_JS),
   );
 
   if (deps.webHandler) {
