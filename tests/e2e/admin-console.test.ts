@@ -137,7 +137,7 @@ describe('console pages: who may open them', () => {
   });
 
   it('never redirects sign-in to another site', async () => {
-    const form = new URLSearchParams({ email: 'nobody@example.org', password: 'x' });
+    const form = new URLSearchParams({ email: unique('nobody'), password: 'x' });
     const res = await fetch(`${platform.baseUrl}/admin/login?next=${encodeURIComponent('//evil.example/')}`, {
       method: 'POST',
       redirect: 'manual',
@@ -221,11 +221,25 @@ describe('an admin in the browser, JavaScript off', () => {
     expect(log).toContain('totp_enabled');
     await axe('audit log', page);
 
+    // the queue view: the workers of this platform are connected; pausing and resuming works
+    await page.getByRole('navigation').getByRole('link', { name: 'Queues' }).click();
+    expect(await page.locator('main').textContent()).toContain('chorus-delivery');
+    await axe('queues', page);
+    // refreshing itself only when asked to, with the way to stop it on the page
+    expect(await page.locator('meta[http-equiv="refresh"]').count()).toBe(0);
+    await page.getByRole('link', { name: 'Refresh this page every 10 seconds' }).click();
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('10');
+    await page.getByRole('link', { name: /Stop refreshing/ }).click();
+    await page.getByRole('button', { name: 'Pause chorus-mail' }).click();
+    expect(await page.locator('main').textContent()).toContain('Paused');
+    await page.getByRole('button', { name: 'Resume chorus-mail' }).click();
+    expect(await page.getByRole('button', { name: 'Pause chorus-mail' }).count()).toBe(1);
+
     await page.goto(`${platform.baseUrl}/admin/audit?from=not-a-date`);
     expect(await page.getByRole('alert').textContent()).toMatch(/date/i);
     await context.close();
     expect(offsite).toEqual([]);
-  });
+  }, 180_000);
 
   it('shows the console in Spanish to a browser that asks for it', async () => {
     const res = await fetch(`${platform.baseUrl}/admin/login`, { headers: { 'accept-language': 'es-MX,es;q=0.9' } });
