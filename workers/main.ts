@@ -19,6 +19,7 @@ import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { createWebhookQueue, WEBHOOK_QUEUE } from '../server/src/webhook/webhook.queue.ts';
 import { deliverWebhook, sweepWebhooks, type WebhookJob } from '../server/src/webhook/webhook.service.ts';
 import { every } from './loop.ts';
+import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 
 async function main() {
   const config = loadConfig();
@@ -94,6 +95,7 @@ async function main() {
       sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs }),
     ),
     every('webhooks', 1_000, log, () => sweepWebhooks({ pool: db.pool, queue: webhookQueue, clock })),
+    every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
     every('reminders', 60_000, log, () =>
       sendDueReminders(
         {

@@ -127,7 +127,7 @@ describe('the widget on another site', () => {
     // no cookie of ours: not in the browser at all, not readable by the host page
     const ours = (await context.cookies()).filter((c) => c.name !== 'host_session');
     expect(ours).toEqual([]);
-    expect(await page.evaluate(() => document.cookie)).toBe('host_session=theirs');
+    expect(await page.evaluate('document.cookie')).toBe('host_session=theirs');
     expect(offsite).toEqual([]);
 
     // the workers deliver the signed webhook to the other site

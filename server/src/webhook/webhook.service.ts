@@ -7,12 +7,13 @@
 //
 // Signature: header `Chorus-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 // Payloads carry ids and counts, never emails or names.
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { z } from 'zod';
 import { inTransaction } from '../db/db.ts';
 import { notFound } from '../shared/errors.ts';
+import { seal, unseal } from '../shared/seal.ts';
 import { recordAudit } from '../staff/audit.ts';
 
 export const WEBHOOK_EVENTS = ['signature.confirmed', 'letter.delivered', 'letter.bounced', 'answer.published'] as const;
@@ -80,25 +81,18 @@ export function verifySignature(secret: string, header: string, body: string, no
   return timingSafeEqual(expected, Buffer.from(m[2]!, 'hex'));
 }
 
-// --- endpoint secrets, encrypted at rest ------------------------------------------------------
+// --- endpoint secrets, sealed at rest (shared/seal.ts: AES-256-GCM under SECRET_KEY) -------------
 
-function keyFrom(appSecret: string): Buffer {
-  return createHash('sha256').update(`chorus-webhook-secrets:${appSecret}`).digest();
-}
+const SEAL_PURPOSE = 'webhook-endpoint-secret';
 
 export function sealSecret(appSecret: string, plain: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', keyFrom(appSecret), iv);
-  const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), data.toString('base64url')].join('.');
+  return seal(appSecret, SEAL_PURPOSE, plain);
 }
 
 export function openSecret(appSecret: string, sealed: string): string {
-  const [v, iv, tag, data] = sealed.split('.');
-  if (v !== 'v1' || !iv || !tag || !data) throw new Error('unreadable webhook secret');
-  const decipher = createDecipheriv('aes-256-gcm', keyFrom(appSecret), Buffer.from(iv, 'base64url'));
-  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-  return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+  const plain = unseal(appSecret, SEAL_PURPOSE, sealed);
+  if (plain === null) throw new Error('unreadable webhook secret (was SECRET_KEY changed?)');
+  return plain;
 }
 
 // --- endpoints (admin) ---------------------------------------------------------------------------

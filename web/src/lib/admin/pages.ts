@@ -36,7 +36,8 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/account', roles: READ, nav: 'account', href: '/admin/account' },
 	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
 	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
-	{ route: '/admin/(console)/integrations', roles: ADMIN_ONLY, nav: 'integrations', href: '/admin/integrations' }
+	{ route: '/admin/(console)/integrations', roles: ADMIN_ONLY, nav: 'integrations', href: '/admin/integrations' },
+	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' }
 	// areas add their pages here
 ];
 
