@@ -5,7 +5,12 @@ import { compileErrors, validate } from '@readme/openapi-parser';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, signBody, type Harness } from '../testing/harness.ts';
-import { assertDocumented, documented } from '../testing/openapi.ts';
+import { assertDocumented, checkEveryInject, documented } from '../testing/openapi.ts';
+import Fastify from 'fastify';
+import swagger from '@fastify/swagger';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { swaggerOptions } from './openapi.ts';
 
 let h: Harness;
 let doc: OpenAPIV3_1.Document;
@@ -103,6 +108,22 @@ describe('real responses match the document', () => {
     expect((await inject({ url: '/api/confirmations/not-a-token' })).statusCode).toBe(404);
     expect((await inject({ url: '/api/staff/me' })).statusCode).toBe(401);
     expect((await inject({ url: '/healthz' })).statusCode).toBe(200);
+  });
+
+  it('every inject of a test app is checked: an undeclared status fails the test that made it', async () => {
+    const app = Fastify().withTypeProvider<ZodTypeProvider>();
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+    await app.register(swagger, swaggerOptions('http://chorus.test'));
+    app.get('/api/thing', { schema: { summary: 'A thing', tags: ['actions'], response: { 200: z.object({ ok: z.boolean() }) } } }, async (_req, reply) =>
+      reply.code(201).send({ ok: true }),
+    );
+    await app.ready();
+    checkEveryInject(app);
+    await expect(app.inject({ url: '/api/thing' })).rejects.toThrow(/answered 201, which the document does not list/);
+    // routes the document does not list are not checked
+    expect((await app.inject({ url: '/api/elsewhere' })).statusCode).toBe(404);
+    await app.close();
   });
 
   it('the checker fails on a body the document does not allow', async () => {

@@ -85,3 +85,22 @@ export function documented(app: FastifyInstance) {
     return res;
   };
 }
+
+/**
+ * Makes every `app.inject(opts)` of a test app check its answer against the document, for the
+ * routes the document lists (hidden routes, pages and unknown paths pass unchecked, and so do
+ * redirects). createHarness() does this for every API test.
+ */
+export function checkEveryInject(app: FastifyInstance): void {
+  const inject = app.inject.bind(app) as (opts: InjectOptions) => Promise<LightMyRequestResponse>;
+  const checked = async (opts: InjectOptions | string) => {
+    const o = typeof opts === 'string' ? { url: opts } : opts;
+    const res = await inject(o);
+    const method = o.method ?? 'GET';
+    const url = String(o.url ?? o.path ?? '/');
+    if (res.statusCode >= 300 && res.statusCode < 400) return res;
+    if (method.toUpperCase() !== 'HEAD' && findOperation(app, method, url)) assertDocumented(app, method, url, res);
+    return res;
+  };
+  (app as unknown as { inject: typeof checked }).inject = checked;
+}
