@@ -197,6 +197,28 @@ describe('the integrator API', () => {
     expect(all.statusCode).toBe(200);
   });
 
+  it('manage_actions pauses and resumes signing, audited with the key', async () => {
+    const { key, secret } = await makeKey(['manage_actions']);
+    const reader = await makeKey(['read_public']);
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const url = `/api/v1/actions/${action.slug}/signing`;
+    expect((await inject({ method: 'POST', url, headers: bearer(reader.secret), payload: { open: false } })).statusCode).toBe(403);
+    const paused = await inject({ method: 'POST', url, headers: bearer(secret), payload: { open: false } });
+    expect(paused.statusCode).toBe(200);
+    expect(paused.json().signingOpen).toBe(false);
+    const sign = await inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody() });
+    expect(sign.statusCode).toBe(409);
+    expect(sign.json().code).toBe('signing_paused');
+    const resumed = await inject({ method: 'POST', url, headers: bearer(secret), payload: { open: true } });
+    expect(resumed.json().signingOpen).toBe(true);
+    const audit = await h.db.pool.query(`SELECT verb, after FROM audit_log WHERE entity = 'action' AND entity_id = $1 ORDER BY id`, [action.id]);
+    expect(audit.rows.map((r) => r.verb)).toEqual(['signing_paused', 'signing_resumed']);
+    expect(audit.rows[0].after.apiKey).toBe(key.prefix);
+    expect((await inject({ method: 'POST', url, headers: bearer(secret), payload: { open: 'no' } })).statusCode).toBe(422);
+    expect((await inject({ method: 'POST', url: '/api/v1/actions/no-such/signing', headers: bearer(secret), payload: { open: true } })).statusCode).toBe(404);
+  });
+
   it('answers 4xx to hostile queries', async () => {
     const { secret } = await makeKey(['read_signatures']);
     const { action } = await createAction(h.db);

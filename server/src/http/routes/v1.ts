@@ -9,6 +9,8 @@ import type { ActionRow } from '../../action/action.repository.ts';
 import { requireApiKey, type ApiKeyDeps } from '../../integration/api-key.service.ts';
 import { actionIdBySlug, listSignatures, syncedSignatureSchema, syncQuerySchema } from '../../integration/sync.service.ts';
 import { notFound } from '../../shared/errors.ts';
+import { inTransaction } from '../../db/db.ts';
+import { recordAudit } from '../../staff/audit.ts';
 import { signAcceptedSchema, signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import { errorSchema, localeQuery, slugParam } from './schemas.ts';
@@ -171,6 +173,51 @@ export const v1Routes: FastifyPluginAsyncZod<V1Deps> = async (app, opts) => {
       const body = { ...req.body, source: req.body.source || req.apiKey?.prefix };
       await sign({ ...opts.signatures, log: req.log }, req.params.slug, body, { ip: req.clientIp });
       return reply.code(202).send({ status: 'received', message: 'The signer has been emailed a confirmation link.' });
+    },
+  );
+
+  app.post(
+    '/actions/:slug/signing',
+    {
+      onRequest: guard('manage_actions'),
+      schema: {
+        summary: 'Pause or resume signing on an action',
+        description:
+          'Scope `manage_actions`. `{ "open": false }` pauses signing (the form answers 409 `signing_paused`), `{ "open": true }` ' +
+          'resumes it. Audited, with the key prefix. Changes take effect within a second or two on every server.',
+        tags: ['integrations'],
+        security,
+        params: slugParam,
+        body: z.strictObject({ open: z.boolean({ error: 'open must be true or false' }) }).meta({ examples: [{ open: false }] }),
+        response: { 200: v1ActionSchema, 404: errorSchema, ...authErrors },
+      },
+    },
+    async (req) => {
+      const changed = await inTransaction(opts.keys.pool, async (tx) => {
+        const before = await tx.query<{ id: string; signing_enabled: boolean }>(
+          `SELECT id, signing_enabled FROM actions WHERE slug = $1 AND status IN ('PUBLISHED', 'CLOSED') FOR UPDATE`,
+          [req.params.slug],
+        );
+        const row = before.rows[0];
+        if (!row) return false;
+        if (row.signing_enabled !== req.body.open) {
+          await tx.query('UPDATE actions SET signing_enabled = $2, updated_at = now() WHERE id = $1', [row.id, req.body.open]);
+          await recordAudit(tx, {
+            staffId: null,
+            verb: req.body.open ? 'signing_resumed' : 'signing_paused',
+            entity: 'action',
+            entityId: row.id,
+            before: { signingEnabled: row.signing_enabled },
+            after: { signingEnabled: req.body.open, apiKey: req.apiKey?.prefix },
+          });
+        }
+        return true;
+      });
+      if (!changed) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
+      await opts.cache.refresh();
+      const a = await opts.cache.find(req.params.slug);
+      if (!a) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
+      return toV1Action(opts.cache, a, a.defaultLocale, opts.publicBaseUrl);
     },
   );
 };
