@@ -52,7 +52,9 @@ beforeAll(async () => {
       return;
     }
     const embed =
-      req.url === '/snippet'
+      req.url === '/hostile'
+        ? `<script src="${platform.baseUrl}/widget.js" data-action="../admin/integrations" async></script>`
+        : req.url === '/snippet'
         ? `<iframe src="${platform.baseUrl}/embed/${PETITION.slug}" title="Sign the petition" width="100%" height="760"></iframe>`
         : `<script src="${platform.baseUrl}/widget.js" data-action="${PETITION.slug}" data-title="Sign the petition" async></script>`;
     res
@@ -147,6 +149,24 @@ describe('the widget on another site', () => {
     await expect.poll(async () => frame.locator('#e-email').count(), { timeout: 15_000 }).toBe(1);
     await context.close();
 
+    // a widget told to frame anything but an action slug frames nothing
+    const hostile = await browser.newContext();
+    const hp = await hostile.newPage();
+    await hp.goto(`${hostUrl}/hostile`);
+    await hp.waitForLoadState('networkidle');
+    expect(await hp.locator('iframe').count()).toBe(0);
+    await hostile.close();
+
+    // hostile input to the embed page: an unknown action, a form post without the count consent
+    expect((await fetch(`${platform.baseUrl}/embed/no-such-action`)).status).toBe(404);
+    const bad = await fetch(`${platform.baseUrl}/embed/${PETITION.slug}?/sign`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', origin: platform.baseUrl },
+      body: new URLSearchParams({ firstName: 'A', lastName: 'B', email: unique('bad'), country: 'FR' }).toString(),
+    });
+    expect(bad.status).toBe(422);
+    expect(await bad.text()).toContain('e-consentCount-error');
+
     const embed = await fetch(`${platform.baseUrl}/embed/${PETITION.slug}`);
     expect(embed.headers.get('content-security-policy')).toContain('frame-ancestors *');
     expect(embed.headers.get('x-frame-options')).toBeNull();
@@ -171,7 +191,8 @@ describe('the Integrations console page', () => {
     const page = await context.newPage();
     const res = await page.goto(`${platform.baseUrl}/admin/integrations`);
     expect(res?.status()).toBe(200);
-    await page.locator('#k-name').fill('Browser test key');
+    const keyName = `Browser test key ${Date.now()}`;
+    await page.locator('#k-name').fill(keyName);
     await page.locator('#k-scope-read_signatures').check();
     await Promise.all([page.waitForEvent('load'), page.locator('button', { hasText: 'Create key' }).click()]);
     const secret = ((await page.getByTestId('new-secret').textContent()) ?? '').trim();
@@ -180,7 +201,7 @@ describe('the Integrations console page', () => {
     expect(v1.status).toBe(200);
     await page.goto(`${platform.baseUrl}/admin/integrations`);
     expect(await page.content()).not.toContain(secret);
-    expect(await page.locator('td', { hasText: 'Browser test key' }).count()).toBe(1);
+    expect(await page.locator('td', { hasText: keyName }).count()).toBe(1);
     await context.close();
 
     const withJs = await browser.newContext();
