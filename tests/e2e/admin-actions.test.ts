@@ -100,7 +100,8 @@ async function press(selector: string): Promise<void> {
 const text = (selector = 'main') => page.locator(selector).innerText();
 let actionUrl = '';
 
-describe('a campaigner launches a two-language letter action from the console', () => {
+// each step is several page loads on a shared two-core machine
+describe('a campaigner launches a two-language letter action from the console', { timeout: 90_000 }, () => {
   it('signs in through the login form', async () => {
     expect(await go('/admin/actions')).toBe(200);
     expect(page.url()).toContain('/admin/login?next=%2Fadmin%2Factions');
@@ -233,6 +234,42 @@ describe('a campaigner launches a two-language letter action from the console', 
     expect(await page.locator('form[action*="sign"]').count()).toBeGreaterThan(0);
   });
 
+  it('pauses signing on this action, then on every action, and the public page says so', async () => {
+    try {
+      await go(actionUrl);
+      await page.click('a[href="?confirm=pause"]');
+      await press('form[action="?/pause"] button[type=submit]');
+      expect(await text()).toContain('Signing is paused on this action.');
+      await go(`/actions/${SLUG}`);
+      expect(await text()).toContain('Signing is paused');
+      await go(actionUrl);
+      await page.click('a[href="?confirm=resume"]');
+      await press('form[action="?/resume"] button[type=submit]');
+      await go(`/actions/${SLUG}`);
+      expect(await text()).not.toContain('Signing is paused');
+
+      await go('/admin/actions');
+      await page.click('a[href="?confirm=pause-all"]');
+      await page.waitForURL(/confirm=pause-all/);
+      await audit('pause-all confirmation');
+      await press('form[action="?/pauseAll"] button[type=submit]');
+      expect(await text()).toContain('Signing is now paused on every action.');
+      await go(`/es/actions/${SLUG}`);
+      expect(await text()).toContain('La firma está en pausa');
+
+      await go('/admin/actions');
+      expect(await text()).toContain('Signing is paused on every action.');
+      await page.click('a[href="?confirm=resume-all"]');
+      await press('form[action="?/resumeAll"] button[type=submit]');
+      expect(await text()).toContain('Signing has resumed.');
+      await go(`/es/actions/${SLUG}`);
+      expect(await text()).not.toContain('La firma está en pausa');
+    } finally {
+      // never leave the platform paused for the tests that follow
+      await pool.query(`DELETE FROM platform_settings WHERE key = 'signing_paused'`);
+    }
+  });
+
   it('closes it after a confirmation, and the public page says signing has ended', async () => {
     await go(actionUrl);
     await page.click('a[href="?confirm=close"]');
@@ -245,7 +282,7 @@ describe('a campaigner launches a two-language letter action from the console', 
       `SELECT verb FROM audit_log WHERE entity = 'action' AND entity_id = (SELECT id::text FROM actions WHERE slug = $1) ORDER BY id`,
       [SLUG],
     );
-    expect(rows.map((r) => r.verb)).toEqual(['create', 'update_text', 'update_text', 'set_targets', 'publish', 'close']);
+    expect(rows.map((r) => r.verb)).toEqual(['create', 'update_text', 'update_text', 'set_targets', 'publish', 'pause_signing', 'resume_signing', 'close']);
   });
 
   it('downloads the directory as CSV through the console, and refuses it without a session', async () => {

@@ -285,6 +285,15 @@ describe('kill switches', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('documents the console routes', async () => {
+    const res = await h.app.inject({ url: '/api/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    const paths = Object.keys(res.json().paths);
+    expect(paths).toEqual(expect.arrayContaining(['/api/admin/actions/{id}/letter-preview', '/api/admin/signing', '/api/admin/targets/import']));
+  });
+});
+
 describe('letter preview', () => {
   it('renders what each target receives, in its language, with its salutation, through the delivery rendering', async () => {
     const a = await draftLetter();
