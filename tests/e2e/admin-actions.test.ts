@@ -14,6 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seed } from '../../prisma/seed.ts';
 import { createStaff } from '../../server/src/staff/staff.service.ts';
+import { createSession } from '../../server/src/staff/session.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
@@ -293,6 +294,43 @@ describe('a campaigner launches a two-language letter action from the console', 
     const anonymous = await fetch(`${platform.baseUrl}/admin/targets/export.csv`, { redirect: 'manual' });
     expect(anonymous.status).toBe(303);
     expect(anonymous.headers.get('location')).toContain('/admin/login');
+  });
+
+  it('refuses every page of these areas without a session, and the pages that change things to a viewer', async () => {
+    const actionId = actionUrl.split('/').pop()!;
+    const { rows } = await pool.query(`SELECT id FROM targets WHERE email = $1`, [`sr.${tag}@un.example`]);
+    const targetId = rows[0].id as string;
+    const viewer = await createStaff({ pool, clock: () => new Date() }, null, {
+      email: `viewer.${tag}@example.org`,
+      name: 'Vera Viewer',
+      role: 'VIEWER',
+      password: `viewer passphrase ${tag}`,
+    });
+    const viewerCookie = `chorus_staff=${await createSession({ pool, clock: () => new Date() }, viewer.id)}`;
+    const pages: [string, 'READ' | 'WRITE'][] = [
+      ['/admin/actions', 'READ'],
+      ['/admin/actions/new', 'WRITE'],
+      [`/admin/actions/${actionId}`, 'READ'],
+      [`/admin/actions/${actionId}/texts/es`, 'WRITE'],
+      [`/admin/actions/${actionId}/targets`, 'WRITE'],
+      [`/admin/actions/${actionId}/preview`, 'READ'],
+      ['/admin/targets', 'READ'],
+      ['/admin/targets/new', 'WRITE'],
+      [`/admin/targets/${targetId}`, 'READ'],
+      ['/admin/targets/export.csv', 'READ'],
+    ];
+    for (const [path, roles] of pages) {
+      const anonymous = await fetch(`${platform.baseUrl}${path}`, { redirect: 'manual' });
+      expect(anonymous.status, `${path} without a session`).toBe(303);
+      expect(anonymous.headers.get('location'), path).toMatch(/^\/admin\/login\?next=/);
+      const asViewer = await fetch(`${platform.baseUrl}${path}`, { redirect: 'manual', headers: { cookie: viewerCookie } });
+      expect(asViewer.status, `${path} as a viewer`).toBe(roles === 'READ' ? 200 : 403);
+      await asViewer.body?.cancel();
+    }
+    // a viewer reads the action but gets no buttons that change it
+    const html = await (await fetch(`${platform.baseUrl}/admin/actions/${actionId}`, { headers: { cookie: viewerCookie } })).text();
+    expect(html).not.toContain('?confirm=');
+    expect(html).not.toContain('action="?/settings"');
   });
 
   it('loaded nothing from another origin', () => {

@@ -6,6 +6,8 @@ import type { Actions, PageServerLoad } from './$types';
 
 const CONFIRMABLE = ['publish', 'close', 'archive', 'reopen', 'pause', 'resume'] as const;
 type Confirmable = (typeof CONFIRMABLE)[number];
+/** the outcomes a redirect may announce (?done=...) */
+const DONE = ['saved', 'published', 'closed', 'archived', 'paused', 'resumed', 'removed', 'targets'] as const;
 
 export const load: PageServerLoad = async (event) => {
 	const action = await staffData<StaffActionDetail>(event, `/api/admin/actions/${encodeURIComponent(event.params.id)}`);
@@ -13,7 +15,7 @@ export const load: PageServerLoad = async (event) => {
 	return {
 		action,
 		confirm: (CONFIRMABLE as readonly string[]).includes(confirm ?? '') ? (confirm as Confirmable) : null,
-		done: event.url.searchParams.get('done')
+		done: DONE.find((d) => d === event.url.searchParams.get('done')) ?? null
 	};
 };
 

@@ -4,9 +4,12 @@ import { formFields, issuesByField, staffApi, staffData } from '$lib/server/staf
 import { targetBody } from '$lib/server/target-form';
 import type { Actions, PageServerLoad } from './$types';
 
+/** the outcomes a redirect may announce (?done=...) */
+const DONE = ['created', 'saved', 'disabled', 'enabled'] as const;
+
 export const load: PageServerLoad = async (event) => {
 	const target = await staffData<StaffTarget>(event, `/api/admin/targets/${encodeURIComponent(event.params.id)}`);
-	return { target, done: event.url.searchParams.get('done') };
+	return { target, done: DONE.find((d) => d === event.url.searchParams.get('done')) ?? null };
 };
 
 const path = (id: string) => `/api/admin/targets/${encodeURIComponent(id)}`;
