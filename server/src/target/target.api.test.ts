@@ -100,6 +100,18 @@ describe('create, read, edit', () => {
     expect(await search('q=%25')).not.toContain(t.id);
   });
 
+  it('pages through results with limit and offset, with the total', async () => {
+    const word = `Paged${tag()}`;
+    for (let i = 0; i < 3; i++) await post('/api/admin/targets', validTarget({ name: `${word} ${i}` }));
+    const page = (offset: number) =>
+      asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/targets?q=${word}&limit=2&offset=${offset}` }).then((r) => r.json());
+    const [first, second] = [await page(0), await page(2)];
+    expect(first.total).toBe(3);
+    expect(first.targets.map((t: { name: string }) => t.name)).toEqual([`${word} 0`, `${word} 1`]);
+    expect(second.targets.map((t: { name: string }) => t.name)).toEqual([`${word} 2`]);
+    expect((await asStaff(h.app, viewer.cookie, { method: 'GET', url: '/api/admin/targets?limit=100000' })).statusCode).toBe(422);
+  });
+
   it('edits every field and audits before and after', async () => {
     const t = (await post('/api/admin/targets', validTarget())).json();
     const res = await asStaff(h.app, campaigner.cookie, {

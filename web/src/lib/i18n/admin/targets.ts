@@ -4,7 +4,10 @@ import { defineMessages } from './dict';
 export const targetsText = defineMessages({
 	en: {
 		list_title: 'Targets directory',
-		list_caption: '{shown} of {total} targets',
+		list_caption: 'Targets {from} to {to} of {total}',
+		pages_label: 'Pages of results',
+		page_previous: '← Previous page',
+		page_next: 'Next page →',
 		list_empty: 'No targets match.',
 		new_target: 'Add a target',
 		new_title: 'Add a target',
@@ -66,7 +69,10 @@ export const targetsText = defineMessages({
 	},
 	es: {
 		list_title: 'Directorio de destinatarios',
-		list_caption: '{shown} de {total} destinatarios',
+		list_caption: 'Destinatarios {from} a {to} de {total}',
+		pages_label: 'Páginas de resultados',
+		page_previous: '← Página anterior',
+		page_next: 'Página siguiente →',
 		list_empty: 'Ningún destinatario coincide.',
 		new_target: 'Añadir un destinatario',
 		new_title: 'Añadir un destinatario',
@@ -128,7 +134,10 @@ export const targetsText = defineMessages({
 	},
 	fr: {
 		list_title: 'Annuaire des destinataires',
-		list_caption: '{shown} destinataires sur {total}',
+		list_caption: 'Destinataires {from} à {to} sur {total}',
+		pages_label: 'Pages de résultats',
+		page_previous: '← Page précédente',
+		page_next: 'Page suivante →',
 		list_empty: 'Aucun destinataire ne correspond.',
 		new_target: 'Ajouter un destinataire',
 		new_title: 'Ajouter un destinataire',
@@ -190,7 +199,10 @@ export const targetsText = defineMessages({
 	},
 	ru: {
 		list_title: 'Справочник адресатов',
-		list_caption: 'Показано {shown} из {total}',
+		list_caption: 'Адресаты с {from} по {to} из {total}',
+		pages_label: 'Страницы результатов',
+		page_previous: '← Предыдущая страница',
+		page_next: 'Следующая страница →',
 		list_empty: 'Нет подходящих адресатов.',
 		new_target: 'Добавить адресата',
 		new_title: 'Добавить адресата',
