@@ -213,7 +213,7 @@ describe('the integrator API', () => {
     const resumed = await inject({ method: 'POST', url, headers: bearer(secret), payload: { open: true } });
     expect(resumed.json().signingOpen).toBe(true);
     const audit = await h.db.pool.query(`SELECT verb, after FROM audit_log WHERE entity = 'action' AND entity_id = $1 ORDER BY id`, [action.id]);
-    expect(audit.rows.map((r) => r.verb)).toEqual(['signing_paused', 'signing_resumed']);
+    expect(audit.rows.map((r) => r.verb)).toEqual(['pause_signing', 'resume_signing']);
     expect(audit.rows[0].after.apiKey).toBe(key.prefix);
     expect((await inject({ method: 'POST', url, headers: bearer(secret), payload: { open: 'no' } })).statusCode).toBe(422);
     expect((await inject({ method: 'POST', url: '/api/v1/actions/no-such/signing', headers: bearer(secret), payload: { open: true } })).statusCode).toBe(404);

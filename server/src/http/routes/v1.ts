@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { onRequestHookHandler } from 'fastify';
 import { z } from 'zod';
-import { textFor, type ActionCache } from '../../action/action.service.ts';
+import { isSigningOpen, textFor, type ActionCache } from '../../action/action.service.ts';
 import type { ActionRow } from '../../action/action.repository.ts';
 import { requireApiKey, type ApiKeyDeps } from '../../integration/api-key.service.ts';
 import { actionIdBySlug, listSignatures, syncedSignatureSchema, syncQuerySchema } from '../../integration/sync.service.ts';
@@ -53,7 +53,7 @@ export function toV1Action(cache: ActionCache, a: ActionRow, locale: string, pub
     locales: a.texts.map((t) => t.locale).sort(),
     goal: a.goal,
     count: cache.count(a.id),
-    signingOpen: a.status === 'PUBLISHED' && a.signingEnabled,
+    signingOpen: isSigningOpen(a),
     publishedAt: a.publishedAt ? new Date(a.publishedAt).toISOString() : null,
     url: `${publicBaseUrl}${lang === 'en' ? '' : `/${lang}`}/actions/${a.slug}`,
     campaign: { slug: a.campaign.slug, name: a.campaign.names[lang] ?? a.campaign.names[a.defaultLocale] ?? a.campaign.slug },
@@ -204,7 +204,8 @@ export const v1Routes: FastifyPluginAsyncZod<V1Deps> = async (app, opts) => {
           await tx.query('UPDATE actions SET signing_enabled = $2, updated_at = now() WHERE id = $1', [row.id, req.body.open]);
           await recordAudit(tx, {
             staffId: null,
-            verb: req.body.open ? 'signing_resumed' : 'signing_paused',
+            // the verbs of the console's own switch (action.admin.service.ts setSigning)
+            verb: req.body.open ? 'resume_signing' : 'pause_signing',
             entity: 'action',
             entityId: row.id,
             before: { signingEnabled: row.signing_enabled },
