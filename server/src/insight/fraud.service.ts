@@ -57,6 +57,23 @@ export interface FraudDeps {
   clock: () => Date;
 }
 
+/**
+ * The spellings under which the signing path may have seen a typed address: IPv6 in its
+ * canonical compressed form (as sockets report it), and IPv4 both plain and IPv4-mapped
+ * (a server listening on "::" sees IPv4 clients as ::ffff:a.b.c.d).
+ */
+export function addressSpellings(ip: string): string[] {
+  const trimmed = ip.trim();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(trimmed);
+  const v4 = mapped ? mapped[1]! : /^\d+\.\d+\.\d+\.\d+$/.test(trimmed) ? trimmed : null;
+  if (v4) return [v4, `::ffff:${v4}`];
+  try {
+    return [new URL(`http://[${trimmed}]`).hostname.slice(1, -1)];
+  } catch {
+    return [trimmed.toLowerCase()];
+  }
+}
+
 /** `%`, `_` and `\` typed by staff mean themselves in ILIKE. */
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -80,7 +97,7 @@ function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): { sql: string; pa
   if (f.status) add(`s.status = ?::"SignatureStatus"`, f.status);
   else where.push(`s.status IN ('PENDING', 'CONFIRMED')`);
   if (f.actionId) add('s.action_id = ?::uuid', f.actionId);
-  if (f.ip) add('s.ip_hash = ?', hashIp(deps.secret, f.ip));
+  if (f.ip) add('s.ip_hash = ANY(?::varchar[])', addressSpellings(f.ip).map((a) => hashIp(deps.secret, a)));
   if (f.ipHash) add('s.ip_hash = ?', f.ipHash);
   if (f.network) add('s.net_hash = ?', hashNetwork(deps.secret, f.network));
   if (f.netHash) add('s.net_hash = ?', f.netHash);
