@@ -35,7 +35,12 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)', roles: READ, nav: 'overview', href: '/admin' },
 	{ route: '/admin/(console)/account', roles: READ, nav: 'account', href: '/admin/account' },
 	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
-	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' }
+	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
+	{ route: '/admin/(console)/dashboard/[id]', roles: READ },
+	{ route: '/admin/(console)/fraud', roles: READ, nav: 'fraud', href: '/admin/fraud' },
+	{ route: '/admin/(console)/fraud/wall', roles: READ },
+	{ route: '/admin/(console)/exports', roles: WRITE, nav: 'exports', href: '/admin/exports' },
+	{ route: '/admin/(console)/exports/[id]', roles: WRITE }
 	// areas add their pages here
 ];
 
