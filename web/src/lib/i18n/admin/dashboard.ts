@@ -3,6 +3,9 @@ import { defineMessages } from './dict';
 
 export const dashboard = defineMessages({
 	en: {
+		as_of: 'Figures as of {time}.',
+		live_start: 'Watch live: refresh every 10 seconds',
+		live_stop: 'Stop refreshing',
 		overview_title: 'Overview',
 		action_title: 'Dashboard: {title}',
 		refreshes: 'Figures as of {time}. This page refreshes itself every 10 seconds.',
@@ -70,6 +73,9 @@ export const dashboard = defineMessages({
 		back_overview: 'All actions'
 	},
 	es: {
+		as_of: 'Cifras a las {time}.',
+		live_start: 'Ver en directo: actualizar cada 10 segundos',
+		live_stop: 'Dejar de actualizar',
 		overview_title: 'Resumen',
 		action_title: 'Panel: {title}',
 		refreshes: 'Cifras a las {time}. Esta página se actualiza sola cada 10 segundos.',
@@ -137,6 +143,9 @@ export const dashboard = defineMessages({
 		back_overview: 'Todas las acciones'
 	},
 	fr: {
+		as_of: 'Chiffres à {time}.',
+		live_start: 'Suivre en direct : mise à jour toutes les 10 secondes',
+		live_stop: 'Arrêter la mise à jour',
 		overview_title: "Vue d'ensemble",
 		action_title: 'Tableau de bord : {title}',
 		refreshes: 'Chiffres à {time}. Cette page se met à jour toute seule toutes les 10 secondes.',
@@ -204,6 +213,9 @@ export const dashboard = defineMessages({
 		back_overview: 'Toutes les actions'
 	},
 	ru: {
+		as_of: 'Данные на {time}.',
+		live_start: 'Смотреть вживую: обновлять каждые 10 секунд',
+		live_stop: 'Остановить обновление',
 		overview_title: 'Обзор',
 		action_title: 'Панель: {title}',
 		refreshes: 'Данные на {time}. Страница обновляется сама каждые 10 секунд.',

@@ -3,6 +3,9 @@ import { defineMessages } from './dict';
 
 export const exportsText = defineMessages({
 	en: {
+		live_start: 'Follow the progress: refresh every 2 seconds',
+		live_stop: 'Stop refreshing',
+		check_again: 'Check again',
 		title: 'Exports',
 		intro: 'CSV files of signatures or letters. You see how many rows a filter gives before you start; the file is written in the background and kept for 24 hours. Every export and every download is in the audit log.',
 		filter_title: 'What to export',
@@ -43,6 +46,9 @@ export const exportsText = defineMessages({
 		expired: 'The file was deleted after 24 hours. Start the export again if you need it.'
 	},
 	es: {
+		live_start: 'Seguir el progreso: actualizar cada 2 segundos',
+		live_stop: 'Dejar de actualizar',
+		check_again: 'Volver a comprobar',
 		title: 'Exportaciones',
 		intro: 'Archivos CSV de firmas o de cartas. Verá cuántas filas da un filtro antes de empezar; el archivo se escribe en segundo plano y se guarda 24 horas. Cada exportación y cada descarga queda en el registro de auditoría.',
 		filter_title: 'Qué exportar',
@@ -83,6 +89,9 @@ export const exportsText = defineMessages({
 		expired: 'El archivo se borró tras 24 horas. Vuelva a iniciar la exportación si lo necesita.'
 	},
 	fr: {
+		live_start: 'Suivre la progression : mise à jour toutes les 2 secondes',
+		live_stop: 'Arrêter la mise à jour',
+		check_again: 'Vérifier à nouveau',
 		title: 'Exports',
 		intro: 'Fichiers CSV de signatures ou de lettres. Vous voyez combien de lignes donne un filtre avant de commencer ; le fichier est écrit en arrière-plan et gardé 24 heures. Chaque export et chaque téléchargement figure dans le journal d’audit.',
 		filter_title: 'Quoi exporter',
@@ -123,6 +132,9 @@ export const exportsText = defineMessages({
 		expired: "Le fichier a été supprimé après 24 heures. Relancez l'export si besoin."
 	},
 	ru: {
+		live_start: 'Следить за ходом: обновлять каждые 2 секунды',
+		live_stop: 'Остановить обновление',
+		check_again: 'Проверить снова',
 		title: 'Выгрузки',
 		intro: 'CSV-файлы подписей или писем. Перед началом видно, сколько строк даёт фильтр; файл пишется в фоне и хранится 24 часа. Каждая выгрузка и каждое скачивание записываются в журнал аудита.',
 		filter_title: 'Что выгрузить',

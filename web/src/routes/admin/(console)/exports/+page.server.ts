@@ -41,6 +41,6 @@ export const actions: Actions = {
 		const form = formFields(await event.request.formData());
 		const result = await staffApi<{ job: ExportJob }>(event, '/api/admin/exports', { method: 'POST', body: filterFrom((k) => form[k] ?? null) });
 		if (!result.ok) return fail(result.status, { failed: result.body.message });
-		redirect(303, `/admin/exports/${result.data.job.id}`);
+		redirect(303, `/admin/exports/${result.data.job.id}?live=1`);
 	}
 };
