@@ -38,7 +38,7 @@ export function worldShapes(): CountryShape[] {
 	return shapes;
 }
 
-/** Five shades of the brand blue, lightest to darkest (each passes 3:1 against no-data grey). */
+/** Five shades of the brand blue, lightest to darkest. The lightest is close to the no-data grey: the table beside the map carries the exact figures. */
 export const SHADES = ['#c6dbef', '#8fb9dd', '#4f8fc4', '#1f65a3', '#083a66'] as const;
 export const NO_DATA = '#e4e2dc';
 
