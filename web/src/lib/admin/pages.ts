@@ -40,7 +40,8 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/fraud', roles: READ, nav: 'fraud', href: '/admin/fraud' },
 	{ route: '/admin/(console)/fraud/wall', roles: READ },
 	{ route: '/admin/(console)/exports', roles: WRITE, nav: 'exports', href: '/admin/exports' },
-	{ route: '/admin/(console)/exports/[id]', roles: WRITE }
+	{ route: '/admin/(console)/exports/[id]', roles: WRITE },
+	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' }
 	// areas add their pages here
 ];
 

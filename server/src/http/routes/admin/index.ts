@@ -14,6 +14,7 @@ import { auditRoutes } from './audit.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { exportRoutes } from './exports.ts';
 import { fraudRoutes } from './fraud.ts';
+import { queueRoutes } from './queues.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -80,4 +81,5 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   await app.register(dashboardRoutes, { admin: deps });
   await app.register(fraudRoutes, { admin: deps });
   await app.register(exportRoutes, { admin: deps });
+  await app.register(queueRoutes, { admin: deps });
 };
