@@ -470,7 +470,7 @@ describe('exports', () => {
     expect(rows.filter((r) => r.source === "'=cmd|calc")).toHaveLength(2);
     // no cell begins with a formula character
     for (const r of rows) for (const v of Object.values(r)) expect(v, v).not.toMatch(/^[=+\-@\t\r]/);
-    expect(rows.every((r) => r.email.includes('@') && r.action === action.slug)).toBe(true);
+    expect(rows.every((r) => (r.email ?? '').includes('@') && r.action === action.slug)).toBe(true);
 
     const audit = await h.db.pool.query(`SELECT verb, staff_id, after FROM audit_log WHERE entity = 'export' AND entity_id = $1 ORDER BY id`, [job.id]);
     expect(audit.rows.map((r) => r.verb)).toEqual(['export_started', 'export_completed', 'export_downloaded']);
