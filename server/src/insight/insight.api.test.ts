@@ -39,7 +39,10 @@ interface Seed {
   publicWall?: boolean;
 }
 
-/** Writes n supporters and their signatures in two statements (what the signing path stores). */
+/**
+ * Writes n supporters and their signatures in one statement (what the signing path stores),
+ * with their confirmation email already sent: no worker of a later test owes them mail.
+ */
 async function seed(actionId: string, s: Seed): Promise<string[]> {
   const tag = randomUUID().slice(0, 8);
   const ip = s.ip ?? `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.7`;
@@ -49,9 +52,10 @@ async function seed(actionId: string, s: Seed): Promise<string[]> {
        SELECT 'p' || i || '.' || $2 || '@' || $3, 'P' || i || '.' || $2 || '@' || $3, $4, $5 || i, $6
          FROM generate_series(1, $1::int) i
        RETURNING id)
-     INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at, invalidated_at, ip_hash, net_hash, source, created_at, public_wall)
+     INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at, invalidated_at, ip_hash, net_hash, source, created_at, public_wall,
+                             confirmation_requested_at, confirmation_sent_at)
      SELECT $7, id, $6, $8::"SignatureStatus", CASE WHEN $8 = 'CONFIRMED' THEN $12::timestamptz END,
-            CASE WHEN $8 = 'INVALIDATED' THEN $12::timestamptz END, $9, $10, $11, $12, $13
+            CASE WHEN $8 = 'INVALIDATED' THEN $12::timestamptz END, $9, $10, $11, $12, $13, $12, $12
        FROM sup RETURNING id`,
     [
       s.n,
