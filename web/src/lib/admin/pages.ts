@@ -41,6 +41,16 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/fraud/wall', roles: READ },
 	{ route: '/admin/(console)/exports', roles: WRITE, nav: 'exports', href: '/admin/exports' },
 	{ route: '/admin/(console)/exports/[id]', roles: WRITE },
+	{ route: '/admin/(console)/integrations', roles: ADMIN_ONLY, nav: 'integrations', href: '/admin/integrations' },
+	{ route: '/admin/(console)/actions', roles: READ, nav: 'actions', href: '/admin/actions' },
+	{ route: '/admin/(console)/actions/new', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]', roles: READ },
+	{ route: '/admin/(console)/actions/[id]/texts/[locale]', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]/targets', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]/preview', roles: READ },
+	{ route: '/admin/(console)/targets', roles: READ, nav: 'targets', href: '/admin/targets' },
+	{ route: '/admin/(console)/targets/new', roles: WRITE },
+	{ route: '/admin/(console)/targets/[id]', roles: READ },
 	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' }
 	// areas add their pages here
 ];

@@ -14,6 +14,9 @@ import { auditRoutes } from './audit.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { exportRoutes } from './exports.ts';
 import { fraudRoutes } from './fraud.ts';
+import { integrationRoutes } from './integrations.ts';
+import { actionAdminRoutes } from './actions.ts';
+import { targetRoutes } from './targets.ts';
 import { queueRoutes } from './queues.ts';
 
 declare module 'fastify' {
@@ -81,5 +84,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   await app.register(dashboardRoutes, { admin: deps });
   await app.register(fraudRoutes, { admin: deps });
   await app.register(exportRoutes, { admin: deps });
+  await app.register(integrationRoutes, { admin: deps });
+  await app.register(actionAdminRoutes, { admin: deps });
+  await app.register(targetRoutes, { admin: deps });
   await app.register(queueRoutes, { admin: deps });
 };
