@@ -73,7 +73,8 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
                FROM action_targets at JOIN targets g ON g.id = at.target_id WHERE at.action_id = a.id) AS targets,
             (SELECT json_agg(json_build_object('firstName', w.first_name, 'country', w.country, 'at', w.confirmed_at) ORDER BY w.confirmed_at DESC)
                FROM (SELECT p.first_name, s.country, s.confirmed_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-                     WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.public_wall AND p.erased_at IS NULL AND p.first_name IS NOT NULL
+                     WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.public_wall AND s.wall_hidden_at IS NULL
+                       AND p.erased_at IS NULL AND p.first_name IS NOT NULL
                      ORDER BY s.confirmed_at DESC LIMIT 20) w) AS wall,
             (SELECT json_agg(json_build_object('target', json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation),
                      'body', r.body, 'publishedAt', r.published_at) ORDER BY r.published_at DESC)

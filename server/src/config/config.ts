@@ -58,6 +58,8 @@ export const configSchema = z.object({
   SWEEP_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
   /** a letter SUBMITTING for longer than this is taken to belong to a dead worker and is tried again */
   SUBMITTING_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
+  /** where staff CSV exports are written (deleted after 24 hours) */
+  EXPORT_DIR: z.string().min(1).default('.data/exports'),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -38,7 +38,7 @@ import { createMailer, type Mailer } from '../mail/mailer.ts';
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
 export interface AppDeps {
-  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'>;
+  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> & Partial<Pick<Config, 'EXPORT_DIR'>>;
   pool: pg.Pool;
   redis: Redis;
   cache: ActionCache;
@@ -209,6 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           mailer: memberMailer,
           mailFrom: deps.members?.mailFrom ?? deps.config.MAIL_FROM,
           queues: deps.queues,
+          exportDir: deps.config.EXPORT_DIR ?? '.data/exports',
         },
       });
       await api.register(countRoutes, { cache: deps.cache });

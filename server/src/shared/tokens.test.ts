@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashIp, signToken, verifyToken } from './tokens.ts';
+import { hashIp, hashNetwork, networkOf, signToken, verifyToken } from './tokens.ts';
 
 const secret = 'k'.repeat(40);
 const now = new Date('2026-01-01T00:00:00Z');
@@ -28,5 +28,24 @@ describe('tokens', () => {
     expect(hashIp(secret, '203.0.113.5')).toBe(hashIp(secret, '203.0.113.5'));
     expect(hashIp(secret, '203.0.113.5')).not.toContain('203');
     expect(hashIp(secret, '203.0.113.5')).not.toBe(hashIp(secret, '203.0.113.6'));
+  });
+
+  it('names the /24 or /64 network of an address, however it is spelled', () => {
+    expect(networkOf('203.0.113.9')).toBe('203.0.113.0/24');
+    expect(networkOf('::ffff:203.0.113.9')).toBe('203.0.113.0/24');
+    expect(networkOf('2001:db8:1:2::5')).toBe('2001:db8:1:2::/64');
+    expect(networkOf('2001:0DB8:0001:0002:ffff:0:0:1')).toBe('2001:db8:1:2::/64');
+    expect(networkOf('::1')).toBe('0:0:0:0::/64');
+    expect(networkOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(networkOf('not an address')).toBeNull();
+    expect(networkOf('')).toBeNull();
+  });
+  it('hashes networks with the key, apart from address hashes', () => {
+    expect(hashNetwork(secret, '203.0.113.9')).toBe(hashNetwork(secret, '203.0.113.200'));
+    expect(hashNetwork(secret, '203.0.113.9')).not.toBe(hashNetwork(secret, '203.0.114.9'));
+    expect(hashNetwork(secret, '203.0.113.9')).not.toBe(hashNetwork('x'.repeat(40), '203.0.113.9'));
+    expect(hashNetwork(secret, '203.0.113.9')).toMatch(/^[0-9a-f]{32}$/);
+    expect(hashNetwork(secret, '203.0.113.0')).not.toBe(hashIp(secret, '203.0.113.0/24'));
+    expect(hashNetwork(secret, 'nonsense')).toBeNull();
   });
 });

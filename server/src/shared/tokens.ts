@@ -1,6 +1,7 @@
 // Signed, expiring tokens for emailed links. Stateless: the link carries the id and expiry,
 // and an HMAC under SECRET_KEY proves we issued it. Nothing needs storing per email sent.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 
 export type TokenCheck =
   | { ok: true; subject: string; expiresAt: Date }
@@ -35,4 +36,31 @@ export function verifyToken(secret: string, purpose: string, token: string, now:
 /** Keyed hash of an IP address: comparable for abuse checks, not reversible without the key. */
 export function hashIp(secret: string, ip: string): string {
   return createHmac('sha256', secret).update(`ip\n${ip}`).digest('hex').slice(0, 32);
+}
+
+/**
+ * The network an address belongs to: its /24 for IPv4 (and IPv4-mapped IPv6), its /64 for
+ * IPv6. Abuse often rotates addresses inside one network; this names the network.
+ * Returns null for something that is not an IP address.
+ */
+export function networkOf(ip: string): string | null {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  const v4 = mapped ? mapped[1]! : ip;
+  if (isIPv4(v4)) return `${v4.split('.').slice(0, 3).join('.')}.0/24`;
+  if (!isIPv6(ip)) return null;
+  const bare = ip.split('%')[0]!.toLowerCase();
+  const [head, tail = ''] = bare.includes('::') ? bare.split('::') : [bare, undefined];
+  const headParts = head ? head.split(':') : [];
+  const tailParts = bare.includes('::') && tail ? tail.split(':') : [];
+  // an embedded IPv4 tail takes two groups; only the first four groups matter here
+  const tailGroups = tailParts.flatMap((p) => (p.includes('.') ? ['0', '0'] : [p]));
+  const missing = 8 - headParts.length - tailGroups.length;
+  const groups = [...headParts, ...Array<string>(Math.max(0, missing)).fill('0'), ...tailGroups];
+  return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
+}
+
+/** Keyed hash of an address's network (networkOf), with the same key as hashIp. */
+export function hashNetwork(secret: string, ip: string): string | null {
+  const net = networkOf(ip);
+  return net === null ? null : createHmac('sha256', secret).update(`net\n${net}`).digest('hex').slice(0, 32);
 }

@@ -4,7 +4,8 @@
 import type pg from 'pg';
 import { inTransaction } from '../db/db.ts';
 
-const COUNTER_LOCK = 7_310_001;
+/** Held by whoever changes what counts (the fold here, bulk invalidation in insight/fraud.service.ts). */
+export const COUNTER_LOCK = 7_310_001;
 
 /** Folds up to `limit` new confirmations; returns how many it folded (0 if another process holds the lock). */
 export async function foldConfirmations(pool: pg.Pool, limit = 20_000): Promise<number> {

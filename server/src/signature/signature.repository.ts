@@ -18,6 +18,8 @@ export interface NewSignature {
   letterSubject: string | null;
   letterBody: string | null;
   ipHash: string | null;
+  /** the same keyed hash of the address's /24 or /64 network (shared/tokens.ts hashNetwork) */
+  netHash: string | null;
   source: string | null;
   /** honeypot filled: stored, but invalidated at once so it never counts */
   suspicious: boolean;
@@ -69,14 +71,15 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
     const res = await client.query<{ id: string; action_id: string; supporter_id: string; requested_at: Date; created: boolean }>(
       `INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
                                letter_subject, letter_body, ip_hash, source, named_to_own_country,
-                               status, invalidated_at, invalid_reason)
+                               status, invalidated_at, invalid_reason, net_hash)
        SELECT a, s, c, l, n, w, ls, lb, ip, src, own,
               CASE WHEN sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
               CASE WHEN sus THEN now() END,
-              CASE WHEN sus THEN 'honeypot' END
+              CASE WHEN sus THEN 'honeypot' END,
+              net
        FROM unnest($1::uuid[], $2::uuid[], $3::char(2)[], $4::varchar[], $5::bool[], $6::bool[],
-                   $7::varchar[], $8::text[], $9::varchar[], $10::varchar[], $11::bool[], $12::bool[])
-            AS t(a, s, c, l, n, w, ls, lb, ip, src, sus, own)
+                   $7::varchar[], $8::text[], $9::varchar[], $10::varchar[], $11::bool[], $12::bool[], $13::varchar[])
+            AS t(a, s, c, l, n, w, ls, lb, ip, src, sus, own, net)
        ON CONFLICT (action_id, supporter_id) DO UPDATE SET confirmation_requested_at = now()
        RETURNING id, action_id, supporter_id, confirmation_requested_at AS requested_at, (xmax = 0) AS created`,
       [
@@ -92,6 +95,7 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
         sigs.map((s) => s.source),
         sigs.map((s) => s.suspicious),
         sigs.map((s) => s.namedToOwnCountry),
+        sigs.map((s) => s.netHash),
       ],
     );
     const written = new Map(res.rows.map((r) => [`${r.action_id}|${r.supporter_id}`, r]));

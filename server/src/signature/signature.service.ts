@@ -4,7 +4,7 @@ import { isSigningOpen } from '../action/action.service.ts';
 import type { Queues } from '../queue/queue.ts';
 import { personalLetter } from '../letter/letter-preview.service.ts';
 import { conflict, gone, notFound, unavailable } from '../shared/errors.ts';
-import { hashIp, signToken, verifyToken } from '../shared/tokens.ts';
+import { hashIp, hashNetwork, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
 import { inTransaction } from '../db/db.ts';
 import { emitEvent } from '../webhook/webhook.service.ts';
@@ -49,6 +49,7 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
     letterSubject: own.body || own.subject ? (own.subject ?? null) : null,
     letterBody: own.body,
     ipHash: hashIp(deps.secret, ctx.ip),
+    netHash: hashNetwork(deps.secret, ctx.ip),
     source: input.source || null,
     suspicious: Boolean(input.website && input.website.trim() !== ''),
   });

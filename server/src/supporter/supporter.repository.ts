@@ -132,7 +132,7 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
     if (!(await lockLive(client, id))) return false;
     await client.query(
       `UPDATE signatures
-       SET letter_subject = NULL, letter_body = NULL, ip_hash = NULL,
+       SET letter_subject = NULL, letter_body = NULL, ip_hash = NULL, net_hash = NULL,
            named_disclosure = false, public_wall = false, named_to_own_country = false
        WHERE supporter_id = $1`,
       [id],

@@ -9,7 +9,11 @@ import type { Mailer } from '../../../mail/mailer.ts';
 import { csrfGuard, requireStaff, type StaffDeps } from '../../../staff/session.ts';
 import type { StaffRole } from '../../../staff/staff.schema.ts';
 import type { Queues } from '../../../queue/queue.ts';
+import type { DashboardService } from '../../../insight/dashboard.service.ts';
 import { auditRoutes } from './audit.ts';
+import { dashboardRoutes } from './dashboard.ts';
+import { exportRoutes } from './exports.ts';
+import { fraudRoutes } from './fraud.ts';
 import { integrationRoutes } from './integrations.ts';
 import { actionAdminRoutes } from './actions.ts';
 import { targetRoutes } from './targets.ts';
@@ -36,6 +40,10 @@ export interface AdminDeps extends StaffDeps {
   mailFrom: string;
   /** the job queues, when this process has them (the queue view, "send now") */
   queues?: Queues;
+  /** folder for staff CSV exports (config EXPORT_DIR) */
+  exportDir?: string;
+  /** the dashboard's short-lived answers, shared so that fraud actions can forget them */
+  dashboard?: DashboardService;
 }
 
 export interface AdminRouteInfo {
@@ -73,6 +81,9 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
 
   // One line per area of the console. Each module exports a plugin taking { admin: AdminDeps }.
   await app.register(auditRoutes, { admin: deps });
+  await app.register(dashboardRoutes, { admin: deps });
+  await app.register(fraudRoutes, { admin: deps });
+  await app.register(exportRoutes, { admin: deps });
   await app.register(integrationRoutes, { admin: deps });
   await app.register(actionAdminRoutes, { admin: deps });
   await app.register(targetRoutes, { admin: deps });

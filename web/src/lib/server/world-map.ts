@@ -1,0 +1,82 @@
+// The country map of the dashboard, drawn on our server: Natural Earth's 1:110m country
+// shapes from the world-atlas package (TopoJSON, bundled into the build), turned into SVG
+// paths with topojson-client and d3-geo's Equal Earth projection. No map service, no tile,
+// nothing from another origin. The paths do not depend on the figures, so they are made
+// once per process; a request only picks a shade per country.
+import { geoEqualEarth, geoPath } from 'd3-geo';
+import { feature } from 'topojson-client';
+import type { GeometryCollection, Topology } from 'topojson-specification';
+import world from 'world-atlas/countries-110m.json';
+import { NUMERIC_TO_ALPHA2 } from './iso-numeric';
+
+export const MAP_WIDTH = 960;
+export const MAP_HEIGHT = 470;
+
+export interface CountryShape {
+	/** ISO 3166-1 alpha-2, or '' for shapes without a code (Northern Cyprus, Somaliland) */
+	code: string;
+	d: string;
+}
+
+// shapes that Natural Earth names but gives no ISO numeric code
+const BY_NAME: Record<string, string> = { Kosovo: 'XK' };
+
+let shapes: CountryShape[] | undefined;
+
+export function worldShapes(): CountryShape[] {
+	if (shapes) return shapes;
+	const topology = world as unknown as Topology<{ countries: GeometryCollection<{ name: string }> }>;
+	const countries = feature(topology, topology.objects.countries);
+	const projection = geoEqualEarth().fitSize([MAP_WIDTH, MAP_HEIGHT], countries);
+	const path = geoPath(projection).digits(1);
+	shapes = countries.features
+		.map((f) => ({
+			code: (f.id !== undefined ? NUMERIC_TO_ALPHA2[String(f.id)] : undefined) ?? BY_NAME[f.properties?.name ?? ''] ?? '',
+			d: path(f) ?? ''
+		}))
+		.filter((s) => s.d !== '');
+	return shapes;
+}
+
+/** Five shades of the brand blue, lightest to darkest. The lightest is close to the no-data grey: the table beside the map carries the exact figures. */
+export const SHADES = ['#c6dbef', '#8fb9dd', '#4f8fc4', '#1f65a3', '#083a66'] as const;
+export const NO_DATA = '#e4e2dc';
+
+/** Shade index 0..4 for a count, on a log scale up to the largest count (null: none). */
+export function shadeOf(count: number, max: number): number | null {
+	if (count <= 0 || max <= 0) return null;
+	if (max === 1) return SHADES.length - 1;
+	const t = Math.log(count) / Math.log(max);
+	return Math.min(SHADES.length - 1, Math.floor(t * SHADES.length));
+}
+
+export interface MapData {
+	width: number;
+	height: number;
+	shapes: { code: string; d: string; fill: string; count: number }[];
+	/** the legend: lower bound of each shade */
+	legend: { fill: string; from: number }[];
+}
+
+/** The map for these counts: every country's path with its fill. */
+export function countryMap(counts: { country: string; count: number }[]): MapData {
+	const by = new Map(counts.map((c) => [c.country, c.count]));
+	const max = Math.max(0, ...counts.map((c) => c.count));
+	const legend: MapData['legend'] = [];
+	if (max > 0) {
+		for (let i = 0; i < SHADES.length; i++) {
+			const from = max === 1 ? 1 : Math.max(1, Math.ceil(Math.exp((i / SHADES.length) * Math.log(max))));
+			if (legend.length === 0 || from > legend[legend.length - 1]!.from) legend.push({ fill: SHADES[max === 1 ? SHADES.length - 1 : i]!, from });
+		}
+	}
+	return {
+		width: MAP_WIDTH,
+		height: MAP_HEIGHT,
+		shapes: worldShapes().map((s) => {
+			const count = by.get(s.code) ?? 0;
+			const shade = shadeOf(count, max);
+			return { code: s.code, d: s.d, count, fill: shade === null ? NO_DATA : SHADES[shade]! };
+		}),
+		legend
+	};
+}

@@ -1,0 +1,46 @@
+import { fail, redirect } from '@sveltejs/kit';
+import type { ExportJob, OverallDashboard } from '$lib/admin/insight';
+import { formFields, staffApi, staffData } from '$lib/server/staff';
+import type { Actions, PageServerLoad } from './$types';
+
+const KEYS = ['kind', 'actionId', 'status', 'from', 'to', 'country', 'includePersonal'] as const;
+
+/** A date input's value ("2026-11-28") is read as the start of that day in UTC. */
+function filterFrom(get: (k: string) => string | null): Record<string, string> {
+	const out: Record<string, string> = {};
+	for (const k of KEYS) {
+		const v = (get(k) ?? '').trim();
+		if (v === '') continue;
+		out[k] = (k === 'from' || k === 'to') && /^\d{4}-\d\d-\d\d$/.test(v) ? `${v}T00:00:00Z` : v;
+	}
+	if (out.includePersonal !== undefined) out.includePersonal = out.includePersonal === 'on' || out.includePersonal === 'true' ? 'true' : 'false';
+	return out;
+}
+
+// Exports: choose a filter, see how many rows it gives, start the export, then follow it on
+// its own page (which refreshes itself until the file is ready).
+export const load: PageServerLoad = async (event) => {
+	const params = event.url.searchParams;
+	const values = Object.fromEntries(KEYS.map((k) => [k, params.get(k) ?? '']));
+	const [dash, list] = await Promise.all([
+		staffData<OverallDashboard>(event, '/api/admin/dashboard', { query: { range: 'day', locale: event.locals.locale } }),
+		staffData<{ exports: ExportJob[] }>(event, '/api/admin/exports')
+	]);
+	let count: number | null = null;
+	let problem: { message: string; issues: { path: string; message: string }[] } | null = null;
+	if (values.kind) {
+		const result = await staffApi<{ count: number }>(event, '/api/admin/exports/count', { query: filterFrom((k) => params.get(k)) });
+		if (result.ok) count = result.data.count;
+		else problem = { message: result.body.message, issues: result.body.issues ?? [] };
+	}
+	return { actions: dash.actions, exports: list.exports, values, count, problem };
+};
+
+export const actions: Actions = {
+	start: async (event) => {
+		const form = formFields(await event.request.formData());
+		const result = await staffApi<{ job: ExportJob }>(event, '/api/admin/exports', { method: 'POST', body: filterFrom((k) => form[k] ?? null) });
+		if (!result.ok) return fail(result.status, { failed: result.body.message });
+		redirect(303, `/admin/exports/${result.data.job.id}?live=1`);
+	}
+};

@@ -1,0 +1,53 @@
+import { fail } from '@sveltejs/kit';
+import type { FraudPreview, OverallDashboard } from '$lib/admin/insight';
+import { formFields, staffApi, staffData } from '$lib/server/staff';
+import type { Actions, PageServerLoad } from './$types';
+
+const FILTER_KEYS = ['actionId', 'emailDomain', 'ip', 'network', 'ipHash', 'netHash', 'from', 'to', 'namePattern', 'status'] as const;
+const CRITERIA = FILTER_KEYS.filter((k) => k !== 'actionId' && k !== 'status');
+
+/** A datetime-local value ("2026-11-28T15:00") is read as UTC, as the form says. */
+function utc(value: string): string {
+	return /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?$/.test(value) ? `${value.length === 16 ? `${value}:00` : value}Z` : value;
+}
+
+function filterFrom(params: URLSearchParams | Record<string, string>): Record<string, string> {
+	const get = (k: string) => (params instanceof URLSearchParams ? params.get(k) : params[k]) ?? '';
+	const out: Record<string, string> = {};
+	for (const k of FILTER_KEYS) {
+		const v = get(k).trim();
+		if (v !== '') out[k] = k === 'from' || k === 'to' ? utc(v) : v;
+	}
+	return out;
+}
+
+// Fraud: the filter is a GET form, so a preview is a link staff can share; invalidating is a
+// POST that repeats the preview's bound (asOf) and count.
+export const load: PageServerLoad = async (event) => {
+	const filter = filterFrom(event.url.searchParams);
+	const values = Object.fromEntries(FILTER_KEYS.map((k) => [k, event.url.searchParams.get(k) ?? '']));
+	const actions = (await staffData<OverallDashboard>(event, '/api/admin/dashboard', { query: { range: 'day', locale: event.locals.locale } })).actions;
+	const searched = CRITERIA.some((k) => filter[k] !== undefined);
+	if (!searched) return { actions, values, filter, preview: null, problem: null };
+	const result = await staffApi<FraudPreview>(event, '/api/admin/fraud/signatures', { query: filter });
+	if (!result.ok) return { actions, values, filter, preview: null, problem: { message: result.body.message, issues: result.body.issues ?? [] } };
+	return { actions, values, filter, preview: result.data, problem: null };
+};
+
+export const actions: Actions = {
+	invalidate: async (event) => {
+		const form = formFields(await event.request.formData());
+		let filter: Record<string, string>;
+		try {
+			filter = filterFrom(JSON.parse(form.filter ?? '{}') as Record<string, string>);
+		} catch {
+			return fail(422, { failed: 'The form was damaged; preview again.' });
+		}
+		const result = await staffApi<{ invalidated: number; uncounted: number }>(event, '/api/admin/fraud/invalidate', {
+			method: 'POST',
+			body: { filter, asOf: form.asOf, expectedCount: Number(form.expectedCount), reason: form.reason?.trim() || 'fraud' }
+		});
+		if (!result.ok) return fail(result.status, { failed: result.body.message, code: result.body.code });
+		return { done: result.data, actionId: filter.actionId ?? null };
+	}
+};
