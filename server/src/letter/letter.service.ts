@@ -67,7 +67,8 @@ const MAX_NAMES = 500;
 /** A digest carries a selection of personalised letters, not all of them. */
 const MAX_MEMBER_LETTERS = 20;
 
-export async function renderLetter(pool: pg.Pool, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
+/** Renders a letter from its rows; `pool` may be a client inside a transaction (the delivery preview). */
+export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
   const { rows } = await pool.query<{
     id: string;
     locale: string;

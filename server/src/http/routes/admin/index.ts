@@ -9,7 +9,9 @@ import type { Mailer } from '../../../mail/mailer.ts';
 import { csrfGuard, requireStaff, type StaffDeps } from '../../../staff/session.ts';
 import type { StaffRole } from '../../../staff/staff.schema.ts';
 import type { Queues } from '../../../queue/queue.ts';
+import { answerRoutes } from './answers.ts';
 import { auditRoutes } from './audit.ts';
+import { deliveryRoutes } from './deliveries.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -69,4 +71,6 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
 
   // One line per area of the console. Each module exports a plugin taking { admin: AdminDeps }.
   await app.register(auditRoutes, { admin: deps });
+  await app.register(deliveryRoutes, { admin: deps });
+  await app.register(answerRoutes, { admin: deps });
 };
