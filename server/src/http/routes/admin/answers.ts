@@ -69,7 +69,7 @@ export const answerRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
           'who opted in to contact, once each, in their language. Publishing again only updates the summary; nobody is emailed twice. Audited.',
         tags: ['admin'],
         params: idParam,
-        body: publishInputSchema.optional(),
+        body: publishInputSchema.nullish(),
         response: { 200: z.object({ status: z.literal('PUBLISHED'), notificationsOwed: z.number().int() }), ...errors },
       },
     },
