@@ -24,6 +24,7 @@ let db: Db;
 const stamp = [...randomBytes(6)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
 const staff = { email: `campaigner.${stamp}@chorus.example.org`, name: 'Campaigner', password: `long-enough-pass-${stamp}-2026`, role: 'CAMPAIGNER' as const };
 const officialEmail = `official.${stamp}@gov.example`;
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
 beforeAll(async () => {
@@ -140,20 +141,35 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     await expect.poll(ledgerText, { timeout: 15_000 }).toContain('Accepted');
     expect(await page.content()).toContain(letter.messageId!.replace(/[<>]/g, ''));
 
-    // the official answers through the packet link
+    // the official answers on the packet page, without JavaScript, attaching a PDF
     const { rows: letters } = await db.pool.query<{ id: string }>(`SELECT l.id FROM letters l JOIN delivery_batches b ON b.id = l.batch_id WHERE b.action_id = $1`, [fx.action.id]);
     const token = packetToken(process.env.SECRET_KEY!, letters[0]!.id, new Date());
-    const answered = await fetch(`${platform.baseUrl}/api/packets/${token}/responses`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ body: `The ministry has opened inquiry ${stamp}.` }),
-    });
-    expect(answered.status).toBe(201);
+    const official = await browser.newContext({ javaScriptEnabled: false });
+    const packetPage = await official.newPage();
+    await packetPage.goto(`${platform.baseUrl}/packet/${token}`);
+    await packetPage.getByLabel('Your answer').fill(`The ministry has opened inquiry ${stamp}.`);
+    await packetPage.getByLabel('Attach documents (optional)').setInputFiles([{ name: 'decision.pdf', mimeType: 'application/pdf', buffer: PDF }]);
+    await submit(packetPage, 'Send my answer');
+    expect(await packetPage.locator('h1').textContent()).toBe('Thank you for your answer');
+    // a file that is not what it says is refused, with the reason next to the field
+    await packetPage.goto(`${platform.baseUrl}/packet/${token}`);
+    await packetPage.getByLabel('Your answer').fill('Second answer');
+    await packetPage.getByLabel('Attach documents (optional)').setInputFiles([{ name: 'page.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<html><script>alert(1)</script>') }]);
+    await submit(packetPage, 'Send my answer');
+    expect(await packetPage.locator('#answer-files-error').textContent()).toContain('PDF, PNG, JPEG or plain text');
+    await official.close();
 
     // the campaigner publishes it with a public summary
     await Promise.all([page.waitForNavigation(), page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Answers' }).click()]);
     const article = page.locator('article', { hasText: `inquiry ${stamp}` });
     expect(await article.textContent()).toContain('Awaiting review');
+    // the attachment, for staff: a download of exactly the bytes sent
+    const href = await article.getByRole('link', { name: 'decision.pdf' }).getAttribute('href');
+    const file = await page.request.get(`${platform.baseUrl}${href}`);
+    expect(file.status()).toBe(200);
+    expect(file.headers()['content-disposition']).toMatch(/^attachment; filename="decision.pdf"/);
+    expect(file.headers()['x-content-type-options']).toBe('nosniff');
+    expect(Buffer.from(await file.body()).equals(PDF)).toBe(true);
     await article.getByLabel('Public summary (optional)').fill(`An inquiry ${stamp} is open.`);
     await Promise.all([page.waitForNavigation(), article.getByRole('button', { name: 'Publish and notify signers' }).click()]);
     expect(await page.getByRole('status').textContent()).toContain('Published. 1 signers will be emailed.');
