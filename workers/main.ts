@@ -53,17 +53,17 @@ async function main() {
             job.data.notificationId,
           )
         : sendConfirmation(
-        {
-          pool: db.pool,
-          mailer,
-          secret: config.SECRET_KEY,
-          clock,
-          confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
-          publicBaseUrl: config.PUBLIC_BASE_URL,
-          mailFrom: config.MAIL_FROM,
-        },
-        job.data.signatureId,
-      ),
+            {
+              pool: db.pool,
+              mailer,
+              secret: config.SECRET_KEY,
+              clock,
+              confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
+              publicBaseUrl: config.PUBLIC_BASE_URL,
+              mailFrom: config.MAIL_FROM,
+            },
+            job.data.signatureId,
+          ),
     { connection, concurrency: 10 },
   );
   const deliveryWorker = new Worker<DeliveryJob>(

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
-import { sendAnswerNotification } from './answer.service.ts';
+import { owedAnswerNotifications, sendAnswerNotification } from './answer.service.ts';
 import { buildBatch } from './batch.service.ts';
 import { packetToken } from './packet.service.ts';
 
@@ -174,9 +174,14 @@ describe('publishing an answer', () => {
     const again = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/answers/${id}/publish`, payload: { publicSummary: 'Edited summary.' } });
     expect(again.json()).toEqual({ status: 'PUBLISHED', notificationsOwed: 0 });
 
+    // the sweeper's view: both emails owed (so a lost job or a flushed Redis loses neither)
+    const owedIds = (await h.db.pool.query<{ id: string }>(`SELECT id FROM answer_notifications WHERE response_id = $1`, [id])).rows.map((r) => r.id);
+    expect(await owedAnswerNotifications(h.db.pool, new Date(Date.now() + 60_000))).toEqual(expect.arrayContaining(owedIds));
     const outcomes = await drainOutbox(id);
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(2);
     expect(await drainOutbox(id)).toEqual(['not-owed', 'not-owed', 'not-owed', 'not-owed']);
+    const stillOwed = await owedAnswerNotifications(h.db.pool, new Date(Date.now() + 60_000));
+    expect(stillOwed.filter((x) => owedIds.includes(x))).toEqual([]);
     const mails = mailbox.messages();
     expect(mails.map((m) => m.envelope.to[0]).sort()).toEqual([signers.es.email, signers.ru.email].sort());
     const es = mails.find((m) => m.envelope.to[0] === signers.es.email)!;
