@@ -18,6 +18,7 @@ import { mailDomain, sendConfirmation } from '../server/src/signature/confirmati
 import { foldConfirmations } from '../server/src/signature/counter.service.ts';
 import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { every } from './loop.ts';
+import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 
 async function main() {
   const config = loadConfig();
@@ -92,6 +93,7 @@ async function main() {
       // "an official answered" emails still owed (the outbox of answer.service.ts)
       await queues.enqueueAnswerNotifications(await owedAnswerNotifications(db.pool, new Date(clock().getTime() - config.SWEEP_GRACE_MS)));
     }),
+    every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
     every('reminders', 60_000, log, () =>
       sendDueReminders(
         {

@@ -38,7 +38,8 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
 	{ route: '/admin/(console)/deliveries', roles: READ, nav: 'deliveries', href: '/admin/deliveries' },
 	{ route: '/admin/(console)/deliveries/[id]', roles: READ },
-	{ route: '/admin/(console)/answers', roles: READ, nav: 'answers', href: '/admin/answers' }
+	{ route: '/admin/(console)/answers', roles: READ, nav: 'answers', href: '/admin/answers' },
+	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' }
 	// areas add their pages here
 ];
 

@@ -12,6 +12,7 @@ import type { Queues } from '../../../queue/queue.ts';
 import { answerRoutes } from './answers.ts';
 import { auditRoutes } from './audit.ts';
 import { deliveryRoutes } from './deliveries.ts';
+import { queueRoutes } from './queues.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -73,4 +74,5 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   await app.register(auditRoutes, { admin: deps });
   await app.register(deliveryRoutes, { admin: deps });
   await app.register(answerRoutes, { admin: deps });
+  await app.register(queueRoutes, { admin: deps });
 };
