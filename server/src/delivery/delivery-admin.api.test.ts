@@ -240,6 +240,15 @@ describe('preview and send now', () => {
     expect(await counts(fx.action.id)).toMatchObject({ batches: 1, batched: 2 });
   });
 
+  it('refuses to send for an action that is not live', async () => {
+    const fx = await actionWithSigners(1);
+    await h.db.pool.query(`UPDATE actions SET status = 'ARCHIVED' WHERE id = $1`, [fx.action.id]);
+    const res = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/deliveries/${fx.action.id}/send-now` });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().code).toBe('action_not_live');
+    expect((await counts(fx.action.id)).batches).toBe(0);
+  });
+
   it('answers unknown and malformed ids with 404', async () => {
     for (const url of ['/api/admin/deliveries/x%27%3B--', '/api/admin/deliveries/00000000-0000-4000-8000-000000000000', '/api/admin/deliveries/zzz/preview']) {
       expect((await asStaff(h.app, campaigner.cookie, { method: 'GET', url })).statusCode, url).toBe(404);

@@ -301,7 +301,10 @@ export async function setPaused(deps: DeliveryAdminDeps, staffId: string, action
  */
 export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId: string) {
   mustBeUuid(actionId, 'action');
-  await listOne(deps.pool, actionId);
+  const action = await listOne(deps.pool, actionId);
+  if (action.status !== 'PUBLISHED' && action.status !== 'CLOSED') {
+    throw conflict('action_not_live', `Only a published or closed action delivers; this one is ${action.status}`);
+  }
   const built = await buildBatch(
     {
       pool: deps.pool,
@@ -414,7 +417,7 @@ export async function retryLetter(deps: DeliveryAdminDeps, staffId: string, lett
     );
     const l = rows[0];
     if (!l) throw notFound('letter_not_found', 'No such letter');
-    if (!letterStates.can(l.status, 'PENDING') || l.status !== 'FAILED') {
+    if (l.status !== 'FAILED' || !letterStates.can(l.status, 'PENDING')) {
       throw conflict('letter_not_failed', `Only a FAILED letter can be retried; this one is ${l.status}`);
     }
     await client.query(`UPDATE letters SET status = 'PENDING', next_attempt_at = $2 WHERE id = $1 AND status = 'FAILED'`, [letterId, deps.clock()]);
