@@ -182,6 +182,18 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     const answerMails = all.filter((m) => m.messageId?.startsWith('<answer.'));
     expect(answerMails.filter((m) => m.envelope.to.includes(optedIn.email))).toHaveLength(1);
     expect(answerMails.filter((m) => m.envelope.to.includes(quiet.email))).toEqual([]);
+    // the public action page: the summary, the attached document, and the answer on the proof of delivery
+    const publicPage = await context.newPage();
+    const sectionText = async () => {
+      await publicPage.goto(`${platform.baseUrl}/actions/${fx.action.slug}`);
+      return (await publicPage.locator('section[aria-labelledby="responses-heading"]').textContent().catch(() => null)) ?? '';
+    };
+    await expect.poll(sectionText, { timeout: 20_000 }).toContain(`An inquiry ${stamp} is open.`);
+    const publicFile = await publicPage.getByRole('link', { name: 'decision.pdf' }).getAttribute('href');
+    const downloaded = await publicPage.request.get(`${platform.baseUrl}${publicFile}`);
+    expect(downloaded.headers()['content-disposition']).toMatch(/^attachment;/);
+    expect(Buffer.from(await downloaded.body()).equals(PDF)).toBe(true);
+    expect(await publicPage.locator('section[aria-labelledby="ledger-heading"]').textContent()).toMatch(/Yes, after \d+ min/);
     expect(offsite).toEqual([]);
     const state = await context.storageState();
     await context.close();
