@@ -31,6 +31,7 @@ export const answers = defineMessages({
 		duration_hours: '{h} h',
 		duration_days: '{d} days',
 		duration_minutes: '{m} min',
+		to_delivery: 'Delivery of “{action}”',
 		bytes: '{n} KB'
 	},
 	es: {
@@ -62,6 +63,7 @@ export const answers = defineMessages({
 		duration_hours: '{h} h',
 		duration_days: '{d} días',
 		duration_minutes: '{m} min',
+		to_delivery: 'Entrega de «{action}»',
 		bytes: '{n} KB'
 	},
 	fr: {
@@ -93,6 +95,7 @@ export const answers = defineMessages({
 		duration_hours: '{h} h',
 		duration_days: '{d} jours',
 		duration_minutes: '{m} min',
+		to_delivery: 'Envoi de « {action} »',
 		bytes: '{n} Ko'
 	},
 	ru: {
@@ -124,6 +127,7 @@ export const answers = defineMessages({
 		duration_hours: '{h} ч',
 		duration_days: '{d} дн.',
 		duration_minutes: '{m} мин',
+		to_delivery: 'Доставка акции «{action}»',
 		bytes: '{n} КБ'
 	}
 });
