@@ -176,6 +176,14 @@ describe('publishing an answer', () => {
 
     // the sweeper's view: both emails owed (so a lost job or a flushed Redis loses neither)
     const owedIds = (await h.db.pool.query<{ id: string }>(`SELECT id FROM answer_notifications WHERE response_id = $1`, [id])).rows.map((r) => r.id);
+    // one mail job per owed email, carrying the row id only: no address or name in Redis
+    for (const nid of owedIds) {
+      const job = await h.queues.mail.getJob(`answer-${nid}`);
+      expect(job?.data).toEqual({ kind: 'answer', notificationId: nid });
+      const raw = JSON.stringify(await h.redis.hgetall(`bull:chorus-mail:answer-${nid}`));
+      expect(raw).not.toContain('@');
+      await job?.remove().catch(() => {});
+    }
     expect(await owedAnswerNotifications(h.db.pool, new Date(Date.now() + 60_000))).toEqual(expect.arrayContaining(owedIds));
     const outcomes = await drainOutbox(id);
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(2);
