@@ -39,6 +39,15 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/deliveries', roles: READ, nav: 'deliveries', href: '/admin/deliveries' },
 	{ route: '/admin/(console)/deliveries/[id]', roles: READ },
 	{ route: '/admin/(console)/answers', roles: READ, nav: 'answers', href: '/admin/answers' },
+	{ route: '/admin/(console)/actions', roles: READ, nav: 'actions', href: '/admin/actions' },
+	{ route: '/admin/(console)/actions/new', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]', roles: READ },
+	{ route: '/admin/(console)/actions/[id]/texts/[locale]', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]/targets', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]/preview', roles: READ },
+	{ route: '/admin/(console)/targets', roles: READ, nav: 'targets', href: '/admin/targets' },
+	{ route: '/admin/(console)/targets/new', roles: WRITE },
+	{ route: '/admin/(console)/targets/[id]', roles: READ },
 	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' }
 	// areas add their pages here
 ];

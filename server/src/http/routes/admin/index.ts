@@ -12,6 +12,8 @@ import type { Queues } from '../../../queue/queue.ts';
 import { answerRoutes } from './answers.ts';
 import { auditRoutes } from './audit.ts';
 import { deliveryRoutes } from './deliveries.ts';
+import { actionAdminRoutes } from './actions.ts';
+import { targetRoutes } from './targets.ts';
 import { queueRoutes } from './queues.ts';
 
 declare module 'fastify' {
@@ -74,5 +76,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   await app.register(auditRoutes, { admin: deps });
   await app.register(deliveryRoutes, { admin: deps });
   await app.register(answerRoutes, { admin: deps });
+  await app.register(actionAdminRoutes, { admin: deps });
+  await app.register(targetRoutes, { admin: deps });
   await app.register(queueRoutes, { admin: deps });
 };
