@@ -39,6 +39,7 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/deliveries', roles: READ, nav: 'deliveries', href: '/admin/deliveries' },
 	{ route: '/admin/(console)/deliveries/[id]', roles: READ },
 	{ route: '/admin/(console)/answers', roles: READ, nav: 'answers', href: '/admin/answers' },
+	{ route: '/admin/(console)/integrations', roles: ADMIN_ONLY, nav: 'integrations', href: '/admin/integrations' },
 	{ route: '/admin/(console)/actions', roles: READ, nav: 'actions', href: '/admin/actions' },
 	{ route: '/admin/(console)/actions/new', roles: WRITE },
 	{ route: '/admin/(console)/actions/[id]', roles: READ },

@@ -12,6 +12,7 @@ import type { Queues } from '../../../queue/queue.ts';
 import { answerRoutes } from './answers.ts';
 import { auditRoutes } from './audit.ts';
 import { deliveryRoutes } from './deliveries.ts';
+import { integrationRoutes } from './integrations.ts';
 import { actionAdminRoutes } from './actions.ts';
 import { targetRoutes } from './targets.ts';
 import { queueRoutes } from './queues.ts';
@@ -76,6 +77,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   await app.register(auditRoutes, { admin: deps });
   await app.register(deliveryRoutes, { admin: deps });
   await app.register(answerRoutes, { admin: deps });
+  await app.register(integrationRoutes, { admin: deps });
   await app.register(actionAdminRoutes, { admin: deps });
   await app.register(targetRoutes, { admin: deps });
   await app.register(queueRoutes, { admin: deps });
