@@ -2,6 +2,8 @@
 // are, so staff edits to the demo survive a restart.
 import { createDb } from '../server/src/db/db.ts';
 import { createStaff } from '../server/src/staff/staff.service.ts';
+import type pg from 'pg';
+import { nextOfficeOpening } from '../server/src/delivery/office-hours.ts';
 import { actions, campaign, targets } from './seed-data.ts';
 
 /** The demo admin (no two-step sign-in). Change its password on any shared machine. */
@@ -60,6 +62,8 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
       });
     }
 
+    created += await seedDemoDelivery(db.pool);
+
     if (!(await prisma.staffUser.findUnique({ where: { email: DEMO_ADMIN.email } }))) {
       // a seed running at the same time may have made it first (email_taken): that is fine
       const made = await createStaff({ pool: db.pool, clock: () => new Date() }, null, { ...DEMO_ADMIN, role: 'ADMIN' }).catch((err: unknown) => {
@@ -74,6 +78,148 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
   return { created };
 }
 
+/** The demo's daily digest action, delivered once to its officials, with one published answer. */
+export const DEMO_DIGEST_ACTION = 'lawyers-and-doctors-in-detention';
+// fixed ids: what makes the demo delivery a one-time step that a second run recognises
+const DEMO_BATCH = '0d3e0000-0000-4000-8000-00000000d1a1';
+const DEMO_ANSWER = '0d3e0000-0000-4000-8000-00000000a001';
+const DEMO_PENDING_ANSWER = '0d3e0000-0000-4000-8000-00000000a002';
+const DEMO_SIGNERS = [
+  { email: 'demo.amina@example.org', first: 'Amina', last: 'Diallo', country: 'SN', locale: 'fr', named: true, contact: true },
+  { email: 'demo.lucia@example.org', first: 'Lucía', last: 'Romero', country: 'AR', locale: 'es', named: true, contact: true },
+  { email: 'demo.oleg@example.org', first: 'Oleg', last: 'Petrov', country: 'KZ', locale: 'ru', named: false, contact: false },
+  { email: 'demo.sarah@example.org', first: 'Sarah', last: 'Jones', country: 'GB', locale: 'en', named: true, contact: true },
+];
+
+/**
+ * One-time demo of the delivery engine on DEMO_DIGEST_ACTION: the action is switched to a
+ * daily digest, four demo signers are confirmed, and yesterday's digest is recorded as
+ * accepted by each official's mail server at the opening of their office hours. The UN
+ * Special Rapporteur opened the packet and answered; the answer is published (its emails
+ * recorded as sent to the two signers who opted in). A second answer awaits review.
+ * Nothing here is sent: it is the record of a delivery, so `npm start` shows the ledger,
+ * the console's deliveries and answers pages, and the answer on the public page at once.
+ * Done only when the demo batch does not exist yet, so staff changes to the action survive.
+ */
+async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows: actionRows } = await client.query<{ id: string }>(`SELECT id FROM actions WHERE slug = $1 FOR UPDATE`, [DEMO_DIGEST_ACTION]);
+    const action = actionRows[0];
+    const exists = await client.query(`SELECT 1 FROM delivery_batches WHERE id = $1`, [DEMO_BATCH]);
+    if (!action || exists.rows.length > 0) {
+      await client.query('ROLLBACK');
+      return 0;
+    }
+    let created = 0;
+    const now = Date.now();
+    await client.query(`UPDATE actions SET delivery_policy = 'DAILY_DIGEST' WHERE id = $1`, [action.id]);
+    const confirmedAt = new Date(now - 60 * 3_600_000);
+    const signatureIds: string[] = [];
+    for (const p of DEMO_SIGNERS) {
+      const sup = await client.query<{ id: string }>(
+        `INSERT INTO supporters (canonical_email, email, first_name, last_name, country, locale) VALUES ($1, $1, $2, $3, $4, $5)
+         ON CONFLICT (canonical_email) DO UPDATE SET canonical_email = EXCLUDED.canonical_email RETURNING id`,
+        [p.email, p.first, p.last, p.country, p.locale],
+      );
+      const sig = await client.query<{ id: string }>(
+        `INSERT INTO signatures (action_id, supporter_id, status, country, locale, named_disclosure, confirmation_requested_at, confirmation_sent_at, confirmed_at, source)
+         VALUES ($1, $2, 'CONFIRMED', $3, $4, $5, $6, $6, $6, 'demo')
+         ON CONFLICT (action_id, supporter_id) DO NOTHING RETURNING id`,
+        [action.id, sup.rows[0]!.id, p.country, p.locale, p.named, confirmedAt],
+      );
+      if (!sig.rows[0]) continue;
+      created++;
+      signatureIds.push(sig.rows[0].id);
+      for (const [purpose, granted] of [
+        ['COUNT', true],
+        ['NAMED_DISCLOSURE', p.named],
+        ['CONTACT', p.contact],
+      ] as const) {
+        await client.query(
+          `INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at) VALUES ($1, $2, $3, $4, 'demo-seed', $5)`,
+          [sup.rows[0]!.id, sig.rows[0].id, purpose, granted, confirmedAt],
+        );
+      }
+    }
+    const { rows: targetRows } = await client.query<{ id: string; slug: string; timezone: string; office_opens_at: number; office_closes_at: number }>(
+      `SELECT t.id, t.slug, t.timezone, t.office_opens_at, t.office_closes_at FROM action_targets at JOIN targets t ON t.id = at.target_id
+       WHERE at.action_id = $1 ORDER BY at.position`,
+      [action.id],
+    );
+    const batchAt = new Date(now - 48 * 3_600_000);
+    const total = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM signatures WHERE action_id = $1 AND status = 'CONFIRMED'`, [action.id]);
+    await client.query(
+      `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at) VALUES ($1, $2, 'daily_digest', $3, $4, $5)`,
+      [DEMO_BATCH, action.id, signatureIds.length, Math.max(total.rows[0]!.n, signatureIds.length), batchAt],
+    );
+    await client.query(`UPDATE signatures SET batch_id = $1 WHERE id = ANY($2::uuid[])`, [DEMO_BATCH, signatureIds]);
+    created++;
+    let unLetter: { id: string; targetId: string; sentAt: Date } | null = null;
+    let otherLetter: { id: string; targetId: string; sentAt: Date } | null = null;
+    for (const [i, t] of targetRows.entries()) {
+      // the digest reached each official at the opening of their office hours
+      const sentAt = nextOfficeOpening(batchAt, { timezone: t.timezone, opensAt: t.office_opens_at, closesAt: t.office_closes_at });
+      const id = `0d3e0000-0000-4000-8000-0000000010${String(i).padStart(2, '0')}`;
+      await client.query(
+        `INSERT INTO letters (id, batch_id, target_id, status, signature_count, locale, message_id, attempts, next_attempt_at, submitting_at, sent_at, smtp_response, opened_at, created_at)
+         VALUES ($1, $2, $3, 'SENT', $4, 'en', $5, 1, $6, $6, $6, '250 2.0.0 Ok: queued (demo)', $7, $8)`,
+        [id, DEMO_BATCH, t.id, signatureIds.length, `<letter.${id}@chorus.example.org>`, sentAt, t.slug === 'un-sr-torture' ? new Date(sentAt.getTime() + 3_600_000) : null, batchAt],
+      );
+      created++;
+      if (t.slug === 'un-sr-torture') unLetter = { id, targetId: t.id, sentAt };
+      else if (!otherLetter) otherLetter = { id, targetId: t.id, sentAt };
+    }
+    if (unLetter) {
+      const received = new Date(unLetter.sentAt.getTime() + 5 * 3_600_000);
+      await client.query(
+        `INSERT INTO responses (id, action_id, target_id, letter_id, status, body, public_summary, received_at, published_at, reviewed_at)
+         VALUES ($1, $2, $3, $4, 'PUBLISHED', $5, $6, $7, $8, $8)`,
+        [
+          DEMO_ANSWER,
+          action.id,
+          unLetter.targetId,
+          unLetter.id,
+          'Thank you for your letter. The Special Rapporteur has taken note of the concerns raised about access to lawyers and independent doctors in detention, and will raise them with the States concerned in the communications procedure.',
+          'The Special Rapporteur has taken note of the concerns and will raise them with the States concerned.',
+          received,
+          new Date(received.getTime() + 3_600_000),
+        ],
+      );
+      // the "an official answered" emails, recorded as sent to the signers who opted in
+      await client.query(
+        `INSERT INTO answer_notifications (response_id, supporter_id, locale, requested_at, sent_at)
+         SELECT $1, s.supporter_id, s.locale, $2, $2 FROM signatures s JOIN consents c ON c.signature_id = s.id AND c.purpose = 'CONTACT' AND c.granted
+         WHERE s.id = ANY($3::uuid[]) ON CONFLICT DO NOTHING`,
+        [DEMO_ANSWER, new Date(received.getTime() + 3_600_000), signatureIds],
+      );
+      created++;
+    }
+    if (otherLetter) {
+      await client.query(
+        `INSERT INTO responses (id, action_id, target_id, letter_id, status, body, received_at) VALUES ($1, $2, $3, $4, 'RECEIVED', $5, $6)`,
+        [
+          DEMO_PENDING_ANSWER,
+          action.id,
+          otherLetter.targetId,
+          otherLetter.id,
+          'We acknowledge receipt of your letter and will reply in due course.',
+          new Date(otherLetter.sentAt.getTime() + 20 * 3_600_000),
+        ],
+      );
+      created++;
+    }
+    await client.query('COMMIT');
+    return created;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const url = process.env.DATABASE_URL;
   if (!url) {
@@ -81,7 +227,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1);
   }
   seed(url).then(
-    (r) => console.log(`seed: ${r.created} new rows (campaign, targets, actions, demo admin)`),
+    (r) => console.log(`seed: ${r.created} new rows (campaign, targets, actions, demo delivery and answers, demo admin)`),
     (err) => {
       console.error('seed failed:', err);
       process.exit(1);

@@ -6,6 +6,7 @@ import { Worker } from 'bullmq';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../server/src/config/config.ts';
 import { createDb } from '../server/src/db/db.ts';
+import { owedAnswerNotifications, sendAnswerNotification } from '../server/src/delivery/answer.service.ts';
 import { buildDueBatches } from '../server/src/delivery/batch.service.ts';
 import { startBounceServer, type BounceServer } from '../server/src/delivery/bounce.service.ts';
 import { createDomainLimiter } from '../server/src/delivery/domain-limit.ts';
@@ -49,18 +50,23 @@ async function main() {
   const mailWorker = new Worker<MailJob>(
     QUEUE_NAMES.mail,
     async (job) =>
-      sendConfirmation(
-        {
-          pool: db.pool,
-          mailer,
-          secret: config.SECRET_KEY,
-          clock,
-          confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
-          publicBaseUrl: config.PUBLIC_BASE_URL,
-          mailFrom: config.MAIL_FROM,
-        },
-        job.data.signatureId,
-      ),
+      job.data.kind === 'answer'
+        ? sendAnswerNotification(
+            { pool: db.pool, mailer, secret: config.SECRET_KEY, clock, publicBaseUrl: config.PUBLIC_BASE_URL, mailFrom: config.MAIL_FROM },
+            job.data.notificationId,
+          )
+        : sendConfirmation(
+            {
+              pool: db.pool,
+              mailer,
+              secret: config.SECRET_KEY,
+              clock,
+              confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
+              publicBaseUrl: config.PUBLIC_BASE_URL,
+              mailFrom: config.MAIL_FROM,
+            },
+            job.data.signatureId,
+          ),
     { connection, concurrency: 10 },
   );
   const deliveryWorker = new Worker<DeliveryJob>(
@@ -91,9 +97,11 @@ async function main() {
     every('batcher', config.BATCH_INTERVAL_MS, log, () =>
       buildDueBatches({ pool: db.pool, queues, mailDomain: mailDomain(config.MAIL_FROM) }),
     ),
-    every('sweeper', config.SWEEP_INTERVAL_MS, log, () =>
-      sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs }),
-    ),
+    every('sweeper', config.SWEEP_INTERVAL_MS, log, async () => {
+      await sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs });
+      // "an official answered" emails still owed (the outbox of answer.service.ts)
+      await queues.enqueueAnswerNotifications(await owedAnswerNotifications(db.pool, new Date(clock().getTime() - config.SWEEP_GRACE_MS)));
+    }),
     every('webhooks', 1_000, log, () => sweepWebhooks({ pool: db.pool, queue: webhookQueue, clock })),
     every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
     every('reminders', 60_000, log, () =>

@@ -32,7 +32,14 @@ export interface ActionRow {
   /** recent confirmed signers who chose to be shown: first name and country only */
   wall: { firstName: string; country: string; at: string }[];
   /** officials' answers that staff have published */
-  responses: { target: { name: string; title: string; organisation: string }; body: string; publishedAt: string }[];
+  responses: {
+    id: string;
+    target: { name: string; title: string; organisation: string };
+    /** the public summary staff wrote, or the answer itself */
+    body: string;
+    publishedAt: string;
+    attachments: { id: string; filename: string; size: number }[];
+  }[];
   /** proof of delivery: the latest letters and what became of them (delivery/ledger.ts) */
   ledger: LedgerEntry[];
 }
@@ -76,8 +83,10 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
                      WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.public_wall AND s.wall_hidden_at IS NULL
                        AND p.erased_at IS NULL AND p.first_name IS NOT NULL
                      ORDER BY s.confirmed_at DESC LIMIT 20) w) AS wall,
-            (SELECT json_agg(json_build_object('target', json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation),
-                     'body', r.body, 'publishedAt', r.published_at) ORDER BY r.published_at DESC)
+            (SELECT json_agg(json_build_object('id', r.id, 'target', json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation),
+                     'body', COALESCE(NULLIF(r.public_summary, ''), r.body), 'publishedAt', r.published_at,
+                     'attachments', COALESCE((SELECT json_agg(json_build_object('id', x.id, 'filename', x.filename, 'size', x.size) ORDER BY x.created_at)
+                                              FROM response_attachments x WHERE x.response_id = r.id), '[]')) ORDER BY r.published_at DESC)
                FROM responses r JOIN targets g ON g.id = r.target_id WHERE r.action_id = a.id AND r.status = 'PUBLISHED') AS responses,
             ${ledgerSubquery('a')} AS ledger
      FROM actions a JOIN campaigns c ON c.id = a.campaign_id

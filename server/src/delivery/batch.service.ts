@@ -72,98 +72,21 @@ export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
   return built;
 }
 
+export interface BatchOptions {
+  officeHours: boolean;
+  /** runs inside the batch's transaction once its rows are written (the audit of "send now") */
+  onWritten?: (client: pg.PoolClient, batch: BuiltBatch) => Promise<void>;
+}
+
 /** Builds one batch for one action now (also used by "send now"); null if nothing to send. */
-export async function buildBatch(
-  deps: BatchDeps,
-  actionId: string,
-  reason: string,
-  opts: { officeHours: boolean } = { officeHours: false },
-): Promise<BuiltBatch | null> {
-  const now = (deps.clock ?? (() => new Date()))();
+export async function buildBatch(deps: BatchDeps, actionId: string, reason: string, opts: BatchOptions = { officeHours: false }): Promise<BuiltBatch | null> {
   const result = await inTransaction(deps.pool, async (client) => {
-    const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [BATCHER_LOCK, actionId]);
-    if (!lock.rows[0]?.ok) return null;
-    const claimed = await client.query<{ id: string; country: string }>(
-      `SELECT id, country FROM signatures
-       WHERE action_id = $1 AND status = 'CONFIRMED' AND batch_id IS NULL
-       ORDER BY confirmed_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [actionId, deps.maxBatch ?? 100_000],
-    );
-    if (claimed.rows.length === 0) return null;
-
-    const action = await client.query<{ target_mode: string; default_locale: string; locales: string[] }>(
-      `SELECT target_mode, default_locale, ARRAY(SELECT locale FROM action_texts WHERE action_id = a.id) AS locales
-       FROM actions a WHERE id = $1`,
-      [actionId],
-    );
-    const { target_mode, default_locale, locales } = action.rows[0]!;
-    const targets = await client.query<{
-      id: string;
-      country: string | null;
-      language: string;
-      timezone: string;
-      office_opens_at: number;
-      office_closes_at: number;
-    }>(
-      `SELECT t.id, t.country, t.language, t.timezone, t.office_opens_at, t.office_closes_at
-       FROM action_targets at JOIN targets t ON t.id = at.target_id
-       WHERE at.action_id = $1 ORDER BY at.position, t.name`,
-      [actionId],
-    );
-
-    const batchId = randomUUID();
-    const ids = claimed.rows.map((r) => r.id);
-    const total = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM signatures WHERE action_id = $1 AND status = 'CONFIRMED'`,
-      [actionId],
-    );
-    await client.query(
-      `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [batchId, actionId, reason, ids.length, Math.max(total.rows[0]!.n, ids.length), now],
-    );
-    await client.query(`UPDATE signatures SET batch_id = $1 WHERE id = ANY($2::uuid[])`, [batchId, ids]);
-
-    const letters: { id: string; target: string; count: number; locale: string; messageId: string; due: Date }[] = [];
-    for (const t of targets.rows) {
-      const count =
-        target_mode === 'BY_SIGNER_COUNTRY' ? claimed.rows.filter((r) => r.country === t.country).length : claimed.rows.length;
-      if (count === 0) continue;
-      const id = randomUUID();
-      letters.push({
-        id,
-        target: t.id,
-        count,
-        locale: locales.includes(t.language) ? t.language : default_locale,
-        messageId: `<letter.${id}@${deps.mailDomain}>`,
-        due: opts.officeHours
-          ? nextOfficeOpening(now, { timezone: t.timezone, opensAt: t.office_opens_at, closesAt: t.office_closes_at })
-          : now,
-      });
+    const written = await writeBatch(client, deps, actionId, reason, opts);
+    if (written) {
+      const { jobs: _jobs, ...built } = written;
+      await opts.onWritten?.(client, built);
     }
-    if (letters.length > 0) {
-      await client.query(
-        `INSERT INTO letters (id, batch_id, target_id, signature_count, locale, message_id, next_attempt_at, created_at)
-         SELECT i, $1, t, c, l, m, d, $8
-         FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::varchar[], $6::varchar[], $7::timestamptz[]) AS x(i, t, c, l, m, d)`,
-        [
-          batchId,
-          letters.map((l) => l.id),
-          letters.map((l) => l.target),
-          letters.map((l) => l.count),
-          letters.map((l) => l.locale),
-          letters.map((l) => l.messageId),
-          letters.map((l) => l.due),
-          now,
-        ],
-      );
-    }
-    return {
-      batchId,
-      actionId,
-      signatureCount: ids.length,
-      letterIds: letters.map((l) => l.id),
-      jobs: letters.map((l) => ({ id: l.id, attempts: 0, delayMs: Math.max(0, l.due.getTime() - now.getTime()) })),
-    };
+    return written;
   });
   if (result) {
     const { jobs, ...built } = result;
@@ -173,4 +96,103 @@ export async function buildBatch(
     return built;
   }
   return null;
+}
+
+/**
+ * Claims the owed signatures and writes the batch and its letters on `client`, inside the
+ * caller's transaction. The preview of the next delivery runs this and rolls back, so what
+ * staff preview is built by exactly the code that builds the real thing.
+ * Null when there is nothing owed, or another batcher holds this action right now.
+ */
+export async function writeBatch(
+  client: pg.PoolClient,
+  deps: Pick<BatchDeps, 'mailDomain' | 'clock' | 'maxBatch'>,
+  actionId: string,
+  reason: string,
+  opts: Pick<BatchOptions, 'officeHours'>,
+): Promise<(BuiltBatch & { jobs: { id: string; attempts: number; delayMs: number }[] }) | null> {
+  const now = (deps.clock ?? (() => new Date()))();
+  const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [BATCHER_LOCK, actionId]);
+  if (!lock.rows[0]?.ok) return null;
+  const claimed = await client.query<{ id: string; country: string }>(
+    `SELECT id, country FROM signatures
+     WHERE action_id = $1 AND status = 'CONFIRMED' AND batch_id IS NULL
+     ORDER BY confirmed_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    [actionId, deps.maxBatch ?? 100_000],
+  );
+  if (claimed.rows.length === 0) return null;
+
+  const action = await client.query<{ target_mode: string; default_locale: string; locales: string[] }>(
+    `SELECT target_mode, default_locale, ARRAY(SELECT locale FROM action_texts WHERE action_id = a.id) AS locales
+     FROM actions a WHERE id = $1`,
+    [actionId],
+  );
+  const { target_mode, default_locale, locales } = action.rows[0]!;
+  const targets = await client.query<{
+    id: string;
+    country: string | null;
+    language: string;
+    timezone: string;
+    office_opens_at: number;
+    office_closes_at: number;
+  }>(
+    `SELECT t.id, t.country, t.language, t.timezone, t.office_opens_at, t.office_closes_at
+     FROM action_targets at JOIN targets t ON t.id = at.target_id
+     WHERE at.action_id = $1 ORDER BY at.position, t.name`,
+    [actionId],
+  );
+
+  const batchId = randomUUID();
+  const ids = claimed.rows.map((r) => r.id);
+  const total = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM signatures WHERE action_id = $1 AND status = 'CONFIRMED'`,
+    [actionId],
+  );
+  await client.query(
+    `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [batchId, actionId, reason, ids.length, Math.max(total.rows[0]!.n, ids.length), now],
+  );
+  await client.query(`UPDATE signatures SET batch_id = $1 WHERE id = ANY($2::uuid[])`, [batchId, ids]);
+
+  const letters: { id: string; target: string; count: number; locale: string; messageId: string; due: Date }[] = [];
+  for (const t of targets.rows) {
+    const count =
+      target_mode === 'BY_SIGNER_COUNTRY' ? claimed.rows.filter((r) => r.country === t.country).length : claimed.rows.length;
+    if (count === 0) continue;
+    const id = randomUUID();
+    letters.push({
+      id,
+      target: t.id,
+      count,
+      locale: locales.includes(t.language) ? t.language : default_locale,
+      messageId: `<letter.${id}@${deps.mailDomain}>`,
+      due: opts.officeHours
+        ? nextOfficeOpening(now, { timezone: t.timezone, opensAt: t.office_opens_at, closesAt: t.office_closes_at })
+        : now,
+    });
+  }
+  if (letters.length > 0) {
+    await client.query(
+      `INSERT INTO letters (id, batch_id, target_id, signature_count, locale, message_id, next_attempt_at, created_at)
+       SELECT i, $1, t, c, l, m, d, $8
+       FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::varchar[], $6::varchar[], $7::timestamptz[]) AS x(i, t, c, l, m, d)`,
+      [
+        batchId,
+        letters.map((l) => l.id),
+        letters.map((l) => l.target),
+        letters.map((l) => l.count),
+        letters.map((l) => l.locale),
+        letters.map((l) => l.messageId),
+        letters.map((l) => l.due),
+        now,
+      ],
+    );
+  }
+  return {
+    batchId,
+    actionId,
+    signatureCount: ids.length,
+    letterIds: letters.map((l) => l.id),
+    jobs: letters.map((l) => ({ id: l.id, attempts: 0, delayMs: Math.max(0, l.due.getTime() - now.getTime()) })),
+  };
 }

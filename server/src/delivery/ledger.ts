@@ -1,7 +1,8 @@
 // The public ledger of an action: proof that its letters were delivered. One row per letter,
 // newest first, at most 50: when it was made, to whom, how many signatures it carried,
 // whether the receiving server accepted it, whether it bounced, whether the packet link was
-// opened (a link scanner counts as an opening) and whether a published answer exists.
+// opened (a link scanner counts as an opening), whether a published answer exists, and how
+// long after the delivery it came (the response time).
 // Loaded inside the one query that refreshes the public actions (action.repository.ts).
 
 export interface LedgerEntry {
@@ -16,6 +17,8 @@ export interface LedgerEntry {
   opened: boolean;
   /** a published answer exists for this letter */
   answered: boolean;
+  /** seconds from the delivery (the first letter of its batch accepted) to the first published answer */
+  responseSeconds: number | null;
   status: 'PENDING' | 'SUBMITTING' | 'SENT' | 'FAILED' | 'BOUNCED';
 }
 
@@ -31,9 +34,12 @@ export function ledgerSubquery(actionAlias: string): string {
               'bounced', x.status = 'BOUNCED',
               'opened', x.opened_at IS NOT NULL,
               'answered', x.answered,
+              'responseSeconds', x.response_seconds,
               'status', x.status) ORDER BY x.created_at DESC, x.id)
           FROM (SELECT l.id, l.created_at, g.name, g.organisation, l.signature_count, l.status, l.opened_at,
-                       EXISTS (SELECT 1 FROM responses r WHERE r.letter_id = l.id AND r.status = 'PUBLISHED') AS answered
+                       EXISTS (SELECT 1 FROM responses r WHERE r.letter_id = l.id AND r.status = 'PUBLISHED') AS answered,
+                       round(extract(epoch FROM ((SELECT min(r.received_at) FROM responses r WHERE r.letter_id = l.id AND r.status = 'PUBLISHED')
+                                                 - (SELECT min(f.sent_at) FROM letters f WHERE f.batch_id = l.batch_id))))::int AS response_seconds
                 FROM delivery_batches b
                 JOIN letters l ON l.batch_id = b.id
                 JOIN targets g ON g.id = l.target_id

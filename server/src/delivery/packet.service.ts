@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { renderMemberLetter, signOff, type SignerForLetter } from '../letter/member-letter.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
 import { blockText } from '../shared/text.ts';
+import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
 import { signToken, verifyToken } from '../shared/tokens.ts';
 
 export const PACKET_PURPOSE = 'packet';
@@ -49,6 +50,7 @@ export function packetUrl(publicBaseUrl: string, locale: string, token: string):
 export const responseInputSchema = z.strictObject({
   body: blockText(20_000, 'body').refine((s) => s.length > 0, 'body is required'),
   acknowledgeOnly: z.boolean({ error: 'acknowledgeOnly must be true or false' }).optional(),
+  attachments: z.array(attachmentInputSchema).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`).optional(),
 });
 export type ResponseInput = z.infer<typeof responseInputSchema>;
 
@@ -390,6 +392,8 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
 /** An official's answer (or a bare acknowledgement of receipt), kept for staff to review. */
 export async function recordResponse(deps: PacketDeps, token: string, input: ResponseInput): Promise<{ status: 'received' }> {
   const l = await letterForToken(deps, token);
+  // checked before anything is written: a refused file refuses the whole answer
+  const files = (input.attachments ?? []).map(checkAttachment);
   const client = await deps.pool.connect();
   try {
     await client.query('BEGIN');
@@ -401,10 +405,16 @@ export async function recordResponse(deps: PacketDeps, token: string, input: Res
     }
     // an acknowledgement is marked for the staff who review answers (the table has no flag for it)
     const body = input.acknowledgeOnly ? `[acknowledgement of receipt]\n\n${input.body}` : input.body;
-    await client.query(
-      `INSERT INTO responses (action_id, target_id, letter_id, status, body, received_at) VALUES ($1, $2, $3, 'RECEIVED', $4, $5)`,
+    const inserted = await client.query<{ id: string }>(
+      `INSERT INTO responses (action_id, target_id, letter_id, status, body, received_at) VALUES ($1, $2, $3, 'RECEIVED', $4, $5) RETURNING id`,
       [l.action_id, l.target_id, l.id, body, deps.clock()],
     );
+    for (const f of files) {
+      await client.query(
+        `INSERT INTO response_attachments (response_id, filename, content_type, size, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [inserted.rows[0]!.id, f.filename, f.contentType, f.data.length, f.data, deps.clock()],
+      );
+    }
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

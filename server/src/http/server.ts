@@ -31,6 +31,8 @@ async function main() {
     process.env.PUBLIC_BASE_URL = config.PUBLIC_BASE_URL;
     // SvelteKit checks form posts against this origin (cross-site request protection)
     process.env.ORIGIN = config.PUBLIC_BASE_URL;
+    // room for an official's attachments on the packet page (3 × 5 MB; the API checks each)
+    process.env.BODY_SIZE_LIMIT ??= '16M';
     webHandler = (await import(pathToFileURL(WEB_HANDLER).href)).handler as NodeHandler;
   }
 

@@ -109,7 +109,8 @@ export function composeLetter(c: LetterContent): RenderedMail {
   });
 }
 
-export async function renderLetter(pool: pg.Pool, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
+/** Renders a letter from its rows; `pool` may be a client inside a transaction (the delivery preview). */
+export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
   const { rows } = await pool.query<{
     id: string;
     locale: string;

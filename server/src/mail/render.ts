@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
 
-export type TemplateName = 'confirmation' | 'already-signed' | 'letter' | 'member-letter' | 'reminder' | 'my-data-link';
+export type TemplateName = 'confirmation' | 'already-signed' | 'letter' | 'member-letter' | 'reminder' | 'my-data-link' | 'answer-published';
 
 export interface RenderedMail {
   locale: string;

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 
 export const QUEUE_NAMES = { mail: 'chorus-mail', delivery: 'chorus-delivery' } as const;
 
-export type MailJob = { kind: 'confirmation'; signatureId: string };
+export type MailJob = { kind: 'confirmation'; signatureId: string } | { kind: 'answer'; notificationId: string };
 export type DeliveryJob = { letterId: string };
 
 export function redisConnection(url: string, opts: { forWorker: boolean }): Redis {
@@ -31,6 +31,8 @@ export interface Queues {
   enqueueConfirmations(items: { signatureId: string; requestedAt: Date }[]): Promise<void>;
   /** jobs are keyed by letter and attempt, so a letter owed again after a crash gets a new job */
   enqueueLetters(letters: { id: string; attempts: number; delayMs?: number }[]): Promise<void>;
+  /** "an official answered" emails owed (answer_notifications ids), one job per row */
+  enqueueAnswerNotifications(ids: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,16 @@ export function createQueues(connection: ConnectionOptions): Queues {
           data: { letterId: l.id },
           // a letter held for the official's office hours waits in the queue as a delayed job
           opts: { jobId: `letter-${l.id}-${l.attempts}`, delay: l.delayMs ?? 0 },
+        })),
+      );
+    },
+    async enqueueAnswerNotifications(ids) {
+      if (ids.length === 0) return;
+      await mail.addBulk(
+        ids.map((id) => ({
+          name: 'answer',
+          data: { kind: 'answer', notificationId: id },
+          opts: { jobId: `answer-${id}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
         })),
       );
     },

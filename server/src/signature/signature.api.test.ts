@@ -88,7 +88,7 @@ describe('POST /api/actions/:slug/signatures', () => {
     let job;
     for (let i = 0; i < 50 && !job; i++) {
       const jobs = await h.queues.mail.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
-      job = jobs.find((j) => j?.data.signatureId === row.id);
+      job = jobs.find((j) => j?.data.kind === 'confirmation' && j.data.signatureId === row.id);
       if (!job) await new Promise((r) => setTimeout(r, 20));
     }
     expect(job?.data).toEqual({ kind: 'confirmation', signatureId: row.id });

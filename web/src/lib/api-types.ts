@@ -39,11 +39,14 @@ export interface WallEntry {
 
 /** An official's published answer to an action. */
 export interface OfficialResponse {
+	id?: string;
 	target: { name: string; title: string | null; organisation: string | null };
 	/** plain text */
 	body: string;
 	/** ISO date-time */
 	publishedAt: string;
+	/** documents the official attached, downloaded from /api/answers/{id}/attachments/{attachmentId} */
+	attachments?: { id: string; filename: string; size: number }[];
 }
 
 export interface ActionDetail extends ActionSummary {
@@ -84,6 +87,8 @@ export interface LedgerEntry {
 	opened: boolean;
 	/** a published answer exists */
 	answered: boolean;
+	/** seconds from the delivery to the published answer */
+	responseSeconds?: number | null;
 	status: LetterStatus;
 }
 
@@ -103,6 +108,8 @@ export interface Packet {
 export interface PacketAnswer {
 	body: string;
 	acknowledgeOnly?: boolean;
+	/** PDF, PNG, JPEG or plain text, at most 3 of 5 MB each, base64 */
+	attachments?: { filename: string; contentType: string; data: string }[];
 }
 
 export interface PacketAnswerAccepted {

@@ -33,7 +33,13 @@ const actionDetail = actionSummary.extend({
   targets: z.array(z.object({ name: z.string(), title: z.string(), organisation: z.string(), country: z.string().nullable() })),
   wall: z.array(z.object({ firstName: z.string(), country: z.string(), at: z.string() })),
   responses: z.array(
-    z.object({ target: z.object({ name: z.string(), title: z.string(), organisation: z.string() }), body: z.string(), publishedAt: z.string() }),
+    z.object({
+      id: z.string(),
+      target: z.object({ name: z.string(), title: z.string(), organisation: z.string() }),
+      body: z.string().describe('the public summary staff wrote, or the answer itself'),
+      publishedAt: z.string(),
+      attachments: z.array(z.object({ id: z.string(), filename: z.string(), size: z.number().int() })).describe('download at /api/answers/{id}/attachments/{attachmentId}'),
+    }),
   ),
   ledger: z
     .array(
@@ -45,6 +51,7 @@ const actionDetail = actionSummary.extend({
         bounced: z.boolean(),
         opened: z.boolean().describe('the packet link in the letter was fetched (a link scanner counts)'),
         answered: z.boolean().describe('a published answer exists'),
+        responseSeconds: z.number().int().nullable().describe('seconds from the delivery (first letter of the batch accepted) to the published answer'),
         status: z.enum(['PENDING', 'SUBMITTING', 'SENT', 'FAILED', 'BOUNCED']),
       }),
     )

@@ -4,6 +4,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { packetCsv, packetPdf, recordResponse, responseInputSchema, viewPacket, type PacketDeps } from '../../delivery/packet.service.ts';
 import { errorSchema } from './schemas.ts';
+import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, sendAttachment } from '../../delivery/attachment.ts';
+import { getAttachment } from '../../delivery/answer.service.ts';
 
 const tokenParam = z.object({ token: z.string().max(512) });
 
@@ -95,9 +97,11 @@ export const packetRoutes: FastifyPluginAsyncZod<{ packets: PacketDeps }> = asyn
   app.post(
     '/packets/:token/responses',
     {
+      // room for the attachments (base64), each checked again in attachment.ts
+      bodyLimit: Math.ceil((MAX_ATTACHMENTS * MAX_ATTACHMENT_BYTES * 4) / 3) + 64 * 1024,
       schema: {
         summary: 'Answer a letter (or acknowledge receipt)',
-        description: `Kept for staff review; staff may publish it with the official’s name and office. At most 10 per letter (409 beyond).`,
+        description: `Kept for staff review; staff may publish it with the official’s name and office. At most 10 per letter (409 beyond). Up to 3 attachments (PDF, PNG, JPEG or plain text, 5 MB each, base64), checked against their declared type.`,
         tags: ['delivery'],
         params: tokenParam,
         body: responseInputSchema,
@@ -105,5 +109,19 @@ export const packetRoutes: FastifyPluginAsyncZod<{ packets: PacketDeps }> = asyn
       },
     },
     async (req, reply) => reply.code(201).send(await recordResponse(opts.packets, req.params.token, req.body)),
+  );
+
+  app.get(
+    '/answers/:id/attachments/:attachmentId',
+    {
+      schema: {
+        summary: 'Download an attachment of a published answer',
+        description: 'Only once staff have published the answer (404 before). Always a download (Content-Disposition: attachment, nosniff).',
+        tags: ['delivery'],
+        params: z.object({ id: z.string().max(64), attachmentId: z.string().max(64) }),
+        response: { 200: z.any().describe('the file'), 404: errorSchema },
+      },
+    },
+    async (req, reply) => sendAttachment(reply, await getAttachment(opts.packets.pool, req.params.id, req.params.attachmentId, { publishedOnly: true })),
   );
 };

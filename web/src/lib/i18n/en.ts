@@ -284,6 +284,9 @@ export const en = {
 	packet_response_REJECTED: 'Not published',
 	packet_error_invalid: 'Please write your answer as plain text of up to 20,000 characters, without links or invisible characters.',
 	packet_error_too_many: 'This letter has already been answered 10 times. Please write to us directly.',
+	packet_attach_label: 'Attach documents (optional)',
+	packet_attach_hint: 'Up to 3 files of 5 MB each: PDF, PNG, JPEG or plain text.',
+	packet_error_attachment: 'Attachments must be PDF, PNG, JPEG or plain text files, at most 3, of up to 5 MB each.',
 	ledger_heading: 'Proof of delivery',
 	ledger_intro: 'Every letter sent to officials for this action, newest first. “Opened” means that the link in the letter was opened, possibly by an automatic mail scanner.',
 	ledger_caption: 'Letters delivered for this action',
@@ -297,6 +300,10 @@ export const en = {
 	ledger_status_bounced: 'Accepted, then returned',
 	ledger_status_pending: 'Being sent',
 	ledger_status_failed: 'Refused',
+	ledger_after_minutes: 'Yes, after {n} min',
+	ledger_after_hours: 'Yes, after {n} h',
+	ledger_after_days: 'Yes, after {n} days',
+	responses_attachments: 'Attached documents',
 	yes: 'Yes',
 	no: 'No'
 } as const satisfies Record<string, string | PluralForms>;

@@ -283,6 +283,9 @@ export const es: Messages = {
 	packet_response_REJECTED: 'No publicada',
 	packet_error_invalid: 'Escriba su respuesta como texto simple de hasta 20 000 caracteres, sin enlaces ni caracteres invisibles.',
 	packet_error_too_many: 'Esta carta ya ha recibido 10 respuestas. Escríbanos directamente, por favor.',
+	packet_attach_label: 'Adjuntar documentos (opcional)',
+	packet_attach_hint: 'Hasta 3 archivos de 5 MB cada uno: PDF, PNG, JPEG o texto sin formato.',
+	packet_error_attachment: 'Los adjuntos deben ser archivos PDF, PNG, JPEG o de texto sin formato, como máximo 3, de hasta 5 MB cada uno.',
 	ledger_heading: 'Prueba de entrega',
 	ledger_intro: 'Cada carta enviada a las autoridades en esta acción, de la más reciente a la más antigua. «Abierta» significa que se abrió el enlace de la carta, quizá por un analizador automático de correo.',
 	ledger_caption: 'Cartas entregadas en esta acción',
@@ -296,6 +299,10 @@ export const es: Messages = {
 	ledger_status_bounced: 'Aceptada y luego devuelta',
 	ledger_status_pending: 'En envío',
 	ledger_status_failed: 'Rechazada',
+	ledger_after_minutes: 'Sí, tras {n} min',
+	ledger_after_hours: 'Sí, tras {n} h',
+	ledger_after_days: 'Sí, tras {n} días',
+	responses_attachments: 'Documentos adjuntos',
 	yes: 'Sí',
 	no: 'No'
 };

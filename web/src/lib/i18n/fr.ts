@@ -285,6 +285,9 @@ export const fr: Messages = {
 	packet_response_REJECTED: 'Non publiée',
 	packet_error_invalid: 'Veuillez écrire votre réponse en texte simple, jusqu’à 20 000 caractères, sans liens ni caractères invisibles.',
 	packet_error_too_many: 'Cette lettre a déjà reçu 10 réponses. Veuillez nous écrire directement.',
+	packet_attach_label: 'Joindre des documents (facultatif)',
+	packet_attach_hint: 'Jusqu’à 3 fichiers de 5 Mo chacun : PDF, PNG, JPEG ou texte brut.',
+	packet_error_attachment: 'Les pièces jointes doivent être des fichiers PDF, PNG, JPEG ou texte brut, 3 au plus, de 5 Mo au maximum chacun.',
 	ledger_heading: 'Preuve de remise',
 	ledger_intro: 'Chaque lettre envoyée aux responsables pour cette action, de la plus récente à la plus ancienne. « Ouverte » signifie que le lien de la lettre a été ouvert, peut-être par un analyseur automatique de courriel.',
 	ledger_caption: 'Lettres remises pour cette action',
@@ -298,6 +301,10 @@ export const fr: Messages = {
 	ledger_status_bounced: 'Acceptée, puis renvoyée',
 	ledger_status_pending: 'En cours d’envoi',
 	ledger_status_failed: 'Refusée',
+	ledger_after_minutes: 'Oui, après {n} min',
+	ledger_after_hours: 'Oui, après {n} h',
+	ledger_after_days: 'Oui, après {n} jours',
+	responses_attachments: 'Documents joints',
 	yes: 'Oui',
 	no: 'Non'
 };

@@ -291,6 +291,9 @@ export const ru: Messages = {
 	packet_response_REJECTED: 'Не опубликован',
 	packet_error_invalid: 'Напишите ответ обычным текстом, до 20 000 знаков, без ссылок и невидимых символов.',
 	packet_error_too_many: 'На это письмо уже ответили 10 раз. Пожалуйста, напишите нам напрямую.',
+	packet_attach_label: 'Приложить документы (необязательно)',
+	packet_attach_hint: 'До 3 файлов по 5 МБ: PDF, PNG, JPEG или простой текст.',
+	packet_error_attachment: 'Вложения должны быть файлами PDF, PNG, JPEG или простым текстом, не более 3, каждый до 5 МБ.',
 	ledger_heading: 'Подтверждение доставки',
 	ledger_intro: 'Все письма должностным лицам по этой акции, сначала новые. «Открыто» означает, что ссылку из письма открыли — возможно, автоматический почтовый сканер.',
 	ledger_caption: 'Письма, доставленные по этой акции',
@@ -304,6 +307,10 @@ export const ru: Messages = {
 	ledger_status_bounced: 'Принято, затем возвращено',
 	ledger_status_pending: 'Отправляется',
 	ledger_status_failed: 'Отклонено',
+	ledger_after_minutes: 'Да, через {n} мин',
+	ledger_after_hours: 'Да, через {n} ч',
+	ledger_after_days: 'Да, через {n} дн.',
+	responses_attachments: 'Приложенные документы',
 	yes: 'Да',
 	no: 'Нет'
 };

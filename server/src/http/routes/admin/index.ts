@@ -14,6 +14,8 @@ import { auditRoutes } from './audit.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { exportRoutes } from './exports.ts';
 import { fraudRoutes } from './fraud.ts';
+import { answerRoutes } from './answers.ts';
+import { deliveryRoutes } from './deliveries.ts';
 import { integrationRoutes } from './integrations.ts';
 import { actionAdminRoutes } from './actions.ts';
 import { targetRoutes } from './targets.ts';
@@ -84,6 +86,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   await app.register(dashboardRoutes, { admin: deps });
   await app.register(fraudRoutes, { admin: deps });
   await app.register(exportRoutes, { admin: deps });
+  await app.register(deliveryRoutes, { admin: deps });
+  await app.register(answerRoutes, { admin: deps });
   await app.register(integrationRoutes, { admin: deps });
   await app.register(actionAdminRoutes, { admin: deps });
   await app.register(targetRoutes, { admin: deps });

@@ -61,7 +61,8 @@ export const load: PageServerLoad = async (event) => {
 			role: role([r.target.title, r.target.organisation]),
 			body: r.body,
 			publishedAt: r.publishedAt,
-			published: formatDate(locale, r.publishedAt)
+			published: formatDate(locale, r.publishedAt),
+			attachments: r.id ? (r.attachments ?? []).map((f) => ({ ...f, href: `/api/answers/${r.id}/attachments/${f.id}` })) : []
 		})),
 		canSign,
 		countryOptions: canSign ? countryOptions(locale) : [],

@@ -36,6 +36,18 @@ export const load: PageServerLoad = async (event) => {
 	};
 };
 
+const MAX_FILES = 3;
+const MAX_FILE_BYTES = 5 * 1024 * 1024;
+const FILE_TYPES = new Set(['application/pdf', 'image/png', 'image/jpeg', 'text/plain']);
+const BY_EXTENSION: Record<string, string> = { pdf: 'application/pdf', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', txt: 'text/plain' };
+
+/** The type a browser declared, or the one the file name says when it declared none. */
+function fileType(f: File): string {
+	const declared = f.type.split(';')[0]!.trim().toLowerCase();
+	if (FILE_TYPES.has(declared)) return declared;
+	return BY_EXTENSION[f.name.split('.').pop()?.toLowerCase() ?? ''] ?? declared;
+}
+
 async function answer(event: RequestEvent, acknowledgeOnly: boolean) {
 	const segment = tokenSegment(event.params.token);
 	const form = await event.request.formData();
@@ -45,8 +57,24 @@ async function answer(event: RequestEvent, acknowledgeOnly: boolean) {
 		return fail(422, { error: 'invalid' as const, body });
 	}
 	const request: PacketAnswer = acknowledgeOnly ? { body, acknowledgeOnly: true } : { body };
+	if (!acknowledgeOnly) {
+		// files travel to the API as base64; the API checks their type, bytes and size
+		const files = form.getAll('attachments').filter((f): f is File => typeof f !== 'string' && f.size > 0);
+		if (files.length > MAX_FILES || files.some((f) => f.size > MAX_FILE_BYTES || !FILE_TYPES.has(fileType(f)))) {
+			return fail(422, { error: 'attachment' as const, body });
+		}
+		if (files.length) {
+			request.attachments = await Promise.all(
+				files.map(async (f) => ({ filename: f.name.slice(0, 200) || 'attachment', contentType: fileType(f), data: Buffer.from(await f.arrayBuffer()).toString('base64') }))
+			);
+		}
+	}
 	const result = await api<PacketAnswerAccepted>(event, `/api/packets/${segment}/responses`, { method: 'POST', body: request });
 	if (result.ok) return { sent: true as const, acknowledged: acknowledgeOnly };
+	const aboutFiles = !result.ok && (result.body.code.startsWith('attachment') || (result.body.issues ?? []).some((i) => String(i.path).startsWith('attachments')));
+	if (result.status === 422 && aboutFiles) {
+		return fail(422, { error: 'attachment' as const, body });
+	}
 	if (result.status === 422) return fail(422, { error: 'invalid' as const, body: acknowledgeOnly ? '' : body });
 	if (result.status === 409) return fail(409, { error: 'too_many' as const, body: acknowledgeOnly ? '' : body });
 	return expectOk(result);

@@ -1,0 +1,212 @@
+// The staff side of delivery, across real processes, in Chromium without JavaScript: a
+// campaigner signs in, pauses an action's delivery (the batcher then makes nothing, even
+// under an immediate policy), previews the next delivery, sends it now (exactly one letter
+// reaches the official), an official answers, and the campaigner publishes the answer: the
+// signer who opted in gets the email in Spanish, the one who did not gets nothing. Every
+// page passes axe and loads nothing from elsewhere.
+import { randomBytes } from 'node:crypto';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db } from '../../server/src/db/db.ts';
+import { packetToken } from '../../server/src/delivery/packet.service.ts';
+import { mailboxClient } from '../../server/src/mailbox/mailbox.client.ts';
+import { confirmationToken } from '../../server/src/signature/signature.service.ts';
+import { createStaff } from '../../server/src/staff/staff.service.ts';
+import { createAction } from '../../server/src/testing/harness.ts';
+import { seed } from '../../prisma/seed.ts';
+import { launchChromium } from '../support/browser.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+
+let platform: Platform;
+let browser: Browser;
+let db: Db;
+const stamp = [...randomBytes(6)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
+const staff = { email: `campaigner.${stamp}@chorus.example.org`, name: 'Campaigner', password: `long-enough-pass-${stamp}-2026`, role: 'CAMPAIGNER' as const };
+const officialEmail = `official.${stamp}@gov.example`;
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+beforeAll(async () => {
+  await seed(process.env.DATABASE_URL!);
+  db = createDb(process.env.DATABASE_URL!, { max: 2 });
+  await createStaff({ pool: db.pool, clock: () => new Date() }, null, staff);
+  platform = await startPlatform();
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await platform?.stop();
+  await db?.pool.query(`UPDATE actions SET status = 'ARCHIVED', archived_at = now() WHERE campaign_id IN (SELECT id FROM campaigns WHERE slug = 'test-campaign') AND status <> 'ARCHIVED'`);
+  await db?.close();
+});
+
+async function signAndConfirm(slug: string, who: { email: string; locale: string; contact: boolean }) {
+  const res = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ firstName: 'Lucía', lastName: stamp, email: who.email, country: 'AR', consentCount: true, consentContact: who.contact, locale: who.locale }),
+  });
+  expect(res.status).toBe(202);
+  const { rows } = await db.pool.query<{ id: string }>(
+    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id WHERE a.slug = $1 AND p.canonical_email = lower($2)`,
+    [slug, who.email],
+  );
+  const token = confirmationToken({ secret: process.env.SECRET_KEY!, clock: () => new Date(), confirmLinkTtlHours: 1 }, rows[0]!.id);
+  expect((await fetch(`${platform.baseUrl}/api/confirmations/${token}`, { method: 'POST' })).status).toBe(200);
+}
+
+async function submit(page: Page, name: string | RegExp) {
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name }).click()]);
+}
+
+const batches = async (actionId: string) =>
+  (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM delivery_batches WHERE action_id = $1`, [actionId])).rows[0]!.n;
+
+describe('staff delivery console, in Chromium without JavaScript', () => {
+  it('pause, preview, send now and publish an answer; each page passes axe', async () => {
+    const fx = await createAction(db, { deliveryPolicy: 'ON_CLOSE', targets: [{ country: null, language: 'en', email: officialEmail }] });
+    const title = `Title en ${fx.action.slug}`;
+    const optedIn = { email: `lucia.${stamp}@example.org`, locale: 'es', contact: true };
+    const quiet = { email: `quiet.${stamp}@example.org`, locale: 'en', contact: false };
+    // the public cache learns of the new action within its refresh interval
+    for (let i = 0; i < 40; i++) {
+      const r = await fetch(`${platform.baseUrl}/api/actions/${fx.action.slug}`);
+      if (r.ok) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await signAndConfirm(fx.action.slug, optedIn);
+    await signAndConfirm(fx.action.slug, quiet);
+
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    const offsite: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(platform.baseUrl)) offsite.push(r.url());
+    });
+
+    // sign in
+    await page.goto(`${platform.baseUrl}/admin/login`);
+    await page.getByLabel('Email address').fill(staff.email);
+    await page.getByLabel('Password').fill(staff.password);
+    await submit(page, 'Sign in');
+    expect(new URL(page.url()).pathname).toBe('/admin');
+
+    // the deliveries list, through the navigation
+    await Promise.all([page.waitForNavigation(), page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Deliveries' }).click()]);
+    const row = page.getByRole('row', { name: new RegExp(title) });
+    expect(await row.getByRole('cell').nth(2).textContent()).toBe('2');
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: title }).click()]);
+    expect(await page.locator('h1').textContent()).toBe(`Delivery: ${title}`);
+
+    // pause, then make the policy immediate: the batcher still makes nothing
+    await submit(page, 'Pause delivery');
+    expect(await page.getByRole('status').textContent()).toContain('Delivery is paused.');
+    await page.getByLabel('Delivery policy').selectOption('IMMEDIATE');
+    await submit(page, 'Save policy');
+    expect(await page.getByRole('status').textContent()).toContain('The policy is saved.');
+    await new Promise((r) => setTimeout(r, 2_500)); // five batcher runs
+    expect(await batches(fx.action.id)).toBe(0);
+
+    // the preview of the next delivery, which writes nothing
+    await submit(page, 'Preview the next delivery');
+    const preview = page.locator('section[aria-labelledby="preview-result"]');
+    expect(await preview.textContent()).toContain('2 new signatures, 2 in all.');
+    const previewed = (await preview.locator('pre').textContent())!;
+    expect(previewed).toContain('Dear Minister');
+    expect(previewed).toContain('Letter body en');
+    expect(await batches(fx.action.id)).toBe(0);
+
+    // send now: one batch, one letter, exactly one message to the official
+    await submit(page, 'Send now');
+    expect(await page.getByRole('status').textContent()).toContain('A delivery of 2 signatures was made: 1 letters are on their way.');
+    expect(await batches(fx.action.id)).toBe(1);
+    const mailbox = mailboxClient(platform.mailboxUrl);
+    const letter = await mailbox.waitFor((m) => m.envelope.to.includes(officialEmail), { timeoutMs: 30_000 });
+    // the letter sent is the letter previewed (but for the packet link, signed for the real letter)
+    const strip = (text: string) => text.replace(/\/packet\/\S+/, '/packet/…').trim();
+    expect(strip(letter.text)).toBe(strip(previewed));
+    await submit(page, 'Send now');
+    expect(await page.getByRole('status').textContent()).toContain('Nothing is owed right now');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await mailbox.list()).filter((m) => m.envelope.to.includes(officialEmail))).toHaveLength(1);
+    await submit(page, 'Resume delivery');
+    expect(await page.getByRole('status').textContent()).toContain('Delivery is running again.');
+    // the ledger shows the letter accepted, with its Message-ID
+    const ledgerText = async () => {
+      await page.reload();
+      return page.locator('table', { hasText: 'send-now' }).textContent();
+    };
+    await expect.poll(ledgerText, { timeout: 15_000 }).toContain('Accepted');
+    expect(await page.content()).toContain(letter.messageId!.replace(/[<>]/g, ''));
+
+    // the official answers on the packet page, without JavaScript, attaching a PDF
+    const { rows: letters } = await db.pool.query<{ id: string }>(`SELECT l.id FROM letters l JOIN delivery_batches b ON b.id = l.batch_id WHERE b.action_id = $1`, [fx.action.id]);
+    const token = packetToken(process.env.SECRET_KEY!, letters[0]!.id, new Date());
+    const official = await browser.newContext({ javaScriptEnabled: false });
+    const packetPage = await official.newPage();
+    await packetPage.goto(`${platform.baseUrl}/packet/${token}`);
+    await packetPage.getByLabel('Your answer').fill(`The ministry has opened inquiry ${stamp}.`);
+    await packetPage.getByLabel('Attach documents (optional)').setInputFiles([{ name: 'decision.pdf', mimeType: 'application/pdf', buffer: PDF }]);
+    await submit(packetPage, 'Send my answer');
+    expect(await packetPage.locator('h1').textContent()).toBe('Thank you for your answer');
+    // a file that is not what it says is refused, with the reason next to the field
+    await packetPage.goto(`${platform.baseUrl}/packet/${token}`);
+    await packetPage.getByLabel('Your answer').fill('Second answer');
+    await packetPage.getByLabel('Attach documents (optional)').setInputFiles([{ name: 'page.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<html><script>alert(1)</script>') }]);
+    await submit(packetPage, 'Send my answer');
+    expect(await packetPage.locator('#answer-files-error').textContent()).toContain('PDF, PNG, JPEG or plain text');
+    await official.close();
+
+    // the campaigner publishes it with a public summary
+    await Promise.all([page.waitForNavigation(), page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Answers' }).click()]);
+    const article = page.locator('article', { hasText: `inquiry ${stamp}` });
+    expect(await article.textContent()).toContain('Awaiting review');
+    // the attachment, for staff: a download of exactly the bytes sent
+    const href = await article.getByRole('link', { name: 'decision.pdf' }).getAttribute('href');
+    const file = await page.request.get(`${platform.baseUrl}${href}`);
+    expect(file.status()).toBe(200);
+    expect(file.headers()['content-disposition']).toMatch(/^attachment; filename="decision.pdf"/);
+    expect(file.headers()['x-content-type-options']).toBe('nosniff');
+    expect(Buffer.from(await file.body()).equals(PDF)).toBe(true);
+    await article.getByLabel('Public summary (optional)').fill(`An inquiry ${stamp} is open.`);
+    await Promise.all([page.waitForNavigation(), article.getByRole('button', { name: 'Publish and notify signers' }).click()]);
+    expect(await page.getByRole('status').textContent()).toContain('Published. 1 signers will be emailed.');
+
+    const mail = await mailbox.waitFor((m) => m.envelope.to.includes(optedIn.email) && m.subject.startsWith('Una autoridad ha respondido'), { timeoutMs: 30_000 });
+    expect(mail.text).toContain(`An inquiry ${stamp} is open.`);
+    expect(mail.listUnsubscribe).toMatch(/\/api\/unsubscribe\//);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const all = await mailbox.list();
+    const answerMails = all.filter((m) => m.messageId?.startsWith('<answer.'));
+    expect(answerMails.filter((m) => m.envelope.to.includes(optedIn.email))).toHaveLength(1);
+    expect(answerMails.filter((m) => m.envelope.to.includes(quiet.email))).toEqual([]);
+    // the public action page: the summary, the attached document, and the answer on the proof of delivery
+    const publicPage = await context.newPage();
+    const sectionText = async () => {
+      await publicPage.goto(`${platform.baseUrl}/actions/${fx.action.slug}`);
+      return (await publicPage.locator('section[aria-labelledby="responses-heading"]').textContent().catch(() => null)) ?? '';
+    };
+    await expect.poll(sectionText, { timeout: 20_000 }).toContain(`An inquiry ${stamp} is open.`);
+    const publicFile = await publicPage.getByRole('link', { name: 'decision.pdf' }).getAttribute('href');
+    const downloaded = await publicPage.request.get(`${platform.baseUrl}${publicFile}`);
+    expect(downloaded.headers()['content-disposition']).toMatch(/^attachment;/);
+    expect(Buffer.from(await downloaded.body()).equals(PDF)).toBe(true);
+    expect(await publicPage.locator('section[aria-labelledby="ledger-heading"]').textContent()).toMatch(/Yes, after \d+ min/);
+    expect(offsite).toEqual([]);
+    const state = await context.storageState();
+    await context.close();
+
+    // axe runs inside the page, so it needs JavaScript: the same session in a second context
+    const audit = await browser.newContext({ storageState: state });
+    const auditPage = await audit.newPage();
+    for (const path of ['/admin/deliveries', `/admin/deliveries/${fx.action.id}?preview=1`, '/admin/answers?status=all']) {
+      const res = await auditPage.goto(`${platform.baseUrl}${path}`);
+      expect(res!.status(), path).toBe(200);
+      const axe = await new AxeBuilder({ page: auditPage }).withTags(AXE_TAGS).analyze();
+      expect(axe.violations.map((v) => `${path} ${v.id}: ${v.nodes.map((n) => n.target).join(', ')}`)).toEqual([]);
+    }
+    await audit.close();
+  }, 180_000);
+});
