@@ -1,5 +1,6 @@
 // Configuration is read and validated once, from the environment, and fails fast with a
 // one-line reason. Everything else receives the parsed Config object.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const url = (protocols: string[]) =>
@@ -58,7 +59,43 @@ export const configSchema = z.object({
   SWEEP_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
   /** a letter SUBMITTING for longer than this is taken to belong to a dead worker and is tried again */
   SUBMITTING_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or CIDR ranges
+   * (e.g. `127.0.0.1,10.0.0.0/8`). Default none: the client address is the socket's, so a
+   * forged X-Forwarded-For changes nothing.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .refine((list) => list.every(isAddressOrCidr), 'must be comma-separated IP addresses or CIDR ranges, such as 127.0.0.1,10.0.0.0/8'),
+  /**
+   * Other sites whose pages may post the public forms (signing, my data, answers) to this API
+   * from a browser: comma-separated origins such as https://partner.example. Default none: a
+   * browser request from another origin is refused (403 csrf); servers are not affected.
+   */
+  TRUSTED_FORM_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o) && new URL(o).origin === o), 'must be comma-separated origins such as https://partner.example (no path)'),
+  /** signatures per client address per 10 minutes; beyond it they are stored invalidated, silently */
+  SIGN_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(100),
+  /** signatures per email address per 10 minutes (all actions); beyond it stored invalidated, and no email sent */
+  SIGN_LIMIT_PER_EMAIL: z.coerce.number().int().min(1).max(100_000_000).default(5),
+  /** other public POSTs per client address per 10 minutes, then 429 */
+  PUBLIC_POST_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(300),
 });
+
+function isAddressOrCidr(value: string): boolean {
+  const [addr, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || !addr) return false;
+  const version = isIP(addr);
+  if (version === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n >= 0 && n <= (version === 4 ? 32 : 128);
+}
 
 export type Config = z.infer<typeof configSchema>;
 

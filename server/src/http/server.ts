@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import { createDb } from '../db/db.ts';
 import { createQueues, redisConnection } from '../queue/queue.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
-import { buildApp, type NodeHandler } from './app.ts';
+import { buildApp, PEER_HEADER, type NodeHandler } from './app.ts';
 
 const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', import.meta.url));
 
@@ -31,6 +31,8 @@ async function main() {
     process.env.PUBLIC_BASE_URL = config.PUBLIC_BASE_URL;
     // SvelteKit checks form posts against this origin (cross-site request protection)
     process.env.ORIGIN = config.PUBLIC_BASE_URL;
+    // ... and learns the client address from the header app.ts sets (under TRUSTED_PROXIES)
+    process.env.ADDRESS_HEADER = PEER_HEADER;
     webHandler = (await import(pathToFileURL(WEB_HANDLER).href)).handler as NodeHandler;
   }
 

@@ -35,7 +35,8 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)', roles: READ, nav: 'overview', href: '/admin' },
 	{ route: '/admin/(console)/account', roles: READ, nav: 'account', href: '/admin/account' },
 	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
-	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' }
+	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
+	{ route: '/admin/(console)/alerts', roles: READ }
 	// areas add their pages here
 ];
 

@@ -10,6 +10,7 @@ import { csrfGuard, requireStaff, type StaffDeps } from '../../../staff/session.
 import type { StaffRole } from '../../../staff/staff.schema.ts';
 import type { Queues } from '../../../queue/queue.ts';
 import { auditRoutes } from './audit.ts';
+import { alertRoutes } from './alerts.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -69,4 +70,5 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
 
   // One line per area of the console. Each module exports a plugin taking { admin: AdminDeps }.
   await app.register(auditRoutes, { admin: deps });
+  await app.register(alertRoutes, { admin: deps });
 };
