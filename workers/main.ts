@@ -16,6 +16,7 @@ import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type Mail
 import { mailDomain, sendConfirmation } from '../server/src/signature/confirmation.service.ts';
 import { foldConfirmations } from '../server/src/signature/counter.service.ts';
 import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
+import { runRetention } from '../server/src/privacy/retention.service.ts';
 import { every } from './loop.ts';
 
 async function main() {
@@ -99,6 +100,15 @@ async function main() {
         { afterHours: config.REMINDER_AFTER_HOURS, limit: 500 },
       ),
     ),
+    every('retention', config.RETENTION_INTERVAL_MS, log, async () => {
+      const r = await runRetention({
+        pool: db.pool,
+        clock,
+        ipHashDays: config.IP_HASH_RETENTION_DAYS,
+        unconfirmedDays: config.UNCONFIRMED_RETENTION_DAYS,
+      });
+      if (r.ipHashesCleared + r.signaturesDeleted + r.supportersDeleted > 0) log.info(r, 'retention: personal data removed');
+    }),
   ];
   log.info('workers started');
 

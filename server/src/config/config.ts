@@ -79,6 +79,12 @@ export const configSchema = z.object({
     .default('')
     .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
     .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o) && new URL(o).origin === o), 'must be comma-separated origins such as https://partner.example (no path)'),
+  /** the retention job clears IP hashes this many days after signing */
+  IP_HASH_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /** ... and deletes unconfirmed and invalidated signatures (and supporters left with none) after this many days */
+  UNCONFIRMED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** how often the retention job runs, in milliseconds */
+  RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
   /** signatures per client address per 10 minutes; beyond it they are stored invalidated, silently */
   SIGN_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(100),
   /** signatures per email address per 10 minutes (all actions); beyond it stored invalidated, and no email sent */
