@@ -17,6 +17,7 @@ import { mailDomain, sendConfirmation } from '../server/src/signature/confirmati
 import { foldConfirmations } from '../server/src/signature/counter.service.ts';
 import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { runRetention } from '../server/src/privacy/retention.service.ts';
+import { enforceRedisConfig } from '../server/src/queue/redis-config.ts';
 import { every } from './loop.ts';
 
 async function main() {
@@ -41,6 +42,7 @@ async function main() {
     log.info({ host: config.BOUNCE_SMTP_HOST, port: bounceServer.port }, 'bounce server listening');
   }
 
+  await enforceRedisConfig(limiterRedis, { mode: config.REDIS_EVICTION_CHECK, log });
   const connection = redisConnection(config.REDIS_URL, { forWorker: true });
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 

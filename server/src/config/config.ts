@@ -79,6 +79,8 @@ export const configSchema = z.object({
     .default('')
     .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
     .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o) && new URL(o).origin === o), 'must be comma-separated origins such as https://partner.example (no path)'),
+  /** at start, a Redis whose maxmemory-policy is not noeviction is warned about, or refused */
+  REDIS_EVICTION_CHECK: z.enum(['warn', 'refuse']).default('warn'),
   /** the retention job clears IP hashes this many days after signing */
   IP_HASH_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   /** ... and deletes unconfirmed and invalidated signatures (and supporters left with none) after this many days */

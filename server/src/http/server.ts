@@ -7,6 +7,7 @@ import { ActionCache } from '../action/action.service.ts';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { createDb } from '../db/db.ts';
 import { createQueues, redisConnection } from '../queue/queue.ts';
+import { enforceRedisConfig } from '../queue/redis-config.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { buildApp, PEER_HEADER, type NodeHandler } from './app.ts';
 
@@ -54,6 +55,7 @@ async function main() {
       confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
     },
   });
+  await enforceRedisConfig(redis, { mode: config.REDIS_EVICTION_CHECK, log: app.log });
   if (!webHandler) app.log.warn('web/build/handler.js not found: serving the API only (run the web build)');
 
   let closing = false;
