@@ -31,6 +31,8 @@ import { adminRoutes } from './routes/admin/index.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 
+const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026' };
+
 /** two years, subdomains too: sent only when PUBLIC_BASE_URL is https */
 export const HSTS = 'max-age=63072000; includeSubDomains';
 
@@ -133,6 +135,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
     }
     if (https) reply.header('strict-transport-security', HSTS);
+  });
+  // JSON never carries markup characters as such: `<`, `>` and `&` can only occur inside JSON
+  // strings, where \u003c, \u003e and \u0026 mean the same to every JSON parser. So an answer
+  // that repeats what a client sent (a field name it got wrong, say) cannot be read as HTML by
+  // anything that sniffs or mis-serves it.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (typeof payload !== 'string' || !/^application\/json/.test(String(reply.getHeader('content-type') ?? ''))) return payload;
+    return /[<>&]/.test(payload) ? payload.replace(/[<>&]/g, (c) => JSON_ESCAPES[c]!) : payload;
   });
 
   // Rate limits of the public forms (server/src/abuse): counters in Redis, keyed by HMACs
