@@ -295,6 +295,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // server.ts): the one Fastify worked out under TRUSTED_PROXIES, never one a client sent
       const toSvelteKit = (req: FastifyRequest, reply: FastifyReply) => {
         req.raw.headers[PEER_HEADER] = req.ip;
+        // A page that answers without reading the body it was posted (a form action that needs
+        // none, an error before the body is read) must not leave the rest of the body in the
+        // socket: the next request on that keep-alive connection would wait behind it forever.
+        // Once the answer is sent, what is left is read and dropped (within the body limit).
+        reply.raw.once('finish', () => {
+          if (!req.raw.complete) {
+            req.raw.removeAllListeners('data');
+            req.raw.resume();
+          }
+        });
         reply.hijack();
         handler(req.raw, reply.raw);
       };
