@@ -19,6 +19,7 @@ import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { runRetention } from '../server/src/privacy/retention.service.ts';
 import { enforceRedisConfig } from '../server/src/queue/redis-config.ts';
 import { every } from './loop.ts';
+import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 
 async function main() {
   const config = loadConfig();
@@ -87,6 +88,7 @@ async function main() {
     every('sweeper', config.SWEEP_INTERVAL_MS, log, () =>
       sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs }),
     ),
+    every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
     every('reminders', 60_000, log, () =>
       sendDueReminders(
         {
