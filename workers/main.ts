@@ -80,14 +80,28 @@ async function main() {
     w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
   }
 
+  let sweepFailing = false;
   const loops = [
     every('counter', config.COUNT_INTERVAL_MS, log, () => foldConfirmations(db.pool)),
     every('batcher', config.BATCH_INTERVAL_MS, log, () =>
       buildDueBatches({ pool: db.pool, queues, mailDomain: mailDomain(config.MAIL_FROM) }),
     ),
-    every('sweeper', config.SWEEP_INTERVAL_MS, log, () =>
-      sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs }),
-    ),
+    every('sweeper', config.SWEEP_INTERVAL_MS, log, async () => {
+      try {
+        await sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs });
+      } catch (err) {
+        sweepFailing = true;
+        throw err;
+      }
+      // Watchdog: the first good sweep after failing ones (PostgreSQL or Redis was away) wakes
+      // the confirmation emails whose retries wait on backoff, so work resumes at once rather
+      // than after a retry delay of up to a minute. Their processor re-reads each row.
+      if (sweepFailing) {
+        sweepFailing = false;
+        await queues.mail.promoteJobs().catch((err: unknown) => log.warn({ err: String(err) }, 'could not promote delayed emails'));
+        log.warn({}, 'sweeper recovered: delayed confirmation emails promoted');
+      }
+    }),
     every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
     every('reminders', 60_000, log, () =>
       sendDueReminders(

@@ -285,8 +285,11 @@ describe('the platform under PostgreSQL, Redis and process faults', () => {
       expect(JSON.parse(a.body)).toMatchObject({ statusCode: 503, code: expect.any(String) });
     }
     const { acked } = await assertWholeAndDurable(attempts);
+    // no process died of the outage
+    expect(platform.alive('server'), 'server process alive').toBe(true);
+    expect(platform.alive('workers'), 'workers process alive').toBe(true);
     // the workers resumed too: every acknowledged signature gets its confirmation email
-    await waitForConfirmationMails(acked, 60_000);
+    await waitForConfirmationMails(acked, 90_000);
     expect((await fetch(`${platform.baseUrl}/readyz`)).status).toBe(200);
     const slowest = Math.max(...during.map((a) => a.ms));
     report.push(
@@ -316,7 +319,8 @@ describe('the platform under PostgreSQL, Redis and process faults', () => {
     expect(during.length).toBeGreaterThan(5);
     expect(attempts.filter((a) => a.status !== 202).map((a) => `${a.status} ${a.body}`)).toEqual([]);
     const { acked } = await assertWholeAndDurable(attempts);
-    await waitForConfirmationMails(acked, 60_000);
+    expect(platform.alive('server') && platform.alive('workers'), 'server and workers alive').toBe(true);
+    await waitForConfirmationMails(acked, 90_000);
     // and what was signed during the cut is delivered too
     await confirmAll(acked);
     const { letters, duplicates } = await assertLettersDelivered(action.id, 90_000);

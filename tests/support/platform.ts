@@ -47,6 +47,8 @@ export interface Platform {
   kill(name: ProcessName, signal?: NodeJS.Signals): Promise<void>;
   /** starts the process again (after kill), or stops it with SIGTERM and starts it again */
   restart(name: ProcessName): Promise<void>;
+  /** whether that process is still running (it did not crash) */
+  alive(name: ProcessName): boolean;
 }
 
 async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<void> {
@@ -136,6 +138,10 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
     },
     async kill(name, signal = 'SIGKILL') {
       await stopOne(procs.get(name)!, signal);
+    },
+    alive(name) {
+      const c = procs.get(name);
+      return Boolean(c && c.exitCode === null && c.signalCode === null);
     },
     async restart(name) {
       await stopOne(procs.get(name)!, 'SIGTERM');
