@@ -1,10 +1,14 @@
 import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
-import { isTokenPage } from '$lib/paths';
+import { isTokenPage, stripLocale } from '$lib/paths';
 import { env } from '$env/dynamic/public';
 
 /** the same value as the API's (server/src/http/app.ts): two years, only over https */
 const HSTS = 'max-age=63072000; includeSubDomains';
+
+function isEmbedPage(pathname: string): boolean {
+	return stripLocale(pathname).startsWith('/embed/');
+}
 
 export const handle: Handle = async ({ event, resolve }) => {
 	const prefix = event.url.pathname.split('/')[1];
@@ -34,7 +38,13 @@ export const handle: Handle = async ({ event, resolve }) => {
 	}
 	if (response.status === 503) headers.set('retry-after', '30');
 	headers.set('x-content-type-options', 'nosniff');
-	headers.set('x-frame-options', 'DENY');
+	if (isEmbedPage(event.url.pathname)) {
+		// the embeddable sign form (/embed/<slug>) is the one page other sites may frame
+		const csp = headers.get('content-security-policy');
+		if (csp) headers.set('content-security-policy', csp.replace(/frame-ancestors [^;]*/, 'frame-ancestors *'));
+	} else {
+		headers.set('x-frame-options', 'DENY');
+	}
 	headers.set('cross-origin-opener-policy', 'same-origin');
 	if (env.PUBLIC_BASE_URL?.startsWith('https:')) headers.set('strict-transport-security', HSTS);
 	headers.set('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');

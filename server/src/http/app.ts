@@ -7,7 +7,6 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import {
   hasZodFastifySchemaValidationErrors,
-  jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -19,6 +18,8 @@ import type pg from 'pg';
 import type { Config } from '../config/config.ts';
 import type { ActionCache } from '../action/action.service.ts';
 import type { SignatureDeps } from '../signature/signature.service.ts';
+import { DOCS_CSP, DOCS_CSS, renderDocs, swaggerOptions } from './openapi.ts';
+import type { OpenAPIV3_1 } from 'openapi-types';
 import { AppError, forbidden, tooMany } from '../shared/errors.ts';
 import { createAbuseGuard, DEFAULT_WINDOW_MS } from '../abuse/abuse.service.ts';
 import { actionRoutes } from './routes/actions.ts';
@@ -28,6 +29,10 @@ import { memberRoutes } from './routes/members.ts';
 import { packetRoutes } from './routes/packets.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { adminRoutes } from './routes/admin/index.ts';
+import { v1Routes } from './routes/v1.ts';
+import { countRoutes } from './routes/counts.ts';
+import { WIDGET_JS } from './widget.ts';
+import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 
@@ -115,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('staffSessionId', null);
 
   app.decorateRequest('clientIp', '');
+  app.decorateRequest('apiKey', null);
   app.addHook('onRequest', async (req) => {
     const forwarded = req.headers['x-chorus-client-ip'];
     req.clientIp =
@@ -159,18 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const signatures = { ...deps.signatures, abuse: deps.signatures.abuse ?? abuse };
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Chorus API',
-        version: '0.1.0',
-        description: 'Petitions and letters from members to governments and inter-governmental bodies.',
-      },
-      servers: [{ url: deps.config.PUBLIC_BASE_URL }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, swaggerOptions(deps.config.PUBLIC_BASE_URL));
 
   app.setErrorHandler((err, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -235,7 +230,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const formOrigins = new Set([new URL(deps.config.PUBLIC_BASE_URL).origin, ...(deps.config.TRUSTED_FORM_ORIGINS ?? [])]);
       api.addHook('onRequest', async (req) => {
         if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
-        if (/^\/api\/(staff|admin|unsubscribe)\//.test(req.url)) return;
+        // (the integrator APIs need an API key in the Authorization header, which no cross-site form or
+        // un-preflighted fetch can send)
+        if (/^\/api\/(staff|admin|unsubscribe|v1|osdi)\//.test(req.url)) return;
         if (sameSecret(req.headers['x-chorus-internal'], deps.internalSecret)) return;
         const origin = req.headers.origin;
         const site = req.headers['sec-fetch-site'];
@@ -243,9 +240,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         throw forbidden('csrf', 'Cross-site request refused: post from this site’s own pages');
       });
       // other public POSTs: a plain 429 past the per-address limit (signing has its own, silent one;
-      // staff sign-in has its own throttle; the console's writes need a session)
+      // staff sign-in has its own throttle; the console's writes need a session; the integrator APIs
+      // need an API key)
       api.addHook('onRequest', async (req) => {
-        if (req.method !== 'POST' || /^\/api\/(staff|admin)\//.test(req.url) || /^\/api\/actions\/[^/]+\/signatures(?:[?#]|$)/.test(req.url)) return;
+        if (req.method !== 'POST' || /^\/api\/(staff|admin|v1|osdi)\//.test(req.url) || /^\/api\/actions\/[^/]+\/signatures(?:[?#]|$)/.test(req.url)) return;
         const verdict = await abuse.allowPost(req.clientIp);
         if (!verdict.ok) throw tooMany('rate_limited', 'Too many requests from your network; please try again later', verdict.retryAfter);
       });
@@ -286,9 +284,43 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           queues: deps.queues,
         },
       });
+      await api.register(countRoutes, { cache: deps.cache });
+      await api.register(v1Routes, {
+        prefix: '/v1',
+        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        cache: deps.cache,
+        signatures: deps.signatures,
+        publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+      });
+      await api.register(osdiRoutes, {
+        prefix: '/osdi/v1',
+        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        cache: deps.cache,
+        signatures: deps.signatures,
+        publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+      });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      // the reference page, rendered once on first request (the document does not change)
+      let docsHtml: string | undefined;
+      api.get('/docs', { schema: { hide: true } }, async (_req, reply) => {
+        docsHtml ??= renderDocs(app.swagger() as OpenAPIV3_1.Document);
+        return reply.type('text/html; charset=utf-8').header('content-security-policy', DOCS_CSP).header('cache-control', 'public, max-age=300').send(docsHtml);
+      });
+      api.get('/docs/docs.css', { schema: { hide: true } }, async (_req, reply) =>
+        reply.type('text/css; charset=utf-8').header('content-security-policy', DOCS_CSP).header('cache-control', 'public, max-age=300').send(DOCS_CSS),
+      );
     },
     { prefix: '/api' },
+  );
+
+  // the embeddable widget's script (see widget.ts), from memory
+  app.get('/widget.js', { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .header('access-control-allow-origin', '*')
+      .header('cross-origin-resource-policy', 'cross-origin')
+      .send(WIDGET_JS),
   );
 
   if (deps.webHandler) {

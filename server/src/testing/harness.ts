@@ -12,6 +12,7 @@ import { createSession } from '../staff/session.ts';
 import { insertUser } from '../staff/staff.repository.ts';
 import type { StaffRole } from '../staff/staff.schema.ts';
 import type { Redis } from 'ioredis';
+import { checkEveryInject } from './openapi.ts';
 
 export interface Harness {
   app: FastifyInstance;
@@ -52,6 +53,8 @@ export async function createHarness(opts: { env?: Record<string, string> } = {})
     },
   });
   await app.ready();
+  // every answer of a documented route is checked against the OpenAPI document (testing/openapi.ts)
+  checkEveryInject(app);
   return {
     app,
     db,

@@ -24,7 +24,7 @@ describe('queue view', () => {
       const res = await asStaff(h.app, admin.cookie, { method: 'GET', url: '/api/admin/queues' });
       expect(res.statusCode, res.body).toBe(200);
       const body = res.json();
-      expect(body.queues.map((q: { name: string }) => q.name)).toEqual(['chorus-mail', 'chorus-delivery']);
+      expect(body.queues.map((q: { name: string }) => q.name)).toEqual(['chorus-mail', 'chorus-delivery', 'chorus-webhooks']);
       const delivery = body.queues[1];
       expect(delivery.counts.delayed).toBeGreaterThanOrEqual(1);
       const job = delivery.jobs.find((j: { id: string }) => j.id === `letter-${letterId}-0`);

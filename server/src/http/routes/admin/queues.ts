@@ -8,6 +8,7 @@ import { inTransaction } from '../../../db/db.ts';
 import { AppError } from '../../../shared/errors.ts';
 import { recordAudit } from '../../../staff/audit.ts';
 import { errorSchema } from '../schemas.ts';
+import { createWebhookQueue } from '../../../webhook/webhook.queue.ts';
 import { ADMIN_ONLY, type AdminDeps } from './index.ts';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
@@ -44,10 +45,16 @@ const viewSchema = z.object({
 
 const nameParam = z.strictObject({ name: z.string().max(60).regex(/^[a-z0-9-]+$/, 'name is a queue name such as chorus-mail') });
 
-function queuesOf(deps: AdminDeps): Queue[] {
-  if (!deps.queues) throw new AppError(503, 'queues_unavailable', 'This server process has no job queues');
-  return [deps.queues.mail, deps.queues.delivery] as Queue[];
-}
+export const queueRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (app, opts) => {
+  const deps = opts.admin;
+  // the webhook queue lives beside the others (webhook.queue.ts); this view opens its own handle
+  const webhooks = deps.queues ? createWebhookQueue(deps.redis.duplicate({ maxRetriesPerRequest: null })) : null;
+  if (webhooks) app.addHook('onClose', async () => webhooks.close());
+
+  function queuesOf(): Queue[] {
+    if (!deps.queues || !webhooks) throw new AppError(503, 'queues_unavailable', 'This server process has no job queues');
+    return [deps.queues.mail, deps.queues.delivery, webhooks] as Queue[];
+  }
 
 async function describeJob(job: Job, state: string) {
   return {
@@ -65,9 +72,6 @@ async function describeJob(job: Job, state: string) {
   };
 }
 
-export const queueRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (app, opts) => {
-  const deps = opts.admin;
-
   app.get(
     '/queues',
     {
@@ -81,7 +85,7 @@ export const queueRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
     },
     async () => {
       const queues = await Promise.all(
-        queuesOf(deps).map(async (q) => {
+        queuesOf().map(async (q) => {
           const [counts, paused, workers, active, waiting, delayed, failed, completed] = await Promise.all([
             q.getJobCounts(...STATES),
             q.isPaused(),
@@ -131,7 +135,7 @@ export const queueRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
         },
       },
       async (req) => {
-        const queue = queuesOf(deps).find((q) => q.name === req.params.name);
+        const queue = queuesOf().find((q) => q.name === req.params.name);
         if (!queue) throw new AppError(404, 'queue_not_found', `No queue named ${req.params.name}`);
         const before = await queue.isPaused();
         if (verb === 'pause') await queue.pause();
