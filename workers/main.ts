@@ -19,6 +19,8 @@ import { foldConfirmations } from '../server/src/signature/counter.service.ts';
 import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { createWebhookQueue, WEBHOOK_QUEUE } from '../server/src/webhook/webhook.queue.ts';
 import { deliverWebhook, sweepWebhooks, type WebhookJob } from '../server/src/webhook/webhook.service.ts';
+import { runRetention } from '../server/src/privacy/retention.service.ts';
+import { enforceRedisConfig } from '../server/src/queue/redis-config.ts';
 import { every } from './loop.ts';
 import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 
@@ -44,6 +46,7 @@ async function main() {
     log.info({ host: config.BOUNCE_SMTP_HOST, port: bounceServer.port }, 'bounce server listening');
   }
 
+  await enforceRedisConfig(limiterRedis, { mode: config.REDIS_EVICTION_CHECK, log });
   const connection = redisConnection(config.REDIS_URL, { forWorker: true });
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 
@@ -92,15 +95,29 @@ async function main() {
     w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
   }
 
+  let sweepFailing = false;
   const loops = [
     every('counter', config.COUNT_INTERVAL_MS, log, () => foldConfirmations(db.pool)),
     every('batcher', config.BATCH_INTERVAL_MS, log, () =>
       buildDueBatches({ pool: db.pool, queues, mailDomain: mailDomain(config.MAIL_FROM) }),
     ),
     every('sweeper', config.SWEEP_INTERVAL_MS, log, async () => {
-      await sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs });
-      // "an official answered" emails still owed (the outbox of answer.service.ts)
-      await queues.enqueueAnswerNotifications(await owedAnswerNotifications(db.pool, new Date(clock().getTime() - config.SWEEP_GRACE_MS)));
+      try {
+        await sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs });
+        // "an official answered" emails still owed (the outbox of answer.service.ts)
+        await queues.enqueueAnswerNotifications(await owedAnswerNotifications(db.pool, new Date(clock().getTime() - config.SWEEP_GRACE_MS)));
+      } catch (err) {
+        sweepFailing = true;
+        throw err;
+      }
+      // Watchdog: the first good sweep after failing ones (PostgreSQL or Redis was away) wakes
+      // the confirmation emails whose retries wait on backoff, so work resumes at once rather
+      // than after a retry delay of up to a minute. Their processor re-reads each row.
+      if (sweepFailing) {
+        sweepFailing = false;
+        await queues.mail.promoteJobs().catch((err: unknown) => log.warn({ err: String(err) }, 'could not promote delayed emails'));
+        log.warn({}, 'sweeper recovered: delayed confirmation emails promoted');
+      }
     }),
     every('webhooks', 1_000, log, () => sweepWebhooks({ pool: db.pool, queue: webhookQueue, clock })),
     every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
@@ -119,6 +136,15 @@ async function main() {
         { afterHours: config.REMINDER_AFTER_HOURS, limit: 500 },
       ),
     ),
+    every('retention', config.RETENTION_INTERVAL_MS, log, async () => {
+      const r = await runRetention({
+        pool: db.pool,
+        clock,
+        ipHashDays: config.IP_HASH_RETENTION_DAYS,
+        unconfirmedDays: config.UNCONFIRMED_RETENTION_DAYS,
+      });
+      if (r.ipHashesCleared + r.signaturesDeleted + r.supportersDeleted > 0) log.info(r, 'retention: personal data removed');
+    }),
   ];
   log.info('workers started');
 

@@ -1,10 +1,19 @@
 // Starts the real platform as separate processes (mailbox, server, workers) on free ports,
 // against the test database and Redis that `npm test` prepared, and stops it again.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * Every platform process's output is also written here, one file per process start, so the
+ * privacy scan at the end of the suite (tests/privacy/) can read all of it. Emptied at the
+ * start of each vitest run (tests/support/global-setup.ts).
+ */
+export const LOG_DIR = join(ROOT, '.data', 'test-logs');
+let launches = 0;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -17,15 +26,29 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface PlatformOptions {
+  /** server processes (default 1), each on its own port: `baseUrls` */
+  servers?: number;
+  /** worker processes (default 1) */
+  workers?: number;
+}
+
+/** `server`, `workers` and `mailbox`; with more than one, `server-2`, `workers-2`, ... */
+export type ProcessName = 'server' | 'workers' | 'mailbox' | `server-${number}` | `workers-${number}`;
+
 export interface Platform {
   baseUrl: string;
+  /** one per server process; baseUrls[0] === baseUrl */
+  baseUrls: string[];
   mailboxUrl: string;
   env: Record<string, string>;
   logs: string[];
   stop(): Promise<void>;
-  kill(name: 'server' | 'workers' | 'mailbox', signal?: NodeJS.Signals): Promise<void>;
+  kill(name: ProcessName, signal?: NodeJS.Signals): Promise<void>;
   /** starts the process again (after kill), or stops it with SIGTERM and starts it again */
-  restart(name: 'server' | 'workers' | 'mailbox'): Promise<void>;
+  restart(name: ProcessName): Promise<void>;
+  /** whether that process is still running (it did not crash) */
+  alive(name: ProcessName): boolean;
 }
 
 async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<void> {
@@ -37,8 +60,12 @@ async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<
   throw new Error(`${url} did not answer within ${timeoutMs} ms. Logs:\n${logs.slice(-40).join('')}`);
 }
 
-export async function startPlatform(extraEnv: Record<string, string> = {}): Promise<Platform> {
+export async function startPlatform(extraEnv: Record<string, string> = {}, opts: PlatformOptions = {}): Promise<Platform> {
   const [port, smtpPort, mailHttpPort] = [await freePort(), await freePort(), await freePort()];
+  const serverCount = Math.max(1, opts.servers ?? 1);
+  const workerCount = Math.max(1, opts.workers ?? 1);
+  const ports = [port];
+  for (let i = 1; i < serverCount; i++) ports.push(await freePort());
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PORT: String(port),
@@ -54,19 +81,38 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   };
   const logs: string[] = [];
   const procs = new Map<string, ChildProcess>();
-  const scripts = { mailbox: 'server/src/mailbox/mailbox.main.ts', server: 'server/src/http/server.ts', workers: 'workers/main.ts' };
-  const launch = (name: string, script: string) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d) => logs.push(`[${name}] ${d}`));
-    child.stderr!.on('data', (d) => logs.push(`[${name}] ${d}`));
+  const scripts: Record<string, string> = { mailbox: 'server/src/mailbox/mailbox.main.ts' };
+  const envOf: Record<string, Record<string, string>> = { mailbox: env };
+  for (let i = 0; i < serverCount; i++) {
+    const name = i === 0 ? 'server' : `server-${i + 1}`;
+    scripts[name] = 'server/src/http/server.ts';
+    envOf[name] = { ...env, PORT: String(ports[i]) };
+  }
+  for (let i = 0; i < workerCount; i++) {
+    const name = i === 0 ? 'workers' : `workers-${i + 1}`;
+    scripts[name] = 'workers/main.ts';
+    envOf[name] = env;
+  }
+  mkdirSync(LOG_DIR, { recursive: true });
+  const files: WriteStream[] = [];
+  const launch = (name: string) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', scripts[name]!], { cwd: ROOT, env: envOf[name], stdio: ['ignore', 'pipe', 'pipe'] });
+    const file = createWriteStream(join(LOG_DIR, `${process.pid}-${++launches}-${name}.log`));
+    files.push(file);
+    const capture = (d: Buffer) => {
+      logs.push(`[${name}] ${d}`);
+      file.write(d);
+    };
+    child.stdout!.on('data', capture);
+    child.stderr!.on('data', capture);
+    child.once('exit', () => file.end());
     procs.set(name, child);
   };
-  launch('mailbox', scripts.mailbox);
-  launch('server', scripts.server);
-  launch('workers', scripts.workers);
-  const baseUrl = `http://127.0.0.1:${port}`;
+  for (const name of Object.keys(scripts)) launch(name);
+  const baseUrls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const baseUrl = baseUrls[0]!;
   const mailboxUrl = `http://127.0.0.1:${mailHttpPort}`;
-  await waitFor(`${baseUrl}/readyz`, 60_000, logs);
+  for (const url of baseUrls) await waitFor(`${url}/readyz`, 60_000, logs);
   await waitFor(`${mailboxUrl}/api/messages`, 30_000, logs);
 
   const stopOne = (child: ChildProcess, signal: NodeJS.Signals) =>
@@ -82,18 +128,24 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
 
   return {
     baseUrl,
+    baseUrls,
     mailboxUrl,
     env,
     logs,
     async stop() {
       await Promise.all([...procs.values()].map((c) => stopOne(c, 'SIGTERM')));
+      await Promise.all(files.map((f) => new Promise<void>((resolve) => (f.closed ? resolve() : f.end(() => resolve())))));
     },
     async kill(name, signal = 'SIGKILL') {
       await stopOne(procs.get(name)!, signal);
     },
+    alive(name) {
+      const c = procs.get(name);
+      return Boolean(c && c.exitCode === null && c.signalCode === null);
+    },
     async restart(name) {
       await stopOne(procs.get(name)!, 'SIGTERM');
-      launch(name, scripts[name]);
+      launch(name);
     },
   };
 }

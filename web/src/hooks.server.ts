@@ -1,6 +1,10 @@
 import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
 import { isTokenPage, stripLocale } from '$lib/paths';
+import { env } from '$env/dynamic/public';
+
+/** the same value as the API's (server/src/http/app.ts): two years, only over https */
+const HSTS = 'max-age=63072000; includeSubDomains';
 
 function isEmbedPage(pathname: string): boolean {
 	return stripLocale(pathname).startsWith('/embed/');
@@ -42,6 +46,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 		headers.set('x-frame-options', 'DENY');
 	}
 	headers.set('cross-origin-opener-policy', 'same-origin');
+	if (env.PUBLIC_BASE_URL?.startsWith('https:')) headers.set('strict-transport-security', HSTS);
 	headers.set('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
 	return response;
 };

@@ -1,5 +1,6 @@
 // Configuration is read and validated once, from the environment, and fails fast with a
 // one-line reason. Everything else receives the parsed Config object.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const url = (protocols: string[]) =>
@@ -60,7 +61,51 @@ export const configSchema = z.object({
   SUBMITTING_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
   /** where staff CSV exports are written (deleted after 24 hours) */
   EXPORT_DIR: z.string().min(1).default('.data/exports'),
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed: comma-separated addresses or CIDR ranges
+   * (e.g. `127.0.0.1,10.0.0.0/8`). Default none: the client address is the socket's, so a
+   * forged X-Forwarded-For changes nothing.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .refine((list) => list.every(isAddressOrCidr), 'must be comma-separated IP addresses or CIDR ranges, such as 127.0.0.1,10.0.0.0/8'),
+  /**
+   * Other sites whose pages may post the public forms (signing, my data, answers) to this API
+   * from a browser: comma-separated origins such as https://partner.example. Default none: a
+   * browser request from another origin is refused (403 csrf); servers are not affected.
+   */
+  TRUSTED_FORM_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o) && new URL(o).origin === o), 'must be comma-separated origins such as https://partner.example (no path)'),
+  /** at start, a Redis whose maxmemory-policy is not noeviction is warned about, or refused */
+  REDIS_EVICTION_CHECK: z.enum(['warn', 'refuse']).default('warn'),
+  /** the retention job clears IP hashes this many days after signing */
+  IP_HASH_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /** ... and deletes unconfirmed and invalidated signatures (and supporters left with none) after this many days */
+  UNCONFIRMED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** how often the retention job runs, in milliseconds */
+  RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
+  /** signatures per client address per 10 minutes; beyond it they are stored invalidated, silently */
+  SIGN_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(100),
+  /** signatures per email address per 10 minutes (all actions); beyond it stored invalidated, and no email sent */
+  SIGN_LIMIT_PER_EMAIL: z.coerce.number().int().min(1).max(100_000_000).default(5),
+  /** other public POSTs per client address per 10 minutes, then 429 */
+  PUBLIC_POST_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(300),
 });
+
+function isAddressOrCidr(value: string): boolean {
+  const [addr, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || !addr) return false;
+  const version = isIP(addr);
+  if (version === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n >= 0 && n <= (version === 4 ? 32 : 128);
+}
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -24,6 +24,13 @@ export function createDb(databaseUrl: string, opts: { max?: number; applicationN
   });
   // an idle client losing its connection must not crash the process
   pool.on('error', () => {});
+  // ... nor a checked-out one (inside a transaction, or held between queries): pg emits
+  // 'error' on the client itself, which would be unhandled. The query under way still fails,
+  // and the pool drops the broken client when it is released. Found by the PostgreSQL outage
+  // test in tests/faults/platform-faults.test.ts, where the worker process died of it.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,

@@ -1,7 +1,7 @@
 // The Fastify application: plugins, the error handler, the API routes, and the SvelteKit
 // handler for every path that is not the API. Dependencies come in, so tests can build an
 // app against a test database and call it with inject().
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
@@ -18,9 +18,10 @@ import type pg from 'pg';
 import type { Config } from '../config/config.ts';
 import type { ActionCache } from '../action/action.service.ts';
 import type { SignatureDeps } from '../signature/signature.service.ts';
-import { AppError } from '../shared/errors.ts';
 import { DOCS_CSP, DOCS_CSS, renderDocs, swaggerOptions } from './openapi.ts';
 import type { OpenAPIV3_1 } from 'openapi-types';
+import { AppError, forbidden, tooMany } from '../shared/errors.ts';
+import { createAbuseGuard, DEFAULT_WINDOW_MS } from '../abuse/abuse.service.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -35,10 +36,19 @@ import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 
+const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026' };
+
+/** two years, subdomains too: sent only when PUBLIC_BASE_URL is https */
+export const HSTS = 'max-age=63072000; includeSubDomains';
+
+/** the header through which the SvelteKit handler learns the client address (see server.ts) */
+export const PEER_HEADER = 'x-chorus-peer';
+
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
 export interface AppDeps {
-  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> & Partial<Pick<Config, 'EXPORT_DIR'>>;
+  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> &
+    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'PUBLIC_POST_LIMIT_PER_IP'>>;
   pool: pg.Pool;
   redis: Redis;
   cache: ActionCache;
@@ -92,8 +102,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 256 * 1024,
     // emailed tokens travel in the path; longer values are refused by the route schemas
     routerOptions: { maxParamLength: 1024 },
-    // the real client address comes from the socket unless a trusted hop says otherwise
-    trustProxy: false,
+    // the real client address comes from the socket unless a trusted hop says otherwise:
+    // X-Forwarded-For is read only from the proxies listed in TRUSTED_PROXIES (none by default),
+    // right to left, and the first address that is not one of them is the client's
+    trustProxy: deps.config.TRUSTED_PROXIES?.length ? deps.config.TRUSTED_PROXIES : false,
     return503OnClosing: true,
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
@@ -116,6 +128,42 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         ? forwarded
         : req.ip;
   });
+
+  // Security headers on everything Fastify answers itself (the API, health, 404s). Pages are
+  // handed to SvelteKit and get theirs in web/src/hooks.server.ts (same set, plus their CSP).
+  const https = deps.config.PUBLIC_BASE_URL.startsWith('https:');
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-resource-policy', 'same-origin');
+    if (!reply.hasHeader('content-security-policy')) {
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    }
+    if (https) reply.header('strict-transport-security', HSTS);
+  });
+  // JSON never carries markup characters as such: `<`, `>` and `&` can only occur inside JSON
+  // strings, where \u003c, \u003e and \u0026 mean the same to every JSON parser. So an answer
+  // that repeats what a client sent (a field name it got wrong, say) cannot be read as HTML by
+  // anything that sniffs or mis-serves it.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (typeof payload !== 'string' || !/^application\/json/.test(String(reply.getHeader('content-type') ?? ''))) return payload;
+    return /[<>&]/.test(payload) ? payload.replace(/[<>&]/g, (c) => JSON_ESCAPES[c]!) : payload;
+  });
+
+  // Rate limits of the public forms (server/src/abuse): counters in Redis, keyed by HMACs
+  const abuse = createAbuseGuard({
+    redis: deps.redis,
+    secret: deps.signatures.secret,
+    clock: deps.signatures.clock,
+    limits: {
+      signPerIp: deps.config.SIGN_LIMIT_PER_IP ?? 100,
+      signPerEmail: deps.config.SIGN_LIMIT_PER_EMAIL ?? 5,
+      postPerIp: deps.config.PUBLIC_POST_LIMIT_PER_IP ?? 300,
+      windowMs: DEFAULT_WINDOW_MS,
+    },
+  });
+  const signatures = { ...deps.signatures, abuse: deps.signatures.abuse ?? abuse };
 
   await app.register(swagger, swaggerOptions(deps.config.PUBLIC_BASE_URL));
 
@@ -174,8 +222,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (api) => {
       // the API speaks JSON and HTML forms only: anything else is 415, not a string body
       api.removeContentTypeParser('text/plain');
-      await api.register(actionRoutes, { cache: deps.cache, signatures: deps.signatures });
-      await api.register(confirmationRoutes, { signatures: deps.signatures });
+      // CSRF for the public API. The staff routes have their own guard (session.ts). A request
+      // from a browser says where it comes from (Origin, Sec-Fetch-Site): only our own pages,
+      // and the origins in TRUSTED_FORM_ORIGINS, may change anything. The SvelteKit server's
+      // own calls carry the internal secret; servers and scripts send neither header. The
+      // RFC 8058 unsubscribe is posted by mail providers and carries its own token.
+      const formOrigins = new Set([new URL(deps.config.PUBLIC_BASE_URL).origin, ...(deps.config.TRUSTED_FORM_ORIGINS ?? [])]);
+      api.addHook('onRequest', async (req) => {
+        if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+        // (the integrator APIs need an API key in the Authorization header, which no cross-site form or
+        // un-preflighted fetch can send)
+        if (/^\/api\/(staff|admin|unsubscribe|v1|osdi)\//.test(req.url)) return;
+        if (sameSecret(req.headers['x-chorus-internal'], deps.internalSecret)) return;
+        const origin = req.headers.origin;
+        const site = req.headers['sec-fetch-site'];
+        if (typeof origin === 'string' ? formOrigins.has(origin) : site === undefined || site === 'same-origin' || site === 'none') return;
+        throw forbidden('csrf', 'Cross-site request refused: post from this site’s own pages');
+      });
+      // other public POSTs: a plain 429 past the per-address limit (signing has its own, silent one;
+      // staff sign-in has its own throttle; the console's writes need a session; the integrator APIs
+      // need an API key)
+      api.addHook('onRequest', async (req) => {
+        if (req.method !== 'POST' || /^\/api\/(staff|admin|v1|osdi)\//.test(req.url) || /^\/api\/actions\/[^/]+\/signatures(?:[?#]|$)/.test(req.url)) return;
+        const verdict = await abuse.allowPost(req.clientIp);
+        if (!verdict.ok) throw tooMany('rate_limited', 'Too many requests from your network; please try again later', verdict.retryAfter);
+      });
+      await api.register(actionRoutes, { cache: deps.cache, signatures });
+      await api.register(confirmationRoutes, { signatures });
       const memberMailer = deps.members?.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL });
       if (!deps.members?.mailer) api.addHook('onClose', async () => memberMailer.close());
       await api.register(memberRoutes, {
@@ -257,14 +330,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(async (web) => {
       web.removeAllContentTypeParsers();
       web.addContentTypeParser('*', (_req, _payload, done) => done(null));
-      web.all('/*', { schema: { hide: true } }, (req, reply) => {
+      // SvelteKit reads the client address from this header (ADDRESS_HEADER, set in
+      // server.ts): the one Fastify worked out under TRUSTED_PROXIES, never one a client sent
+      const toSvelteKit = (req: FastifyRequest, reply: FastifyReply) => {
+        req.raw.headers[PEER_HEADER] = req.ip;
+        // A page that answers without reading the body it was posted (a form action that needs
+        // none, an error before the body is read) must not leave the rest of the body in the
+        // socket: the next request on that keep-alive connection would wait behind it forever.
+        // Once the answer is sent, what is left is read and dropped (within the body limit).
+        reply.raw.once('finish', () => {
+          if (!req.raw.complete) {
+            req.raw.removeAllListeners('data');
+            req.raw.resume();
+          }
+        });
         reply.hijack();
         handler(req.raw, reply.raw);
-      });
-      web.all('/', { schema: { hide: true } }, (req, reply) => {
-        reply.hijack();
-        handler(req.raw, reply.raw);
-      });
+      };
+      web.all('/*', { schema: { hide: true } }, toSvelteKit);
+      web.all('/', { schema: { hide: true } }, toSvelteKit);
     });
   }
 

@@ -7,8 +7,9 @@ import { ActionCache } from '../action/action.service.ts';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { createDb } from '../db/db.ts';
 import { createQueues, redisConnection } from '../queue/queue.ts';
+import { enforceRedisConfig } from '../queue/redis-config.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
-import { buildApp, type NodeHandler } from './app.ts';
+import { buildApp, PEER_HEADER, type NodeHandler } from './app.ts';
 
 const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', import.meta.url));
 
@@ -33,6 +34,8 @@ async function main() {
     process.env.ORIGIN = config.PUBLIC_BASE_URL;
     // room for an official's attachments on the packet page (3 × 5 MB; the API checks each)
     process.env.BODY_SIZE_LIMIT ??= '16M';
+    // SvelteKit learns the client address from the header app.ts sets (under TRUSTED_PROXIES)
+    process.env.ADDRESS_HEADER = PEER_HEADER;
     webHandler = (await import(pathToFileURL(WEB_HANDLER).href)).handler as NodeHandler;
   }
 
@@ -54,6 +57,7 @@ async function main() {
       confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
     },
   });
+  await enforceRedisConfig(redis, { mode: config.REDIS_EVICTION_CHECK, log: app.log });
   if (!webHandler) app.log.warn('web/build/handler.js not found: serving the API only (run the web build)');
 
   let closing = false;

@@ -23,3 +23,6 @@ export const conflict = (code: string, message: string) => new AppError(409, cod
 export const gone = (code: string, message: string) => new AppError(410, code, message);
 export const unavailable = (code: string, message: string, retryAfterSeconds: number) =>
   new AppError(503, code, message, { 'retry-after': String(retryAfterSeconds) });
+export const tooMany = (code: string, message: string, retryAfterSeconds: number) =>
+  new AppError(429, code, message, { 'retry-after': String(retryAfterSeconds) });
+export const forbidden = (code: string, message: string) => new AppError(403, code, message);

@@ -21,8 +21,10 @@ export interface NewSignature {
   /** the same keyed hash of the address's /24 or /64 network (shared/tokens.ts hashNetwork) */
   netHash: string | null;
   source: string | null;
-  /** honeypot filled: stored, but invalidated at once so it never counts */
+  /** honeypot filled or over a rate limit: stored, but invalidated at once so it never counts */
   suspicious: boolean;
+  /** why (honeypot, rate_limit_ip, rate_limit_email); defaults to honeypot */
+  invalidReason?: string | null;
 }
 
 export interface WrittenSignature {
@@ -65,8 +67,12 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
     // 2. signatures, one per (action, supporter). A repeat sign keeps the first signature
     //    and only asks for a fresh confirmation email.
     const key = (it: NewSignature) => `${it.actionId}|${supporterId.get(it.canonicalEmail)}`;
+    // a clean submission wins over a flagged one of the same person in the same batch
     const firstByKey = new Map<string, NewSignature>();
-    for (const it of items) if (!firstByKey.has(key(it))) firstByKey.set(key(it), it);
+    for (const it of items) {
+      const seen = firstByKey.get(key(it));
+      if (!seen || (seen.suspicious && !it.suspicious)) firstByKey.set(key(it), it);
+    }
     const sigs = [...firstByKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, it]) => it);
     const res = await client.query<{ id: string; action_id: string; supporter_id: string; requested_at: Date; created: boolean }>(
       `INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
@@ -75,12 +81,15 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
        SELECT a, s, c, l, n, w, ls, lb, ip, src, own,
               CASE WHEN sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
               CASE WHEN sus THEN now() END,
-              CASE WHEN sus THEN 'honeypot' END,
+              CASE WHEN sus THEN COALESCE(why, 'honeypot') END,
               net
        FROM unnest($1::uuid[], $2::uuid[], $3::char(2)[], $4::varchar[], $5::bool[], $6::bool[],
-                   $7::varchar[], $8::text[], $9::varchar[], $10::varchar[], $11::bool[], $12::bool[], $13::varchar[])
-            AS t(a, s, c, l, n, w, ls, lb, ip, src, sus, own, net)
-       ON CONFLICT (action_id, supporter_id) DO UPDATE SET confirmation_requested_at = now()
+                   $7::varchar[], $8::text[], $9::varchar[], $10::varchar[], $11::bool[], $12::bool[], $13::varchar[],
+                   $14::varchar[])
+            AS t(a, s, c, l, n, w, ls, lb, ip, src, sus, own, why, net)
+       -- a repeat asks for a fresh confirmation email, unless the repeat itself was flagged
+       ON CONFLICT (action_id, supporter_id) DO UPDATE
+         SET confirmation_requested_at = CASE WHEN EXCLUDED.status = 'INVALIDATED' THEN signatures.confirmation_requested_at ELSE now() END
        RETURNING id, action_id, supporter_id, confirmation_requested_at AS requested_at, (xmax = 0) AS created`,
       [
         sigs.map((s) => s.actionId),
@@ -95,6 +104,7 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
         sigs.map((s) => s.source),
         sigs.map((s) => s.suspicious),
         sigs.map((s) => s.namedToOwnCountry),
+        sigs.map((s) => (s.suspicious ? (s.invalidReason ?? 'honeypot') : null)),
         sigs.map((s) => s.netHash),
       ],
     );

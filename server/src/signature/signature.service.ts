@@ -8,6 +8,7 @@ import { hashIp, hashNetwork, signToken, verifyToken } from '../shared/tokens.ts
 import { canonicalEmail } from '../supporter/email.ts';
 import { inTransaction } from '../db/db.ts';
 import { emitEvent } from '../webhook/webhook.service.ts';
+import type { AbuseGuard } from '../abuse/abuse.service.ts';
 import type { SignInput } from './signature.schema.ts';
 import type { SignatureWriter } from './signature.repository.ts';
 
@@ -20,6 +21,8 @@ export interface SignatureDeps {
   clock: () => Date;
   confirmLinkTtlHours: number;
   log: { warn(obj: object, msg: string): void };
+  /** rate limits per client address and email; absent = none (some tests, scripts) */
+  abuse?: AbuseGuard;
 }
 
 const CONFIRM = 'confirm-signature';
@@ -33,10 +36,15 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
   if (deps.writer.full) throw unavailable('overloaded', 'Too many signatures are arriving at once; please try again in a moment', 2);
 
   const own = personalLetter(action, input.letterSubject, input.letterBody);
+  const canonical = canonicalEmail(input.email);
+  // Offenders are not told: they get the same answer, and their signature is stored
+  // invalidated with the reason (never counted, emailed or delivered; staff see it).
+  const honeypot = Boolean(input.website && input.website.trim() !== '');
+  const verdict = honeypot ? 'honeypot' : ((await deps.abuse?.checkSignature({ ip: ctx.ip, canonicalEmail: canonical })) ?? null);
   const written = await deps.writer.write({
     actionId: action.id,
     email: input.email,
-    canonicalEmail: canonicalEmail(input.email),
+    canonicalEmail: canonical,
     firstName: input.firstName,
     lastName: input.lastName,
     country: input.country,
@@ -51,8 +59,11 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
     ipHash: hashIp(deps.secret, ctx.ip),
     netHash: hashNetwork(deps.secret, ctx.ip),
     source: input.source || null,
-    suspicious: Boolean(input.website && input.website.trim() !== ''),
+    suspicious: verdict !== null,
+    invalidReason: verdict,
   });
+  // nothing is emailed for a flagged signature: a flood cannot turn us into a mail bomb
+  if (verdict !== null) return;
   // The signature is durable; the email job is a nudge. If Redis is away the sweeper
   // finds the owed confirmation in the database and enqueues it later.
   deps.queues.enqueueConfirmations([written]).catch((err: unknown) => {

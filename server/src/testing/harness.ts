@@ -25,8 +25,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(): Promise<Harness> {
-  const config = loadConfig();
+/** `env` overrides the environment for this app's configuration (e.g. low rate limits). */
+export async function createHarness(opts: { env?: Record<string, string> } = {}): Promise<Harness> {
+  const config = loadConfig({ ...process.env, ...opts.env });
   const db = createDb(config.DATABASE_URL, { max: 10, applicationName: 'chorus-test' });
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }));

@@ -54,7 +54,8 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/targets', roles: READ, nav: 'targets', href: '/admin/targets' },
 	{ route: '/admin/(console)/targets/new', roles: WRITE },
 	{ route: '/admin/(console)/targets/[id]', roles: READ },
-	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' }
+	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' },
+	{ route: '/admin/(console)/alerts', roles: READ }
 	// areas add their pages here
 ];
 

@@ -20,6 +20,7 @@ import { integrationRoutes } from './integrations.ts';
 import { actionAdminRoutes } from './actions.ts';
 import { targetRoutes } from './targets.ts';
 import { queueRoutes } from './queues.ts';
+import { alertRoutes } from './alerts.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -92,4 +93,5 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   await app.register(actionAdminRoutes, { admin: deps });
   await app.register(targetRoutes, { admin: deps });
   await app.register(queueRoutes, { admin: deps });
+  await app.register(alertRoutes, { admin: deps });
 };

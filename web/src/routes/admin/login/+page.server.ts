@@ -18,7 +18,8 @@ export const load: PageServerLoad = async (event) => {
 
 export const actions: Actions = {
 	default: async (event) => {
-		const form = await event.request.formData();
+		// a body that is not a form (wrong content type, broken encoding) is an empty form: a 4xx, not a 500
+		const form = await event.request.formData().catch(() => new FormData());
 		const email = String(form.get('email') ?? '').trim();
 		const password = String(form.get('password') ?? '');
 		const totp = String(form.get('totp') ?? '').replace(/\s+/g, '');

@@ -50,7 +50,8 @@ function fileType(f: File): string {
 
 async function answer(event: RequestEvent, acknowledgeOnly: boolean) {
 	const segment = tokenSegment(event.params.token);
-	const form = await event.request.formData();
+	// a body that is not a form (wrong content type, broken encoding) is an empty form: a 4xx, not a 500
+	const form = await event.request.formData().catch(() => new FormData());
 	const raw = form.get('body');
 	const body = acknowledgeOnly ? t(event.locals.locale, 'packet_ack_body') : typeof raw === 'string' ? raw : '';
 	if (!acknowledgeOnly && body.trim() === '') {

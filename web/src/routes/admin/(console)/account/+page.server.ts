@@ -14,7 +14,8 @@ export const actions: Actions = {
 		return { setup: { secret: result.data.secret, qr } };
 	},
 	confirm: async (event) => {
-		const form = await event.request.formData();
+		// a body that is not a form (wrong content type, broken encoding) is an empty form: a 4xx, not a 500
+		const form = await event.request.formData().catch(() => new FormData());
 		const totp = String(form.get('totp') ?? '').replace(/\s+/g, '');
 		const result = await staffApi(event, '/api/staff/me/totp/confirm', { method: 'POST', body: { totp } });
 		if (!result.ok) return fail(422, { invalid: true });

@@ -1,0 +1,254 @@
+// Abuse controls through the real app (inject), the test database and Redis: per-address and
+// per-email limits that a forged X-Forwarded-For cannot get around, silent handling of
+// offenders, canonical-email dedupe under parallel submissions, the other public POSTs'
+// 429, and the trending-source alerts for staff.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
+
+let h: Harness;
+let proxied: Harness;
+
+beforeAll(async () => {
+  h = await createHarness({ env: { SIGN_LIMIT_PER_IP: '3', SIGN_LIMIT_PER_EMAIL: '2', PUBLIC_POST_LIMIT_PER_IP: '3', TRUSTED_PROXIES: '' } });
+  proxied = await createHarness({ env: { SIGN_LIMIT_PER_IP: '2', SIGN_LIMIT_PER_EMAIL: '1000', TRUSTED_PROXIES: '10.9.0.1, 10.8.0.0/16' } });
+});
+
+afterAll(async () => {
+  await h?.close();
+  await proxied?.close();
+});
+
+/** a documentation-range address no other test uses */
+const freshIp = () => `198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+
+async function statusOf(harness: Harness, actionId: string, email: string) {
+  const { rows } = await harness.db.pool.query<{ status: string; invalid_reason: string | null; requested: Date; consents: number }>(
+    `SELECT s.status, s.invalid_reason, s.confirmation_requested_at AS requested,
+            (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
+     FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE s.action_id = $1 AND su.canonical_email = $2`,
+    [actionId, email.toLowerCase()],
+  );
+  return rows;
+}
+
+async function confirmationJobs(harness: Harness, actionId: string): Promise<number> {
+  const { rows } = await harness.db.pool.query<{ id: string }>('SELECT id FROM signatures WHERE action_id = $1', [actionId]);
+  let n = 0;
+  for (const r of rows) n += (await harness.redis.keys(`bull:chorus-mail:confirmation-${r.id}-*`)).length;
+  return n;
+}
+
+describe('per-address signing limit', () => {
+  it('past the limit, the same 202 comes back, the signature is stored invalidated and never emailed; X-Forwarded-For changes nothing', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const ip = freshIp();
+    const emails = Array.from({ length: 6 }, () => uniqueEmail('ratelimited'));
+    const answers = [];
+    for (const [i, email] of emails.entries()) {
+      const res = await h.app.inject({
+        method: 'POST',
+        url: `/api/actions/${action.slug}/signatures`,
+        remoteAddress: ip,
+        // a forged client address, different each time, and a forged internal header without the secret
+        headers: { 'x-forwarded-for': `203.0.113.${i + 1}`, 'x-real-ip': `203.0.113.${i + 1}`, 'x-chorus-client-ip': `203.0.113.${i + 1}`, 'x-chorus-internal': 'guess' },
+        payload: signBody({ email }),
+      });
+      answers.push({ status: res.statusCode, body: res.body });
+    }
+    // offenders see exactly what everyone sees
+    expect(new Set(answers.map((a) => `${a.status} ${a.body}`)).size).toBe(1);
+    expect(answers[0]!.status).toBe(202);
+    const rows = await Promise.all(emails.map((e) => statusOf(h, action.id, e)));
+    expect(rows.map((r) => r[0]!.status)).toEqual(['PENDING', 'PENDING', 'PENDING', 'INVALIDATED', 'INVALIDATED', 'INVALIDATED']);
+    expect(rows.slice(3).map((r) => r[0]!.invalid_reason)).toEqual(['rate_limit_ip', 'rate_limit_ip', 'rate_limit_ip']);
+    // stored whole (consents too), for staff to review
+    for (const r of rows) expect(r[0]!.consents).toBe(5);
+    // only the three clean ones were queued for a confirmation email
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await confirmationJobs(h, action.id)).toBe(3);
+    // another address is not affected
+    const other = uniqueEmail('neighbour');
+    const res = await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, remoteAddress: freshIp(), payload: signBody({ email: other }) });
+    expect(res.statusCode).toBe(202);
+    expect((await statusOf(h, action.id, other))[0]!.status).toBe('PENDING');
+  });
+
+  it('the HTML form gets the same 303 whether flagged or not', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const ip = freshIp();
+    const locations = [];
+    for (let i = 0; i < 5; i++) {
+      const body = new URLSearchParams({ firstName: 'Form', lastName: 'Poster', email: uniqueEmail('form'), country: 'FR', consentCount: 'on' });
+      const res = await h.app.inject({
+        method: 'POST',
+        url: `/api/actions/${action.slug}/signatures`,
+        remoteAddress: ip,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: body.toString(),
+      });
+      locations.push(`${res.statusCode} ${res.headers.location}`);
+    }
+    expect(new Set(locations)).toEqual(new Set([`303 /actions/${action.slug}/check-email`]));
+  });
+
+  it('behind a trusted proxy, the client is the rightmost address the proxies did not add; a forged left part changes nothing', async () => {
+    const { action } = await createAction(proxied.db);
+    await proxied.cache.refresh();
+    const client = freshIp();
+    const results = [];
+    for (let i = 0; i < 4; i++) {
+      const email = uniqueEmail('proxied');
+      const res = await proxied.app.inject({
+        method: 'POST',
+        url: `/api/actions/${action.slug}/signatures`,
+        remoteAddress: '10.9.0.1',
+        // the client forged the first entry; the trusted proxies appended the real address and themselves
+        headers: { 'x-forwarded-for': `192.0.2.${i + 1}, ${client}, 10.8.3.4` },
+        payload: signBody({ email }),
+      });
+      expect(res.statusCode).toBe(202);
+      results.push((await statusOf(proxied, action.id, email))[0]!.status);
+    }
+    expect(results).toEqual(['PENDING', 'PENDING', 'INVALIDATED', 'INVALIDATED']);
+    // different real clients behind the same proxy are counted apart
+    for (let i = 0; i < 3; i++) {
+      const email = uniqueEmail('proxied-other');
+      await proxied.app.inject({
+        method: 'POST',
+        url: `/api/actions/${action.slug}/signatures`,
+        remoteAddress: '10.9.0.1',
+        headers: { 'x-forwarded-for': freshIp() },
+        payload: signBody({ email }),
+      });
+      expect((await statusOf(proxied, action.id, email))[0]!.status).toBe('PENDING');
+    }
+    // X-Forwarded-For from a peer that is not a trusted proxy is ignored: that peer is the client
+    const peer = freshIp();
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const email = uniqueEmail('untrusted');
+      await proxied.app.inject({
+        method: 'POST',
+        url: `/api/actions/${action.slug}/signatures`,
+        remoteAddress: peer,
+        headers: { 'x-forwarded-for': freshIp() },
+        payload: signBody({ email }),
+      });
+      statuses.push((await statusOf(proxied, action.id, email))[0]!.status);
+    }
+    expect(statuses).toEqual(['PENDING', 'PENDING', 'INVALIDATED']);
+  });
+});
+
+describe('per-email limit and canonical dedupe', () => {
+  it('50 parallel submissions of variants of one address make one signature, PENDING, with one set of consents', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const base = `dedupe${randomUUID().slice(0, 6)}`;
+    const variants = Array.from({ length: 50 }, (_, i) => {
+      let name = base;
+      const at = 1 + (i % (base.length - 1));
+      if (i % 3 === 0) name = `${name.slice(0, at)}.${name.slice(at)}`;
+      if (i % 5 === 0) name = name.toUpperCase();
+      if (i % 4 === 0) name += `+tag${i}`;
+      return `${name}@${i % 2 ? 'GMail.com' : 'gmail.com'}`;
+    });
+    expect(new Set(variants).size).toBeGreaterThan(20);
+    const results = await Promise.all(
+      variants.map((email) =>
+        h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, remoteAddress: freshIp(), payload: signBody({ email }) }),
+      ),
+    );
+    expect(results.map((r) => r.statusCode)).toEqual(variants.map(() => 202));
+    const { rows } = await h.db.pool.query<{ canonical_email: string; status: string; consents: number }>(
+      `SELECT su.canonical_email, s.status, (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
+       FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE s.action_id = $1`,
+      [action.id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.canonical_email).toBe(`${base}@gmail.com`);
+    // the per-email limit (2 here) flagged most of them, but a clean submission wins
+    expect(rows[0]!.status).toBe('PENDING');
+    expect(rows[0]!.consents).toBe(5);
+  });
+
+  it('a repeat past the per-email limit asks for no further confirmation email (no mail bombing)', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const email = uniqueEmail('bombed');
+    const requested: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      h.now.value = new Date(Date.now() + i * 1000);
+      await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, remoteAddress: freshIp(), payload: signBody({ email }) });
+      requested.push((await statusOf(h, action.id, email))[0]!.requested.getTime());
+    }
+    h.now.value = new Date();
+    // the 2nd repeat is within the limit of 2 and asks again; the 3rd to 5th change nothing
+    expect(requested[2]).toBe(requested[1]);
+    expect(new Set(requested.slice(1)).size).toBe(1);
+    expect((await statusOf(h, action.id, email))[0]!.status).toBe('PENDING');
+  });
+});
+
+describe('other public POSTs', () => {
+  it('answer 429 with Retry-After past the per-address limit, for that address only', async () => {
+    const ip = freshIp();
+    const codes = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await h.app.inject({ method: 'POST', url: '/api/my-data/requests', remoteAddress: ip, headers: { 'x-forwarded-for': `203.0.113.${i}` }, payload: { email: uniqueEmail('mydata') } });
+      codes.push(res.statusCode);
+      if (res.statusCode === 429) {
+        expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+        expect(res.json()).toMatchObject({ statusCode: 429, code: 'rate_limited' });
+      }
+    }
+    expect(codes).toEqual([202, 202, 202, 429, 429]);
+    const other = await h.app.inject({ method: 'POST', url: '/api/my-data/requests', remoteAddress: freshIp(), payload: { email: uniqueEmail('mydata') } });
+    expect(other.statusCode).toBe(202);
+  });
+
+  it('keeps no address or email in clear in Redis', async () => {
+    const keys = await h.redis.keys('chorus:rl:*');
+    expect(keys.length).toBeGreaterThan(0);
+    for (const k of keys) {
+      expect(k).not.toMatch(/198\.18\.|203\.0\.113|10\.9\.0\.1|@/);
+      expect(k).toMatch(/^chorus:rl:[a-z-]+:[A-Za-z0-9_-]{22}:\d+$/);
+    }
+  });
+});
+
+describe('trending-source alerts', () => {
+  it('name a source whose rate jumped, not a steady one; staff only', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const now = new Date();
+    const insert = async (source: string, n: number, hoursAgoFrom: number, hoursAgoTo: number, ipHash: string | null = null) => {
+      await h.db.pool.query(
+        `WITH s AS (
+           INSERT INTO supporters (canonical_email, email, first_name, last_name, country)
+           SELECT e, e, 'T', 'S', 'FR' FROM unnest($1::text[]) AS e RETURNING id)
+         INSERT INTO signatures (action_id, supporter_id, country, source, ip_hash, created_at)
+         SELECT $2, id, 'FR', $3, $4, $5::timestamptz - (random() * ($6::float8 - $7::float8) + $7::float8) * interval '1 hour' FROM s`,
+        [Array.from({ length: n }, () => uniqueEmail('trend')), action.id, source, ipHash, now, hoursAgoTo, hoursAgoFrom],
+      );
+    };
+    await insert('newsletter', 48, 1.01, 24.9); // two an hour, all day
+    await insert('newsletter', 3, 0, 0.99); // and as usual in the last hour
+    await insert('forum-post', 24, 1.01, 24.9);
+    await insert('forum-post', 80, 0, 0.99, 'abcdef0123456789'); // a jump, from one network
+    const viewer = await staffSession(h.db, 'VIEWER');
+    const res = await asStaff(h.app, viewer.cookie, { method: 'GET', url: '/api/admin/alerts?min=20' });
+    expect(res.statusCode).toBe(200);
+    const mine = (res.json() as { alerts: { kind: string; action: { slug: string }; subject: string; lastHour: number; baselinePerHour: number }[] }).alerts.filter(
+      (a) => a.action.slug === action.slug,
+    );
+    expect(mine).toEqual([
+      expect.objectContaining({ kind: 'source', subject: 'forum-post', lastHour: 80, baselinePerHour: 1 }),
+      expect.objectContaining({ kind: 'network', subject: 'abcdef01', lastHour: 80 }),
+    ]);
+    expect((await h.app.inject({ method: 'GET', url: '/api/admin/alerts' })).statusCode).toBe(401);
+  });
+});

@@ -1,0 +1,135 @@
+// Abuse controls for the public forms: fixed-window counters in Redis, shared by every server
+// process, keyed by an HMAC of what is counted (a client address, a canonical email) so Redis
+// never holds an address or an IP in clear.
+//
+// Offenders of the signing limits are handled silently: they get the same 202 (or 303) as
+// anyone, and their signature is stored INVALIDATED with the reason, so it is never counted,
+// emailed or delivered, and staff can see it. Telling them would only teach them the limit.
+// If Redis cannot answer, the limits fail open: an outage of Redis must not stop signing.
+import { createHmac } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+
+export interface AbuseLimits {
+  /** signatures per client address per window (all actions) */
+  signPerIp: number;
+  /** signatures per canonical email per window (all actions): also caps the confirmation emails one address can be sent */
+  signPerEmail: number;
+  /** other public POSTs (confirm, unsubscribe, my data, previews, answers) per client address per window, then 429 */
+  postPerIp: number;
+  windowMs: number;
+}
+
+export const DEFAULT_WINDOW_MS = 10 * 60_000;
+
+export type SignVerdict = null | 'rate_limit_ip' | 'rate_limit_email';
+
+export interface AbuseGuard {
+  /** null when the signature may count; otherwise the reason it is stored invalidated */
+  checkSignature(who: { ip: string; canonicalEmail: string }): Promise<SignVerdict>;
+  /** false when this address has used up its other public POSTs for the window; `retryAfter` in seconds */
+  allowPost(ip: string): Promise<{ ok: boolean; retryAfter: number }>;
+}
+
+export function createAbuseGuard(deps: {
+  redis: Redis;
+  secret: string;
+  limits: AbuseLimits;
+  clock: () => Date;
+  log?: { warn(obj: object, msg: string): void };
+}): AbuseGuard {
+  const { redis, limits } = deps;
+  const key = (scope: string, subject: string, window: number) =>
+    `chorus:rl:${scope}:${createHmac('sha256', deps.secret).update(`rl\n${scope}\n${subject}`).digest('base64url').slice(0, 22)}:${window}`;
+
+  /** Counts one hit; answers the count in this window, or null if Redis did not answer in time. */
+  async function hit(scope: string, subject: string): Promise<{ count: number; window: number } | null> {
+    const window = Math.floor(deps.clock().getTime() / limits.windowMs);
+    const k = key(scope, subject, window);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const res = await Promise.race([
+        redis.multi().incr(k).pexpire(k, limits.windowMs * 2).exec(),
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 500))),
+      ]);
+      const count = res?.[0]?.[1];
+      return typeof count === 'number' ? { count, window } : null;
+    } catch (err) {
+      deps.log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate limit not checked: Redis unavailable');
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    async checkSignature(who) {
+      const [byIp, byEmail] = await Promise.all([hit('sign-ip', who.ip), hit('sign-email', who.canonicalEmail)]);
+      if (byIp && byIp.count > limits.signPerIp) return 'rate_limit_ip';
+      if (byEmail && byEmail.count > limits.signPerEmail) return 'rate_limit_email';
+      return null;
+    },
+    async allowPost(ip) {
+      const h = await hit('post-ip', ip);
+      if (!h || h.count <= limits.postPerIp) return { ok: true, retryAfter: 0 };
+      const retryAfter = Math.max(1, Math.ceil(((h.window + 1) * limits.windowMs - deps.clock().getTime()) / 1000));
+      return { ok: false, retryAfter };
+    },
+  };
+}
+
+// ------------------------------------------------------------------ trending sources
+
+export interface TrendAlert {
+  kind: 'source' | 'network';
+  action: { slug: string };
+  /** the `source` tag of the signatures, `null` for direct signatures; for `network`, a short prefix of the keyed IP hash */
+  subject: string | null;
+  lastHour: number;
+  /** signatures per hour over the 24 hours before the last one */
+  baselinePerHour: number;
+  /** of lastHour, how many were stored invalidated (rate limits, honeypot) */
+  flagged: number;
+}
+
+export interface TrendOptions {
+  /** an alert needs at least this many signatures in the last hour */
+  minLastHour: number;
+  /** ... and this many times its hourly baseline */
+  factor: number;
+}
+
+/**
+ * Sources (and client networks, by keyed IP hash) whose signing rate jumped: the last hour
+ * against the hourly average of the 24 hours before it. For staff to look at; nothing is
+ * blocked by it.
+ */
+export async function trendingSources(pool: pg.Pool, now: Date, opts: TrendOptions = { minLastHour: 50, factor: 5 }): Promise<TrendAlert[]> {
+  const hourAgo = new Date(now.getTime() - 3_600_000);
+  const dayAgo = new Date(now.getTime() - 25 * 3_600_000);
+  const run = async (kind: 'source' | 'network', column: string) => {
+    const { rows } = await pool.query<{ slug: string; subject: string | null; last_hour: number; before: number; flagged: number }>(
+      `SELECT a.slug, ${column} AS subject,
+              count(*) FILTER (WHERE s.created_at >= $2)::int AS last_hour,
+              count(*) FILTER (WHERE s.created_at < $2)::int AS before,
+              count(*) FILTER (WHERE s.created_at >= $2 AND s.status = 'INVALIDATED')::int AS flagged
+       FROM signatures s JOIN actions a ON a.id = s.action_id
+       WHERE s.created_at >= $1 AND s.created_at <= $3 ${kind === 'network' ? 'AND s.ip_hash IS NOT NULL' : ''}
+       GROUP BY a.slug, ${column}
+       HAVING count(*) FILTER (WHERE s.created_at >= $2) >= $4
+          AND count(*) FILTER (WHERE s.created_at >= $2) >= $5 * GREATEST(count(*) FILTER (WHERE s.created_at < $2) / 24.0, 1)
+       ORDER BY last_hour DESC LIMIT 50`,
+      [dayAgo, hourAgo, now, opts.minLastHour, opts.factor],
+    );
+    return rows.map((r) => ({
+      kind,
+      action: { slug: r.slug },
+      subject: r.subject,
+      lastHour: r.last_hour,
+      baselinePerHour: Math.round((r.before / 24) * 10) / 10,
+      flagged: r.flagged,
+    }));
+  };
+  const [sources, networks] = await Promise.all([run('source', 's.source'), run('network', 'left(s.ip_hash, 8)')]);
+  return [...sources, ...networks].sort((a, b) => b.lastHour - a.lastHour);
+}

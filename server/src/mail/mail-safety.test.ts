@@ -1,0 +1,148 @@
+// Mail safety against a real SMTP server (the development mailbox on a free port): no header
+// injection from any member or staff field, and every member-supplied field escaped in the
+// HTML of emails and letters. The hostile values are written straight into the database, as
+// an import or a careless staff edit could, so the API's own validation does not hide a gap
+// in the mail path.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildBatch } from '../delivery/batch.service.ts';
+import { deliverLetter } from '../letter/letter.service.ts';
+import { startMailbox, type Mailbox, type StoredMessage } from '../mailbox/mailbox.service.ts';
+import { sendConfirmation } from '../signature/confirmation.service.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { createMailer, type Mailer } from './mailer.ts';
+
+const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url));
+const INJECT = '\r\nBcc: evil@evil.example\r\nX-Injected: yes\r\n\r\n<script>alert(1)</script>';
+const HTML = '<script>alert(2)</script><img src=x onerror=alert(3)><a href="javascript:alert(4)">x</a> & "quotes"';
+
+let h: Harness;
+let mailbox: Mailbox;
+let mailer: Mailer;
+
+beforeAll(async () => {
+  h = await createHarness();
+  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
+  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+});
+afterAll(async () => {
+  mailer?.close();
+  await mailbox?.close();
+  await h?.close();
+});
+beforeEach(() => mailbox.clear());
+
+/** The header section of the raw message, as received. */
+const headerSection = (m: StoredMessage) => m.raw.split(/\r?\n\r?\n/, 1)[0]!;
+
+function assertNoInjection(m: StoredMessage, intendedTo: string) {
+  // the SMTP envelope went to the one intended recipient and nobody else
+  expect(m.envelope.to).toEqual([intendedTo]);
+  const head = headerSection(m);
+  // no header line that a field smuggled in
+  expect(head).not.toMatch(/^(bcc|cc|x-injected):/im);
+  expect(m.headers['bcc']).toBeUndefined();
+  expect(m.headers['x-injected']).toBeUndefined();
+  expect(m.subject).not.toMatch(/[\r\n]/);
+}
+
+function assertEscaped(html: string) {
+  expect(html).not.toMatch(/<script|<img|<a href="javascript|onerror=/i);
+}
+
+describe('templates', () => {
+  it('use the triple-stash only for content rendered by an escaping template (layout content, member letters)', () => {
+    const found: string[] = [];
+    const walk = (dir: string) => {
+      for (const f of readdirSync(dir)) {
+        const p = join(dir, f);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (f.endsWith('.hbs')) for (const m of readFileSync(p, 'utf8').matchAll(/\{\{\{\s*([^}]+?)\s*\}\}\}/g)) found.push(`${f}:${m[1]}`);
+      }
+    };
+    walk(TEMPLATES);
+    expect(new Set(found)).toEqual(new Set(['layout.html.hbs:content', 'letter.html.hbs:this.html']));
+  });
+});
+
+describe('no header injection, member text escaped', () => {
+  it('a confirmation email to a supporter whose name carries CR/LF and markup', async () => {
+    const fx = await createAction(h.db);
+    await h.cache.refresh();
+    const email = uniqueEmail('mailsafety');
+    expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) })).statusCode).toBe(202);
+    const { rows } = await h.db.pool.query<{ id: string }>(
+      `UPDATE supporters SET first_name = $2, last_name = $3 WHERE canonical_email = $1 RETURNING (SELECT id FROM signatures WHERE supporter_id = supporters.id)`,
+      [email, `Eve${INJECT}`, HTML],
+    );
+    // an action title with the same, as a careless staff edit could leave it
+    await h.db.pool.query(`UPDATE action_texts SET title = $2 WHERE action_id = $1`, [fx.action.id, `Title${INJECT}${HTML}`]);
+    expect(await sendConfirmation(mailDeps(), rows[0]!.id)).toBe('sent');
+    const [m] = mailbox.messages();
+    assertNoInjection(m!, email);
+    assertEscaped(m!.html ?? '');
+    expect(m!.html).toContain('&lt;script&gt;');
+  });
+
+  it('a letter whose staff fields (subject, salutation, target name, reply-to) and member fields (names, own letter) are hostile', async () => {
+    const target = `minister.${Date.now()}@gov.example`;
+    const fx = await createAction(h.db, { kind: 'LETTER', targets: [{ country: null, language: 'en', email: target }] });
+    await h.db.pool.query(`UPDATE action_texts SET letter_subject = $2, letter_body = $3 WHERE action_id = $1`, [
+      fx.action.id,
+      `Subject${INJECT}`,
+      `Please act.${INJECT}${HTML}`,
+    ]);
+    await h.db.pool.query(`UPDATE targets SET name = $2, salutation = $3 WHERE id = $1`, [fx.targets[0]!.id, `Name${INJECT}`, `Dear ${HTML}${INJECT}`]);
+    await h.db.pool.query(`UPDATE actions SET reply_to = $2 WHERE id = $1`, [fx.action.id, 'campaigns@chorus.example.org\r\nBcc: evil@evil.example']);
+    await h.cache.refresh();
+    const email = uniqueEmail('letterwriter');
+    const res = await h.app.inject({
+      method: 'POST',
+      url: `/api/actions/${fx.action.slug}/signatures`,
+      payload: signBody({ email, consentNamed: true, letterBody: 'My own words.' }),
+    });
+    expect(res.statusCode).toBe(202);
+    await h.db.pool.query(
+      `UPDATE supporters SET first_name = $2, last_name = $3 WHERE canonical_email = $1`,
+      [email, `Eve${INJECT}`, HTML],
+    );
+    await h.db.pool.query(
+      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now(), letter_subject = $2, letter_body = $3
+       FROM supporters p WHERE p.id = s.supporter_id AND p.canonical_email = $1`,
+      [email, `Mine${INJECT}`, `My words ${HTML}${INJECT}`],
+    );
+    const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    expect(built).not.toBeNull();
+    const { rows: letters } = await h.db.pool.query<{ id: string }>('SELECT id FROM letters WHERE batch_id = $1', [built!.batchId]);
+    for (const l of letters) {
+      const outcome = await deliverLetter(
+        { pool: h.db.pool, mailer, mailFrom: 'Chorus <actions@chorus.example.org>', organisation: 'Chorus Test', staleSubmittingMs: 60_000, clock: () => new Date(), queues: { enqueueLetters: async () => {} }, random: () => 1 } as Parameters<typeof deliverLetter>[0],
+        l.id,
+      );
+      expect(['sent', 'retry-scheduled']).toContain(outcome);
+    }
+    const received = mailbox.messages();
+    expect(received.length).toBe(1);
+    const m = received[0]!;
+    assertNoInjection(m, target);
+    assertEscaped(m.html ?? '');
+    // the member's words and name arrive, escaped, not dropped
+    expect(m.html).toContain('My words &lt;script&gt;');
+    expect(m.text).toContain('My words <script>alert(2)</script>');
+    expect(m.html).toContain('Eve');
+  });
+});
+
+function mailDeps() {
+  return {
+    pool: h.db.pool,
+    mailer,
+    secret: h.secret,
+    clock: () => new Date(),
+    confirmLinkTtlHours: 24,
+    publicBaseUrl: 'http://chorus.test',
+    mailFrom: 'Chorus <actions@chorus.example.org>',
+  };
+}

@@ -1,0 +1,94 @@
+// The retention job against the real test database, with a clock the test moves: what is
+// removed when, and what stays (confirmed signatures, delivered ones, anything younger).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { runRetention } from './retention.service.ts';
+
+const DAY = 86_400_000;
+let h: Harness;
+
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function sign(slug: string, email: string, extra: Record<string, unknown> = {}) {
+  const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: signBody({ email, ...extra }) });
+  expect(res.statusCode).toBe(202);
+}
+
+async function state(email: string) {
+  const { rows } = await h.db.pool.query<{ supporter: string | null; signature: string | null; status: string | null; ip_hash: string | null; consents: number }>(
+    `SELECT su.id AS supporter, s.id AS signature, s.status, s.ip_hash,
+            (SELECT count(*)::int FROM consents c WHERE c.supporter_id = su.id) AS consents
+     FROM supporters su LEFT JOIN signatures s ON s.supporter_id = su.id WHERE su.canonical_email = $1`,
+    [email],
+  );
+  return rows[0] ?? null;
+}
+
+describe('retention job', () => {
+  it('clears IP hashes after 7 days, deletes unconfirmed and invalidated signatures (and their supporters) after 30, keeps confirmed ones', async () => {
+    const fx = await createAction(h.db);
+    await h.cache.refresh();
+    const [pending, confirmed, flagged, both] = ['ret-pending', 'ret-confirmed', 'ret-flagged', 'ret-both'].map((n) => uniqueEmail(n));
+    const other = await createAction(h.db);
+    await h.cache.refresh();
+    await sign(fx.action.slug, pending!);
+    await sign(fx.action.slug, confirmed!);
+    await sign(fx.action.slug, flagged!, { website: 'http://spam.example' });
+    await sign(fx.action.slug, both!); // stays pending here ...
+    await sign(other.action.slug, both!); // ... and confirmed there
+    await h.db.pool.query(
+      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
+       WHERE p.id = s.supporter_id AND (p.canonical_email = $1 OR (p.canonical_email = $2 AND s.action_id = $3))`,
+      [confirmed, both, other.action.id],
+    );
+    for (const e of [pending, confirmed, flagged]) expect((await state(e!))!.ip_hash).toMatch(/^[0-9a-f]{32}$/);
+    const t0 = Date.now();
+    const run = (days: number) => runRetention({ pool: h.db.pool, clock: () => new Date(t0 + days * DAY), ipHashDays: 7, unconfirmedDays: 30 });
+
+    // day 6: nothing of ours changes
+    await run(6);
+    for (const e of [pending, confirmed, flagged]) expect((await state(e!))!.ip_hash).not.toBeNull();
+
+    // day 8: IP hashes gone, everything else still there
+    await run(8);
+    for (const e of [pending, confirmed, flagged]) {
+      const s = (await state(e!))!;
+      expect(s.ip_hash).toBeNull();
+      expect(s.signature).not.toBeNull();
+    }
+
+    // day 29: still there
+    await run(29);
+    expect((await state(pending!))?.signature).toBeTruthy();
+
+    // day 31: the unconfirmed and the honeypot signature are gone with their supporters and consents
+    let total = { ipHashesCleared: 0, signaturesDeleted: 0, supportersDeleted: 0 };
+    // bounded chunks: run until nothing is left to do (other tests' rows are in this database too)
+    for (let i = 0; i < 50; i++) {
+      const r = await runRetention({ pool: h.db.pool, clock: () => new Date(t0 + 31 * DAY), ipHashDays: 7, unconfirmedDays: 30, chunk: 2000 });
+      total = { ipHashesCleared: total.ipHashesCleared + r.ipHashesCleared, signaturesDeleted: total.signaturesDeleted + r.signaturesDeleted, supportersDeleted: total.supportersDeleted + r.supportersDeleted };
+      if (r.signaturesDeleted + r.supportersDeleted + r.ipHashesCleared === 0) break;
+    }
+    expect(total.signaturesDeleted).toBeGreaterThanOrEqual(3);
+    expect(await state(pending!)).toBeNull();
+    expect(await state(flagged!)).toBeNull();
+    const { rows: orphanConsents } = await h.db.pool.query(
+      `SELECT 1 FROM consents c WHERE NOT EXISTS (SELECT 1 FROM supporters s WHERE s.id = c.supporter_id)`,
+    );
+    expect(orphanConsents).toHaveLength(0);
+    // confirmed stays whole; the supporter with a confirmed signature elsewhere keeps it and loses only the pending one
+    const kept = (await state(confirmed!))!;
+    expect(kept.status).toBe('CONFIRMED');
+    expect(kept.consents).toBe(5);
+    const { rows: bothRows } = await h.db.pool.query<{ action_id: string; status: string }>(
+      `SELECT s.action_id, s.status FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = $1`,
+      [both],
+    );
+    expect(bothRows).toEqual([{ action_id: other.action.id, status: 'CONFIRMED' }]);
+  });
+});
