@@ -26,6 +26,8 @@ export interface Platform {
   kill(name: 'server' | 'workers' | 'mailbox', signal?: NodeJS.Signals): Promise<void>;
   /** starts the process again (after kill), or stops it with SIGTERM and starts it again */
   restart(name: 'server' | 'workers' | 'mailbox'): Promise<void>;
+  /** the process id, e.g. for reading its memory from /proc (the benchmark does) */
+  pid(name: 'server' | 'workers' | 'mailbox'): number | undefined;
 }
 
 async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<void> {
@@ -90,6 +92,9 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     },
     async kill(name, signal = 'SIGKILL') {
       await stopOne(procs.get(name)!, signal);
+    },
+    pid(name) {
+      return procs.get(name)?.pid;
     },
     async restart(name) {
       await stopOne(procs.get(name)!, 'SIGTERM');

@@ -87,6 +87,25 @@ export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signature
     },
   );
 
+  app.get(
+    '/actions/:slug/count',
+    {
+      schema: {
+        summary: 'The public count of one action, for counters and widgets that poll',
+        description: 'Served from memory (refreshed several times a second), never a database query per request.',
+        tags: ['actions'],
+        params: slugParam,
+        response: { 200: z.object({ slug: z.string(), count: z.number().int(), goal: z.number().int() }), 404: errorSchema, 422: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const action = await opts.cache.find(req.params.slug);
+      if (!action) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
+      reply.header('cache-control', 'public, max-age=1');
+      return { slug: action.slug, count: opts.cache.count(action.id), goal: action.goal };
+    },
+  );
+
   app.post(
     '/actions/:slug/letter-preview',
     {
