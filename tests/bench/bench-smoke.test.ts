@@ -32,6 +32,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // this file's actions leave the public pages, which later cross-process tests read
+  await pool
+    ?.query(`UPDATE actions SET status = 'ARCHIVED', archived_at = now() WHERE campaign_id IN (SELECT id FROM campaigns WHERE slug = 'bench') AND status <> 'ARCHIVED'`)
+    .catch(() => {});
   await queues?.close();
   await platform?.stop();
   await sink?.stop();

@@ -58,6 +58,10 @@ export const configSchema = z.object({
   SWEEP_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).default(30_000),
   /** a letter SUBMITTING for longer than this is taken to belong to a dead worker and is tried again */
   SUBMITTING_STALE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(300_000),
+  /** load shedding: new signatures get 503 + Retry-After while the event loop lags more than this */
+  SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(1).max(60_000).default(60),
+  /** load shedding: ... or while the oldest unanswered signature has waited longer than this */
+  SHED_WRITER_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(150),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -29,6 +29,7 @@ import { staffRoutes } from './routes/staff.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { EventLoopLag, type LoadShedderOptions } from './load-shedding.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
@@ -46,6 +47,8 @@ export interface AppDeps {
   staff?: { clock?: () => Date };
   /** the job queues, for the staff console's queue view and "send now" (absent in some tests) */
   queues?: Queues;
+  /** load shedding of new signatures (503 + Retry-After); off when absent (most tests) */
+  shedding?: LoadShedderOptions;
   /** the built SvelteKit app (web/build/handler.js), if pages are served */
   webHandler?: NodeHandler;
   logger?: boolean | object;
@@ -173,7 +176,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (api) => {
       // the API speaks JSON and HTML forms only: anything else is 415, not a string body
       api.removeContentTypeParser('text/plain');
-      await api.register(actionRoutes, { cache: deps.cache, signatures: deps.signatures });
+      let shedding;
+      if (deps.shedding) {
+        const lag = new EventLoopLag().start();
+        api.addHook('onClose', async () => lag.stop());
+        shedding = { signals: { lag, writer: deps.signatures.writer }, opts: deps.shedding };
+      }
+      await api.register(actionRoutes, { cache: deps.cache, signatures: deps.signatures, shedding });
       await api.register(confirmationRoutes, { signatures: deps.signatures });
       const memberMailer = deps.members?.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL });
       if (!deps.members?.mailer) api.addHook('onClose', async () => memberMailer.close());

@@ -7,6 +7,7 @@ import { createDb, type Db } from '../db/db.ts';
 import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { buildApp } from '../http/app.ts';
+import type { LoadShedderOptions } from '../http/load-shedding.ts';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createSession } from '../staff/session.ts';
 import { insertUser } from '../staff/staff.repository.ts';
@@ -24,7 +25,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(): Promise<Harness> {
+export async function createHarness(opts: { shedding?: LoadShedderOptions } = {}): Promise<Harness> {
   const config = loadConfig();
   const db = createDb(config.DATABASE_URL, { max: 10, applicationName: 'chorus-test' });
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });
@@ -40,6 +41,7 @@ export async function createHarness(): Promise<Harness> {
     internalSecret: randomBytes(16).toString('hex'),
     logger: false,
     queues,
+    shedding: opts.shedding,
     signatures: {
       pool: db.pool,
       cache,

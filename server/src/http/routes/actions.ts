@@ -6,6 +6,7 @@ import { signAcceptedSchema, signInputSchema } from '../../signature/signature.s
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import { previewInputSchema, previewLetters, previewSchema } from '../../letter/letter-preview.service.ts';
 import { errorSchema, localeQuery, slugParam } from './schemas.ts';
+import { shedSigning, type LoadShedderOptions, type ShedSignals } from '../load-shedding.ts';
 
 const actionSummary = z.object({
   slug: z.string(),
@@ -51,7 +52,11 @@ const actionDetail = actionSummary.extend({
     .describe('proof of delivery: the latest 50 letters, newest first'),
 });
 
-export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signatures: Omit<SignatureDeps, 'log'> }> = async (app, opts) => {
+export const actionRoutes: FastifyPluginAsyncZod<{
+  cache: ActionCache;
+  signatures: Omit<SignatureDeps, 'log'>;
+  shedding?: { signals: ShedSignals; opts: LoadShedderOptions };
+}> = async (app, opts) => {
   app.get(
     '/actions',
     {
@@ -137,6 +142,8 @@ export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signature
         body: signInputSchema,
         response: { 202: signAcceptedSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 503: errorSchema },
       },
+      // refused before the body is read when the server cannot answer in time (load-shedding.ts)
+      ...(opts.shedding ? { onRequest: shedSigning(opts.shedding.signals, opts.shedding.opts) } : {}),
     },
     async (req, reply) => {
       await sign({ ...opts.signatures, log: req.log }, req.params.slug, req.body, { ip: req.clientIp });
