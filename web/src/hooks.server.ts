@@ -1,6 +1,21 @@
 import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
 import { isTokenPage } from '$lib/paths';
+import { pageCache, pageKey, type CachedPage } from '$shared/page-cache';
+
+/** Public action pages are rendered about once a second, not once per reader ($shared/page-cache.ts). */
+const CACHED_ROUTES = new Set(['/[[lang=locale]]/actions/[slug]']);
+
+const toResponse = (page: CachedPage) => new Response(new Uint8Array(page.body), { status: page.status, headers: page.headers });
+
+/** Caches a shareable answer and returns it (its body has been read, so a copy is returned). */
+async function remember(key: string, response: Response): Promise<Response> {
+	if (response.status !== 200 || response.headers.has('set-cookie')) return response;
+	const body = Buffer.from(await response.arrayBuffer());
+	const page = { status: response.status, headers: Object.fromEntries(response.headers.entries()), body };
+	pageCache().set(key, page);
+	return toResponse({ ...page, expires: 0 });
+}
 
 export const handle: Handle = async ({ event, resolve }) => {
 	const prefix = event.url.pathname.split('/')[1];
@@ -8,6 +23,14 @@ export const handle: Handle = async ({ event, resolve }) => {
 	const locale = fromPath ? prefix : negotiateLocale(event.request.headers.get('accept-language'));
 	event.locals.locale = locale;
 	event.locals.localeFromPath = fromPath;
+
+	const cacheKey =
+		event.request.method === 'GET' && CACHED_ROUTES.has(event.route.id ?? '') && !event.request.headers.has('cookie')
+			? pageKey(event.url.pathname + event.url.search, event.request.headers.get('accept-language'))
+			: null;
+	const hit = cacheKey ? pageCache().get(cacheKey) : undefined;
+	// a hit already carries every header set below
+	if (hit) return toResponse(hit);
 
 	const response = await resolve(event, {
 		transformPageChunk: ({ html }) => html.replace('%lang%', locale)
@@ -33,7 +56,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 	headers.set('x-frame-options', 'DENY');
 	headers.set('cross-origin-opener-policy', 'same-origin');
 	headers.set('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
-	return response;
+	return cacheKey ? remember(cacheKey, response) : response;
 };
 
 export const handleError: HandleServerError = ({ error, status, message }) => {

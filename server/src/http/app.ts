@@ -30,6 +30,7 @@ import { adminRoutes } from './routes/admin/index.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { EventLoopLag, type LoadShedderOptions } from './load-shedding.ts';
+import { pageCache, pageKey } from '../shared/page-cache.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
@@ -231,6 +232,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       web.removeAllContentTypeParsers();
       web.addContentTypeParser('*', (_req, _payload, done) => done(null));
       web.all('/*', { schema: { hide: true } }, (req, reply) => {
+        // a public action page rendered within the last second is sent as it is (page-cache.ts)
+        if (req.method === 'GET' && req.headers.cookie === undefined) {
+          const hit = pageCache().get(pageKey(req.url, req.headers['accept-language']));
+          if (hit) return reply.code(hit.status).headers(hit.headers).header('x-cache', 'hit').send(hit.body);
+        }
         reply.hijack();
         handler(req.raw, reply.raw);
       });
