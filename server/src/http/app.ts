@@ -48,8 +48,8 @@ export interface AppDeps {
   staff?: { clock?: () => Date };
   /** the job queues, for the staff console's queue view and "send now" (absent in some tests) */
   queues?: Queues;
-  /** load shedding of new signatures (503 + Retry-After); off when absent (most tests) */
-  shedding?: LoadShedderOptions;
+  /** load shedding of new signatures (503 + Retry-After); off when absent (most tests). A test may pass its own lag signal. */
+  shedding?: LoadShedderOptions & { lag?: { lagMs: number } };
   /** the built SvelteKit app (web/build/handler.js), if pages are served */
   webHandler?: NodeHandler;
   logger?: boolean | object;
@@ -179,8 +179,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       api.removeContentTypeParser('text/plain');
       let shedding;
       if (deps.shedding) {
-        const lag = new EventLoopLag().start();
-        api.addHook('onClose', async () => lag.stop());
+        let lag = deps.shedding.lag;
+        if (!lag) {
+          const monitor = new EventLoopLag().start();
+          api.addHook('onClose', async () => monitor.stop());
+          lag = monitor;
+        }
         shedding = { signals: { lag, writer: deps.signatures.writer }, opts: deps.shedding };
       }
       await api.register(actionRoutes, { cache: deps.cache, signatures: deps.signatures, shedding });

@@ -22,20 +22,37 @@ export interface LoadShedderOptions {
 
 export const DEFAULT_SHEDDING: LoadShedderOptions = { maxEventLoopLagMs: 60, maxWriterWaitMs: 150, retryAfterSeconds: 1 };
 
-/** Event-loop lag, sampled by a timer that should fire every `intervalMs`, smoothed (EWMA). */
+/**
+ * Event-loop lag, sampled by a timer that should fire every `intervalMs`, smoothed (EWMA).
+ * A late timer may also mean that other processes took the CPU while this one was idle; that
+ * is not load we can shed. So lag counts only while this loop is itself busy (event-loop
+ * utilisation over the last few samples above `busyAbove`).
+ */
 export class EventLoopLag {
   private timer: NodeJS.Timeout | null = null;
   private expected = 0;
-  lagMs = 0;
+  private lastElu = performance.eventLoopUtilization();
+  private rawLagMs = 0;
+  utilisation = 0;
 
-  constructor(private readonly intervalMs = 20) {}
+  constructor(
+    private readonly intervalMs = 20,
+    private readonly busyAbove = 0.9,
+  ) {}
+
+  get lagMs(): number {
+    return this.utilisation >= this.busyAbove ? this.rawLagMs : 0;
+  }
 
   start(): this {
     const tick = () => {
       const now = performance.now();
       const lag = Math.max(0, now - this.expected);
       // quick to rise, quick to fall: a blip of garbage collection decays within ~100 ms
-      this.lagMs = this.lagMs * 0.5 + lag * 0.5;
+      this.rawLagMs = this.rawLagMs * 0.5 + lag * 0.5;
+      const elu = performance.eventLoopUtilization();
+      this.utilisation = this.utilisation * 0.5 + performance.eventLoopUtilization(elu, this.lastElu).utilization * 0.5;
+      this.lastElu = elu;
       this.expected = now + this.intervalMs;
       this.timer = setTimeout(tick, this.intervalMs);
       this.timer.unref();

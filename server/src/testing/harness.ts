@@ -25,7 +25,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(opts: { shedding?: LoadShedderOptions } = {}): Promise<Harness> {
+export async function createHarness(opts: { shedding?: LoadShedderOptions & { lag?: { lagMs: number } } } = {}): Promise<Harness> {
   const config = loadConfig();
   const db = createDb(config.DATABASE_URL, { max: 10, applicationName: 'chorus-test' });
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });
