@@ -15,29 +15,25 @@ export const EXPORT_COLUMNS = ['first_name', 'last_name', 'email', 'country', 's
 export function exportQuery(actionId: string): string {
   // actionId is a uuid we generated; COPY takes no parameters
   if (!/^[0-9a-f-]{36}$/.test(actionId)) throw new Error('not a uuid');
+  // timestamps are formatted by PostgreSQL (ISO 8601, UTC): parsing them into Dates in
+  // JavaScript only to print them again costs more than everything else per row
+  const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
   return `SELECT p.first_name, p.last_name, p.email, s.country, s.status::text AS status,
-                 s.created_at AS signed_at, s.confirmed_at
+                 ${iso('s.created_at')} AS signed_at, ${iso('s.confirmed_at')} AS confirmed_at
           FROM signatures s JOIN supporters p ON p.id = s.supporter_id
           WHERE s.action_id = '${actionId}' ORDER BY s.created_at, s.id`;
 }
 
-const iso = (d: Date | null) => (d ? d.toISOString() : '');
-
 /** The CSV as a stream; the caller must release `client` when the stream ends or fails. */
 export function exportSignaturesCsv(client: pg.PoolClient, actionId: string): Readable {
-  const rows = client.query(new QueryStream(exportQuery(actionId), [], { batchSize: 1000 }));
+  // rows as arrays, 1,000 per round trip: memory stays flat (one page at a time) and the
+  // per-row work is only the formula neutralising of member-typed text
+  const rows = client.query(new QueryStream(exportQuery(actionId), [], { batchSize: 1000, rowMode: 'array' }));
   const toRecord = new Transform({
     objectMode: true,
-    transform(r: Record<string, string | Date | null>, _enc, done) {
-      done(null, [
-        neutraliseCell((r.first_name as string) ?? ''),
-        neutraliseCell((r.last_name as string) ?? ''),
-        neutraliseCell((r.email as string) ?? ''),
-        neutraliseCell((r.country as string) ?? ''),
-        r.status as string,
-        iso(r.signed_at as Date | null),
-        iso(r.confirmed_at as Date | null),
-      ]);
+    transform(r: (string | null)[], _enc, done) {
+      for (let i = 0; i < 4; i++) r[i] = neutraliseCell(r[i] ?? '');
+      done(null, r);
     },
   });
   rows.on('error', (err) => toRecord.destroy(err));
