@@ -17,6 +17,7 @@ import { mailDomain, sendConfirmation } from '../server/src/signature/confirmati
 import { foldConfirmations } from '../server/src/signature/counter.service.ts';
 import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { every } from './loop.ts';
+import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 
 async function main() {
   const config = loadConfig();
@@ -84,6 +85,7 @@ async function main() {
     every('sweeper', config.SWEEP_INTERVAL_MS, log, () =>
       sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs }),
     ),
+    every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
     every('reminders', 60_000, log, () =>
       sendDueReminders(
         {

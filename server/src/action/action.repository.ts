@@ -20,6 +20,8 @@ export interface ActionRow {
   defaultLocale: string;
   goal: number;
   signingEnabled: boolean;
+  /** the platform-wide kill switch (platform_settings "signing_paused") is on */
+  signingPausedAll: boolean;
   targetMode: 'FIXED' | 'BY_SIGNER_COUNTRY';
   allowPersonalisation: boolean;
   maxLetterLength: number;
@@ -45,6 +47,7 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
     default_locale: string;
     goal: number;
     signing_enabled: boolean;
+    signing_paused_all: boolean;
     target_mode: 'FIXED' | 'BY_SIGNER_COUNTRY';
     allow_personalisation: boolean;
     max_letter_length: number;
@@ -58,6 +61,7 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
     ledger: LedgerEntry[] | null;
   }>(
     `SELECT a.id, a.slug, a.kind, a.status, a.default_locale, a.goal, a.signing_enabled, a.target_mode,
+            COALESCE((SELECT p.value = 'true'::jsonb FROM platform_settings p WHERE p.key = 'signing_paused'), false) AS signing_paused_all,
             a.allow_personalisation, a.max_letter_length, a.published_at,
             c.slug AS campaign_slug,
             (SELECT json_object_agg(ct.locale, ct.name) FROM campaign_texts ct WHERE ct.campaign_id = c.id) AS campaign_names,
@@ -87,6 +91,7 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
     defaultLocale: r.default_locale,
     goal: r.goal,
     signingEnabled: r.signing_enabled,
+    signingPausedAll: r.signing_paused_all,
     targetMode: r.target_mode,
     allowPersonalisation: r.allow_personalisation,
     maxLetterLength: r.max_letter_length,

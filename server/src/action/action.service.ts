@@ -106,7 +106,7 @@ export class ActionCache {
 }
 
 export function isSigningOpen(a: ActionRow): boolean {
-  return a.status === 'PUBLISHED' && a.signingEnabled;
+  return a.status === 'PUBLISHED' && a.signingEnabled && !a.signingPausedAll;
 }
 
 export function textFor(a: ActionRow, locale: string) {

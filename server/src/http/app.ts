@@ -150,7 +150,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply
         .code(err.statusCode)
         .headers(err.headers)
-        .send({ statusCode: err.statusCode, error: reasonPhrase(err.statusCode), code: err.code, message: err.message });
+        .send({
+          statusCode: err.statusCode,
+          error: reasonPhrase(err.statusCode),
+          code: err.code,
+          message: err.message,
+          ...(err.issues ? { issues: err.issues } : {}),
+        });
     }
     const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
     if (status >= 400 && status < 500) {

@@ -67,6 +67,46 @@ const MAX_NAMES = 500;
 /** A digest carries a selection of personalised letters, not all of them. */
 const MAX_MEMBER_LETTERS = 20;
 
+/** How a letter greets its target: the target's own salutation, else its title, else its name. */
+export function letterSalutation(t: { salutation: string; title: string; name: string }): string {
+  return t.salutation || t.title || t.name;
+}
+
+/** Everything the `letter` template is filled with; the delivery and the staff preview both build one. */
+export interface LetterContent {
+  locale: string;
+  /** the action's texts in `locale` (or its fallback) */
+  text: { title: string; summary: string; body: string; letterSubject: string; letterBody: string };
+  salutation: string;
+  newCount: number;
+  totalCount: number;
+  /** ISO codes of the signers' countries, most frequent first */
+  countries: string[];
+  names: string[];
+  memberLetters: ReturnType<typeof renderMemberLetter>[];
+  organisation: string;
+  packetUrl: string;
+}
+
+/** The one rendering of a letter to an official, used by delivery and by the console's preview. */
+export function composeLetter(c: LetterContent): RenderedMail {
+  const regionNames = new Intl.DisplayNames([c.locale], { type: 'region' });
+  return render('letter', c.locale, {
+    // the text addressed to officials; a petition without one sends its public summary and body
+    subject: c.text.letterSubject || c.text.title,
+    salutation: c.salutation,
+    body: c.text.letterBody || [c.text.summary, c.text.body].filter(Boolean).join('\n\n'),
+    newCount: c.newCount,
+    totalCount: c.totalCount,
+    countries: c.countries.map((code) => regionNames.of(code) ?? code).join(', '),
+    names: c.names,
+    memberLetters: c.memberLetters,
+    unnamedCount: Math.max(0, c.newCount - c.names.length),
+    organisation: c.organisation,
+    packetUrl: c.packetUrl,
+  });
+}
+
 export async function renderLetter(pool: pg.Pool, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
   const { rows } = await pool.query<{
     id: string;
@@ -139,7 +179,7 @@ export async function renderLetter(pool: pg.Pool, letterId: string, organisation
   const names = signers.rows
     .filter((r) => mayName(l.target_country, toSigner(r)))
     .map((r) => [r.first_name, r.last_name].filter(Boolean).join(' '));
-  const salutation = l.salutation || l.target_title || l.target_name;
+  const salutation = letterSalutation({ salutation: l.salutation, title: l.target_title, name: l.target_name });
   const memberLetters = signers.rows
     .filter((r) => r.letter_body)
     .slice(0, MAX_MEMBER_LETTERS)
@@ -151,18 +191,15 @@ export async function renderLetter(pool: pg.Pool, letterId: string, organisation
         toSigner(r),
       ),
     );
-  const regionNames = new Intl.DisplayNames([l.locale], { type: 'region' });
-  const mail: RenderedMail = render('letter', l.locale, {
-    // the text addressed to officials; a petition without one sends its public summary and body
-    subject: l.letter_subject || l.title,
+  const mail = composeLetter({
+    locale: l.locale,
+    text: { title: l.title, summary: l.summary, body: l.body, letterSubject: l.letter_subject, letterBody: l.letter_body },
     salutation,
-    body: l.letter_body || [l.summary, l.body].filter(Boolean).join('\n\n'),
     newCount: l.signature_count,
     totalCount: l.total_count,
-    countries: countriesRes.rows.map((r) => regionNames.of(r.country) ?? r.country).join(', '),
+    countries: countriesRes.rows.map((r) => r.country),
     names,
     memberLetters,
-    unnamedCount: Math.max(0, l.signature_count - names.length),
     organisation,
     // the signed link to the full delivery (every signature, PDF and CSV), valid 90 days
     packetUrl: packetLink(l.id, l.locale, packet),

@@ -7,10 +7,16 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** per-field (or per-line) problems, sent as `issues` like a schema validation failure */
+    readonly issues?: { path: string; message: string }[],
   ) {
     super(message);
   }
 }
+
+/** 422 with the list of what is wrong, each with its path. */
+export const invalid = (code: string, message: string, issues: { path: string; message: string }[]) =>
+  new AppError(422, code, message, {}, issues);
 
 export const notFound = (code: string, message: string) => new AppError(404, code, message);
 export const conflict = (code: string, message: string) => new AppError(409, code, message);

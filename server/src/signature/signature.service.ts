@@ -26,6 +26,7 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
   const action = await deps.cache.find(slug);
   if (!action) throw notFound('action_not_found', `No action is published at "${slug}"`);
   if (action.status !== 'PUBLISHED') throw conflict('action_closed', 'This action is closed and no longer takes signatures');
+  if (action.signingPausedAll) throw conflict('signing_paused', 'Signing is paused on every action; please try again later');
   if (!isSigningOpen(action)) throw conflict('signing_paused', 'Signing is paused on this action; please try again later');
   if (deps.writer.full) throw unavailable('overloaded', 'Too many signatures are arriving at once; please try again in a moment', 2);
 

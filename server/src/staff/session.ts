@@ -127,6 +127,18 @@ export function requireStaff(deps: Pick<StaffDeps, 'pool' | 'clock' | 'publicBas
   };
 }
 
+/**
+ * Deletes sessions past their absolute or idle timeout. resolveSession() already refuses
+ * them; this removes those never presented again. Returns how many went.
+ */
+export async function sweepExpiredSessions(pool: pg.Pool, now: Date): Promise<number> {
+  const r = await pool.query('DELETE FROM staff_sessions WHERE expires_at <= $1 OR last_seen_at <= $2', [
+    now,
+    new Date(now.getTime() - IDLE_TIMEOUT_MS),
+  ]);
+  return r.rowCount ?? 0;
+}
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**

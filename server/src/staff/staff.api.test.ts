@@ -8,7 +8,7 @@ import { loadConfig } from '../config/config.ts';
 import { buildApp } from '../http/app.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { createHarness, type Harness } from '../testing/harness.ts';
-import { ABSOLUTE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './session.ts';
+import { ABSOLUTE_TIMEOUT_MS, IDLE_TIMEOUT_MS, sweepExpiredSessions } from './session.ts';
 import type { StaffRole } from './staff.schema.ts';
 import { createStaff } from './staff.service.ts';
 import { createAdmin } from './create-admin.ts';
@@ -103,10 +103,14 @@ async function signIn(email: string, password = PASSWORD): Promise<string> {
 const me = (cookie?: string) => call({ method: 'GET', url: '/api/staff/me', cookie });
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-async function auditRows(entityId: string) {
+const SIGN_IN_VERBS = ['signed_in', 'sign_in_failed'];
+
+/** Audit rows of one account: its changes, or (signIns) its sign-ins. */
+async function auditRows(entityId: string, signIns = false) {
   const { rows } = await h.db.pool.query<{ verb: string; staff_id: string | null; before: unknown; after: unknown; text: string }>(
-    `SELECT verb, staff_id, before, after, row_to_json(a)::text AS text FROM audit_log a WHERE entity = 'staff_user' AND entity_id = $1 ORDER BY id`,
-    [entityId],
+    `SELECT verb, staff_id, before, after, row_to_json(a)::text AS text FROM audit_log a
+      WHERE entity = 'staff_user' AND entity_id = $1 AND verb = ANY($2) = $3 ORDER BY id`,
+    [entityId, SIGN_IN_VERBS, signIns],
   );
   return rows;
 }
@@ -229,6 +233,20 @@ describe('login', () => {
 // ------------------------------------------------------------------ sessions
 
 describe('sessions', () => {
+  it('that expired and were never presented again are swept', async () => {
+    const u = await makeStaff('VIEWER');
+    const fresh = await signIn(u.email);
+    const idle = await signIn(u.email);
+    const old = await signIn(u.email);
+    const now = clock.value.getTime();
+    await h.db.pool.query('UPDATE staff_sessions SET last_seen_at = $2 WHERE id = $1', [sha256(idle), new Date(now - IDLE_TIMEOUT_MS - 1000)]);
+    await h.db.pool.query('UPDATE staff_sessions SET expires_at = $2 WHERE id = $1', [sha256(old), new Date(now - 1000)]);
+    expect(await sweepExpiredSessions(h.db.pool, clock.value)).toBeGreaterThanOrEqual(2);
+    const left = (await h.db.pool.query('SELECT id FROM staff_sessions WHERE user_id = $1', [u.id])).rows.map((r) => r.id);
+    expect(left).toEqual([sha256(fresh)]);
+    expect((await me(fresh)).statusCode).toBe(200);
+  });
+
   it('expire after 30 idle minutes, and are deleted', async () => {
     const u = await makeStaff('VIEWER');
     const start = clock.value.getTime();
@@ -307,7 +325,9 @@ describe('two-step sign-in', () => {
     expect(otpauthUrl).toMatch(/^otpauth:\/\/totp\/Chorus:/);
     expect(otpauthUrl).toContain(`secret=${secret}`);
     const stored = (await h.db.pool.query('SELECT totp_secret FROM staff_users WHERE id = $1', [u.id])).rows[0].totp_secret;
-    expect(stored).toBe(`pending:${secret}`);
+    // sealed at rest: the database alone cannot make codes
+    expect(stored).toMatch(/^pending:v1\.[A-Za-z0-9_-]{70,}$/);
+    expect(stored).not.toContain(secret);
     // pending is not enabled: the password alone still works
     expect((await login(u.email, u.password)).statusCode).toBe(200);
 
@@ -337,9 +357,33 @@ describe('two-step sign-in', () => {
     // each code works once
     expect((await login(u.email, u.password, { totp: code })).json()).toMatchObject({ code: 'invalid_credentials' });
 
+    const enabled = (await h.db.pool.query('SELECT totp_secret FROM staff_users WHERE id = $1', [u.id])).rows[0].totp_secret;
+    expect(enabled).toMatch(/^v1\./);
+    expect(enabled).not.toContain(secret);
+
     const audit = await auditRows(u.id);
     expect(audit.map((a) => a.verb)).toEqual(['create', 'totp_enabled']);
     for (const a of audit) expect(a.text).not.toContain(secret);
+    // every sign-in and every failed one is on record; the missing code alone is not a failure
+    const signIns = await auditRows(u.id, true);
+    expect(signIns.map((a) => [a.verb, (a.after as { reason?: string }).reason ?? null])).toEqual([
+      ['signed_in', null],
+      ['signed_in', null],
+      ['sign_in_failed', 'code'],
+      ['sign_in_failed', 'password'],
+      ['signed_in', null],
+      ['sign_in_failed', 'code'],
+    ]);
+    expect(signIns.filter((a) => a.verb === 'signed_in').map((a) => a.staff_id)).toEqual([u.id, u.id, u.id]);
+    expect(signIns.filter((a) => a.verb === 'sign_in_failed').every((a) => a.staff_id === null)).toBe(true);
+  });
+
+  it('a key sealed under another SECRET_KEY is refused with 503, not accepted or crashed on', async () => {
+    const u = await makeStaff('ADMIN');
+    await h.db.pool.query(`UPDATE staff_users SET totp_secret = 'v1.' || repeat('A', 80) WHERE id = $1`, [u.id]);
+    const res = await login(u.email, u.password, { totp: '123456' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 'totp_unreadable' });
   });
 
   it('confirm without a pending secret is 409', async () => {

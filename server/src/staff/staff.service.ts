@@ -6,6 +6,7 @@ import { hash, verify } from '@node-rs/argon2';
 import * as OTPAuth from 'otpauth';
 import { inTransaction } from '../db/db.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
+import { seal, unseal } from '../shared/seal.ts';
 import * as repo from './staff.repository.ts';
 import { createSession, hashToken, type StaffDeps, type StaffPrincipal } from './session.ts';
 import type { CreateUserInput, LoginInput, StaffUserAdminView, StaffUserView } from './staff.schema.ts';
@@ -47,6 +48,19 @@ export function checkPasswordPolicy(email: string, password: string): void {
 }
 
 // ---------------------------------------------------------------- views
+
+const TOTP_PURPOSE = 'staff-totp';
+
+/** The stored form of a TOTP key: sealed (AES-GCM under SECRET_KEY), never the key itself. */
+function sealTotp(deps: Pick<StaffDeps, 'secret'>, base32: string): string {
+  return seal(deps.secret, TOTP_PURPOSE, base32);
+}
+
+/** The TOTP key from its stored form; a key stored before sealing (plain base32) still works. */
+function openTotp(deps: Pick<StaffDeps, 'secret'>, stored: string): string | null {
+  if (/^[A-Z2-7]+=*$/.test(stored)) return stored;
+  return unseal(deps.secret, TOTP_PURPOSE, stored);
+}
 
 export function isTotpEnabled(secret: string | null): boolean {
   return secret !== null && !secret.startsWith(TOTP_PENDING);
@@ -142,7 +156,13 @@ export async function login(
 
   const user = await repo.findUserByEmail(deps.pool, input.email);
   const ok = await verifyPassword(user?.passwordHash, input.password);
-  if (!user || !ok || user.disabledAt) throw invalidCredentials();
+  // failed sign-ins to a real account are in the audit log (not who tried: we cannot know)
+  const failed = async (why: string) => {
+    if (user) await recordSignIn(deps, user.id, 'sign_in_failed', { reason: why });
+    return invalidCredentials();
+  };
+  if (!user || !ok) throw await failed('password');
+  if (user.disabledAt) throw await failed('disabled');
 
   if (isTotpEnabled(user.totpSecret)) {
     if (input.totp === undefined) {
@@ -150,7 +170,11 @@ export async function login(
       await takeBackAttempt(deps, emailKey, ipKey, false);
       throw new AppError(401, 'totp_required', 'Enter the 6-digit code from your authenticator app');
     }
-    if (!(await checkTotp(deps, user.id, user.totpSecret!, input.totp))) throw invalidCredentials();
+    const key = openTotp(deps, user.totpSecret!);
+    if (key === null) {
+      throw new AppError(503, 'totp_unreadable', 'Two-step sign-in cannot be checked: the server key has changed; an admin can reset it');
+    }
+    if (!(await checkTotp(deps, user.id, key, input.totp))) throw await failed('code');
   }
 
   await takeBackAttempt(deps, emailKey, ipKey, true);
@@ -158,7 +182,12 @@ export async function login(
   if (ctx.currentToken) await repo.deleteSession(deps.pool, hashToken(ctx.currentToken));
   const token = await createSession(deps, user.id);
   await repo.setLastLogin(deps.pool, user.id, deps.clock());
+  await recordSignIn(deps, user.id, 'signed_in', { twoStep: isTotpEnabled(user.totpSecret) });
   return { user: toView(user), token };
+}
+
+function recordSignIn(deps: Pick<StaffDeps, 'pool' | 'clock'>, userId: string, verb: string, after: Record<string, unknown>) {
+  return repo.insertAudit(deps.pool, { staffId: verb === 'signed_in' ? userId : null, verb, entity: 'staff_user', entityId: userId, before: null, after, at: deps.clock() });
 }
 
 export async function logout(deps: Pick<StaffDeps, 'pool'>, token: string | null): Promise<void> {
@@ -178,7 +207,7 @@ export async function totpSetup(deps: StaffDeps, staff: StaffPrincipal): Promise
   if (!u) throw notFound('staff_user_not_found', 'No such staff user');
   if (isTotpEnabled(u.totpSecret)) throw conflict('totp_already_enabled', 'Two-step sign-in is already on; an admin can reset it');
   const secret = new OTPAuth.Secret({ size: 20 }).base32;
-  await repo.setTotpSecret(deps.pool, u.id, TOTP_PENDING + secret);
+  await repo.setTotpSecret(deps.pool, u.id, TOTP_PENDING + sealTotp(deps, secret));
   return { secret, otpauthUrl: totpFor(secret, u.email).toString() };
 }
 
@@ -188,10 +217,12 @@ export async function totpConfirm(deps: StaffDeps, staff: StaffPrincipal, code: 
     if (!u) throw notFound('staff_user_not_found', 'No such staff user');
     if (isTotpEnabled(u.totpSecret)) throw conflict('totp_already_enabled', 'Two-step sign-in is already on');
     if (!u.totpSecret?.startsWith(TOTP_PENDING)) throw conflict('totp_not_pending', 'Start with POST /api/staff/me/totp/setup');
-    const secret = u.totpSecret.slice(TOTP_PENDING.length);
+    const sealed = u.totpSecret.slice(TOTP_PENDING.length);
+    const secret = openTotp(deps, sealed);
+    if (secret === null) throw conflict('totp_not_pending', 'Start again with POST /api/staff/me/totp/setup');
     if (!(await checkTotp(deps, u.id, secret, code))) throw new AppError(422, 'invalid_totp', 'The code is not right; check the clock of your device');
-    await repo.setTotpSecret(tx, u.id, secret);
-    const after = { ...u, totpSecret: secret };
+    await repo.setTotpSecret(tx, u.id, sealed);
+    const after = { ...u, totpSecret: sealed };
     await repo.insertAudit(tx, { staffId: staff.id, verb: 'totp_enabled', entity: 'staff_user', entityId: u.id, before: auditView(u), after: auditView(after), at: deps.clock() });
     return toView(after);
   });

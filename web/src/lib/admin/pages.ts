@@ -35,7 +35,17 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)', roles: READ, nav: 'overview', href: '/admin' },
 	{ route: '/admin/(console)/account', roles: READ, nav: 'account', href: '/admin/account' },
 	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
-	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' }
+	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
+	{ route: '/admin/(console)/actions', roles: READ, nav: 'actions', href: '/admin/actions' },
+	{ route: '/admin/(console)/actions/new', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]', roles: READ },
+	{ route: '/admin/(console)/actions/[id]/texts/[locale]', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]/targets', roles: WRITE },
+	{ route: '/admin/(console)/actions/[id]/preview', roles: READ },
+	{ route: '/admin/(console)/targets', roles: READ, nav: 'targets', href: '/admin/targets' },
+	{ route: '/admin/(console)/targets/new', roles: WRITE },
+	{ route: '/admin/(console)/targets/[id]', roles: READ },
+	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' }
 	// areas add their pages here
 ];
 

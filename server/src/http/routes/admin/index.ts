@@ -10,6 +10,9 @@ import { csrfGuard, requireStaff, type StaffDeps } from '../../../staff/session.
 import type { StaffRole } from '../../../staff/staff.schema.ts';
 import type { Queues } from '../../../queue/queue.ts';
 import { auditRoutes } from './audit.ts';
+import { actionAdminRoutes } from './actions.ts';
+import { targetRoutes } from './targets.ts';
+import { queueRoutes } from './queues.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -69,4 +72,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
 
   // One line per area of the console. Each module exports a plugin taking { admin: AdminDeps }.
   await app.register(auditRoutes, { admin: deps });
+  await app.register(actionAdminRoutes, { admin: deps });
+  await app.register(targetRoutes, { admin: deps });
+  await app.register(queueRoutes, { admin: deps });
 };

@@ -1,0 +1,129 @@
+// The targets directory as CSV, with the csv-parse / csv-stringify pair of one project.
+// Import: one header row, then one target per row, checked by the same schema as the API;
+// every problem is reported with its line, and nothing is stored unless every row is good.
+// Export: every cell that a spreadsheet would run as a formula is neutralised.
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { AppError } from '../shared/errors.ts';
+import { targetInputSchema, type TargetView } from './target.schema.ts';
+import type { ImportRow } from './target.service.ts';
+
+/** CSV header → field of targetInputSchema. The export writes these, the import reads them. */
+export const CSV_COLUMNS = [
+  ['slug', 'slug'],
+  ['name', 'name'],
+  ['title', 'title'],
+  ['organisation', 'organisation'],
+  ['kind', 'kind'],
+  ['country', 'country'],
+  ['email', 'email'],
+  ['language', 'language'],
+  ['timezone', 'timezone'],
+  ['office_hours', 'officeHours'],
+  ['salutation', 'salutation'],
+  ['last_verified', 'lastVerifiedAt'],
+  ['notes', 'notes'],
+] as const;
+
+/** Export-only columns: what the platform itself records about the contact. */
+const EXPORT_ONLY = ['contact_status', 'bounce_count', 'disabled'] as const;
+
+const REQUIRED = ['name', 'kind', 'email'];
+export const MAX_IMPORT_ROWS = 2_000;
+
+export interface CsvIssue {
+  path: string;
+  message: string;
+}
+
+/** Parses and validates an upload. Throws a 422 `csv_invalid` listing every problem by line. */
+export function parseTargetsCsv(text: string): ImportRow[] {
+  let records: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    records = parse(text, {
+      columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+      info: true,
+      bom: true,
+      skip_empty_lines: true,
+      trim: false,
+      max_record_size: 64 * 1024,
+    });
+  } catch (err) {
+    const line = (err as { lines?: number }).lines;
+    const reason = err instanceof Error ? err.message.replace(/^Invalid Record Length: /, '') : 'unreadable';
+    throw new AppError(422, 'csv_invalid', `The file is not valid CSV${line ? ` (line ${line})` : ''}`, {}, [
+      { path: line ? `line ${line}` : 'file', message: reason.slice(0, 300) },
+    ]);
+  }
+  const issues: CsvIssue[] = [];
+  const header = records[0] ? Object.keys(records[0].record) : [];
+  const known = new Set<string>([...CSV_COLUMNS.map(([c]) => c), ...EXPORT_ONLY]);
+  for (const col of REQUIRED) if (records.length && !header.includes(col)) issues.push({ path: 'line 1', message: `the header has no "${col}" column` });
+  for (const col of header) if (!known.has(col)) issues.push({ path: 'line 1', message: `unknown column "${col.slice(0, 40)}"` });
+  if (records.length === 0) issues.push({ path: 'file', message: 'the file has no targets (a header row, then one target per row)' });
+  if (records.length > MAX_IMPORT_ROWS) issues.push({ path: 'file', message: `at most ${MAX_IMPORT_ROWS} targets per file` });
+  if (issues.length) throw new AppError(422, 'csv_invalid', 'The file cannot be imported: ' + issues.map((i) => `${i.path}: ${i.message}`).join('; '), {}, issues);
+
+  const rows: ImportRow[] = [];
+  const seen = new Map<string, number>();
+  for (const { record, info } of records) {
+    const line = info.lines;
+    const input: Record<string, string | undefined> = {};
+    for (const [col, field] of CSV_COLUMNS) {
+      const value = record[col];
+      // an empty optional cell takes the default; a present one is validated
+      if (value !== undefined && (value !== '' || REQUIRED.includes(col))) input[field] = value;
+    }
+    if (input.kind !== undefined) input.kind = input.kind.trim().toUpperCase().replace(/[\s-]+/g, '_');
+    const parsed = targetInputSchema.safeParse(input);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const field = String(issue.path[0] ?? '');
+        const col = CSV_COLUMNS.find(([, f]) => f === field)?.[0] ?? field;
+        issues.push({ path: `line ${line}: ${col}`, message: issue.message });
+      }
+      continue;
+    }
+    const key = parsed.data.email.toLowerCase();
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      issues.push({ path: `line ${line}: email`, message: `${parsed.data.email} is already on line ${earlier}` });
+      continue;
+    }
+    seen.set(key, line);
+    rows.push({ line, input: parsed.data });
+  }
+  if (issues.length) {
+    const shown = issues.slice(0, 200);
+    throw new AppError(
+      422,
+      'csv_invalid',
+      `${issues.length} ${issues.length === 1 ? 'problem' : 'problems'} in the file; nothing was imported`,
+      {},
+      shown,
+    );
+  }
+  return rows;
+}
+
+/**
+ * A cell a spreadsheet would evaluate (=, +, -, @, tab, carriage return first) gets a leading
+ * single quote, so `=HYPERLINK(...)` in a name is shown as text, never run.
+ */
+export function neutraliseCell(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+export function targetsToCsv(targets: TargetView[]): string {
+  const header = [...CSV_COLUMNS.map(([c]) => c), ...EXPORT_ONLY];
+  const rows = targets.map((t) => [
+    ...CSV_COLUMNS.map(([, field]) => {
+      const v = t[field as keyof TargetView];
+      return v === null || v === undefined ? '' : String(v);
+    }),
+    t.contactStatus,
+    String(t.bounceCount),
+    t.disabled ? 'yes' : 'no',
+  ]);
+  return stringify([header, ...rows], { cast: { string: neutraliseCell }, record_delimiter: 'windows' });
+}
