@@ -10,7 +10,10 @@ const toResponse = (page: CachedPage) => new Response(new Uint8Array(page.body),
 
 /** Caches a shareable answer and returns it (its body has been read, so a copy is returned). */
 async function remember(key: string, response: Response): Promise<Response> {
-	if (response.status !== 200 || response.headers.has('set-cookie')) return response;
+	if (response.status !== 200 || response.headers.has('set-cookie')) {
+		pageCache().release(key);
+		return response;
+	}
 	const body = Buffer.from(await response.arrayBuffer());
 	const page = { status: response.status, headers: Object.fromEntries(response.headers.entries()), body };
 	pageCache().set(key, page);

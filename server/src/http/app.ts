@@ -241,10 +241,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(async (web) => {
       web.removeAllContentTypeParsers();
       web.addContentTypeParser('*', (_req, _payload, done) => done(null));
-      web.all('/*', { schema: { hide: true } }, (req, reply) => {
+      web.all('/*', { schema: { hide: true } }, async (req, reply) => {
         // a public action page rendered within the last second is sent as it is (page-cache.ts)
         if (req.method === 'GET' && req.headers.cookie === undefined) {
-          const hit = pageCache().get(pageKey(req.url, req.headers['accept-language']));
+          const key = pageKey(req.url, req.headers['accept-language']);
+          let hit = pageCache().serve(key);
+          if (hit instanceof Promise) {
+            // another reader is rendering this page: wait for it (never longer than 5 s)
+            await Promise.race([hit, new Promise((r) => setTimeout(r, 5_000).unref())]);
+            hit = pageCache().serve(key);
+            if (hit instanceof Promise) hit = undefined;
+          }
           if (hit) return reply.code(hit.status).headers(hit.headers).header('x-cache', 'hit').send(hit.body);
         }
         reply.hijack();
