@@ -19,7 +19,9 @@ beforeAll(async () => {
   sink = await startChild('./sink.ts');
   db = createDb(process.env.DATABASE_URL!, { max: 4 });
   pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
-  platform = await startPlatform({ SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off` });
+  // shedding off: this test is about what happens to the writes that are acknowledged, and
+  // on a busy machine the shedder would turn most of them away
+  platform = await startPlatform({ SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off`, SHED_EVENT_LOOP_LAG_MS: '60000', SHED_WRITER_WAIT_MS: '60000' });
 });
 
 afterAll(async () => {
@@ -37,11 +39,24 @@ it('every acknowledged signature is stored exactly once (50 connections, 2 s, 30
   const action = await createBenchAction(db, { name: 'ack-once' });
   await new Promise((r) => setTimeout(r, 2500)); // the server's action cache reloads every 2 s
   const traffic = new SigningTraffic(`ack-${Date.now()}`, 0.3);
-  const load = await runLoad({ label: 'acknowledged once', url: platform.baseUrl, connections: 50, seconds: 2, requests: [traffic.request(action.slug)], quiet: true });
+  const acks = new Map<string, number>();
+  const request = {
+    ...traffic.request(action.slug),
+    onResponse: (status: number, ctx: Record<string, unknown>) => {
+      traffic.onResponse(status, ctx);
+      if (status === 202) acks.set(ctx.email as string, (acks.get(ctx.email as string) ?? 0) + 1);
+    },
+  };
+  // 2 s rounds until enough was acknowledged (a busy machine may need more than one)
+  let acknowledged = 0;
+  for (let round = 0; round < 5 && acknowledged < 100; round++) {
+    const load = await runLoad({ label: 'acknowledged once', url: platform.baseUrl, connections: 50, seconds: 2, requests: [request], quiet: true });
+    acknowledged += load.byStatus['202'] ?? 0;
+  }
 
-  // the load really was concurrent and really repeated addresses
-  expect(load.byStatus['202']).toBeGreaterThan(50);
-  expect(load.byStatus['202']).toBeGreaterThan(traffic.sent.length);
+  // the load really was concurrent and really acknowledged repeated addresses
+  expect(acknowledged).toBeGreaterThanOrEqual(100);
+  expect([...acks.values()].some((n) => n > 1)).toBe(true);
   const check = await checkExactlyOnce(pool, action.id, traffic.accepted);
   expect(check.acceptedEmails).toBe(traffic.accepted.size);
   expect(check).toMatchObject({ missing: 0, duplicated: 0 });
