@@ -16,6 +16,8 @@ import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type Mail
 import { mailDomain, sendConfirmation } from '../server/src/signature/confirmation.service.ts';
 import { foldConfirmations } from '../server/src/signature/counter.service.ts';
 import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
+import { createWebhookQueue, WEBHOOK_QUEUE } from '../server/src/webhook/webhook.queue.ts';
+import { deliverWebhook, sweepWebhooks, type WebhookJob } from '../server/src/webhook/webhook.service.ts';
 import { every } from './loop.ts';
 import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 
@@ -72,7 +74,14 @@ async function main() {
     // default, so the sweeper's re-enqueue (same job id) is not ignored for a whole minute
     { connection, concurrency: 10, lockDuration: 10_000, stalledInterval: 5_000 },
   );
-  for (const w of [mailWorker, deliveryWorker]) {
+  // webhooks: delivered from the outbox (webhook_deliveries); the loop below enqueues what is due
+  const webhookQueue = createWebhookQueue(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
+  const webhookWorker = new Worker<WebhookJob>(
+    WEBHOOK_QUEUE,
+    async (job) => deliverWebhook({ pool: db.pool, appSecret: config.SECRET_KEY, clock }, job.data.deliveryId),
+    { connection, concurrency: 20 },
+  );
+  for (const w of [mailWorker, deliveryWorker, webhookWorker]) {
     w.on('failed', (job, err) => log.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
     w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
   }
@@ -85,6 +94,7 @@ async function main() {
     every('sweeper', config.SWEEP_INTERVAL_MS, log, () =>
       sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs }),
     ),
+    every('webhooks', 1_000, log, () => sweepWebhooks({ pool: db.pool, queue: webhookQueue, clock })),
     every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
     every('reminders', 60_000, log, () =>
       sendDueReminders(
@@ -111,8 +121,8 @@ async function main() {
     log.info({ signal }, 'workers draining');
     const force = setTimeout(() => process.exit(1), 30_000).unref();
     await Promise.all(loops.map((l) => l.stop()));
-    await Promise.all([mailWorker.close(), deliveryWorker.close(), bounceServer?.close()]);
-    await queues.close();
+    await Promise.all([mailWorker.close(), deliveryWorker.close(), webhookWorker.close(), bounceServer?.close()]);
+    await Promise.all([queues.close(), webhookQueue.close()]);
     mailer.close();
     connection.disconnect();
     limiterRedis.disconnect();

@@ -1,6 +1,6 @@
 import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
-import { isTokenPage } from '$lib/paths';
+import { isTokenPage, stripLocale } from '$lib/paths';
 import { pageCache, pageKey, type CachedPage } from '$shared/page-cache';
 
 /** Public action pages are rendered about once a second, not once per reader ($shared/page-cache.ts). */
@@ -18,6 +18,10 @@ async function remember(key: string, response: Response): Promise<Response> {
 	const page = { status: response.status, headers: Object.fromEntries(response.headers.entries()), body };
 	pageCache().set(key, page);
 	return toResponse({ ...page, expires: 0 });
+}
+
+function isEmbedPage(pathname: string): boolean {
+	return stripLocale(pathname).startsWith('/embed/');
 }
 
 export const handle: Handle = async ({ event, resolve }) => {
@@ -56,7 +60,13 @@ export const handle: Handle = async ({ event, resolve }) => {
 	}
 	if (response.status === 503) headers.set('retry-after', '30');
 	headers.set('x-content-type-options', 'nosniff');
-	headers.set('x-frame-options', 'DENY');
+	if (isEmbedPage(event.url.pathname)) {
+		// the embeddable sign form (/embed/<slug>) is the one page other sites may frame
+		const csp = headers.get('content-security-policy');
+		if (csp) headers.set('content-security-policy', csp.replace(/frame-ancestors [^;]*/, 'frame-ancestors *'));
+	} else {
+		headers.set('x-frame-options', 'DENY');
+	}
 	headers.set('cross-origin-opener-policy', 'same-origin');
 	headers.set('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
 	return cacheKey ? remember(cacheKey, response) : response;

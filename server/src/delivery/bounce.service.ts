@@ -5,6 +5,8 @@
 import { simpleParser } from 'mailparser';
 import type pg from 'pg';
 import { SMTPServer } from 'smtp-server';
+import { inTransaction } from '../db/db.ts';
+import { emitLetterEvent } from '../webhook/webhook.service.ts';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const VERP = new RegExp(`^bounces\\+(${UUID})@`, 'i');
@@ -47,11 +49,16 @@ export async function parseBounce(raw: string | Buffer, recipients: readonly str
 export async function recordBounce(pool: pg.Pool, report: BounceReport, now: Date): Promise<'recorded' | 'ignored'> {
   if (!report.letterId || !report.permanent) return 'ignored';
   const reason = ['bounced', report.status, report.diagnostic].filter(Boolean).join(': ').slice(0, 1000);
-  const { rows } = await pool.query<{ target_id: string }>(
-    `UPDATE letters SET status = 'BOUNCED', bounced_at = $2, last_error = $3
-     WHERE id = $1 AND status = 'SENT' RETURNING target_id`,
-    [report.letterId, now, reason],
-  );
+  const rows = await inTransaction(pool, async (tx) => {
+    const bounced = await tx.query<{ target_id: string }>(
+      `UPDATE letters SET status = 'BOUNCED', bounced_at = $2, last_error = $3
+       WHERE id = $1 AND status = 'SENT' RETURNING target_id`,
+      [report.letterId, now, reason],
+    );
+    // letter.bounced for webhooks, in the same transaction as the state change
+    if (bounced.rows.length > 0) await emitLetterEvent(tx, 'letter.bounced', report.letterId!);
+    return bounced.rows;
+  });
   if (rows.length === 0) return 'ignored';
   await pool.query(
     `UPDATE targets SET bounce_count = bounce_count + 1,

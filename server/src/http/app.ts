@@ -7,7 +7,6 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import {
   hasZodFastifySchemaValidationErrors,
-  jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -20,6 +19,8 @@ import type { Config } from '../config/config.ts';
 import type { ActionCache } from '../action/action.service.ts';
 import type { SignatureDeps } from '../signature/signature.service.ts';
 import { AppError } from '../shared/errors.ts';
+import { DOCS_CSP, DOCS_CSS, renderDocs, swaggerOptions } from './openapi.ts';
+import type { OpenAPIV3_1 } from 'openapi-types';
 import { actionRoutes } from './routes/actions.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -27,6 +28,10 @@ import { memberRoutes } from './routes/members.ts';
 import { packetRoutes } from './routes/packets.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { adminRoutes } from './routes/admin/index.ts';
+import { v1Routes } from './routes/v1.ts';
+import { countRoutes } from './routes/counts.ts';
+import { WIDGET_JS } from './widget.ts';
+import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { EventLoopLag, type LoadShedderOptions } from './load-shedding.ts';
@@ -107,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('staffSessionId', null);
 
   app.decorateRequest('clientIp', '');
+  app.decorateRequest('apiKey', null);
   app.addHook('onRequest', async (req) => {
     const forwarded = req.headers['x-chorus-client-ip'];
     req.clientIp =
@@ -115,18 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         : req.ip;
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Chorus API',
-        version: '0.1.0',
-        description: 'Petitions and letters from members to governments and inter-governmental bodies.',
-      },
-      servers: [{ url: deps.config.PUBLIC_BASE_URL }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, swaggerOptions(deps.config.PUBLIC_BASE_URL));
 
   app.setErrorHandler((err, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -230,9 +225,43 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           queues: deps.queues,
         },
       });
+      await api.register(countRoutes, { cache: deps.cache });
+      await api.register(v1Routes, {
+        prefix: '/v1',
+        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        cache: deps.cache,
+        signatures: deps.signatures,
+        publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+      });
+      await api.register(osdiRoutes, {
+        prefix: '/osdi/v1',
+        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        cache: deps.cache,
+        signatures: deps.signatures,
+        publicBaseUrl: deps.config.PUBLIC_BASE_URL,
+      });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      // the reference page, rendered once on first request (the document does not change)
+      let docsHtml: string | undefined;
+      api.get('/docs', { schema: { hide: true } }, async (_req, reply) => {
+        docsHtml ??= renderDocs(app.swagger() as OpenAPIV3_1.Document);
+        return reply.type('text/html; charset=utf-8').header('content-security-policy', DOCS_CSP).header('cache-control', 'public, max-age=300').send(docsHtml);
+      });
+      api.get('/docs/docs.css', { schema: { hide: true } }, async (_req, reply) =>
+        reply.type('text/css; charset=utf-8').header('content-security-policy', DOCS_CSP).header('cache-control', 'public, max-age=300').send(DOCS_CSS),
+      );
     },
     { prefix: '/api' },
+  );
+
+  // the embeddable widget's script (see widget.ts), from memory
+  app.get('/widget.js', { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .header('access-control-allow-origin', '*')
+      .header('cross-origin-resource-policy', 'cross-origin')
+      .send(WIDGET_JS),
   );
 
   if (deps.webHandler) {

@@ -15,6 +15,8 @@ import { mailDomain } from '../signature/confirmation.service.ts';
 import { mayName, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
 import { loadConfig } from '../config/config.ts';
 import { packetToken, packetUrl } from '../delivery/packet.service.ts';
+import { inTransaction } from '../db/db.ts';
+import { emitLetterEvent } from '../webhook/webhook.service.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -237,11 +239,15 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
       messageId: letter.message_id,
       headers: { 'X-Chorus-Letter': letter.id },
     });
-    await deps.pool.query(
-      `UPDATE letters SET status = 'SENT', sent_at = $2, smtp_response = $3, last_error = NULL
-       WHERE id = $1 AND status = 'SUBMITTING'`,
-      [letterId, deps.clock(), String((info as { response?: string }).response ?? '').slice(0, 900)],
-    );
+    await inTransaction(deps.pool, async (tx) => {
+      const sent = await tx.query(
+        `UPDATE letters SET status = 'SENT', sent_at = $2, smtp_response = $3, last_error = NULL
+         WHERE id = $1 AND status = 'SUBMITTING'`,
+        [letterId, deps.clock(), String((info as { response?: string }).response ?? '').slice(0, 900)],
+      );
+      // letter.delivered for webhooks, in the same transaction as the state change
+      if (sent.rowCount === 1) await emitLetterEvent(tx, 'letter.delivered', letterId);
+    });
     return 'sent';
   } catch (err) {
     const failure = classifySendError(err);

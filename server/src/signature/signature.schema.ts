@@ -43,7 +43,23 @@ export const signInputSchema = z
     /** honeypot: people leave it empty; a filled one marks the signature for review */
     website: z.string({ error: 'website must be text' }).max(1000).optional(),
   })
-  .strict();
+  .strict()
+  .meta({
+    examples: [
+      {
+        firstName: 'Ana',
+        lastName: 'López',
+        email: 'ana@example.org',
+        country: 'MX',
+        consentCount: true,
+        consentNamed: true,
+        consentWall: false,
+        consentContact: false,
+        locale: 'es',
+        source: 'newsletter-june',
+      },
+    ],
+  });
 
 export type SignInput = z.output<typeof signInputSchema>;
 

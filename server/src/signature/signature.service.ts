@@ -6,6 +6,8 @@ import { personalLetter } from '../letter/letter-preview.service.ts';
 import { conflict, gone, notFound, unavailable } from '../shared/errors.ts';
 import { hashIp, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
+import { inTransaction } from '../db/db.ts';
+import { emitEvent } from '../webhook/webhook.service.ts';
 import type { SignInput } from './signature.schema.ts';
 import type { SignatureWriter } from './signature.repository.ts';
 
@@ -97,11 +99,26 @@ export async function confirm(
   locale?: string,
 ): Promise<{ status: 'confirmed' | 'already_confirmed'; action: { slug: string; title: string } }> {
   const { row, action } = await signatureForToken(deps, token, locale);
-  const won = await deps.pool.query(
-    `UPDATE signatures SET status = 'CONFIRMED', confirmed_at = $2 WHERE id = $1 AND status = 'PENDING'`,
-    [row.id, deps.clock()],
-  );
-  if (won.rowCount === 1) return { status: 'confirmed', action };
+  // the confirmation and its webhook event (if any endpoint listens) commit together
+  const won = await inTransaction(deps.pool, async (tx) => {
+    const updated = await tx.query<{ action_id: string; country: string }>(
+      `UPDATE signatures SET status = 'CONFIRMED', confirmed_at = $2 WHERE id = $1 AND status = 'PENDING' RETURNING action_id, country`,
+      [row.id, deps.clock()],
+    );
+    const sig = updated.rows[0];
+    if (sig) {
+      await emitEvent(tx, 'signature.confirmed', {
+        signatureId: row.id,
+        actionId: sig.action_id,
+        action: row.slug,
+        country: sig.country,
+        // the public count as served now; this signature is folded in within a second
+        actionCount: deps.cache.count(sig.action_id),
+      });
+    }
+    return updated.rowCount === 1;
+  });
+  if (won) return { status: 'confirmed', action };
   const again = await deps.pool.query<{ status: string }>('SELECT status FROM signatures WHERE id = $1', [row.id]);
   if (again.rows[0]?.status === 'CONFIRMED') return { status: 'already_confirmed', action };
   throw notFound('invalid_link', 'This confirmation link is not valid');

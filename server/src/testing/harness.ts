@@ -13,6 +13,7 @@ import { createSession } from '../staff/session.ts';
 import { insertUser } from '../staff/staff.repository.ts';
 import type { StaffRole } from '../staff/staff.schema.ts';
 import type { Redis } from 'ioredis';
+import { checkEveryInject } from './openapi.ts';
 
 export interface Harness {
   app: FastifyInstance;
@@ -53,6 +54,8 @@ export async function createHarness(opts: { shedding?: LoadShedderOptions & { la
     },
   });
   await app.ready();
+  // every answer of a documented route is checked against the OpenAPI document (testing/openapi.ts)
+  checkEveryInject(app);
   return {
     app,
     db,

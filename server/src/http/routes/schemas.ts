@@ -7,6 +7,17 @@ export const errorSchema = z.object({
   code: z.string(),
   message: z.string(),
   issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+}).meta({
+  examples: [
+    { statusCode: 404, error: 'Not Found', code: 'action_not_found', message: 'No action is published at "free-them"' },
+    {
+      statusCode: 422,
+      error: 'Unprocessable Entity',
+      code: 'validation_failed',
+      message: 'email: Email is not a valid address',
+      issues: [{ path: 'email', message: 'Email is not a valid address' }],
+    },
+  ],
 });
 
 export const localeQuery = z.object({

@@ -36,6 +36,7 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/account', roles: READ, nav: 'account', href: '/admin/account' },
 	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
 	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
+	{ route: '/admin/(console)/integrations', roles: ADMIN_ONLY, nav: 'integrations', href: '/admin/integrations' },
 	{ route: '/admin/(console)/actions', roles: READ, nav: 'actions', href: '/admin/actions' },
 	{ route: '/admin/(console)/actions/new', roles: WRITE },
 	{ route: '/admin/(console)/actions/[id]', roles: READ },

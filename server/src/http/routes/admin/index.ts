@@ -10,6 +10,7 @@ import { csrfGuard, requireStaff, type StaffDeps } from '../../../staff/session.
 import type { StaffRole } from '../../../staff/staff.schema.ts';
 import type { Queues } from '../../../queue/queue.ts';
 import { auditRoutes } from './audit.ts';
+import { integrationRoutes } from './integrations.ts';
 import { actionAdminRoutes } from './actions.ts';
 import { targetRoutes } from './targets.ts';
 import { queueRoutes } from './queues.ts';
@@ -72,6 +73,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
 
   // One line per area of the console. Each module exports a plugin taking { admin: AdminDeps }.
   await app.register(auditRoutes, { admin: deps });
+  await app.register(integrationRoutes, { admin: deps });
   await app.register(actionAdminRoutes, { admin: deps });
   await app.register(targetRoutes, { admin: deps });
   await app.register(queueRoutes, { admin: deps });

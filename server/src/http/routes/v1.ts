@@ -1,0 +1,224 @@
+// The integrator API, versioned: /api/v1. Every route needs an API key (Authorization: Bearer)
+// with the scope it names; each key has its own rate limit. Actions and counts come from the
+// in-memory ActionCache; signatures are read from the database page by page.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { onRequestHookHandler } from 'fastify';
+import { z } from 'zod';
+import { isSigningOpen, textFor, type ActionCache } from '../../action/action.service.ts';
+import type { ActionRow } from '../../action/action.repository.ts';
+import { requireApiKey, type ApiKeyDeps } from '../../integration/api-key.service.ts';
+import { actionIdBySlug, listSignatures, syncedSignatureSchema, syncQuerySchema } from '../../integration/sync.service.ts';
+import { notFound } from '../../shared/errors.ts';
+import { inTransaction } from '../../db/db.ts';
+import { recordAudit } from '../../staff/audit.ts';
+import { signAcceptedSchema, signInputSchema } from '../../signature/signature.schema.ts';
+import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
+import { errorSchema, localeQuery, slugParam } from './schemas.ts';
+
+export const v1ActionSchema = z.object({
+  slug: z.string(),
+  kind: z.enum(['PETITION', 'LETTER']),
+  status: z.enum(['DRAFT', 'PUBLISHED', 'CLOSED', 'ARCHIVED']),
+  title: z.string(),
+  summary: z.string(),
+  locale: z.string(),
+  locales: z.array(z.string()),
+  goal: z.number().int(),
+  count: z.number().int().describe('confirmed signatures (updated within about a second)'),
+  signingOpen: z.boolean(),
+  publishedAt: z.string().nullable(),
+  url: z.string().describe('the public page'),
+  campaign: z.object({ slug: z.string(), name: z.string() }),
+});
+
+const authErrors = { 401: errorSchema, 403: errorSchema, 422: errorSchema, 429: errorSchema };
+
+export interface V1Deps {
+  keys: ApiKeyDeps;
+  cache: ActionCache;
+  signatures: Omit<SignatureDeps, 'log'>;
+  publicBaseUrl: string;
+}
+
+export function toV1Action(cache: ActionCache, a: ActionRow, locale: string, publicBaseUrl: string): z.infer<typeof v1ActionSchema> {
+  const text = textFor(a, locale);
+  const lang = text?.locale ?? a.defaultLocale;
+  return {
+    slug: a.slug,
+    kind: a.kind,
+    status: a.status,
+    title: text?.title ?? a.slug,
+    summary: text?.summary ?? '',
+    locale: lang,
+    locales: a.texts.map((t) => t.locale).sort(),
+    goal: a.goal,
+    count: cache.count(a.id),
+    signingOpen: isSigningOpen(a),
+    publishedAt: a.publishedAt ? new Date(a.publishedAt).toISOString() : null,
+    url: `${publicBaseUrl}${lang === 'en' ? '' : `/${lang}`}/actions/${a.slug}`,
+    campaign: { slug: a.campaign.slug, name: a.campaign.names[lang] ?? a.campaign.names[a.defaultLocale] ?? a.campaign.slug },
+  };
+}
+
+export const v1Routes: FastifyPluginAsyncZod<V1Deps> = async (app, opts) => {
+  const guard = (...scopes: Parameters<typeof requireApiKey>[1][]) => requireApiKey(opts.keys, ...scopes) as onRequestHookHandler;
+  const security = [{ apiKey: [] }];
+  app.addHook('onSend', async (_req, reply) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  app.get(
+    '/actions',
+    {
+      onRequest: guard('read_public'),
+      schema: {
+        summary: 'Published and closed actions with their counts',
+        description: 'Scope `read_public`.',
+        tags: ['integrations'],
+        security,
+        querystring: localeQuery,
+        response: { 200: z.object({ actions: z.array(v1ActionSchema) }), ...authErrors },
+      },
+    },
+    async (req) => ({
+      actions: opts.cache.list().map((a) => toV1Action(opts.cache, a, req.query.locale ?? a.defaultLocale, opts.publicBaseUrl)),
+    }),
+  );
+
+  app.get(
+    '/actions/:slug',
+    {
+      onRequest: guard('read_public'),
+      schema: {
+        summary: 'One action with its count and the countries of its signers',
+        description: 'Scope `read_public`.',
+        tags: ['integrations'],
+        security,
+        params: slugParam,
+        querystring: localeQuery,
+        response: {
+          200: v1ActionSchema.extend({ countries: z.array(z.object({ country: z.string(), count: z.number().int() })) }),
+          404: errorSchema,
+          ...authErrors,
+        },
+      },
+    },
+    async (req) => {
+      const a = await opts.cache.find(req.params.slug);
+      if (!a) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
+      return { ...toV1Action(opts.cache, a, req.query.locale ?? a.defaultLocale, opts.publicBaseUrl), countries: opts.cache.countries(a.id) };
+    },
+  );
+
+  const page = z.object({ signatures: z.array(syncedSignatureSchema), nextCursor: z.string().nullable() });
+
+  app.get(
+    '/actions/:slug/signatures',
+    {
+      onRequest: guard('read_signatures'),
+      schema: {
+        summary: 'Confirmed signatures of an action, for incremental sync',
+        description:
+          'Scope `read_signatures`. Oldest change first. Page with `cursor` = the previous `nextCursor` until it is null. ' +
+          'For the next sync pass `since` = the largest `updatedAt` you saw, minus a minute (changes committed at the same ' +
+          'moment may land just behind it); records seen twice are the same record, dedupe by `id`. ' +
+          'Contact data (`person`) is given only where the signer agreed to be contacted. IP data is never given.',
+        tags: ['integrations'],
+        security,
+        params: slugParam,
+        querystring: syncQuerySchema,
+        response: { 200: page, 404: errorSchema, ...authErrors },
+      },
+    },
+    async (req) => {
+      const actionId = await actionIdBySlug(opts.keys.pool, req.params.slug);
+      return listSignatures(opts.keys.pool, { actionId, ...req.query });
+    },
+  );
+
+  app.get(
+    '/signatures',
+    {
+      onRequest: guard('read_signatures'),
+      schema: {
+        summary: 'Confirmed signatures of every action, for incremental sync',
+        description: 'Scope `read_signatures`. As `/api/v1/actions/{slug}/signatures`, across all actions.',
+        tags: ['integrations'],
+        security,
+        querystring: syncQuerySchema,
+        response: { 200: page, ...authErrors },
+      },
+    },
+    async (req) => listSignatures(opts.keys.pool, req.query),
+  );
+
+  app.post(
+    '/actions/:slug/signatures',
+    {
+      onRequest: guard('write_signatures'),
+      schema: {
+        summary: 'Record a signature collected on your site',
+        description:
+          'Scope `write_signatures`. The same body, consents and double opt-in as our own form: the signer is emailed a ' +
+          'confirmation link and nothing counts until they confirm. `source` defaults to the key prefix. The answer is ' +
+          'the same whether or not the address had signed before.',
+        tags: ['integrations'],
+        security,
+        params: slugParam,
+        body: signInputSchema,
+        response: { 202: signAcceptedSchema, 404: errorSchema, 409: errorSchema, 503: errorSchema, ...authErrors },
+      },
+    },
+    async (req, reply) => {
+      const body = { ...req.body, source: req.body.source || req.apiKey?.prefix };
+      await sign({ ...opts.signatures, log: req.log }, req.params.slug, body, { ip: req.clientIp });
+      return reply.code(202).send({ status: 'received', message: 'The signer has been emailed a confirmation link.' });
+    },
+  );
+
+  app.post(
+    '/actions/:slug/signing',
+    {
+      onRequest: guard('manage_actions'),
+      schema: {
+        summary: 'Pause or resume signing on an action',
+        description:
+          'Scope `manage_actions`. `{ "open": false }` pauses signing (the form answers 409 `signing_paused`), `{ "open": true }` ' +
+          'resumes it. Audited, with the key prefix. Changes take effect within a second or two on every server.',
+        tags: ['integrations'],
+        security,
+        params: slugParam,
+        body: z.strictObject({ open: z.boolean({ error: 'open must be true or false' }) }).meta({ examples: [{ open: false }] }),
+        response: { 200: v1ActionSchema, 404: errorSchema, ...authErrors },
+      },
+    },
+    async (req) => {
+      const changed = await inTransaction(opts.keys.pool, async (tx) => {
+        const before = await tx.query<{ id: string; signing_enabled: boolean }>(
+          `SELECT id, signing_enabled FROM actions WHERE slug = $1 AND status IN ('PUBLISHED', 'CLOSED') FOR UPDATE`,
+          [req.params.slug],
+        );
+        const row = before.rows[0];
+        if (!row) return false;
+        if (row.signing_enabled !== req.body.open) {
+          await tx.query('UPDATE actions SET signing_enabled = $2, updated_at = now() WHERE id = $1', [row.id, req.body.open]);
+          await recordAudit(tx, {
+            staffId: null,
+            // the verbs of the console's own switch (action.admin.service.ts setSigning)
+            verb: req.body.open ? 'resume_signing' : 'pause_signing',
+            entity: 'action',
+            entityId: row.id,
+            before: { signingEnabled: row.signing_enabled },
+            after: { signingEnabled: req.body.open, apiKey: req.apiKey?.prefix },
+          });
+        }
+        return true;
+      });
+      if (!changed) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
+      await opts.cache.refresh();
+      const a = await opts.cache.find(req.params.slug);
+      if (!a) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
+      return toV1Action(opts.cache, a, a.defaultLocale, opts.publicBaseUrl);
+    },
+  );
+};

@@ -1,0 +1,218 @@
+// API keys for integrators. A key is `chorus_<12 hex>_<43 base64url>`: the first part (the
+// prefix) names the key in lists and logs, the whole string is the secret. Only the SHA-256 of
+// the secret is stored (32 random bytes need no slow hash). Keys are created and revoked by
+// admins, in a transaction with the audit record; the secret is returned once.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { z } from 'zod';
+import { inTransaction } from '../db/db.ts';
+import { AppError, notFound } from '../shared/errors.ts';
+import { recordAudit } from '../staff/audit.ts';
+
+export const API_SCOPES = ['read_public', 'read_signatures', 'write_signatures', 'manage_actions'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+export const apiKeyInputSchema = z
+  .object({
+    name: z.string().trim().min(1, 'Name is required').max(100, 'Name must be at most 100 characters'),
+    scopes: z.array(z.enum(API_SCOPES, { error: `Scopes are ${API_SCOPES.join(', ')}` })).min(1, 'Choose at least one scope').max(4),
+    rateLimitPerMinute: z.coerce.number().int().min(1).max(100_000).default(600),
+  })
+  .strict()
+  .meta({ examples: [{ name: 'CRM sync', scopes: ['read_public', 'read_signatures'], rateLimitPerMinute: 600 }] });
+
+export const apiKeySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string().describe('the first part of the secret, to recognise the key'),
+  scopes: z.array(z.enum(API_SCOPES)),
+  rateLimitPerMinute: z.number().int(),
+  createdAt: z.date(),
+  createdBy: z.string().nullable().describe('email of the admin who made it'),
+  lastUsedAt: z.date().nullable().describe('updated at most once a minute'),
+  revokedAt: z.date().nullable(),
+});
+export type ApiKeyView = z.infer<typeof apiKeySchema>;
+
+const TOKEN = /^(chorus_[0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+interface KeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiScope[] | string;
+  rate_limit_per_minute: number;
+  created_at: Date;
+  created_by: string | null;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+/** pg returns arrays of an enum type as the literal '{a,b}' */
+function scopesOf(v: ApiScope[] | string): ApiScope[] {
+  if (Array.isArray(v)) return v;
+  return v.replace(/^\{|\}$/g, '').split(',').filter(Boolean) as ApiScope[];
+}
+
+const SELECT = `SELECT k.id, k.name, k.prefix, k.scopes, k.rate_limit_per_minute, k.created_at, u.email AS created_by,
+                       k.last_used_at, k.revoked_at
+                FROM api_keys k LEFT JOIN staff_users u ON u.id = k.created_by`;
+
+function view(r: KeyRow): ApiKeyView {
+  return {
+    id: r.id,
+    name: r.name,
+    prefix: r.prefix,
+    scopes: scopesOf(r.scopes),
+    rateLimitPerMinute: r.rate_limit_per_minute,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+export async function listApiKeys(pool: pg.Pool): Promise<ApiKeyView[]> {
+  const { rows } = await pool.query<KeyRow>(`${SELECT} ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC`);
+  return rows.map(view);
+}
+
+export async function createApiKey(
+  pool: pg.Pool,
+  input: z.output<typeof apiKeyInputSchema>,
+  staffId: string,
+): Promise<{ key: ApiKeyView; secret: string }> {
+  const prefix = `chorus_${randomBytes(6).toString('hex')}`;
+  const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
+  const scopes = [...new Set(input.scopes)];
+  return inTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO api_keys (name, prefix, secret_hash, scopes, rate_limit_per_minute, created_by)
+       VALUES ($1, $2, $3, $4::"ApiScope"[], $5, $6) RETURNING id`,
+      [input.name, prefix, sha256(secret), scopes, input.rateLimitPerMinute, staffId],
+    );
+    const id = rows[0]!.id;
+    const after = { name: input.name, prefix, scopes, rateLimitPerMinute: input.rateLimitPerMinute };
+    await recordAudit(client, { staffId, verb: 'created', entity: 'api_key', entityId: id, after });
+    const key = (await client.query<KeyRow>(`${SELECT} WHERE k.id = $1`, [id])).rows[0]!;
+    return { key: view(key), secret };
+  });
+}
+
+export async function revokeApiKey(pool: pg.Pool, id: string, staffId: string, at: Date): Promise<ApiKeyView> {
+  return inTransaction(pool, async (client) => {
+    const before = (await client.query<KeyRow>(`${SELECT} WHERE k.id = $1 FOR UPDATE OF k`, [id])).rows[0];
+    if (!before) throw notFound('api_key_not_found', 'No such API key');
+    if (!before.revoked_at) {
+      await client.query('UPDATE api_keys SET revoked_at = $2 WHERE id = $1', [id, at]);
+      await recordAudit(client, {
+        staffId,
+        verb: 'revoked',
+        entity: 'api_key',
+        entityId: id,
+        before: { prefix: before.prefix, revokedAt: null },
+        after: { prefix: before.prefix, revokedAt: at },
+      });
+    }
+    return view((await client.query<KeyRow>(`${SELECT} WHERE k.id = $1`, [id])).rows[0]!);
+  });
+}
+
+// --- authentication -------------------------------------------------------------------------
+
+export interface ApiPrincipal {
+  keyId: string;
+  prefix: string;
+  scopes: ApiScope[];
+  rateLimitPerMinute: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the API key of an integrator request, set by requireApiKey() */
+    apiKey: ApiPrincipal | null;
+  }
+}
+
+export interface ApiKeyDeps {
+  pool: pg.Pool;
+  redis: Redis;
+  clock: () => Date;
+}
+
+const invalidKey = () =>
+  new AppError(401, 'invalid_api_key', 'Send a valid API key: Authorization: Bearer chorus_...', {
+    'www-authenticate': 'Bearer realm="chorus"',
+  });
+
+/** The key in `Authorization: Bearer` or (for OSDI clients) `OSDI-API-Token`. */
+export function presentedKey(req: FastifyRequest): string | null {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim();
+  const osdi = req.headers['osdi-api-token'];
+  if (typeof osdi === 'string' && osdi.length > 0) return osdi.trim();
+  return null;
+}
+
+export async function authenticate(deps: ApiKeyDeps, token: string | null): Promise<ApiPrincipal> {
+  const m = token && token.length <= 100 ? TOKEN.exec(token) : null;
+  if (!m || !token) throw invalidKey();
+  const { rows } = await deps.pool.query<{
+    id: string;
+    prefix: string;
+    secret_hash: string;
+    scopes: ApiScope[] | string;
+    rate_limit_per_minute: number;
+    revoked_at: Date | null;
+    last_used_at: Date | null;
+  }>('SELECT id, prefix, secret_hash, scopes, rate_limit_per_minute, revoked_at, last_used_at FROM api_keys WHERE prefix = $1', [m[1]]);
+  const row = rows[0];
+  const given = Buffer.from(sha256(token));
+  // compare even when there is no such key, so the timing says nothing about prefixes
+  const stored = Buffer.from(row?.secret_hash ?? sha256('no such key'));
+  if (!timingSafeEqual(given, stored) || !row || row.revoked_at) throw invalidKey();
+  const now = deps.clock();
+  if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > 60_000) {
+    // at most one write a minute per key; a failure here must not fail the request
+    deps.pool.query('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [row.id, now]).catch(() => {});
+  }
+  return { keyId: row.id, prefix: row.prefix, scopes: scopesOf(row.scopes), rateLimitPerMinute: row.rate_limit_per_minute };
+}
+
+/** A fixed one-minute window per key in Redis; beyond the key's limit, 429 with Retry-After. */
+export async function rateLimit(deps: Pick<ApiKeyDeps, 'redis' | 'clock'>, key: ApiPrincipal): Promise<{ remaining: number; resetSeconds: number }> {
+  const now = deps.clock().getTime();
+  const window = Math.floor(now / 60_000);
+  const redisKey = `chorus:apikey:rate:${key.keyId}:${window}`;
+  const [[, count]] = (await deps.redis.multi().incr(redisKey).expire(redisKey, 70).exec()) as [[Error | null, number]];
+  const resetSeconds = Math.max(1, Math.ceil(((window + 1) * 60_000 - now) / 1000));
+  if (count > key.rateLimitPerMinute) {
+    throw new AppError(429, 'rate_limited', `This key may make ${key.rateLimitPerMinute} requests a minute; try again in ${resetSeconds} s`, {
+      'retry-after': String(resetSeconds),
+      'x-ratelimit-limit': String(key.rateLimitPerMinute),
+      'x-ratelimit-remaining': '0',
+    });
+  }
+  return { remaining: key.rateLimitPerMinute - count, resetSeconds };
+}
+
+/** onRequest guard: a valid key with every one of `scopes`, within its rate limit. */
+export function requireApiKey(deps: ApiKeyDeps, ...scopes: ApiScope[]) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const key = await authenticate(deps, presentedKey(req));
+    const missing = scopes.filter((s) => !key.scopes.includes(s));
+    if (missing.length > 0) {
+      throw new AppError(403, 'insufficient_scope', `This key lacks the scope ${missing.join(', ')}`, {
+        'www-authenticate': `Bearer realm="chorus", error="insufficient_scope", scope="${scopes.join(' ')}"`,
+      });
+    }
+    const limit = await rateLimit(deps, key);
+    reply.header('x-ratelimit-limit', String(key.rateLimitPerMinute));
+    reply.header('x-ratelimit-remaining', String(limit.remaining));
+    req.apiKey = key;
+  };
+}
