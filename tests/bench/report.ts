@@ -44,7 +44,7 @@ export interface Machine {
 export async function describeMachine(databaseUrl: string, redisUrl: string): Promise<Machine> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  const { rows } = await client.query<{ v: string }>('SHOW server_version');
+  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
   await client.end();
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   const info = await redis.info('server');
