@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The two commands a new user runs: `npm start` and `npm test`. Plain Node with no
+// The commands a new user runs: `npm start`, `npm test` and `npm run bench`. Plain Node with no
 // dependencies, because it runs before anything is installed. It installs what is missing
 // (npm packages, the Prisma client, Debian's Chromium for browser tests), checks PostgreSQL
 // and Redis, creates and migrates the database, seeds, builds the pages, and then either
@@ -297,6 +297,33 @@ async function test() {
   process.exit(status);
 }
 
-const commands = { start, test };
-if (!commands[command]) fail(`unknown command "${command}" (use start or test)`);
+/** The benchmark's own database and Redis database, never those of `npm start` or `npm test`. */
+function benchUrls() {
+  const db = new URL(process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus');
+  if (!process.env.BENCH_DATABASE_URL) db.pathname = `/${decodeURIComponent(db.pathname.slice(1) || 'chorus')}_bench`;
+  const redis = new URL(process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  if (!process.env.BENCH_REDIS_URL) redis.pathname = '/14';
+  return { DATABASE_URL: db.toString(), REDIS_URL: redis.toString() };
+}
+
+async function bench() {
+  checkNode();
+  installPackages();
+  const urls = benchUrls();
+  const env = { ...urls, SECRET_KEY: process.env.SECRET_KEY ?? 'bench-secret-key-bench-secret-key-0123456789' };
+  generatePrismaClient(env);
+  await checkRedis(env.REDIS_URL);
+  await checkPostgres(env.DATABASE_URL);
+  say(`bench database ${new URL(env.DATABASE_URL).pathname.slice(1)} (recreated), Redis database ${new URL(env.REDIS_URL).pathname.slice(1) || 0} (flushed)`);
+  await recreateDatabase(env.DATABASE_URL);
+  await flushRedis(env.REDIS_URL);
+  migrate(env);
+  buildWeb();
+  // the BENCH_* settings (durations, sizes) pass through from the caller's environment
+  const status = run('node', ['--import', 'tsx', 'tests/bench/main.ts', ...process.argv.slice(3)], { env: { ...process.env, ...env }, allowFail: true });
+  process.exit(status);
+}
+
+const commands = { start, test, bench };
+if (!commands[command]) fail(`unknown command "${command}" (use start, test or bench)`);
 commands[command]().catch((err) => fail(err?.stack ?? String(err)));

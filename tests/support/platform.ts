@@ -49,6 +49,9 @@ export interface Platform {
   restart(name: ProcessName): Promise<void>;
   /** whether that process is still running (it did not crash) */
   alive(name: ProcessName): boolean;
+  restart(name: 'server' | 'workers' | 'mailbox'): Promise<void>;
+  /** the process id, e.g. for reading its memory from /proc (the benchmark does) */
+  pid(name: ProcessName): number | undefined;
 }
 
 async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<void> {
@@ -142,6 +145,9 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
     alive(name) {
       const c = procs.get(name);
       return Boolean(c && c.exitCode === null && c.signalCode === null);
+    },
+    pid(name) {
+      return procs.get(name)?.pid;
     },
     async restart(name) {
       await stopOne(procs.get(name)!, 'SIGTERM');

@@ -2,9 +2,27 @@ import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
 import { isTokenPage, stripLocale } from '$lib/paths';
 import { env } from '$env/dynamic/public';
+import { pageCache, pageKey, type CachedPage } from '$shared/page-cache';
 
 /** the same value as the API's (server/src/http/app.ts): two years, only over https */
 const HSTS = 'max-age=63072000; includeSubDomains';
+
+/** Public action pages are rendered about once a second, not once per reader ($shared/page-cache.ts). */
+const CACHED_ROUTES = new Set(['/[[lang=locale]]/actions/[slug]']);
+
+const toResponse = (page: CachedPage) => new Response(new Uint8Array(page.body), { status: page.status, headers: page.headers });
+
+/** Caches a shareable answer and returns it (its body has been read, so a copy is returned). */
+async function remember(key: string, response: Response): Promise<Response> {
+	if (response.status !== 200 || response.headers.has('set-cookie')) {
+		pageCache().release(key);
+		return response;
+	}
+	const body = Buffer.from(await response.arrayBuffer());
+	const page = { status: response.status, headers: Object.fromEntries(response.headers.entries()), body };
+	pageCache().set(key, page);
+	return toResponse({ ...page, expires: 0 });
+}
 
 function isEmbedPage(pathname: string): boolean {
 	return stripLocale(pathname).startsWith('/embed/');
@@ -16,6 +34,14 @@ export const handle: Handle = async ({ event, resolve }) => {
 	const locale = fromPath ? prefix : negotiateLocale(event.request.headers.get('accept-language'));
 	event.locals.locale = locale;
 	event.locals.localeFromPath = fromPath;
+
+	const cacheKey =
+		event.request.method === 'GET' && CACHED_ROUTES.has(event.route.id ?? '') && !event.request.headers.has('cookie')
+			? pageKey(event.url.pathname + event.url.search, event.request.headers.get('accept-language'))
+			: null;
+	const hit = cacheKey ? pageCache().get(cacheKey) : undefined;
+	// a hit already carries every header set below
+	if (hit) return toResponse(hit);
 
 	const response = await resolve(event, {
 		transformPageChunk: ({ html }) => html.replace('%lang%', locale)
@@ -48,7 +74,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 	headers.set('cross-origin-opener-policy', 'same-origin');
 	if (env.PUBLIC_BASE_URL?.startsWith('https:')) headers.set('strict-transport-security', HSTS);
 	headers.set('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
-	return response;
+	return cacheKey ? remember(cacheKey, response) : response;
 };
 
 export const handleError: HandleServerError = ({ error, status, message }) => {

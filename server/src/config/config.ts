@@ -95,6 +95,10 @@ export const configSchema = z.object({
   SIGN_LIMIT_PER_EMAIL: z.coerce.number().int().min(1).max(100_000_000).default(5),
   /** other public POSTs per client address per 10 minutes, then 429 */
   PUBLIC_POST_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(300),
+  /** load shedding: new signatures get 503 + Retry-After while the event loop lags more than this */
+  SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(1).max(60_000).default(60),
+  /** load shedding: ... or while the oldest unanswered signature has waited longer than this */
+  SHED_WRITER_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(150),
 });
 
 function isAddressOrCidr(value: string): boolean {

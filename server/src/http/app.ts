@@ -35,6 +35,8 @@ import { WIDGET_JS } from './widget.ts';
 import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { EventLoopLag, type LoadShedderOptions } from './load-shedding.ts';
+import { pageCache, pageKey } from '../shared/page-cache.ts';
 
 const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026' };
 
@@ -61,6 +63,8 @@ export interface AppDeps {
   staff?: { clock?: () => Date };
   /** the job queues, for the staff console's queue view and "send now" (absent in some tests) */
   queues?: Queues;
+  /** load shedding of new signatures (503 + Retry-After); off when absent (most tests). A test may pass its own lag signal. */
+  shedding?: LoadShedderOptions & { lag?: { lagMs: number } };
   /** the built SvelteKit app (web/build/handler.js), if pages are served */
   webHandler?: NodeHandler;
   logger?: boolean | object;
@@ -247,7 +251,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         const verdict = await abuse.allowPost(req.clientIp);
         if (!verdict.ok) throw tooMany('rate_limited', 'Too many requests from your network; please try again later', verdict.retryAfter);
       });
-      await api.register(actionRoutes, { cache: deps.cache, signatures });
+      let shedding;
+      if (deps.shedding) {
+        let lag = deps.shedding.lag;
+        if (!lag) {
+          const monitor = new EventLoopLag().start();
+          api.addHook('onClose', async () => monitor.stop());
+          lag = monitor;
+        }
+        shedding = { signals: { lag, writer: deps.signatures.writer }, opts: deps.shedding };
+      }
+      await api.register(actionRoutes, { cache: deps.cache, signatures, shedding });
       await api.register(confirmationRoutes, { signatures });
       const memberMailer = deps.members?.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL });
       if (!deps.members?.mailer) api.addHook('onClose', async () => memberMailer.close());
@@ -332,7 +346,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       web.addContentTypeParser('*', (_req, _payload, done) => done(null));
       // SvelteKit reads the client address from this header (ADDRESS_HEADER, set in
       // server.ts): the one Fastify worked out under TRUSTED_PROXIES, never one a client sent
-      const toSvelteKit = (req: FastifyRequest, reply: FastifyReply) => {
+      const toSvelteKit = async (req: FastifyRequest, reply: FastifyReply) => {
+        // a public action page rendered within the last second is sent as it is (page-cache.ts)
+        if (req.method === 'GET' && req.headers.cookie === undefined) {
+          const key = pageKey(req.url, req.headers['accept-language']);
+          let hit = pageCache().serve(key);
+          if (hit instanceof Promise) {
+            // another reader is rendering this page: wait for it (never longer than 5 s)
+            await Promise.race([hit, new Promise((r) => setTimeout(r, 5_000).unref())]);
+            hit = pageCache().serve(key);
+            if (hit instanceof Promise) hit = undefined;
+          }
+          if (hit) return reply.code(hit.status).headers(hit.headers).header('x-cache', 'hit').send(hit.body);
+        }
         req.raw.headers[PEER_HEADER] = req.ip;
         // A page that answers without reading the body it was posted (a form action that needs
         // none, an error before the body is read) must not leave the rest of the body in the

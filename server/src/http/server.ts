@@ -6,8 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ActionCache } from '../action/action.service.ts';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { createDb } from '../db/db.ts';
-import { createQueues, redisConnection } from '../queue/queue.ts';
 import { enforceRedisConfig } from '../queue/redis-config.ts';
+import { batchCalls, createQueues, redisConnection } from '../queue/queue.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { buildApp, PEER_HEADER, type NodeHandler } from './app.ts';
 
@@ -47,11 +47,13 @@ async function main() {
     internalSecret,
     webHandler,
     queues,
+    shedding: { maxEventLoopLagMs: config.SHED_EVENT_LOOP_LAG_MS, maxWriterWaitMs: config.SHED_WRITER_WAIT_MS, retryAfterSeconds: 1 },
     signatures: {
       pool: db.pool,
       cache,
       writer,
-      queues,
+      // one Redis round trip per few milliseconds of signatures, not one per signature
+      queues: { enqueueConfirmations: batchCalls((items) => queues.enqueueConfirmations(items)) },
       secret: config.SECRET_KEY,
       clock: () => new Date(),
       confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,

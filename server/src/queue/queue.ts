@@ -83,3 +83,35 @@ export function createQueues(connection: ConnectionOptions): Queues {
     },
   };
 }
+
+/**
+ * Gathers calls made within `maxWaitMs` into one call, so a spike of signatures makes one
+ * Redis round trip per few milliseconds instead of one per signature. Each caller's promise
+ * settles with the call that carried its items.
+ */
+export function batchCalls<T>(
+  fn: (items: T[]) => Promise<void>,
+  opts: { maxWaitMs: number; maxBatch: number } = { maxWaitMs: 5, maxBatch: 500 },
+): (items: T[]) => Promise<void> {
+  let pending: { items: T[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let count = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = pending;
+    pending = [];
+    count = 0;
+    fn(batch.flatMap((b) => b.items)).then(
+      () => batch.forEach((b) => b.resolve()),
+      (err: unknown) => batch.forEach((b) => b.reject(err)),
+    );
+  };
+  return (items) =>
+    new Promise<void>((resolve, reject) => {
+      pending.push({ items, resolve, reject });
+      count += items.length;
+      if (count >= opts.maxBatch) flush();
+      else if (!timer) timer = setTimeout(flush, opts.maxWaitMs);
+    });
+}

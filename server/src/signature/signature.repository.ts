@@ -153,9 +153,11 @@ export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Pro
  * so one bad row cannot fail the others.
  */
 export class SignatureWriter {
-  private queue: { item: NewSignature; resolve: (r: WrittenSignature) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { item: NewSignature; at: number; resolve: (r: WrittenSignature) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private inFlight = 0;
+  /** when the oldest item of each batch being committed arrived */
+  private inFlightSince = new Set<{ at: number }>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -171,9 +173,20 @@ export class SignatureWriter {
     return this.backlog >= this.opts.maxQueued;
   }
 
+  /**
+   * How long the oldest signature not yet answered has been waiting, in ms (0 when none).
+   * A new signature would wait at least this long: the load shedder's signal that
+   * PostgreSQL is not keeping up.
+   */
+  oldestWaitMs(now = performance.now()): number {
+    let oldest = this.queue[0]?.at ?? Infinity;
+    for (const b of this.inFlightSince) oldest = Math.min(oldest, b.at);
+    return oldest === Infinity ? 0 : now - oldest;
+  }
+
   write(item: NewSignature): Promise<WrittenSignature> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, at: performance.now(), resolve, reject });
       if (this.queue.length >= this.opts.maxBatch) this.flush();
       else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
     });
@@ -186,19 +199,25 @@ export class SignatureWriter {
     }
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.opts.maxBatch);
+      const since = { at: batch[0]!.at };
       this.inFlight += batch.length;
-      void this.commit(batch).finally(() => {
+      this.inFlightSince.add(since);
+      // the batch stops counting as waiting before its callers are answered
+      void this.commit(batch, () => this.inFlightSince.delete(since)).finally(() => {
         this.inFlight -= batch.length;
+        this.inFlightSince.delete(since);
       });
     }
   }
 
-  private async commit(batch: typeof this.queue): Promise<void> {
+  private async commit(batch: typeof this.queue, settled: () => void = () => {}): Promise<void> {
     try {
       const results = await writeSignatures(this.pool, batch.map((b) => b.item));
+      settled();
       batch.forEach((b, i) => b.resolve(results[i]!));
     } catch (err) {
       if (batch.length === 1) {
+        settled();
         batch[0]!.reject(err);
         return;
       }

@@ -7,6 +7,7 @@ import { createDb, type Db } from '../db/db.ts';
 import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { buildApp } from '../http/app.ts';
+import type { LoadShedderOptions } from '../http/load-shedding.ts';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createSession } from '../staff/session.ts';
 import { insertUser } from '../staff/staff.repository.ts';
@@ -25,8 +26,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** `env` overrides the environment for this app's configuration (e.g. low rate limits). */
-export async function createHarness(opts: { env?: Record<string, string> } = {}): Promise<Harness> {
+/**
+ * `env` overrides the environment for this app's configuration (e.g. low rate limits);
+ * `shedding` turns load shedding on (off by default in tests).
+ */
+export async function createHarness(
+  opts: { env?: Record<string, string>; shedding?: LoadShedderOptions & { lag?: { lagMs: number } } } = {},
+): Promise<Harness> {
   const config = loadConfig({ ...process.env, ...opts.env });
   const db = createDb(config.DATABASE_URL, { max: 10, applicationName: 'chorus-test' });
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });
@@ -42,6 +48,7 @@ export async function createHarness(opts: { env?: Record<string, string> } = {})
     internalSecret: randomBytes(16).toString('hex'),
     logger: false,
     queues,
+    shedding: opts.shedding,
     signatures: {
       pool: db.pool,
       cache,

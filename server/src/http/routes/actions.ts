@@ -6,6 +6,7 @@ import { signAcceptedSchema, signInputSchema } from '../../signature/signature.s
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import { previewInputSchema, previewLetters, previewSchema } from '../../letter/letter-preview.service.ts';
 import { errorSchema, localeQuery, slugParam } from './schemas.ts';
+import { shedSigning, type LoadShedderOptions, type ShedSignals } from '../load-shedding.ts';
 
 const actionSummary = z.object({
   slug: z.string(),
@@ -58,7 +59,11 @@ const actionDetail = actionSummary.extend({
     .describe('proof of delivery: the latest 50 letters, newest first'),
 });
 
-export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signatures: Omit<SignatureDeps, 'log'> }> = async (app, opts) => {
+export const actionRoutes: FastifyPluginAsyncZod<{
+  cache: ActionCache;
+  signatures: Omit<SignatureDeps, 'log'>;
+  shedding?: { signals: ShedSignals; opts: LoadShedderOptions };
+}> = async (app, opts) => {
   app.get(
     '/actions',
     {
@@ -94,6 +99,25 @@ export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signature
     },
   );
 
+  app.get(
+    '/actions/:slug/count',
+    {
+      schema: {
+        summary: 'The public count of one action, for counters and widgets that poll',
+        description: 'Served from memory (refreshed several times a second), never a database query per request.',
+        tags: ['actions'],
+        params: slugParam,
+        response: { 200: z.object({ slug: z.string(), count: z.number().int(), goal: z.number().int() }), 404: errorSchema, 422: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const action = await opts.cache.find(req.params.slug);
+      if (!action) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
+      reply.header('cache-control', 'public, max-age=1');
+      return { slug: action.slug, count: opts.cache.count(action.id), goal: action.goal };
+    },
+  );
+
   app.post(
     '/actions/:slug/letter-preview',
     {
@@ -125,6 +149,8 @@ export const actionRoutes: FastifyPluginAsyncZod<{ cache: ActionCache; signature
         body: signInputSchema,
         response: { 202: signAcceptedSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 503: errorSchema },
       },
+      // refused before the body is read when the server cannot answer in time (load-shedding.ts)
+      ...(opts.shedding ? { onRequest: shedSigning(opts.shedding.signals, opts.shedding.opts) } : {}),
     },
     async (req, reply) => {
       await sign({ ...opts.signatures, log: req.log }, req.params.slug, req.body, { ip: req.clientIp });

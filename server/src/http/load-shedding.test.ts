@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAction, createHarness, signBody, type Harness } from '../testing/harness.ts';
+import { SignatureWriter } from '../signature/signature.repository.ts';
+import { EventLoopLag, shedReason } from './load-shedding.ts';
+
+const opts = { maxEventLoopLagMs: 50, maxWriterWaitMs: 150, retryAfterSeconds: 1 };
+
+describe('EventLoopLag', () => {
+  it('counts lag only while this process is itself busy', async () => {
+    const lag = new EventLoopLag(10).start();
+    try {
+      // idle, but late: as when other processes hold the CPU
+      await new Promise((r) => setTimeout(r, 200));
+      expect(lag.lagMs).toBe(0);
+      for (let i = 0; i < 8; i++) {
+        const until = performance.now() + 50;
+        while (performance.now() < until);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      expect(lag.utilisation).toBeGreaterThan(0.9);
+      expect(lag.lagMs).toBeGreaterThan(20);
+    } finally {
+      lag.stop();
+    }
+  });
+});
+
+describe('shedReason', () => {
+  it('admits while both signals are under their limits, and names the one that is not', () => {
+    const writer = (ms: number) => ({ oldestWaitMs: () => ms });
+    expect(shedReason({ lag: { lagMs: 10 }, writer: writer(20) }, opts)).toBeNull();
+    expect(shedReason({ lag: { lagMs: 51 }, writer: writer(0) }, opts)).toBe('event_loop_lag');
+    expect(shedReason({ lag: { lagMs: 0 }, writer: writer(151) }, opts)).toBe('writer_backlog');
+  });
+});
+
+describe('the writer reports how long its oldest unanswered signature has waited', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('is 0 when idle, grows while a write is pending, and is 0 again once answered', async () => {
+    const { action } = await createAction(h.db);
+    const writer = new SignatureWriter(h.db.pool, { maxBatch: 256, maxWaitMs: 50, maxQueued: 100 });
+    expect(writer.oldestWaitMs()).toBe(0);
+    const email = `shed-${Date.now()}@example.org`;
+    const pending = writer.write({
+      actionId: action.id,
+      email,
+      canonicalEmail: email,
+      firstName: 'Ana',
+      lastName: 'López',
+      country: 'MX',
+      locale: 'en',
+      namedDisclosure: false,
+      namedToOwnCountry: false,
+      publicWall: false,
+      contact: false,
+      letterSubject: null,
+      letterBody: null,
+      ipHash: null,
+      netHash: null,
+      source: null,
+      suspicious: false,
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writer.oldestWaitMs()).toBeGreaterThanOrEqual(15);
+    await pending;
+    expect(writer.oldestWaitMs()).toBe(0);
+  });
+});
+
+describe('POST /api/actions/:slug/signatures sheds load', () => {
+  let h: Harness;
+  // the lag signal is ours to move (EventLoopLag itself is tested above)
+  const lag = { lagMs: 0 };
+  beforeAll(async () => {
+    h = await createHarness({ shedding: { ...opts, lag } });
+  });
+  afterAll(async () => h.close());
+
+  it('answers 503 with Retry-After while the server lags, keeps serving reads, and admits again at once after', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const sign = () =>
+      h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody() });
+
+    expect((await sign()).statusCode).toBe(202);
+
+    lag.lagMs = 200;
+    const shed = await sign();
+    expect(shed.statusCode).toBe(503);
+    expect(shed.headers['retry-after']).toBe('1');
+    expect(shed.json()).toMatchObject({ statusCode: 503, code: 'overloaded' });
+    // reads are served from memory and are never shed
+    expect((await h.app.inject({ url: `/api/actions/${action.slug}/count` })).statusCode).toBe(200);
+
+    // a form post is shed the same way (before its body is read)
+    const form = await h.app.inject({
+      method: 'POST',
+      url: `/api/actions/${action.slug}/signatures`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'firstName=Ana',
+    });
+    expect(form.statusCode).toBe(503);
+
+    // as soon as the lag is gone, signing is admitted again
+    lag.lagMs = 0;
+    expect((await sign()).statusCode).toBe(202);
+  });
+
+  it('serves the public count from memory', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const res = await h.app.inject({ url: `/api/actions/${action.slug}/count` });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('public, max-age=1');
+    expect(res.json()).toEqual({ slug: action.slug, count: 0, goal: 100 });
+    expect((await h.app.inject({ url: '/api/actions/no-such-action/count' })).json()).toMatchObject({ statusCode: 404, code: 'action_not_found' });
+  });
+});

@@ -1,0 +1,93 @@
+// Overload is answered, not suffered: when the server cannot answer a new signature in time,
+// it says so at once (503 with Retry-After) instead of queueing it behind thousands of others
+// until every signer times out. Two signals, checked before the body is even read:
+// - event-loop lag: the process is out of CPU (requests queue before any of our code runs);
+// - the signature writer's oldest unanswered signature: PostgreSQL is not keeping up.
+// Only the signing route sheds. Reads are served from memory and stay cheap, so readers keep
+// their pages while the writes that cost the most are turned away.
+//
+// Why not @fastify/under-pressure: it sheds every route alike (reads too) on process-wide
+// signals, and cannot see the writer's backlog, which is the signal that matters when the
+// database, not this process, is the bottleneck.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../shared/errors.ts';
+
+export interface LoadShedderOptions {
+  /** smoothed event-loop lag above which new signatures are refused */
+  maxEventLoopLagMs: number;
+  /** age of the oldest unanswered signature above which new ones are refused */
+  maxWriterWaitMs: number;
+  retryAfterSeconds: number;
+}
+
+export const DEFAULT_SHEDDING: LoadShedderOptions = { maxEventLoopLagMs: 60, maxWriterWaitMs: 150, retryAfterSeconds: 1 };
+
+/**
+ * Event-loop lag, sampled by a timer that should fire every `intervalMs`, smoothed (EWMA).
+ * A late timer may also mean that other processes took the CPU while this one was idle; that
+ * is not load we can shed. So lag counts only while this loop is itself busy (event-loop
+ * utilisation over the last few samples above `busyAbove`).
+ */
+export class EventLoopLag {
+  private timer: NodeJS.Timeout | null = null;
+  private expected = 0;
+  private lastElu = performance.eventLoopUtilization();
+  private rawLagMs = 0;
+  utilisation = 0;
+
+  constructor(
+    private readonly intervalMs = 20,
+    private readonly busyAbove = 0.9,
+  ) {}
+
+  get lagMs(): number {
+    return this.utilisation >= this.busyAbove ? this.rawLagMs : 0;
+  }
+
+  start(): this {
+    const tick = () => {
+      const now = performance.now();
+      const lag = Math.max(0, now - this.expected);
+      // quick to rise, quick to fall: a blip of garbage collection decays within ~100 ms
+      this.rawLagMs = this.rawLagMs * 0.5 + lag * 0.5;
+      const elu = performance.eventLoopUtilization();
+      this.utilisation = this.utilisation * 0.5 + performance.eventLoopUtilization(elu, this.lastElu).utilization * 0.5;
+      this.lastElu = elu;
+      this.expected = now + this.intervalMs;
+      this.timer = setTimeout(tick, this.intervalMs);
+      this.timer.unref();
+    };
+    this.expected = performance.now() + this.intervalMs;
+    this.timer = setTimeout(tick, this.intervalMs);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+export interface ShedSignals {
+  lag: { lagMs: number };
+  writer: { oldestWaitMs(): number };
+}
+
+/** Why a new signature would be refused now, or null to admit it. */
+export function shedReason(signals: ShedSignals, opts: LoadShedderOptions): string | null {
+  if (signals.lag.lagMs > opts.maxEventLoopLagMs) return 'event_loop_lag';
+  if (signals.writer.oldestWaitMs() > opts.maxWriterWaitMs) return 'writer_backlog';
+  return null;
+}
+
+/** An onRequest hook for the signing route. */
+export function shedSigning(signals: ShedSignals, opts: LoadShedderOptions = DEFAULT_SHEDDING) {
+  return async (_req: FastifyRequest, _reply: FastifyReply) => {
+    const reason = shedReason(signals, opts);
+    if (!reason) return;
+    throw new AppError(503, 'overloaded', 'Too many signatures are arriving at once; please try again in a moment', {
+      'retry-after': String(opts.retryAfterSeconds),
+    });
+  };
+}

@@ -1,0 +1,115 @@
+// A few seconds of the benchmark's own code, so it cannot rot: the signing and delivery
+// scenarios against the real platform (server, workers, PostgreSQL, Redis) and the bench's
+// SMTP sink, and the report. No timing is asserted here: only that the scenarios run and that
+// what they count is true (every 202 a row, every letter built reaches the sink).
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db } from '../../server/src/db/db.ts';
+import { createQueues, redisConnection, type Queues } from '../../server/src/queue/queue.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+import { measureHello, measureSmtp } from './ceilings.ts';
+import { startChild, type Child } from './child.ts';
+import { createBenchAction } from './data.ts';
+import { judge, renderMarkdown, renderTable } from './report.ts';
+import { digestDelivery, everyNDelivery, signingScenario } from './scenarios.ts';
+
+let platform: Platform;
+let sink: Child;
+let db: Db;
+let pool: pg.Pool;
+let queues: Queues;
+
+beforeAll(async () => {
+  sink = await startChild('./sink.ts');
+  db = createDb(process.env.DATABASE_URL!, { max: 4 });
+  pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
+  platform = await startPlatform({
+    SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off`,
+    BATCH_INTERVAL_MS: '3600000',
+    LETTERS_PER_DOMAIN_PER_MINUTE: '1000000',
+    // a smoke run checks the scenarios' code, not shedding (which a busy machine would trigger)
+    SHED_EVENT_LOOP_LAG_MS: '60000',
+    SHED_WRITER_WAIT_MS: '60000',
+  });
+  queues = createQueues(redisConnection(process.env.REDIS_URL!, { forWorker: false }).on('error', () => {}));
+});
+
+afterAll(async () => {
+  // this file's actions leave the public pages, which later cross-process tests read
+  await pool
+    ?.query(`UPDATE actions SET status = 'ARCHIVED', archived_at = now() WHERE campaign_id IN (SELECT id FROM campaigns WHERE slug = 'bench') AND status <> 'ARCHIVED'`)
+    .catch(() => {});
+  await queues?.close();
+  await platform?.stop();
+  await sink?.stop();
+  await pool?.end();
+  await db?.close();
+});
+
+describe('benchmark smoke', () => {
+  it('measures the hello-world and SMTP ceilings', async () => {
+    const h = await measureHello({ connections: 10, seconds: 1 });
+    expect(h.total).toBeGreaterThan(0);
+    expect(h.byStatus['200']).toBe(h.total);
+    const smtp = await measureSmtp(sink, { seconds: 1, inFlight: 5, label: 'smoke smtp' });
+    expect(smtp.messages).toBeGreaterThan(0);
+    expect((await sink.ask<{ count: number }>('count')).count).toBe(smtp.messages);
+  }, 60_000);
+
+  it('runs the signing scenario: every 202 is exactly one row, probes see the count move', async () => {
+    const action = await createBenchAction(db, { name: 'smoke-sign' });
+    const fresh = await createBenchAction(db, { name: 'smoke-fresh' });
+    await new Promise((r) => setTimeout(r, 2500)); // the server's action cache reloads every 2 s
+    const s = await signingScenario(platform, pool, action, fresh, {
+      connections: 10,
+      seconds: 3,
+      duplicateShare: 0.2,
+      secret: process.env.SECRET_KEY!,
+      label: 'smoke signing',
+    });
+    expect(s.load.byStatus['202']).toBeGreaterThan(0);
+    expect(s.exactlyOnce.acceptedEmails).toBeGreaterThan(0);
+    expect(s.exactlyOnce.missing).toBe(0);
+    expect(s.exactlyOnce.duplicated).toBe(0);
+    expect(s.serverRssPeakMb).toBeGreaterThan(0);
+    expect(s.freshness.lost).toBe(0);
+  }, 90_000);
+
+  it('runs the delivery scenarios: every letter built reaches the sink', async () => {
+    const digestAction = await createBenchAction(db, { name: 'smoke-digest', targets: 3 });
+    const digest = await digestDelivery(pool, queues, sink, digestAction, { signatures: 300, targets: 3, timeoutMs: 60_000 });
+    expect(digest.batches).toBe(1);
+    expect(digest.letters).toBe(3);
+    expect(digest.delivered).toBe(3);
+
+    const manyAction = await createBenchAction(db, { name: 'smoke-every-n', targets: 3 });
+    const many = await everyNDelivery(pool, queues, sink, manyAction, { signatures: 500, targets: 3, everyN: 100, timeoutMs: 60_000 });
+    expect(many.batches).toBe(5);
+    expect(many.letters).toBe(15);
+    expect(many.delivered).toBe(15);
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM letters l JOIN delivery_batches b ON b.id = l.batch_id WHERE b.action_id = $1 AND l.status = 'SENT'`,
+      [manyAction.id],
+    );
+    expect(rows[0]!.n).toBe(15);
+  }, 120_000);
+
+  it('judges figures and renders the table and BENCHMARKS.md', () => {
+    const figures = [
+      { id: 'a', scenario: 'S', figure: 'rate', value: 40, unit: 'req/s', ceiling: { id: 'H', value: 100 }, target: { minRatio: 0.35 } },
+      { id: 'b', scenario: 'S', figure: 'p99', value: 60, unit: 'ms', target: { max: 50 } },
+    ];
+    expect(judge(figures[0]!)).toMatchObject({ ratio: 0.4, pass: true });
+    expect(judge(figures[1]!)).toMatchObject({ pass: false });
+    expect(renderTable(figures)).toMatch(/PASS[\s\S]*FAIL/);
+    const md = renderMarkdown({
+      started: 'x',
+      finished: 'y',
+      machine: { cpu: 'cpu', cores: 2, memoryGb: 4, node: 'v20', postgres: '15', redis: '7', os: 'linux', loadAverage: '0' },
+      settings: {},
+      figures,
+    });
+    expect(md).toContain('| PostgreSQL | 15 |');
+    expect(md).toContain('| S | p99 | 60 ms |');
+  });
+});

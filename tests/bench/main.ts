@@ -1,0 +1,218 @@
+// `npm run bench`: ceilings first, then the scenarios of issue 7 against the real platform,
+// then a table (stdout), .data/bench.json and BENCHMARKS.md. server/bin/chorus.mjs has
+// already installed, recreated the bench database, flushed its Redis database and migrated.
+// Durations and sizes come from BENCH_* variables (see README, "Benchmark").
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { createDb } from '../../server/src/db/db.ts';
+import { createQueues, redisConnection } from '../../server/src/queue/queue.ts';
+import { startPlatform } from '../support/platform.ts';
+import { measureHello, measureInserts, measureSmtp } from './ceilings.ts';
+import { startChild } from './child.ts';
+import { createBenchAction, insertConfirmed } from './data.ts';
+import { fmt, median, medianRun, progress } from './load.ts';
+import { describeMachine, judge, renderMarkdown, renderTable, type Figure } from './report.ts';
+import { countReaders, digestDelivery, everyNDelivery, overloadScenario, pageReaders, signingScenario, signingUnderStorm } from './scenarios.ts';
+import { exportScenario } from './export.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const num = (name: string, fallback: number) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number, got "${raw}"`);
+  return n;
+};
+
+const LONG = num('BENCH_SECONDS', 60);
+const cfg = {
+  long: LONG,
+  short: num('BENCH_SHORT_SECONDS', Math.min(10, LONG)),
+  ceiling: num('BENCH_CEILING_SECONDS', Math.min(5, LONG)),
+  runs: Math.max(1, Math.round(num('BENCH_RUNS', 3))),
+  connections: num('BENCH_CONNECTIONS', 100),
+  duplicates: num('BENCH_DUPLICATES', 0.2),
+  stormSigners: num('BENCH_STORM_SIGNERS', 1),
+  overloadFactor: num('BENCH_OVERLOAD_FACTOR', 3),
+  overloadConnections: num('BENCH_OVERLOAD_CONNECTIONS', 1000),
+  deliverySignatures: num('BENCH_DELIVERY_SIGNATURES', 100_000),
+  targets: num('BENCH_TARGETS', 20),
+  everyN: num('BENCH_EVERY_N', 1000),
+  exportRows: num('BENCH_EXPORT_ROWS', 1_000_000),
+  only: (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+};
+const wants = (name: string) => cfg.only.length === 0 || cfg.only.includes(name);
+const secret = process.env.SECRET_KEY!;
+const databaseUrl = process.env.DATABASE_URL!;
+const redisUrl = process.env.REDIS_URL!;
+
+/** Server CPU per answer: unlike rates, barely moved by what else runs on a shared machine. */
+function cpuNote(r: { serverCpuMsPerRequest?: number }): string {
+  return r.serverCpuMsPerRequest === undefined ? '' : `server CPU ${fmt(r.serverCpuMsPerRequest, 3)} ms/answer`;
+}
+
+function heading(s: string) {
+  console.log(`\n\x1b[1m${s}\x1b[0m`);
+}
+
+async function main() {
+  const started = new Date();
+  const machine = await describeMachine(databaseUrl, redisUrl);
+  heading(`Chorus benchmark — ${machine.cpu}, ${machine.cores} cores, load average ${machine.loadAverage}`);
+  console.log(`  settings: ${JSON.stringify(cfg)}`);
+  const figures: Figure[] = [];
+  const add = (f: Figure) => figures.push(f);
+
+  // ------------------------------------------------------------ ceilings
+  heading('1. Ceilings (same machine, same run)');
+  const sink = await startChild('./sink.ts');
+  let H = NaN;
+  let rawSmtp = NaN;
+  let singleRate = NaN;
+  let batchedRate = NaN;
+  if (wants('ceilings')) {
+  const hello = await medianRun(cfg.runs, (i) => measureHello({ connections: cfg.connections, seconds: cfg.short, label: `ceiling H: hello-world POST, run ${i + 1}/${cfg.runs}` }), (r) => r.rps);
+  H = hello.median.rps;
+  add({ id: 'ceiling.hello', scenario: 'Ceilings', figure: `H: Fastify hello-world POST, ${cfg.connections} connections`, value: H, unit: 'req/s', runs: hello.all.map((r) => r.rps), note: `p99 ${fmt(hello.median.latency.p99)} ms; ${cpuNote(hello.median)}` });
+
+  const single = await medianRun(cfg.runs, (i) => measureInserts(databaseUrl, { clients: 32, batch: 1, seconds: cfg.ceiling, label: `ceiling: single-row INSERT, run ${i + 1}/${cfg.runs}` }), (r) => r.rowsPerSecond);
+  add({ id: 'ceiling.insert1', scenario: 'Ceilings', figure: 'single-row INSERT ... ON CONFLICT into signatures, 32 clients, prepared', value: single.median.rowsPerSecond, unit: 'rows/s', runs: single.all.map((r) => r.rowsPerSecond) });
+  const batched = await medianRun(cfg.runs, (i) => measureInserts(databaseUrl, { clients: 4, batch: 256, seconds: cfg.ceiling, label: `ceiling: 256-row INSERT, run ${i + 1}/${cfg.runs}` }), (r) => r.rowsPerSecond);
+  add({ id: 'ceiling.insertN', scenario: 'Ceilings', figure: '256-row INSERT ... SELECT unnest into signatures, 4 clients', value: batched.median.rowsPerSecond, unit: 'rows/s', runs: batched.all.map((r) => r.rowsPerSecond) });
+
+  const smtp = await medianRun(cfg.runs, (i) => measureSmtp(sink, { seconds: cfg.ceiling, inFlight: 50, label: `ceiling: nodemailer to SMTP sink, run ${i + 1}/${cfg.runs}` }), (r) => r.messagesPerSecond);
+  rawSmtp = smtp.median.messagesPerSecond;
+  singleRate = single.median.rowsPerSecond;
+  batchedRate = batched.median.rowsPerSecond;
+  add({ id: 'ceiling.smtp', scenario: 'Ceilings', figure: 'nodemailer (pool of 5) into a discarding smtp-server sink, letter-sized', value: rawSmtp, unit: 'msg/s', runs: smtp.all.map((r) => r.messagesPerSecond) });
+  }
+
+  // the ceiling rows are not part of any scenario
+  const admin = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  await admin.query(`TRUNCATE signatures, supporters, consents CASCADE`);
+  await admin.query(`DELETE FROM actions WHERE slug LIKE 'bench-ceiling-%'`);
+
+  // ------------------------------------------------------------ the platform
+  heading('2. Scenarios against the real platform (server, workers, PostgreSQL, Redis, SMTP sink)');
+  const db = createDb(databaseUrl, { max: 8, applicationName: 'chorus-bench' });
+  const signAction = await createBenchAction(db, { name: 'sign' });
+  const freshAction = await createBenchAction(db, { name: 'fresh' });
+  const readAction = await createBenchAction(db, { name: 'read' });
+  const overAction = await createBenchAction(db, { name: 'over' });
+  // a realistic page: a count in the hundreds of thousands and a wall of recent signers
+  await insertConfirmed(admin, readAction.id, 20_000);
+  await admin.query(`UPDATE signatures SET public_wall = true WHERE action_id = $1 AND random() < 0.01`, [readAction.id]);
+
+  const platform = await startPlatform({
+    SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off`,
+    // production defaults for what the scenarios measure
+    COUNT_INTERVAL_MS: '500',
+    // the bench builds batches itself (timed); the workers' batcher runs once at start
+    BATCH_INTERVAL_MS: '3600000',
+    // every official has its own domain, but the limit is not what is measured here
+    LETTERS_PER_DOMAIN_PER_MINUTE: '1000000',
+    BOUNCE_SMTP_PORT: '',
+    LOG_LEVEL: 'warn',
+  });
+  const queues = createQueues(redisConnection(redisUrl, { forWorker: false }).on('error', () => {}));
+  let capacity = 0;
+  try {
+    await new Promise((r) => setTimeout(r, 2500)); // the server's action cache sees the new actions
+
+    if (wants('delivery')) {
+      heading('Delivery');
+      const digestAction = await createBenchAction(db, { name: 'digest', targets: cfg.targets });
+      const digest = await digestDelivery(admin, queues, sink, digestAction, {
+        signatures: cfg.deliverySignatures,
+        targets: cfg.targets,
+        timeoutMs: 120_000,
+      });
+      add({ id: 'delivery.digest.build', scenario: 'Delivery', figure: `digest: batch of ${fmt(digest.signatures)} confirmed signatures, ${digest.targets} targets built`, value: digest.buildSeconds, unit: 's', target: { max: 10 }, note: `${digest.batches} batch, ${digest.letters} letters; ${digest.delivered} reached the sink` });
+      const manyAction = await createBenchAction(db, { name: 'every-n', targets: cfg.targets });
+      const many = await everyNDelivery(admin, queues, sink, manyAction, {
+        signatures: cfg.deliverySignatures,
+        targets: cfg.targets,
+        everyN: cfg.everyN,
+        timeoutMs: 600_000,
+      });
+      add({ id: 'delivery.everyn.build', scenario: 'Delivery', figure: `every ${fmt(cfg.everyN)}: ${fmt(many.batches)} batches of ${fmt(many.signatures)} signatures, ${many.targets} targets built`, value: many.buildSeconds, unit: 's', target: { max: 10 }, note: `${fmt(many.letters)} letters` });
+      add({ id: 'delivery.rate', scenario: 'Delivery', figure: `letters into the SMTP sink (${fmt(many.delivered)} of ${fmt(many.letters)})`, value: many.messagesPerSecond, unit: 'msg/s', ceiling: { id: 'ceiling.smtp', value: rawSmtp }, target: { minRatio: 0.7 }, note: `first to last in ${fmt(many.deliverSeconds, 1)} s` });
+    }
+
+    if (wants('signing')) {
+      heading('Durable signing (with counter freshness probes and server memory)');
+      const s = await signingScenario(platform, admin, signAction, freshAction, { connections: cfg.connections, seconds: cfg.long, duplicateShare: cfg.duplicates, secret });
+      capacity = s.load.okRps;
+      const notOk = s.load.total - Object.entries(s.load.byStatus).reduce((a, [st, n]) => a + (Number(st) >= 200 && Number(st) < 300 ? n : 0), 0);
+      add({ id: 'signing.rate', scenario: 'Durable signing', figure: `202s per second, ${cfg.connections} connections, ${cfg.duplicates * 100}% repeat emails, ${fmt(s.load.seconds)} s`, value: s.load.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 0.35 }, note: `${fmt(s.load.okRps / singleRate, 2)} x single-row INSERT, ${fmt(s.load.okRps / batchedRate, 2)} x batched INSERT; ${cpuNote(s.load)}` });
+      add({ id: 'signing.p99', scenario: 'Durable signing', figure: 'latency p99 (p50, p90 in note)', value: s.load.latency.p99, unit: 'ms', target: { max: 50 }, note: `p50 ${fmt(s.load.latency.p50, 1)} ms, p90 ${fmt(s.load.latency.p90, 1)} ms, max ${fmt(s.load.latency.max)} ms` });
+      add({ id: 'signing.errors', scenario: 'Durable signing', figure: 'answers other than 202, and transport errors', value: notOk + s.load.errors + s.load.timeouts, unit: 'count', target: { max: 0 }, note: JSON.stringify(s.load.byStatus) });
+      add({ id: 'signing.exactlyOnce', scenario: 'Durable signing', figure: `202-answered addresses without exactly one row (of ${fmt(s.exactlyOnce.acceptedEmails)})`, value: s.exactlyOnce.missing + s.exactlyOnce.duplicated, unit: 'count', target: { max: 0 }, note: `${fmt(s.exactlyOnce.rows)} rows on the action` });
+      add({ id: 'freshness.p99', scenario: 'Counter freshness', figure: `confirmation to public count, p99 of ${s.freshness.probes} probes during signing`, value: s.freshness.probes === 0 ? NaN : s.freshness.latency.p99, unit: 'ms', target: { max: 1000 }, note: `p50 ${fmt(s.freshness.latency.p50)} ms, max ${fmt(s.freshness.latency.max)} ms, ${s.freshness.lost} never shown` });
+      add({ id: 'memory.server', scenario: 'Memory', figure: 'server resident memory, peak during durable signing', value: s.serverRssPeakMb, unit: 'MB', target: { max: 300 }, note: `${fmt(s.serverRssEndMb)} MB at the end` });
+    }
+
+    if (wants('reads')) {
+      heading('Read storm');
+      const count = await medianRun(cfg.runs, (i) => countReaders(platform, readAction, cfg.connections, cfg.short, `read storm: count endpoint, run ${i + 1}/${cfg.runs}`), (r) => r.okRps);
+      add({ id: 'reads.count', scenario: 'Read storm', figure: `GET /api/actions/:slug/count, ${cfg.connections} connections`, value: count.median.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 0.8 }, runs: count.all.map((r) => r.okRps), note: `p99 ${fmt(count.median.latency.p99, 1)} ms; ${cpuNote(count.median)}` });
+      const page = await medianRun(cfg.runs, (i) => pageReaders(platform, readAction, cfg.connections, cfg.short, `read storm: action page, run ${i + 1}/${cfg.runs}`), (r) => r.okRps);
+      add({ id: 'reads.page', scenario: 'Read storm', figure: `GET /actions/:slug (the HTML page), ${cfg.connections} connections`, value: page.median.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 0.3 }, runs: page.all.map((r) => r.okRps), note: `p99 ${fmt(page.median.latency.p99, 1)} ms; ${cpuNote(page.median)}` });
+      const storms = [];
+      for (let i = 0; i < cfg.runs; i++) storms.push(await signingUnderStorm(platform, readAction, { signers: cfg.stormSigners, readers: cfg.connections * cfg.stormSigners, seconds: cfg.short }));
+      const ratios = storms.map((s) => (s.alone.okRps === 0 ? 0 : s.during.okRps / s.alone.okRps));
+      const mid = storms[ratios.indexOf(median(ratios))] ?? storms[0]!;
+      add({ id: 'reads.signing', scenario: 'Read storm', figure: `signing during the storm (${cfg.stormSigners} signing, ${cfg.connections * cfg.stormSigners} reading connections)`, value: mid.during.okRps, unit: 'req/s', ceiling: { id: 'signing alone', value: mid.alone.okRps }, target: { minRatio: 0.8 }, runs: ratios, note: `readers meanwhile: count ${fmt(mid.count.okRps)} req/s, page ${fmt(mid.page.okRps)} req/s; signing p99 ${fmt(mid.during.latency.p99, 1)} ms (alone ${fmt(mid.alone.latency.p99, 1)} ms)` });
+    }
+
+    if (wants('overload')) {
+      heading('Overload');
+      if (capacity === 0) {
+        progress('measuring the signing capacity first (no durable signing run in this selection)');
+        const c = await signingScenario(platform, admin, overAction, freshAction, { connections: cfg.connections, seconds: cfg.short, duplicateShare: cfg.duplicates, secret, label: 'signing capacity' });
+        capacity = c.load.okRps;
+      }
+      const o = await overloadScenario(platform, overAction, { capacity, factor: cfg.overloadFactor, connections: cfg.overloadConnections, seconds: cfg.long, recoverySeconds: Math.min(5, cfg.long) });
+      const achieved = (o.load.total + o.load.errors + o.load.timeouts) / o.load.seconds;
+      add({ id: 'overload.bad', scenario: 'Overload', figure: `answers other than 2xx/429/503 (offered ${fmt(o.offeredRate)} req/s = ${cfg.overloadFactor} x ${fmt(capacity)}; achieved ${fmt(achieved)})`, value: o.badShare * 100, unit: '%', target: { max: 0.1 }, note: `${JSON.stringify(o.load.byStatus)}, errors ${o.load.errors}, timeouts ${o.load.timeouts}; shed ${fmt(o.shedShare * 100, 1)}%` });
+      add({ id: 'overload.p99', scenario: 'Overload', figure: 'admitted (2xx) latency p99', value: o.load.okLatency.p99, unit: 'ms', target: { max: 250 }, note: `${fmt(o.load.okRps)} admitted/s; p50 ${fmt(o.load.okLatency.p50, 1)} ms; all answers p99 ${fmt(o.load.latency.p99, 1)} ms` });
+      add({ id: 'overload.memory', scenario: 'Overload', figure: 'server resident memory, peak during overload', value: o.serverRssPeakMb, unit: 'MB', target: { max: 300 }, note: `${fmt(o.serverRssStartMb)} MB before, ${fmt(o.serverRssEndMb)} MB at the end` });
+      add({ id: 'overload.recovery', scenario: 'Overload', figure: 'seconds after the overload until >= 99% of answers are 2xx', value: o.recoverySeconds, unit: 's', target: { max: 1 }, note: `recovery run: ${fmt(o.recovery.okRps)} 202/s, p99 ${fmt(o.recovery.latency.p99, 1)} ms` });
+    }
+  } finally {
+    await queues.close();
+    await platform.stop();
+    await db.close();
+  }
+
+  if (wants('export')) {
+    heading('Export');
+    const e = await exportScenario(admin, databaseUrl, { rows: cfg.exportRows, runs: cfg.runs });
+    add({ id: 'export.copy', scenario: 'Export', figure: `PostgreSQL COPY (SELECT ...) TO STDOUT CSV, ${fmt(e.rows)} signatures`, value: e.copyRowsPerSecond, unit: 'rows/s', runs: e.copyRuns, note: `${fmt(e.copyMb, 1)} MB` });
+    add({ id: 'export.csv', scenario: 'Export', figure: `streaming CSV export (query stream + csv-stringify), ${fmt(e.rows)} signatures`, value: e.exportRowsPerSecond, unit: 'rows/s', ceiling: { id: 'export.copy', value: e.copyRowsPerSecond }, target: { minRatio: 0.3 }, runs: e.exportRuns, note: `${fmt(e.exportMb, 1)} MB; bench's own exporter until the staff export lands` });
+    add({ id: 'export.memory', scenario: 'Export', figure: 'peak resident memory of the exporting process', value: e.peakMb, unit: 'MB', target: { max: 200 } });
+  }
+  await admin.end();
+  await sink.stop();
+
+  // ------------------------------------------------------------ report
+  const finished = new Date();
+  const report = { started: started.toISOString(), finished: finished.toISOString(), machine, settings: cfg, figures };
+  heading('3. Results');
+  console.log(renderTable(figures));
+  mkdirSync(`${ROOT}.data`, { recursive: true });
+  writeFileSync(`${ROOT}.data/bench.json`, JSON.stringify(report, null, 2));
+  writeFileSync(`${ROOT}BENCHMARKS.md`, renderMarkdown(report));
+  console.log(`\n  written: .data/bench.json and BENCHMARKS.md`);
+  const judged = figures.map(judge);
+  console.log(`  ${judged.filter((f) => f.pass === true).length} targets met, ${judged.filter((f) => f.pass === false).length} not met`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  },
+);

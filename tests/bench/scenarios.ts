@@ -1,0 +1,465 @@
+// The scenarios of issue 7, against the real platform (server, workers, PostgreSQL, Redis and
+// an SMTP sink, as separate processes). Each returns plain figures; main.ts compares them
+// with their ceilings and targets.
+import pg from 'pg';
+import { buildBatch, buildDueBatches } from '../../server/src/delivery/batch.service.ts';
+import type { Queues } from '../../server/src/queue/queue.ts';
+import { confirmationToken } from '../../server/src/signature/signature.service.ts';
+import { canonicalEmail } from '../../server/src/supporter/email.ts';
+import type { Platform } from '../support/platform.ts';
+import { memoryOf, type Child } from './child.ts';
+import { insertConfirmed, type BenchAction } from './data.ts';
+import { fmt, percentiles, progress, runLoad, type LoadResult, type Percentiles } from './load.ts';
+
+const COUNTRIES = ['MX', 'PH', 'UZ', 'KZ', 'FR', 'ES', 'GB', 'DE', 'BR', 'KE'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Signing bodies: new addresses, and a share of repeats of addresses already sent (a repeat
+ * may arrive while its first copy is still in flight, which is the hard case). The emails that
+ * were answered 202 are collected for the exactly-once check.
+ */
+export class SigningTraffic {
+  private seq = 0;
+  readonly sent: string[] = [];
+  readonly accepted = new Set<string>();
+  constructor(
+    private readonly prefix: string,
+    private readonly duplicateShare: number,
+  ) {}
+
+  body = (ctx: Record<string, unknown>): string => {
+    let email: string;
+    if (this.sent.length > 50 && Math.random() < this.duplicateShare) {
+      email = this.sent[Math.floor(Math.random() * this.sent.length)]!;
+    } else {
+      email = `${this.prefix}.${this.seq++}@signers.example.org`;
+      this.sent.push(email);
+    }
+    ctx.email = email;
+    return JSON.stringify({
+      firstName: 'Ana',
+      lastName: 'López',
+      email,
+      country: COUNTRIES[this.seq % COUNTRIES.length],
+      consentCount: true,
+      consentNamed: this.seq % 3 === 0,
+    });
+  };
+
+  onResponse = (status: number, ctx: Record<string, unknown>): void => {
+    if (status === 202) this.accepted.add(ctx.email as string);
+  };
+
+  request(slug: string) {
+    return {
+      method: 'POST' as const,
+      path: `/api/actions/${slug}/signatures`,
+      headers: { 'content-type': 'application/json' },
+      body: this.body,
+      onResponse: this.onResponse,
+    };
+  }
+}
+
+export interface ExactlyOnce {
+  acceptedEmails: number;
+  rows: number;
+  /** answered 202 but no row: must be 0 */
+  missing: number;
+  /** more than one row for one person: must be 0 (the unique constraint says so too) */
+  duplicated: number;
+}
+
+/** Every address answered 202 has exactly one signature row on the action. */
+export async function checkExactlyOnce(pool: pg.Pool, actionId: string, accepted: Iterable<string>): Promise<ExactlyOnce> {
+  const { rows } = await pool.query<{ canonical_email: string; n: number }>(
+    `SELECT p.canonical_email, count(*)::int AS n FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+     WHERE s.action_id = $1 GROUP BY p.canonical_email`,
+    [actionId],
+  );
+  const byEmail = new Map(rows.map((r) => [r.canonical_email, r.n]));
+  let missing = 0;
+  let duplicated = 0;
+  let acceptedEmails = 0;
+  for (const email of accepted) {
+    acceptedEmails++;
+    const n = byEmail.get(canonicalEmail(email)) ?? 0;
+    if (n === 0) missing++;
+    if (n > 1) duplicated++;
+  }
+  return { acceptedEmails, rows: rows.reduce((a, r) => a + r.n, 0), missing, duplicated };
+}
+
+// ------------------------------------------------------------------ durable signing (+ memory, freshness)
+
+export interface SigningResult {
+  load: LoadResult;
+  exactlyOnce: ExactlyOnce;
+  serverRssPeakMb: number;
+  serverRssEndMb: number;
+  freshness: FreshnessResult;
+}
+
+export async function signingScenario(
+  platform: Platform,
+  pool: pg.Pool,
+  action: BenchAction,
+  freshnessAction: BenchAction,
+  opts: { connections: number; seconds: number; duplicateShare: number; secret: string; label?: string },
+): Promise<SigningResult> {
+  const traffic = new SigningTraffic(`sign-${Date.now()}`, opts.duplicateShare);
+  let rssPeak = 0;
+  let rssEnd = 0;
+  const sampleRss = () => {
+    const m = memoryOf(platform.pid('server'));
+    if (m) {
+      rssPeak = Math.max(rssPeak, m.rssMb, m.peakMb);
+      rssEnd = m.rssMb;
+    }
+  };
+  const stopFreshness = startFreshnessProbes(platform, pool, freshnessAction, opts.secret);
+  const load = await runLoad({
+    label: opts.label ?? 'durable signing',
+    url: platform.baseUrl,
+    serverPid: platform.pid('server'),
+    connections: opts.connections,
+    seconds: opts.seconds,
+    requests: [traffic.request(action.slug)],
+    onTick: sampleRss,
+  });
+  sampleRss();
+  const freshness = await stopFreshness();
+  // the writer answers after COMMIT, so every 202 must be a row now, without waiting
+  const exactlyOnce = await checkExactlyOnce(pool, action.id, traffic.accepted);
+  return { load, exactlyOnce, serverRssPeakMb: rssPeak, serverRssEndMb: rssEnd, freshness };
+}
+
+export interface FreshnessResult {
+  probes: number;
+  /** ms from the confirmation's answer to the public count showing it */
+  latency: Percentiles;
+  /** probes that never showed within 10 s */
+  lost: number;
+}
+
+/**
+ * Sequential probes while other load runs: sign with a new address, confirm it through the
+ * real confirmation endpoint (the token is what the email would carry), then poll the public
+ * count endpoint until it shows one more. Only probes confirm on this action, so the count
+ * rises by exactly one per probe.
+ */
+export function startFreshnessProbes(platform: Platform, pool: pg.Pool, action: BenchAction, secret: string): () => Promise<FreshnessResult> {
+  let stop = false;
+  const samples: number[] = [];
+  let lost = 0;
+  const countNow = async () => {
+    const r = await fetch(`${platform.baseUrl}/api/actions/${action.slug}/count`);
+    return r.ok ? ((await r.json()) as { count: number }).count : -1;
+  };
+  const run = (async () => {
+    let expected = await countNow();
+    let i = 0;
+    while (!stop) {
+      const email = `fresh.${Date.now()}.${i++}@signers.example.org`;
+      const signed = await fetch(`${platform.baseUrl}/api/actions/${action.slug}/signatures`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ firstName: 'Probe', lastName: 'Fresh', email, country: 'MX', consentCount: true }),
+      }).catch(() => null);
+      if (signed?.status !== 202) {
+        await sleep(200);
+        continue;
+      }
+      const { rows } = await pool.query<{ id: string }>(
+        `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = $2`,
+        [action.id, canonicalEmail(email)],
+      );
+      const token = confirmationToken({ secret, clock: () => new Date(), confirmLinkTtlHours: 336 }, rows[0]!.id);
+      const confirmed = await fetch(`${platform.baseUrl}/api/confirmations/${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      }).catch(() => null);
+      if (!confirmed?.ok) {
+        await sleep(200);
+        continue;
+      }
+      const t0 = performance.now();
+      expected++;
+      let seen = false;
+      while (performance.now() - t0 < 10_000) {
+        if ((await countNow().catch(() => -1)) >= expected) {
+          seen = true;
+          break;
+        }
+        await sleep(20);
+      }
+      if (seen) samples.push(performance.now() - t0);
+      else {
+        lost++;
+        expected = await countNow();
+      }
+    }
+  })();
+  return async () => {
+    stop = true;
+    await run;
+    return { probes: samples.length + lost, latency: percentiles(samples), lost };
+  };
+}
+
+// ------------------------------------------------------------------ read storm
+
+export interface ReadStormResult {
+  count: LoadResult;
+  page: LoadResult;
+  signingAlone: LoadResult;
+  signingDuringStorm: LoadResult;
+  stormCount: LoadResult;
+  stormPage: LoadResult;
+}
+
+export async function countReaders(platform: Platform, action: BenchAction, connections: number, seconds: number, label = 'read storm: count'): Promise<LoadResult> {
+  return runLoad({ label, url: platform.baseUrl, serverPid: platform.pid('server'), connections, seconds, requests: [{ method: 'GET', path: `/api/actions/${action.slug}/count` }] });
+}
+
+export async function pageReaders(platform: Platform, action: BenchAction, connections: number, seconds: number, label = 'read storm: action page'): Promise<LoadResult> {
+  return runLoad({
+    label,
+    url: platform.baseUrl,
+    serverPid: platform.pid('server'),
+    connections,
+    seconds,
+    requests: [{ method: 'GET', path: `/actions/${action.slug}`, headers: { 'accept-language': 'en' } }],
+  });
+}
+
+/** Signers alone, then the same signers while `readers` connections read the count and the page (half each). */
+export async function signingUnderStorm(
+  platform: Platform,
+  action: BenchAction,
+  opts: { signers: number; readers: number; seconds: number },
+): Promise<{ alone: LoadResult; during: LoadResult; count: LoadResult; page: LoadResult }> {
+  const alone = await runLoad({
+    label: 'read storm: signing alone',
+    url: platform.baseUrl,
+    serverPid: platform.pid('server'),
+    connections: opts.signers,
+    seconds: opts.seconds,
+    requests: [new SigningTraffic(`alone-${Date.now()}`, 0.2).request(action.slug)],
+  });
+  const [during, count, page] = await Promise.all([
+    runLoad({
+      label: 'read storm: signing during storm',
+      url: platform.baseUrl,
+      serverPid: platform.pid('server'),
+      connections: opts.signers,
+      seconds: opts.seconds,
+      requests: [new SigningTraffic(`storm-${Date.now()}`, 0.2).request(action.slug)],
+    }),
+    countReaders(platform, action, Math.ceil(opts.readers / 2), opts.seconds, 'read storm: count readers'),
+    pageReaders(platform, action, Math.floor(opts.readers / 2), opts.seconds, 'read storm: page readers'),
+  ]);
+  return { alone, during, count, page };
+}
+
+// ------------------------------------------------------------------ overload
+
+export interface OverloadResult {
+  offeredRate: number;
+  load: LoadResult;
+  /** share of answers that are neither 2xx nor 429/503, transport errors included */
+  badShare: number;
+  shedShare: number;
+  serverRssPeakMb: number;
+  serverRssEndMb: number;
+  serverRssStartMb: number;
+  recovery: LoadResult;
+  /** seconds after the overload until a second with >= 99% 2xx (1 = the first second) */
+  recoverySeconds: number;
+}
+
+export async function overloadScenario(
+  platform: Platform,
+  action: BenchAction,
+  opts: { capacity: number; factor: number; connections: number; seconds: number; recoverySeconds: number },
+): Promise<OverloadResult> {
+  const offeredRate = Math.max(1, Math.round(opts.capacity * opts.factor));
+  const startMem = memoryOf(platform.pid('server'));
+  let rssPeak = startMem?.rssMb ?? 0;
+  let rssEnd = 0;
+  const load = await runLoad({
+    label: `overload (${fmt(offeredRate)} req/s offered)`,
+    url: platform.baseUrl,
+    serverPid: platform.pid('server'),
+    connections: opts.connections,
+    seconds: opts.seconds,
+    overallRate: offeredRate,
+    requests: [new SigningTraffic(`over-${Date.now()}`, 0.2).request(action.slug)],
+    onTick: () => {
+      const m = memoryOf(platform.pid('server'));
+      if (m) {
+        rssPeak = Math.max(rssPeak, m.rssMb);
+        rssEnd = m.rssMb;
+      }
+    },
+  });
+  const perSecond: number[] = [];
+  let okThisSecond = 0;
+  let allThisSecond = 0;
+  const traffic = new SigningTraffic(`recover-${Date.now()}`, 0.2);
+  const recovery = await runLoad({
+    label: 'overload: recovery',
+    url: platform.baseUrl,
+    serverPid: platform.pid('server'),
+    connections: 100,
+    seconds: opts.recoverySeconds,
+    requests: [
+      {
+        ...traffic.request(action.slug),
+        onResponse: (status, ctx) => {
+          allThisSecond++;
+          if (status >= 200 && status < 300) okThisSecond++;
+          traffic.onResponse(status, ctx);
+        },
+      },
+    ],
+    onTick: () => {
+      perSecond.push(allThisSecond === 0 ? 0 : okThisSecond / allThisSecond);
+      okThisSecond = 0;
+      allThisSecond = 0;
+    },
+  });
+  const firstGood = perSecond.findIndex((s) => s >= 0.99);
+  const answered = load.total;
+  const good = Object.entries(load.byStatus).reduce(
+    (a, [status, n]) => a + ((Number(status) >= 200 && Number(status) < 300) || status === '429' || status === '503' ? n : 0),
+    0,
+  );
+  const shed = (load.byStatus['429'] ?? 0) + (load.byStatus['503'] ?? 0);
+  const all = answered + load.errors + load.timeouts;
+  return {
+    offeredRate,
+    load,
+    badShare: all === 0 ? 0 : (all - good) / all,
+    shedShare: all === 0 ? 0 : shed / all,
+    serverRssPeakMb: rssPeak,
+    serverRssEndMb: rssEnd,
+    serverRssStartMb: startMem?.rssMb ?? 0,
+    recovery,
+    recoverySeconds: firstGood === -1 ? Infinity : firstGood + 1,
+  };
+}
+
+// ------------------------------------------------------------------ delivery
+
+export interface DeliveryPolicyResult {
+  policy: string;
+  signatures: number;
+  targets: number;
+  batches: number;
+  letters: number;
+  /** time to build every batch of this policy */
+  buildSeconds: number;
+  /** letters that reached the sink, and how fast (first to last arrival) */
+  delivered: number;
+  deliverSeconds: number;
+  messagesPerSecond: number;
+}
+
+type SinkCount = { count: number; letters: number; firstLetterAt: number; lastLetterAt: number };
+
+async function waitForLetters(sink: Child, expected: number, label: string, timeoutMs: number): Promise<SinkCount> {
+  const started = Date.now();
+  let last = 0;
+  for (;;) {
+    await sleep(1000);
+    const c = await sink.ask<SinkCount>('count');
+    progress(`[${label}] ${String(Math.round((Date.now() - started) / 1000)).padStart(3)} s  ${fmt(c.letters)}/${fmt(expected)} letters in the sink  (${fmt(c.letters - last)}/s)`);
+    last = c.letters;
+    if (c.letters >= expected || Date.now() - started > timeoutMs) return c;
+  }
+}
+
+/**
+ * Digest: one DAILY_DIGEST action, its confirmed signatures built into one batch by the
+ * batcher's own function (one letter per target, held for office hours); the bench then opens
+ * the office (moves the letters' due time to now) and waits for them in the sink.
+ */
+export async function digestDelivery(
+  pool: pg.Pool,
+  queues: Queues,
+  sink: Child,
+  action: BenchAction,
+  opts: { signatures: number; targets: number; timeoutMs: number },
+): Promise<DeliveryPolicyResult> {
+  await insertConfirmed(pool, action.id, opts.signatures, (done) => progress(`[delivery: digest] ${fmt(done)}/${fmt(opts.signatures)} confirmed signatures written`));
+  await pool.query(`UPDATE actions SET delivery_policy = 'DAILY_DIGEST' WHERE id = $1`, [action.id]);
+  await sink.ask('reset');
+  const t0 = performance.now();
+  const built = (await buildDueBatches({ pool, queues, mailDomain: 'chorus.example.org' })).filter((b) => b.actionId === action.id);
+  const buildSeconds = (performance.now() - t0) / 1000;
+  const letterIds = built.flatMap((b) => b.letterIds);
+  progress(`[delivery: digest] ${built.length} batch(es), ${letterIds.length} letters built in ${fmt(buildSeconds, 2)} s`);
+  // office hours open now: the letters become due and their jobs are enqueued without delay
+  await pool.query(`UPDATE letters SET next_attempt_at = now() WHERE id = ANY($1::uuid[])`, [letterIds]);
+  await queues.enqueueLetters(letterIds.map((id) => ({ id, attempts: 1 })));
+  const c = await waitForLetters(sink, letterIds.length, 'delivery: digest', opts.timeoutMs);
+  const deliverSeconds = c.letters > 1 ? (c.lastLetterAt - c.firstLetterAt) / 1000 : 0;
+  return {
+    policy: 'DAILY_DIGEST',
+    signatures: opts.signatures,
+    targets: opts.targets,
+    batches: built.length,
+    letters: letterIds.length,
+    buildSeconds,
+    delivered: c.letters,
+    deliverSeconds,
+    messagesPerSecond: deliverSeconds > 0 ? (c.letters - 1) / deliverSeconds : 0,
+  };
+}
+
+/**
+ * Many letters: an EVERY_N action (N = `everyN`) whose confirmations arrived N at a time, so the
+ * batcher built a batch of N per run: each batch a letter to each target. The bench calls the
+ * batcher's function once per N (the real batcher would, once per interval), and the workers
+ * deliver the letters into the sink while later batches are still being built.
+ */
+export async function everyNDelivery(
+  pool: pg.Pool,
+  queues: Queues,
+  sink: Child,
+  action: BenchAction,
+  opts: { signatures: number; targets: number; everyN: number; timeoutMs: number },
+): Promise<DeliveryPolicyResult> {
+  await insertConfirmed(pool, action.id, opts.signatures, (done) => progress(`[delivery: every N] ${fmt(done)}/${fmt(opts.signatures)} confirmed signatures written`));
+  await pool.query(`UPDATE actions SET delivery_policy = 'EVERY_N', delivery_every_n = $2 WHERE id = $1`, [action.id, opts.everyN]);
+  await sink.ask('reset');
+  const deps = { pool, queues, mailDomain: 'chorus.example.org', maxBatch: opts.everyN };
+  const t0 = performance.now();
+  let batches = 0;
+  let letters = 0;
+  for (;;) {
+    const b = await buildBatch(deps, action.id, 'every_n');
+    if (!b) break;
+    batches++;
+    letters += b.letterIds.length;
+    if (batches % 20 === 0) progress(`[delivery: every N] ${batches} batches, ${fmt(letters)} letters built`);
+  }
+  const buildSeconds = (performance.now() - t0) / 1000;
+  progress(`[delivery: every N] ${batches} batches, ${fmt(letters)} letters built in ${fmt(buildSeconds, 2)} s`);
+  const c = await waitForLetters(sink, letters, 'delivery: every N', opts.timeoutMs);
+  const deliverSeconds = c.letters > 1 ? (c.lastLetterAt - c.firstLetterAt) / 1000 : 0;
+  return {
+    policy: `EVERY_N (N=${opts.everyN})`,
+    signatures: opts.signatures,
+    targets: opts.targets,
+    batches,
+    letters,
+    buildSeconds,
+    delivered: c.letters,
+    deliverSeconds,
+    messagesPerSecond: deliverSeconds > 0 ? (c.letters - 1) / deliverSeconds : 0,
+  };
+}
