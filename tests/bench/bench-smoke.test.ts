@@ -53,7 +53,9 @@ describe('benchmark smoke', () => {
     expect(h.byStatus['200']).toBe(h.total);
     const smtp = await measureSmtp(sink, { seconds: 1, inFlight: 5, label: 'smoke smtp' });
     expect(smtp.messages).toBeGreaterThan(0);
-    expect((await sink.ask<{ count: number }>('count')).count).toBe(smtp.messages);
+    // every message the measurement counted reached the sink (the sink may hold more: sends
+    // still in flight when the measuring second ended complete afterwards)
+    expect((await sink.ask<{ count: number }>('count')).count).toBeGreaterThanOrEqual(smtp.messages);
   }, 60_000);
 
   it('runs the signing scenario: every 202 is exactly one row, probes see the count move', async () => {

@@ -137,6 +137,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // handed to SvelteKit and get theirs in web/src/hooks.server.ts (same set, plus their CSP).
   const https = deps.config.PUBLIC_BASE_URL.startsWith('https:');
   app.addHook('onSend', async (_req, reply) => {
+    // a page from the page cache already carries the headers SvelteKit gave it (page-cache.ts)
+    if (reply.getHeader('x-cache') === 'hit') return;
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
