@@ -32,19 +32,10 @@ export interface AdminPage {
 }
 
 export const ADMIN_PAGES: AdminPage[] = [
+	// in the order of the navigation (pages without `nav` are reached from their area)
 	{ route: '/admin/(console)', roles: READ, nav: 'overview', href: '/admin' },
-	{ route: '/admin/(console)/account', roles: READ, nav: 'account', href: '/admin/account' },
-	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
-	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
 	{ route: '/admin/(console)/dashboard/[id]', roles: READ },
-	{ route: '/admin/(console)/fraud', roles: READ, nav: 'fraud', href: '/admin/fraud' },
-	{ route: '/admin/(console)/fraud/wall', roles: READ },
-	{ route: '/admin/(console)/exports', roles: WRITE, nav: 'exports', href: '/admin/exports' },
-	{ route: '/admin/(console)/exports/[id]', roles: WRITE },
-	{ route: '/admin/(console)/deliveries', roles: READ, nav: 'deliveries', href: '/admin/deliveries' },
-	{ route: '/admin/(console)/deliveries/[id]', roles: READ },
-	{ route: '/admin/(console)/answers', roles: READ, nav: 'answers', href: '/admin/answers' },
-	{ route: '/admin/(console)/integrations', roles: ADMIN_ONLY, nav: 'integrations', href: '/admin/integrations' },
+	{ route: '/admin/(console)/alerts', roles: READ },
 	{ route: '/admin/(console)/actions', roles: READ, nav: 'actions', href: '/admin/actions' },
 	{ route: '/admin/(console)/actions/new', roles: WRITE },
 	{ route: '/admin/(console)/actions/[id]', roles: READ },
@@ -54,9 +45,18 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/targets', roles: READ, nav: 'targets', href: '/admin/targets' },
 	{ route: '/admin/(console)/targets/new', roles: WRITE },
 	{ route: '/admin/(console)/targets/[id]', roles: READ },
+	{ route: '/admin/(console)/deliveries', roles: READ, nav: 'deliveries', href: '/admin/deliveries' },
+	{ route: '/admin/(console)/deliveries/[id]', roles: READ },
+	{ route: '/admin/(console)/answers', roles: READ, nav: 'answers', href: '/admin/answers' },
+	{ route: '/admin/(console)/fraud', roles: READ, nav: 'fraud', href: '/admin/fraud' },
+	{ route: '/admin/(console)/fraud/wall', roles: READ },
+	{ route: '/admin/(console)/exports', roles: WRITE, nav: 'exports', href: '/admin/exports' },
+	{ route: '/admin/(console)/exports/[id]', roles: WRITE },
+	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
+	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
+	{ route: '/admin/(console)/integrations', roles: ADMIN_ONLY, nav: 'integrations', href: '/admin/integrations' },
 	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' },
-	{ route: '/admin/(console)/alerts', roles: READ }
-	// areas add their pages here
+	{ route: '/admin/(console)/account', roles: READ, nav: 'account', href: '/admin/account' }
 ];
 
 export function pageFor(routeId: string | null): AdminPage | undefined {
