@@ -34,26 +34,6 @@ export interface DeliveryRow {
 	createdAt: string;
 }
 
-export interface EndpointRow {
-	id: string;
-	url: string;
-	description: string;
-	events: string[];
-	createdAt: string;
-	disabledAt: string | null;
-}
-
-export interface DeliveryRow {
-	id: string;
-	event: string;
-	url: string;
-	status: string;
-	attempts: number;
-	lastStatus: number | null;
-	lastError: string | null;
-	createdAt: string;
-}
-
 export const load: PageServerLoad = async (event) => {
 	const [{ keys }, { endpoints }, { deliveries }] = await Promise.all([
 		staffData<{ keys: ApiKeyRow[] }>(event, '/api/admin/api-keys'),
