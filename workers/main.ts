@@ -2,6 +2,7 @@
 // periodic loops (counter, batcher, sweeper, reminders). Processors only translate a job into a call
 // to a server/ service and let BullMQ retry what the service says is transient.
 // SIGTERM stops the loops and waits for jobs in progress (worker.close()).
+import { setPriority } from 'node:os';
 import { Worker } from 'bullmq';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../server/src/config/config.ts';
@@ -27,6 +28,13 @@ import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 async function main() {
   const config = loadConfig();
   const log = pino({ name: 'chorus-workers', level: config.LOG_LEVEL });
+  if (config.WORKERS_NICE > 0) {
+    try {
+      setPriority(config.WORKERS_NICE);
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not lower the workers CPU priority');
+    }
+  }
   const db = createDb(config.DATABASE_URL, { max: 12, applicationName: 'chorus-workers' });
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
   const mailer = createMailer({

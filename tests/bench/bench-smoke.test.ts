@@ -2,6 +2,7 @@
 // scenarios against the real platform (server, workers, PostgreSQL, Redis) and the bench's
 // SMTP sink, and the report. No timing is asserted here: only that the scenarios run and that
 // what they count is true (every 202 a row, every letter built reaches the sink).
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../server/src/db/db.ts';
@@ -30,6 +31,8 @@ beforeAll(async () => {
     // a smoke run checks the scenarios' code, not shedding (which a busy machine would trigger)
     SHED_EVENT_LOOP_LAG_MS: '60000',
     SHED_WRITER_WAIT_MS: '60000',
+    // the platform's default (the suite's own is 0, see vitest.config.ts)
+    WORKERS_NICE: '10',
   });
   queues = createQueues(redisConnection(process.env.REDIS_URL!, { forWorker: false }).on('error', () => {}));
 });
@@ -47,6 +50,13 @@ afterAll(async () => {
 });
 
 describe('benchmark smoke', () => {
+  it('runs the workers at a lower CPU priority than the server, so the signers of a spike are answered first', () => {
+    // /proc/<pid>/stat: the 19th field after the command name is the nice value
+    const nice = (pid: number | undefined) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    expect(nice(platform.pid('workers'))).toBe(10);
+    expect(nice(platform.pid('server'))).toBe(nice(process.pid));
+  });
+
   it('measures the hello-world and SMTP ceilings', async () => {
     const h = await measureHello({ connections: 10, seconds: 1 });
     expect(h.total).toBeGreaterThan(0);

@@ -10,6 +10,8 @@ export interface LoadRequest {
   headers?: Record<string, string>;
   /** builds the body of each request; `ctx` is per connection, handed back in onResponse */
   body?: (ctx: Record<string, unknown>) => string;
+  /** headers of each request, asked for after `body` (so they can depend on what it chose) */
+  headersFor?: (ctx: Record<string, unknown>) => Record<string, string>;
   onResponse?: (status: number, ctx: Record<string, unknown>) => void;
 }
 
@@ -116,7 +118,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       headers: r.headers,
       ...(r.body
         ? {
-            setupRequest: (req: Record<string, unknown>, ctx: Record<string, unknown>) => ({ ...req, body: r.body!(ctx) }),
+            setupRequest: (req: Record<string, unknown>, ctx: Record<string, unknown>) => {
+              const body = r.body!(ctx);
+              return r.headersFor ? { ...req, body, headers: { ...r.headers, ...r.headersFor(ctx) } } : { ...req, body };
+            },
           }
         : {}),
       ...(r.onResponse ? { onResponse: (status: number, _body: string, ctx: Record<string, unknown>) => r.onResponse!(status, ctx) } : {}),

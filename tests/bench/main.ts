@@ -113,6 +113,8 @@ async function main() {
     // every official has its own domain, but the limit is not what is measured here
     LETTERS_PER_DOMAIN_PER_MINUTE: '1000000',
     BOUNCE_SMTP_PORT: '',
+    // signers arrive through a proxy, each from an address of their own (SigningTraffic)
+    TRUSTED_PROXIES: '127.0.0.1',
     LOG_LEVEL: 'warn',
   });
   const queues = createQueues(redisConnection(redisUrl, { forWorker: false }).on('error', () => {}));

@@ -18,6 +18,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Signing bodies: new addresses, and a share of repeats of addresses already sent (a repeat
  * may arrive while its first copy is still in flight, which is the hard case). The emails that
  * were answered 202 are collected for the exactly-once check.
+ *
+ * Each signer comes from an address of their own (a repeat from the same one), given in
+ * X-Forwarded-For: the platform under test trusts 127.0.0.1 as its proxy (TRUSTED_PROXIES),
+ * as it would behind a load balancer. A spike comes from many people, and the per-address
+ * limit would otherwise flag every signature after the first hundred.
  */
 export class SigningTraffic {
   private seq = 0;
@@ -30,13 +35,17 @@ export class SigningTraffic {
 
   body = (ctx: Record<string, unknown>): string => {
     let email: string;
+    let n: number;
     if (this.sent.length > 50 && Math.random() < this.duplicateShare) {
-      email = this.sent[Math.floor(Math.random() * this.sent.length)]!;
+      n = Math.floor(Math.random() * this.sent.length);
+      email = this.sent[n]!;
     } else {
-      email = `${this.prefix}.${this.seq++}@signers.example.org`;
+      n = this.seq++;
+      email = `${this.prefix}.${n}@signers.example.org`;
       this.sent.push(email);
     }
     ctx.email = email;
+    ctx.ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
     return JSON.stringify({
       firstName: 'Ana',
       lastName: 'López',
@@ -57,6 +66,7 @@ export class SigningTraffic {
       path: `/api/actions/${slug}/signatures`,
       headers: { 'content-type': 'application/json' },
       body: this.body,
+      headersFor: (ctx: Record<string, unknown>) => ({ 'x-forwarded-for': ctx.ip as string }),
       onResponse: this.onResponse,
     };
   }

@@ -31,6 +31,8 @@ export interface PlatformOptions {
   servers?: number;
   /** worker processes (default 1) */
   workers?: number;
+  /** extra Node.js flags for the server or workers processes (say, --cpu-prof when profiling) */
+  nodeArgs?: { server?: string[]; workers?: string[] };
 }
 
 /** `server`, `workers` and `mailbox`; with more than one, `server-2`, `workers-2`, ... */
@@ -99,7 +101,8 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   mkdirSync(LOG_DIR, { recursive: true });
   const files: WriteStream[] = [];
   const launch = (name: string) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', scripts[name]!], { cwd: ROOT, env: envOf[name], stdio: ['ignore', 'pipe', 'pipe'] });
+    const nodeArgs = (name.startsWith('server') ? opts.nodeArgs?.server : name.startsWith('workers') ? opts.nodeArgs?.workers : undefined) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', scripts[name]!], { cwd: ROOT, env: envOf[name], stdio: ['ignore', 'pipe', 'pipe'] });
     const file = createWriteStream(join(LOG_DIR, `${process.pid}-${++launches}-${name}.log`));
     files.push(file);
     const capture = (d: Buffer) => {

@@ -193,6 +193,27 @@ describe('per-email limit and canonical dedupe', () => {
   });
 });
 
+describe('a burst in one turn of the event loop', () => {
+  it('counts each hit as if it came alone: with a limit of 3, exactly 3 of 10 parallel signatures from one address count, and the counters expire', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    const ip = freshIp();
+    const emails = Array.from({ length: 10 }, () => uniqueEmail('burst'));
+    // all ten reach the guard in the same turn, so they share one Redis round trip
+    const answers = await Promise.all(
+      emails.map((email) => h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, remoteAddress: ip, payload: signBody({ email }) })),
+    );
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(10).fill(202));
+    const states = (await Promise.all(emails.map((e) => statusOf(h, action.id, e)))).map((r) => r[0]);
+    expect(states.filter((s) => s?.status === 'PENDING')).toHaveLength(3);
+    expect(states.filter((s) => s?.status === 'INVALIDATED' && s.invalid_reason === 'rate_limit_ip')).toHaveLength(7);
+    // every counter the burst touched has its expiry (twice the window)
+    const keys = await h.redis.keys('chorus:rl:sign-*');
+    expect(keys.length).toBeGreaterThan(0);
+    for (const k of keys) expect(await h.redis.pttl(k)).toBeGreaterThan(0);
+  });
+});
+
 describe('other public POSTs', () => {
   it('answer 429 with Retry-After past the per-address limit, for that address only', async () => {
     const ip = freshIp();

@@ -99,6 +99,12 @@ export const configSchema = z.object({
   SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(1).max(60_000).default(60),
   /** load shedding: ... or while the oldest unanswered signature has waited longer than this */
   SHED_WRITER_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(150),
+  /**
+   * CPU priority (nice, 0-19) of the workers process. Its work (emails, letters) can wait
+   * seconds; a signer waiting for an answer cannot. On a machine that also runs the server,
+   * a spike's signers get the CPU first and the emails follow when it eases.
+   */
+  WORKERS_NICE: z.coerce.number().int().min(0).max(19).default(10),
 });
 
 function isAddressOrCidr(value: string): boolean {

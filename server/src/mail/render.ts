@@ -4,6 +4,7 @@
 import Handlebars from 'handlebars';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { pluralRules } from '../shared/intl.ts';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
 
@@ -29,7 +30,7 @@ hb.registerHelper('paragraphs', (text: unknown) => {
 // {{plural n one="person" other="people"}}: the form the locale's plural rules pick for n
 hb.registerHelper('plural', function (this: unknown, n: unknown, options: { hash: Record<string, string>; data: { root: { locale?: string } } }) {
   const locale = options.data.root.locale ?? 'en';
-  const form = new Intl.PluralRules(locale).select(Number(n));
+  const form = pluralRules(locale).select(Number(n));
   return options.hash[form] ?? options.hash['other'] ?? '';
 });
 

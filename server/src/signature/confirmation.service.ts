@@ -9,6 +9,7 @@ import { render } from '../mail/render.ts';
 import { isLocale } from '../shared/locales.ts';
 import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-mail.ts';
 import { confirmationToken } from './signature.service.ts';
+import { dateFormat } from '../shared/intl.ts';
 
 export interface ConfirmationMailDeps {
   pool: pg.Pool;
@@ -34,7 +35,7 @@ export function confirmLinkVars(
   const expiresAt = new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000);
   return {
     confirmUrl: memberPageUrl(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId)}`),
-    expires: new Intl.DateTimeFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeZone: 'UTC' }).format(expiresAt),
+    expires: dateFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeZone: 'UTC' }).format(expiresAt),
   };
 }
 

@@ -1,7 +1,6 @@
 // Durable writes of new signatures, batched: requests arriving within a few milliseconds
-// share one transaction of multi-row statements, and each caller is answered after COMMIT.
+// share one statement (its own transaction), and each caller is answered after it commits.
 import type pg from 'pg';
-import { inTransaction } from '../db/db.ts';
 
 export interface NewSignature {
   actionId: string;
@@ -35,115 +34,102 @@ export interface WrittenSignature {
 
 export const CONSENT_WORDING_VERSION = 'sign-2026-11';
 
-/** Writes one batch; results are in the order of `items`. */
-export async function writeSignatures(pool: pg.Pool, items: NewSignature[]): Promise<WrittenSignature[]> {
-  return inTransaction(pool, async (client) => {
-    // 1. supporters, one row per canonical email, in a fixed order so concurrent batches
-    //    lock rows in the same order and cannot deadlock.
-    const byEmail = new Map<string, NewSignature>();
-    for (const it of items) if (!byEmail.has(it.canonicalEmail)) byEmail.set(it.canonicalEmail, it);
-    const supporters = [...byEmail.values()].sort((a, b) => (a.canonicalEmail < b.canonicalEmail ? -1 : 1));
-    const sup = await client.query<{ id: string; canonical_email: string }>(
-      `INSERT INTO supporters (canonical_email, email, first_name, last_name, country, locale)
-       SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::char(2)[], $6::varchar[])
+/**
+ * Writes one batch in a single statement (its own transaction: no BEGIN or COMMIT round trips).
+ * Results are in the order of `items`.
+ * - supporters: one row per canonical email, inserted in a fixed order so that concurrent
+ *   batches lock rows in the same order and cannot deadlock;
+ * - signatures: one per (action, supporter). A repeat sign keeps the first signature and only
+ *   asks for a fresh confirmation email (unless the repeat itself was flagged);
+ * - consents: for new signatures, one row per purpose, given or not, with the wording.
+ */
+export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewSignature[]): Promise<WrittenSignature[]> {
+  // One row per (action, person) goes to PostgreSQL: ON CONFLICT cannot touch a row twice in
+  // one statement. A clean submission wins over a flagged one of the same person in the batch.
+  const key = (it: NewSignature) => `${it.actionId}|${it.canonicalEmail}`;
+  const firstByKey = new Map<string, NewSignature>();
+  for (const it of items) {
+    const seen = firstByKey.get(key(it));
+    if (!seen || (seen.suspicious && !it.suspicious)) firstByKey.set(key(it), it);
+  }
+  const rows = [...firstByKey.values()].sort((a, b) =>
+    a.canonicalEmail < b.canonicalEmail ? -1 : a.canonicalEmail > b.canonicalEmail ? 1 : a.actionId < b.actionId ? -1 : a.actionId > b.actionId ? 1 : 0,
+  );
+  const res = await pool.query<{ id: string; action_id: string; canonical_email: string; requested_at: Date; created: boolean }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::char(2)[], $7::varchar[],
+                            $8::bool[], $9::bool[], $10::bool[], $11::bool[], $12::varchar[], $13::text[], $14::varchar[],
+                            $15::varchar[], $16::varchar[], $17::bool[], $18::varchar[])
+              WITH ORDINALITY AS t(a, ce, em, fn, ln, c, l, n, own, w, ct, ls, lb, ip, net, src, sus, why, ord)
+     ),
+     sup AS (
+       INSERT INTO supporters (canonical_email, email, first_name, last_name, country, locale)
+       SELECT DISTINCT ON (ce) ce, em, fn, ln, c, l FROM input ORDER BY ce, ord
        ON CONFLICT (canonical_email) DO UPDATE
          SET email = COALESCE(supporters.email, EXCLUDED.email),
              first_name = COALESCE(supporters.first_name, EXCLUDED.first_name),
              last_name = COALESCE(supporters.last_name, EXCLUDED.last_name),
              country = COALESCE(supporters.country, EXCLUDED.country),
              erased_at = NULL
-       RETURNING id, canonical_email`,
-      [
-        supporters.map((s) => s.canonicalEmail),
-        supporters.map((s) => s.email),
-        supporters.map((s) => s.firstName),
-        supporters.map((s) => s.lastName),
-        supporters.map((s) => s.country),
-        supporters.map((s) => s.locale),
-      ],
-    );
-    const supporterId = new Map(sup.rows.map((r) => [r.canonical_email, r.id]));
-
-    // 2. signatures, one per (action, supporter). A repeat sign keeps the first signature
-    //    and only asks for a fresh confirmation email.
-    const key = (it: NewSignature) => `${it.actionId}|${supporterId.get(it.canonicalEmail)}`;
-    // a clean submission wins over a flagged one of the same person in the same batch
-    const firstByKey = new Map<string, NewSignature>();
-    for (const it of items) {
-      const seen = firstByKey.get(key(it));
-      if (!seen || (seen.suspicious && !it.suspicious)) firstByKey.set(key(it), it);
-    }
-    const sigs = [...firstByKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, it]) => it);
-    const res = await client.query<{ id: string; action_id: string; supporter_id: string; requested_at: Date; created: boolean }>(
-      `INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
+       RETURNING id, canonical_email
+     ),
+     sig AS (
+       INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
                                letter_subject, letter_body, ip_hash, source, named_to_own_country,
                                status, invalidated_at, invalid_reason, net_hash)
-       SELECT a, s, c, l, n, w, ls, lb, ip, src, own,
-              CASE WHEN sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
-              CASE WHEN sus THEN now() END,
-              CASE WHEN sus THEN COALESCE(why, 'honeypot') END,
-              net
-       FROM unnest($1::uuid[], $2::uuid[], $3::char(2)[], $4::varchar[], $5::bool[], $6::bool[],
-                   $7::varchar[], $8::text[], $9::varchar[], $10::varchar[], $11::bool[], $12::bool[], $13::varchar[],
-                   $14::varchar[])
-            AS t(a, s, c, l, n, w, ls, lb, ip, src, sus, own, why, net)
-       -- a repeat asks for a fresh confirmation email, unless the repeat itself was flagged
+       SELECT i.a, sup.id, i.c, i.l, i.n, i.w, i.ls, i.lb, i.ip, i.src, i.own,
+              CASE WHEN i.sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
+              CASE WHEN i.sus THEN now() END,
+              CASE WHEN i.sus THEN COALESCE(i.why, 'honeypot') END,
+              i.net
+       FROM input i JOIN sup ON sup.canonical_email = i.ce
+       ORDER BY i.ord
        ON CONFLICT (action_id, supporter_id) DO UPDATE
          SET confirmation_requested_at = CASE WHEN EXCLUDED.status = 'INVALIDATED' THEN signatures.confirmation_requested_at ELSE now() END
-       RETURNING id, action_id, supporter_id, confirmation_requested_at AS requested_at, (xmax = 0) AS created`,
-      [
-        sigs.map((s) => s.actionId),
-        sigs.map((s) => supporterId.get(s.canonicalEmail)),
-        sigs.map((s) => s.country),
-        sigs.map((s) => s.locale),
-        sigs.map((s) => s.namedDisclosure),
-        sigs.map((s) => s.publicWall),
-        sigs.map((s) => s.letterSubject),
-        sigs.map((s) => s.letterBody),
-        sigs.map((s) => s.ipHash),
-        sigs.map((s) => s.source),
-        sigs.map((s) => s.suspicious),
-        sigs.map((s) => s.namedToOwnCountry),
-        sigs.map((s) => (s.suspicious ? (s.invalidReason ?? 'honeypot') : null)),
-        sigs.map((s) => s.netHash),
-      ],
-    );
-    const written = new Map(res.rows.map((r) => [`${r.action_id}|${r.supporter_id}`, r]));
-
-    // 3. consent records for new signatures: one row per purpose, given or not, with the wording.
-    const consentRows: { supporter: string; signature: string; purpose: string; granted: boolean }[] = [];
-    for (const it of sigs) {
-      const row = written.get(key(it))!;
-      if (!row.created) continue;
-      const supporter = supporterId.get(it.canonicalEmail)!;
-      consentRows.push(
-        { supporter, signature: row.id, purpose: 'COUNT', granted: true },
-        { supporter, signature: row.id, purpose: 'NAMED_DISCLOSURE', granted: it.namedDisclosure },
-        { supporter, signature: row.id, purpose: 'NAMED_TO_OWN_COUNTRY', granted: it.namedToOwnCountry },
-        { supporter, signature: row.id, purpose: 'PUBLIC_WALL', granted: it.publicWall },
-        { supporter, signature: row.id, purpose: 'CONTACT', granted: it.contact },
-      );
-    }
-    if (consentRows.length > 0) {
-      await client.query(
-        `INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version)
-         SELECT s, g, p::"ConsentPurpose", ok, $5 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[]) AS t(s, g, p, ok)`,
-        [
-          consentRows.map((c) => c.supporter),
-          consentRows.map((c) => c.signature),
-          consentRows.map((c) => c.purpose),
-          consentRows.map((c) => c.granted),
-          CONSENT_WORDING_VERSION,
-        ],
-      );
-    }
-
-    return items.map((it) => {
-      const row = written.get(key(it))!;
-      // a second copy inside the same batch is a repeat, like one arriving later
-      const created = row.created && firstByKey.get(key(it)) === it;
-      return { signatureId: row.id, requestedAt: row.requested_at, created };
-    });
+       RETURNING id, action_id, supporter_id, confirmation_requested_at AS requested_at, (xmax = 0) AS created
+     ),
+     written AS (
+       SELECT sig.*, sup.canonical_email FROM sig JOIN sup ON sup.id = sig.supporter_id
+     ),
+     consented AS (
+       INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version)
+       SELECT w.supporter_id, w.id, p.purpose::"ConsentPurpose", p.granted, $19
+       FROM written w
+       JOIN input i ON i.a = w.action_id AND i.ce = w.canonical_email
+       CROSS JOIN LATERAL (VALUES ('COUNT', true), ('NAMED_DISCLOSURE', i.n), ('NAMED_TO_OWN_COUNTRY', i.own),
+                                  ('PUBLIC_WALL', i.w), ('CONTACT', i.ct)) AS p(purpose, granted)
+       WHERE w.created
+     )
+     SELECT id, action_id, canonical_email, requested_at, created FROM written`,
+    [
+      rows.map((r) => r.actionId),
+      rows.map((r) => r.canonicalEmail),
+      rows.map((r) => r.email),
+      rows.map((r) => r.firstName),
+      rows.map((r) => r.lastName),
+      rows.map((r) => r.country),
+      rows.map((r) => r.locale),
+      rows.map((r) => r.namedDisclosure),
+      rows.map((r) => r.namedToOwnCountry),
+      rows.map((r) => r.publicWall),
+      rows.map((r) => r.contact),
+      rows.map((r) => r.letterSubject),
+      rows.map((r) => r.letterBody),
+      rows.map((r) => r.ipHash),
+      rows.map((r) => r.netHash),
+      rows.map((r) => r.source),
+      rows.map((r) => r.suspicious),
+      rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
+      CONSENT_WORDING_VERSION,
+    ],
+  );
+  const written = new Map(res.rows.map((r) => [`${r.action_id}|${r.canonical_email}`, r]));
+  return items.map((it) => {
+    const row = written.get(key(it));
+    if (!row) throw new Error('a signature of the batch was not written');
+    // a second copy inside the same batch is a repeat, like one arriving later
+    const created = row.created && firstByKey.get(key(it)) === it;
+    return { signatureId: row.id, requestedAt: row.requested_at, created };
   });
 }
 

@@ -7,6 +7,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import { render, type RenderedMail } from '../mail/render.ts';
 import { isLocale } from '../shared/locales.ts';
 import { MY_DATA_TTL_HOURS, findSupporterForRequest, myDataToken, unsubscribeToken, type TokenDeps } from './supporter.service.ts';
+import { dateFormat } from '../shared/intl.ts';
 
 export interface MemberMailDeps extends TokenDeps {
   publicBaseUrl: string;
@@ -82,7 +83,7 @@ export async function sendMyDataLink(deps: MyDataLinkDeps, request: { email: str
   const expires = new Date(deps.clock().getTime() + MY_DATA_TTL_HOURS * 3_600_000);
   const mail = render('my-data-link', locale, {
     myDataLinkUrl: memberPageUrl(deps.publicBaseUrl, locale, `/my-data/${myDataToken(deps, sup.id)}`),
-    expires: `${new Intl.DateTimeFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' }).format(expires)} (UTC)`,
+    expires: `${dateFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' }).format(expires)} (UTC)`,
     ...parts.vars,
   });
   const throttleKey = `chorus:my-data-link:${sup.id}`;
