@@ -15,6 +15,7 @@ import { fmt, median, medianRun, progress } from './load.ts';
 import { describeMachine, judge, renderMarkdown, renderTable, type Figure } from './report.ts';
 import { countReaders, digestDelivery, everyNDelivery, overloadScenario, pageReaders, signingScenario, signingUnderStorm } from './scenarios.ts';
 import { exportScenario } from './export.ts';
+import { describeCpu } from './cpu.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const num = (name: string, fallback: number) => {
@@ -118,6 +119,7 @@ async function main() {
     LOG_LEVEL: 'warn',
   });
   const queues = createQueues(redisConnection(redisUrl, { forWorker: false }).on('error', () => {}));
+  const benchRedis = redisConnection(redisUrl, { forWorker: false }).on('error', () => {});
   let capacity = 0;
   try {
     await new Promise((r) => setTimeout(r, 2500)); // the server's action cache sees the new actions
@@ -144,10 +146,15 @@ async function main() {
 
     if (wants('signing')) {
       heading('Durable signing (with counter freshness probes and server memory)');
-      const s = await signingScenario(platform, admin, signAction, freshAction, { connections: cfg.connections, seconds: cfg.long, duplicateShare: cfg.duplicates, secret });
+      const s = await signingScenario(platform, admin, signAction, freshAction, { connections: cfg.connections, seconds: cfg.long, duplicateShare: cfg.duplicates, secret, redis: benchRedis });
       capacity = s.load.okRps;
       const notOk = s.load.total - Object.entries(s.load.byStatus).reduce((a, [st, n]) => a + (Number(st) >= 200 && Number(st) < 300 ? n : 0), 0);
       add({ id: 'signing.rate', scenario: 'Durable signing', figure: `202s per second, ${cfg.connections} connections, ${cfg.duplicates * 100}% repeat emails, ${fmt(s.load.seconds)} s`, value: s.load.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 0.35 }, note: `${fmt(s.load.okRps / singleRate, 2)} x single-row INSERT, ${fmt(s.load.okRps / batchedRate, 2)} x batched INSERT; ${cpuNote(s.load)}` });
+      if (s.cpu) {
+        // what bounds the rate on this machine: every part's CPU per 202, and what the cores allow at that cost
+        const c = describeCpu(s.cpu, s.load.byStatus['202'] ?? 0);
+        add({ id: 'signing.cpu', scenario: 'Durable signing', figure: 'CPU per 202, all parts (server, workers, PostgreSQL, Redis, load generator)', value: c.totalMs, unit: 'ms', explains: 'the rate', note: c.text });
+      }
       add({ id: 'signing.p99', scenario: 'Durable signing', figure: 'latency p99 (p50, p90 in note)', value: s.load.latency.p99, unit: 'ms', target: { max: 50 }, note: `p50 ${fmt(s.load.latency.p50, 1)} ms, p90 ${fmt(s.load.latency.p90, 1)} ms, max ${fmt(s.load.latency.max)} ms` });
       add({ id: 'signing.errors', scenario: 'Durable signing', figure: 'answers other than 202, and transport errors', value: notOk + s.load.errors + s.load.timeouts, unit: 'count', target: { max: 0 }, note: JSON.stringify(s.load.byStatus) });
       add({ id: 'signing.exactlyOnce', scenario: 'Durable signing', figure: `202-answered addresses without exactly one row (of ${fmt(s.exactlyOnce.acceptedEmails)})`, value: s.exactlyOnce.missing + s.exactlyOnce.duplicated, unit: 'count', target: { max: 0 }, note: `${fmt(s.exactlyOnce.rows)} rows on the action` });
@@ -184,6 +191,7 @@ async function main() {
     }
   } finally {
     await queues.close();
+    benchRedis.disconnect();
     await platform.stop();
     await db.close();
   }

@@ -17,6 +17,8 @@ export interface Figure {
   target?: { minRatio?: number; max?: number };
   /** every run's figure, where the value is the median of several */
   runs?: number[];
+  /** a measurement that explains another figure (no target of its own, not a ceiling) */
+  explains?: string;
   note?: string;
   ratio?: number;
   pass?: boolean;
@@ -65,7 +67,7 @@ export async function describeMachine(databaseUrl: string, redisUrl: string): Pr
 
 const value = (f: Figure) => (f.unit === '%' ? fmt(f.value, 3) : Math.abs(f.value) < 10 && f.unit !== 'count' ? fmt(f.value, 2) : fmt(f.value));
 const target = (f: Figure) =>
-  f.target?.minRatio !== undefined ? `>= ${f.target.minRatio} x ${f.ceiling?.id ?? ''}` : f.target?.max !== undefined ? `<= ${fmt(f.target.max, f.unit === '%' ? 1 : 0)} ${f.unit}` : 'ceiling';
+  f.target?.minRatio !== undefined ? `>= ${f.target.minRatio} x ${f.ceiling?.id ?? ''}` : f.target?.max !== undefined ? `<= ${fmt(f.target.max, f.unit === '%' ? 1 : 0)} ${f.unit}` : f.explains ? `explains ${f.explains}` : 'ceiling';
 const verdict = (f: Figure) => (f.pass === undefined ? '' : f.pass ? 'PASS' : 'FAIL');
 
 export function renderTable(figures: Figure[]): string {

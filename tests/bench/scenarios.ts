@@ -7,7 +7,9 @@ import type { Queues } from '../../server/src/queue/queue.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { canonicalEmail } from '../../server/src/supporter/email.ts';
 import type { Platform } from '../support/platform.ts';
-import { memoryOf, type Child } from './child.ts';
+import type { Redis } from 'ioredis';
+import { memoryOf, startChild, type Child } from './child.ts';
+import { measureCpu, type CpuShare } from './cpu.ts';
 import { insertConfirmed, type BenchAction } from './data.ts';
 import { fmt, percentiles, progress, runLoad, type LoadResult, type Percentiles } from './load.ts';
 
@@ -105,6 +107,8 @@ export async function checkExactlyOnce(pool: pg.Pool, actionId: string, accepted
 
 export interface SigningResult {
   load: LoadResult;
+  /** CPU used by each part of the platform during the run (when a Redis client was given) */
+  cpu?: CpuShare;
   exactlyOnce: ExactlyOnce;
   serverRssPeakMb: number;
   serverRssEndMb: number;
@@ -116,9 +120,10 @@ export async function signingScenario(
   pool: pg.Pool,
   action: BenchAction,
   freshnessAction: BenchAction,
-  opts: { connections: number; seconds: number; duplicateShare: number; secret: string; label?: string },
+  opts: { connections: number; seconds: number; duplicateShare: number; secret: string; label?: string; redis?: Redis },
 ): Promise<SigningResult> {
   const traffic = new SigningTraffic(`sign-${Date.now()}`, opts.duplicateShare);
+  const stopCpu = opts.redis ? await measureCpu({ pids: { server: platform.pid('server'), workers: platform.pid('workers') }, pool, redis: opts.redis }) : null;
   let rssPeak = 0;
   let rssEnd = 0;
   const sampleRss = () => {
@@ -139,10 +144,11 @@ export async function signingScenario(
     onTick: sampleRss,
   });
   sampleRss();
+  const cpu = stopCpu ? await stopCpu() : undefined;
   const freshness = await stopFreshness();
   // the writer answers after COMMIT, so every 202 must be a row now, without waiting
   const exactlyOnce = await checkExactlyOnce(pool, action.id, traffic.accepted);
-  return { load, exactlyOnce, serverRssPeakMb: rssPeak, serverRssEndMb: rssEnd, freshness };
+  return { load, cpu, exactlyOnce, serverRssPeakMb: rssPeak, serverRssEndMb: rssEnd, freshness };
 }
 
 export interface FreshnessResult {
@@ -259,19 +265,28 @@ export async function signingUnderStorm(
     seconds: opts.seconds,
     requests: [new SigningTraffic(`alone-${Date.now()}`, 0.2).request(action.slug)],
   });
-  const [during, count, page] = await Promise.all([
-    runLoad({
+  const readers = await startChild('./readers-child.ts', {
+    STORM_URL: platform.baseUrl,
+    STORM_SERVER_PID: String(platform.pid('server') ?? ''),
+    STORM_SLUG: action.slug,
+    STORM_READERS: String(opts.readers),
+    STORM_SECONDS: String(opts.seconds),
+  });
+  try {
+    const storm = readers.ask<{ count: LoadResult; page: LoadResult }>('storm');
+    const during = await runLoad({
       label: 'read storm: signing during storm',
       url: platform.baseUrl,
       serverPid: platform.pid('server'),
       connections: opts.signers,
       seconds: opts.seconds,
       requests: [new SigningTraffic(`storm-${Date.now()}`, 0.2).request(action.slug)],
-    }),
-    countReaders(platform, action, Math.ceil(opts.readers / 2), opts.seconds, 'read storm: count readers'),
-    pageReaders(platform, action, Math.floor(opts.readers / 2), opts.seconds, 'read storm: page readers'),
-  ]);
-  return { alone, during, count, page };
+    });
+    const { count, page } = await storm;
+    return { alone, during, count, page };
+  } finally {
+    await readers.stop();
+  }
 }
 
 // ------------------------------------------------------------------ overload

@@ -134,21 +134,32 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
 }
 
 /**
- * Gathers concurrent writes for up to `maxWaitMs` (or `maxBatch` items) and commits them
- * together. If a batch fails (say, one row breaks a constraint), each item is retried alone
- * so one bad row cannot fail the others.
+ * Gathers concurrent writes and commits them together, as a database's group commit does:
+ * while fewer than `maxInFlight` batches are being committed, what arrived in the current turn
+ * of the event loop is written at once (or after `maxWaitMs`, when set); while they are busy,
+ * new signatures gather into the next batch, which goes as soon as one finishes. So a lone
+ * signer waits for no timer, and a spike makes batches as large as the database's pace needs
+ * (up to `maxBatch`). If a batch fails (say, one row breaks a constraint), each item is retried
+ * alone so one bad row cannot fail the others.
  */
 export class SignatureWriter {
   private queue: { item: NewSignature; at: number; resolve: (r: WrittenSignature) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private inFlight = 0;
+  private batchesInFlight = 0;
+  /** statements written so far (each a batch): for tests and the bench's notes */
+  batchesWritten = 0;
   /** when the oldest item of each batch being committed arrived */
   private inFlightSince = new Set<{ at: number }>();
+  private readonly opts: WriterOptions;
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly opts: { maxBatch: number; maxWaitMs: number; maxQueued: number } = { maxBatch: 256, maxWaitMs: 4, maxQueued: 20_000 },
-  ) {}
+    opts: Partial<WriterOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_WRITER, ...opts };
+  }
 
   /** How many signatures are waiting or being written: the server sheds load above maxQueued. */
   get backlog(): number {
@@ -173,25 +184,36 @@ export class SignatureWriter {
   write(item: NewSignature): Promise<WrittenSignature> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, at: performance.now(), resolve, reject });
-      if (this.queue.length >= this.opts.maxBatch) this.flush();
-      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
+      this.schedule();
     });
   }
 
+  private schedule(): void {
+    // every committing slot is busy: the first batch to finish takes what has gathered
+    if (this.batchesInFlight >= this.opts.maxInFlight) return;
+    if (this.queue.length >= this.opts.maxBatch) return this.flush();
+    if (this.timer || this.immediate) return;
+    if (this.opts.maxWaitMs > 0) this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
+    else this.immediate = setImmediate(() => this.flush());
+  }
+
   private flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    while (this.queue.length > 0) {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+    while (this.queue.length > 0 && this.batchesInFlight < this.opts.maxInFlight) {
       const batch = this.queue.splice(0, this.opts.maxBatch);
       const since = { at: batch[0]!.at };
       this.inFlight += batch.length;
+      this.batchesInFlight++;
       this.inFlightSince.add(since);
       // the batch stops counting as waiting before its callers are answered
       void this.commit(batch, () => this.inFlightSince.delete(since)).finally(() => {
         this.inFlight -= batch.length;
+        this.batchesInFlight--;
         this.inFlightSince.delete(since);
+        if (this.queue.length > 0) this.schedule();
       });
     }
   }
@@ -199,6 +221,7 @@ export class SignatureWriter {
   private async commit(batch: typeof this.queue, settled: () => void = () => {}): Promise<void> {
     try {
       const results = await writeSignatures(this.pool, batch.map((b) => b.item));
+      this.batchesWritten++;
       settled();
       batch.forEach((b, i) => b.resolve(results[i]!));
     } catch (err) {
@@ -211,3 +234,16 @@ export class SignatureWriter {
     }
   }
 }
+
+export interface WriterOptions {
+  /** most signatures in one statement */
+  maxBatch: number;
+  /** 0: write what arrived in the current turn of the event loop; more: wait this long for company */
+  maxWaitMs: number;
+  /** batches being committed at once; further signatures gather into the next */
+  maxInFlight: number;
+  /** signatures waiting or being written above which `full` is true */
+  maxQueued: number;
+}
+
+export const DEFAULT_WRITER: WriterOptions = { maxBatch: 256, maxWaitMs: 0, maxInFlight: 2, maxQueued: 20_000 };

@@ -1,0 +1,81 @@
+// The signature writer's group commit against the test database: signatures of one turn of
+// the event loop share one statement, those arriving while the committing slots are busy
+// gather into the next, and every caller gets its own row, created once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, type Db } from '../db/db.ts';
+import { createAction, uniqueEmail } from '../testing/harness.ts';
+import { SignatureWriter, type NewSignature } from './signature.repository.ts';
+
+let db: Db;
+beforeAll(() => {
+  db = createDb(process.env.DATABASE_URL!, { max: 6 });
+});
+afterAll(async () => {
+  await db?.close();
+});
+
+function signature(actionId: string, email: string): NewSignature {
+  return {
+    actionId,
+    email,
+    canonicalEmail: email.toLowerCase(),
+    firstName: 'Ana',
+    lastName: 'Writer',
+    country: 'MX',
+    locale: 'en',
+    namedDisclosure: false,
+    namedToOwnCountry: false,
+    publicWall: false,
+    contact: false,
+    letterSubject: null,
+    letterBody: null,
+    ipHash: null,
+    netHash: null,
+    source: null,
+    suspicious: false,
+  };
+}
+
+async function rowsOf(actionId: string): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM signatures WHERE action_id = $1', [actionId]);
+  return rows[0]!.n;
+}
+
+describe('SignatureWriter', () => {
+  it('writes the signatures of one turn in one statement, each answered with its own row', async () => {
+    const { action } = await createAction(db);
+    const writer = new SignatureWriter(db.pool);
+    const emails = Array.from({ length: 100 }, () => uniqueEmail('turn'));
+    const written = await Promise.all(emails.map((e) => writer.write(signature(action.id, e))));
+    expect(writer.batchesWritten).toBe(1);
+    expect(new Set(written.map((w) => w.signatureId)).size).toBe(100);
+    expect(written.every((w) => w.created)).toBe(true);
+    expect(await rowsOf(action.id)).toBe(100);
+  });
+
+  it('splits a turn at maxBatch, and gathers what arrives while the slots are busy into the next batch', async () => {
+    const { action } = await createAction(db);
+    const writer = new SignatureWriter(db.pool, { maxBatch: 40, maxInFlight: 1 });
+    const first = Array.from({ length: 100 }, () => writer.write(signature(action.id, uniqueEmail('split'))));
+    // the first 40 are committing; these 30, from a later turn, wait behind the busy slot
+    await new Promise((r) => setImmediate(r));
+    const later = Array.from({ length: 30 }, () => writer.write(signature(action.id, uniqueEmail('later'))));
+    const all = await Promise.all([...first, ...later]);
+    // 100 make 40 + 40 + 20 at most, and the later 30 share batches with them rather than going alone
+    expect(writer.batchesWritten).toBeLessThanOrEqual(4);
+    expect(all.every((w) => w.created)).toBe(true);
+    expect(await rowsOf(action.id)).toBe(130);
+    expect(writer.backlog).toBe(0);
+  });
+
+  it('answers a repeat within one batch as a repeat of the same row, with one set of consents', async () => {
+    const { action } = await createAction(db);
+    const writer = new SignatureWriter(db.pool);
+    const email = uniqueEmail('twice');
+    const [a, b] = await Promise.all([writer.write(signature(action.id, email)), writer.write(signature(action.id, email.toUpperCase()))]);
+    expect(a!.signatureId).toBe(b!.signatureId);
+    expect([a!.created, b!.created]).toEqual([true, false]);
+    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM consents WHERE signature_id = $1', [a!.signatureId]);
+    expect(rows[0]!.n).toBe(5);
+  });
+});
