@@ -34,6 +34,7 @@ export default defineConfig({
       // load-shedding.test.ts sets its own thresholds and lag
       SHED_EVENT_LOOP_LAG_MS: '60000',
       SHED_WRITER_WAIT_MS: '60000',
+      SHED_MIN_IN_FLIGHT: '1000000',
       // the suite's workers keep full CPU priority so that emails its tests wait for are not
       // held back by the suite's own load; bench-smoke.test.ts checks the default of 10
       WORKERS_NICE: '0',

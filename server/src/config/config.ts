@@ -95,10 +95,20 @@ export const configSchema = z.object({
   SIGN_LIMIT_PER_EMAIL: z.coerce.number().int().min(1).max(100_000_000).default(5),
   /** other public POSTs per client address per 10 minutes, then 429 */
   PUBLIC_POST_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(300),
+  /**
+   * load shedding: signatures in flight are capped at the recent answer rate times this, so an
+   * admitted signer is answered in about this many milliseconds (503 + Retry-After beyond)
+   */
+  SHED_SIGNING_LATENCY_MS: z.coerce.number().int().min(1).max(60_000).default(150),
+  /** load shedding: ... but that cap is never below this many signatures in flight */
+  SHED_MIN_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000_000).default(128),
   /** load shedding: new signatures get 503 + Retry-After while the event loop lags more than this */
   SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(1).max(60_000).default(60),
-  /** load shedding: ... or while the oldest unanswered signature has waited longer than this */
-  SHED_WRITER_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(150),
+  /**
+   * load shedding: ... or while the oldest unanswered signature has waited longer than this
+   * (PostgreSQL not keeping up; the admitted signer's whole budget, where the in-flight cap aims lower)
+   */
+  SHED_WRITER_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(250),
   /**
    * CPU priority (nice, 0-19) of the workers process. Its work (emails, letters) can wait
    * seconds; a signer waiting for an answer cannot. On a machine that also runs the server,

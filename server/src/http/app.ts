@@ -35,7 +35,7 @@ import { WIDGET_JS } from './widget.ts';
 import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
-import { EventLoopLag, type LoadShedderOptions } from './load-shedding.ts';
+import { EventLoopLag, InFlight, type LoadShedderOptions } from './load-shedding.ts';
 import { pageCache, pageKey } from '../shared/page-cache.ts';
 
 const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026' };
@@ -260,7 +260,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           api.addHook('onClose', async () => monitor.stop());
           lag = monitor;
         }
-        shedding = { signals: { lag, writer: deps.signatures.writer }, opts: deps.shedding };
+        const inFlight = new InFlight().start();
+        const shed: Record<string, number> = {};
+        // what was refused, and why, once every 10 s while it happens
+        const report = setInterval(() => {
+          if (Object.keys(shed).length === 0) return;
+          app.log.warn({ shed: { ...shed }, inFlightLimit: inFlight.limit(deps.shedding!), answersPerSecond: Math.round(inFlight.rate) }, 'load shedding: signatures refused with 503');
+          for (const k of Object.keys(shed)) delete shed[k];
+        }, 10_000).unref();
+        api.addHook('onClose', async () => {
+          inFlight.stop();
+          clearInterval(report);
+        });
+        shedding = { signals: { lag, writer: deps.signatures.writer, inFlight, shed }, opts: deps.shedding };
       }
       await api.register(actionRoutes, { cache: deps.cache, signatures, shedding });
       await api.register(confirmationRoutes, { signatures });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, signBody, type Harness } from '../testing/harness.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
-import { EventLoopLag, shedReason } from './load-shedding.ts';
+import { EventLoopLag, InFlight, shedReason } from './load-shedding.ts';
 
 const opts = { maxEventLoopLagMs: 50, maxWriterWaitMs: 150, retryAfterSeconds: 1 };
 
@@ -31,6 +31,37 @@ describe('shedReason', () => {
     expect(shedReason({ lag: { lagMs: 10 }, writer: writer(20) }, opts)).toBeNull();
     expect(shedReason({ lag: { lagMs: 51 }, writer: writer(0) }, opts)).toBe('event_loop_lag');
     expect(shedReason({ lag: { lagMs: 0 }, writer: writer(151) }, opts)).toBe('writer_backlog');
+  });
+});
+
+describe('InFlight', () => {
+  it('caps signatures in flight at the answer rate times the latency budget, never below the floor', () => {
+    const f = new InFlight();
+    const budget = { inFlightLatencyMs: 150, minInFlight: 10 };
+    expect(f.limit(budget)).toBe(10);
+    f.rate = 2000;
+    expect(f.limit(budget)).toBe(300);
+    expect(f.limit({})).toBe(Infinity);
+    const writer = { oldestWaitMs: () => 0 };
+    f.count = 299;
+    expect(shedReason({ lag: { lagMs: 0 }, writer, inFlight: f }, { ...opts, ...budget })).toBeNull();
+    f.count = 300;
+    expect(shedReason({ lag: { lagMs: 0 }, writer, inFlight: f }, { ...opts, ...budget })).toBe('in_flight');
+  });
+
+  it('learns the answer rate from what it answers', async () => {
+    const f = new InFlight(20).start();
+    try {
+      for (let i = 0; i < 50; i++) {
+        f.admit();
+        f.done();
+      }
+      expect(f.count).toBe(0);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(f.rate).toBeGreaterThan(0);
+    } finally {
+      f.stop();
+    }
   });
 });
 
@@ -109,6 +140,32 @@ describe('POST /api/actions/:slug/signatures sheds load', () => {
     // as soon as the lag is gone, signing is admitted again
     lag.lagMs = 0;
     expect((await sign()).statusCode).toBe(202);
+  });
+
+  it('admits at most the floor of signatures in flight while none is answered, and admits again once they are', async () => {
+    const capped = await createHarness({ shedding: { ...opts, lag: { lagMs: 0 }, inFlightLatencyMs: 150, minInFlight: 3, maxWriterWaitMs: 60_000 } });
+    const blocker = await capped.db.pool.connect();
+    try {
+      const { action } = await createAction(capped.db);
+      await capped.cache.refresh();
+      const sign = () => capped.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody() });
+      // hold every signature write until released
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE signatures IN EXCLUSIVE MODE');
+      const held = [sign(), sign(), sign()];
+      await new Promise((r) => setTimeout(r, 100));
+      const refused = await Promise.all([sign(), sign()]);
+      expect(refused.map((r) => r.statusCode)).toEqual([503, 503]);
+      expect(refused[0]!.headers['retry-after']).toBe('1');
+      await blocker.query('COMMIT');
+      expect((await Promise.all(held)).map((r) => r.statusCode)).toEqual([202, 202, 202]);
+      // the three answered leave room again
+      expect((await sign()).statusCode).toBe(202);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      blocker.release();
+      await capped.close();
+    }
   });
 
   it('serves the public count from memory', async () => {

@@ -1,6 +1,9 @@
 // Overload is answered, not suffered: when the server cannot answer a new signature in time,
 // it says so at once (503 with Retry-After) instead of queueing it behind thousands of others
-// until every signer times out. Two signals, checked before the body is even read:
+// until every signer times out. Three signals, checked before the body is even read:
+// - signatures in flight (admitted, not yet answered) against what the recent answer rate
+//   clears within a latency budget (Little's law: in flight = rate × time), so an admitted
+//   signer is answered within about that budget however many arrive;
 // - event-loop lag: the process is out of CPU (requests queue before any of our code runs);
 // - the signature writer's oldest unanswered signature: PostgreSQL is not keeping up.
 // Only the signing route sheds. Reads are served from memory and stay cheap, so readers keep
@@ -13,6 +16,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.ts';
 
 export interface LoadShedderOptions {
+  /**
+   * latency budget of an admitted signature: signatures in flight are capped at the recent
+   * answer rate times this (absent: no cap)
+   */
+  inFlightLatencyMs?: number;
+  /** ... but never below this many: a burst smaller than it is always admitted */
+  minInFlight?: number;
   /** smoothed event-loop lag above which new signatures are refused */
   maxEventLoopLagMs: number;
   /** age of the oldest unanswered signature above which new ones are refused */
@@ -20,7 +30,49 @@ export interface LoadShedderOptions {
   retryAfterSeconds: number;
 }
 
-export const DEFAULT_SHEDDING: LoadShedderOptions = { maxEventLoopLagMs: 60, maxWriterWaitMs: 150, retryAfterSeconds: 1 };
+export const DEFAULT_SHEDDING: LoadShedderOptions = { inFlightLatencyMs: 150, minInFlight: 128, maxEventLoopLagMs: 60, maxWriterWaitMs: 250, retryAfterSeconds: 1 };
+
+/**
+ * Signatures admitted and not yet answered, and the rate at which they are answered
+ * (answers per second, smoothed over about a second).
+ */
+export class InFlight {
+  count = 0;
+  rate = 0;
+  private answered = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly windowMs = 250) {}
+
+  start(): this {
+    this.timer = setInterval(() => {
+      this.rate = this.rate * 0.5 + ((this.answered * 1000) / this.windowMs) * 0.5;
+      this.answered = 0;
+    }, this.windowMs);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** how many may be in flight under `opts` */
+  limit(opts: Pick<LoadShedderOptions, 'inFlightLatencyMs' | 'minInFlight'>): number {
+    if (opts.inFlightLatencyMs === undefined) return Infinity;
+    return Math.max(opts.minInFlight ?? 1, Math.floor((this.rate * opts.inFlightLatencyMs) / 1000));
+  }
+
+  admit(): void {
+    this.count++;
+  }
+
+  done(): void {
+    this.count--;
+    this.answered++;
+  }
+}
 
 /**
  * Event-loop lag, sampled by a timer that should fire every `intervalMs`, smoothed (EWMA).
@@ -72,10 +124,14 @@ export class EventLoopLag {
 export interface ShedSignals {
   lag: { lagMs: number };
   writer: { oldestWaitMs(): number };
+  inFlight?: InFlight;
+  /** signatures refused so far, by reason (logged by the server) */
+  shed?: Record<string, number>;
 }
 
 /** Why a new signature would be refused now, or null to admit it. */
 export function shedReason(signals: ShedSignals, opts: LoadShedderOptions): string | null {
+  if (signals.inFlight && signals.inFlight.count >= signals.inFlight.limit(opts)) return 'in_flight';
   if (signals.lag.lagMs > opts.maxEventLoopLagMs) return 'event_loop_lag';
   if (signals.writer.oldestWaitMs() > opts.maxWriterWaitMs) return 'writer_backlog';
   return null;
@@ -83,9 +139,18 @@ export function shedReason(signals: ShedSignals, opts: LoadShedderOptions): stri
 
 /** An onRequest hook for the signing route. */
 export function shedSigning(signals: ShedSignals, opts: LoadShedderOptions = DEFAULT_SHEDDING) {
-  return async (_req: FastifyRequest, _reply: FastifyReply) => {
+  return async (_req: FastifyRequest, reply: FastifyReply) => {
     const reason = shedReason(signals, opts);
-    if (!reason) return;
+    if (!reason) {
+      const inFlight = signals.inFlight;
+      if (inFlight) {
+        inFlight.admit();
+        // 'close' comes once per response, answered or abandoned by the client
+        reply.raw.once('close', () => inFlight.done());
+      }
+      return;
+    }
+    if (signals.shed) signals.shed[reason] = (signals.shed[reason] ?? 0) + 1;
     throw new AppError(503, 'overloaded', 'Too many signatures are arriving at once; please try again in a moment', {
       'retry-after': String(opts.retryAfterSeconds),
     });

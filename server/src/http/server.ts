@@ -47,7 +47,7 @@ async function main() {
     internalSecret,
     webHandler,
     queues,
-    shedding: { maxEventLoopLagMs: config.SHED_EVENT_LOOP_LAG_MS, maxWriterWaitMs: config.SHED_WRITER_WAIT_MS, retryAfterSeconds: 1 },
+    shedding: { inFlightLatencyMs: config.SHED_SIGNING_LATENCY_MS, minInFlight: config.SHED_MIN_IN_FLIGHT, maxEventLoopLagMs: config.SHED_EVENT_LOOP_LAG_MS, maxWriterWaitMs: config.SHED_WRITER_WAIT_MS, retryAfterSeconds: 1 },
     signatures: {
       pool: db.pool,
       cache,
