@@ -103,7 +103,7 @@ export const configSchema = z.object({
   /** load shedding: ... but that cap is never below this many signatures in flight */
   SHED_MIN_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000_000).default(128),
   /** load shedding: new signatures get 503 + Retry-After while the event loop lags more than this */
-  SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(1).max(60_000).default(60),
+  SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(1).max(60_000).default(250),
   /**
    * load shedding: ... or while the oldest unanswered signature has waited longer than this
    * (PostgreSQL not keeping up; the admitted signer's whole budget, where the in-flight cap aims lower)

@@ -265,7 +265,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         // what was refused, and why, once every 10 s while it happens
         const report = setInterval(() => {
           if (Object.keys(shed).length === 0) return;
-          app.log.warn({ shed: { ...shed }, inFlightLimit: inFlight.limit(deps.shedding!), answersPerSecond: Math.round(inFlight.rate) }, 'load shedding: signatures refused with 503');
+          app.log.warn({ shed: { ...shed }, inFlightLimit: inFlight.limit(deps.shedding!), answersPerSecond: Math.round(inFlight.rate), capacity: Math.round(inFlight.capacity) }, 'load shedding: signatures refused with 503');
           for (const k of Object.keys(shed)) delete shed[k];
         }, 10_000).unref();
         api.addHook('onClose', async () => {

@@ -39,7 +39,7 @@ describe('InFlight', () => {
     const f = new InFlight();
     const budget = { inFlightLatencyMs: 150, minInFlight: 10 };
     expect(f.limit(budget)).toBe(10);
-    f.rate = 2000;
+    f.capacity = 2000;
     expect(f.limit(budget)).toBe(300);
     expect(f.limit({})).toBe(Infinity);
     const writer = { oldestWaitMs: () => 0 };
@@ -49,7 +49,7 @@ describe('InFlight', () => {
     expect(shedReason({ lag: { lagMs: 0 }, writer, inFlight: f }, { ...opts, ...budget })).toBe('in_flight');
   });
 
-  it('learns the answer rate from what it answers', async () => {
+  it('learns the answer rate from what it answers, and keeps the capacity while fewer are answered', async () => {
     const f = new InFlight(20).start();
     try {
       for (let i = 0; i < 50; i++) {
@@ -59,6 +59,12 @@ describe('InFlight', () => {
       expect(f.count).toBe(0);
       await new Promise((r) => setTimeout(r, 30));
       expect(f.rate).toBeGreaterThan(0);
+      const peak = f.capacity;
+      expect(peak).toBeGreaterThanOrEqual(f.rate);
+      // nothing answered for a few windows: the rate falls fast, the capacity slowly
+      await new Promise((r) => setTimeout(r, 100));
+      expect(f.rate).toBeLessThan(peak / 4);
+      expect(f.capacity).toBeGreaterThan(peak / 2);
     } finally {
       f.stop();
     }
