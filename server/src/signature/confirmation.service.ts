@@ -53,15 +53,18 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
     first_name: string | null;
     slug: string;
     title: string;
-  }>(
-    `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
+  }>({
+    // named: prepared once per connection, so PostgreSQL plans it once, not per email
+    // (planning was three quarters of its cost: 0.29 ms of PostgreSQL CPU unnamed, 0.07 named)
+    name: 'confirmation-load',
+    text: `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
             p.id AS supporter_id, p.email, p.first_name, a.slug,
             COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
                      (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
      WHERE s.id = $1`,
-    [signatureId],
-  );
+    values: [signatureId],
+  });
   const sig = rows[0];
   if (!sig || !sig.email || sig.status === 'INVALIDATED') return 'nothing-owed';
   if (sig.sent_at && sig.sent_at >= sig.requested_at) return 'nothing-owed';
@@ -102,9 +105,10 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
 }
 
 async function markSent(pool: pg.Pool, id: string, requestedAt: Date): Promise<void> {
-  await pool.query(
-    `UPDATE signatures SET confirmation_sent_at = $2
+  await pool.query({
+    name: 'confirmation-mark-sent',
+    text: `UPDATE signatures SET confirmation_sent_at = $2
      WHERE id = $1 AND (confirmation_sent_at IS NULL OR confirmation_sent_at < $2)`,
-    [id, requestedAt],
-  );
+    values: [id, requestedAt],
+  });
 }

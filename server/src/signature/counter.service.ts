@@ -12,8 +12,9 @@ export async function foldConfirmations(pool: pg.Pool, limit = 20_000): Promise<
   return inTransaction(pool, async (client) => {
     const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [COUNTER_LOCK]);
     if (!lock.rows[0]?.ok) return 0;
-    const { rows } = await client.query<{ folded: number }>(
-      `WITH folded AS (
+    const { rows } = await client.query<{ folded: number }>({
+      name: 'counter-fold',
+      text: `WITH folded AS (
          UPDATE signatures SET counted_at = now()
          WHERE id IN (SELECT id FROM signatures WHERE status = 'CONFIRMED' AND counted_at IS NULL LIMIT $1)
          RETURNING action_id, country
@@ -29,8 +30,8 @@ export async function foldConfirmations(pool: pg.Pool, limit = 20_000): Promise<
            SET confirmed_count = action_country_stats.confirmed_count + EXCLUDED.confirmed_count
        )
        SELECT count(*)::int AS folded FROM folded`,
-      [limit],
-    );
+      values: [limit],
+    });
     return rows[0]?.folded ?? 0;
   });
 }

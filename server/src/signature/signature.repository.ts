@@ -55,8 +55,10 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
   const rows = [...firstByKey.values()].sort((a, b) =>
     a.canonicalEmail < b.canonicalEmail ? -1 : a.canonicalEmail > b.canonicalEmail ? 1 : a.actionId < b.actionId ? -1 : a.actionId > b.actionId ? 1 : 0,
   );
-  const res = await pool.query<{ id: string; action_id: string; canonical_email: string; requested_at: Date; created: boolean }>(
-    `WITH input AS (
+  const res = await pool.query<{ id: string; action_id: string; canonical_email: string; requested_at: Date; created: boolean }>({
+    // named: prepared once per connection (the plan of this statement costs more than a small batch's rows)
+    name: 'signatures-write',
+    text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::char(2)[], $7::varchar[],
                             $8::bool[], $9::bool[], $10::bool[], $11::bool[], $12::varchar[], $13::text[], $14::varchar[],
                             $15::varchar[], $16::varchar[], $17::bool[], $18::varchar[])
@@ -101,7 +103,7 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
        WHERE w.created
      )
      SELECT id, action_id, canonical_email, requested_at, created FROM written`,
-    [
+    values: [
       rows.map((r) => r.actionId),
       rows.map((r) => r.canonicalEmail),
       rows.map((r) => r.email),
@@ -122,7 +124,7 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
       rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
       CONSENT_WORDING_VERSION,
     ],
-  );
+  });
   const written = new Map(res.rows.map((r) => [`${r.action_id}|${r.canonical_email}`, r]));
   return items.map((it) => {
     const row = written.get(key(it));

@@ -87,13 +87,14 @@ async function signatureForToken(deps: SignatureDeps, token: string, locale: str
     if (check.reason === 'expired') throw gone('link_expired', 'This confirmation link has expired; sign again to get a new one');
     throw notFound('invalid_link', 'This confirmation link is not valid');
   }
-  const { rows } = await deps.pool.query<{ id: string; status: string; slug: string; title: string | null; default_title: string | null }>(
-    `SELECT s.id, s.status, a.slug,
+  const { rows } = await deps.pool.query<{ id: string; status: string; slug: string; title: string | null; default_title: string | null }>({
+    name: 'signature-for-token',
+    text: `SELECT s.id, s.status, a.slug,
             (SELECT title FROM action_texts WHERE action_id = a.id AND locale = $2) AS title,
             (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale) AS default_title
      FROM signatures s JOIN actions a ON a.id = s.action_id WHERE s.id = $1`,
-    [check.subject, locale ?? 'en'],
-  );
+    values: [check.subject, locale ?? 'en'],
+  });
   const row = rows[0];
   if (!row || row.status === 'INVALIDATED') throw notFound('invalid_link', 'This confirmation link is not valid');
   return { row, action: { slug: row.slug, title: row.title ?? row.default_title ?? row.slug } };
@@ -113,10 +114,11 @@ export async function confirm(
   const { row, action } = await signatureForToken(deps, token, locale);
   // the confirmation and its webhook event (if any endpoint listens) commit together
   const won = await inTransaction(deps.pool, async (tx) => {
-    const updated = await tx.query<{ action_id: string; country: string }>(
-      `UPDATE signatures SET status = 'CONFIRMED', confirmed_at = $2 WHERE id = $1 AND status = 'PENDING' RETURNING action_id, country`,
-      [row.id, deps.clock()],
-    );
+    const updated = await tx.query<{ action_id: string; country: string }>({
+      name: 'signature-confirm',
+      text: `UPDATE signatures SET status = 'CONFIRMED', confirmed_at = $2 WHERE id = $1 AND status = 'PENDING' RETURNING action_id, country`,
+      values: [row.id, deps.clock()],
+    });
     const sig = updated.rows[0];
     if (sig) {
       await emitEvent(tx, 'signature.confirmed', {
