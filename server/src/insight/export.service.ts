@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import type pg from 'pg';
@@ -192,6 +192,43 @@ export function safeCells(cells: unknown[]): string[] {
   return cells.map((c) => neutraliseCell(c == null ? '' : String(c)));
 }
 
+/**
+ * The CSV of an export as a stream with backpressure: rows from a server-side cursor (1,000 per
+ * FETCH), each turned into neutralised cells, then csv-stringify. Memory stays flat whatever the
+ * row count. The caller owns `client` (and its transaction) and releases it when the stream ends
+ * or fails; `onRow` is called once per row written. The staff export writes this into its file;
+ * the benchmark (tests/bench/export.ts) measures it against PostgreSQL's own COPY.
+ */
+export function exportCsv(client: pg.PoolClient, f: ExportFilter, onRow?: () => void): Readable {
+  const q = buildQuery(f);
+  const rows = client.query(new QueryStream(q.sql, q.params, { batchSize: 1_000 }));
+  const toCells = new Transform({
+    objectMode: true,
+    transform(row: Record<string, unknown>, _enc, cb) {
+      onRow?.();
+      cb(null, safeCells(q.cells(row)));
+    },
+  });
+  const csv = stringify({ header: true, columns: q.columns });
+  // an error anywhere (the query, say) ends the stream the caller reads with that error; the
+  // caller giving up on it (its file failed, say) closes the cursor, so the client is free again
+  rows.on('error', (err) => toCells.destroy(err));
+  toCells.on('error', (err) => csv.destroy(err));
+  csv.on('close', () => {
+    if (!csv.readableEnded) {
+      toCells.destroy();
+      rows.destroy();
+    }
+  });
+  return rows.pipe(toCells).pipe(csv);
+}
+
+/** The query of an export and its parameters (the benchmark gives the same rows to COPY). */
+export function exportQuery(f: ExportFilter): { sql: string; params: unknown[]; columns: string[] } {
+  const { sql, params, columns } = buildQuery(f);
+  return { sql, params, columns };
+}
+
 async function checkAction(pool: pg.Pool, actionId: string | undefined): Promise<void> {
   if (!actionId) return;
   const { rowCount } = await pool.query('SELECT 1 FROM actions WHERE id = $1', [actionId]);
@@ -254,7 +291,6 @@ export async function startExport(deps: ExportDeps, staffId: string, f: ExportFi
 }
 
 async function runExport(deps: ExportDeps, id: string, staffId: string, f: ExportFilter): Promise<void> {
-  const q = buildQuery(f);
   const final = fileOf(deps, id);
   const partial = `${final}.part`;
   const every = deps.progressEvery ?? 5_000;
@@ -271,16 +307,13 @@ async function runExport(deps: ExportDeps, id: string, staffId: string, f: Expor
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // each FETCH is its own statement; this bounds one, not the whole export
     await client.query(`SET LOCAL statement_timeout = '5min'`);
-    const rows = client.query(new QueryStream(q.sql, q.params, { batchSize: 1_000 }));
-    const toCells = new Transform({
-      objectMode: true,
-      transform(row: Record<string, unknown>, _enc, cb) {
+    await pipeline(
+      exportCsv(client, f, () => {
         rowsDone++;
         if (rowsDone % every === 0) report();
-        cb(null, safeCells(q.cells(row)));
-      },
-    });
-    await pipeline(rows, toCells, stringify({ header: true, columns: q.columns }), createWriteStream(partial, { mode: 0o600 }));
+      }),
+      createWriteStream(partial, { mode: 0o600 }),
+    );
     await client.query('COMMIT');
     await rename(partial, final);
     await progress;
