@@ -71,11 +71,15 @@ interface Query {
   countSql: string;
   params: unknown[];
   columns: string[];
+  /** rows come as arrays of cells already (rowMode 'array'), not objects */
+  arrayRows?: boolean;
   /** a row of the query to CSV cells, in column order */
   cells: (row: Record<string, unknown>) => unknown[];
 }
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v == null ? '' : String(v));
+/** A timestamptz column as Date#toISOString writes it (UTC, milliseconds), or '' for NULL. */
+const isoSql = (col: string) => `COALESCE(to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), '')`;
 
 function buildQuery(f: ExportFilter): Query {
   const params: unknown[] = [];
@@ -109,30 +113,21 @@ function buildQuery(f: ExportFilter): Query {
       'public_wall',
       ...(personal ? ['first_name', 'last_name', 'email'] : []),
     ];
+    // Every cell comes out of PostgreSQL as the text the file shows (timestamps formatted
+    // there, in UTC, exactly as Date#toISOString writes them): rows as arrays, no Date parsed in
+    // JavaScript only to be printed again. That work was most of the cost per row.
     return {
-      sql: `SELECT s.id, a.slug, s.status, s.created_at, s.confirmed_at, s.invalidated_at, s.invalid_reason, s.country, s.locale,
-                   s.source, s.named_disclosure, s.public_wall
-                   ${personal ? ', p.first_name, p.last_name, p.email' : ''}
+      sql: `SELECT s.id::text, a.slug, s.status::text, ${isoSql('s.created_at')}, ${isoSql('s.confirmed_at')}, ${isoSql('s.invalidated_at')},
+                   COALESCE(s.invalid_reason, ''), s.country, s.locale, COALESCE(s.source, ''),
+                   CASE WHEN s.named_disclosure THEN 'yes' ELSE 'no' END, CASE WHEN s.public_wall THEN 'yes' ELSE 'no' END
+                   ${personal ? ", COALESCE(p.first_name, ''), COALESCE(p.last_name, ''), COALESCE(p.email, '')" : ''}
               FROM signatures s JOIN actions a ON a.id = s.action_id ${personal ? 'JOIN supporters p ON p.id = s.supporter_id' : ''}
               ${cond} ORDER BY s.created_at, s.id`,
       countSql: `SELECT count(*)::int AS n FROM signatures s ${cond}`,
       params,
       columns,
-      cells: (r) => [
-        r.id,
-        r.slug,
-        r.status,
-        iso(r.created_at),
-        iso(r.confirmed_at),
-        iso(r.invalidated_at),
-        r.invalid_reason ?? '',
-        r.country,
-        r.locale,
-        r.source ?? '',
-        r.named_disclosure ? 'yes' : 'no',
-        r.public_wall ? 'yes' : 'no',
-        ...(personal ? [r.first_name ?? '', r.last_name ?? '', r.email ?? ''] : []),
-      ],
+      arrayRows: true,
+      cells: (r) => r as unknown as unknown[],
     };
   }
   if (f.actionId) add('b.action_id = ?::uuid', f.actionId);
@@ -201,7 +196,7 @@ export function safeCells(cells: unknown[]): string[] {
  */
 export function exportCsv(client: pg.PoolClient, f: ExportFilter, onRow?: () => void): Readable {
   const q = buildQuery(f);
-  const rows = client.query(new QueryStream(q.sql, q.params, { batchSize: 1_000 }));
+  const rows = client.query(new QueryStream(q.sql, q.params, { batchSize: 1_000, ...(q.arrayRows ? { rowMode: 'array' as const } : {}) }));
   const toCells = new Transform({
     objectMode: true,
     transform(row: Record<string, unknown>, _enc, cb) {

@@ -46,6 +46,8 @@ export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<Signat
     async (req, reply) => {
       reply.header('cache-control', 'no-store');
       const result = await confirm(deps(), req.params.token, req.query.locale);
+      // the public count of this process shows the confirmation at once (action.service.ts)
+      if (result.status === 'confirmed') opts.signatures.cache.confirmed(result.action.slug);
       if (req.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
         const prefix = req.query.locale && req.query.locale !== 'en' ? `/${req.query.locale}` : '';
         return reply.redirect(`${prefix}/actions/${result.action.slug}/thanks?confirmed=1`, 303);
