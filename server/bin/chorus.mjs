@@ -215,12 +215,12 @@ async function start() {
 
   // the server runs from its build on plain Node (see build-server.mjs: about 90 MB less
   // resident than through tsx); the workers and the mailbox run through tsx
-  const { buildServer } = await import('./build-server.mjs');
+  const { buildServer, SERVER_NODE_FLAGS } = await import('./build-server.mjs');
   const serverBuild = await buildServer();
 
   const children = [];
   const launch = (name, script, extraEnv = {}) => {
-    const child = spawn('node', script.endsWith('.mjs') ? [script] : ['--import', 'tsx', script], {
+    const child = spawn('node', script.endsWith('.mjs') ? [...SERVER_NODE_FLAGS, script] : ['--import', 'tsx', script], {
       cwd: ROOT,
       env: { ...process.env, ...env, ...extraEnv },
       stdio: ['ignore', 'inherit', 'inherit'],

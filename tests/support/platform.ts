@@ -5,7 +5,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildServer } from '../../server/bin/build-server.mjs';
+import { buildServer, SERVER_NODE_FLAGS } from '../../server/bin/build-server.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
@@ -103,7 +103,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   const files: WriteStream[] = [];
   const launch = (name: string) => {
     const script = scripts[name]!;
-    const child = spawn(process.execPath, script.endsWith('.mjs') ? [script] : ['--import', 'tsx', script], { cwd: ROOT, env: envOf[name], stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, script.endsWith('.mjs') ? [...SERVER_NODE_FLAGS, script] : ['--import', 'tsx', script], { cwd: ROOT, env: envOf[name], stdio: ['ignore', 'pipe', 'pipe'] });
     const file = createWriteStream(join(LOG_DIR, `${process.pid}-${++launches}-${name}.log`));
     files.push(file);
     const capture = (d: Buffer) => {
