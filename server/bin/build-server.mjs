@@ -12,7 +12,7 @@
 // below server/src.
 //
 // Used by `npm start` (server/bin/chorus.mjs) and by the test and bench platform
-// (tests/support/platform.ts). Rebuilt only when a file under server/src is newer than the build.
+// (tests/support/platform.ts). Rebuilt only when a file under server/src (or this one) is newer than the build.
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +44,8 @@ function newestMtime(dir) {
 
 /** Builds the server if its sources changed since the last build; answers the path of the build. */
 export async function buildServer() {
-  if (existsSync(SERVER_BUILD) && statSync(SERVER_BUILD).mtimeMs >= newestMtime(join(ROOT, 'server', 'src'))) return SERVER_BUILD;
+  const sources = Math.max(newestMtime(join(ROOT, 'server', 'src')), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  if (existsSync(SERVER_BUILD) && statSync(SERVER_BUILD).mtimeMs >= sources) return SERVER_BUILD;
   // esbuild comes with tsx (a dependency of the platform), so it is installed wherever tsx is
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
