@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'server/src/generated/', 'web/build/', 'web/.svelte-kit/', '.data/'] },
+  { ignores: ['node_modules/', 'server/src/generated/', 'server/build/', 'web/build/', 'web/.svelte-kit/', '.data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...svelte.configs['flat/recommended'],

@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildServer, SERVER_NODE_FLAGS } from '../../server/bin/build-server.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
@@ -88,9 +89,11 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   const procs = new Map<string, ChildProcess>();
   const scripts: Record<string, string> = { mailbox: 'server/src/mailbox/mailbox.main.ts' };
   const envOf: Record<string, Record<string, string>> = { mailbox: env };
+  // the server runs from its build on plain Node, as `npm start` runs it (server/bin/build-server.mjs)
+  const serverBuild = await buildServer();
   for (let i = 0; i < serverCount; i++) {
     const name = i === 0 ? 'server' : `server-${i + 1}`;
-    scripts[name] = 'server/src/http/server.ts';
+    scripts[name] = serverBuild;
     envOf[name] = { ...env, PORT: String(ports[i]) };
   }
   for (let i = 0; i < workerCount; i++) {
@@ -101,8 +104,10 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   mkdirSync(LOG_DIR, { recursive: true });
   const files: WriteStream[] = [];
   const launch = (name: string) => {
+    const script = scripts[name]!;
     const nodeArgs = (name.startsWith('server') ? opts.nodeArgs?.server : name.startsWith('workers') ? opts.nodeArgs?.workers : undefined) ?? [];
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', scripts[name]!], { cwd: ROOT, env: envOf[name], stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = script.endsWith('.mjs') ? [...SERVER_NODE_FLAGS, ...nodeArgs, script] : [...nodeArgs, '--import', 'tsx', script];
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: envOf[name], stdio: ['ignore', 'pipe', 'pipe'] });
     const file = createWriteStream(join(LOG_DIR, `${process.pid}-${++launches}-${name}.log`));
     files.push(file);
     const capture = (d: Buffer) => {

@@ -121,13 +121,34 @@ export interface CountRow {
   countries: { country: string; count: number }[];
 }
 
-/** The folded counts of every action: one cheap query, whatever the number of readers. */
+/**
+ * The counts of every action: what the counter has folded into action_stats and
+ * action_country_stats, plus the confirmations it has not folded yet (the partial index
+ * signatures_to_count holds exactly those, so the tail is a small index scan). One statement,
+ * so one snapshot: a fold that commits meanwhile is seen either wholly or not at all, and no
+ * confirmation is counted twice or missed. A confirmation thus shows at the next refresh of
+ * the cache (a quarter of a second), not after the next fold.
+ */
 export async function loadCounts(pool: pg.Pool): Promise<CountRow[]> {
   const { rows } = await pool.query<{ action_id: string; count: number; countries: { country: string; count: number }[] | null }>(
-    `SELECT s.action_id, s.confirmed_count AS count,
-            (SELECT json_agg(json_build_object('country', c.country, 'count', c.confirmed_count) ORDER BY c.confirmed_count DESC, c.country)
-               FROM action_country_stats c WHERE c.action_id = s.action_id AND c.confirmed_count > 0) AS countries
-     FROM action_stats s`,
+    `WITH tail AS (
+       SELECT action_id, country, count(*)::int AS n FROM signatures
+       WHERE status = 'CONFIRMED' AND counted_at IS NULL GROUP BY action_id, country
+     ), per_country AS (
+       SELECT action_id, country, sum(n)::int AS n FROM (
+         SELECT action_id, country, confirmed_count AS n FROM action_country_stats
+         UNION ALL SELECT action_id, country, n FROM tail
+       ) c GROUP BY action_id, country
+     ), per_action AS (
+       SELECT action_id, sum(n)::int AS n FROM (
+         SELECT action_id, confirmed_count AS n FROM action_stats
+         UNION ALL SELECT action_id, n FROM tail
+       ) a GROUP BY action_id
+     )
+     SELECT a.action_id, a.n AS count,
+            (SELECT json_agg(json_build_object('country', c.country, 'count', c.n) ORDER BY c.n DESC, c.country)
+               FROM per_country c WHERE c.action_id = a.action_id AND c.n > 0) AS countries
+     FROM per_action a`,
   );
   return rows.map((r) => ({ actionId: r.action_id, count: r.count, countries: r.countries ?? [] }));
 }

@@ -2,9 +2,7 @@
 // so a delivery status notification names the letter it is about even when the receiving
 // server mangles the rest. A permanent failure marks the letter BOUNCED; repeated bounces
 // mark the target's contact as STALE, for staff to verify.
-import { simpleParser } from 'mailparser';
 import type pg from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { inTransaction } from '../db/db.ts';
 import { emitLetterEvent } from '../webhook/webhook.service.ts';
 
@@ -33,6 +31,9 @@ export async function parseBounce(raw: string | Buffer, recipients: readonly str
   let letterId = recipients.map((r) => VERP.exec(r)?.[1]).find(Boolean) ?? null;
   if (!letterId) letterId = LETTER_MESSAGE_ID.exec(text)?.[1] ?? null;
 
+  // mailparser and smtp-server are loaded where bounces are read (the workers), not in every
+  // process that only needs bounceAddress (the server, through letter.service.ts)
+  const { simpleParser } = await import('mailparser');
   const parsed = await simpleParser(text).catch(() => null);
   const reportText = [text, ...(parsed?.attachments ?? []).map((a) => a.content.toString('utf8'))].join('\n');
   const status = /^Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(reportText)?.[1] ?? null;
@@ -82,6 +83,7 @@ export async function startBounceServer(opts: {
   clock: () => Date;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }): Promise<BounceServer> {
+  const { SMTPServer } = await import('smtp-server');
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],

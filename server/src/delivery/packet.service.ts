@@ -9,7 +9,6 @@
 // too: "opened" means "the link was fetched", not "a person read it".
 import { existsSync } from 'node:fs';
 import { stringify } from 'csv-stringify';
-import PDFDocument from 'pdfkit';
 import type pg from 'pg';
 import { z } from 'zod';
 import { renderMemberLetter, signOff, type SignerForLetter } from '../letter/member-letter.ts';
@@ -354,6 +353,9 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
   const allText = [l.subject, target, countryLine, l.title, ...named.names, ...Object.values(words)].join('\n');
   const needsUnicode = l.locale === 'ru' || /[^\u0000-\u00ff]/.test(allText);
   const unicode = needsUnicode && existsSync(DEJAVU);
+  // pdfkit (with its font engine) is loaded on the first PDF, not at start: few officials ask
+  // for one, and it is several megabytes of heap in every server process that never does
+  const { default: PDFDocument } = await import('pdfkit');
   const doc = new PDFDocument({ size: 'A4', margin: 56, info: { Title: l.subject, Author: 'Chorus' }, lang: l.locale });
   const regular = unicode ? DEJAVU : 'Helvetica';
   const bold = unicode ? (existsSync(DEJAVU_BOLD) ? DEJAVU_BOLD : DEJAVU) : 'Helvetica-Bold';

@@ -2,7 +2,9 @@
 // cacheable with an ETag, open to other origins; the widget is far under 15 KB gzipped.
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAction, createHarness, type Harness } from '../testing/harness.ts';
+import { foldConfirmations } from '../signature/counter.service.ts';
+import { confirmationToken } from '../signature/signature.service.ts';
+import { createAction, createHarness, signBody, type Harness } from '../testing/harness.ts';
 import { documented } from '../testing/openapi.ts';
 
 let h: Harness;
@@ -46,6 +48,39 @@ describe('public counts', () => {
 
     expect((await inject({ url: '/api/counts/no-such-action' })).statusCode).toBe(404);
     expect((await inject({ url: '/api/counts/..%2F..%2Fetc' })).statusCode).toBe(422);
+  });
+});
+
+describe('a confirmation in the public count', () => {
+  it('shows at once on the process that confirmed it, and counts once through reads and folds', async () => {
+    const { action } = await createAction(h.db);
+    await h.db.pool.query(`INSERT INTO action_stats (action_id, confirmed_count) VALUES ($1, 7)`, [action.id]);
+    await h.cache.refresh();
+    const count = async () => (await h.app.inject({ url: `/api/actions/${action.slug}/count` })).json().count as number;
+    expect(await count()).toBe(7);
+
+    const signed = await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody({ country: 'KE' }) });
+    expect(signed.statusCode).toBe(202);
+    const { rows } = await h.db.pool.query<{ id: string }>('SELECT id FROM signatures WHERE action_id = $1', [action.id]);
+    const token = confirmationToken({ secret: h.secret, clock: () => h.now.value, confirmLinkTtlHours: 24 }, rows[0]!.id);
+    const confirmed = await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` });
+    expect(confirmed.json()).toMatchObject({ status: 'confirmed' });
+    // no refresh of the cache yet: this process shows it already
+    expect(await count()).toBe(8);
+    // a second confirmation of the same link changes nothing
+    await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` });
+    expect(await count()).toBe(8);
+
+    // read before the counter folded it (the not yet folded confirmations are added), then after
+    await h.cache.refresh();
+    expect(await count()).toBe(8);
+    await h.cache.refresh();
+    expect(await count()).toBe(8);
+    while ((await foldConfirmations(h.db.pool)) > 0);
+    await h.cache.refresh();
+    expect(await count()).toBe(8);
+    const page = (await h.app.inject({ url: `/api/actions/${action.slug}` })).json();
+    expect(page.countries).toEqual(expect.arrayContaining([{ country: 'KE', count: 1 }]));
   });
 });
 

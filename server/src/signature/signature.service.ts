@@ -132,7 +132,11 @@ export async function confirm(
     }
     return updated.rowCount === 1;
   });
-  if (won) return { status: 'confirmed', action };
+  if (won) {
+    // the public count of this process shows it at once, others at their next reload (action.service.ts)
+    deps.cache.confirmed(row.slug);
+    return { status: 'confirmed', action };
+  }
   const again = await deps.pool.query<{ status: string }>('SELECT status FROM signatures WHERE id = $1', [row.id]);
   if (again.rows[0]?.status === 'CONFIRMED') return { status: 'already_confirmed', action };
   throw notFound('invalid_link', 'This confirmation link is not valid');
