@@ -12,11 +12,10 @@ import { bounceAddress } from '../delivery/bounce.service.ts';
 import { holdForDomainLimit, type DomainLimiter } from '../delivery/domain-limit.ts';
 import type { Queues } from '../queue/queue.ts';
 import { mailDomain } from '../signature/confirmation.service.ts';
-import { mayName, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
+import { mayName, regionNames, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
 import { loadConfig } from '../config/config.ts';
 import { packetToken, packetUrl } from '../delivery/packet.service.ts';
-import { inTransaction } from '../db/db.ts';
-import { emitLetterEvent } from '../webhook/webhook.service.ts';
+import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -92,7 +91,7 @@ export interface LetterContent {
 
 /** The one rendering of a letter to an official, used by delivery and by the console's preview. */
 export function composeLetter(c: LetterContent): RenderedMail {
-  const regionNames = new Intl.DisplayNames([c.locale], { type: 'region' });
+  const countryNames = regionNames(c.locale);
   return render('letter', c.locale, {
     // the text addressed to officials; a petition without one sends its public summary and body
     subject: c.text.letterSubject || c.text.title,
@@ -100,7 +99,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
     body: c.text.letterBody || [c.text.summary, c.text.body].filter(Boolean).join('\n\n'),
     newCount: c.newCount,
     totalCount: c.totalCount,
-    countries: c.countries.map((code) => regionNames.of(code) ?? code).join(', '),
+    countries: c.countries.map((code) => countryNames.of(code) ?? code).join(', '),
     names: c.names,
     memberLetters: c.memberLetters,
     unnamedCount: Math.max(0, c.newCount - c.names.length),
@@ -109,7 +108,22 @@ export function composeLetter(c: LetterContent): RenderedMail {
   });
 }
 
-/** Renders a letter from its rows; `pool` may be a client inside a transaction (the delivery preview). */
+/** The signers a letter may name or quote, as the one query of renderLetter reads them. */
+interface LetterSigner {
+  first_name: string | null;
+  last_name: string | null;
+  country: string;
+  named_disclosure: boolean;
+  named_to_own_country: boolean;
+  letter_subject: string | null;
+  letter_body: string | null;
+}
+
+/**
+ * Renders a letter from its rows, read in one query (the letter, its texts and target, the
+ * signers' countries and the signers it may name); `pool` may be a client inside a
+ * transaction (the delivery preview).
+ */
 export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
   const { rows } = await pool.query<{
     id: string;
@@ -131,10 +145,26 @@ export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: stri
     target_country: string | null;
     salutation: string;
     target_title: string;
+    countries: string[];
+    signers: LetterSigner[];
   }>(
+    // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country;
+    // signers who may be named, and personalised letters: the rule of who is named to whom
+    // lives in member-letter.ts, shared with the preview members see before signing
     `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.target_mode, a.reply_to,
             t.title, t.summary, t.body, t.letter_subject, t.letter_body,
-            g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title
+            g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title,
+            ARRAY(SELECT s.country FROM signatures s
+                  WHERE s.batch_id = l.batch_id AND (a.target_mode <> 'BY_SIGNER_COUNTRY' OR s.country = g.country)
+                  GROUP BY s.country ORDER BY count(*) DESC, s.country) AS countries,
+            (SELECT COALESCE(json_agg(x ORDER BY x.confirmed_at), '[]'::json) FROM (
+               SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body,
+                      s.confirmed_at
+               FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+               WHERE s.batch_id = l.batch_id AND s.status = 'CONFIRMED' AND p.erased_at IS NULL
+                 AND (s.named_disclosure OR s.letter_body IS NOT NULL)
+                 AND (a.target_mode <> 'BY_SIGNER_COUNTRY' OR s.country = g.country)
+               ORDER BY s.confirmed_at LIMIT $2) x) AS signers
      FROM letters l
      JOIN delivery_batches b ON b.id = l.batch_id
      JOIN actions a ON a.id = b.action_id
@@ -142,48 +172,22 @@ export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: stri
      JOIN LATERAL (SELECT * FROM action_texts x WHERE x.action_id = a.id
                    ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true
      WHERE l.id = $1`,
-    [letterId],
+    [letterId, MAX_NAMES],
   );
   const l = rows[0];
   if (!l) return null;
-  // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country
-  const byCountry = l.target_mode === 'BY_SIGNER_COUNTRY';
-  const countriesRes = await pool.query<{ country: string }>(
-    `SELECT country FROM signatures WHERE batch_id = $1 AND (NOT $3::bool OR country = $2)
-     GROUP BY country ORDER BY count(*) DESC, country`,
-    [l.batch_id, l.target_country, byCountry],
-  );
-  // signers who may be named, and personalised letters: the rule of who is named to whom
-  // lives in member-letter.ts, shared with the preview members see before signing
-  const signers = await pool.query<{
-    first_name: string | null;
-    last_name: string | null;
-    country: string;
-    named_disclosure: boolean;
-    named_to_own_country: boolean;
-    letter_subject: string | null;
-    letter_body: string | null;
-  }>(
-    `SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-     WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND p.erased_at IS NULL
-       AND (s.named_disclosure OR s.letter_body IS NOT NULL)
-       AND (NOT $3::bool OR s.country = $2)
-     ORDER BY s.confirmed_at LIMIT $4`,
-    [l.batch_id, l.target_country, byCountry, MAX_NAMES],
-  );
-  const toSigner = (r: (typeof signers.rows)[number]): SignerForLetter => ({
+  const toSigner = (r: LetterSigner): SignerForLetter => ({
     firstName: r.first_name,
     lastName: r.last_name,
     country: r.country,
     namedDisclosure: r.named_disclosure,
     namedToOwnCountry: r.named_to_own_country,
   });
-  const names = signers.rows
+  const names = l.signers
     .filter((r) => mayName(l.target_country, toSigner(r)))
     .map((r) => [r.first_name, r.last_name].filter(Boolean).join(' '));
   const salutation = letterSalutation({ salutation: l.salutation, title: l.target_title, name: l.target_name });
-  const memberLetters = signers.rows
+  const memberLetters = l.signers
     .filter((r) => r.letter_body)
     .slice(0, MAX_MEMBER_LETTERS)
     .map((r) =>
@@ -200,7 +204,7 @@ export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: stri
     salutation,
     newCount: l.signature_count,
     totalCount: l.total_count,
-    countries: countriesRes.rows.map((r) => r.country),
+    countries: l.countries,
     names,
     memberLetters,
     organisation,
@@ -240,15 +244,14 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
       messageId: letter.message_id,
       headers: { 'X-Chorus-Letter': letter.id },
     });
-    await inTransaction(deps.pool, async (tx) => {
-      const sent = await tx.query(
-        `UPDATE letters SET status = 'SENT', sent_at = $2, smtp_response = $3, last_error = NULL
-         WHERE id = $1 AND status = 'SUBMITTING'`,
-        [letterId, deps.clock(), String((info as { response?: string }).response ?? '').slice(0, 900)],
-      );
-      // letter.delivered for webhooks, in the same transaction as the state change
-      if (sent.rowCount === 1) await emitLetterEvent(tx, 'letter.delivered', letterId);
-    });
+    // SENT and letter.delivered for webhooks in one statement, so the event comes with the state change
+    await updateLetterWithEvent(
+      deps.pool,
+      'letter.delivered',
+      `UPDATE letters SET status = 'SENT', sent_at = $2, smtp_response = $3, last_error = NULL
+       WHERE id = $1 AND status = 'SUBMITTING' RETURNING *`,
+      [letterId, deps.clock(), String((info as { response?: string }).response ?? '').slice(0, 900)],
+    );
     return 'sent';
   } catch (err) {
     const failure = classifySendError(err);
