@@ -11,7 +11,7 @@ import { buildDueBatches } from '../server/src/delivery/batch.service.ts';
 import { startBounceServer, type BounceServer } from '../server/src/delivery/bounce.service.ts';
 import { createDomainLimiter } from '../server/src/delivery/domain-limit.ts';
 import { sweep } from '../server/src/delivery/sweeper.service.ts';
-import { deliverLetter } from '../server/src/letter/letter.service.ts';
+import { createBatchSignerCache, deliverLetter } from '../server/src/letter/letter.service.ts';
 import { createMailer } from '../server/src/mail/mailer.ts';
 import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type MailJob } from '../server/src/queue/queue.ts';
 import { mailDomain, sendConfirmation } from '../server/src/signature/confirmation.service.ts';
@@ -40,6 +40,7 @@ async function main() {
   // its own connection, which fails fast when Redis is away, so the limit fails open
   const limiterRedis = redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {});
   const domainLimiter = createDomainLimiter({ redis: limiterRedis, perMinute: config.LETTERS_PER_DOMAIN_PER_MINUTE, log });
+  const signerCache = createBatchSignerCache();
   let bounceServer: BounceServer | undefined;
   if (config.BOUNCE_SMTP_PORT !== undefined) {
     bounceServer = await startBounceServer({ port: config.BOUNCE_SMTP_PORT, host: config.BOUNCE_SMTP_HOST, pool: db.pool, clock, log });
@@ -76,7 +77,7 @@ async function main() {
     QUEUE_NAMES.delivery,
     async (job) =>
       deliverLetter(
-        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock, queues, domainLimiter },
+        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock, queues, domainLimiter, signerCache },
         job.data.letterId,
       ),
     // a job held by a killed worker is taken back after about 15 s rather than BullMQ's 60 s

@@ -35,6 +35,8 @@ export interface LetterDeps {
   packetSecret?: string;
   /** base of the packet link; PUBLIC_BASE_URL from the configuration when absent */
   publicBaseUrl?: string;
+  /** the signers of a batch read once for all its letters; without one, each letter reads them */
+  signerCache?: BatchSignerCache;
 }
 
 /** What the packet link in a letter needs: the key, the public address and the time it is signed at. */
@@ -108,7 +110,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
   });
 }
 
-/** The signers a letter may name or quote, as the one query of renderLetter reads them. */
+/** The signers a letter may name or quote, as renderLetter reads them. */
 interface LetterSigner {
   first_name: string | null;
   last_name: string | null;
@@ -119,12 +121,84 @@ interface LetterSigner {
   letter_body: string | null;
 }
 
+/** What the letters of one batch (to targets of one country, for BY_SIGNER_COUNTRY) share. */
+interface BatchSigners {
+  countries: string[];
+  signers: LetterSigner[];
+}
+
 /**
- * Renders a letter from its rows, read in one query (the letter, its texts and target, the
- * signers' countries and the signers it may name); `pool` may be a client inside a
- * transaction (the delivery preview).
+ * The signers of a batch, shared by its letters: every letter of a batch speaks for the same
+ * signatures, so a worker reads them once for the batch rather than once per target. An entry
+ * is used only while the action's signatures are unchanged since it was read (the stamp is
+ * the newest signatures.updated_at of the action, which every change that matters to a letter
+ * moves: status, consent to be named, erasure of the supporter, and new signatures), and for
+ * at most `maxAgeMs` besides. Concurrent letters of one batch wait for one read.
  */
-export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
+export interface BatchSignerCache {
+  get(key: string, stamp: string, read: () => Promise<BatchSigners>): Promise<BatchSigners>;
+}
+
+export function createBatchSignerCache(opts: { maxEntries?: number; maxAgeMs?: number; now?: () => number } = {}): BatchSignerCache {
+  const maxEntries = opts.maxEntries ?? 256;
+  const maxAgeMs = opts.maxAgeMs ?? 10_000;
+  const now = opts.now ?? Date.now;
+  const entries = new Map<string, { stamp: string; at: number; value: Promise<BatchSigners> }>();
+  return {
+    get(key, stamp, read) {
+      const hit = entries.get(key);
+      if (hit && hit.stamp === stamp && now() - hit.at <= maxAgeMs) return hit.value;
+      const value = read();
+      entries.delete(key);
+      entries.set(key, { stamp, at: now(), value });
+      // a failed read is not kept
+      value.catch(() => {
+        if (entries.get(key)?.value === value) entries.delete(key);
+      });
+      while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+      return value;
+    },
+  };
+}
+
+/** The signers' countries (most frequent first) and the signers a letter may name or quote. */
+async function readBatchSigners(
+  pool: pg.Pool | pg.PoolClient,
+  batchId: string,
+  targetCountry: string | null,
+  byCountry: boolean,
+): Promise<BatchSigners> {
+  // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country;
+  // signers who may be named, and personalised letters: the rule of who is named to whom
+  // lives in member-letter.ts, shared with the preview members see before signing
+  const { rows } = await pool.query<BatchSigners>(
+    `SELECT ARRAY(SELECT s.country FROM signatures s
+                  WHERE s.batch_id = $1 AND (NOT $3::bool OR s.country = $2)
+                  GROUP BY s.country ORDER BY count(*) DESC, s.country) AS countries,
+            (SELECT COALESCE(json_agg(x ORDER BY x.confirmed_at), '[]'::json) FROM (
+               SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body,
+                      s.confirmed_at
+               FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+               WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND p.erased_at IS NULL
+                 AND (s.named_disclosure OR s.letter_body IS NOT NULL)
+                 AND (NOT $3::bool OR s.country = $2)
+               ORDER BY s.confirmed_at LIMIT $4) x) AS signers`,
+    [batchId, targetCountry, byCountry, MAX_NAMES],
+  );
+  return rows[0]!;
+}
+
+/**
+ * Renders a letter from its rows; `pool` may be a client inside a transaction (the delivery
+ * preview). With a `cache`, the signers are read once per batch (see BatchSignerCache).
+ */
+export async function renderLetter(
+  pool: pg.Pool | pg.PoolClient,
+  letterId: string,
+  organisation: string,
+  packet: PacketLinkOptions = {},
+  cache?: BatchSignerCache,
+) {
   const { rows } = await pool.query<{
     id: string;
     locale: string;
@@ -145,26 +219,12 @@ export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: stri
     target_country: string | null;
     salutation: string;
     target_title: string;
-    countries: string[];
-    signers: LetterSigner[];
+    stamp: string | null;
   }>(
-    // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country;
-    // signers who may be named, and personalised letters: the rule of who is named to whom
-    // lives in member-letter.ts, shared with the preview members see before signing
     `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.target_mode, a.reply_to,
             t.title, t.summary, t.body, t.letter_subject, t.letter_body,
             g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title,
-            ARRAY(SELECT s.country FROM signatures s
-                  WHERE s.batch_id = l.batch_id AND (a.target_mode <> 'BY_SIGNER_COUNTRY' OR s.country = g.country)
-                  GROUP BY s.country ORDER BY count(*) DESC, s.country) AS countries,
-            (SELECT COALESCE(json_agg(x ORDER BY x.confirmed_at), '[]'::json) FROM (
-               SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body,
-                      s.confirmed_at
-               FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-               WHERE s.batch_id = l.batch_id AND s.status = 'CONFIRMED' AND p.erased_at IS NULL
-                 AND (s.named_disclosure OR s.letter_body IS NOT NULL)
-                 AND (a.target_mode <> 'BY_SIGNER_COUNTRY' OR s.country = g.country)
-               ORDER BY s.confirmed_at LIMIT $2) x) AS signers
+            CASE WHEN $2::bool THEN (SELECT max(s.updated_at) FROM signatures s WHERE s.action_id = b.action_id)::text END AS stamp
      FROM letters l
      JOIN delivery_batches b ON b.id = l.batch_id
      JOIN actions a ON a.id = b.action_id
@@ -172,10 +232,14 @@ export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: stri
      JOIN LATERAL (SELECT * FROM action_texts x WHERE x.action_id = a.id
                    ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true
      WHERE l.id = $1`,
-    [letterId, MAX_NAMES],
+    [letterId, cache !== undefined],
   );
   const l = rows[0];
   if (!l) return null;
+  const byCountry = l.target_mode === 'BY_SIGNER_COUNTRY';
+  const read = () => readBatchSigners(pool, l.batch_id, l.target_country, byCountry);
+  const { countries, signers } =
+    cache && l.stamp !== null ? await cache.get(`${l.batch_id}:${byCountry ? (l.target_country ?? '-') : '*'}`, l.stamp, read) : await read();
   const toSigner = (r: LetterSigner): SignerForLetter => ({
     firstName: r.first_name,
     lastName: r.last_name,
@@ -183,11 +247,11 @@ export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: stri
     namedDisclosure: r.named_disclosure,
     namedToOwnCountry: r.named_to_own_country,
   });
-  const names = l.signers
+  const names = signers
     .filter((r) => mayName(l.target_country, toSigner(r)))
     .map((r) => [r.first_name, r.last_name].filter(Boolean).join(' '));
   const salutation = letterSalutation({ salutation: l.salutation, title: l.target_title, name: l.target_name });
-  const memberLetters = l.signers
+  const memberLetters = signers
     .filter((r) => r.letter_body)
     .slice(0, MAX_MEMBER_LETTERS)
     .map((r) =>
@@ -204,7 +268,7 @@ export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: stri
     salutation,
     newCount: l.signature_count,
     totalCount: l.total_count,
-    countries: l.countries,
+    countries,
     names,
     memberLetters,
     organisation,
@@ -224,11 +288,13 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
   );
   if (claim.rowCount !== 1) return 'not-owed';
 
-  const rendered = await renderLetter(deps.pool, letterId, deps.organisation, {
-    secret: deps.packetSecret,
-    publicBaseUrl: deps.publicBaseUrl,
-    now: deps.clock(),
-  });
+  const rendered = await renderLetter(
+    deps.pool,
+    letterId,
+    deps.organisation,
+    { secret: deps.packetSecret, publicBaseUrl: deps.publicBaseUrl, now: deps.clock() },
+    deps.signerCache,
+  );
   if (!rendered) return 'not-owed';
   const { letter, mail } = rendered;
   try {
