@@ -27,7 +27,7 @@ import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 async function main() {
   const config = loadConfig();
   const log = pino({ name: 'chorus-workers', level: config.LOG_LEVEL });
-  const db = createDb(config.DATABASE_URL, { max: 12, applicationName: 'chorus-workers' });
+  const db = createDb(config.DATABASE_URL, { max: 16, applicationName: 'chorus-workers' });
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
   const mailer = createMailer({
     smtpUrl: config.SMTP_URL,
@@ -77,12 +77,26 @@ async function main() {
     QUEUE_NAMES.delivery,
     async (job) =>
       deliverLetter(
-        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock, queues, domainLimiter, signerCache },
+        {
+          pool: db.pool,
+          mailer,
+          mailFrom: config.MAIL_FROM,
+          organisation: config.ORG_NAME,
+          staleSubmittingMs,
+          clock,
+          queues,
+          domainLimiter,
+          signerCache,
+          packetSecret: config.SECRET_KEY,
+          publicBaseUrl: config.PUBLIC_BASE_URL,
+        },
         job.data.letterId,
       ),
     // a job held by a killed worker is taken back after about 15 s rather than BullMQ's 60 s
-    // default, so the sweeper's re-enqueue (same job id) is not ignored for a whole minute
-    { connection, concurrency: 10, lockDuration: 10_000, stalledInterval: 5_000 },
+    // default, so the sweeper's re-enqueue (same job id) is not ignored for a whole minute.
+    // 20 at a time: a letter spends most of its time waiting (PostgreSQL, Redis, SMTP), so
+    // this keeps the pooled SMTP connections busy while others render or record
+    { connection, concurrency: 20, lockDuration: 10_000, stalledInterval: 5_000 },
   );
   // webhooks: delivered from the outbox (webhook_deliveries); the loop below enqueues what is due
   const webhookQueue = createWebhookQueue(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));

@@ -279,14 +279,21 @@ export async function renderLetter(
 }
 
 export async function deliverLetter(deps: LetterDeps, letterId: string): Promise<LetterOutcome> {
-  // over its domain's limit, a letter waits for the next window without an attempt counted
-  if (deps.domainLimiter && (await holdForDomainLimit({ ...deps, domainLimiter: deps.domainLimiter }, letterId))) return 'deferred';
-  const claim = await deps.pool.query(
-    `UPDATE letters SET status = 'SUBMITTING', submitting_at = $2, attempts = attempts + 1
-     WHERE id = $1 AND ((status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SUBMITTING' AND submitting_at < $3))`,
-    [letterId, deps.clock(), new Date(deps.clock().getTime() - deps.staleSubmittingMs)],
+  const claimedAt = deps.clock();
+  const claim = await deps.pool.query<{ email: string }>(
+    `UPDATE letters l SET status = 'SUBMITTING', submitting_at = $2, attempts = l.attempts + 1
+     FROM targets g
+     WHERE l.id = $1 AND g.id = l.target_id
+       AND ((l.status = 'PENDING' AND l.next_attempt_at <= $2) OR (l.status = 'SUBMITTING' AND l.submitting_at < $3))
+     RETURNING g.email`,
+    [letterId, claimedAt, new Date(claimedAt.getTime() - deps.staleSubmittingMs)],
   );
   if (claim.rowCount !== 1) return 'not-owed';
+  // over its domain's limit, a letter gives its claim back and waits for the next window
+  // without an attempt counted (a letter that is not owed took no slot: it was not claimed)
+  if (deps.domainLimiter && (await holdForDomainLimit({ ...deps, domainLimiter: deps.domainLimiter }, letterId, claim.rows[0]!.email, claimedAt))) {
+    return 'deferred';
+  }
 
   const rendered = await renderLetter(
     deps.pool,
