@@ -366,9 +366,11 @@ export interface DeliveryPolicyResult {
   delivered: number;
   deliverSeconds: number;
   messagesPerSecond: number;
+  /** bytes the sink read per letter, to compare with the ceiling's message */
+  bytesPerLetter: number;
 }
 
-type SinkCount = { count: number; letters: number; firstLetterAt: number; lastLetterAt: number };
+type SinkCount = { count: number; letters: number; firstLetterAt: number; lastLetterAt: number; letterBytes: number };
 
 async function waitForLetters(sink: Child, expected: number, label: string, timeoutMs: number): Promise<SinkCount> {
   const started = Date.now();
@@ -378,7 +380,10 @@ async function waitForLetters(sink: Child, expected: number, label: string, time
     const c = await sink.ask<SinkCount>('count');
     progress(`[${label}] ${String(Math.round((Date.now() - started) / 1000)).padStart(3)} s  ${fmt(c.letters)}/${fmt(expected)} letters in the sink  (${fmt(c.letters - last)}/s)`);
     last = c.letters;
-    if (c.letters >= expected || Date.now() - started > timeoutMs) return c;
+    if (c.letters >= expected || Date.now() - started > timeoutMs) {
+      progress(`[${label}] ${fmt(c.letters)} letters, ${fmt(c.letters ? c.letterBytes / c.letters : 0)} bytes each on average\n`);
+      return c;
+    }
   }
 }
 
@@ -417,6 +422,7 @@ export async function digestDelivery(
     delivered: c.letters,
     deliverSeconds,
     messagesPerSecond: deliverSeconds > 0 ? (c.letters - 1) / deliverSeconds : 0,
+    bytesPerLetter: c.letters ? c.letterBytes / c.letters : 0,
   };
 }
 
@@ -461,5 +467,6 @@ export async function everyNDelivery(
     delivered: c.letters,
     deliverSeconds,
     messagesPerSecond: deliverSeconds > 0 ? (c.letters - 1) / deliverSeconds : 0,
+    bytesPerLetter: c.letters ? c.letterBytes / c.letters : 0,
   };
 }
