@@ -144,6 +144,8 @@ export interface SmtpCeiling {
   messages: number;
   seconds: number;
   bytesPerMessage: number;
+  /** CPU time of the sending process per message, ms (the sink's is apart) */
+  cpuMsPerMessage: number;
 }
 
 /**
@@ -216,6 +218,7 @@ export async function measureSmtp(sink: Child, opts: { seconds: number; inFlight
     secondSent = 0;
   }, 1000);
   let i = 0;
+  const cpuBefore = process.cpuUsage();
   const sender = async () => {
     while (Date.now() < until) {
       await mailer.sendMail(letterSizedMail(i++));
@@ -230,7 +233,8 @@ export async function measureSmtp(sink: Child, opts: { seconds: number; inFlight
     mailer.close();
   }
   const seconds = (Date.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   // the bytes the sink read per message (headers and both parts, as encoded on the wire)
   const c = await sink.ask<{ letters: number; letterBytes: number }>('count');
-  return { messagesPerSecond: sent / seconds, messages: sent, seconds, bytesPerMessage: c.letters ? c.letterBytes / c.letters : 0 };
+  return { messagesPerSecond: sent / seconds, messages: sent, seconds, bytesPerMessage: c.letters ? c.letterBytes / c.letters : 0, cpuMsPerMessage: sent ? (cpu.user + cpu.system) / 1000 / sent : 0 };
 }

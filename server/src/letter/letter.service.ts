@@ -188,6 +188,45 @@ async function readBatchSigners(
   return rows[0]!;
 }
 
+/** A letter's row with what rendering it needs: its batch, action, texts in its language and target. */
+interface LetterRow {
+  id: string;
+  locale: string;
+  message_id: string;
+  signature_count: number;
+  batch_id: string;
+  total_count: number;
+  kind: string;
+  target_mode: string;
+  reply_to: string | null;
+  title: string;
+  summary: string;
+  body: string;
+  letter_subject: string;
+  letter_body: string;
+  target_email: string;
+  target_name: string;
+  target_country: string | null;
+  salutation: string;
+  target_title: string;
+  /** the signer cache's stamp (see BatchSignerCache); null when $2 asks for none */
+  stamp: string | null;
+}
+
+/** The LetterRow of each letter in `source` (aliased l); $2 says whether to read the stamp. */
+function letterRowSql(source: string): string {
+  return `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.target_mode, a.reply_to,
+            t.title, t.summary, t.body, t.letter_subject, t.letter_body,
+            g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title,
+            CASE WHEN $2::bool THEN (SELECT max(s.updated_at) FROM signatures s WHERE s.action_id = b.action_id)::text END AS stamp
+     FROM ${source} l
+     JOIN delivery_batches b ON b.id = l.batch_id
+     JOIN actions a ON a.id = b.action_id
+     JOIN targets g ON g.id = l.target_id
+     JOIN LATERAL (SELECT * FROM action_texts x WHERE x.action_id = a.id
+                   ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true`;
+}
+
 /**
  * Renders a letter from its rows; `pool` may be a client inside a transaction (the delivery
  * preview). With a `cache`, the signers are read once per batch (see BatchSignerCache).
@@ -199,43 +238,19 @@ export async function renderLetter(
   packet: PacketLinkOptions = {},
   cache?: BatchSignerCache,
 ) {
-  const { rows } = await pool.query<{
-    id: string;
-    locale: string;
-    message_id: string;
-    signature_count: number;
-    batch_id: string;
-    total_count: number;
-    kind: string;
-    target_mode: string;
-    reply_to: string | null;
-    title: string;
-    summary: string;
-    body: string;
-    letter_subject: string;
-    letter_body: string;
-    target_email: string;
-    target_name: string;
-    target_country: string | null;
-    salutation: string;
-    target_title: string;
-    stamp: string | null;
-  }>(
-    `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.target_mode, a.reply_to,
-            t.title, t.summary, t.body, t.letter_subject, t.letter_body,
-            g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title,
-            CASE WHEN $2::bool THEN (SELECT max(s.updated_at) FROM signatures s WHERE s.action_id = b.action_id)::text END AS stamp
-     FROM letters l
-     JOIN delivery_batches b ON b.id = l.batch_id
-     JOIN actions a ON a.id = b.action_id
-     JOIN targets g ON g.id = l.target_id
-     JOIN LATERAL (SELECT * FROM action_texts x WHERE x.action_id = a.id
-                   ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true
-     WHERE l.id = $1`,
-    [letterId, cache !== undefined],
-  );
+  const { rows } = await pool.query<LetterRow>(`${letterRowSql('letters')} WHERE l.id = $1`, [letterId, cache !== undefined]);
   const l = rows[0];
   if (!l) return null;
+  return renderLetterRow(pool, l, organisation, packet, cache);
+}
+
+async function renderLetterRow(
+  pool: pg.Pool | pg.PoolClient,
+  l: LetterRow,
+  organisation: string,
+  packet: PacketLinkOptions,
+  cache: BatchSignerCache | undefined,
+) {
   const byCountry = l.target_mode === 'BY_SIGNER_COUNTRY';
   const read = () => readBatchSigners(pool, l.batch_id, l.target_country, byCountry);
   const { countries, signers } =
@@ -280,29 +295,31 @@ export async function renderLetter(
 
 export async function deliverLetter(deps: LetterDeps, letterId: string): Promise<LetterOutcome> {
   const claimedAt = deps.clock();
-  const claim = await deps.pool.query<{ email: string }>(
-    `UPDATE letters l SET status = 'SUBMITTING', submitting_at = $2, attempts = l.attempts + 1
-     FROM targets g
-     WHERE l.id = $1 AND g.id = l.target_id
-       AND ((l.status = 'PENDING' AND l.next_attempt_at <= $2) OR (l.status = 'SUBMITTING' AND l.submitting_at < $3))
-     RETURNING g.email`,
-    [letterId, claimedAt, new Date(claimedAt.getTime() - deps.staleSubmittingMs)],
+  // the claim answers the letter's row for rendering too: one round trip
+  const claim = await deps.pool.query<LetterRow>(
+    `WITH claimed AS (
+       UPDATE letters SET status = 'SUBMITTING', submitting_at = $3, attempts = attempts + 1
+       WHERE id = $1 AND ((status = 'PENDING' AND next_attempt_at <= $3) OR (status = 'SUBMITTING' AND submitting_at < $4))
+       RETURNING *
+     )
+     ${letterRowSql('claimed')}`,
+    [letterId, deps.signerCache !== undefined, claimedAt, new Date(claimedAt.getTime() - deps.staleSubmittingMs)],
   );
-  if (claim.rowCount !== 1) return 'not-owed';
+  const row = claim.rows[0];
+  if (!row) return 'not-owed';
   // over its domain's limit, a letter gives its claim back and waits for the next window
   // without an attempt counted (a letter that is not owed took no slot: it was not claimed)
-  if (deps.domainLimiter && (await holdForDomainLimit({ ...deps, domainLimiter: deps.domainLimiter }, letterId, claim.rows[0]!.email, claimedAt))) {
+  if (deps.domainLimiter && (await holdForDomainLimit({ ...deps, domainLimiter: deps.domainLimiter }, letterId, row.target_email, claimedAt))) {
     return 'deferred';
   }
 
-  const rendered = await renderLetter(
+  const rendered = await renderLetterRow(
     deps.pool,
-    letterId,
+    row,
     deps.organisation,
     { secret: deps.packetSecret, publicBaseUrl: deps.publicBaseUrl, now: deps.clock() },
     deps.signerCache,
   );
-  if (!rendered) return 'not-owed';
   const { letter, mail } = rendered;
   try {
     const info = await deps.mailer.sendMail({
