@@ -194,14 +194,24 @@ describe('batching and delivery', () => {
     expect(after.text).not.toContain('Leaves');
     expect(reads).toHaveLength(2); // the erasure changed the batch's signers, so they were read again
 
-    // unchanged signers are read once for every letter of the batch
-    const fx2 = await createAction(h.db, { targets: [0, 1, 2].map(() => ({ country: 'UZ', language: 'en' })) });
+    // unchanged signers are read once for every letter of the batch, and a member's letter
+    // still signs off as each target may see it (not named to the signer's own government)
+    const fx2 = await createAction(h.db, { kind: 'LETTER', targets: ['UZ', 'FR', 'KZ'].map((country) => ({ country, language: 'en' })) });
+    await h.db.prisma.action.update({ where: { id: fx2.action.id }, data: { allowPersonalisation: true } });
     await h.cache.refresh();
-    await signAndConfirm(fx2.action.slug, signBody({ email: uniqueEmail('c3'), firstName: 'Stays', country: 'FR', consentNamed: true }));
+    await signAndConfirm(
+      fx2.action.slug,
+      signBody({ email: uniqueEmail('c3'), firstName: 'Stays', lastName: 'Here', country: 'FR', consentNamed: true, letterBody: 'My own words.' }),
+    );
     const built2 = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx2.action.id, 'test');
     reads.length = 0;
+    mailbox.clear();
     for (const id of built2!.letterIds) expect(await deliverLetter(deps, id)).toBe('sent');
     expect(reads).toHaveLength(1);
+    const texts = mailbox.messages().map((m) => m.text);
+    expect(texts).toHaveLength(3);
+    for (const t of texts) expect(t).toContain('My own words.');
+    expect(texts.filter((t) => t.includes('Stays Here'))).toHaveLength(2);
   });
 
   it('follows the policy: EVERY_N waits for N, IMMEDIATE does not, drafts never deliver', async () => {

@@ -161,6 +161,9 @@ export function createBatchSignerCache(opts: { maxEntries?: number; maxAgeMs?: n
   };
 }
 
+/** Member letters already rendered from a list of signers (a cached list is shared by the letters of its batch). */
+const renderedMemberLetters = new WeakMap<LetterSigner[], Map<string, ReturnType<typeof renderMemberLetter>>>();
+
 /** The signers' countries (most frequent first) and the signers a letter may name or quote. */
 async function readBatchSigners(
   pool: pg.Pool | pg.PoolClient,
@@ -266,17 +269,24 @@ async function renderLetterRow(
     .filter((r) => mayName(l.target_country, toSigner(r)))
     .map((r) => [r.first_name, r.last_name].filter(Boolean).join(' '));
   const salutation = letterSalutation({ salutation: l.salutation, title: l.target_title, name: l.target_name });
+  // A member's letter reads the same to every target of the batch with the same language and
+  // salutation, except that the sign-off depends on whether the target is of the signer's own
+  // country: rendered once per such variant while the batch's signers are cached.
+  let rendered = renderedMemberLetters.get(signers);
+  if (!rendered) renderedMemberLetters.set(signers, (rendered = new Map()));
   const memberLetters = signers
     .filter((r) => r.letter_body)
     .slice(0, MAX_MEMBER_LETTERS)
-    .map((r) =>
-      renderMemberLetter(
-        l.locale,
-        { country: l.target_country, salutation },
-        { subject: r.letter_subject || l.letter_subject || l.title, body: r.letter_body! },
-        toSigner(r),
-      ),
-    );
+    .map((r, i) => {
+      const subject = r.letter_subject || l.letter_subject || l.title;
+      const key = [i, l.locale, salutation, subject, l.target_country !== null && l.target_country === r.country].join('\u0000');
+      let letter = rendered.get(key);
+      if (!letter) {
+        letter = renderMemberLetter(l.locale, { country: l.target_country, salutation }, { subject, body: r.letter_body! }, toSigner(r));
+        rendered.set(key, letter);
+      }
+      return letter;
+    });
   const mail = composeLetter({
     locale: l.locale,
     text: { title: l.title, summary: l.summary, body: l.body, letterSubject: l.letter_subject, letterBody: l.letter_body },
