@@ -12,7 +12,7 @@ import { buildDueBatches } from '../server/src/delivery/batch.service.ts';
 import { startBounceServer, type BounceServer } from '../server/src/delivery/bounce.service.ts';
 import { createDomainLimiter } from '../server/src/delivery/domain-limit.ts';
 import { sweep } from '../server/src/delivery/sweeper.service.ts';
-import { deliverLetter } from '../server/src/letter/letter.service.ts';
+import { createBatchSignerCache, deliverLetter } from '../server/src/letter/letter.service.ts';
 import { createMailer } from '../server/src/mail/mailer.ts';
 import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type MailJob } from '../server/src/queue/queue.ts';
 import { mailDomain, sendConfirmation } from '../server/src/signature/confirmation.service.ts';
@@ -35,7 +35,7 @@ async function main() {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not lower the workers CPU priority');
     }
   }
-  const db = createDb(config.DATABASE_URL, { max: 12, applicationName: 'chorus-workers' });
+  const db = createDb(config.DATABASE_URL, { max: 16, applicationName: 'chorus-workers' });
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
   const mailer = createMailer({
     smtpUrl: config.SMTP_URL,
@@ -48,6 +48,7 @@ async function main() {
   // its own connection, which fails fast when Redis is away, so the limit fails open
   const limiterRedis = redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {});
   const domainLimiter = createDomainLimiter({ redis: limiterRedis, perMinute: config.LETTERS_PER_DOMAIN_PER_MINUTE, log });
+  const signerCache = createBatchSignerCache();
   let bounceServer: BounceServer | undefined;
   if (config.BOUNCE_SMTP_PORT !== undefined) {
     bounceServer = await startBounceServer({ port: config.BOUNCE_SMTP_PORT, host: config.BOUNCE_SMTP_HOST, pool: db.pool, clock, log });
@@ -84,12 +85,26 @@ async function main() {
     QUEUE_NAMES.delivery,
     async (job) =>
       deliverLetter(
-        { pool: db.pool, mailer, mailFrom: config.MAIL_FROM, organisation: config.ORG_NAME, staleSubmittingMs, clock, queues, domainLimiter },
+        {
+          pool: db.pool,
+          mailer,
+          mailFrom: config.MAIL_FROM,
+          organisation: config.ORG_NAME,
+          staleSubmittingMs,
+          clock,
+          queues,
+          domainLimiter,
+          signerCache,
+          packetSecret: config.SECRET_KEY,
+          publicBaseUrl: config.PUBLIC_BASE_URL,
+        },
         job.data.letterId,
       ),
     // a job held by a killed worker is taken back after about 15 s rather than BullMQ's 60 s
-    // default, so the sweeper's re-enqueue (same job id) is not ignored for a whole minute
-    { connection, concurrency: 10, lockDuration: 10_000, stalledInterval: 5_000 },
+    // default, so the sweeper's re-enqueue (same job id) is not ignored for a whole minute.
+    // 20 at a time: a letter spends most of its time waiting (PostgreSQL, Redis, SMTP), so
+    // this keeps the pooled SMTP connections busy while others render or record
+    { connection, concurrency: 20, lockDuration: 10_000, stalledInterval: 5_000 },
   );
   // webhooks: delivered from the outbox (webhook_deliveries); the loop below enqueues what is due
   const webhookQueue = createWebhookQueue(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));

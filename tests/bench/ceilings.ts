@@ -2,6 +2,8 @@
 // a Fastify hello-world (H), what PostgreSQL takes as raw INSERTs into the real signatures
 // table, and what nodemailer pushes into an SMTP sink. Every target is a ratio to one of these.
 import pg from 'pg';
+import { composeLetter } from '../../server/src/letter/letter.service.ts';
+import { renderMemberLetter } from '../../server/src/letter/member-letter.ts';
 import { createMailer } from '../../server/src/mail/mailer.ts';
 import { startChild, type Child } from './child.ts';
 import { fmt, progress, runLoad, type LoadResult } from './load.ts';
@@ -142,18 +144,64 @@ export interface SmtpCeiling {
   messages: number;
   seconds: number;
   bytesPerMessage: number;
+  /** CPU time of the sending process per message, ms (the sink's is apart) */
+  cpuMsPerMessage: number;
 }
 
-/** A letter-sized message (about what a digest letter weighs), sent as text and HTML. */
+/**
+ * A letter as the platform sends it in the "every N" scenario, rendered once by the letter's
+ * own template from content shaped like the bench's fixtures (data.ts): 1,000 signatures of
+ * which a third may be named and one in ten wrote their own letter, so about 330 names and
+ * the 20 member letters a letter carries at most. The raw rate must move the same bytes per
+ * message as the platform does, or the ratio compares a 4 KB message with a 30 KB one.
+ */
+let rendered: ReturnType<typeof composeLetter> | undefined;
+function benchLetter() {
+  if (rendered) return rendered;
+  const signatures = 1_000;
+  const named = Array.from({ length: Math.round(signatures / 3) }, (_, i) => `Signer${i + 1} Benchmark`);
+  const signer = (i: number) => ({ firstName: `Signer${i}`, lastName: 'Benchmark', country: 'FR', namedDisclosure: i % 3 === 0, namedToOwnCountry: false });
+  const memberLetters = Array.from({ length: 20 }, (_, i) =>
+    renderMemberLetter(
+      'en',
+      { country: 'MX', salutation: 'Dear Minister' },
+      { subject: 'Independent forensic services', body: 'I ask you to act on this: the families of victims deserve protection.' },
+      signer(i),
+    ),
+  );
+  rendered = composeLetter({
+    locale: 'en',
+    text: {
+      title: 'Benchmark: many',
+      summary: 'Urge the government to let the UN Special Rapporteur on torture visit the country.',
+      body: 'Independent monitoring of places of detention prevents torture. '.repeat(20),
+      letterSubject: 'Independent forensic services',
+      letterBody: 'We ask you to guarantee the independence of the forensic services that examine victims of torture. '.repeat(10),
+    },
+    salutation: 'Dear Minister',
+    newCount: signatures,
+    totalCount: 100_000,
+    countries: ['MX', 'PH', 'UZ', 'KZ', 'FR', 'ES', 'GB', 'DE', 'BR', 'KE', 'IN', 'US', 'RU', 'NG', 'AR', 'CA', 'IT', 'PL', 'ZA', 'JP'],
+    names: named,
+    memberLetters,
+    organisation: 'Chorus',
+    packetUrl: `http://127.0.0.1:3000/packet/${'x'.repeat(120)}`,
+  });
+  return rendered;
+}
+
+/** A letter-sized message (what a letter of the "every N" scenario weighs), sent as text and HTML. */
 export function letterSizedMail(i: number) {
-  const para = 'We write to ask for an independent investigation of every complaint of torture. '.repeat(12);
+  const letter = benchLetter();
   return {
     from: 'Chorus <actions@chorus.example.org>',
-    to: `minister-${i % 20}@gov.example`,
-    subject: `Letter ${i}: independent forensic services`,
-    text: `Dear Minister,\n\n${para}\n\n${para}\n\nChorus`,
-    html: `<p>Dear Minister,</p><p>${para}</p><p>${para}</p><p>Chorus</p>`,
+    to: `minister-${i % 20}@ministry${i % 20}.gov.example`,
+    envelope: { from: `bounce+${i}@chorus.example.org`, to: `minister-${i % 20}@ministry${i % 20}.gov.example` },
+    subject: `${letter.subject} ${i}`,
+    text: letter.text,
+    html: letter.html,
     messageId: `<bench.${i}.${Date.now()}@chorus.example.org>`,
+    headers: { 'X-Chorus-Letter': String(i) },
   };
 }
 
@@ -170,6 +218,7 @@ export async function measureSmtp(sink: Child, opts: { seconds: number; inFlight
     secondSent = 0;
   }, 1000);
   let i = 0;
+  const cpuBefore = process.cpuUsage();
   const sender = async () => {
     while (Date.now() < until) {
       await mailer.sendMail(letterSizedMail(i++));
@@ -184,6 +233,8 @@ export async function measureSmtp(sink: Child, opts: { seconds: number; inFlight
     mailer.close();
   }
   const seconds = (Date.now() - started) / 1000;
-  const sample = letterSizedMail(0);
-  return { messagesPerSecond: sent / seconds, messages: sent, seconds, bytesPerMessage: sample.text.length + sample.html.length };
+  const cpu = process.cpuUsage(cpuBefore);
+  // the bytes the sink read per message (headers and both parts, as encoded on the wire)
+  const c = await sink.ask<{ letters: number; letterBytes: number }>('count');
+  return { messagesPerSecond: sent / seconds, messages: sent, seconds, bytesPerMessage: c.letters ? c.letterBytes / c.letters : 0, cpuMsPerMessage: sent ? (cpu.user + cpu.system) / 1000 / sent : 0 };
 }

@@ -10,6 +10,7 @@ let lastAt = 0;
 let letters = 0;
 let firstLetterAt = 0;
 let lastLetterAt = 0;
+let letterBytes = 0;
 
 const server = new SMTPServer({
   authOptional: true,
@@ -17,7 +18,10 @@ const server = new SMTPServer({
   logger: false,
   size: 20 * 1024 * 1024,
   onData(stream, session, callback) {
-    stream.on('data', () => {});
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
     stream.on('end', () => {
       const now = Date.now();
       if (count === 0) firstAt = now;
@@ -27,6 +31,7 @@ const server = new SMTPServer({
         if (letters === 0) firstLetterAt = now;
         lastLetterAt = now;
         letters++;
+        letterBytes += bytes;
       }
       callback();
     });
@@ -39,7 +44,7 @@ server.listen(Number(process.env.SINK_PORT ?? 0), '127.0.0.1', () => {
 });
 
 process.on('message', (msg: { type: string }) => {
-  if (msg.type === 'count') process.send?.({ type: 'count', count, firstAt, lastAt, letters, firstLetterAt, lastLetterAt });
+  if (msg.type === 'count') process.send?.({ type: 'count', count, firstAt, lastAt, letters, firstLetterAt, lastLetterAt, letterBytes });
   if (msg.type === 'reset') {
     count = 0;
     firstAt = 0;
@@ -47,6 +52,7 @@ process.on('message', (msg: { type: string }) => {
     letters = 0;
     firstLetterAt = 0;
     lastLetterAt = 0;
+    letterBytes = 0;
     process.send?.({ type: 'reset' });
   }
 });

@@ -114,14 +114,6 @@ export async function writeBatch(
   const now = (deps.clock ?? (() => new Date()))();
   const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [BATCHER_LOCK, actionId]);
   if (!lock.rows[0]?.ok) return null;
-  const claimed = await client.query<{ id: string; country: string }>(
-    `SELECT id, country FROM signatures
-     WHERE action_id = $1 AND status = 'CONFIRMED' AND batch_id IS NULL
-     ORDER BY confirmed_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-    [actionId, deps.maxBatch ?? 100_000],
-  );
-  if (claimed.rows.length === 0) return null;
-
   const action = await client.query<{ target_mode: string; default_locale: string; locales: string[] }>(
     `SELECT target_mode, default_locale, ARRAY(SELECT locale FROM action_texts WHERE action_id = a.id) AS locales
      FROM actions a WHERE id = $1`,
@@ -142,22 +134,41 @@ export async function writeBatch(
     [actionId],
   );
 
+  // One statement claims the owed signatures, records the batch and marks them as its own,
+  // and answers how many came from each country (what the letters need), so no list of ids
+  // travels to Node and back. The confirmed total so far is the public count (action_stats)
+  // plus the confirmations the counter has not folded yet: a confirmed signature is in
+  // action_stats exactly when its counted_at is set (counter.service.ts), and one statement
+  // reads both in one snapshot, so this is exact without counting every confirmed row.
   const batchId = randomUUID();
-  const ids = claimed.rows.map((r) => r.id);
-  const total = await client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM signatures WHERE action_id = $1 AND status = 'CONFIRMED'`,
-    [actionId],
+  const claimed = await client.query<{ country: string; n: number }>(
+    `WITH claimed AS (
+       SELECT id FROM signatures
+       WHERE action_id = $1 AND status = 'CONFIRMED' AND batch_id IS NULL
+       ORDER BY confirmed_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     ), batch AS (
+       INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at)
+       SELECT $3, $1, $4, count(*),
+              GREATEST(count(*), COALESCE((SELECT confirmed_count FROM action_stats WHERE action_id = $1), 0)
+                                 + (SELECT count(*) FROM signatures
+                                    WHERE action_id = $1 AND status = 'CONFIRMED' AND counted_at IS NULL)),
+              $5
+       FROM claimed HAVING count(*) > 0
+       RETURNING id
+     ), marked AS (
+       UPDATE signatures s SET batch_id = b.id FROM claimed c, batch b WHERE s.id = c.id RETURNING s.country
+     )
+     SELECT country, count(*)::int AS n FROM marked GROUP BY country`,
+    [actionId, deps.maxBatch ?? 100_000, batchId, reason, now],
   );
-  await client.query(
-    `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [batchId, actionId, reason, ids.length, Math.max(total.rows[0]!.n, ids.length), now],
-  );
-  await client.query(`UPDATE signatures SET batch_id = $1 WHERE id = ANY($2::uuid[])`, [batchId, ids]);
+  if (claimed.rows.length === 0) return null;
+  const byCountry = new Map(claimed.rows.map((r) => [r.country, r.n]));
+  const signatureCount = claimed.rows.reduce((a, r) => a + r.n, 0);
 
   const letters: { id: string; target: string; count: number; locale: string; messageId: string; due: Date }[] = [];
   for (const t of targets.rows) {
     const count =
-      target_mode === 'BY_SIGNER_COUNTRY' ? claimed.rows.filter((r) => r.country === t.country).length : claimed.rows.length;
+      target_mode === 'BY_SIGNER_COUNTRY' ? (t.country === null ? 0 : (byCountry.get(t.country) ?? 0)) : signatureCount;
     if (count === 0) continue;
     const id = randomUUID();
     letters.push({
@@ -191,7 +202,7 @@ export async function writeBatch(
   return {
     batchId,
     actionId,
-    signatureCount: ids.length,
+    signatureCount,
     letterIds: letters.map((l) => l.id),
     jobs: letters.map((l) => ({ id: l.id, attempts: 0, delayMs: Math.max(0, l.due.getTime() - now.getTime()) })),
   };

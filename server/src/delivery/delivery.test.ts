@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
-import { deliverLetter } from '../letter/letter.service.ts';
+import { createBatchSignerCache, deliverLetter, type BatchSignerCache } from '../letter/letter.service.ts';
+import { eraseSupporter } from '../supporter/supporter.repository.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { buildBatch, buildDueBatches } from './batch.service.ts';
@@ -164,6 +165,53 @@ describe('batching and delivery', () => {
     expect(mail!.text).toContain('Quiet words from home.');
     expect(mail!.text).not.toContain('HomeWriter');
     expect(mail!.html).toContain('Independent forensics now.');
+  });
+
+  it('reads the signers once per batch, yet never names a signer erased after a letter of the batch went', async () => {
+    const fx = await createAction(h.db, {
+      targets: [
+        { country: 'UZ', language: 'en' },
+        { country: 'KZ', language: 'en' },
+      ],
+    });
+    await h.cache.refresh();
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('c1'), firstName: 'Keeps', lastName: 'Name', country: 'FR', consentNamed: true }));
+    const leaving = uniqueEmail('c2');
+    await signAndConfirm(fx.action.slug, signBody({ email: leaving, firstName: 'Leaves', lastName: 'Soon', country: 'FR', consentNamed: true }));
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const reads: string[] = [];
+    const cache = createBatchSignerCache();
+    const counting: BatchSignerCache = { get: (key, stamp, read) => cache.get(key, stamp, () => (reads.push(key), read())) };
+    const deps = { ...letterDeps(), signerCache: counting };
+    const [first, second] = built!.letterIds;
+    expect(await deliverLetter(deps, first!)).toBe('sent');
+    expect(mailbox.messages()[0]!.text).toContain('Leaves Soon');
+    const { rows } = await h.db.pool.query<{ id: string }>(`SELECT id FROM supporters WHERE canonical_email = lower($1)`, [leaving]);
+    expect(await eraseSupporter(h.db.pool, rows[0]!.id, new Date())).toBe(true);
+    expect(await deliverLetter(deps, second!)).toBe('sent');
+    const after = mailbox.messages()[1]!;
+    expect(after.text).toContain('Keeps Name');
+    expect(after.text).not.toContain('Leaves');
+    expect(reads).toHaveLength(2); // the erasure changed the batch's signers, so they were read again
+
+    // unchanged signers are read once for every letter of the batch, and a member's letter
+    // still signs off as each target may see it (not named to the signer's own government)
+    const fx2 = await createAction(h.db, { kind: 'LETTER', targets: ['UZ', 'FR', 'KZ'].map((country) => ({ country, language: 'en' })) });
+    await h.db.prisma.action.update({ where: { id: fx2.action.id }, data: { allowPersonalisation: true } });
+    await h.cache.refresh();
+    await signAndConfirm(
+      fx2.action.slug,
+      signBody({ email: uniqueEmail('c3'), firstName: 'Stays', lastName: 'Here', country: 'FR', consentNamed: true, letterBody: 'My own words.' }),
+    );
+    const built2 = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx2.action.id, 'test');
+    reads.length = 0;
+    mailbox.clear();
+    for (const id of built2!.letterIds) expect(await deliverLetter(deps, id)).toBe('sent');
+    expect(reads).toHaveLength(1);
+    const texts = mailbox.messages().map((m) => m.text);
+    expect(texts).toHaveLength(3);
+    for (const t of texts) expect(t).toContain('My own words.');
+    expect(texts.filter((t) => t.includes('Stays Here'))).toHaveLength(2);
   });
 
   it('follows the policy: EVERY_N waits for N, IMMEDIATE does not, drafts never deliver', async () => {

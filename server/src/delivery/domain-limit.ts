@@ -82,39 +82,26 @@ export function createDomainLimiter(opts: DomainLimiterOptions): DomainLimiter {
 export interface DomainHoldDeps {
   pool: pg.Pool;
   clock: () => Date;
-  staleSubmittingMs: number;
   queues: Pick<Queues, 'enqueueLetters'>;
   domainLimiter: DomainLimiter;
 }
 
 /**
- * Called before a letter is claimed. Returns true when the letter's domain is over its limit:
- * the letter was then put (back) to PENDING for the next window, without an attempt counted,
- * and a delayed job scheduled. Returns false when the letter may be claimed and sent, or is
- * not owed at all (the claim then says so).
+ * Called once a letter is claimed (SUBMITTING, its attempt counted, as of `claimedAt`), before
+ * it is rendered or sent. Returns true when the letter's domain is over its limit: the claim
+ * was then given back, the letter PENDING for the next window with the attempt uncounted,
+ * and a delayed job scheduled. Returns false when the letter may be sent now.
  */
-export async function holdForDomainLimit(deps: DomainHoldDeps, letterId: string): Promise<boolean> {
-  const now = deps.clock();
-  const staleBefore = new Date(now.getTime() - deps.staleSubmittingMs);
-  // the same condition as the claim, so letters that are not owed take no slot
-  const owed = await deps.pool.query<{ email: string }>(
-    `SELECT g.email FROM letters l JOIN targets g ON g.id = l.target_id
-     WHERE l.id = $1 AND ((l.status = 'PENDING' AND l.next_attempt_at <= $2) OR (l.status = 'SUBMITTING' AND l.submitting_at < $3))`,
-    [letterId, now, staleBefore],
-  );
-  const email = owed.rows[0]?.email;
-  if (!email) return false;
+export async function holdForDomainLimit(deps: DomainHoldDeps, letterId: string, email: string, claimedAt: Date): Promise<boolean> {
   const decision = await deps.domainLimiter.take(email);
   if (decision.allowed) return false;
-
-  const held = await deps.pool.query<{ attempts: number }>(
-    `UPDATE letters SET status = 'PENDING', next_attempt_at = $4
-     WHERE id = $1 AND ((status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SUBMITTING' AND submitting_at < $3))
-     RETURNING attempts`,
-    [letterId, now, staleBefore, decision.retryAt],
+  const held = await deps.pool.query(
+    `UPDATE letters SET status = 'PENDING', attempts = attempts - 1, next_attempt_at = $3
+     WHERE id = $1 AND status = 'SUBMITTING' AND submitting_at = $2`,
+    [letterId, claimedAt, decision.retryAt],
   );
-  if (held.rowCount !== 1) return true; // another worker moved it on meanwhile; nothing is owed from this job
-  const delayMs = Math.max(0, decision.retryAt.getTime() - now.getTime());
+  if (held.rowCount !== 1) return true; // another worker took it over meanwhile; nothing is owed from this job
+  const delayMs = Math.max(0, decision.retryAt.getTime() - deps.clock().getTime());
   // the job id takes the window number in place of the attempt count, so this reminder never
   // collides with the job that is running now (same letter, same attempts)
   await deps.queues.enqueueLetters([{ id: letterId, attempts: Math.floor(decision.retryAt.getTime() / WINDOW_MS), delayMs }]).catch(() => {

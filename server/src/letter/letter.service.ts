@@ -12,11 +12,10 @@ import { bounceAddress } from '../delivery/bounce.service.ts';
 import { holdForDomainLimit, type DomainLimiter } from '../delivery/domain-limit.ts';
 import type { Queues } from '../queue/queue.ts';
 import { mailDomain } from '../signature/confirmation.service.ts';
-import { mayName, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
+import { mayName, regionNames, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
 import { loadConfig } from '../config/config.ts';
 import { packetToken, packetUrl } from '../delivery/packet.service.ts';
-import { inTransaction } from '../db/db.ts';
-import { emitLetterEvent } from '../webhook/webhook.service.ts';
+import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -36,6 +35,8 @@ export interface LetterDeps {
   packetSecret?: string;
   /** base of the packet link; PUBLIC_BASE_URL from the configuration when absent */
   publicBaseUrl?: string;
+  /** the signers of a batch read once for all its letters; without one, each letter reads them */
+  signerCache?: BatchSignerCache;
 }
 
 /** What the packet link in a letter needs: the key, the public address and the time it is signed at. */
@@ -92,7 +93,7 @@ export interface LetterContent {
 
 /** The one rendering of a letter to an official, used by delivery and by the console's preview. */
 export function composeLetter(c: LetterContent): RenderedMail {
-  const regionNames = new Intl.DisplayNames([c.locale], { type: 'region' });
+  const countryNames = regionNames(c.locale);
   return render('letter', c.locale, {
     // the text addressed to officials; a petition without one sends its public summary and body
     subject: c.text.letterSubject || c.text.title,
@@ -100,7 +101,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
     body: c.text.letterBody || [c.text.summary, c.text.body].filter(Boolean).join('\n\n'),
     newCount: c.newCount,
     totalCount: c.totalCount,
-    countries: c.countries.map((code) => regionNames.of(code) ?? code).join(', '),
+    countries: c.countries.map((code) => countryNames.of(code) ?? code).join(', '),
     names: c.names,
     memberLetters: c.memberLetters,
     unnamedCount: Math.max(0, c.newCount - c.names.length),
@@ -109,98 +110,190 @@ export function composeLetter(c: LetterContent): RenderedMail {
   });
 }
 
-/** Renders a letter from its rows; `pool` may be a client inside a transaction (the delivery preview). */
-export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: string, organisation: string, packet: PacketLinkOptions = {}) {
-  const { rows } = await pool.query<{
-    id: string;
-    locale: string;
-    message_id: string;
-    signature_count: number;
-    batch_id: string;
-    total_count: number;
-    kind: string;
-    target_mode: string;
-    reply_to: string | null;
-    title: string;
-    summary: string;
-    body: string;
-    letter_subject: string;
-    letter_body: string;
-    target_email: string;
-    target_name: string;
-    target_country: string | null;
-    salutation: string;
-    target_title: string;
-  }>(
-    `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.target_mode, a.reply_to,
+/** The signers a letter may name or quote, as renderLetter reads them. */
+interface LetterSigner {
+  first_name: string | null;
+  last_name: string | null;
+  country: string;
+  named_disclosure: boolean;
+  named_to_own_country: boolean;
+  letter_subject: string | null;
+  letter_body: string | null;
+}
+
+/** What the letters of one batch (to targets of one country, for BY_SIGNER_COUNTRY) share. */
+interface BatchSigners {
+  countries: string[];
+  signers: LetterSigner[];
+}
+
+/**
+ * The signers of a batch, shared by its letters: every letter of a batch speaks for the same
+ * signatures, so a worker reads them once for the batch rather than once per target. An entry
+ * is used only while the action's signatures are unchanged since it was read (the stamp is
+ * the newest signatures.updated_at of the action, which every change that matters to a letter
+ * moves: status, consent to be named, erasure of the supporter, and new signatures), and for
+ * at most `maxAgeMs` besides. Concurrent letters of one batch wait for one read.
+ */
+export interface BatchSignerCache {
+  get(key: string, stamp: string, read: () => Promise<BatchSigners>): Promise<BatchSigners>;
+}
+
+export function createBatchSignerCache(opts: { maxEntries?: number; maxAgeMs?: number; now?: () => number } = {}): BatchSignerCache {
+  const maxEntries = opts.maxEntries ?? 256;
+  const maxAgeMs = opts.maxAgeMs ?? 10_000;
+  const now = opts.now ?? Date.now;
+  const entries = new Map<string, { stamp: string; at: number; value: Promise<BatchSigners> }>();
+  return {
+    get(key, stamp, read) {
+      const hit = entries.get(key);
+      if (hit && hit.stamp === stamp && now() - hit.at <= maxAgeMs) return hit.value;
+      const value = read();
+      entries.delete(key);
+      entries.set(key, { stamp, at: now(), value });
+      // a failed read is not kept
+      value.catch(() => {
+        if (entries.get(key)?.value === value) entries.delete(key);
+      });
+      while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+      return value;
+    },
+  };
+}
+
+/** Member letters already rendered from a list of signers (a cached list is shared by the letters of its batch). */
+const renderedMemberLetters = new WeakMap<LetterSigner[], Map<string, ReturnType<typeof renderMemberLetter>>>();
+
+/** The signers' countries (most frequent first) and the signers a letter may name or quote. */
+async function readBatchSigners(
+  pool: pg.Pool | pg.PoolClient,
+  batchId: string,
+  targetCountry: string | null,
+  byCountry: boolean,
+): Promise<BatchSigners> {
+  // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country;
+  // signers who may be named, and personalised letters: the rule of who is named to whom
+  // lives in member-letter.ts, shared with the preview members see before signing
+  const { rows } = await pool.query<BatchSigners>(
+    `SELECT ARRAY(SELECT s.country FROM signatures s
+                  WHERE s.batch_id = $1 AND (NOT $3::bool OR s.country = $2)
+                  GROUP BY s.country ORDER BY count(*) DESC, s.country) AS countries,
+            (SELECT COALESCE(json_agg(x ORDER BY x.confirmed_at), '[]'::json) FROM (
+               SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body,
+                      s.confirmed_at
+               FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+               WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND p.erased_at IS NULL
+                 AND (s.named_disclosure OR s.letter_body IS NOT NULL)
+                 AND (NOT $3::bool OR s.country = $2)
+               ORDER BY s.confirmed_at LIMIT $4) x) AS signers`,
+    [batchId, targetCountry, byCountry, MAX_NAMES],
+  );
+  return rows[0]!;
+}
+
+/** A letter's row with what rendering it needs: its batch, action, texts in its language and target. */
+interface LetterRow {
+  id: string;
+  locale: string;
+  message_id: string;
+  signature_count: number;
+  batch_id: string;
+  total_count: number;
+  kind: string;
+  target_mode: string;
+  reply_to: string | null;
+  title: string;
+  summary: string;
+  body: string;
+  letter_subject: string;
+  letter_body: string;
+  target_email: string;
+  target_name: string;
+  target_country: string | null;
+  salutation: string;
+  target_title: string;
+  /** the signer cache's stamp (see BatchSignerCache); null when $2 asks for none */
+  stamp: string | null;
+}
+
+/** The LetterRow of each letter in `source` (aliased l); $2 says whether to read the stamp. */
+function letterRowSql(source: string): string {
+  return `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.target_mode, a.reply_to,
             t.title, t.summary, t.body, t.letter_subject, t.letter_body,
-            g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title
-     FROM letters l
+            g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title,
+            CASE WHEN $2::bool THEN (SELECT max(s.updated_at) FROM signatures s WHERE s.action_id = b.action_id)::text END AS stamp
+     FROM ${source} l
      JOIN delivery_batches b ON b.id = l.batch_id
      JOIN actions a ON a.id = b.action_id
      JOIN targets g ON g.id = l.target_id
      JOIN LATERAL (SELECT * FROM action_texts x WHERE x.action_id = a.id
-                   ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true
-     WHERE l.id = $1`,
-    [letterId],
-  );
+                   ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true`;
+}
+
+/**
+ * Renders a letter from its rows; `pool` may be a client inside a transaction (the delivery
+ * preview). With a `cache`, the signers are read once per batch (see BatchSignerCache).
+ */
+export async function renderLetter(
+  pool: pg.Pool | pg.PoolClient,
+  letterId: string,
+  organisation: string,
+  packet: PacketLinkOptions = {},
+  cache?: BatchSignerCache,
+) {
+  const { rows } = await pool.query<LetterRow>(`${letterRowSql('letters')} WHERE l.id = $1`, [letterId, cache !== undefined]);
   const l = rows[0];
   if (!l) return null;
-  // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country
+  return renderLetterRow(pool, l, organisation, packet, cache);
+}
+
+async function renderLetterRow(
+  pool: pg.Pool | pg.PoolClient,
+  l: LetterRow,
+  organisation: string,
+  packet: PacketLinkOptions,
+  cache: BatchSignerCache | undefined,
+) {
   const byCountry = l.target_mode === 'BY_SIGNER_COUNTRY';
-  const countriesRes = await pool.query<{ country: string }>(
-    `SELECT country FROM signatures WHERE batch_id = $1 AND (NOT $3::bool OR country = $2)
-     GROUP BY country ORDER BY count(*) DESC, country`,
-    [l.batch_id, l.target_country, byCountry],
-  );
-  // signers who may be named, and personalised letters: the rule of who is named to whom
-  // lives in member-letter.ts, shared with the preview members see before signing
-  const signers = await pool.query<{
-    first_name: string | null;
-    last_name: string | null;
-    country: string;
-    named_disclosure: boolean;
-    named_to_own_country: boolean;
-    letter_subject: string | null;
-    letter_body: string | null;
-  }>(
-    `SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-     WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND p.erased_at IS NULL
-       AND (s.named_disclosure OR s.letter_body IS NOT NULL)
-       AND (NOT $3::bool OR s.country = $2)
-     ORDER BY s.confirmed_at LIMIT $4`,
-    [l.batch_id, l.target_country, byCountry, MAX_NAMES],
-  );
-  const toSigner = (r: (typeof signers.rows)[number]): SignerForLetter => ({
+  const read = () => readBatchSigners(pool, l.batch_id, l.target_country, byCountry);
+  const { countries, signers } =
+    cache && l.stamp !== null ? await cache.get(`${l.batch_id}:${byCountry ? (l.target_country ?? '-') : '*'}`, l.stamp, read) : await read();
+  const toSigner = (r: LetterSigner): SignerForLetter => ({
     firstName: r.first_name,
     lastName: r.last_name,
     country: r.country,
     namedDisclosure: r.named_disclosure,
     namedToOwnCountry: r.named_to_own_country,
   });
-  const names = signers.rows
+  const names = signers
     .filter((r) => mayName(l.target_country, toSigner(r)))
     .map((r) => [r.first_name, r.last_name].filter(Boolean).join(' '));
   const salutation = letterSalutation({ salutation: l.salutation, title: l.target_title, name: l.target_name });
-  const memberLetters = signers.rows
+  // A member's letter reads the same to every target of the batch with the same language and
+  // salutation, except that the sign-off depends on whether the target is of the signer's own
+  // country: rendered once per such variant while the batch's signers are cached.
+  let rendered = renderedMemberLetters.get(signers);
+  if (!rendered) renderedMemberLetters.set(signers, (rendered = new Map()));
+  const memberLetters = signers
     .filter((r) => r.letter_body)
     .slice(0, MAX_MEMBER_LETTERS)
-    .map((r) =>
-      renderMemberLetter(
-        l.locale,
-        { country: l.target_country, salutation },
-        { subject: r.letter_subject || l.letter_subject || l.title, body: r.letter_body! },
-        toSigner(r),
-      ),
-    );
+    .map((r, i) => {
+      const subject = r.letter_subject || l.letter_subject || l.title;
+      const key = [i, l.locale, salutation, subject, l.target_country !== null && l.target_country === r.country].join('\u0000');
+      let letter = rendered.get(key);
+      if (!letter) {
+        letter = renderMemberLetter(l.locale, { country: l.target_country, salutation }, { subject, body: r.letter_body! }, toSigner(r));
+        rendered.set(key, letter);
+      }
+      return letter;
+    });
   const mail = composeLetter({
     locale: l.locale,
     text: { title: l.title, summary: l.summary, body: l.body, letterSubject: l.letter_subject, letterBody: l.letter_body },
     salutation,
     newCount: l.signature_count,
     totalCount: l.total_count,
-    countries: countriesRes.rows.map((r) => r.country),
+    countries,
     names,
     memberLetters,
     organisation,
@@ -211,21 +304,32 @@ export async function renderLetter(pool: pg.Pool | pg.PoolClient, letterId: stri
 }
 
 export async function deliverLetter(deps: LetterDeps, letterId: string): Promise<LetterOutcome> {
-  // over its domain's limit, a letter waits for the next window without an attempt counted
-  if (deps.domainLimiter && (await holdForDomainLimit({ ...deps, domainLimiter: deps.domainLimiter }, letterId))) return 'deferred';
-  const claim = await deps.pool.query(
-    `UPDATE letters SET status = 'SUBMITTING', submitting_at = $2, attempts = attempts + 1
-     WHERE id = $1 AND ((status = 'PENDING' AND next_attempt_at <= $2) OR (status = 'SUBMITTING' AND submitting_at < $3))`,
-    [letterId, deps.clock(), new Date(deps.clock().getTime() - deps.staleSubmittingMs)],
+  const claimedAt = deps.clock();
+  // the claim answers the letter's row for rendering too: one round trip
+  const claim = await deps.pool.query<LetterRow>(
+    `WITH claimed AS (
+       UPDATE letters SET status = 'SUBMITTING', submitting_at = $3, attempts = attempts + 1
+       WHERE id = $1 AND ((status = 'PENDING' AND next_attempt_at <= $3) OR (status = 'SUBMITTING' AND submitting_at < $4))
+       RETURNING *
+     )
+     ${letterRowSql('claimed')}`,
+    [letterId, deps.signerCache !== undefined, claimedAt, new Date(claimedAt.getTime() - deps.staleSubmittingMs)],
   );
-  if (claim.rowCount !== 1) return 'not-owed';
+  const row = claim.rows[0];
+  if (!row) return 'not-owed';
+  // over its domain's limit, a letter gives its claim back and waits for the next window
+  // without an attempt counted (a letter that is not owed took no slot: it was not claimed)
+  if (deps.domainLimiter && (await holdForDomainLimit({ ...deps, domainLimiter: deps.domainLimiter }, letterId, row.target_email, claimedAt))) {
+    return 'deferred';
+  }
 
-  const rendered = await renderLetter(deps.pool, letterId, deps.organisation, {
-    secret: deps.packetSecret,
-    publicBaseUrl: deps.publicBaseUrl,
-    now: deps.clock(),
-  });
-  if (!rendered) return 'not-owed';
+  const rendered = await renderLetterRow(
+    deps.pool,
+    row,
+    deps.organisation,
+    { secret: deps.packetSecret, publicBaseUrl: deps.publicBaseUrl, now: deps.clock() },
+    deps.signerCache,
+  );
   const { letter, mail } = rendered;
   try {
     const info = await deps.mailer.sendMail({
@@ -240,15 +344,14 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
       messageId: letter.message_id,
       headers: { 'X-Chorus-Letter': letter.id },
     });
-    await inTransaction(deps.pool, async (tx) => {
-      const sent = await tx.query(
-        `UPDATE letters SET status = 'SENT', sent_at = $2, smtp_response = $3, last_error = NULL
-         WHERE id = $1 AND status = 'SUBMITTING'`,
-        [letterId, deps.clock(), String((info as { response?: string }).response ?? '').slice(0, 900)],
-      );
-      // letter.delivered for webhooks, in the same transaction as the state change
-      if (sent.rowCount === 1) await emitLetterEvent(tx, 'letter.delivered', letterId);
-    });
+    // SENT and letter.delivered for webhooks in one statement, so the event comes with the state change
+    await updateLetterWithEvent(
+      deps.pool,
+      'letter.delivered',
+      `UPDATE letters SET status = 'SENT', sent_at = $2, smtp_response = $3, last_error = NULL
+       WHERE id = $1 AND status = 'SUBMITTING' RETURNING *`,
+      [letterId, deps.clock(), String((info as { response?: string }).response ?? '').slice(0, 900)],
+    );
     return 'sent';
   } catch (err) {
     const failure = classifySendError(err);

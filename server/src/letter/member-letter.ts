@@ -23,10 +23,22 @@ export function mayName(targetCountry: string | null, signer: SignerForLetter): 
   return !sameCountry || signer.namedToOwnCountry;
 }
 
+const regionNamesByLocale = new Map<string, Intl.DisplayNames>();
+
+/** Country names in `locale`; one formatter per locale, as building one costs far more than using it. */
+export function regionNames(locale: string): Intl.DisplayNames {
+  let names = regionNamesByLocale.get(locale);
+  if (!names) {
+    names = new Intl.DisplayNames([locale], { type: 'region' });
+    regionNamesByLocale.set(locale, names);
+  }
+  return names;
+}
+
 export function signOff(targetCountry: string | null, signer: SignerForLetter, locale: string): { name: string | null; country: string | null } {
   const named = mayName(targetCountry, signer);
   const sameCountry = targetCountry !== null && targetCountry === signer.country;
-  const countryName = signer.country ? (new Intl.DisplayNames([locale], { type: 'region' }).of(signer.country) ?? signer.country) : null;
+  const countryName = signer.country ? (regionNames(locale).of(signer.country) ?? signer.country) : null;
   return {
     name: named ? [signer.firstName, signer.lastName].filter(Boolean).join(' ') : null,
     // an unnamed signer writing to their own government is not placed in that country either

@@ -64,6 +64,37 @@ export async function emitLetterEvent(db: Queryable, type: 'letter.delivered' | 
   });
 }
 
+/**
+ * Changes a letter and emits its event in one statement, so the change and its event are one
+ * round trip and one snapshot: `update` is an UPDATE of letters ... RETURNING * whose
+ * parameters are `params`. The event carries what emitLetterEvent's carries. Answers whether
+ * a letter changed (no event when none did).
+ */
+export async function updateLetterWithEvent(
+  db: Queryable,
+  type: 'letter.delivered' | 'letter.bounced',
+  update: string,
+  params: unknown[],
+): Promise<boolean> {
+  const t = params.length + 1;
+  const { rows } = await db.query<{ changed: number }>(
+    `WITH changed AS (${update}),
+          ep AS (SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL AND $${t}::varchar = ANY(events)),
+          ev AS (INSERT INTO webhook_events (type, payload)
+                 SELECT $${t}::varchar, jsonb_build_object(
+                          'letterId', c.id, 'batchId', c.batch_id, 'actionId', b.action_id, 'action', a.slug,
+                          'targetId', c.target_id, 'signatureCount', c.signature_count,
+                          'at', to_char(COALESCE(c.bounced_at, c.sent_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                 FROM changed c JOIN delivery_batches b ON b.id = c.batch_id JOIN actions a ON a.id = b.action_id
+                 WHERE EXISTS (SELECT 1 FROM ep)
+                 RETURNING id),
+          dl AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, ep.id FROM ev CROSS JOIN ep)
+     SELECT count(*)::int AS changed FROM changed`,
+    [...params, type],
+  );
+  return (rows[0]?.changed ?? 0) > 0;
+}
+
 // --- signing ----------------------------------------------------------------------------------
 
 export function signatureHeader(secret: string, timestamp: number, body: string): string {
