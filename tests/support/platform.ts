@@ -123,8 +123,15 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   const baseUrls = ports.map((p) => `http://127.0.0.1:${p}`);
   const baseUrl = baseUrls[0]!;
   const mailboxUrl = `http://127.0.0.1:${mailHttpPort}`;
-  for (const url of baseUrls) await waitFor(`${url}/readyz`, 60_000, logs);
-  await waitFor(`${mailboxUrl}/api/messages`, 30_000, logs);
+  try {
+    for (const url of baseUrls) await waitFor(`${url}/readyz`, 60_000, logs);
+    await waitFor(`${mailboxUrl}/api/messages`, 30_000, logs);
+  } catch (err) {
+    // a platform that did not come up leaves no process behind (a workers process left
+    // running would take jobs and CPU from whatever runs next)
+    for (const child of procs.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw err;
+  }
 
   const stopOne = (child: ChildProcess, signal: NodeJS.Signals) =>
     new Promise<void>((resolve) => {
