@@ -1,6 +1,7 @@
 // The Fastify application: plugins, the error handler, the API routes, and the SvelteKit
 // handler for every path that is not the API. Dependencies come in, so tests can build an
 // app against a test database and call it with inject().
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -35,7 +36,7 @@ import { WIDGET_JS } from './widget.ts';
 import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
-import { EventLoopLag, InFlight, type LoadShedderOptions } from './load-shedding.ts';
+import { earlyRefusal, EventLoopLag, InFlight, type LoadShedderOptions, type ShedSignals } from './load-shedding.ts';
 import { pageCache, pageKey } from '../shared/page-cache.ts';
 
 const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026' };
@@ -90,7 +91,37 @@ function sameSecret(given: string | string[] | undefined, secret: string): boole
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // load shedding of new signatures (load-shedding.ts): its signals, shared by the early
+  // refusal below and the signing route's own check
+  let shedding: { signals: ShedSignals & { inFlight: InFlight; shed: Record<string, number> }; opts: LoadShedderOptions } | undefined;
+  const stopShedding: (() => void)[] = [];
+  if (deps.shedding) {
+    let lag = deps.shedding.lag;
+    if (!lag) {
+      const monitor = new EventLoopLag().start();
+      stopShedding.push(() => monitor.stop());
+      lag = monitor;
+    }
+    const inFlight = new InFlight().start();
+    stopShedding.push(() => inFlight.stop());
+    shedding = { signals: { lag, writer: deps.signatures.writer, inFlight, shed: {} }, opts: deps.shedding };
+  }
+  const early = shedding ? earlyRefusal(shedding.signals, shedding.opts, deps.config.PUBLIC_BASE_URL.startsWith('https:') ? HSTS : null) : null;
+
   const app = Fastify({
+    // a signature the server would refuse is refused before Fastify sees the request
+    // (earlyRefusal in load-shedding.ts): in an overload most requests are refused, and this
+    // makes each refusal cost a fraction of a routed one
+    serverFactory: (handler) => {
+      const server = createServer((req, res) => {
+        if (early?.(req, res)) return;
+        handler(req, res);
+      });
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = 30_000;
+      server.setTimeout(30_000);
+      return server;
+    },
     logger:
       deps.logger === false
         ? false
@@ -114,6 +145,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
   }).withTypeProvider<ZodTypeProvider>();
+
+  if (shedding) {
+    const { inFlight, shed } = shedding.signals;
+    const opts = shedding.opts;
+    // what was refused, and why, once every 10 s while it happens
+    const report = setInterval(() => {
+      if (Object.keys(shed).length === 0) return;
+      app.log.warn({ shed: { ...shed }, inFlightLimit: inFlight.limit(opts), answersPerSecond: Math.round(inFlight.rate), capacity: Math.round(inFlight.capacity) }, 'load shedding: signatures refused with 503');
+      for (const k of Object.keys(shed)) delete shed[k];
+    }, 10_000).unref();
+    stopShedding.push(() => clearInterval(report));
+    app.addHook('onClose', async () => stopShedding.forEach((stop) => stop()));
+  }
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -252,28 +296,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         const verdict = await abuse.allowPost(req.clientIp);
         if (!verdict.ok) throw tooMany('rate_limited', 'Too many requests from your network; please try again later', verdict.retryAfter);
       });
-      let shedding;
-      if (deps.shedding) {
-        let lag = deps.shedding.lag;
-        if (!lag) {
-          const monitor = new EventLoopLag().start();
-          api.addHook('onClose', async () => monitor.stop());
-          lag = monitor;
-        }
-        const inFlight = new InFlight().start();
-        const shed: Record<string, number> = {};
-        // what was refused, and why, once every 10 s while it happens
-        const report = setInterval(() => {
-          if (Object.keys(shed).length === 0) return;
-          app.log.warn({ shed: { ...shed }, inFlightLimit: inFlight.limit(deps.shedding!), answersPerSecond: Math.round(inFlight.rate), capacity: Math.round(inFlight.capacity) }, 'load shedding: signatures refused with 503');
-          for (const k of Object.keys(shed)) delete shed[k];
-        }, 10_000).unref();
-        api.addHook('onClose', async () => {
-          inFlight.stop();
-          clearInterval(report);
-        });
-        shedding = { signals: { lag, writer: deps.signatures.writer, inFlight, shed }, opts: deps.shedding };
-      }
       await api.register(actionRoutes, { cache: deps.cache, signatures, shedding });
       await api.register(confirmationRoutes, { signatures });
       const memberMailer = deps.members?.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL });

@@ -174,6 +174,40 @@ describe('POST /api/actions/:slug/signatures sheds load', () => {
     }
   });
 
+  it('refuses before routing on a real socket, with the same answer and headers as the routed refusal', async () => {
+    const { action } = await createAction(h.db);
+    await h.cache.refresh();
+    await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = h.app.server.address() as { port: number };
+    const post = () =>
+      fetch(`http://127.0.0.1:${port}/api/actions/${action.slug}/signatures`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(signBody()),
+      });
+    lag.lagMs = 200;
+    try {
+      const early = await post();
+      const routed = await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody() });
+      expect(early.status).toBe(503);
+      expect(await early.json()).toEqual(routed.json());
+      for (const name of ['content-type', 'retry-after', 'x-content-type-options', 'x-frame-options', 'referrer-policy', 'content-security-policy']) {
+        expect(early.headers.get(name), name).toBe(String(routed.headers[name]));
+      }
+      // the answer came before routing: a slug longer than the router takes is refused the same way
+      // (routed, it is a 414)
+      const long = `/api/actions/${'a'.repeat(1500)}/signatures`;
+      expect((await h.app.inject({ method: 'POST', url: long, payload: signBody() })).statusCode).toBe(414);
+      expect((await fetch(`http://127.0.0.1:${port}${long}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(503);
+      // reads go through as usual, and so does signing once the lag is gone
+      expect((await fetch(`http://127.0.0.1:${port}/api/actions/${action.slug}/count`)).status).toBe(200);
+      lag.lagMs = 0;
+      expect((await post()).status).toBe(202);
+    } finally {
+      lag.lagMs = 0;
+    }
+  });
+
   it('serves the public count from memory', async () => {
     const { action } = await createAction(h.db);
     await h.cache.refresh();

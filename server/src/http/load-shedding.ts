@@ -16,6 +16,7 @@
 // Why not @fastify/under-pressure: it sheds every route alike (reads too) on process-wide
 // signals, and cannot see the writer's backlog, which is the signal that matters when the
 // database, not this process, is the bottleneck.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.ts';
 
@@ -147,6 +148,8 @@ export function shedReason(signals: ShedSignals, opts: LoadShedderOptions): stri
   return null;
 }
 
+const REFUSAL_MESSAGE = 'Too many signatures are arriving at once; please try again in a moment';
+
 /** An onRequest hook for the signing route. */
 export function shedSigning(signals: ShedSignals, opts: LoadShedderOptions = DEFAULT_SHEDDING) {
   return async (_req: FastifyRequest, reply: FastifyReply) => {
@@ -161,8 +164,40 @@ export function shedSigning(signals: ShedSignals, opts: LoadShedderOptions = DEF
       return;
     }
     if (signals.shed) signals.shed[reason] = (signals.shed[reason] ?? 0) + 1;
-    throw new AppError(503, 'overloaded', 'Too many signatures are arriving at once; please try again in a moment', {
+    throw new AppError(503, 'overloaded', REFUSAL_MESSAGE, {
       'retry-after': String(opts.retryAfterSeconds),
     });
+  };
+}
+
+const SIGNING = /^\/api\/actions\/[^/?#]+\/signatures(?:[?#]|$)/;
+const REFUSAL_BODY = JSON.stringify({ statusCode: 503, error: 'Service Unavailable', code: 'overloaded', message: REFUSAL_MESSAGE });
+
+/**
+ * The same refusal as shedSigning's, given before Fastify routes the request: a check of the
+ * method and path, then a fixed answer (the API's own security headers and error shape). The
+ * bench measured a refusal through Fastify at about 0.12 ms of server CPU, four times a
+ * hello-world answer; in an overload those refusals were most of what the server did.
+ * Answers true when it answered.
+ */
+export function earlyRefusal(signals: ShedSignals, opts: LoadShedderOptions, hsts: string | null) {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(REFUSAL_BODY)),
+    'retry-after': String(opts.retryAfterSeconds),
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ...(hsts ? { 'strict-transport-security': hsts } : {}),
+  };
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== 'POST' || !SIGNING.test(req.url ?? '')) return false;
+    const reason = shedReason(signals, opts);
+    if (!reason) return false;
+    if (signals.shed) signals.shed[reason] = (signals.shed[reason] ?? 0) + 1;
+    res.writeHead(503, headers);
+    res.end(REFUSAL_BODY);
+    return true;
   };
 }
