@@ -132,6 +132,11 @@ export class ActionCache {
     this.counts.set(action.id, plusOne(this.counts.get(action.id), action.id));
   }
 
+  /** The cached row as it is now, without a reload on a miss (the server's fast path for reads). */
+  peek(slug: string): ActionRow | undefined {
+    return this.actions.get(slug);
+  }
+
   /** The cached row; on a miss, at most one reload a second (a just-published action). */
   async find(slug: string): Promise<ActionRow | undefined> {
     const hit = this.actions.get(slug);

@@ -36,6 +36,8 @@ import { WIDGET_JS } from './widget.ts';
 import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { fastReads } from './fast-reads.ts';
+import { apiSecurityHeaders } from './security-headers.ts';
 import { earlyRefusal, EventLoopLag, InFlight, type LoadShedderOptions, type ShedSignals } from './load-shedding.ts';
 import { pageCache, pageKey } from '../shared/page-cache.ts';
 
@@ -106,7 +108,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     stopShedding.push(() => inFlight.stop());
     shedding = { signals: { lag, writer: deps.signatures.writer, inFlight, shed: {} }, opts: deps.shedding };
   }
-  const early = shedding ? earlyRefusal(shedding.signals, shedding.opts, deps.config.PUBLIC_BASE_URL.startsWith('https:') ? HSTS : null) : null;
+  const hsts = deps.config.PUBLIC_BASE_URL.startsWith('https:') ? HSTS : null;
+  const securityHeaders = apiSecurityHeaders(hsts);
+  const early = shedding ? earlyRefusal(shedding.signals, shedding.opts, hsts) : null;
+  // the count and fresh action pages from memory, before routing (fast-reads.ts)
+  const fast = fastReads({ cache: deps.cache, hsts, pages: Boolean(deps.webHandler) });
 
   const app = Fastify({
     // a signature the server would refuse is refused before Fastify sees the request
@@ -114,7 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // makes each refusal cost a fraction of a routed one
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        if (early?.(req, res)) return;
+        if (early?.(req, res) || fast(req, res)) return;
         handler(req, res);
       });
       server.keepAliveTimeout = 72_000;
@@ -179,17 +185,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Security headers on everything Fastify answers itself (the API, health, 404s). Pages are
   // handed to SvelteKit and get theirs in web/src/hooks.server.ts (same set, plus their CSP).
-  const https = deps.config.PUBLIC_BASE_URL.startsWith('https:');
   app.addHook('onSend', async (_req, reply) => {
     // a page from the page cache already carries the headers SvelteKit gave it (page-cache.ts)
     if (reply.getHeader('x-cache') === 'hit') return;
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    if (!reply.hasHeader('content-security-policy')) {
-      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    for (const [name, value] of Object.entries(securityHeaders)) {
+      // a route with a CSP of its own (the API docs page) keeps it
+      if (name !== 'content-security-policy' || !reply.hasHeader(name)) reply.header(name, value);
     }
-    if (https) reply.header('strict-transport-security', HSTS);
   });
   // JSON never carries markup characters as such: `<`, `>` and `&` can only occur inside JSON
   // strings, where \u003c, \u003e and \u0026 mean the same to every JSON parser. So an answer

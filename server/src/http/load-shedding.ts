@@ -19,6 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.ts';
+import { apiSecurityHeaders } from './security-headers.ts';
 
 export interface LoadShedderOptions {
   /**
@@ -185,11 +186,7 @@ export function earlyRefusal(signals: ShedSignals, opts: LoadShedderOptions, hst
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(REFUSAL_BODY)),
     'retry-after': String(opts.retryAfterSeconds),
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-    'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-    ...(hsts ? { 'strict-transport-security': hsts } : {}),
+    ...apiSecurityHeaders(hsts),
   };
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'POST' || !SIGNING.test(req.url ?? '')) return false;
