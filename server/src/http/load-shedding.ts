@@ -36,7 +36,7 @@ export interface LoadShedderOptions {
   retryAfterSeconds: number;
 }
 
-export const DEFAULT_SHEDDING: LoadShedderOptions = { inFlightLatencyMs: 150, minInFlight: 128, maxEventLoopLagMs: 250, maxWriterWaitMs: 250, retryAfterSeconds: 1 };
+export const DEFAULT_SHEDDING: LoadShedderOptions = { inFlightLatencyMs: 150, minInFlight: 128, maxEventLoopLagMs: 250, maxWriterWaitMs: 1000, retryAfterSeconds: 1 };
 
 /**
  * Signatures admitted and not yet answered, the rate at which they are answered (answers per
