@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAction, createHarness, signBody, type Harness } from '../testing/harness.ts';
+import { createAction, createHarness, newSignature, signBody, type Harness } from '../testing/harness.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { EventLoopLag, InFlight, shedReason } from './load-shedding.ts';
 
@@ -83,25 +83,7 @@ describe('the writer reports how long its oldest unanswered signature has waited
     const writer = new SignatureWriter(h.db.pool, { maxBatch: 256, maxWaitMs: 50, maxQueued: 100 });
     expect(writer.oldestWaitMs()).toBe(0);
     const email = `shed-${Date.now()}@example.org`;
-    const pending = writer.write({
-      actionId: action.id,
-      email,
-      canonicalEmail: email,
-      firstName: 'Ana',
-      lastName: 'López',
-      country: 'MX',
-      locale: 'en',
-      namedDisclosure: false,
-      namedToOwnCountry: false,
-      publicWall: false,
-      contact: false,
-      letterSubject: null,
-      letterBody: null,
-      ipHash: null,
-      netHash: null,
-      source: null,
-      suspicious: false,
-    });
+    const pending = writer.write(newSignature(action.id, email));
     await new Promise((r) => setTimeout(r, 20));
     expect(writer.oldestWaitMs()).toBeGreaterThanOrEqual(15);
     await pending;

@@ -3,8 +3,8 @@
 // gather into the next, and every caller gets its own row, created once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../db/db.ts';
-import { createAction, uniqueEmail } from '../testing/harness.ts';
-import { SignatureWriter, type NewSignature } from './signature.repository.ts';
+import { createAction, newSignature, uniqueEmail } from '../testing/harness.ts';
+import { SignatureWriter } from './signature.repository.ts';
 
 let db: Db;
 beforeAll(() => {
@@ -14,27 +14,7 @@ afterAll(async () => {
   await db?.close();
 });
 
-function signature(actionId: string, email: string): NewSignature {
-  return {
-    actionId,
-    email,
-    canonicalEmail: email.toLowerCase(),
-    firstName: 'Ana',
-    lastName: 'Writer',
-    country: 'MX',
-    locale: 'en',
-    namedDisclosure: false,
-    namedToOwnCountry: false,
-    publicWall: false,
-    contact: false,
-    letterSubject: null,
-    letterBody: null,
-    ipHash: null,
-    netHash: null,
-    source: null,
-    suspicious: false,
-  };
-}
+const signature = (actionId: string, email: string) => newSignature(actionId, email, { lastName: 'Writer' });
 
 async function rowsOf(actionId: string): Promise<number> {
   const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM signatures WHERE action_id = $1', [actionId]);

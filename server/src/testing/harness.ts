@@ -5,7 +5,7 @@ import { ActionCache } from '../action/action.service.ts';
 import { loadConfig } from '../config/config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
-import { SignatureWriter } from '../signature/signature.repository.ts';
+import { SignatureWriter, type NewSignature } from '../signature/signature.repository.ts';
 import { buildApp } from '../http/app.ts';
 import type { LoadShedderOptions } from '../http/load-shedding.ts';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -184,4 +184,28 @@ export function asStaff(app: FastifyInstance, cookie: string | null, opts: Injec
     ...opts,
     headers: { ...(opts.headers ?? {}), ...(cookie ? { cookie } : {}), 'x-chorus-csrf': '1' },
   });
+}
+
+/** A signature as the signing path hands it to the writer (SignatureWriter.write), for tests of the writer itself. */
+export function newSignature(actionId: string, email: string, overrides: Partial<NewSignature> = {}): NewSignature {
+  return {
+    actionId,
+    email,
+    canonicalEmail: email.toLowerCase(),
+    firstName: 'Ana',
+    lastName: 'López',
+    country: 'MX',
+    locale: 'en',
+    namedDisclosure: false,
+    namedToOwnCountry: false,
+    publicWall: false,
+    contact: false,
+    letterSubject: null,
+    letterBody: null,
+    ipHash: null,
+    netHash: null,
+    source: null,
+    suspicious: false,
+    ...overrides,
+  };
 }
