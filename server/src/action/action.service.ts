@@ -132,6 +132,11 @@ export class ActionCache {
     this.counts.set(action.id, plusOne(this.counts.get(action.id), action.id));
   }
 
+  /** The public count of an action as the API answers it (the route and the fast path alike). */
+  publicCount(action: ActionRow): { slug: string; count: number; goal: number } {
+    return { slug: action.slug, count: this.count(action.id), goal: action.goal };
+  }
+
   /** The cached row as it is now, without a reload on a miss (the server's fast path for reads). */
   peek(slug: string): ActionRow | undefined {
     return this.actions.get(slug);

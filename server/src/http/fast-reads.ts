@@ -25,7 +25,7 @@ export function fastReads(deps: { cache: ActionCache; hsts: string | null; pages
       if (!m) return false;
       const action = deps.cache.peek(m[1]!);
       if (!action) return false;
-      const body = JSON.stringify({ slug: action.slug, count: deps.cache.count(action.id), goal: action.goal });
+      const body = JSON.stringify(deps.cache.publicCount(action));
       res.writeHead(200, {
         'content-type': 'application/json; charset=utf-8',
         'content-length': String(Buffer.byteLength(body)),

@@ -141,8 +141,14 @@ export interface ShedSignals {
   shed?: Record<string, number>;
 }
 
-/** Why a new signature would be refused now, or null to admit it. */
+/** Why a new signature would be refused now (counted in `signals.shed`), or null to admit it. */
 export function shedReason(signals: ShedSignals, opts: LoadShedderOptions): string | null {
+  const reason = reasonNow(signals, opts);
+  if (reason && signals.shed) signals.shed[reason] = (signals.shed[reason] ?? 0) + 1;
+  return reason;
+}
+
+function reasonNow(signals: ShedSignals, opts: LoadShedderOptions): string | null {
   if (signals.inFlight && signals.inFlight.count >= signals.inFlight.limit(opts)) return 'in_flight';
   if (signals.lag.lagMs > opts.maxEventLoopLagMs) return 'event_loop_lag';
   if (signals.writer.oldestWaitMs() > opts.maxWriterWaitMs) return 'writer_backlog';
@@ -164,7 +170,6 @@ export function shedSigning(signals: ShedSignals, opts: LoadShedderOptions = DEF
       }
       return;
     }
-    if (signals.shed) signals.shed[reason] = (signals.shed[reason] ?? 0) + 1;
     throw new AppError(503, 'overloaded', REFUSAL_MESSAGE, {
       'retry-after': String(opts.retryAfterSeconds),
     });
@@ -190,9 +195,7 @@ export function earlyRefusal(signals: ShedSignals, opts: LoadShedderOptions, hst
   };
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'POST' || !SIGNING.test(req.url ?? '')) return false;
-    const reason = shedReason(signals, opts);
-    if (!reason) return false;
-    if (signals.shed) signals.shed[reason] = (signals.shed[reason] ?? 0) + 1;
+    if (!shedReason(signals, opts)) return false;
     res.writeHead(503, headers);
     res.end(REFUSAL_BODY);
     return true;

@@ -114,7 +114,7 @@ export const actionRoutes: FastifyPluginAsyncZod<{
       const action = await opts.cache.find(req.params.slug);
       if (!action) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
       reply.header('cache-control', 'public, max-age=1');
-      return { slug: action.slug, count: opts.cache.count(action.id), goal: action.goal };
+      return opts.cache.publicCount(action);
     },
   );
 
