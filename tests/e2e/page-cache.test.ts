@@ -64,3 +64,70 @@ it('serves the same page and headers from the cache, bypasses it with a cookie, 
   expect(withCookie.headers.get('x-cache')).toBeNull();
   expect(await withCookie.text()).toMatch(/1,234|1234/);
 }, 60_000);
+
+// Each request below must be answered at once: before, every cookieless GET waited up to 5 s on
+// a rendering only action pages ever stored or released (3 s is far above any rendering here).
+const quick = (url: string, init: RequestInit = {}) => fetch(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(3_000) });
+
+it('never makes a visitor wait on a page the cache does not store, however many come', async () => {
+  const base = platform.baseUrl;
+  const html = await (await quick(`${base}/actions/${action.slug}`)).text();
+  const stylesheet = /<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"/.exec(html)?.[1] ?? /<link[^>]+href="([^"]+\.css)"/.exec(html)?.[1];
+  expect(stylesheet).toBeTruthy();
+  const urls = [
+    '/',
+    '/es',
+    '/?' + 'q'.repeat(500),
+    '/admin/login',
+    '/en/my-data',
+    `/actions/${action.slug}/check-email`,
+    `/actions/${action.slug}/thanks`,
+    '/confirm/not-a-token',
+    '/packet/not-a-token',
+    '/actions/no-such-action-anywhere',
+    `/actions/${action.slug}/`,
+    `/actions/${action.slug}?other=1`,
+    new URL(stylesheet!, base).pathname,
+  ];
+  for (const path of urls) {
+    // three new visitors one after the other, then three at once
+    for (let i = 0; i < 3; i++) {
+      const res = await quick(base + path);
+      await res.arrayBuffer();
+      expect([path, res.headers.get('x-cache')]).toEqual([path, null]);
+    }
+    await Promise.all([1, 2, 3].map(async () => (await quick(base + path)).arrayBuffer()));
+  }
+}, 60_000);
+
+it('lets new visitors of an action page that is not stored (a 404, a redirect) go on at once', async () => {
+  const base = platform.baseUrl;
+  // a page that does not exist, asked by several at once: none is stored, every waiter goes on
+  for (let round = 0; round < 3; round++) {
+    const answers = await Promise.all([1, 2, 3, 4].map(() => quick(`${base}/actions/no-such-action-${round}`)));
+    for (const res of answers) {
+      expect(res.status).toBe(404);
+      expect(res.headers.get('x-cache')).toBeNull();
+    }
+  }
+  // a language prefix that is not one of ours
+  const other = await quick(`${base}/xx/actions/${action.slug}`);
+  expect(other.headers.get('x-cache')).toBeNull();
+}, 60_000);
+
+it('never gives a page visitor the data request of the same page, nor the other way round', async () => {
+  const base = platform.baseUrl;
+  const page = `${base}/es/actions/${action.slug}`;
+  const data = await quick(`${page}/__data.json`);
+  expect(data.headers.get('content-type')).toMatch(/json/);
+  await data.arrayBuffer();
+  for (let i = 0; i < 3; i++) {
+    const res = await quick(page);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await res.text()).toContain('lang="es"');
+  }
+  // and the page now stored does not answer the data request either
+  const again = await quick(`${page}/__data.json`);
+  expect(again.headers.get('content-type')).toMatch(/json/);
+  expect(again.headers.get('x-cache')).toBeNull();
+}, 60_000);

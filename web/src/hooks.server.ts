@@ -1,8 +1,8 @@
-import type { Handle, HandleServerError } from '@sveltejs/kit';
+import type { Handle, HandleServerError, RequestEvent } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
 import { isTokenPage, stripLocale } from '$lib/paths';
 import { env } from '$env/dynamic/public';
-import { pageCache, pageKey, type CachedPage } from '$shared/page-cache';
+import { RENDER_KEY_HEADER, pageCache } from '$shared/page-cache';
 
 /** the same value as the API's (server/src/http/app.ts): two years, only over https */
 const HSTS = 'max-age=63072000; includeSubDomains';
@@ -10,18 +10,25 @@ const HSTS = 'max-age=63072000; includeSubDomains';
 /** Public action pages are rendered about once a second, not once per reader ($shared/page-cache.ts). */
 const CACHED_ROUTES = new Set(['/[[lang=locale]]/actions/[slug]']);
 
-const toResponse = (page: CachedPage) => new Response(new Uint8Array(page.body), { status: page.status, headers: page.headers });
+/**
+ * The key to store this rendering under: only when the server handed this request the ticket
+ * for it (it decides what is cacheable and strips the header from clients), and only for the
+ * page itself, never its data request.
+ */
+function renderKey(event: RequestEvent): string | null {
+	const key = event.request.headers.get(RENDER_KEY_HEADER);
+	if (!key || event.request.method !== 'GET' || event.isDataRequest || event.request.headers.has('cookie')) return null;
+	return CACHED_ROUTES.has(event.route.id ?? '') ? key : null;
+}
 
-/** Caches a shareable answer and returns it (its body has been read, so a copy is returned). */
+/** Stores a shareable answer and returns it (its body has been read, so a copy is returned). */
 async function remember(key: string, response: Response): Promise<Response> {
-	if (response.status !== 200 || response.headers.has('set-cookie')) {
-		pageCache().release(key);
-		return response;
-	}
+	// anything else is not stored; the server releases the waiters when the answer is over
+	if (response.status !== 200 || response.headers.has('set-cookie')) return response;
 	const body = Buffer.from(await response.arrayBuffer());
 	const page = { status: response.status, headers: Object.fromEntries(response.headers.entries()), body };
 	pageCache().set(key, page);
-	return toResponse({ ...page, expires: 0 });
+	return new Response(new Uint8Array(body), { status: page.status, headers: page.headers });
 }
 
 function isEmbedPage(pathname: string): boolean {
@@ -35,13 +42,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 	event.locals.locale = locale;
 	event.locals.localeFromPath = fromPath;
 
-	const cacheKey =
-		event.request.method === 'GET' && CACHED_ROUTES.has(event.route.id ?? '') && !event.request.headers.has('cookie')
-			? pageKey(event.url.pathname + event.url.search, event.request.headers.get('accept-language'))
-			: null;
-	const hit = cacheKey ? pageCache().get(cacheKey) : undefined;
-	// a hit already carries every header set below
-	if (hit) return toResponse(hit);
+	const cacheKey = renderKey(event);
 
 	const response = await resolve(event, {
 		transformPageChunk: ({ html }) => html.replace('%lang%', locale)

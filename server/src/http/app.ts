@@ -39,7 +39,7 @@ import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { fastReads } from './fast-reads.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
 import { earlyRefusal, EventLoopLag, InFlight, type LoadShedderOptions, type ShedSignals } from './load-shedding.ts';
-import { pageCache, pageKey } from '../shared/page-cache.ts';
+import { RENDER_KEY_HEADER, cachedPageKey, pageCache } from '../shared/page-cache.ts';
 
 const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026' };
 
@@ -384,17 +384,32 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // SvelteKit reads the client address from this header (ADDRESS_HEADER, set in
       // server.ts): the one Fastify worked out under TRUSTED_PROXIES, never one a client sent
       const toSvelteKit = async (req: FastifyRequest, reply: FastifyReply) => {
-        // a public action page rendered within the last second is sent as it is (page-cache.ts)
-        if (req.method === 'GET' && req.headers.cookie === undefined) {
-          const key = pageKey(req.url, req.headers['accept-language']);
-          let hit = pageCache().serve(key);
-          if (hit instanceof Promise) {
-            // another reader is rendering this page: wait for it (never longer than 5 s)
-            await Promise.race([hit, new Promise((r) => setTimeout(r, 5_000).unref())]);
-            hit = pageCache().serve(key);
-            if (hit instanceof Promise) hit = undefined;
+        // only the server decides which rendering SvelteKit stores (page-cache.ts)
+        delete req.raw.headers[RENDER_KEY_HEADER];
+        // a public action page rendered within the last second is sent as it is (page-cache.ts);
+        // no other request waits on the cache or is stored in it
+        const key = req.method === 'GET' && req.headers.cookie === undefined ? cachedPageKey(req.url, req.headers['accept-language']) : null;
+        if (key) {
+          const cache = pageCache();
+          let found = cache.lookup(key);
+          if (found.kind === 'wait') {
+            // another reader is rendering this page: wait for it, released on every path
+            // (stored or not); the timer is only a backstop
+            await Promise.race([found.done, new Promise((r) => setTimeout(r, cache.limits.staleMs).unref())]);
+            found = cache.lookup(key);
+            // still being rendered by another: render for ourselves, without storing
+            if (found.kind === 'wait') found = { kind: 'pass' };
           }
-          if (hit) return reply.code(hit.status).headers(hit.headers).header('x-cache', 'hit').send(hit.body);
+          if (found.kind === 'hit') {
+            const hit = found.page;
+            return reply.code(hit.status).headers(hit.headers).header('x-cache', 'hit').send(hit.body);
+          }
+          if (found.kind === 'render') {
+            const ticket = found.ticket;
+            req.raw.headers[RENDER_KEY_HEADER] = key;
+            // stored by the hook or not, the waiters go on once this answer is over
+            reply.raw.once('close', () => cache.release(key, ticket));
+          }
         }
         req.raw.headers[PEER_HEADER] = req.ip;
         // A page that answers without reading the body it was posted (a form action that needs

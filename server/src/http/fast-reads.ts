@@ -10,7 +10,7 @@
 // ones Fastify gives.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ActionCache } from '../action/action.service.ts';
-import { pageCache, pageKey } from '../shared/page-cache.ts';
+import { cachedPageKey, pageCache } from '../shared/page-cache.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
 
 const COUNT = /^\/api\/actions\/([a-z0-9-]{1,80})\/count$/;
@@ -36,7 +36,8 @@ export function fastReads(deps: { cache: ActionCache; hsts: string | null; pages
       return true;
     }
     if (!deps.pages || req.headers.cookie !== undefined) return false;
-    const hit = pageCache().get(pageKey(url, req.headers['accept-language']));
+    const key = cachedPageKey(url, req.headers['accept-language']);
+    const hit = key ? pageCache().get(key) : undefined;
     if (!hit) return false;
     res.writeHead(hit.status, { ...hit.headers, 'x-cache': 'hit' });
     res.end(hit.body);

@@ -13,3 +13,32 @@ export function pickLocale(preferred: readonly string[], available: readonly str
   }
   return fallback;
 }
+
+/**
+ * The best of our locales for an Accept-Language header, by quality value and then by
+ * order; a region tag (es-MX) matches its language. Falls back to the default locale.
+ */
+export function negotiateLocale(header: string | null | undefined): Locale {
+  if (!header) return DEFAULT_LOCALE;
+  const ranges = header
+    .split(',')
+    .slice(0, 32)
+    .map((part, index) => {
+      const [tag = '', ...options] = part.trim().split(';');
+      let q = 1;
+      for (const option of options) {
+        const [name, value] = option.trim().split('=');
+        if (name?.trim().toLowerCase() === 'q' && value !== undefined) {
+          const parsed = Number.parseFloat(value);
+          q = Number.isFinite(parsed) ? parsed : 0;
+        }
+      }
+      return { language: tag.trim().toLowerCase().split('-')[0] ?? '', q, index };
+    })
+    .filter((r) => r.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index);
+  for (const range of ranges) {
+    if (isLocale(range.language)) return range.language;
+  }
+  return DEFAULT_LOCALE;
+}

@@ -1,11 +1,11 @@
 // Translation helpers. Locales are the ones the API knows ($shared/locales).
-import { DEFAULT_LOCALE, LOCALES, isLocale, type Locale } from '$shared/locales';
+import { DEFAULT_LOCALE, LOCALES, isLocale, negotiateLocale, type Locale } from '$shared/locales';
 import { en, type Messages, type PluralForms } from './en';
 import { es } from './es';
 import { fr } from './fr';
 import { ru } from './ru';
 
-export { DEFAULT_LOCALE, LOCALES, isLocale, type Locale };
+export { DEFAULT_LOCALE, LOCALES, isLocale, negotiateLocale, type Locale };
 
 export type MessageKey = keyof Messages;
 /** Keys whose message is a plain string. */
@@ -85,31 +85,3 @@ export function translator(locale: Locale): Translator {
 	};
 }
 
-/**
- * The best of our locales for an Accept-Language header, by quality value and then by
- * order; a region tag (es-MX) matches its language. Falls back to the default locale.
- */
-export function negotiateLocale(header: string | null | undefined): Locale {
-	if (!header) return DEFAULT_LOCALE;
-	const ranges = header
-		.split(',')
-		.slice(0, 32)
-		.map((part, index) => {
-			const [tag = '', ...options] = part.trim().split(';');
-			let q = 1;
-			for (const option of options) {
-				const [name, value] = option.trim().split('=');
-				if (name?.trim().toLowerCase() === 'q' && value !== undefined) {
-					const parsed = Number.parseFloat(value);
-					q = Number.isFinite(parsed) ? parsed : 0;
-				}
-			}
-			return { language: tag.trim().toLowerCase().split('-')[0] ?? '', q, index };
-		})
-		.filter((r) => r.q > 0)
-		.sort((a, b) => b.q - a.q || a.index - b.index);
-	for (const range of ranges) {
-		if (isLocale(range.language)) return range.language;
-	}
-	return DEFAULT_LOCALE;
-}
