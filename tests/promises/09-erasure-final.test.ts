@@ -1,0 +1,106 @@
+// Promise 9: a signer can see, export, change and erase their data themselves; erasure is final.
+// Seeing, downloading, changing a consent and erasing through the emailed link are walked in a
+// real browser in tests/e2e/member-pages.test.ts, and the erase endpoint's own rows are checked in
+// server/src/supporter/supporter.api.test.ts. Here the erasure is attacked from the places the
+// person's data travelled to before they erased it: the letter's packet (page data, CSV) that an
+// official can still open, the public wall, every table of the database, and every "my data"
+// link they were ever sent (a replayed older link must show nothing either).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBatch } from '../../server/src/delivery/batch.service.ts';
+import { packetToken } from '../../server/src/delivery/packet.service.ts';
+import { confirmationToken } from '../../server/src/signature/signature.service.ts';
+import { myDataToken } from '../../server/src/supporter/supporter.service.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+
+const HOUR = 3_600_000;
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => h?.close());
+
+describe('promise 9: erasure is final', () => {
+  it('after erasure nothing of the person is in the packet, the CSV, the wall, any table, or behind any old link', async () => {
+    const fx = await createAction(h.db, { kind: 'LETTER', deliveryPolicy: 'ON_CLOSE', targets: [{ country: 'FR', language: 'en' }] });
+    await h.db.prisma.action.update({ where: { id: fx.action.id }, data: { allowPersonalisation: true } });
+    await h.cache.refresh();
+    const marker = Math.random().toString(36).slice(2, 10);
+    const person = {
+      email: uniqueEmail(`erase${marker}`),
+      firstName: `Zofia${marker}`,
+      lastName: `Wronska${marker}`,
+      sentence: `Please free my brother ${marker}.`,
+    };
+    const sign = await h.app.inject({
+      method: 'POST',
+      url: `/api/actions/${fx.action.slug}/signatures`,
+      payload: signBody({
+        email: person.email,
+        firstName: person.firstName,
+        lastName: person.lastName,
+        country: 'DE',
+        consentNamed: true,
+        consentWall: true,
+        consentContact: true,
+        letterSubject: 'My own subject',
+        letterBody: `Dear Minister,\n\n${person.sentence}`,
+      }),
+    });
+    expect(sign.statusCode).toBe(202);
+    const { rows } = await h.db.pool.query<{ id: string; supporter_id: string }>(
+      `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`,
+      [person.email],
+    );
+    const { id: signatureId, supporter_id: supporterId } = rows[0]!;
+    const tokenDeps = (at: number) => ({ secret: h.secret, clock: () => new Date(at), confirmLinkTtlHours: 24 });
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${confirmationToken(tokenDeps(Date.now()), signatureId)}`, payload: {} })).statusCode).toBe(200);
+
+    // the letter goes out, naming them, with their own words; the packet link stays valid for the official
+    const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const letterId = batch!.letterIds[0]!;
+    await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now(), attempts = 1 WHERE id = $1`, [letterId]);
+    const packet = packetToken(h.secret, letterId, new Date());
+    const everything = async () => {
+      const page = await h.app.inject({ url: `/api/packets/${packet}` });
+      const csv = await h.app.inject({ url: `/api/packets/${packet}/packet.csv` });
+      await h.cache.refresh();
+      const action = await h.app.inject({ url: `/api/actions/${fx.action.slug}` });
+      expect([page.statusCode, csv.statusCode, action.statusCode]).toEqual([200, 200, 200]);
+      return `${page.body}\n${csv.body}\n${action.body}`;
+    };
+    const traces = new RegExp([person.email, person.firstName, person.lastName, marker].join('|'), 'i');
+    // the check sees the person while their data is there (so it can fail)
+    expect(await everything()).toMatch(new RegExp(person.lastName));
+
+    // two "my data" links: one from an older email, one fresh; the fresh one erases
+    const older = myDataToken(tokenDeps(Date.now() - 2 * HOUR), supporterId);
+    const fresh = myDataToken(tokenDeps(Date.now()), supporterId);
+    expect(older).not.toBe(fresh);
+    expect((await h.app.inject({ url: `/api/my-data/${older}` })).statusCode).toBe(200);
+    expect((await h.app.inject({ method: 'POST', url: `/api/my-data/${fresh}/erase`, payload: { confirm: true } })).statusCode).toBe(200);
+
+    expect(await everything()).not.toMatch(traces);
+    for (const token of [older, fresh]) {
+      for (const url of [`/api/my-data/${token}`, `/api/my-data/${token}?download=1`]) {
+        const res = await h.app.inject({ url });
+        expect(res.statusCode, url).toBe(404);
+        expect(res.body).not.toMatch(traces);
+      }
+      const change = await h.app.inject({ method: 'POST', url: `/api/my-data/${token}/consents`, payload: { purpose: 'CONTACT', granted: true } });
+      expect(change.statusCode).toBe(404);
+      expect((await h.app.inject({ method: 'POST', url: `/api/my-data/${token}/erase`, payload: { confirm: true } })).statusCode).toBe(404);
+    }
+    // no table holds the address, the names or the letter's words
+    const { rows: tables } = await h.db.pool.query<{ name: string }>(
+      `SELECT quote_ident(table_name) AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
+    );
+    const holding: string[] = [];
+    for (const { name } of tables) {
+      const { rows: hit } = await h.db.pool.query(`SELECT 1 FROM ${name} t WHERE t::text ILIKE $1 LIMIT 1`, [`%${marker}%`]);
+      if (hit.length) holding.push(name);
+    }
+    expect(holding).toEqual([]);
+    // and the erased signature is still counted: erasure takes the person, not the count
+    expect((await h.db.pool.query(`SELECT status FROM signatures WHERE id = $1`, [signatureId])).rows[0].status).toBe('CONFIRMED');
+  });
+});
