@@ -8,6 +8,7 @@
 // job, with a clock the test moves, removes every address-derived hash after the schedule's
 // days (IP_HASH_RETENTION_DAYS) and not before.
 import { createHash } from 'node:crypto';
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRetention } from '../../server/src/privacy/retention.service.ts';
 import { hashIp, hashNetwork } from '../../server/src/shared/tokens.ts';
@@ -31,7 +32,7 @@ const tokenDeps = () => ({ secret: h.secret, clock: () => new Date(), confirmLin
 
 async function fromBoth(slug: string, email: (ip: string) => string) {
   for (const ip of [V4, V6]) {
-    const inject = (opts: Parameters<typeof h.app.inject>[0] & object) => h.app.inject({ ...opts, remoteAddress: ip });
+    const inject = (opts: InjectOptions) => h.app.inject({ ...opts, remoteAddress: ip });
     expect((await inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: signBody({ email: email(ip) }) })).statusCode).toBe(202);
     const form = new URLSearchParams({ firstName: 'Form', lastName: 'Signer', email: `form.${email(ip)}`, country: 'UZ', consentCount: 'on' });
     expect(
@@ -47,7 +48,7 @@ async function fromBoth(slug: string, email: (ip: string) => string) {
     expect((await inject({ method: 'POST', url: `/api/unsubscribe/${unsubscribeToken(tokenDeps(), sig.supporter_id)}`, payload: {} })).statusCode).toBe(200);
     expect((await inject({ method: 'GET', url: `/api/my-data/${myDataToken(tokenDeps(), sig.supporter_id)}` })).statusCode).toBe(200);
     expect((await inject({ method: 'POST', url: '/api/my-data/requests', payload: { email: email(ip) } })).statusCode).toBe(202);
-    expect((await inject({ method: 'POST', url: '/api/staff/login', payload: { email: uniqueEmail('nobody'), password: 'wrong password here' } })).statusCode).toBe(401);
+    expect((await inject({ method: 'POST', url: '/api/staff/login', headers: { 'x-chorus-csrf': '1' }, payload: { email: uniqueEmail('nobody'), password: 'wrong password here' } })).statusCode).toBe(401);
   }
 }
 

@@ -163,7 +163,7 @@ describe('promise 19: bad input on the member forms', () => {
     expect(signed.status).toBe(202);
     const { rows } = await pool.query<{ id: string }>(`SELECT id FROM supporters WHERE canonical_email = lower($1)`, [email]);
     const token = myDataToken({ secret: process.env.SECRET_KEY!, clock: () => new Date() }, rows[0]!.id);
-    for (const fields of [{}, { confirm: 'no' }, { confirm: '' }]) {
+    for (const fields of [{}, { confirm: 'no' }, { confirm: '' }] as Record<string, string>[]) {
       const erase = await postForm(`${prefix(locale)}/my-data/${token}?/erase`, fields);
       expect(erase.status).toBe(422);
       const page = await erase.text();

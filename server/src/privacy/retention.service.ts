@@ -1,5 +1,6 @@
 // The retention job: personal data is kept only as long as the README's schedule says.
-//   - IP hashes (signatures.ip_hash) are cleared IP_HASH_RETENTION_DAYS after signing (7);
+//   - IP hashes (signatures.ip_hash, and net_hash, the hash of the address's network) are
+//     cleared IP_HASH_RETENTION_DAYS after signing (7);
 //   - signatures never confirmed are deleted UNCONFIRMED_RETENTION_DAYS after signing (30), and
 //     so are invalidated ones (honeypot, rate limits, staff) that never went out in a delivery;
 //     their consent records go with them;
@@ -34,8 +35,9 @@ export async function runRetention(deps: RetentionDeps): Promise<RetentionResult
   const sigCutoff = new Date(now - deps.unconfirmedDays * DAY);
 
   const ip = await deps.pool.query(
-    `UPDATE signatures SET ip_hash = NULL
-     WHERE id IN (SELECT id FROM signatures WHERE ip_hash IS NOT NULL AND created_at < $1 LIMIT $2)`,
+    `UPDATE signatures SET ip_hash = NULL, net_hash = NULL
+     WHERE id IN (SELECT id FROM signatures
+                  WHERE (ip_hash IS NOT NULL OR net_hash IS NOT NULL) AND created_at < $1 LIMIT $2)`,
     [ipCutoff, chunk],
   );
   const sigs = await deps.pool.query<{ supporter_id: string }>(
