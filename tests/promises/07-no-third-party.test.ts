@@ -165,15 +165,18 @@ describe('promise 7: nothing from a third party', () => {
     const slug = actions[0]!.slug;
     // staff text and an official's answer that would load from a tracker if rendered as HTML
     // (put back afterwards: later files of the suite read the seeded texts)
-    const { rows: texts } = await pool.query<{ id: string; summary: string; body: string }>(
-      `SELECT t.id, t.summary, t.body FROM action_texts t JOIN actions a ON a.id = t.action_id WHERE a.slug = $1`,
+    const { rows: texts } = await pool.query<{ action_id: string; locale: string; summary: string; body: string }>(
+      `SELECT t.action_id, t.locale, t.summary, t.body FROM action_texts t JOIN actions a ON a.id = t.action_id WHERE a.slug = $1`,
       [slug],
     );
     restore = async () => {
-      for (const t of texts) await pool.query(`UPDATE action_texts SET summary = $2, body = $3 WHERE id = $1`, [t.id, t.summary, t.body]);
+      for (const t of texts) await pool.query(`UPDATE action_texts SET summary = $3, body = $4 WHERE action_id = $1 AND locale = $2`, [t.action_id, t.locale, t.summary, t.body]);
       await pool.query(`DELETE FROM responses WHERE body LIKE $1`, [`%${TRACKER}%`]);
     };
-    await pool.query(`UPDATE action_texts SET summary = summary || $1, body = body || $1 WHERE action_id = (SELECT id FROM actions WHERE slug = $2)`, [` ${HOSTILE}`, slug]);
+    await pool.query(
+      `UPDATE action_texts SET summary = left(summary, 600) || $3, body = body || $1 WHERE action_id = (SELECT id FROM actions WHERE slug = $2)`,
+      [` ${HOSTILE}`, slug, ` <img src="https://${TRACKER}/s.png">`],
+    );
     await pool.query(
       `INSERT INTO responses (action_id, target_id, status, body, public_summary, published_at)
        SELECT a.id, t.target_id, 'PUBLISHED', $1, $1, now() FROM actions a JOIN action_targets t ON t.action_id = a.id WHERE a.slug = $2 LIMIT 1`,

@@ -73,11 +73,12 @@ function textOf(html: string, id: string): string | null {
   const m = new RegExp(`<([a-z]+)[^>]*\\bid="${id}"[^>]*>([\\s\\S]*?)</\\1>`).exec(html);
   return m ? decode(m[2]!) : null;
 }
-/** The opening tag of the element with this id. */
+/** The opening tag of the element with this id (attribute values may hold ">"). */
 function tagOf(html: string, id: string): string {
-  const m = new RegExp(`<[a-z]+[^>]*\\bid="${id}"[^>]*>`).exec(html);
-  expect(m, `an element #${id}`).not.toBeNull();
-  return m![0];
+  const tags = html.match(/<[a-z][\w-]*(?:\s+[\w:-]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"']+))?)*\s*\/?>/g) ?? [];
+  const tag = tags.find((t) => t.includes(` id="${id}"`));
+  expect(tag, `an element #${id}`).toBeTruthy();
+  return tag!;
 }
 const attr = (tag: string, name: string) => {
   const m = new RegExp(`\\b${name}="([^"]*)"`).exec(tag);
@@ -133,7 +134,8 @@ describe('promise 19: bad input on the member forms', () => {
 
   it.each(LOCALES)('sign form in %s: an address only the API refuses is named beside the field in that language, and nothing is stored', async (locale) => {
     // the page's check (something@something.tld) lets these through; the API's does not
-    for (const email of [`ana..${Date.now()}@example.org`, `ana.${Date.now()}@example..org`, `ana.${Date.now()}@-example.org`]) {
+    const n = Date.now();
+    for (const email of [`${'a'.repeat(65)}${n}@example.org`, `ana${n}\u202e@example.org`, `<ana${n}@example.org>`]) {
       const typed = { firstName: 'Amira', lastName: 'Haddad', email, country: 'JO', consentCount: 'yes' };
       const res = await postForm(`${prefix(locale)}/actions/${SLUG}?/sign`, typed);
       const html = await res.text();
