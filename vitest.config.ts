@@ -29,6 +29,7 @@ export default defineConfig({
       // suite itself. The abuse tests set their own low limits.
       SIGN_LIMIT_PER_IP: '1000000',
       SIGN_LIMIT_PER_EMAIL: '1000000',
+      SIGN_LIMIT_PER_API_KEY: '1000000',
       PUBLIC_POST_LIMIT_PER_IP: '1000000',
       // nor may load shedding answer 503 to the suite's own bursts on a busy two-core machine;
       // load-shedding.test.ts sets its own thresholds and lag

@@ -35,11 +35,11 @@ afterAll(async () => {
 const word = () => [...randomBytes(8)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
-async function signAndConfirm(slug: string, who: { first: string; last: string; email: string; country: string }) {
+async function signAndConfirm(slug: string, who: { first: string; last: string; email: string; country: string; contact?: boolean }) {
   const res = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ firstName: who.first, lastName: who.last, email: who.email, country: who.country, consentCount: true, locale: 'en', source: 'e2e' }),
+    body: JSON.stringify({ firstName: who.first, lastName: who.last, email: who.email, country: who.country, consentCount: true, consentContact: who.contact ?? false, locale: 'en', source: 'e2e' }),
   });
   expect(res.status).toBe(202);
   const { rows } = await db.pool.query<{ id: string }>(
@@ -90,11 +90,12 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
 
     const bad = `spam-${stamp}.example`;
     const real = [
-      { first: '=HYPERLINK("http://x","y")', last: 'Real', email: `a.${stamp}@example.org`, country: 'MX' },
-      { first: 'Luz', last: 'Real', email: `b.${stamp}@example.org`, country: 'MX' },
+      { first: '=HYPERLINK("http://x","y")', last: 'Real', email: `a.${stamp}@example.org`, country: 'MX', contact: true },
+      { first: 'Luz', last: 'Real', email: `b.${stamp}@example.org`, country: 'MX', contact: true },
       { first: 'Ana', last: 'Real', email: `c.${stamp}@example.org`, country: 'PH' },
     ];
-    const burst = Array.from({ length: 5 }, (_, i) => ({ first: 'Bot', last: `Number${i}`, email: `bot${i}.${stamp}@${bad}`, country: 'KZ' }));
+    // the burst ticked "contact me", as did two of the real signers
+    const burst = Array.from({ length: 5 }, (_, i) => ({ first: 'Bot', last: `Number${i}`, email: `bot${i}.${stamp}@${bad}`, country: 'KZ', contact: true }));
     for (const who of [...real, ...burst]) await signAndConfirm(action.slug, who);
     await expect.poll(() => publicCount(action.slug), { timeout: 15_000 }).toBe(8);
 
@@ -156,6 +157,8 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
     // export: the count first, then the job, then the file
     await page.goto(`${platform.baseUrl}/admin/exports?kind=SIGNATURES&actionId=${action.id}`);
     await page.getByLabel('Include names and email addresses (signatures)').check();
+    // every address, consent or not, is not a campaigner's choice
+    expect(await page.getByLabel(/did not agree to be contacted/).count()).toBe(0);
     await Promise.all([page.waitForURL(/includePersonal=on/), page.getByRole('button', { name: 'Count rows' }).click()]);
     expect(await page.getByTestId('export-count').textContent()).toBe('8 rows will be exported');
     await axe(context, page.url());
@@ -171,7 +174,12 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
     const csv = await readFile((await download.path())!, 'utf8');
     const rows = parseCsv(csv);
     expect(rows).toHaveLength(8);
-    expect(rows.filter((r) => r.status === 'INVALIDATED').map((r) => r.email).sort()).toEqual(burst.map((b) => b.email).sort());
+    // an address leaves only with a contact consent (promise 10); one given with a signature found
+    // to be fraud does not count
+    expect(rows.filter((r) => r.status === 'INVALIDATED').map((r) => `${r.email}|${r.contact_consent}`)).toEqual(Array(5).fill('|no'));
+    const consenting = rows.filter((r) => r.status !== 'INVALIDATED' && r.contact_consent === 'yes').map((r) => r.email);
+    expect(consenting.sort()).toEqual([real[0]!.email, real[1]!.email].sort());
+    for (const who of [real[2]!, ...burst]) expect(csv).not.toContain(who.email);
     expect(rows.filter((r) => r.status === 'INVALIDATED').every((r) => r.invalid_reason === 'fraud')).toBe(true);
     expect(rows.map((r) => r.first_name)).toContain(`'=HYPERLINK("http://x","y")`);
     for (const r of rows) for (const v of Object.values(r)) expect(v).not.toMatch(/^[=+\-@\t\r]/);

@@ -1,6 +1,8 @@
-// Abuse controls for the public forms: fixed-window counters in Redis, shared by every server
-// process, keyed by an HMAC of what is counted (a client address, a canonical email) so Redis
-// never holds an address or an IP in clear.
+// Abuse controls for every path that creates a signature (the public form, /api/v1 and the
+// OSDI record helpers) and for the other public forms: fixed-window counters in Redis, shared
+// by every server process, keyed by an HMAC of what is counted (a client address, a canonical
+// email, an API key) so Redis never holds an address or an IP in clear. The signing service
+// (signature.service.ts sign) is the one caller of the signing limits, whatever the path.
 //
 // Offenders of the signing limits are handled silently: they get the same 202 (or 303) as
 // anyone, and their signature is stored INVALIDATED with the reason, so it is never counted,
@@ -17,6 +19,8 @@ export interface AbuseLimits {
   signPerEmail: number;
   /** other public POSTs (confirm, unsubscribe, my data, previews, answers) per client address per window, then 429 */
   postPerIp: number;
+  /** signatures one integrator API key may record per window (all actions), then 429: nothing is stored */
+  signPerApiKey: number;
   windowMs: number;
 }
 
@@ -39,6 +43,12 @@ export interface AbuseGuard {
   checkSignature(who: { ip: string; canonicalEmail: string }): Promise<SignVerdict>;
   /** false when this address has used up its other public POSTs for the window; `retryAfter` in seconds */
   allowPost(ip: string): Promise<{ ok: boolean; retryAfter: number }>;
+  /**
+   * false when this API key has recorded its signatures for the window. Told to the integrator
+   * (429), unlike the address and email limits: it says nothing about any signer, and a
+   * refused signature the integrator can send again is better than one silently not counted.
+   */
+  allowKeySignature(keyId: string): Promise<{ ok: boolean; retryAfter: number; limit: number }>;
 }
 
 export function createAbuseGuard(deps: {
@@ -101,6 +111,9 @@ export function createAbuseGuard(deps: {
     });
   }
 
+  /** seconds until the window after `window` begins */
+  const secondsLeft = (window: number) => Math.max(1, Math.ceil(((window + 1) * limits.windowMs - deps.clock().getTime()) / 1000));
+
   return {
     async checkSignature(who) {
       const [byIp, byEmail] = await Promise.all([hit('sign-ip', who.ip), hit('sign-email', who.canonicalEmail)]);
@@ -111,8 +124,12 @@ export function createAbuseGuard(deps: {
     async allowPost(ip) {
       const h = await hit('post-ip', ip);
       if (!h || h.count <= limits.postPerIp) return { ok: true, retryAfter: 0 };
-      const retryAfter = Math.max(1, Math.ceil(((h.window + 1) * limits.windowMs - deps.clock().getTime()) / 1000));
-      return { ok: false, retryAfter };
+      return { ok: false, retryAfter: secondsLeft(h.window) };
+    },
+    async allowKeySignature(keyId) {
+      const h = await hit('sign-key', keyId);
+      if (!h || h.count <= limits.signPerApiKey) return { ok: true, retryAfter: 0, limit: limits.signPerApiKey };
+      return { ok: false, retryAfter: secondsLeft(h.window), limit: limits.signPerApiKey };
     },
   };
 }

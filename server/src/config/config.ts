@@ -93,6 +93,8 @@ export const configSchema = z.object({
   SIGN_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(100),
   /** signatures per email address per 10 minutes (all actions); beyond it stored invalidated, and no email sent */
   SIGN_LIMIT_PER_EMAIL: z.coerce.number().int().min(1).max(100_000_000).default(5),
+  /** signatures one integrator API key may record per 10 minutes (/api/v1 and OSDI, all actions), then 429 */
+  SIGN_LIMIT_PER_API_KEY: z.coerce.number().int().min(1).max(100_000_000).default(1000),
   /** other public POSTs per client address per 10 minutes, then 429 */
   PUBLIC_POST_LIMIT_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(300),
   /**

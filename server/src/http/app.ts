@@ -53,7 +53,7 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () 
 
 export interface AppDeps {
   config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> &
-    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'PUBLIC_POST_LIMIT_PER_IP'>>;
+    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP'>>;
   pool: pg.Pool;
   redis: Redis;
   cache: ActionCache;
@@ -211,9 +211,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       signPerIp: deps.config.SIGN_LIMIT_PER_IP ?? 100,
       signPerEmail: deps.config.SIGN_LIMIT_PER_EMAIL ?? 5,
       postPerIp: deps.config.PUBLIC_POST_LIMIT_PER_IP ?? 300,
+      signPerApiKey: deps.config.SIGN_LIMIT_PER_API_KEY ?? 1000,
       windowMs: DEFAULT_WINDOW_MS,
     },
   });
+  // every route that creates a signature gets these deps, limits included
   const signatures = { ...deps.signatures, abuse: deps.signatures.abuse ?? abuse };
 
   await app.register(swagger, swaggerOptions(deps.config.PUBLIC_BASE_URL));
@@ -341,14 +343,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         prefix: '/v1',
         keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
         cache: deps.cache,
-        signatures: deps.signatures,
+        signatures,
         publicBaseUrl: deps.config.PUBLIC_BASE_URL,
       });
       await api.register(osdiRoutes, {
         prefix: '/osdi/v1',
         keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
         cache: deps.cache,
-        signatures: deps.signatures,
+        signatures,
         publicBaseUrl: deps.config.PUBLIC_BASE_URL,
       });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -19,7 +19,7 @@ for (const measured of [false, true]) {
   const sampler = setInterval(() => {
     peak = Math.max(peak, live());
   }, 100);
-  const { job, done } = await startExport({ pool: db.pool, dir, clock: () => new Date(), progressEvery: 1_000 }, staffId, {
+  const { job, done } = await startExport({ pool: db.pool, dir, clock: () => new Date(), progressEvery: 1_000 }, { id: staffId, role: 'ADMIN' }, {
     kind: 'SIGNATURES',
     actionId,
     includePersonal: true,

@@ -35,9 +35,34 @@ export interface ExportFilter {
   to?: Date;
   /** the signer's country (SIGNATURES) or the target's country (LETTERS) */
   country?: string;
-  /** SIGNATURES: add names and email addresses (off by default: data minimisation) */
+  /**
+   * SIGNATURES: add names, the contact consent and email addresses (off by default: data
+   * minimisation). An address only of a signer who agreed to be contacted (contactConsentSql).
+   */
   includePersonal?: boolean;
+  /** SIGNATURES with includePersonal: every signer's address, consent or not. Admins only, with a reason */
+  emailsWithoutConsent?: boolean;
+  /** why the wider export is needed: kept with the job and in the audit log */
+  reason?: string;
 }
+
+/** Who starts an export: the wider one is for admins only. */
+export interface ExportStaff {
+  id: string;
+  role: 'ADMIN' | 'CAMPAIGNER' | 'VIEWER';
+}
+
+/**
+ * Whether the supporter `p` may be contacted, as an export decides it (promise 10: an address
+ * leaves Chorus only with this): not erased, not unsubscribed, and their latest CONTACT consent
+ * is a yes, counting only consents given with a confirmed signature or by the signer
+ * themselves ("my data"). A pending sign-up proves nothing about who owns the address, so
+ * a "yes" typed there with someone else's address does not count.
+ */
+export const contactConsentSql = `(p.erased_at IS NULL AND p.unsubscribed_at IS NULL AND COALESCE((
+    SELECT c.granted FROM consents c LEFT JOIN signatures cs ON cs.id = c.signature_id
+     WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' AND (c.signature_id IS NULL OR cs.status = 'CONFIRMED')
+     ORDER BY c.created_at DESC, c.id DESC LIMIT 1), false))`;
 
 export interface ExportJobView {
   id: string;
@@ -96,8 +121,11 @@ function buildQuery(f: ExportFilter): Query {
     if (f.country) add('s.country = ?', f.country);
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const personal = Boolean(f.includePersonal);
-    // Data minimisation: no IP hashes, no letters, no consent history; names and addresses
-    // only when asked for. An erased supporter has no name or address left to export.
+    const everyEmail = personal && Boolean(f.emailsWithoutConsent);
+    // Data minimisation: no IP hashes, no letters, no consent history; names only when asked
+    // for, and addresses then only of signers who agreed to be contacted (the contact_consent
+    // column says who), unless an admin asked for every address with a reason (startExport).
+    // An erased supporter has no name or address left to export.
     const columns = [
       'signature_id',
       'action',
@@ -111,7 +139,7 @@ function buildQuery(f: ExportFilter): Query {
       'source',
       'named_disclosure',
       'public_wall',
-      ...(personal ? ['first_name', 'last_name', 'email'] : []),
+      ...(personal ? ['first_name', 'last_name', 'contact_consent', 'email'] : []),
     ];
     // Every cell comes out of PostgreSQL as the text the file shows (timestamps formatted
     // there, in UTC, exactly as Date#toISOString writes them): rows as arrays, no Date parsed in
@@ -120,8 +148,14 @@ function buildQuery(f: ExportFilter): Query {
       sql: `SELECT s.id::text, a.slug, s.status::text, ${isoSql('s.created_at')}, ${isoSql('s.confirmed_at')}, ${isoSql('s.invalidated_at')},
                    COALESCE(s.invalid_reason, ''), s.country, s.locale, COALESCE(s.source, ''),
                    CASE WHEN s.named_disclosure THEN 'yes' ELSE 'no' END, CASE WHEN s.public_wall THEN 'yes' ELSE 'no' END
-                   ${personal ? ", COALESCE(p.first_name, ''), COALESCE(p.last_name, ''), COALESCE(p.email, '')" : ''}
-              FROM signatures s JOIN actions a ON a.id = s.action_id ${personal ? 'JOIN supporters p ON p.id = s.supporter_id' : ''}
+                   ${
+                     personal
+                       ? `, COALESCE(p.first_name, ''), COALESCE(p.last_name, ''), CASE WHEN cc.contact THEN 'yes' ELSE 'no' END,
+                          ${everyEmail ? "COALESCE(p.email, '')" : "CASE WHEN cc.contact THEN COALESCE(p.email, '') ELSE '' END"}`
+                       : ''
+                   }
+              FROM signatures s JOIN actions a ON a.id = s.action_id
+              ${personal ? `JOIN supporters p ON p.id = s.supporter_id CROSS JOIN LATERAL (SELECT ${contactConsentSql} AS contact) cc` : ''}
               ${cond} ORDER BY s.created_at, s.id`,
       countSql: `SELECT count(*)::int AS n FROM signatures s ${cond}`,
       params,
@@ -255,7 +289,31 @@ function filterRecord(f: ExportFilter): Record<string, unknown> {
     ...(f.to ? { to: f.to.toISOString() } : {}),
     ...(f.country ? { country: f.country } : {}),
     ...(f.kind === 'SIGNATURES' ? { includePersonal: Boolean(f.includePersonal) } : {}),
+    ...(widerThanConsent(f) ? { emailsWithoutConsent: true, reason: f.reason ?? '' } : {}),
   };
+}
+
+const widerThanConsent = (f: ExportFilter) => f.kind === 'SIGNATURES' && Boolean(f.includePersonal) && Boolean(f.emailsWithoutConsent);
+
+/**
+ * The addresses of signers who did not agree to be contacted leave Chorus only by an admin,
+ * for a stated reason that is kept with the job and in the audit log.
+ */
+function checkWider(staff: ExportStaff, f: ExportFilter): void {
+  if (!f.emailsWithoutConsent) return;
+  if (f.kind !== 'SIGNATURES' || !f.includePersonal) {
+    throw new AppError(422, 'emails_need_personal', 'emailsWithoutConsent applies to a signatures export with includePersonal', {}, [
+      { path: 'emailsWithoutConsent', message: 'applies to a signatures export with includePersonal' },
+    ]);
+  }
+  if (staff.role !== 'ADMIN') {
+    throw new AppError(403, 'admin_only', 'Only an admin may export the addresses of signers who did not agree to be contacted');
+  }
+  if (!f.reason || f.reason.trim().length < 10) {
+    throw new AppError(422, 'reason_required', 'Say why these addresses are needed (at least 10 characters): it is kept with the export', {}, [
+      { path: 'reason', message: 'Say why these addresses are needed (at least 10 characters)' },
+    ]);
+  }
 }
 
 const fileOf = (deps: Pick<ExportDeps, 'dir'>, id: string) => join(resolve(deps.dir), `${id}.csv`);
@@ -264,7 +322,9 @@ const fileOf = (deps: Pick<ExportDeps, 'dir'>, id: string) => join(resolve(deps.
  * Counts the rows, records the job (and the export in the audit log), and starts writing the
  * file. Returns at once with the job; `done` settles when the file is complete (for tests).
  */
-export async function startExport(deps: ExportDeps, staffId: string, f: ExportFilter): Promise<{ job: ExportJobView; done: Promise<void> }> {
+export async function startExport(deps: ExportDeps, staff: ExportStaff, f: ExportFilter): Promise<{ job: ExportJobView; done: Promise<void> }> {
+  checkWider(staff, f);
+  const staffId = staff.id;
   const total = await countExport(deps, f);
   await mkdir(resolve(deps.dir), { recursive: true });
   const now = deps.clock();

@@ -10,7 +10,8 @@ import { hashIp, hashNetwork } from '../shared/tokens.ts';
 import { recordAudit } from '../staff/audit.ts';
 
 export interface FraudFilter {
-  actionId?: string;
+  /** every search is within one action */
+  actionId: string;
   /** a raw address typed by staff: hashed, never stored */
   ip?: string;
   ipHash?: string;
@@ -111,13 +112,18 @@ function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): { sql: string; pa
   return { sql: where.join(' AND '), params };
 }
 
-async function checkAction(pool: pg.Pool, actionId: string | undefined): Promise<void> {
-  if (!actionId) return;
+async function checkAction(pool: pg.Pool, actionId: string): Promise<void> {
   const { rowCount } = await pool.query('SELECT 1 FROM actions WHERE id = $1', [actionId]);
   if (!rowCount) throw notFound('action_not_found', 'No action has this id');
 }
 
-export async function previewFraud(deps: FraudDeps, f: FraudFilter): Promise<Preview> {
+/**
+ * What a filter matches, for staff to decide on. A look at personal data (it answers whether
+ * an address, a name or a domain signed the action), so it is audited: who, the filter as the
+ * invalidation keeps it (a typed address only as a flag), how many matched, and which
+ * signatures were shown. No audit row, no answer.
+ */
+export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFilter): Promise<Preview> {
   const asOf = deps.clock();
   const { sql, params } = whereOf(deps, f, asOf);
   await checkAction(deps.pool, f.actionId);
@@ -143,6 +149,15 @@ export async function previewFraud(deps: FraudDeps, f: FraudFilter): Promise<Pre
     ),
   ]);
   const pick = (kind: string) => clusters.rows.filter((r) => r.kind === kind).map(({ value, count }) => ({ value, count }));
+  await recordAudit(deps.pool, {
+    staffId,
+    verb: 'fraud_previewed',
+    entity: 'signature',
+    entityId: f.actionId,
+    before: { filter: auditFilter(f), asOf: asOf.toISOString() },
+    after: { matched: count.rows[0]!.n, shown: sample.rows.map((r) => r.id) },
+    at: asOf,
+  });
   return {
     count: count.rows[0]!.n,
     asOf: asOf.toISOString(),
@@ -211,7 +226,7 @@ export async function invalidateFraud(deps: FraudDeps, staffId: string, input: I
       staffId,
       verb: 'bulk_invalidated',
       entity: 'signature',
-      entityId: input.filter.actionId ?? null,
+      entityId: input.filter.actionId,
       before: { filter: auditFilter(input.filter), asOf: input.asOf.toISOString() },
       after: { invalidated: r.invalidated, uncounted: r.uncounted, reason: input.reason },
       at: deps.clock(),
@@ -245,8 +260,11 @@ export interface WallEntry {
 
 export const WALL_LIST_LIMIT = 100;
 
-/** The signers who may appear on an action's wall (confirmed, chose to), newest first, hidden or not. */
-export async function listWall(deps: FraudDeps, actionId: string): Promise<WallEntry[]> {
+/**
+ * The signers who may appear on an action's wall (confirmed, chose to), newest first, hidden or
+ * not. Hidden entries and exact times are not public: the look is audited.
+ */
+export async function listWall(deps: FraudDeps, staffId: string, actionId: string): Promise<WallEntry[]> {
   await checkAction(deps.pool, actionId);
   const { rows } = await deps.pool.query<{ id: string; first_name: string; country: string; confirmed_at: Date; wall_hidden_at: Date | null }>(
     `SELECT s.id, p.first_name, s.country, s.confirmed_at, s.wall_hidden_at
@@ -255,6 +273,7 @@ export async function listWall(deps: FraudDeps, actionId: string): Promise<WallE
       ORDER BY s.confirmed_at DESC LIMIT ${WALL_LIST_LIMIT}`,
     [actionId],
   );
+  await recordAudit(deps.pool, { staffId, verb: 'wall_listed', entity: 'signature', entityId: actionId, after: { shown: rows.map((r) => r.id) }, at: deps.clock() });
   return rows.map((r) => ({
     signatureId: r.id,
     firstName: r.first_name,

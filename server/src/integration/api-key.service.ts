@@ -3,6 +3,7 @@
 // the secret is stored (32 random bytes need no slow hash). Keys are created and revoked by
 // admins, in a transaction with the audit record; the secret is returned once.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -10,6 +11,7 @@ import { z } from 'zod';
 import { inTransaction } from '../db/db.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import { recordAudit } from '../staff/audit.ts';
+import type { SigningClient } from '../signature/signature.service.ts';
 
 export const API_SCOPES = ['read_public', 'read_signatures', 'write_signatures', 'manage_actions'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
@@ -215,4 +217,29 @@ export function requireApiKey(deps: ApiKeyDeps, ...scopes: ApiScope[]) {
     reply.header('x-ratelimit-remaining', String(limit.remaining));
     req.apiKey = key;
   };
+}
+
+// --- signatures an integrator records ---------------------------------------------------------
+
+/** The signer's own address, as an integrator may pass it with a signature it collected. */
+export const signerIpSchema = z
+  .string({ error: 'signer address must be text' })
+  .trim()
+  .toLowerCase()
+  .max(64, 'signer address must be an IPv4 or IPv6 address')
+  .refine((v) => isIP(v) !== 0, 'signer address must be an IPv4 or IPv6 address')
+  .describe(
+    'the address the signer used on your site. Optional; with it, the per-address limit counts this signer (together with ' +
+      'their signatures on our own form) and only its keyed hash is stored; without it, every signature you record counts ' +
+      "against your server's address. Never stored or logged in clear.",
+  );
+
+/**
+ * Who records a signature through the integrator APIs, as the abuse limits count it (one rule
+ * for /api/v1 and OSDI): the client address is the signer's address when the integrator
+ * passes it, else the integrator's own server (the request's address); the key is counted
+ * too (SIGN_LIMIT_PER_API_KEY), so a key cannot escape the limits by inventing addresses.
+ */
+export function integratorClient(req: Pick<FastifyRequest, 'clientIp' | 'apiKey'>, signerIp: string | undefined): SigningClient {
+  return { ip: signerIp ?? req.clientIp, ...(req.apiKey ? { apiKey: req.apiKey.keyId } : {}) };
 }

@@ -12,6 +12,7 @@ import type { ActionCache } from '../action/action.service.ts';
 import { textFor } from '../action/action.service.ts';
 import type { ActionRow } from '../action/action.repository.ts';
 import { AppError } from '../shared/errors.ts';
+import { signerIpSchema } from './api-key.service.ts';
 
 export const ORIGIN_SYSTEM = 'Chorus';
 export const MAX_PAGESIZE = 100;
@@ -412,6 +413,8 @@ export const recordHelperInput = z
       public_wall: z.boolean().optional(),
       contact: z.boolean().optional(),
     }),
+    /** Chorus extension: the address the person used on your site, for the per-address limit (api-key.service.ts) */
+    signer_ip: signerIpSchema.optional(),
   })
   .loose()
   .meta({

@@ -3,7 +3,7 @@ import type { ActionCache } from '../action/action.service.ts';
 import { isSigningOpen } from '../action/action.service.ts';
 import type { Queues } from '../queue/queue.ts';
 import { personalLetter } from '../letter/letter-preview.service.ts';
-import { conflict, gone, notFound, unavailable } from '../shared/errors.ts';
+import { conflict, gone, notFound, tooMany, unavailable } from '../shared/errors.ts';
 import { hashIp, hashNetwork, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
 import { inTransaction } from '../db/db.ts';
@@ -21,19 +21,33 @@ export interface SignatureDeps {
   clock: () => Date;
   confirmLinkTtlHours: number;
   log: { warn(obj: object, msg: string): void };
-  /** rate limits per client address and email; absent = none (some tests, scripts) */
+  /** rate limits per client address, email and API key; absent = none (some tests, scripts; every route passes one) */
   abuse?: AbuseGuard;
+}
+
+/**
+ * Who is asking for a signature, as the abuse limits count it. `ip` is the client address: the
+ * signer's own on our form; for an integrator, the signer's address it passed, else its own
+ * server's (see the README, "Integrations"). `apiKey` is the id of the integrator's key.
+ */
+export interface SigningClient {
+  ip: string;
+  apiKey?: string;
 }
 
 const CONFIRM = 'confirm-signature';
 
-export async function sign(deps: SignatureDeps, slug: string, input: SignInput, ctx: { ip: string }): Promise<void> {
+export async function sign(deps: SignatureDeps, slug: string, input: SignInput, ctx: SigningClient): Promise<void> {
   const action = await deps.cache.find(slug);
   if (!action) throw notFound('action_not_found', `No action is published at "${slug}"`);
   if (action.status !== 'PUBLISHED') throw conflict('action_closed', 'This action is closed and no longer takes signatures');
   if (action.signingPausedAll) throw conflict('signing_paused', 'Signing is paused on every action; please try again later');
   if (!isSigningOpen(action)) throw conflict('signing_paused', 'Signing is paused on this action; please try again later');
   if (deps.writer.full) throw unavailable('overloaded', 'Too many signatures are arriving at once; please try again in a moment', 2);
+  if (ctx.apiKey && deps.abuse) {
+    const budget = await deps.abuse.allowKeySignature(ctx.apiKey);
+    if (!budget.ok) throw tooMany('signing_rate_limited', `This key may record ${budget.limit} signatures per 10 minutes; try again in ${budget.retryAfter} s`, budget.retryAfter);
+  }
 
   const own = personalLetter(action, input.letterSubject, input.letterBody);
   const canonical = canonicalEmail(input.email);

@@ -2,20 +2,22 @@
 // keys (Authorization: Bearer or OSDI-API-Token). Read-only except the two record helpers,
 // which go through our signing form: same consents, same double opt-in.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { FastifyReply, onRequestHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { z } from 'zod';
 import type { ActionCache } from '../../action/action.service.ts';
-import { requireApiKey, type ApiKeyDeps, type ApiScope } from '../../integration/api-key.service.ts';
+import { integratorClient, requireApiKey, type ApiKeyDeps, type ApiScope } from '../../integration/api-key.service.ts';
 import * as osdi from '../../integration/osdi.service.ts';
 import { AppError, notFound } from '../../shared/errors.ts';
 import { signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
+import type { AbuseGuard } from '../../abuse/abuse.service.ts';
 import { errorSchema } from './schemas.ts';
 
 export interface OsdiDeps {
   keys: ApiKeyDeps;
   cache: ActionCache;
-  signatures: Omit<SignatureDeps, 'log'>;
+  /** the same deps as the public form's, abuse limits included (required: no path may skip them) */
+  signatures: Omit<SignatureDeps, 'log'> & { abuse: AbuseGuard };
   publicBaseUrl: string;
 }
 
@@ -313,7 +315,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
 
   // --- the record helpers ---
   const recordHelper = (kind: 'PETITION' | 'LETTER') => async (
-    req: { params: { id: string }; body: z.output<typeof osdi.recordHelperInput>; clientIp: string; apiKey: { prefix: string } | null; log: SignatureDeps['log'] },
+    req: { params: { id: string }; body: z.output<typeof osdi.recordHelperInput>; log: SignatureDeps['log'] } & Pick<FastifyRequest, 'clientIp' | 'apiKey'>,
     reply: FastifyReply,
   ) => {
     const a = osdi.actionById(opts.cache, req.params.id, kind);
@@ -324,7 +326,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       throw new AppError(422, 'validation_failed', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {}, issues);
     }
     const body = { ...parsed.data, source: parsed.data.source || req.apiKey?.prefix };
-    await sign({ ...opts.signatures, log: req.log }, a.slug, body, { ip: req.clientIp });
+    await sign({ ...opts.signatures, log: req.log }, a.slug, body, integratorClient(req, req.body.signer_ip));
     // pending until the person confirms by email; the same answer for a person who had signed
     return reply.type(HAL).code(200).send({ notice: 'Recorded. The person has been emailed a link to confirm; nothing counts until they do.' });
   };
@@ -339,7 +341,9 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
         description:
           'Scope `write_signatures`. An OSDI person and the Chorus extension `consents` (with `count: true`) become a signature ' +
           'through our own form: the person is emailed a confirmation link and nothing counts until they confirm. The answer is ' +
-          'the same whether or not the person had signed before, so it carries no signature.',
+          'the same whether or not the person had signed before, so it carries no signature. The abuse limits of our form ' +
+          'apply (per email, per client address: the Chorus extension `signer_ip` when given, else your server) and each key ' +
+          'may record `SIGN_LIMIT_PER_API_KEY` signatures per 10 minutes, then 429 `signing_rate_limited`.',
         tags,
         security,
         params: osdi.uuidParam,

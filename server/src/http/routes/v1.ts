@@ -6,13 +6,14 @@ import type { onRequestHookHandler } from 'fastify';
 import { z } from 'zod';
 import { isSigningOpen, textFor, type ActionCache } from '../../action/action.service.ts';
 import type { ActionRow } from '../../action/action.repository.ts';
-import { requireApiKey, type ApiKeyDeps } from '../../integration/api-key.service.ts';
+import { integratorClient, requireApiKey, signerIpSchema, type ApiKeyDeps } from '../../integration/api-key.service.ts';
 import { actionIdBySlug, listSignatures, syncedSignatureSchema, syncQuerySchema } from '../../integration/sync.service.ts';
 import { notFound } from '../../shared/errors.ts';
 import { inTransaction } from '../../db/db.ts';
 import { recordAudit } from '../../staff/audit.ts';
 import { signAcceptedSchema, signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
+import type { AbuseGuard } from '../../abuse/abuse.service.ts';
 import { errorSchema, localeQuery, slugParam } from './schemas.ts';
 
 export const v1ActionSchema = z.object({
@@ -36,9 +37,13 @@ const authErrors = { 401: errorSchema, 403: errorSchema, 422: errorSchema, 429: 
 export interface V1Deps {
   keys: ApiKeyDeps;
   cache: ActionCache;
-  signatures: Omit<SignatureDeps, 'log'>;
+  /** the same deps as the public form's, abuse limits included (required: no path may skip them) */
+  signatures: Omit<SignatureDeps, 'log'> & { abuse: AbuseGuard };
   publicBaseUrl: string;
 }
+
+/** Our form's body, and the signer's own address if the integrator has it. */
+const recordInputSchema = signInputSchema.extend({ signerIp: signerIpSchema.optional() });
 
 export function toV1Action(cache: ActionCache, a: ActionRow, locale: string, publicBaseUrl: string): z.infer<typeof v1ActionSchema> {
   const text = textFor(a, locale);
@@ -161,17 +166,21 @@ export const v1Routes: FastifyPluginAsyncZod<V1Deps> = async (app, opts) => {
         description:
           'Scope `write_signatures`. The same body, consents and double opt-in as our own form: the signer is emailed a ' +
           'confirmation link and nothing counts until they confirm. `source` defaults to the key prefix. The answer is ' +
-          'the same whether or not the address had signed before.',
+          'the same whether or not the address had signed before. The same abuse limits as our form apply, silently: ' +
+          'past the per-email or per-address limit the signature is stored invalidated and never emailed. The client ' +
+          'address is `signerIp` when you pass it, else your server. Each key may record `SIGN_LIMIT_PER_API_KEY` ' +
+          'signatures per 10 minutes; beyond that, 429 `signing_rate_limited` with Retry-After and nothing is stored.',
         tags: ['integrations'],
         security,
         params: slugParam,
-        body: signInputSchema,
+        body: recordInputSchema,
         response: { 202: signAcceptedSchema, 404: errorSchema, 409: errorSchema, 503: errorSchema, ...authErrors },
       },
     },
     async (req, reply) => {
-      const body = { ...req.body, source: req.body.source || req.apiKey?.prefix };
-      await sign({ ...opts.signatures, log: req.log }, req.params.slug, body, { ip: req.clientIp });
+      const { signerIp, ...input } = req.body;
+      const body = { ...input, source: input.source || req.apiKey?.prefix };
+      await sign({ ...opts.signatures, log: req.log }, req.params.slug, body, integratorClient(req, signerIp));
       return reply.code(202).send({ status: 'received', message: 'The signer has been emailed a confirmation link.' });
     },
   );

@@ -48,8 +48,9 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/deliveries', roles: READ, nav: 'deliveries', href: '/admin/deliveries' },
 	{ route: '/admin/(console)/deliveries/[id]', roles: READ },
 	{ route: '/admin/(console)/answers', roles: READ, nav: 'answers', href: '/admin/answers' },
-	{ route: '/admin/(console)/fraud', roles: READ, nav: 'fraud', href: '/admin/fraud' },
-	{ route: '/admin/(console)/fraud/wall', roles: READ },
+	// a fraud search or the wall list is a look at signers' data: campaigners and admins, audited
+	{ route: '/admin/(console)/fraud', roles: WRITE, nav: 'fraud', href: '/admin/fraud' },
+	{ route: '/admin/(console)/fraud/wall', roles: WRITE },
 	{ route: '/admin/(console)/exports', roles: WRITE, nav: 'exports', href: '/admin/exports' },
 	{ route: '/admin/(console)/exports/[id]', roles: WRITE },
 	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },

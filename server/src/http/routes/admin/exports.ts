@@ -1,7 +1,8 @@
 // CSV exports of signatures and letters, as jobs with progress. WRITE (campaigners and
 // admins), not READ: an export copies supporters' data out of Chorus, which is more than
-// looking at a dashboard, so viewers may not. A file is downloaded only by the staff member
-// who started it, or an admin.
+// looking at a dashboard, so viewers may not. Email addresses only of signers who agreed to
+// be contacted; every address is an admin's export with a stated reason (export.service.ts).
+// A file is downloaded only by the staff member who started it, or an admin.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -38,8 +39,18 @@ export const exportFilter = z.object({
       .refine((c) => isCountryCode(c), 'country must be an ISO 3166-1 alpha-2 code'),
   ),
   includePersonal: opt(z.union([z.boolean(), z.enum(['true', 'false', 'on', '1', '0']).transform((v) => v === 'true' || v === 'on' || v === '1')])).describe(
-    'signatures: add first name, last name and email (off by default)',
+    'signatures: add first name, last name, contact_consent and email (off by default). The email only of signers who agreed to be contacted (and have not unsubscribed or been erased)',
   ),
+  emailsWithoutConsent: opt(z.union([z.boolean(), z.enum(['true', 'false', 'on', '1', '0']).transform((v) => v === 'true' || v === 'on' || v === '1')])).describe(
+    'signatures with includePersonal: also the email of signers who did not agree to be contacted. Admins only (403 otherwise), with a `reason`; kept with the job and in the audit log',
+  ),
+  reason: opt(
+    z
+      .string()
+      .trim()
+      .max(500, 'reason must be at most 500 characters')
+      .regex(/^[^\p{Cc}]*$/u, 'reason must be one line'),
+  ).describe('why every address is needed (with emailsWithoutConsent; at least 10 characters)'),
 });
 
 const jobSchema = z.object({
@@ -102,7 +113,9 @@ export const exportRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
       config: { roles: WRITE },
       schema: {
         summary: 'Start an export',
-        description: 'Counts the rows, records the export (and who asked, with the filter and count, in the audit log) and writes the CSV in the background. Poll the job for progress.',
+        description:
+          'Counts the rows, records the export (and who asked, with the filter and count, in the audit log) and writes the CSV in the background. Poll the job for progress. ' +
+          'With `includePersonal`, emails only of signers who agreed to be contacted; `emailsWithoutConsent` (every address) is for admins only and needs a `reason`.',
         tags: ['admin'],
         body: exportFilter,
         response: { 202: z.object({ job: jobSchema }), 401: errorSchema, 403: errorSchema, 404: errorSchema, 422: errorSchema },
@@ -110,7 +123,7 @@ export const exportRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
     },
     async (req, reply) => {
       await expire();
-      const { job, done } = await startExport(deps, req.staff!.id, req.body);
+      const { job, done } = await startExport(deps, { id: req.staff!.id, role: req.staff!.role }, req.body);
       void done;
       return reply.code(202).send({ job });
     },

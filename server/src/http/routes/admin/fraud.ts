@@ -1,12 +1,15 @@
-// Fraud and moderation: preview (READ) and bulk-invalidate (WRITE) signatures matching a
-// filter; list the public wall of an action (READ) and hide or show an entry (WRITE).
+// Fraud and moderation: preview and bulk-invalidate signatures matching a filter; list the
+// public wall of an action and hide or show an entry. All WRITE (campaigners and admins): a
+// preview answers whether an address, a name or a domain signed an action, which is a look at
+// personal data, so viewers may not, every look is audited (fraud.service.ts), and every
+// filter names its action.
 import { isIP } from 'node:net';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DashboardService } from '../../../insight/dashboard.service.ts';
 import { invalidateFraud, listWall, previewFraud, setWallHidden, type FraudDeps } from '../../../insight/fraud.service.ts';
 import { errorSchema } from '../schemas.ts';
-import { READ, WRITE, type AdminDeps } from './index.ts';
+import { WRITE, type AdminDeps } from './index.ts';
 
 /** Form fields arrive as '' when left empty: that means "not set". */
 const opt = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());
@@ -14,7 +17,10 @@ const hash = (what: string) => z.string().regex(/^[0-9a-f]{32}$/, `${what} is 32
 const ip = (what: string) => z.string().trim().max(64).refine((v) => isIP(v) !== 0, `${what} must be an IPv4 or IPv6 address`);
 
 export const fraudFilter = z.object({
-  actionId: opt(z.uuid({ error: 'actionId must be an action id (a UUID)' })),
+  actionId: z.preprocess(
+    (v) => (v === '' || v === null ? undefined : v),
+    z.uuid({ error: (iss) => (iss.input === undefined ? 'actionId is required: choose the action to search' : 'actionId must be an action id (a UUID)') }),
+  ),
   ip: opt(ip('ip')).describe('an address: hashed with the signing key and compared with ip_hash; never stored'),
   ipHash: opt(hash('ipHash')),
   network: opt(ip('network')).describe('any address in the /24 (IPv4) or /64 (IPv6) network; hashed, never stored'),
@@ -68,11 +74,11 @@ export const fraudRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   app.get(
     '/fraud/signatures',
     {
-      config: { roles: READ },
+      config: { roles: WRITE },
       schema: {
         summary: 'Preview the signatures a fraud filter matches',
         description:
-          'Counts pending and confirmed signatures matching every given criterion, made up to now (`asOf`), with a sample of at most 20 (first name and email domain only, never a full address) and the most frequent address hashes, networks and domains among them.',
+          'Campaigners and admins. Counts pending and confirmed signatures of one action (`actionId`, required) matching every given criterion, made up to now (`asOf`), with a sample of at most 20 (first name and email domain only, never a full address) and the most frequent address hashes, networks and domains among them. Each preview is audited (`fraud_previewed`, with the filter as the invalidation keeps it, the count and the signatures shown).',
         tags: ['admin'],
         querystring: fraudFilter,
         response: {
@@ -89,7 +95,7 @@ export const fraudRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
         },
       },
     },
-    async (req) => previewFraud(deps, req.query),
+    async (req) => previewFraud(deps, req.staff!.id, req.query),
   );
 
   app.post(
@@ -133,16 +139,17 @@ export const fraudRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   app.get(
     '/fraud/wall',
     {
-      config: { roles: READ },
+      config: { roles: WRITE },
       schema: {
         summary: "An action's public wall, for moderation",
-        description: 'The latest 100 confirmed signers who chose to appear on the wall, newest first, with whether staff have hidden them.',
+        description:
+          'Campaigners and admins. The latest 100 confirmed signers who chose to appear on the wall, newest first, with whether staff have hidden them (hidden ones are not public). Audited (`wall_listed`).',
         tags: ['admin'],
         querystring: z.object({ actionId: z.uuid({ error: 'actionId must be an action id (a UUID)' }) }),
         response: { 200: z.object({ entries: z.array(wallEntry) }), 401: errorSchema, 403: errorSchema, 404: errorSchema, 422: errorSchema },
       },
     },
-    async (req) => ({ entries: await listWall(deps, req.query.actionId) }),
+    async (req) => ({ entries: await listWall(deps, req.staff!.id, req.query.actionId) }),
   );
 
   for (const verb of ['hide', 'show'] as const) {

@@ -3,7 +3,8 @@ import type { ExportJob, OverallDashboard } from '$lib/admin/insight';
 import { formFields, staffApi, staffData } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
-const KEYS = ['kind', 'actionId', 'status', 'from', 'to', 'country', 'includePersonal'] as const;
+const KEYS = ['kind', 'actionId', 'status', 'from', 'to', 'country', 'includePersonal', 'emailsWithoutConsent'] as const;
+const CHECKBOXES = ['includePersonal', 'emailsWithoutConsent'] as const;
 
 /** A date input's value ("2026-11-28") is read as the start of that day in UTC. */
 function filterFrom(get: (k: string) => string | null): Record<string, string> {
@@ -13,7 +14,7 @@ function filterFrom(get: (k: string) => string | null): Record<string, string> {
 		if (v === '') continue;
 		out[k] = (k === 'from' || k === 'to') && /^\d{4}-\d\d-\d\d$/.test(v) ? `${v}T00:00:00Z` : v;
 	}
-	if (out.includePersonal !== undefined) out.includePersonal = out.includePersonal === 'on' || out.includePersonal === 'true' ? 'true' : 'false';
+	for (const k of CHECKBOXES) if (out[k] !== undefined) out[k] = out[k] === 'on' || out[k] === 'true' ? 'true' : 'false';
 	return out;
 }
 
@@ -39,8 +40,11 @@ export const load: PageServerLoad = async (event) => {
 export const actions: Actions = {
 	start: async (event) => {
 		const form = formFields(await event.request.formData());
-		const result = await staffApi<{ job: ExportJob }>(event, '/api/admin/exports', { method: 'POST', body: filterFrom((k) => form[k] ?? null) });
-		if (!result.ok) return fail(result.status, { failed: result.body.message });
+		const body: Record<string, string> = filterFrom((k) => form[k] ?? null);
+		// every address (admins only) needs a stated reason, asked for on the start form
+		if (body.emailsWithoutConsent === 'true') body.reason = (form.reason ?? '').trim();
+		const result = await staffApi<{ job: ExportJob }>(event, '/api/admin/exports', { method: 'POST', body });
+		if (!result.ok) return fail(result.status, { failed: result.body.message, code: result.body.code, reason: form.reason ?? '' });
 		redirect(303, `/admin/exports/${result.data.job.id}?live=1`);
 	}
 };

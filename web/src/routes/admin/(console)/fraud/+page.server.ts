@@ -22,16 +22,19 @@ function filterFrom(params: URLSearchParams | Record<string, string>): Record<st
 }
 
 // Fraud: the filter is a GET form, so a preview is a link staff can share; invalidating is a
-// POST that repeats the preview's bound (asOf) and count.
+// POST that repeats the preview's bound (asOf) and count. Campaigners and admins only; each
+// preview is in the audit log (the API records it).
 export const load: PageServerLoad = async (event) => {
 	const filter = filterFrom(event.url.searchParams);
 	const values = Object.fromEntries(FILTER_KEYS.map((k) => [k, event.url.searchParams.get(k) ?? '']));
 	const actions = (await staffData<OverallDashboard>(event, '/api/admin/dashboard', { query: { range: 'day', locale: event.locals.locale } })).actions;
 	const searched = CRITERIA.some((k) => filter[k] !== undefined);
-	if (!searched) return { actions, values, filter, preview: null, problem: null };
+	if (!searched) return { actions, values, filter, preview: null, problem: null, needAction: false };
+	// every search is within one action (the API refuses it otherwise): say so in the staff member's language
+	if (!filter.actionId) return { actions, values, filter, preview: null, problem: null, needAction: true };
 	const result = await staffApi<FraudPreview>(event, '/api/admin/fraud/signatures', { query: filter });
-	if (!result.ok) return { actions, values, filter, preview: null, problem: { message: result.body.message, issues: result.body.issues ?? [] } };
-	return { actions, values, filter, preview: result.data, problem: null };
+	if (!result.ok) return { actions, values, filter, preview: null, problem: { message: result.body.message, issues: result.body.issues ?? [] }, needAction: false };
+	return { actions, values, filter, preview: result.data, problem: null, needAction: false };
 };
 
 export const actions: Actions = {
