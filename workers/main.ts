@@ -51,7 +51,7 @@ async function main() {
   const signerCache = createBatchSignerCache();
   let bounceServer: BounceServer | undefined;
   if (config.BOUNCE_SMTP_PORT !== undefined) {
-    bounceServer = await startBounceServer({ port: config.BOUNCE_SMTP_PORT, host: config.BOUNCE_SMTP_HOST, pool: db.pool, clock, log });
+    bounceServer = await startBounceServer({ port: config.BOUNCE_SMTP_PORT, host: config.BOUNCE_SMTP_HOST, pool: db.pool, secret: config.SECRET_KEY, clock, log });
     log.info({ host: config.BOUNCE_SMTP_HOST, port: bounceServer.port }, 'bounce server listening');
   }
 
