@@ -53,7 +53,8 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () 
 
 export interface AppDeps {
   config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> &
-    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'PUBLIC_POST_LIMIT_PER_IP'>>;
+    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'PUBLIC_POST_LIMIT_PER_IP'>> &
+    Partial<Pick<Config, 'WEBHOOK_ALLOW_PRIVATE' | 'API_KEY_FAILURES_PER_IP'>>;
   pool: pg.Pool;
   redis: Redis;
   cache: ActionCache;
@@ -334,6 +335,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           mailFrom: deps.members?.mailFrom ?? deps.config.MAIL_FROM,
           queues: deps.queues,
           exportDir: deps.config.EXPORT_DIR ?? '.data/exports',
+          webhookAllowPrivate: deps.config.WEBHOOK_ALLOW_PRIVATE,
         },
       });
       await api.register(countRoutes, { cache: deps.cache });
