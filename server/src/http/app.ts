@@ -269,6 +269,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'not_found', message: `No route for ${req.method} ${redactUrl(req.url)}` });
   });
 
+  // integrator keys; wrong ones are throttled per client address (api-key.service.ts)
+  const apiKeys = { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock, secret: deps.signatures.secret, failuresPerIp: deps.config.API_KEY_FAILURES_PER_IP };
   await app.register(healthRoutes, { pool: deps.pool, redis: deps.redis, cache: deps.cache });
   await app.register(
     async (api) => {
@@ -341,14 +343,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await api.register(countRoutes, { cache: deps.cache });
       await api.register(v1Routes, {
         prefix: '/v1',
-        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        keys: apiKeys,
         cache: deps.cache,
         signatures: deps.signatures,
         publicBaseUrl: deps.config.PUBLIC_BASE_URL,
       });
       await api.register(osdiRoutes, {
         prefix: '/osdi/v1',
-        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        keys: apiKeys,
         cache: deps.cache,
         signatures: deps.signatures,
         publicBaseUrl: deps.config.PUBLIC_BASE_URL,
