@@ -20,6 +20,7 @@ import { foldConfirmations } from '../server/src/signature/counter.service.ts';
 import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { createWebhookQueue, WEBHOOK_QUEUE } from '../server/src/webhook/webhook.queue.ts';
 import { deliverWebhook, sweepWebhooks, type WebhookJob } from '../server/src/webhook/webhook.service.ts';
+import { outboundPolicy } from '../server/src/shared/outbound.ts';
 import { runRetention } from '../server/src/privacy/retention.service.ts';
 import { enforceRedisConfig } from '../server/src/queue/redis-config.ts';
 import { every } from './loop.ts';
@@ -51,7 +52,7 @@ async function main() {
   const signerCache = createBatchSignerCache();
   let bounceServer: BounceServer | undefined;
   if (config.BOUNCE_SMTP_PORT !== undefined) {
-    bounceServer = await startBounceServer({ port: config.BOUNCE_SMTP_PORT, host: config.BOUNCE_SMTP_HOST, pool: db.pool, clock, log });
+    bounceServer = await startBounceServer({ port: config.BOUNCE_SMTP_PORT, host: config.BOUNCE_SMTP_HOST, pool: db.pool, secret: config.SECRET_KEY, clock, log });
     log.info({ host: config.BOUNCE_SMTP_HOST, port: bounceServer.port }, 'bounce server listening');
   }
 
@@ -107,10 +108,12 @@ async function main() {
     { connection, concurrency: 20, lockDuration: 10_000, stalledInterval: 5_000 },
   );
   // webhooks: delivered from the outbox (webhook_deliveries); the loop below enqueues what is due
+  // webhook endpoints on internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE lists them
+  const outbound = outboundPolicy(config.WEBHOOK_ALLOW_PRIVATE);
   const webhookQueue = createWebhookQueue(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
   const webhookWorker = new Worker<WebhookJob>(
     WEBHOOK_QUEUE,
-    async (job) => deliverWebhook({ pool: db.pool, appSecret: config.SECRET_KEY, clock }, job.data.deliveryId),
+    async (job) => deliverWebhook({ pool: db.pool, appSecret: config.SECRET_KEY, clock, outbound }, job.data.deliveryId),
     { connection, concurrency: 20 },
   );
   for (const w of [mailWorker, deliveryWorker, webhookWorker]) {

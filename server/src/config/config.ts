@@ -81,6 +81,18 @@ export const configSchema = z.object({
     .default('')
     .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
     .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o) && new URL(o).origin === o), 'must be comma-separated origins such as https://partner.example (no path)'),
+  /**
+   * Internal addresses webhook endpoints may use, for an internal CRM: comma-separated CIDR
+   * ranges or addresses (e.g. `10.20.0.0/16`). Default none: endpoints on loopback, private,
+   * link-local, shared (CGNAT), multicast or reserved addresses are refused (shared/outbound.ts).
+   */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .refine((list) => list.every(isAddressOrCidr), 'must be comma-separated IP addresses or CIDR ranges, such as 10.20.0.0/16'),
+  /** unknown or wrong API keys presented per client address per 10 minutes, then 429 for that address */
+  API_KEY_FAILURES_PER_IP: z.coerce.number().int().min(1).max(100_000_000).default(30),
   /** at start, a Redis whose maxmemory-policy is not noeviction is warned about, or refused */
   REDIS_EVICTION_CHECK: z.enum(['warn', 'refuse']).default('warn'),
   /** the retention job clears IP hashes this many days after signing */

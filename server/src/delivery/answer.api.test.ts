@@ -143,6 +143,31 @@ describe('attachments on the packet page', () => {
   });
 });
 
+describe('attachment names follow the checked type', () => {
+  it('reply.hta (a PDF), evil.html (text), a PNG called .exe: stored and served under the extension of what they are', async () => {
+    const { fx, token } = await deliveredAction();
+    const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0]);
+    const res = await answer(token, {
+      body: 'See the files.',
+      attachments: [
+        { filename: 'reply.hta', contentType: 'application/pdf', data: PDF.toString('base64') },
+        { filename: 'evil.html', contentType: 'text/plain', data: Buffer.from('<script>alert(1)</script>').toString('base64') },
+        { filename: 'photo.png.exe. . ', contentType: 'image/png', data: PNG.toString('base64') },
+      ],
+    });
+    expect(res.statusCode).toBe(201);
+    const id = await answerId(fx.action.id);
+    const stored = await h.db.pool.query<{ filename: string }>(`SELECT filename FROM response_attachments WHERE response_id = $1 ORDER BY created_at, filename`, [id]);
+    expect(stored.rows.map((r) => r.filename).sort()).toEqual(['evil.txt', 'photo.png.png', 'reply.pdf']);
+    const a = (await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/answers/${id}` })).json();
+    for (const x of a.attachments as { id: string; filename: string }[]) {
+      const file = await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/answers/${id}/attachments/${x.id}` });
+      expect(file.headers['content-disposition']).not.toMatch(/\.(hta|html|exe)\b/i);
+      expect(file.headers['content-disposition']).toMatch(/\.(pdf|txt|png)"; filename\*=UTF-8''[^;]+\.(pdf|txt|png)$/);
+    }
+  });
+});
+
 describe('publishing an answer', () => {
   it('emails each opted-in confirmed signer once, in their language, and nobody else, even when published twice', async () => {
     const { fx, signers, token } = await deliveredAction();

@@ -1,6 +1,6 @@
 // The attachment checks and the error classes the staff ledger shows, without a database.
 import { describe, expect, it } from 'vitest';
-import { attachmentInputSchema, checkAttachment, downloadDisposition, MAX_ATTACHMENT_BYTES } from './attachment.ts';
+import { attachmentFilename, attachmentInputSchema, checkAttachment, downloadDisposition, MAX_ATTACHMENT_BYTES } from './attachment.ts';
 import { classifyError } from './delivery-admin.service.ts';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
@@ -35,6 +35,29 @@ describe('attachments', () => {
     expect(check('text/plain', Buffer.from([0xc3, 0x28]))).toThrow();
     expect(check('text/plain', Buffer.alloc(0))).toThrow(/empty/);
     expect(check('text/plain', Buffer.alloc(MAX_ATTACHMENT_BYTES + 1, 97))).toThrow(/5 MB/);
+  });
+
+  it('gives every file the extension of the type it was checked to be', () => {
+    const cases: [string, string, string][] = [
+      ['reply.hta', 'application/pdf', 'reply.pdf'],
+      ['evil.html', 'text/plain', 'evil.txt'],
+      ['evil.HTML', 'text/plain', 'evil.txt'],
+      ['report.final.pdf', 'application/pdf', 'report.final.pdf'],
+      ['REPORT.PDF', 'application/pdf', 'REPORT.PDF'],
+      ['photo.jpeg', 'image/jpeg', 'photo.jpeg'],
+      ['photo.JPG', 'image/jpeg', 'photo.JPG'],
+      ['photo.png', 'image/jpeg', 'photo.jpg'],
+      ['scan', 'image/png', 'scan.png'],
+      ['run.exe. . .', 'application/pdf', 'run.pdf'],
+      ['x.svg', 'text/plain', 'x.txt'],
+      ['.htaccess', 'text/plain', 'attachment.txt'],
+      ['...', 'text/plain', 'attachment.txt'],
+      ['reply\u202efdp.hta', 'application/pdf', 'replyfdp.pdf'],
+      ['archive.tar.gz', 'application/pdf', 'archive.tar.pdf'],
+    ];
+    for (const [name, type, expected] of cases) expect([name, attachmentFilename(name, type)]).toEqual([name, expected]);
+    const html = checkAttachment({ filename: 'evil.html', contentType: 'text/plain', data: b64('<script>alert(1)</script>') });
+    expect(html.filename).toBe('evil.txt');
   });
 
   it('names a download safely, with the UTF-8 name alongside', () => {

@@ -19,6 +19,30 @@ const SAFE_TYPES: Record<string, (b: Buffer) => boolean> = {
 };
 export const SAFE_ATTACHMENT_TYPES = Object.keys(SAFE_TYPES);
 
+/** the extensions a file of each type may carry; the first is given to a name that has none of them */
+const EXTENSIONS: Record<string, string[]> = {
+  'application/pdf': ['pdf'],
+  'image/png': ['png'],
+  'image/jpeg': ['jpg', 'jpeg'],
+  'text/plain': ['txt'],
+};
+
+/**
+ * The name a file is stored and served under: its extension follows the type its bytes were
+ * checked to be, so `reply.hta` (a PDF) becomes `reply.pdf` and `evil.html` (text) `evil.txt`,
+ * and nobody's file manager opens it as anything else. Trailing dots and spaces (which Windows
+ * drops, uncovering the extension before them) and bidirectional controls (which can show
+ * `fdp.hta` as `ath.pdf`) are removed first.
+ */
+export function attachmentFilename(filename: string, contentType: string): string {
+  const exts = EXTENSIONS[contentType] ?? ['bin'];
+  let base = filename.replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').replace(/[\s.]+$/u, '');
+  const m = /^(.*)\.([^.]{1,16})$/su.exec(base);
+  if (m && exts.includes(m[2]!.toLowerCase())) return base;
+  if (m) base = m[1]!.replace(/[\s.]+$/u, '');
+  return `${base || 'attachment'}.${exts[0]}`;
+}
+
 export const attachmentInputSchema = z.strictObject({
   filename: z
     .string()
@@ -48,7 +72,7 @@ export function checkAttachment(a: AttachmentInput): CheckedAttachment {
   if (!SAFE_TYPES[a.contentType]!(data)) {
     throw new AppError(422, 'attachment_type_mismatch', `${a.filename}: the file is not a ${a.contentType} file`);
   }
-  return { filename: a.filename, contentType: a.contentType, data };
+  return { filename: attachmentFilename(a.filename, a.contentType), contentType: a.contentType, data };
 }
 
 /** Content-Disposition for a download, with an ASCII fallback and the UTF-8 name (RFC 6266). */
@@ -64,7 +88,8 @@ export function sendAttachment(
 ): FastifyReply {
   return reply
     .header('content-type', f.contentType === 'text/plain' ? 'text/plain; charset=utf-8' : f.contentType)
-    .header('content-disposition', downloadDisposition(f.filename))
+    // files stored before names followed their type are served under the corrected name too
+    .header('content-disposition', downloadDisposition(attachmentFilename(f.filename, f.contentType)))
     .header('x-content-type-options', 'nosniff')
     .header('content-security-policy', "default-src 'none'; sandbox")
     .send(f.data);

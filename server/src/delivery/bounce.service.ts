@@ -1,35 +1,75 @@
-// Bounces. Every letter leaves with its own return path (VERP: bounces+<letter id>@domain),
-// so a delivery status notification names the letter it is about even when the receiving
-// server mangles the rest. A permanent failure marks the letter BOUNCED; repeated bounces
-// mark the target's contact as STALE, for staff to verify.
+// Bounces. Every letter leaves with its own return path (VERP), so a delivery status
+// notification names the letter it is about even when the receiving server mangles the rest:
+//
+//   bounces+<letter id>.<mac>@domain     mac = first 16 hex digits of HMAC-SHA256(SECRET_KEY, letter id)
+//
+// The letter id is no secret (it is in the letter's Message-ID and headers, and on the public
+// ledger), so the MAC is what makes a bounce ours: only a server that received the letter has
+// seen its return path. A report to a return path without a valid MAC, or one whose original
+// Message-ID names another letter, is ignored and logged (without addresses). Letters sent
+// before return paths carried a MAC (`bounces+<letter id>@`) are ignored the same way: their
+// bounces cannot be told from forgeries. Receiving servers give up within about five days, so
+// only letters sent in the days before the upgrade lose their bounce; they stay SENT.
+//
+// A permanent failure marks the letter BOUNCED; repeated bounces mark the target's contact as
+// STALE, for staff to verify.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction } from '../db/db.ts';
 import { emitLetterEvent } from '../webhook/webhook.service.ts';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const VERP = new RegExp(`^bounces\\+(${UUID})@`, 'i');
-const LETTER_MESSAGE_ID = new RegExp(`<letter\\.(${UUID})@`, 'i');
+/** a return path, signed or not (the local part is matched case-insensitively: some servers fold it) */
+const VERP = new RegExp(`^bounces\\+(${UUID})(?:\\.([0-9a-z]{1,64}))?@`, 'i');
+const LETTER_MESSAGE_ID = new RegExp(`<letter\\.(${UUID})@`, 'gi');
+const MAC_HEX_DIGITS = 16;
 
 /** Contacts whose letters bounce this often are flagged for staff to verify. */
 export const STALE_AFTER_BOUNCES = 3;
 
-export function bounceAddress(letterId: string, domain: string): string {
-  return `bounces+${letterId}@${domain}`;
+function returnPathMac(secret: string, letterId: string): string {
+  return createHmac('sha256', secret).update(`chorus return path\n${letterId.toLowerCase()}`).digest('hex').slice(0, MAC_HEX_DIGITS);
+}
+
+/** The return path of a letter: names it, with a MAC only Chorus can make. */
+export function bounceAddress(letterId: string, domain: string, secret: string): string {
+  return `bounces+${letterId.toLowerCase()}.${returnPathMac(secret, letterId)}@${domain}`;
+}
+
+export type ReturnPath = { letterId: string; signed: true } | { letterId: string; signed: false; reason: 'unsigned' | 'bad_mac' };
+
+/** The letter a return path names, and whether its MAC is ours; null when it is not a return path at all. */
+export function readReturnPath(address: string, secret: string): ReturnPath | null {
+  const m = VERP.exec(address);
+  if (!m) return null;
+  const letterId = m[1]!.toLowerCase();
+  if (m[2] === undefined) return { letterId, signed: false, reason: 'unsigned' };
+  const given = Buffer.from(m[2].toLowerCase());
+  const expected = Buffer.from(returnPathMac(secret, letterId));
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { letterId, signed: false, reason: 'bad_mac' };
+  return { letterId, signed: true };
 }
 
 export interface BounceReport {
+  /** the letter the return path names (signed or not: for the log) */
   letterId: string | null;
   /** the enhanced status code, e.g. 5.1.1 */
   status: string | null;
   permanent: boolean;
   diagnostic: string | null;
+  /** why this report is not taken as a bounce of that letter; null when it is ours */
+  ignored: null | 'not_a_return_path' | 'unsigned' | 'bad_mac' | 'message_id_mismatch';
 }
 
-/** Reads a delivery status notification (RFC 3464), or a plainer bounce, for what it says about which letter. */
-export async function parseBounce(raw: string | Buffer, recipients: readonly string[]): Promise<BounceReport> {
+/**
+ * Reads a delivery status notification (RFC 3464), or a plainer bounce, for what it says about
+ * which letter. Only a return path with a valid MAC names a letter; a report whose original
+ * headers carry the Message-ID of another letter is ignored too.
+ */
+export async function parseBounce(raw: string | Buffer, recipients: readonly string[], secret: string): Promise<BounceReport> {
   const text = typeof raw === 'string' ? raw : raw.toString('utf8');
-  let letterId = recipients.map((r) => VERP.exec(r)?.[1]).find(Boolean) ?? null;
-  if (!letterId) letterId = LETTER_MESSAGE_ID.exec(text)?.[1] ?? null;
+  const paths = recipients.map((r) => readReturnPath(r, secret)).filter((p): p is ReturnPath => p !== null);
+  const path = paths.find((p) => p.signed) ?? paths[0] ?? null;
 
   // mailparser and smtp-server are loaded where bounces are read (the workers), not in every
   // process that only needs bounceAddress (the server, through letter.service.ts)
@@ -43,12 +83,18 @@ export async function parseBounce(raw: string | Buffer, recipients: readonly str
   // return path that carries no report at all is taken as a failure notice.
   const warning = action === 'delayed' || (status?.startsWith('4.') ?? false);
   const failed = action === 'failed' || (status?.startsWith('5.') ?? false) || (status === null && action === null);
-  return { letterId: letterId?.toLowerCase() ?? null, status, permanent: letterId !== null && failed && !warning, diagnostic };
+
+  let ignored: BounceReport['ignored'] = null;
+  if (!path) ignored = 'not_a_return_path';
+  else if (!path.signed) ignored = path.reason;
+  else if ([...reportText.matchAll(LETTER_MESSAGE_ID)].some((m) => m[1]!.toLowerCase() !== path.letterId)) ignored = 'message_id_mismatch';
+  const letterId = path?.letterId ?? null;
+  return { letterId, status, permanent: ignored === null && failed && !warning, diagnostic, ignored };
 }
 
 /** Marks a SENT letter BOUNCED once, and counts the bounce against its target. */
 export async function recordBounce(pool: pg.Pool, report: BounceReport, now: Date): Promise<'recorded' | 'ignored'> {
-  if (!report.letterId || !report.permanent) return 'ignored';
+  if (!report.letterId || !report.permanent || report.ignored) return 'ignored';
   const reason = ['bounced', report.status, report.diagnostic].filter(Boolean).join(': ').slice(0, 1000);
   const rows = await inTransaction(pool, async (tx) => {
     const bounced = await tx.query<{ target_id: string }>(
@@ -75,11 +121,17 @@ export interface BounceServer {
   close(): Promise<void>;
 }
 
-/** An SMTP endpoint for bounces: accepts mail only for bounces+<id>@ addresses and records what it reads. */
+/**
+ * An SMTP endpoint for bounces: accepts mail only for bounces+<id>...@ addresses and records
+ * what it reads. A return path whose MAC is missing or wrong is accepted and ignored (logged),
+ * so a forger learns nothing from the answer.
+ */
 export async function startBounceServer(opts: {
   port: number;
   host?: string;
   pool: pg.Pool;
+  /** SECRET_KEY: the key of the return paths' MACs */
+  secret: string;
   clock: () => Date;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }): Promise<BounceServer> {
@@ -98,10 +150,12 @@ export async function startBounceServer(opts: {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const recipients = session.envelope.rcptTo.map((r) => r.address);
-        parseBounce(Buffer.concat(chunks), recipients)
+        parseBounce(Buffer.concat(chunks), recipients, opts.secret)
           .then((report) => recordBounce(opts.pool, report, opts.clock()).then((outcome) => ({ report, outcome })))
           .then(({ report, outcome }) => {
-            opts.log.info({ letterId: report.letterId, status: report.status, outcome }, 'bounce received');
+            // ids and codes only: no addresses, no diagnostic text (it may quote one)
+            if (report.ignored) opts.log.warn({ letterId: report.letterId, reason: report.ignored }, 'bounce ignored: not a report about one of our letters');
+            else opts.log.info({ letterId: report.letterId, status: report.status, outcome }, 'bounce received');
             callback();
           })
           .catch((err: unknown) => {

@@ -11,7 +11,7 @@ const log = { info: () => {}, warn: () => {} };
 
 beforeAll(async () => {
   h = await createHarness();
-  server = await startBounceServer({ port: 0, pool: h.db.pool, clock: () => new Date(), log });
+  server = await startBounceServer({ port: 0, pool: h.db.pool, secret: h.secret, clock: () => new Date(), log });
 });
 afterAll(async () => {
   await server?.close();
@@ -22,7 +22,7 @@ function dsn(letterId: string, status: string, action: string): string {
   const boundary = 'dsn-boundary';
   return [
     `From: Mail Delivery System <mailer-daemon@gov.example>`,
-    `To: ${bounceAddress(letterId, 'chorus.example.org')}`,
+    `To: ${bounceAddress(letterId, 'chorus.example.org', h.secret)}`,
     `Subject: Undelivered Mail Returned to Sender`,
     `MIME-Version: 1.0`,
     `Content-Type: multipart/report; report-type=delivery-status; boundary="${boundary}"`,
@@ -74,19 +74,20 @@ async function deliverBounce(to: string, raw: string) {
 describe('parseBounce', () => {
   it('reads the letter from the return path, and the status from the report', async () => {
     const id = '0b4b7a4e-8b0f-4a43-9a37-1c6a3c3c9f00';
-    expect(await parseBounce(dsn(id, '5.1.1', 'failed'), [bounceAddress(id, 'x.example')])).toMatchObject({
+    expect(await parseBounce(dsn(id, '5.1.1', 'failed'), [bounceAddress(id, 'x.example', h.secret)], h.secret)).toMatchObject({
       letterId: id,
       status: '5.1.1',
       permanent: true,
     });
   });
-  it('falls back to the original Message-ID when the return path was rewritten', async () => {
+  it('takes no letter from the Message-ID alone, nor from a return path without our MAC (anyone can write those)', async () => {
     const id = '0b4b7a4e-8b0f-4a43-9a37-1c6a3c3c9f01';
-    expect((await parseBounce(dsn(id, '5.2.1', 'failed'), ['postmaster@x.example'])).letterId).toBe(id);
+    expect(await parseBounce(dsn(id, '5.2.1', 'failed'), ['postmaster@x.example'], h.secret)).toMatchObject({ letterId: null, permanent: false, ignored: 'not_a_return_path' });
+    expect(await parseBounce(dsn(id, '5.2.1', 'failed'), [`bounces+${id}@x.example`], h.secret)).toMatchObject({ permanent: false, ignored: 'unsigned' });
   });
   it('treats delays as warnings, not bounces', async () => {
     const id = '0b4b7a4e-8b0f-4a43-9a37-1c6a3c3c9f02';
-    expect((await parseBounce(dsn(id, '4.2.0', 'delayed'), [bounceAddress(id, 'x.example')])).permanent).toBe(false);
+    expect((await parseBounce(dsn(id, '4.2.0', 'delayed'), [bounceAddress(id, 'x.example', h.secret)], h.secret)).permanent).toBe(false);
   });
 });
 
@@ -99,9 +100,9 @@ describe('the bounce server', () => {
     await h.db.pool.query(`UPDATE letters SET target_id = $1 WHERE id = ANY($2::uuid[])`, [targetId, letters.map((l) => l.id)]);
 
     for (const [i, l] of letters.entries()) {
-      await deliverBounce(bounceAddress(l.id, 'chorus.example.org'), dsn(l.id, '5.1.1', 'failed'));
+      await deliverBounce(bounceAddress(l.id, 'chorus.example.org', h.secret), dsn(l.id, '5.1.1', 'failed'));
       // the same bounce twice counts once
-      if (i === 0) await deliverBounce(bounceAddress(l.id, 'chorus.example.org'), dsn(l.id, '5.1.1', 'failed'));
+      if (i === 0) await deliverBounce(bounceAddress(l.id, 'chorus.example.org', h.secret), dsn(l.id, '5.1.1', 'failed'));
       const { rows } = await h.db.pool.query(`SELECT status, last_error FROM letters WHERE id = $1`, [l.id]);
       expect(rows[0]).toMatchObject({ status: 'BOUNCED', last_error: expect.stringContaining('5.1.1') });
       const target = (await h.db.pool.query(`SELECT bounce_count, contact_status FROM targets WHERE id = $1`, [targetId])).rows[0];
@@ -111,7 +112,7 @@ describe('the bounce server', () => {
 
   it('leaves a letter sent when the report is only a delay', async () => {
     const l = await sentLetter();
-    await deliverBounce(bounceAddress(l.id, 'chorus.example.org'), dsn(l.id, '4.2.0', 'delayed'));
+    await deliverBounce(bounceAddress(l.id, 'chorus.example.org', h.secret), dsn(l.id, '4.2.0', 'delayed'));
     expect((await h.db.pool.query(`SELECT status FROM letters WHERE id = $1`, [l.id])).rows[0].status).toBe('SENT');
   });
 

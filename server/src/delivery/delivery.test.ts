@@ -8,6 +8,7 @@ import { eraseSupporter } from '../supporter/supporter.repository.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { buildBatch, buildDueBatches } from './batch.service.ts';
+import { bounceAddress } from './bounce.service.ts';
 import { sweep } from './sweeper.service.ts';
 
 let h: Harness;
@@ -119,8 +120,9 @@ describe('batching and delivery', () => {
     expect(msgs).toHaveLength(2);
     const toMx = msgs.find((m) => m.envelope.to[0] === fx.targets[0]!.email)!;
     expect(toMx.messageId).toBe(byTarget.get(fx.targets[0]!.id)!.message_id);
-    // VERP return path: a bounce names the letter
-    expect(toMx.envelope.from).toBe(`bounces+${byTarget.get(fx.targets[0]!.id)!.id}@chorus.example.org`);
+    // VERP return path: a bounce names the letter, with a MAC (bounce.service.ts)
+    expect(toMx.envelope.from).toBe(bounceAddress(byTarget.get(fx.targets[0]!.id)!.id, 'chorus.example.org', h.secret));
+    expect(toMx.envelope.from).toMatch(new RegExp(`^bounces\\+${byTarget.get(fx.targets[0]!.id)!.id}\\.[0-9a-f]{16}@chorus\\.example\\.org$`));
     expect(toMx.subject).toBe('Subject es');
     expect(toMx.text).toContain('Estimado Ministro');
     expect(toMx.text).toContain('Letter body es');

@@ -40,6 +40,7 @@ import { fastReads } from './fast-reads.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
 import { earlyRefusal, EventLoopLag, InFlight, type LoadShedderOptions, type ShedSignals } from './load-shedding.ts';
 import { RENDER_KEY_HEADER, cachedPageKey, pageCache } from '../shared/page-cache.ts';
+import { isLocale, negotiateLocale, type Locale } from '../shared/locales.ts';
 
 const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026' };
 
@@ -53,7 +54,8 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () 
 
 export interface AppDeps {
   config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> &
-    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP'>>;
+    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP'>> &
+    Partial<Pick<Config, 'WEBHOOK_ALLOW_PRIVATE' | 'API_KEY_FAILURES_PER_IP'>>;
   pool: pg.Pool;
   redis: Redis;
   cache: ActionCache;
@@ -78,6 +80,31 @@ declare module 'fastify' {
     /** the client's address: the socket's, or the one the SvelteKit server forwarded */
     clientIp: string;
   }
+}
+
+/** Page form bodies (sign, confirm, my data, the staff console): 413 beyond this. */
+export const PAGE_BODY_LIMIT = 512 * 1024;
+/**
+ * The officials' answer form on the packet page carries up to 3 attachments of 5 MB (base64 in
+ * the API call, raw in the form): its own limit, the SvelteKit handler's BODY_SIZE_LIMIT
+ * (server.ts sets both from this).
+ */
+export const ANSWER_FORM_BODY_LIMIT = 16 * 1024 * 1024;
+const ANSWER_FORM = /^\/(?:[a-z]{2}\/)?packet\/[^/?#]+\/?(?:[?#]|$)/;
+
+const TOO_LARGE: Record<Locale, { title: string; text: string }> = {
+  en: { title: 'Too much data', text: 'What you sent is larger than this form accepts. Go back, shorten it and send it again.' },
+  es: { title: 'Demasiados datos', text: 'Lo que ha enviado supera lo que admite este formulario. Vuelva atrás, acórtelo y envíelo de nuevo.' },
+  fr: { title: 'Trop de données', text: 'Ce que vous avez envoyé dépasse ce que ce formulaire accepte. Revenez en arrière, raccourcissez-le et renvoyez-le.' },
+  ru: { title: 'Слишком много данных', text: 'Отправленное превышает то, что принимает эта форма. Вернитесь назад, сократите текст и отправьте снова.' },
+};
+
+/** The page that answers a form body over its limit (413) or of unknown length (411), in the page's language. */
+function bodyRefusalPage(url: string, acceptLanguage: string | undefined): string {
+  const prefix = url.split('/')[1];
+  const locale = isLocale(prefix) ? prefix : negotiateLocale(acceptLanguage);
+  const { title, text } = TOO_LARGE[locale];
+  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${text}</p></main></body></html>`;
 }
 
 /** Paths whose segments carry secrets (emailed tokens) are logged without them. */
@@ -270,6 +297,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'not_found', message: `No route for ${req.method} ${redactUrl(req.url)}` });
   });
 
+  // integrator keys; wrong ones are throttled per client address (api-key.service.ts)
+  const apiKeys = { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock, secret: deps.signatures.secret, failuresPerIp: deps.config.API_KEY_FAILURES_PER_IP };
   await app.register(healthRoutes, { pool: deps.pool, redis: deps.redis, cache: deps.cache });
   await app.register(
     async (api) => {
@@ -336,19 +365,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           mailFrom: deps.members?.mailFrom ?? deps.config.MAIL_FROM,
           queues: deps.queues,
           exportDir: deps.config.EXPORT_DIR ?? '.data/exports',
+          webhookAllowPrivate: deps.config.WEBHOOK_ALLOW_PRIVATE,
         },
       });
       await api.register(countRoutes, { cache: deps.cache });
       await api.register(v1Routes, {
         prefix: '/v1',
-        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        keys: apiKeys,
         cache: deps.cache,
         signatures,
         publicBaseUrl: deps.config.PUBLIC_BASE_URL,
       });
       await api.register(osdiRoutes, {
         prefix: '/osdi/v1',
-        keys: { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock },
+        keys: apiKeys,
         cache: deps.cache,
         signatures,
         publicBaseUrl: deps.config.PUBLIC_BASE_URL,
@@ -386,6 +416,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // SvelteKit reads the client address from this header (ADDRESS_HEADER, set in
       // server.ts): the one Fastify worked out under TRUSTED_PROXIES, never one a client sent
       const toSvelteKit = async (req: FastifyRequest, reply: FastifyReply) => {
+        // Form bodies are bounded before SvelteKit reads any of them: 512 kB, the answer form
+        // its own limit. Over it, 413 at once from the Content-Length, without reading the body;
+        // a body of unknown length (chunked) is refused with 411 outside the answer form (forms
+        // in browsers always send a length), so no page buffers more than its limit. The
+        // connection is closed after the answer, so the unread rest goes nowhere.
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          const answerForm = ANSWER_FORM.test(req.url);
+          const limit = answerForm ? ANSWER_FORM_BODY_LIMIT : PAGE_BODY_LIMIT;
+          const length = req.headers['content-length'];
+          const status = length !== undefined ? (Number(length) > limit ? 413 : 0) : req.headers['transfer-encoding'] !== undefined && !answerForm ? 411 : 0;
+          if (status) {
+            return reply
+              .code(status)
+              .header('connection', 'close')
+              .type('text/html; charset=utf-8')
+              .header('cache-control', 'no-store')
+              .send(bodyRefusalPage(req.url, req.headers['accept-language']));
+          }
+        }
         // only the server decides which rendering SvelteKit stores (page-cache.ts)
         delete req.raw.headers[RENDER_KEY_HEADER];
         // a public action page rendered within the last second is sent as it is (page-cache.ts);

@@ -2,7 +2,7 @@
 // prefix) names the key in lists and logs, the whole string is the secret. Only the SHA-256 of
 // the secret is stored (32 random bytes need no slow hash). Keys are created and revoked by
 // admins, in a transaction with the audit record; the secret is returned once.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -144,6 +144,10 @@ export interface ApiKeyDeps {
   pool: pg.Pool;
   redis: Redis;
   clock: () => Date;
+  /** SECRET_KEY: names the failure counters, so Redis never holds a client address in clear */
+  secret?: string;
+  /** wrong or unknown keys per client address per 10 minutes, then 429 (API_KEY_FAILURES_PER_IP; default 30) */
+  failuresPerIp?: number;
 }
 
 const invalidKey = () =>
@@ -202,10 +206,64 @@ export async function rateLimit(deps: Pick<ApiKeyDeps, 'redis' | 'clock'>, key: 
   return { remaining: key.rateLimitPerMinute - count, resetSeconds };
 }
 
+// --- failed authentications, per client address ------------------------------------------------
+// Wrong or unknown keys are counted per client address in a fixed 10-minute window; past the
+// limit, every request from that address that presents a key is answered 429 with Retry-After
+// until the window ends (a valid key too: otherwise the guessing would go on behind the 429s).
+// Valid keys are never counted, and the check runs beside the key's lookup, so it adds no wait.
+// A request without any key is a plain 401 and is not counted. If Redis cannot answer, this
+// fails open, like the other limits.
+
+const FAILURE_WINDOW_MS = 10 * 60_000;
+
+function failureCounter(deps: ApiKeyDeps, ip: string): { key: string; retryAfter: number } {
+  const now = deps.clock().getTime();
+  const window = Math.floor(now / FAILURE_WINDOW_MS);
+  const who = createHmac('sha256', deps.secret ?? 'chorus api keys').update(`apikey-fail\n${ip}`).digest('base64url').slice(0, 22);
+  return { key: `chorus:apikey:fail:${who}:${window}`, retryAfter: Math.max(1, Math.ceil(((window + 1) * FAILURE_WINDOW_MS - now) / 1000)) };
+}
+
+const tooManyFailures = (retryAfter: number) =>
+  new AppError(429, 'too_many_failed_keys', `Too many wrong API keys from this address; try again in ${retryAfter} s`, { 'retry-after': String(retryAfter) });
+
+async function failuresSoFar(deps: ApiKeyDeps, ip: string): Promise<number> {
+  try {
+    return Number((await deps.redis.get(failureCounter(deps, ip).key)) ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+async function countFailure(deps: ApiKeyDeps, ip: string): Promise<number> {
+  const { key } = failureCounter(deps, ip);
+  try {
+    const [[, count]] = (await deps.redis.multi().incr(key).pexpire(key, FAILURE_WINDOW_MS * 2).exec()) as [[Error | null, number]];
+    return count;
+  } catch {
+    return 0;
+  }
+}
+
 /** onRequest guard: a valid key with every one of `scopes`, within its rate limit. */
 export function requireApiKey(deps: ApiKeyDeps, ...scopes: ApiScope[]) {
+  const failureLimit = deps.failuresPerIp ?? 30;
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    const key = await authenticate(deps, presentedKey(req));
+    const token = presentedKey(req);
+    const [failures, checked] = await Promise.all([
+      token ? failuresSoFar(deps, req.clientIp) : 0,
+      authenticate(deps, token).then(
+        (key) => ({ key }),
+        (err: unknown) => ({ err }),
+      ),
+    ]);
+    if (failures >= failureLimit) throw tooManyFailures(failureCounter(deps, req.clientIp).retryAfter);
+    if ('err' in checked) {
+      if (token && checked.err instanceof AppError && checked.err.code === 'invalid_api_key' && (await countFailure(deps, req.clientIp)) > failureLimit) {
+        throw tooManyFailures(failureCounter(deps, req.clientIp).retryAfter);
+      }
+      throw checked.err;
+    }
+    const key = checked.key;
     const missing = scopes.filter((s) => !key.scopes.includes(s));
     if (missing.length > 0) {
       throw new AppError(403, 'insufficient_scope', `This key lacks the scope ${missing.join(', ')}`, {

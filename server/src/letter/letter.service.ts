@@ -31,7 +31,7 @@ export interface LetterDeps {
   random?: () => number;
   /** per-recipient-domain rate limit; without one, letters are not limited */
   domainLimiter?: DomainLimiter;
-  /** key of the packet link in each letter; SECRET_KEY from the configuration when absent */
+  /** key of the packet link and of the return path's MAC in each letter; SECRET_KEY from the configuration when absent */
   packetSecret?: string;
   /** base of the packet link; PUBLIC_BASE_URL from the configuration when absent */
   publicBaseUrl?: string;
@@ -335,8 +335,8 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
     const info = await deps.mailer.sendMail({
       from: deps.mailFrom,
       to: letter.target_email,
-      // VERP: a bounce comes back to an address that names this letter
-      envelope: { from: bounceAddress(letter.id, mailDomain(deps.mailFrom)), to: letter.target_email },
+      // VERP: a bounce comes back to an address that names this letter, with a MAC (bounce.service.ts)
+      envelope: { from: bounceAddress(letter.id, mailDomain(deps.mailFrom), deps.packetSecret ?? loadConfig().SECRET_KEY), to: letter.target_email },
       replyTo: letter.reply_to ?? undefined,
       subject: mail.subject,
       text: mail.text,

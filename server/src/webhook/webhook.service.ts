@@ -12,7 +12,8 @@ import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { z } from 'zod';
 import { inTransaction } from '../db/db.ts';
-import { notFound } from '../shared/errors.ts';
+import { invalid, notFound } from '../shared/errors.ts';
+import { checkOutboundUrl, outboundPolicy, postOutbound, type OutboundPolicy } from '../shared/outbound.ts';
 import { seal, unseal } from '../shared/seal.ts';
 import { recordAudit } from '../staff/audit.ts';
 
@@ -183,7 +184,15 @@ export async function createEndpoint(
   appSecret: string,
   input: z.output<typeof endpointInputSchema>,
   staffId: string,
+  /** WEBHOOK_ALLOW_PRIVATE: internal ranges that may be registered (an internal CRM) */
+  policy: OutboundPolicy = outboundPolicy(),
 ): Promise<{ endpoint: EndpointView; secret: string }> {
+  // no endpoint on an internal address (shared/outbound.ts); checked again at every delivery
+  const refusal = await checkOutboundUrl(input.url, policy);
+  if (refusal) {
+    const message = `url must be a public address: ${refusal}. Internal receivers must be listed in WEBHOOK_ALLOW_PRIVATE`;
+    throw invalid('webhook_url_internal', message, [{ path: 'url', message }]);
+  }
   const secret = `whsec_${randomBytes(32).toString('base64url')}`;
   const events = [...new Set(input.events)];
   return inTransaction(pool, async (client) => {
@@ -310,6 +319,8 @@ export interface WebhookDeps {
   /** per request (default 10 s) */
   timeoutMs?: number;
   random?: () => number;
+  /** internal ranges that may be reached (WEBHOOK_ALLOW_PRIVATE); default none */
+  outbound?: OutboundPolicy;
 }
 
 export function webhookRetryDelayMs(attempts: number, deps: Pick<WebhookDeps, 'backoffBaseMs' | 'backoffMaxMs' | 'random'>): number {
@@ -340,31 +351,35 @@ export async function deliverWebhook(deps: WebhookDeps, deliveryId: string): Pro
   const started = performance.now();
   let status: number | null = null;
   let error: string | null = null;
-  try {
-    const res = await fetch(d.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'Chorus-Webhooks/1',
-        'chorus-event': d.type,
-        'chorus-delivery': deliveryId,
-        'chorus-signature': signatureHeader(openSecret(deps.appSecret, d.secret), timestamp, body),
-      },
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(deps.timeoutMs ?? 10_000),
-    });
-    status = res.status;
-    await res.body?.cancel().catch(() => {});
+  // resolved once, every address checked, connected to a checked one, no redirects followed
+  // (shared/outbound.ts); a refused target is not connected to, so the log cannot tell an
+  // open port from a closed one there
+  const result = await postOutbound(d.url, {
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'Chorus-Webhooks/1',
+      'chorus-event': d.type,
+      'chorus-delivery': deliveryId,
+      'chorus-signature': signatureHeader(openSecret(deps.appSecret, d.secret), timestamp, body),
+    },
+    body,
+    timeoutMs: deps.timeoutMs ?? 10_000,
+    policy: deps.outbound ?? outboundPolicy(),
+  });
+  if (result.kind === 'answered') {
+    status = result.status;
     if (status < 200 || status >= 300) error = `answered ${status}`;
-  } catch (err) {
-    error = (err instanceof Error ? (err.name === 'TimeoutError' ? 'timed out' : (err.cause as Error)?.message ?? err.message) : String(err)).slice(0, 500);
+  } else if (result.kind === 'refused') {
+    error = `refused: ${result.refusal}`;
+  } else {
+    error = result.error;
   }
   const durationMs = Math.round(performance.now() - started);
   const ok = error === null;
   const maxAttempts = deps.maxAttempts ?? 12;
   const next = ok ? null : new Date(deps.clock().getTime() + webhookRetryDelayMs(d.attempts, deps));
-  const finalStatus = ok ? 'SUCCEEDED' : d.attempts >= maxAttempts ? 'FAILED' : 'PENDING';
+  // a refused target fails at once: trying again would only ask the same question
+  const finalStatus = ok ? 'SUCCEEDED' : d.attempts >= maxAttempts || result.kind === 'refused' ? 'FAILED' : 'PENDING';
   await inTransaction(deps.pool, async (client) => {
     await client.query(`INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms, status, error, ok) VALUES ($1, $2, $3, $4, $5, $6)`, [
       deliveryId,

@@ -19,6 +19,7 @@ import { redisConnection } from '../queue/queue.ts';
 import { confirmationToken } from '../signature/signature.service.ts';
 import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { documented } from '../testing/openapi.ts';
+import { outboundPolicy } from '../shared/outbound.ts';
 import { createWebhookQueue } from './webhook.queue.ts';
 import { deliverWebhook, emitEvent, sweepWebhooks, verifySignature, webhookRetryDelayMs, type WebhookJob } from './webhook.service.ts';
 
@@ -38,10 +39,22 @@ const script = new Map<string, number[]>();
 let queue: Queue<WebhookJob>;
 let worker: Worker<WebhookJob>;
 let sweeping: NodeJS.Timeout;
-const deps = () => ({ pool: h.db.pool, appSecret: h.secret, clock: () => new Date(), backoffBaseMs: 200, backoffMaxMs: 1_000, maxAttempts: 3, timeoutMs: 2_000 });
+// the receiver listens on 127.0.0.1: this suite's allow-list lets exactly that address through,
+// as WEBHOOK_ALLOW_PRIVATE does for an internal CRM (tests/promises/18-* checks the refusals)
+const ALLOW = '127.0.0.1/32';
+const deps = () => ({
+  pool: h.db.pool,
+  appSecret: h.secret,
+  clock: () => new Date(),
+  backoffBaseMs: 200,
+  backoffMaxMs: 1_000,
+  maxAttempts: 3,
+  timeoutMs: 2_000,
+  outbound: outboundPolicy([ALLOW]),
+});
 
 beforeAll(async () => {
-  h = await createHarness();
+  h = await createHarness({ env: { WEBHOOK_ALLOW_PRIVATE: ALLOW } });
   admin = await staffSession(h.db, 'ADMIN');
   receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -223,7 +236,7 @@ describe('letters', () => {
     expect(JSON.parse(sent!.body)).toMatchObject({ type: 'letter.delivered', data: { letterId, actionId: fx.action.id, targetId: fx.targets[0]!.id, signatureCount: 1 } });
     expect(sent!.body).not.toContain('@gov.example');
 
-    expect(await recordBounce(h.db.pool, { letterId, permanent: true, status: '5.1.1', diagnostic: 'user unknown' }, new Date())).toBe('recorded');
+    expect(await recordBounce(h.db.pool, { letterId, permanent: true, status: '5.1.1', diagnostic: 'user unknown', ignored: null }, new Date())).toBe('recorded');
     const bounced = (await got(hook.path, 2))[1]!;
     expect(JSON.parse(bounced.body)).toMatchObject({ type: 'letter.bounced', data: { letterId } });
     expect(bounced.headers['chorus-event']).toBe('letter.bounced');

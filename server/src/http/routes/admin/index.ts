@@ -45,6 +45,8 @@ export interface AdminDeps extends StaffDeps {
   queues?: Queues;
   /** folder for staff CSV exports (config EXPORT_DIR) */
   exportDir?: string;
+  /** WEBHOOK_ALLOW_PRIVATE: internal ranges webhook endpoints may use */
+  webhookAllowPrivate?: readonly string[];
   /** the dashboard's short-lived answers, shared so that fraud actions can forget them */
   dashboard?: DashboardService;
 }

@@ -14,6 +14,7 @@ import {
   listEndpoints,
   replayDelivery,
 } from '../../../webhook/webhook.service.ts';
+import { outboundPolicy } from '../../../shared/outbound.ts';
 import { errorSchema } from '../schemas.ts';
 import { ADMIN_ONLY, type AdminDeps } from './index.ts';
 
@@ -22,6 +23,7 @@ const errors = { 401: errorSchema, 403: errorSchema, 422: errorSchema };
 
 export const integrationRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (app, opts) => {
   const { pool, clock, secret } = opts.admin;
+  const outbound = outboundPolicy(opts.admin.webhookAllowPrivate ?? []);
 
   app.get(
     '/api-keys',
@@ -77,13 +79,14 @@ export const integrationRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = as
       config: { roles: ADMIN_ONLY },
       schema: {
         summary: 'Register a webhook endpoint',
-        description: 'Answers the signing secret once (`secret`); it is kept encrypted. Audited.',
+        description:
+          'Answers the signing secret once (`secret`); it is kept encrypted. Audited. An endpoint on a loopback, private, link-local, shared, multicast or reserved address (or a name resolving to one) is refused with 422 unless WEBHOOK_ALLOW_PRIVATE lists it; every delivery checks again.',
         tags: ['admin'],
         body: endpointInputSchema,
         response: { 201: z.object({ endpoint: endpointSchema, secret: z.string().describe('shown once: the HMAC key') }), ...errors },
       },
     },
-    async (req, reply) => reply.code(201).send(await createEndpoint(pool, secret, req.body, req.staff!.id)),
+    async (req, reply) => reply.code(201).send(await createEndpoint(pool, secret, req.body, req.staff!.id, outbound)),
   );
 
   app.post(
