@@ -130,10 +130,14 @@ describe('console pages: who may open them', () => {
 
   it('shows each role only the navigation it may use', async () => {
     const html = await (await get('/admin', cookies.VIEWER)).text();
-    expect(html).toContain('href="/admin/audit"');
+    expect(html).toContain('href="/admin/deliveries"');
+    // the audit log records what staff looked for and found: admins only
+    expect(html).not.toContain('href="/admin/audit"');
     expect(html).not.toContain('href="/admin/staff"');
+    expect((await get('/admin/audit', cookies.VIEWER)).status).toBe(403);
     const adminHtml = await (await get('/admin', cookies.ADMIN)).text();
     expect(adminHtml).toContain('href="/admin/staff"');
+    expect(adminHtml).toContain('href="/admin/audit"');
   });
 
   it('never redirects sign-in to another site', async () => {

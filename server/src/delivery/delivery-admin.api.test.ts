@@ -107,7 +107,8 @@ describe('delivery routes: who may call them', () => {
     expect(list.statusCode).toBe(200);
     const row = list.json().actions.find((a: { id: string }) => a.id === id);
     expect(row).toMatchObject({ owed: 1, paused: false, failedLetters: 0, policy: 'ON_CLOSE' });
-    expect((await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/deliveries/${id}/preview` })).statusCode).toBe(200);
+    // the preview shows named signers and members' own letters: not for viewers (promise 17)
+    expect((await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/deliveries/${id}/preview` })).statusCode).toBe(403);
   });
 
   it('refuses a state change without the console CSRF header', async () => {
@@ -191,8 +192,10 @@ describe('preview and send now', () => {
     ]);
     expect(p.letters).toHaveLength(2);
     expect(p.letters.map((l: { locale: string }) => l.locale).sort()).toEqual(['en', 'es']);
-    // nothing written: no batch, no letter, no signature claimed, no audit entry
-    expect(await counts(fx.action.id)).toEqual(before);
+    // nothing written: no batch, no letter, no signature claimed; only the look itself is
+    // audited, since the letters show named signers and their own letters (promise 17)
+    expect(await counts(fx.action.id)).toEqual({ ...before, audit: before.audit + 1 });
+    expect(await lastAudit(fx.action.id)).toMatchObject({ verb: 'delivery_previewed', staff_id: campaigner.id, after: { signatureCount: 4, letters: 2 } });
     // a second preview is the same preview
     const p2 = (await asStaff(h.app, campaigner.cookie, { method: 'GET', url: `/api/admin/deliveries/${fx.action.id}/preview` })).json();
     const strip = (s: string) => s.replace(/\/packet\/[A-Za-z0-9._-]+/g, '/packet/TOKEN');

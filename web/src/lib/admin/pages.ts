@@ -53,7 +53,7 @@ export const ADMIN_PAGES: AdminPage[] = [
 	{ route: '/admin/(console)/fraud/wall', roles: WRITE },
 	{ route: '/admin/(console)/exports', roles: WRITE, nav: 'exports', href: '/admin/exports' },
 	{ route: '/admin/(console)/exports/[id]', roles: WRITE },
-	{ route: '/admin/(console)/audit', roles: READ, nav: 'audit', href: '/admin/audit' },
+	{ route: '/admin/(console)/audit', roles: ADMIN_ONLY, nav: 'audit', href: '/admin/audit' },
 	{ route: '/admin/(console)/staff', roles: ADMIN_ONLY, nav: 'staff', href: '/admin/staff' },
 	{ route: '/admin/(console)/integrations', roles: ADMIN_ONLY, nav: 'integrations', href: '/admin/integrations' },
 	{ route: '/admin/(console)/queues', roles: ADMIN_ONLY, nav: 'queues', href: '/admin/queues' },

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntities, listAudit } from '../../../staff/audit.ts';
 import { errorSchema } from '../schemas.ts';
-import { READ, type AdminDeps } from './index.ts';
+import { ADMIN_ONLY, type AdminDeps } from './index.ts';
 
 const auditQuery = z.object({
   entity: z.string().max(60).regex(/^[a-z_]+$/, 'entity is a lower-case record kind such as action or staff_user').optional(),
@@ -32,7 +32,8 @@ export const auditRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (a
   app.get(
     '/audit',
     {
-      config: { roles: READ },
+      // what staff looked at and changed, filters and matches included: for admins only
+      config: { roles: ADMIN_ONLY },
       schema: {
         summary: 'The audit log of staff changes',
         description: 'Newest first. Filter by kind of record, record id, staff email and time; page with `before` = the previous nextCursor.',

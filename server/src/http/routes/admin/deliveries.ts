@@ -16,6 +16,7 @@ import {
   type DeliveryAdminDeps,
 } from '../../../delivery/delivery-admin.service.ts';
 import { mailDomain } from '../../../signature/confirmation.service.ts';
+import { recordAudit } from '../../../staff/audit.ts';
 import { errorSchema } from '../schemas.ts';
 import { READ, WRITE, type AdminDeps } from './index.ts';
 
@@ -202,7 +203,9 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
   app.get(
     '/deliveries/:id/preview',
     {
-      config: { roles: READ },
+      // the letters carry the names and personal letters of the signers who agreed to be named:
+      // a look at personal data, so campaigners and admins only, and audited
+      config: { roles: WRITE },
       schema: {
         summary: 'Preview the next delivery',
         description: 'What the next batch would carry right now, with each letter exactly as the delivery would render it. Writes nothing.',
@@ -211,7 +214,17 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
         response: { 200: previewSchema, ...errors },
       },
     },
-    async (req) => previewNextDelivery(deps, req.params.id),
+    async (req) => {
+      const preview = await previewNextDelivery(deps, req.params.id);
+      await recordAudit(deps.pool, {
+        staffId: req.staff!.id,
+        verb: 'delivery_previewed',
+        entity: 'action',
+        entityId: req.params.id,
+        after: { signatureCount: preview.signatureCount, letters: preview.letters.length },
+      });
+      return preview;
+    },
   );
 
   app.post(
