@@ -122,15 +122,22 @@ export class ActionCache {
     return this.loaded;
   }
 
+  /**
+   * Reads actions and counts again (after a change by staff, say). The counts by country are read
+   * only when they are of another day: they scan every confirmed signature, and they change once
+   * a day anyway (refreshCountries reads them now).
+   */
   async refresh(): Promise<void> {
-    await Promise.all([this.refreshActions(), this.refreshCounts(), this.refreshCountries()]);
+    const countriesStale = startOfDay(this.now()).getTime() !== this.countriesDay;
+    await Promise.all([this.refreshActions(), this.refreshCounts(), countriesStale ? this.refreshCountries() : undefined]);
   }
 
   private now(): number {
     return (this.opts.now ?? Date.now)();
   }
 
-  private refreshCountries(): Promise<void> {
+  /** Reads the counts by country (as of the start of today, UTC) now. */
+  refreshCountries(): Promise<void> {
     const run = (this.countriesReading ?? Promise.resolve()).catch(() => {}).then(async () => {
       const now = this.now();
       const day = startOfDay(now);
