@@ -98,6 +98,7 @@ async function main() {
           signerCache,
           packetSecret: config.SECRET_KEY,
           publicBaseUrl: config.PUBLIC_BASE_URL,
+          countryMin: config.PUBLIC_COUNTRY_MIN,
         },
         job.data.letterId,
       ),

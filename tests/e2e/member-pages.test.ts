@@ -274,6 +274,12 @@ describe('member pages without JavaScript on a phone', () => {
       expect(rows).toHaveLength(1);
       expect(rows[0]!.letter_body).toContain(sentence);
       expect(rows[0]!.named_to_own_country).toBe(false);
+      // the wall shows a signer from the day after they signed (promise 6): as if she had confirmed yesterday
+      await db.query(
+        `UPDATE signatures s SET confirmed_at = s.confirmed_at - interval '1 day' FROM supporters p, actions a
+          WHERE p.id = s.supporter_id AND a.id = s.action_id AND p.email = $1 AND a.slug = $2`,
+        [email, LETTER.slug],
+      );
     } finally {
       await db.end();
     }
@@ -287,6 +293,9 @@ describe('member pages without JavaScript on a phone', () => {
     }
     expect(wall).toContain('Lucía');
     expect(wall).toContain('Canada');
+    // with the day only, in what is shown and in the markup
+    const when = page.locator('.wall li', { hasText: 'Lucía' }).locator('time');
+    expect(await when.getAttribute('datetime')).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(await page.getByRole('heading', { name: 'Recent signers' }).count()).toBe(1);
 
     await context.close();

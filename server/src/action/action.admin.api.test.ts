@@ -312,11 +312,17 @@ describe('letter preview', () => {
     const es = previews.find((p: { target: { id: string } }) => p.target.id === mx.id);
     expect(es).toMatchObject({ locale: 'es', subject: 'Independencia forense' });
     expect(es.text).toMatch(/^Estimado Fiscal General:\n\nLe pedimos garantizar/);
-    expect(es.text).toContain('México');
+    // as the Mexican official would see it (countryForOfficial): no unnamed compatriot placed in
+    // Mexico, no country with fewer than PUBLIC_COUNTRY_MIN unnamed signers
+    expect(es.text).not.toContain('México');
+    expect(es.text).not.toContain('España');
+    expect(es.text).toContain('De 3 personas firmantes no se indica el país.');
     // French has no texts on this action: the letter goes in the default language, as delivery does
     const fr = previews.find((p: { target: { id: string } }) => p.target.id === un.id);
     expect(fr).toMatchObject({ locale: 'en', subject: 'Forensic independence' });
     expect(fr.text).toContain('Monsieur le Rapporteur spécial');
     expect(fr.text).toContain('We ask you to guarantee');
+    // an inter-governmental body is of no signer's country: it sees where they write from
+    expect(fr.text).toContain('They write from: Mexico, Spain.');
   });
 });

@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { inTransaction } from '../db/db.ts';
 import { composeLetter, letterSalutation } from '../letter/letter.service.ts';
+import { countriesForOfficial } from '../letter/member-letter.ts';
 import { letterLocale } from '../letter/letter-preview.service.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
@@ -334,7 +335,7 @@ export const PREVIEW_PACKET_URL = '(the signed link to this delivery’s packet,
  * current texts, rendered by the delivery's own composeLetter(). Names and members' own
  * letters depend on who signed each delivery, so the preview carries none.
  */
-export async function letterPreviewForStaff(db: Queryable, id: string, organisation: string) {
+export async function letterPreviewForStaff(db: Queryable, id: string, organisation: string, countryMin: number) {
   const a = await getActionForStaff(db, id);
   const countries = await db.query<{ country: string; n: number }>(
     `SELECT country, confirmed_count AS n FROM action_country_stats WHERE action_id = $1 AND confirmed_count > 0 ORDER BY confirmed_count DESC, country`,
@@ -352,13 +353,21 @@ export async function letterPreviewForStaff(db: Queryable, id: string, organisat
     // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's own country
     const rows = a.targetMode === 'BY_SIGNER_COUNTRY' ? countries.rows.filter((c) => c.country === target.country) : countries.rows;
     const newCount = a.targetMode === 'BY_SIGNER_COUNTRY' ? rows.reduce((n, c) => n + c.n, 0) : total;
+    // the countries as this official would see them (member-letter.ts, countriesForOfficial);
+    // consents are not read here, so every signer is taken as unnamed: the safe side
+    const seen = countriesForOfficial(
+      target.country,
+      rows.map((c) => ({ country: c.country, namedDisclosure: false, namedToOwnCountry: false, hasName: false, count: c.n })),
+      countryMin,
+    );
     const mail = composeLetter({
       locale,
       text,
       salutation: salutations.get(target.id) ?? target.name,
       newCount,
       totalCount: total,
-      countries: rows.map((c) => c.country),
+      countries: seen.countries.map((c) => c.country),
+      countryNotShown: seen.notShown,
       names: [],
       memberLetters: [],
       organisation,

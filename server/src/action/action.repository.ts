@@ -29,7 +29,10 @@ export interface ActionRow {
   campaign: { slug: string; names: Record<string, string> };
   texts: ActionTextRow[];
   targets: { name: string; title: string; organisation: string; country: string | null; language: string; salutation: string }[];
-  /** recent confirmed signers who chose to be shown: first name and country only */
+  /**
+   * recent confirmed signers who chose to be shown: first name, country and the day (YYYY-MM-DD)
+   * only, from the day after they signed (see loadPublicActions)
+   */
   wall: { firstName: string; country: string; at: string }[];
   /** officials' answers that staff have published */
   responses: {
@@ -44,7 +47,14 @@ export interface ActionRow {
   ledger: LedgerEntry[];
 }
 
-/** Every action that the public may see (published or closed), with texts and targets. */
+/**
+ * Every action that the public may see (published or closed), with texts and targets.
+ *
+ * The wall lists signers who chose to be shown, with the day of their signature only, and only
+ * from the day after it (UTC): a wall that showed a name the moment it was confirmed would tell
+ * anyone watching the page the time of that person's signature (promise 6). Within a day,
+ * entries are in the order of their names, not of their confirmations.
+ */
 export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
   const { rows } = await pool.query<{
     id: string;
@@ -78,10 +88,12 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
             (SELECT json_agg(json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation,
                      'country', g.country, 'language', g.language, 'salutation', g.salutation) ORDER BY at.position, g.name)
                FROM action_targets at JOIN targets g ON g.id = at.target_id WHERE at.action_id = a.id) AS targets,
-            (SELECT json_agg(json_build_object('firstName', w.first_name, 'country', w.country, 'at', w.confirmed_at) ORDER BY w.confirmed_at DESC)
-               FROM (SELECT p.first_name, s.country, s.confirmed_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+            (SELECT json_agg(json_build_object('firstName', w.first_name, 'country', w.country, 'at', w.day) ORDER BY w.day DESC, w.first_name, w.country)
+               FROM (SELECT p.first_name, s.country, to_char(s.confirmed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+                     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
                      WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.public_wall AND s.wall_hidden_at IS NULL
                        AND p.erased_at IS NULL AND p.first_name IS NOT NULL
+                       AND s.confirmed_at < date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
                      ORDER BY s.confirmed_at DESC LIMIT 20) w) AS wall,
             (SELECT json_agg(json_build_object('id', r.id, 'target', json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation),
                      'body', COALESCE(NULLIF(r.public_summary, ''), r.body), 'publishedAt', r.published_at,
@@ -118,7 +130,6 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
 export interface CountRow {
   actionId: string;
   count: number;
-  countries: { country: string; count: number }[];
 }
 
 /**
@@ -130,25 +141,38 @@ export interface CountRow {
  * the cache (a quarter of a second), not after the next fold.
  */
 export async function loadCounts(pool: pg.Pool): Promise<CountRow[]> {
-  const { rows } = await pool.query<{ action_id: string; count: number; countries: { country: string; count: number }[] | null }>(
+  const { rows } = await pool.query<{ action_id: string; count: number }>(
     `WITH tail AS (
-       SELECT action_id, country, count(*)::int AS n FROM signatures
-       WHERE status = 'CONFIRMED' AND counted_at IS NULL GROUP BY action_id, country
-     ), per_country AS (
-       SELECT action_id, country, sum(n)::int AS n FROM (
-         SELECT action_id, country, confirmed_count AS n FROM action_country_stats
-         UNION ALL SELECT action_id, country, n FROM tail
-       ) c GROUP BY action_id, country
-     ), per_action AS (
-       SELECT action_id, sum(n)::int AS n FROM (
-         SELECT action_id, confirmed_count AS n FROM action_stats
-         UNION ALL SELECT action_id, n FROM tail
-       ) a GROUP BY action_id
+       SELECT action_id, count(*)::int AS n FROM signatures
+       WHERE status = 'CONFIRMED' AND counted_at IS NULL GROUP BY action_id
      )
-     SELECT a.action_id, a.n AS count,
-            (SELECT json_agg(json_build_object('country', c.country, 'count', c.n) ORDER BY c.n DESC, c.country)
-               FROM per_country c WHERE c.action_id = a.action_id AND c.n > 0) AS countries
-     FROM per_action a`,
+     SELECT action_id, sum(n)::int AS count FROM (
+       SELECT action_id, confirmed_count AS n FROM action_stats
+       UNION ALL SELECT action_id, n FROM tail
+     ) a GROUP BY action_id`,
   );
-  return rows.map((r) => ({ actionId: r.action_id, count: r.count, countries: r.countries ?? [] }));
+  return rows.map((r) => ({ actionId: r.action_id, count: r.count }));
+}
+
+/**
+ * The public counts by country: every action's confirmed signatures by country, as they were
+ * at the start of the day `before` (UTC midnight). Public counts by country change once a day,
+ * so that a country's count going up the moment someone confirms never dates that person's
+ * signature (promise 6). The live total is not by country and stays live.
+ */
+export async function loadCountriesBefore(pool: pg.Pool, before: Date): Promise<Map<string, { country: string; count: number }[]>> {
+  const { rows } = await pool.query<{ action_id: string; country: string; count: number }>(
+    `SELECT s.action_id, s.country, count(*)::int AS count
+     FROM signatures s JOIN actions a ON a.id = s.action_id
+     WHERE a.status IN ('PUBLISHED', 'CLOSED') AND s.status = 'CONFIRMED' AND s.confirmed_at < $1
+     GROUP BY s.action_id, s.country`,
+    [before],
+  );
+  const byAction = new Map<string, { country: string; count: number }[]>();
+  for (const r of rows) {
+    let list = byAction.get(r.action_id);
+    if (!list) byAction.set(r.action_id, (list = []));
+    list.push({ country: r.country, count: r.count });
+  }
+  return byAction;
 }

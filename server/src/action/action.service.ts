@@ -2,7 +2,8 @@
 // reads all public actions every couple of seconds and the folded counts several times a
 // second, so a storm of readers never turns into a storm of queries.
 import type pg from 'pg';
-import { loadCounts, loadPublicActions, type ActionRow, type CountRow } from './action.repository.ts';
+import { DEFAULT_PUBLIC_COUNTRY_MIN } from '../config/config.ts';
+import { loadCountriesBefore, loadCounts, loadPublicActions, type ActionRow, type CountRow } from './action.repository.ts';
 
 export interface PublicActionSummary {
   slug: string;
@@ -25,7 +26,11 @@ export interface PublicAction extends PublicActionSummary {
   allowPersonalisation: boolean;
   maxLetterLength: number;
   availableLocales: string[];
+  /** public counts by country (ActionCache.publicCountries): only countries with at least countryMin signers */
   countries: { country: string; count: number }[];
+  /** the signers of the countries below countryMin, counted together */
+  otherCountries: number;
+  countryMin: number;
   targetMode: ActionRow['targetMode'];
   targets: { name: string; title: string; organisation: string; country: string | null }[];
   wall: ActionRow['wall'];
@@ -36,11 +41,48 @@ export interface PublicAction extends PublicActionSummary {
 export interface ActionCacheOptions {
   actionsRefreshMs: number;
   countsRefreshMs: number;
+  /** PUBLIC_COUNTRY_MIN: no public count shows a country with fewer signers (default 10) */
+  countryMin?: number;
+  /** the counts by country (as of the start of the day) are read again after this long, and at each new day (default 10 minutes) */
+  countriesRefreshMs?: number;
+  /** the clock that says which day it is (tests) */
+  now?: () => number;
+}
+
+/** UTC midnight at the start of the day of `ms`. */
+function startOfDay(ms: number): Date {
+  const d = new Date(ms);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+}
+
+export interface PublicCountries {
+  /** countries with at least `min` signers, largest first */
+  countries: { country: string; count: number }[];
+  /** the signers of all the other countries, together */
+  otherCountries: number;
+  min: number;
+}
+
+/**
+ * THE RULE of public counts by country (promise 6): a country with fewer than `min` signers is
+ * never shown; its signers are counted together under "other countries". That bucket is shown
+ * with its total even when it is below the minimum: it names no country, and the public total
+ * already says how many signers the listed countries leave over.
+ */
+export function publicCountries(counts: { country: string; count: number }[], min: number): PublicCountries {
+  const shown = counts.filter((c) => c.count >= min).sort((a, b) => b.count - a.count || a.country.localeCompare(b.country));
+  const otherCountries = counts.reduce((n, c) => (c.count >= min ? n : n + c.count), 0);
+  return { countries: shown, otherCountries, min };
 }
 
 export class ActionCache {
   private actions = new Map<string, ActionRow>();
   private counts = new Map<string, CountRow>();
+  /** counts by country as of the start of `countriesDay` (loadCountriesBefore) */
+  private dayCountries = new Map<string, { country: string; count: number }[]>();
+  private countriesDay = 0;
+  private countriesReadAt = 0;
+  private countriesReading: Promise<void> | null = null;
   private timers: NodeJS.Timeout[] = [];
   private lastMissRefresh = 0;
   private loaded = false;
@@ -59,6 +101,14 @@ export class ActionCache {
       // pile up behind each other, and an older read never lands after a newer one
       setInterval(() => void (this.actionsReading ?? this.refreshActions()).catch(() => {}), this.opts.actionsRefreshMs),
       setInterval(() => void (this.countsReading ?? this.refreshCounts()).catch(() => {}), this.opts.countsRefreshMs),
+      // a new day, or a while since the last read: the counts by country are read again
+      setInterval(() => {
+        const now = this.now();
+        if (this.countriesReading) return;
+        if (startOfDay(now).getTime() !== this.countriesDay || now - this.countriesReadAt >= (this.opts.countriesRefreshMs ?? 600_000)) {
+          void this.refreshCountries().catch(() => {});
+        }
+      }, Math.min(this.opts.actionsRefreshMs, 60_000)),
     );
     for (const t of this.timers) t.unref();
   }
@@ -72,8 +122,34 @@ export class ActionCache {
     return this.loaded;
   }
 
+  /**
+   * Reads actions and counts again (after a change by staff, say). The counts by country are read
+   * only when they are of another day: they scan every confirmed signature, and they change once
+   * a day anyway (refreshCountries reads them now).
+   */
   async refresh(): Promise<void> {
-    await Promise.all([this.refreshActions(), this.refreshCounts()]);
+    const countriesStale = startOfDay(this.now()).getTime() !== this.countriesDay;
+    await Promise.all([this.refreshActions(), this.refreshCounts(), countriesStale ? this.refreshCountries() : undefined]);
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** Reads the counts by country (as of the start of today, UTC) now. */
+  refreshCountries(): Promise<void> {
+    const run = (this.countriesReading ?? Promise.resolve()).catch(() => {}).then(async () => {
+      const now = this.now();
+      const day = startOfDay(now);
+      this.dayCountries = await loadCountriesBefore(this.pool, day);
+      this.countriesDay = day.getTime();
+      this.countriesReadAt = now;
+    });
+    const mine: Promise<void> = run.finally(() => {
+      if (this.countriesReading === mine) this.countriesReading = null;
+    });
+    this.countriesReading = mine;
+    return mine;
   }
 
   private actionsReading: Promise<void> | null = null;
@@ -115,7 +191,7 @@ export class ActionCache {
     for (const actionId of new Set(this.recent.map((c) => c.actionId))) {
       const shown = this.counts.get(actionId);
       const read = counts.get(actionId);
-      if (shown && shown.count > (read?.count ?? 0)) counts.set(actionId, { actionId, count: shown.count, countries: read?.countries ?? shown.countries });
+      if (shown && shown.count > (read?.count ?? 0)) counts.set(actionId, { actionId, count: shown.count });
     }
     this.counts = counts;
   }
@@ -123,7 +199,7 @@ export class ActionCache {
   /**
    * A signature of the action at `slug` was just confirmed (committed) by this process: its
    * count shows it at once, rather than at the next refresh. Other server processes show it
-   * at their next refresh (a quarter of a second). The country breakdown waits for the refresh.
+   * at their next refresh (a quarter of a second). The counts by country change only once a day.
    */
   confirmed(slug: string): void {
     const action = this.actions.get(slug);
@@ -159,13 +235,14 @@ export class ActionCache {
     return this.counts.get(actionId)?.count ?? 0;
   }
 
-  countries(actionId: string): { country: string; count: number }[] {
-    return this.counts.get(actionId)?.countries ?? [];
+  /** The public counts by country of an action: as of the start of the day (UTC), merged below the minimum (publicCountries). */
+  publicCountries(actionId: string): PublicCountries {
+    return publicCountries(this.dayCountries.get(actionId) ?? [], this.opts.countryMin ?? DEFAULT_PUBLIC_COUNTRY_MIN);
   }
 }
 
 function plusOne(row: CountRow | undefined, actionId: string): CountRow {
-  return { actionId, count: (row?.count ?? 0) + 1, countries: row?.countries ?? [] };
+  return { actionId, count: (row?.count ?? 0) + 1 };
 }
 
 export function isSigningOpen(a: ActionRow): boolean {
@@ -203,13 +280,20 @@ export function toPublic(cache: ActionCache, a: ActionRow, locale: string): Publ
     allowPersonalisation: a.allowPersonalisation,
     maxLetterLength: a.maxLetterLength,
     availableLocales: a.texts.map((t) => t.locale).sort(),
-    countries: cache.countries(a.id).slice(0, 50),
+    ...publicCountryFields(cache.publicCountries(a.id)),
     targetMode: a.targetMode,
     targets: a.targets.map(({ name, title, organisation, country }) => ({ name, title, organisation, country })),
     wall: a.wall,
     responses: a.responses,
     ledger: a.ledger,
   };
+}
+
+/** The public counts by country as the API answers them: at most 50 countries, the rest under "other countries". */
+export function publicCountryFields(p: PublicCountries): { countries: { country: string; count: number }[]; otherCountries: number; countryMin: number } {
+  const listed = p.countries.slice(0, 50);
+  const beyond = p.countries.slice(50).reduce((n, c) => n + c.count, 0);
+  return { countries: listed, otherCountries: p.otherCountries + beyond, countryMin: p.min };
 }
 
 export function listPublished(cache: ActionCache, locale: string): PublicActionSummary[] {

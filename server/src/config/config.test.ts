@@ -24,6 +24,10 @@ describe('loadConfig', () => {
     [{ ...base, SMTP_URL: 'http://mail' }, /SMTP_URL must be a URL starting with smtp:\/\/ or smtps:\/\//],
     [{ ...base, MAIL_FROM: 'a@b.example\r\nBcc: x@y.example' }, /MAIL_FROM/],
     [{ ...base, LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ ...base, PUBLIC_COUNTRY_MIN: '1' }, /^Invalid configuration: PUBLIC_COUNTRY_MIN must be a whole number from 2 to 1000000 \(a count of 1 is a person\)$/],
+    [{ ...base, PUBLIC_COUNTRY_MIN: '0' }, /PUBLIC_COUNTRY_MIN must be a whole number from 2/],
+    [{ ...base, PUBLIC_COUNTRY_MIN: 'ten' }, /PUBLIC_COUNTRY_MIN must be a whole number from 2 to 1000000/],
+    [{ ...base, PUBLIC_COUNTRY_MIN: '2.5' }, /PUBLIC_COUNTRY_MIN must be a whole number from 2 to 1000000/],
   ])('refuses %j with a one-line reason', (env, message) => {
     let error: unknown;
     try {
@@ -34,6 +38,11 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('keeps public counts by country at 10 signers or more unless told otherwise', () => {
+    expect(loadConfig(base).PUBLIC_COUNTRY_MIN).toBe(10);
+    expect(loadConfig({ ...base, PUBLIC_COUNTRY_MIN: '25' }).PUBLIC_COUNTRY_MIN).toBe(25);
   });
 
   it('treats empty variables as unset', () => {

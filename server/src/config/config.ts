@@ -12,6 +12,9 @@ const url = (protocols: string[]) =>
     }
   }, `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}`);
 
+/** the default of PUBLIC_COUNTRY_MIN */
+export const DEFAULT_PUBLIC_COUNTRY_MIN = 10;
+
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -99,6 +102,18 @@ export const configSchema = z.object({
   IP_HASH_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   /** ... and deletes unconfirmed and invalidated signatures (and supporters left with none) after this many days */
   UNCONFIRMED_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /**
+   * Public counts by country (action pages, API, OSDI) never show a country with fewer signers
+   * than this: such countries are counted together under "other countries". Officials see an
+   * unnamed signer's country only within a group of at least this many (member-letter.ts,
+   * countryForOfficial). At least 2: a count of 1 is a person.
+   */
+  PUBLIC_COUNTRY_MIN: z.coerce
+    .number({ error: 'must be a whole number from 2 to 1000000' })
+    .int('must be a whole number from 2 to 1000000')
+    .min(2, 'must be a whole number from 2 to 1000000 (a count of 1 is a person)')
+    .max(1_000_000, 'must be a whole number from 2 to 1000000')
+    .default(DEFAULT_PUBLIC_COUNTRY_MIN),
   /** how often the retention job runs, in milliseconds */
   RETENTION_INTERVAL_MS: z.coerce.number().int().min(1000).max(86_400_000).default(3_600_000),
   /** signatures per client address per 10 minutes; beyond it they are stored invalidated, silently */

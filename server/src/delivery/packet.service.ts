@@ -1,6 +1,7 @@
 // The delivery packet: what an official reached through the signed link in a letter sees.
 // The letter's summary, counts and countries, every signature the letter speaks for (named
-// only where member-letter.ts's rule allows it for THIS target), the members' own letters,
+// and placed in a country only where member-letter.ts's rules, mayName and
+// countryForOfficial, allow it for THIS target), the members' own letters,
 // a CSV and a PDF of the same rows, and a way to answer. No emails, IPs or supporter ids
 // ever leave this module.
 //
@@ -11,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { stringify } from 'csv-stringify';
 import type pg from 'pg';
 import { z } from 'zod';
-import { renderMemberLetter, signOff, type SignerForLetter } from '../letter/member-letter.ts';
+import { countriesForOfficial, mayName, renderMemberLetter, type OfficialCountries, type SignerForLetter, type SignerGroup } from '../letter/member-letter.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
 import { blockText } from '../shared/text.ts';
 import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
@@ -34,6 +35,8 @@ export interface PacketDeps {
   pool: pg.Pool;
   secret: string;
   clock: () => Date;
+  /** PUBLIC_COUNTRY_MIN: the smallest group of unnamed signers whose country an official sees (countryForOfficial) */
+  countryMin: number;
 }
 
 export function packetToken(secret: string, letterId: string, now: Date): string {
@@ -64,7 +67,10 @@ export interface Packet {
   letter: { id: string; sentAt: string | null; status: string; locale: string; signatureCount: number; totalCount: number; subject: string };
   action: { slug: string; title: string };
   target: { name: string; title: string; organisation: string };
+  /** counts by country as this official may see them (countryForOfficial) */
   countries: { country: string; count: number }[];
+  /** signers counted under "country not shown" */
+  countryNotShown: number;
   signers: PacketSigner[];
   signersTruncated: boolean;
   memberLetters: { subject: string; text: string }[];
@@ -166,10 +172,14 @@ async function* signerPages(pool: pg.Pool, l: LetterRow, limit = Number.MAX_SAFE
   }
 }
 
-/** One row as this target may see it: the name and country only as signOff allows. */
-function packetSigner(l: LetterRow, r: SignerRow): PacketSigner {
-  const shown = signOff(l.target_country, toSigner(r), l.locale);
-  return { name: shown.name, country: shown.country === null ? null : r.country, confirmedAt: r.confirmed_at.toISOString().slice(0, 10) };
+/** One row as this target may see it: the name as mayName allows, the country as the delivery's countryForOfficial does. */
+function packetSigner(l: LetterRow, view: OfficialCountries, r: SignerRow): PacketSigner {
+  const signer = toSigner(r);
+  return {
+    name: mayName(l.target_country, signer) ? [r.first_name, r.last_name].filter(Boolean).join(' ') : null,
+    country: view.place(signer),
+    confirmedAt: r.confirmed_at.toISOString().slice(0, 10),
+  };
 }
 
 /** Named signers first, then by day, country and name: nothing reveals the order of confirmation within a day. */
@@ -182,12 +192,12 @@ function bySafeOrder(a: PacketSigner, b: PacketSigner): number {
   );
 }
 
-async function collectSigners(deps: PacketDeps, l: LetterRow, limit: number) {
+async function collectSigners(deps: PacketDeps, l: LetterRow, view: OfficialCountries, limit: number) {
   const signers: PacketSigner[] = [];
   const memberLetters: { subject: string; text: string }[] = [];
   for await (const page of signerPages(deps.pool, l, limit + 1)) {
     for (const r of page) {
-      signers.push(packetSigner(l, r));
+      signers.push(packetSigner(l, view, r));
       if (r.letter_body && memberLetters.length < MAX_MEMBER_LETTERS) {
         const m = renderMemberLetter(
           l.locale,
@@ -204,22 +214,30 @@ async function collectSigners(deps: PacketDeps, l: LetterRow, limit: number) {
   return { signers: truncated ? signers.slice(0, limit) : signers, truncated, memberLetters };
 }
 
-async function countries(pool: pg.Pool, l: LetterRow) {
-  const { rows } = await pool.query<{ country: string; count: number }>(
-    `SELECT country, count(*)::int AS count FROM signatures
-     WHERE batch_id = $1 AND status = 'CONFIRMED' AND (NOT $3::bool OR country = $2)
-     GROUP BY country ORDER BY count(*) DESC, country`,
-    [l.batch_id, l.target_country, l.target_mode === 'BY_SIGNER_COUNTRY'],
+/** The letter's signatures by country and consents, for countriesForOfficial (the same rows signerPages reads). */
+export async function signerGroups(pool: pg.Pool | pg.PoolClient, batchId: string, targetCountry: string | null, byCountry: boolean): Promise<SignerGroup[]> {
+  const { rows } = await pool.query<{ country: string; named_disclosure: boolean; named_to_own_country: boolean; has_name: boolean; count: number }>(
+    `SELECT s.country, s.named_disclosure, s.named_to_own_country, COALESCE(p.first_name, '') <> '' AS has_name, count(*)::int AS count
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+     WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND (NOT $3::bool OR s.country = $2)
+     GROUP BY 1, 2, 3, 4`,
+    [batchId, targetCountry, byCountry],
   );
-  return rows;
+  return rows.map((r) => ({ country: r.country, namedDisclosure: r.named_disclosure, namedToOwnCountry: r.named_to_own_country, hasName: r.has_name, count: r.count }));
+}
+
+/** Where this letter's official may see its signers (member-letter.ts, countriesForOfficial). */
+async function officialView(deps: PacketDeps, l: LetterRow): Promise<OfficialCountries> {
+  const groups = await signerGroups(deps.pool, l.batch_id, l.target_country, l.target_mode === 'BY_SIGNER_COUNTRY');
+  return countriesForOfficial(l.target_country, groups, deps.countryMin);
 }
 
 export async function viewPacket(deps: PacketDeps, token: string): Promise<Packet> {
   const l = await letterForToken(deps, token);
   await markOpened(deps, l.id);
-  const [collected, countryRows, responses] = await Promise.all([
-    collectSigners(deps, l, MAX_SIGNERS_IN_JSON),
-    countries(deps.pool, l),
+  const view = await officialView(deps, l);
+  const [collected, responses] = await Promise.all([
+    collectSigners(deps, l, view, MAX_SIGNERS_IN_JSON),
     deps.pool.query<{ body: string; received_at: Date; status: string }>(
       `SELECT body, received_at, status FROM responses WHERE letter_id = $1 ORDER BY received_at`,
       [l.id],
@@ -237,7 +255,8 @@ export async function viewPacket(deps: PacketDeps, token: string): Promise<Packe
     },
     action: { slug: l.slug, title: l.title },
     target: { name: l.target_name, title: l.target_title, organisation: l.target_organisation },
-    countries: countryRows,
+    countries: view.countries,
+    countryNotShown: view.notShown,
     signers: collected.signers,
     signersTruncated: collected.truncated,
     memberLetters: collected.memberLetters,
@@ -254,12 +273,13 @@ export function neutraliseCell(value: string): string {
 export async function packetCsv(deps: PacketDeps, token: string): Promise<{ filename: string; stream: NodeJS.ReadableStream }> {
   const l = await letterForToken(deps, token);
   await markOpened(deps, l.id);
+  const view = await officialView(deps, l);
   const csv = stringify({ header: true, columns: ['name', 'country', 'confirmed_at'] });
   void (async () => {
     try {
       for await (const page of signerPages(deps.pool, l)) {
         for (const r of page) {
-          const s = packetSigner(l, r);
+          const s = packetSigner(l, view, r);
           const ok = csv.write([neutraliseCell(s.name ?? ''), neutraliseCell(s.country ?? ''), neutraliseCell(s.confirmedAt)]);
           if (!ok) await new Promise((resolve) => csv.once('drain', resolve));
         }
@@ -282,6 +302,7 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     countries: 'Countries of the signers',
     named: 'Signers who asked to be named',
     unnamed: 'Further signers counted without their names, for their safety',
+    notShown: 'country not shown',
     more: 'and {n} more named signers: see the CSV',
   },
   es: {
@@ -293,6 +314,7 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     countries: 'Países de quienes firman',
     named: 'Firmantes que pidieron ser nombrados',
     unnamed: 'Otras personas firmantes contadas sin su nombre, por su seguridad',
+    notShown: 'país no indicado',
     more: 'y {n} firmantes nombrados más: véase el CSV',
   },
   fr: {
@@ -304,6 +326,7 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     countries: 'Pays des signataires',
     named: 'Signataires ayant demandé à être nommés',
     unnamed: 'Autres signataires comptés sans leur nom, pour leur sécurité',
+    notShown: 'pays non indiqué',
     more: 'et {n} autres signataires nommés : voir le CSV',
   },
   ru: {
@@ -315,6 +338,7 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     countries: 'Страны подписавших',
     named: 'Подписавшие, которые попросили назвать их имена',
     unnamed: 'Ещё подписавшие, учтённые без имён, ради их безопасности',
+    notShown: 'страна не указана',
     more: 'и ещё {n} названных подписавших: см. CSV',
   },
 };
@@ -323,25 +347,22 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
 export async function packetPdf(deps: PacketDeps, token: string): Promise<{ filename: string; pdf: Buffer }> {
   const l = await letterForToken(deps, token);
   await markOpened(deps, l.id);
-  const [countryRows, named] = await Promise.all([
-    countries(deps.pool, l),
-    (async () => {
-      const names: string[] = [];
-      let more = 0;
-      for await (const page of signerPages(deps.pool, l)) {
-        for (const r of page) {
-          const s = packetSigner(l, r);
-          if (s.name === null) continue;
-          if (names.length < MAX_NAMES_IN_PDF) names.push(s.country ? `${s.name} (${s.country})` : s.name);
-          else more++;
-        }
-      }
-      return { names, more };
-    })(),
-  ]);
+  const view = await officialView(deps, l);
+  const named = { names: [] as string[], more: 0 };
+  for await (const page of signerPages(deps.pool, l)) {
+    for (const r of page) {
+      const s = packetSigner(l, view, r);
+      if (s.name === null) continue;
+      if (named.names.length < MAX_NAMES_IN_PDF) named.names.push(s.country ? `${s.name} (${s.country})` : s.name);
+      else named.more++;
+    }
+  }
   const words = PDF_TEXT[l.locale] ?? PDF_TEXT.en!;
   const regions = new Intl.DisplayNames([l.locale], { type: 'region' });
-  const countryLine = countryRows.map((c) => `${regions.of(c.country) ?? c.country}: ${c.count}`).join(', ');
+  const countryLine = [
+    ...view.countries.map((c) => `${regions.of(c.country) ?? c.country}: ${c.count}`),
+    ...(view.notShown > 0 ? [`${words.notShown!}: ${view.notShown}`] : []),
+  ].join(', ');
   const date = new Intl.DateTimeFormat(l.locale, { dateStyle: 'long', timeZone: 'UTC' }).format(l.sent_at ?? deps.clock());
   const namedCount = named.names.length + named.more;
   const unnamedCount = Math.max(0, l.signature_count - namedCount);

@@ -80,7 +80,8 @@ describe('a confirmation in the public count', () => {
     await h.cache.refresh();
     expect(await count()).toBe(8);
     const page = (await h.app.inject({ url: `/api/actions/${action.slug}` })).json();
-    expect(page.countries).toEqual(expect.arrayContaining([{ country: 'KE', count: 1 }]));
+    // one signer from Kenya is never a public count by country (tests/promises/06-*)
+    expect(JSON.stringify(page.countries)).not.toContain('KE');
   });
 });
 

@@ -126,14 +126,15 @@ describe('the public wall', () => {
     ];
     for (const p of people) await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: p });
     await h.db.pool.query(
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
+      // the wall shows a signer from the day after they signed (promise 6)
+      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() - interval '1 day' FROM supporters p
        WHERE p.id = s.supporter_id AND s.action_id = $1 AND p.first_name <> 'Unconfirmed'`,
       [fx.action.id],
     );
     while ((await foldConfirmations(h.db.pool)) > 0);
     await h.cache.refresh();
     const detail = (await h.app.inject({ url: `/api/actions/${fx.action.slug}` })).json();
-    expect(detail.wall).toEqual([{ firstName: 'Shown', country: 'KE', at: expect.any(String) }]);
+    expect(detail.wall).toEqual([{ firstName: 'Shown', country: 'KE', at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) }]);
     expect(JSON.stringify(detail)).not.toContain('Surname');
     expect(detail.count).toBe(2);
     expect(detail.responses).toEqual([]);

@@ -12,9 +12,9 @@ import { bounceAddress } from '../delivery/bounce.service.ts';
 import { holdForDomainLimit, type DomainLimiter } from '../delivery/domain-limit.ts';
 import type { Queues } from '../queue/queue.ts';
 import { mailDomain } from '../signature/confirmation.service.ts';
-import { mayName, regionNames, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
+import { countriesForOfficial, mayName, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
 import { loadConfig } from '../config/config.ts';
-import { packetToken, packetUrl } from '../delivery/packet.service.ts';
+import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service.ts';
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
 
 export interface LetterDeps {
@@ -35,6 +35,8 @@ export interface LetterDeps {
   packetSecret?: string;
   /** base of the packet link; PUBLIC_BASE_URL from the configuration when absent */
   publicBaseUrl?: string;
+  /** PUBLIC_COUNTRY_MIN (countryForOfficial); from the configuration when absent */
+  countryMin?: number;
   /** the signers of a batch read once for all its letters; without one, each letter reads them */
   signerCache?: BatchSignerCache;
 }
@@ -44,6 +46,8 @@ export interface PacketLinkOptions {
   secret?: string;
   publicBaseUrl?: string;
   now?: Date;
+  /** not of the link: PUBLIC_COUNTRY_MIN, which the letter's countries follow (countryForOfficial); from the configuration when absent */
+  countryMin?: number;
 }
 
 function packetLink(letterId: string, locale: string, opts: PacketLinkOptions): string {
@@ -83,8 +87,10 @@ export interface LetterContent {
   salutation: string;
   newCount: number;
   totalCount: number;
-  /** ISO codes of the signers' countries, most frequent first */
+  /** ISO codes of the countries this official may see the signers in (countriesForOfficial), most frequent first */
   countries: string[];
+  /** signers whose country is not shown to this official (countriesForOfficial); 0 when absent */
+  countryNotShown?: number;
   names: string[];
   memberLetters: ReturnType<typeof renderMemberLetter>[];
   organisation: string;
@@ -102,6 +108,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
     newCount: c.newCount,
     totalCount: c.totalCount,
     countries: c.countries.map((code) => countryNames.of(code) ?? code).join(', '),
+    countryNotShown: c.countryNotShown ?? 0,
     names: c.names,
     memberLetters: c.memberLetters,
     unnamedCount: Math.max(0, c.newCount - c.names.length),
@@ -123,7 +130,8 @@ interface LetterSigner {
 
 /** What the letters of one batch (to targets of one country, for BY_SIGNER_COUNTRY) share. */
 interface BatchSigners {
-  countries: string[];
+  /** all the batch's confirmed signers by country and consents: each letter sees them through countriesForOfficial */
+  groups: SignerGroup[];
   signers: LetterSigner[];
 }
 
@@ -164,7 +172,7 @@ export function createBatchSignerCache(opts: { maxEntries?: number; maxAgeMs?: n
 /** Member letters already rendered from a list of signers (a cached list is shared by the letters of its batch). */
 const renderedMemberLetters = new WeakMap<LetterSigner[], Map<string, ReturnType<typeof renderMemberLetter>>>();
 
-/** The signers' countries (most frequent first) and the signers a letter may name or quote. */
+/** The signers by country and consents, and the signers a letter may name or quote. */
 async function readBatchSigners(
   pool: pg.Pool | pg.PoolClient,
   batchId: string,
@@ -174,11 +182,9 @@ async function readBatchSigners(
   // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country;
   // signers who may be named, and personalised letters: the rule of who is named to whom
   // lives in member-letter.ts, shared with the preview members see before signing
-  const { rows } = await pool.query<BatchSigners>(
-    `SELECT ARRAY(SELECT s.country FROM signatures s
-                  WHERE s.batch_id = $1 AND (NOT $3::bool OR s.country = $2)
-                  GROUP BY s.country ORDER BY count(*) DESC, s.country) AS countries,
-            (SELECT COALESCE(json_agg(x ORDER BY x.confirmed_at), '[]'::json) FROM (
+  const groups = await signerGroups(pool, batchId, targetCountry, byCountry);
+  const { rows } = await pool.query<Pick<BatchSigners, 'signers'>>(
+    `SELECT (SELECT COALESCE(json_agg(x ORDER BY x.confirmed_at), '[]'::json) FROM (
                SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body,
                       s.confirmed_at
                FROM signatures s JOIN supporters p ON p.id = s.supporter_id
@@ -188,7 +194,7 @@ async function readBatchSigners(
                ORDER BY s.confirmed_at LIMIT $4) x) AS signers`,
     [batchId, targetCountry, byCountry, MAX_NAMES],
   );
-  return rows[0]!;
+  return { groups, signers: rows[0]!.signers };
 }
 
 /** A letter's row with what rendering it needs: its batch, action, texts in its language and target. */
@@ -256,7 +262,7 @@ async function renderLetterRow(
 ) {
   const byCountry = l.target_mode === 'BY_SIGNER_COUNTRY';
   const read = () => readBatchSigners(pool, l.batch_id, l.target_country, byCountry);
-  const { countries, signers } =
+  const { groups, signers } =
     cache && l.stamp !== null ? await cache.get(`${l.batch_id}:${byCountry ? (l.target_country ?? '-') : '*'}`, l.stamp, read) : await read();
   const toSigner = (r: LetterSigner): SignerForLetter => ({
     firstName: r.first_name,
@@ -287,13 +293,16 @@ async function renderLetterRow(
       }
       return letter;
     });
+  // where this official may see the signers: the one rule, in member-letter.ts
+  const seen = countriesForOfficial(l.target_country, groups, packet.countryMin ?? loadConfig().PUBLIC_COUNTRY_MIN);
   const mail = composeLetter({
     locale: l.locale,
     text: { title: l.title, summary: l.summary, body: l.body, letterSubject: l.letter_subject, letterBody: l.letter_body },
     salutation,
     newCount: l.signature_count,
     totalCount: l.total_count,
-    countries,
+    countries: seen.countries.map((c) => c.country),
+    countryNotShown: seen.notShown,
     names,
     memberLetters,
     organisation,
@@ -327,7 +336,7 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
     deps.pool,
     row,
     deps.organisation,
-    { secret: deps.packetSecret, publicBaseUrl: deps.publicBaseUrl, now: deps.clock() },
+    { secret: deps.packetSecret, publicBaseUrl: deps.publicBaseUrl, now: deps.clock(), countryMin: deps.countryMin },
     deps.signerCache,
   );
   const { letter, mail } = rendered;

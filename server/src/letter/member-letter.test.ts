@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayName, renderMemberLetter, signOff } from './member-letter.ts';
+import { countriesForOfficial, countryForOfficial, mayName, renderMemberLetter, signOff, type SignerGroup } from './member-letter.ts';
 
 const signer = { firstName: 'Aziza', lastName: 'K', country: 'UZ', namedDisclosure: true, namedToOwnCountry: false };
 
@@ -22,6 +22,12 @@ describe('signOff and renderMemberLetter', () => {
   it('signs with the name and country where allowed', () => {
     expect(signOff('FR', signer, 'en')).toEqual({ name: 'Aziza K', country: 'Uzbekistan' });
   });
+  it('places an unnamed signer in no country for an official of any country, and in theirs for an inter-governmental body', () => {
+    const unnamed = { ...signer, namedDisclosure: false };
+    expect(signOff('FR', unnamed, 'en')).toEqual({ name: null, country: null });
+    expect(signOff('UZ', unnamed, 'en')).toEqual({ name: null, country: null });
+    expect(signOff(null, unnamed, 'en')).toEqual({ name: null, country: 'Uzbekistan' });
+  });
   it('hides both the name and the country from the signer’s own government', () => {
     expect(signOff('UZ', signer, 'ru')).toEqual({ name: null, country: null });
     const l = renderMemberLetter('ru', { country: 'UZ', salutation: 'Уважаемый министр' }, { subject: 'S', body: 'Текст' }, signer);
@@ -33,5 +39,41 @@ describe('signOff and renderMemberLetter', () => {
     const l = renderMemberLetter('en', { country: null, salutation: 'Dear Rapporteur' }, { subject: 'S', body: '<img src=x onerror=alert(1)>' }, signer);
     expect(l.html).not.toContain('<img');
     expect(l.html).toContain('&lt;img');
+  });
+});
+
+describe('countryForOfficial: where an official may see a signer', () => {
+  const unnamed = { ...signer, namedDisclosure: false };
+  it('never places an unnamed signer in the official’s own country, whatever the group', () => {
+    for (const unnamedAlike of [0, 1, 9, 10, 1_000_000]) expect(countryForOfficial('UZ', unnamed, { unnamedAlike, min: 10 })).toBeNull();
+    // named, but not to their own country: still unnamed there
+    expect(countryForOfficial('UZ', signer, { unnamedAlike: 50, min: 10 })).toBeNull();
+  });
+  it('places a signer who chose to be named to their own officials', () => {
+    expect(countryForOfficial('UZ', { ...signer, namedToOwnCountry: true })).toBe('UZ');
+  });
+  it('places an unnamed foreigner only within a group of at least the minimum', () => {
+    expect(countryForOfficial('FR', unnamed, { unnamedAlike: 9, min: 10 })).toBeNull();
+    expect(countryForOfficial('FR', unnamed, { unnamedAlike: 10, min: 10 })).toBe('UZ');
+    expect(countryForOfficial('FR', unnamed)).toBeNull();
+    // a minimum below 2 would single a person out: never taken
+    expect(countryForOfficial('FR', unnamed, { unnamedAlike: 1, min: 1 })).toBeNull();
+  });
+  it('counts a compatriot exactly as it counts a lone foreigner', () => {
+    const group = (country: string, count: number, named = false): SignerGroup => ({ country, namedDisclosure: named, namedToOwnCountry: false, hasName: true, count });
+    const strip = (v: ReturnType<typeof countriesForOfficial>) => ({ countries: v.countries, notShown: v.notShown });
+    const withCompatriot = countriesForOfficial('TV', [group('FR', 12), group('TV', 1)], 10);
+    const withForeigner = countriesForOfficial('TV', [group('FR', 12), group('KZ', 1)], 10);
+    expect(strip(withCompatriot)).toEqual({ countries: [{ country: 'FR', count: 12 }], notShown: 1 });
+    expect(strip(withForeigner)).toEqual(strip(withCompatriot));
+    // a delivery of compatriots only reads like a delivery of scattered foreigners
+    expect(strip(countriesForOfficial('TV', [group('TV', 3)], 10))).toEqual(strip(countriesForOfficial('TV', [group('KZ', 1), group('PH', 2)], 10)));
+    // named signers count under their country (they chose it), and a signer without a first name is never named
+    expect(strip(countriesForOfficial('TV', [group('FR', 2, true), { ...group('FR', 1, true), hasName: false }], 10))).toEqual({
+      countries: [{ country: 'FR', count: 2 }],
+      notShown: 1,
+    });
+    // an inter-governmental body sees every country
+    expect(strip(countriesForOfficial(null, [group('TV', 1)], 10))).toEqual({ countries: [{ country: 'TV', count: 1 }], notShown: 0 });
   });
 });

@@ -23,6 +23,95 @@ export function mayName(targetCountry: string | null, signer: SignerForLetter): 
   return !sameCountry || signer.namedToOwnCountry;
 }
 
+/**
+ * How many signers of one delivery, from one country, are unnamed to the official reading it:
+ * what decides whether that country may be shown for them (see countryForOfficial).
+ */
+export interface Cover {
+  /** signers of this delivery from the signer's country whom mayName() leaves unnamed to this official */
+  unnamedAlike: number;
+  /** the smallest such group whose country may be shown: the configured PUBLIC_COUNTRY_MIN (at least 2) */
+  min: number;
+}
+
+/**
+ * THE RULE of where an official may see a signer (promise 5). Everything an official receives
+ * goes through it: the countries named in a letter, the counts by country and the country of
+ * each row on the packet page, in the PDF and in the CSV, and the sign-off of members' own
+ * letters. It returns the country the official may see this signer in, or null: "country not
+ * shown", a bucket that every output counts together.
+ *
+ * - A signer named to this official (mayName) is placed in their country, as they chose to be
+ *   known: for their own country's officials that takes the separate, explicit consent.
+ * - To an official of no country (an inter-governmental body) other signers are placed too.
+ * - An unnamed signer is NEVER placed in the official's own country: not in a row, not in a
+ *   count, not in a list of countries.
+ * - And an unnamed signer from another country is placed only when at least `cover.min`
+ *   unnamed signers of the same delivery come from that country. Otherwise a lone foreign
+ *   signer would be shown while a lone compatriot is not, and "country not shown" would mean
+ *   "the official's own country" (e.g. "not shown: 1" in a delivery of one). With this rule
+ *   an unnamed compatriot reads exactly like an unnamed signer from a country with fewer than
+ *   `min` signers in the delivery, so the bucket never points at the official's country, even
+ *   when it holds only compatriots. Without `cover` (a member's own letter, whose sign-off
+ *   must read the same in the preview before signing as in any delivery) no unnamed signer
+ *   is placed for an official of a country.
+ *
+ * Documented in the README (Officials; Privacy). Tests: tests/promises/05-own-country-never-located.test.ts.
+ */
+export function countryForOfficial(officialCountry: string | null, signer: SignerForLetter, cover?: Cover): string | null {
+  if (!signer.country) return null;
+  if (mayName(officialCountry, signer)) return signer.country;
+  if (officialCountry === null) return signer.country;
+  if (signer.country === officialCountry) return null;
+  return cover !== undefined && cover.min >= 2 && cover.unnamedAlike >= cover.min ? signer.country : null;
+}
+
+/** Signers of one delivery alike for countryForOfficial: same country, same consents, a first name or none. */
+export interface SignerGroup {
+  country: string;
+  namedDisclosure: boolean;
+  namedToOwnCountry: boolean;
+  hasName: boolean;
+  count: number;
+}
+
+export interface OfficialCountries {
+  /** the counts by country this official may see, largest first */
+  countries: { country: string; count: number }[];
+  /** signers counted under "country not shown" */
+  notShown: number;
+  /** where one signer of the delivery is placed for this official (countryForOfficial with the delivery's cover) */
+  place(signer: SignerForLetter): string | null;
+}
+
+const groupSigner = (g: SignerGroup): SignerForLetter => ({
+  firstName: g.hasName ? '-' : null,
+  lastName: null,
+  country: g.country,
+  namedDisclosure: g.namedDisclosure,
+  namedToOwnCountry: g.namedToOwnCountry,
+});
+
+/** A whole delivery as one official may see it by country: countryForOfficial applied to every signer. */
+export function countriesForOfficial(officialCountry: string | null, groups: SignerGroup[], min: number): OfficialCountries {
+  const unnamed = new Map<string, number>();
+  for (const g of groups) {
+    if (!mayName(officialCountry, groupSigner(g))) unnamed.set(g.country, (unnamed.get(g.country) ?? 0) + g.count);
+  }
+  const place = (signer: SignerForLetter) =>
+    countryForOfficial(officialCountry, signer, { unnamedAlike: signer.country ? (unnamed.get(signer.country) ?? 0) : 0, min });
+  const counts = new Map<string, number>();
+  let notShown = 0;
+  for (const g of groups) {
+    if (g.count <= 0) continue;
+    const country = place(groupSigner(g));
+    if (country === null) notShown += g.count;
+    else counts.set(country, (counts.get(country) ?? 0) + g.count);
+  }
+  const countries = [...counts].map(([country, count]) => ({ country, count })).sort((a, b) => b.count - a.count || a.country.localeCompare(b.country));
+  return { countries, notShown, place };
+}
+
 const regionNamesByLocale = new Map<string, Intl.DisplayNames>();
 
 /** Country names in `locale`; one formatter per locale, as building one costs far more than using it. */
@@ -35,14 +124,16 @@ export function regionNames(locale: string): Intl.DisplayNames {
   return names;
 }
 
+/**
+ * The sign-off of a member's own letter: the name as mayName allows, the country as
+ * countryForOfficial allows without a delivery's cover (so the preview is what is sent).
+ */
 export function signOff(targetCountry: string | null, signer: SignerForLetter, locale: string): { name: string | null; country: string | null } {
   const named = mayName(targetCountry, signer);
-  const sameCountry = targetCountry !== null && targetCountry === signer.country;
-  const countryName = signer.country ? (regionNames(locale).of(signer.country) ?? signer.country) : null;
+  const country = countryForOfficial(targetCountry, signer);
   return {
     name: named ? [signer.firstName, signer.lastName].filter(Boolean).join(' ') : null,
-    // an unnamed signer writing to their own government is not placed in that country either
-    country: sameCountry && !named ? null : countryName,
+    country: country ? (regionNames(locale).of(country) ?? country) : null,
   };
 }
 

@@ -37,7 +37,7 @@ export async function createHarness(
   const db = createDb(config.DATABASE_URL, { max: 10, applicationName: 'chorus-test' });
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }));
-  const cache = new ActionCache(db.pool, { actionsRefreshMs: 60_000, countsRefreshMs: 60_000 });
+  const cache = new ActionCache(db.pool, { actionsRefreshMs: 60_000, countsRefreshMs: 60_000, countryMin: config.PUBLIC_COUNTRY_MIN });
   await cache.start();
   const now = { value: new Date() };
   const app = await buildApp({

@@ -33,7 +33,7 @@ export interface WallEntry {
 	firstName: string;
 	/** ISO 3166 code */
 	country: string;
-	/** ISO date-time */
+	/** the day only, YYYY-MM-DD (UTC) */
 	at: string;
 }
 
@@ -62,7 +62,12 @@ export interface ActionDetail extends ActionSummary {
 	/** the longest letter text a signer may write */
 	maxLetterLength: number;
 	targetMode: TargetMode;
+	/** public counts by country: only countries with at least countryMin signers, once a day */
 	countries: { country: string; count: number }[];
+	/** signers of the countries below countryMin, counted together ("other countries") */
+	otherCountries: number;
+	/** PUBLIC_COUNTRY_MIN */
+	countryMin: number;
 	targets: ActionTarget[];
 	/** up to 20 recent signers who chose to be shown */
 	wall: WallEntry[];
@@ -97,8 +102,11 @@ export interface Packet {
 	letter: { id: string; sentAt: string | null; status: LetterStatus; locale: string; signatureCount: number; totalCount: number; subject: string };
 	action: { slug: string; title: string };
 	target: { name: string; title: string; organisation: string };
+	/** counts by country as this official may see them (countryForOfficial on the server) */
 	countries: { country: string; count: number }[];
-	/** name null: not named to this official; country null: withheld for the signer's safety */
+	/** signers whose country is not shown to this official, counted together */
+	countryNotShown: number;
+	/** name null: not named to this official; country null: not shown, for the signer's safety */
 	signers: { name: string | null; country: string | null; confirmedAt: string }[];
 	signersTruncated: boolean;
 	memberLetters: { subject: string; text: string }[];

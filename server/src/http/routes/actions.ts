@@ -5,7 +5,7 @@ import { notFound } from '../../shared/errors.ts';
 import { signAcceptedSchema, signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import { previewInputSchema, previewLetters, previewSchema } from '../../letter/letter-preview.service.ts';
-import { errorSchema, localeQuery, slugParam } from './schemas.ts';
+import { errorSchema, localeQuery, publicCountryFields, slugParam } from './schemas.ts';
 import { shedSigning, type LoadShedderOptions, type ShedSignals } from '../load-shedding.ts';
 
 const actionSummary = z.object({
@@ -29,10 +29,12 @@ const actionDetail = actionSummary.extend({
   allowPersonalisation: z.boolean(),
   maxLetterLength: z.number().int(),
   availableLocales: z.array(z.string()),
-  countries: z.array(z.object({ country: z.string(), count: z.number().int() })),
+  ...publicCountryFields,
   targetMode: z.enum(['FIXED', 'BY_SIGNER_COUNTRY']),
   targets: z.array(z.object({ name: z.string(), title: z.string(), organisation: z.string(), country: z.string().nullable() })),
-  wall: z.array(z.object({ firstName: z.string(), country: z.string(), at: z.string() })),
+  wall: z
+    .array(z.object({ firstName: z.string(), country: z.string(), at: z.string().describe('the day only, YYYY-MM-DD (UTC)') }))
+    .describe('signers who chose to be shown, from the day after they signed'),
   responses: z.array(
     z.object({
       id: z.string(),

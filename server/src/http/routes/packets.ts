@@ -21,11 +21,14 @@ const packetSchema = z.object({
   }),
   action: z.object({ slug: z.string(), title: z.string() }),
   target: z.object({ name: z.string(), title: z.string(), organisation: z.string() }),
-  countries: z.array(z.object({ country: z.string(), count: z.number().int() })),
+  countries: z
+    .array(z.object({ country: z.string(), count: z.number().int() }))
+    .describe('counts by country as this official may see them: never unnamed signers of their own country, nor countries with few unnamed signers'),
+  countryNotShown: z.number().int().describe('signers whose country is not shown to this official, counted together'),
   signers: z.array(
     z.object({
       name: z.string().nullable().describe('only where the signer allowed this official to see it'),
-      country: z.string().nullable().describe('ISO 3166 code; null where naming the country could expose an unnamed signer'),
+      country: z.string().nullable().describe('ISO 3166 code; null ("country not shown") where naming the country could expose an unnamed signer'),
       confirmedAt: z.string().describe('the day of confirmation, YYYY-MM-DD'),
     }),
   ),

@@ -27,3 +27,12 @@ export const localeQuery = z.object({
 export const slugParam = z.object({
   slug: z.string().max(80).regex(/^[a-z0-9][a-z0-9-]*$/, 'slug must be lower-case letters, digits and dashes'),
 });
+
+/** Public counts by country (action.service.ts, publicCountries): the same fields wherever they are answered. */
+export const publicCountryFields = {
+  countries: z
+    .array(z.object({ country: z.string(), count: z.number().int() }))
+    .describe('countries with at least `countryMin` signers, as of the start of the day (UTC): updated once a day'),
+  otherCountries: z.number().int().describe('the signers of every other country, counted together'),
+  countryMin: z.number().int().describe('PUBLIC_COUNTRY_MIN: no country with fewer signers is shown'),
+};

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { onRequestHookHandler } from 'fastify';
 import { z } from 'zod';
-import { isSigningOpen, textFor, type ActionCache } from '../../action/action.service.ts';
+import { isSigningOpen, publicCountryFields as publicCountryFieldsOf, textFor, type ActionCache } from '../../action/action.service.ts';
 import type { ActionRow } from '../../action/action.repository.ts';
 import { integratorClient, requireApiKey, signerIpSchema, type ApiKeyDeps } from '../../integration/api-key.service.ts';
 import { actionIdBySlug, listSignatures, syncedSignatureSchema, syncQuerySchema } from '../../integration/sync.service.ts';
@@ -14,7 +14,7 @@ import { recordAudit } from '../../staff/audit.ts';
 import { signAcceptedSchema, signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import type { AbuseGuard } from '../../abuse/abuse.service.ts';
-import { errorSchema, localeQuery, slugParam } from './schemas.ts';
+import { errorSchema, localeQuery, publicCountryFields, slugParam } from './schemas.ts';
 
 export const v1ActionSchema = z.object({
   slug: z.string(),
@@ -102,7 +102,7 @@ export const v1Routes: FastifyPluginAsyncZod<V1Deps> = async (app, opts) => {
         params: slugParam,
         querystring: localeQuery,
         response: {
-          200: v1ActionSchema.extend({ countries: z.array(z.object({ country: z.string(), count: z.number().int() })) }),
+          200: v1ActionSchema.extend(publicCountryFields),
           404: errorSchema,
           ...authErrors,
         },
@@ -111,7 +111,7 @@ export const v1Routes: FastifyPluginAsyncZod<V1Deps> = async (app, opts) => {
     async (req) => {
       const a = await opts.cache.find(req.params.slug);
       if (!a) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
-      return { ...toV1Action(opts.cache, a, req.query.locale ?? a.defaultLocale, opts.publicBaseUrl), countries: opts.cache.countries(a.id) };
+      return { ...toV1Action(opts.cache, a, req.query.locale ?? a.defaultLocale, opts.publicBaseUrl), ...publicCountryFieldsOf(opts.cache.publicCountries(a.id)) };
     },
   );
 

@@ -44,6 +44,8 @@ export const en = {
 		one: 'People in {count} country have signed so far.',
 		other: 'People in {count} countries have signed so far.'
 	},
+	action_countries_other: 'Other countries',
+	action_countries_note: 'Countries with fewer than {min} signers are counted together under “Other countries”. These figures are brought up to date once a day.',
 	action_closed_heading: 'This action is closed',
 	action_closed_text: 'Signing has ended. Thank you to everyone who took part.',
 	action_paused_heading: 'Signing is paused',
@@ -135,7 +137,7 @@ export const en = {
 	err_consentNamedToOwnCountry_needs_named: 'To include your name for officials of your own country, also tick “Include my name in what officials receive”',
 
 	wall_heading: 'Recent signers',
-	wall_note: 'Only people who chose to appear here are listed, with their first name and country.',
+	wall_note: 'Only people who chose to appear here are listed, with their first name and country. A signer appears from the day after they sign, with the day only.',
 	responses_heading: 'Answers from officials',
 	responses_published: 'Published on {date}',
 
@@ -258,6 +260,8 @@ export const en = {
 	packet_signers_note: 'A name appears only where the signer asked to be named to you. The others are counted without their names, for their safety.',
 	packet_signer_unnamed: 'A signer',
 	packet_country_withheld: 'Not shown',
+	packet_country_not_shown: 'Country not shown',
+	packet_countries_note: 'To protect the signers, a country is shown only where it cannot single anyone out: the others are counted under “Country not shown”.',
 	packet_col_name: 'Name',
 	packet_col_country: 'Country',
 	packet_col_date: 'Confirmed on',

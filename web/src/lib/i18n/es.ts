@@ -42,6 +42,8 @@ export const es: Messages = {
 		many: 'Hasta ahora han firmado personas de {count} de países.',
 		other: 'Hasta ahora han firmado personas de {count} países.'
 	},
+	action_countries_other: 'Otros países',
+	action_countries_note: 'Los países con menos de {min} firmantes se cuentan juntos en «Otros países». Estas cifras se actualizan una vez al día.',
 	action_closed_heading: 'Esta acción está cerrada',
 	action_closed_text: 'El plazo para firmar ha terminado. Gracias a todas las personas que participaron.',
 	action_paused_heading: 'La firma está en pausa',
@@ -134,7 +136,7 @@ export const es: Messages = {
 	err_consentNamedToOwnCountry_needs_named: 'Para incluir tu nombre para las autoridades de tu propio país, marca también «Incluir mi nombre en lo que reciben las autoridades»',
 
 	wall_heading: 'Firmas recientes',
-	wall_note: 'Solo aparecen las personas que eligieron mostrarse aquí, con su nombre de pila y su país.',
+	wall_note: 'Solo aparecen las personas que eligieron mostrarse aquí, con su nombre de pila y su país. Cada persona aparece a partir del día siguiente a su firma, solo con la fecha.',
 	responses_heading: 'Respuestas de las autoridades',
 	responses_published: 'Publicada el {date}',
 
@@ -257,6 +259,8 @@ export const es: Messages = {
 	packet_signers_note: 'Un nombre solo aparece si la persona pidió que se le diera a usted. Las demás se cuentan sin su nombre, por su seguridad.',
 	packet_signer_unnamed: 'Una persona firmante',
 	packet_country_withheld: 'No se muestra',
+	packet_country_not_shown: 'País no indicado',
+	packet_countries_note: 'Para proteger a quienes firman, un país solo se muestra cuando no permite señalar a nadie: los demás se cuentan en «País no indicado».',
 	packet_col_name: 'Nombre',
 	packet_col_country: 'País',
 	packet_col_date: 'Confirmada el',

@@ -44,6 +44,8 @@ export const fr: Messages = {
 		many: 'Des personnes de {count} de pays ont signé jusqu’ici.',
 		other: 'Des personnes de {count} pays ont signé jusqu’ici.'
 	},
+	action_countries_other: 'Autres pays',
+	action_countries_note: 'Les pays comptant moins de {min} signataires sont regroupés sous « Autres pays ». Ces chiffres sont mis à jour une fois par jour.',
 	action_closed_heading: 'Cette action est terminée',
 	action_closed_text: 'Il n’est plus possible de signer. Merci à toutes les personnes qui y ont participé.',
 	action_paused_heading: 'Les signatures sont suspendues',
@@ -136,7 +138,7 @@ export const fr: Messages = {
 	err_consentNamedToOwnCountry_needs_named: 'Pour inclure votre nom pour les autorités de votre propre pays, cochez aussi « Inclure mon nom dans ce que reçoivent les autorités »',
 
 	wall_heading: 'Dernières signatures',
-	wall_note: 'Seules les personnes qui ont choisi d’apparaître ici sont affichées, avec leur prénom et leur pays.',
+	wall_note: 'Seules les personnes qui ont choisi d’apparaître ici sont affichées, avec leur prénom et leur pays. Chacune apparaît à partir du lendemain de sa signature, avec la date seulement.',
 	responses_heading: 'Réponses des autorités',
 	responses_published: 'Publiée le {date}',
 
@@ -259,6 +261,8 @@ export const fr: Messages = {
 	packet_signers_note: 'Un nom n’apparaît que si la personne a demandé à vous être nommée. Les autres sont comptées sans leur nom, pour leur sécurité.',
 	packet_signer_unnamed: 'Un ou une signataire',
 	packet_country_withheld: 'Non indiqué',
+	packet_country_not_shown: 'Pays non indiqué',
+	packet_countries_note: 'Pour protéger les signataires, un pays n’est indiqué que s’il ne permet de désigner personne : les autres sont comptés sous « Pays non indiqué ».',
 	packet_col_name: 'Nom',
 	packet_col_country: 'Pays',
 	packet_col_date: 'Confirmée le',

@@ -213,6 +213,6 @@ export const actionAdminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = as
         response: { 200: letterPreviewView, ...errors },
       },
     },
-    async (req) => letterPreviewForStaff(deps.pool, req.params.id, loadConfig().ORG_NAME),
+    async (req) => letterPreviewForStaff(deps.pool, req.params.id, loadConfig().ORG_NAME, loadConfig().PUBLIC_COUNTRY_MIN),
   );
 };

@@ -112,7 +112,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
     mailDomain: mailDomain(a.mailFrom),
     organisation: config.ORG_NAME,
     clock: a.clock,
-    packet: { secret: a.secret, publicBaseUrl: a.publicBaseUrl },
+    packet: { secret: a.secret, publicBaseUrl: a.publicBaseUrl, countryMin: config.PUBLIC_COUNTRY_MIN },
   };
   const refresh = () => a.cache.refresh().catch(() => {});
 

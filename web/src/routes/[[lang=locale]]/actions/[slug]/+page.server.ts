@@ -13,7 +13,7 @@ import {
 	type SignRequest
 } from '$lib/server/api';
 import { countryName, countryOptions, isCountryCode } from '$lib/server/countries';
-import { formatDate, relativeTime } from '$lib/dates';
+import { formatDate } from '$lib/dates';
 import { actionPath } from '$lib/paths';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -33,15 +33,14 @@ export const load: PageServerLoad = async (event) => {
 	const { locale } = event.locals;
 	const action = expectOk(await getAction(event, event.params.slug, locale));
 
-	const countries = [...action.countries]
-		.sort((a, b) => b.count - a.count)
-		.slice(0, TOP_COUNTRIES)
-		.map((c) => ({ code: c.country, name: countryName(locale, c.country), count: c.count }));
+	const sorted = [...action.countries].sort((a, b) => b.count - a.count);
+	const countries = sorted.slice(0, TOP_COUNTRIES).map((c) => ({ code: c.country, name: countryName(locale, c.country), count: c.count }));
+	// countries beyond the top ones join "other countries" on the page
+	const beyondTop = sorted.slice(TOP_COUNTRIES).reduce((n, c) => n + c.count, 0);
 
 	const canSign = action.status === 'PUBLISHED' && action.signingOpen;
 	const baseUrl = publicBaseUrl(event.url);
 	const source = event.url.searchParams.get('source') ?? '';
-	const now = Date.now();
 
 	return {
 		action,
@@ -50,12 +49,14 @@ export const load: PageServerLoad = async (event) => {
 		targets: action.targets.map((t) => ({ name: t.name, role: role([t.title, t.organisation]) })),
 		countries,
 		countryCount: action.countries.length,
-		wall: (action.wall ?? []).map((entry) => ({
-			firstName: entry.firstName,
-			country: countryName(locale, entry.country),
-			at: entry.at,
-			when: relativeTime(locale, entry.at, now)
-		})),
+		// the signers of countries below the public minimum, counted together (never one of them by name)
+		otherCountries: (action.otherCountries ?? 0) + beyondTop,
+		countryMin: action.countryMin,
+		// the API gives the day only (YYYY-MM-DD): the page shows no finer time for a person
+		wall: (action.wall ?? []).map((entry) => {
+			const day = entry.at.slice(0, 10);
+			return { firstName: entry.firstName, country: countryName(locale, entry.country), at: day, when: formatDate(locale, `${day}T00:00:00Z`) };
+		}),
 		responses: (action.responses ?? []).map((r) => ({
 			name: r.target.name,
 			role: role([r.target.title, r.target.organisation]),
