@@ -105,6 +105,45 @@ describe('promise 6: public counts by country', () => {
   });
 });
 
+describe('promise 6: the public ledger of deliveries', () => {
+  it('dates letters by the day, and withholds a per-country letter count below the minimum', async () => {
+    // letters to each signer's own country's officials: one letter to Tuvalu carrying 1
+    // signature (a country count of 1, made the minute she confirmed), one to France with 12
+    const fx = await createAction(h.db, { kind: 'LETTER', targetMode: 'BY_SIGNER_COUNTRY', targets: [{ country: 'TV', language: 'en' }, { country: 'FR', language: 'en' }] });
+    const fixed = await createAction(h.db, { kind: 'LETTER', targets: [{ country: 'TV', language: 'en' }] });
+    const letter = async (actionId: string, targetId: string, count: number) => {
+      const b = await h.db.pool.query<{ id: string }>(
+        `INSERT INTO delivery_batches (action_id, reason, signature_count, total_count) VALUES ($1, 'test', $2, $2) RETURNING id`,
+        [actionId, count],
+      );
+      await h.db.pool.query(
+        `INSERT INTO letters (batch_id, target_id, status, signature_count, locale, message_id, sent_at, created_at)
+         VALUES ($1, $2, 'SENT', $3, 'en', $4, now(), '2026-11-30T14:03:22.517Z')`,
+        [b.rows[0]!.id, targetId, count, `<${b.rows[0]!.id}@test.example>`],
+      );
+    };
+    await letter(fx.action.id, fx.targets[0]!.id, 1);
+    await letter(fx.action.id, fx.targets[1]!.id, 12);
+    await letter(fixed.action.id, fixed.targets[0]!.id, 1);
+    await h.cache.refresh();
+
+    const ledgerOf = async (s: string) => {
+      const res = await h.app.inject({ url: `/api/actions/${s}` });
+      expect(res.statusCode).toBe(200);
+      return res.json().ledger as { date: string; target: { name: string }; count: number | null }[];
+    };
+    const perCountry = await ledgerOf(fx.action.slug);
+    expect(perCountry).toHaveLength(2);
+    for (const e of perCountry) expect(e.date).toBe('2026-11-30');
+    const byTarget = Object.fromEntries(perCountry.map((e) => [e.target.name, e.count]));
+    expect(byTarget[fx.targets[0]!.name]).toBeNull();
+    expect(byTarget[fx.targets[1]!.name]).toBe(12);
+    // where every letter carries the whole batch, its count says nothing about a country
+    const whole = await ledgerOf(fixed.action.slug);
+    expect(whole.map((e) => [e.date, e.count])).toEqual([['2026-11-30', 1]]);
+  });
+});
+
 describe('promise 6: the action page, in every language', () => {
   let platform: Platform;
   beforeAll(async () => {

@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import { DEFAULT_PUBLIC_COUNTRY_MIN } from '../config/config.ts';
 import { loadCountriesBefore, loadCounts, loadPublicActions, type ActionRow, type CountRow } from './action.repository.ts';
+import { publicLedger, type PublicLedgerEntry } from '../delivery/ledger.ts';
 
 export interface PublicActionSummary {
   slug: string;
@@ -35,7 +36,7 @@ export interface PublicAction extends PublicActionSummary {
   targets: { name: string; title: string; organisation: string; country: string | null }[];
   wall: ActionRow['wall'];
   responses: ActionRow['responses'];
-  ledger: ActionRow['ledger'];
+  ledger: PublicLedgerEntry[];
 }
 
 export interface ActionCacheOptions {
@@ -285,7 +286,7 @@ export function toPublic(cache: ActionCache, a: ActionRow, locale: string): Publ
     targets: a.targets.map(({ name, title, organisation, country }) => ({ name, title, organisation, country })),
     wall: a.wall,
     responses: a.responses,
-    ledger: a.ledger,
+    ledger: publicLedger(a.ledger, a.targetMode, cache.publicCountries(a.id).min),
   };
 }
 

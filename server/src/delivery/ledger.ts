@@ -46,3 +46,25 @@ export function ledgerSubquery(actionAlias: string): string {
                 WHERE b.action_id = ${actionAlias}.id
                 ORDER BY l.created_at DESC, l.id LIMIT ${LEDGER_LIMIT}) x)`;
 }
+
+export interface PublicLedgerEntry extends Omit<LedgerEntry, 'count'> {
+  /** null when the count would be that of one country's signers below the public minimum */
+  count: number | null;
+}
+
+/**
+ * The ledger as the public sees it (promise 6: no public time finer than the day for a person's
+ * entry, no public country count below the minimum). A letter is dated by its day only: with
+ * immediate delivery a letter follows one confirmation, so its time would be that person's.
+ * Where letters go to the officials of each signer's own country, a letter's count is the
+ * count of that country's signers, so below `countryMin` it is withheld (null). Staff see the
+ * whole ledger on the dashboard.
+ */
+export function publicLedger(entries: LedgerEntry[], targetMode: string, countryMin: number): PublicLedgerEntry[] {
+  const perCountry = targetMode === 'BY_SIGNER_COUNTRY';
+  return entries.map((e) => ({
+    ...e,
+    date: e.date.slice(0, 10),
+    count: perCountry && e.count < countryMin ? null : e.count,
+  }));
+}

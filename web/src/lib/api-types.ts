@@ -81,10 +81,11 @@ export type LetterStatus = 'PENDING' | 'SUBMITTING' | 'SENT' | 'FAILED' | 'BOUNC
 
 /** One letter in an action's public proof of delivery. */
 export interface LedgerEntry {
-	/** ISO date-time the letter was made */
+	/** the day the letter was made (YYYY-MM-DD) */
 	date: string;
 	target: { name: string; organisation: string };
-	count: number;
+	/** null: letters to each signer's own country's officials, below the public minimum */
+	count: number | null;
 	/** the receiving mail server accepted it */
 	accepted: boolean;
 	bounced: boolean;

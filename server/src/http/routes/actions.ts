@@ -47,9 +47,13 @@ const actionDetail = actionSummary.extend({
   ledger: z
     .array(
       z.object({
-        date: z.string().describe('when the letter was made (ISO date-time)'),
+        date: z.string().describe('the day the letter was made (YYYY-MM-DD, UTC)'),
         target: z.object({ name: z.string(), organisation: z.string() }),
-        count: z.number().int().describe('signatures the letter carried'),
+        count: z
+          .number()
+          .int()
+          .nullable()
+          .describe('signatures the letter carried; null where letters go to the officials of each signer\'s own country and the count is below countryMin'),
         accepted: z.boolean().describe('the receiving mail server accepted it'),
         bounced: z.boolean(),
         opened: z.boolean().describe('the packet link in the letter was fetched (a link scanner counts)'),

@@ -297,6 +297,7 @@ export const en = {
 	ledger_col_date: 'Date',
 	ledger_col_target: 'Official',
 	ledger_col_count: 'Signatures',
+	ledger_count_hidden: 'fewer than {min}',
 	ledger_col_delivery: 'Delivery',
 	ledger_col_opened: 'Opened',
 	ledger_col_answered: 'Answered',

@@ -296,6 +296,7 @@ export const es: Messages = {
 	ledger_col_date: 'Fecha',
 	ledger_col_target: 'Autoridad',
 	ledger_col_count: 'Firmas',
+	ledger_count_hidden: 'menos de {min}',
 	ledger_col_delivery: 'Entrega',
 	ledger_col_opened: 'Abierta',
 	ledger_col_answered: 'Respondida',

@@ -298,6 +298,7 @@ export const fr: Messages = {
 	ledger_col_date: 'Date',
 	ledger_col_target: 'Responsable',
 	ledger_col_count: 'Signatures',
+	ledger_count_hidden: 'moins de {min}',
 	ledger_col_delivery: 'Remise',
 	ledger_col_opened: 'Ouverte',
 	ledger_col_answered: 'Réponse',

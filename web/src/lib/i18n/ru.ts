@@ -304,6 +304,7 @@ export const ru: Messages = {
 	ledger_col_date: 'Дата',
 	ledger_col_target: 'Адресат',
 	ledger_col_count: 'Подписи',
+	ledger_count_hidden: 'меньше {min}',
 	ledger_col_delivery: 'Доставка',
 	ledger_col_opened: 'Открыто',
 	ledger_col_answered: 'Ответ',
