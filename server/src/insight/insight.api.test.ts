@@ -85,7 +85,12 @@ async function publicCount(slug: string) {
   const res = await h.app.inject({ method: 'GET', url: `/api/actions/${slug}` });
   expect(res.statusCode).toBe(200);
   const body = res.json();
-  return { count: body.count as number, countries: body.countries as { country: string; count: number }[], wall: body.wall as { firstName: string }[] };
+  return {
+    count: body.count as number,
+    countries: body.countries as { country: string; count: number }[],
+    otherCountries: body.otherCountries as number,
+    wall: body.wall as { firstName: string }[],
+  };
 }
 
 async function stats(actionId: string) {
@@ -209,23 +214,25 @@ describe('fraud: preview and bulk invalidation', () => {
   it('finds a burst by email domain, shows no full address, invalidates it and corrects the public counts', async () => {
     const { action } = await createAction(h.db);
     const domain = `burst-${randomUUID().slice(0, 6)}.example`;
-    await seed(action.id, { n: 10, status: 'CONFIRMED', country: 'MX' });
-    await seed(action.id, { n: 6, status: 'CONFIRMED', country: 'MX', domain });
-    await seed(action.id, { n: 4, status: 'CONFIRMED', country: 'UZ', domain });
+    // signed two days ago: public counts by country are those of the start of today (promise 6)
+    const createdAt = new Date(Date.now() - 2 * 86_400_000);
+    await seed(action.id, { n: 10, status: 'CONFIRMED', country: 'MX', createdAt });
+    await seed(action.id, { n: 6, status: 'CONFIRMED', country: 'MX', domain, createdAt });
+    await seed(action.id, { n: 4, status: 'CONFIRMED', country: 'UZ', domain, createdAt });
     await fold();
     // confirmed after the last fold: not folded into action_stats yet, but in the public count
     // at once (the cache adds the confirmations the counter has not folded yet)
-    await seed(action.id, { n: 3, status: 'CONFIRMED', country: 'UZ', domain });
+    await seed(action.id, { n: 3, status: 'CONFIRMED', country: 'UZ', domain, createdAt });
     // still pending
-    await seed(action.id, { n: 2, status: 'PENDING', country: 'MX', domain });
+    await seed(action.id, { n: 2, status: 'PENDING', country: 'MX', domain, createdAt });
     await h.cache.refresh();
+    await h.cache.refreshCountries();
 
     const before = await publicCount(action.slug);
     expect(before.count).toBe(23);
-    expect(before.countries).toEqual([
-      { country: 'MX', count: 16 },
-      { country: 'UZ', count: 7 },
-    ]);
+    // Uzbekistan, below the public minimum of 10, is counted under "other countries"
+    expect(before.countries).toEqual([{ country: 'MX', count: 16 }]);
+    expect(before.otherCountries).toBe(7);
     expect(await stats(action.id)).toEqual({ total: 20, byCountry: { MX: 16, UZ: 4 } });
 
     const preview = await asStaff(h.app, campaigner.cookie, {
@@ -260,9 +267,12 @@ describe('fraud: preview and bulk invalidation', () => {
     expect(done.statusCode).toBe(200);
     expect(done.json()).toEqual({ invalidated: 15, uncounted: 10 });
 
+    // the total at once; the counts by country at their next reading (at most 10 minutes)
+    await h.cache.refreshCountries();
     const after = await publicCount(action.slug);
     expect(after.count).toBe(10);
     expect(after.countries).toEqual([{ country: 'MX', count: 10 }]);
+    expect(after.otherCountries).toBe(0);
     expect(await stats(action.id)).toEqual({ total: 10, byCountry: { MX: 10, UZ: 0 } });
     // the 3 confirmed but never folded are never folded now
     await fold();
@@ -380,9 +390,11 @@ describe('fraud: preview and bulk invalidation', () => {
 describe('wall moderation', () => {
   it('hides a signer from the public wall and shows them again, audited', async () => {
     const { action } = await createAction(h.db);
-    const [rude] = await seed(action.id, { n: 1, firstName: 'Rude', publicWall: true });
-    await seed(action.id, { n: 1, firstName: 'Kind', publicWall: true });
-    await seed(action.id, { n: 1, firstName: 'Private', publicWall: false });
+    // the wall shows signers from the day after they signed (promise 6)
+    const createdAt = new Date(Date.now() - 2 * 86_400_000);
+    const [rude] = await seed(action.id, { n: 1, firstName: 'Rude', publicWall: true, createdAt });
+    await seed(action.id, { n: 1, firstName: 'Kind', publicWall: true, createdAt });
+    await seed(action.id, { n: 1, firstName: 'Private', publicWall: false, createdAt });
     await h.cache.refresh();
     expect((await publicCount(action.slug)).wall.map((w) => w.firstName).sort()).toEqual(['Kind', 'Rude']);
 
