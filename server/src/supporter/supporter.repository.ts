@@ -133,7 +133,8 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
     await client.query(
       `UPDATE signatures
        SET letter_subject = NULL, letter_body = NULL, ip_hash = NULL, net_hash = NULL,
-           named_disclosure = false, public_wall = false, named_to_own_country = false
+           named_disclosure = false, public_wall = false, named_to_own_country = false,
+           pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
        WHERE supporter_id = $1`,
       [id],
     );
