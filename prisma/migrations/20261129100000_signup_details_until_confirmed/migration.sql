@@ -1,5 +1,5 @@
 -- A sign-up's name and contact choice wait on its signature until the owner of the address
--- confirms it; only then do they become the supporter's (name, country) and consent records.
+-- confirms it, and only then do they become the supporter's (name, country) and consent records.
 -- AlterTable
 ALTER TABLE "signatures" ADD COLUMN     "pending_contact" BOOLEAN,
 ADD COLUMN     "pending_first_name" VARCHAR(100),
