@@ -20,3 +20,16 @@ WHERE p."id" = s."supporter_id" AND s."confirmed_at" IS NULL;
 
 DELETE FROM "consents" c USING "signatures" s
 WHERE c."signature_id" = s."id" AND s."confirmed_at" IS NULL;
+
+-- The signing writer names these columns in its ON CONFLICT update (a clean sign-up replaces one
+-- never confirmed), so a repeat that changes nothing must not make the signature look changed
+-- to integrators: touch only when a watched column really changed.
+CREATE OR REPLACE FUNCTION chorus_touch_signature() RETURNS trigger LANGUAGE plpgsql AS E'
+BEGIN
+  IF NEW.status IS DISTINCT FROM OLD.status OR NEW.named_disclosure IS DISTINCT FROM OLD.named_disclosure
+     OR NEW.public_wall IS DISTINCT FROM OLD.public_wall OR NEW.named_to_own_country IS DISTINCT FROM OLD.named_to_own_country
+     OR NEW.invalidated_at IS DISTINCT FROM OLD.invalidated_at THEN
+    NEW.updated_at := clock_timestamp()\073
+  END IF\073
+  RETURN NEW\073
+END';
