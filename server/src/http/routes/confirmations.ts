@@ -16,7 +16,7 @@ const signup = z
   .describe('exactly what confirming confirms: the name, country, every consent (given or not) and the letter of this sign-up');
 const shown = z
   .object({ version: z.string().max(64).optional().describe('the `version` of the details the page showed: nothing happens if the sign-up has changed since') })
-  .optional();
+  .nullish();
 const conflictNote = '409 `signup_replaced`: a newer sign-up with the address replaced this one (only the newest email works).';
 
 export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<SignatureDeps, 'log'> }> = async (app, opts) => {
