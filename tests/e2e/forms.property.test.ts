@@ -89,12 +89,13 @@ const forms: [string, () => string, string[]][] = [
   ['sign (letter, Spanish)', () => `/es/actions/${LETTER}?/sign`, SIGN_FIELDS],
   ['letter preview', () => `/en/actions/${LETTER}?/preview`, SIGN_FIELDS],
   ['my data request', () => '/en/my-data', ['email']],
-  ['confirm', () => `/en/confirm/${tokens.confirm}`, []],
+  ['confirm', () => `/en/confirm/${tokens.confirm}?/confirm`, ['version']],
+  ['this was not me', () => `/es/confirm/${tokens.confirm}?/discard`, ['version']],
   ['unsubscribe', () => `/fr/unsubscribe/${tokens.unsubscribe}`, []],
   ['my data: consent', () => `/en/my-data/${tokens.myData}?/consent`, ['purpose', 'granted', 'signatureId']],
   ['official answer', () => `/en/packet/${tokens.packet}?/answer`, ['body']],
   ['official acknowledgement', () => `/ru/packet/${tokens.packet}?/acknowledge`, ['body']],
-  ['a forged link', () => `/en/confirm/${encodeURIComponent('AAAA.' + 'A'.repeat(32))}`, []],
+  ['a forged link', () => `/en/confirm/${encodeURIComponent('AAAA.' + 'A'.repeat(32))}?/confirm`, ['version']],
 ];
 
 async function post(path: string, body: string | Uint8Array, contentType = 'application/x-www-form-urlencoded') {
