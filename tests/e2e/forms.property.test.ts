@@ -47,7 +47,8 @@ beforeAll(async () => {
   tokens.unsubscribe = unsubscribeToken({ secret, clock }, rows[0]!.sup);
   tokens.myData = myDataToken({ secret, clock }, rows[0]!.sup);
   // a letter of its own (one signature), so the packet page behind the answer forms is small
-  await pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE id = $1`, [rows[0]!.sig]);
+  const confirmed = await fetch(`${platform.baseUrl}/api/confirmations/${tokens.confirm}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  expect(confirmed.status).toBe(200);
   const { rows: action } = await pool.query<{ action_id: string }>('SELECT action_id FROM signatures WHERE id = $1', [rows[0]!.sig]);
   await buildBatch({ pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, action[0]!.action_id, 'forms-property');
   // the platform's own batcher may have claimed the signature first (it runs every 500 ms
