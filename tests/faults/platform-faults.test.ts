@@ -6,6 +6,7 @@
 // real servers. Mail goes to a programmable SMTP server that records every copy.
 //
 // What each scenario asserts is written in its name; the figures go to the console.
+import { recordConfirmations } from '../../server/src/signature/signature.repository.ts';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -205,11 +206,12 @@ async function lettersOf(actionId: string) {
 
 /** Confirms these signatures the way the button does, so the batcher writes letters for them. */
 async function confirmAll(emails: string[]) {
-  await pool.query(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now()
-     FROM supporters su WHERE su.id = s.supporter_id AND su.canonical_email = ANY($1::text[]) AND s.status = 'PENDING'`,
+  // what each owner's confirmation writes (names, consents), for all of them at once
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT s.id FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE su.canonical_email = ANY($1::text[]) AND s.status = 'PENDING'`,
     [emails],
   );
+  await recordConfirmations(pool, rows.map((r) => r.id), new Date());
 }
 
 /** All letters of the action SENT, each Message-ID accepted at least once, any second copy under the same Message-ID. */

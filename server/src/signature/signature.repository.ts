@@ -159,6 +159,50 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
 }
 
 /**
+ * What confirming writes, for pending signatures (others are left alone): the signature is
+ * CONFIRMED, what its sign-up gave becomes the person's (the supporter's name and country),
+ * and a consent record is written for each purpose, given or not, with the wording. One
+ * statement; run it inside the transaction that decided to confirm (signature.service.ts).
+ * Tests that set up confirmed signatures use it too, so they get what a real confirmation gives.
+ */
+export async function recordConfirmations(
+  db: pg.Pool | pg.PoolClient,
+  ids: string[],
+  at: Date,
+): Promise<{ id: string; action_id: string; country: string }[]> {
+  const { rows } = await db.query<{ id: string; action_id: string; country: string }>({
+    name: 'signatures-confirm',
+    // every part of the statement reads the rows as they were before it: `before` still holds
+    // the sign-up's details that `done` clears
+    text: `WITH before AS (
+       SELECT id, supporter_id, pending_first_name AS fn, pending_last_name AS ln, pending_contact AS ct
+       FROM signatures WHERE id = ANY($1::uuid[]) AND status = 'PENDING'
+     ),
+     done AS (
+       UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = $2,
+              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
+       FROM before b WHERE s.id = b.id AND s.status = 'PENDING'
+       RETURNING s.id, s.action_id, s.supporter_id, s.country, s.named_disclosure, s.named_to_own_country, s.public_wall, b.fn, b.ln, b.ct
+     ),
+     person AS (
+       -- a sign-up from before names waited for confirmation has none of its own: the name on file stays
+       UPDATE supporters p SET first_name = COALESCE(d.fn, p.first_name), last_name = COALESCE(d.ln, p.last_name), country = d.country
+       FROM done d WHERE p.id = d.supporter_id
+     ),
+     consented AS (
+       INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at)
+       SELECT d.supporter_id, d.id, c.purpose::"ConsentPurpose", c.granted, $3, $2
+       FROM done d CROSS JOIN LATERAL (VALUES ('COUNT', true), ('NAMED_DISCLOSURE', d.named_disclosure),
+                                              ('NAMED_TO_OWN_COUNTRY', d.named_disclosure AND d.named_to_own_country),
+                                              ('PUBLIC_WALL', d.public_wall), ('CONTACT', COALESCE(d.ct, false))) AS c(purpose, granted)
+     )
+     SELECT id, action_id, country FROM done`,
+    values: [ids, at, CONSENT_WORDING_VERSION],
+  });
+  return rows;
+}
+
+/**
  * Gathers concurrent writes and commits them together, as a database's group commit does:
  * while fewer than `maxInFlight` batches are being committed, what arrived in the current turn
  * of the event loop is written at once (or after `maxWaitMs`, when set); while they are busy,

@@ -11,7 +11,7 @@ import { inTransaction } from '../db/db.ts';
 import { emitEvent } from '../webhook/webhook.service.ts';
 import type { AbuseGuard } from '../abuse/abuse.service.ts';
 import type { SignInput } from './signature.schema.ts';
-import { CONSENT_WORDING_VERSION, type SignatureWriter } from './signature.repository.ts';
+import { recordConfirmations, type SignatureWriter } from './signature.repository.ts';
 
 export interface SignatureDeps {
   pool: pg.Pool;
@@ -244,36 +244,8 @@ export async function confirm(
     if (status === 'confirmed') return { won: false, action };
     if (status === 'replaced') throw replacedError();
     if (status === 'discarded') throw conflict('signup_discarded', 'This sign-up was discarded; sign again if you want to sign');
-    const at = deps.clock();
-    const updated = await tx.query<{ action_id: string; country: string }>({
-      name: 'signature-confirm',
-      text: `UPDATE signatures SET status = 'CONFIRMED', confirmed_at = $2,
-                pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
-             WHERE id = $1 AND status = 'PENDING' RETURNING action_id, country`,
-      values: [row.id, at],
-    });
-    const sig = updated.rows[0]!;
-    await tx.query({
-      name: 'signature-confirm-supporter',
-      // a sign-up from before names waited for confirmation has none of its own: the name on file stays
-      text: `UPDATE supporters SET first_name = COALESCE($2, first_name), last_name = COALESCE($3, last_name), country = $4 WHERE id = $1`,
-      values: [row.supporter_id, row.pending_first_name, row.pending_last_name, sig.country],
-    });
-    const d = signupDetails(row);
-    await tx.query({
-      name: 'signature-confirm-consents',
-      text: `INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at)
-             SELECT $1, $2, p.purpose::"ConsentPurpose", p.granted, $3, $4
-             FROM unnest($5::text[], $6::bool[]) AS p(purpose, granted)`,
-      values: [
-        row.supporter_id,
-        row.id,
-        CONSENT_WORDING_VERSION,
-        at,
-        ['COUNT', 'NAMED_DISCLOSURE', 'NAMED_TO_OWN_COUNTRY', 'PUBLIC_WALL', 'CONTACT'],
-        [true, d.consents.named, d.consents.namedToOwnCountry, d.consents.wall, d.consents.contact],
-      ],
-    });
+    const [sig] = await recordConfirmations(tx, [row.id], deps.clock());
+    if (!sig) throw notFound('invalid_link', 'This confirmation link is not valid');
     // the confirmation and its webhook event (if any endpoint listens) commit together
     await emitEvent(tx, 'signature.confirmed', {
       signatureId: row.id,
