@@ -6,6 +6,7 @@
 // real servers. Mail goes to a programmable SMTP server that records every copy.
 //
 // What each scenario asserts is written in its name; the figures go to the console.
+import { recordConfirmations } from '../../server/src/signature/signature.repository.ts';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -150,7 +151,7 @@ function signLoop(slug: string, scenario: string, workers: number, pauseMs = 20)
   };
 }
 
-/** For the given addresses: whether each has a supporter, a signature, and its five consent rows. */
+/** For the given addresses: whether each has a supporter, a signature, and its consent rows (five once confirmed, none before). */
 async function rowsFor(emails: string[]) {
   const { rows } = await pool.query<{ email: string; signature: string | null; consents: number; status: string | null; sent: Date | null }>(
     `SELECT su.canonical_email AS email, s.id AS signature, s.status, s.confirmation_sent_at AS sent,
@@ -169,8 +170,9 @@ async function assertWholeAndDurable(attempts: Attempt[]) {
   const rows = await rowsFor(all);
   const missing = acked.filter((e) => !rows.get(e)?.signature);
   expect(missing, 'acknowledged (202) but not in the database').toEqual([]);
-  // all or nothing: a supporter row always has its signature and its five consent records
-  const partial = [...rows.values()].filter((r) => !r.signature || r.consents !== 5);
+  // all or nothing: a supporter row always has its signature; its five consent records come
+  // with the confirmation, in one transaction
+  const partial = [...rows.values()].filter((r) => !r.signature || r.consents !== (r.status === 'CONFIRMED' ? 5 : 0));
   expect(partial, 'half-written rows').toEqual([]);
   return { acked, rows };
 }
@@ -204,11 +206,12 @@ async function lettersOf(actionId: string) {
 
 /** Confirms these signatures the way the button does, so the batcher writes letters for them. */
 async function confirmAll(emails: string[]) {
-  await pool.query(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now()
-     FROM supporters su WHERE su.id = s.supporter_id AND su.canonical_email = ANY($1::text[]) AND s.status = 'PENDING'`,
+  // what each owner's confirmation writes (names, consents), for all of them at once
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT s.id FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE su.canonical_email = ANY($1::text[]) AND s.status = 'PENDING'`,
     [emails],
   );
+  await recordConfirmations(pool, rows.map((r) => r.id), new Date());
 }
 
 /** All letters of the action SENT, each Message-ID accepted at least once, any second copy under the same Message-ID. */

@@ -63,8 +63,8 @@ describe('per-address signing limit', () => {
     const rows = await Promise.all(emails.map((e) => statusOf(h, action.id, e)));
     expect(rows.map((r) => r[0]!.status)).toEqual(['PENDING', 'PENDING', 'PENDING', 'INVALIDATED', 'INVALIDATED', 'INVALIDATED']);
     expect(rows.slice(3).map((r) => r[0]!.invalid_reason)).toEqual(['rate_limit_ip', 'rate_limit_ip', 'rate_limit_ip']);
-    // stored whole (consents too), for staff to review
-    for (const r of rows) expect(r[0]!.consents).toBe(5);
+    // stored whole on the row, for staff to review; consent records come only with an owner's confirmation
+    for (const r of rows) expect(r[0]!.consents).toBe(0);
     // only the three clean ones were queued for a confirmation email
     await new Promise((r) => setTimeout(r, 100));
     expect(await confirmationJobs(h, action.id)).toBe(3);
@@ -144,7 +144,7 @@ describe('per-address signing limit', () => {
 });
 
 describe('per-email limit and canonical dedupe', () => {
-  it('50 parallel submissions of variants of one address make one signature, PENDING, with one set of consents', async () => {
+  it('50 parallel submissions of variants of one address make one signature, PENDING, and no consent records before confirmation', async () => {
     const { action } = await createAction(h.db);
     await h.cache.refresh();
     const base = `dedupe${randomUUID().slice(0, 6)}`;
@@ -172,7 +172,7 @@ describe('per-email limit and canonical dedupe', () => {
     expect(rows[0]!.canonical_email).toBe(`${base}@gmail.com`);
     // the per-email limit (2 here) flagged most of them, but a clean submission wins
     expect(rows[0]!.status).toBe('PENDING');
-    expect(rows[0]!.consents).toBe(5);
+    expect(rows[0]!.consents).toBe(0);
   });
 
   it('a repeat past the per-email limit asks for no further confirmation email (no mail bombing)', async () => {

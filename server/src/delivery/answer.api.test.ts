@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { owedAnswerNotifications, sendAnswerNotification } from './answer.service.ts';
 import { buildBatch } from './batch.service.ts';
 import { packetToken } from './packet.service.ts';
@@ -36,11 +36,7 @@ const mailDeps = () => ({ pool: h.db.pool, mailer, secret: h.secret, clock: () =
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
   expect(res.statusCode).toBe(202);
-  await h.db.pool.query(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-     WHERE p.id = s.supporter_id AND p.canonical_email = lower($1)`,
-    [body.email],
-  );
+  await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
 }
 
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');

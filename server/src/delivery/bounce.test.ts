@@ -1,7 +1,7 @@
 // Bounces through a real SMTP exchange: a DSN sent by nodemailer to the bounce server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
-import { createHarness, createAction, signBody, type Harness } from '../testing/harness.ts';
+import { createHarness, createAction, signBody, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { buildBatch } from './batch.service.ts';
 import { STALE_AFTER_BOUNCES, bounceAddress, parseBounce, startBounceServer, type BounceServer } from './bounce.service.ts';
 
@@ -55,7 +55,7 @@ async function sentLetter() {
   await h.cache.refresh();
   const body = signBody();
   await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: body });
-  await h.db.pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE action_id = $1`, [fx.action.id]);
+  await confirmSignatures(h.db.pool, 's.action_id = $1', [fx.action.id]);
   const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
   const id = built!.letterIds[0]!;
   await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now() WHERE id = $1`, [id]);

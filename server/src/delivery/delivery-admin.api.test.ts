@@ -6,7 +6,7 @@ import { loadConfig } from '../config/config.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { buildDueBatches } from './batch.service.ts';
 
 let h: Harness;
@@ -46,11 +46,7 @@ const letterDeps = () => ({
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
   expect(res.statusCode).toBe(202);
-  await h.db.pool.query(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-     WHERE p.id = s.supporter_id AND p.canonical_email = lower($1)`,
-    [body.email],
-  );
+  await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
 }
 
 async function actionWithSigners(n: number, opts: Parameters<typeof createAction>[1] = {}) {

@@ -6,7 +6,7 @@ import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 import { createBatchSignerCache, deliverLetter, type BatchSignerCache } from '../letter/letter.service.ts';
 import { eraseSupporter } from '../supporter/supporter.repository.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { buildBatch, buildDueBatches } from './batch.service.ts';
 import { bounceAddress } from './bounce.service.ts';
 import { sweep } from './sweeper.service.ts';
@@ -55,12 +55,8 @@ const letterDeps = () => ({
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
   expect(res.statusCode).toBe(202);
-  const { rows } = await h.db.pool.query(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-     WHERE p.id = s.supporter_id AND p.canonical_email = lower($1) RETURNING s.id`,
-    [body.email],
-  );
-  return rows[0].id as string;
+  const [id] = await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
+  return id as string;
 }
 
 describe('confirmation email', () => {
@@ -80,7 +76,7 @@ describe('confirmation email', () => {
     expect(mail!.text).toMatch(/http:\/\/chorus\.test\/es\/confirm\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32}/);
     expect(mail!.messageId).toMatch(new RegExp(`^<confirm\\.${id}\\.\\d+@chorus\\.example\\.org>$`));
 
-    await h.db.pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE id = $1`, [id]);
+    await confirmSignatures(h.db.pool, 's.id = $1', [id]);
     await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, locale: 'es' }) });
     expect(await sendConfirmation(mailDeps(), id)).toBe('already-signed-sent');
     expect(mailbox.messages()[1]!.subject).toContain('Ya habías firmado');

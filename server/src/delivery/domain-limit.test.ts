@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { buildBatch } from './batch.service.ts';
 import { WINDOW_MS, createDomainLimiter, domainKey, recipientDomain } from './domain-limit.ts';
 
@@ -105,11 +105,7 @@ describe('deliverLetter under the domain limit', () => {
     const email = uniqueEmail('lim');
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) });
     expect(res.statusCode).toBe(202);
-    await h.db.pool.query(
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-       WHERE p.id = s.supporter_id AND p.canonical_email = lower($1)`,
-      [email],
-    );
+    await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [email]);
     const enqueued: { id: string; attempts: number; delayMs?: number }[] = [];
     const queues = { enqueueLetters: async (l: typeof enqueued) => void enqueued.push(...l) };
     const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
@@ -158,11 +154,7 @@ describe('deliverLetter under the domain limit', () => {
     const email = uniqueEmail('lim2');
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) });
     expect(res.statusCode).toBe(202);
-    await h.db.pool.query(
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-       WHERE p.id = s.supporter_id AND p.canonical_email = lower($1)`,
-      [email],
-    );
+    await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [email]);
     const queues = { enqueueLetters: async () => {} };
     const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
     const id = built!.letterIds[0]!;

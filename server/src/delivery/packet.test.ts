@@ -5,7 +5,7 @@ import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
 import { signToken } from '../shared/tokens.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { buildBatch } from './batch.service.ts';
 import { neutraliseCell, packetToken } from './packet.service.ts';
 
@@ -41,12 +41,8 @@ const letterDeps = () => ({
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
   expect(res.statusCode).toBe(202);
-  const { rows } = await h.db.pool.query(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-     WHERE p.id = s.supporter_id AND p.canonical_email = lower($1) RETURNING s.id`,
-    [body.email],
-  );
-  return rows[0].id as string;
+  const [id] = await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
+  return id as string;
 }
 
 /** An action to Uzbekistan's minister (and a Spanish-speaking one), signed by a mix of people, delivered. */

@@ -106,7 +106,11 @@ function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): { sql: string; pa
   if (f.from) add('s.created_at >= ?', f.from);
   if (f.to) add('s.created_at < ?', f.to);
   if (f.namePattern) {
-    add(`(COALESCE(p.first_name, '') || ' ' || COALESCE(p.last_name, '')) ILIKE ? ESCAPE '\\'`, `%${escapeLike(f.namePattern)}%`);
+    // a sign-up not yet confirmed carries its own name (the supporter's changes only at confirmation)
+    add(
+      `(COALESCE(s.pending_first_name, p.first_name, '') || ' ' || COALESCE(s.pending_last_name, p.last_name, '')) ILIKE ? ESCAPE '\\'`,
+      `%${escapeLike(f.namePattern)}%`,
+    );
   }
   add('s.created_at <= ?', asOf);
   return { sql: where.join(' AND '), params };
@@ -131,7 +135,7 @@ export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFil
   const [count, sample, clusters] = await Promise.all([
     deps.pool.query<{ n: number }>(`SELECT count(*)::int AS n ${from} WHERE ${sql}`, params),
     deps.pool.query<SampleRow & { createdAt: Date }>(
-      `SELECT s.id, a.slug AS "actionSlug", s.created_at AS "createdAt", s.status, p.first_name AS "firstName",
+      `SELECT s.id, a.slug AS "actionSlug", s.created_at AS "createdAt", s.status, COALESCE(s.pending_first_name, p.first_name) AS "firstName",
               NULLIF(split_part(p.canonical_email, '@', 2), '') AS "emailDomain", s.country, s.source,
               s.ip_hash AS "ipHash", s.net_hash AS "netHash"
          ${from} JOIN actions a ON a.id = s.action_id

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, asStaff, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { documented } from '../testing/openapi.ts';
+import { confirmationToken } from '../signature/signature.service.ts';
 
 let h: Harness;
 let inject: ReturnType<typeof documented>;
@@ -31,10 +32,12 @@ async function signedAndConfirmed(slug: string, secret: string, overrides: Recor
   const res = await inject({ method: 'POST', url: `/api/v1/actions/${slug}/signatures`, headers: bearer(secret), payload: signBody({ email, ...overrides }) });
   expect(res.statusCode).toBe(202);
   const { rows } = await h.db.pool.query<{ id: string }>(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-     WHERE p.id = s.supporter_id AND p.email = $1 RETURNING s.id`,
+    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email = $1`,
     [email],
   );
+  // confirmed by the link, as its owner would: that is when the consents are recorded
+  const token = confirmationToken({ secret: h.secret, clock: () => h.now.value, confirmLinkTtlHours: 24 }, rows[0]!.id);
+  expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` })).json().status).toBe('confirmed');
   return { id: rows[0]!.id, email };
 }
 

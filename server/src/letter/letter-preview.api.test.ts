@@ -1,6 +1,6 @@
 // Letter personalisation and its preview, and the public wall, through the API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAction, createHarness, signBody, type Harness } from '../testing/harness.ts';
+import { createAction, createHarness, signBody, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { foldConfirmations } from '../signature/counter.service.ts';
 
 let h: Harness;
@@ -125,12 +125,8 @@ describe('the public wall', () => {
       signBody({ firstName: 'Unconfirmed', country: 'KE', consentWall: true }),
     ];
     for (const p of people) await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: p });
-    await h.db.pool.query(
-      // the wall shows a signer from the day after they signed (promise 6)
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() - interval '1 day' FROM supporters p
-       WHERE p.id = s.supporter_id AND s.action_id = $1 AND p.first_name <> 'Unconfirmed'`,
-      [fx.action.id],
-    );
+    // the wall shows a signer from the day after they signed (promise 6)
+    await confirmSignatures(h.db.pool, `s.action_id = $1 AND s.pending_first_name <> 'Unconfirmed'`, [fx.action.id], new Date(Date.now() - 86_400_000));
     while ((await foldConfirmations(h.db.pool)) > 0);
     await h.cache.refresh();
     const detail = (await h.app.inject({ url: `/api/actions/${fx.action.slug}` })).json();

@@ -11,7 +11,7 @@ import { buildBatch } from '../delivery/batch.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
 import { startMailbox, type Mailbox, type StoredMessage } from '../mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { createMailer, type Mailer } from './mailer.ts';
 
 const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url));
@@ -73,8 +73,10 @@ describe('no header injection, member text escaped', () => {
     await h.cache.refresh();
     const email = uniqueEmail('mailsafety');
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) })).statusCode).toBe(202);
+    // the name the sign-up gave, which its confirmation email shows
     const { rows } = await h.db.pool.query<{ id: string }>(
-      `UPDATE supporters SET first_name = $2, last_name = $3 WHERE canonical_email = $1 RETURNING (SELECT id FROM signatures WHERE supporter_id = supporters.id)`,
+      `UPDATE signatures s SET pending_first_name = $2, pending_last_name = $3 FROM supporters p
+       WHERE p.id = s.supporter_id AND p.canonical_email = $1 RETURNING s.id`,
       [email, `Eve${INJECT}`, HTML],
     );
     // an action title with the same, as a careless staff edit could leave it
@@ -104,15 +106,13 @@ describe('no header injection, member text escaped', () => {
       payload: signBody({ email, consentNamed: true, letterBody: 'My own words.' }),
     });
     expect(res.statusCode).toBe(202);
+    // hostile names on the sign-up become the supporter's when it is confirmed
     await h.db.pool.query(
-      `UPDATE supporters SET first_name = $2, last_name = $3 WHERE canonical_email = $1`,
-      [email, `Eve${INJECT}`, HTML],
-    );
-    await h.db.pool.query(
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now(), letter_subject = $2, letter_body = $3
+      `UPDATE signatures s SET pending_first_name = $4, pending_last_name = $5, letter_subject = $2, letter_body = $3
        FROM supporters p WHERE p.id = s.supporter_id AND p.canonical_email = $1`,
-      [email, `Mine${INJECT}`, `My words ${HTML}${INJECT}`],
+      [email, `Mine${INJECT}`, `My words ${HTML}${INJECT}`, `Eve${INJECT}`, HTML],
     );
+    await confirmSignatures(h.db.pool, 'p.canonical_email = $1', [email]);
     const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
     expect(built).not.toBeNull();
     const { rows: letters } = await h.db.pool.query<{ id: string }>('SELECT id FROM letters WHERE batch_id = $1', [built!.batchId]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LOCALES } from '../shared/locales.ts';
+import { signupVars } from '../testing/signup-fixture.ts';
 import { render } from './render.ts';
 
 const letterVars = {
@@ -19,7 +20,7 @@ describe('render', () => {
   it('renders every template in every locale without missing variables', () => {
     for (const locale of LOCALES) {
       const footer = { unsubscribeUrl: 'http://x/unsubscribe/t', myDataUrl: 'http://x/my-data' };
-      const c = render('confirmation', locale, { firstName: 'Ana', action: { title: 'T' }, confirmUrl: 'http://x/confirm/abc', expires: '1 Jan', ...footer });
+      const c = render('confirmation', locale, { signup: signupVars, action: { title: 'T' }, confirmUrl: 'http://x/confirm/abc', expires: '1 Jan', ...footer });
       expect(c.locale).toBe(locale);
       expect(c.text).toContain('http://x/confirm/abc');
       expect(c.html).toContain('href="http://x/confirm/abc"');
@@ -39,6 +40,31 @@ describe('render', () => {
     expect(l.html).toContain('Ana &lt;script&gt;alert(1)&lt;/script&gt; López');
     expect(l.html).toContain('<p>Second &lt;b&gt;paragraph&lt;/b&gt;.</p>');
     expect(l.text).toContain('- Ana <script>alert(1)</script> López');
+  });
+
+  it('shows every detail of the sign-up in the confirmation and reminder, the member’s letter escaped in HTML', () => {
+    for (const name of ['confirmation', 'reminder'] as const) {
+      const vars = { signup: signupVars, action: { title: 'T' }, confirmUrl: 'http://x/c', expires: '1 Jan', unsubscribeUrl: 'http://x/u', myDataUrl: 'http://x/m' };
+      const m = render(name, 'en', vars);
+      for (const line of [
+        'Name: Ana López',
+        'Country: Mexico',
+        'Count my signature: yes',
+        'Include my name in what officials receive: yes',
+        'Also include my name for officials of my own country: no',
+        "Show my first name and country on the action's page: no",
+        'Keep me informed by email: yes',
+        'Subject: My <subject>',
+        'Second <script>x</script>.',
+        '“This was not me”',
+      ]) {
+        expect(m.text).toContain(line);
+      }
+      expect(m.html).not.toContain('<script>');
+      expect(m.html).toContain('<p>Second &lt;script&gt;x&lt;/script&gt;.</p>');
+      const noLetter = render(name, 'en', { ...vars, signup: { ...signupVars, letter: null } });
+      expect(noLetter.text).not.toContain('letter');
+    }
   });
 
   it('never lets a value break the subject line', () => {

@@ -34,7 +34,7 @@ hb.registerHelper('plural', function (this: unknown, n: unknown, options: { hash
   return options.hash[form] ?? options.hash['other'] ?? '';
 });
 
-type Compiled = (ctx: object) => string;
+type Compiled = Handlebars.TemplateDelegate<object>;
 const cache = new Map<string, Compiled | null>();
 
 function compiled(dir: string, file: string, escape: boolean): Compiled | null {
@@ -44,6 +44,20 @@ function compiled(dir: string, file: string, escape: boolean): Compiled | null {
     cache.set(key, existsSync(path) ? hb.compile(readFileSync(path, 'utf8'), { noEscape: !escape, strict: true }) : null);
   }
   return cache.get(key)!;
+}
+
+/**
+ * Partials of a locale: `<locale>/_<name>.<part>.hbs` is `{{> name}}` in that locale's `<part>`
+ * templates (part: text or html), e.g. the details of a sign-up shared by two emails.
+ */
+const PARTIALS = ['signup'] as const;
+function partialsFor(base: string, part: 'text' | 'html'): Record<string, Compiled> {
+  const found: Record<string, Compiled> = {};
+  for (const name of PARTIALS) {
+    const c = compiled(base, `_${name}.${part}.hbs`, part === 'html');
+    if (c) found[name] = c;
+  }
+  return found;
 }
 
 /** Forbid anything that could end a mail header line. */
@@ -63,8 +77,8 @@ export function render(
   const base = `${dir}${useLocale}/`;
   const ctx = { ...vars, locale: useLocale };
   const subject = headerSafe(compiled(base, `${name}.subject.hbs`, false)!(ctx));
-  const text = compiled(base, `${name}.text.hbs`, false)!(ctx).replace(/\n{3,}/g, '\n\n').trim() + '\n';
-  const content = compiled(base, `${name}.html.hbs`, true)!(ctx);
+  const text = compiled(base, `${name}.text.hbs`, false)!(ctx, { partials: partialsFor(base, 'text') }).replace(/\n{3,}/g, '\n\n').trim() + '\n';
+  const content = compiled(base, `${name}.html.hbs`, true)!(ctx, { partials: partialsFor(base, 'html') });
   const html = opts.layout ? compiled(dir, 'layout.html.hbs', true)!({ locale: useLocale, subject, content }) : content;
   return { locale: useLocale, subject, text, html };
 }

@@ -2,6 +2,7 @@
 // removed when, and what stays (confirmed signatures, delivered ones, anything younger).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { confirmationToken } from '../signature/signature.service.ts';
 import { runRetention } from './retention.service.ts';
 
 const DAY = 86_400_000;
@@ -41,11 +42,17 @@ describe('retention job', () => {
     await sign(fx.action.slug, flagged!, { website: 'http://spam.example' });
     await sign(fx.action.slug, both!); // stays pending here ...
     await sign(other.action.slug, both!); // ... and confirmed there
-    await h.db.pool.query(
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-       WHERE p.id = s.supporter_id AND (p.canonical_email = $1 OR (p.canonical_email = $2 AND s.action_id = $3))`,
+    // confirmed through the confirmation link, which records the consents
+    const { rows: toConfirm } = await h.db.pool.query<{ id: string }>(
+      `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+       WHERE p.canonical_email = $1 OR (p.canonical_email = $2 AND s.action_id = $3)`,
       [confirmed, both, other.action.id],
     );
+    expect(toConfirm).toHaveLength(2);
+    for (const { id } of toConfirm) {
+      const token = confirmationToken({ secret: h.secret, clock: () => h.now.value, confirmLinkTtlHours: 24 }, id);
+      expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` })).json().status).toBe('confirmed');
+    }
     for (const e of [pending, confirmed, flagged]) expect((await state(e!))!.ip_hash).toMatch(/^[0-9a-f]{32}$/);
     const t0 = Date.now();
     // the job works in bounded chunks, and other tests' rows are in this database too: run it

@@ -7,9 +7,9 @@ describe('signature states', () => {
   it('confirms only from pending', () => {
     expect(signatureStates.sourcesOf('CONFIRMED')).toEqual(['PENDING']);
   });
-  it('never leaves invalidated', () => {
+  it('leaves invalidated only for pending (a clean sign-up replacing one never confirmed), never straight to confirmed', () => {
     expect(signatureStates.can('INVALIDATED', 'CONFIRMED')).toBe(false);
-    expect(signatureStates.can('INVALIDATED', 'PENDING')).toBe(false);
+    expect(signatureStates.transitions.INVALIDATED).toEqual(['PENDING']);
   });
   it('refuses un-confirming', () => {
     expect(() => signatureStates.assert('CONFIRMED', 'PENDING')).toThrow(/not allowed/);

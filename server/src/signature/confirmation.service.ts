@@ -8,7 +8,8 @@ import { classifySendError } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import { isLocale } from '../shared/locales.ts';
 import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-mail.ts';
-import { confirmationToken } from './signature.service.ts';
+import { SIGNUP_COLUMNS, confirmationToken, signupDetails, signupVersion, type SignupRow } from './signature.service.ts';
+import { regionNames } from '../letter/member-letter.ts';
 import { dateFormat } from '../shared/intl.ts';
 
 export interface ConfirmationMailDeps {
@@ -26,23 +27,32 @@ export function mailDomain(mailFrom: string): string {
   return m?.[1] ?? 'chorus.invalid';
 }
 
-/** A fresh confirmation link and the date it expires, for the confirmation and reminder emails. */
+/**
+ * A fresh confirmation link (bound to these details: it confirms only them) and the date it
+ * expires, and the details themselves as the emails show them, for the confirmation and
+ * reminder emails.
+ */
 export function confirmLinkVars(
   deps: Pick<ConfirmationMailDeps, 'secret' | 'clock' | 'confirmLinkTtlHours' | 'publicBaseUrl'>,
   signatureId: string,
   locale: string,
-): { confirmUrl: string; expires: string } {
+  row: SignupRow,
+) {
   const expiresAt = new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000);
+  const lang = isLocale(locale) ? locale : 'en';
+  const details = signupDetails(row);
   return {
-    confirmUrl: memberPageUrl(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId)}`),
-    expires: dateFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeZone: 'UTC' }).format(expiresAt),
+    confirmUrl: memberPageUrl(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId, signupVersion(details))}`),
+    expires: dateFormat(lang, { dateStyle: 'long', timeZone: 'UTC' }).format(expiresAt),
+    signup: { ...details, countryName: regionNames(lang).of(details.country) ?? details.country },
   };
 }
 
 export type ConfirmationOutcome = 'sent' | 'already-signed-sent' | 'nothing-owed';
 
 export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: string): Promise<ConfirmationOutcome> {
-  const { rows } = await deps.pool.query<{
+  const { rows } = await deps.pool.query<
+    SignupRow & {
     id: string;
     status: string;
     locale: string;
@@ -58,7 +68,7 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
     // (planning was three quarters of its cost: 0.29 ms of PostgreSQL CPU unnamed, 0.07 named)
     name: 'confirmation-load',
     text: `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
-            p.id AS supporter_id, p.email, p.first_name, a.slug,
+            p.id AS supporter_id, p.email, p.first_name, a.slug, ${SIGNUP_COLUMNS},
             COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
                      (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
@@ -70,6 +80,8 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
   if (sig.sent_at && sig.sent_at >= sig.requested_at) return 'nothing-owed';
 
   const action = { slug: sig.slug, title: sig.title };
+  // the "already signed" note greets the confirmed signer by the name she confirmed; a pending
+  // sign-up is not greeted by any name: its email shows the details it would confirm
   const firstName = sig.first_name ?? '';
   // transactional (the signer just asked for it), so sent even to an unsubscribed supporter,
   // but like every member email it carries the one-click unsubscribe and the footer links
@@ -77,9 +89,8 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
   const mail =
     sig.status === 'PENDING'
       ? render('confirmation', sig.locale, {
-          firstName,
           action,
-          ...confirmLinkVars(deps, sig.id, sig.locale),
+          ...confirmLinkVars(deps, sig.id, sig.locale, sig),
           ...member.vars,
         })
       : render('already-signed', sig.locale, {

@@ -8,6 +8,7 @@ import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import { memberMail, memberMessage, redactAddresses } from '../supporter/member-mail.ts';
 import { confirmLinkVars, mailDomain } from './confirmation.service.ts';
+import { SIGNUP_COLUMNS, type SignupRow } from './signature.service.ts';
 
 export interface ReminderDeps {
   pool: pg.Pool;
@@ -73,20 +74,21 @@ type OneOutcome = 'sent' | 'refused' | 'retry' | 'lost';
 
 async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Promise<OneOutcome> {
   // claim: only one caller sees a row come back; conditions are re-checked under the row lock
-  const { rows } = await deps.pool.query<{
-    id: string;
-    locale: string;
-    supporter_id: string;
-    email: string;
-    first_name: string | null;
-    title: string;
-  }>(
+  const { rows } = await deps.pool.query<
+    SignupRow & {
+      id: string;
+      locale: string;
+      supporter_id: string;
+      email: string;
+      title: string;
+    }
+  >(
     `UPDATE signatures s SET reminder_sent_at = $2
      FROM supporters p, actions a
      WHERE s.id = $1 AND p.id = s.supporter_id AND a.id = s.action_id
        AND s.status = 'PENDING' AND s.reminder_sent_at IS NULL
        AND p.erased_at IS NULL AND p.email IS NOT NULL AND p.unsubscribed_at IS NULL
-     RETURNING s.id, s.locale, s.supporter_id, p.email, p.first_name,
+     RETURNING s.id, s.locale, s.supporter_id, p.email, ${SIGNUP_COLUMNS},
        COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
                 (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title`,
     [signatureId, now],
@@ -96,9 +98,8 @@ async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Pr
 
   const member = memberMail({ ...deps, clock: () => now }, sig.supporter_id, sig.locale);
   const mail = render('reminder', sig.locale, {
-    firstName: sig.first_name ?? '',
     action: { title: sig.title },
-    ...confirmLinkVars({ ...deps, clock: () => now }, sig.id, sig.locale),
+    ...confirmLinkVars({ ...deps, clock: () => now }, sig.id, sig.locale, sig),
     ...member.vars,
   });
   try {

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
+import { signupVars } from '../testing/signup-fixture.ts';
 import { startMailbox, type Mailbox, type StoredMessage } from '../mailbox/mailbox.service.ts';
 import { LOCALES } from '../shared/locales.ts';
 import { eraseSupporter } from '../supporter/supporter.repository.ts';
@@ -200,7 +201,7 @@ describe('member email templates', () => {
   it('render the reminder and the my-data link in every locale, with the unsubscribe and my-data footer', () => {
     const footer = { unsubscribeUrl: 'http://x/unsubscribe/TOKEN', myDataUrl: 'http://x/my-data' };
     for (const locale of LOCALES) {
-      const r = render('reminder', locale, { firstName: 'Ana', action: { title: 'T' }, confirmUrl: 'http://x/confirm/abc', expires: '1 Jan', ...footer });
+      const r = render('reminder', locale, { signup: signupVars, action: { title: 'T' }, confirmUrl: 'http://x/confirm/abc', expires: '1 Jan', ...footer });
       const m = render('my-data-link', locale, { myDataLinkUrl: 'http://x/my-data/abc', expires: '1 Jan', ...footer });
       for (const mail of [r, m]) {
         expect(mail.locale).toBe(locale);
@@ -212,12 +213,12 @@ describe('member email templates', () => {
       expect(r.text).toContain('http://x/confirm/abc');
       expect(m.html).toContain('href="http://x/my-data/abc"');
       for (const name of ['confirmation', 'already-signed'] as const) {
-        const vars = { firstName: 'Ana', action: { title: 'T' }, confirmUrl: 'http://x/c', expires: '1 Jan', actionUrl: 'http://x/a' };
+        const vars = { firstName: 'Ana', signup: signupVars, action: { title: 'T' }, confirmUrl: 'http://x/c', expires: '1 Jan', actionUrl: 'http://x/a' };
         expect(render(name, locale, { ...vars, ...footer }).text).toContain(footer.unsubscribeUrl);
         expect(render(name, locale, { ...vars, ...footer }).html).toContain(`href="${footer.myDataUrl}"`);
       }
     }
     // strict: a member email without its footer links is an error, not a silent gap
-    expect(() => render('reminder', 'en', { firstName: 'Ana', action: { title: 'T' }, confirmUrl: 'http://x/c', expires: '1 Jan' })).toThrow();
+    expect(() => render('reminder', 'en', { signup: signupVars, action: { title: 'T' }, confirmUrl: 'http://x/c', expires: '1 Jan' })).toThrow();
   });
 });

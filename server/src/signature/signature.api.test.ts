@@ -59,7 +59,7 @@ describe('GET /api/actions', () => {
 });
 
 describe('POST /api/actions/:slug/signatures', () => {
-  it('records supporter, pending signature and consent records in one go, and answers 202', async () => {
+  it('records supporter and pending signature in one go with the sign-up’s details, and answers 202; consents are recorded at confirmation', async () => {
     const { action } = await published();
     const body = signBody({ consentNamed: true, consentWall: false, consentContact: 'on' });
     const res = await sign(action.slug, body);
@@ -67,10 +67,25 @@ describe('POST /api/actions/:slug/signatures', () => {
     expect(res.json()).toEqual({ status: 'received', message: expect.any(String) });
     const rows = await rowsFor(action.id);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ status: 'PENDING', country: 'MX', named_disclosure: true, public_wall: false, email: body.email });
+    expect(rows[0]).toMatchObject({
+      status: 'PENDING',
+      country: 'MX',
+      named_disclosure: true,
+      public_wall: false,
+      email: body.email,
+      // the sign-up's own name and contact choice wait on the signature; the supporter has none yet
+      pending_first_name: 'Ana',
+      pending_last_name: 'López',
+      pending_contact: true,
+      first_name: null,
+    });
     expect(rows[0].ip_hash).toMatch(/^[0-9a-f]{32}$/);
-    const consents = await h.db.pool.query(`SELECT purpose, granted, wording_version FROM consents WHERE signature_id = $1 ORDER BY purpose`, [rows[0].id]);
-    expect(consents.rows).toEqual([
+    const consents = () => h.db.pool.query(`SELECT purpose, granted, wording_version FROM consents WHERE signature_id = $1 ORDER BY purpose`, [rows[0].id]);
+    expect((await consents()).rows).toEqual([]);
+
+    const token = confirmationToken({ secret: h.secret, clock: () => h.now.value, confirmLinkTtlHours: 24 }, rows[0].id);
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` })).json()).toMatchObject({ status: 'confirmed' });
+    expect((await consents()).rows).toEqual([
       { purpose: 'COUNT', granted: true, wording_version: expect.stringMatching(/^sign-/) },
       { purpose: 'NAMED_DISCLOSURE', granted: true, wording_version: expect.any(String) },
       { purpose: 'PUBLIC_WALL', granted: false, wording_version: expect.any(String) },
@@ -78,6 +93,7 @@ describe('POST /api/actions/:slug/signatures', () => {
       // enum order: the own-country choice was added after the first four
       { purpose: 'NAMED_TO_OWN_COUNTRY', granted: false, wording_version: expect.any(String) },
     ]);
+    expect((await rowsFor(action.id))[0]).toMatchObject({ first_name: 'Ana', pending_first_name: null, pending_contact: null });
   });
 
   it('queues the confirmation email by id only: no name or address in Redis', async () => {
@@ -108,7 +124,8 @@ describe('POST /api/actions/:slug/signatures', () => {
     expect(second.body).toBe(first.body);
     const rows = await rowsFor(action.id);
     expect(rows).toHaveLength(1);
-    expect(rows[0].first_name).toBe('Ana');
+    // the newest sign-up is the one its owner is asked to confirm; the supporter has no name until then
+    expect(rows[0]).toMatchObject({ first_name: null, pending_first_name: 'Someone', pending_last_name: 'Else' });
     expect(rows[0].confirmation_requested_at.getTime()).toBeGreaterThan(before.confirmation_requested_at.getTime());
   });
 
@@ -215,7 +232,18 @@ describe('confirmation', () => {
     const token = confirmationToken(deps(), row.id);
 
     const view = await h.app.inject({ url: `/api/confirmations/${token}` });
-    expect(view.json()).toEqual({ status: 'pending', action: { slug: action.slug, title: `Title en ${action.slug}` } });
+    expect(view.json()).toEqual({
+      status: 'pending',
+      action: { slug: action.slug, title: `Title en ${action.slug}` },
+      signup: {
+        firstName: 'Ana',
+        lastName: 'López',
+        country: 'PH',
+        consents: { count: true, named: false, namedToOwnCountry: false, wall: false, contact: false },
+        letter: null,
+      },
+      version: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+    });
     expect((await rowsFor(action.id))[0].status).toBe('PENDING');
 
     const first = await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` });

@@ -35,24 +35,58 @@ export interface WrittenSignature {
 export const CONSENT_WORDING_VERSION = 'sign-2026-11';
 
 /**
+ * Columns of a signature that a clean sign-up replaces when the row was never confirmed
+ * (pending, flagged by the abuse limits or the honeypot, discarded by its owner, or set aside
+ * by staff before confirmation): the newest clean sign-up is the one the owner is asked to
+ * confirm, and nothing of the earlier one survives into it.
+ */
+const REPLACED_BY_CLEAN_SIGNUP = [
+  'country',
+  'locale',
+  'named_disclosure',
+  'public_wall',
+  'named_to_own_country',
+  'letter_subject',
+  'letter_body',
+  'ip_hash',
+  'net_hash',
+  'source',
+  'pending_first_name',
+  'pending_last_name',
+  'pending_contact',
+  'status',
+  'invalidated_at',
+  'invalid_reason',
+  'created_at',
+] as const;
+/** in ON CONFLICT DO UPDATE: the incoming row is clean and the stored one was never confirmed */
+const REPLACES = `(EXCLUDED.status = 'PENDING' AND signatures.confirmed_at IS NULL)`;
+const REPLACE_SET = REPLACED_BY_CLEAN_SIGNUP.map((c) => `${c} = CASE WHEN ${REPLACES} THEN EXCLUDED.${c} ELSE signatures.${c} END`).join(',\n         ');
+
+/**
  * Writes one batch in a single statement (its own transaction: no BEGIN or COMMIT round trips).
  * Results are in the order of `items`.
  * - supporters: one row per canonical email, inserted in a fixed order so that concurrent
- *   batches lock rows in the same order and cannot deadlock;
- * - signatures: one per (action, supporter). A repeat sign keeps the first signature and only
- *   asks for a fresh confirmation email (unless the repeat itself was flagged);
- * - consents: for new signatures, one row per purpose, given or not, with the wording.
+ *   batches lock rows in the same order and cannot deadlock. A sign-up never writes the
+ *   supporter's name or country: they change only when the owner confirms (confirm()).
+ * - signatures: one per (action, supporter), holding what this sign-up gave (name, country,
+ *   consents, letter) until it is confirmed. A clean sign-up replaces a stored one that was
+ *   never confirmed, whatever its state (pending, flagged, discarded), and asks for a fresh
+ *   confirmation email; a flagged one never replaces anything and asks for no email; a repeat
+ *   of a confirmed signature keeps it and asks for the "already signed" note.
+ * - consents are not written here: they are recorded when the owner confirms.
  */
 export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewSignature[]): Promise<WrittenSignature[]> {
   // One row per (action, person) goes to PostgreSQL: ON CONFLICT cannot touch a row twice in
-  // one statement. A clean submission wins over a flagged one of the same person in the batch.
+  // one statement. As across batches, the last clean submission of the batch wins, and a
+  // flagged one only when nothing clean came with it.
   const key = (it: NewSignature) => `${it.actionId}|${it.canonicalEmail}`;
-  const firstByKey = new Map<string, NewSignature>();
+  const chosen = new Map<string, NewSignature>();
   for (const it of items) {
-    const seen = firstByKey.get(key(it));
-    if (!seen || (seen.suspicious && !it.suspicious)) firstByKey.set(key(it), it);
+    const seen = chosen.get(key(it));
+    if (!seen || !it.suspicious) chosen.set(key(it), it);
   }
-  const rows = [...firstByKey.values()].sort((a, b) =>
+  const rows = [...chosen.values()].sort((a, b) =>
     a.canonicalEmail < b.canonicalEmail ? -1 : a.canonicalEmail > b.canonicalEmail ? 1 : a.actionId < b.actionId ? -1 : a.actionId > b.actionId ? 1 : 0,
   );
   const res = await pool.query<{ id: string; action_id: string; canonical_email: string; requested_at: Date; created: boolean }>({
@@ -65,44 +99,34 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
               WITH ORDINALITY AS t(a, ce, em, fn, ln, c, l, n, own, w, ct, ls, lb, ip, net, src, sus, why, ord)
      ),
      sup AS (
-       INSERT INTO supporters (canonical_email, email, first_name, last_name, country, locale)
-       SELECT DISTINCT ON (ce) ce, em, fn, ln, c, l FROM input ORDER BY ce, ord
+       INSERT INTO supporters (canonical_email, email, locale)
+       SELECT DISTINCT ON (ce) ce, em, l FROM input ORDER BY ce, ord
        ON CONFLICT (canonical_email) DO UPDATE
          SET email = COALESCE(supporters.email, EXCLUDED.email),
-             first_name = COALESCE(supporters.first_name, EXCLUDED.first_name),
-             last_name = COALESCE(supporters.last_name, EXCLUDED.last_name),
-             country = COALESCE(supporters.country, EXCLUDED.country),
              erased_at = NULL
        RETURNING id, canonical_email
      ),
      sig AS (
        INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
                                letter_subject, letter_body, ip_hash, source, named_to_own_country,
-                               status, invalidated_at, invalid_reason, net_hash)
+                               status, invalidated_at, invalid_reason, net_hash,
+                               pending_first_name, pending_last_name, pending_contact)
        SELECT i.a, sup.id, i.c, i.l, i.n, i.w, i.ls, i.lb, i.ip, i.src, i.own,
               CASE WHEN i.sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
               CASE WHEN i.sus THEN now() END,
               CASE WHEN i.sus THEN COALESCE(i.why, 'honeypot') END,
-              i.net
+              i.net, i.fn, i.ln, i.ct
        FROM input i JOIN sup ON sup.canonical_email = i.ce
        ORDER BY i.ord
        ON CONFLICT (action_id, supporter_id) DO UPDATE
-         SET confirmation_requested_at = CASE WHEN EXCLUDED.status = 'INVALIDATED' THEN signatures.confirmation_requested_at ELSE now() END
+         SET ${REPLACE_SET},
+         -- a sign-up taking the place of a flagged or discarded one is owed its one reminder
+         reminder_sent_at = CASE WHEN ${REPLACES} AND signatures.status = 'INVALIDATED' THEN NULL ELSE signatures.reminder_sent_at END,
+         confirmation_requested_at = CASE WHEN ${REPLACES} OR (EXCLUDED.status = 'PENDING' AND signatures.status = 'CONFIRMED')
+                                          THEN now() ELSE signatures.confirmation_requested_at END
        RETURNING id, action_id, supporter_id, confirmation_requested_at AS requested_at, (xmax = 0) AS created
-     ),
-     written AS (
-       SELECT sig.*, sup.canonical_email FROM sig JOIN sup ON sup.id = sig.supporter_id
-     ),
-     consented AS (
-       INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version)
-       SELECT w.supporter_id, w.id, p.purpose::"ConsentPurpose", p.granted, $19
-       FROM written w
-       JOIN input i ON i.a = w.action_id AND i.ce = w.canonical_email
-       CROSS JOIN LATERAL (VALUES ('COUNT', true), ('NAMED_DISCLOSURE', i.n), ('NAMED_TO_OWN_COUNTRY', i.own),
-                                  ('PUBLIC_WALL', i.w), ('CONTACT', i.ct)) AS p(purpose, granted)
-       WHERE w.created
      )
-     SELECT id, action_id, canonical_email, requested_at, created FROM written`,
+     SELECT sig.id, sig.action_id, sup.canonical_email, sig.requested_at, sig.created FROM sig JOIN sup ON sup.id = sig.supporter_id`,
     values: [
       rows.map((r) => r.actionId),
       rows.map((r) => r.canonicalEmail),
@@ -122,17 +146,60 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
       rows.map((r) => r.source),
       rows.map((r) => r.suspicious),
       rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
-      CONSENT_WORDING_VERSION,
     ],
   });
   const written = new Map(res.rows.map((r) => [`${r.action_id}|${r.canonical_email}`, r]));
   return items.map((it) => {
     const row = written.get(key(it));
     if (!row) throw new Error('a signature of the batch was not written');
-    // a second copy inside the same batch is a repeat, like one arriving later
-    const created = row.created && firstByKey.get(key(it)) === it;
+    // another copy inside the same batch is a repeat, like one arriving earlier or later
+    const created = row.created && chosen.get(key(it)) === it;
     return { signatureId: row.id, requestedAt: row.requested_at, created };
   });
+}
+
+/**
+ * What confirming writes, for pending signatures (others are left alone): the signature is
+ * CONFIRMED, what its sign-up gave becomes the person's (the supporter's name and country),
+ * and a consent record is written for each purpose, given or not, with the wording. One
+ * statement; run it inside the transaction that decided to confirm (signature.service.ts).
+ * Tests that set up confirmed signatures use it too, so they get what a real confirmation gives.
+ */
+export async function recordConfirmations(
+  db: pg.Pool | pg.PoolClient,
+  ids: string[],
+  at: Date,
+): Promise<{ id: string; action_id: string; country: string }[]> {
+  const { rows } = await db.query<{ id: string; action_id: string; country: string }>({
+    name: 'signatures-confirm',
+    // every part of the statement reads the rows as they were before it: `before` still holds
+    // the sign-up's details that `done` clears
+    text: `WITH before AS (
+       SELECT id, supporter_id, pending_first_name AS fn, pending_last_name AS ln, pending_contact AS ct
+       FROM signatures WHERE id = ANY($1::uuid[]) AND status = 'PENDING'
+     ),
+     done AS (
+       UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = $2,
+              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
+       FROM before b WHERE s.id = b.id AND s.status = 'PENDING'
+       RETURNING s.id, s.action_id, s.supporter_id, s.country, s.named_disclosure, s.named_to_own_country, s.public_wall, b.fn, b.ln, b.ct
+     ),
+     person AS (
+       -- a sign-up from before names waited for confirmation has none of its own: the name on file stays
+       UPDATE supporters p SET first_name = COALESCE(d.fn, p.first_name), last_name = COALESCE(d.ln, p.last_name), country = d.country
+       FROM done d WHERE p.id = d.supporter_id
+     ),
+     consented AS (
+       INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at)
+       SELECT d.supporter_id, d.id, c.purpose::"ConsentPurpose", c.granted, $3, $2
+       FROM done d CROSS JOIN LATERAL (VALUES ('COUNT', true), ('NAMED_DISCLOSURE', d.named_disclosure),
+                                              ('NAMED_TO_OWN_COUNTRY', d.named_disclosure AND d.named_to_own_country),
+                                              ('PUBLIC_WALL', d.public_wall), ('CONTACT', COALESCE(d.ct, false))) AS c(purpose, granted)
+     )
+     SELECT id, action_id, country FROM done`,
+    values: [ids, at, CONSENT_WORDING_VERSION],
+  });
+  return rows;
 }
 
 /**

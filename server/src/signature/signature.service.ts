@@ -4,13 +4,14 @@ import { isSigningOpen } from '../action/action.service.ts';
 import type { Queues } from '../queue/queue.ts';
 import { personalLetter } from '../letter/letter-preview.service.ts';
 import { conflict, gone, notFound, tooMany, unavailable } from '../shared/errors.ts';
+import { createHash } from 'node:crypto';
 import { hashIp, hashNetwork, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
 import { inTransaction } from '../db/db.ts';
 import { emitEvent } from '../webhook/webhook.service.ts';
 import type { AbuseGuard } from '../abuse/abuse.service.ts';
 import type { SignInput } from './signature.schema.ts';
-import type { SignatureWriter } from './signature.repository.ts';
+import { recordConfirmations, type SignatureWriter } from './signature.repository.ts';
 
 export interface SignatureDeps {
   pool: pg.Pool;
@@ -85,73 +86,224 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
   });
 }
 
-export function confirmationToken(deps: Pick<SignatureDeps, 'secret' | 'clock' | 'confirmLinkTtlHours'>, signatureId: string): string {
-  const expires = new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000);
-  return signToken(deps.secret, CONFIRM, signatureId, expires);
+/**
+ * What a sign-up asks its owner to confirm: everything of it that speaks for the person. The
+ * confirmation and reminder emails and the confirmation page show exactly this, and the
+ * emailed link is bound to it (signupVersion), so a link confirms only what its email showed.
+ */
+export interface SignupDetails {
+  firstName: string;
+  lastName: string;
+  country: string;
+  consents: { count: true; named: boolean; namedToOwnCountry: boolean; wall: boolean; contact: boolean };
+  /** the member's own letter, when they changed the action's */
+  letter: { subject: string | null; body: string | null } | null;
 }
+
+/** The columns of `signatures s` that make up SignupDetails (see signupDetails). */
+export const SIGNUP_COLUMNS = `s.pending_first_name, s.pending_last_name, s.country, s.named_disclosure, s.named_to_own_country,
+            s.public_wall, s.pending_contact, s.letter_subject, s.letter_body`;
+
+export interface SignupRow {
+  pending_first_name: string | null;
+  pending_last_name: string | null;
+  country: string;
+  named_disclosure: boolean;
+  named_to_own_country: boolean;
+  public_wall: boolean;
+  pending_contact: boolean | null;
+  letter_subject: string | null;
+  letter_body: string | null;
+}
+
+export function signupDetails(r: SignupRow): SignupDetails {
+  return {
+    firstName: r.pending_first_name ?? '',
+    lastName: r.pending_last_name ?? '',
+    country: r.country,
+    consents: {
+      count: true,
+      named: r.named_disclosure,
+      namedToOwnCountry: r.named_disclosure && r.named_to_own_country,
+      wall: r.public_wall,
+      contact: r.pending_contact ?? false,
+    },
+    letter: r.letter_subject !== null || r.letter_body !== null ? { subject: r.letter_subject, body: r.letter_body } : null,
+  };
+}
+
+/** A short fingerprint of a sign-up's details: a new sign-up with other details has another. */
+export function signupVersion(d: SignupDetails): string {
+  const c = d.consents;
+  const canonical = JSON.stringify([d.firstName, d.lastName, d.country, c.named, c.namedToOwnCountry, c.wall, c.contact, d.letter?.subject ?? null, d.letter?.body ?? null]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+}
+
+/**
+ * The link of a confirmation or reminder email. With `version` (always, when we send one) it
+ * opens and confirms only the sign-up with those details: if a newer sign-up with the same
+ * address replaced it, the page says so and confirms nothing.
+ */
+export function confirmationToken(
+  deps: Pick<SignatureDeps, 'secret' | 'clock' | 'confirmLinkTtlHours'>,
+  signatureId: string,
+  version?: string,
+): string {
+  const expires = new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000);
+  return signToken(deps.secret, CONFIRM, version ? `${signatureId}:${version}` : signatureId, expires);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * - pending: waiting for its owner, who sees `signup` and may confirm or discard it;
+ * - confirmed: it counts (confirming again is answered, not repeated);
+ * - replaced: a newer sign-up with this address took its place: only the newest email's link works;
+ * - discarded: its owner said "This was not me".
+ */
+export type ConfirmationStatus = 'pending' | 'confirmed' | 'replaced' | 'discarded';
 
 export interface ConfirmationView {
-  status: 'pending' | 'confirmed';
+  status: ConfirmationStatus;
   action: { slug: string; title: string };
+  /** only while pending: exactly what confirming would confirm */
+  signup?: SignupDetails;
+  /** only while pending: the details' fingerprint, for the page's buttons to send back */
+  version?: string;
 }
 
-async function signatureForToken(deps: SignatureDeps, token: string, locale: string | undefined) {
+/** Why a signature is invalidated when its owner discards it. */
+export const DISCARDED_BY_OWNER = 'not_me';
+
+interface TokenRow extends SignupRow {
+  id: string;
+  supporter_id: string;
+  status: string;
+  invalid_reason: string | null;
+  erased: boolean;
+  slug: string;
+  title: string | null;
+  default_title: string | null;
+}
+
+function checkToken(deps: Pick<SignatureDeps, 'secret' | 'clock'>, token: string): { signatureId: string; version: string | null } {
   const check = verifyToken(deps.secret, CONFIRM, token, deps.clock());
   if (!check.ok) {
     if (check.reason === 'expired') throw gone('link_expired', 'This confirmation link has expired; sign again to get a new one');
     throw notFound('invalid_link', 'This confirmation link is not valid');
   }
-  const { rows } = await deps.pool.query<{ id: string; status: string; slug: string; title: string | null; default_title: string | null }>({
-    name: 'signature-for-token',
-    text: `SELECT s.id, s.status, a.slug,
+  const [signatureId = '', version = null] = check.subject.split(':');
+  if (!UUID.test(signatureId)) throw notFound('invalid_link', 'This confirmation link is not valid');
+  return { signatureId, version };
+}
+
+/** Reads the signature a link names (under a row lock when `client` is a transaction's). */
+async function signatureForToken(db: pg.Pool | pg.PoolClient, signatureId: string, locale: string | undefined, lock: boolean) {
+  const { rows } = await db.query<TokenRow>({
+    name: lock ? 'signature-for-token-lock' : 'signature-for-token',
+    text: `SELECT s.id, s.supporter_id, s.status, s.invalid_reason, p.erased_at IS NOT NULL AS erased, a.slug, ${SIGNUP_COLUMNS},
             (SELECT title FROM action_texts WHERE action_id = a.id AND locale = $2) AS title,
             (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale) AS default_title
-     FROM signatures s JOIN actions a ON a.id = s.action_id WHERE s.id = $1`,
-    values: [check.subject, locale ?? 'en'],
+     FROM signatures s JOIN actions a ON a.id = s.action_id JOIN supporters p ON p.id = s.supporter_id
+     WHERE s.id = $1${lock ? ' FOR UPDATE OF s' : ''}`,
+    values: [signatureId, locale ?? 'en'],
   });
   const row = rows[0];
-  if (!row || row.status === 'INVALIDATED') throw notFound('invalid_link', 'This confirmation link is not valid');
+  if (!row || row.erased) throw notFound('invalid_link', 'This confirmation link is not valid');
   return { row, action: { slug: row.slug, title: row.title ?? row.default_title ?? row.slug } };
 }
 
-export async function viewConfirmation(deps: SignatureDeps, token: string, locale?: string): Promise<ConfirmationView> {
-  const { row, action } = await signatureForToken(deps, token, locale);
-  return { status: row.status === 'CONFIRMED' ? 'confirmed' : 'pending', action };
+/**
+ * Where a signature stands for the holder of a link. `versions` are what the holder saw: the
+ * link's own (from its email) and the one the page's button sent back; each given one must
+ * match the sign-up as it is now, or it was replaced.
+ */
+function standing(row: TokenRow, versions: (string | null | undefined)[]): { status: ConfirmationStatus; version: string | null } {
+  if (row.status === 'CONFIRMED') return { status: 'confirmed', version: null };
+  if (row.status === 'INVALIDATED') {
+    if (row.invalid_reason === DISCARDED_BY_OWNER) return { status: 'discarded', version: null };
+    throw notFound('invalid_link', 'This confirmation link is not valid');
+  }
+  const version = signupVersion(signupDetails(row));
+  if (versions.some((v) => v && v !== version)) return { status: 'replaced', version: null };
+  return { status: 'pending', version };
 }
 
-/** Confirms once; a second confirmation of the same signature is answered, not repeated. */
+export async function viewConfirmation(deps: SignatureDeps, token: string, locale?: string): Promise<ConfirmationView> {
+  const link = checkToken(deps, token);
+  const { row, action } = await signatureForToken(deps.pool, link.signatureId, locale, false);
+  const { status, version } = standing(row, [link.version]);
+  if (status !== 'pending') return { status, action };
+  return { status, action, signup: signupDetails(row), version: version! };
+}
+
+const replacedError = () =>
+  conflict('signup_replaced', 'A newer sign-up with this address replaced this one; use the link in the newest email');
+
+/**
+ * Confirms once; a second confirmation of the same signature is answered, not repeated.
+ * What the sign-up gave becomes the person's now, in the same transaction: the supporter's name
+ * and country, and a consent record for each purpose (given or not).
+ */
 export async function confirm(
   deps: SignatureDeps,
   token: string,
   locale?: string,
+  shownVersion?: string,
 ): Promise<{ status: 'confirmed' | 'already_confirmed'; action: { slug: string; title: string } }> {
-  const { row, action } = await signatureForToken(deps, token, locale);
-  // the confirmation and its webhook event (if any endpoint listens) commit together
-  const won = await inTransaction(deps.pool, async (tx) => {
-    const updated = await tx.query<{ action_id: string; country: string }>({
-      name: 'signature-confirm',
-      text: `UPDATE signatures SET status = 'CONFIRMED', confirmed_at = $2 WHERE id = $1 AND status = 'PENDING' RETURNING action_id, country`,
-      values: [row.id, deps.clock()],
+  const link = checkToken(deps, token);
+  const outcome = await inTransaction(deps.pool, async (tx) => {
+    const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);
+    const { status } = standing(row, [link.version, shownVersion]);
+    if (status === 'confirmed') return { won: false, action };
+    if (status === 'replaced') throw replacedError();
+    if (status === 'discarded') throw conflict('signup_discarded', 'This sign-up was discarded; sign again if you want to sign');
+    const [sig] = await recordConfirmations(tx, [row.id], deps.clock());
+    if (!sig) throw notFound('invalid_link', 'This confirmation link is not valid');
+    // the confirmation and its webhook event (if any endpoint listens) commit together
+    await emitEvent(tx, 'signature.confirmed', {
+      signatureId: row.id,
+      actionId: sig.action_id,
+      action: row.slug,
+      country: sig.country,
+      // the public count as served now; this signature is folded in within a second
+      actionCount: deps.cache.count(sig.action_id),
     });
-    const sig = updated.rows[0];
-    if (sig) {
-      await emitEvent(tx, 'signature.confirmed', {
-        signatureId: row.id,
-        actionId: sig.action_id,
-        action: row.slug,
-        country: sig.country,
-        // the public count as served now; this signature is folded in within a second
-        actionCount: deps.cache.count(sig.action_id),
-      });
-    }
-    return updated.rowCount === 1;
+    return { won: true, action };
   });
-  if (won) {
-    // the public count of this process shows it at once, others at their next reload (action.service.ts)
-    deps.cache.confirmed(row.slug);
-    return { status: 'confirmed', action };
-  }
-  const again = await deps.pool.query<{ status: string }>('SELECT status FROM signatures WHERE id = $1', [row.id]);
-  if (again.rows[0]?.status === 'CONFIRMED') return { status: 'already_confirmed', action };
-  throw notFound('invalid_link', 'This confirmation link is not valid');
+  if (!outcome.won) return { status: 'already_confirmed', action: outcome.action };
+  // the public count of this process shows it at once, others at their next reload (action.service.ts)
+  deps.cache.confirmed(outcome.action.slug);
+  return { status: 'confirmed', action: outcome.action };
+}
+
+/**
+ * "This was not me": the owner of the address discards a pending sign-up. It is never
+ * counted, confirmed or reminded of, and what it said in the person's name (names, contact
+ * choice, letter) is wiped; the row stays invalidated for staff, and a later clean sign-up
+ * with this address replaces it. Discarding twice is answered, not repeated.
+ */
+export async function discard(
+  deps: SignatureDeps,
+  token: string,
+  locale?: string,
+  shownVersion?: string,
+): Promise<{ status: 'discarded'; action: { slug: string; title: string } }> {
+  const link = checkToken(deps, token);
+  return inTransaction(deps.pool, async (tx) => {
+    const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);
+    const { status } = standing(row, [link.version, shownVersion]);
+    if (status === 'discarded') return { status, action };
+    if (status === 'replaced') throw replacedError();
+    if (status === 'confirmed') throw conflict('already_confirmed', 'This signature is already confirmed; change or erase it on your data page');
+    await tx.query({
+      name: 'signature-discard',
+      text: `UPDATE signatures SET status = 'INVALIDATED', invalidated_at = $2, invalid_reason = $3,
+                pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL,
+                letter_subject = NULL, letter_body = NULL
+             WHERE id = $1 AND status = 'PENDING'`,
+      values: [row.id, deps.clock(), DISCARDED_BY_OWNER],
+    });
+    return { status: 'discarded' as const, action };
+  });
 }

@@ -48,14 +48,21 @@ describe('SignatureWriter', () => {
     expect(writer.backlog).toBe(0);
   });
 
-  it('answers a repeat within one batch as a repeat of the same row, with one set of consents', async () => {
+  it('answers a repeat within one batch as one row, holding the last clean sign-up, as a later batch would', async () => {
     const { action } = await createAction(db);
     const writer = new SignatureWriter(db.pool);
     const email = uniqueEmail('twice');
-    const [a, b] = await Promise.all([writer.write(signature(action.id, email)), writer.write(signature(action.id, email.toUpperCase()))]);
-    expect(a!.signatureId).toBe(b!.signatureId);
-    expect([a!.created, b!.created]).toEqual([true, false]);
-    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM consents WHERE signature_id = $1', [a!.signatureId]);
-    expect(rows[0]!.n).toBe(5);
+    const [a, b, c] = await Promise.all([
+      writer.write(signature(action.id, email)),
+      writer.write({ ...signature(action.id, email.toUpperCase()), firstName: 'Second' }),
+      writer.write({ ...signature(action.id, email), firstName: 'Flagged', suspicious: true, invalidReason: 'honeypot' }),
+    ]);
+    expect(new Set([a!.signatureId, b!.signatureId, c!.signatureId]).size).toBe(1);
+    expect([a!.created, b!.created, c!.created]).toEqual([false, true, false]);
+    const { rows } = await db.pool.query('SELECT status, pending_first_name FROM signatures WHERE id = $1', [a!.signatureId]);
+    expect(rows[0]).toEqual({ status: 'PENDING', pending_first_name: 'Second' });
+    // consents are recorded when the owner confirms, not by the writer
+    const consents = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM consents WHERE signature_id = $1', [a!.signatureId]);
+    expect(consents.rows[0]!.n).toBe(0);
   });
 });

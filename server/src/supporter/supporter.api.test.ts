@@ -356,6 +356,14 @@ describe('GET /api/my-data/:token', () => {
     const stranger = await signUp(action.slug, { firstName: 'Stranger', lastName: 'Danger', letterBody: 'Not yours to see.' });
 
     const token = myDataToken(tokenDeps(), me.supporter_id);
+    // before any confirmation, the export holds what each sign-up gave, on the sign-up: nothing is the person's yet
+    const before = (await app.inject({ url: `/api/my-data/${token}` })).json();
+    expect(before.supporter).toMatchObject({ email: me.email, firstName: null, country: null });
+    expect(before.signatures[0].pending).toEqual({ firstName: 'Ana', lastName: 'López', contact: true });
+    expect(before.consentHistory).toEqual([]);
+    const confirmToken = confirmationToken({ secret: h.secret, clock: () => clock.value, confirmLinkTtlHours: 24 }, me.signature_id);
+    expect((await app.inject({ method: 'POST', url: `/api/confirmations/${confirmToken}` })).json().status).toBe('confirmed');
+
     const res = await app.inject({ url: `/api/my-data/${token}` });
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
@@ -369,15 +377,17 @@ describe('GET /api/my-data/:token', () => {
     expect(data.signatures[0]).toEqual({
       id: me.signature_id,
       action: { slug: action.slug, title: `Title es ${action.slug}` },
-      status: 'PENDING',
+      status: 'CONFIRMED',
       country: 'MX',
       locale: 'es',
       createdAt: expect.any(String),
-      confirmedAt: null,
+      confirmedAt: expect.any(String),
       letterSubject: 'Mi asunto',
       letterBody: 'Mi carta, con mis palabras.',
       consents: { named: true, wall: false, namedToOwnCountry: false },
+      pending: null,
     });
+    expect(data.signatures[1].pending).toEqual({ firstName: 'Ana', lastName: 'López', contact: false });
     expect(data.signatures[1].action.slug).toBe(other.action.slug);
     const first = data.consentHistory.filter((c: { actionSlug: string }) => c.actionSlug === action.slug);
     expect(first).toEqual(

@@ -133,7 +133,8 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
     await client.query(
       `UPDATE signatures
        SET letter_subject = NULL, letter_body = NULL, ip_hash = NULL, net_hash = NULL,
-           named_disclosure = false, public_wall = false, named_to_own_country = false
+           named_disclosure = false, public_wall = false, named_to_own_country = false,
+           pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
        WHERE supporter_id = $1`,
       [id],
     );
@@ -185,12 +186,15 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
       named_disclosure: boolean;
       public_wall: boolean;
       named_to_own_country: boolean;
+      pending_first_name: string | null;
+      pending_last_name: string | null;
+      pending_contact: boolean | null;
     }>(
       `SELECT s.id, a.slug,
               COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
                        (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title,
               s.status, s.country, s.locale, s.created_at, s.confirmed_at, s.letter_subject, s.letter_body,
-              s.named_disclosure, s.public_wall, s.named_to_own_country
+              s.named_disclosure, s.public_wall, s.named_to_own_country, s.pending_first_name, s.pending_last_name, s.pending_contact
        FROM signatures s JOIN actions a ON a.id = s.action_id
        WHERE s.supporter_id = $1
        ORDER BY s.created_at, s.id`,
@@ -228,6 +232,10 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
       letterSubject: r.letter_subject,
       letterBody: r.letter_body,
       consents: { named: r.named_disclosure, wall: r.public_wall, namedToOwnCountry: r.named_to_own_country },
+      pending:
+        r.status === 'CONFIRMED' || (r.pending_first_name === null && r.pending_last_name === null && r.pending_contact === null)
+          ? null
+          : { firstName: r.pending_first_name, lastName: r.pending_last_name, contact: r.pending_contact },
     })),
     consentHistory: consents.rows.map((r) => ({
       purpose: r.purpose,

@@ -95,6 +95,10 @@ export const myDataExportSchema = z.object({
       letterSubject: z.string().nullable(),
       letterBody: z.string().nullable(),
       consents: z.object({ named: z.boolean(), wall: z.boolean(), namedToOwnCountry: z.boolean() }),
+      pending: z
+        .object({ firstName: z.string().nullable(), lastName: z.string().nullable(), contact: z.boolean().nullable() })
+        .nullable()
+        .describe('until the sign-up is confirmed: the name and contact choice it gave (they become yours only when you confirm)'),
     }),
   ),
   consentHistory: z.array(

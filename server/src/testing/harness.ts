@@ -5,7 +5,7 @@ import { ActionCache } from '../action/action.service.ts';
 import { loadConfig } from '../config/config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
-import { SignatureWriter, type NewSignature } from '../signature/signature.repository.ts';
+import { recordConfirmations, SignatureWriter, type NewSignature } from '../signature/signature.repository.ts';
 import { buildApp } from '../http/app.ts';
 import type { LoadShedderOptions } from '../http/load-shedding.ts';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -167,6 +167,18 @@ export function signBody(overrides: Record<string, unknown> = {}) {
     consentCount: true,
     ...overrides,
   };
+}
+
+/**
+ * Confirms the pending signatures `s` (with their supporter `p`) that match `where`, writing what
+ * an owner's confirmation writes (recordConfirmations: the sign-up's name and country become the
+ * supporter's, consent records); answers their ids.
+ */
+export async function confirmSignatures(pool: Db['pool'], where: string, params: unknown[], at = new Date()): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE ${where}`, params);
+  const ids = rows.map((r) => r.id);
+  await recordConfirmations(pool, ids, at);
+  return ids;
 }
 
 /** A signed-in staff member of `role`, as the cookie header a request would carry. */

@@ -17,7 +17,7 @@ import { deliverLetter } from '../letter/letter.service.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 import { redisConnection } from '../queue/queue.ts';
 import { confirmationToken } from '../signature/signature.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { documented } from '../testing/openapi.ts';
 import { outboundPolicy } from '../shared/outbound.ts';
 import { createWebhookQueue } from './webhook.queue.ts';
@@ -222,7 +222,7 @@ describe('letters', () => {
     const fx = await createAction(h.db);
     await h.cache.refresh();
     await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody() });
-    await h.db.pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE action_id = $1`, [fx.action.id]);
+    await confirmSignatures(h.db.pool, 's.action_id = $1', [fx.action.id]);
     const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
     const letterId = built!.letterIds[0]!;
     const mailer = createTransport({ host: '127.0.0.1', port: mailbox.smtpPort, secure: false, ignoreTLS: true });

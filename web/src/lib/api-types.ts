@@ -154,8 +154,28 @@ export interface SignAccepted {
 	status: 'received';
 }
 
+/** Exactly what confirming a sign-up confirms. */
+export interface SignupDetails {
+	firstName: string;
+	lastName: string;
+	country: string;
+	consents: { count: true; named: boolean; namedToOwnCountry: boolean; wall: boolean; contact: boolean };
+	/** the member's own letter, if they changed the action's */
+	letter: { subject: string | null; body: string | null } | null;
+}
+
+/** replaced: a newer sign-up with the address took its place; discarded: its owner said "This was not me" */
 export interface ConfirmationState {
-	status: 'pending' | 'confirmed';
+	status: 'pending' | 'confirmed' | 'replaced' | 'discarded';
+	action: { slug: string; title: string };
+	/** while pending */
+	signup?: SignupDetails;
+	/** while pending: sent back with either button, so nothing happens if the sign-up changed since */
+	version?: string;
+}
+
+export interface DiscardResult {
+	status: 'discarded';
 	action: { slug: string; title: string };
 }
 

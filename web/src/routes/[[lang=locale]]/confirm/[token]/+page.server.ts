@@ -1,7 +1,8 @@
 import { error, redirect, type RequestEvent } from '@sveltejs/kit';
-import type { ConfirmationResult, ConfirmationState } from '$lib/api-types';
+import type { ConfirmationResult, ConfirmationState, DiscardResult } from '$lib/api-types';
 import { api, expectOk } from '$lib/server/api';
-import { actionPath } from '$lib/paths';
+import { countryName } from '$lib/server/countries';
+import { actionPath, localePath } from '$lib/paths';
 import type { Actions, PageServerLoad } from './$types';
 
 // Tokens are opaque to us; anything implausible is answered as an invalid link without
@@ -14,16 +15,47 @@ function confirmationPath(event: RequestEvent): string {
 	return `/api/confirmations/${encodeURIComponent(token)}`;
 }
 
-// GET never confirms: mail scanners open links. The page only shows a button.
+/** The details' version the page showed, sent back with either button. */
+async function shownVersion(event: RequestEvent): Promise<string | undefined> {
+	const value = (await event.request.formData().catch(() => null))?.get('version');
+	return typeof value === 'string' && value.length <= 64 ? value : undefined;
+}
+
+// GET never confirms or discards: mail scanners open links. The page shows exactly what would
+// be confirmed, and a button for each choice.
 export const load: PageServerLoad = async (event) => {
 	event.setHeaders({ 'cache-control': 'no-store' });
-	const state = expectOk(await api<ConfirmationState>(event, confirmationPath(event)));
-	return { status: state.status, action: state.action };
+	const locale = event.locals.locale;
+	const state = expectOk(await api<ConfirmationState>(event, confirmationPath(event), { query: { locale } }));
+	return {
+		status: state.status,
+		action: state.action,
+		signup: state.signup ? { ...state.signup, countryName: countryName(locale, state.signup.country) } : null,
+		version: state.version ?? null
+	};
 };
 
 export const actions: Actions = {
-	default: async (event) => {
-		const result = expectOk(await api<ConfirmationResult>(event, confirmationPath(event), { method: 'POST' }));
-		redirect(303, `${actionPath(event.locals.locale, result.action.slug, 'thanks')}?confirmed=1`);
+	confirm: async (event) => {
+		const locale = event.locals.locale;
+		const result = await api<ConfirmationResult>(event, confirmationPath(event), {
+			method: 'POST',
+			query: { locale },
+			body: { version: await shownVersion(event) }
+		});
+		// replaced or discarded meanwhile: the page says so, and nothing was confirmed
+		if (!result.ok && result.status === 409) redirect(303, localePath(locale, `/confirm/${event.params.token}`));
+		redirect(303, `${actionPath(locale, expectOk(result).action.slug, 'thanks')}?confirmed=1`);
+	},
+	discard: async (event) => {
+		const locale = event.locals.locale;
+		const result = await api<DiscardResult>(event, `${confirmationPath(event)}/discard`, {
+			method: 'POST',
+			query: { locale },
+			body: { version: await shownVersion(event) }
+		});
+		if (!result.ok && result.status !== 409) expectOk(result);
+		// the page now shows where the sign-up stands: discarded (or confirmed, or replaced meanwhile)
+		redirect(303, localePath(locale, `/confirm/${event.params.token}`));
 	}
 };

@@ -1,0 +1,190 @@
+// Promises 1, 2 and 4 on the real page: the confirmation page, opened from the emailed link
+// in real Chromium on the running platform (server, workers, mailbox, PostgreSQL, Redis),
+// shows exactly what a sign-up would confirm, and its "This was not me" button discards a
+// forged one. Opening the link changes nothing; only a button does. Without JavaScript (a
+// phone), and with it; every page reached is audited with axe-core.
+import { AxeBuilder } from '@axe-core/playwright';
+import pg from 'pg';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mailboxClient, type MailboxMessage } from '../../server/src/mailbox/mailbox.client.ts';
+import { seed } from '../../prisma/seed.ts';
+import { actions } from '../../prisma/seed-data.ts';
+import { launchChromium } from '../support/browser.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+const PETITION = actions.find((a) => a.slug === 'uzbekistan-let-the-rapporteur-in')!;
+const LETTER = actions.find((a) => a.slug === 'mexico-independent-forensics')!;
+
+let platform: Platform;
+let browser: Browser;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  await seed(process.env.DATABASE_URL!);
+  platform = await startPlatform();
+  browser = await launchChromium();
+  pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
+});
+afterAll(async () => {
+  await pool?.end();
+  await browser?.close();
+  await platform?.stop();
+});
+
+const unique = (name: string) => `${name}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}@example.org`;
+
+async function signViaApi(slug: string, body: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ consentCount: true, ...body }),
+  });
+  expect(res.status, await res.clone().text()).toBe(202);
+}
+
+function mailTo(email: string, has: string): Promise<MailboxMessage> {
+  return mailboxClient(platform.mailboxUrl).waitFor((m) => m.envelope.to.includes(email) && m.text.includes(has), { timeoutMs: 20_000 });
+}
+
+function confirmLink(mail: MailboxMessage): string {
+  const origin = platform.baseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const link = new RegExp(`${origin}(?:/[a-z]{2})?/confirm/[A-Za-z0-9._~-]+`).exec(mail.text)?.[0];
+  expect(link, `a confirmation link in "${mail.subject}"`).toBeTruthy();
+  return link!;
+}
+
+async function supporter(email: string) {
+  const { rows } = await pool.query(
+    `SELECT first_name, last_name, country,
+            (SELECT c.granted FROM consents c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS contact
+     FROM supporters p WHERE canonical_email = lower($1)`,
+    [email],
+  );
+  return rows[0];
+}
+
+async function signatureOn(slug: string, email: string) {
+  const { rows } = await pool.query(
+    `SELECT s.status, s.invalid_reason, s.pending_first_name, s.letter_body FROM signatures s
+     JOIN actions a ON a.id = s.action_id JOIN supporters p ON p.id = s.supporter_id
+     WHERE a.slug = $1 AND p.canonical_email = lower($2)`,
+    [slug, email],
+  );
+  return rows[0];
+}
+
+/** The text of the <dd> after the <dt> with this label. */
+async function detail(page: Page, label: string): Promise<string> {
+  const exact = new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+  return ((await page.locator('dt').filter({ hasText: exact }).locator('xpath=following-sibling::dd[1]').textContent()) ?? '').trim();
+}
+
+async function audit(label: string, page: Page): Promise<void> {
+  const result = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  const violations = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect.soft(violations, `axe on ${label}`).toEqual([]);
+}
+
+/** axe needs JavaScript: the same address (GET changes nothing) in a context that has it. */
+async function auditUrl(label: string, url: string): Promise<void> {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  try {
+    const page = await context.newPage();
+    expect((await page.goto(url))?.status()).toBe(200);
+    await audit(label, page);
+  } finally {
+    await context.close();
+  }
+}
+
+describe('the confirmation page', () => {
+  it('shows a forged sign-up exactly, changes nothing when opened, and "This was not me" discards it (no JavaScript)', async () => {
+    // Ana signed before, as Ana López from Mexico, and agreed to hear from us
+    const email = unique('ana');
+    await signViaApi(PETITION.slug, { firstName: 'Ana', lastName: 'López', email, country: 'MX', consentContact: true });
+    const own = await mailTo(email, '/confirm/');
+    const token = confirmLink(own).split('/').at(-1)!;
+    expect((await fetch(`${platform.baseUrl}/api/confirmations/${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    const before = await supporter(email);
+    expect(before).toMatchObject({ first_name: 'Ana', country: 'MX', contact: true });
+
+    // someone signs the letter with her address, in her name's place
+    const letterBody = 'Words she never wrote.\n\nAnd a second paragraph of them.';
+    await signViaApi(LETTER.slug, {
+      firstName: 'Mallory',
+      lastName: 'Forger',
+      email,
+      country: 'FR',
+      consentNamed: true,
+      consentWall: true,
+      consentContact: false,
+      letterSubject: 'A subject she never chose',
+      letterBody,
+    });
+    const forged = await mailTo(email, 'Mallory Forger');
+    const link = confirmLink(forged);
+
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
+    try {
+      const page = await context.newPage();
+      expect((await page.goto(link))?.status()).toBe(200);
+      expect(await page.locator('h1').textContent()).toBe('Confirm your signature');
+      expect(await detail(page, 'Name')).toBe('Mallory Forger');
+      expect(await detail(page, 'Country')).toBe('France');
+      expect(await detail(page, 'Count my signature')).toBe('Yes');
+      expect(await detail(page, 'Include my name in what officials receive')).toBe('Yes');
+      expect(await detail(page, 'Also include my name for officials of my own country')).toBe('No');
+      expect(await detail(page, 'Show my first name and country on the action’s page')).toBe('Yes');
+      expect(await detail(page, 'Keep me informed by email')).toBe('No');
+      expect(await page.locator('.letter-paper').textContent()).toContain('A subject she never chose');
+      expect(await page.locator('.letter-text').textContent()).toBe(letterBody);
+      // opening (and opening again) changed nothing
+      await page.reload();
+      expect(await signatureOn(LETTER.slug, email)).toMatchObject({ status: 'PENDING', pending_first_name: 'Mallory' });
+      expect(await supporter(email)).toEqual(before);
+      await auditUrl('confirm page (pending)', link);
+
+      const loaded = page.waitForEvent('load');
+      await page.getByRole('button', { name: 'This was not me' }).click();
+      await loaded;
+      expect(await page.locator('h1').textContent()).toBe('Sign-up discarded');
+      expect(page.url()).toMatch(/\/confirm\/[A-Za-z0-9._~-]+$/);
+      await auditUrl('confirm page (discarded)', link);
+    } finally {
+      await context.close();
+    }
+    expect(await signatureOn(LETTER.slug, email)).toEqual({ status: 'INVALIDATED', invalid_reason: 'not_me', pending_first_name: null, letter_body: null });
+    expect(await supporter(email)).toEqual(before);
+  });
+
+  it('in Spanish, with JavaScript: the owner sees her own sign-up and confirms it, and only then is it hers', async () => {
+    const email = unique('lucia');
+    await signViaApi(PETITION.slug, { firstName: 'Lucía', lastName: 'Pérez', email, country: 'AR', locale: 'es', consentNamed: true });
+    const mail = await mailTo(email, '/confirm/');
+    expect(mail.text).toContain('Nombre: Lucía Pérez');
+    expect(mail.text).toContain('País: Argentina');
+    expect(mail.text).toContain('«No he sido yo»');
+    const link = confirmLink(mail);
+    expect(await supporter(email)).toMatchObject({ first_name: null, country: null });
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(link);
+      expect(await page.locator('h1').textContent()).toBe('Confirma tu firma');
+      expect(await detail(page, 'Nombre')).toBe('Lucía Pérez');
+      expect(await detail(page, 'País')).toBe('Argentina');
+      expect(await detail(page, 'Incluir mi nombre en lo que reciben las autoridades')).toBe('Sí');
+      expect(await detail(page, 'Mantenerme informado/a por correo electrónico')).toBe('No');
+      await expect.poll(() => page.getByRole('button', { name: 'No he sido yo' }).count()).toBe(1);
+      await audit('confirm page (es, pending)', page);
+      await Promise.all([page.waitForURL(/\/es\/actions\/[^/]+\/thanks\?confirmed=1$/), page.getByRole('button', { name: 'Confirmar mi firma' }).click()]);
+    } finally {
+      await context.close();
+    }
+    expect(await supporter(email)).toMatchObject({ first_name: 'Lucía', last_name: 'Pérez', country: 'AR', contact: false });
+    expect(await signatureOn(PETITION.slug, email)).toMatchObject({ status: 'CONFIRMED', pending_first_name: null });
+  });
+});

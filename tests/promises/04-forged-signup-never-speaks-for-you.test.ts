@@ -1,0 +1,284 @@
+// Promise 4 (with 1, 2 and 3): a forged sign-up with someone's address never renames her or
+// speaks for her. Tried as an attacker would: the victim has signed before and confirmed; the
+// attacker signs another action with her address, another name, another country, other
+// choices and a letter of their own, hoping she presses "confirm" on an email that greets her
+// by her own name. Against the real database, Redis and an SMTP server (the mailbox), in process.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
+import { startMailbox, type Mailbox, type StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
+import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
+import { sendDueReminders } from '../../server/src/signature/reminder.service.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+
+const BASE = 'http://chorus.test';
+const HOUR = 3_600_000;
+
+let h: Harness;
+let mailbox: Mailbox;
+let mailer: Mailer;
+
+beforeAll(async () => {
+  h = await createHarness();
+  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
+  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+});
+afterAll(async () => {
+  mailer?.close();
+  await mailbox?.close();
+  await h?.close();
+});
+beforeEach(() => {
+  mailbox.clear();
+  h.now.value = new Date();
+});
+
+const mailDeps = (): ConfirmationMailDeps => ({
+  pool: h.db.pool,
+  mailer,
+  secret: h.secret,
+  clock: () => h.now.value,
+  confirmLinkTtlHours: 336,
+  publicBaseUrl: BASE,
+  mailFrom: 'Chorus <actions@chorus.example.org>',
+});
+
+/** A letter action whose members may write their own letter. */
+async function letterAction() {
+  const fx = await createAction(h.db, { kind: 'LETTER', locales: ['en', 'fr'] });
+  await h.db.pool.query('UPDATE actions SET allow_personalisation = true WHERE id = $1', [fx.action.id]);
+  await h.cache.refresh();
+  return fx.action;
+}
+
+async function petition() {
+  const fx = await createAction(h.db);
+  await h.cache.refresh();
+  return fx.action;
+}
+
+const sign = (slug: string, body: Record<string, unknown>, ip = '198.51.100.7') =>
+  h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, remoteAddress: ip, payload: body });
+
+async function signatureOf(actionId: string, email: string) {
+  const { rows } = await h.db.pool.query(
+    `SELECT s.*, p.first_name, p.last_name, p.country AS supporter_country, p.id AS sid
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)`,
+    [actionId, email],
+  );
+  return rows[0];
+}
+
+async function supporter(email: string) {
+  const { rows } = await h.db.pool.query(
+    `SELECT p.first_name, p.last_name, p.country,
+            (SELECT c.granted FROM consents c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS contact,
+            (SELECT count(*)::int FROM consents c WHERE c.supporter_id = p.id) AS consents
+     FROM supporters p WHERE p.canonical_email = lower($1)`,
+    [email],
+  );
+  return rows[0];
+}
+
+/** The confirmation email the worker would send now, and the token of its link. */
+async function confirmationMail(actionId: string, email: string): Promise<{ mail: StoredMessage; token: string }> {
+  const sig = await signatureOf(actionId, email);
+  expect(await sendConfirmation(mailDeps(), sig.id)).toBe('sent');
+  const mail = mailbox.messages().filter((m) => m.envelope.to.includes(email)).at(-1)!;
+  const token = /\/confirm\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32})/.exec(mail.text)?.[1];
+  expect(token, 'a confirmation link').toBeDefined();
+  return { mail, token: token! };
+}
+
+/** Ana: signed a petition as Ana López from Mexico, agreed to hear from us, and confirmed. */
+async function confirmedVictim() {
+  const email = uniqueEmail('ana');
+  const first = await petition();
+  expect((await sign(first.slug, signBody({ email, country: 'MX', consentContact: true }))).statusCode).toBe(202);
+  const { token } = await confirmationMail(first.id, email);
+  expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` })).json().status).toBe('confirmed');
+  expect(await supporter(email)).toMatchObject({ first_name: 'Ana', last_name: 'López', country: 'MX', contact: true });
+  return email;
+}
+
+const FORGED = {
+  firstName: 'Mallory',
+  lastName: 'Forger',
+  country: 'FR',
+  consentNamed: true,
+  consentNamedToOwnCountry: true,
+  consentWall: true,
+  consentContact: false,
+  letterSubject: 'Written by someone else',
+  letterBody: 'These words were never hers.\n\nA second paragraph.',
+};
+
+describe('a forged sign-up with the address of someone who signed before', () => {
+  it('changes nothing of hers before confirmation, and its email and page show exactly what it would confirm', async () => {
+    const email = await confirmedVictim();
+    const before = await supporter(email);
+    const action = await letterAction();
+    expect((await sign(action.slug, signBody({ ...FORGED, email }), '203.0.113.66')).statusCode).toBe(202);
+
+    // her name, country and choices are untouched by an unconfirmed sign-up
+    expect(await supporter(email)).toEqual(before);
+
+    const { mail, token } = await confirmationMail(action.id, email);
+    // never greeted by her own stored name: the email shows what the sign-up says instead
+    expect(mail.text).not.toContain('Ana');
+    for (const shown of [
+      'Name: Mallory Forger',
+      'Country: France',
+      'Count my signature: yes',
+      'Include my name in what officials receive: yes',
+      'Also include my name for officials of my own country: yes',
+      "Show my first name and country on the action's page: yes",
+      'Keep me informed by email: no',
+      'Subject: Written by someone else',
+      'These words were never hers.',
+      '“This was not me”',
+    ]) {
+      expect(mail.text).toContain(shown);
+    }
+    expect(mail.html).toContain('Mallory Forger');
+    expect(mail.html).toContain('<p>These words were never hers.</p>');
+
+    // the page (read through the API it is built on) shows the same, and reading changes nothing
+    const view = await h.app.inject({ url: `/api/confirmations/${token}` });
+    expect(view.json()).toMatchObject({
+      status: 'pending',
+      signup: {
+        firstName: 'Mallory',
+        lastName: 'Forger',
+        country: 'FR',
+        consents: { count: true, named: true, namedToOwnCountry: true, wall: true, contact: false },
+        letter: { subject: 'Written by someone else', body: FORGED.letterBody },
+      },
+    });
+    expect((await signatureOf(action.id, email)).status).toBe('PENDING');
+  });
+
+  it('"This was not me" discards it: never confirmed, counted, reminded of or emailed again, and nothing of it stays in her name', async () => {
+    const email = await confirmedVictim();
+    const before = await supporter(email);
+    const action = await letterAction();
+    await sign(action.slug, signBody({ ...FORGED, email }), '203.0.113.67');
+    const { token } = await confirmationMail(action.id, email);
+
+    const discarded = await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}/discard` });
+    expect(discarded.statusCode).toBe(200);
+    expect(discarded.json()).toMatchObject({ status: 'discarded', action: { slug: action.slug } });
+    // pressing it twice is answered, not repeated
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}/discard` })).json().status).toBe('discarded');
+
+    const sig = await signatureOf(action.id, email);
+    expect(sig).toMatchObject({
+      status: 'INVALIDATED',
+      invalid_reason: 'not_me',
+      confirmed_at: null,
+      pending_first_name: null,
+      pending_last_name: null,
+      pending_contact: null,
+      letter_subject: null,
+      letter_body: null,
+    });
+    expect(await supporter(email)).toEqual(before);
+
+    // the link now only says so; confirming is refused
+    expect((await h.app.inject({ url: `/api/confirmations/${token}` })).json()).toMatchObject({ status: 'discarded' });
+    const late = await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().code).toBe('signup_discarded');
+
+    // no further email for it: neither a repeated confirmation job nor the reminder
+    mailbox.clear();
+    expect(await sendConfirmation(mailDeps(), sig.id)).toBe('nothing-owed');
+    // as if its email went out long ago, far ahead (other tests' pending rows are then past the
+    // link lifetime, so the run looks at this one only)
+    const future = new Date(Date.now() + 1_000 * 24 * HOUR);
+    await h.db.pool.query('UPDATE signatures SET created_at = $2, confirmation_sent_at = $2, confirmation_requested_at = $2 WHERE id = $1', [sig.id, future]);
+    await sendDueReminders({ ...mailDeps(), clock: () => new Date(future.getTime() + 48 * HOUR) }, { afterHours: 24, limit: 10_000 });
+    expect(mailbox.messages().filter((m) => m.envelope.to.includes(email))).toHaveLength(0);
+    expect(await supporter(email)).toEqual(before);
+  });
+
+  it('a link confirms only the details its email showed: after a newer sign-up, the older link confirms nothing', async () => {
+    const email = await confirmedVictim();
+    const action = await petition();
+    await sign(action.slug, signBody({ ...FORGED, email }), '203.0.113.68');
+    const forged = await confirmationMail(action.id, email);
+
+    // she signs herself, with her details: the newest sign-up is the one she is asked about
+    await sign(action.slug, signBody({ email, country: 'MX', consentContact: true }));
+    const own = await confirmationMail(action.id, email);
+    expect(own.mail.text).toContain('Name: Ana López');
+    expect(own.mail.text).not.toContain('Mallory');
+
+    expect((await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json()).toEqual({
+      status: 'replaced',
+      action: { slug: action.slug, title: `Title en ${action.slug}` },
+    });
+    for (const path of ['', '/discard']) {
+      const res = await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}${path}` });
+      expect(res.statusCode).toBe(409);
+      expect(res.json().code).toBe('signup_replaced');
+    }
+    // a page showing older details cannot confirm the newer ones either
+    const stale = await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}`, payload: { version: 'AAAAAAAAAAAAAAAAAAAAAA' } });
+    expect(stale.json().code).toBe('signup_replaced');
+    expect((await signatureOf(action.id, email)).status).toBe('PENDING');
+
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}` })).json().status).toBe('confirmed');
+    const sig = await signatureOf(action.id, email);
+    expect(sig).toMatchObject({ status: 'CONFIRMED', country: 'MX', named_disclosure: false, public_wall: false, first_name: 'Ana' });
+  });
+
+  it('what the owner confirms becomes hers at confirmation: name, country and choices', async () => {
+    const email = await confirmedVictim();
+    const action = await petition();
+    await sign(action.slug, signBody({ email, firstName: 'Ana María', lastName: 'López', country: 'ES', consentContact: false }));
+    expect(await supporter(email)).toMatchObject({ first_name: 'Ana', country: 'MX', contact: true });
+    const { token } = await confirmationMail(action.id, email);
+    // (the harness clock stands still within a test: the second confirmation comes a second later)
+    h.now.value = new Date(h.now.value.getTime() + 1000);
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` })).json().status).toBe('confirmed');
+    expect(await supporter(email)).toMatchObject({ first_name: 'Ana María', last_name: 'López', country: 'ES', contact: false });
+  });
+});
+
+describe('promise 3: the answer to a sign-up says nothing about the address', () => {
+  it('is the same for a new address, one with a confirmed signature, one with a pending, a flagged and a discarded sign-up', async () => {
+    const action = await petition();
+    const confirmed = await confirmedVictim();
+    const pending = uniqueEmail('pending');
+    await sign(action.slug, signBody({ email: pending }));
+    const flagged = uniqueEmail('flagged');
+    await sign(action.slug, signBody({ email: flagged, website: 'bot' }));
+    const discarded = uniqueEmail('discarded');
+    await sign(action.slug, signBody({ email: discarded }));
+    const { token } = await confirmationMail(action.id, discarded);
+    await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}/discard` });
+    await h.db.pool.query(
+      `INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at)
+       SELECT $1, id, 'MX', 'CONFIRMED', now() FROM supporters WHERE canonical_email = lower($2)`,
+      [action.id, confirmed],
+    );
+
+    const answers = [];
+    for (const email of [uniqueEmail('new'), confirmed, pending, flagged, discarded]) {
+      const res = await sign(action.slug, signBody({ email, firstName: 'Probe' }), '192.0.2.1');
+      answers.push({ status: res.statusCode, body: res.body, type: res.headers['content-type'] });
+      const form = await h.app.inject({
+        method: 'POST',
+        url: `/api/actions/${action.slug}/signatures`,
+        remoteAddress: '192.0.2.2',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ firstName: 'Probe', lastName: 'P', email, country: 'FR', consentCount: 'on' }).toString(),
+      });
+      answers.push({ status: form.statusCode, body: form.headers.location, type: form.headers['content-type'] });
+    }
+    expect(new Set(answers.filter((_, i) => i % 2 === 0).map((a) => JSON.stringify(a))).size).toBe(1);
+    expect(new Set(answers.filter((_, i) => i % 2 === 1).map((a) => JSON.stringify(a))).size).toBe(1);
+    // and the probes renamed nobody
+    expect(await supporter(confirmed)).toMatchObject({ first_name: 'Ana', country: 'MX' });
+  });
+});
