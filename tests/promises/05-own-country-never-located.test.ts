@@ -12,7 +12,7 @@ import { buildBatch } from '../../server/src/delivery/batch.service.ts';
 import { deliverLetter } from '../../server/src/letter/letter.service.ts';
 import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { confirmSignatures, createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
 
 const MIN = 3;
 const LOCALES = ['en', 'es', 'fr', 'ru'] as const;
@@ -88,11 +88,8 @@ async function deliver(signers: Record<string, unknown>[]): Promise<{ received: 
     const email = uniqueEmail('signer');
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ ...body, email }) });
     expect(res.statusCode).toBe(202);
-    await h.db.pool.query(
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p
-       WHERE p.id = s.supporter_id AND p.canonical_email = lower($1) AND s.action_id = $2`,
-      [email, fx.action.id],
-    );
+    // confirmed as the owner's button does (the sign-up's name, country and consents become hers)
+    await confirmSignatures(h.db.pool, `p.canonical_email = lower($1) AND s.action_id = $2`, [email, fx.action.id]);
   }
   const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
   expect(built).toMatchObject({ signatureCount: signers.length });

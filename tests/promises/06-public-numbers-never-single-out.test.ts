@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionCache } from '../../server/src/action/action.service.ts';
 import { createApiKey } from '../../server/src/integration/api-key.service.ts';
-import { createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const MIN = 10;
@@ -21,12 +21,8 @@ async function signed(country: string, daysAgo: number, extra: Record<string, un
   const email = uniqueEmail('watched');
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: signBody({ email, country, ...extra }) });
   expect(res.statusCode).toBe(202);
-  const { rowCount } = await h.db.pool.query(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() - make_interval(days => $3::int) FROM supporters p
-     WHERE p.id = s.supporter_id AND p.canonical_email = lower($1) AND s.action_id = $2`,
-    [email, actionId, daysAgo],
-  );
-  expect(rowCount).toBe(1);
+  const ids = await confirmSignatures(h.db.pool, `p.canonical_email = lower($1) AND s.action_id = $2`, [email, actionId], new Date(Date.now() - daysAgo * 86_400_000));
+  expect(ids).toHaveLength(1);
 }
 
 async function publicAction() {

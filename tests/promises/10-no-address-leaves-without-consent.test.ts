@@ -4,7 +4,7 @@
 // address and "contact me" ticked), and a campaigner reaching for the admins' wider export.
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
 
 let h: Harness;
 let campaigner: { id: string; cookie: string };
@@ -21,11 +21,7 @@ async function sign(slug: string, email: string, contact: boolean, confirm = tru
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: signBody({ email, consentContact: contact }) });
   expect(res.statusCode).toBe(202);
   if (confirm) {
-    await h.db.pool.query(
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p, actions a
-        WHERE p.id = s.supporter_id AND a.id = s.action_id AND p.email = $1 AND a.slug = $2`,
-      [email, slug],
-    );
+    await confirmSignatures(h.db.pool, `p.email = $1 AND s.action_id = (SELECT id FROM actions WHERE slug = $2)`, [email, slug]);
   }
 }
 

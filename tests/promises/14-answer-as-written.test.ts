@@ -12,7 +12,7 @@ import { sendAnswerNotification } from '../../server/src/delivery/answer.service
 import { packetToken } from '../../server/src/delivery/packet.service.ts';
 import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -60,10 +60,7 @@ describe('promise 14: an answer as written', () => {
     await h.cache.refresh();
     const email = uniqueEmail('hears');
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, consentContact: true }) })).statusCode).toBe(202);
-    await h.db.pool.query(
-      `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p WHERE p.id = s.supporter_id AND p.canonical_email = lower($1)`,
-      [email],
-    );
+    await confirmSignatures(h.db.pool, `p.canonical_email = lower($1)`, [email]);
     const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
     const letterId = batch!.letterIds[0]!;
     await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now(), attempts = 1 WHERE id = $1`, [letterId]);

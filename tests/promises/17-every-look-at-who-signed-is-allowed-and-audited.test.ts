@@ -4,7 +4,7 @@
 // entries, searching every action at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashIp } from '../../server/src/shared/tokens.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
 
 let h: Harness;
 let viewer: { id: string; cookie: string };
@@ -32,10 +32,7 @@ async function signer(slug: string, ip: string, firstName: string) {
   const email = uniqueEmail('signer');
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, remoteAddress: ip, payload: signBody({ email, firstName, consentWall: true }) });
   expect(res.statusCode).toBe(202);
-  await h.db.pool.query(
-    `UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = now() FROM supporters p WHERE p.id = s.supporter_id AND p.email = $1`,
-    [email],
-  );
+  await confirmSignatures(h.db.pool, `p.email = $1`, [email]);
 }
 
 describe('a viewer asks whether an address signed', () => {
