@@ -138,6 +138,9 @@ function buildQuery(f: ExportFilter): Query {
       'locale',
       'source',
       'named_disclosure',
+      // whether the name may also go to officials of the signer's own country (a separate
+      // choice): whoever hands names on from this file must see it
+      'named_to_own_country',
       'public_wall',
       ...(personal ? ['first_name', 'last_name', 'contact_consent', 'email'] : []),
     ];
@@ -147,7 +150,8 @@ function buildQuery(f: ExportFilter): Query {
     return {
       sql: `SELECT s.id::text, a.slug, s.status::text, ${isoSql('s.created_at')}, ${isoSql('s.confirmed_at')}, ${isoSql('s.invalidated_at')},
                    COALESCE(s.invalid_reason, ''), s.country, s.locale, COALESCE(s.source, ''),
-                   CASE WHEN s.named_disclosure THEN 'yes' ELSE 'no' END, CASE WHEN s.public_wall THEN 'yes' ELSE 'no' END
+                   CASE WHEN s.named_disclosure THEN 'yes' ELSE 'no' END,
+                   CASE WHEN s.named_disclosure AND s.named_to_own_country THEN 'yes' ELSE 'no' END, CASE WHEN s.public_wall THEN 'yes' ELSE 'no' END
                    ${
                      personal
                        ? `, COALESCE(p.first_name, ''), COALESCE(p.last_name, ''), CASE WHEN cc.contact THEN 'yes' ELSE 'no' END,

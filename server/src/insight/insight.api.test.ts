@@ -454,6 +454,28 @@ async function waitExport(cookie: string, id: string) {
 }
 
 describe('exports', () => {
+  it('says for each signer whether the name may go to officials of their own country (a separate choice)', async () => {
+    const { action } = await createAction(h.db);
+    const [namedAbroadOnly] = await seed(action.id, { n: 1, firstName: 'Aigul', country: 'KZ' });
+    const [namedEverywhere] = await seed(action.id, { n: 1, firstName: 'Dana', country: 'KZ' });
+    await h.db.pool.query(`UPDATE signatures SET named_disclosure = true, named_to_own_country = (id = $2) WHERE id = ANY($1::uuid[])`, [
+      [namedAbroadOnly, namedEverywhere],
+      namedEverywhere,
+    ]);
+    const start = await asStaff(h.app, campaigner.cookie, {
+      method: 'POST',
+      url: '/api/admin/exports',
+      payload: { kind: 'SIGNATURES', actionId: action.id, includePersonal: true },
+    });
+    expect(start.statusCode).toBe(202);
+    const job = await waitExport(campaigner.cookie, start.json().job.id);
+    const file = await asStaff(h.app, campaigner.cookie, { method: 'GET', url: `/api/admin/exports/${job.id}/download` });
+    const rows = parse(file.body, { columns: true }) as Record<string, string>[];
+    const byName = Object.fromEntries(rows.map((r) => [r.first_name, r]));
+    expect(byName.Aigul).toMatchObject({ named_disclosure: 'yes', named_to_own_country: 'no', country: 'KZ' });
+    expect(byName.Dana).toMatchObject({ named_disclosure: 'yes', named_to_own_country: 'yes', country: 'KZ' });
+  });
+
   it('counts, exports signatures as CSV with formulas neutralised, and audits it', async () => {
     const { action } = await createAction(h.db);
     const hostile = ['=HYPERLINK("http://x","y")', '+cmd', '-2+3', '@SUM(A1)', '\tTab', '\rCR'];
@@ -484,7 +506,7 @@ describe('exports', () => {
     expect(rows).toHaveLength(8);
     expect(Object.keys(rows[0]!)).toEqual([
       'signature_id', 'action', 'status', 'created_at', 'confirmed_at', 'invalidated_at', 'invalid_reason', 'country', 'locale',
-      'source', 'named_disclosure', 'public_wall', 'first_name', 'last_name', 'contact_consent', 'email',
+      'source', 'named_disclosure', 'named_to_own_country', 'public_wall', 'first_name', 'last_name', 'contact_consent', 'email',
     ]);
     const firstNames = rows.map((r) => r.first_name).sort();
     for (const name of hostile) expect(firstNames).toContain(`'${name}`);
