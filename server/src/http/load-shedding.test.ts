@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, newSignature, signBody, type Harness } from '../testing/harness.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
@@ -152,6 +153,42 @@ describe('POST /api/actions/:slug/signatures sheds load', () => {
     } finally {
       await blocker.query('ROLLBACK').catch(() => {});
       blocker.release();
+      await capped.close();
+    }
+  });
+
+  it('does not count requests whose body has not arrived: slow bodies cannot hold signing shut', async () => {
+    const capped = await createHarness({ shedding: { ...opts, lag: { lagMs: 0 }, inFlightLatencyMs: 150, minInFlight: 3, maxWriterWaitMs: 60_000 } });
+    const sockets: Socket[] = [];
+    try {
+      const { action } = await createAction(capped.db);
+      await capped.cache.refresh();
+      await capped.app.listen({ port: 0, host: '127.0.0.1' });
+      const port = (capped.app.server.address() as { port: number }).port;
+      // ten times the cap of connections, each announcing a body and sending one byte of it
+      const opened = Array.from({ length: 30 }, () =>
+        new Promise<void>((resolve, reject) => {
+          const s = connect(port, '127.0.0.1', () => {
+            s.write(
+              `POST /api/actions/${action.slug}/signatures HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`,
+              () => resolve(),
+            );
+          });
+          s.on('error', reject);
+          sockets.push(s);
+        }),
+      );
+      await Promise.all(opened);
+      // the server has read every header by the time it answers a request sent after them
+      expect((await fetch(`http://127.0.0.1:${port}/api/actions/${action.slug}/count`)).status).toBe(200);
+      const res = await fetch(`http://127.0.0.1:${port}/api/actions/${action.slug}/signatures`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(signBody()),
+      });
+      expect(res.status).toBe(202);
+    } finally {
+      for (const s of sockets) s.destroy();
       await capped.close();
     }
   });

@@ -157,23 +157,38 @@ function reasonNow(signals: ShedSignals, opts: LoadShedderOptions): string | nul
 
 const REFUSAL_MESSAGE = 'Too many signatures are arriving at once; please try again in a moment';
 
-/** An onRequest hook for the signing route. */
+/**
+ * An onRequest hook for the signing route: refuses a new signature, before its body is read,
+ * while one of the signals says so. It admits nothing itself: see admitSigning.
+ */
 export function shedSigning(signals: ShedSignals, opts: LoadShedderOptions = DEFAULT_SHEDDING) {
-  return async (_req: FastifyRequest, reply: FastifyReply) => {
-    const reason = shedReason(signals, opts);
-    if (!reason) {
-      const inFlight = signals.inFlight;
-      if (inFlight) {
-        inFlight.admit();
-        // 'close' comes once per response, answered or abandoned by the client
-        reply.raw.once('close', () => inFlight.done());
-      }
-      return;
-    }
-    throw new AppError(503, 'overloaded', REFUSAL_MESSAGE, {
-      'retry-after': String(opts.retryAfterSeconds),
-    });
+  return async (_req: FastifyRequest, _reply: FastifyReply) => {
+    if (shedReason(signals, opts)) throw refusal(opts);
   };
+}
+
+/**
+ * A preHandler hook for the signing route: counts the signature in flight once its body has
+ * arrived, until it is answered. A request whose body trickles in is not a signature in flight:
+ * counted from its first byte, a few hundred such connections held the count at its cap and every
+ * signer was refused while they lasted. Signatures admitted in the meantime are checked again.
+ */
+export function admitSigning(signals: ShedSignals, opts: LoadShedderOptions = DEFAULT_SHEDDING) {
+  return async (_req: FastifyRequest, reply: FastifyReply) => {
+    const inFlight = signals.inFlight;
+    if (!inFlight) return;
+    if (inFlight.count >= inFlight.limit(opts)) {
+      if (signals.shed) signals.shed.in_flight = (signals.shed.in_flight ?? 0) + 1;
+      throw refusal(opts);
+    }
+    inFlight.admit();
+    // 'close' comes once per response, answered or abandoned by the client
+    reply.raw.once('close', () => inFlight.done());
+  };
+}
+
+function refusal(opts: LoadShedderOptions): AppError {
+  return new AppError(503, 'overloaded', REFUSAL_MESSAGE, { 'retry-after': String(opts.retryAfterSeconds) });
 }
 
 const SIGNING = /^\/api\/actions\/[^/?#]+\/signatures(?:[?#]|$)/;

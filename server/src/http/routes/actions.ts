@@ -6,7 +6,7 @@ import { signAcceptedSchema, signInputSchema } from '../../signature/signature.s
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import { previewInputSchema, previewLetters, previewSchema } from '../../letter/letter-preview.service.ts';
 import { errorSchema, localeQuery, publicCountryFields, slugParam } from './schemas.ts';
-import { shedSigning, type LoadShedderOptions, type ShedSignals } from '../load-shedding.ts';
+import { admitSigning, shedSigning, type LoadShedderOptions, type ShedSignals } from '../load-shedding.ts';
 
 const actionSummary = z.object({
   slug: z.string(),
@@ -156,7 +156,9 @@ export const actionRoutes: FastifyPluginAsyncZod<{
         response: { 202: signAcceptedSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 503: errorSchema },
       },
       // refused before the body is read when the server cannot answer in time (load-shedding.ts)
-      ...(opts.shedding ? { onRequest: shedSigning(opts.shedding.signals, opts.shedding.opts) } : {}),
+      ...(opts.shedding
+        ? { onRequest: shedSigning(opts.shedding.signals, opts.shedding.opts), preHandler: admitSigning(opts.shedding.signals, opts.shedding.opts) }
+        : {}),
     },
     async (req, reply) => {
       await sign({ ...opts.signatures, log: req.log }, req.params.slug, req.body, { ip: req.clientIp });
