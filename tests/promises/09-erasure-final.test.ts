@@ -20,6 +20,39 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 describe('promise 9: erasure is final', () => {
+  it('a sign-up not yet confirmed when the person erased their data can never be confirmed by its old link', async () => {
+    const fx = await createAction(h.db, { kind: 'PETITION', deliveryPolicy: 'IMMEDIATE', targets: [{ country: 'UZ', language: 'en' }] });
+    await h.cache.refresh();
+    const email = uniqueEmail('erase-pending');
+    const first = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, country: 'UZ' }) });
+    expect(first.statusCode).toBe(202);
+    // a second action, signed and confirmed, so the person has a "my data" page to erase from
+    const other = await createAction(h.db);
+    await h.cache.refresh();
+    expect((await h.app.inject({ method: 'POST', url: `/api/actions/${other.action.slug}/signatures`, payload: signBody({ email }) })).statusCode).toBe(202);
+    const { rows } = await h.db.pool.query<{ id: string; action_id: string; supporter_id: string }>(
+      `SELECT s.id, s.action_id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`,
+      [email],
+    );
+    const pending = rows.find((r) => r.action_id === fx.action.id)!;
+    const tokenDeps = { secret: h.secret, clock: () => new Date(), confirmLinkTtlHours: 24 };
+    const oldLink = confirmationToken(tokenDeps, pending.id);
+
+    const myData = myDataToken({ secret: h.secret, clock: () => new Date() }, pending.supporter_id);
+    const erased = await h.app.inject({ method: 'POST', url: `/api/my-data/${myData}/erase`, payload: { confirm: true } });
+    expect(erased.statusCode).toBe(200);
+
+    // the confirmation email is still in their mailbox: its link must change nothing
+    const late = await h.app.inject({ method: 'POST', url: `/api/confirmations/${oldLink}`, payload: {} });
+    expect(late.statusCode).toBeGreaterThanOrEqual(400);
+    expect(late.statusCode).toBeLessThan(500);
+    const after = await h.db.pool.query(`SELECT status, confirmed_at FROM signatures WHERE id = $1`, [pending.id]);
+    expect(after.rows[0]).toMatchObject({ status: 'INVALIDATED', confirmed_at: null });
+    // nothing owed to officials for them
+    const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    expect(batch).toBeNull();
+  });
+
   it('after erasure nothing of the person is in the packet, the CSV, the wall, any table, or behind any old link', async () => {
     const fx = await createAction(h.db, { kind: 'LETTER', deliveryPolicy: 'ON_CLOSE', targets: [{ country: 'FR', language: 'en' }] });
     await h.db.prisma.action.update({ where: { id: fx.action.id }, data: { allowPersonalisation: true } });

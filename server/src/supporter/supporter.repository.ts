@@ -138,6 +138,13 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
        WHERE supporter_id = $1`,
       [id],
     );
+    // a sign-up never confirmed can no longer be: its link, still in the person's mailbox,
+    // would otherwise count and deliver someone who asked to be forgotten
+    await client.query(
+      `UPDATE signatures SET status = 'INVALIDATED', invalid_reason = 'erased', invalidated_at = $2
+       WHERE supporter_id = $1 AND status = 'PENDING'`,
+      [id, at],
+    );
     await client.query(
       `UPDATE supporters
        SET email = NULL, first_name = NULL, last_name = NULL, erased_at = $2,
