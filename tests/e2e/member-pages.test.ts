@@ -121,7 +121,7 @@ async function h1(page: Page): Promise<string> {
 
 const mailbox = () => mailboxClient(platform.mailboxUrl);
 
-async function mailTo(email: string, has: string, timeoutMs = 20_000): Promise<MailboxMessage> {
+async function mailTo(email: string, has: string, timeoutMs = 60_000): Promise<MailboxMessage> {
   return mailbox().waitFor((m) => m.envelope.to.includes(email) && m.text.includes(has), { timeoutMs });
 }
 
