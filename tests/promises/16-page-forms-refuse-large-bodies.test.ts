@@ -8,7 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { seed } from '../../prisma/seed.ts';
+import { PACKET_PURPOSE, packetToken } from '../../server/src/delivery/packet.service.ts';
+import { signToken } from '../../server/src/shared/tokens.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const SLUG = 'uzbekistan-let-the-rapporteur-in';
@@ -85,13 +88,24 @@ describe('page forms', () => {
   });
 
   it('the officials’ answer form keeps its larger limit for attachments, and refuses beyond it', async () => {
+    // a packet link valid now (its letter need not exist for the limit)
+    const token = packetToken(process.env.SECRET_KEY!, randomUUID(), new Date());
     const body = new FormData();
     body.set('body', 'Our answer');
     body.set('attachments', new Blob([Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(2 * 1024 * 1024, 32)])], { type: 'application/pdf' }), 'answer.pdf');
-    const res = await fetch(`${platform.baseUrl}/en/packet/not-a-real-token?/answer`, { method: 'POST', redirect: 'manual', headers: { origin: platform.baseUrl }, body });
+    const res = await fetch(`${platform.baseUrl}/en/packet/${token}?/answer`, { method: 'POST', redirect: 'manual', headers: { origin: platform.baseUrl }, body });
     expect(res.status).not.toBe(413);
     expect(res.status).toBeLessThan(500);
-    expect((await headOnly('/en/packet/not-a-real-token?/answer', 17 * 1024 * 1024)).status).toBe(413);
+    expect((await headOnly(`/en/packet/${token}?/answer`, 17 * 1024 * 1024)).status).toBe(413);
+  });
+
+  it('a made-up or expired packet link gets only the page limit: nobody makes the server read 16 MB without one', async () => {
+    const expired = signToken(process.env.SECRET_KEY!, PACKET_PURPOSE, randomUUID(), new Date(Date.now() - 1_000));
+    for (const path of ['/en/packet/not-a-real-token?/answer', `/packet/${expired}?/answer`]) {
+      expect([path, (await headOnly(path, 2 * 1024 * 1024)).status]).toEqual([path, 413]);
+    }
+    // a path that is not even a URL is refused as such, before its body too
+    expect([400, 413]).toContain((await headOnly('/ru/packet/abc%ZZ?/answer', 2 * 1024 * 1024)).status);
   });
 
   it('four 16 MB posts at once leave the server’s memory where it was', async () => {

@@ -39,6 +39,8 @@ import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { fastReads } from './fast-reads.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
 import { earlyRefusal, EventLoopLag, InFlight, type LoadShedderOptions, type ShedSignals } from './load-shedding.ts';
+import { verifyToken } from '../shared/tokens.ts';
+import { PACKET_PURPOSE } from '../delivery/packet.service.ts';
 import { RENDER_KEY_HEADER, cachedPageKey, pageCache } from '../shared/page-cache.ts';
 import { isLocale, negotiateLocale, type Locale } from '../shared/locales.ts';
 
@@ -90,7 +92,20 @@ export const PAGE_BODY_LIMIT = 512 * 1024;
  * (server.ts sets both from this).
  */
 export const ANSWER_FORM_BODY_LIMIT = 16 * 1024 * 1024;
-const ANSWER_FORM = /^\/(?:[a-z]{2}\/)?packet\/[^/?#]+\/?(?:[?#]|$)/;
+const ANSWER_FORM = /^\/(?:[a-z]{2}\/)?packet\/([^/?#]+)\/?(?:[?#]|$)/;
+
+/** A post to the packet page of a packet link that is valid now. */
+function isAnswerForm(url: string, secret: string, now: Date): boolean {
+  const m = ANSWER_FORM.exec(url);
+  if (!m) return false;
+  let token: string;
+  try {
+    token = decodeURIComponent(m[1]!);
+  } catch {
+    return false;
+  }
+  return verifyToken(secret, PACKET_PURPOSE, token, now).ok;
+}
 
 const TOO_LARGE: Record<Locale, { title: string; text: string }> = {
   en: { title: 'Too much data', text: 'What you sent is larger than this form accepts. Go back, shorten it and send it again.' },
@@ -424,7 +439,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         // in browsers always send a length), so no page buffers more than its limit. The
         // connection is closed after the answer, so the unread rest goes nowhere.
         if (req.method !== 'GET' && req.method !== 'HEAD') {
-          const answerForm = ANSWER_FORM.test(req.url);
+          // the answer form's larger limit is for a packet link that is valid now: any other
+          // path under /packet/ is held to the page limit, so no made-up link makes the server
+          // read 16 MB
+          const answerForm = isAnswerForm(req.url, deps.signatures.secret, deps.signatures.clock());
           const limit = answerForm ? ANSWER_FORM_BODY_LIMIT : PAGE_BODY_LIMIT;
           const length = req.headers['content-length'];
           const status = length !== undefined ? (Number(length) > limit ? 413 : 0) : req.headers['transfer-encoding'] !== undefined && !answerForm ? 411 : 0;
