@@ -182,10 +182,11 @@ describe('login', () => {
     expect(unknown).toBeGreaterThan(known / 3);
   });
 
-  it('throttles: 5 failures per email in 15 minutes, then 429 with Retry-After, even for the right password', async () => {
+  it('throttles: 5 failures per email from one address in 15 minutes, then 429 with Retry-After, even for the right password', async () => {
     const u = await makeStaff('CAMPAIGNER');
-    for (let i = 0; i < 5; i++) expect((await login(u.email, 'wrong password!!')).statusCode).toBe(401);
-    const res = await login(u.email, u.password);
+    const ip = randomIp();
+    for (let i = 0; i < 5; i++) expect((await login(u.email, 'wrong password!!', { ip })).statusCode).toBe(401);
+    const res = await login(u.email, u.password, { ip });
     expect(res.statusCode).toBe(429);
     expect(res.json()).toMatchObject({ code: 'too_many_attempts' });
     const retry = Number(res.headers['retry-after']);
@@ -200,6 +201,16 @@ describe('login', () => {
     }
   });
 
+  it('lets nobody lock an account out from another address: the owner still signs in', async () => {
+    const u = await makeStaff('ADMIN');
+    // an attacker tries wrong passwords from several addresses, up to each one's limit and past it
+    for (const ip of [randomIp(), randomIp()]) {
+      for (let i = 0; i < 6; i++) expect([401, 429]).toContain((await login(u.email, 'wrong password!!', { ip })).statusCode);
+      expect((await login(u.email, u.password, { ip })).statusCode).toBe(429);
+    }
+    expect((await login(u.email, u.password, { ip: randomIp() })).statusCode).toBe(200);
+  });
+
   it('throttles 20 failures per client address across emails', async () => {
     const ip = randomIp();
     for (let i = 0; i < 20; i++) expect((await login(staffEmail('x'), 'wrong password!!', { ip })).statusCode).toBe(401);
@@ -212,10 +223,11 @@ describe('login', () => {
 
   it('a success clears the email counter', async () => {
     const u = await makeStaff('VIEWER');
-    for (let i = 0; i < 4; i++) expect((await login(u.email, 'wrong password!!')).statusCode).toBe(401);
-    expect((await login(u.email, u.password)).statusCode).toBe(200);
-    for (let i = 0; i < 5; i++) expect((await login(u.email, 'wrong password!!')).statusCode).toBe(401);
-    expect((await login(u.email, u.password)).statusCode).toBe(429);
+    const ip = randomIp();
+    for (let i = 0; i < 4; i++) expect((await login(u.email, 'wrong password!!', { ip })).statusCode).toBe(401);
+    expect((await login(u.email, u.password, { ip })).statusCode).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await login(u.email, 'wrong password!!', { ip })).statusCode).toBe(401);
+    expect((await login(u.email, u.password, { ip })).statusCode).toBe(429);
   });
 
   it('rotates: a new login from the same browser ends its old session', async () => {

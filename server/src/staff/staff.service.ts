@@ -12,6 +12,7 @@ import { createSession, hashToken, type StaffDeps, type StaffPrincipal } from '.
 import type { CreateUserInput, LoginInput, StaffUserAdminView, StaffUserView } from './staff.schema.ts';
 
 export const LOGIN_WINDOW_SECONDS = 15 * 60;
+/** failed sign-ins to one account from one address per window */
 export const MAX_FAILURES_PER_EMAIL = 5;
 export const MAX_FAILURES_PER_IP = 20;
 const TOTP_PENDING = 'pending:';
@@ -150,7 +151,11 @@ export async function login(
   input: LoginInput,
   ctx: { ip: string; currentToken: string | null },
 ): Promise<{ user: StaffUserView; token: string }> {
-  const emailKey = throttleKey(deps, 'email', input.email);
+  // failures are counted per account AND address: counted per account alone, anyone could keep
+  // any account (the admin's, in the middle of a fraud spike) locked out with five wrong
+  // passwords every 15 minutes. Guessing from many addresses is slowed by each address's own
+  // limit, argon2 and the password rules, and admins' two-step sign-in.
+  const emailKey = throttleKey(deps, 'email', `${input.email}\n${ctx.ip}`);
   const ipKey = throttleKey(deps, 'ip', ctx.ip);
   await countAttempt(deps, emailKey, ipKey);
 
