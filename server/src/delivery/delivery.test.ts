@@ -10,6 +10,8 @@ import { createAction, createHarness, signBody, uniqueEmail, type Harness, confi
 import { buildBatch, buildDueBatches } from './batch.service.ts';
 import { bounceAddress } from './bounce.service.ts';
 import { sweep } from './sweeper.service.ts';
+import { Worker } from 'bullmq';
+import { QUEUE_NAMES, letterJobId, redisConnection } from '../queue/queue.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -254,6 +256,42 @@ describe('batching and delivery', () => {
     expect(await deliverLetter(letterDeps(), id)).toBe('not-owed');
   });
 
+  it('lets the sweeper enqueue again a letter whose job was marked done without sending it', async () => {
+    const fx = await createAction(h.db);
+    await h.cache.refresh();
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('swallowed') }));
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const id = built!.letterIds[0]!;
+    await h.db.pool.query(`UPDATE letters SET next_attempt_at = now() - interval '1 minute' WHERE id = $1`, [id]);
+    // the job is taken and finished by something that did not send it (another installation on
+    // the same Redis database finds no such letter in its own database, and is done)
+    await h.queues.enqueueLetters([{ id, attempts: 0 }]);
+    const connection = redisConnection(process.env.REDIS_URL!, { forWorker: true });
+    const other = new Worker(QUEUE_NAMES.delivery, null, { connection, autorun: false });
+    try {
+      for (let i = 0; i < 10_000; i++) {
+        const job = await other.getNextJob('other-installation');
+        if (!job) break;
+        if (job.id === letterJobId(id, 0)) {
+          await job.moveToCompleted('no such letter here', 'other-installation', false);
+          break;
+        }
+        // someone else's job: back where it was
+        await job.moveToDelayed(Date.now() + 1, 'other-installation');
+      }
+    } finally {
+      await other.close();
+      connection.disconnect();
+    }
+    expect(await (await h.queues.delivery.getJob(letterJobId(id, 0)))!.getState()).toBe('completed');
+
+    await sweep({ pool: h.db.pool, queues: h.queues, clock: () => new Date(), graceMs: 30_000, staleSubmittingMs: 5 * 60_000 });
+    const again = await h.queues.delivery.getJob(letterJobId(id, 0));
+    expect(again).toBeTruthy();
+    expect(['waiting', 'delayed', 'prioritized']).toContain(await again!.getState());
+    await again!.remove();
+  });
+
   it('lets the sweeper find letters whose jobs were lost, and re-claim one stuck in SUBMITTING', async () => {
     const fx = await createAction(h.db);
     await h.cache.refresh();
@@ -265,7 +303,7 @@ describe('batching and delivery', () => {
     const found: { id: string; attempts: number }[] = [];
     await sweep({
       pool: h.db.pool,
-      queues: { enqueueConfirmations: async () => {}, enqueueLetters: async (l) => void found.push(...l) },
+      queues: { enqueueConfirmations: async () => {}, enqueueLetters: async (l) => void found.push(...l), forgetFinished: async () => 0 },
       clock: () => new Date(),
       graceMs: 30_000,
       staleSubmittingMs: 5 * 60_000,

@@ -2,11 +2,11 @@
 // deduplicated by id, and processors re-check state, so sweeping too often is harmless;
 // sweeping at all is what makes a lost job, a dead worker or a flushed Redis lose nothing.
 import type pg from 'pg';
-import type { Queues } from '../queue/queue.ts';
+import { confirmationJobId, letterJobId, type Queues } from '../queue/queue.ts';
 
 export interface SweepDeps {
   pool: pg.Pool;
-  queues: Pick<Queues, 'enqueueConfirmations' | 'enqueueLetters'>;
+  queues: Pick<Queues, 'enqueueConfirmations' | 'enqueueLetters' | 'forgetFinished'>;
   clock: () => Date;
   /** leave fresh work to the normal path for this long */
   graceMs: number;
@@ -23,6 +23,9 @@ export async function sweep(deps: SweepDeps): Promise<{ confirmations: number; l
      ORDER BY confirmation_requested_at LIMIT 5000`,
     [new Date(now - deps.graceMs)],
   );
+  // still owed after the grace time: a finished job of the same id did not do it, and would
+  // swallow the enqueue below as its duplicate
+  await deps.queues.forgetFinished('mail', owedMail.rows.map((r) => confirmationJobId(r.id, r.requested_at)));
   await deps.queues.enqueueConfirmations(owedMail.rows.map((r) => ({ signatureId: r.id, requestedAt: r.requested_at })));
 
   const owedLetters = await deps.pool.query<{ id: string; attempts: number }>(
@@ -31,6 +34,7 @@ export async function sweep(deps: SweepDeps): Promise<{ confirmations: number; l
      ORDER BY next_attempt_at LIMIT 5000`,
     [new Date(now - deps.graceMs), new Date(now - deps.staleSubmittingMs)],
   );
+  await deps.queues.forgetFinished('delivery', owedLetters.rows.map((r) => letterJobId(r.id, r.attempts)));
   await deps.queues.enqueueLetters(owedLetters.rows);
   return { confirmations: owedMail.rows.length, letters: owedLetters.rows.length };
 }

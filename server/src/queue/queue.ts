@@ -33,8 +33,18 @@ export interface Queues {
   enqueueLetters(letters: { id: string; attempts: number; delayMs?: number }[]): Promise<void>;
   /** "an official answered" emails owed (answer_notifications ids), one job per row */
   enqueueAnswerNotifications(ids: string[]): Promise<void>;
+  /**
+   * Removes the finished (completed or failed) jobs among these ids, so that work the database
+   * still says is owed can be enqueued again under the same id: a job marked done without its
+   * work done (taken by another installation on the same Redis database, say) would otherwise
+   * hold the id, and every later enqueue would be dropped as its duplicate.
+   */
+  forgetFinished(queue: 'mail' | 'delivery', jobIds: string[]): Promise<number>;
   close(): Promise<void>;
 }
+
+export const confirmationJobId = (signatureId: string, requestedAt: Date) => `confirmation-${signatureId}-${requestedAt.getTime()}`;
+export const letterJobId = (letterId: string, attempts: number) => `letter-${letterId}-${attempts}`;
 
 export function createQueues(connection: ConnectionOptions): Queues {
   const mail = new Queue<MailJob>(QUEUE_NAMES.mail, { connection, defaultJobOptions: jobDefaults });
@@ -53,7 +63,7 @@ export function createQueues(connection: ConnectionOptions): Queues {
           name: 'confirmation',
           data: { kind: 'confirmation', signatureId: i.signatureId },
           // one job per request for a confirmation email: a repeat sign asks for a fresh one
-          opts: { jobId: `confirmation-${i.signatureId}-${i.requestedAt.getTime()}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
+          opts: { jobId: confirmationJobId(i.signatureId, i.requestedAt), attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
         })),
       );
     },
@@ -64,7 +74,7 @@ export function createQueues(connection: ConnectionOptions): Queues {
           name: 'letter',
           data: { letterId: l.id },
           // a letter held for the official's office hours waits in the queue as a delayed job
-          opts: { jobId: `letter-${l.id}-${l.attempts}`, delay: l.delayMs ?? 0 },
+          opts: { jobId: letterJobId(l.id, l.attempts), delay: l.delayMs ?? 0 },
         })),
       );
     },
@@ -77,6 +87,24 @@ export function createQueues(connection: ConnectionOptions): Queues {
           opts: { jobId: `answer-${id}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
         })),
       );
+    },
+    async forgetFinished(queue, jobIds) {
+      const q = queue === 'mail' ? mail : delivery;
+      let removed = 0;
+      await Promise.all(
+        jobIds.map(async (id) => {
+          const job = await q.getJob(id);
+          if (!job) return;
+          const state = await job.getState();
+          if (state !== 'completed' && state !== 'failed') return;
+          // a job picked up again in between cannot be removed (it is locked): it does the work
+          await job.remove().then(
+            () => removed++,
+            () => {},
+          );
+        }),
+      );
+      return removed;
     },
     async close() {
       await Promise.allSettled([mail.close(), delivery.close()]);
