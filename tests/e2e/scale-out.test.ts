@@ -82,10 +82,14 @@ describe('two servers and two workers on one PostgreSQL and Redis', () => {
     actionId = await createAction(slug);
     for (const base of platform.baseUrls) await until(`action on ${base}`, async () => (await fetch(`${base}/api/actions/${slug}`)).ok, 10_000);
 
-    // both worker processes are on the queues
+    // both worker processes are on the queues (the platform is up when its servers answer; the
+    // workers may still be starting)
     const q = new Queue(QUEUE_NAMES.delivery, { connection: { url: process.env.REDIS_URL! } });
-    expect(await q.getWorkersCount()).toBeGreaterThanOrEqual(2);
-    await q.close();
+    try {
+      await until('both workers on the queues', async () => (await q.getWorkersCount()) >= 2, 60_000);
+    } finally {
+      await q.close();
+    }
 
     // signatures arrive at both servers, concurrently
     const emails = Array.from({ length: SIGNERS }, (_, i) => `scale.${RUN}.${i}@example.org`);
