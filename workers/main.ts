@@ -126,7 +126,7 @@ async function main() {
   const loops = [
     every('counter', config.COUNT_INTERVAL_MS, log, () => foldConfirmations(db.pool)),
     every('batcher', config.BATCH_INTERVAL_MS, log, () =>
-      buildDueBatches({ pool: db.pool, queues, mailDomain: mailDomain(config.MAIL_FROM) }),
+      buildDueBatches({ pool: db.pool, queues, mailDomain: mailDomain(config.MAIL_FROM), countryMin: config.PUBLIC_COUNTRY_MIN }),
     ),
     every('sweeper', config.SWEEP_INTERVAL_MS, log, async () => {
       try {

@@ -55,7 +55,7 @@ export interface ActionRow {
  * anyone watching the page the time of that person's signature (promise 6). Within a day,
  * entries are in the order of their names, not of their confirmations.
  */
-export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
+export async function loadPublicActions(pool: pg.Pool, countryMin: number): Promise<ActionRow[]> {
   const { rows } = await pool.query<{
     id: string;
     slug: string;
@@ -100,10 +100,11 @@ export async function loadPublicActions(pool: pg.Pool): Promise<ActionRow[]> {
                      'attachments', COALESCE((SELECT json_agg(json_build_object('id', x.id, 'filename', x.filename, 'size', x.size) ORDER BY x.created_at)
                                               FROM response_attachments x WHERE x.response_id = r.id), '[]')) ORDER BY r.published_at DESC)
                FROM responses r JOIN targets g ON g.id = r.target_id WHERE r.action_id = a.id AND r.status = 'PUBLISHED') AS responses,
-            ${ledgerSubquery('a')} AS ledger
+            ${ledgerSubquery('a', '$1::int')} AS ledger
      FROM actions a JOIN campaigns c ON c.id = a.campaign_id
      WHERE a.status IN ('PUBLISHED', 'CLOSED')
      ORDER BY a.published_at DESC NULLS LAST, a.slug`,
+    [countryMin],
   );
   return rows.map((r) => ({
     id: r.id,

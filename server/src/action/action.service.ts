@@ -176,7 +176,7 @@ export class ActionCache {
   }
 
   private async readActions(): Promise<void> {
-    const rows = await loadPublicActions(this.pool);
+    const rows = await loadPublicActions(this.pool, this.opts.countryMin ?? DEFAULT_PUBLIC_COUNTRY_MIN);
     this.actions = new Map(rows.map((r) => [r.slug, r]));
     this.loaded = true;
   }

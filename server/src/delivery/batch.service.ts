@@ -7,7 +7,9 @@ import { inTransaction } from '../db/db.ts';
 import type { Queues } from '../queue/queue.ts';
 import { deliveryDue, sendsInOfficeHours } from './delivery.policy.ts';
 import { nextOfficeOpening } from './office-hours.ts';
+import { owedByCountrySql } from './country-minimum.ts';
 import type { DeliveryPolicy } from '../generated/prisma/enums.ts';
+import { loadConfig } from '../config/config.ts';
 
 const BATCHER_LOCK = 7_310_002;
 
@@ -18,6 +20,15 @@ export interface BatchDeps {
   clock?: () => Date;
   /** most signatures one batch claims */
   maxBatch?: number;
+  /**
+   * PUBLIC_COUNTRY_MIN: in a BY_SIGNER_COUNTRY action, a country's signers wait until at least
+   * this many are owed a letter (country-minimum.ts); from the configuration when absent
+   */
+  countryMin?: number;
+}
+
+function countryMinOf(deps: Pick<BatchDeps, 'countryMin'>): number {
+  return deps.countryMin ?? loadConfig().PUBLIC_COUNTRY_MIN;
 }
 
 export interface BuiltBatch {
@@ -29,6 +40,8 @@ export interface BuiltBatch {
 
 export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
   const now = (deps.clock ?? (() => new Date()))();
+  // `undelivered` is what a delivery made now would carry: the signatures held for their
+  // country's minimum (country-minimum.ts) are not owed to the policy yet
   const { rows: candidates } = await deps.pool.query<{
     id: string;
     status: 'PUBLISHED' | 'CLOSED';
@@ -40,16 +53,18 @@ export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
     last_batch_at: Date | null;
     last_batch_total: number | null;
   }>(
-    `SELECT a.id, a.status, a.delivery_policy, a.delivery_every_n, a.milestones,
-            count(s.id)::int AS undelivered,
+    `SELECT a.id, a.status, a.delivery_policy, a.delivery_every_n, a.milestones, u.undelivered,
             (SELECT count(*)::int FROM signatures c WHERE c.action_id = a.id AND c.status = 'CONFIRMED') AS confirmed_total,
             lb.created_at AS last_batch_at, lb.total_count AS last_batch_total
      FROM actions a
-     JOIN signatures s ON s.action_id = a.id AND s.status = 'CONFIRMED' AND s.batch_id IS NULL
+     CROSS JOIN LATERAL (SELECT COALESCE(sum(w.n) FILTER (WHERE w.may_go), 0)::int AS undelivered
+                         FROM (${owedByCountrySql('a.id', 'a.target_mode', '$1::int')}) w) u
      LEFT JOIN LATERAL (SELECT created_at, total_count FROM delivery_batches b WHERE b.action_id = a.id
                         ORDER BY created_at DESC LIMIT 1) lb ON true
      WHERE a.status IN ('PUBLISHED', 'CLOSED') AND NOT a.delivery_paused
-     GROUP BY a.id, lb.created_at, lb.total_count`,
+       AND EXISTS (SELECT 1 FROM signatures s WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.batch_id IS NULL)
+       AND u.undelivered > 0`,
+    [countryMinOf(deps)],
   );
   const built: BuiltBatch[] = [];
   for (const a of candidates) {
@@ -106,7 +121,7 @@ export async function buildBatch(deps: BatchDeps, actionId: string, reason: stri
  */
 export async function writeBatch(
   client: pg.PoolClient,
-  deps: Pick<BatchDeps, 'mailDomain' | 'clock' | 'maxBatch'>,
+  deps: Pick<BatchDeps, 'mailDomain' | 'clock' | 'maxBatch' | 'countryMin'>,
   actionId: string,
   reason: string,
   opts: Pick<BatchOptions, 'officeHours'>,
@@ -140,11 +155,15 @@ export async function writeBatch(
   // plus the confirmations the counter has not folded yet: a confirmed signature is in
   // action_stats exactly when its counted_at is set (counter.service.ts), and one statement
   // reads both in one snapshot, so this is exact without counting every confirmed row.
+  // In a BY_SIGNER_COUNTRY action only the signatures of countries that reached the minimum
+  // are claimed (country-minimum.ts); the others wait, in no batch, for their country.
   const batchId = randomUUID();
   const claimed = await client.query<{ country: string; n: number }>(
-    `WITH claimed AS (
+    `WITH may_go AS (
+       SELECT w.country FROM (${owedByCountrySql('$1', '$6::text', '$7::int')}) w WHERE w.may_go
+     ), claimed AS (
        SELECT id FROM signatures
-       WHERE action_id = $1 AND status = 'CONFIRMED' AND batch_id IS NULL
+       WHERE action_id = $1 AND status = 'CONFIRMED' AND batch_id IS NULL AND country IN (SELECT country FROM may_go)
        ORDER BY confirmed_at LIMIT $2 FOR UPDATE SKIP LOCKED
      ), batch AS (
        INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at)
@@ -159,7 +178,7 @@ export async function writeBatch(
        UPDATE signatures s SET batch_id = b.id FROM claimed c, batch b WHERE s.id = c.id RETURNING s.country
      )
      SELECT country, count(*)::int AS n FROM marked GROUP BY country`,
-    [actionId, deps.maxBatch ?? 100_000, batchId, reason, now],
+    [actionId, deps.maxBatch ?? 100_000, batchId, reason, now, target_mode, countryMinOf(deps)],
   );
   if (claimed.rows.length === 0) return null;
   const byCountry = new Map(claimed.rows.map((r) => [r.country, r.n]));

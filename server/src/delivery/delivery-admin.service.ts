@@ -12,6 +12,7 @@ import type { Queues } from '../queue/queue.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { buildBatch, writeBatch } from './batch.service.ts';
+import { owedAndHeldSql } from './country-minimum.ts';
 import { sendsInOfficeHours } from './delivery.policy.ts';
 
 export interface DeliveryAdminDeps {
@@ -21,6 +22,8 @@ export interface DeliveryAdminDeps {
   organisation: string;
   clock: () => Date;
   packet?: PacketLinkOptions;
+  /** PUBLIC_COUNTRY_MIN: the country minimum of BY_SIGNER_COUNTRY actions (country-minimum.ts) */
+  countryMin: number;
 }
 
 export const POLICIES = ['IMMEDIATE', 'EVERY_N', 'DAILY_DIGEST', 'MILESTONES', 'ON_CLOSE'] as const;
@@ -62,18 +65,25 @@ export interface DeliveryActionSummary {
   policy: string;
   everyN: number;
   paused: boolean;
+  /** confirmed signatures in no batch yet that a delivery made now would carry */
   owed: number;
+  /**
+   * confirmed signatures in no batch yet that wait for their country to reach the minimum
+   * (BY_SIGNER_COUNTRY actions only, country-minimum.ts); an action closed with some held
+   * delivers nothing for them
+   */
+  held: number;
   pendingLetters: number;
   failedLetters: number;
   staleTargets: number;
   lastBatchAt: Date | null;
 }
 
-export async function listDeliveryActions(pool: pg.Pool): Promise<DeliveryActionSummary[]> {
+export async function listDeliveryActions(pool: pg.Pool, countryMin: number): Promise<DeliveryActionSummary[]> {
   const { rows } = await pool.query<DeliveryActionSummary>(
     `SELECT a.id, a.slug, a.status, a.delivery_policy AS policy, a.delivery_every_n AS "everyN", a.delivery_paused AS paused,
             COALESCE((SELECT title FROM action_texts t WHERE t.action_id = a.id ORDER BY (t.locale = a.default_locale) DESC LIMIT 1), a.slug) AS title,
-            (SELECT count(*)::int FROM signatures s WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.batch_id IS NULL) AS owed,
+            oh.owed, oh.held,
             (SELECT count(*)::int FROM letters l JOIN delivery_batches b ON b.id = l.batch_id
               WHERE b.action_id = a.id AND l.status IN ('PENDING', 'SUBMITTING')) AS "pendingLetters",
             (SELECT count(*)::int FROM letters l JOIN delivery_batches b ON b.id = l.batch_id
@@ -81,8 +91,10 @@ export async function listDeliveryActions(pool: pg.Pool): Promise<DeliveryAction
             (SELECT count(*)::int FROM action_targets at JOIN targets g ON g.id = at.target_id
               WHERE at.action_id = a.id AND g.contact_status = 'STALE') AS "staleTargets",
             (SELECT max(created_at) FROM delivery_batches b WHERE b.action_id = a.id) AS "lastBatchAt"
-     FROM actions a WHERE a.status IN ('PUBLISHED', 'CLOSED')
+     FROM actions a CROSS JOIN LATERAL (${owedAndHeldSql('a.id', 'a.target_mode', '$1::int')}) oh
+     WHERE a.status IN ('PUBLISHED', 'CLOSED')
      ORDER BY a.published_at DESC NULLS LAST, a.slug`,
+    [countryMin],
   );
   return rows;
 }
@@ -127,13 +139,15 @@ export interface DeliveryDetail {
   }[];
   batches: { id: string; reason: string; signatureCount: number; totalCount: number; createdAt: Date; letters: LedgerLetter[] }[];
   failures: LedgerLetter[];
+  /** PUBLIC_COUNTRY_MIN, the country minimum behind `action.held` */
+  countryMin: number;
 }
 
 const BATCH_PAGE = 100;
 
-export async function deliveryDetail(pool: pg.Pool, actionId: string): Promise<DeliveryDetail> {
+export async function deliveryDetail(pool: pg.Pool, actionId: string, countryMin: number): Promise<DeliveryDetail> {
   mustBeUuid(actionId, 'action');
-  const summary = (await listOne(pool, actionId))!;
+  const summary = (await listOne(pool, actionId, countryMin))!;
   const targets = await pool.query<DeliveryDetail['targets'][number]>(
     `SELECT g.id, g.name, g.organisation, g.email, g.language, g.timezone, g.office_opens_at AS "officeOpensAt",
             g.office_closes_at AS "officeClosesAt", g.contact_status AS "contactStatus", g.bounce_count AS "bounceCount",
@@ -155,6 +169,7 @@ export async function deliveryDetail(pool: pg.Pool, actionId: string): Promise<D
     targets: targets.rows.map((t) => ({ ...t, medianResponseSeconds: t.medianResponseSeconds === null ? null : Math.round(t.medianResponseSeconds) })),
     batches: batches.rows.map((b) => ({ ...b, letters: letters.filter((l) => l.batchId === b.id).map(({ batchId: _b, ...l }) => l) })),
     failures: failures.map(({ batchId: _b, ...l }) => l),
+    countryMin,
   };
 }
 
@@ -170,12 +185,12 @@ function responseSecondsSql(actionParam: string, targetExpr: string): string {
           GROUP BY l2.id, l2.batch_id`;
 }
 
-async function listOne(pool: pg.Pool, actionId: string) {
+async function listOne(pool: pg.Pool, actionId: string, countryMin: number) {
   const { rows } = await pool.query<DeliveryActionSummary & { milestones: number[]; defaultLocale: string }>(
     `SELECT a.id, a.slug, a.status, a.delivery_policy AS policy, a.delivery_every_n AS "everyN", a.delivery_paused AS paused,
             a.milestones, a.default_locale AS "defaultLocale",
             COALESCE((SELECT title FROM action_texts t WHERE t.action_id = a.id ORDER BY (t.locale = a.default_locale) DESC LIMIT 1), a.slug) AS title,
-            (SELECT count(*)::int FROM signatures s WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.batch_id IS NULL) AS owed,
+            oh.owed, oh.held,
             (SELECT count(*)::int FROM letters l JOIN delivery_batches b ON b.id = l.batch_id
               WHERE b.action_id = a.id AND l.status IN ('PENDING', 'SUBMITTING')) AS "pendingLetters",
             (SELECT count(*)::int FROM letters l JOIN delivery_batches b ON b.id = l.batch_id
@@ -183,8 +198,9 @@ async function listOne(pool: pg.Pool, actionId: string) {
             (SELECT count(*)::int FROM action_targets at JOIN targets g ON g.id = at.target_id
               WHERE at.action_id = a.id AND g.contact_status = 'STALE') AS "staleTargets",
             (SELECT max(created_at) FROM delivery_batches b WHERE b.action_id = a.id) AS "lastBatchAt"
-     FROM actions a WHERE a.id = $1`,
-    [actionId],
+     FROM actions a CROSS JOIN LATERAL (${owedAndHeldSql('a.id', 'a.target_mode', '$2::int')}) oh
+     WHERE a.id = $1`,
+    [actionId, countryMin],
   );
   if (!rows[0]) throw notFound('action_not_found', 'No such action');
   return rows[0];
@@ -301,7 +317,7 @@ export async function setPaused(deps: DeliveryAdminDeps, staffId: string, action
  */
 export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId: string) {
   mustBeUuid(actionId, 'action');
-  const action = await listOne(deps.pool, actionId);
+  const action = await listOne(deps.pool, actionId, deps.countryMin);
   if (action.status !== 'PUBLISHED' && action.status !== 'CLOSED') {
     throw conflict('action_not_live', `Only a published or closed action delivers; this one is ${action.status}`);
   }
@@ -312,6 +328,7 @@ export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId
       queues: deps.queues ?? { enqueueLetters: async () => {} },
       mailDomain: deps.mailDomain,
       clock: deps.clock,
+      countryMin: deps.countryMin,
     },
     actionId,
     'send-now',
@@ -341,6 +358,8 @@ export interface DeliveryPreview {
   heldForOfficeHours: boolean;
   signatureCount: number;
   totalCount: number;
+  /** confirmed signatures this delivery leaves waiting for their country to reach the minimum (country-minimum.ts) */
+  held: number;
   countries: { country: string; count: number }[];
   letters: { target: { name: string; organisation: string; email: string }; locale: string; signatureCount: number; subject: string; text: string; html: string; sendAt: Date }[];
 }
@@ -348,12 +367,12 @@ export interface DeliveryPreview {
 /** The next delivery as it would be built right now, rendered by the delivery's own code; nothing is kept. */
 export async function previewNextDelivery(deps: DeliveryAdminDeps, actionId: string): Promise<DeliveryPreview> {
   mustBeUuid(actionId, 'action');
-  const action = await listOne(deps.pool, actionId);
+  const action = await listOne(deps.pool, actionId, deps.countryMin);
   const client = await deps.pool.connect();
   try {
     await client.query('BEGIN');
     const officeHours = sendsInOfficeHours(action.policy as (typeof POLICIES)[number]);
-    const built = await writeBatch(client, { mailDomain: deps.mailDomain, clock: deps.clock }, actionId, 'preview', { officeHours });
+    const built = await writeBatch(client, { mailDomain: deps.mailDomain, clock: deps.clock, countryMin: deps.countryMin }, actionId, 'preview', { officeHours });
     const empty: DeliveryPreview = {
       owed: false,
       policy: action.policy,
@@ -361,6 +380,7 @@ export async function previewNextDelivery(deps: DeliveryAdminDeps, actionId: str
       heldForOfficeHours: officeHours,
       signatureCount: 0,
       totalCount: 0,
+      held: action.held,
       countries: [],
       letters: [],
     };

@@ -4,6 +4,7 @@
 // opened (a link scanner counts as an opening), whether a published answer exists, and how
 // long after the delivery it came (the response time).
 // Loaded inside the one query that refreshes the public actions (action.repository.ts).
+import { countryReachedSql } from './country-minimum.ts';
 
 export interface LedgerEntry {
   /** ISO date-time the letter was made */
@@ -24,8 +25,20 @@ export interface LedgerEntry {
 
 export const LEDGER_LIMIT = 50;
 
-/** A correlated subquery giving the ledger of the action aliased `actionAlias`, as JSON (null when empty). */
-export function ledgerSubquery(actionAlias: string): string {
+/**
+ * A correlated subquery giving the ledger of the action aliased `actionAlias`, as JSON (null
+ * when empty). With `publicCountryMin` (a SQL int expression: PUBLIC_COUNTRY_MIN), it is the
+ * public ledger: where letters go to the officials of each signer's own country, a letter to
+ * the officials of a country that has not reached the minimum (country-minimum.ts) is left
+ * out. The batcher writes none since that rule; this keeps out any written before it.
+ * Staff (the dashboard) read it without.
+ */
+export function ledgerSubquery(actionAlias: string, publicCountryMin?: string): string {
+  const shown =
+    publicCountryMin === undefined
+      ? ''
+      : `AND (${actionAlias}.target_mode <> 'BY_SIGNER_COUNTRY' OR g.country IS NULL
+                     OR ${countryReachedSql(`${actionAlias}.id`, 'g.country', publicCountryMin)})`;
   return `(SELECT json_agg(json_build_object(
               'date', to_char(x.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
               'target', json_build_object('name', x.name, 'organisation', x.organisation),
@@ -43,7 +56,7 @@ export function ledgerSubquery(actionAlias: string): string {
                 FROM delivery_batches b
                 JOIN letters l ON l.batch_id = b.id
                 JOIN targets g ON g.id = l.target_id
-                WHERE b.action_id = ${actionAlias}.id
+                WHERE b.action_id = ${actionAlias}.id ${shown}
                 ORDER BY l.created_at DESC, l.id LIMIT ${LEDGER_LIMIT}) x)`;
 }
 

@@ -31,7 +31,13 @@ const summarySchema = z.object({
   policy: z.string(),
   everyN: z.number().int(),
   paused: z.boolean(),
-  owed: z.number().int().describe('confirmed signatures in no batch yet'),
+  owed: z.number().int().describe('confirmed signatures in no batch yet that a delivery made now would carry'),
+  held: z
+    .number()
+    .int()
+    .describe(
+      "confirmed signatures in no batch yet that wait until at least PUBLIC_COUNTRY_MIN signers of their country are owed a letter (BY_SIGNER_COUNTRY actions only); an action closed with some held delivers nothing for them",
+    ),
   pendingLetters: z.number().int(),
   failedLetters: z.number().int().describe('FAILED or BOUNCED letters'),
   staleTargets: z.number().int().describe('targets whose contact is flagged stale after bounces'),
@@ -80,6 +86,7 @@ const detailSchema = z.object({
     z.object({ id: z.string(), reason: z.string(), signatureCount: z.number().int(), totalCount: z.number().int(), createdAt: z.date(), letters: z.array(letterSchema) }),
   ),
   failures: z.array(letterSchema).describe('failed and bounced letters, and letters to targets with a stale contact'),
+  countryMin: z.number().int().describe('PUBLIC_COUNTRY_MIN: the country minimum behind action.held'),
 });
 
 const previewSchema = z.object({
@@ -89,6 +96,7 @@ const previewSchema = z.object({
   heldForOfficeHours: z.boolean(),
   signatureCount: z.number().int(),
   totalCount: z.number().int(),
+  held: z.number().int().describe('confirmed signatures this delivery leaves waiting for their country to reach PUBLIC_COUNTRY_MIN'),
   countries: z.array(z.object({ country: z.string(), count: z.number().int() })),
   letters: z.array(
     z.object({
@@ -113,6 +121,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
     organisation: config.ORG_NAME,
     clock: a.clock,
     packet: { secret: a.secret, publicBaseUrl: a.publicBaseUrl, countryMin: config.PUBLIC_COUNTRY_MIN },
+    countryMin: config.PUBLIC_COUNTRY_MIN,
   };
   const refresh = () => a.cache.refresh().catch(() => {});
 
@@ -122,7 +131,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
       config: { roles: READ },
       schema: { summary: 'Actions with their delivery state', tags: ['admin'], response: { 200: z.object({ actions: z.array(summarySchema) }), ...errors } },
     },
-    async () => ({ actions: await listDeliveryActions(a.pool) }),
+    async () => ({ actions: await listDeliveryActions(a.pool, config.PUBLIC_COUNTRY_MIN) }),
   );
 
   app.get(
@@ -137,7 +146,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
         response: { 200: detailSchema, ...errors },
       },
     },
-    async (req) => deliveryDetail(a.pool, req.params.id),
+    async (req) => deliveryDetail(a.pool, req.params.id, config.PUBLIC_COUNTRY_MIN),
   );
 
   app.put(
@@ -187,7 +196,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
       config: { roles: WRITE },
       schema: {
         summary: 'Send what is owed now',
-        description: 'Builds a batch of every confirmed, undelivered signature at once (reason "send-now"), whatever the policy, and sends it without waiting for office hours. 409 nothing_owed when there is nothing. Audited.',
+        description: 'Builds a batch of every confirmed, undelivered signature at once (reason "send-now"), whatever the policy, and sends it without waiting for office hours. Signatures held for their country\'s minimum (BY_SIGNER_COUNTRY actions) still wait. 409 nothing_owed when there is nothing. Audited.',
         tags: ['admin'],
         params: idParam,
         response: { 200: z.object({ batchId: z.string(), signatureCount: z.number().int(), letterIds: z.array(z.string()) }), ...errors },

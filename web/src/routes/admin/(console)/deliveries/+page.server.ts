@@ -10,6 +10,7 @@ export interface DeliveryActionSummary {
 	everyN: number;
 	paused: boolean;
 	owed: number;
+	held: number;
 	pendingLetters: number;
 	failedLetters: number;
 	staleTargets: number;

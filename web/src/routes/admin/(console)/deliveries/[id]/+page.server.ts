@@ -33,6 +33,8 @@ export interface DeliveryDetail {
 		milestones: number[];
 		paused: boolean;
 		owed: number;
+		/** confirmed signatures waiting for their country to reach countryMin (BY_SIGNER_COUNTRY) */
+		held: number;
 		pendingLetters: number;
 		failedLetters: number;
 		staleTargets: number;
@@ -54,6 +56,7 @@ export interface DeliveryDetail {
 	}[];
 	batches: { id: string; reason: string; signatureCount: number; totalCount: number; createdAt: string; letters: LedgerLetter[] }[];
 	failures: LedgerLetter[];
+	countryMin: number;
 }
 
 export interface DeliveryPreview {
@@ -63,6 +66,7 @@ export interface DeliveryPreview {
 	heldForOfficeHours: boolean;
 	signatureCount: number;
 	totalCount: number;
+	held: number;
 	countries: { country: string; count: number }[];
 	letters: { target: { name: string; organisation: string; email: string }; locale: string; signatureCount: number; subject: string; text: string; sendAt: string }[];
 }

@@ -1,0 +1,60 @@
+// The country minimum of actions that write to the officials of each signer's own country
+// (targetMode BY_SIGNER_COUNTRY), promises 5 and 6. It is one rule, written once here:
+//
+//   In a BY_SIGNER_COUNTRY action, the officials of a country are written to only once at
+//   least PUBLIC_COUNTRY_MIN signers from that country are owed a letter in total: its
+//   confirmed signatures, delivered or waiting, plus any of its signatures already delivered
+//   and invalidated since. Every signer counts, named or not.
+//
+// Why: in such an action a letter to a country's officials exists only because someone from
+// that country signed. Without the minimum, one unnamed signer from Kazakhstan who confirms
+// makes, within seconds, a letter to the Kazakh officials (which locates that one person in
+// the officials' own country) and a row naming them on the public ledger (which tells anyone
+// what the public counts by country hide: that a single new signer is from Kazakhstan).
+//
+// Until their country reaches the minimum, its signatures wait, confirmed and in no batch
+// ("held"): they are not lost; once the country reaches it they are owed like any other, and
+// the next delivery the action's policy makes carries them all. A country that has reached it stays there (what counts only grows, except when a
+// waiting signature is invalidated), so its later deliveries follow the action's policy as
+// usual. An action that closes below the minimum of a country delivers nothing for it; the
+// staff console's delivery view says how many signatures are held, and nothing public names
+// a country below the minimum. The rule does not depend on which officials the action has:
+// the signers of a country without officials on the action wait in the same way, so adding
+// such an official later finds them.
+//
+// Used by: the batcher (which signatures a batch may claim, and how many are owed to the
+// policy: batch.service.ts), and so by "send now" and the preview of the next delivery; the
+// staff console's owed and held counts (delivery-admin.service.ts); the public ledger
+// (ledger.ts: a letter to a country below the minimum, say one written before this rule, is
+// not shown). The count stops at the minimum (LIMIT), through the partial index
+// signatures_by_country, so the check costs at most PUBLIC_COUNTRY_MIN index entries.
+
+/**
+ * SQL, boolean: the signers from `country` of the action `action` may be written to that
+ * country's officials (the rule above). `min` is a SQL int expression (PUBLIC_COUNTRY_MIN).
+ */
+export function countryReachedSql(action: string, country: string, min: string): string {
+  return `((SELECT count(*) FROM (SELECT 1 FROM signatures cm
+             WHERE cm.action_id = ${action} AND cm.country = ${country} AND (cm.status = 'CONFIRMED' OR cm.batch_id IS NOT NULL)
+             LIMIT ${min}) cm) >= ${min})`;
+}
+
+/**
+ * SQL, rows (country, n, may_go): the signatures of the action `action` owed a letter
+ * (confirmed, in no batch yet) by country, and whether they may go now: always in an action
+ * of fixed targets, and in a BY_SIGNER_COUNTRY action once their country reached the minimum.
+ * `targetMode` is a SQL expression of the action's target_mode.
+ */
+export function owedByCountrySql(action: string, targetMode: string, min: string): string {
+  return `SELECT o.country, o.n, (${targetMode} <> 'BY_SIGNER_COUNTRY' OR ${countryReachedSql(action, 'o.country', min)}) AS may_go
+          FROM (SELECT s.country, count(*)::int AS n FROM signatures s
+                WHERE s.action_id = ${action} AND s.status = 'CONFIRMED' AND s.batch_id IS NULL
+                GROUP BY s.country) o`;
+}
+
+/** SQL, two ints: `owed` (what a delivery made now would carry) and `held` (waiting for their country's minimum). */
+export function owedAndHeldSql(action: string, targetMode: string, min: string): string {
+  return `SELECT COALESCE(sum(w.n) FILTER (WHERE w.may_go), 0)::int AS owed,
+                 COALESCE(sum(w.n) FILTER (WHERE NOT w.may_go), 0)::int AS held
+          FROM (${owedByCountrySql(action, targetMode, min)}) w`;
+}
