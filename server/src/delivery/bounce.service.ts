@@ -11,8 +11,14 @@
 // bounces cannot be told from forgeries. Receiving servers give up within about five days, so
 // only letters sent in the days before the upgrade lose their bounce; they stay SENT.
 //
-// A permanent failure marks the letter BOUNCED; repeated bounces mark the target's contact as
-// STALE, for staff to verify.
+// Only a delivery status notification (RFC 3464: a top-level multipart/report with
+// report-type=delivery-status and its message/delivery-status part) is a bounce, and only a
+// permanent failure in it (a recipient with Action: failed and a 5.x.x Status) marks the letter
+// BOUNCED; repeated bounces mark the target's contact as STALE, for staff to verify. Anything
+// else that reaches a return path is not a bounce, however it reads: an out-of-office or other
+// auto-reply (RFC 3834: Auto-Submitted, X-Autoreply, Precedence: auto_reply, "Automatic reply:"
+// subjects ...), a person's reply, a read receipt. It is ignored and logged with the letter id
+// and what it was, nothing else. (Officials answer through the packet page, not by mail.)
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction } from '../db/db.ts';
@@ -57,14 +63,132 @@ export interface BounceReport {
   status: string | null;
   permanent: boolean;
   diagnostic: string | null;
-  /** why this report is not taken as a bounce of that letter; null when it is ours */
-  ignored: null | 'not_a_return_path' | 'unsigned' | 'bad_mac' | 'message_id_mismatch';
+  /**
+   * why this is not taken as a bounce of that letter; null when it is a delivery status
+   * notification about it (which bounces it only if `permanent`). `auto_reply` and
+   * `not_a_report` (a person's reply, a read receipt, anything else) reached a valid return path.
+   */
+  ignored: null | 'not_a_return_path' | 'unsigned' | 'bad_mac' | 'message_id_mismatch' | 'auto_reply' | 'not_a_report';
+}
+
+/** Subjects of out-of-office and other automatic replies, in the languages officials write in (and a few more). */
+const AUTO_REPLY_SUBJECT =
+  /^\s*(?:(?:re|aw|tr|fw|rv)\s*:\s*)?(?:automatic reply|auto(?:matic)?[- ]?(?:reply|response)|autoreply|out of (?:the )?office|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|r[ée]ponse en absence|absence du bureau|respuesta autom[áa]tica|fuera de la oficina|автоответ|автоматический ответ|risposta automatica|resposta autom[áa]tica)/i;
+
+/** Header names that only automatic replies carry (any value), beside Auto-Submitted and Precedence. */
+const AUTO_REPLY_HEADERS = ['x-autoreply', 'x-autorespond', 'x-autoreply-from', 'x-mail-autoreply', 'x-auto-response-suppress'];
+
+type ParsedHeaders = Map<string, unknown>;
+
+function headerText(headers: ParsedHeaders, name: string): string | null {
+  const v = headers.get(name);
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && 'value' in v && typeof (v as { value: unknown }).value === 'string') return (v as { value: string }).value;
+  return String(v);
+}
+
+/** An automatic reply (RFC 3834 and the headers and subjects auto-responders use in practice). */
+export function isAutoReply(headers: ParsedHeaders, subject: string | undefined): boolean {
+  const autoSubmitted = headerText(headers, 'auto-submitted')?.split(';')[0]?.trim().toLowerCase();
+  if (autoSubmitted && autoSubmitted !== 'no') return true;
+  if (AUTO_REPLY_HEADERS.some((h) => headers.has(h))) return true;
+  const precedence = headerText(headers, 'precedence')?.trim().toLowerCase();
+  if (precedence && ['auto_reply', 'auto-reply', 'bulk', 'junk'].includes(precedence)) return true;
+  return AUTO_REPLY_SUBJECT.test(subject ?? '');
+}
+
+/** One recipient's fields of a delivery status notification. */
+interface RecipientStatus {
+  action: string | null;
+  status: string | null;
+  diagnostic: string | null;
 }
 
 /**
- * Reads a delivery status notification (RFC 3464), or a plainer bounce, for what it says about
- * which letter. Only a return path with a valid MAC names a letter; a report whose original
- * headers carry the Message-ID of another letter is ignored too.
+ * The per-recipient fields of the message/delivery-status part of a top-level
+ * multipart/report; report-type=delivery-status (RFC 3462, RFC 3464), or null when the
+ * message is not one. Only that part is read: a status line quoted anywhere else (a person's
+ * reply, an auto-reply quoting a bounce) counts for nothing.
+ */
+export function deliveryStatusOf(raw: string): RecipientStatus[] | null {
+  const split = /\r?\n\r?\n/.exec(raw);
+  if (!split) return null;
+  const top = unfoldHeaders(raw.slice(0, split.index));
+  const ct = contentType(top);
+  if (ct?.type !== 'multipart/report') return null;
+  const reportType = ct.params['report-type']?.toLowerCase();
+  if (reportType !== 'delivery-status' && reportType !== 'global-delivery-status') return null;
+  const boundary = ct.params.boundary;
+  if (!boundary) return null;
+  const body = raw.slice(split.index + split[0].length);
+  const delimiter = `--${boundary}`;
+  const parts: string[] = [];
+  let current: string[] | null = null;
+  for (const line of body.split(/\r?\n/)) {
+    if (line.trimEnd() === `${delimiter}--`) break;
+    if (line.trimEnd() === delimiter) {
+      if (current) parts.push(current.join('\n'));
+      current = [];
+    } else current?.push(line);
+  }
+  if (current) parts.push(current.join('\n'));
+  for (const part of parts) {
+    const cut = part.indexOf('\n\n');
+    const headers = unfoldHeaders(cut < 0 ? part : part.slice(0, cut));
+    const type = contentType(headers)?.type;
+    if (type !== 'message/delivery-status' && type !== 'message/global-delivery-status') continue;
+    const encoding = /^content-transfer-encoding:\s*([\w-]+)/im.exec(headers)?.[1]?.toLowerCase();
+    const content = decodeBody(cut < 0 ? '' : part.slice(cut + 2), encoding);
+    // the per-message fields, then one block per recipient, separated by blank lines; only
+    // recipients' blocks carry Action and Status
+    const blocks = unfoldHeaders(content.replace(/\r\n/g, '\n')).split(/\n[ \t]*\n/);
+    return blocks
+      .map((b) => ({
+        action: /^Action:\s*([\w-]+)/im.exec(b)?.[1]?.toLowerCase() ?? null,
+        status: /^Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(b)?.[1] ?? null,
+        diagnostic: /^Diagnostic-Code:\s*(.+)$/im.exec(b)?.[1]?.trim().slice(0, 500) ?? null,
+      }))
+      .filter((r) => r.action !== null || r.status !== null);
+  }
+  return null;
+}
+
+function unfoldHeaders(text: string): string {
+  return text.replace(/\r?\n(?=[ \t])/g, '');
+}
+
+function contentType(headers: string): { type: string; params: Record<string, string> } | null {
+  const m = /^content-type:\s*([^\r\n]*)/im.exec(headers);
+  if (!m) return null;
+  const [type, ...rest] = m[1]!.split(';');
+  const params: Record<string, string> = {};
+  for (const p of rest) {
+    const eq = p.indexOf('=');
+    if (eq < 0) continue;
+    params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  }
+  return { type: type!.trim().toLowerCase(), params };
+}
+
+function decodeBody(body: string, encoding: string | undefined): string {
+  if (encoding === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (encoding === 'quoted-printable') {
+    return Buffer.from(
+      body.replace(/=\r?\n/g, '').replace(/=([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8');
+  }
+  return body;
+}
+
+/**
+ * Reads what reached a return path: whether it is a delivery status notification (RFC 3464),
+ * and what it says about which letter. Only a return path with a valid MAC names a letter; a
+ * report whose original headers carry the Message-ID of another letter is ignored too. A
+ * notification is permanent when a recipient failed with a 5.x.x status; "delayed", 4.x.x
+ * (the receiving side is still trying) and "delivered" are not. Anything that is not such a
+ * notification (an auto-reply, a person's reply) is never a bounce.
  */
 export async function parseBounce(raw: string | Buffer, recipients: readonly string[], secret: string): Promise<BounceReport> {
   const text = typeof raw === 'string' ? raw : raw.toString('utf8');
@@ -76,20 +200,23 @@ export async function parseBounce(raw: string | Buffer, recipients: readonly str
   const { simpleParser } = await import('mailparser');
   const parsed = await simpleParser(text).catch(() => null);
   const reportText = [text, ...(parsed?.attachments ?? []).map((a) => a.content.toString('utf8'))].join('\n');
-  const status = /^Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(reportText)?.[1] ?? null;
-  const action = /^Action:\s*(\w+)/im.exec(reportText)?.[1]?.toLowerCase() ?? null;
-  const diagnostic = /^Diagnostic-Code:\s*(.+)$/im.exec(reportText)?.[1]?.trim().slice(0, 500) ?? null;
-  // "delayed" and 4.x.x are warnings: the receiving side is still trying. Mail to a letter's
-  // return path that carries no report at all is taken as a failure notice.
-  const warning = action === 'delayed' || (status?.startsWith('4.') ?? false);
-  const failed = action === 'failed' || (status?.startsWith('5.') ?? false) || (status === null && action === null);
+  const recipientsStatus = deliveryStatusOf(text);
+  const failed = recipientsStatus?.find((r) => (r.action === 'failed' || r.action === null) && (r.status?.startsWith('5.') ?? false));
+  const reported = failed ?? recipientsStatus?.[0] ?? null;
 
   let ignored: BounceReport['ignored'] = null;
   if (!path) ignored = 'not_a_return_path';
   else if (!path.signed) ignored = path.reason;
+  else if (!recipientsStatus) ignored = parsed && isAutoReply(parsed.headers, parsed.subject) ? 'auto_reply' : 'not_a_report';
   else if ([...reportText.matchAll(LETTER_MESSAGE_ID)].some((m) => m[1]!.toLowerCase() !== path.letterId)) ignored = 'message_id_mismatch';
   const letterId = path?.letterId ?? null;
-  return { letterId, status, permanent: ignored === null && failed && !warning, diagnostic, ignored };
+  return {
+    letterId,
+    status: reported?.status ?? null,
+    permanent: ignored === null && failed !== undefined,
+    diagnostic: reported?.diagnostic ?? null,
+    ignored,
+  };
 }
 
 /** Marks a SENT letter BOUNCED once, and counts the bounce against its target. */
@@ -153,8 +280,10 @@ export async function startBounceServer(opts: {
         parseBounce(Buffer.concat(chunks), recipients, opts.secret)
           .then((report) => recordBounce(opts.pool, report, opts.clock()).then((outcome) => ({ report, outcome })))
           .then(({ report, outcome }) => {
-            // ids and codes only: no addresses, no diagnostic text (it may quote one)
-            if (report.ignored) opts.log.warn({ letterId: report.letterId, reason: report.ignored }, 'bounce ignored: not a report about one of our letters');
+            // ids and codes only: no addresses, no subject, no diagnostic text (it may quote one)
+            if (report.ignored === 'auto_reply' || report.ignored === 'not_a_report') {
+              opts.log.info({ letterId: report.letterId, reason: report.ignored }, 'not a bounce: mail to a return path that is no delivery status notification, ignored');
+            } else if (report.ignored) opts.log.warn({ letterId: report.letterId, reason: report.ignored }, 'bounce ignored: not a report about one of our letters');
             else opts.log.info({ letterId: report.letterId, status: report.status, outcome }, 'bounce received');
             callback();
           })

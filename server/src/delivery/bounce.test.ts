@@ -85,6 +85,24 @@ describe('parseBounce', () => {
     expect(await parseBounce(dsn(id, '5.2.1', 'failed'), ['postmaster@x.example'], h.secret)).toMatchObject({ letterId: null, permanent: false, ignored: 'not_a_return_path' });
     expect(await parseBounce(dsn(id, '5.2.1', 'failed'), [`bounces+${id}@x.example`], h.secret)).toMatchObject({ permanent: false, ignored: 'unsigned' });
   });
+  it('takes only a delivery status notification as a bounce: never an auto-reply or a reply (promise 13)', async () => {
+    const id = '0b4b7a4e-8b0f-4a43-9a37-1c6a3c3c9f03';
+    const to = [bounceAddress(id, 'x.example', h.secret)];
+    const plain = (headers: string[], body: string) => [...headers, 'Content-Type: text/plain', '', body, ''].join('\r\n');
+    expect(await parseBounce(plain(['Subject: Out of office', 'Auto-Submitted: auto-replied'], 'Back on Monday.'), to, h.secret)).toMatchObject({
+      letterId: id,
+      permanent: false,
+      ignored: 'auto_reply',
+    });
+    expect(await parseBounce(plain(['Subject: Re: Petition'], 'Status: 5.1.1\r\nAction: failed'), to, h.secret)).toMatchObject({ permanent: false, ignored: 'not_a_report' });
+    // the report's part may come base64-encoded, and its headers folded
+    const encoded = dsn(id, '5.1.1', 'failed').replace(
+      /Content-Type: message\/delivery-status\r\n\r\n([\s\S]*?)\r\n--dsn-boundary/,
+      (_, part: string) => `Content-Type:\r\n message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from(part).toString('base64')}\r\n--dsn-boundary`,
+    );
+    expect(encoded).not.toContain('Status: 5.1.1');
+    expect(await parseBounce(encoded, to, h.secret)).toMatchObject({ letterId: id, status: '5.1.1', permanent: true, ignored: null });
+  });
   it('treats delays as warnings, not bounces', async () => {
     const id = '0b4b7a4e-8b0f-4a43-9a37-1c6a3c3c9f02';
     expect((await parseBounce(dsn(id, '4.2.0', 'delayed'), [bounceAddress(id, 'x.example', h.secret)], h.secret)).permanent).toBe(false);
