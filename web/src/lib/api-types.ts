@@ -25,7 +25,7 @@ export interface ActionTarget {
 	country: string | null;
 }
 
-/** FIXED: the action's targets get every letter; BY_SIGNER_COUNTRY: the officials of the signer's chosen country. */
+/** FIXED: the action's targets get every letter; BY_SIGNER_COUNTRY: the officials of the signer's chosen country, once countryMin signers of that country are owed a letter. */
 export type TargetMode = 'FIXED' | 'BY_SIGNER_COUNTRY';
 
 /** A recent signer who chose to be shown on the action page. */
