@@ -1,12 +1,10 @@
-// Orders a group's files so the longest start first and the short ones fill the gaps at the end
-// (the whole run then ends soon after its longest file). Files that start processes (faults,
-// platform) come before in-process ones; within each, by the duration vitest recorded on an
-// earlier run on this machine, else by file size.
+// Orders each group's files so the longest start first and the short ones fill the gaps at the
+// end (the run then ends soon after its longest file), by the duration vitest recorded on an
+// earlier run on this machine, else by file size; files that start processes (faults,
+// platform) alternate with in-process ones.
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
-
-const RANK: Record<string, number> = { faults: 0, platform: 1, unit: 2, privacy: 3 };
 
 export class CostSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -19,8 +17,21 @@ export class CostSequencer extends BaseSequencer {
         return 0;
       }
     };
-    const rank = (f: TestSpecification) => RANK[f.project.name] ?? 2;
     const group = (f: TestSpecification) => f.project.config.sequence.groupOrder;
-    return [...files].sort((a, b) => group(a) - group(b) || rank(a) - rank(b) || cost(b) - cost(a));
+    const heavy = (f: TestSpecification) => f.project.name === 'faults' || f.project.name === 'platform';
+    const byCost = (a: TestSpecification, b: TestSpecification) => cost(b) - cost(a);
+    const out: TestSpecification[] = [];
+    for (const g of [...new Set(files.map(group))].sort((a, b) => a - b)) {
+      const inGroup = files.filter((f) => group(f) === g);
+      // heavy files (each starts processes that need CPU) alternate with in-process ones, so that
+      // the workers are not all running platforms at once while the light files wait for the end
+      const heavies = inGroup.filter(heavy).sort(byCost);
+      const lights = inGroup.filter((f) => !heavy(f)).sort(byCost);
+      while (heavies.length || lights.length) {
+        if (heavies.length) out.push(heavies.shift()!);
+        if (lights.length) out.push(lights.shift()!);
+      }
+    }
+    return out;
   }
 }
