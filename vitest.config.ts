@@ -11,7 +11,8 @@ import { CostSequencer } from './tests/support/sequencer.ts';
 //             tests/promises/*.platform.test.ts)
 //   faults    PostgreSQL and Redis cut away, SMTP failing, processes killed (tests/faults)
 //   privacy   scans what the whole suite left in every world's Redis and every process log: last
-// unit, platform and faults run together (group 0); privacy runs alone after them (group 1).
+// unit, platform and faults make group 0 (vitest runs each unisolated project's files as a
+// phase of their own); privacy runs alone after all of them (group 1).
 // `npm run test:quick` runs the unit project only.
 const env = {
   DATABASE_URL: process.env.DATABASE_URL ?? DEFAULT_TEST_DATABASE_URL,
@@ -39,16 +40,17 @@ const env = {
 
 const PLATFORM = ['tests/e2e/**/*.test.ts', 'tests/bench/**/*.test.ts', 'tests/promises/**/*.platform.test.ts'];
 
-function project(name: string, include: string[], groupOrder: number, exclude: string[] = []): TestProjectInlineConfiguration {
+function project(name: string, include: string[], groupOrder: number, opts: { exclude?: string[]; isolate?: boolean } = {}): TestProjectInlineConfiguration {
   return {
     test: {
       name,
-      // a worker imports the server's modules once for all its files, not once per file (the
-      // unit project took 465 s with isolation and 150 s without, on the same loaded machine);
-      // each file still builds its own app, pools and platform, and no test mocks a module
-      isolate: false,
       include,
-      exclude: ['**/node_modules/**', 'web/**', ...exclude],
+      exclude: ['**/node_modules/**', 'web/**', ...(opts.exclude ?? [])],
+      // without isolation a worker imports the server's modules once for all its files, not
+      // once per file (the unit project took 465 s with isolation and 150 s without, on the same
+      // loaded machine); each file still builds its own app, pools and platform, and no test
+      // mocks a module. vitest runs such a project's files apart from other projects' files.
+      isolate: opts.isolate ?? false,
       env,
       setupFiles: ['tests/support/world-setup.ts'],
       maxWorkers: TEST_WORKERS,
@@ -64,9 +66,11 @@ export default defineConfig({
     globalSetup: ['tests/support/global-setup.ts'],
     maxWorkers: TEST_WORKERS,
     projects: [
-      project('unit', ['server/**/*.test.ts', 'workers/**/*.test.ts', 'tests/static/**/*.test.ts', 'tests/promises/**/*.test.ts'], 0, PLATFORM),
+      project('unit', ['server/**/*.test.ts', 'workers/**/*.test.ts', 'tests/static/**/*.test.ts', 'tests/promises/**/*.test.ts'], 0, { exclude: PLATFORM }),
       project('platform', PLATFORM, 0),
-      project('faults', ['tests/faults/**/*.test.ts'], 0),
+      // each fault file in a process of its own, which ends with it: nothing of an earlier file
+      // (a timer, a connection) is alive while processes are killed and connections cut
+      project('faults', ['tests/faults/**/*.test.ts'], 0, { isolate: true }),
       project('privacy', ['tests/privacy/**/*.test.ts'], 1),
     ],
   },
