@@ -11,8 +11,8 @@ import { CostSequencer } from './tests/support/sequencer.ts';
 //             tests/promises/*.platform.test.ts)
 //   faults    PostgreSQL and Redis cut away, SMTP failing, processes killed (tests/faults)
 //   privacy   scans what the whole suite left in every world's Redis and every process log: last
-// unit, platform and faults make group 0 (vitest runs each unisolated project's files as a
-// phase of their own); privacy runs alone after all of them (group 1).
+// unit and platform make group 0 (vitest runs each unisolated project's files as a phase of
+// their own), faults group 1, and privacy runs alone after all of them (group 2).
 // `npm run test:quick` runs the unit project only.
 const env = {
   DATABASE_URL: process.env.DATABASE_URL ?? DEFAULT_TEST_DATABASE_URL,
@@ -40,7 +40,12 @@ const env = {
 
 const PLATFORM = ['tests/e2e/**/*.test.ts', 'tests/bench/**/*.test.ts', 'tests/promises/**/*.platform.test.ts'];
 
-function project(name: string, include: string[], groupOrder: number, opts: { exclude?: string[]; isolate?: boolean } = {}): TestProjectInlineConfiguration {
+function project(
+  name: string,
+  include: string[],
+  groupOrder: number,
+  opts: { exclude?: string[]; isolate?: boolean; testTimeout?: number; maxWorkers?: number } = {},
+): TestProjectInlineConfiguration {
   return {
     test: {
       name,
@@ -53,9 +58,9 @@ function project(name: string, include: string[], groupOrder: number, opts: { ex
       isolate: opts.isolate ?? false,
       env,
       setupFiles: ['tests/support/world-setup.ts'],
-      maxWorkers: TEST_WORKERS,
+      maxWorkers: opts.maxWorkers ?? TEST_WORKERS,
       sequence: { groupOrder, sequencer: CostSequencer },
-      testTimeout: 30_000,
+      testTimeout: opts.testTimeout ?? 30_000,
       hookTimeout: 120_000,
     },
   };
@@ -67,11 +72,14 @@ export default defineConfig({
     maxWorkers: TEST_WORKERS,
     projects: [
       project('unit', ['server/**/*.test.ts', 'workers/**/*.test.ts', 'tests/static/**/*.test.ts', 'tests/promises/**/*.test.ts'], 0, { exclude: PLATFORM }),
-      project('platform', PLATFORM, 0),
-      // each fault file in a process of its own, which ends with it: nothing of an earlier file
-      // (a timer, a connection) is alive while processes are killed and connections cut
-      project('faults', ['tests/faults/**/*.test.ts'], 0, { isolate: true }),
-      project('privacy', ['tests/privacy/**/*.test.ts'], 1),
+      // a browser journey of many pages, each audited by axe, on a machine the other workers share
+      project('platform', PLATFORM, 0, { testTimeout: 90_000 }),
+      // after the others, when the static checks are long done: the fault scenarios assert what
+      // happens within seconds of a kill or a cut, and are the ones a starved CPU would falsify.
+      // Each file in a process of its own, which ends with it: nothing of an earlier file (a
+      // timer, a connection) is alive while processes are killed and connections cut.
+      project('faults', ['tests/faults/**/*.test.ts'], 1, { isolate: true, maxWorkers: 2 }),
+      project('privacy', ['tests/privacy/**/*.test.ts'], 2),
     ],
   },
 });

@@ -9,13 +9,13 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/src/config/config.ts';
 import { buildApp } from '../../server/src/http/app.ts';
-import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
+import type { Mailer } from '../../server/src/mail/mailer.ts';
+import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../../server/src/signature/confirmation.service.ts';
 import { SignatureWriter } from '../../server/src/signature/signature.repository.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { myDataToken, unsubscribeToken } from '../../server/src/supporter/supporter.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -24,8 +24,7 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
   // the harness app, with a mailer for the "my data" links (sent by the request itself); the
   // confirmation emails are sent below by sendConfirmation, as the worker would
   app = await buildApp({

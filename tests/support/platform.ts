@@ -61,7 +61,7 @@ async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await fetch(url).then((r) => r.ok, () => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms. Logs:\n${logs.slice(-40).join('')}`);
 }
