@@ -25,6 +25,7 @@ import { runRetention } from '../server/src/privacy/retention.service.ts';
 import { enforceRedisConfig } from '../server/src/queue/redis-config.ts';
 import { every } from './loop.ts';
 import { sweepExpiredSessions } from '../server/src/staff/session.ts';
+import { exitWithParent } from '../server/src/shared/parent-watch.ts';
 
 async function main() {
   const config = loadConfig();
@@ -193,6 +194,7 @@ async function main() {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  exitWithParent();
 }
 
 main().catch((err) => {

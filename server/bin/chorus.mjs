@@ -5,7 +5,7 @@
 // and Redis, creates and migrates the database, seeds, builds the pages, and then either
 // runs the platform or runs the whole test suite.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,8 @@ function buildWeb() {
   const sources = newestMtime([join(ROOT, 'web'), join(ROOT, 'server', 'src', 'shared')]);
   if (existsSync(handler) && statSync(handler).mtimeMs >= sources) return;
   say('building the pages (vite build)...');
+  // SvelteKit writes the tsconfig that web/tsconfig.json extends; without it vite warns
+  run(join(ROOT, 'node_modules', '.bin', 'svelte-kit'), ['sync'], { cwd: join(ROOT, 'web') });
   run(join(ROOT, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], { cwd: join(ROOT, 'web') });
 }
 
@@ -146,6 +148,49 @@ function migrate(env) {
   run(join(ROOT, 'node_modules', '.bin', 'prisma'), ['migrate', 'deploy'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/** A digest of every migration: the test template is migrated again only when it changes. */
+function migrationsDigest() {
+  const hash = createHash('sha256');
+  const visit = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) visit(p);
+      else hash.update(`${p.slice(ROOT.length)}\0`).update(readFileSync(p));
+    }
+  };
+  visit(join(ROOT, 'prisma', 'migrations'));
+  hash.update(readFileSync(join(ROOT, 'prisma', 'schema.prisma')));
+  return hash.digest('hex').slice(0, 32);
+}
+
+/**
+ * The test suite's template database: migrated once, then copied for each test worker
+ * (tests/support/global-setup.ts). Kept between runs while the migrations are the same (the
+ * digest is the database's comment); otherwise dropped, created and migrated again. Answers
+ * whether it was reused.
+ */
+async function prepareTemplate(env) {
+  const { default: pg } = await import('pg');
+  const dbName = decodeURIComponent(new URL(env.DATABASE_URL).pathname.slice(1));
+  const quoted = `"${dbName.replaceAll('"', '""')}"`;
+  const digest = `chorus-migrations:${migrationsDigest()}`;
+  const admin = new URL(env.DATABASE_URL);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [dbName]);
+    if (rows[0]?.comment === digest) return true;
+    await client.query(`DROP DATABASE IF EXISTS ${quoted} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${quoted}`);
+    migrate(env);
+    await client.query(`COMMENT ON DATABASE ${quoted} IS '${digest}'`);
+    return false;
+  } finally {
+    await client.end();
+  }
+}
+
 function ensureChromium() {
   if (process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
   if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
@@ -196,6 +241,8 @@ async function start() {
     SECRET_KEY: secretKey(),
     // request-by-request logs are noise for a person trying the demo; LOG_LEVEL=info shows them
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // the processes stop when this command is gone, even if it was killed outright (SIGKILL)
+    CHORUS_EXIT_WITH_PARENT: '1',
   };
   env.PUBLIC_BASE_URL = process.env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`;
   const ownMailbox = !process.env.SMTP_URL;
@@ -213,14 +260,14 @@ async function start() {
   run('node', ['--import', 'tsx', 'prisma/seed.ts'], { env });
   buildWeb();
 
-  // the server runs from its build on plain Node (see build-server.mjs: about 90 MB less
-  // resident than through tsx); the workers and the mailbox run through tsx
-  const { buildServer, SERVER_NODE_FLAGS } = await import('./build-server.mjs');
-  const serverBuild = await buildServer();
+  // every process runs from its build on plain Node (see build-processes.mjs: about 90 MB less
+  // resident each than through tsx, and no transpiling at each start)
+  const { buildProcesses, SERVER_NODE_FLAGS } = await import('./build-processes.mjs');
+  const builds = await buildProcesses();
 
   const children = [];
   const launch = (name, script, extraEnv = {}) => {
-    const child = spawn('node', script.endsWith('.mjs') ? [...SERVER_NODE_FLAGS, script] : ['--import', 'tsx', script], {
+    const child = spawn('node', name === 'server' ? [...SERVER_NODE_FLAGS, script] : [script], {
       cwd: ROOT,
       env: { ...process.env, ...env, ...extraEnv },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -247,9 +294,9 @@ async function start() {
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
 
-  if (ownMailbox) launch('mailbox', 'server/src/mailbox/mailbox.main.ts', { MAILBOX_HTTP_PORT: mailboxHttp, MAILBOX_SMTP_PORT: mailboxSmtp });
-  launch('server', serverBuild);
-  launch('workers', 'workers/main.ts');
+  if (ownMailbox) launch('mailbox', builds.mailbox, { MAILBOX_HTTP_PORT: mailboxHttp, MAILBOX_SMTP_PORT: mailboxSmtp });
+  launch('server', builds.server);
+  launch('workers', builds.workers);
 
   // say where everything is once the server answers
   for (let i = 0; i < 100; i++) {
@@ -267,39 +314,130 @@ async function start() {
   say('warning: the server has not answered /readyz after 30 s; see the log above');
 }
 
+/** Runs a command in the background, its output kept for the end; answers { status, output, ms }. */
+function runQuietly(cmd, args, opts = {}) {
+  const t = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', (err) => resolve({ status: 1, output: `${output}${err.message}`, ms: Date.now() - t }));
+    child.on('close', (code) => resolve({ status: code ?? 1, output, ms: Date.now() - t }));
+  });
+}
+
+/**
+ * tsc, svelte-check and eslint, one after another, in the background while the tests run (they
+ * need one core; the tests spend much of their time waiting on I/O). Their output is printed
+ * at the end.
+ */
+async function staticChecks() {
+  const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
+  const web = { cwd: join(ROOT, 'web') };
+  const steps = [
+    ['tsc', bin('tsc'), ['--noEmit', '-p', '.'], {}],
+    ['svelte-check', bin('svelte-check'), ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], web],
+    ['eslint', bin('eslint'), ['--max-warnings', '0', '.'], {}],
+  ];
+  const results = [];
+  for (const [name, cmd, args, opts] of steps) results.push({ name, ...(await runQuietly(cmd, args, opts)) });
+  return results;
+}
+
+/** Which project a test file belongs to (as vitest.config.ts says), for the timing summary. */
+function projectOf(file) {
+  const rel = file.slice(ROOT.length).replace(/^[\\/]/, '');
+  if (rel.startsWith('tests/privacy/')) return 'privacy';
+  if (rel.startsWith('tests/faults/')) return 'faults';
+  if (rel.startsWith('tests/e2e/') || rel.startsWith('tests/bench/') || /\.platform\.test\.ts$/.test(rel)) return 'platform';
+  return 'unit';
+}
+
+const seconds = (ms) => `${(ms / 1000).toFixed(0)} s`;
+
 async function test() {
+  const started = Date.now();
+  const quick = process.argv.includes('--quick');
+  const vitestArgs = process.argv.slice(3).filter((a) => a !== '--quick');
+  const parts = [];
+  const timed = async (name, fn) => {
+    const t = Date.now();
+    const result = await fn();
+    parts.push([name, Date.now() - t]);
+    return result;
+  };
   checkNode();
-  installPackages();
+  await timed('install', () => installPackages());
   const urls = testUrls();
-  const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789', CHROMIUM_PATH: ensureChromium() };
+  const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789' };
+  if (!quick) env.CHROMIUM_PATH = await timed('chromium', () => ensureChromium());
   generatePrismaClient(env);
   await checkRedis(env.REDIS_URL);
   await checkPostgres(env.DATABASE_URL);
-  say(`test database ${new URL(env.DATABASE_URL).pathname.slice(1)} (recreated), Redis database ${new URL(env.REDIS_URL).pathname.slice(1) || 0} (flushed)`);
-  await recreateDatabase(env.DATABASE_URL);
-  await flushRedis(env.REDIS_URL);
-  migrate(env);
+  const reused = await timed('template database', () => prepareTemplate(env));
+  say(
+    `test template database ${new URL(env.DATABASE_URL).pathname.slice(1)} (${reused ? 'migrations unchanged: reused' : 'created and migrated'}); ` +
+      `each test worker gets a copy of it and a Redis database of its own, from database ${new URL(env.REDIS_URL).pathname.slice(1) || 0} down`,
+  );
+  const { buildProcesses } = await import('./build-processes.mjs');
+  await timed('build', async () => {
+    if (!quick) buildWeb();
+    await buildProcesses();
+  });
 
-  say('type checking (tsc, svelte-check) and linting (eslint)...');
-  const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
-  run(bin('tsc'), ['--noEmit', '-p', '.']);
-  run(bin('svelte-kit'), ['sync'], { cwd: join(ROOT, 'web') });
-  run(bin('svelte-check'), ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], { cwd: join(ROOT, 'web') });
-  run(bin('eslint'), ['--max-warnings', '0', '.']);
-  buildWeb();
+  let checks = null;
+  if (quick) {
+    say('quick run: in-process tests only. Skipped: type checks and lint, the browser, platform, fault and privacy projects (`npm test` runs them all)');
+  } else {
+    say('type checking (tsc, svelte-check) and linting (eslint) in the background...');
+    checks = staticChecks();
+  }
 
-  say('running the test suite (vitest)...');
+  say(`running the test suite (vitest${quick ? ', unit project' : ''})...`);
   mkdirSync(DATA, { recursive: true });
   const report = join(DATA, 'vitest-report.json');
-  const status = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(3)], {
-    env,
-    allowFail: true,
-  });
+  const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
+  const vitestStart = Date.now();
+  const status = run(
+    bin('vitest'),
+    ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...(quick ? ['--project', 'unit'] : []), ...vitestArgs],
+    { env, allowFail: true },
+  );
+  parts.push(['vitest', Date.now() - vitestStart]);
+
+  let checksFailed = false;
+  if (checks) {
+    const t = Date.now();
+    const results = await checks;
+    if (Date.now() - t > 1000) parts.push(['static checks, after the tests', Date.now() - t]);
+    for (const r of results) {
+      if (r.status !== 0) {
+        checksFailed = true;
+        console.log(r.output);
+        console.error(`\x1b[31mchorus: ${r.name} failed\x1b[0m`);
+      }
+    }
+    say(`static checks: ${results.map((r) => `${r.name} ${r.status === 0 ? 'passed' : 'FAILED'} (${seconds(r.ms)})`).join(', ')}`);
+  }
+
   if (existsSync(report)) {
     const r = JSON.parse(readFileSync(report, 'utf8'));
+    // wall time of each project: from its first file's start to its last file's end
+    const spans = {};
+    for (const f of r.testResults ?? []) {
+      const p = projectOf(f.name);
+      const s = (spans[p] ??= { start: Infinity, end: 0, files: 0 });
+      s.start = Math.min(s.start, f.startTime);
+      s.end = Math.max(s.end, f.endTime);
+      s.files++;
+    }
+    const projects = Object.entries(spans).map(([p, s]) => `${p} ${seconds(s.end - s.start)} (${s.files} files)`);
     console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests ?? 0)} skipped`);
+    if (projects.length) say(`projects (wall time, several at once): ${projects.join(', ')}`);
   }
-  process.exit(status);
+  say(`times: ${parts.map(([n, ms]) => `${n} ${seconds(ms)}`).join(', ')}; whole run ${seconds(Date.now() - started)}`);
+  process.exit(status !== 0 ? status : checksFailed ? 1 : 0);
 }
 
 /** The benchmark's own database and Redis database, never those of `npm start` or `npm test`. */
@@ -307,7 +445,7 @@ function benchUrls() {
   const db = new URL(process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus');
   if (!process.env.BENCH_DATABASE_URL) db.pathname = `/${decodeURIComponent(db.pathname.slice(1) || 'chorus')}_bench`;
   const redis = new URL(process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  if (!process.env.BENCH_REDIS_URL) redis.pathname = '/14';
+  if (!process.env.BENCH_REDIS_URL) redis.pathname = '/10';
   return { DATABASE_URL: db.toString(), REDIS_URL: redis.toString() };
 }
 

@@ -37,7 +37,8 @@ afterAll(async () => {
 
 it('every acknowledged signature is stored exactly once (50 connections, 2 s, 30% repeats)', async () => {
   const action = await createBenchAction(db, { name: 'ack-once' });
-  await new Promise((r) => setTimeout(r, 2500)); // the server's action cache reloads every 2 s
+  // the server's action cache reloads every 2 s: wait until it knows the new action(s)
+  await expect.poll(async () => (await fetch(`${platform.baseUrl}/api/actions/${action.slug}`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
   const traffic = new SigningTraffic(`ack-${Date.now()}`, 0.3);
   const acks = new Map<string, number>();
   const request = {

@@ -74,7 +74,9 @@ describe('benchmark smoke', () => {
   it('runs the signing scenario: every 202 is exactly one row, probes see the count move', async () => {
     const action = await createBenchAction(db, { name: 'smoke-sign' });
     const fresh = await createBenchAction(db, { name: 'smoke-fresh' });
-    await new Promise((r) => setTimeout(r, 2500)); // the server's action cache reloads every 2 s
+    // the server's action cache reloads every 2 s: wait until it knows the new action(s)
+    await expect.poll(async () => (await fetch(`${platform.baseUrl}/api/actions/${action.slug}`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
+    await expect.poll(async () => (await fetch(`${platform.baseUrl}/api/actions/${fresh.slug}`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
     const s = await signingScenario(platform, pool, action, fresh, {
       connections: 10,
       seconds: 3,

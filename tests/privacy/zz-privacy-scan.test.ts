@@ -1,7 +1,7 @@
-// After the whole suite (vitest.config.ts runs tests/privacy/ last, whatever the order of the
-// rest): no raw email address, signer name or client IP address in any Redis key or value of
-// the test Redis database, nor in the captured output of any platform process that ran in
-// this vitest run (tests/support/platform.ts keeps it in .data/test-logs/).
+// After the whole suite (vitest.config.ts runs the privacy project alone, after all the others):
+// no raw email address, signer name or client IP address in any Redis key or value of any
+// world's Redis database (tests/support/worlds.ts), nor in the captured output of any platform
+// process that ran in this vitest run (tests/support/platform.ts keeps it in .data/test-logs/).
 //
 // So that the scan never passes on an empty log, it first runs a platform of its own at log
 // level info and pushes personal data through every public path: signing by JSON and by the
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../server/src/db/db.ts';
 import { createAction } from '../../server/src/testing/harness.ts';
 import { LOG_DIR, startPlatform, type Platform } from '../support/platform.ts';
+import { allWorlds } from '../support/worlds.ts';
 
 const STAMP = Date.now().toString(36);
 const SIGNERS = [
@@ -78,13 +79,22 @@ afterAll(async () => {
   await db?.close();
 });
 
-/** Names of every signer the database still knows (others were erased or removed by retention). */
+/** Names of every signer any world's database still knows (others were erased or removed by retention). */
 async function knownNames(): Promise<string[]> {
-  const { rows } = await db.pool.query<{ name: string }>(
-    `SELECT DISTINCT trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) AS name FROM supporters WHERE last_name IS NOT NULL`,
-  );
-  // full names of some length only: "Ana López" appears in fixtures, "Ana" alone would match words
-  return [...rows.map((r) => r.name).filter((n) => n.length >= 8), ...SIGNERS.map((s) => s.lastName)];
+  const names = new Set<string>(SIGNERS.map((s) => s.lastName));
+  for (const w of allWorlds()) {
+    const other = createDb(w.DATABASE_URL, { max: 1 });
+    try {
+      const { rows } = await other.pool.query<{ name: string }>(
+        `SELECT DISTINCT trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) AS name FROM supporters WHERE last_name IS NOT NULL`,
+      );
+      // full names of some length only: "Ana López" appears in fixtures, "Ana" alone would match words
+      for (const r of rows) if (r.name.length >= 8) names.add(r.name);
+    } finally {
+      await other.close();
+    }
+  }
+  return [...names];
 }
 
 function findings(where: string, text: string, names: string[]): string[] {
@@ -96,32 +106,34 @@ function findings(where: string, text: string, names: string[]): string[] {
 }
 
 describe('privacy scan after the suite', () => {
-  it('finds no email address, signer name or client IP in any Redis key or value', async () => {
-    const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 2 });
+  it('finds no email address, signer name or client IP in any Redis key or value of any world', async () => {
     const names = await knownNames();
     const problems: string[] = [];
     let keys = 0;
-    try {
-      let cursor = '0';
-      do {
-        const [next, batch] = await redis.scan(cursor, 'COUNT', 500);
-        cursor = next;
-        for (const key of batch) {
-          keys++;
-          problems.push(...findings(`key ${key}`, key, names));
-          const type = await redis.type(key);
-          let value = '';
-          if (type === 'string') value = (await redis.get(key)) ?? '';
-          else if (type === 'hash') value = JSON.stringify(await redis.hgetall(key));
-          else if (type === 'list') value = JSON.stringify(await redis.lrange(key, 0, -1));
-          else if (type === 'set') value = JSON.stringify(await redis.smembers(key));
-          else if (type === 'zset') value = JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
-          else if (type === 'stream') value = JSON.stringify(await redis.xrange(key, '-', '+'));
-          problems.push(...findings(`value of ${key}`, value, names));
-        }
-      } while (cursor !== '0');
-    } finally {
-      redis.disconnect();
+    for (const w of allWorlds()) {
+      const redis = new Redis(w.REDIS_URL, { maxRetriesPerRequest: 2 });
+      try {
+        let cursor = '0';
+        do {
+          const [next, batch] = await redis.scan(cursor, 'COUNT', 500);
+          cursor = next;
+          for (const key of batch) {
+            keys++;
+            problems.push(...findings(`${w.REDIS_URL} key ${key}`, key, names));
+            const type = await redis.type(key);
+            let value = '';
+            if (type === 'string') value = (await redis.get(key)) ?? '';
+            else if (type === 'hash') value = JSON.stringify(await redis.hgetall(key));
+            else if (type === 'list') value = JSON.stringify(await redis.lrange(key, 0, -1));
+            else if (type === 'set') value = JSON.stringify(await redis.smembers(key));
+            else if (type === 'zset') value = JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
+            else if (type === 'stream') value = JSON.stringify(await redis.xrange(key, '-', '+'));
+            problems.push(...findings(`${w.REDIS_URL} value of ${key}`, value, names));
+          }
+        } while (cursor !== '0');
+      } finally {
+        redis.disconnect();
+      }
     }
     // the platform above queued jobs and counted rate limits: there was something to scan
     expect(keys).toBeGreaterThan(0);

@@ -4,11 +4,11 @@
 // letter, hoping the flagged row wins and her own sign-up is swallowed (a 202 and never an
 // email). Against the real database, Redis and an SMTP server (the mailbox), in process.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
+import type { Mailer } from '../../server/src/mail/mailer.ts';
+import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { hashIp } from '../../server/src/shared/tokens.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 const BASE = 'http://chorus.test';
 
@@ -21,8 +21,7 @@ let mailer: Mailer;
 beforeAll(async () => {
   h = await createHarness();
   limited = await createHarness({ env: { SIGN_LIMIT_PER_IP: '2' } });
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

@@ -4,11 +4,11 @@
 // choices and a letter of their own, hoping she presses "confirm" on an email that greets her
 // by her own name. Against the real database, Redis and an SMTP server (the mailbox), in process.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox, type StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
+import type { Mailer } from '../../server/src/mail/mailer.ts';
+import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { sendDueReminders } from '../../server/src/signature/reminder.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 const BASE = 'http://chorus.test';
 const HOUR = 3_600_000;
@@ -19,8 +19,7 @@ let mailer: Mailer;
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

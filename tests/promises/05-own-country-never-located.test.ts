@@ -10,9 +10,9 @@ import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBatch } from '../../server/src/delivery/batch.service.ts';
 import { deliverLetter } from '../../server/src/letter/letter.service.ts';
-import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
-import { confirmSignatures, createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import type { Mailer } from '../../server/src/mail/mailer.ts';
+import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
+import { confirmSignatures, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 const MIN = 3;
 const LOCALES = ['en', 'es', 'fr', 'ru'] as const;
@@ -33,8 +33,7 @@ const queues = { enqueueLetters: async () => {} };
 
 beforeAll(async () => {
   h = await createHarness({ env: { PUBLIC_COUNTRY_MIN: String(MIN) } });
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

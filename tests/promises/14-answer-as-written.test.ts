@@ -10,17 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBatch } from '../../server/src/delivery/batch.service.ts';
 import { sendAnswerNotification } from '../../server/src/delivery/answer.service.ts';
 import { packetToken } from '../../server/src/delivery/packet.service.ts';
-import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
-import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import type { Mailer } from '../../server/src/mail/mailer.ts';
+import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
+import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
 let mailer: Mailer;
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

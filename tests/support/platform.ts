@@ -5,7 +5,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildServer, SERVER_NODE_FLAGS } from '../../server/bin/build-server.mjs';
+import { buildProcesses, SERVER_NODE_FLAGS } from '../../server/bin/build-processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
@@ -61,7 +61,7 @@ async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await fetch(url).then((r) => r.ok, () => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms. Logs:\n${logs.slice(-40).join('')}`);
 }
@@ -83,22 +83,24 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
     BATCH_INTERVAL_MS: '500',
     COUNT_INTERVAL_MS: '200',
     LOG_LEVEL: 'warn',
+    // a platform dies with the test worker that started it (server/src/shared/parent-watch.ts)
+    CHORUS_EXIT_WITH_PARENT: '1',
     ...extraEnv,
   };
   const logs: string[] = [];
   const procs = new Map<string, ChildProcess>();
-  const scripts: Record<string, string> = { mailbox: 'server/src/mailbox/mailbox.main.ts' };
+  // every process runs from its build on plain Node, as `npm start` runs it (server/bin/build-processes.mjs)
+  const builds = await buildProcesses();
+  const scripts: Record<string, string> = { mailbox: builds.mailbox };
   const envOf: Record<string, Record<string, string>> = { mailbox: env };
-  // the server runs from its build on plain Node, as `npm start` runs it (server/bin/build-server.mjs)
-  const serverBuild = await buildServer();
   for (let i = 0; i < serverCount; i++) {
     const name = i === 0 ? 'server' : `server-${i + 1}`;
-    scripts[name] = serverBuild;
+    scripts[name] = builds.server;
     envOf[name] = { ...env, PORT: String(ports[i]) };
   }
   for (let i = 0; i < workerCount; i++) {
     const name = i === 0 ? 'workers' : `workers-${i + 1}`;
-    scripts[name] = 'workers/main.ts';
+    scripts[name] = builds.workers;
     envOf[name] = env;
   }
   mkdirSync(LOG_DIR, { recursive: true });
@@ -106,7 +108,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
   const launch = (name: string) => {
     const script = scripts[name]!;
     const nodeArgs = (name.startsWith('server') ? opts.nodeArgs?.server : name.startsWith('workers') ? opts.nodeArgs?.workers : undefined) ?? [];
-    const args = script.endsWith('.mjs') ? [...SERVER_NODE_FLAGS, ...nodeArgs, script] : [...nodeArgs, '--import', 'tsx', script];
+    const args = name.startsWith('server') ? [...SERVER_NODE_FLAGS, ...nodeArgs, script] : [...nodeArgs, script];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: envOf[name], stdio: ['ignore', 'pipe', 'pipe'] });
     const file = createWriteStream(join(LOG_DIR, `${process.pid}-${++launches}-${name}.log`));
     files.push(file);

@@ -3,9 +3,9 @@
 // downloads), publishing shows the answer publicly and emails each opted-in signer exactly
 // once in their language, and nobody else; rejecting hides it.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Mailbox } from '../mailbox/mailbox.service.ts';
+import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { owedAnswerNotifications, sendAnswerNotification } from './answer.service.ts';
 import { buildBatch } from './batch.service.ts';
 import { packetToken } from './packet.service.ts';
@@ -19,8 +19,7 @@ const MAIL_FROM = 'Chorus <actions@chorus.example.org>';
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
   campaigner = await staffSession(h.db, 'CAMPAIGNER');
   viewer = await staffSession(h.db, 'VIEWER');
 });

@@ -1,12 +1,12 @@
 // Confirmation emails, batching and letter delivery against the real test database and a
 // real SMTP server (the development mailbox, on a free port).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { createBatchSignerCache, deliverLetter, type BatchSignerCache } from '../letter/letter.service.ts';
 import { eraseSupporter } from '../supporter/supporter.repository.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { buildBatch, buildDueBatches } from './batch.service.ts';
 import { bounceAddress } from './bounce.service.ts';
 import { sweep } from './sweeper.service.ts';
@@ -21,8 +21,7 @@ const queues = { enqueueLetters: async (l: { id: string; attempts: number }[]) =
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

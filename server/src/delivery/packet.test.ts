@@ -1,11 +1,11 @@
 // The delivery packet behind the link in every letter, against the real test database and a
 // real SMTP server: who is named to whom, opened_at, CSV and PDF, tokens, answers, ledger.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
 import { signToken } from '../shared/tokens.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { buildBatch } from './batch.service.ts';
 import { neutraliseCell, packetToken } from './packet.service.ts';
 
@@ -16,8 +16,7 @@ const queues = { enqueueLetters: async () => {} };
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

@@ -10,6 +10,7 @@ import { enforceRedisConfig } from '../queue/redis-config.ts';
 import { batchCalls, createQueues, redisConnection } from '../queue/queue.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { ANSWER_FORM_BODY_LIMIT, buildApp, PEER_HEADER, type NodeHandler } from './app.ts';
+import { exitWithParent } from '../shared/parent-watch.ts';
 
 const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', import.meta.url));
 
@@ -79,6 +80,7 @@ async function main() {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  exitWithParent();
 
   await app.listen({ port: config.PORT, host: config.HOST });
 }

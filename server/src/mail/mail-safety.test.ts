@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildBatch } from '../delivery/batch.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
-import { startMailbox, type Mailbox, type StoredMessage } from '../mailbox/mailbox.service.ts';
+import type { Mailbox, StoredMessage } from '../mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
-import { createMailer, type Mailer } from './mailer.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
+import type { Mailer } from './mailer.ts';
 
 const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url));
 const INJECT = '\r\nBcc: evil@evil.example\r\nX-Injected: yes\r\n\r\n<script>alert(1)</script>';
@@ -24,8 +24,7 @@ let mailer: Mailer;
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

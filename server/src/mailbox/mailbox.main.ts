@@ -1,6 +1,8 @@
-// CLI entry for the development mailbox: `tsx server/src/mailbox/mailbox.main.ts`.
+// CLI entry for the development mailbox (built into server/build/mailbox/main.mjs by
+// server/bin/build-processes.mjs; `node --import tsx server/src/mailbox/mailbox.main.ts` also works).
 import { pino } from 'pino';
 import { startMailbox } from './mailbox.service.js';
+import { exitWithParent } from '../shared/parent-watch.ts';
 
 const logger = pino({ name: 'mailbox', level: process.env.LOG_LEVEL || 'info' });
 
@@ -40,6 +42,7 @@ try {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  exitWithParent();
 } catch (err) {
   logger.error({ err }, 'mailbox failed to start');
   process.exit(1);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRedisConfig, enforceRedisConfig } from './redis-config.ts';
+import { buildProcesses } from '../../bin/build-processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -99,7 +100,7 @@ describe('Redis configuration check', () => {
   });
 
   it('the worker process refuses to start on it with REDIS_EVICTION_CHECK=refuse', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    const child = spawn(process.execPath, [(await buildProcesses()).workers], {
       cwd: ROOT,
       env: { ...process.env, REDIS_URL: lru.url, REDIS_EVICTION_CHECK: 'refuse', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],

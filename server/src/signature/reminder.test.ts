@@ -4,10 +4,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import { signupVars } from '../testing/signup-fixture.ts';
-import { startMailbox, type Mailbox, type StoredMessage } from '../mailbox/mailbox.service.ts';
+import type { Mailbox, StoredMessage } from '../mailbox/mailbox.service.ts';
 import { LOCALES } from '../shared/locales.ts';
 import { eraseSupporter } from '../supporter/supporter.repository.ts';
-import { createAction, createHarness, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { createAction, createHarness, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { sendDueReminders, type ReminderDeps } from './reminder.service.ts';
 
 const BASE = 'http://chorus.test';
@@ -19,8 +19,7 @@ let mailer: Mailer;
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

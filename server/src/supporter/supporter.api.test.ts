@@ -5,13 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.ts';
 import { buildApp } from '../http/app.ts';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
-import { startMailbox, type Mailbox, type StoredMessage } from '../mailbox/mailbox.service.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Mailbox, StoredMessage } from '../mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
 import { foldConfirmations } from '../signature/counter.service.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { confirmationToken } from '../signature/signature.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { parseMultipartFields } from '../http/routes/members.ts';
 import { myDataToken, unsubscribeToken } from './supporter.service.ts';
 
@@ -27,8 +27,7 @@ const tokenDeps = () => ({ secret: h.secret, clock: () => clock.value });
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
   // the harness app, but with this file's clock and mailer, and links to BASE
   app = await buildApp({
     config: { ...loadConfig(), LOG_LEVEL: 'silent', PUBLIC_BASE_URL: BASE },

@@ -14,6 +14,8 @@ import { insertUser } from '../staff/staff.repository.ts';
 import type { StaffRole } from '../staff/staff.schema.ts';
 import type { Redis } from 'ioredis';
 import { checkEveryInject } from './openapi.ts';
+import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 
 export interface Harness {
   app: FastifyInstance;
@@ -220,4 +222,14 @@ export function newSignature(actionId: string, email: string, overrides: Partial
     suspicious: false,
     ...overrides,
   };
+}
+
+/**
+ * A development mailbox on free ports and a mailer that sends to it (unpooled, so each message
+ * is on the wire when `sendMail` resolves): what the in-process tests that read emails share.
+ */
+export async function startTestMail(): Promise<{ mailbox: Mailbox; mailer: Mailer }> {
+  const mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
+  const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  return { mailbox, mailer };
 }

@@ -106,7 +106,7 @@ describe('promise 6: the public ledger of deliveries', () => {
     // letters to each signer's own country's officials: one letter to Tuvalu carrying 1
     // signature (a country count of 1, made the minute she confirmed), one to France with 12.
     // Both countries have reached the minimum, or their officials would get no letter at all
-    // (tests/promises/05-06-country-minimum-before-officials-are-written.test.ts)
+    // (tests/promises/05-06-country-minimum-before-officials-are-written.platform.test.ts)
     const fx = await createAction(h.db, { kind: 'LETTER', targetMode: 'BY_SIGNER_COUNTRY', targets: [{ country: 'TV', language: 'en' }, { country: 'FR', language: 'en' }] });
     await h.cache.refresh();
     for (let i = 0; i < MIN + 1; i++) await signed('TV', 2, {}, { slug: fx.action.slug, id: fx.action.id });
