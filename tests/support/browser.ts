@@ -1,8 +1,15 @@
 // Debian's Chromium, driven by playwright-core. Playwright gives every launch a fresh,
 // empty profile directory of its own; the flags keep Chromium off the network.
+//
+// One Chromium per vitest worker: the files of the platform project share their worker's
+// process (vitest.config.ts), so the first file launches it and the next ones reuse it, each
+// in contexts of its own (a context is a fresh profile: no cookies, cache or storage shared).
+// `close()` of the shared browser does nothing; it is closed when the worker ends.
 import { chromium, type Browser } from 'playwright-core';
 
-export function launchChromium(): Promise<Browser> {
+let shared: Promise<Browser> | null = null;
+
+function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: [
@@ -15,5 +22,21 @@ export function launchChromium(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
     ],
+  });
+}
+
+export async function launchChromium(): Promise<Browser> {
+  const current = shared ? await shared.catch(() => null) : null;
+  if (!current || !current.isConnected()) {
+    shared = launch();
+    shared.catch(() => (shared = null));
+  }
+  const browser = await shared!;
+  return new Proxy(browser, {
+    get(target, prop, receiver) {
+      if (prop === 'close') return async () => {};
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
   });
 }
