@@ -197,8 +197,24 @@ function checkToken(deps: Pick<SignatureDeps, 'secret' | 'clock'>, token: string
   return { signatureId, version };
 }
 
-/** Reads the signature a link names (under a row lock when `client` is a transaction's). */
+/**
+ * Reads the signature a link names; with `lock` (inside a transaction), under row locks taken in
+ * the order every writer of a person's rows takes them: the supporter first, then the signature.
+ * A sign-up locks the supporter (its upsert) and then the signature; confirming used to lock the
+ * signature and then the supporter (to give it the confirmed name), so a sign-up and a
+ * confirmation of the same person at the same moment deadlocked, and PostgreSQL killed one of
+ * them: a 500 (tests/promises/16-confirm-and-sign-up-at-once.test.ts).
+ */
 async function signatureForToken(db: pg.Pool | pg.PoolClient, signatureId: string, locale: string | undefined, lock: boolean) {
+  if (lock) {
+    // NO KEY UPDATE: the lock the supporter's update takes anyway; it leaves new signatures
+    // of other actions (which only need the key) free to reference the row
+    await db.query({
+      name: 'signature-for-token-lock-supporter',
+      text: 'SELECT 1 FROM supporters WHERE id = (SELECT supporter_id FROM signatures WHERE id = $1) FOR NO KEY UPDATE',
+      values: [signatureId],
+    });
+  }
   const { rows } = await db.query<TokenRow>({
     name: lock ? 'signature-for-token-lock' : 'signature-for-token',
     text: `SELECT s.id, s.supporter_id, s.status, s.invalid_reason, p.erased_at IS NOT NULL AS erased, a.slug, ${SIGNUP_COLUMNS},
@@ -252,6 +268,7 @@ export async function confirm(
   shownVersion?: string,
 ): Promise<{ status: 'confirmed' | 'already_confirmed'; action: { slug: string; title: string } }> {
   const link = checkToken(deps, token);
+  // every effect is inside the transaction (the cache is told after it commits): safe to run again
   const outcome = await inTransaction(deps.pool, async (tx) => {
     const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);
     const { status } = standing(row, [link.version, shownVersion]);
@@ -270,7 +287,7 @@ export async function confirm(
       actionCount: deps.cache.count(sig.action_id),
     });
     return { won: true, action };
-  });
+  }, { retries: 3 });
   if (!outcome.won) return { status: 'already_confirmed', action: outcome.action };
   // the public count of this process shows it at once, others at their next reload (action.service.ts)
   deps.cache.confirmed(outcome.action.slug);
@@ -305,5 +322,5 @@ export async function discard(
       values: [row.id, deps.clock(), DISCARDED_BY_OWNER],
     });
     return { status: 'discarded' as const, action };
-  });
+  }, { retries: 3 });
 }
