@@ -57,7 +57,7 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () 
 
 export interface AppDeps {
   config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> &
-    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP' | 'PUBLIC_COUNTRY_MIN'>> &
+    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP' | 'PUBLIC_COUNTRY_MIN'>> &
     Partial<Pick<Config, 'WEBHOOK_ALLOW_PRIVATE' | 'API_KEY_FAILURES_PER_IP'>>;
   pool: pg.Pool;
   redis: Redis;
@@ -252,7 +252,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock: deps.signatures.clock,
     limits: {
       signPerIp: deps.config.SIGN_LIMIT_PER_IP ?? 100,
-      signPerEmail: deps.config.SIGN_LIMIT_PER_EMAIL ?? 5,
       postPerIp: deps.config.PUBLIC_POST_LIMIT_PER_IP ?? 300,
       signPerApiKey: deps.config.SIGN_LIMIT_PER_API_KEY ?? 1000,
       windowMs: DEFAULT_WINDOW_MS,

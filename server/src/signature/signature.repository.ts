@@ -21,9 +21,9 @@ export interface NewSignature {
   /** the same keyed hash of the address's /24 or /64 network (shared/tokens.ts hashNetwork) */
   netHash: string | null;
   source: string | null;
-  /** honeypot filled or over a rate limit: stored, but invalidated at once so it never counts */
+  /** honeypot filled or over the per-address limit: stored, but invalidated at once so it never counts */
   suspicious: boolean;
-  /** why (honeypot, rate_limit_ip, rate_limit_email); defaults to honeypot */
+  /** why (honeypot, rate_limit_ip; rate_limit_email on rows from before that limit moved to the emails); defaults to honeypot */
   invalidReason?: string | null;
 }
 

@@ -52,10 +52,13 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
 
   const own = personalLetter(action, input.letterSubject, input.letterBody);
   const canonical = canonicalEmail(input.email);
-  // Offenders are not told: they get the same answer, and their signature is stored
-  // invalidated with the reason (never counted, emailed or delivered; staff see it).
+  // Offenders (the honeypot, a flood from one client address) are not told: they get the same
+  // answer, and their signature is stored invalidated with the reason (never counted, emailed or
+  // delivered; staff see it). There is no per-email verdict: a sign-up with an address is never
+  // dropped for how often the address was used; the emails it causes are what is limited, and
+  // they wait their turn (confirmation.service.ts).
   const honeypot = Boolean(input.website && input.website.trim() !== '');
-  const verdict = honeypot ? 'honeypot' : ((await deps.abuse?.checkSignature({ ip: ctx.ip, canonicalEmail: canonical })) ?? null);
+  const verdict = honeypot ? 'honeypot' : ((await deps.abuse?.checkSignature({ ip: ctx.ip })) ?? null);
   const written = await deps.writer.write({
     actionId: action.id,
     email: input.email,
@@ -80,7 +83,8 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
   // nothing is emailed for a flagged signature: a flood cannot turn us into a mail bomb
   if (verdict !== null) return;
   // The signature is durable; the email job is a nudge. If Redis is away the sweeper
-  // finds the owed confirmation in the database and enqueues it later.
+  // finds the owed confirmation in the database and enqueues it later. Past the address's
+  // email budget, the worker delays the job to the next window (it stays owed, and pending).
   deps.queues.enqueueConfirmations([written]).catch((err: unknown) => {
     deps.log.warn({ err: String(err) }, 'confirmation enqueue failed; the sweeper will retry');
   });
