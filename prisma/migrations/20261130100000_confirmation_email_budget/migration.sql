@@ -10,6 +10,5 @@ ADD COLUMN     "confirmation_window_sent" INTEGER NOT NULL DEFAULT 0;
 -- AlterTable: the request (confirmation_requested_at) whose email the budget let go
 ALTER TABLE "signatures" ADD COLUMN     "confirmation_released_at" TIMESTAMPTZ(3);
 
--- Emails already sent need no release, and those owed at the upgrade go through the budget.
-UPDATE "signatures" SET "confirmation_released_at" = "confirmation_requested_at"
-WHERE "confirmation_sent_at" IS NOT NULL AND "confirmation_sent_at" >= "confirmation_requested_at";
+-- No backfill: an email already sent is not owed, and the budget only looks at owed ones. Those
+-- owed at the upgrade are let go by the workers under the budget, like any new one.

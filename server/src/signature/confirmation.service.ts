@@ -56,6 +56,8 @@ export function nextBudgetWindow(now: Date, windowMs: number): Date {
  * inside a transaction: the supporter row is locked first (the order every writer of a person's
  * rows takes: supporter, then signatures), so two workers never let go the same budget twice, and
  * a sign-up cannot change a request between its release and its loading. Answers the ids let go.
+ * An email counts when it is let go: one whose request a newer sign-up replaces before it is sent
+ * still counts, so the address gets fewer emails that window, never more.
  */
 export async function releaseOwedConfirmations(tx: pg.PoolClient, supporterId: string, now: Date, budget: ConfirmationBudget): Promise<string[]> {
   const window = budgetWindowStart(now, budget.windowMs);
