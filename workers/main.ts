@@ -7,7 +7,7 @@ import { Worker } from 'bullmq';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../server/src/config/config.ts';
 import { createDb } from '../server/src/db/db.ts';
-import { owedAnswerNotifications, sendAnswerNotification } from '../server/src/delivery/answer.service.ts';
+import { owedAnswerNotifications } from '../server/src/delivery/answer.service.ts';
 import { buildDueBatches } from '../server/src/delivery/batch.service.ts';
 import { startBounceServer, type BounceServer } from '../server/src/delivery/bounce.service.ts';
 import { createDomainLimiter } from '../server/src/delivery/domain-limit.ts';
@@ -15,7 +15,9 @@ import { sweep } from '../server/src/delivery/sweeper.service.ts';
 import { createBatchSignerCache, deliverLetter } from '../server/src/letter/letter.service.ts';
 import { createMailer } from '../server/src/mail/mailer.ts';
 import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type MailJob } from '../server/src/queue/queue.ts';
-import { mailDomain, sendConfirmation } from '../server/src/signature/confirmation.service.ts';
+import { mailDomain } from '../server/src/signature/confirmation.service.ts';
+import { mailProcessor } from './mail.processor.ts';
+import { DEFAULT_WINDOW_MS } from '../server/src/abuse/abuse.service.ts';
 import { foldConfirmations } from '../server/src/signature/counter.service.ts';
 import { sendDueReminders } from '../server/src/signature/reminder.service.ts';
 import { createWebhookQueue, WEBHOOK_QUEUE } from '../server/src/webhook/webhook.queue.ts';
@@ -61,26 +63,23 @@ async function main() {
   const connection = redisConnection(config.REDIS_URL, { forWorker: true });
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 
+  // one address gets at most SIGN_LIMIT_PER_EMAIL confirmation emails per window; the others wait
+  const confirmationBudget = { perWindow: config.SIGN_LIMIT_PER_EMAIL, windowMs: DEFAULT_WINDOW_MS };
   const mailWorker = new Worker<MailJob>(
     QUEUE_NAMES.mail,
-    async (job) =>
-      job.data.kind === 'answer'
-        ? sendAnswerNotification(
-            { pool: db.pool, mailer, secret: config.SECRET_KEY, clock, publicBaseUrl: config.PUBLIC_BASE_URL, mailFrom: config.MAIL_FROM },
-            job.data.notificationId,
-          )
-        : sendConfirmation(
-            {
-              pool: db.pool,
-              mailer,
-              secret: config.SECRET_KEY,
-              clock,
-              confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
-              publicBaseUrl: config.PUBLIC_BASE_URL,
-              mailFrom: config.MAIL_FROM,
-            },
-            job.data.signatureId,
-          ),
+    mailProcessor({
+      answers: { pool: db.pool, mailer, secret: config.SECRET_KEY, clock, publicBaseUrl: config.PUBLIC_BASE_URL, mailFrom: config.MAIL_FROM },
+      confirmations: {
+        pool: db.pool,
+        mailer,
+        secret: config.SECRET_KEY,
+        clock,
+        confirmLinkTtlHours: config.CONFIRM_LINK_TTL_HOURS,
+        publicBaseUrl: config.PUBLIC_BASE_URL,
+        mailFrom: config.MAIL_FROM,
+        budget: confirmationBudget,
+      },
+    }),
     { connection, concurrency: 10 },
   );
   const deliveryWorker = new Worker<DeliveryJob>(
@@ -131,7 +130,7 @@ async function main() {
     ),
     every('sweeper', config.SWEEP_INTERVAL_MS, log, async () => {
       try {
-        await sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs });
+        await sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs, confirmationBudget });
         // "an official answered" emails still owed (the outbox of answer.service.ts)
         await queues.enqueueAnswerNotifications(await owedAnswerNotifications(db.pool, new Date(clock().getTime() - config.SWEEP_GRACE_MS)));
       } catch (err) {

@@ -559,6 +559,19 @@ describe('member pages without JavaScript on a phone', () => {
     expect(offsite).toEqual([]);
   }, 60_000);
 
+  it('the check-email page says, in every language, that the email may come later but will come', async () => {
+    // an address's confirmation emails are limited (SIGN_LIMIT_PER_EMAIL per 10 minutes): past it
+    // a sign-up waits its turn instead of being dropped, and the page says so to everyone alike
+    const notes = { en: 'may come later, but it will come', es: 'puede tardar más, pero llegará', fr: 'peut arriver plus tard, mais il arrivera', ru: 'может прийти позже, но оно придёт' };
+    for (const [lang, note] of Object.entries(notes)) {
+      for (const path of [`/${lang}/actions/${PETITION.slug}/check-email`, `/${lang}/embed/${PETITION.slug}/check-email`]) {
+        const res = await fetch(`${platform.baseUrl}${path}`);
+        expect(res.status, path).toBe(200);
+        expect(await res.text(), path).toContain(note);
+      }
+    }
+  });
+
   it('passes axe on the other member pages and loads nothing from elsewhere', async () => {
     await auditUrl('home (en)', `${platform.baseUrl}/en`);
     await auditUrl('home (ru)', `${platform.baseUrl}/ru`);

@@ -1,13 +1,20 @@
 // Abuse controls for every path that creates a signature (the public form, /api/v1 and the
 // OSDI record helpers) and for the other public forms: fixed-window counters in Redis, shared
-// by every server process, keyed by an HMAC of what is counted (a client address, a canonical
-// email, an API key) so Redis never holds an address or an IP in clear. The signing service
-// (signature.service.ts sign) is the one caller of the signing limits, whatever the path.
+// by every server process, keyed by an HMAC of what is counted (a client address, an API key)
+// so Redis never holds an address or an IP in clear. The signing service (signature.service.ts
+// sign) is the one caller of the signing limits, whatever the path.
 //
-// Offenders of the signing limits are handled silently: they get the same 202 (or 303) as
+// Offenders of the per-address limit are handled silently: they get the same 202 (or 303) as
 // anyone, and their signature is stored INVALIDATED with the reason, so it is never counted,
-// emailed or delivered, and staff can see it. Telling them would only teach them the limit.
+// emailed or delivered, and staff can see it. Telling them would only teach them the limit. A
+// flood from one client address is a source, not a person: whoever's email it used, their own
+// sign-up (from their own address) replaces the flagged one.
 // If Redis cannot answer, the limits fail open: an outage of Redis must not stop signing.
+//
+// The per-email limit (SIGN_LIMIT_PER_EMAIL) is not here: it caps the confirmation emails an
+// address receives, where they are sent (signature/confirmation.service.ts), and never drops a
+// sign-up. Counting sign-ups per email here, and invalidating those past it, let anyone who used
+// up a person's budget swallow her own sign-up (a 202 and never an email).
 import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -15,8 +22,6 @@ import type pg from 'pg';
 export interface AbuseLimits {
   /** signatures per client address per window (all actions) */
   signPerIp: number;
-  /** signatures per canonical email per window (all actions): also caps the confirmation emails one address can be sent */
-  signPerEmail: number;
   /** other public POSTs (confirm, unsubscribe, my data, previews, answers) per client address per window, then 429 */
   postPerIp: number;
   /** signatures one integrator API key may record per window (all actions), then 429: nothing is stored */
@@ -36,11 +41,11 @@ for i, k in ipairs(KEYS) do
 end
 return totals`;
 
-export type SignVerdict = null | 'rate_limit_ip' | 'rate_limit_email';
+export type SignVerdict = null | 'rate_limit_ip';
 
 export interface AbuseGuard {
   /** null when the signature may count; otherwise the reason it is stored invalidated */
-  checkSignature(who: { ip: string; canonicalEmail: string }): Promise<SignVerdict>;
+  checkSignature(who: { ip: string }): Promise<SignVerdict>;
   /** false when this address has used up its other public POSTs for the window; `retryAfter` in seconds */
   allowPost(ip: string): Promise<{ ok: boolean; retryAfter: number }>;
   /**
@@ -116,10 +121,8 @@ export function createAbuseGuard(deps: {
 
   return {
     async checkSignature(who) {
-      const [byIp, byEmail] = await Promise.all([hit('sign-ip', who.ip), hit('sign-email', who.canonicalEmail)]);
-      if (byIp && byIp.count > limits.signPerIp) return 'rate_limit_ip';
-      if (byEmail && byEmail.count > limits.signPerEmail) return 'rate_limit_email';
-      return null;
+      const byIp = await hit('sign-ip', who.ip);
+      return byIp && byIp.count > limits.signPerIp ? 'rate_limit_ip' : null;
     },
     async allowPost(ip) {
       const h = await hit('post-ip', ip);

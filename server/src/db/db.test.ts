@@ -39,3 +39,56 @@ describe('the pg pool when PostgreSQL goes away', () => {
     }
   });
 });
+
+describe('inTransaction with retries', () => {
+  it('runs a transaction that a real deadlock rolled back again, whole; other errors, and a conflict past the retries, reach the caller', async () => {
+    const own = createDb(process.env.DATABASE_URL!, { max: 4 });
+    const table = `tx_retry_probe_${process.pid}`;
+    try {
+      await own.pool.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int NOT NULL)`);
+      await own.pool.query(`INSERT INTO ${table} VALUES (1, 0), (2, 0)`);
+      // two transactions lock the two rows in opposite orders, each waiting until the other
+      // holds its first row: PostgreSQL kills one of them with 40P01, and it runs again
+      let arrived = 0;
+      let release!: () => void;
+      const both = new Promise<void>((resolve) => (release = resolve));
+      let runs = 0;
+      const crossing = (first: number, second: number) =>
+        inTransaction(
+          own.pool,
+          async (tx) => {
+            runs++;
+            await tx.query(`UPDATE ${table} SET v = v + 1 WHERE id = $1`, [first]);
+            if (++arrived === 2) release();
+            await both;
+            await tx.query(`UPDATE ${table} SET v = v + 1 WHERE id = $1`, [second]);
+          },
+          { retries: 3 },
+        );
+      await Promise.all([crossing(1, 2), crossing(2, 1)]);
+      expect(runs).toBe(3);
+      // both committed, each once: two increments per row
+      expect((await own.pool.query(`SELECT id, v FROM ${table} ORDER BY id`)).rows).toEqual([
+        { id: 1, v: 2 },
+        { id: 2, v: 2 },
+      ]);
+
+      let calls = 0;
+      const failing = (code: string) => async () => {
+        calls++;
+        throw Object.assign(new Error(code), { code });
+      };
+      await expect(inTransaction(own.pool, failing('23505'), { retries: 3 })).rejects.toMatchObject({ code: '23505' });
+      expect(calls).toBe(1);
+      calls = 0;
+      await expect(inTransaction(own.pool, failing('40001'), { retries: 2 })).rejects.toMatchObject({ code: '40001' });
+      expect(calls).toBe(3);
+      calls = 0;
+      await expect(inTransaction(own.pool, failing('40P01'))).rejects.toMatchObject({ code: '40P01' });
+      expect(calls).toBe(1);
+    } finally {
+      await own.pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+      await own.close();
+    }
+  });
+});

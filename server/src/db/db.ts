@@ -3,6 +3,9 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import { isTransientConflict } from './conflict.ts';
+
+export { isTransientConflict };
 
 export type Prisma = PrismaClient;
 
@@ -42,8 +45,24 @@ export function createDb(databaseUrl: string, opts: { max?: number; applicationN
   };
 }
 
-/** Runs fn inside one transaction on one pooled client. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs fn inside one transaction on one pooled client. With `retries`, a transaction rolled back
+ * by a transient conflict (isTransientConflict) is run again from the start, up to that many
+ * more times, after a short random pause: only for an fn whose every effect is inside the
+ * transaction (nothing sent, enqueued or cached before it commits).
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: { retries?: number } = {}): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await once(pool, fn);
+    } catch (err) {
+      if (attempt >= (opts.retries ?? 0) || !isTransientConflict(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+    }
+  }
+}
+
+async function once<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');

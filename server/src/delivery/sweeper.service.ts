@@ -3,6 +3,7 @@
 // sweeping at all is what makes a lost job, a dead worker or a flushed Redis lose nothing.
 import type pg from 'pg';
 import { confirmationJobId, letterJobId, type Queues } from '../queue/queue.ts';
+import { budgetWindowStart, type ConfirmationBudget } from '../signature/confirmation.service.ts';
 
 export interface SweepDeps {
   pool: pg.Pool;
@@ -12,16 +13,25 @@ export interface SweepDeps {
   graceMs: number;
   /** a SUBMITTING letter older than this belongs to a dead worker */
   staleSubmittingMs: number;
+  /**
+   * the per-address budget of confirmation emails (signature/confirmation.service.ts): an owed
+   * email not yet let go, of an address whose budget for this window is used up, waits for the
+   * next window (its job is delayed to then), so the sweeper leaves it alone until then
+   */
+  confirmationBudget?: ConfirmationBudget;
 }
 
 export async function sweep(deps: SweepDeps): Promise<{ confirmations: number; letters: number }> {
   const now = deps.clock().getTime();
+  const budget = deps.confirmationBudget;
   const owedMail = await deps.pool.query<{ id: string; requested_at: Date }>(
-    `SELECT id, confirmation_requested_at AS requested_at FROM signatures
-     WHERE (confirmation_sent_at IS NULL OR confirmation_requested_at > confirmation_sent_at)
-       AND status <> 'INVALIDATED' AND confirmation_requested_at < $1
-     ORDER BY confirmation_requested_at LIMIT 5000`,
-    [new Date(now - deps.graceMs)],
+    `SELECT s.id, s.confirmation_requested_at AS requested_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+     WHERE (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at)
+       AND s.status <> 'INVALIDATED' AND s.confirmation_requested_at < $1
+       AND ($2::timestamptz IS NULL OR s.confirmation_released_at >= s.confirmation_requested_at
+            OR p.confirmation_window_at IS DISTINCT FROM $2 OR p.confirmation_window_sent < $3)
+     ORDER BY s.confirmation_requested_at LIMIT 5000`,
+    [new Date(now - deps.graceMs), budget ? budgetWindowStart(deps.clock(), budget.windowMs) : null, budget?.perWindow ?? 0],
   );
   // still owed after the grace time: a finished job of the same id did not do it, and would
   // swallow the enqueue below as its duplicate

@@ -22,6 +22,7 @@ import type { SignatureDeps } from '../signature/signature.service.ts';
 import { DOCS_CSP, DOCS_CSS, renderDocs, swaggerOptions } from './openapi.ts';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { AppError, forbidden, tooMany } from '../shared/errors.ts';
+import { isTransientConflict } from '../db/conflict.ts';
 import { createAbuseGuard, DEFAULT_WINDOW_MS } from '../abuse/abuse.service.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
@@ -56,7 +57,7 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () 
 
 export interface AppDeps {
   config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> &
-    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_EMAIL' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP' | 'PUBLIC_COUNTRY_MIN'>> &
+    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP' | 'PUBLIC_COUNTRY_MIN'>> &
     Partial<Pick<Config, 'WEBHOOK_ALLOW_PRIVATE' | 'API_KEY_FAILURES_PER_IP'>>;
   pool: pg.Pool;
   redis: Redis;
@@ -251,7 +252,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock: deps.signatures.clock,
     limits: {
       signPerIp: deps.config.SIGN_LIMIT_PER_IP ?? 100,
-      signPerEmail: deps.config.SIGN_LIMIT_PER_EMAIL ?? 5,
       postPerIp: deps.config.PUBLIC_POST_LIMIT_PER_IP ?? 300,
       signPerApiKey: deps.config.SIGN_LIMIT_PER_API_KEY ?? 1000,
       windowMs: DEFAULT_WINDOW_MS,
@@ -303,6 +303,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         .code(503)
         .header('retry-after', '5')
         .send({ statusCode: 503, error: 'Service Unavailable', code: 'unavailable', message: 'The service is briefly unavailable; please try again shortly' });
+    }
+    if (isTransientConflict(err)) {
+      // a transaction that lost a race with another (deadlock, serialization failure) and
+      // still did after its retries: nothing of it was written; trying again is the answer
+      req.log.warn({ code: (err as { code?: string }).code }, 'transaction conflict after retries');
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ statusCode: 503, error: 'Service Unavailable', code: 'busy', message: 'Too many changes to the same record at once; please try again in a moment' });
     }
     req.log.error({ err }, 'unhandled error');
     return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', code: 'internal', message: 'Something went wrong on our side; it has been logged' });

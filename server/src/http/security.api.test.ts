@@ -140,7 +140,7 @@ describe('error bodies', () => {
     expect(await signatureCount(action.id)).toBe(0);
   });
 
-  it('an unexpected database error is a 500 with no SQL or stack; a lost connection is a 503 with Retry-After', async () => {
+  it('an unexpected database error is a 500 with no SQL or stack; a lost connection, or a transaction that lost a race, is a 503 with Retry-After', async () => {
     const token = confirmationToken({ secret: h.secret, clock: () => new Date(), confirmLinkTtlHours: 1 }, randomUUID());
     const pool = h.db.pool as pg.Pool & { query: unknown };
     const original = pool.query;
@@ -159,6 +159,16 @@ describe('error bodies', () => {
       expect(down.statusCode).toBe(503);
       expect(down.headers['retry-after']).toBe('5');
       expect(down.body).not.toMatch(/5432|ECONNREFUSED/);
+
+      // a transaction that lost a race (deadlock, serialization failure) even after its retries
+      for (const code of ['40P01', '40001', '55P03']) {
+        pool.query = () => Promise.reject(Object.assign(new Error('deadlock detected: Process 4242 waits for ShareLock on transaction 99'), { code }));
+        const busy = await h.app.inject({ url: `/api/confirmations/${token}` });
+        expect(busy.statusCode, code).toBe(503);
+        expect(busy.headers['retry-after']).toBe('1');
+        expect(busy.json()).toEqual({ statusCode: 503, error: 'Service Unavailable', code: 'busy', message: expect.any(String) });
+        expect(busy.body).not.toMatch(/Process|ShareLock/);
+      }
     } finally {
       pool.query = original;
     }

@@ -1,6 +1,7 @@
 // Durable writes of new signatures, batched: requests arriving within a few milliseconds
 // share one statement (its own transaction), and each caller is answered after it commits.
 import type pg from 'pg';
+import { isTransientConflict } from '../db/conflict.ts';
 
 export interface NewSignature {
   actionId: string;
@@ -20,9 +21,9 @@ export interface NewSignature {
   /** the same keyed hash of the address's /24 or /64 network (shared/tokens.ts hashNetwork) */
   netHash: string | null;
   source: string | null;
-  /** honeypot filled or over a rate limit: stored, but invalidated at once so it never counts */
+  /** honeypot filled or over the per-address limit: stored, but invalidated at once so it never counts */
   suspicious: boolean;
-  /** why (honeypot, rate_limit_ip, rate_limit_email); defaults to honeypot */
+  /** why (honeypot, rate_limit_ip; rate_limit_email on rows from before that limit moved to the emails); defaults to honeypot */
   invalidReason?: string | null;
 }
 
@@ -287,13 +288,21 @@ export class SignatureWriter {
     }
   }
 
-  private async commit(batch: typeof this.queue, settled: () => void = () => {}): Promise<void> {
+  private async commit(batch: typeof this.queue, settled: () => void = () => {}, attempt = 0): Promise<void> {
     try {
       const results = await writeSignatures(this.pool, batch.map((b) => b.item));
       this.batchesWritten++;
       settled();
       batch.forEach((b, i) => b.resolve(results[i]!));
     } catch (err) {
+      // the statement lost a race (a deadlock or serialization failure) and was rolled back
+      // whole: the same statement again is safe. Rows are locked in a fixed order (supporters,
+      // then signatures, as confirming does), so this should not happen; if it still does after
+      // a few tries, the caller gets a 503 with Retry-After (http/app.ts), never a 500
+      if (isTransientConflict(err) && attempt < 3) {
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+        return this.commit(batch, settled, attempt + 1);
+      }
       if (batch.length === 1) {
         settled();
         batch[0]!.reject(err);

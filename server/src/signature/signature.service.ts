@@ -52,10 +52,13 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
 
   const own = personalLetter(action, input.letterSubject, input.letterBody);
   const canonical = canonicalEmail(input.email);
-  // Offenders are not told: they get the same answer, and their signature is stored
-  // invalidated with the reason (never counted, emailed or delivered; staff see it).
+  // Offenders (the honeypot, a flood from one client address) are not told: they get the same
+  // answer, and their signature is stored invalidated with the reason (never counted, emailed or
+  // delivered; staff see it). There is no per-email verdict: a sign-up with an address is never
+  // dropped for how often the address was used; the emails it causes are what is limited, and
+  // they wait their turn (confirmation.service.ts).
   const honeypot = Boolean(input.website && input.website.trim() !== '');
-  const verdict = honeypot ? 'honeypot' : ((await deps.abuse?.checkSignature({ ip: ctx.ip, canonicalEmail: canonical })) ?? null);
+  const verdict = honeypot ? 'honeypot' : ((await deps.abuse?.checkSignature({ ip: ctx.ip })) ?? null);
   const written = await deps.writer.write({
     actionId: action.id,
     email: input.email,
@@ -80,7 +83,8 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
   // nothing is emailed for a flagged signature: a flood cannot turn us into a mail bomb
   if (verdict !== null) return;
   // The signature is durable; the email job is a nudge. If Redis is away the sweeper
-  // finds the owed confirmation in the database and enqueues it later.
+  // finds the owed confirmation in the database and enqueues it later. Past the address's
+  // email budget, the worker delays the job to the next window (it stays owed, and pending).
   deps.queues.enqueueConfirmations([written]).catch((err: unknown) => {
     deps.log.warn({ err: String(err) }, 'confirmation enqueue failed; the sweeper will retry');
   });
@@ -197,8 +201,24 @@ function checkToken(deps: Pick<SignatureDeps, 'secret' | 'clock'>, token: string
   return { signatureId, version };
 }
 
-/** Reads the signature a link names (under a row lock when `client` is a transaction's). */
+/**
+ * Reads the signature a link names; with `lock` (inside a transaction), under row locks taken in
+ * the order every writer of a person's rows takes them: the supporter first, then the signature.
+ * A sign-up locks the supporter (its upsert) and then the signature; confirming used to lock the
+ * signature and then the supporter (to give it the confirmed name), so a sign-up and a
+ * confirmation of the same person at the same moment deadlocked, and PostgreSQL killed one of
+ * them: a 500 (tests/promises/16-confirm-and-sign-up-at-once.test.ts).
+ */
 async function signatureForToken(db: pg.Pool | pg.PoolClient, signatureId: string, locale: string | undefined, lock: boolean) {
+  if (lock) {
+    // NO KEY UPDATE: the lock the supporter's update takes anyway; it leaves new signatures
+    // of other actions (which only need the key) free to reference the row
+    await db.query({
+      name: 'signature-for-token-lock-supporter',
+      text: 'SELECT 1 FROM supporters WHERE id = (SELECT supporter_id FROM signatures WHERE id = $1) FOR NO KEY UPDATE',
+      values: [signatureId],
+    });
+  }
   const { rows } = await db.query<TokenRow>({
     name: lock ? 'signature-for-token-lock' : 'signature-for-token',
     text: `SELECT s.id, s.supporter_id, s.status, s.invalid_reason, p.erased_at IS NOT NULL AS erased, a.slug, ${SIGNUP_COLUMNS},
@@ -252,6 +272,7 @@ export async function confirm(
   shownVersion?: string,
 ): Promise<{ status: 'confirmed' | 'already_confirmed'; action: { slug: string; title: string } }> {
   const link = checkToken(deps, token);
+  // every effect is inside the transaction (the cache is told after it commits): safe to run again
   const outcome = await inTransaction(deps.pool, async (tx) => {
     const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);
     const { status } = standing(row, [link.version, shownVersion]);
@@ -270,7 +291,7 @@ export async function confirm(
       actionCount: deps.cache.count(sig.action_id),
     });
     return { won: true, action };
-  });
+  }, { retries: 3 });
   if (!outcome.won) return { status: 'already_confirmed', action: outcome.action };
   // the public count of this process shows it at once, others at their next reload (action.service.ts)
   deps.cache.confirmed(outcome.action.slug);
@@ -305,5 +326,5 @@ export async function discard(
       values: [row.id, deps.clock(), DISCARDED_BY_OWNER],
     });
     return { status: 'discarded' as const, action };
-  });
+  }, { retries: 3 });
 }

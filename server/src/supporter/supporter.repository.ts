@@ -148,6 +148,8 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
     await client.query(
       `UPDATE supporters
        SET email = NULL, first_name = NULL, last_name = NULL, erased_at = $2,
+           -- nothing is emailed to an erased address: its email budget has nothing left to say
+           confirmation_window_at = NULL, confirmation_window_sent = 0,
            -- a random value, not a hash of the address: a hash could be matched against a list
            -- of suspected addresses to learn who signed. The price: an erased person who signs
            -- again is a new supporter, and may be counted twice on an action they signed before.

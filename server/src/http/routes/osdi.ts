@@ -342,7 +342,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
           'Scope `write_signatures`. An OSDI person and the Chorus extension `consents` (with `count: true`) become a signature ' +
           'through our own form: the person is emailed a confirmation link and nothing counts until they confirm. The answer is ' +
           'the same whether or not the person had signed before, so it carries no signature. The abuse limits of our form ' +
-          'apply (per email, per client address: the Chorus extension `signer_ip` when given, else your server) and each key ' +
+          'apply (emails per address; per client address: the Chorus extension `signer_ip` when given, else your server) and each key ' +
           'may record `SIGN_LIMIT_PER_API_KEY` signatures per 10 minutes, then 429 `signing_rate_limited`.',
         tags,
         security,

@@ -167,7 +167,8 @@ export const v1Routes: FastifyPluginAsyncZod<V1Deps> = async (app, opts) => {
           'Scope `write_signatures`. The same body, consents and double opt-in as our own form: the signer is emailed a ' +
           'confirmation link and nothing counts until they confirm. `source` defaults to the key prefix. The answer is ' +
           'the same whether or not the address had signed before. The same abuse limits as our form apply, silently: ' +
-          'past the per-email or per-address limit the signature is stored invalidated and never emailed. The client ' +
+          'past the per-address limit the signature is stored invalidated and never emailed; past the per-email limit ' +
+          '(confirmation emails per address) it is kept pending and its email waits its turn. The client ' +
           'address is `signerIp` when you pass it, else your server. Each key may record `SIGN_LIMIT_PER_API_KEY` ' +
           'signatures per 10 minutes; beyond that, 429 `signing_rate_limited` with Retry-After and nothing is stored.',
         tags: ['integrations'],

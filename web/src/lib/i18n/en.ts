@@ -88,6 +88,7 @@ export const en = {
 	check_sent: 'We have sent a message to the address you gave, with a link to confirm your signature on “{title}”.',
 	check_button: 'The link opens a page with a button. Your signature only counts once you press “Confirm my signature” on that page.',
 	check_spam: 'If the message has not arrived within a few minutes, look in your spam or junk folder.',
+	check_wait: 'To protect inboxes, we send one address only a few of these messages every ten minutes. If your address has been used to sign many times recently, your message may come later, but it will come.',
 	check_back: 'Back to “{title}”',
 
 	confirm_title: 'Confirm your signature',

@@ -86,6 +86,7 @@ export const es: Messages = {
 	check_sent: 'Hemos enviado un mensaje a la dirección que nos diste, con un enlace para confirmar tu firma en «{title}».',
 	check_button: 'El enlace abre una página con un botón. Tu firma solo cuenta cuando pulses «Confirmar mi firma» en esa página.',
 	check_spam: 'Si el mensaje no llega en unos minutos, mira en la carpeta de correo no deseado o spam.',
+	check_wait: 'Para proteger los buzones, enviamos a cada dirección solo unos pocos mensajes de este tipo cada diez minutos. Si tu dirección se ha usado para firmar muchas veces hace poco, tu mensaje puede tardar más, pero llegará.',
 	check_back: 'Volver a «{title}»',
 
 	confirm_title: 'Confirma tu firma',

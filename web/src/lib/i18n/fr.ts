@@ -88,6 +88,7 @@ export const fr: Messages = {
 	check_sent: 'Nous avons envoyé un message à l’adresse indiquée, avec un lien pour confirmer votre signature sur « {title} ».',
 	check_button: 'Le lien ouvre une page avec un bouton. Votre signature ne compte qu’une fois que vous avez appuyé sur « Confirmer ma signature » sur cette page.',
 	check_spam: 'Si le message n’est pas arrivé d’ici quelques minutes, regardez dans vos courriers indésirables (spam).',
+	check_wait: 'Pour protéger les boîtes de réception, nous n’envoyons à une même adresse que quelques messages de ce type toutes les dix minutes. Si votre adresse a servi à signer de nombreuses fois récemment, votre message peut arriver plus tard, mais il arrivera.',
 	check_back: 'Revenir à « {title} »',
 
 	confirm_title: 'Confirmez votre signature',

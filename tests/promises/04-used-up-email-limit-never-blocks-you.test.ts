@@ -1,0 +1,231 @@
+// Promise 4: a forged sign-up with someone's address never blocks that person. Tried as the
+// attacker who found it did: from one address, sign the five demo actions with the victim's
+// email, using up the emails one address may get in ten minutes (SIGN_LIMIT_PER_EMAIL, 5); then
+// the victim, from her own address, signs another action. She got the usual 202 and never an
+// email: her signature was stored INVALIDATED (rate_limit_email), the attacker could do it again
+// every window, and "This was not me" on the forged ones did not lift it.
+//
+// Now the limit caps the emails an address receives, not the sign-ups: hers stays pending and its
+// email waits for the address's budget, oldest request first, so it goes in the next window at
+// worst, ahead of anything the attacker asks for after her. Against the real database, Redis and
+// an SMTP server (the mailbox); the worker's part (sendConfirmation, as the mail queue's processor
+// calls it, with the budget) is run here with a clock the test moves from window to window.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
+import { startMailbox, type Mailbox, type StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
+import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+
+const WINDOW = 10 * 60_000;
+const LIMIT = 5;
+/** windows are counted from the epoch, like every limit's */
+const windowStart = (d: Date) => new Date(Math.floor(d.getTime() / WINDOW) * WINDOW);
+
+let h: Harness;
+let mailbox: Mailbox;
+let mailer: Mailer;
+const clock = { value: new Date() };
+
+beforeAll(async () => {
+  // the default limits of a real installation (the suite's own are lifted: see vitest.config.ts)
+  h = await createHarness({ env: { SIGN_LIMIT_PER_EMAIL: String(LIMIT), SIGN_LIMIT_PER_IP: '100' } });
+  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
+  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+});
+afterAll(async () => {
+  mailer?.close();
+  await mailbox?.close();
+  await h?.close();
+});
+beforeEach(() => {
+  mailbox.clear();
+  // a minute into a window, so that the test decides when the next one begins
+  clock.value = new Date(windowStart(new Date()).getTime() + 60_000);
+});
+
+const mailDeps = (): ConfirmationMailDeps => ({
+  pool: h.db.pool,
+  mailer,
+  secret: h.secret,
+  clock: () => clock.value,
+  confirmLinkTtlHours: 336,
+  publicBaseUrl: 'http://chorus.test',
+  mailFrom: 'Chorus <actions@chorus.example.org>',
+  budget: { perWindow: LIMIT, windowMs: WINDOW },
+});
+
+const ATTACKER_IP = '203.0.113.77';
+const VICTIM_IP = '198.51.100.30';
+const FORGED = { firstName: 'Mallory', lastName: 'Forger', country: 'FR', consentNamed: true, consentWall: true };
+
+async function petitions(n: number) {
+  const actions = [];
+  for (let i = 0; i < n; i++) actions.push((await createAction(h.db)).action);
+  await h.cache.refresh();
+  return actions;
+}
+
+const sign = (slug: string, body: Record<string, unknown>, ip: string) =>
+  h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, remoteAddress: ip, payload: body });
+
+async function rowOf(actionId: string, email: string) {
+  const { rows } = await h.db.pool.query(
+    `SELECT s.* FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)`,
+    [actionId, email],
+  );
+  expect(rows).toHaveLength(1);
+  return rows[0];
+}
+
+/**
+ * The mail worker's turn: every email the address is owed is tried now, newest request first
+ * (the order the jobs run in is not what decides who goes first: the budget's release is).
+ */
+async function workerRuns(email: string): Promise<{ sent: number; deferred: number }> {
+  const { rows } = await h.db.pool.query<{ id: string }>(
+    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+     WHERE p.canonical_email = lower($1) AND s.status <> 'INVALIDATED'
+       AND (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at)
+     ORDER BY s.confirmation_requested_at DESC`,
+    [email],
+  );
+  const outcomes = [];
+  for (const r of rows) outcomes.push(await sendConfirmation(mailDeps(), r.id));
+  return { sent: outcomes.filter((o) => o === 'sent').length, deferred: outcomes.filter((o) => o === 'deferred').length };
+}
+
+const mailsTo = (email: string) => mailbox.messages().filter((m) => m.envelope.to.includes(email));
+const tokenOf = (mail: StoredMessage) => /\/confirm\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32})/.exec(mail.text)![1]!;
+const nextWindow = () => (clock.value = new Date(windowStart(clock.value).getTime() + WINDOW + 1_000));
+
+describe('the emails of an address used up by someone else', () => {
+  it('her own sign-up is kept pending and emailed in the next window, ahead of what the attacker asks for after her; the address never gets more than the limit', async () => {
+    const actions = await petitions(6);
+    const demo = actions.slice(0, 5);
+    const hers = actions[5]!;
+    const victim = uniqueEmail('victim');
+
+    // the attacker uses up her budget: five forged sign-ups, five emails to her
+    const attackerAnswers = [];
+    for (const a of demo) attackerAnswers.push((await sign(a.slug, signBody({ ...FORGED, email: victim }), ATTACKER_IP)).body);
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 0 });
+
+    // she signs another action with her own details, from her own address
+    const res = await sign(hers.slug, signBody({ email: victim, firstName: 'Ana', lastName: 'López', country: 'MX' }), VICTIM_IP);
+    expect(res.statusCode).toBe(202);
+    // the same answer as anyone's (promise 3): the limit is not told
+    expect(res.body).toBe(attackerAnswers[0]);
+    expect(new Set(attackerAnswers).size).toBe(1);
+    // kept, pending, with her details: never invalidated for the address's limit
+    expect(await rowOf(hers.id, victim)).toMatchObject({ status: 'PENDING', invalid_reason: null, invalidated_at: null, pending_first_name: 'Ana', country: 'MX' });
+
+    // this window's five emails are gone: hers waits
+    clock.value = new Date(clock.value.getTime() + 1_000);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 1 });
+    expect(mailsTo(victim)).toHaveLength(5);
+
+    // the attacker asks again, for all five, after her
+    for (const a of demo) expect((await sign(a.slug, signBody({ ...FORGED, email: victim, firstName: 'Mallory2' }), ATTACKER_IP)).statusCode).toBe(202);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 6 });
+    expect(mailsTo(victim)).toHaveLength(5);
+
+    // next window: five go, hers first (the oldest request), whatever order the jobs run in
+    nextWindow();
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 1 });
+    const second = mailsTo(victim).slice(5);
+    expect(second).toHaveLength(5);
+    const mine = second.filter((m) => m.text.includes('Name: Ana López'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.text).toContain('Country: Mexico');
+    expect(mine[0]!.text).not.toMatch(/Mallory|Forger/);
+
+    // she confirms exactly what she signed
+    const confirmed = await h.app.inject({ method: 'POST', url: `/api/confirmations/${tokenOf(mine[0]!)}` });
+    expect(confirmed.json().status).toBe('confirmed');
+    expect(await rowOf(hers.id, victim)).toMatchObject({ status: 'CONFIRMED', country: 'MX' });
+
+    // and the last forged one the window after: never more than five in a window, nothing lost
+    nextWindow();
+    expect(await workerRuns(victim)).toEqual({ sent: 1, deferred: 0 });
+    expect(mailsTo(victim)).toHaveLength(11);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 0 });
+  });
+
+  it('the worst case: the attacker asks again before her and then every window; hers goes in the second window', async () => {
+    const actions = await petitions(6);
+    const demo = actions.slice(0, 5);
+    const hers = actions[5]!;
+    const victim = uniqueEmail('victim');
+    const forgeAll = async (round: number) => {
+      for (const a of demo) expect((await sign(a.slug, signBody({ ...FORGED, email: victim, firstName: `Round${round}` }), ATTACKER_IP)).statusCode).toBe(202);
+    };
+    await forgeAll(0);
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 0 });
+    // five more requests wait before she signs: they are older than hers
+    await forgeAll(1);
+    await sign(hers.slug, signBody({ email: victim, firstName: 'Ana', country: 'MX' }), VICTIM_IP);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 6 });
+    // next window: the five older ones go; then the attacker asks again at once, to stay ahead
+    nextWindow();
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 1 });
+    expect(mailsTo(victim).filter((m) => m.text.includes('Name: Ana'))).toHaveLength(0);
+    await forgeAll(2);
+    // ... but a repeat is a newer request: it queues behind her
+    nextWindow();
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 1 });
+    const third = mailsTo(victim).slice(10);
+    expect(third.filter((m) => m.text.includes('Name: Ana'))).toHaveLength(1);
+    expect(mailsTo(victim)).toHaveLength(15);
+  });
+
+  it('"This was not me" on the forged sign-ups stops their waiting emails, and hers goes first', async () => {
+    const actions = await petitions(6);
+    const demo = actions.slice(0, 5);
+    const hers = actions[5]!;
+    const victim = uniqueEmail('victim');
+    for (const a of demo) await sign(a.slug, signBody({ ...FORGED, email: victim }), ATTACKER_IP);
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 0 });
+    const links = mailsTo(victim).map(tokenOf);
+
+    // the attacker asks again, the same sign-ups, and she signs after them
+    for (const a of demo) await sign(a.slug, signBody({ ...FORGED, email: victim }), ATTACKER_IP);
+    await sign(hers.slug, signBody({ email: victim, firstName: 'Ana', country: 'MX' }), VICTIM_IP);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 6 });
+
+    // she discards the forged ones from the emails she got
+    for (const token of links) {
+      const res = await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}/discard`, payload: {} });
+      expect(res.json().status).toBe('discarded');
+    }
+    for (const a of demo) expect(await rowOf(a.id, victim)).toMatchObject({ status: 'INVALIDATED', invalid_reason: 'not_me' });
+
+    // next window: only hers is owed, and it goes; the discarded ones are never emailed again
+    nextWindow();
+    expect(await workerRuns(victim)).toEqual({ sent: 1, deferred: 0 });
+    const last = mailsTo(victim).slice(5);
+    expect(last).toHaveLength(1);
+    expect(last[0]!.text).toContain('Name: Ana');
+    for (const a of demo) expect(await sendConfirmation(mailDeps(), (await rowOf(a.id, victim)).id)).toBe('nothing-owed');
+    expect(mailsTo(victim)).toHaveLength(6);
+  });
+
+  it('a flood of sign-ups with one address from many client addresses: every one kept pending, at most the limit emailed per window', async () => {
+    const actions = await petitions(5);
+    const victim = uniqueEmail('flooded');
+    for (let i = 0; i < 30; i++) {
+      const res = await sign(actions[i % 5]!.slug, signBody({ ...FORGED, email: victim, firstName: `Flood${i}` }), `198.18.7.${i + 1}`);
+      expect(res.statusCode).toBe(202);
+    }
+    for (const a of actions) expect(await rowOf(a.id, victim)).toMatchObject({ status: 'PENDING', invalid_reason: null });
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 0 });
+    // repeats in the same window ask again, and wait
+    for (let i = 0; i < 10; i++) await sign(actions[i % 5]!.slug, signBody({ ...FORGED, email: victim, firstName: `Again${i}` }), `198.18.8.${i + 1}`);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 5 });
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 5 });
+    expect(mailsTo(victim)).toHaveLength(5);
+    nextWindow();
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 0 });
+    // each email shows the latest details of its sign-up
+    expect(mailsTo(victim).slice(5).map((m) => /Name: (\S+)/.exec(m.text)![1]).sort()).toEqual(['Again5', 'Again6', 'Again7', 'Again8', 'Again9']);
+  });
+});
