@@ -77,6 +77,8 @@ async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<
  * CHORUS_TEST_SHARED_PLATFORM=0 gives every file a platform of its own.
  */
 let shared: Promise<Platform> | null = null;
+/** how often a test platform's server reloads its actions (ACTIONS_REFRESH_MS; 2 s by default) */
+const ACTIONS_REFRESH_MS = 250;
 const sharedChildren = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of sharedChildren) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -97,6 +99,9 @@ export async function startPlatform(extraEnv: Record<string, string> = {}, opts:
       shared.catch(() => (shared = null));
     }
     const platform = await shared;
+    // the file may have made actions before asking for its platform, as it did when each file
+    // started its own: they are on the pages once the server has reloaded its actions
+    await new Promise((r) => setTimeout(r, ACTIONS_REFRESH_MS + 100));
     return { ...platform, stop: async () => {} };
   }
   await stopShared();
@@ -119,6 +124,7 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
     MAILBOX_HTTP_PORT: String(mailHttpPort),
     BATCH_INTERVAL_MS: '500',
     COUNT_INTERVAL_MS: '200',
+    ACTIONS_REFRESH_MS: String(ACTIONS_REFRESH_MS),
     LOG_LEVEL: 'warn',
     // a platform dies with the test worker that started it (server/src/shared/parent-watch.ts)
     CHORUS_EXIT_WITH_PARENT: '1',

@@ -21,7 +21,7 @@ async function main() {
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });
   redis.on('error', () => {});
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
-  const cache = new ActionCache(db.pool, { actionsRefreshMs: 2_000, countsRefreshMs: 250, countryMin: config.PUBLIC_COUNTRY_MIN });
+  const cache = new ActionCache(db.pool, { actionsRefreshMs: config.ACTIONS_REFRESH_MS, countsRefreshMs: 250, countryMin: config.PUBLIC_COUNTRY_MIN });
   await cache.start();
   const writer = new SignatureWriter(db.pool);
 
