@@ -1,5 +1,5 @@
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
-import { DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL, TEST_WORKERS } from './tests/support/worlds.ts';
+import { DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL, TEST_WORKERS, UNIT_WORKERS } from './tests/support/worlds.ts';
 import { CostSequencer } from './tests/support/sequencer.ts';
 
 // The suite runs in parallel: TEST_WORKERS vitest workers (3 by default), each with a world of
@@ -11,8 +11,8 @@ import { CostSequencer } from './tests/support/sequencer.ts';
 //             tests/promises/*.platform.test.ts)
 //   faults    PostgreSQL and Redis cut away, SMTP failing, processes killed (tests/faults)
 //   privacy   scans what the whole suite left in every world's Redis and every process log: last
-// unit and platform make group 0 (vitest runs each unisolated project's files as a phase of
-// their own), faults group 1, and privacy runs alone after all of them (group 2).
+// They run one after another (unit, platform, faults, privacy): vitest runs an unisolated
+// project's files as a phase of its own anyway, and each gets the number of workers that suits it.
 // `npm run test:quick` runs the unit project only.
 const env = {
   DATABASE_URL: process.env.DATABASE_URL ?? DEFAULT_TEST_DATABASE_URL,
@@ -71,15 +71,18 @@ export default defineConfig({
     globalSetup: ['tests/support/global-setup.ts'],
     maxWorkers: TEST_WORKERS,
     projects: [
-      project('unit', ['server/**/*.test.ts', 'workers/**/*.test.ts', 'tests/static/**/*.test.ts', 'tests/promises/**/*.test.ts'], 0, { exclude: PLATFORM }),
+      project('unit', ['server/**/*.test.ts', 'workers/**/*.test.ts', 'tests/static/**/*.test.ts', 'tests/promises/**/*.test.ts'], 0, {
+        exclude: PLATFORM,
+        maxWorkers: UNIT_WORKERS,
+      }),
       // a browser journey of many pages, each audited by axe, on a machine the other workers share
-      project('platform', PLATFORM, 0, { testTimeout: 90_000 }),
+      project('platform', PLATFORM, 1, { testTimeout: 90_000 }),
       // after the others, when the static checks are long done: the fault scenarios assert what
       // happens within seconds of a kill or a cut, and are the ones a starved CPU would falsify.
       // Each file in a process of its own, which ends with it: nothing of an earlier file (a
       // timer, a connection) is alive while processes are killed and connections cut.
-      project('faults', ['tests/faults/**/*.test.ts'], 1, { isolate: true, maxWorkers: 2 }),
-      project('privacy', ['tests/privacy/**/*.test.ts'], 2),
+      project('faults', ['tests/faults/**/*.test.ts'], 2, { isolate: true, maxWorkers: 2 }),
+      project('privacy', ['tests/privacy/**/*.test.ts'], 3, { maxWorkers: 1 }),
     ],
   },
 });

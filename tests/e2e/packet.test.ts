@@ -74,7 +74,13 @@ describe('delivery packet, in a real browser across processes', () => {
     const stamp = uniqueWord();
     const named = { first: 'Ines', last: `Named${stamp}`, email: `ines.${stamp}@example.org`, named: true };
     const quiet = { first: 'Oleg', last: `Quiet${stamp}`, email: `oleg.${stamp}@example.org`, named: false };
-    await Promise.all([signAndConfirm(named), signAndConfirm(quiet)]);
+    // both in one delivery: the batcher runs every 500 ms and could take one confirmation alone
+    await pool.query(`UPDATE actions SET delivery_paused = true WHERE slug = $1`, [ACTION.slug]);
+    try {
+      await Promise.all([signAndConfirm(named), signAndConfirm(quiet)]);
+    } finally {
+      await pool.query(`UPDATE actions SET delivery_paused = false WHERE slug = $1`, [ACTION.slug]);
+    }
 
     const mailbox = mailboxClient(platform.mailboxUrl);
     const letter = await mailbox.waitFor((m) => m.envelope.to.includes(SR.email) && m.text.includes(`Ines ${named.last}`), { timeoutMs: 40_000 });

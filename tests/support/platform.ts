@@ -66,49 +66,14 @@ async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<
   throw new Error(`${url} did not answer within ${timeoutMs} ms. Logs:\n${logs.slice(-40).join('')}`);
 }
 
-/**
- * The worker's shared platform. A file that asks for the default platform (no settings of its
- * own) gets this one, started by the first such file of the vitest worker and kept for the next
- * ones (the platform project does not isolate its files: they share the worker's process, and
- * its world). Its `stop()` does nothing. It is stopped for real when a file of the same worker
- * asks for a platform with settings of its own (two platforms' workers on one world would take
- * each other's jobs), and killed when the worker process ends (and in any case its processes
- * stop by themselves once the worker is gone: CHORUS_EXIT_WITH_PARENT).
- * CHORUS_TEST_SHARED_PLATFORM=0 gives every file a platform of its own.
- */
-let shared: Promise<Platform> | null = null;
 /** how often a test platform's server reloads its actions (ACTIONS_REFRESH_MS; 2 s by default) */
 const ACTIONS_REFRESH_MS = 250;
-const sharedChildren = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of sharedChildren) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-async function stopShared(): Promise<void> {
-  const current = shared;
-  shared = null;
-  sharedChildren.clear();
-  if (current) await (await current.catch(() => null))?.stop();
-}
 
 export async function startPlatform(extraEnv: Record<string, string> = {}, opts: PlatformOptions = {}): Promise<Platform> {
-  const wantsDefault = Object.keys(extraEnv).length === 0 && Object.keys(opts).length === 0;
-  if (wantsDefault && process.env.CHORUS_TEST_SHARED_PLATFORM !== '0') {
-    if (!shared) {
-      shared = launchPlatform({}, {}, sharedChildren);
-      shared.catch(() => (shared = null));
-    }
-    const platform = await shared;
-    // the file may have made actions before asking for its platform, as it did when each file
-    // started its own: they are on the pages once the server has reloaded its actions
-    await new Promise((r) => setTimeout(r, ACTIONS_REFRESH_MS + 100));
-    return { ...platform, stop: async () => {} };
-  }
-  await stopShared();
   return launchPlatform(extraEnv, opts);
 }
 
-async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOptions, track?: Set<ChildProcess>): Promise<Platform> {
+async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOptions): Promise<Platform> {
   const [port, smtpPort, mailHttpPort] = [await freePort(), await freePort(), await freePort()];
   const serverCount = Math.max(1, opts.servers ?? 1);
   const workerCount = Math.max(1, opts.workers ?? 1);
@@ -163,7 +128,6 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
     child.stderr!.on('data', capture);
     child.once('exit', () => file.end());
     procs.set(name, child);
-    track?.add(child);
   };
   for (const name of Object.keys(scripts)) launch(name);
   const baseUrls = ports.map((p) => `http://127.0.0.1:${p}`);
