@@ -44,7 +44,7 @@ function project(
   name: string,
   include: string[],
   groupOrder: number,
-  opts: { exclude?: string[]; isolate?: boolean; testTimeout?: number; maxWorkers?: number } = {},
+  opts: { exclude?: string[]; isolate?: boolean; testTimeout?: number; maxWorkers?: number; freshWorld?: boolean } = {},
 ): TestProjectInlineConfiguration {
   return {
     test: {
@@ -56,7 +56,7 @@ function project(
       // loaded machine); each file still builds its own app, pools and platform, and no test
       // mocks a module. vitest runs such a project's files apart from other projects' files.
       isolate: opts.isolate ?? false,
-      env,
+      env: opts.freshWorld ? { ...env, CHORUS_TEST_FRESH_WORLD: '1' } : env,
       setupFiles: ['tests/support/world-setup.ts'],
       maxWorkers: opts.maxWorkers ?? TEST_WORKERS,
       sequence: { groupOrder, sequencer: CostSequencer },
@@ -76,12 +76,12 @@ export default defineConfig({
         maxWorkers: UNIT_WORKERS,
       }),
       // a browser journey of many pages, each audited by axe, on a machine the other workers share
-      project('platform', PLATFORM, 1, { testTimeout: 90_000 }),
+      project('platform', PLATFORM, 1, { testTimeout: 90_000, freshWorld: true }),
       // after the others, when the static checks are long done: the fault scenarios assert what
       // happens within seconds of a kill or a cut, and are the ones a starved CPU would falsify.
       // Each file in a process of its own, which ends with it: nothing of an earlier file (a
       // timer, a connection) is alive while processes are killed and connections cut.
-      project('faults', ['tests/faults/**/*.test.ts'], 2, { isolate: true, maxWorkers: 2 }),
+      project('faults', ['tests/faults/**/*.test.ts'], 2, { isolate: true, maxWorkers: 2, freshWorld: true }),
       project('privacy', ['tests/privacy/**/*.test.ts'], 3, { maxWorkers: 1 }),
     ],
   },

@@ -1,7 +1,22 @@
 // Runs in each vitest worker before each test file: points DATABASE_URL and REDIS_URL at this
 // worker's own world (tests/support/worlds.ts), so that everything the file starts (the
 // in-process app, platforms' processes) uses it.
-import { world } from './worlds.ts';
+//
+// In projects that set CHORUS_TEST_FRESH_WORLD=1 (platform, faults, privacy), the world is made
+// afresh for each file: its database copied again from the template and its Redis database
+// emptied. A platform's workers take every job queued in their Redis database and batch every
+// action of their database, so what an earlier file left there (emails still queued, signatures
+// still owed a letter) would otherwise be worked off by the next file's platform, delaying or
+// mixing into what that file waits for. Before the world is wiped, what the privacy scan at the
+// end of the suite (tests/privacy/) needs of it is kept in .data/test-logs/: every Redis key and
+// value (world-<n>.redis.txt, scanned like the processes' logs) and the names of its signers
+// (world-<n>.names.txt, looked for in everything the scan reads).
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { LOG_DIR } from './platform.ts';
+import { templateUrls, world } from './worlds.ts';
 
 if (!process.env.CHORUS_TEST_TEMPLATE_DATABASE_URL) {
   process.env.CHORUS_TEST_TEMPLATE_DATABASE_URL = process.env.DATABASE_URL;
@@ -10,3 +25,69 @@ if (!process.env.CHORUS_TEST_TEMPLATE_DATABASE_URL) {
 const w = world(Number(process.env.VITEST_POOL_ID ?? 1));
 process.env.DATABASE_URL = w.DATABASE_URL;
 process.env.REDIS_URL = w.REDIS_URL;
+
+if (process.env.CHORUS_TEST_FRESH_WORLD === '1') await freshWorld();
+
+async function freshWorld(): Promise<void> {
+  const name = decodeURIComponent(new URL(w.DATABASE_URL).pathname.slice(1));
+  const template = decodeURIComponent(new URL(templateUrls().DATABASE_URL).pathname.slice(1));
+  const admin = new URL(w.DATABASE_URL);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    mkdirSync(LOG_DIR, { recursive: true });
+    const exists = await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name]);
+    if (exists.rowCount) {
+      const db = new pg.Client({ connectionString: w.DATABASE_URL });
+      await db.connect();
+      try {
+        const { rows } = await db.query<{ name: string }>(
+          `SELECT DISTINCT trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) AS name FROM supporters WHERE last_name IS NOT NULL`,
+        );
+        if (rows.length) appendFileSync(join(LOG_DIR, `world-${w.id}.names.txt`), rows.map((r) => `${r.name}\n`).join(''));
+      } finally {
+        await db.end();
+      }
+    }
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    // two workers copying the template at the same moment may be told it is in use: try again
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+        break;
+      } catch (err) {
+        if (attempt >= 20 || !/being accessed by other users/.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  const redis = new Redis(w.REDIS_URL, { maxRetriesPerRequest: 2 });
+  try {
+    const lines: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) lines.push(`${key} ${JSON.stringify(await redisValue(redis, key))}`);
+    } while (cursor !== '0');
+    if (lines.length) appendFileSync(join(LOG_DIR, `world-${w.id}.redis.txt`), `${lines.join('\n')}\n`);
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A key's value, whatever its type, as the privacy scan reads it. */
+export async function redisValue(redis: Redis, key: string): Promise<unknown> {
+  const type = await redis.type(key);
+  if (type === 'string') return redis.get(key);
+  if (type === 'hash') return redis.hgetall(key);
+  if (type === 'list') return redis.lrange(key, 0, -1);
+  if (type === 'set') return redis.smembers(key);
+  if (type === 'zset') return redis.zrange(key, 0, -1, 'WITHSCORES');
+  if (type === 'stream') return redis.xrange(key, '-', '+');
+  return null;
+}
