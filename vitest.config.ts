@@ -1,5 +1,5 @@
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
-import { DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL, TEST_WORKERS, UNIT_WORKERS } from './tests/support/worlds.ts';
+import { DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL, TEST_WORKERS, UNIT_WORKERS, WORLD_OFFSETS } from './tests/support/worlds.ts';
 import { CostSequencer } from './tests/support/sequencer.ts';
 
 // The suite runs in parallel: TEST_WORKERS vitest workers (3 by default), each with a world of
@@ -56,7 +56,11 @@ function project(
       // loaded machine); each file still builds its own app, pools and platform, and no test
       // mocks a module. vitest runs such a project's files apart from other projects' files.
       isolate: opts.isolate ?? false,
-      env: opts.freshWorld ? { ...env, CHORUS_TEST_FRESH_WORLD: '1' } : env,
+      env: {
+        ...env,
+        CHORUS_TEST_WORLD_OFFSET: String(WORLD_OFFSETS[name as keyof typeof WORLD_OFFSETS] ?? 0),
+        ...(opts.freshWorld ? { CHORUS_TEST_FRESH_WORLD: '1' } : {}),
+      },
       setupFiles: ['tests/support/world-setup.ts'],
       maxWorkers: opts.maxWorkers ?? TEST_WORKERS,
       sequence: { groupOrder, sequencer: CostSequencer },

@@ -22,7 +22,7 @@ if (!process.env.CHORUS_TEST_TEMPLATE_DATABASE_URL) {
   process.env.CHORUS_TEST_TEMPLATE_DATABASE_URL = process.env.DATABASE_URL;
   process.env.CHORUS_TEST_BASE_REDIS_URL = process.env.REDIS_URL;
 }
-const w = world(Number(process.env.VITEST_POOL_ID ?? 1));
+const w = world(Number(process.env.VITEST_POOL_ID ?? 1) + Number(process.env.CHORUS_TEST_WORLD_OFFSET ?? 0));
 process.env.DATABASE_URL = w.DATABASE_URL;
 process.env.REDIS_URL = w.REDIS_URL;
 

@@ -6,7 +6,8 @@
 //   worker 1: <test database>_w1, Redis database N      (N: the test Redis database, 15 by default)
 //   worker 2: <test database>_w2, Redis database N - 1
 //   ...
-// The benchmark's default Redis database (10) is below the suite's with the default of 3 workers.
+// With the default of 3 workers that is 9 worlds, Redis databases 15 down to 7; the benchmark's
+// default Redis database (6) is below them.
 
 /**
  * vitest workers (and so worlds) of a run: TEST_WORKERS, 3 by default. Measured on the two-core
@@ -42,8 +43,17 @@ export function world(id: number, env: NodeJS.ProcessEnv = process.env): World {
   return { id, DATABASE_URL: db.toString(), REDIS_URL: redis.toString() };
 }
 
+/**
+ * Each project has worlds of its own, so that no two files ever share one even where vitest runs
+ * two projects' files at the same time: the unit project worlds 1..N, platform N+1..2N, faults
+ * 2N+1 and 2N+2, privacy 2N+3 (N = TEST_WORKERS). vitest.config.ts gives each project its
+ * offset (CHORUS_TEST_WORLD_OFFSET), added to the worker's VITEST_POOL_ID.
+ */
+export const WORLD_OFFSETS = { unit: 0, platform: TEST_WORKERS, faults: 2 * TEST_WORKERS, privacy: 2 * TEST_WORKERS + 2 } as const;
+export const WORLD_COUNT = 2 * TEST_WORKERS + 3;
+
 export function allWorlds(env: NodeJS.ProcessEnv = process.env): World[] {
-  return Array.from({ length: TEST_WORKERS }, (_, i) => world(i + 1, env));
+  return Array.from({ length: WORLD_COUNT }, (_, i) => world(i + 1, env));
 }
 
 /** What vitest.config.ts passes to the suite when `npm test` did not say (running vitest directly). */
