@@ -1,5 +1,5 @@
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
-import { DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL, TEST_WORKERS, UNIT_WORKERS, WORLD_OFFSETS } from './tests/support/worlds.ts';
+import { DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL, TEST_WORKERS, UNIT_WORKERS, WORLD_RANGES } from './tests/support/worlds.ts';
 import { CostSequencer } from './tests/support/sequencer.ts';
 
 // The suite runs in parallel: TEST_WORKERS vitest workers (3 by default), each with a world of
@@ -58,7 +58,7 @@ function project(
       isolate: opts.isolate ?? false,
       env: {
         ...env,
-        CHORUS_TEST_WORLD_OFFSET: String(WORLD_OFFSETS[name as keyof typeof WORLD_OFFSETS] ?? 0),
+        CHORUS_TEST_WORLD_RANGE: WORLD_RANGES[name as keyof typeof WORLD_RANGES].join('-'),
         ...(opts.freshWorld ? { CHORUS_TEST_FRESH_WORLD: '1' } : {}),
       },
       setupFiles: ['tests/support/world-setup.ts'],

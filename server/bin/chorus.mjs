@@ -445,7 +445,7 @@ function benchUrls() {
   const db = new URL(process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus');
   if (!process.env.BENCH_DATABASE_URL) db.pathname = `/${decodeURIComponent(db.pathname.slice(1) || 'chorus')}_bench`;
   const redis = new URL(process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  if (!process.env.BENCH_REDIS_URL) redis.pathname = '/6';
+  if (!process.env.BENCH_REDIS_URL) redis.pathname = '/4';
   return { DATABASE_URL: db.toString(), REDIS_URL: redis.toString() };
 }
 

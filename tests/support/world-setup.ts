@@ -22,9 +22,32 @@ if (!process.env.CHORUS_TEST_TEMPLATE_DATABASE_URL) {
   process.env.CHORUS_TEST_TEMPLATE_DATABASE_URL = process.env.DATABASE_URL;
   process.env.CHORUS_TEST_BASE_REDIS_URL = process.env.REDIS_URL;
 }
-const w = world(Number(process.env.VITEST_POOL_ID ?? 1) + Number(process.env.CHORUS_TEST_WORLD_OFFSET ?? 0));
+// the world this process holds (kept on globalThis: a process of an unisolated project runs this
+// file again before each test file, and must keep its world and its lock)
+const held = globalThis as typeof globalThis & { chorusWorld?: { id: number; lock: pg.Client } };
+if (!held.chorusWorld) held.chorusWorld = await takeWorld();
+const w = world(held.chorusWorld.id);
 process.env.DATABASE_URL = w.DATABASE_URL;
 process.env.REDIS_URL = w.REDIS_URL;
+
+/** The first free world of this project's range, held by an advisory lock until this process ends. */
+async function takeWorld(): Promise<{ id: number; lock: pg.Client }> {
+  const [first, last] = (process.env.CHORUS_TEST_WORLD_RANGE ?? '1-1').split('-').map(Number) as [number, number];
+  const admin = new URL(templateUrls().DATABASE_URL);
+  admin.pathname = '/postgres';
+  const lock = new pg.Client({ connectionString: admin.toString() });
+  await lock.connect();
+  // the lock's connection must not keep the worker process alive once vitest is done with it
+  (lock as unknown as { connection: { stream: { unref(): void } } }).connection.stream.unref();
+  for (let round = 0; round < 600; round++) {
+    for (let id = first; id <= last; id++) {
+      const { rows } = await lock.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(7310100, $1) AS ok`, [id]);
+      if (rows[0]!.ok) return { id, lock };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no free test world in ${first}-${last}`);
+}
 
 if (process.env.CHORUS_TEST_FRESH_WORLD === '1') await freshWorld();
 

@@ -6,8 +6,8 @@
 //   worker 1: <test database>_w1, Redis database N      (N: the test Redis database, 15 by default)
 //   worker 2: <test database>_w2, Redis database N - 1
 //   ...
-// With the default of 3 workers that is 9 worlds, Redis databases 15 down to 7; the benchmark's
-// default Redis database (6) is below them.
+// With the default of 3 workers that is 11 worlds, Redis databases 15 down to 5; the benchmark's
+// default Redis database (4) is below them.
 
 /**
  * vitest workers (and so worlds) of a run: TEST_WORKERS, 3 by default. Measured on the two-core
@@ -44,13 +44,19 @@ export function world(id: number, env: NodeJS.ProcessEnv = process.env): World {
 }
 
 /**
- * Each project has worlds of its own, so that no two files ever share one even where vitest runs
- * two projects' files at the same time: the unit project worlds 1..N, platform N+1..2N, faults
- * 2N+1 and 2N+2, privacy 2N+3 (N = TEST_WORKERS). vitest.config.ts gives each project its
- * offset (CHORUS_TEST_WORLD_OFFSET), added to the worker's VITEST_POOL_ID.
+ * Each project has worlds of its own: the unit project worlds 1..N+1, platform N+2..2N+2,
+ * faults 2N+3 and 2N+4, privacy 2N+5 (N = TEST_WORKERS; one spare in the first two). A worker
+ * process takes the first free world of its project's range and holds it with a PostgreSQL
+ * advisory lock for as long as it lives (world-setup.ts): vitest's VITEST_POOL_ID proved not to be
+ * unique among the processes running at one moment, and two files on one world break each other.
  */
-export const WORLD_OFFSETS = { unit: 0, platform: TEST_WORKERS, faults: 2 * TEST_WORKERS, privacy: 2 * TEST_WORKERS + 2 } as const;
-export const WORLD_COUNT = 2 * TEST_WORKERS + 3;
+export const WORLD_RANGES = {
+  unit: [1, TEST_WORKERS + 1],
+  platform: [TEST_WORKERS + 2, 2 * TEST_WORKERS + 2],
+  faults: [2 * TEST_WORKERS + 3, 2 * TEST_WORKERS + 4],
+  privacy: [2 * TEST_WORKERS + 5, 2 * TEST_WORKERS + 5],
+} as const;
+export const WORLD_COUNT = 2 * TEST_WORKERS + 5;
 
 export function allWorlds(env: NodeJS.ProcessEnv = process.env): World[] {
   return Array.from({ length: WORLD_COUNT }, (_, i) => world(i + 1, env));
