@@ -7,6 +7,7 @@
 //
 // What each scenario asserts is written in its name; the figures go to the console.
 import { recordConfirmations } from '../../server/src/signature/signature.repository.ts';
+import { isTransientConflict } from '../../server/src/db/conflict.ts';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -211,7 +212,18 @@ async function confirmAll(emails: string[]) {
     `SELECT s.id FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE su.canonical_email = ANY($1::text[]) AND s.status = 'PENDING'`,
     [emails],
   );
-  await recordConfirmations(pool, rows.map((r) => r.id), new Date());
+  // all at once, these lock the signatures before their supporters, where one confirmation (and
+  // the workers' email budget) takes the supporter first: a deadlock with the running workers is
+  // possible, and retried as the confirm route retries it (db.ts inTransaction)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await recordConfirmations(pool, rows.map((r) => r.id), new Date());
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !isTransientConflict(err)) throw err;
+      await sleep(20 * attempt);
+    }
+  }
 }
 
 /** All letters of the action SENT, each Message-ID accepted at least once, any second copy under the same Message-ID. */

@@ -10,6 +10,7 @@ import { buildApp } from '../http/app.ts';
 import type { LoadShedderOptions } from '../http/load-shedding.ts';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createSession } from '../staff/session.ts';
+import { isTransientConflict } from '../db/conflict.ts';
 import { insertUser } from '../staff/staff.repository.ts';
 import type { StaffRole } from '../staff/staff.schema.ts';
 import type { Redis } from 'ioredis';
@@ -179,8 +180,17 @@ export function signBody(overrides: Record<string, unknown> = {}) {
 export async function confirmSignatures(pool: Db['pool'], where: string, params: unknown[], at = new Date()): Promise<string[]> {
   const { rows } = await pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE ${where}`, params);
   const ids = rows.map((r) => r.id);
-  await recordConfirmations(pool, ids, at);
-  return ids;
+  // all at once, these lock the signatures before their supporters, where one confirmation (and
+  // the workers' email budget) takes the supporter first: retry a deadlock as the confirm route does
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await recordConfirmations(pool, ids, at);
+      return ids;
+    } catch (err) {
+      if (attempt >= 5 || !isTransientConflict(err)) throw err;
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
+  }
 }
 
 /** A signed-in staff member of `role`, as the cookie header a request would carry. */
