@@ -5,11 +5,11 @@
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweep } from '../server/src/delivery/sweeper.service.ts';
-import { createMailer, type Mailer } from '../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../server/src/mailbox/mailbox.service.ts';
+import type { Mailer } from '../server/src/mail/mailer.ts';
+import type { Mailbox } from '../server/src/mailbox/mailbox.service.ts';
 import { QUEUE_NAMES, confirmationJobId, redisConnection, type MailJob } from '../server/src/queue/queue.ts';
 import { budgetWindowStart, sendConfirmation, type ConfirmationMailDeps } from '../server/src/signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../server/src/testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../server/src/testing/harness.ts';
 import { mailProcessor } from './mail.processor.ts';
 
 let h: Harness;
@@ -18,8 +18,7 @@ let mailer: Mailer;
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

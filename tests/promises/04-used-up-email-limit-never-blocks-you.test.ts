@@ -11,10 +11,10 @@
 // an SMTP server (the mailbox); the worker's part (sendConfirmation, as the mail queue's processor
 // calls it, with the budget) is run here with a clock the test moves from window to window.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox, type StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
+import type { Mailer } from '../../server/src/mail/mailer.ts';
+import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 const WINDOW = 10 * 60_000;
 const LIMIT = 5;
@@ -29,8 +29,7 @@ const clock = { value: new Date() };
 beforeAll(async () => {
   // the default limits of a real installation (the suite's own are lifted: see vitest.config.ts)
   h = await createHarness({ env: { SIGN_LIMIT_PER_EMAIL: String(LIMIT), SIGN_LIMIT_PER_IP: '100' } });
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

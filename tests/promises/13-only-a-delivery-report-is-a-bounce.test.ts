@@ -12,9 +12,9 @@ import nodemailer from 'nodemailer';
 import { buildBatch } from '../../server/src/delivery/batch.service.ts';
 import { STALE_AFTER_BOUNCES, startBounceServer, type BounceServer } from '../../server/src/delivery/bounce.service.ts';
 import { deliverLetter } from '../../server/src/letter/letter.service.ts';
-import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
-import { createAction, createHarness, signBody, type Harness } from '../../server/src/testing/harness.ts';
+import type { Mailer } from '../../server/src/mail/mailer.ts';
+import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
+import { createAction, createHarness, signBody, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -29,8 +29,7 @@ const DOMAIN = 'chorus.example.org';
 
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
   server = await startBounceServer({ port: 0, pool: h.db.pool, secret: h.secret, clock: () => new Date(), log });
 });
 afterAll(async () => {

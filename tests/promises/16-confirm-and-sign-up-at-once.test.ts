@@ -8,19 +8,18 @@
 // the email, their starts staggered by a few milliseconds so that every interleaving comes up.
 // No answer may be a 5xx, and what is stored must be what the answers said.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../../server/src/mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
+import type { Mailer } from '../../server/src/mail/mailer.ts';
+import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../../server/src/signature/confirmation.service.ts';
 import { confirmationToken, signupDetails, signupVersion, type SignupRow } from '../../server/src/signature/signature.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
 let mailer: Mailer;
 beforeAll(async () => {
   h = await createHarness();
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();

@@ -5,10 +5,10 @@
 // alerts for staff.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../signature/confirmation.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { DEFAULT_WINDOW_MS } from './abuse.service.ts';
 
 let h: Harness;
@@ -19,8 +19,7 @@ let mailer: Mailer;
 beforeAll(async () => {
   h = await createHarness({ env: { SIGN_LIMIT_PER_IP: '3', SIGN_LIMIT_PER_EMAIL: '2', PUBLIC_POST_LIMIT_PER_IP: '3', TRUSTED_PROXIES: '' } });
   proxied = await createHarness({ env: { SIGN_LIMIT_PER_IP: '2', SIGN_LIMIT_PER_EMAIL: '1000', TRUSTED_PROXIES: '10.9.0.1, 10.8.0.0/16' } });
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 
 afterAll(async () => {

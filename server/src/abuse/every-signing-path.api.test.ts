@@ -4,11 +4,11 @@
 // key has its own budget (SIGN_LIMIT_PER_API_KEY), answered with 429 and nothing stored.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
-import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { hashIp } from '../shared/tokens.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../signature/confirmation.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
+import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { DEFAULT_WINDOW_MS } from './abuse.service.ts';
 
 let h: Harness;
@@ -21,8 +21,7 @@ beforeAll(async () => {
     env: { SIGN_LIMIT_PER_IP: '3', SIGN_LIMIT_PER_EMAIL: '2', SIGN_LIMIT_PER_API_KEY: '5', PUBLIC_POST_LIMIT_PER_IP: '1000', TRUSTED_PROXIES: '' },
   });
   admin = await staffSession(h.db, 'ADMIN');
-  mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  ({ mailbox, mailer } = await startTestMail());
 });
 afterAll(async () => {
   mailer?.close();
