@@ -87,6 +87,14 @@ async function publicLedger(fx: Fixture) {
   return res.json().ledger as { target: { name: string }; count: number | null }[];
 }
 
+/** Moves the action's letters a day back, as if read the day after they were made. */
+async function dayLater(fx: Fixture) {
+  await h.db.pool.query(
+    `UPDATE letters l SET created_at = l.created_at - interval '1 day' FROM delivery_batches b WHERE b.id = l.batch_id AND b.action_id = $1`,
+    [fx.action.id],
+  );
+}
+
 async function staffDetail(fx: Fixture) {
   const res = await asStaff(h.app, staff.cookie, { url: `/api/admin/deliveries/${fx.action.id}` });
   expect(res.statusCode).toBe(200);
@@ -125,7 +133,10 @@ describe('one unnamed signer from Kazakhstan', () => {
     expect(await staffDetail(a.fx)).toMatchObject({ action: { owed: 0, held: 1 } });
   });
 
-  it('puts no row naming the Kazakh officials on the public proof of delivery', async () => {
+  it('puts no row naming the Kazakh officials on the public proof of delivery, which lists letters from the next day', async () => {
+    // the French letter was made today: not public before tomorrow (UTC)
+    expect(await publicLedger(a.fx)).toEqual([]);
+    await dayLater(a.fx);
     const ledger = await publicLedger(a.fx);
     expect(ledger.map((e) => [e.target.name, e.count])).toEqual([[a.fr.name, MIN]]);
     expect(JSON.stringify(ledger)).not.toContain(a.kz.name);
@@ -155,17 +166,26 @@ describe('one unnamed signer from Kazakhstan', () => {
     expect(built[0]).toMatchObject({ signatureCount: MIN });
     expect((await lettersOf(a.fx)).slice(1).map((l) => [l.target_id, l.signature_count])).toEqual([[a.kz.id, MIN]]);
     expect(await heldOf(a.fx, 'KZ')).toBe(0);
+    expect((await publicLedger(a.fx)).map((e) => e.target.name)).toEqual([a.fr.name]);
+    await dayLater(a.fx);
     expect((await publicLedger(a.fx)).map((e) => [e.target.name, e.count])).toEqual([
       [a.kz.name, MIN],
       [a.fr.name, MIN],
     ]);
 
-    // past the minimum, one more Kazakh is delivered under the action's policy (immediately),
-    // and the public count of that letter is withheld, as for any country below the minimum
+    // past the minimum, one more Kazakh is delivered under the action's policy (immediately).
+    // Its letter of one does not appear on the public proof of delivery seconds after she
+    // confirmed (which would time her entry and place her in Kazakhstan), only the next day,
+    // and then with its count withheld, as for any country below the minimum
     await sign(a.fx, 'KZ', 1);
     const next = await batcherRun(a.fx);
     expect(next).toHaveLength(1);
     expect((await lettersOf(a.fx)).slice(2).map((l) => [l.target_id, l.signature_count])).toEqual([[a.kz.id, 1]]);
+    expect((await publicLedger(a.fx)).map((e) => [e.target.name, e.count])).toEqual([
+      [a.kz.name, MIN],
+      [a.fr.name, MIN],
+    ]);
+    await dayLater(a.fx);
     expect((await publicLedger(a.fx))[0]).toMatchObject({ target: { name: a.kz.name }, count: null });
   });
 });
@@ -187,6 +207,7 @@ describe('an action that closes below a country’s minimum', () => {
     const send = await asStaff(h.app, staff.cookie, { method: 'POST', url: `/api/admin/deliveries/${fx.action.id}/send-now` });
     expect(send.statusCode).toBe(409);
     expect(send.json().code).toBe('nothing_owed');
+    await dayLater(fx);
     const ledger = await publicLedger(fx);
     expect(ledger.map((e) => e.target.name)).toEqual([fr.name]);
     expect(JSON.stringify(ledger)).not.toContain(kz.name);
@@ -209,8 +230,8 @@ describe('a letter written before the rule', () => {
       [fr.id, MIN],
     ] as const) {
       await h.db.pool.query(
-        `INSERT INTO letters (batch_id, target_id, status, signature_count, locale, message_id, sent_at)
-         VALUES ($1, $2, 'SENT', $3, 'en', $4, now())`,
+        `INSERT INTO letters (batch_id, target_id, status, signature_count, locale, message_id, sent_at, created_at)
+         VALUES ($1, $2, 'SENT', $3, 'en', $4, now() - interval '1 day', now() - interval '1 day')`,
         [batch.rows[0]!.id, target, count, `<old.${target}@test.example>`],
       );
     }
@@ -237,6 +258,13 @@ describe('as anyone watching the running platform sees it, within seconds', () =
     ru: `только когда подпишут не меньше ${MIN} человек из этой страны`,
   } as const;
 
+  const nextDay = {
+    en: 'each letter is listed here from the day after it is sent',
+    es: 'cada carta aparece aquí a partir del día siguiente a su envío',
+    fr: 'chaque lettre apparaît donc ici à partir du lendemain de son envoi',
+    ru: 'каждое письмо появляется здесь на следующий день после отправки',
+  } as const;
+
   const held = {
     en: { label: 'Signatures held for their country', note: `only once at least ${MIN} signers from that country are owed a letter` },
     es: { label: 'Firmas retenidas por su país', note: `solo se les escribe cuando al menos ${MIN} firmantes de ese país esperan una carta` },
@@ -254,7 +282,8 @@ describe('as anyone watching the running platform sees it, within seconds', () =
     expect(await heldOf(fx, 'KZ')).toBe(1);
     expect(await mailbox.list({ to: kz.email })).toEqual([]);
 
-    // the public API of the running server, once its cache shows the French letter
+    // the public API of the running server, the next day, once its cache shows the French letter
+    await dayLater(fx);
     let ledger: { target: { name: string } }[] = [];
     for (let i = 0; i < 50 && ledger.length === 0; i++) {
       const body = (await (await fetch(`${platform.baseUrl}/api/actions/${fx.action.slug}`)).json()) as { ledger: typeof ledger };
@@ -268,8 +297,10 @@ describe('as anyone watching the running platform sees it, within seconds', () =
       const proof = /<section aria-labelledby="ledger-heading">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
       expect(proof, locale).toContain(fr.name);
       expect(proof, locale).not.toContain(kz.name);
-      // the page tells signers that their letter waits for their country's minimum
+      // the page tells signers that their letter waits for their country's minimum, and
+      // readers of the proof that a letter is listed from the day after it is sent
       expect(html.replace(/&#39;|&rsquo;/g, '’'), locale).toContain(words);
+      expect(proof.replace(/&#39;|&rsquo;/g, '’'), locale).toContain(nextDay[locale as keyof typeof nextDay]);
     }
 
     // the staff console's delivery view says how many signatures wait, and why, in each language

@@ -173,6 +173,18 @@ const notBounces: [string, (l: SentLetter) => string][] = [
     (l) => reply(l, [`Subject: Fwd: Undelivered Mail Returned to Sender`], 'Is this yours?\r\n\r\n> Action: failed\r\n> Status: 5.1.1\r\nAction: failed\r\nStatus: 5.1.1\r\n'),
   ],
   [
+    'a delivery report whose fields are one group (no blank line between the report’s own fields and a recipient’s)',
+    (l) => dsn(l).replace('Reporting-MTA: dns; mx.gov.example\r\n\r\n', 'Reporting-MTA: dns; mx.gov.example\r\n'),
+  ],
+  [
+    'a delivery report without the reporting server (Reporting-MTA)',
+    (l) => dsn(l).replace('Reporting-MTA: dns; mx.gov.example\r\n', 'X-Note: none\r\n'),
+  ],
+  [
+    'a delivery report whose failed recipient has no Final-Recipient',
+    (l) => dsn(l).replace(`Final-Recipient: rfc822; ${l.targetEmail}\r\n`, ''),
+  ],
+  [
     'a read receipt (multipart/report; report-type=disposition-notification)',
     (l) =>
       [

@@ -140,10 +140,15 @@ export function deliveryStatusOf(raw: string): RecipientStatus[] | null {
     if (type !== 'message/delivery-status' && type !== 'message/global-delivery-status') continue;
     const encoding = /^content-transfer-encoding:\s*([\w-]+)/im.exec(headers)?.[1]?.toLowerCase();
     const content = decodeBody(cut < 0 ? '' : part.slice(cut + 2), encoding);
-    // the per-message fields, then one block per recipient, separated by blank lines; only
-    // recipients' blocks carry Action and Status
-    const blocks = unfoldHeaders(content.replace(/\r\n/g, '\n')).split(/\n[ \t]*\n/);
-    return blocks
+    // the per-message fields (Reporting-MTA is required), then one group per recipient
+    // (Final-Recipient is required), separated by blank lines; only recipients' groups carry
+    // Action and Status. A report not laid out so is not one.
+    const blocks = unfoldHeaders(content.replace(/\r\n/g, '\n').trim()).split(/\n[ \t]*\n/);
+    const [perMessage = '', ...perRecipient] = blocks;
+    if (!/^Reporting-MTA:/im.test(perMessage) || /^(Action|Status|Final-Recipient):/im.test(perMessage)) return null;
+    const recipients = perRecipient.filter((b) => /^Final-Recipient:/im.test(b));
+    if (recipients.length === 0) return null;
+    return recipients
       .map((b) => ({
         action: /^Action:\s*([\w-]+)/im.exec(b)?.[1]?.toLowerCase() ?? null,
         status: /^Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(b)?.[1] ?? null,

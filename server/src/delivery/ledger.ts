@@ -25,20 +25,28 @@ export interface LedgerEntry {
 
 export const LEDGER_LIMIT = 50;
 
+/** SQL, timestamptz: the start of today in UTC (the days of the public ledger are UTC days) */
+const TODAY_UTC = `(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
+
 /**
  * A correlated subquery giving the ledger of the action aliased `actionAlias`, as JSON (null
  * when empty). With `publicCountryMin` (a SQL int expression: PUBLIC_COUNTRY_MIN), it is the
- * public ledger: where letters go to the officials of each signer's own country, a letter to
- * the officials of a country that has not reached the minimum (country-minimum.ts) is left
- * out. The batcher writes none since that rule; this keeps out any written before it.
+ * public ledger, and where letters go to the officials of each signer's own country:
+ * - a letter to the officials of a country that has not reached the minimum (country-minimum.ts)
+ *   is left out. The batcher writes none since that rule; this keeps out any written before it.
+ * - a letter is shown from the day after it was made (UTC). Once a country has reached the
+ *   minimum, an immediate delivery follows each confirmation from that country: a row naming
+ *   its officials that appeared seconds later would time that one signer's entry, and say
+ *   where they live, finer than the day (promise 6).
  * Staff (the dashboard) read it without.
  */
 export function ledgerSubquery(actionAlias: string, publicCountryMin?: string): string {
   const shown =
     publicCountryMin === undefined
       ? ''
-      : `AND (${actionAlias}.target_mode <> 'BY_SIGNER_COUNTRY' OR g.country IS NULL
-                     OR ${countryReachedSql(`${actionAlias}.id`, 'g.country', publicCountryMin)})`;
+      : `AND (${actionAlias}.target_mode <> 'BY_SIGNER_COUNTRY'
+                     OR (l.created_at < ${TODAY_UTC}
+                         AND (g.country IS NULL OR ${countryReachedSql(`${actionAlias}.id`, 'g.country', publicCountryMin)})))`;
   return `(SELECT json_agg(json_build_object(
               'date', to_char(x.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
               'target', json_build_object('name', x.name, 'organisation', x.organisation),

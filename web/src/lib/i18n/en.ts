@@ -308,6 +308,7 @@ export const en = {
 	packet_error_attachment: 'Attachments must be PDF, PNG, JPEG or plain text files, at most 3, of up to 5 MB each.',
 	ledger_heading: 'Proof of delivery',
 	ledger_intro: 'Every letter sent to officials for this action, newest first. “Opened” means that the link in the letter was opened, possibly by an automatic mail scanner.',
+	ledger_next_day: 'Letters of this action go to the officials of each signer’s own country, so each letter is listed here from the day after it is sent.',
 	ledger_caption: 'Letters delivered for this action',
 	ledger_col_date: 'Date',
 	ledger_col_target: 'Official',

@@ -307,6 +307,7 @@ export const es: Messages = {
 	packet_error_attachment: 'Los adjuntos deben ser archivos PDF, PNG, JPEG o de texto sin formato, como máximo 3, de hasta 5 MB cada uno.',
 	ledger_heading: 'Prueba de entrega',
 	ledger_intro: 'Cada carta enviada a las autoridades en esta acción, de la más reciente a la más antigua. «Abierta» significa que se abrió el enlace de la carta, quizá por un analizador automático de correo.',
+	ledger_next_day: 'Las cartas de esta acción van a las autoridades del país de cada firmante, por eso cada carta aparece aquí a partir del día siguiente a su envío.',
 	ledger_caption: 'Cartas entregadas en esta acción',
 	ledger_col_date: 'Fecha',
 	ledger_col_target: 'Autoridad',

@@ -309,6 +309,7 @@ export const fr: Messages = {
 	packet_error_attachment: 'Les pièces jointes doivent être des fichiers PDF, PNG, JPEG ou texte brut, 3 au plus, de 5 Mo au maximum chacun.',
 	ledger_heading: 'Preuve de remise',
 	ledger_intro: 'Chaque lettre envoyée aux responsables pour cette action, de la plus récente à la plus ancienne. « Ouverte » signifie que le lien de la lettre a été ouvert, peut-être par un analyseur automatique de courriel.',
+	ledger_next_day: 'Les lettres de cette action vont aux responsables du pays de chaque signataire : chaque lettre apparaît donc ici à partir du lendemain de son envoi.',
 	ledger_caption: 'Lettres remises pour cette action',
 	ledger_col_date: 'Date',
 	ledger_col_target: 'Responsable',
