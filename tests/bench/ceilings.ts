@@ -43,7 +43,7 @@ export interface InsertCeiling {
 }
 
 /**
- * Raw INSERT ... ON CONFLICT DO NOTHING into `signatures`, prepared, from `clients` connections,
+ * Raw INSERT into `signatures`, prepared, from `clients` connections,
  * `batch` rows per statement (1 = single-row). Supporters and actions are made first so the
  * foreign keys hold; each row is a new (action, supporter) pair.
  */
@@ -99,14 +99,12 @@ export async function measureInserts(
 
     const single = {
       name: 'ceiling-insert-1',
-      text: `INSERT INTO signatures (action_id, supporter_id, country, confirmation_sent_at) VALUES ($1, $2, 'MX', now())
-             ON CONFLICT (action_id, supporter_id) DO NOTHING`,
+      text: `INSERT INTO signatures (action_id, supporter_id, country, confirmation_sent_at) VALUES ($1, $2, 'MX', now())`,
     };
     const multi = {
       name: 'ceiling-insert-n',
       text: `INSERT INTO signatures (action_id, supporter_id, country, confirmation_sent_at)
-             SELECT $1, s, 'MX', now() FROM unnest($2::uuid[]) AS s
-             ON CONFLICT (action_id, supporter_id) DO NOTHING`,
+             SELECT $1, s, 'MX', now() FROM unnest($2::uuid[]) AS s`,
     };
     let rows = 0;
     let secondRows = 0;

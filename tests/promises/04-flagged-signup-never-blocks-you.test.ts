@@ -52,13 +52,21 @@ async function letterAction(harness: Harness) {
 const sign = (harness: Harness, slug: string, body: Record<string, unknown>, ip: string) =>
   harness.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, remoteAddress: ip, payload: body });
 
-async function rowOf(actionId: string, email: string) {
+/** Every sign-up with the address for the action, oldest first. */
+async function rowsOf(actionId: string, email: string) {
   const { rows } = await h.db.pool.query(
     `SELECT s.*, p.first_name, p.last_name, p.country AS supporter_country,
             (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)`,
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
+     ORDER BY s.created_at, s.id`,
     [actionId, email],
   );
+  return rows;
+}
+
+/** The one sign-up with the address for the action. */
+async function rowOf(actionId: string, email: string) {
+  const rows = await rowsOf(actionId, email);
   expect(rows).toHaveLength(1);
   return rows[0];
 }
@@ -76,12 +84,19 @@ const ATTACKER = {
 };
 const VICTIM_IP = '198.51.100.20';
 
-/** The victim signs cleanly after the flagged row: it must be hers, emailed, and confirmable. */
+/**
+ * The victim signs cleanly after the flagged row: her sign-up is a row of its own, hers,
+ * emailed and confirmable; the flagged one stays set aside, as it was, for staff.
+ */
 async function victimTakesOver(actionId: string, slug: string, email: string) {
+  const [flagged] = await rowsOf(actionId, email);
   const res = await sign(h, slug, signBody({ email, firstName: 'Ana', lastName: 'López', country: 'MX' }), VICTIM_IP);
   expect(res.statusCode).toBe(202);
 
-  const row = await rowOf(actionId, email);
+  const both = await rowsOf(actionId, email);
+  expect(both).toHaveLength(2);
+  expect(both[0]).toEqual(flagged);
+  const row = both[1];
   // nothing of the flagged sign-up survives into what she is asked to confirm
   expect(row).toMatchObject({
     status: 'PENDING',
@@ -114,14 +129,15 @@ async function victimTakesOver(actionId: string, slug: string, email: string) {
 
   const token = /\/confirm\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32})/.exec(mail.text)![1]!;
   expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}` })).json().status).toBe('confirmed');
-  const after = await rowOf(actionId, email);
+  const after = (await rowsOf(actionId, email))[1];
+  expect(after.id).toBe(row.id);
   expect(after).toMatchObject({ status: 'CONFIRMED', first_name: 'Ana', last_name: 'López', supporter_country: 'MX', named_disclosure: false, consents: 5 });
   const { rows } = await h.db.pool.query(`SELECT purpose, granted FROM consents WHERE signature_id = $1 ORDER BY purpose`, [after.id]);
   expect(rows.filter((r) => r.granted).map((r) => r.purpose)).toEqual(['COUNT']);
 }
 
 describe('a flagged sign-up with the victim’s address, then her own', () => {
-  it('honeypot: her clean sign-up replaces the flagged one, is emailed, and confirms her details', async () => {
+  it('honeypot: her clean sign-up is not held back by the flagged one, is emailed, and confirms her details', async () => {
     const action = await letterAction(h);
     const email = uniqueEmail('victim');
     const flagged = await sign(h, action.slug, signBody({ ...ATTACKER, email, website: 'http://bot.example' }), '203.0.113.9');

@@ -9,6 +9,7 @@ import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.se
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { sendDueReminders } from '../../server/src/signature/reminder.service.ts';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { PENDING_SIGNUPS_PER_PERSON } from '../../server/src/signature/signature.repository.ts';
 
 const BASE = 'http://chorus.test';
 const HOUR = 3_600_000;
@@ -61,10 +62,22 @@ const sign = (slug: string, body: Record<string, unknown>, ip = '198.51.100.7') 
 async function signatureOf(actionId: string, email: string) {
   const { rows } = await h.db.pool.query(
     `SELECT s.*, p.first_name, p.last_name, p.country AS supporter_country, p.id AS sid
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)`,
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
+     ORDER BY s.created_at DESC, s.id`,
     [actionId, email],
   );
   return rows[0];
+}
+
+/** Every sign-up with the address for the action, oldest first. */
+async function signupsOf(actionId: string, email: string) {
+  const { rows } = await h.db.pool.query(
+    `SELECT s.id, s.status, s.invalid_reason, s.pending_first_name, s.country, s.letter_body
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
+     ORDER BY s.created_at, s.id`,
+    [actionId, email],
+  );
+  return rows;
 }
 
 async function supporter(email: string) {
@@ -200,35 +213,87 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     expect(await supporter(email)).toEqual(before);
   });
 
-  it('a link confirms only the details its email showed: after a newer sign-up, the older link confirms nothing', async () => {
+  it('her own sign-up after a forged one waits beside it with its own email; she confirms hers, and the forged one is set aside', async () => {
     const email = await confirmedVictim();
     const action = await petition();
     await sign(action.slug, signBody({ ...FORGED, email }), '203.0.113.68');
     const forged = await confirmationMail(action.id, email);
+    expect(forged.mail.text).toContain('Mallory');
 
-    // she signs herself, with her details: the newest sign-up is the one she is asked about
+    // she signs herself, with her details: a sign-up of its own, with its own email
     await sign(action.slug, signBody({ email, country: 'MX', consentContact: true }));
     const own = await confirmationMail(action.id, email);
     expect(own.mail.text).toContain('Name: Ana López');
     expect(own.mail.text).not.toContain('Mallory');
-
-    expect((await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json()).toEqual({
-      status: 'replaced',
-      action: { slug: action.slug, title: `Title en ${action.slug}` },
-    });
-    for (const path of ['', '/discard']) {
-      const res = await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}${path}` });
-      expect(res.statusCode).toBe(409);
-      expect(res.json().code).toBe('signup_replaced');
-    }
-    // a page showing older details cannot confirm the newer ones either
-    const stale = await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}`, payload: { version: 'AAAAAAAAAAAAAAAAAAAAAA' } });
+    expect((await signupsOf(action.id, email)).map((r) => [r.status, r.pending_first_name])).toEqual([
+      ['PENDING', 'Mallory'],
+      ['PENDING', 'Ana'],
+    ]);
+    // each link opens its own sign-up, showing exactly its details
+    const forgedView = (await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json();
+    expect(forgedView).toMatchObject({ status: 'pending', signup: { firstName: 'Mallory', country: 'FR' } });
+    expect((await h.app.inject({ url: `/api/confirmations/${own.token}` })).json()).toMatchObject({ status: 'pending', signup: { firstName: 'Ana', country: 'MX' } });
+    // a page showing other details cannot confirm hers
+    const stale = await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}`, payload: { version: forgedView.version } });
+    expect(stale.statusCode).toBe(409);
     expect(stale.json().code).toBe('signup_replaced');
-    expect((await signatureOf(action.id, email)).status).toBe('PENDING');
 
     expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}` })).json().status).toBe('confirmed');
-    const sig = await signatureOf(action.id, email);
-    expect(sig).toMatchObject({ status: 'CONFIRMED', country: 'MX', named_disclosure: false, public_wall: false, first_name: 'Ana' });
+    const sig = await signupsOf(action.id, email);
+    expect(sig.map((r) => [r.status, r.invalid_reason, r.pending_first_name, r.country])).toEqual([
+      // what the forged sign-up said in her name is gone; the row stays for staff
+      ['INVALIDATED', 'superseded', null, 'FR'],
+      ['CONFIRMED', null, null, 'MX'],
+    ]);
+    expect(await supporter(email)).toMatchObject({ first_name: 'Ana', last_name: 'López', country: 'MX' });
+    // the forged link now says she has signed, and confirms or discards nothing
+    expect((await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json()).toEqual({
+      status: 'confirmed',
+      action: { slug: action.slug, title: `Title en ${action.slug}` },
+    });
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}` })).json().status).toBe('already_confirmed');
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}/discard` })).statusCode).toBe(409);
+    expect((await signupsOf(action.id, email)).map((r) => r.status)).toEqual(['INVALIDATED', 'CONFIRMED']);
+  });
+
+  it('a forged sign-up after hers, before she confirms, leaves her link and her details as they were', async () => {
+    const email = uniqueEmail('ana');
+    const action = await letterAction();
+    await sign(action.slug, signBody({ email, country: 'MX', letterBody: 'My own words, in my own letter.' }));
+    const own = await confirmationMail(action.id, email);
+    // the attacker, timing it before she clicks
+    await sign(action.slug, signBody({ ...FORGED, email }), '203.0.113.69');
+    const forged = await confirmationMail(action.id, email);
+    expect(forged.mail.text).toContain('Mallory');
+    expect(own.mail.text).not.toContain('Mallory');
+
+    // "This was not me" on the forged one touches only that one
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}/discard` })).json().status).toBe('discarded');
+    const view = (await h.app.inject({ url: `/api/confirmations/${own.token}` })).json();
+    expect(view).toMatchObject({ status: 'pending', signup: { firstName: 'Ana', country: 'MX', letter: { body: 'My own words, in my own letter.' } } });
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}` })).json().status).toBe('confirmed');
+    expect((await signupsOf(action.id, email)).map((r) => [r.status, r.invalid_reason, r.pending_first_name, r.letter_body])).toEqual([
+      ['CONFIRMED', null, null, 'My own words, in my own letter.'],
+      ['INVALIDATED', 'not_me', null, null],
+    ]);
+    expect(await supporter(email)).toMatchObject({ first_name: 'Ana', last_name: 'López', country: 'MX' });
+  });
+
+  it(`past ${PENDING_SIGNUPS_PER_PERSON} waiting sign-ups, a further one with other details is set aside and emails nobody; hers stays`, async () => {
+    const email = uniqueEmail('ana');
+    const action = await petition();
+    await sign(action.slug, signBody({ email, country: 'MX' }));
+    const own = await confirmationMail(action.id, email);
+    for (let i = 1; i <= PENDING_SIGNUPS_PER_PERSON; i++) {
+      expect((await sign(action.slug, signBody({ ...FORGED, lastName: `Forger${i}`, email }), `100.${64 + i}.1.1`)).statusCode).toBe(202);
+    }
+    const rows = await signupsOf(action.id, email);
+    expect(rows.map((r) => r.status)).toEqual([...Array(PENDING_SIGNUPS_PER_PERSON).fill('PENDING'), 'INVALIDATED']);
+    expect(rows.at(-1)).toMatchObject({ invalid_reason: 'pending_limit' });
+    expect(await sendConfirmation(mailDeps(), rows.at(-1).id)).toBe('nothing-owed');
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}` })).json().status).toBe('confirmed');
+    // confirming hers sets every other waiting sign-up aside
+    expect((await signupsOf(action.id, email)).map((r) => r.status)).toEqual(['CONFIRMED', ...Array(PENDING_SIGNUPS_PER_PERSON).fill('INVALIDATED')]);
   });
 
   it('what the owner confirms becomes hers at confirmation: name, country and choices', async () => {

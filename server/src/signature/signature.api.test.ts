@@ -113,20 +113,31 @@ describe('POST /api/actions/:slug/signatures', () => {
     expect(raw).not.toContain(body.email);
   });
 
-  it('answers a duplicate exactly as a new signature, keeps one row, and asks for a fresh email', async () => {
+  it('answers a duplicate exactly as a new signature: the same details ask again on one row, other details wait beside it', async () => {
     const { action } = await published();
     const email = uniqueEmail('dup');
     const first = await sign(action.slug, signBody({ email }));
     const [before] = await rowsFor(action.id);
+    // the same sign-up again: one row, a fresh email asked for
+    const again = await sign(action.slug, signBody({ email }));
+    expect(again.statusCode).toBe(first.statusCode);
+    expect(again.body).toBe(first.body);
+    const once = await rowsFor(action.id);
+    expect(once).toHaveLength(1);
+    expect(once[0].confirmation_requested_at.getTime()).toBeGreaterThan(before.confirmation_requested_at.getTime());
+    // other details with the same address (another spelling of it): a sign-up of its own,
+    // beside the first, which keeps what it said; the supporter has no name until one is confirmed
     const variant = email.replace('@', '+again@').toUpperCase();
     const second = await sign(action.slug, signBody({ email: variant, firstName: 'Someone', lastName: 'Else' }));
     expect(second.statusCode).toBe(first.statusCode);
     expect(second.body).toBe(first.body);
     const rows = await rowsFor(action.id);
-    expect(rows).toHaveLength(1);
-    // the newest sign-up is the one its owner is asked to confirm; the supporter has no name until then
-    expect(rows[0]).toMatchObject({ first_name: null, pending_first_name: 'Someone', pending_last_name: 'Else' });
-    expect(rows[0].confirmation_requested_at.getTime()).toBeGreaterThan(before.confirmation_requested_at.getTime());
+    expect(rows).toHaveLength(2);
+    expect(new Set(rows.map((r: { supporter_id: string }) => r.supporter_id)).size).toBe(1);
+    expect(rows.map((r: { status: string; first_name: string | null; pending_first_name: string }) => [r.status, r.first_name, r.pending_first_name]).sort()).toEqual([
+      ['PENDING', null, 'Ana'],
+      ['PENDING', null, 'Someone'],
+    ]);
   });
 
   it('takes an HTML form post and answers 303 to the check-your-email page in the signer’s language', async () => {

@@ -36,33 +36,22 @@ export interface WrittenSignature {
 export const CONSENT_WORDING_VERSION = 'sign-2026-11';
 
 /**
- * Columns of a signature that a clean sign-up replaces when the row was never confirmed
- * (pending, flagged by the abuse limits or the honeypot, discarded by its owner, or set aside
- * by staff before confirmation): the newest clean sign-up is the one the owner is asked to
- * confirm, and nothing of the earlier one survives into it.
+ * Pending sign-ups one person may have waiting for one action. Each waits for its owner with
+ * an email and a link of its own, side by side: a newer sign-up with the same address, which
+ * may be anyone's, never takes the place of an earlier one (promise 4). Confirming one discards
+ * the others. Beyond this many, a further sign-up with other details is stored set aside
+ * (invalid reason `pending_limit`) and emails nobody: the address's owner still holds the
+ * earlier ones' links, and each "This was not me" frees a place.
  */
-const REPLACED_BY_CLEAN_SIGNUP = [
-  'country',
-  'locale',
-  'named_disclosure',
-  'public_wall',
-  'named_to_own_country',
-  'letter_subject',
-  'letter_body',
-  'ip_hash',
-  'net_hash',
-  'source',
-  'pending_first_name',
-  'pending_last_name',
-  'pending_contact',
-  'status',
-  'invalidated_at',
-  'invalid_reason',
-  'created_at',
-] as const;
-/** in ON CONFLICT DO UPDATE: the incoming row is clean and the stored one was never confirmed */
-const REPLACES = `(EXCLUDED.status = 'PENDING' AND signatures.confirmed_at IS NULL)`;
-const REPLACE_SET = REPLACED_BY_CLEAN_SIGNUP.map((c) => `${c} = CASE WHEN ${REPLACES} THEN EXCLUDED.${c} ELSE signatures.${c} END`).join(',\n         ');
+export const PENDING_SIGNUPS_PER_PERSON = 5;
+
+/** Why a sign-up past PENDING_SIGNUPS_PER_PERSON is stored set aside. */
+export const PENDING_LIMIT = 'pending_limit';
+
+/** What of a sign-up speaks for the person: two sign-ups alike in these are one (a repeat). */
+function detailsOf(it: NewSignature): string {
+  return JSON.stringify([it.firstName, it.lastName, it.country, it.namedDisclosure, it.namedToOwnCountry, it.publicWall, it.contact, it.letterSubject, it.letterBody]);
+}
 
 /**
  * Writes one batch in a single statement (its own transaction: no BEGIN or COMMIT round trips).
@@ -70,27 +59,35 @@ const REPLACE_SET = REPLACED_BY_CLEAN_SIGNUP.map((c) => `${c} = CASE WHEN ${REPL
  * - supporters: one row per canonical email, inserted in a fixed order so that concurrent
  *   batches lock rows in the same order and cannot deadlock. A sign-up never writes the
  *   supporter's name or country: they change only when the owner confirms (confirm()).
- * - signatures: one per (action, supporter), holding what this sign-up gave (name, country,
- *   consents, letter) until it is confirmed. A clean sign-up replaces a stored one that was
- *   never confirmed, whatever its state (pending, flagged, discarded), and asks for a fresh
- *   confirmation email; a flagged one never replaces anything and asks for no email; a repeat
- *   of a confirmed signature keeps it and asks for the "already signed" note.
+ * - signatures: each clean sign-up is a pending row of its own, holding what it gave (name,
+ *   country, consents, letter) until its owner confirms or discards it, and asks for its own
+ *   confirmation email. Earlier sign-ups of the person for the action are left as they are:
+ *   - a repeat of a pending sign-up with the same details asks for its email again (same row);
+ *   - a repeat of a confirmed signature keeps it and asks for the "already signed" note; one
+ *     confirmed and later set aside by staff stays set aside, and nothing new is written;
+ *   - past PENDING_SIGNUPS_PER_PERSON pending ones, a new one is stored set aside.
+ *   A flagged sign-up (honeypot, limits) is stored set aside only when the person has no
+ *   signature of the action yet, and asks for no email.
  * - consents are not written here: they are recorded when the owner confirms.
  */
 export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewSignature[]): Promise<WrittenSignature[]> {
-  // One row per (action, person) goes to PostgreSQL: ON CONFLICT cannot touch a row twice in
-  // one statement. As across batches, the last clean submission of the batch wins, and a
-  // flagged one only when nothing clean came with it.
-  const key = (it: NewSignature) => `${it.actionId}|${it.canonicalEmail}`;
+  // Within the batch as across batches: copies alike in their details are one sign-up, and a
+  // flagged one counts only when nothing clean came with it (it is answered with the last
+  // clean sign-up of the person for the action).
+  const person = (it: NewSignature) => `${it.actionId}|${it.canonicalEmail}`;
   const chosen = new Map<string, NewSignature>();
+  const cleanOf = new Map<string, NewSignature>();
   for (const it of items) {
-    const seen = chosen.get(key(it));
-    if (!seen || !it.suspicious) chosen.set(key(it), it);
+    if (it.suspicious) continue;
+    chosen.set(`${person(it)}|${detailsOf(it)}`, it);
+    cleanOf.set(person(it), it);
   }
+  for (const it of items) if (it.suspicious && !cleanOf.has(person(it))) chosen.set(`${person(it)}|flagged`, it);
+  const keyOf = (it: NewSignature) => (it.suspicious ? (cleanOf.has(person(it)) ? `${person(it)}|${detailsOf(cleanOf.get(person(it))!)}` : `${person(it)}|flagged`) : `${person(it)}|${detailsOf(it)}`);
   const rows = [...chosen.values()].sort((a, b) =>
     a.canonicalEmail < b.canonicalEmail ? -1 : a.canonicalEmail > b.canonicalEmail ? 1 : a.actionId < b.actionId ? -1 : a.actionId > b.actionId ? 1 : 0,
   );
-  const res = await pool.query<{ id: string; action_id: string; canonical_email: string; requested_at: Date; created: boolean }>({
+  const res = await pool.query<{ ord: string; id: string; requested_at: Date; created: boolean }>({
     // named: prepared once per connection (the plan of this statement costs more than a small batch's rows)
     name: 'signatures-write',
     text: `WITH input AS (
@@ -107,27 +104,48 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
              erased_at = NULL
        RETURNING id, canonical_email
      ),
-     sig AS (
-       INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
+     -- what each sign-up meets among the person's signatures of the action
+     met AS MATERIALIZED (
+       SELECT i.*, sup.id AS sid, gen_random_uuid() AS new_id,
+              (SELECT s.id FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.confirmed_at IS NOT NULL) AS signed_id,
+              (SELECT s.id FROM signatures s
+                WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.status = 'PENDING' AND NOT i.sus
+                  AND s.pending_first_name IS NOT DISTINCT FROM i.fn AND s.pending_last_name IS NOT DISTINCT FROM i.ln
+                  AND s.country = i.c AND s.named_disclosure = i.n AND s.named_to_own_country = i.own AND s.public_wall = i.w
+                  AND s.pending_contact IS NOT DISTINCT FROM i.ct
+                  AND s.letter_subject IS NOT DISTINCT FROM i.ls AND s.letter_body IS NOT DISTINCT FROM i.lb
+                ORDER BY s.created_at DESC, s.id LIMIT 1) AS same_id,
+              (SELECT s.id FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id
+                ORDER BY s.created_at DESC, s.id LIMIT 1) AS any_id,
+              (SELECT count(*) FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.status = 'PENDING') AS pending
+       FROM input i JOIN sup ON sup.canonical_email = i.ce
+     ),
+     renewed AS (
+       UPDATE signatures s SET confirmation_requested_at = now()
+       FROM met m
+       WHERE NOT m.sus AND s.id = COALESCE(m.signed_id, m.same_id) AND s.status IN ('PENDING', 'CONFIRMED')
+       RETURNING m.ord, s.id, s.confirmation_requested_at AS requested_at
+     ),
+     added AS (
+       INSERT INTO signatures (id, action_id, supporter_id, country, locale, named_disclosure, public_wall,
                                letter_subject, letter_body, ip_hash, source, named_to_own_country,
                                status, invalidated_at, invalid_reason, net_hash,
                                pending_first_name, pending_last_name, pending_contact)
-       SELECT i.a, sup.id, i.c, i.l, i.n, i.w, i.ls, i.lb, i.ip, i.src, i.own,
-              CASE WHEN i.sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
-              CASE WHEN i.sus THEN now() END,
-              CASE WHEN i.sus THEN COALESCE(i.why, 'honeypot') END,
-              i.net, i.fn, i.ln, i.ct
-       FROM input i JOIN sup ON sup.canonical_email = i.ce
-       ORDER BY i.ord
-       ON CONFLICT (action_id, supporter_id) DO UPDATE
-         SET ${REPLACE_SET},
-         -- a sign-up taking the place of a flagged or discarded one is owed its one reminder
-         reminder_sent_at = CASE WHEN ${REPLACES} AND signatures.status = 'INVALIDATED' THEN NULL ELSE signatures.reminder_sent_at END,
-         confirmation_requested_at = CASE WHEN ${REPLACES} OR (EXCLUDED.status = 'PENDING' AND signatures.status = 'CONFIRMED')
-                                          THEN now() ELSE signatures.confirmation_requested_at END
-       RETURNING id, action_id, supporter_id, confirmation_requested_at AS requested_at, (xmax = 0) AS created
+       SELECT m.new_id, m.a, m.sid, m.c, m.l, m.n, m.w, m.ls, m.lb, m.ip, m.src, m.own,
+              CASE WHEN m.sus OR m.pending >= $19 THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
+              CASE WHEN m.sus OR m.pending >= $19 THEN now() END,
+              CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') WHEN m.pending >= $19 THEN $20 END,
+              m.net, m.fn, m.ln, m.ct
+       FROM met m
+       WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
+       ORDER BY m.ord
+       RETURNING id, confirmation_requested_at AS requested_at
      )
-     SELECT sig.id, sig.action_id, sup.canonical_email, sig.requested_at, sig.created FROM sig JOIN sup ON sup.id = sig.supporter_id`,
+     SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.same_id, m.any_id) AS id,
+            COALESCE(ad.requested_at, r.requested_at, now()) AS requested_at, ad.id IS NOT NULL AS created
+     FROM met m
+     LEFT JOIN added ad ON ad.id = m.new_id
+     LEFT JOIN renewed r ON r.ord = m.ord`,
     values: [
       rows.map((r) => r.actionId),
       rows.map((r) => r.canonicalEmail),
@@ -147,24 +165,34 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
       rows.map((r) => r.source),
       rows.map((r) => r.suspicious),
       rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
+      PENDING_SIGNUPS_PER_PERSON,
+      PENDING_LIMIT,
     ],
   });
-  const written = new Map(res.rows.map((r) => [`${r.action_id}|${r.canonical_email}`, r]));
+  const written = new Map(res.rows.map((r) => [Number(r.ord), r]));
+  const ordOf = new Map([...rows].map((r, i) => [r, i + 1]));
   return items.map((it) => {
-    const row = written.get(key(it));
+    const rep = chosen.get(keyOf(it))!;
+    const row = written.get(ordOf.get(rep)!);
     if (!row) throw new Error('a signature of the batch was not written');
     // another copy inside the same batch is a repeat, like one arriving earlier or later
-    const created = row.created && chosen.get(key(it)) === it;
-    return { signatureId: row.id, requestedAt: row.requested_at, created };
+    return { signatureId: row.id, requestedAt: row.requested_at, created: row.created && rep === it };
   });
 }
+
+/** Why a pending sign-up was set aside when its owner confirmed another of the same action. */
+export const SUPERSEDED = 'superseded';
 
 /**
  * What confirming writes, for pending signatures (others are left alone): the signature is
  * CONFIRMED, what its sign-up gave becomes the person's (the supporter's name and country),
- * and a consent record is written for each purpose, given or not, with the wording. One
- * statement; run it inside the transaction that decided to confirm (signature.service.ts).
- * Tests that set up confirmed signatures use it too, so they get what a real confirmation gives.
+ * and a consent record is written for each purpose, given or not, with the wording. The
+ * person's other pending sign-ups of the action are set aside (SUPERSEDED), and what they said
+ * in the person's name is wiped: one signature per person counts. A pending sign-up of a person
+ * who already has a confirmed signature of the action is set aside in the same way, and not
+ * returned. One statement; run it inside the transaction that decided to confirm, after locking
+ * the supporter (signature.service.ts). Tests that set up confirmed signatures use it too, so
+ * they get what a real confirmation gives.
  */
 export async function recordConfirmations(
   db: pg.Pool | pg.PoolClient,
@@ -175,9 +203,22 @@ export async function recordConfirmations(
     name: 'signatures-confirm',
     // every part of the statement reads the rows as they were before it: `before` still holds
     // the sign-up's details that `done` clears
-    text: `WITH before AS (
-       SELECT id, supporter_id, pending_first_name AS fn, pending_last_name AS ln, pending_contact AS ct
-       FROM signatures WHERE id = ANY($1::uuid[]) AND status = 'PENDING'
+    text: `WITH asked AS (
+       SELECT DISTINCT ON (s.action_id, s.supporter_id) s.id, s.action_id, s.supporter_id,
+              s.pending_first_name AS fn, s.pending_last_name AS ln, s.pending_contact AS ct,
+              EXISTS (SELECT 1 FROM signatures o WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id
+                                                  AND o.confirmed_at IS NOT NULL) AS signed
+       FROM signatures s WHERE s.id = ANY($1::uuid[]) AND s.status = 'PENDING'
+       ORDER BY s.action_id, s.supporter_id, s.created_at DESC, s.id
+     ),
+     before AS (SELECT * FROM asked WHERE NOT signed),
+     set_aside AS (
+       UPDATE signatures s SET status = 'INVALIDATED', invalidated_at = $2, invalid_reason = $4,
+              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL,
+              letter_subject = NULL, letter_body = NULL
+       FROM asked a
+       WHERE s.action_id = a.action_id AND s.supporter_id = a.supporter_id AND s.status = 'PENDING'
+         AND s.id NOT IN (SELECT id FROM before)
      ),
      done AS (
        UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = $2,
@@ -198,7 +239,7 @@ export async function recordConfirmations(
                                               ('PUBLIC_WALL', d.public_wall), ('CONTACT', COALESCE(d.ct, false))) AS c(purpose, granted)
      )
      SELECT id, action_id, country FROM done`,
-    values: [ids, at, CONSENT_WORDING_VERSION],
+    values: [ids, at, CONSENT_WORDING_VERSION, SUPERSEDED],
   });
   return rows;
 }

@@ -11,7 +11,7 @@ import { inTransaction } from '../db/db.ts';
 import { emitEvent } from '../webhook/webhook.service.ts';
 import type { AbuseGuard } from '../abuse/abuse.service.ts';
 import type { SignInput } from './signature.schema.ts';
-import { recordConfirmations, type SignatureWriter } from './signature.repository.ts';
+import { recordConfirmations, SUPERSEDED, type SignatureWriter } from './signature.repository.ts';
 
 export interface SignatureDeps {
   pool: pg.Pool;
@@ -145,8 +145,8 @@ export function signupVersion(d: SignupDetails): string {
 
 /**
  * The link of a confirmation or reminder email. With `version` (always, when we send one) it
- * opens and confirms only the sign-up with those details: if a newer sign-up with the same
- * address replaced it, the page says so and confirms nothing.
+ * opens and confirms only the sign-up with those details: should the sign-up no longer hold
+ * them, the page says so and confirms nothing.
  */
 export function confirmationToken(
   deps: Pick<SignatureDeps, 'secret' | 'clock' | 'confirmLinkTtlHours'>,
@@ -160,9 +160,12 @@ export function confirmationToken(
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * - pending: waiting for its owner, who sees `signup` and may confirm or discard it;
- * - confirmed: it counts (confirming again is answered, not repeated);
- * - replaced: a newer sign-up with this address took its place: only the newest email's link works;
+ * - pending: waiting for its owner, who sees `signup` and may confirm or discard it; other
+ *   sign-ups with the address for the action wait beside it, each with its own link;
+ * - confirmed: it counts (confirming again is answered, not repeated), or its owner confirmed
+ *   another of their sign-ups of the action, which counts in its place;
+ * - replaced: the sign-up no longer holds what the link's email showed (links of sign-ups
+ *   written before sign-ups waited side by side, when a newer one overwrote an older);
  * - discarded: its owner said "This was not me".
  */
 export type ConfirmationStatus = 'pending' | 'confirmed' | 'replaced' | 'discarded';
@@ -242,6 +245,8 @@ function standing(row: TokenRow, versions: (string | null | undefined)[]): { sta
   if (row.status === 'CONFIRMED') return { status: 'confirmed', version: null };
   if (row.status === 'INVALIDATED') {
     if (row.invalid_reason === DISCARDED_BY_OWNER) return { status: 'discarded', version: null };
+    // the owner confirmed another sign-up of the action: theirs is the signature that counts
+    if (row.invalid_reason === SUPERSEDED) return { status: 'confirmed', version: null };
     throw notFound('invalid_link', 'This confirmation link is not valid');
   }
   const version = signupVersion(signupDetails(row));
@@ -280,7 +285,9 @@ export async function confirm(
     if (status === 'replaced') throw replacedError();
     if (status === 'discarded') throw conflict('signup_discarded', 'This sign-up was discarded; sign again if you want to sign');
     const [sig] = await recordConfirmations(tx, [row.id], deps.clock());
-    if (!sig) throw notFound('invalid_link', 'This confirmation link is not valid');
+    // none: the person's signature of the action was confirmed already, through another of
+    // their sign-ups, and this one is now set aside
+    if (!sig) return { won: false, action };
     // the confirmation and its webhook event (if any endpoint listens) commit together
     await emitEvent(tx, 'signature.confirmed', {
       signatureId: row.id,
@@ -301,8 +308,9 @@ export async function confirm(
 /**
  * "This was not me": the owner of the address discards a pending sign-up. It is never
  * counted, confirmed or reminded of, and what it said in the person's name (names, contact
- * choice, letter) is wiped; the row stays invalidated for staff, and a later clean sign-up
- * with this address replaces it. Discarding twice is answered, not repeated.
+ * choice, letter) is wiped; the row stays invalidated for staff. Other sign-ups with the
+ * address for the action (their own, say) are left as they are, and a later clean sign-up is
+ * a new one. Discarding twice is answered, not repeated.
  */
 export async function discard(
   deps: SignatureDeps,

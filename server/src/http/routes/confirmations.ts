@@ -17,7 +17,7 @@ const signup = z
 const shown = z
   .object({ version: z.string().max(64).optional().describe('the `version` of the details the page showed: nothing happens if the sign-up has changed since') })
   .nullish();
-const conflictNote = '409 `signup_replaced`: a newer sign-up with the address replaced this one (only the newest email works).';
+const conflictNote = '409 `signup_replaced`: the sign-up no longer holds the details the page or email showed (`version`).';
 
 export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<SignatureDeps, 'log'> }> = async (app, opts) => {
   const deps = () => ({ ...opts.signatures, log: app.log });
