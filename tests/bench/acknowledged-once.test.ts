@@ -1,6 +1,7 @@
 // Under concurrent load with repeated addresses, every signature the API acknowledged (202)
 // is in the database exactly once, the moment the load stops: the answer comes after COMMIT,
-// and the unique (action, supporter) constraint and canonical emails hold under races.
+// and a repeat of the same sign-up (the unique index of waiting sign-ups) and canonical emails
+// hold under races.
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb, type Db } from '../../server/src/db/db.ts';

@@ -37,25 +37,19 @@ export class SigningTraffic {
   ) {}
 
   body = (ctx: Record<string, unknown>): string => {
-    let email: string;
-    let n: number;
-    if (this.sent.length > 50 && Math.random() < this.duplicateShare) {
-      n = Math.floor(Math.random() * this.sent.length);
-      email = this.sent[n]!;
-    } else {
-      n = this.seq++;
-      email = `${this.prefix}.${n}@signers.example.org`;
-      this.sent.push(email);
-    }
+    // a repeat is the same person sending the same form again (a double click, a retry)
+    const n = this.sent.length > 50 && Math.random() < this.duplicateShare ? Math.floor(Math.random() * this.sent.length) : this.seq++;
+    const email = `${this.prefix}.${n}@signers.example.org`;
+    if (n === this.sent.length) this.sent.push(email);
     ctx.email = email;
     ctx.ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
     return JSON.stringify({
       firstName: 'Ana',
       lastName: 'López',
       email,
-      country: COUNTRIES[this.seq % COUNTRIES.length],
+      country: COUNTRIES[n % COUNTRIES.length],
       consentCount: true,
-      consentNamed: this.seq % 3 === 0,
+      consentNamed: n % 3 === 0,
     });
   };
 
@@ -80,7 +74,7 @@ export interface ExactlyOnce {
   rows: number;
   /** answered 202 but no row: must be 0 */
   missing: number;
-  /** more than one row for one person: must be 0 (the unique constraint says so too) */
+  /** more than one row for one person (every repeat is the same sign-up again): must be 0 */
   duplicated: number;
 }
 

@@ -1,6 +1,7 @@
 // Durable writes of new signatures, batched: requests arriving within a few milliseconds
 // share one statement (its own transaction), and each caller is answered after it commits.
 import type pg from 'pg';
+import { createHash } from 'node:crypto';
 import { isTransientConflict } from '../db/conflict.ts';
 
 export interface NewSignature {
@@ -48,9 +49,17 @@ export const PENDING_SIGNUPS_PER_PERSON = 5;
 /** Why a sign-up past PENDING_SIGNUPS_PER_PERSON is stored set aside. */
 export const PENDING_LIMIT = 'pending_limit';
 
+/**
+ * The fingerprint of what a sign-up says for the person, in the order of signupVersion
+ * (signature.service.ts), which the confirmation links carry: name, country, each choice, letter.
+ */
+export function detailsVersion(parts: readonly (string | boolean | null)[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 22);
+}
+
 /** What of a sign-up speaks for the person: two sign-ups alike in these are one (a repeat). */
 function detailsOf(it: NewSignature): string {
-  return JSON.stringify([it.firstName, it.lastName, it.country, it.namedDisclosure, it.namedToOwnCountry, it.publicWall, it.contact, it.letterSubject, it.letterBody]);
+  return detailsVersion([it.firstName, it.lastName, it.country, it.namedDisclosure, it.namedToOwnCountry, it.publicWall, it.contact, it.letterSubject, it.letterBody]);
 }
 
 /**
@@ -93,8 +102,8 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
     text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::char(2)[], $7::varchar[],
                             $8::bool[], $9::bool[], $10::bool[], $11::bool[], $12::varchar[], $13::text[], $14::varchar[],
-                            $15::varchar[], $16::varchar[], $17::bool[], $18::varchar[])
-              WITH ORDINALITY AS t(a, ce, em, fn, ln, c, l, n, own, w, ct, ls, lb, ip, net, src, sus, why, ord)
+                            $15::varchar[], $16::varchar[], $17::bool[], $18::varchar[], $19::varchar[])
+              WITH ORDINALITY AS t(a, ce, em, fn, ln, c, l, n, own, w, ct, ls, lb, ip, net, src, sus, why, v, ord)
      ),
      sup AS (
        INSERT INTO supporters (canonical_email, email, locale)
@@ -106,15 +115,10 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
      ),
      -- what each sign-up meets among the person's signatures of the action
      met AS MATERIALIZED (
-       SELECT i.*, sup.id AS sid, gen_random_uuid() AS new_id,
+       SELECT i.*, sup.id AS sid,
               (SELECT s.id FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.confirmed_at IS NOT NULL) AS signed_id,
-              (SELECT s.id FROM signatures s
-                WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.status = 'PENDING' AND NOT i.sus
-                  AND s.pending_first_name IS NOT DISTINCT FROM i.fn AND s.pending_last_name IS NOT DISTINCT FROM i.ln
-                  AND s.country = i.c AND s.named_disclosure = i.n AND s.named_to_own_country = i.own AND s.public_wall = i.w
-                  AND s.pending_contact IS NOT DISTINCT FROM i.ct
-                  AND s.letter_subject IS NOT DISTINCT FROM i.ls AND s.letter_body IS NOT DISTINCT FROM i.lb
-                ORDER BY s.created_at DESC, s.id LIMIT 1) AS same_id,
+              EXISTS (SELECT 1 FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.status = 'PENDING'
+                                                 AND s.signup_version = i.v) AS same,
               (SELECT s.id FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id
                 ORDER BY s.created_at DESC, s.id LIMIT 1) AS any_id,
               (SELECT count(*) FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.status = 'PENDING') AS pending
@@ -123,28 +127,32 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
      renewed AS (
        UPDATE signatures s SET confirmation_requested_at = now()
        FROM met m
-       WHERE NOT m.sus AND s.id = COALESCE(m.signed_id, m.same_id) AND s.status IN ('PENDING', 'CONFIRMED')
+       WHERE NOT m.sus AND s.id = m.signed_id AND s.status = 'CONFIRMED'
        RETURNING m.ord, s.id, s.confirmation_requested_at AS requested_at
      ),
      added AS (
-       INSERT INTO signatures (id, action_id, supporter_id, country, locale, named_disclosure, public_wall,
+       INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
                                letter_subject, letter_body, ip_hash, source, named_to_own_country,
                                status, invalidated_at, invalid_reason, net_hash,
-                               pending_first_name, pending_last_name, pending_contact)
-       SELECT m.new_id, m.a, m.sid, m.c, m.l, m.n, m.w, m.ls, m.lb, m.ip, m.src, m.own,
-              CASE WHEN m.sus OR m.pending >= $19 THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
-              CASE WHEN m.sus OR m.pending >= $19 THEN now() END,
-              CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') WHEN m.pending >= $19 THEN $20 END,
-              m.net, m.fn, m.ln, m.ct
+                               pending_first_name, pending_last_name, pending_contact, signup_version)
+       SELECT m.a, m.sid, m.c, m.l, m.n, m.w, m.ls, m.lb, m.ip, m.src, m.own,
+              CASE WHEN m.sus OR (m.pending >= $20 AND NOT m.same) THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
+              CASE WHEN m.sus OR (m.pending >= $20 AND NOT m.same) THEN now() END,
+              CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') WHEN m.pending >= $20 AND NOT m.same THEN $21 END,
+              m.net, m.fn, m.ln, m.ct, m.v
        FROM met m
-       WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
+       WHERE m.signed_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
        ORDER BY m.ord
-       RETURNING id, confirmation_requested_at AS requested_at
+       -- the same sign-up again (maybe in a statement running at the same moment): one row,
+       -- whose email is owed again
+       ON CONFLICT (action_id, supporter_id, signup_version) WHERE status = 'PENDING'
+         DO UPDATE SET confirmation_requested_at = now()
+       RETURNING id, action_id, supporter_id, signup_version, confirmation_requested_at AS requested_at, (xmax = 0) AS created
      )
-     SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.same_id, m.any_id) AS id,
-            COALESCE(ad.requested_at, r.requested_at, now()) AS requested_at, ad.id IS NOT NULL AS created
+     SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.any_id) AS id,
+            COALESCE(ad.requested_at, r.requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
      FROM met m
-     LEFT JOIN added ad ON ad.id = m.new_id
+     LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid AND ad.signup_version = m.v
      LEFT JOIN renewed r ON r.ord = m.ord`,
     values: [
       rows.map((r) => r.actionId),
@@ -165,6 +173,7 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
       rows.map((r) => r.source),
       rows.map((r) => r.suspicious),
       rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
+      rows.map(detailsOf),
       PENDING_SIGNUPS_PER_PERSON,
       PENDING_LIMIT,
     ],

@@ -4,14 +4,13 @@ import { isSigningOpen } from '../action/action.service.ts';
 import type { Queues } from '../queue/queue.ts';
 import { personalLetter } from '../letter/letter-preview.service.ts';
 import { conflict, gone, notFound, tooMany, unavailable } from '../shared/errors.ts';
-import { createHash } from 'node:crypto';
 import { hashIp, hashNetwork, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
 import { inTransaction } from '../db/db.ts';
 import { emitEvent } from '../webhook/webhook.service.ts';
 import type { AbuseGuard } from '../abuse/abuse.service.ts';
 import type { SignInput } from './signature.schema.ts';
-import { recordConfirmations, SUPERSEDED, type SignatureWriter } from './signature.repository.ts';
+import { detailsVersion, recordConfirmations, SUPERSEDED, type SignatureWriter } from './signature.repository.ts';
 
 export interface SignatureDeps {
   pool: pg.Pool;
@@ -136,11 +135,13 @@ export function signupDetails(r: SignupRow): SignupDetails {
   };
 }
 
-/** A short fingerprint of a sign-up's details: a new sign-up with other details has another. */
+/**
+ * A short fingerprint of a sign-up's details: a new sign-up with other details has another. The
+ * writer stores it with each sign-up (signatures.signup_version: alike sign-ups are one).
+ */
 export function signupVersion(d: SignupDetails): string {
   const c = d.consents;
-  const canonical = JSON.stringify([d.firstName, d.lastName, d.country, c.named, c.namedToOwnCountry, c.wall, c.contact, d.letter?.subject ?? null, d.letter?.body ?? null]);
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+  return detailsVersion([d.firstName, d.lastName, d.country, c.named, c.namedToOwnCountry, c.wall, c.contact, d.letter?.subject ?? null, d.letter?.body ?? null]);
 }
 
 /**

@@ -73,4 +73,18 @@ describe('SignatureWriter', () => {
     const consents = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM consents WHERE signature_id = ANY($1::uuid[])', [[a!.signatureId, b!.signatureId]]);
     expect(consents.rows[0]!.n).toBe(0);
   });
+
+  it('the same sign-up in statements running at the same moment is one row; other details are rows of their own', async () => {
+    const { action } = await createAction(db);
+    // writers of their own: each of their statements runs beside the others', none sees the others' rows
+    const writers = Array.from({ length: 4 }, () => new SignatureWriter(db.pool, { maxBatch: 1, maxInFlight: 4 }));
+    const email = uniqueEmail('racing');
+    const same = await Promise.all(Array.from({ length: 24 }, (_, i) => writers[i % 4]!.write(signature(action.id, email))));
+    expect(new Set(same.map((w) => w.signatureId)).size).toBe(1);
+    expect(same.filter((w) => w.created)).toHaveLength(1);
+    const others = await Promise.all(Array.from({ length: 3 }, (_, i) => writers[i]!.write({ ...signature(action.id, email), firstName: `Other${i}` })));
+    expect(new Set(others.map((w) => w.signatureId)).size).toBe(3);
+    const { rows } = await db.pool.query('SELECT status, count(*)::int AS n FROM signatures WHERE action_id = $1 GROUP BY status', [action.id]);
+    expect(rows).toEqual([{ status: 'PENDING', n: 4 }]);
+  });
 });
