@@ -6,73 +6,23 @@
 // left with marks it bounced; everything else leaves the public ledger untouched and is
 // logged without addresses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import nodemailer from 'nodemailer';
-import { buildBatch } from '../../server/src/delivery/batch.service.ts';
-import { bounceAddress, startBounceServer, type BounceServer } from '../../server/src/delivery/bounce.service.ts';
-import { deliverLetter } from '../../server/src/letter/letter.service.ts';
-import type { Mailer } from '../../server/src/mail/mailer.ts';
-import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
-import { createAction, createHarness, signBody, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { bounceAddress } from '../../server/src/delivery/bounce.service.ts';
+import type { Harness } from '../../server/src/testing/harness.ts';
+import { DOMAIN, startBounceWorld, type BounceWorld, type SentLetter } from '../support/bounce-world.ts';
 
+let world: BounceWorld;
 let h: Harness;
-let mailbox: Mailbox;
-let mailer: Mailer;
-let server: BounceServer;
-const logged: { level: string; obj: object; msg: string }[] = [];
-const log = {
-  info: (obj: object, msg: string) => void logged.push({ level: 'info', obj, msg }),
-  warn: (obj: object, msg: string) => void logged.push({ level: 'warn', obj, msg }),
-};
-const DOMAIN = 'chorus.example.org';
+let logged: BounceWorld['logged'];
+let sendLetter: BounceWorld['sendLetter'];
+let sendDsn: BounceWorld['sendTo'];
 
 beforeAll(async () => {
-  h = await createHarness();
-  ({ mailbox, mailer } = await startTestMail());
-  server = await startBounceServer({ port: 0, pool: h.db.pool, secret: h.secret, clock: () => new Date(), log });
+  world = await startBounceWorld();
+  ({ h, logged, sendLetter, sendTo: sendDsn } = world);
 });
 afterAll(async () => {
-  await server?.close();
-  mailer?.close();
-  await mailbox?.close();
-  await h?.close();
+  await world?.close();
 });
-
-interface SentLetter {
-  id: string;
-  slug: string;
-  messageId: string;
-  targetEmail: string;
-  /** the envelope sender the letter really left with */
-  returnPath: string;
-}
-
-/** A letter signed, confirmed, batched and delivered over SMTP by the real delivery code. */
-async function sendLetter(): Promise<SentLetter> {
-  const fx = await createAction(h.db);
-  await h.cache.refresh();
-  expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody() })).statusCode).toBe(202);
-  await h.db.pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE action_id = $1`, [fx.action.id]);
-  const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: DOMAIN }, fx.action.id, 'test');
-  const id = built!.letterIds[0]!;
-  const outcome = await deliverLetter(
-    {
-      pool: h.db.pool,
-      mailer,
-      mailFrom: `Chorus <actions@${DOMAIN}>`,
-      organisation: 'Chorus Test',
-      staleSubmittingMs: 60_000,
-      clock: () => new Date(),
-      queues: { enqueueLetters: async () => {} },
-      packetSecret: h.secret,
-      publicBaseUrl: 'http://chorus.test',
-    },
-    id,
-  );
-  expect(outcome).toBe('sent');
-  const row = (await h.db.pool.query(`SELECT message_id FROM letters WHERE id = $1`, [id])).rows[0];
-  const msg = mailbox.messages().find((m) => m.messageId === row.message_id)!;
-  return { id, slug: fx.action.slug, messageId: row.message_id, targetEmail: fx.targets[0]!.email, returnPath: msg.envelope.from };
-}
 
 function dsn(to: string, original: { messageId: string; recipient: string }, status = '5.1.1'): string {
   const b = 'dsn-boundary';
@@ -108,18 +58,6 @@ function dsn(to: string, original: { messageId: string; recipient: string }, sta
   ].join('\r\n');
 }
 
-/** Sends a DSN over SMTP to the bounce endpoint; answers the SMTP outcome. */
-async function sendDsn(rcpt: string | string[], raw: string): Promise<'accepted' | string> {
-  const t = nodemailer.createTransport({ host: '127.0.0.1', port: server.port, secure: false, ignoreTLS: true });
-  try {
-    await t.sendMail({ envelope: { from: '', to: rcpt }, raw });
-    return 'accepted';
-  } catch (err) {
-    return String((err as Error).message);
-  } finally {
-    t.close();
-  }
-}
 
 async function statusOf(id: string): Promise<string> {
   return (await h.db.pool.query(`SELECT status FROM letters WHERE id = $1`, [id])).rows[0].status;
