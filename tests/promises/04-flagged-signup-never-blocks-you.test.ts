@@ -8,9 +8,8 @@ import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { hashIp } from '../../server/src/shared/tokens.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
-const BASE = 'http://chorus.test';
 
 let h: Harness;
 /** the same platform with a per-address signing limit of 2 */
@@ -31,15 +30,7 @@ afterAll(async () => {
 });
 beforeEach(() => mailbox.clear());
 
-const mailDeps = (): ConfirmationMailDeps => ({
-  pool: h.db.pool,
-  mailer,
-  secret: h.secret,
-  clock: () => new Date(),
-  confirmLinkTtlHours: 336,
-  publicBaseUrl: BASE,
-  mailFrom: 'Chorus <actions@chorus.example.org>',
-});
+const mailDeps = (): ConfirmationMailDeps => confirmationMailDeps(h, mailer);
 
 async function letterAction(harness: Harness) {
   const fx = await createAction(harness.db, { kind: 'LETTER' });

@@ -8,10 +8,9 @@ import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { sendDueReminders } from '../../server/src/signature/reminder.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 import { PENDING_SIGNUPS_PER_PERSON } from '../../server/src/signature/signature.repository.ts';
 
-const BASE = 'http://chorus.test';
 const HOUR = 3_600_000;
 
 let h: Harness;
@@ -32,15 +31,7 @@ beforeEach(() => {
   h.now.value = new Date();
 });
 
-const mailDeps = (): ConfirmationMailDeps => ({
-  pool: h.db.pool,
-  mailer,
-  secret: h.secret,
-  clock: () => h.now.value,
-  confirmLinkTtlHours: 336,
-  publicBaseUrl: BASE,
-  mailFrom: 'Chorus <actions@chorus.example.org>',
-});
+const mailDeps = (): ConfirmationMailDeps => confirmationMailDeps(h, mailer, { clock: () => h.now.value });
 
 /** A letter action whose members may write their own letter. */
 async function letterAction() {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 import { PENDING_SIGNUPS_PER_PERSON } from '../../server/src/signature/signature.repository.ts';
 
 const WINDOW = 10 * 60_000;
@@ -43,16 +43,7 @@ beforeEach(() => {
   clock.value = new Date(windowStart(new Date()).getTime() + 60_000);
 });
 
-const mailDeps = (): ConfirmationMailDeps => ({
-  pool: h.db.pool,
-  mailer,
-  secret: h.secret,
-  clock: () => clock.value,
-  confirmLinkTtlHours: 336,
-  publicBaseUrl: 'http://chorus.test',
-  mailFrom: 'Chorus <actions@chorus.example.org>',
-  budget: { perWindow: LIMIT, windowMs: WINDOW },
-});
+const mailDeps = (): ConfirmationMailDeps => confirmationMailDeps(h, mailer, { clock: () => clock.value, budget: { perWindow: LIMIT, windowMs: WINDOW } });
 
 const ATTACKER_IP = '203.0.113.77';
 const VICTIM_IP = '198.51.100.30';

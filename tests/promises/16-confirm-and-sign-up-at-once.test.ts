@@ -12,7 +12,7 @@ import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../../server/src/signature/confirmation.service.ts';
 import { confirmationToken, signupDetails, signupVersion, type SignupRow } from '../../server/src/signature/signature.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -29,19 +29,7 @@ afterAll(async () => {
 
 /** the mail worker's part, as the workers run it: it too locks the supporter, then the signatures */
 const workerSends = (signatureId: string) =>
-  sendConfirmation(
-    {
-      pool: h.db.pool,
-      mailer,
-      secret: h.secret,
-      clock: () => new Date(),
-      confirmLinkTtlHours: 336,
-      publicBaseUrl: 'http://chorus.test',
-      mailFrom: 'Chorus <actions@chorus.example.org>',
-      budget: { perWindow: 5, windowMs: 600_000 },
-    },
-    signatureId,
-  );
+  sendConfirmation(confirmationMailDeps(h, mailer, { budget: { perWindow: 5, windowMs: 600_000 } }), signatureId);
 
 const ROUNDS = 30;
 const later = <T>(ms: number, fn: () => Promise<T>) => new Promise<T>((resolve, reject) => setTimeout(() => fn().then(resolve, reject), ms));

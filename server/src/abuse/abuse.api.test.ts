@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../signature/confirmation.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
+import { confirmationMailDeps, asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { DEFAULT_WINDOW_MS } from './abuse.service.ts';
 
 let h: Harness;
@@ -30,15 +30,7 @@ afterAll(async () => {
 });
 
 /** what the mail worker is given (it passes the budget: SIGN_LIMIT_PER_EMAIL per window) */
-const mailDeps = (): ConfirmationMailDeps => ({
-  pool: h.db.pool,
-  mailer,
-  secret: h.secret,
-  clock: () => new Date(),
-  confirmLinkTtlHours: 336,
-  publicBaseUrl: 'http://chorus.test',
-  mailFrom: 'Chorus <actions@chorus.example.org>',
-});
+const mailDeps = (): ConfirmationMailDeps => confirmationMailDeps(h, mailer);
 
 /** a documentation-range address no other test uses */
 const freshIp = () => `198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;

@@ -8,7 +8,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { hashIp } from '../shared/tokens.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../signature/confirmation.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
+import { confirmationMailDeps, asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { DEFAULT_WINDOW_MS } from './abuse.service.ts';
 
 let h: Harness;
@@ -29,15 +29,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const mailDeps = (): ConfirmationMailDeps => ({
-  pool: h.db.pool,
-  mailer,
-  secret: h.secret,
-  clock: () => new Date(),
-  confirmLinkTtlHours: 336,
-  publicBaseUrl: 'http://chorus.test',
-  mailFrom: 'Chorus <actions@chorus.example.org>',
-});
+const mailDeps = (): ConfirmationMailDeps => confirmationMailDeps(h, mailer);
 
 /** a benchmarking-range address no other test uses */
 const freshIp = () => `198.19.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;

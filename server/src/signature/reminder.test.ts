@@ -7,7 +7,7 @@ import { signupVars } from '../testing/signup-fixture.ts';
 import type { Mailbox, StoredMessage } from '../mailbox/mailbox.service.ts';
 import { LOCALES } from '../shared/locales.ts';
 import { eraseSupporter } from '../supporter/supporter.repository.ts';
-import { createAction, createHarness, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
+import { confirmationMailDeps, createAction, createHarness, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { sendDueReminders, type ReminderDeps } from './reminder.service.ts';
 
 const BASE = 'http://chorus.test';
@@ -32,13 +32,7 @@ beforeEach(() => {
 });
 
 const deps = (at: Date, over: Partial<ReminderDeps> = {}): ReminderDeps => ({
-  pool: h.db.pool,
-  mailer,
-  secret: h.secret,
-  clock: () => at,
-  confirmLinkTtlHours: 336,
-  publicBaseUrl: BASE,
-  mailFrom: 'Chorus <actions@chorus.example.org>',
+  ...confirmationMailDeps(h, mailer, { clock: () => at }),
   ...over,
 });
 const opts = { afterHours: 24, limit: 10_000 };

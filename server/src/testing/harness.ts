@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import { checkEveryInject } from './openapi.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
+import type { ConfirmationMailDeps } from '../signature/confirmation.service.ts';
 
 export interface Harness {
   app: FastifyInstance;
@@ -231,6 +232,24 @@ export function newSignature(actionId: string, email: string, overrides: Partial
     source: null,
     suspicious: false,
     ...overrides,
+  };
+}
+
+/**
+ * What the mail worker gives the confirmation and reminder code, for tests that run it
+ * themselves: the harness's database and key, `mailer`, links valid two weeks, links to
+ * http://chorus.test; `over` sets the clock, the budget and the rest.
+ */
+export function confirmationMailDeps(h: Pick<Harness, 'db' | 'secret'>, mailer: Mailer, over: Partial<ConfirmationMailDeps> = {}): ConfirmationMailDeps {
+  return {
+    pool: h.db.pool,
+    mailer,
+    secret: h.secret,
+    clock: () => new Date(),
+    confirmLinkTtlHours: 336,
+    publicBaseUrl: 'http://chorus.test',
+    mailFrom: 'Chorus <actions@chorus.example.org>',
+    ...over,
   };
 }
 
