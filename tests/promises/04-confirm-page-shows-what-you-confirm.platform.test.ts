@@ -187,4 +187,49 @@ describe('the confirmation page', () => {
     expect(await supporter(email)).toMatchObject({ first_name: 'Lucía', last_name: 'Pérez', country: 'AR', contact: false });
     expect(await signatureOn(PETITION.slug, email)).toMatchObject({ status: 'CONFIRMED', pending_first_name: null });
   });
+
+  it('two sign-ups with her address wait side by side: each email shows its own; she confirms hers, the other link says she signed, and her data page holds nothing of the other (no JavaScript)', async () => {
+    const email = unique('dora');
+    await signViaApi(PETITION.slug, { firstName: 'Dora', lastName: 'Kim', email, country: 'KZ' });
+    const hers = await mailTo(email, 'Name: Dora Kim');
+    // someone else, with her address, after her
+    await signViaApi(PETITION.slug, { firstName: 'Mallory', lastName: 'Forger', email, country: 'FR', consentNamed: true, consentWall: true });
+    const forged = await mailTo(email, 'Name: Mallory Forger');
+    expect(hers.text).not.toContain('Mallory');
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      // her link still opens her own sign-up, and confirms it
+      await page.goto(confirmLink(hers));
+      expect(await detail(page, 'Name')).toBe('Dora Kim');
+      expect(await detail(page, 'Country')).toBe('Kazakhstan');
+      await Promise.all([page.waitForURL(/\/actions\/[^/]+\/thanks\?confirmed=1$/), page.getByRole('button', { name: 'Confirm my signature' }).click()]);
+      // the other link now says she has signed, and offers nothing to press
+      await page.goto(confirmLink(forged));
+      expect(await page.locator('h1').textContent()).toBe('Your signature is already confirmed');
+      expect(await page.getByRole('button').count()).toBe(0);
+
+      // her data page: the confirmed signature with its choices; the other set aside, without
+      // the country, letter or choices it claimed for her
+      const asked = await fetch(`${platform.baseUrl}/api/my-data/requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
+      expect(asked.status).toBe(202);
+      const link = /https?:\/\/[^\s]+\/my-data\/[A-Za-z0-9._~-]+/.exec((await mailTo(email, '/my-data/')).text)![0];
+      await page.goto(link);
+      const entries = page.locator('article.signature');
+      expect(await entries.count()).toBe(2);
+      const counted = entries.filter({ hasText: 'Confirmed' }).filter({ hasText: 'Kazakhstan' });
+      const setAside = entries.filter({ hasText: 'Not counted' });
+      expect(await counted.count()).toBe(1);
+      expect(await counted.getByRole('button').count()).toBeGreaterThan(0);
+      expect(await setAside.count()).toBe(1);
+      expect(await setAside.textContent()).toContain('set aside when you confirmed another sign-up');
+      expect(await setAside.textContent()).not.toMatch(/France|Mallory|shown on the action/);
+      expect(await setAside.getByRole('button').count()).toBe(0);
+      await auditUrl('my-data page with a set-aside sign-up', link);
+    } finally {
+      await context.close();
+    }
+    expect(await supporter(email)).toMatchObject({ first_name: 'Dora', last_name: 'Kim', country: 'KZ' });
+  });
 });

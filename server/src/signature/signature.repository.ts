@@ -224,7 +224,8 @@ export async function recordConfirmations(
      set_aside AS (
        UPDATE signatures s SET status = 'INVALIDATED', invalidated_at = $2, invalid_reason = $4,
               pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL,
-              letter_subject = NULL, letter_body = NULL
+              letter_subject = NULL, letter_body = NULL,
+              named_disclosure = false, named_to_own_country = false, public_wall = false
        FROM asked a
        WHERE s.action_id = a.action_id AND s.supporter_id = a.supporter_id AND s.status = 'PENDING'
          AND s.id NOT IN (SELECT id FROM before)

@@ -330,7 +330,8 @@ export async function discard(
       name: 'signature-discard',
       text: `UPDATE signatures SET status = 'INVALIDATED', invalidated_at = $2, invalid_reason = $3,
                 pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL,
-                letter_subject = NULL, letter_body = NULL
+                letter_subject = NULL, letter_body = NULL,
+                named_disclosure = false, named_to_own_country = false, public_wall = false
              WHERE id = $1 AND status = 'PENDING'`,
       values: [row.id, deps.clock(), DISCARDED_BY_OWNER],
     });

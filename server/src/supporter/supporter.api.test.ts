@@ -11,7 +11,7 @@ import { sendConfirmation } from '../signature/confirmation.service.ts';
 import { foldConfirmations } from '../signature/counter.service.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { confirmationToken } from '../signature/signature.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
+import { confirmSignatures, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { parseMultipartFields } from '../http/routes/members.ts';
 import { myDataToken, unsubscribeToken } from './supporter.service.ts';
 
@@ -430,6 +430,11 @@ describe('POST /api/my-data/:token/consents', () => {
     const { action } = await published();
     const who = await signUp(action.slug, { consentNamed: true, consentWall: true });
     const token = myDataToken(tokenDeps(), who.supporter_id);
+    // a waiting sign-up has no choices to change: they are what its email asks to confirm
+    const waiting = await change(token, { signatureId: who.signature_id, purpose: 'NAMED_DISCLOSURE', granted: false });
+    expect(waiting.json()).toMatchObject({ statusCode: 404, code: 'signature_not_found' });
+    expect((await signatureRow(who.signature_id)).named_disclosure).toBe(true);
+    expect(await confirmSignatures(h.db.pool, 's.id = $1', [who.signature_id])).toHaveLength(1);
     const before = (await consentRows(who.supporter_id)).length;
 
     const off = await change(token, { signatureId: who.signature_id, purpose: 'NAMED_DISCLOSURE', granted: false });

@@ -104,7 +104,9 @@ export async function changeConsent(
     }
 
     const { rows } = await client.query<{ id: string; named_disclosure: boolean; named_to_own_country: boolean }>(
-      'SELECT id, named_disclosure, named_to_own_country FROM signatures WHERE id = $1 AND supporter_id = $2 FOR UPDATE',
+      // only a signature its owner confirmed has choices to change: a waiting sign-up's are what its
+      // email asks to confirm (changing them would void its link), a set-aside one has none left
+      'SELECT id, named_disclosure, named_to_own_country FROM signatures WHERE id = $1 AND supporter_id = $2 AND confirmed_at IS NOT NULL FOR UPDATE',
       [c.signatureId, c.supporterId],
     );
     const sig = rows[0];

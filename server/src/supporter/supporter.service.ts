@@ -104,7 +104,7 @@ export async function changeConsent(deps: SupporterDeps, token: string, change: 
     at: deps.clock(),
   });
   if (outcome === 'gone') throw invalidLink();
-  if (outcome === 'signature_not_found') throw notFound('signature_not_found', 'You have no signature with this id');
+  if (outcome === 'signature_not_found') throw notFound('signature_not_found', 'You have no confirmed signature with this id');
   if (outcome === 'needs_named') {
     throw conflict('needs_named_disclosure', 'Naming you to officials of your own country needs your consent to be named to officials first');
   }

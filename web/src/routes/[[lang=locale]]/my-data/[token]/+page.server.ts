@@ -57,6 +57,9 @@ function view(data: MyDataExport, locale: Locale) {
 			rawStatus: s.status,
 			signed: formatDateTime(locale, s.createdAt),
 			confirmed: formatDateTime(locale, s.confirmedAt),
+			// choices exist only on a signature its owner confirmed; a set-aside sign-up holds none
+			confirmedEver: s.confirmedAt !== null,
+			setAside: s.status === 'INVALIDATED' && s.confirmedAt === null,
 			country: s.country ? countryName(locale, s.country) : '',
 			language: languageName(s.locale),
 			letterSubject: s.letterSubject,
