@@ -200,8 +200,14 @@ describe('the confirmation page', () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
     try {
       const page = await context.newPage();
-      // her link still opens her own sign-up, and confirms it
-      await page.goto(confirmLink(hers));
+      // the other email's page shows the other sign-up, and lists hers with a link of its own
+      await page.goto(confirmLink(forged));
+      expect(await detail(page, 'Name')).toBe('Mallory Forger');
+      const others = page.getByRole('region', { name: 'Other sign-ups with your address for this action' });
+      expect(await others.getByRole('link').count()).toBe(1);
+      await auditUrl('confirm page listing another sign-up', confirmLink(forged));
+      await Promise.all([page.waitForURL(/\/confirm\//), others.getByRole('link', { name: /^Dora Kim, Kazakhstan, signed / }).click()]);
+      // her own page: her details, and the other sign-up listed in turn; she confirms hers
       expect(await detail(page, 'Name')).toBe('Dora Kim');
       expect(await detail(page, 'Country')).toBe('Kazakhstan');
       await Promise.all([page.waitForURL(/\/actions\/[^/]+\/thanks\?confirmed=1$/), page.getByRole('button', { name: 'Confirm my signature' }).click()]);

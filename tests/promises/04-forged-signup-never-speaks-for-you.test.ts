@@ -9,7 +9,6 @@ import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.se
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { sendDueReminders } from '../../server/src/signature/reminder.service.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
-import { PENDING_SIGNUPS_PER_PERSON } from '../../server/src/signature/signature.repository.ts';
 
 const HOUR = 3_600_000;
 
@@ -83,9 +82,9 @@ async function supporter(email: string) {
 }
 
 /** The confirmation email the worker would send now, and the token of its link. */
-async function confirmationMail(actionId: string, email: string): Promise<{ mail: StoredMessage; token: string }> {
-  const sig = await signatureOf(actionId, email);
-  expect(await sendConfirmation(mailDeps(), sig.id)).toBe('sent');
+async function confirmationMail(actionId: string, email: string, signatureId?: string): Promise<{ mail: StoredMessage; token: string }> {
+  const id = signatureId ?? (await signatureOf(actionId, email)).id;
+  expect(await sendConfirmation(mailDeps(), id)).toBe('sent');
   const mail = mailbox.messages().filter((m) => m.envelope.to.includes(email)).at(-1)!;
   const token = /\/confirm\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32})/.exec(mail.text)?.[1];
   expect(token, 'a confirmation link').toBeDefined();
@@ -270,21 +269,60 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     expect(await supporter(email)).toMatchObject({ first_name: 'Ana', last_name: 'López', country: 'MX' });
   });
 
-  it(`past ${PENDING_SIGNUPS_PER_PERSON} waiting sign-ups, a further one with other details is set aside and emails nobody; hers stays`, async () => {
+  it('her sign-up after many forged ones is never held back: the page of any email about the action lists it, and she confirms it from there', async () => {
     const email = uniqueEmail('ana');
     const action = await petition();
-    await sign(action.slug, signBody({ email, country: 'MX' }));
-    const own = await confirmationMail(action.id, email);
-    for (let i = 1; i <= PENDING_SIGNUPS_PER_PERSON; i++) {
+    for (let i = 1; i <= 7; i++) {
       expect((await sign(action.slug, signBody({ ...FORGED, lastName: `Forger${i}`, email }), `100.${64 + i}.1.1`)).statusCode).toBe(202);
     }
+    // she signs too; one email about the action is still waiting to go (the first forged one's):
+    // hers owes none of its own, the waiting email's page will list it
+    expect((await sign(action.slug, signBody({ email, country: 'MX' }))).statusCode).toBe(202);
     const rows = await signupsOf(action.id, email);
-    expect(rows.map((r) => r.status)).toEqual([...Array(PENDING_SIGNUPS_PER_PERSON).fill('PENDING'), 'INVALIDATED']);
-    expect(rows.at(-1)).toMatchObject({ invalid_reason: 'pending_limit' });
-    expect(await sendConfirmation(mailDeps(), rows.at(-1).id)).toBe('nothing-owed');
-    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}` })).json().status).toBe('confirmed');
-    // confirming hers sets every other waiting sign-up aside
-    expect((await signupsOf(action.id, email)).map((r) => r.status)).toEqual(['CONFIRMED', ...Array(PENDING_SIGNUPS_PER_PERSON).fill('INVALIDATED')]);
+    expect(rows.map((r) => r.status)).toEqual(Array(8).fill('PENDING'));
+    const forged = await confirmationMail(action.id, email, rows[0].id);
+    expect(forged.mail.text).toContain('Forger1');
+    // every other sign-up owes nothing: at most one email per action waits for her address
+    const { rows: owed } = await h.db.pool.query(
+      `SELECT count(*)::int AS n FROM signatures WHERE action_id = $1 AND (confirmation_sent_at IS NULL OR confirmation_requested_at > confirmation_sent_at)`,
+      [action.id],
+    );
+    expect(owed[0].n).toBe(0);
+
+    // the page of that one email lists the seven others, hers among them, each with a link of its own
+    const view = (await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json();
+    expect(view.others).toHaveLength(7);
+    const mine = view.others.find((o: { signup: { firstName: string } }) => o.signup.firstName === 'Ana');
+    expect(mine.signup).toMatchObject({ firstName: 'Ana', lastName: 'López', country: 'MX' });
+    expect((await h.app.inject({ url: `/api/confirmations/${mine.token}` })).json()).toMatchObject({ status: 'pending', signup: { firstName: 'Ana', country: 'MX' } });
+    // after "This was not me" on the forged one, its page still lists hers
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}/discard` })).json().status).toBe('discarded');
+    expect((await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json().others).toHaveLength(7);
+    expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${mine.token}` })).json().status).toBe('confirmed');
+    const after = await signupsOf(action.id, email);
+    expect(after.filter((r) => r.status === 'CONFIRMED').map((r) => [r.id, r.country])).toEqual([[rows[7].id, 'MX']]);
+    expect(after.filter((r) => r.status === 'INVALIDATED')).toHaveLength(7);
+    expect(await supporter(email)).toMatchObject({ first_name: 'Ana', last_name: 'López', country: 'MX' });
+  });
+
+  it('a +tag variant of her address, where the provider may deliver it to another mailbox, is another address: signing with it first takes none of her emails', async () => {
+    const local = `vy.${Date.now()}`;
+    const hers = `${local}@example.org`;
+    const variant = `${local}+x@example.org`;
+    const first = await petition();
+    const second = await petition();
+    // the attacker signs first, with the variant; then she signs another action with her own
+    await sign(first.slug, signBody({ ...FORGED, email: variant }), '203.0.113.70');
+    await sign(second.slug, signBody({ email: hers, country: 'MX' }));
+    const own = await confirmationMail(second.id, hers);
+    expect(own.mail.envelope.to).toEqual([hers]);
+    expect(own.mail.text).toContain('Name: Ana López');
+    const { rows } = await h.db.pool.query(`SELECT canonical_email, email FROM supporters WHERE canonical_email IN ($1, $2) ORDER BY email`, [hers, variant]);
+    expect(rows).toEqual([
+      { canonical_email: variant, email: variant },
+      { canonical_email: hers, email: hers },
+    ]);
+    // (and so her data links go to her own address: tests/promises/03-who-signed.test.ts)
   });
 
   it('what the owner confirms becomes hers at confirmation: name, country and choices', async () => {

@@ -15,7 +15,6 @@ import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
-import { PENDING_SIGNUPS_PER_PERSON } from '../../server/src/signature/signature.repository.ts';
 
 const WINDOW = 10 * 60_000;
 const LIMIT = 5;
@@ -208,7 +207,7 @@ describe('the emails of an address used up by someone else', () => {
     expect(mailsTo(victim)).toHaveLength(6);
   });
 
-  it(`a flood of sign-ups with one address from many client addresses: ${PENDING_SIGNUPS_PER_PERSON} per action kept waiting, the rest set aside, at most the limit emailed per window`, async () => {
+  it('a flood of sign-ups with one address from many client addresses: every one kept waiting, one email owed per action at a time, at most the limit per window', async () => {
     const actions = await petitions(5);
     const victim = uniqueEmail('flooded');
     const answers = new Set<string>();
@@ -217,22 +216,51 @@ describe('the emails of an address used up by someone else', () => {
       expect(res.statusCode).toBe(202);
       answers.add(res.body);
     }
-    // every sign-up is answered alike and stored: per action, the first ones wait side by side,
-    // the one past the limit is set aside (it asks for no email)
+    // every sign-up is answered alike and kept, waiting
     expect(answers.size).toBe(1);
-    for (const a of actions) {
-      const rows = await rowsOf(a.id, victim);
-      expect(rows.map((r) => [r.status, r.invalid_reason])).toEqual([
-        ...Array(PENDING_SIGNUPS_PER_PERSON).fill(['PENDING', null]),
-        ['INVALIDATED', 'pending_limit'],
-      ]);
+    for (const a of actions) expect((await rowsOf(a.id, victim)).map((r) => r.status)).toEqual(Array(6).fill('PENDING'));
+    // one email per action: the first sign-up's, whose page lists the five others
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 0 });
+    const first = mailsTo(victim);
+    expect(first.map((m) => /Name: (\S+)/.exec(m.text)![1]).sort()).toEqual(['Flood0', 'Flood1', 'Flood2', 'Flood3', 'Flood4']);
+    for (const m of first) {
+      expect(m.text).toContain('Other sign-ups with this email address wait for this action too: 5.');
+      expect((await h.app.inject({ url: `/api/confirmations/${tokenOf(m)}` })).json().others).toHaveLength(5);
     }
-    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 20 });
-    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 20 });
+    // ten more: the first of each action owes an email again (the last one went), the second
+    // waits on the first's; this window's five are gone
+    for (let i = 0; i < 10; i++) await sign(actions[i % 5]!.slug, signBody({ ...FORGED, email: victim, firstName: `Again${i}` }), `198.18.8.${i + 1}`);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 5 });
     expect(mailsTo(victim)).toHaveLength(5);
     nextWindow();
-    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 15 });
-    // each email shows its own sign-up, oldest requests first
-    expect(mailsTo(victim).map((m) => /Name: (\S+)/.exec(m.text)![1]).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `Flood${i}`));
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 0 });
+    expect(mailsTo(victim).slice(5).map((m) => /Name: (\S+)/.exec(m.text)![1]).sort()).toEqual(['Again0', 'Again1', 'Again2', 'Again3', 'Again4']);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 0 });
+  });
+
+  it('sending her own sign-up again, with her details, leaves her waiting email its place in the queue', async () => {
+    const actions = await petitions(7);
+    const forgedOn = actions.slice(0, 6);
+    const hers = actions[6]!;
+    const victim = uniqueEmail('pushed');
+    for (const [i, a] of forgedOn.entries()) await sign(a.slug, signBody({ ...FORGED, email: victim, firstName: `F${i}` }), ATTACKER_IP);
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 1 });
+    const own = signBody({ email: victim, firstName: 'Ana', lastName: 'López', country: 'MX' });
+    await sign(hers.slug, own, VICTIM_IP);
+    const before = await rowOf(hers.id, victim);
+    clock.value = new Date(clock.value.getTime() + 1_000);
+    expect(await workerRuns(victim)).toEqual({ sent: 0, deferred: 2 });
+    // just before the window turns, the attacker sends the five forged sign-ups whose emails went
+    // (they are owed again, behind her) and hers, exactly as she sent it
+    for (const [i, a] of forgedOn.slice(0, 5).entries()) await sign(a.slug, signBody({ ...FORGED, email: victim, firstName: `F${i}` }), ATTACKER_IP);
+    await sign(hers.slug, own, ATTACKER_IP);
+    const after = await rowOf(hers.id, victim);
+    expect(after.id).toBe(before.id);
+    expect(after.confirmation_requested_at).toEqual(before.confirmation_requested_at);
+    nextWindow();
+    expect(await workerRuns(victim)).toEqual({ sent: 5, deferred: 2 });
+    const second = mailsTo(victim).slice(5);
+    expect(second.filter((m) => m.text.includes('Name: Ana López'))).toHaveLength(1);
+    expect(second.filter((m) => m.text.includes('Name: F5'))).toHaveLength(1);
   });
 });

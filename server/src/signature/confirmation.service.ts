@@ -142,6 +142,8 @@ type LoadedConfirmation = SignupRow & {
   first_name: string | null;
   slug: string;
   title: string;
+  /** other sign-ups with the address for the action that wait: the email says its page lists them */
+  others_waiting: number;
 };
 
 async function loadConfirmation(db: pg.Pool | pg.PoolClient, signatureId: string): Promise<LoadedConfirmation | undefined> {
@@ -151,6 +153,8 @@ async function loadConfirmation(db: pg.Pool | pg.PoolClient, signatureId: string
     name: 'confirmation-load',
     text: `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
             s.confirmation_released_at AS released_at, p.id AS supporter_id, p.email, p.first_name, a.slug, ${SIGNUP_COLUMNS},
+            (SELECT count(*)::int FROM signatures o WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id
+                                                     AND o.status = 'PENDING' AND o.id <> s.id) AS others_waiting,
             COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
                      (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
@@ -195,6 +199,7 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
     sig.status === 'PENDING'
       ? render('confirmation', sig.locale, {
           action,
+          othersWaiting: sig.others_waiting,
           ...confirmLinkVars(deps, sig.id, sig.locale, sig),
           ...member.vars,
         })

@@ -37,19 +37,6 @@ export interface WrittenSignature {
 export const CONSENT_WORDING_VERSION = 'sign-2026-11';
 
 /**
- * Pending sign-ups one person may have waiting for one action. Each waits for its owner with
- * an email and a link of its own, side by side: a newer sign-up with the same address, which
- * may be anyone's, never takes the place of an earlier one (promise 4). Confirming one discards
- * the others. Beyond this many, a further sign-up with other details is stored set aside
- * (invalid reason `pending_limit`) and emails nobody: the address's owner still holds the
- * earlier ones' links, and each "This was not me" frees a place.
- */
-export const PENDING_SIGNUPS_PER_PERSON = 5;
-
-/** Why a sign-up past PENDING_SIGNUPS_PER_PERSON is stored set aside. */
-export const PENDING_LIMIT = 'pending_limit';
-
-/**
  * The fingerprint of what a sign-up says for the person, in the order of signupVersion
  * (signature.service.ts), which the confirmation links carry: name, country, each choice, letter.
  */
@@ -69,12 +56,20 @@ function detailsOf(it: NewSignature): string {
  *   batches lock rows in the same order and cannot deadlock. A sign-up never writes the
  *   supporter's name or country: they change only when the owner confirms (confirm()).
  * - signatures: each clean sign-up is a pending row of its own, holding what it gave (name,
- *   country, consents, letter) until its owner confirms or discards it, and asks for its own
- *   confirmation email. Earlier sign-ups of the person for the action are left as they are:
- *   - a repeat of a pending sign-up with the same details asks for its email again (same row);
- *   - a repeat of a confirmed signature keeps it and asks for the "already signed" note; one
- *     confirmed and later set aside by staff stays set aside, and nothing new is written;
- *   - past PENDING_SIGNUPS_PER_PERSON pending ones, a new one is stored set aside.
+ *   country, consents, letter) until its owner confirms or discards it. Sign-ups of one person
+ *   for one action wait side by side: a newer one, whoever made it, never takes the place of an
+ *   earlier one. What the statement meets among the person's signatures of the action is read
+ *   afresh after the supporter row is locked (chorus_signup_context), so sign-ups and
+ *   confirmations of the same person committed a moment before are seen:
+ *   - a new sign-up asks for its own confirmation email, unless an email about another waiting
+ *     sign-up of the person for the action is still to be sent: that email's page lists every
+ *     waiting one, this one too (so one address has at most one email owed per action, and a
+ *     flood of sign-ups cannot queue emails ahead of its owner's);
+ *   - a repeat of a waiting sign-up (the same details) is the same row: its email is owed again
+ *     once the last one went; one still owed keeps its place in the queue;
+ *   - a repeat of a confirmed signature keeps it and asks for the "already signed" note (unless
+ *     one is owed already); one confirmed and later set aside by staff stays set aside, and
+ *     nothing new is written.
  *   A flagged sign-up (honeypot, limits) is stored set aside only when the person has no
  *   signature of the action yet, and asks for no email.
  * - consents are not written here: they are recorded when the owner confirms.
@@ -113,43 +108,49 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
              erased_at = NULL
        RETURNING id, canonical_email
      ),
-     -- what each sign-up meets among the person's signatures of the action
+     -- what each sign-up meets among the person's signatures of the action, read afresh once
+     -- the supporter row is locked (chorus_signup_context: migration signup_context)
      met AS MATERIALIZED (
-       SELECT i.*, sup.id AS sid,
-              (SELECT s.id FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.confirmed_at IS NOT NULL) AS signed_id,
-              EXISTS (SELECT 1 FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.status = 'PENDING'
-                                                 AND s.signup_version = i.v) AS same,
-              (SELECT s.id FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id
-                ORDER BY s.created_at DESC, s.id LIMIT 1) AS any_id,
-              (SELECT count(*) FROM signatures s WHERE s.action_id = i.a AND s.supporter_id = sup.id AND s.status = 'PENDING') AS pending
+       SELECT i.*, sup.id AS sid, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.owed_sibling
        FROM input i JOIN sup ON sup.canonical_email = i.ce
+       CROSS JOIN LATERAL chorus_signup_context(i.a, sup.id, i.v) ctx
      ),
+     -- a repeat of a confirmed signature owes the "already signed" note, and a repeat of a waiting
+     -- sign-up its email again, once the last one went: one still owed keeps its place in the
+     -- address's queue (a repeat never sends someone's waiting email to the back)
      renewed AS (
        UPDATE signatures s SET confirmation_requested_at = now()
        FROM met m
-       WHERE NOT m.sus AND s.id = m.signed_id AND s.status = 'CONFIRMED'
+       WHERE NOT m.sus AND s.id = COALESCE(m.signed_id, m.same_id) AND s.status IN ('CONFIRMED', 'PENDING')
+         AND s.confirmation_sent_at IS NOT NULL AND s.confirmation_sent_at >= s.confirmation_requested_at
        RETURNING m.ord, s.id, s.confirmation_requested_at AS requested_at
      ),
      added AS (
        INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
                                letter_subject, letter_body, ip_hash, source, named_to_own_country,
                                status, invalidated_at, invalid_reason, net_hash,
-                               pending_first_name, pending_last_name, pending_contact, signup_version)
+                               pending_first_name, pending_last_name, pending_contact, signup_version,
+                               confirmation_sent_at, reminder_sent_at)
        SELECT m.a, m.sid, m.c, m.l, m.n, m.w, m.ls, m.lb, m.ip, m.src, m.own,
-              CASE WHEN m.sus OR (m.pending >= $20 AND NOT m.same) THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
-              CASE WHEN m.sus OR (m.pending >= $20 AND NOT m.same) THEN now() END,
-              CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') WHEN m.pending >= $20 AND NOT m.same THEN $21 END,
-              m.net, m.fn, m.ln, m.ct, m.v
+              CASE WHEN m.sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
+              CASE WHEN m.sus THEN now() END,
+              CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') END,
+              m.net, m.fn, m.ln, m.ct, m.v,
+              -- while an email about another of the person's sign-ups of the action waits to be
+              -- sent, this one owes none of its own: that email's page lists every waiting one
+              CASE WHEN NOT m.sus AND m.owed_sibling THEN now() END,
+              CASE WHEN NOT m.sus AND m.owed_sibling THEN now() END
        FROM met m
-       WHERE m.signed_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
+       WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
        ORDER BY m.ord
-       -- the same sign-up again (maybe in a statement running at the same moment): one row,
-       -- whose email is owed again
+       -- the same sign-up in a statement committed after this one's context was read
        ON CONFLICT (action_id, supporter_id, signup_version) WHERE status = 'PENDING'
-         DO UPDATE SET confirmation_requested_at = now()
+         DO UPDATE SET confirmation_requested_at =
+           CASE WHEN signatures.confirmation_sent_at IS NOT NULL AND signatures.confirmation_sent_at >= signatures.confirmation_requested_at
+                THEN now() ELSE signatures.confirmation_requested_at END
        RETURNING id, action_id, supporter_id, signup_version, confirmation_requested_at AS requested_at, (xmax = 0) AS created
      )
-     SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.any_id) AS id,
+     SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.same_id, m.any_id) AS id,
             COALESCE(ad.requested_at, r.requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
      FROM met m
      LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid AND ad.signup_version = m.v
@@ -174,8 +175,6 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
       rows.map((r) => r.suspicious),
       rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
       rows.map(detailsOf),
-      PENDING_SIGNUPS_PER_PERSON,
-      PENDING_LIMIT,
     ],
   });
   const written = new Map(res.rows.map((r) => [Number(r.ord), r]));

@@ -178,6 +178,30 @@ export interface ConfirmationView {
   signup?: SignupDetails;
   /** only while pending: the details' fingerprint, for the page's buttons to send back */
   version?: string;
+  /**
+   * while pending or discarded: the other sign-ups with this address for this action that wait,
+   * newest first, each with a link of its own. Whoever holds one emailed link holds the mailbox,
+   * so they may see and answer every sign-up made with it for the action, theirs among others
+   * someone made in their name: no sign-up can wait unseen behind another.
+   */
+  others?: { token: string; createdAt: string; signup: SignupDetails }[];
+}
+
+/** How many other waiting sign-ups a confirmation page lists. */
+export const OTHERS_LISTED = 50;
+
+async function waitingBeside(deps: SignatureDeps, row: TokenRow): Promise<NonNullable<ConfirmationView['others']>> {
+  const { rows } = await deps.pool.query<SignupRow & { id: string; created_at: Date }>({
+    name: 'confirmation-others',
+    text: `SELECT s.id, s.created_at, ${SIGNUP_COLUMNS} FROM signatures s
+           WHERE s.action_id = $1 AND s.supporter_id = $2 AND s.status = 'PENDING' AND s.id <> $3
+           ORDER BY s.created_at DESC, s.id LIMIT $4`,
+    values: [row.action_id, row.supporter_id, row.id, OTHERS_LISTED],
+  });
+  return rows.map((r) => {
+    const signup = signupDetails(r);
+    return { token: confirmationToken(deps, r.id, signupVersion(signup)), createdAt: r.created_at.toISOString(), signup };
+  });
 }
 
 /** Why a signature is invalidated when its owner discards it. */
@@ -185,6 +209,7 @@ export const DISCARDED_BY_OWNER = 'not_me';
 
 interface TokenRow extends SignupRow {
   id: string;
+  action_id: string;
   supporter_id: string;
   status: string;
   invalid_reason: string | null;
@@ -225,7 +250,7 @@ async function signatureForToken(db: pg.Pool | pg.PoolClient, signatureId: strin
   }
   const { rows } = await db.query<TokenRow>({
     name: lock ? 'signature-for-token-lock' : 'signature-for-token',
-    text: `SELECT s.id, s.supporter_id, s.status, s.invalid_reason, p.erased_at IS NOT NULL AS erased, a.slug, ${SIGNUP_COLUMNS},
+    text: `SELECT s.id, s.action_id, s.supporter_id, s.status, s.invalid_reason, p.erased_at IS NOT NULL AS erased, a.slug, ${SIGNUP_COLUMNS},
             (SELECT title FROM action_texts WHERE action_id = a.id AND locale = $2) AS title,
             (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale) AS default_title
      FROM signatures s JOIN actions a ON a.id = s.action_id JOIN supporters p ON p.id = s.supporter_id
@@ -259,8 +284,9 @@ export async function viewConfirmation(deps: SignatureDeps, token: string, local
   const link = checkToken(deps, token);
   const { row, action } = await signatureForToken(deps.pool, link.signatureId, locale, false);
   const { status, version } = standing(row, [link.version]);
+  if (status === 'discarded') return { status, action, others: await waitingBeside(deps, row) };
   if (status !== 'pending') return { status, action };
-  return { status, action, signup: signupDetails(row), version: version! };
+  return { status, action, signup: signupDetails(row), version: version!, others: await waitingBeside(deps, row) };
 }
 
 const replacedError = () =>

@@ -5,8 +5,13 @@ describe('canonicalEmail', () => {
   it('lower-cases and trims', () => {
     expect(canonicalEmail('  Ana.Lopez@Example.ORG ')).toBe('ana.lopez@example.org');
   });
-  it('drops +tags everywhere', () => {
-    expect(canonicalEmail('ana+petition@example.org')).toBe('ana@example.org');
+  it('drops +tags only where the provider delivers them to the same mailbox', () => {
+    expect(canonicalEmail('ana+petition@gmail.com')).toBe('ana@gmail.com');
+    expect(canonicalEmail('Ana+Petition@Outlook.com')).toBe('ana@outlook.com');
+    expect(canonicalEmail('ana+petition@proton.me')).toBe('ana@proton.me');
+    // elsewhere victim+x@ may be someone else's mailbox: its own key
+    expect(canonicalEmail('ana+petition@example.org')).toBe('ana+petition@example.org');
+    expect(canonicalEmail('vy1+x@yahoo.example')).toBe('vy1+x@yahoo.example');
   });
   it('drops dots for Gmail only, and folds googlemail into gmail', () => {
     expect(canonicalEmail('A.N.A@gmail.com')).toBe('ana@gmail.com');

@@ -1,8 +1,32 @@
 // Canonical email addresses: the key that catches one person signing twice.
-// Lower-case everything, drop a +tag, and for Gmail (which ignores dots) drop the dots.
+// Lower-case everything. Only where the mail provider is known to deliver every spelling to one
+// mailbox are those spellings one key: a +tag (ana+petition@gmail.com reaches ana@gmail.com),
+// and Gmail's dots. Elsewhere a +tag may be part of another person's address (a provider
+// without sub-addressing, or a catch-all domain): folding it would let whoever typed
+// victim+x@example.org first decide where every email for victim@example.org goes (her
+// confirmations, her data links), so there the address is its own key.
 import { domainToASCII } from 'node:url';
 
 const DOTLESS_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+
+/** Providers that deliver local+tag@domain to local@domain (their documented sub-addressing). */
+const PLUS_TAG_DOMAINS = new Set([
+  'gmail.com',
+  'googlemail.com',
+  'outlook.com',
+  'hotmail.com',
+  'live.com',
+  'msn.com',
+  'icloud.com',
+  'me.com',
+  'mac.com',
+  'proton.me',
+  'protonmail.com',
+  'pm.me',
+  'fastmail.com',
+  'yandex.ru',
+  'yandex.com',
+]);
 
 /** A deliberately strict shape: one @, no spaces or control characters, a dotted domain. */
 const EMAIL_SHAPE = /^[^\s@\p{Cc}\p{Cf}]{1,64}@[^\s@\p{Cc}\p{Cf}]{1,253}$/u;
@@ -21,7 +45,7 @@ export function canonicalEmail(email: string): string {
   let domain = domainToASCII(trimmed.slice(at + 1)).toLowerCase() || trimmed.slice(at + 1).toLowerCase();
   if (domain === 'googlemail.com') domain = 'gmail.com';
   const plus = local.indexOf('+');
-  if (plus > 0) local = local.slice(0, plus);
+  if (plus > 0 && PLUS_TAG_DOMAINS.has(domain)) local = local.slice(0, plus);
   if (DOTLESS_DOMAINS.has(domain)) local = local.replaceAll('.', '');
   return `${local}@${domain}`;
 }

@@ -261,12 +261,16 @@ describe('POST /api/my-data/requests', () => {
   it('answers known and unknown addresses identically, and mails only the known one, at the address on file', async () => {
     const { action } = await published({ locales: ['en', 'fr'] });
     const local = `Known.Person.${Date.now()}`;
-    const who = await signUp(action.slug, { email: `${local}@example.org`, locale: 'fr' });
+    const who = await signUp(action.slug, { email: `${local}@gmail.com`, locale: 'fr' });
 
     const unknown = await request({ email: uniqueEmail('nobody') });
-    // typed differently (case, +tag): the same supporter, but mail goes to the stored address
-    const known = await request({ email: `${local.toUpperCase()}+data@EXAMPLE.org`, locale: 'fr' });
-    for (const res of [unknown, known]) {
+    // typed differently (case, dots and a +tag, which Gmail delivers to the same mailbox): the
+    // same supporter, but mail goes to the stored address
+    const known = await request({ email: `${local.replaceAll('.', '').toUpperCase()}+data@GMAIL.com`, locale: 'fr' });
+    // where a +tag may be another mailbox, it is another address: nobody we know
+    const tagged = await request({ email: `${local}+data@example.org`, locale: 'fr' });
+    await request({ email: `${local}@example.org`, locale: 'fr' });
+    for (const res of [unknown, known, tagged]) {
       expect(res.statusCode).toBe(202);
       expect(res.json()).toEqual({ status: 'received' });
       expect(res.headers['cache-control']).toBe('no-store');

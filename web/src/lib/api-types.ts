@@ -172,6 +172,8 @@ export interface ConfirmationState {
 	signup?: SignupDetails;
 	/** while pending: sent back with either button, so nothing happens if the sign-up changed since */
 	version?: string;
+	/** while pending or discarded: the other waiting sign-ups with this address for this action */
+	others?: { token: string; createdAt: string; signup: SignupDetails }[];
 }
 
 export interface DiscardResult {

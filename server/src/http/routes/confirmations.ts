@@ -41,6 +41,12 @@ export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<Signat
             action: actionRef,
             signup: signup.optional(),
             version: z.string().optional(),
+            others: z
+              .array(z.object({ token: z.string(), createdAt: z.string(), signup }))
+              .optional()
+              .describe(
+                'while pending or discarded: the other sign-ups with this address for this action that wait for confirmation, newest first (at most 50), each with a link token of its own: whoever holds one emailed link can reach them all',
+              ),
           }),
           404: errorSchema,
           410: errorSchema,

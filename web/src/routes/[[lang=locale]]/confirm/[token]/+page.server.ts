@@ -2,6 +2,7 @@ import { error, redirect, type RequestEvent } from '@sveltejs/kit';
 import type { ConfirmationResult, ConfirmationState, DiscardResult } from '$lib/api-types';
 import { api, expectOk } from '$lib/server/api';
 import { countryName } from '$lib/server/countries';
+import { formatDateTime } from '$lib/dates';
 import { actionPath, localePath } from '$lib/paths';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -31,7 +32,14 @@ export const load: PageServerLoad = async (event) => {
 		status: state.status,
 		action: state.action,
 		signup: state.signup ? { ...state.signup, countryName: countryName(locale, state.signup.country) } : null,
-		version: state.version ?? null
+		version: state.version ?? null,
+		// the other sign-ups with this address for this action that wait: each opens on its own page
+		others: (state.others ?? []).map((o) => ({
+			href: localePath(locale, `/confirm/${o.token}`),
+			name: [o.signup.firstName, o.signup.lastName].filter(Boolean).join(' '),
+			countryName: countryName(locale, o.signup.country),
+			signed: formatDateTime(locale, o.createdAt)
+		}))
 	};
 };
 
