@@ -113,6 +113,10 @@ const notBounces: [string, (l: SentLetter) => string][] = [
     (l) => dsn(l).replace('Reporting-MTA: dns; mx.gov.example\r\n\r\n', 'Reporting-MTA: dns; mx.gov.example\r\n'),
   ],
   [
+    'a delivery report whose status is no status code (5.1.1x)',
+    (l) => dsn(l, { status: '5.1.1x' }),
+  ],
+  [
     'a delivery report without the reporting server (Reporting-MTA)',
     (l) => dsn(l).replace('Reporting-MTA: dns; mx.gov.example\r\n', 'X-Note: none\r\n'),
   ],

@@ -146,15 +146,16 @@ export function deliveryStatusOf(raw: string): RecipientStatus[] | null {
     const blocks = unfoldHeaders(content.replace(/\r\n/g, '\n').trim()).split(/\n[ \t]*\n/);
     const [perMessage = '', ...perRecipient] = blocks;
     if (!/^Reporting-MTA:/im.test(perMessage) || /^(Action|Status|Final-Recipient):/im.test(perMessage)) return null;
-    const recipients = perRecipient.filter((b) => /^Final-Recipient:/im.test(b));
-    if (recipients.length === 0) return null;
-    return recipients
+    // each recipient's group names the recipient and carries an Action and a Status code (required)
+    const recipients = perRecipient
+      .filter((b) => /^Final-Recipient:/im.test(b))
       .map((b) => ({
         action: /^Action:\s*([\w-]+)/im.exec(b)?.[1]?.toLowerCase() ?? null,
-        status: /^Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(b)?.[1] ?? null,
+        status: /^Status:\s*([245]\.\d{1,3}\.\d{1,3})\s*(?:\(.*\))?\s*$/im.exec(b)?.[1] ?? null,
         diagnostic: /^Diagnostic-Code:\s*(.+)$/im.exec(b)?.[1]?.trim().slice(0, 500) ?? null,
       }))
-      .filter((r) => r.action !== null || r.status !== null);
+      .filter((r) => r.action !== null && r.status !== null);
+    return recipients.length === 0 ? null : recipients;
   }
   return null;
 }

@@ -169,6 +169,7 @@ describe('POST /api/actions/:slug/signatures', () => {
     ['bad email', { email: 'not-an-email' }, 'email'],
     ['email with CR/LF header injection', { email: 'a@example.org\r\nBcc: b@example.org' }, 'email'],
     ['name with CR/LF', { firstName: 'Ana\r\nBcc: x@example.org' }, 'firstName'],
+    ['letter subject with CR/LF', { letterSubject: 'Hello\r\nBcc: x@example.org' }, 'letterSubject'],
     ['name with a right-to-left override', { firstName: 'Ana\u202Egnp.exe' }, 'firstName'],
     ['name with a NUL', { lastName: 'L\u0000' }, 'lastName'],
     ['name with markup', { firstName: '<script>alert(1)</script>' }, 'firstName'],

@@ -38,7 +38,9 @@ export const signInputSchema = z
       .max(100, 'Source must be at most 100 characters')
       .regex(/^[A-Za-z0-9._~:-]*$/, 'Source may contain only letters, digits and . _ ~ : -')
       .optional(),
-    letterSubject: blockText(200, 'Letter subject').optional(),
+    letterSubject: blockText(200, 'Letter subject')
+      .refine((s) => !s.includes('\n'), 'Letter subject must be one line')
+      .optional(),
     letterBody: blockText(20000, 'Letter body').optional(),
     /** honeypot: people leave it empty; a filled one marks the signature for review */
     website: z.string({ error: 'website must be text' }).max(1000).optional(),
