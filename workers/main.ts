@@ -39,7 +39,7 @@ async function main() {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not lower the workers CPU priority');
     }
   }
-  const db = createDb(config.DATABASE_URL, { max: 16, applicationName: 'chorus-workers' });
+  const db = createDb(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX ?? 16, applicationName: 'chorus-workers' });
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
   const mailer = createMailer({
     smtpUrl: config.SMTP_URL,

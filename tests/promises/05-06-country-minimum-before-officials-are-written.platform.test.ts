@@ -298,7 +298,9 @@ describe('as anyone watching the running platform sees it, within seconds', () =
       ledger = body.ledger;
       if (ledger.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
-    expect(ledger.map((e) => e.target.name)).toEqual([fr.name]);
+    // (the French signatures may go in more than one letter: a confirmation the counter is
+    // folding at that moment is locked, and the batcher, which skips locked rows, takes it next time)
+    expect(new Set(ledger.map((e) => e.target.name))).toEqual(new Set([fr.name]));
 
     for (const [locale, words] of Object.entries(note)) {
       const html = await (await fetch(`${platform.baseUrl}/${locale}/actions/${fx.action.slug}`)).text();

@@ -90,6 +90,10 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
     BATCH_INTERVAL_MS: '500',
     COUNT_INTERVAL_MS: '200',
     ACTIONS_REFRESH_MS: String(ACTIONS_REFRESH_MS),
+    // in the test suite three platforms run at once, some of several processes, beside the tests'
+    // own pools: at the defaults (24 + 16 a platform) they passed PostgreSQL's 100 connections
+    // ("too many clients"). The benchmark (not under vitest) measures the defaults.
+    ...(process.env.VITEST ? { DATABASE_POOL_MAX: '10' } : {}),
     LOG_LEVEL: 'warn',
     // a platform dies with the test worker that started it (server/src/shared/parent-watch.ts)
     CHORUS_EXIT_WITH_PARENT: '1',

@@ -37,6 +37,8 @@ export const configSchema = z.object({
   COUNT_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   /** how often each server process reloads the actions it serves (a new or changed action shows within this), in milliseconds */
   ACTIONS_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  /** PostgreSQL connections per process at most; unset: 24 for a server process, 16 for a workers process */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(200).optional(),
   /** how long a confirmation link stays valid, in hours */
   CONFIRM_LINK_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(24 * 14),
   /** a pending signer gets one reminder this many hours after the confirmation email */

@@ -17,7 +17,7 @@ const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', impor
 async function main() {
   const config = loadConfig();
   const internalSecret = randomBytes(24).toString('hex');
-  const db = createDb(config.DATABASE_URL, { max: 24, applicationName: 'chorus-server' });
+  const db = createDb(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX ?? 24, applicationName: 'chorus-server' });
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });
   redis.on('error', () => {});
   const queues = createQueues(redisConnection(config.REDIS_URL, { forWorker: false }).on('error', () => {}));
