@@ -325,6 +325,29 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     // (and so her data links go to her own address: tests/promises/03-who-signed.test.ts)
   });
 
+  it('when the sign-up whose email would have listed hers is set aside before it goes, hers is emailed itself', async () => {
+    const email = uniqueEmail('ana');
+    const action = await petition();
+    await sign(action.slug, signBody({ ...FORGED, email }), '203.0.113.71');
+    await sign(action.slug, signBody({ email, country: 'MX' }));
+    const [forged, hers] = await signupsOf(action.id, email);
+    // staff set the forged one aside (a flood from its client address, say) before its email went
+    await h.db.pool.query(`UPDATE signatures SET status = 'INVALIDATED', invalidated_at = now(), invalid_reason = 'staff: flood' WHERE id = $1`, [forged.id]);
+    expect(await sendConfirmation(mailDeps(), forged.id)).toBe('nothing-owed');
+    const own = await confirmationMail(action.id, email, hers.id);
+    expect(own.mail.text).toContain('Name: Ana López');
+  });
+
+  it('the same sign-up sent again and again while its email waits is one email job, never a second email', async () => {
+    const email = uniqueEmail('ana');
+    const action = await petition();
+    const body = signBody({ email, country: 'MX' });
+    for (let i = 0; i < 10; i++) expect((await sign(action.slug, body, `100.80.${i}.1`)).statusCode).toBe(202);
+    const [row] = await signupsOf(action.id, email);
+    const jobs = (await h.queues.mail.getJobs(['waiting', 'delayed', 'active', 'completed', 'prioritized'])).filter((j) => j.data.signatureId === row.id);
+    expect(jobs).toHaveLength(1);
+  });
+
   it('what the owner confirms becomes hers at confirmation: name, country and choices', async () => {
     const email = await confirmedVictim();
     const action = await petition();

@@ -18,14 +18,17 @@ WHERE s."email" IS NOT NULL AND s."erased_at" IS NULL
 --    that committed while the statement waited for the lock (a VOLATILE function takes a new
 --    snapshot for each query, the statement's own would not see them).
 CREATE FUNCTION chorus_signup_context(p_action uuid, p_supporter uuid, p_version varchar)
-RETURNS TABLE (signed_id uuid, same_id uuid, any_id uuid, owed_sibling boolean)
+RETURNS TABLE (signed_id uuid, same_id uuid, any_id uuid, known_requested_at timestamptz)
 LANGUAGE sql VOLATILE AS $$
-  SELECT
-    (SELECT s.id FROM signatures s WHERE s.action_id = p_action AND s.supporter_id = p_supporter AND s.confirmed_at IS NOT NULL),
-    (SELECT s.id FROM signatures s WHERE s.action_id = p_action AND s.supporter_id = p_supporter AND s.status = 'PENDING'
-                                     AND s.signup_version = p_version),
-    (SELECT s.id FROM signatures s WHERE s.action_id = p_action AND s.supporter_id = p_supporter
-      ORDER BY s.created_at DESC, s.id LIMIT 1),
-    EXISTS (SELECT 1 FROM signatures s WHERE s.action_id = p_action AND s.supporter_id = p_supporter AND s.status = 'PENDING'
-                                         AND (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at))
+  WITH c AS (
+    SELECT
+      (SELECT s.id FROM signatures s WHERE s.action_id = p_action AND s.supporter_id = p_supporter AND s.confirmed_at IS NOT NULL) AS signed_id,
+      (SELECT s.id FROM signatures s WHERE s.action_id = p_action AND s.supporter_id = p_supporter AND s.status = 'PENDING'
+                                       AND s.signup_version = p_version) AS same_id,
+      (SELECT s.id FROM signatures s WHERE s.action_id = p_action AND s.supporter_id = p_supporter
+        ORDER BY s.created_at DESC, s.id LIMIT 1) AS any_id
+  )
+  SELECT c.signed_id, c.same_id, c.any_id,
+         (SELECT s.confirmation_requested_at FROM signatures s WHERE s.id = COALESCE(c.signed_id, c.same_id, c.any_id))
+  FROM c
 $$;

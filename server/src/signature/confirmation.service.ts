@@ -73,12 +73,22 @@ export async function releaseOwedConfirmations(tx: pg.PoolClient, supporterId: s
   if (room <= 0) return [];
   const released = await tx.query<{ id: string }>({
     name: 'confirmation-budget-release',
+    // one email per action at a time: the oldest request of each action not already let go and
+    // on its way (its page lists every waiting sign-up of the action); then the oldest first
     text: `WITH owed AS (
-       SELECT id FROM signatures
-       WHERE supporter_id = $1 AND status <> 'INVALIDATED'
-         AND (confirmation_sent_at IS NULL OR confirmation_requested_at > confirmation_sent_at)
-         AND (confirmation_released_at IS NULL OR confirmation_released_at < confirmation_requested_at)
-       ORDER BY confirmation_requested_at, id
+       SELECT id FROM (
+         SELECT DISTINCT ON (s.action_id) s.id, s.confirmation_requested_at AS requested_at
+         FROM signatures s
+         WHERE s.supporter_id = $1 AND s.status <> 'INVALIDATED'
+           AND (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at)
+           AND (s.confirmation_released_at IS NULL OR s.confirmation_released_at < s.confirmation_requested_at)
+           AND NOT EXISTS (SELECT 1 FROM signatures w
+                           WHERE w.supporter_id = $1 AND w.action_id = s.action_id AND w.status <> 'INVALIDATED'
+                             AND w.confirmation_released_at >= w.confirmation_requested_at
+                             AND (w.confirmation_sent_at IS NULL OR w.confirmation_requested_at > w.confirmation_sent_at))
+         ORDER BY s.action_id, s.confirmation_requested_at, s.id
+       ) first_of_each
+       ORDER BY requested_at, id
        LIMIT $2
      )
      UPDATE signatures s SET confirmation_released_at = s.confirmation_requested_at
@@ -189,6 +199,7 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
   }
 
   const action = { slug: sig.slug, title: sig.title };
+  const sendingAt = new Date();
   // the "already signed" note greets the confirmed signer by the name she confirmed; a pending
   // sign-up is not greeted by any name: its email shows the details it would confirm
   const firstName = sig.first_name ?? '';
@@ -222,7 +233,22 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
     throw new UnrecoverableError(`confirmation refused: ${failure.reason}`);
   }
   await markSent(deps.pool, sig.id, sig.requested_at);
+  // the page behind this email lists every sign-up of the address for the action that waits:
+  // those that asked before it went owe no email of their own any more (nor a reminder)
+  if (sig.status === 'PENDING') await markListed(deps.pool, sig.id, sendingAt);
   return sig.status === 'PENDING' ? 'sent' : 'already-signed-sent';
+}
+
+async function markListed(pool: pg.Pool, id: string, at: Date): Promise<void> {
+  await pool.query({
+    name: 'confirmation-mark-listed',
+    text: `UPDATE signatures o SET confirmation_sent_at = o.confirmation_requested_at, reminder_sent_at = COALESCE(o.reminder_sent_at, $2)
+     FROM signatures s
+     WHERE s.id = $1 AND o.action_id = s.action_id AND o.supporter_id = s.supporter_id AND o.id <> s.id
+       AND o.status = 'PENDING' AND o.confirmation_requested_at <= $2
+       AND (o.confirmation_sent_at IS NULL OR o.confirmation_requested_at > o.confirmation_sent_at)`,
+    values: [id, at],
+  });
 }
 
 async function markSent(pool: pg.Pool, id: string, requestedAt: Date): Promise<void> {

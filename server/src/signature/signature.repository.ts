@@ -61,10 +61,10 @@ function detailsOf(it: NewSignature): string {
  *   earlier one. What the statement meets among the person's signatures of the action is read
  *   afresh after the supporter row is locked (chorus_signup_context), so sign-ups and
  *   confirmations of the same person committed a moment before are seen:
- *   - a new sign-up asks for its own confirmation email, unless an email about another waiting
- *     sign-up of the person for the action is still to be sent: that email's page lists every
- *     waiting one, this one too (so one address has at most one email owed per action, and a
- *     flood of sign-ups cannot queue emails ahead of its owner's);
+ *   - a new sign-up asks for its own confirmation email. The mail worker lets one email per
+ *     address and action go at a time, and the page behind it lists every waiting sign-up of
+ *     the address for the action, each with its own link; once it has gone, the sign-ups it
+ *     listed owe no email of their own (confirmation.service.ts);
  *   - a repeat of a waiting sign-up (the same details) is the same row: its email is owed again
  *     once the last one went; one still owed keeps its place in the queue;
  *   - a repeat of a confirmed signature keeps it and asks for the "already signed" note (unless
@@ -111,7 +111,7 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
      -- what each sign-up meets among the person's signatures of the action, read afresh once
      -- the supporter row is locked (chorus_signup_context: migration signup_context)
      met AS MATERIALIZED (
-       SELECT i.*, sup.id AS sid, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.owed_sibling
+       SELECT i.*, sup.id AS sid, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
        FROM input i JOIN sup ON sup.canonical_email = i.ce
        CROSS JOIN LATERAL chorus_signup_context(i.a, sup.id, i.v) ctx
      ),
@@ -129,17 +129,12 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
        INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
                                letter_subject, letter_body, ip_hash, source, named_to_own_country,
                                status, invalidated_at, invalid_reason, net_hash,
-                               pending_first_name, pending_last_name, pending_contact, signup_version,
-                               confirmation_sent_at, reminder_sent_at)
+                               pending_first_name, pending_last_name, pending_contact, signup_version)
        SELECT m.a, m.sid, m.c, m.l, m.n, m.w, m.ls, m.lb, m.ip, m.src, m.own,
               CASE WHEN m.sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
               CASE WHEN m.sus THEN now() END,
               CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') END,
-              m.net, m.fn, m.ln, m.ct, m.v,
-              -- while an email about another of the person's sign-ups of the action waits to be
-              -- sent, this one owes none of its own: that email's page lists every waiting one
-              CASE WHEN NOT m.sus AND m.owed_sibling THEN now() END,
-              CASE WHEN NOT m.sus AND m.owed_sibling THEN now() END
+              m.net, m.fn, m.ln, m.ct, m.v
        FROM met m
        WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
        ORDER BY m.ord
@@ -151,7 +146,9 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
        RETURNING id, action_id, supporter_id, signup_version, confirmation_requested_at AS requested_at, (xmax = 0) AS created
      )
      SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.same_id, m.any_id) AS id,
-            COALESCE(ad.requested_at, r.requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
+            -- the request as stored (a repeat whose email still waits leaves it as it was): the
+            -- email job's id is made of it, so a repeat's job is the waiting one, never a second send
+            COALESCE(ad.requested_at, r.requested_at, m.known_requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
      FROM met m
      LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid AND ad.signup_version = m.v
      LEFT JOIN renewed r ON r.ord = m.ord`,

@@ -188,7 +188,7 @@ export interface ConfirmationView {
 }
 
 /** How many other waiting sign-ups a confirmation page lists. */
-export const OTHERS_LISTED = 50;
+export const OTHERS_LISTED = 1000;
 
 async function waitingBeside(deps: SignatureDeps, row: TokenRow): Promise<NonNullable<ConfirmationView['others']>> {
   const { rows } = await deps.pool.query<SignupRow & { id: string; created_at: Date }>({

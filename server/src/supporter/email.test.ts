@@ -21,6 +21,10 @@ describe('canonicalEmail', () => {
   it('keeps a leading + (not a tag)', () => {
     expect(canonicalEmail('+ana@example.org')).toBe('+ana@example.org');
   });
+  it('lower-cases ASCII letters only: a Unicode letter that case-maps to one (KELVIN SIGN) stays itself', () => {
+    expect(canonicalEmail('vic\u212Ata1@gmail.com')).not.toBe(canonicalEmail('vickta1@gmail.com'));
+    expect(canonicalEmail('ÁNA@example.org')).toBe('Ána@example.org');
+  });
   it('punycodes international domains', () => {
     expect(canonicalEmail('ana@Bücher.example')).toBe('ana@xn--bcher-kva.example');
   });
@@ -36,6 +40,10 @@ describe('isPlausibleEmail', () => {
     'ana@',
     '@example.org',
     'ana@example',
+    'a..b@gmail.com',
+    '.ana@gmail.com',
+    'ana.@gmail.com',
+    'vout+a..b@outlook.com',
     'ana@@example.org',
     'ana @example.org',
     'ana@example.org\r\nBcc: victim@example.org',

@@ -33,15 +33,27 @@ const EMAIL_SHAPE = /^[^\s@\p{Cc}\p{Cf}]{1,64}@[^\s@\p{Cc}\p{Cf}]{1,253}$/u;
 
 export function isPlausibleEmail(email: string): boolean {
   if (email.length > 254 || !EMAIL_SHAPE.test(email)) return false;
+  // the local part is a dot-atom: no dot at either end, never two in a row (SMTP refuses
+  // "a..b@" unquoted: an address folded into someone's that no mail can reach)
+  const local = email.slice(0, email.lastIndexOf('@'));
+  if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return false;
   const domain = email.slice(email.lastIndexOf('@') + 1);
   const ascii = domainToASCII(domain);
   return ascii !== '' && /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(ascii) && !/[<>"'(),;:\\[\]]/.test(email);
 }
 
+/**
+ * Lower case for the ASCII letters only: Unicode case mapping folds other characters into them
+ * (the KELVIN SIGN U+212A into k), and a mail provider need not deliver such a spelling to the
+ * mailbox of the ASCII one.
+ */
+const asciiLower = (s: string) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+
 export function canonicalEmail(email: string): string {
+  // no Unicode normalisation either: NFC turns the KELVIN SIGN into K
   const trimmed = email.trim();
   const at = trimmed.lastIndexOf('@');
-  let local = trimmed.slice(0, at).toLowerCase();
+  let local = asciiLower(trimmed.slice(0, at));
   let domain = domainToASCII(trimmed.slice(at + 1)).toLowerCase() || trimmed.slice(at + 1).toLowerCase();
   if (domain === 'googlemail.com') domain = 'gmail.com';
   const plus = local.indexOf('+');
