@@ -344,7 +344,7 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     const body = signBody({ email, country: 'MX' });
     for (let i = 0; i < 10; i++) expect((await sign(action.slug, body, `100.80.${i}.1`)).statusCode).toBe(202);
     const [row] = await signupsOf(action.id, email);
-    const jobs = (await h.queues.mail.getJobs(['waiting', 'delayed', 'active', 'completed', 'prioritized'])).filter((j) => j.data.signatureId === row.id);
+    const jobs = (await h.queues.mail.getJobs(['waiting', 'delayed', 'active', 'completed', 'prioritized'])).filter((j) => j.data.kind === 'confirmation' && j.data.signatureId === row.id);
     expect(jobs).toHaveLength(1);
   });
 
