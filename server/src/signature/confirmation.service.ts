@@ -17,7 +17,7 @@ import { classifySendError } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import { isLocale } from '../shared/locales.ts';
 import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-mail.ts';
-import { SIGNUP_COLUMNS, confirmationToken, signupDetails, signupVersion, type SignupRow } from './signature.service.ts';
+import { OTHERS_LISTED, SIGNUP_COLUMNS, confirmationToken, signupDetails, signupVersion, type SignupRow } from './signature.service.ts';
 import { regionNames } from '../letter/member-letter.ts';
 import { dateFormat } from '../shared/intl.ts';
 
@@ -240,14 +240,20 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
 }
 
 async function markListed(pool: pg.Pool, id: string, at: Date): Promise<void> {
+  // exactly those the page lists (signature.service.ts waitingBeside: oldest first, up to
+  // OTHERS_LISTED): one it cannot list keeps its own email owed
   await pool.query({
     name: 'confirmation-mark-listed',
-    text: `UPDATE signatures o SET confirmation_sent_at = o.confirmation_requested_at, reminder_sent_at = COALESCE(o.reminder_sent_at, $2)
-     FROM signatures s
-     WHERE s.id = $1 AND o.action_id = s.action_id AND o.supporter_id = s.supporter_id AND o.id <> s.id
-       AND o.status = 'PENDING' AND o.confirmation_requested_at <= $2
+    text: `WITH listed AS (
+       SELECT o.id FROM signatures s JOIN signatures o ON o.action_id = s.action_id AND o.supporter_id = s.supporter_id
+       WHERE s.id = $1 AND o.id <> s.id AND o.status = 'PENDING'
+       ORDER BY o.created_at, o.id LIMIT $3
+     )
+     UPDATE signatures o SET confirmation_sent_at = o.confirmation_requested_at, reminder_sent_at = COALESCE(o.reminder_sent_at, $2)
+     FROM listed l
+     WHERE o.id = l.id AND o.confirmation_requested_at <= $2
        AND (o.confirmation_sent_at IS NULL OR o.confirmation_requested_at > o.confirmation_sent_at)`,
-    values: [id, at],
+    values: [id, at, OTHERS_LISTED],
   });
 }
 

@@ -180,7 +180,8 @@ export interface ConfirmationView {
   version?: string;
   /**
    * while pending or discarded: the other sign-ups with this address for this action that wait,
-   * newest first, each with a link of its own. Whoever holds one emailed link holds the mailbox,
+   * oldest first (so that no later sign-up can push an earlier one off the list), up to
+   * OTHERS_LISTED, each with a link of its own. Whoever holds one emailed link holds the mailbox,
    * so they may see and answer every sign-up made with it for the action, theirs among others
    * someone made in their name: no sign-up can wait unseen behind another.
    */
@@ -188,14 +189,14 @@ export interface ConfirmationView {
 }
 
 /** How many other waiting sign-ups a confirmation page lists. */
-export const OTHERS_LISTED = 1000;
+export const OTHERS_LISTED = 20_000;
 
 async function waitingBeside(deps: SignatureDeps, row: TokenRow): Promise<NonNullable<ConfirmationView['others']>> {
   const { rows } = await deps.pool.query<SignupRow & { id: string; created_at: Date }>({
     name: 'confirmation-others',
     text: `SELECT s.id, s.created_at, ${SIGNUP_COLUMNS} FROM signatures s
            WHERE s.action_id = $1 AND s.supporter_id = $2 AND s.status = 'PENDING' AND s.id <> $3
-           ORDER BY s.created_at DESC, s.id LIMIT $4`,
+           ORDER BY s.created_at, s.id LIMIT $4`,
     values: [row.action_id, row.supporter_id, row.id, OTHERS_LISTED],
   });
   return rows.map((r) => {

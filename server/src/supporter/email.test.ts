@@ -25,6 +25,13 @@ describe('canonicalEmail', () => {
     expect(canonicalEmail('vic\u212Ata1@gmail.com')).not.toBe(canonicalEmail('vickta1@gmail.com'));
     expect(canonicalEmail('ÁNA@example.org')).toBe('Ána@example.org');
   });
+  it('folds a provider’s other domain names into one (Proton, iCloud, Yandex), and Yandex’s dots and hyphens', () => {
+    expect(new Set(['zed@proton.me', 'zed@protonmail.com', 'zed@pm.me', 'zed@protonmail.ch'].map(canonicalEmail))).toEqual(new Set(['zed@proton.me']));
+    expect(new Set(['jo@icloud.com', 'jo@me.com', 'jo@mac.com'].map(canonicalEmail))).toEqual(new Set(['jo@icloud.com']));
+    expect(new Set(['ivan.ivanov@yandex.ru', 'ivan-ivanov@ya.ru', 'ivan.ivanov@yandex.com', 'Ivan-Ivanov+x@yandex.by'].map(canonicalEmail))).toEqual(new Set(['ivan-ivanov@yandex.ru']));
+    // different providers stay apart
+    expect(canonicalEmail('jo@hotmail.com')).not.toBe(canonicalEmail('jo@outlook.com'));
+  });
   it('punycodes international domains', () => {
     expect(canonicalEmail('ana@Bücher.example')).toBe('ana@xn--bcher-kva.example');
   });

@@ -9,6 +9,21 @@ import { domainToASCII } from 'node:url';
 
 const DOTLESS_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
 
+/** Domains that are other names of one provider's mailboxes (its documented aliases). */
+const DOMAIN_ALIASES: Record<string, string> = {
+  'googlemail.com': 'gmail.com',
+  'protonmail.com': 'proton.me',
+  'protonmail.ch': 'proton.me',
+  'pm.me': 'proton.me',
+  'me.com': 'icloud.com',
+  'mac.com': 'icloud.com',
+  'yandex.com': 'yandex.ru',
+  'yandex.by': 'yandex.ru',
+  'yandex.kz': 'yandex.ru',
+  'yandex.ua': 'yandex.ru',
+  'ya.ru': 'yandex.ru',
+};
+
 /** Providers that deliver local+tag@domain to local@domain (their documented sub-addressing). */
 const PLUS_TAG_DOMAINS = new Set([
   'gmail.com',
@@ -25,7 +40,6 @@ const PLUS_TAG_DOMAINS = new Set([
   'pm.me',
   'fastmail.com',
   'yandex.ru',
-  'yandex.com',
 ]);
 
 /** A deliberately strict shape: one @, no spaces or control characters, a dotted domain. */
@@ -55,9 +69,11 @@ export function canonicalEmail(email: string): string {
   const at = trimmed.lastIndexOf('@');
   let local = asciiLower(trimmed.slice(0, at));
   let domain = domainToASCII(trimmed.slice(at + 1)).toLowerCase() || trimmed.slice(at + 1).toLowerCase();
-  if (domain === 'googlemail.com') domain = 'gmail.com';
+  domain = DOMAIN_ALIASES[domain] ?? domain;
   const plus = local.indexOf('+');
   if (plus > 0 && PLUS_TAG_DOMAINS.has(domain)) local = local.slice(0, plus);
   if (DOTLESS_DOMAINS.has(domain)) local = local.replaceAll('.', '');
+  // Yandex delivers a.b@ and a-b@ to one mailbox
+  if (domain === 'yandex.ru') local = local.replaceAll('.', '-');
   return `${local}@${domain}`;
 }

@@ -45,7 +45,7 @@ export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<Signat
               .array(z.object({ token: z.string(), createdAt: z.string(), signup }))
               .optional()
               .describe(
-                'while pending or discarded: the other sign-ups with this address for this action that wait for confirmation, newest first (at most 1,000), each with a link token of its own: whoever holds one emailed link can reach them all',
+                'while pending or discarded: the other sign-ups with this address for this action that wait for confirmation, oldest first (at most 20,000), each with a link token of its own: whoever holds one emailed link can reach them all',
               ),
           }),
           404: errorSchema,
