@@ -79,15 +79,19 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
   // flagged one counts only when nothing clean came with it (it is answered with the last
   // clean sign-up of the person for the action).
   const person = (it: NewSignature) => `${it.actionId}|${it.canonicalEmail}`;
+  const version = new Map(items.map((it) => [it, detailsOf(it)]));
+  const lastClean = new Map<string, NewSignature>();
+  for (const it of items) if (!it.suspicious) lastClean.set(person(it), it);
+  // each item's sign-up: a clean one by its details, a flagged one the person's last clean one
+  // of the batch (or, without one, the last flagged)
+  const keyOf = new Map<NewSignature, string>();
   const chosen = new Map<string, NewSignature>();
-  const cleanOf = new Map<string, NewSignature>();
   for (const it of items) {
-    if (it.suspicious) continue;
-    chosen.set(`${person(it)}|${detailsOf(it)}`, it);
-    cleanOf.set(person(it), it);
+    const clean = it.suspicious ? lastClean.get(person(it)) : it;
+    const key = clean ? `${person(it)}|${version.get(clean)}` : `${person(it)}|flagged`;
+    keyOf.set(it, key);
+    if (!it.suspicious || !clean) chosen.set(key, it);
   }
-  for (const it of items) if (it.suspicious && !cleanOf.has(person(it))) chosen.set(`${person(it)}|flagged`, it);
-  const keyOf = (it: NewSignature) => (it.suspicious ? (cleanOf.has(person(it)) ? `${person(it)}|${detailsOf(cleanOf.get(person(it))!)}` : `${person(it)}|flagged`) : `${person(it)}|${detailsOf(it)}`);
   const rows = [...chosen.values()].sort((a, b) =>
     a.canonicalEmail < b.canonicalEmail ? -1 : a.canonicalEmail > b.canonicalEmail ? 1 : a.actionId < b.actionId ? -1 : a.actionId > b.actionId ? 1 : 0,
   );
@@ -171,13 +175,13 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
       rows.map((r) => r.source),
       rows.map((r) => r.suspicious),
       rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
-      rows.map(detailsOf),
+      rows.map((r) => version.get(r)!),
     ],
   });
   const written = new Map(res.rows.map((r) => [Number(r.ord), r]));
   const ordOf = new Map([...rows].map((r, i) => [r, i + 1]));
   return items.map((it) => {
-    const rep = chosen.get(keyOf(it))!;
+    const rep = chosen.get(keyOf.get(it)!)!;
     const row = written.get(ordOf.get(rep)!);
     if (!row) throw new Error('a signature of the batch was not written');
     // another copy inside the same batch is a repeat, like one arriving earlier or later

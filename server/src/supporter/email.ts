@@ -7,7 +7,8 @@
 // confirmations, her data links), so there the address is its own key.
 import { domainToASCII } from 'node:url';
 
-const DOTLESS_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+// (after DOMAIN_ALIASES: a provider's other domain names are already its main one)
+const DOTLESS_DOMAINS = new Set(['gmail.com']);
 
 /** Domains that are other names of one provider's mailboxes (its documented aliases). */
 const DOMAIN_ALIASES: Record<string, string> = {
@@ -25,22 +26,7 @@ const DOMAIN_ALIASES: Record<string, string> = {
 };
 
 /** Providers that deliver local+tag@domain to local@domain (their documented sub-addressing). */
-const PLUS_TAG_DOMAINS = new Set([
-  'gmail.com',
-  'googlemail.com',
-  'outlook.com',
-  'hotmail.com',
-  'live.com',
-  'msn.com',
-  'icloud.com',
-  'me.com',
-  'mac.com',
-  'proton.me',
-  'protonmail.com',
-  'pm.me',
-  'fastmail.com',
-  'yandex.ru',
-]);
+const PLUS_TAG_DOMAINS = new Set(['gmail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com', 'icloud.com', 'proton.me', 'fastmail.com', 'yandex.ru']);
 
 /** A deliberately strict shape: one @, no spaces or control characters, a dotted domain. */
 const EMAIL_SHAPE = /^[^\s@\p{Cc}\p{Cf}]{1,64}@[^\s@\p{Cc}\p{Cf}]{1,253}$/u;
