@@ -1,6 +1,7 @@
 // Seeds the demo campaign. Safe to run again: rows that exist (by slug) are left as they
 // are, so staff edits to the demo survive a restart.
 import { createDb } from '../server/src/db/db.ts';
+import { prismaOn } from '../server/src/db/prisma.ts';
 import { createStaff } from '../server/src/staff/staff.service.ts';
 import type pg from 'pg';
 import { nextOfficeOpening } from '../server/src/delivery/office-hours.ts';
@@ -11,7 +12,7 @@ export const DEMO_ADMIN = { email: 'admin@chorus.example.org', name: 'Demo Admin
 
 export async function seed(databaseUrl: string): Promise<{ created: number }> {
   const db = createDb(databaseUrl, { max: 2, applicationName: 'chorus-seed' });
-  const { prisma } = db;
+  const prisma = prismaOn(db.pool);
   let created = 0;
   try {
     const c = await prisma.campaign.upsert({ where: { slug: campaign.slug }, update: {}, create: { slug: campaign.slug } });

@@ -55,10 +55,12 @@ function installPackages() {
   run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
 }
 
-function generatePrismaClient(env) {
-  const out = join(ROOT, 'server', 'src', 'generated', 'prisma', 'client.ts');
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(join(ROOT, 'prisma', 'schema.prisma')).mtimeMs) return;
-  say('generating the Prisma client...');
+/** The query types (Kysely's, by prisma-kysely) and the Prisma Client, from prisma/schema.prisma. */
+function generateQueryTypes(env) {
+  const schema = statSync(join(ROOT, 'prisma', 'schema.prisma')).mtimeMs;
+  const outs = [join(ROOT, 'server', 'src', 'generated', 'kysely', 'types.ts'), join(ROOT, 'server', 'src', 'generated', 'prisma', 'client.ts')];
+  if (outs.every((out) => existsSync(out) && statSync(out).mtimeMs >= schema)) return;
+  say('generating the query types and Prisma Client from the schema...');
   run(join(ROOT, 'node_modules', '.bin', 'prisma'), ['generate'], { env });
 }
 
@@ -252,7 +254,7 @@ async function start() {
   // the workers take bounces (VERP) on this port; BOUNCE_SMTP_PORT= (empty) turns it off
   env.BOUNCE_SMTP_PORT = process.env.BOUNCE_SMTP_PORT ?? '2525';
 
-  generatePrismaClient(env);
+  generateQueryTypes(env);
   await checkPostgres(env.DATABASE_URL);
   await checkRedis(env.REDIS_URL);
   migrate(env);
@@ -372,7 +374,7 @@ async function test() {
   const urls = testUrls();
   const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789' };
   if (!quick) env.CHROMIUM_PATH = await timed('chromium', () => ensureChromium());
-  generatePrismaClient(env);
+  generateQueryTypes(env);
   await checkRedis(env.REDIS_URL);
   await checkPostgres(env.DATABASE_URL);
   const reused = await timed('template database', () => prepareTemplate(env));
@@ -454,7 +456,7 @@ async function bench() {
   installPackages();
   const urls = benchUrls();
   const env = { ...urls, SECRET_KEY: process.env.SECRET_KEY ?? 'bench-secret-key-bench-secret-key-0123456789' };
-  generatePrismaClient(env);
+  generateQueryTypes(env);
   await checkRedis(env.REDIS_URL);
   await checkPostgres(env.DATABASE_URL);
   say(`bench database ${new URL(env.DATABASE_URL).pathname.slice(1)} (recreated), Redis database ${new URL(env.REDIS_URL).pathname.slice(1) || 0} (flushed)`);

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Db } from '../../server/src/db/db.ts';
-import type { DeliveryPolicy } from '../../server/src/generated/prisma/enums.ts';
+import { prismaOn } from '../../server/src/db/prisma.ts';
+import type { DeliveryPolicy } from '../../server/src/generated/kysely/enums.ts';
 
 const COUNTRIES = ['MX', 'PH', 'UZ', 'KZ', 'FR', 'ES', 'GB', 'DE', 'BR', 'KE', 'IN', 'US', 'RU', 'NG', 'AR', 'CA', 'IT', 'PL', 'ZA', 'JP'];
 
@@ -18,14 +19,14 @@ export async function createBenchAction(
   opts: { name: string; targets?: number; policy?: DeliveryPolicy; everyN?: number; status?: 'PUBLISHED' | 'DRAFT' },
 ): Promise<BenchAction> {
   const slug = `bench-${opts.name}-${randomUUID().slice(0, 6)}`;
-  const campaign = await db.prisma.campaign.upsert({
+  const campaign = await prismaOn(db.pool).campaign.upsert({
     where: { slug: 'bench' },
     update: {},
     create: { slug: 'bench', texts: { create: { locale: 'en', name: 'Benchmark campaign' } } },
   });
   const targetIds: string[] = [];
   for (let k = 0; k < (opts.targets ?? 1); k++) {
-    const t = await db.prisma.target.create({
+    const t = await prismaOn(db.pool).target.create({
       data: {
         slug: `${slug}-t${k}`.slice(0, 80),
         name: `Minister ${k + 1}`,
@@ -42,7 +43,7 @@ export async function createBenchAction(
     });
     targetIds.push(t.id);
   }
-  const action = await db.prisma.action.create({
+  const action = await prismaOn(db.pool).action.create({
     data: {
       slug,
       kind: 'PETITION',

@@ -55,7 +55,7 @@ describe('promise 9: erasure is final', () => {
 
   it('after erasure nothing of the person is in the packet, the CSV, the wall, any table, or behind any old link', async () => {
     const fx = await createAction(h.db, { kind: 'LETTER', deliveryPolicy: 'ON_CLOSE', targets: [{ country: 'FR', language: 'en' }] });
-    await h.db.prisma.action.update({ where: { id: fx.action.id }, data: { allowPersonalisation: true } });
+    await h.db.k.updateTable('actions').set({ allow_personalisation: true }).where('id', '=', fx.action.id).execute();
     await h.cache.refresh();
     const marker = Math.random().toString(36).slice(2, 10);
     const person = {

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asStaff, createAction, createHarness, signBody, staffSession, uniqueSlug, type Harness } from '../testing/harness.ts';
+import { prismaOn } from '../db/prisma.ts';
 
 let h: Harness;
 let campaigner: { id: string; cookie: string };
@@ -13,7 +14,7 @@ beforeAll(async () => {
   campaigner = await staffSession(h.db, 'CAMPAIGNER');
   viewer = await staffSession(h.db, 'VIEWER');
   admin = await staffSession(h.db, 'ADMIN');
-  await h.db.prisma.campaign.upsert({
+  await prismaOn(h.db.pool).campaign.upsert({
     where: { slug: 'test-campaign' },
     update: {},
     create: { slug: 'test-campaign', texts: { create: { locale: 'en', name: 'Test campaign' } } },

@@ -9,7 +9,7 @@ import { countriesForOfficial } from '../letter/member-letter.ts';
 import { letterLocale } from '../letter/letter-preview.service.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
-import type { ActionStatus } from '../generated/prisma/enums.ts';
+import type { ActionStatus } from '../generated/kysely/enums.ts';
 import { actionStates } from './action.states.ts';
 import type {
   ActionDetailView,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ActionKind, ActionStatus } from '../generated/prisma/enums.ts';
+import type { ActionKind, ActionStatus } from '../generated/kysely/enums.ts';
 import { ledgerSubquery, type LedgerEntry } from '../delivery/ledger.ts';
 
 export interface ActionTextRow {

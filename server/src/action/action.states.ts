@@ -1,4 +1,4 @@
-import type { ActionStatus } from '../generated/prisma/enums.ts';
+import type { ActionStatus } from '../generated/kysely/enums.ts';
 import { stateMachine } from '../shared/states.ts';
 
 /** draft -> published -> closed -> archived; a closed action may be reopened. */

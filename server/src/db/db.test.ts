@@ -4,7 +4,7 @@
 // shared PostgreSQL server is never touched.
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from '../../../tests/support/tcp-proxy.ts';
-import { createDb, inTransaction, type Db } from './db.ts';
+import { createDb, inTransaction, qb, type Db } from './db.ts';
 
 let proxy: TcpProxy | undefined;
 let db: Db | undefined;
@@ -88,6 +88,39 @@ describe('inTransaction with retries', () => {
       expect(calls).toBe(1);
     } finally {
       await own.pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+      await own.close();
+    }
+  });
+});
+
+describe('qb: the query builder on the pool and inside a transaction', () => {
+  it('runs on the transaction’s own client: its writes are seen inside, and gone after a rollback', async () => {
+    const own = createDb(process.env.DATABASE_URL!, { max: 2 });
+    try {
+      const key = `qb-test-${Date.now()}-${Math.random()}`;
+      const seenInside = await inTransaction(own.pool, async (client) => {
+        await qb(client).insertInto('platform_settings').values({ key, value: JSON.stringify({ n: 1 }) }).execute();
+        return qb(client).selectFrom('platform_settings').select('key').where('key', '=', key).executeTakeFirst();
+      });
+      expect(seenInside?.key).toBe(key);
+      // committed: the pool sees it
+      expect(await own.k.selectFrom('platform_settings').select('key').where('key', '=', key).executeTakeFirst()).toEqual({ key });
+      const rolledBack = `${key}-rb`;
+      await expect(
+        inTransaction(own.pool, async (client) => {
+          await qb(client).insertInto('platform_settings').values({ key: rolledBack, value: '{}' }).execute();
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      expect(await own.k.selectFrom('platform_settings').select('key').where('key', '=', rolledBack).executeTakeFirst()).toBeUndefined();
+      // the client went back to the pool once: two more transactions run on a pool of two
+      await Promise.all([1, 2, 3].map(() => inTransaction(own.pool, (c) => qb(c).selectFrom('platform_settings').select('key').limit(1).execute())));
+      // streams read through a cursor
+      let streamed = 0;
+      for await (const _row of own.k.selectFrom('platform_settings').select('key').stream(10)) streamed++;
+      expect(streamed).toBeGreaterThan(0);
+      await own.k.deleteFrom('platform_settings').where('key', '=', key).execute();
+    } finally {
       await own.close();
     }
   });

@@ -1,18 +1,54 @@
-// One pg pool per process, shared by Prisma (through the driver adapter) and by the raw SQL
-// of the hot paths (signing, counting, batching), which need multi-row statements.
+// One pg pool per process. Queries are written with Kysely (qb), typed from prisma/schema.prisma
+// by prisma-kysely; the few hot statements that run as named prepared statements on a pg client
+// are listed in hot-statements.ts. Transactions run on one pooled client (inTransaction), and
+// qb(client) builds queries inside them.
 import pg from 'pg';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import Cursor from 'pg-cursor';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import type { DB } from '../generated/kysely/types.ts';
 import { isTransientConflict } from './conflict.ts';
 
 export { isTransientConflict };
+export type { DB };
+/** Status names and other enums of the schema, as constants and types (e.g. SignatureStatus.CONFIRMED). */
+export * from '../generated/kysely/enums.ts';
 
-export type Prisma = PrismaClient;
+/** Where a query runs: the pool, or the client of a transaction (inTransaction). */
+export type Queryable = pg.Pool | pg.PoolClient;
 
 export interface Db {
-  prisma: PrismaClient;
   pool: pg.Pool;
+  /** Kysely over the pool (qb(db.pool)) */
+  k: Kysely<DB>;
   close(): Promise<void>;
+}
+
+const builders = new WeakMap<Queryable, Kysely<DB>>();
+
+/**
+ * The query builder on a pool or on one transaction's client. On a client, every query runs
+ * on that client (so inside its transaction), and Kysely never releases it: inTransaction does.
+ */
+export function qb(on: Queryable): Kysely<DB> {
+  let k = builders.get(on);
+  if (!k) {
+    const pool: PostgresPool = on instanceof pg.Pool ? on : onlyClient(on);
+    k = new Kysely<DB>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
+    builders.set(on, k);
+  }
+  return k;
+}
+
+function onlyClient(client: pg.PoolClient): PostgresPool {
+  const held: PostgresPoolClient = {
+    query: client.query.bind(client) as PostgresPoolClient['query'],
+    release() {},
+  };
+  return {
+    connect: async () => held,
+    end: async () => {},
+    options: {},
+  };
 }
 
 export function createDb(databaseUrl: string, opts: { max?: number; applicationName?: string } = {}): Db {
@@ -34,12 +70,10 @@ export function createDb(databaseUrl: string, opts: { max?: number; applicationN
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
-    prisma,
     pool,
+    k: qb(pool),
     async close() {
-      await prisma.$disconnect().catch(() => {});
       await pool.end().catch(() => {});
     },
   };

@@ -8,7 +8,7 @@ import type { Queues } from '../queue/queue.ts';
 import { deliveryDue, sendsInOfficeHours } from './delivery.policy.ts';
 import { nextOfficeOpening } from './office-hours.ts';
 import { owedByCountrySql } from './country-minimum.ts';
-import type { DeliveryPolicy } from '../generated/prisma/enums.ts';
+import type { DeliveryPolicy } from '../generated/kysely/enums.ts';
 import { loadConfig } from '../config/config.ts';
 
 const BATCHER_LOCK = 7_310_002;

@@ -1,5 +1,5 @@
 // When an action's confirmed, undelivered signatures become a delivery.
-import type { DeliveryPolicy } from '../generated/prisma/enums.ts';
+import type { DeliveryPolicy } from '../generated/kysely/enums.ts';
 
 export interface PolicyInput {
   policy: DeliveryPolicy;

@@ -144,7 +144,7 @@ describe('batching and delivery', () => {
 
   it('carries personalised letters exactly as previewed, and names signers to their own government only by explicit choice', async () => {
     const fx = await createAction(h.db, { kind: 'LETTER', targets: [{ country: 'MX', language: 'en' }] });
-    await h.db.prisma.action.update({ where: { id: fx.action.id }, data: { allowPersonalisation: true } });
+    await h.db.k.updateTable('actions').set({ allow_personalisation: true }).where('id', '=', fx.action.id).execute();
     await h.cache.refresh();
     const writer = { firstName: 'Lucia', lastName: 'Writer', country: 'ES', consentNamed: true, letterSubject: 'From Madrid', letterBody: 'Independent forensics now.' };
     const preview = (await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/letter-preview`, payload: writer })).json();
@@ -196,7 +196,7 @@ describe('batching and delivery', () => {
     // unchanged signers are read once for every letter of the batch, and a member's letter
     // still signs off as each target may see it (not named to the signer's own government)
     const fx2 = await createAction(h.db, { kind: 'LETTER', targets: ['UZ', 'FR', 'KZ'].map((country) => ({ country, language: 'en' })) });
-    await h.db.prisma.action.update({ where: { id: fx2.action.id }, data: { allowPersonalisation: true } });
+    await h.db.k.updateTable('actions').set({ allow_personalisation: true }).where('id', '=', fx2.action.id).execute();
     await h.cache.refresh();
     await signAndConfirm(
       fx2.action.slug,

@@ -13,7 +13,7 @@ afterAll(async () => {
 
 async function letterAction(opts: Parameters<typeof createAction>[1] = {}) {
   const fx = await createAction(h.db, { kind: 'LETTER', locales: ['en', 'es'], ...opts });
-  await h.db.prisma.action.update({ where: { id: fx.action.id }, data: { allowPersonalisation: true, maxLetterLength: 500 } });
+  await h.db.k.updateTable('actions').set({ allow_personalisation: true, max_letter_length: 500 }).where('id', '=', fx.action.id).execute();
   await h.cache.refresh();
   return fx;
 }

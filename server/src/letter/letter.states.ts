@@ -1,4 +1,4 @@
-import type { LetterStatus } from '../generated/prisma/enums.ts';
+import type { LetterStatus } from '../generated/kysely/enums.ts';
 import { stateMachine } from '../shared/states.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { SignatureStatus } from '../generated/prisma/enums.ts';
+import type { SignatureStatus } from '../generated/kysely/enums.ts';
 import { stateMachine } from '../shared/states.ts';
 
 /**

@@ -345,7 +345,7 @@ describe('POST /api/my-data/requests', () => {
 describe('GET /api/my-data/:token', () => {
   it('exports everything about the signer, and nothing about anyone else', async () => {
     const { action } = await published({ kind: 'LETTER', locales: ['en', 'es'] });
-    await h.db.prisma.action.update({ where: { id: action.id }, data: { allowPersonalisation: true } });
+    await h.db.k.updateTable('actions').set({ allow_personalisation: true }).where('id', '=', action.id).execute();
     await h.cache.refresh();
     const other = await published();
     const me = await signUp(action.slug, {
@@ -547,7 +547,7 @@ describe('POST /api/my-data/:token/erase', () => {
 
   it('erases address, names, letters and IP hash, keeps the confirmed signature counted, and ends the link', async () => {
     const { action } = await published({ kind: 'LETTER' });
-    await h.db.prisma.action.update({ where: { id: action.id }, data: { allowPersonalisation: true } });
+    await h.db.k.updateTable('actions').set({ allow_personalisation: true }).where('id', '=', action.id).execute();
     await h.cache.refresh();
     const who = await signUp(action.slug, { consentNamed: true, consentWall: true, consentNamedToOwnCountry: true, letterSubject: 'S', letterBody: 'My own words.' });
     const bystander = await signUp(action.slug, { consentNamed: true, letterBody: 'Theirs.' });

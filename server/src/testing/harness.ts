@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ActionCache } from '../action/action.service.ts';
 import { loadConfig } from '../config/config.ts';
 import { createDb, type Db } from '../db/db.ts';
+import { prismaOn } from '../db/prisma.ts';
 import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
 import { recordConfirmations, SignatureWriter, type NewSignature } from '../signature/signature.repository.ts';
 import { buildApp } from '../http/app.ts';
@@ -112,7 +113,7 @@ export interface FixtureOptions {
 /** Creates a campaign-less action (in a shared test campaign) with texts and targets. */
 export async function createAction(db: Db, opts: FixtureOptions = {}) {
   const slug = uniqueSlug('act');
-  const campaign = await db.prisma.campaign.upsert({
+  const campaign = await prismaOn(db.pool).campaign.upsert({
     where: { slug: 'test-campaign' },
     update: {},
     create: { slug: 'test-campaign', texts: { create: { locale: 'en', name: 'Test campaign' } } },
@@ -120,7 +121,7 @@ export async function createAction(db: Db, opts: FixtureOptions = {}) {
   const targets = [];
   for (const t of opts.targets ?? [{ country: 'UZ', language: 'en' }]) {
     targets.push(
-      await db.prisma.target.create({
+      await prismaOn(db.pool).target.create({
         data: {
           slug: uniqueSlug('tgt'),
           name: `Minister ${randomUUID().slice(0, 4)}`,
@@ -134,7 +135,7 @@ export async function createAction(db: Db, opts: FixtureOptions = {}) {
       }),
     );
   }
-  const action = await db.prisma.action.create({
+  const action = await prismaOn(db.pool).action.create({
     data: {
       slug,
       kind: opts.kind ?? 'PETITION',

@@ -32,7 +32,7 @@ import {
 } from '../../../action/action.admin.service.ts';
 import { loadConfig } from '../../../config/config.ts';
 import { errorSchema } from '../schemas.ts';
-import { READ, WRITE, type AdminDeps } from './index.ts';
+import { READ, WRITE, type AdminDeps } from './roles.ts';
 
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };
 

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { trendingSources } from '../../../abuse/abuse.service.ts';
 import { errorSchema } from '../schemas.ts';
-import { READ, type AdminDeps } from './index.ts';
+import { READ, type AdminDeps } from './roles.ts';
 
 const alertSchema = z.object({
   kind: z.enum(['source', 'network']).describe('source: the `source` tag of the signing links; network: one client address, by a prefix of its keyed hash'),

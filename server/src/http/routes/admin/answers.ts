@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { getAnswer, getAttachment, listAnswers, publishAnswer, publishInputSchema, rejectAnswer, type AnswerDeps } from '../../../delivery/answer.service.ts';
 import { sendAttachment } from '../../../delivery/attachment.ts';
 import { errorSchema } from '../schemas.ts';
-import { READ, WRITE, type AdminDeps } from './index.ts';
+import { READ, WRITE, type AdminDeps } from './roles.ts';
 
 const idParam = z.object({ id: z.string().max(64) });
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntities, listAudit } from '../../../staff/audit.ts';
 import { errorSchema } from '../schemas.ts';
-import { ADMIN_ONLY, type AdminDeps } from './index.ts';
+import { ADMIN_ONLY, type AdminDeps } from './roles.ts';
 
 const auditQuery = z.object({
   entity: z.string().max(60).regex(/^[a-z_]+$/, 'entity is a lower-case record kind such as action or staff_user').optional(),

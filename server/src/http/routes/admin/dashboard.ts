@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DashboardService } from '../../../insight/dashboard.service.ts';
 import { errorSchema } from '../schemas.ts';
-import { READ, type AdminDeps } from './index.ts';
+import { READ, type AdminDeps } from './roles.ts';
 
 const query = z.object({
   range: z.enum(['minute', 'hour', 'day']).default('hour').describe('bucket size: the last 60 minutes, 48 hours or 30 days'),

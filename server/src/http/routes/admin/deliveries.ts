@@ -18,7 +18,7 @@ import {
 import { mailDomain } from '../../../signature/confirmation.service.ts';
 import { recordAudit } from '../../../staff/audit.ts';
 import { errorSchema } from '../schemas.ts';
-import { READ, WRITE, type AdminDeps } from './index.ts';
+import { READ, WRITE, type AdminDeps } from './roles.ts';
 
 const idParam = z.object({ id: z.string().max(64) });
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };

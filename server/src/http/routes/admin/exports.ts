@@ -19,7 +19,7 @@ import {
 import { isCountryCode } from '../../../shared/countries.ts';
 import { AppError, notFound } from '../../../shared/errors.ts';
 import { errorSchema } from '../schemas.ts';
-import { WRITE, type AdminDeps } from './index.ts';
+import { WRITE, type AdminDeps } from './roles.ts';
 
 const opt = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { DashboardService } from '../../../insight/dashboard.service.ts';
 import { invalidateFraud, listWall, previewFraud, setWallHidden, type FraudDeps } from '../../../insight/fraud.service.ts';
 import { errorSchema } from '../schemas.ts';
-import { WRITE, type AdminDeps } from './index.ts';
+import { WRITE, type AdminDeps } from './roles.ts';
 
 /** Form fields arrive as '' when left empty: that means "not set". */
 const opt = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());

@@ -4,12 +4,9 @@
 // without one stops the server at start-up. The access test walks `adminRouteTable()`.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { onRequestHookHandler } from 'fastify';
-import type { ActionCache } from '../../../action/action.service.ts';
-import type { Mailer } from '../../../mail/mailer.ts';
-import { csrfGuard, requireStaff, type StaffDeps } from '../../../staff/session.ts';
+import { csrfGuard, requireStaff } from '../../../staff/session.ts';
+import type { AdminDeps } from './roles.ts';
 import type { StaffRole } from '../../../staff/staff.schema.ts';
-import type { Queues } from '../../../queue/queue.ts';
-import type { DashboardService } from '../../../insight/dashboard.service.ts';
 import { auditRoutes } from './audit.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { exportRoutes } from './exports.ts';
@@ -22,34 +19,7 @@ import { targetRoutes } from './targets.ts';
 import { queueRoutes } from './queues.ts';
 import { alertRoutes } from './alerts.ts';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** staff roles allowed on an /api/admin route (required there) */
-    roles?: readonly StaffRole[];
-  }
-}
-
-/** Any signed-in staff member: reading dashboards, lists and logs. */
-export const READ = ['ADMIN', 'CAMPAIGNER', 'VIEWER'] as const satisfies readonly StaffRole[];
-/** Campaigners and admins: changing actions, targets, deliveries, signatures. */
-export const WRITE = ['ADMIN', 'CAMPAIGNER'] as const satisfies readonly StaffRole[];
-/** Admins only: accounts, API keys, webhooks, queues. */
-export const ADMIN_ONLY = ['ADMIN'] as const satisfies readonly StaffRole[];
-
-export interface AdminDeps extends StaffDeps {
-  cache: ActionCache;
-  /** sends what staff actions email (published answers to signers) */
-  mailer: Mailer;
-  mailFrom: string;
-  /** the job queues, when this process has them (the queue view, "send now") */
-  queues?: Queues;
-  /** folder for staff CSV exports (config EXPORT_DIR) */
-  exportDir?: string;
-  /** WEBHOOK_ALLOW_PRIVATE: internal ranges webhook endpoints may use */
-  webhookAllowPrivate?: readonly string[];
-  /** the dashboard's short-lived answers, shared so that fraud actions can forget them */
-  dashboard?: DashboardService;
-}
+export { ADMIN_ONLY, READ, WRITE, type AdminDeps } from './roles.ts';
 
 export interface AdminRouteInfo {
   method: string;

@@ -16,7 +16,7 @@ import {
 } from '../../../webhook/webhook.service.ts';
 import { outboundPolicy } from '../../../shared/outbound.ts';
 import { errorSchema } from '../schemas.ts';
-import { ADMIN_ONLY, type AdminDeps } from './index.ts';
+import { ADMIN_ONLY, type AdminDeps } from './roles.ts';
 
 const idParam = z.object({ id: z.uuid({ error: 'id must be a UUID' }) });
 const errors = { 401: errorSchema, 403: errorSchema, 422: errorSchema };

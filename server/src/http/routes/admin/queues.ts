@@ -9,7 +9,7 @@ import { AppError } from '../../../shared/errors.ts';
 import { recordAudit } from '../../../staff/audit.ts';
 import { errorSchema } from '../schemas.ts';
 import { createWebhookQueue } from '../../../webhook/webhook.queue.ts';
-import { ADMIN_ONLY, type AdminDeps } from './index.ts';
+import { ADMIN_ONLY, type AdminDeps } from './roles.ts';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 

@@ -5,7 +5,7 @@ import { parseTargetsCsv, targetsToCsv } from '../../../target/target.csv.ts';
 import { targetInputSchema, targetListQuery, targetView } from '../../../target/target.schema.ts';
 import { allTargets, createTarget, editTarget, getTarget, importTargets, listTargets, setTargetDisabled } from '../../../target/target.service.ts';
 import { errorSchema } from '../schemas.ts';
-import { READ, WRITE, type AdminDeps } from './index.ts';
+import { READ, WRITE, type AdminDeps } from './roles.ts';
 
 const idParam = z.object({ id: z.uuid('id must be a target id') });
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };
