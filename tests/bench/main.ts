@@ -16,6 +16,7 @@ import { describeMachine, judge, renderMarkdown, renderTable, type Figure } from
 import { countReaders, digestDelivery, everyNDelivery, overloadScenario, pageReaders, signingScenario, signingUnderStorm } from './scenarios.ts';
 import { exportScenario } from './export.ts';
 import { describeCpu } from './cpu.ts';
+import { dataModelScenario } from './datamodel.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const num = (name: string, fallback: number) => {
@@ -41,6 +42,7 @@ const cfg = {
   targets: num('BENCH_TARGETS', 20),
   everyN: num('BENCH_EVERY_N', 1000),
   exportRows: num('BENCH_EXPORT_ROWS', 1_000_000),
+  modelSignatures: num('BENCH_MODEL_SIGNATURES', 20_000),
   only: (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
 };
 const wants = (name: string) => cfg.only.length === 0 || cfg.only.includes(name);
@@ -207,6 +209,24 @@ async function main() {
     benchRedis.disconnect();
     await platform.stop();
     await db.close();
+  }
+
+  if (wants('datamodel')) {
+    heading('Data model');
+    const modelDb = createDb(databaseUrl, { max: 10, applicationName: 'chorus-bench-model' });
+    const modelRedis = redisConnection(redisUrl, { forWorker: false }).on('error', () => {});
+    try {
+      const action = await createBenchAction(modelDb, { name: 'model' });
+      const m = await dataModelScenario(modelDb.pool, modelRedis, action.id, cfg.modelSignatures);
+      const note = `${fmt(m.signatures)} signatures, eight at a time; PostgreSQL CPU ms per signature`;
+      add({ id: 'model.write', scenario: 'Data model', figure: 'PostgreSQL CPU per sign-up written (batches of 64)', value: m.pgMs.write, unit: 'ms', explains: 'the signing rate', note });
+      add({ id: 'model.sent', scenario: 'Data model', figure: 'PostgreSQL CPU per confirmation email marked sent', value: m.pgMs.markSent, unit: 'ms', explains: 'the mail rate', note });
+      add({ id: 'model.confirm', scenario: 'Data model', figure: 'PostgreSQL CPU per confirmation (supporter locked, signature confirmed, consents recorded)', value: m.pgMs.confirm, unit: 'ms', explains: 'the confirming rate', note });
+      add({ id: 'model.total', scenario: 'Data model', figure: 'PostgreSQL CPU per signature, written, emailed and confirmed', value: m.pgMs.write + m.pgMs.markSent + m.pgMs.confirm, unit: 'ms', explains: 'the data model', note });
+    } finally {
+      modelRedis.disconnect();
+      await modelDb.close();
+    }
   }
 
   if (wants('export')) {

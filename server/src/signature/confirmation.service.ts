@@ -11,13 +11,14 @@
 // behind hers). Promise 4; tests/promises/04-flagged-signup-never-blocks-you.test.ts.
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
-import { inTransaction } from '../db/db.ts';
+import { inTransaction, qb, SignatureStatus } from '../db/db.ts';
+import { confirmationLoad, confirmationMarkListed, confirmationMarkSent, confirmationRelease, runHot, type RowOf } from '../db/hot-statements.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { classifySendError } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import { isLocale } from '../shared/locales.ts';
 import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-mail.ts';
-import { OTHERS_LISTED, SIGNUP_COLUMNS, confirmationToken, signupDetails, signupVersion, type SignupRow } from './signature.service.ts';
+import { OTHERS_LISTED, confirmationToken, signupDetails, signupVersion, type SignupRow } from './signature.service.ts';
 import { regionNames } from '../letter/member-letter.ts';
 import { dateFormat } from '../shared/intl.ts';
 
@@ -61,49 +62,25 @@ export function nextBudgetWindow(now: Date, windowMs: number): Date {
  */
 export async function releaseOwedConfirmations(tx: pg.PoolClient, supporterId: string, now: Date, budget: ConfirmationBudget): Promise<string[]> {
   const window = budgetWindowStart(now, budget.windowMs);
-  const { rows } = await tx.query<{ window_at: Date | null; sent: number }>({
-    name: 'confirmation-budget-lock',
-    text: 'SELECT confirmation_window_at AS window_at, confirmation_window_sent AS sent FROM supporters WHERE id = $1 FOR NO KEY UPDATE',
-    values: [supporterId],
-  });
-  const budgetRow = rows[0];
+  const budgetRow = await qb(tx)
+    .selectFrom('supporters')
+    .select(['confirmation_window_at as window_at', 'confirmation_window_sent as sent'])
+    .where('id', '=', supporterId)
+    .forNoKeyUpdate()
+    .executeTakeFirst();
   if (!budgetRow) return [];
   const used = budgetRow.window_at?.getTime() === window.getTime() ? budgetRow.sent : 0;
   const room = budget.perWindow - used;
   if (room <= 0) return [];
-  const released = await tx.query<{ id: string }>({
-    name: 'confirmation-budget-release',
-    // one email per action at a time: the oldest request of each action not already let go and
-    // on its way (its page lists every waiting sign-up of the action); then the oldest first
-    text: `WITH owed AS (
-       SELECT id FROM (
-         SELECT DISTINCT ON (s.action_id) s.id, s.confirmation_requested_at AS requested_at
-         FROM signatures s
-         WHERE s.supporter_id = $1 AND s.status <> 'INVALIDATED'
-           AND (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at)
-           AND (s.confirmation_released_at IS NULL OR s.confirmation_released_at < s.confirmation_requested_at)
-           AND NOT EXISTS (SELECT 1 FROM signatures w
-                           WHERE w.supporter_id = $1 AND w.action_id = s.action_id AND w.status <> 'INVALIDATED'
-                             AND w.confirmation_released_at >= w.confirmation_requested_at
-                             AND (w.confirmation_sent_at IS NULL OR w.confirmation_requested_at > w.confirmation_sent_at))
-         ORDER BY s.action_id, s.confirmation_requested_at, s.id
-       ) first_of_each
-       ORDER BY requested_at, id
-       LIMIT $2
-     )
-     UPDATE signatures s SET confirmation_released_at = s.confirmation_requested_at
-     FROM owed WHERE s.id = owed.id
-     RETURNING s.id`,
-    values: [supporterId, room],
-  });
-  if (released.rows.length > 0) {
-    await tx.query({
-      name: 'confirmation-budget-count',
-      text: 'UPDATE supporters SET confirmation_window_at = $2, confirmation_window_sent = $3 WHERE id = $1',
-      values: [supporterId, window, used + released.rows.length],
-    });
+  const released = await runHot(tx, confirmationRelease, [supporterId, room]);
+  if (released.length > 0) {
+    await qb(tx)
+      .updateTable('supporters')
+      .set({ confirmation_window_at: window, confirmation_window_sent: used + released.length })
+      .where('id', '=', supporterId)
+      .execute();
   }
-  return released.rows.map((r) => r.id);
+  return released.map((r) => r.id);
 }
 
 export function mailDomain(mailFrom: string): string {
@@ -140,42 +117,15 @@ export function confirmLinkVars(
  */
 export type ConfirmationOutcome = 'sent' | 'already-signed-sent' | 'nothing-owed' | 'deferred';
 
-type LoadedConfirmation = SignupRow & {
-  id: string;
-  status: string;
-  locale: string;
-  requested_at: Date;
-  sent_at: Date | null;
-  released_at: Date | null;
-  supporter_id: string;
-  email: string | null;
-  first_name: string | null;
-  slug: string;
-  title: string;
-  /** other sign-ups with the address for the action that wait: the email says its page lists them */
-  others_waiting: number;
-};
+type LoadedConfirmation = RowOf<(typeof confirmationLoad)['columns']>;
 
 async function loadConfirmation(db: pg.Pool | pg.PoolClient, signatureId: string): Promise<LoadedConfirmation | undefined> {
-  const { rows } = await db.query<LoadedConfirmation>({
-    // named: prepared once per connection, so PostgreSQL plans it once, not per email
-    // (planning was three quarters of its cost: 0.29 ms of PostgreSQL CPU unnamed, 0.07 named)
-    name: 'confirmation-load',
-    text: `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
-            s.confirmation_released_at AS released_at, p.id AS supporter_id, p.email, p.first_name, a.slug, ${SIGNUP_COLUMNS},
-            (SELECT count(*)::int FROM signatures o WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id
-                                                     AND o.status = 'PENDING' AND o.id <> s.id) AS others_waiting,
-            COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
-                     (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
-     WHERE s.id = $1`,
-    values: [signatureId],
-  });
+  const rows = await runHot(db, confirmationLoad, [signatureId]);
   return rows[0];
 }
 
 const owed = (sig: LoadedConfirmation | undefined): sig is LoadedConfirmation & { email: string } =>
-  Boolean(sig && sig.email && sig.status !== 'INVALIDATED' && !(sig.sent_at && sig.sent_at >= sig.requested_at));
+  Boolean(sig && sig.email && sig.status !== SignatureStatus.INVALIDATED && !(sig.sent_at && sig.sent_at >= sig.requested_at));
 const released = (sig: LoadedConfirmation) => sig.released_at !== null && sig.released_at.getTime() >= sig.requested_at.getTime();
 
 export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: string): Promise<ConfirmationOutcome> {
@@ -207,7 +157,7 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
   // but like every member email it carries the one-click unsubscribe and the footer links
   const member = memberMail(deps, sig.supporter_id, sig.locale);
   const mail =
-    sig.status === 'PENDING'
+    sig.status === SignatureStatus.PENDING
       ? render('confirmation', sig.locale, {
           action,
           othersWaiting: sig.others_waiting,
@@ -229,39 +179,23 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
     const failure = classifySendError(err);
     if (!failure.permanent) throw err;
     // a refused address will not start working on retry: stop owing this email
-    await markSent(deps.pool, sig.id, sig.requested_at);
+    await markConfirmationSent(deps.pool, sig.id, sig.requested_at);
     throw new UnrecoverableError(`confirmation refused: ${failure.reason}`);
   }
-  await markSent(deps.pool, sig.id, sig.requested_at);
+  await markConfirmationSent(deps.pool, sig.id, sig.requested_at);
   // the page behind this email lists every sign-up of the address for the action that waits:
   // those that asked before it went owe no email of their own any more (nor a reminder)
-  if (sig.status === 'PENDING') await markListed(deps.pool, sig.id, sendingAt);
-  return sig.status === 'PENDING' ? 'sent' : 'already-signed-sent';
+  if (sig.status === SignatureStatus.PENDING) await markListed(deps.pool, sig.id, sendingAt);
+  return sig.status === SignatureStatus.PENDING ? 'sent' : 'already-signed-sent';
 }
 
 async function markListed(pool: pg.Pool, id: string, at: Date): Promise<void> {
   // exactly those the page lists (signature.service.ts waitingBeside: oldest first, up to
   // OTHERS_LISTED): one it cannot list keeps its own email owed
-  await pool.query({
-    name: 'confirmation-mark-listed',
-    text: `WITH listed AS (
-       SELECT o.id FROM signatures s JOIN signatures o ON o.action_id = s.action_id AND o.supporter_id = s.supporter_id
-       WHERE s.id = $1 AND o.id <> s.id AND o.status = 'PENDING'
-       ORDER BY o.created_at, o.id LIMIT $3
-     )
-     UPDATE signatures o SET confirmation_sent_at = o.confirmation_requested_at, reminder_sent_at = COALESCE(o.reminder_sent_at, $2)
-     FROM listed l
-     WHERE o.id = l.id AND o.confirmation_requested_at <= $2
-       AND (o.confirmation_sent_at IS NULL OR o.confirmation_requested_at > o.confirmation_sent_at)`,
-    values: [id, at, OTHERS_LISTED],
-  });
+  await runHot(pool, confirmationMarkListed, [id, at, OTHERS_LISTED]);
 }
 
-async function markSent(pool: pg.Pool, id: string, requestedAt: Date): Promise<void> {
-  await pool.query({
-    name: 'confirmation-mark-sent',
-    text: `UPDATE signatures SET confirmation_sent_at = $2
-     WHERE id = $1 AND (confirmation_sent_at IS NULL OR confirmation_sent_at < $2)`,
-    values: [id, requestedAt],
-  });
+/** The email answering the request `requestedAt` went: nothing is owed until a newer request. */
+export async function markConfirmationSent(pool: pg.Pool, id: string, requestedAt: Date): Promise<void> {
+  await runHot(pool, confirmationMarkSent, [id, requestedAt]);
 }

@@ -8,7 +8,8 @@ import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import { memberMail, memberMessage, redactAddresses } from '../supporter/member-mail.ts';
 import { confirmLinkVars, mailDomain } from './confirmation.service.ts';
-import { SIGNUP_COLUMNS, type SignupRow } from './signature.service.ts';
+import { SIGNUP_COLUMNS } from './signature.service.ts';
+import { ActionStatus, qb, SignatureStatus } from '../db/db.ts';
 
 export interface ReminderDeps {
   pool: pg.Pool;
@@ -46,21 +47,24 @@ export async function sendDueReminders(deps: ReminderDeps, opts: ReminderOptions
   const dueBefore = new Date(now.getTime() - opts.afterHours * 3_600_000);
   // past the link lifetime, the signer has had their chance: no late nudge
   const createdAfter = new Date(now.getTime() - deps.confirmLinkTtlHours * 3_600_000);
-  const { rows } = await deps.pool.query<{ id: string }>(
-    `SELECT s.id FROM signatures s
-     JOIN supporters p ON p.id = s.supporter_id
-     JOIN actions a ON a.id = s.action_id
-     WHERE s.status = 'PENDING' AND s.reminder_sent_at IS NULL
-       AND s.confirmation_sent_at IS NOT NULL
-       AND s.confirmation_sent_at >= s.confirmation_requested_at
-       AND s.confirmation_sent_at < $1
-       AND s.created_at > $2
-       AND p.erased_at IS NULL AND p.email IS NOT NULL AND p.unsubscribed_at IS NULL
-       AND a.status = 'PUBLISHED'
-     ORDER BY s.confirmation_sent_at
-     LIMIT $3`,
-    [dueBefore, createdAfter, opts.limit ?? 200],
-  );
+  const rows = await qb(deps.pool)
+    .selectFrom('signatures as s')
+    .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+    .innerJoin('actions as a', 'a.id', 's.action_id')
+    .select('s.id')
+    .where('s.status', '=', SignatureStatus.PENDING)
+    .where('s.reminder_sent_at', 'is', null)
+    .where('s.confirmation_sent_at', 'is not', null)
+    .whereRef('s.confirmation_sent_at', '>=', 's.confirmation_requested_at')
+    .where('s.confirmation_sent_at', '<', dueBefore)
+    .where('s.created_at', '>', createdAfter)
+    .where('p.erased_at', 'is', null)
+    .where('p.email', 'is not', null)
+    .where('p.unsubscribed_at', 'is', null)
+    .where('a.status', '=', ActionStatus.PUBLISHED)
+    .orderBy('s.confirmation_sent_at')
+    .limit(opts.limit ?? 200)
+    .execute();
 
   const run: ReminderRun = { sent: 0, refused: 0, retry: 0 };
   for (let i = 0; i < rows.length; i += CONCURRENCY) {
@@ -74,27 +78,35 @@ type OneOutcome = 'sent' | 'refused' | 'retry' | 'lost';
 
 async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Promise<OneOutcome> {
   // claim: only one caller sees a row come back; conditions are re-checked under the row lock
-  const { rows } = await deps.pool.query<
-    SignupRow & {
-      id: string;
-      locale: string;
-      supporter_id: string;
-      email: string;
-      title: string;
-    }
-  >(
-    `UPDATE signatures s SET reminder_sent_at = $2
-     FROM supporters p, actions a
-     WHERE s.id = $1 AND p.id = s.supporter_id AND a.id = s.action_id
-       AND s.status = 'PENDING' AND s.reminder_sent_at IS NULL
-       AND p.erased_at IS NULL AND p.email IS NOT NULL AND p.unsubscribed_at IS NULL
-     RETURNING s.id, s.locale, s.supporter_id, p.email, ${SIGNUP_COLUMNS},
-       COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
-                (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title`,
-    [signatureId, now],
-  );
-  const sig = rows[0];
-  if (!sig) return 'lost';
+  const sig = await qb(deps.pool)
+    .updateTable('signatures as s')
+    .from(['supporters as p', 'actions as a'])
+    .set({ reminder_sent_at: now })
+    .whereRef('p.id', '=', 's.supporter_id')
+    .whereRef('a.id', '=', 's.action_id')
+    .where('s.id', '=', signatureId)
+    .where('s.status', '=', SignatureStatus.PENDING)
+    .where('s.reminder_sent_at', 'is', null)
+    .where('p.erased_at', 'is', null)
+    .where('p.unsubscribed_at', 'is', null)
+    .where('p.email', 'is not', null)
+    .returning((eb) => [
+      's.id',
+      's.locale',
+      's.supporter_id',
+      'p.email',
+      ...SIGNUP_COLUMNS,
+      eb.fn
+        .coalesce(
+          eb.selectFrom('action_texts').select('title').whereRef('action_id', '=', 'a.id').whereRef('locale', '=', 's.locale'),
+          eb.selectFrom('action_texts').select('title').whereRef('action_id', '=', 'a.id').whereRef('locale', '=', 'a.default_locale'),
+          eb.ref('a.slug'),
+        )
+        .as('title'),
+    ])
+    .executeTakeFirst();
+  if (!sig || sig.email === null) return 'lost';
+  const email = sig.email;
 
   const member = memberMail({ ...deps, clock: () => now }, sig.supporter_id, sig.locale);
   const mail = render('reminder', sig.locale, {
@@ -103,7 +115,7 @@ async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Pr
     ...member.vars,
   });
   try {
-    await deps.mailer.sendMail(memberMessage(deps.mailFrom, sig.email, mail, member, `<reminder.${sig.id}@${mailDomain(deps.mailFrom)}>`));
+    await deps.mailer.sendMail(memberMessage(deps.mailFrom, email, mail, member, `<reminder.${sig.id}@${mailDomain(deps.mailFrom)}>`));
     return 'sent';
   } catch (err) {
     const failure = classifySendError(err);
@@ -112,7 +124,7 @@ async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Pr
       deps.log?.warn({ signatureId: sig.id, reason }, 'reminder refused; not retried');
       return 'refused';
     }
-    await deps.pool.query('UPDATE signatures SET reminder_sent_at = NULL WHERE id = $1 AND reminder_sent_at = $2', [sig.id, now]);
+    await qb(deps.pool).updateTable('signatures').set({ reminder_sent_at: null }).where('id', '=', sig.id).where('reminder_sent_at', '=', now).execute();
     deps.log?.warn({ signatureId: sig.id, reason }, 'reminder not sent; will retry');
     return 'retry';
   }

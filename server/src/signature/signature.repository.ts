@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import { createHash } from 'node:crypto';
 import { isTransientConflict } from '../db/conflict.ts';
+import { runHot, signaturesConfirm, signaturesWrite } from '../db/hot-statements.ts';
 
 export interface NewSignature {
   actionId: string;
@@ -95,68 +96,7 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
   const rows = [...chosen.values()].sort((a, b) =>
     a.canonicalEmail < b.canonicalEmail ? -1 : a.canonicalEmail > b.canonicalEmail ? 1 : a.actionId < b.actionId ? -1 : a.actionId > b.actionId ? 1 : 0,
   );
-  const res = await pool.query<{ ord: string; id: string; requested_at: Date; created: boolean }>({
-    // named: prepared once per connection (the plan of this statement costs more than a small batch's rows)
-    name: 'signatures-write',
-    text: `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::char(2)[], $7::varchar[],
-                            $8::bool[], $9::bool[], $10::bool[], $11::bool[], $12::varchar[], $13::text[], $14::varchar[],
-                            $15::varchar[], $16::varchar[], $17::bool[], $18::varchar[], $19::varchar[])
-              WITH ORDINALITY AS t(a, ce, em, fn, ln, c, l, n, own, w, ct, ls, lb, ip, net, src, sus, why, v, ord)
-     ),
-     sup AS (
-       INSERT INTO supporters (canonical_email, email, locale)
-       SELECT DISTINCT ON (ce) ce, em, l FROM input ORDER BY ce, ord
-       ON CONFLICT (canonical_email) DO UPDATE
-         SET email = COALESCE(supporters.email, EXCLUDED.email),
-             erased_at = NULL
-       RETURNING id, canonical_email
-     ),
-     -- what each sign-up meets among the person's signatures of the action, read afresh once
-     -- the supporter row is locked (chorus_signup_context: migration signup_context)
-     met AS MATERIALIZED (
-       SELECT i.*, sup.id AS sid, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
-       FROM input i JOIN sup ON sup.canonical_email = i.ce
-       CROSS JOIN LATERAL chorus_signup_context(i.a, sup.id, i.v) ctx
-     ),
-     -- a repeat of a confirmed signature owes the "already signed" note, and a repeat of a waiting
-     -- sign-up its email again, once the last one went: one still owed keeps its place in the
-     -- address's queue (a repeat never sends someone's waiting email to the back)
-     renewed AS (
-       UPDATE signatures s SET confirmation_requested_at = now()
-       FROM met m
-       WHERE NOT m.sus AND s.id = COALESCE(m.signed_id, m.same_id) AND s.status IN ('CONFIRMED', 'PENDING')
-         AND s.confirmation_sent_at IS NOT NULL AND s.confirmation_sent_at >= s.confirmation_requested_at
-       RETURNING m.ord, s.id, s.confirmation_requested_at AS requested_at
-     ),
-     added AS (
-       INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
-                               letter_subject, letter_body, ip_hash, source, named_to_own_country,
-                               status, invalidated_at, invalid_reason, net_hash,
-                               pending_first_name, pending_last_name, pending_contact, signup_version)
-       SELECT m.a, m.sid, m.c, m.l, m.n, m.w, m.ls, m.lb, m.ip, m.src, m.own,
-              CASE WHEN m.sus THEN 'INVALIDATED'::"SignatureStatus" ELSE 'PENDING'::"SignatureStatus" END,
-              CASE WHEN m.sus THEN now() END,
-              CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') END,
-              m.net, m.fn, m.ln, m.ct, m.v
-       FROM met m
-       WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
-       ORDER BY m.ord
-       -- the same sign-up in a statement committed after this one's context was read
-       ON CONFLICT (action_id, supporter_id, signup_version) WHERE status = 'PENDING'
-         DO UPDATE SET confirmation_requested_at =
-           CASE WHEN signatures.confirmation_sent_at IS NOT NULL AND signatures.confirmation_sent_at >= signatures.confirmation_requested_at
-                THEN now() ELSE signatures.confirmation_requested_at END
-       RETURNING id, action_id, supporter_id, signup_version, confirmation_requested_at AS requested_at, (xmax = 0) AS created
-     )
-     SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.same_id, m.any_id) AS id,
-            -- the request as stored (a repeat whose email still waits leaves it as it was): the
-            -- email job's id is made of it, so a repeat's job is the waiting one, never a second send
-            COALESCE(ad.requested_at, r.requested_at, m.known_requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
-     FROM met m
-     LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid AND ad.signup_version = m.v
-     LEFT JOIN renewed r ON r.ord = m.ord`,
-    values: [
+  const res = await runHot(pool, signaturesWrite, [
       rows.map((r) => r.actionId),
       rows.map((r) => r.canonicalEmail),
       rows.map((r) => r.email),
@@ -176,9 +116,8 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
       rows.map((r) => r.suspicious),
       rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
       rows.map((r) => version.get(r)!),
-    ],
-  });
-  const written = new Map(res.rows.map((r) => [Number(r.ord), r]));
+  ]);
+  const written = new Map(res.map((r) => [Number(r.ord), r]));
   const ordOf = new Map([...rows].map((r, i) => [r, i + 1]));
   return items.map((it) => {
     const rep = chosen.get(keyOf.get(it)!)!;
@@ -208,49 +147,7 @@ export async function recordConfirmations(
   ids: string[],
   at: Date,
 ): Promise<{ id: string; action_id: string; country: string }[]> {
-  const { rows } = await db.query<{ id: string; action_id: string; country: string }>({
-    name: 'signatures-confirm',
-    // every part of the statement reads the rows as they were before it: `before` still holds
-    // the sign-up's details that `done` clears
-    text: `WITH asked AS (
-       SELECT DISTINCT ON (s.action_id, s.supporter_id) s.id, s.action_id, s.supporter_id,
-              s.pending_first_name AS fn, s.pending_last_name AS ln, s.pending_contact AS ct,
-              EXISTS (SELECT 1 FROM signatures o WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id
-                                                  AND o.confirmed_at IS NOT NULL) AS signed
-       FROM signatures s WHERE s.id = ANY($1::uuid[]) AND s.status = 'PENDING'
-       ORDER BY s.action_id, s.supporter_id, s.created_at DESC, s.id
-     ),
-     before AS (SELECT * FROM asked WHERE NOT signed),
-     set_aside AS (
-       UPDATE signatures s SET status = 'INVALIDATED', invalidated_at = $2, invalid_reason = $4,
-              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL,
-              letter_subject = NULL, letter_body = NULL,
-              named_disclosure = false, named_to_own_country = false, public_wall = false
-       FROM asked a
-       WHERE s.action_id = a.action_id AND s.supporter_id = a.supporter_id AND s.status = 'PENDING'
-         AND s.id NOT IN (SELECT id FROM before)
-     ),
-     done AS (
-       UPDATE signatures s SET status = 'CONFIRMED', confirmed_at = $2,
-              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
-       FROM before b WHERE s.id = b.id AND s.status = 'PENDING'
-       RETURNING s.id, s.action_id, s.supporter_id, s.country, s.named_disclosure, s.named_to_own_country, s.public_wall, b.fn, b.ln, b.ct
-     ),
-     person AS (
-       -- a sign-up from before names waited for confirmation has none of its own: the name on file stays
-       UPDATE supporters p SET first_name = COALESCE(d.fn, p.first_name), last_name = COALESCE(d.ln, p.last_name), country = d.country
-       FROM done d WHERE p.id = d.supporter_id
-     ),
-     consented AS (
-       INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at)
-       SELECT d.supporter_id, d.id, c.purpose::"ConsentPurpose", c.granted, $3, $2
-       FROM done d CROSS JOIN LATERAL (VALUES ('COUNT', true), ('NAMED_DISCLOSURE', d.named_disclosure),
-                                              ('NAMED_TO_OWN_COUNTRY', d.named_disclosure AND d.named_to_own_country),
-                                              ('PUBLIC_WALL', d.public_wall), ('CONTACT', COALESCE(d.ct, false))) AS c(purpose, granted)
-     )
-     SELECT id, action_id, country FROM done`,
-    values: [ids, at, CONSENT_WORDING_VERSION, SUPERSEDED],
-  });
+  const rows = await runHot(db, signaturesConfirm, [ids, at, CONSENT_WORDING_VERSION, SUPERSEDED]);
   return rows;
 }
 

@@ -6,7 +6,14 @@ import { personalLetter } from '../letter/letter-preview.service.ts';
 import { conflict, gone, notFound, tooMany, unavailable } from '../shared/errors.ts';
 import { hashIp, hashNetwork, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
-import { inTransaction } from '../db/db.ts';
+import { inTransaction, qb, SignatureStatus } from '../db/db.ts';
+import {
+  lockSupporterOfSignature,
+  runHot,
+  signatureForToken as signatureForTokenQuery,
+  signatureForTokenLocked,
+  type RowOf,
+} from '../db/hot-statements.ts';
 import { emitEvent } from '../webhook/webhook.service.ts';
 import type { AbuseGuard } from '../abuse/abuse.service.ts';
 import type { SignInput } from './signature.schema.ts';
@@ -103,9 +110,18 @@ export interface SignupDetails {
   letter: { subject: string | null; body: string | null } | null;
 }
 
-/** The columns of `signatures s` that make up SignupDetails (see signupDetails). */
-export const SIGNUP_COLUMNS = `s.pending_first_name, s.pending_last_name, s.country, s.named_disclosure, s.named_to_own_country,
-            s.public_wall, s.pending_contact, s.letter_subject, s.letter_body`;
+/** The columns of `signatures s` that make up SignupDetails (see signupDetails), for Kysely's select. */
+export const SIGNUP_COLUMNS = [
+  's.pending_first_name',
+  's.pending_last_name',
+  's.country',
+  's.named_disclosure',
+  's.named_to_own_country',
+  's.public_wall',
+  's.pending_contact',
+  's.letter_subject',
+  's.letter_body',
+] as const;
 
 export interface SignupRow {
   pending_first_name: string | null;
@@ -192,13 +208,17 @@ export interface ConfirmationView {
 export const OTHERS_LISTED = 20_000;
 
 async function waitingBeside(deps: SignatureDeps, row: TokenRow): Promise<NonNullable<ConfirmationView['others']>> {
-  const { rows } = await deps.pool.query<SignupRow & { id: string; created_at: Date }>({
-    name: 'confirmation-others',
-    text: `SELECT s.id, s.created_at, ${SIGNUP_COLUMNS} FROM signatures s
-           WHERE s.action_id = $1 AND s.supporter_id = $2 AND s.status = 'PENDING' AND s.id <> $3
-           ORDER BY s.created_at, s.id LIMIT $4`,
-    values: [row.action_id, row.supporter_id, row.id, OTHERS_LISTED],
-  });
+  const rows = await qb(deps.pool)
+    .selectFrom('signatures as s')
+    .select(['s.id', 's.created_at', ...SIGNUP_COLUMNS])
+    .where('s.action_id', '=', row.action_id)
+    .where('s.supporter_id', '=', row.supporter_id)
+    .where('s.status', '=', SignatureStatus.PENDING)
+    .where('s.id', '<>', row.id)
+    .orderBy('s.created_at')
+    .orderBy('s.id')
+    .limit(OTHERS_LISTED)
+    .execute();
   return rows.map((r) => {
     const signup = signupDetails(r);
     return { token: confirmationToken(deps, r.id, signupVersion(signup)), createdAt: r.created_at.toISOString(), signup };
@@ -208,17 +228,7 @@ async function waitingBeside(deps: SignatureDeps, row: TokenRow): Promise<NonNul
 /** Why a signature is invalidated when its owner discards it. */
 export const DISCARDED_BY_OWNER = 'not_me';
 
-interface TokenRow extends SignupRow {
-  id: string;
-  action_id: string;
-  supporter_id: string;
-  status: string;
-  invalid_reason: string | null;
-  erased: boolean;
-  slug: string;
-  title: string | null;
-  default_title: string | null;
-}
+type TokenRow = RowOf<(typeof signatureForTokenQuery)['columns']>;
 
 function checkToken(deps: Pick<SignatureDeps, 'secret' | 'clock'>, token: string): { signatureId: string; version: string | null } {
   const check = verifyToken(deps.secret, CONFIRM, token, deps.clock());
@@ -240,24 +250,8 @@ function checkToken(deps: Pick<SignatureDeps, 'secret' | 'clock'>, token: string
  * them: a 500 (tests/promises/16-confirm-and-sign-up-at-once.test.ts).
  */
 async function signatureForToken(db: pg.Pool | pg.PoolClient, signatureId: string, locale: string | undefined, lock: boolean) {
-  if (lock) {
-    // NO KEY UPDATE: the lock the supporter's update takes anyway; it leaves new signatures
-    // of other actions (which only need the key) free to reference the row
-    await db.query({
-      name: 'signature-for-token-lock-supporter',
-      text: 'SELECT 1 FROM supporters WHERE id = (SELECT supporter_id FROM signatures WHERE id = $1) FOR NO KEY UPDATE',
-      values: [signatureId],
-    });
-  }
-  const { rows } = await db.query<TokenRow>({
-    name: lock ? 'signature-for-token-lock' : 'signature-for-token',
-    text: `SELECT s.id, s.action_id, s.supporter_id, s.status, s.invalid_reason, p.erased_at IS NOT NULL AS erased, a.slug, ${SIGNUP_COLUMNS},
-            (SELECT title FROM action_texts WHERE action_id = a.id AND locale = $2) AS title,
-            (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale) AS default_title
-     FROM signatures s JOIN actions a ON a.id = s.action_id JOIN supporters p ON p.id = s.supporter_id
-     WHERE s.id = $1${lock ? ' FOR UPDATE OF s' : ''}`,
-    values: [signatureId, locale ?? 'en'],
-  });
+  if (lock) await runHot(db, lockSupporterOfSignature, [signatureId]);
+  const rows = await runHot(db, lock ? signatureForTokenLocked : signatureForTokenQuery, [signatureId, locale ?? 'en']);
   const row = rows[0];
   if (!row || row.erased) throw notFound('invalid_link', 'This confirmation link is not valid');
   return { row, action: { slug: row.slug, title: row.title ?? row.default_title ?? row.slug } };
@@ -269,8 +263,8 @@ async function signatureForToken(db: pg.Pool | pg.PoolClient, signatureId: strin
  * match the sign-up as it is now, or it was replaced.
  */
 function standing(row: TokenRow, versions: (string | null | undefined)[]): { status: ConfirmationStatus; version: string | null } {
-  if (row.status === 'CONFIRMED') return { status: 'confirmed', version: null };
-  if (row.status === 'INVALIDATED') {
+  if (row.status === SignatureStatus.CONFIRMED) return { status: 'confirmed', version: null };
+  if (row.status === SignatureStatus.INVALIDATED) {
     if (row.invalid_reason === DISCARDED_BY_OWNER) return { status: 'discarded', version: null };
     // the owner confirmed another sign-up of the action: theirs is the signature that counts
     if (row.invalid_reason === SUPERSEDED) return { status: 'confirmed', version: null };
@@ -353,15 +347,24 @@ export async function discard(
     if (status === 'discarded') return { status, action };
     if (status === 'replaced') throw replacedError();
     if (status === 'confirmed') throw conflict('already_confirmed', 'This signature is already confirmed; change or erase it on your data page');
-    await tx.query({
-      name: 'signature-discard',
-      text: `UPDATE signatures SET status = 'INVALIDATED', invalidated_at = $2, invalid_reason = $3,
-                pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL,
-                letter_subject = NULL, letter_body = NULL,
-                named_disclosure = false, named_to_own_country = false, public_wall = false
-             WHERE id = $1 AND status = 'PENDING'`,
-      values: [row.id, deps.clock(), DISCARDED_BY_OWNER],
-    });
+    await qb(tx)
+      .updateTable('signatures')
+      .set({
+        status: SignatureStatus.INVALIDATED,
+        invalidated_at: deps.clock(),
+        invalid_reason: DISCARDED_BY_OWNER,
+        pending_first_name: null,
+        pending_last_name: null,
+        pending_contact: null,
+        letter_subject: null,
+        letter_body: null,
+        named_disclosure: false,
+        named_to_own_country: false,
+        public_wall: false,
+      })
+      .where('id', '=', row.id)
+      .where('status', '=', SignatureStatus.PENDING)
+      .execute();
     return { status: 'discarded' as const, action };
   }, { retries: 3 });
 }

@@ -1,0 +1,334 @@
+// The hot statements: the few that run raw on a pg client, as named prepared statements
+// (PostgreSQL plans each once per connection instead of once per call), because they run once
+// per signature or per batch of signatures on the signing, confirming, mailing and counting
+// paths, and because they say in one statement what a query builder would need several for
+// (writable CTEs, unnest of parameter arrays, LATERAL calls of SQL functions). Every other query
+// is written with Kysely (db.ts) and checked against the schema by the compiler.
+//
+// These are checked against the real database instead: each statement declares its result
+// columns with their PostgreSQL types, the TypeScript row type is derived from that declaration,
+// and hot-statements.test.ts prepares every statement listed here on a migrated database and
+// compares the columns PostgreSQL describes with the declaration, so a renamed column or a
+// changed type fails there, not in production.
+import type pg from 'pg';
+import { ConsentPurpose as C, SignatureStatus as S } from '../generated/kysely/enums.ts';
+
+/** PostgreSQL type names a hot statement's column may have; `?` marks one that may be NULL. */
+type PgType = 'uuid' | 'text' | 'varchar' | 'bpchar' | 'timestamptz' | 'bool' | 'int4' | 'int8' | 'SignatureStatus';
+type Declared = PgType | `${PgType}?`;
+type TsOf<T extends PgType> = T extends 'timestamptz' ? Date : T extends 'bool' ? boolean : T extends 'int4' ? number : T extends 'SignatureStatus' ? S : string;
+type Column<D extends Declared> = D extends `${infer B extends PgType}?` ? TsOf<B> | null : D extends PgType ? TsOf<D> : never;
+export type RowOf<Cols extends Record<string, Declared>> = { [K in keyof Cols]: Column<Cols[K]> };
+
+export interface HotStatement<Cols extends Record<string, Declared> = Record<string, Declared>> {
+  /** the prepared statement's name: unique across the list */
+  name: string;
+  text: string;
+  /** the result columns, in order, with their PostgreSQL types */
+  columns: Cols;
+  /** how many parameters it takes ($1..$n) */
+  params: number;
+}
+
+function hot<const Cols extends Record<string, Declared>>(s: HotStatement<Cols>): HotStatement<Cols> {
+  return s;
+}
+
+/** Runs a hot statement on the pool or on a transaction's client; answers its rows. */
+export async function runHot<Cols extends Record<string, Declared>>(on: pg.Pool | pg.PoolClient, st: HotStatement<Cols>, values: unknown[]): Promise<RowOf<Cols>[]> {
+  if (values.length !== st.params) throw new Error(`${st.name} takes ${st.params} parameters, given ${values.length}`);
+  const { rows } = await on.query<RowOf<Cols>>({ name: st.name, text: st.text, values });
+  return rows;
+}
+
+/** The columns of `signatures s` that make up a sign-up's details (signature.service.ts signupDetails). */
+const SIGNUP_COLUMNS = `s.pending_first_name, s.pending_last_name, s.country, s.named_disclosure, s.named_to_own_country,
+            s.public_wall, s.pending_contact, s.letter_subject, s.letter_body`;
+const SIGNUP = {
+  pending_first_name: 'varchar?',
+  pending_last_name: 'varchar?',
+  country: 'bpchar',
+  named_disclosure: 'bool',
+  named_to_own_country: 'bool',
+  public_wall: 'bool',
+  pending_contact: 'bool?',
+  letter_subject: 'varchar?',
+  letter_body: 'text?',
+} as const;
+
+/**
+ * The signature writer's batch (signature.repository.ts writeSignatures): supporters upserted,
+ * what each sign-up meets read afresh under the supporter's lock, new sign-ups inserted, repeats
+ * renewed, one answer per input row. Parameters: 19 arrays, one element per sign-up.
+ */
+export const signaturesWrite = hot({
+  name: 'signatures-write',
+  params: 19,
+  columns: { ord: 'int8', id: 'uuid', requested_at: 'timestamptz', created: 'bool' },
+  text: `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::char(2)[], $7::varchar[],
+                            $8::bool[], $9::bool[], $10::bool[], $11::bool[], $12::varchar[], $13::text[], $14::varchar[],
+                            $15::varchar[], $16::varchar[], $17::bool[], $18::varchar[], $19::varchar[])
+              WITH ORDINALITY AS t(a, ce, em, fn, ln, c, l, n, own, w, ct, ls, lb, ip, net, src, sus, why, v, ord)
+     ),
+     sup AS (
+       INSERT INTO supporters (canonical_email, email, locale)
+       SELECT DISTINCT ON (ce) ce, em, l FROM input ORDER BY ce, ord
+       ON CONFLICT (canonical_email) DO UPDATE
+         SET email = COALESCE(supporters.email, EXCLUDED.email),
+             erased_at = NULL
+       RETURNING id, canonical_email
+     ),
+     -- what each sign-up meets among the person's signatures of the action, read afresh once
+     -- the supporter row is locked (chorus_signup_context: migration signup_context)
+     met AS MATERIALIZED (
+       SELECT i.*, sup.id AS sid, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
+       FROM input i JOIN sup ON sup.canonical_email = i.ce
+       CROSS JOIN LATERAL chorus_signup_context(i.a, sup.id, i.v) ctx
+     ),
+     -- a repeat of a confirmed signature owes the "already signed" note, and a repeat of a waiting
+     -- sign-up its email again, once the last one went: one still owed keeps its place in the
+     -- address's queue (a repeat never sends someone's waiting email to the back)
+     renewed AS (
+       UPDATE signatures s SET confirmation_requested_at = now()
+       FROM met m
+       WHERE NOT m.sus AND s.id = COALESCE(m.signed_id, m.same_id) AND s.status IN ('${S.CONFIRMED}', '${S.PENDING}')
+         AND s.confirmation_sent_at IS NOT NULL AND s.confirmation_sent_at >= s.confirmation_requested_at
+       RETURNING m.ord, s.id, s.confirmation_requested_at AS requested_at
+     ),
+     added AS (
+       INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
+                               letter_subject, letter_body, ip_hash, source, named_to_own_country,
+                               status, invalidated_at, invalid_reason, net_hash,
+                               pending_first_name, pending_last_name, pending_contact, signup_version)
+       SELECT m.a, m.sid, m.c, m.l, m.n, m.w, m.ls, m.lb, m.ip, m.src, m.own,
+              CASE WHEN m.sus THEN '${S.INVALIDATED}'::"SignatureStatus" ELSE '${S.PENDING}'::"SignatureStatus" END,
+              CASE WHEN m.sus THEN now() END,
+              CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') END,
+              m.net, m.fn, m.ln, m.ct, m.v
+       FROM met m
+       WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
+       ORDER BY m.ord
+       -- the same sign-up in a statement committed after this one's context was read
+       ON CONFLICT (action_id, supporter_id, signup_version) WHERE status = '${S.PENDING}'
+         DO UPDATE SET confirmation_requested_at =
+           CASE WHEN signatures.confirmation_sent_at IS NOT NULL AND signatures.confirmation_sent_at >= signatures.confirmation_requested_at
+                THEN now() ELSE signatures.confirmation_requested_at END
+       RETURNING id, action_id, supporter_id, signup_version, confirmation_requested_at AS requested_at, (xmax = 0) AS created
+     )
+     SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.same_id, m.any_id) AS id,
+            -- the request as stored (a repeat whose email still waits leaves it as it was): the
+            -- email job's id is made of it, so a repeat's job is the waiting one, never a second send
+            COALESCE(ad.requested_at, r.requested_at, m.known_requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
+     FROM met m
+     LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid AND ad.signup_version = m.v
+     LEFT JOIN renewed r ON r.ord = m.ord`,
+});
+
+/**
+ * Confirming (signature.repository.ts recordConfirmations): the signatures confirmed, the
+ * person's other waiting sign-ups set aside, the supporter named, the consents recorded.
+ * Parameters: ids, at, consent wording version, the reason for setting aside.
+ */
+export const signaturesConfirm = hot({
+  name: 'signatures-confirm',
+  params: 4,
+  columns: { id: 'uuid', action_id: 'uuid', country: 'bpchar' },
+  text: `WITH asked AS (
+       SELECT DISTINCT ON (s.action_id, s.supporter_id) s.id, s.action_id, s.supporter_id,
+              s.pending_first_name AS fn, s.pending_last_name AS ln, s.pending_contact AS ct,
+              EXISTS (SELECT 1 FROM signatures o WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id
+                                                  AND o.confirmed_at IS NOT NULL) AS signed
+       FROM signatures s WHERE s.id = ANY($1::uuid[]) AND s.status = '${S.PENDING}'
+       ORDER BY s.action_id, s.supporter_id, s.created_at DESC, s.id
+     ),
+     before AS (SELECT * FROM asked WHERE NOT signed),
+     set_aside AS (
+       UPDATE signatures s SET status = '${S.INVALIDATED}', invalidated_at = $2, invalid_reason = $4,
+              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL,
+              letter_subject = NULL, letter_body = NULL,
+              named_disclosure = false, named_to_own_country = false, public_wall = false
+       FROM asked a
+       WHERE s.action_id = a.action_id AND s.supporter_id = a.supporter_id AND s.status = '${S.PENDING}'
+         AND s.id NOT IN (SELECT id FROM before)
+     ),
+     done AS (
+       UPDATE signatures s SET status = '${S.CONFIRMED}', confirmed_at = $2,
+              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
+       FROM before b WHERE s.id = b.id AND s.status = '${S.PENDING}'
+       RETURNING s.id, s.action_id, s.supporter_id, s.country, s.named_disclosure, s.named_to_own_country, s.public_wall, b.fn, b.ln, b.ct
+     ),
+     person AS (
+       -- a sign-up from before names waited for confirmation has none of its own: the name on file stays
+       UPDATE supporters p SET first_name = COALESCE(d.fn, p.first_name), last_name = COALESCE(d.ln, p.last_name), country = d.country
+       FROM done d WHERE p.id = d.supporter_id
+     ),
+     consented AS (
+       INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at)
+       SELECT d.supporter_id, d.id, c.purpose::"ConsentPurpose", c.granted, $3, $2
+       FROM done d CROSS JOIN LATERAL (VALUES ('${C.COUNT}', true), ('${C.NAMED_DISCLOSURE}', d.named_disclosure),
+                                              ('${C.NAMED_TO_OWN_COUNTRY}', d.named_disclosure AND d.named_to_own_country),
+                                              ('${C.PUBLIC_WALL}', d.public_wall), ('${C.CONTACT}', COALESCE(d.ct, false))) AS c(purpose, granted)
+     )
+     SELECT id, action_id, country FROM done`,
+});
+
+const TOKEN_COLUMNS = {
+  id: 'uuid',
+  action_id: 'uuid',
+  supporter_id: 'uuid',
+  status: 'SignatureStatus',
+  invalid_reason: 'varchar?',
+  erased: 'bool',
+  slug: 'varchar',
+  ...SIGNUP,
+  title: 'varchar?',
+  default_title: 'varchar?',
+} as const;
+const tokenText = (lock: boolean) => `SELECT s.id, s.action_id, s.supporter_id, s.status, s.invalid_reason, p.erased_at IS NOT NULL AS erased, a.slug, ${SIGNUP_COLUMNS},
+            (SELECT title FROM action_texts WHERE action_id = a.id AND locale = $2) AS title,
+            (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale) AS default_title
+     FROM signatures s JOIN actions a ON a.id = s.action_id JOIN supporters p ON p.id = s.supporter_id
+     WHERE s.id = $1${lock ? ' FOR UPDATE OF s' : ''}`;
+
+/** The signature a confirmation link names, for its page (signature.service.ts). Parameters: id, locale. */
+export const signatureForToken = hot({ name: 'signature-for-token', params: 2, columns: TOKEN_COLUMNS, text: tokenText(false) });
+
+/** The same, row-locked, inside the transaction that confirms or discards it (after lockSupporterOfSignature). */
+export const signatureForTokenLocked = hot({ name: 'signature-for-token-lock', params: 2, columns: TOKEN_COLUMNS, text: tokenText(true) });
+
+/**
+ * The supporter of a signature, locked first (the order every writer of a person's rows takes:
+ * the supporter, then the signature). NO KEY UPDATE: the lock the supporter's update takes
+ * anyway; it leaves new signatures of other actions (which only need the key) free to
+ * reference the row. Parameter: the signature's id.
+ */
+export const lockSupporterOfSignature = hot({
+  name: 'signature-for-token-lock-supporter',
+  params: 1,
+  columns: { locked: 'int4' },
+  text: 'SELECT 1 AS locked FROM supporters WHERE id = (SELECT supporter_id FROM signatures WHERE id = $1) FOR NO KEY UPDATE',
+});
+
+/** What a confirmation email needs (confirmation.service.ts), once per email. Parameter: the signature's id. */
+export const confirmationLoad = hot({
+  name: 'confirmation-load',
+  params: 1,
+  columns: {
+    id: 'uuid',
+    status: 'SignatureStatus',
+    locale: 'varchar',
+    requested_at: 'timestamptz',
+    sent_at: 'timestamptz?',
+    released_at: 'timestamptz?',
+    supporter_id: 'uuid',
+    email: 'varchar?',
+    first_name: 'varchar?',
+    slug: 'varchar',
+    ...SIGNUP,
+    others_waiting: 'int4',
+    title: 'varchar',
+  },
+  text: `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
+            s.confirmation_released_at AS released_at, p.id AS supporter_id, p.email, p.first_name, a.slug, ${SIGNUP_COLUMNS},
+            (SELECT count(*)::int FROM signatures o WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id
+                                                     AND o.status = '${S.PENDING}' AND o.id <> s.id) AS others_waiting,
+            COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
+                     (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
+     WHERE s.id = $1`,
+});
+
+/**
+ * Lets go an address's owed emails, one per action, oldest request first, up to the room left in
+ * its budget (confirmation.service.ts releaseOwedConfirmations). Parameters: the supporter, the room.
+ */
+export const confirmationRelease = hot({
+  name: 'confirmation-budget-release',
+  params: 2,
+  columns: { id: 'uuid' },
+  text: `WITH owed AS (
+       SELECT id FROM (
+         SELECT DISTINCT ON (s.action_id) s.id, s.confirmation_requested_at AS requested_at
+         FROM signatures s
+         WHERE s.supporter_id = $1 AND s.status <> '${S.INVALIDATED}'
+           AND (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at)
+           AND (s.confirmation_released_at IS NULL OR s.confirmation_released_at < s.confirmation_requested_at)
+           AND NOT EXISTS (SELECT 1 FROM signatures w
+                           WHERE w.supporter_id = $1 AND w.action_id = s.action_id AND w.status <> '${S.INVALIDATED}'
+                             AND w.confirmation_released_at >= w.confirmation_requested_at
+                             AND (w.confirmation_sent_at IS NULL OR w.confirmation_requested_at > w.confirmation_sent_at))
+         ORDER BY s.action_id, s.confirmation_requested_at, s.id
+       ) first_of_each
+       ORDER BY requested_at, id
+       LIMIT $2
+     )
+     UPDATE signatures s SET confirmation_released_at = s.confirmation_requested_at
+     FROM owed WHERE s.id = owed.id
+     RETURNING s.id`,
+});
+
+/** The email answering a request went (confirmation.service.ts). Parameters: id, the request answered. */
+export const confirmationMarkSent = hot({
+  name: 'confirmation-mark-sent',
+  params: 2,
+  columns: {},
+  text: `UPDATE signatures SET confirmation_sent_at = $2
+     WHERE id = $1 AND (confirmation_sent_at IS NULL OR confirmation_sent_at < $2)`,
+});
+
+/**
+ * The sign-ups a sent confirmation page lists owe no email of their own (confirmation.service.ts).
+ * Parameters: the sent signature, when it was sent, how many the page lists.
+ */
+export const confirmationMarkListed = hot({
+  name: 'confirmation-mark-listed',
+  params: 3,
+  columns: {},
+  text: `WITH listed AS (
+       SELECT o.id FROM signatures s JOIN signatures o ON o.action_id = s.action_id AND o.supporter_id = s.supporter_id
+       WHERE s.id = $1 AND o.id <> s.id AND o.status = '${S.PENDING}'
+       ORDER BY o.created_at, o.id LIMIT $3
+     )
+     UPDATE signatures o SET confirmation_sent_at = o.confirmation_requested_at, reminder_sent_at = COALESCE(o.reminder_sent_at, $2)
+     FROM listed l
+     WHERE o.id = l.id AND o.confirmation_requested_at <= $2
+       AND (o.confirmation_sent_at IS NULL OR o.confirmation_requested_at > o.confirmation_sent_at)`,
+});
+
+/** The counter's fold of new confirmations into the public counts (counter.service.ts). Parameter: the most to fold. */
+export const counterFold = hot({
+  name: 'counter-fold',
+  params: 1,
+  columns: { folded: 'int4' },
+  text: `WITH folded AS (
+         UPDATE signatures SET counted_at = now()
+         WHERE id IN (SELECT id FROM signatures WHERE status = '${S.CONFIRMED}' AND counted_at IS NULL LIMIT $1)
+         RETURNING action_id, country
+       ), per_action AS (
+         INSERT INTO action_stats (action_id, confirmed_count, updated_at)
+         SELECT action_id, count(*), now() FROM folded GROUP BY action_id
+         ON CONFLICT (action_id) DO UPDATE
+           SET confirmed_count = action_stats.confirmed_count + EXCLUDED.confirmed_count, updated_at = now()
+       ), per_country AS (
+         INSERT INTO action_country_stats (action_id, country, confirmed_count)
+         SELECT action_id, country, count(*) FROM folded GROUP BY action_id, country
+         ON CONFLICT (action_id, country) DO UPDATE
+           SET confirmed_count = action_country_stats.confirmed_count + EXCLUDED.confirmed_count
+       )
+       SELECT count(*)::int AS folded FROM folded`,
+});
+
+/** Every hot statement: the test prepares each and checks its columns. */
+export const HOT_STATEMENTS: readonly HotStatement[] = [
+  signaturesWrite,
+  signaturesConfirm,
+  signatureForToken,
+  signatureForTokenLocked,
+  lockSupporterOfSignature,
+  confirmationLoad,
+  confirmationRelease,
+  confirmationMarkSent,
+  confirmationMarkListed,
+  counterFold,
+];
