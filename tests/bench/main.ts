@@ -1,7 +1,7 @@
 // `npm run bench`: ceilings first, then the scenarios of issue 7 against the real platform,
 // then a table (stdout), .data/bench.json and BENCHMARKS.md. server/bin/chorus.mjs has
 // already installed, recreated the bench database, flushed its Redis database and migrated.
-// Durations and sizes come from BENCH_* variables (see docs/reference.md, "Benchmark").
+// Durations and sizes come from BENCH_* variables (see docs/operating.md, "The benchmark").
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';

@@ -56,7 +56,7 @@ export interface Cover {
  *   must read the same in the preview before signing as in any delivery) no unnamed signer
  *   is placed for an official of a country.
  *
- * Documented in docs/reference.md (Officials; Privacy). Tests: tests/promises/05-own-country-never-located.test.ts.
+ * Documented in docs/members-and-officials.md (Officials). Tests: tests/promises/05-own-country-never-located.test.ts.
  */
 export function countryForOfficial(officialCountry: string | null, signer: SignerForLetter, cover?: Cover): string | null {
   if (!signer.country) return null;

@@ -1,4 +1,4 @@
-// The retention job: personal data is kept only as long as the schedule in docs/reference.md says.
+// The retention job: personal data is kept only as long as the schedule in docs/security-and-privacy.md says.
 //   - IP hashes (signatures.ip_hash, and net_hash, the hash of the address's network) are
 //     cleared IP_HASH_RETENTION_DAYS after signing (7);
 //   - signatures never confirmed are deleted UNCONFIRMED_RETENTION_DAYS after signing (30), and

@@ -35,7 +35,7 @@ export interface SignatureDeps {
 /**
  * Who is asking for a signature, as the abuse limits count it. `ip` is the client address: the
  * signer's own on our form; for an integrator, the signer's address it passed, else its own
- * server's (see docs/reference.md, "For integrators"). `apiKey` is the id of the integrator's key.
+ * server's (see docs/integrators.md). `apiKey` is the id of the integrator's key.
  */
 export interface SigningClient {
   ip: string;
