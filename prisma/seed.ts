@@ -125,8 +125,8 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
         [p.email, p.first, p.last, p.country, p.locale],
       );
       const sig = await client.query<{ id: string }>(
-        `INSERT INTO signatures (action_id, supporter_id, status, country, locale, named_disclosure, confirmation_requested_at, confirmation_sent_at, confirmed_at, source)
-         VALUES ($1, $2, 'CONFIRMED', $3, $4, $5, $6, $6, $6, 'demo')
+        `INSERT INTO signatures (action_id, supporter_id, status, country, locale, named_disclosure, confirmed_at, source)
+         VALUES ($1, $2, 'CONFIRMED', $3, $4, $5, $6, 'demo')
          ON CONFLICT (action_id, supporter_id) WHERE confirmed_at IS NOT NULL DO NOTHING RETURNING id`,
         [action.id, sup.rows[0]!.id, p.country, p.locale, p.named, confirmedAt],
       );

@@ -33,8 +33,8 @@ const confirmationDeps = (clock: () => Date, budget: { perWindow: number; window
 
 async function signaturesOf(email: string) {
   const { rows } = await h.db.pool.query<{ id: string; requested_at: Date; first_name: string }>(
-    `SELECT s.id, s.confirmation_requested_at AS requested_at, s.pending_first_name AS first_name
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1) ORDER BY s.confirmation_requested_at`,
+    `SELECT s.id, e.requested_at, s.pending_first_name AS first_name
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.canonical_email = lower($1) ORDER BY e.requested_at`,
     [email],
   );
   return rows;

@@ -99,12 +99,12 @@ export async function measureInserts(
 
     const single = {
       name: 'ceiling-insert-1',
-      text: `INSERT INTO signatures (action_id, supporter_id, country, confirmation_sent_at) VALUES ($1, $2, 'MX', now())`,
+      text: `INSERT INTO signatures (action_id, supporter_id, country) VALUES ($1, $2, 'MX')`,
     };
     const multi = {
       name: 'ceiling-insert-n',
-      text: `INSERT INTO signatures (action_id, supporter_id, country, confirmation_sent_at)
-             SELECT $1, s, 'MX', now() FROM unnest($2::uuid[]) AS s`,
+      text: `INSERT INTO signatures (action_id, supporter_id, country)
+             SELECT $1, s, 'MX' FROM unnest($2::uuid[]) AS s`,
     };
     let rows = 0;
     let secondRows = 0;

@@ -110,7 +110,7 @@ describe('two servers and two workers on one PostgreSQL and Redis', () => {
     await until(
       'every confirmation email',
       async () => {
-        const { rows } = await pool.query('SELECT 1 FROM signatures WHERE action_id = $1 AND confirmation_sent_at IS NOT NULL', [actionId]);
+        const { rows } = await pool.query('SELECT 1 FROM confirmation_emails WHERE action_id = $1 AND sent_at IS NOT NULL', [actionId]);
         return rows.length === SIGNERS;
       },
       30_000,

@@ -155,9 +155,9 @@ function signLoop(slug: string, scenario: string, workers: number, pauseMs = 20)
 /** For the given addresses: whether each has a supporter, a signature, and its consent rows (five once confirmed, none before). */
 async function rowsFor(emails: string[]) {
   const { rows } = await pool.query<{ email: string; signature: string | null; consents: number; status: string | null; sent: Date | null }>(
-    `SELECT su.canonical_email AS email, s.id AS signature, s.status, s.confirmation_sent_at AS sent,
+    `SELECT su.canonical_email AS email, s.id AS signature, s.status, e.sent_at AS sent,
             (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
-     FROM supporters su LEFT JOIN signatures s ON s.supporter_id = su.id
+     FROM supporters su LEFT JOIN signatures s ON s.supporter_id = su.id LEFT JOIN confirmation_emails e ON e.signature_id = s.id
      WHERE su.canonical_email = ANY($1::text[])`,
     [emails],
   );

@@ -66,7 +66,7 @@ beforeAll(async () => {
   const mailUntil = Date.now() + 30_000;
   while (Date.now() < mailUntil) {
     const { rows: sent } = await db.pool.query(
-      `SELECT 1 FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = ANY($1::text[]) AND s.confirmation_sent_at IS NOT NULL`,
+      `SELECT 1 FROM confirmation_emails e JOIN supporters p ON p.id = e.supporter_id WHERE p.canonical_email = ANY($1::text[]) AND e.sent_at IS NOT NULL`,
       [SIGNERS.map((s) => s.email)],
     );
     if (sent.length === 2) break;

@@ -46,9 +46,9 @@ const sign = (harness: Harness, slug: string, body: Record<string, unknown>, ip:
 /** Every sign-up with the address for the action, oldest first. */
 async function rowsOf(actionId: string, email: string) {
   const { rows } = await h.db.pool.query(
-    `SELECT s.*, p.first_name, p.last_name, p.country AS supporter_country,
+    `SELECT s.*, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at, p.first_name, p.last_name, p.country AS supporter_country,
             (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
      ORDER BY s.created_at, s.id`,
     [actionId, email],
   );

@@ -197,7 +197,8 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     // as if its email went out long ago, far ahead (other tests' pending rows are then past the
     // link lifetime, so the run looks at this one only)
     const future = new Date(Date.now() + 1_000 * 24 * HOUR);
-    await h.db.pool.query('UPDATE signatures SET created_at = $2, confirmation_sent_at = $2, confirmation_requested_at = $2 WHERE id = $1', [sig.id, future]);
+    await h.db.pool.query('UPDATE signatures SET created_at = $2 WHERE id = $1', [sig.id, future]);
+    await h.db.pool.query('UPDATE confirmation_emails SET sent_at = $2, requested_at = $2 WHERE signature_id = $1', [sig.id, future]);
     await sendDueReminders({ ...mailDeps(), clock: () => new Date(future.getTime() + 48 * HOUR) }, { afterHours: 24, limit: 10_000 });
     expect(mailbox.messages().filter((m) => m.envelope.to.includes(email))).toHaveLength(0);
     expect(await supporter(email)).toEqual(before);
@@ -284,7 +285,7 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     expect(forged.mail.text).toContain('Forger1');
     // every other sign-up owes nothing: at most one email per action waits for her address
     const { rows: owed } = await h.db.pool.query(
-      `SELECT count(*)::int AS n FROM signatures WHERE action_id = $1 AND (confirmation_sent_at IS NULL OR confirmation_requested_at > confirmation_sent_at)`,
+      `SELECT count(*)::int AS n FROM confirmation_emails WHERE action_id = $1 AND (sent_at IS NULL OR requested_at > sent_at)`,
       [action.id],
     );
     expect(owed[0].n).toBe(0);

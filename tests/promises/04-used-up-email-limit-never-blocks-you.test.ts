@@ -61,7 +61,7 @@ const sign = (slug: string, body: Record<string, unknown>, ip: string) =>
 /** Every sign-up with the address for the action, oldest first. */
 async function rowsOf(actionId: string, email: string) {
   const { rows } = await h.db.pool.query(
-    `SELECT s.* FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
+    `SELECT s.*, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
      ORDER BY s.created_at, s.id`,
     [actionId, email],
   );
@@ -81,10 +81,10 @@ async function rowOf(actionId: string, email: string) {
  */
 async function workerRuns(email: string): Promise<{ sent: number; deferred: number }> {
   const { rows } = await h.db.pool.query<{ id: string }>(
-    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN confirmation_emails e ON e.signature_id = s.id
      WHERE p.canonical_email = lower($1) AND s.status <> 'INVALIDATED'
-       AND (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at)
-     ORDER BY s.confirmation_requested_at DESC`,
+       AND (e.sent_at IS NULL OR e.requested_at > e.sent_at)
+     ORDER BY e.requested_at DESC`,
     [email],
   );
   const outcomes = [];

@@ -37,9 +37,9 @@ const freshIp = () => `198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Ma
 
 async function statusOf(harness: Harness, actionId: string, email: string) {
   const { rows } = await harness.db.pool.query<{ id: string; status: string; invalid_reason: string | null; requested: Date; consents: number }>(
-    `SELECT s.id, s.status, s.invalid_reason, s.confirmation_requested_at AS requested,
+    `SELECT s.id, s.status, s.invalid_reason, e.requested_at AS requested,
             (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
-     FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE s.action_id = $1 AND su.canonical_email = $2
+     FROM signatures s JOIN supporters su ON su.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND su.canonical_email = $2
      ORDER BY s.created_at, s.id`,
     [actionId, email.toLowerCase()],
   );

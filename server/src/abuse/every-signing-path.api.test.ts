@@ -103,7 +103,7 @@ describe('one address, every path', () => {
     // the mail worker, with the budget it is given (SIGN_LIMIT_PER_EMAIL, 2 here): whichever path
     // asked, two emails go in this window, the oldest requests first, and the others wait
     const { rows: byRequest } = await h.db.pool.query<{ id: string }>(
-      `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = $1 ORDER BY s.confirmation_requested_at, s.id`,
+      `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.canonical_email = $1 ORDER BY e.requested_at, s.id`,
       [victim.toLowerCase()],
     );
     const deps = { ...mailDeps(), budget: { perWindow: 2, windowMs: DEFAULT_WINDOW_MS } };

@@ -86,16 +86,6 @@ export const signaturesWrite = hot({
        FROM input i JOIN sup ON sup.canonical_email = i.ce
        CROSS JOIN LATERAL chorus_signup_context(i.a, sup.id, i.v) ctx
      ),
-     -- a repeat of a confirmed signature owes the "already signed" note, and a repeat of a waiting
-     -- sign-up its email again, once the last one went: one still owed keeps its place in the
-     -- address's queue (a repeat never sends someone's waiting email to the back)
-     renewed AS (
-       UPDATE signatures s SET confirmation_requested_at = now()
-       FROM met m
-       WHERE NOT m.sus AND s.id = COALESCE(m.signed_id, m.same_id) AND s.status IN ('${S.CONFIRMED}', '${S.PENDING}')
-         AND s.confirmation_sent_at IS NOT NULL AND s.confirmation_sent_at >= s.confirmation_requested_at
-       RETURNING m.ord, s.id, s.confirmation_requested_at AS requested_at
-     ),
      added AS (
        INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
                                letter_subject, letter_body, ip_hash, source, named_to_own_country,
@@ -109,20 +99,36 @@ export const signaturesWrite = hot({
        FROM met m
        WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
        ORDER BY m.ord
-       -- the same sign-up in a statement committed after this one's context was read
+       -- the same sign-up in a statement committed after this one's context was read: answered
+       -- with that row (its email is renewed below like any repeat's)
        ON CONFLICT (action_id, supporter_id, signup_version) WHERE status = '${S.PENDING}'
-         DO UPDATE SET confirmation_requested_at =
-           CASE WHEN signatures.confirmation_sent_at IS NOT NULL AND signatures.confirmation_sent_at >= signatures.confirmation_requested_at
-                THEN now() ELSE signatures.confirmation_requested_at END
-       RETURNING id, action_id, supporter_id, signup_version, confirmation_requested_at AS requested_at, (xmax = 0) AS created
+         DO UPDATE SET signup_version = EXCLUDED.signup_version
+       RETURNING id, action_id, supporter_id, signup_version, status, (xmax = 0) AS created
+     ),
+     -- the email each clean sign-up asks for: a new sign-up's own; a repeat of a waiting sign-up
+     -- its email again, and of a confirmed signature the "already signed" note, once the last one
+     -- went. One still owed keeps its request, and so its place in the address's queue (a repeat
+     -- never sends someone's waiting email to the back). An upsert: it sees the email of a
+     -- sign-up committed by another statement a moment ago, as the insert above sees its row.
+     emailed AS (
+       INSERT INTO confirmation_emails (signature_id, supporter_id, action_id, requested_at)
+       SELECT DISTINCT ON (x.id) x.id, x.supporter_id, x.action_id, now()
+       FROM (SELECT ad.id, ad.supporter_id, ad.action_id FROM added ad WHERE ad.status = '${S.PENDING}'
+             UNION ALL
+             SELECT s.id, s.supporter_id, s.action_id FROM met m JOIN signatures s ON s.id = COALESCE(m.signed_id, m.same_id)
+             WHERE NOT m.sus AND s.status IN ('${S.CONFIRMED}', '${S.PENDING}')) x
+       ORDER BY x.id
+       ON CONFLICT (signature_id) DO UPDATE SET requested_at =
+         CASE WHEN confirmation_emails.sent_at >= confirmation_emails.requested_at THEN now() ELSE confirmation_emails.requested_at END
+       RETURNING signature_id, requested_at
      )
-     SELECT m.ord, COALESCE(ad.id, r.id, m.signed_id, m.same_id, m.any_id) AS id,
+     SELECT m.ord, COALESCE(ad.id, m.signed_id, m.same_id, m.any_id) AS id,
             -- the request as stored (a repeat whose email still waits leaves it as it was): the
             -- email job's id is made of it, so a repeat's job is the waiting one, never a second send
-            COALESCE(ad.requested_at, r.requested_at, m.known_requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
+            COALESCE(e.requested_at, m.known_requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
      FROM met m
      LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid AND ad.signup_version = m.v
-     LEFT JOIN renewed r ON r.ord = m.ord`,
+     LEFT JOIN emailed e ON e.signature_id = COALESCE(ad.id, m.signed_id, m.same_id)`,
 });
 
 /**
@@ -218,7 +224,7 @@ export const confirmationLoad = hot({
     id: 'uuid',
     status: 'SignatureStatus',
     locale: 'varchar',
-    requested_at: 'timestamptz',
+    requested_at: 'timestamptz?',
     sent_at: 'timestamptz?',
     released_at: 'timestamptz?',
     supporter_id: 'uuid',
@@ -229,13 +235,14 @@ export const confirmationLoad = hot({
     others_waiting: 'int4',
     title: 'varchar',
   },
-  text: `SELECT s.id, s.status, s.locale, s.confirmation_requested_at AS requested_at, s.confirmation_sent_at AS sent_at,
-            s.confirmation_released_at AS released_at, p.id AS supporter_id, p.email, p.first_name, a.slug, ${SIGNUP_COLUMNS},
+  text: `SELECT s.id, s.status, s.locale, e.requested_at, e.sent_at, e.released_at,
+            p.id AS supporter_id, p.email, p.first_name, a.slug, ${SIGNUP_COLUMNS},
             (SELECT count(*)::int FROM signatures o WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id
                                                      AND o.status = '${S.PENDING}' AND o.id <> s.id) AS others_waiting,
             COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
                      (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
+     LEFT JOIN confirmation_emails e ON e.signature_id = s.id
      WHERE s.id = $1`,
 });
 
@@ -247,25 +254,27 @@ export const confirmationRelease = hot({
   name: 'confirmation-budget-release',
   params: 2,
   columns: { id: 'uuid' },
+  // one email per action at a time: the oldest request of each action not already let go and on
+  // its way (its page lists every waiting sign-up of the action); then the oldest first
   text: `WITH owed AS (
        SELECT id FROM (
-         SELECT DISTINCT ON (s.action_id) s.id, s.confirmation_requested_at AS requested_at
-         FROM signatures s
-         WHERE s.supporter_id = $1 AND s.status <> '${S.INVALIDATED}'
-           AND (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at)
-           AND (s.confirmation_released_at IS NULL OR s.confirmation_released_at < s.confirmation_requested_at)
-           AND NOT EXISTS (SELECT 1 FROM signatures w
-                           WHERE w.supporter_id = $1 AND w.action_id = s.action_id AND w.status <> '${S.INVALIDATED}'
-                             AND w.confirmation_released_at >= w.confirmation_requested_at
-                             AND (w.confirmation_sent_at IS NULL OR w.confirmation_requested_at > w.confirmation_sent_at))
-         ORDER BY s.action_id, s.confirmation_requested_at, s.id
+         SELECT DISTINCT ON (e.action_id) e.signature_id AS id, e.requested_at
+         FROM confirmation_emails e JOIN signatures s ON s.id = e.signature_id
+         WHERE e.supporter_id = $1 AND (e.sent_at IS NULL OR e.requested_at > e.sent_at)
+           AND (e.released_at IS NULL OR e.released_at < e.requested_at)
+           AND s.status <> '${S.INVALIDATED}'
+           AND NOT EXISTS (SELECT 1 FROM confirmation_emails w JOIN signatures ws ON ws.id = w.signature_id
+                           WHERE w.supporter_id = $1 AND w.action_id = e.action_id
+                             AND (w.sent_at IS NULL OR w.requested_at > w.sent_at)
+                             AND w.released_at >= w.requested_at AND ws.status <> '${S.INVALIDATED}')
+         ORDER BY e.action_id, e.requested_at, e.signature_id
        ) first_of_each
        ORDER BY requested_at, id
        LIMIT $2
      )
-     UPDATE signatures s SET confirmation_released_at = s.confirmation_requested_at
-     FROM owed WHERE s.id = owed.id
-     RETURNING s.id`,
+     UPDATE confirmation_emails e SET released_at = e.requested_at
+     FROM owed WHERE e.signature_id = owed.id
+     RETURNING e.signature_id AS id`,
 });
 
 /** The email answering a request went (confirmation.service.ts). Parameters: id, the request answered. */
@@ -273,8 +282,7 @@ export const confirmationMarkSent = hot({
   name: 'confirmation-mark-sent',
   params: 2,
   columns: {},
-  text: `UPDATE signatures SET confirmation_sent_at = $2
-     WHERE id = $1 AND (confirmation_sent_at IS NULL OR confirmation_sent_at < $2)`,
+  text: `UPDATE confirmation_emails SET sent_at = $2 WHERE signature_id = $1 AND (sent_at IS NULL OR sent_at < $2)`,
 });
 
 /**
@@ -285,15 +293,17 @@ export const confirmationMarkListed = hot({
   name: 'confirmation-mark-listed',
   params: 3,
   columns: {},
+  // exactly those the page lists (signature.service.ts waitingBeside: oldest first, up to
+  // OTHERS_LISTED): one it cannot list keeps its own email owed
   text: `WITH listed AS (
        SELECT o.id FROM signatures s JOIN signatures o ON o.action_id = s.action_id AND o.supporter_id = s.supporter_id
        WHERE s.id = $1 AND o.id <> s.id AND o.status = '${S.PENDING}'
        ORDER BY o.created_at, o.id LIMIT $3
      )
-     UPDATE signatures o SET confirmation_sent_at = o.confirmation_requested_at, reminder_sent_at = COALESCE(o.reminder_sent_at, $2)
+     UPDATE confirmation_emails e SET sent_at = e.requested_at, reminder_sent_at = COALESCE(e.reminder_sent_at, $2)
      FROM listed l
-     WHERE o.id = l.id AND o.confirmation_requested_at <= $2
-       AND (o.confirmation_sent_at IS NULL OR o.confirmation_requested_at > o.confirmation_sent_at)`,
+     WHERE e.signature_id = l.id AND e.requested_at <= $2
+       AND (e.sent_at IS NULL OR e.requested_at > e.sent_at)`,
 });
 
 /** The counter's fold of new confirmations into the public counts (counter.service.ts). Parameter: the most to fold. */

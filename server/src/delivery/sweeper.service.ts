@@ -25,12 +25,13 @@ export async function sweep(deps: SweepDeps): Promise<{ confirmations: number; l
   const now = deps.clock().getTime();
   const budget = deps.confirmationBudget;
   const owedMail = await deps.pool.query<{ id: string; requested_at: Date }>(
-    `SELECT s.id, s.confirmation_requested_at AS requested_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-     WHERE (s.confirmation_sent_at IS NULL OR s.confirmation_requested_at > s.confirmation_sent_at)
-       AND s.status <> 'INVALIDATED' AND s.confirmation_requested_at < $1
-       AND ($2::timestamptz IS NULL OR s.confirmation_released_at >= s.confirmation_requested_at
+    `SELECT e.signature_id AS id, e.requested_at FROM confirmation_emails e
+     JOIN signatures s ON s.id = e.signature_id JOIN supporters p ON p.id = e.supporter_id
+     WHERE (e.sent_at IS NULL OR e.requested_at > e.sent_at)
+       AND s.status <> 'INVALIDATED' AND e.requested_at < $1
+       AND ($2::timestamptz IS NULL OR e.released_at >= e.requested_at
             OR p.confirmation_window_at IS DISTINCT FROM $2 OR p.confirmation_window_sent < $3)
-     ORDER BY s.confirmation_requested_at LIMIT 5000`,
+     ORDER BY e.requested_at LIMIT 5000`,
     [new Date(now - deps.graceMs), budget ? budgetWindowStart(deps.clock(), budget.windowMs) : null, budget?.perWindow ?? 0],
   );
   // still owed after the grace time: a finished job of the same id did not do it, and would

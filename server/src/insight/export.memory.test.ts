@@ -39,8 +39,8 @@ async function actionWith(rows: number): Promise<string> {
        INSERT INTO supporters (canonical_email, email, first_name, last_name, country)
        SELECT 'm' || i || '.' || $2 || '@example.org', 'm' || i || '.' || $2 || '@example.org', 'Name' || i, repeat('x', 40), 'MX'
          FROM generate_series(1, $1::int) i RETURNING id)
-     INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at, source, confirmation_requested_at, confirmation_sent_at)
-     SELECT $3, id, 'MX', 'CONFIRMED', now(), 'memory-test', now(), now() FROM sup`,
+     INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at, source)
+     SELECT $3, id, 'MX', 'CONFIRMED', now(), 'memory-test' FROM sup`,
     [rows, tag, action.id],
   );
   return action.id;

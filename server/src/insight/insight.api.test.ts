@@ -52,10 +52,9 @@ async function seed(actionId: string, s: Seed): Promise<string[]> {
        SELECT 'p' || i || '.' || $2 || '@' || $3, 'P' || i || '.' || $2 || '@' || $3, $4, $5 || i, $6
          FROM generate_series(1, $1::int) i
        RETURNING id)
-     INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at, invalidated_at, ip_hash, net_hash, source, created_at, public_wall,
-                             confirmation_requested_at, confirmation_sent_at)
+     INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at, invalidated_at, ip_hash, net_hash, source, created_at, public_wall)
      SELECT $7, id, $6, $8::"SignatureStatus", CASE WHEN $8 = 'CONFIRMED' THEN $12::timestamptz END,
-            CASE WHEN $8 = 'INVALIDATED' THEN $12::timestamptz END, $9, $10, $11, $12, $13, $12, $12
+            CASE WHEN $8 = 'INVALIDATED' THEN $12::timestamptz END, $9, $10, $11, $12, $13
        FROM sup RETURNING id`,
     [
       s.n,

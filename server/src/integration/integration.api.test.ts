@@ -144,7 +144,7 @@ describe('the integrator API', () => {
     const res = await inject({ method: 'POST', url: `/api/v1/actions/${action.slug}/signatures`, headers: bearer(secret), payload: signBody({ email }) });
     expect(res.statusCode).toBe(202);
     const { rows } = await h.db.pool.query(
-      `SELECT s.status, s.source, s.confirmation_sent_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email = $1`,
+      `SELECT s.status, s.source, e.sent_at AS confirmation_sent_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.email = $1`,
       [email],
     );
     expect(rows[0]).toMatchObject({ status: 'PENDING', source: key.prefix });

@@ -124,9 +124,9 @@ async function loadConfirmation(db: pg.Pool | pg.PoolClient, signatureId: string
   return rows[0];
 }
 
-const owed = (sig: LoadedConfirmation | undefined): sig is LoadedConfirmation & { email: string } =>
-  Boolean(sig && sig.email && sig.status !== SignatureStatus.INVALIDATED && !(sig.sent_at && sig.sent_at >= sig.requested_at));
-const released = (sig: LoadedConfirmation) => sig.released_at !== null && sig.released_at.getTime() >= sig.requested_at.getTime();
+const owed = (sig: LoadedConfirmation | undefined): sig is LoadedConfirmation & { email: string; requested_at: Date } =>
+  Boolean(sig && sig.email && sig.requested_at && sig.status !== SignatureStatus.INVALIDATED && !(sig.sent_at && sig.sent_at >= sig.requested_at));
+const released = (sig: LoadedConfirmation & { requested_at: Date }) => sig.released_at !== null && sig.released_at.getTime() >= sig.requested_at.getTime();
 
 export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: string): Promise<ConfirmationOutcome> {
   let sig = await loadConfirmation(deps.pool, signatureId);

@@ -48,21 +48,22 @@ export async function sendDueReminders(deps: ReminderDeps, opts: ReminderOptions
   // past the link lifetime, the signer has had their chance: no late nudge
   const createdAfter = new Date(now.getTime() - deps.confirmLinkTtlHours * 3_600_000);
   const rows = await qb(deps.pool)
-    .selectFrom('signatures as s')
+    .selectFrom('confirmation_emails as e')
+    .innerJoin('signatures as s', 's.id', 'e.signature_id')
     .innerJoin('supporters as p', 'p.id', 's.supporter_id')
     .innerJoin('actions as a', 'a.id', 's.action_id')
     .select('s.id')
     .where('s.status', '=', SignatureStatus.PENDING)
-    .where('s.reminder_sent_at', 'is', null)
-    .where('s.confirmation_sent_at', 'is not', null)
-    .whereRef('s.confirmation_sent_at', '>=', 's.confirmation_requested_at')
-    .where('s.confirmation_sent_at', '<', dueBefore)
+    .where('e.reminder_sent_at', 'is', null)
+    .where('e.sent_at', 'is not', null)
+    .whereRef('e.sent_at', '>=', 'e.requested_at')
+    .where('e.sent_at', '<', dueBefore)
     .where('s.created_at', '>', createdAfter)
     .where('p.erased_at', 'is', null)
     .where('p.email', 'is not', null)
     .where('p.unsubscribed_at', 'is', null)
     .where('a.status', '=', ActionStatus.PUBLISHED)
-    .orderBy('s.confirmation_sent_at')
+    .orderBy('e.sent_at')
     .limit(opts.limit ?? 200)
     .execute();
 
@@ -79,14 +80,15 @@ type OneOutcome = 'sent' | 'refused' | 'retry' | 'lost';
 async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Promise<OneOutcome> {
   // claim: only one caller sees a row come back; conditions are re-checked under the row lock
   const sig = await qb(deps.pool)
-    .updateTable('signatures as s')
-    .from(['supporters as p', 'actions as a'])
+    .updateTable('confirmation_emails as e')
+    .from(['signatures as s', 'supporters as p', 'actions as a'])
     .set({ reminder_sent_at: now })
+    .whereRef('s.id', '=', 'e.signature_id')
     .whereRef('p.id', '=', 's.supporter_id')
     .whereRef('a.id', '=', 's.action_id')
-    .where('s.id', '=', signatureId)
+    .where('e.signature_id', '=', signatureId)
     .where('s.status', '=', SignatureStatus.PENDING)
-    .where('s.reminder_sent_at', 'is', null)
+    .where('e.reminder_sent_at', 'is', null)
     .where('p.erased_at', 'is', null)
     .where('p.unsubscribed_at', 'is', null)
     .where('p.email', 'is not', null)
@@ -124,7 +126,7 @@ async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Pr
       deps.log?.warn({ signatureId: sig.id, reason }, 'reminder refused; not retried');
       return 'refused';
     }
-    await qb(deps.pool).updateTable('signatures').set({ reminder_sent_at: null }).where('id', '=', sig.id).where('reminder_sent_at', '=', now).execute();
+    await qb(deps.pool).updateTable('confirmation_emails').set({ reminder_sent_at: null }).where('signature_id', '=', sig.id).where('reminder_sent_at', '=', now).execute();
     deps.log?.warn({ signatureId: sig.id, reason }, 'reminder not sent; will retry');
     return 'retry';
   }

@@ -57,16 +57,22 @@ async function pending(slug: string, now: Date, o: { sentHoursAgo: number; creat
        INSERT INTO supporters (canonical_email, email, first_name, last_name, country, locale, created_at)
        VALUES (lower($1), $1, 'Ana', 'López', 'MX', $3, $4) RETURNING id
      )
-     INSERT INTO signatures (action_id, supporter_id, country, locale, created_at, confirmation_requested_at, confirmation_sent_at)
-     SELECT a.id, p.id, 'MX', $3, $4, $5, $6 FROM p, actions a WHERE a.slug = $2
-     RETURNING id, supporter_id`,
+     , s AS (
+       INSERT INTO signatures (action_id, supporter_id, country, locale, created_at)
+       SELECT a.id, p.id, 'MX', $3, $4 FROM p, actions a WHERE a.slug = $2
+       RETURNING id, supporter_id, action_id
+     ), e AS (
+       INSERT INTO confirmation_emails (signature_id, supporter_id, action_id, requested_at, sent_at)
+       SELECT id, supporter_id, action_id, $5, $6 FROM s
+     )
+     SELECT id, supporter_id FROM s`,
     [email, slug, o.locale ?? 'en', createdAt, sentAt, o.sent === false ? null : sentAt],
   );
   return { ...rows[0]!, email };
 }
 
 const mailsTo = (email: string): StoredMessage[] => mailbox.messages().filter((m) => m.envelope.to.includes(email));
-const reminderAt = async (id: string) => (await h.db.pool.query('SELECT reminder_sent_at FROM signatures WHERE id = $1', [id])).rows[0].reminder_sent_at;
+const reminderAt = async (id: string) => (await h.db.pool.query('SELECT reminder_sent_at FROM confirmation_emails WHERE signature_id = $1', [id])).rows[0].reminder_sent_at;
 
 async function published(locales = ['en']) {
   const fx = await createAction(h.db, { locales });
@@ -149,7 +155,7 @@ describe('sendDueReminders', () => {
     const neverSent = await pending(action.slug, now, { sentHoursAgo: 30, sent: false });
     // a repeat sign asked for a fresh confirmation that has not gone out yet: that email comes first
     const owed = await pending(action.slug, now, { sentHoursAgo: 30 });
-    await h.db.pool.query('UPDATE signatures SET confirmation_requested_at = $2 WHERE id = $1', [owed.id, now]);
+    await h.db.pool.query('UPDATE confirmation_emails SET requested_at = $2 WHERE signature_id = $1', [owed.id, now]);
     const control = await pending(action.slug, now, { sentHoursAgo: 30 });
 
     await sendDueReminders(deps(now), opts);

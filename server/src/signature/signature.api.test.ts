@@ -23,7 +23,7 @@ const sign = (slug: string, payload: unknown, headers: Record<string, string> = 
 
 async function rowsFor(actionId: string) {
   const { rows } = await h.db.pool.query(
-    `SELECT s.*, p.email, p.canonical_email, p.first_name FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1`,
+    `SELECT s.*, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at, p.email, p.canonical_email, p.first_name FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1`,
     [actionId],
   );
   return rows;
@@ -126,7 +126,7 @@ describe('POST /api/actions/:slug/signatures', () => {
     expect(once).toHaveLength(1);
     expect(once[0].confirmation_requested_at).toEqual(before.confirmation_requested_at);
     // once its email went, the same sign-up again asks for a fresh one
-    await h.db.pool.query('UPDATE signatures SET confirmation_sent_at = confirmation_requested_at WHERE id = $1', [before.id]);
+    await h.db.pool.query('UPDATE confirmation_emails SET sent_at = requested_at WHERE signature_id = $1', [before.id]);
     await sign(action.slug, signBody({ email }));
     const twice = await rowsFor(action.id);
     expect(twice).toHaveLength(1);

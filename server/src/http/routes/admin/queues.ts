@@ -107,9 +107,9 @@ async function describeJob(job: Job, state: string) {
         }),
       );
       const { rows } = await deps.pool.query<{ confirmations: number; letters: number; due: number }>(
-        `SELECT (SELECT count(*)::int FROM signatures
-                  WHERE (confirmation_sent_at IS NULL OR confirmation_requested_at > confirmation_sent_at)
-                    AND status = 'PENDING') AS confirmations,
+        `SELECT (SELECT count(*)::int FROM confirmation_emails e JOIN signatures s ON s.id = e.signature_id
+                  WHERE (e.sent_at IS NULL OR e.requested_at > e.sent_at)
+                    AND s.status = 'PENDING') AS confirmations,
                 (SELECT count(*)::int FROM letters WHERE status IN ('PENDING', 'SUBMITTING')) AS letters,
                 (SELECT count(*)::int FROM letters WHERE status = 'PENDING' AND next_attempt_at <= now()) AS due`,
       );
