@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { qb } from '../../server/src/db/db.ts';
 import { exportCsv } from '../../server/src/insight/export.service.ts';
 import { BENCH_EXPORT } from './export.ts';
 
@@ -22,7 +23,7 @@ process.on('message', async (m: { type: string }) => {
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await pipeline(
-      exportCsv(client, BENCH_EXPORT(actionId)),
+      exportCsv(qb(client), BENCH_EXPORT(actionId)),
       new Writable({
         write(chunk: Buffer, _enc, done) {
           bytes += chunk.length;

@@ -8,7 +8,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { startChild } from './child.ts';
 import { createBenchAction, insertConfirmed } from './data.ts';
 import { fmt, median, progress } from './load.ts';
-import { createDb } from '../../server/src/db/db.ts';
+import { createDb, qb } from '../../server/src/db/db.ts';
 import { exportQuery, type ExportFilter } from '../../server/src/insight/export.service.ts';
 
 export interface ExportResult {
@@ -26,13 +26,15 @@ export interface ExportResult {
 export const BENCH_EXPORT = (actionId: string): ExportFilter => ({ kind: 'SIGNATURES', actionId, includePersonal: true });
 
 /** The export's own query with its parameters written in, for COPY (which takes none). */
-export function copySql(actionId: string): string {
-  // actionId is a uuid the bench generated
+export function copySql(pool: pg.Pool, actionId: string): string {
+  // actionId is a uuid the bench generated; the query's other parameters are status and consent
+  // names and small counts
   if (!/^[0-9a-f-]{36}$/.test(actionId)) throw new Error('not a uuid');
-  const q = exportQuery(BENCH_EXPORT(actionId));
+  const q = exportQuery(qb(pool), BENCH_EXPORT(actionId));
   return q.sql.replace(/\$(\d+)/g, (_m, i: string) => {
     const v = q.params[Number(i) - 1];
-    if (typeof v !== 'string' || !/^[0-9a-f-]{36}$/.test(v)) throw new Error('the bench export takes only the action id');
+    if (typeof v === 'number' && Number.isInteger(v)) return String(v);
+    if (typeof v !== 'string' || !/^[\w-]+$/.test(v)) throw new Error('the bench export takes only ids, names and counts');
     return `'${v}'`;
   });
 }
@@ -44,7 +46,7 @@ async function copyOnce(pool: pg.Pool, actionId: string): Promise<{ rows: number
   const t0 = performance.now();
   try {
     await pipeline(
-      client.query(copyTo(`COPY (${copySql(actionId)}) TO STDOUT WITH (FORMAT csv, HEADER true)`)),
+      client.query(copyTo(`COPY (${copySql(pool, actionId)}) TO STDOUT WITH (FORMAT csv, HEADER true)`)),
       new Writable({
         write(chunk: Buffer, _enc, done) {
           bytes += chunk.length;

@@ -4,7 +4,9 @@
 // series without touching the table); nothing fetches rows to count them in JavaScript.
 // Staff refreshing a dashboard every 10 s during a spike must not become load: answers are
 // kept for a few seconds per key, shared by everyone looking at the same thing.
+import { sql, type Expression } from 'kysely';
 import type pg from 'pg';
+import { ActionStatus, LetterStatus, qb, SignatureStatus, type ActionKind } from '../db/db.ts';
 import { ledgerSubquery, type LedgerEntry } from '../delivery/ledger.ts';
 import { notFound } from '../shared/errors.ts';
 
@@ -48,8 +50,8 @@ export interface ActionLine extends Totals {
   id: string;
   slug: string;
   title: string;
-  kind: 'PETITION' | 'LETTER';
-  status: 'DRAFT' | 'PUBLISHED' | 'CLOSED' | 'ARCHIVED';
+  kind: ActionKind;
+  status: ActionStatus;
   goal: number;
 }
 
@@ -138,9 +140,7 @@ export class DashboardService {
         countryCounts(this.pool, actionId),
         sourceCounts(this.pool, [actionId], since),
         deliverySummary(this.pool, actionId),
-        this.pool
-          .query<{ ledger: LedgerEntry[] | null }>(`SELECT ${ledgerSubquery('a')} AS ledger FROM actions a WHERE a.id = $1`, [actionId])
-          .then((r) => r.rows[0]?.ledger ?? []),
+        ledgerOf(this.pool, actionId),
       ]);
       const { id: _id, slug: _slug, title: _title, kind: _kind, status: _status, goal: _goal, ...totals } = action;
       return { generatedAt: this.clock().toISOString(), range, totals, series, countries, sources, delivery, action, ledger };
@@ -157,35 +157,53 @@ export class DashboardService {
 
 /** Every action (or one) with its counts by status; each count is an index-only range scan. */
 async function actionLines(pool: pg.Pool, actionId: string | null, locale: string): Promise<ActionLine[]> {
-  const { rows } = await pool.query<{
-    id: string;
-    slug: string;
-    title: string | null;
-    kind: ActionLine['kind'];
-    status: ActionLine['status'];
-    goal: number;
-    confirmed: number;
-    pending: number;
-    invalidated: number;
-    counted: number;
-  }>(
-    `SELECT a.id, a.slug, a.kind, a.status, a.goal,
-            COALESCE((SELECT t.title FROM action_texts t WHERE t.action_id = a.id AND t.locale = $2),
-                     (SELECT t.title FROM action_texts t WHERE t.action_id = a.id AND t.locale = a.default_locale)) AS title,
-            (SELECT count(*) FROM signatures s WHERE s.action_id = a.id AND s.status = 'CONFIRMED')::int AS confirmed,
-            (SELECT count(*) FROM signatures s WHERE s.action_id = a.id AND s.status = 'PENDING')::int AS pending,
-            (SELECT count(*) FROM signatures s WHERE s.action_id = a.id AND s.status = 'INVALIDATED')::int AS invalidated,
-            COALESCE(st.confirmed_count, 0) AS counted
-       FROM actions a LEFT JOIN action_stats st ON st.action_id = a.id
-      WHERE ($1::uuid IS NULL OR a.id = $1::uuid)
-      ORDER BY (a.status = 'ARCHIVED'), a.published_at DESC NULLS LAST, a.created_at DESC`,
-    [actionId, locale],
-  );
+  const rows = await qb(pool)
+    .selectFrom('actions as a')
+    .leftJoin('action_stats as st', 'st.action_id', 'a.id')
+    .select((eb) => {
+      const countIn = (status: SignatureStatus) =>
+        eb.selectFrom('signatures as s').select(sql<number>`count(*)::int`.as('n')).whereRef('s.action_id', '=', 'a.id').where('s.status', '=', status).$asScalar();
+      const titleIn = (locale: Expression<string>) =>
+        eb.selectFrom('action_texts as t').select('t.title').whereRef('t.action_id', '=', 'a.id').where('t.locale', '=', locale).$asScalar();
+      return [
+        'a.id',
+        'a.slug',
+        'a.kind',
+        'a.status',
+        'a.goal',
+        // the title in the staff member's language, else in the action's own
+        eb.fn.coalesce(titleIn(eb.val(locale)), titleIn(eb.ref('a.default_locale'))).as('title'),
+        countIn(SignatureStatus.CONFIRMED).as('confirmed'),
+        countIn(SignatureStatus.PENDING).as('pending'),
+        countIn(SignatureStatus.INVALIDATED).as('invalidated'),
+        eb.fn.coalesce('st.confirmed_count', sql.lit(0)).as('counted'),
+      ];
+    })
+    .$if(actionId !== null, (q) => q.where('a.id', '=', actionId!))
+    .orderBy((eb) => eb('a.status', '=', ActionStatus.ARCHIVED))
+    .orderBy('a.published_at', (o) => o.desc().nullsLast())
+    .orderBy('a.created_at', 'desc')
+    .execute();
   return rows.map((r) => {
     const c = { confirmed: r.confirmed, pending: r.pending, invalidated: r.invalidated };
     return { id: r.id, slug: r.slug, title: r.title ?? r.slug, kind: r.kind, status: r.status, goal: r.goal, ...c, counted: r.counted, confirmationRate: rate(c) };
   });
 }
+
+/** The action's whole delivery ledger, as staff see it (no public rules applied). */
+async function ledgerOf(pool: pg.Pool, actionId: string): Promise<LedgerEntry[]> {
+  const row = await qb(pool)
+    .selectFrom('actions as a')
+    // the ledger is one correlated subquery over the action aliased `a`, shared with the public
+    // pages (delivery/ledger.ts); its SQL is made of constants only
+    .select(sql.raw<LedgerEntry[] | null>(ledgerSubquery('a')).as('ledger'))
+    .where('a.id', '=', actionId)
+    .executeTakeFirst();
+  return row?.ledger ?? [];
+}
+
+/** An aggregate that is NULL over no rows (a sum) as an int, 0 then. */
+const intOr0 = (e: Expression<number | null>) => sql<number>`COALESCE(${e}, 0)::int`;
 
 /**
  * Signatures made in each bucket, split by what became of them (confirmed, still pending,
@@ -193,84 +211,114 @@ async function actionLines(pool: pg.Pool, actionId: string | null, locale: strin
  * empty buckets are filled in so the chart's axis is continuous.
  */
 async function timeSeries(pool: pg.Pool, actionIds: string[], range: Range, since: Date): Promise<Bucket[]> {
-  const { rows } = await pool.query<{ at: Date; confirmed: number; pending: number; invalidated: number }>(
-    `WITH per AS (
-       SELECT date_bin($3::interval, s.created_at, 'epoch'::timestamptz) AS at, s.status, count(*)::int AS n
-         FROM unnest($1::uuid[]) AS ids(id)
-         CROSS JOIN LATERAL (
-           SELECT created_at, status FROM signatures
-            WHERE action_id = ids.id AND status IN ('PENDING', 'CONFIRMED', 'INVALIDATED') AND created_at >= $2
-         ) s
-        GROUP BY 1, 2)
-     SELECT g.at,
-            COALESCE(sum(per.n) FILTER (WHERE per.status = 'CONFIRMED'), 0)::int AS confirmed,
-            COALESCE(sum(per.n) FILTER (WHERE per.status = 'PENDING'), 0)::int AS pending,
-            COALESCE(sum(per.n) FILTER (WHERE per.status = 'INVALIDATED'), 0)::int AS invalidated
-       FROM generate_series($2::timestamptz, $2::timestamptz + $3::interval * ($4 - 1), $3::interval) AS g(at)
-       LEFT JOIN per ON per.at = g.at
-      GROUP BY g.at ORDER BY g.at`,
-    [actionIds, since, `${RANGE_MS[range] / 1000} seconds`, RANGE_BUCKETS[range]],
-  );
+  const step = `${RANGE_MS[range] / 1000} seconds`;
+  const rows = await qb(pool)
+    .with('per', (db) =>
+      db
+        .selectFrom(sql<{ id: string }>`unnest(${actionIds}::uuid[])`.as<'ids'>(sql`ids(id)`))
+        .crossJoinLateral((eb) =>
+          eb
+            .selectFrom('signatures')
+            .select((e) => [sql<Date>`date_bin(${step}::interval, ${e.ref('created_at')}, 'epoch'::timestamptz)`.as('at'), 'status'])
+            .whereRef('action_id', '=', 'ids.id')
+            .where('status', 'in', [SignatureStatus.PENDING, SignatureStatus.CONFIRMED, SignatureStatus.INVALIDATED])
+            .where('created_at', '>=', since)
+            .as('s'),
+        )
+        .select(['s.at', 's.status', sql<number>`count(*)::int`.as('n')])
+        .groupBy(['s.at', 's.status']),
+    )
+    .selectFrom(
+      sql<{ at: Date }>`generate_series(${since}::timestamptz, ${since}::timestamptz + ${step}::interval * ${RANGE_BUCKETS[range] - 1}, ${step}::interval)`.as<'g'>(
+        sql`g(at)`,
+      ),
+    )
+    .leftJoin('per', 'per.at', 'g.at')
+    .select((eb) => [
+      'g.at',
+      intOr0(eb.fn.sum<number | null>('per.n').filterWhere('per.status', '=', SignatureStatus.CONFIRMED)).as('confirmed'),
+      intOr0(eb.fn.sum<number | null>('per.n').filterWhere('per.status', '=', SignatureStatus.PENDING)).as('pending'),
+      intOr0(eb.fn.sum<number | null>('per.n').filterWhere('per.status', '=', SignatureStatus.INVALIDATED)).as('invalidated'),
+    ])
+    .groupBy('g.at')
+    .orderBy('g.at')
+    .execute();
   return rows.map((r) => ({ at: r.at.toISOString(), confirmed: r.confirmed, pending: r.pending, invalidated: r.invalidated }));
 }
 
 /** The folded per-country counts (action_country_stats): already aggregated by the counter. */
 async function countryCounts(pool: pg.Pool, actionId: string | null): Promise<{ country: string; count: number }[]> {
-  const { rows } = await pool.query<{ country: string; count: number }>(
-    `SELECT country, sum(confirmed_count)::int AS count FROM action_country_stats
-      WHERE ($1::uuid IS NULL OR action_id = $1::uuid)
-      GROUP BY country HAVING sum(confirmed_count) > 0
-      ORDER BY count DESC, country`,
-    [actionId],
-  );
-  return rows;
+  return qb(pool)
+    .selectFrom('action_country_stats')
+    .select((eb) => ['country', eb.cast<number>(eb.fn.sum('confirmed_count'), 'integer').as('count')])
+    .$if(actionId !== null, (q) => q.where('action_id', '=', actionId!))
+    .groupBy('country')
+    .having((eb) => eb.fn.sum('confirmed_count'), '>', 0)
+    .orderBy('count', 'desc')
+    .orderBy('country')
+    .execute();
 }
 
 /** Sources of the signatures in the chart's period, top 20 (the index narrows the rows). */
 async function sourceCounts(pool: pg.Pool, actionIds: string[], since: Date): Promise<{ source: string; count: number }[]> {
-  const { rows } = await pool.query<{ source: string; count: number }>(
-    `SELECT COALESCE(NULLIF(s.source, ''), '') AS source, count(*)::int AS count
-       FROM unnest($1::uuid[]) AS ids(id)
-       CROSS JOIN LATERAL (
-         SELECT source FROM signatures
-          WHERE action_id = ids.id AND status IN ('PENDING', 'CONFIRMED') AND created_at >= $2
-       ) s
-      GROUP BY 1 ORDER BY count DESC, source LIMIT 20`,
-    [actionIds, since],
-  );
-  return rows;
+  return qb(pool)
+    .selectFrom(sql<{ id: string }>`unnest(${actionIds}::uuid[])`.as<'ids'>(sql`ids(id)`))
+    .crossJoinLateral((eb) =>
+      eb
+        .selectFrom('signatures')
+        // no source and an empty one are the same answer
+        .select((e) => e.fn.coalesce('source', sql.lit('')).as('source'))
+        .whereRef('action_id', '=', 'ids.id')
+        .where('status', 'in', [SignatureStatus.PENDING, SignatureStatus.CONFIRMED])
+        .where('created_at', '>=', since)
+        .as('s'),
+    )
+    .select(['s.source', sql<number>`count(*)::int`.as('count')])
+    .groupBy('s.source')
+    .orderBy('count', 'desc')
+    .orderBy('s.source')
+    .limit(20)
+    .execute();
 }
 
 async function deliverySummary(pool: pg.Pool, actionId: string | null): Promise<DeliverySummary> {
-  const { rows } = await pool.query<{
-    batches: number;
-    last_batch_at: Date | null;
-    pending: number;
-    submitting: number;
-    sent: number;
-    failed: number;
-    bounced: number;
-    delivered: number;
-    opened: number;
-    waiting: number;
-  }>(
-    `WITH b AS (SELECT id, created_at FROM delivery_batches WHERE ($1::uuid IS NULL OR action_id = $1::uuid)),
-          l AS (SELECT l.status, l.signature_count, l.opened_at FROM letters l JOIN b ON b.id = l.batch_id)
-     SELECT (SELECT count(*) FROM b)::int AS batches,
-            (SELECT max(created_at) FROM b) AS last_batch_at,
-            count(*) FILTER (WHERE status = 'PENDING')::int AS pending,
-            count(*) FILTER (WHERE status = 'SUBMITTING')::int AS submitting,
-            count(*) FILTER (WHERE status = 'SENT')::int AS sent,
-            count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
-            count(*) FILTER (WHERE status = 'BOUNCED')::int AS bounced,
-            COALESCE(sum(signature_count) FILTER (WHERE status IN ('SENT', 'BOUNCED')), 0)::int AS delivered,
-            count(opened_at)::int AS opened,
-            (SELECT count(*) FROM signatures s
-              WHERE s.status = 'CONFIRMED' AND s.batch_id IS NULL AND ($1::uuid IS NULL OR s.action_id = $1::uuid))::int AS waiting
-       FROM l`,
-    [actionId],
-  );
-  const r = rows[0]!;
+  const r = await qb(pool)
+    .with('b', (db) =>
+      db
+        .selectFrom('delivery_batches')
+        .select(['id', 'created_at'])
+        .$if(actionId !== null, (q) => q.where('action_id', '=', actionId!)),
+    )
+    .with('l', (db) => db.selectFrom('letters as l').innerJoin('b', 'b.id', 'l.batch_id').select(['l.status', 'l.signature_count', 'l.opened_at']))
+    .selectFrom('l')
+    .select((eb) => {
+      const letters = (status: LetterStatus) => eb.cast<number>(eb.fn.countAll().filterWhere('l.status', '=', status), 'integer');
+      return [
+        eb.selectFrom('b').select(sql<number>`count(*)::int`.as('n')).$asScalar().as('batches'),
+        eb
+          .selectFrom('b')
+          .select((e) => e.fn.max<Date | null>('b.created_at').as('at'))
+          .$asScalar()
+          .as('last_batch_at'),
+        letters(LetterStatus.PENDING).as('pending'),
+        letters(LetterStatus.SUBMITTING).as('submitting'),
+        letters(LetterStatus.SENT).as('sent'),
+        letters(LetterStatus.FAILED).as('failed'),
+        letters(LetterStatus.BOUNCED).as('bounced'),
+        // accepted by the receiving server: sent, or bounced later
+        intOr0(eb.fn.sum<number | null>('l.signature_count').filterWhere('l.status', 'in', [LetterStatus.SENT, LetterStatus.BOUNCED])).as('delivered'),
+        eb.cast<number>(eb.fn.count('l.opened_at'), 'integer').as('opened'),
+        eb
+          .selectFrom('signatures as s')
+          .select(sql<number>`count(*)::int`.as('n'))
+          .where('s.status', '=', SignatureStatus.CONFIRMED)
+          .where('s.batch_id', 'is', null)
+          .$if(actionId !== null, (q) => q.where('s.action_id', '=', actionId!))
+          .$asScalar()
+          .as('waiting'),
+      ];
+    })
+    .executeTakeFirstOrThrow();
   return {
     batches: r.batches,
     letters: { pending: r.pending, submitting: r.submitting, sent: r.sent, failed: r.failed, bounced: r.bounced },

@@ -1,8 +1,8 @@
 // Staff CSV exports of signatures and letters. An export is a job: a row in export_jobs
 // with the filter, the number of rows that matched when it started and the rows written so
 // far, and a file under EXPORT_DIR that staff download when it is done. Rows come from a
-// server-side cursor (pg-query-stream: a Readable with backpressure over pg-cursor), go
-// through csv-stringify and into the file, so memory stays flat whatever the row count.
+// server-side cursor (Kysely's stream over pg-cursor, read as a Readable with backpressure),
+// go through csv-stringify and into the file, so memory stays flat whatever the row count.
 // Every cell a spreadsheet could read as a formula is neutralised. Files are deleted after
 // 24 hours.
 //
@@ -12,18 +12,18 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
+import { expressionBuilder, sql, type CompiledQuery, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type pg from 'pg';
-import QueryStream from 'pg-query-stream';
+import { ConsentPurpose, ExportKind, ExportStatus, LetterStatus, qb, SignatureStatus, StaffRole, type DB } from '../db/db.ts';
 import { neutraliseCell } from '../delivery/packet.service.ts';
 import { AppError, gone, notFound } from '../shared/errors.ts';
 import { recordAudit } from '../staff/audit.ts';
 
-export type ExportKind = 'SIGNATURES' | 'LETTERS';
-export const SIGNATURE_STATUSES = ['PENDING', 'CONFIRMED', 'INVALIDATED'] as const;
-export const LETTER_STATUSES = ['PENDING', 'SUBMITTING', 'SENT', 'FAILED', 'BOUNCED'] as const;
+export const SIGNATURE_STATUSES = Object.values(SignatureStatus);
+export const LETTER_STATUSES = Object.values(LetterStatus);
 
 export interface ExportFilter {
   kind: ExportKind;
@@ -37,7 +37,7 @@ export interface ExportFilter {
   country?: string;
   /**
    * SIGNATURES: add names, the contact consent and email addresses (off by default: data
-   * minimisation). An address only of a signer who agreed to be contacted (contactConsentSql).
+   * minimisation). An address only of a signer who agreed to be contacted (contactConsent).
    */
   includePersonal?: boolean;
   /** SIGNATURES with includePersonal: every signer's address, consent or not. Admins only, with a reason */
@@ -49,8 +49,18 @@ export interface ExportFilter {
 /** Who starts an export: the wider one is for admins only. */
 export interface ExportStaff {
   id: string;
-  role: 'ADMIN' | 'CAMPAIGNER' | 'VIEWER';
+  role: StaffRole;
 }
+
+/** Signatures `s`, their supporters `p`, and for letters `l` their batches `b` and targets `g`. */
+type Scope = DB & {
+  s: DB['signatures'];
+  p: DB['supporters'];
+  l: DB['letters'];
+  b: DB['delivery_batches'];
+  g: DB['targets'];
+};
+const eb = expressionBuilder<Scope, 's' | 'p' | 'l' | 'b' | 'g'>();
 
 /**
  * Whether the supporter `p` may be contacted, as an export decides it (promise 10: an address
@@ -59,15 +69,29 @@ export interface ExportStaff {
  * themselves ("my data"). A pending sign-up proves nothing about who owns the address, so
  * a "yes" typed there with someone else's address does not count.
  */
-export const contactConsentSql = `(p.erased_at IS NULL AND p.unsubscribed_at IS NULL AND COALESCE((
-    SELECT c.granted FROM consents c LEFT JOIN signatures cs ON cs.id = c.signature_id
-     WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' AND (c.signature_id IS NULL OR cs.status = 'CONFIRMED')
-     ORDER BY c.created_at DESC, c.id DESC LIMIT 1), false))`;
+export const contactConsent = eb.and([
+  eb('p.erased_at', 'is', null),
+  eb('p.unsubscribed_at', 'is', null),
+  eb.fn.coalesce(
+    eb
+      .selectFrom('consents as c')
+      .leftJoin('signatures as cs', 'cs.id', 'c.signature_id')
+      .select('c.granted')
+      .whereRef('c.supporter_id', '=', 'p.id')
+      .where('c.purpose', '=', ConsentPurpose.CONTACT)
+      .where((w) => w.or([w('c.signature_id', 'is', null), w('cs.status', '=', SignatureStatus.CONFIRMED)]))
+      .orderBy('c.created_at', 'desc')
+      .orderBy('c.id', 'desc')
+      .limit(1)
+      .$asScalar(),
+    sql.lit(false),
+  ),
+]);
 
 export interface ExportJobView {
   id: string;
   kind: ExportKind;
-  status: 'RUNNING' | 'DONE' | 'FAILED' | 'EXPIRED';
+  status: ExportStatus;
   filter: Record<string, unknown>;
   total: number;
   rowsDone: number;
@@ -92,34 +116,34 @@ export const EXPORT_TTL_MS = 24 * 3_600_000;
 export const STALE_MS = 2 * 60_000;
 
 interface Query {
-  sql: string;
-  countSql: string;
-  params: unknown[];
+  /** the rows, one object per row whose keys are the CSV columns */
+  rows: { stream(chunkSize: number): AsyncIterableIterator<Record<string, unknown>>; compile(): CompiledQuery };
+  count: { executeTakeFirstOrThrow(): Promise<{ n: number }> };
   columns: string[];
-  /** rows come as arrays of cells already (rowMode 'array'), not objects */
-  arrayRows?: boolean;
-  /** a row of the query to CSV cells, in column order */
-  cells: (row: Record<string, unknown>) => unknown[];
 }
 
-const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v == null ? '' : String(v));
-/** A timestamptz column as Date#toISOString writes it (UTC, milliseconds), or '' for NULL. */
-const isoSql = (col: string) => `COALESCE(to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), '')`;
+/** A timestamptz as Date#toISOString writes it (UTC, milliseconds), or '' for NULL. */
+const isoOf = (e: Expression<Date | null>) => sql<string>`COALESCE(to_char(${e} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), '')`;
+const yesNo = (cond: Expression<SqlBool>) => eb.case().when(cond).then(sql.lit('yes')).else(sql.lit('no')).end();
+const orEmpty = (e: Expression<string | null>) => eb.fn.coalesce(e, sql.lit(''));
+const countRows = sql<number>`count(*)::int`.as('n');
 
-function buildQuery(f: ExportFilter): Query {
-  const params: unknown[] = [];
-  const where: string[] = [];
-  const add = (sql: string, value: unknown) => {
-    params.push(value);
-    where.push(sql.replaceAll('?', `$${params.length}`));
-  };
-  if (f.kind === 'SIGNATURES') {
-    if (f.actionId) add('s.action_id = ?::uuid', f.actionId);
-    if (f.status) add(`s.status = ?::"SignatureStatus"`, f.status);
-    if (f.from) add('s.created_at >= ?', f.from);
-    if (f.to) add('s.created_at < ?', f.to);
-    if (f.country) add('s.country = ?', f.country);
-    const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+/** Every condition, or none. */
+const allOf = (conds: Expression<SqlBool>[]) => (conds.length ? eb.and(conds) : null);
+
+// Every cell comes out of PostgreSQL as the text the file shows (timestamps formatted there, in
+// UTC, exactly as Date#toISOString writes them): no Date parsed in JavaScript only to be printed
+// again. That work was most of the cost per row. Each column is aliased to its CSV header.
+function buildQuery(k: Kysely<DB>, f: ExportFilter): Query {
+  const conds: Expression<SqlBool>[] = [];
+  if (f.kind === ExportKind.SIGNATURES) {
+    if (f.actionId) conds.push(eb('s.action_id', '=', f.actionId));
+    // the status is one of the kind's (checkStatus)
+    if (f.status) conds.push(eb('s.status', '=', f.status as SignatureStatus));
+    if (f.from) conds.push(eb('s.created_at', '>=', f.from));
+    if (f.to) conds.push(eb('s.created_at', '<', f.to));
+    if (f.country) conds.push(eb('s.country', '=', f.country));
+    const where = allOf(conds);
     const personal = Boolean(f.includePersonal);
     const everyEmail = personal && Boolean(f.emailsWithoutConsent);
     // Data minimisation: no IP hashes, no letters, no consent history; names only when asked
@@ -144,43 +168,82 @@ function buildQuery(f: ExportFilter): Query {
       'public_wall',
       ...(personal ? ['first_name', 'last_name', 'contact_consent', 'email'] : []),
     ];
-    // Every cell comes out of PostgreSQL as the text the file shows (timestamps formatted
-    // there, in UTC, exactly as Date#toISOString writes them): rows as arrays, no Date parsed in
-    // JavaScript only to be printed again. That work was most of the cost per row.
-    return {
-      sql: `SELECT s.id::text, a.slug, s.status::text, ${isoSql('s.created_at')}, ${isoSql('s.confirmed_at')}, ${isoSql('s.invalidated_at')},
-                   COALESCE(s.invalid_reason, ''), s.country, s.locale, COALESCE(s.source, ''),
-                   CASE WHEN s.named_disclosure THEN 'yes' ELSE 'no' END,
-                   CASE WHEN s.named_disclosure AND s.named_to_own_country THEN 'yes' ELSE 'no' END, CASE WHEN s.public_wall THEN 'yes' ELSE 'no' END
-                   ${
-                     personal
-                       ? `, COALESCE(p.first_name, ''), COALESCE(p.last_name, ''), CASE WHEN cc.contact THEN 'yes' ELSE 'no' END,
-                          ${everyEmail ? "COALESCE(p.email, '')" : "CASE WHEN cc.contact THEN COALESCE(p.email, '') ELSE '' END"}`
-                       : ''
-                   }
-              FROM signatures s JOIN actions a ON a.id = s.action_id
-              ${personal ? `JOIN supporters p ON p.id = s.supporter_id CROSS JOIN LATERAL (SELECT ${contactConsentSql} AS contact) cc` : ''}
-              ${cond} ORDER BY s.created_at, s.id`,
-      countSql: `SELECT count(*)::int AS n FROM signatures s ${cond}`,
-      params,
-      columns,
-      arrayRows: true,
-      cells: (r) => r as unknown as unknown[],
-    };
+    const rows = k
+      .selectFrom('signatures as s')
+      .innerJoin('actions as a', 'a.id', 's.action_id')
+      .select((e) => [
+        's.id as signature_id',
+        'a.slug as action',
+        's.status',
+        isoOf(e.ref('s.created_at')).as('created_at'),
+        isoOf(e.ref('s.confirmed_at')).as('confirmed_at'),
+        isoOf(e.ref('s.invalidated_at')).as('invalidated_at'),
+        orEmpty(e.ref('s.invalid_reason')).as('invalid_reason'),
+        's.country',
+        's.locale',
+        orEmpty(e.ref('s.source')).as('source'),
+        yesNo(e.ref('s.named_disclosure')).as('named_disclosure'),
+        yesNo(e.and([e.ref('s.named_disclosure'), e.ref('s.named_to_own_country')])).as('named_to_own_country'),
+        yesNo(e.ref('s.public_wall')).as('public_wall'),
+      ])
+      .$if(personal, (q) =>
+        q
+          .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+          // the consent, decided once per row for two columns
+          .crossJoinLateral(k.selectNoFrom(contactConsent.as('contact')).as('cc'))
+          .select((e) => [
+            orEmpty(e.ref('p.first_name')).as('first_name'),
+            orEmpty(e.ref('p.last_name')).as('last_name'),
+            yesNo(e.ref('cc.contact')).as('contact_consent'),
+            (everyEmail ? orEmpty(e.ref('p.email')) : e.case().when(e.ref('cc.contact')).then(orEmpty(e.ref('p.email'))).else(sql.lit('')).end()).as('email'),
+          ]),
+      )
+      .$if(where !== null, (q) => q.where(where!))
+      .orderBy('s.created_at')
+      .orderBy('s.id');
+    const counted = k
+      .selectFrom('signatures as s')
+      .select(countRows)
+      .$if(where !== null, (q) => q.where(where!));
+    return { rows, count: counted, columns };
   }
-  if (f.actionId) add('b.action_id = ?::uuid', f.actionId);
-  if (f.status) add(`l.status = ?::"LetterStatus"`, f.status);
-  if (f.from) add('l.created_at >= ?', f.from);
-  if (f.to) add('l.created_at < ?', f.to);
-  if (f.country) add('g.country = ?', f.country);
-  const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const from = 'FROM letters l JOIN delivery_batches b ON b.id = l.batch_id JOIN targets g ON g.id = l.target_id';
+  if (f.actionId) conds.push(eb('b.action_id', '=', f.actionId));
+  if (f.status) conds.push(eb('l.status', '=', f.status as LetterStatus));
+  if (f.from) conds.push(eb('l.created_at', '>=', f.from));
+  if (f.to) conds.push(eb('l.created_at', '<', f.to));
+  if (f.country) conds.push(eb('g.country', '=', f.country));
+  const where = allOf(conds);
+  const letters = () =>
+    k
+      .selectFrom('letters as l')
+      .innerJoin('delivery_batches as b', 'b.id', 'l.batch_id')
+      .innerJoin('targets as g', 'g.id', 'l.target_id')
+      .$if(where !== null, (q) => q.where(where!));
+  const rows = letters()
+    .innerJoin('actions as a', 'a.id', 'b.action_id')
+    .select((e) => [
+      'l.id as letter_id',
+      'a.slug as action',
+      'b.reason as batch_reason',
+      'l.status',
+      isoOf(e.ref('l.created_at')).as('created_at'),
+      isoOf(e.ref('l.sent_at')).as('sent_at'),
+      isoOf(e.ref('l.bounced_at')).as('bounced_at'),
+      isoOf(e.ref('l.opened_at')).as('opened_at'),
+      'l.signature_count as signatures',
+      'l.locale',
+      'l.attempts',
+      orEmpty(e.ref('l.last_error')).as('last_error'),
+      'g.name as target',
+      'g.organisation',
+      orEmpty(e.ref('g.country')).as('target_country'),
+      'g.email as target_email',
+    ])
+    .orderBy('l.created_at')
+    .orderBy('l.id');
   return {
-    sql: `SELECT l.id, a.slug, b.reason, l.status, l.created_at, l.sent_at, l.bounced_at, l.opened_at, l.signature_count,
-                 l.locale, l.attempts, l.last_error, g.name, g.organisation, g.country, g.email
-            ${from} JOIN actions a ON a.id = b.action_id ${cond} ORDER BY l.created_at, l.id`,
-    countSql: `SELECT count(*)::int AS n ${from} ${cond}`,
-    params,
+    rows,
+    count: letters().select(countRows),
     columns: [
       'letter_id',
       'action',
@@ -199,24 +262,6 @@ function buildQuery(f: ExportFilter): Query {
       'target_country',
       'target_email',
     ],
-    cells: (r) => [
-      r.id,
-      r.slug,
-      r.reason,
-      r.status,
-      iso(r.created_at),
-      iso(r.sent_at),
-      iso(r.bounced_at),
-      iso(r.opened_at),
-      r.signature_count,
-      r.locale,
-      r.attempts,
-      r.last_error ?? '',
-      r.name,
-      r.organisation,
-      r.country ?? '',
-      r.email,
-    ],
   };
 }
 
@@ -228,23 +273,23 @@ export function safeCells(cells: unknown[]): string[] {
 /**
  * The CSV of an export as a stream with backpressure: rows from a server-side cursor (1,000 per
  * FETCH), each turned into neutralised cells, then csv-stringify. Memory stays flat whatever the
- * row count. The caller owns `client` (and its transaction) and releases it when the stream ends
- * or fails; `onRow` is called once per row written. The staff export writes this into its file;
- * the benchmark (tests/bench/export.ts) measures it against PostgreSQL's own COPY.
+ * row count. Give it a transaction (its snapshot is the file's): the caller owns it and ends it
+ * when the stream ends or fails; `onRow` is called once per row written. The staff export writes
+ * this into its file; the benchmark (tests/bench/export.ts) measures it against PostgreSQL's own COPY.
  */
-export function exportCsv(client: pg.PoolClient, f: ExportFilter, onRow?: () => void): Readable {
-  const q = buildQuery(f);
-  const rows = client.query(new QueryStream(q.sql, q.params, { batchSize: 1_000, ...(q.arrayRows ? { rowMode: 'array' as const } : {}) }));
+export function exportCsv(db: Kysely<DB>, f: ExportFilter, onRow?: () => void): Readable {
+  const q = buildQuery(db, f);
+  const rows = Readable.from(q.rows.stream(1_000));
   const toCells = new Transform({
     objectMode: true,
     transform(row: Record<string, unknown>, _enc, cb) {
       onRow?.();
-      cb(null, safeCells(q.cells(row)));
+      cb(null, safeCells(q.columns.map((c) => row[c])));
     },
   });
   const csv = stringify({ header: true, columns: q.columns });
   // an error anywhere (the query, say) ends the stream the caller reads with that error; the
-  // caller giving up on it (its file failed, say) closes the cursor, so the client is free again
+  // caller giving up on it (its file failed, say) closes the cursor, so the connection is free again
   rows.on('error', (err) => toCells.destroy(err));
   toCells.on('error', (err) => csv.destroy(err));
   csv.on('close', () => {
@@ -257,27 +302,27 @@ export function exportCsv(client: pg.PoolClient, f: ExportFilter, onRow?: () => 
 }
 
 /** The query of an export and its parameters (the benchmark gives the same rows to COPY). */
-export function exportQuery(f: ExportFilter): { sql: string; params: unknown[]; columns: string[] } {
-  const { sql, params, columns } = buildQuery(f);
-  return { sql, params, columns };
+export function exportQuery(db: Kysely<DB>, f: ExportFilter): { sql: string; params: readonly unknown[]; columns: string[] } {
+  const { rows, columns } = buildQuery(db, f);
+  const compiled = rows.compile();
+  return { sql: compiled.sql, params: compiled.parameters, columns };
 }
 
 async function checkAction(pool: pg.Pool, actionId: string | undefined): Promise<void> {
   if (!actionId) return;
-  const { rowCount } = await pool.query('SELECT 1 FROM actions WHERE id = $1', [actionId]);
-  if (!rowCount) throw notFound('action_not_found', 'No action has this id');
+  const found = await qb(pool).selectFrom('actions').select('id').where('id', '=', actionId).executeTakeFirst();
+  if (!found) throw notFound('action_not_found', 'No action has this id');
 }
 
 export async function countExport(deps: Pick<ExportDeps, 'pool'>, f: ExportFilter): Promise<number> {
   checkStatus(f);
   await checkAction(deps.pool, f.actionId);
-  const q = buildQuery(f);
-  const { rows } = await deps.pool.query<{ n: number }>(q.countSql, q.params);
-  return rows[0]!.n;
+  const { n } = await buildQuery(qb(deps.pool), f).count.executeTakeFirstOrThrow();
+  return n;
 }
 
 function checkStatus(f: ExportFilter): void {
-  const allowed: readonly string[] = f.kind === 'SIGNATURES' ? SIGNATURE_STATUSES : LETTER_STATUSES;
+  const allowed: readonly string[] = f.kind === ExportKind.SIGNATURES ? SIGNATURE_STATUSES : LETTER_STATUSES;
   if (f.status && !allowed.includes(f.status)) {
     throw new AppError(422, 'invalid_status', `status must be one of ${allowed.join(', ')} for ${f.kind.toLowerCase()}`);
   }
@@ -292,12 +337,12 @@ function filterRecord(f: ExportFilter): Record<string, unknown> {
     ...(f.from ? { from: f.from.toISOString() } : {}),
     ...(f.to ? { to: f.to.toISOString() } : {}),
     ...(f.country ? { country: f.country } : {}),
-    ...(f.kind === 'SIGNATURES' ? { includePersonal: Boolean(f.includePersonal) } : {}),
+    ...(f.kind === ExportKind.SIGNATURES ? { includePersonal: Boolean(f.includePersonal) } : {}),
     ...(widerThanConsent(f) ? { emailsWithoutConsent: true, reason: f.reason ?? '' } : {}),
   };
 }
 
-const widerThanConsent = (f: ExportFilter) => f.kind === 'SIGNATURES' && Boolean(f.includePersonal) && Boolean(f.emailsWithoutConsent);
+const widerThanConsent = (f: ExportFilter) => f.kind === ExportKind.SIGNATURES && Boolean(f.includePersonal) && Boolean(f.emailsWithoutConsent);
 
 /**
  * The addresses of signers who did not agree to be contacted leave Chorus only by an admin,
@@ -305,12 +350,12 @@ const widerThanConsent = (f: ExportFilter) => f.kind === 'SIGNATURES' && Boolean
  */
 function checkWider(staff: ExportStaff, f: ExportFilter): void {
   if (!f.emailsWithoutConsent) return;
-  if (f.kind !== 'SIGNATURES' || !f.includePersonal) {
+  if (f.kind !== ExportKind.SIGNATURES || !f.includePersonal) {
     throw new AppError(422, 'emails_need_personal', 'emailsWithoutConsent applies to a signatures export with includePersonal', {}, [
       { path: 'emailsWithoutConsent', message: 'applies to a signatures export with includePersonal' },
     ]);
   }
-  if (staff.role !== 'ADMIN') {
+  if (staff.role !== StaffRole.ADMIN) {
     throw new AppError(403, 'admin_only', 'Only an admin may export the addresses of signers who did not agree to be contacted');
   }
   if (!f.reason || f.reason.trim().length < 10) {
@@ -332,11 +377,11 @@ export async function startExport(deps: ExportDeps, staff: ExportStaff, f: Expor
   const total = await countExport(deps, f);
   await mkdir(resolve(deps.dir), { recursive: true });
   const now = deps.clock();
-  const { rows } = await deps.pool.query<{ id: string }>(
-    `INSERT INTO export_jobs (staff_id, kind, filter, total, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`,
-    [staffId, f.kind, JSON.stringify(filterRecord(f)), total, now],
-  );
-  const id = rows[0]!.id;
+  const { id } = await qb(deps.pool)
+    .insertInto('export_jobs')
+    .values({ staff_id: staffId, kind: f.kind, filter: JSON.stringify(filterRecord(f)), total, created_at: now, updated_at: now })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   await recordAudit(deps.pool, {
     staffId,
     verb: 'export_started',
@@ -353,73 +398,82 @@ async function runExport(deps: ExportDeps, id: string, staffId: string, f: Expor
   const final = fileOf(deps, id);
   const partial = `${final}.part`;
   const every = deps.progressEvery ?? 5_000;
+  const k = qb(deps.pool);
+  const job = () => k.updateTable('export_jobs').where('id', '=', id);
   let rowsDone = 0;
   let progress: Promise<unknown> = Promise.resolve();
   const report = () => {
     const n = rowsDone;
     progress = progress.then(() =>
-      deps.pool.query(`UPDATE export_jobs SET rows_done = $2, updated_at = $3 WHERE id = $1 AND status = 'RUNNING'`, [id, n, deps.clock()]).catch(() => {}),
+      job()
+        .set({ rows_done: n, updated_at: deps.clock() })
+        .where('status', '=', ExportStatus.RUNNING)
+        .execute()
+        .catch(() => {}),
     );
   };
-  const client = await deps.pool.connect();
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // each FETCH is its own statement; this bounds one, not the whole export
-    await client.query(`SET LOCAL statement_timeout = '5min'`);
-    await pipeline(
-      exportCsv(client, f, () => {
-        rowsDone++;
-        if (rowsDone % every === 0) report();
-      }),
-      createWriteStream(partial, { mode: 0o600 }),
-    );
-    await client.query('COMMIT');
+    // one snapshot for the whole file
+    await k
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute(async (trx) => {
+        // each FETCH is its own statement; this bounds one, not the whole export (SET LOCAL)
+        await trx.selectNoFrom((e) => e.fn('set_config', [sql.lit('statement_timeout'), sql.lit('5min'), sql.lit(true)]).as('timeout')).execute();
+        await pipeline(
+          exportCsv(trx, f, () => {
+            rowsDone++;
+            if (rowsDone % every === 0) report();
+          }),
+          createWriteStream(partial, { mode: 0o600 }),
+        );
+      });
     await rename(partial, final);
     await progress;
-    await deps.pool.query(
-      `UPDATE export_jobs SET status = 'DONE', rows_done = $2, updated_at = $3, finished_at = $3 WHERE id = $1`,
-      [id, rowsDone, deps.clock()],
-    );
+    const at = deps.clock();
+    await job().set({ status: ExportStatus.DONE, rows_done: rowsDone, updated_at: at, finished_at: at }).execute();
     await recordAudit(deps.pool, { staffId, verb: 'export_completed', entity: 'export', entityId: id, after: { ...filterRecord(f), rows: rowsDone }, at: deps.clock() });
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
     await rm(partial, { force: true }).catch(() => {});
     await progress;
-    await deps.pool
-      .query(`UPDATE export_jobs SET status = 'FAILED', error = $2, updated_at = $3, finished_at = $3 WHERE id = $1`, [
-        id,
-        String(err instanceof Error ? err.message : err).slice(0, 500),
-        deps.clock(),
-      ])
+    const at = deps.clock();
+    await job()
+      .set({ status: ExportStatus.FAILED, error: String(err instanceof Error ? err.message : err).slice(0, 500), updated_at: at, finished_at: at })
+      .execute()
       .catch(() => {});
     throw err;
-  } finally {
-    client.release();
   }
 }
 
-type JobRow = {
-  id: string;
-  kind: ExportKind;
-  status: ExportJobView['status'];
-  filter: Record<string, unknown>;
-  total: number;
-  rows_done: number;
-  error: string | null;
-  created_at: Date;
-  updated_at: Date;
-  finished_at: Date | null;
-  staff_id: string;
-  staff_email: string | null;
-};
+const jobs = (pool: pg.Pool) =>
+  qb(pool)
+    .selectFrom('export_jobs as j')
+    .leftJoin('staff_users as s', 's.id', 'j.staff_id')
+    .select([
+      'j.id',
+      'j.kind',
+      'j.status',
+      'j.filter',
+      'j.total',
+      'j.rows_done',
+      'j.error',
+      'j.created_at',
+      'j.updated_at',
+      'j.finished_at',
+      'j.staff_id',
+      's.email as staff_email',
+    ]);
+
+type JobRow = Awaited<ReturnType<ReturnType<typeof jobs>['executeTakeFirstOrThrow']>>;
 
 function toView(deps: Pick<ExportDeps, 'clock'>, r: JobRow): ExportJobView {
-  const stale = r.status === 'RUNNING' && deps.clock().getTime() - r.updated_at.getTime() > STALE_MS;
+  const stale = r.status === ExportStatus.RUNNING && deps.clock().getTime() - r.updated_at.getTime() > STALE_MS;
   return {
     id: r.id,
     kind: r.kind,
-    status: stale ? 'FAILED' : r.status,
-    filter: r.filter,
+    status: stale ? ExportStatus.FAILED : r.status,
+    filter: r.filter as Record<string, unknown>,
     total: r.total,
     rowsDone: r.rows_done,
     error: stale ? 'The export stopped (its server process ended); start it again.' : r.error,
@@ -430,17 +484,13 @@ function toView(deps: Pick<ExportDeps, 'clock'>, r: JobRow): ExportJobView {
   };
 }
 
-const JOB_SELECT = `SELECT j.id, j.kind, j.status, j.filter, j.total, j.rows_done, j.error, j.created_at, j.updated_at, j.finished_at,
-                           j.staff_id, s.email AS staff_email
-                      FROM export_jobs j LEFT JOIN staff_users s ON s.id = j.staff_id`;
-
 export async function getExport(deps: Pick<ExportDeps, 'pool' | 'clock'>, id: string): Promise<ExportJobView | null> {
-  const { rows } = await deps.pool.query<JobRow>(`${JOB_SELECT} WHERE j.id = $1`, [id]);
-  return rows[0] ? toView(deps, rows[0]) : null;
+  const row = await jobs(deps.pool).where('j.id', '=', id).executeTakeFirst();
+  return row ? toView(deps, row) : null;
 }
 
 export async function listExports(deps: Pick<ExportDeps, 'pool' | 'clock'>, limit = 50): Promise<ExportJobView[]> {
-  const { rows } = await deps.pool.query<JobRow>(`${JOB_SELECT} ORDER BY j.created_at DESC LIMIT $1`, [limit]);
+  const rows = await jobs(deps.pool).orderBy('j.created_at', 'desc').limit(limit).execute();
   return rows.map((r) => toView(deps, r));
 }
 
@@ -452,8 +502,8 @@ export async function openExport(
 ): Promise<{ job: ExportJobView; size: number; stream: NodeJS.ReadableStream }> {
   const job = await getExport(deps, id);
   if (!job) throw notFound('export_not_found', 'No export has this id');
-  if (job.status === 'EXPIRED') throw gone('export_expired', 'This export was deleted after 24 hours; start it again');
-  if (job.status !== 'DONE') throw new AppError(409, 'export_not_ready', 'This export is not finished');
+  if (job.status === ExportStatus.EXPIRED) throw gone('export_expired', 'This export was deleted after 24 hours; start it again');
+  if (job.status !== ExportStatus.DONE) throw new AppError(409, 'export_not_ready', 'This export is not finished');
   const path = fileOf(deps, id);
   const size = await stat(path).then(
     (s) => s.size,
@@ -470,11 +520,13 @@ export async function openExport(
 /** Deletes the files of exports older than 24 hours and marks them EXPIRED. */
 export async function expireExports(deps: Pick<ExportDeps, 'pool' | 'clock' | 'dir'>): Promise<number> {
   const cutoff = new Date(deps.clock().getTime() - EXPORT_TTL_MS);
-  const { rows } = await deps.pool.query<{ id: string }>(
-    `UPDATE export_jobs SET status = 'EXPIRED', updated_at = $2
-      WHERE created_at < $1 AND status IN ('DONE', 'FAILED', 'RUNNING') RETURNING id`,
-    [cutoff, deps.clock()],
-  );
+  const rows = await qb(deps.pool)
+    .updateTable('export_jobs')
+    .set({ status: ExportStatus.EXPIRED, updated_at: deps.clock() })
+    .where('created_at', '<', cutoff)
+    .where('status', 'in', [ExportStatus.DONE, ExportStatus.FAILED, ExportStatus.RUNNING])
+    .returning('id')
+    .execute();
   for (const r of rows) {
     await rm(fileOf(deps, r.id), { force: true });
     await rm(`${fileOf(deps, r.id)}.part`, { force: true });

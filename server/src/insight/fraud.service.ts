@@ -2,12 +2,16 @@
 // window or name, preview how many match, then invalidate them in one transaction that also
 // takes them back out of the public counts. Staff never see a raw address: a typed address
 // is hashed here with the signing path's key, compared, and forgotten.
+import { expressionBuilder, sql, type Expression, type SqlBool } from 'kysely';
 import type pg from 'pg';
-import { inTransaction } from '../db/db.ts';
+import { inTransaction, qb, SignatureStatus, type DB } from '../db/db.ts';
 import { COUNTER_LOCK } from '../signature/counter.service.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
 import { hashIp, hashNetwork } from '../shared/tokens.ts';
 import { recordAudit } from '../staff/audit.ts';
+
+/** The states a signature can be invalidated from. */
+export type LiveStatus = typeof SignatureStatus.PENDING | typeof SignatureStatus.CONFIRMED;
 
 export interface FraudFilter {
   /** every search is within one action */
@@ -24,14 +28,14 @@ export interface FraudFilter {
   /** case-insensitive substring of "first last"; % and _ are literal */
   namePattern?: string;
   /** which signatures: both live states by default */
-  status?: 'PENDING' | 'CONFIRMED';
+  status?: LiveStatus;
 }
 
 export interface SampleRow {
   id: string;
   actionSlug: string;
   createdAt: string;
-  status: 'PENDING' | 'CONFIRMED';
+  status: LiveStatus;
   /** first name only, and the domain of the email: never a full address */
   firstName: string | null;
   emailDomain: string | null;
@@ -49,6 +53,8 @@ export interface Preview {
   /** the most frequent address hashes, networks and domains among the matches (top 5 each) */
   clusters: { ipHash: { value: string; count: number }[]; netHash: { value: string; count: number }[]; emailDomain: { value: string; count: number }[] };
 }
+
+type ClusterKind = keyof Preview['clusters'];
 
 export const SAMPLE_LIMIT = 20;
 
@@ -84,41 +90,45 @@ function narrows(f: FraudFilter): boolean {
   return Boolean(f.ip || f.ipHash || f.network || f.netHash || f.emailDomain || f.from || f.to || f.namePattern);
 }
 
-/** The WHERE clause over signatures `s` joined to supporters `p`, and its parameters. */
-function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): { sql: string; params: unknown[] } {
+/** Signatures `s` with their supporters `p`: what a filter is written over. */
+type Matched = DB & { s: DB['signatures']; p: DB['supporters'] };
+
+const matchedEb = expressionBuilder<Matched, 's' | 'p'>();
+
+/** The domain of the supporter's canonical address ('' if it has none). */
+const emailDomain = matchedEb.fn<string>('split_part', ['p.canonical_email', sql.lit('@'), sql.lit(2)]);
+
+/** The condition over signatures `s` joined to supporters `p` (every criterion given), made up to asOf. */
+function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): Expression<SqlBool> {
   if (!narrows(f)) {
     throw new AppError(422, 'filter_too_broad', 'Choose at least one of: address, network, email domain, time window or name');
   }
-  const params: unknown[] = [];
-  const where: string[] = [];
-  const add = (sql: string, value: unknown) => {
-    params.push(value);
-    where.push(sql.replaceAll('?', `$${params.length}`));
-  };
-  if (f.status) add(`s.status = ?::"SignatureStatus"`, f.status);
-  else where.push(`s.status IN ('PENDING', 'CONFIRMED')`);
-  if (f.actionId) add('s.action_id = ?::uuid', f.actionId);
-  if (f.ip) add('s.ip_hash = ANY(?::varchar[])', addressSpellings(f.ip).map((a) => hashIp(deps.secret, a)));
-  if (f.ipHash) add('s.ip_hash = ?', f.ipHash);
-  if (f.network) add('s.net_hash = ?', hashNetwork(deps.secret, f.network));
-  if (f.netHash) add('s.net_hash = ?', f.netHash);
-  if (f.emailDomain) add(`split_part(p.canonical_email, '@', 2) = ?`, f.emailDomain.replace(/^@/, '').toLowerCase());
-  if (f.from) add('s.created_at >= ?', f.from);
-  if (f.to) add('s.created_at < ?', f.to);
+  const eb = matchedEb;
+  const name = (pending: 's.pending_first_name' | 's.pending_last_name', own: 'p.first_name' | 'p.last_name') => eb.fn.coalesce(pending, own, sql.lit(''));
+  const where: Expression<SqlBool>[] = [
+    f.status ? eb('s.status', '=', f.status) : eb('s.status', 'in', [SignatureStatus.PENDING, SignatureStatus.CONFIRMED]),
+  ];
+  if (f.actionId) where.push(eb('s.action_id', '=', f.actionId));
+  if (f.ip) where.push(eb('s.ip_hash', '=', eb.fn.any(eb.val(addressSpellings(f.ip).map((a) => hashIp(deps.secret, a))))));
+  if (f.ipHash) where.push(eb('s.ip_hash', '=', f.ipHash));
+  if (f.network) where.push(eb('s.net_hash', '=', hashNetwork(deps.secret, f.network)));
+  if (f.netHash) where.push(eb('s.net_hash', '=', f.netHash));
+  if (f.emailDomain) where.push(eb(emailDomain, '=', f.emailDomain.replace(/^@/, '').toLowerCase()));
+  if (f.from) where.push(eb('s.created_at', '>=', f.from));
+  if (f.to) where.push(eb('s.created_at', '<', f.to));
   if (f.namePattern) {
-    // a sign-up not yet confirmed carries its own name (the supporter's changes only at confirmation)
-    add(
-      `(COALESCE(s.pending_first_name, p.first_name, '') || ' ' || COALESCE(s.pending_last_name, p.last_name, '')) ILIKE ? ESCAPE '\\'`,
-      `%${escapeLike(f.namePattern)}%`,
-    );
+    // a sign-up not yet confirmed carries its own name (the supporter's changes only at
+    // confirmation); the pattern escapes with a backslash (escapeLike), ILIKE's default escape
+    const fullName = eb(eb(name('s.pending_first_name', 'p.first_name'), '||', sql.lit(' ')), '||', name('s.pending_last_name', 'p.last_name'));
+    where.push(eb(eb.parens(fullName), 'ilike', `%${escapeLike(f.namePattern)}%`));
   }
-  add('s.created_at <= ?', asOf);
-  return { sql: where.join(' AND '), params };
+  where.push(eb('s.created_at', '<=', asOf));
+  return eb.and(where);
 }
 
 async function checkAction(pool: pg.Pool, actionId: string): Promise<void> {
-  const { rowCount } = await pool.query('SELECT 1 FROM actions WHERE id = $1', [actionId]);
-  if (!rowCount) throw notFound('action_not_found', 'No action has this id');
+  const found = await qb(pool).selectFrom('actions').select('id').where('id', '=', actionId).executeTakeFirst();
+  if (!found) throw notFound('action_not_found', 'No action has this id');
 }
 
 /**
@@ -129,43 +139,92 @@ async function checkAction(pool: pg.Pool, actionId: string): Promise<void> {
  */
 export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFilter): Promise<Preview> {
   const asOf = deps.clock();
-  const { sql, params } = whereOf(deps, f, asOf);
+  const where = whereOf(deps, f, asOf);
   await checkAction(deps.pool, f.actionId);
-  const from = 'FROM signatures s JOIN supporters p ON p.id = s.supporter_id';
+  const k = qb(deps.pool);
+  const matched = () => k.selectFrom('signatures as s').innerJoin('supporters as p', 'p.id', 's.supporter_id').where(where);
   const [count, sample, clusters] = await Promise.all([
-    deps.pool.query<{ n: number }>(`SELECT count(*)::int AS n ${from} WHERE ${sql}`, params),
-    deps.pool.query<SampleRow & { createdAt: Date }>(
-      `SELECT s.id, a.slug AS "actionSlug", s.created_at AS "createdAt", s.status, COALESCE(s.pending_first_name, p.first_name) AS "firstName",
-              NULLIF(split_part(p.canonical_email, '@', 2), '') AS "emailDomain", s.country, s.source,
-              s.ip_hash AS "ipHash", s.net_hash AS "netHash"
-         ${from} JOIN actions a ON a.id = s.action_id
-        WHERE ${sql} ORDER BY s.created_at DESC, s.id LIMIT ${SAMPLE_LIMIT}`,
-      params,
-    ),
-    deps.pool.query<{ kind: 'ipHash' | 'netHash' | 'emailDomain'; value: string; count: number }>(
-      `WITH m AS (SELECT s.ip_hash, s.net_hash, split_part(p.canonical_email, '@', 2) AS domain ${from} WHERE ${sql})
-       (SELECT 'ipHash' AS kind, ip_hash AS value, count(*)::int AS count FROM m WHERE ip_hash IS NOT NULL GROUP BY ip_hash ORDER BY 3 DESC, 2 LIMIT 5)
-       UNION ALL
-       (SELECT 'netHash', net_hash, count(*)::int FROM m WHERE net_hash IS NOT NULL GROUP BY net_hash ORDER BY 3 DESC, 2 LIMIT 5)
-       UNION ALL
-       (SELECT 'emailDomain', domain, count(*)::int FROM m WHERE domain <> '' GROUP BY domain ORDER BY 3 DESC, 2 LIMIT 5)`,
-      params,
-    ),
+    matched().select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
+    matched()
+      .innerJoin('actions as a', 'a.id', 's.action_id')
+      .select((eb) => [
+        's.id',
+        'a.slug as actionSlug',
+        's.created_at as createdAt',
+        's.status',
+        eb.fn.coalesce('s.pending_first_name', 'p.first_name').as('firstName'),
+        eb.fn<string | null>('nullif', [emailDomain, sql.lit('')]).as('emailDomain'),
+        's.country',
+        's.source',
+        's.ip_hash as ipHash',
+        's.net_hash as netHash',
+      ])
+      .$narrowType<{ status: LiveStatus }>()
+      .orderBy('s.created_at', 'desc')
+      .orderBy('s.id')
+      .limit(SAMPLE_LIMIT)
+      .execute(),
+    // the five most frequent values of each column among the matches
+    k
+      .with('m', () => matched().select(['s.ip_hash', 's.net_hash', emailDomain.as('domain')]))
+      .selectFrom((eb) =>
+        eb
+          .selectFrom('m')
+          .select([sql.lit<ClusterKind>('ipHash').as('kind'), 'ip_hash as value', sql<number>`count(*)::int`.as('count')])
+          .where('ip_hash', 'is not', null)
+          .groupBy('ip_hash')
+          .orderBy('count', 'desc')
+          .orderBy('value')
+          .limit(5)
+          .as('top'),
+      )
+      .selectAll()
+      .unionAll((eb) =>
+        eb
+          .selectFrom((e) =>
+            e
+              .selectFrom('m')
+              .select([sql.lit<ClusterKind>('netHash').as('kind'), 'net_hash as value', sql<number>`count(*)::int`.as('count')])
+              .where('net_hash', 'is not', null)
+              .groupBy('net_hash')
+              .orderBy('count', 'desc')
+              .orderBy('value')
+              .limit(5)
+              .as('top'),
+          )
+          .selectAll(),
+      )
+      .unionAll((eb) =>
+        eb
+          .selectFrom((e) =>
+            e
+              .selectFrom('m')
+              .select([sql.lit<ClusterKind>('emailDomain').as('kind'), 'domain as value', sql<number>`count(*)::int`.as('count')])
+              .where('domain', '<>', '')
+              .groupBy('domain')
+              .orderBy('count', 'desc')
+              .orderBy('value')
+              .limit(5)
+              .as('top'),
+          )
+          .selectAll(),
+      )
+      .execute(),
   ]);
-  const pick = (kind: string) => clusters.rows.filter((r) => r.kind === kind).map(({ value, count }) => ({ value, count }));
+  const pick = (kind: string) => clusters.filter((r) => r.kind === kind).map(({ value, count }) => ({ value: value!, count }));
   await recordAudit(deps.pool, {
     staffId,
     verb: 'fraud_previewed',
     entity: 'signature',
     entityId: f.actionId,
     before: { filter: auditFilter(f), asOf: asOf.toISOString() },
-    after: { matched: count.rows[0]!.n, shown: sample.rows.map((r) => r.id) },
+    after: { matched: count.n, shown: sample.map((r) => r.id) },
     at: asOf,
   });
   return {
-    count: count.rows[0]!.n,
+    count: count.n,
     asOf: asOf.toISOString(),
-    sample: sample.rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
+    sample: sample.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
     clusters: { ipHash: pick('ipHash'), netHash: pick('netHash'), emailDomain: pick('emailDomain') },
   };
 }
@@ -196,30 +255,57 @@ export interface InvalidateResult {
  * counting.
  */
 export async function invalidateFraud(deps: FraudDeps, staffId: string, input: InvalidateInput): Promise<InvalidateResult> {
-  const { sql, params } = whereOf(deps, input.filter, input.asOf);
+  const where = whereOf(deps, input.filter, input.asOf);
   await checkAction(deps.pool, input.filter.actionId);
   const result = await inTransaction(deps.pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [COUNTER_LOCK]);
-    const n = params.length;
-    const { rows } = await client.query<{ invalidated: number; uncounted: number }>(
-      `WITH gone AS (
-         UPDATE signatures s SET status = 'INVALIDATED', invalidated_at = $${n + 1}, invalid_reason = $${n + 2}
-           FROM supporters p
-          WHERE p.id = s.supporter_id AND ${sql}
-         RETURNING s.action_id, s.country, (s.counted_at IS NOT NULL) AS counted
-       ), per_action AS (
-         UPDATE action_stats st SET confirmed_count = st.confirmed_count - x.n, updated_at = $${n + 1}
-           FROM (SELECT action_id, count(*)::int AS n FROM gone WHERE counted GROUP BY action_id) x
-          WHERE st.action_id = x.action_id
-       ), per_country AS (
-         UPDATE action_country_stats cs SET confirmed_count = cs.confirmed_count - x.n
-           FROM (SELECT action_id, country, count(*)::int AS n FROM gone WHERE counted GROUP BY action_id, country) x
-          WHERE cs.action_id = x.action_id AND cs.country = x.country
-       )
-       SELECT count(*)::int AS invalidated, (count(*) FILTER (WHERE counted))::int AS uncounted FROM gone`,
-      [...params, deps.clock(), input.reason],
-    );
-    const r = rows[0]!;
+    const k = qb(client);
+    await k.selectNoFrom((eb) => eb.fn('pg_advisory_xact_lock', [eb.val(COUNTER_LOCK)]).as('locked')).execute();
+    const now = deps.clock();
+    const r = await k
+      .with('gone', (db) =>
+        db
+          .updateTable('signatures as s')
+          .from('supporters as p')
+          .set({ status: SignatureStatus.INVALIDATED, invalidated_at: now, invalid_reason: input.reason })
+          .whereRef('p.id', '=', 's.supporter_id')
+          .where(where)
+          .returning((eb) => ['s.action_id', 's.country', eb('s.counted_at', 'is not', null).as('counted')]),
+      )
+      .with('per_action', (db) =>
+        db
+          .updateTable('action_stats as st')
+          .from((eb) =>
+            eb
+              .selectFrom('gone')
+              .select(['action_id', sql<number>`count(*)::int`.as('n')])
+              .where((w) => w.ref('counted'))
+              .groupBy('action_id')
+              .as('x'),
+          )
+          .set((eb) => ({ confirmed_count: eb('st.confirmed_count', '-', eb.ref('x.n')), updated_at: now }))
+          .whereRef('st.action_id', '=', 'x.action_id'),
+      )
+      .with('per_country', (db) =>
+        db
+          .updateTable('action_country_stats as cs')
+          .from((eb) =>
+            eb
+              .selectFrom('gone')
+              .select(['action_id', 'country', sql<number>`count(*)::int`.as('n')])
+              .where((w) => w.ref('counted'))
+              .groupBy(['action_id', 'country'])
+              .as('x'),
+          )
+          .set((eb) => ({ confirmed_count: eb('cs.confirmed_count', '-', eb.ref('x.n')) }))
+          .whereRef('cs.action_id', '=', 'x.action_id')
+          .whereRef('cs.country', '=', 'x.country'),
+      )
+      .selectFrom('gone')
+      .select((eb) => [
+        sql<number>`count(*)::int`.as('invalidated'),
+        eb.cast<number>(eb.fn.countAll().filterWhere((w) => w.ref('counted')), 'integer').as('uncounted'),
+      ])
+      .executeTakeFirstOrThrow();
     if (r.invalidated !== input.expectedCount) {
       throw conflict(
         'count_changed',
@@ -270,13 +356,19 @@ export const WALL_LIST_LIMIT = 100;
  */
 export async function listWall(deps: FraudDeps, staffId: string, actionId: string): Promise<WallEntry[]> {
   await checkAction(deps.pool, actionId);
-  const { rows } = await deps.pool.query<{ id: string; first_name: string; country: string; confirmed_at: Date; wall_hidden_at: Date | null }>(
-    `SELECT s.id, p.first_name, s.country, s.confirmed_at, s.wall_hidden_at
-       FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-      WHERE s.action_id = $1 AND s.status = 'CONFIRMED' AND s.public_wall AND p.erased_at IS NULL AND p.first_name IS NOT NULL
-      ORDER BY s.confirmed_at DESC LIMIT ${WALL_LIST_LIMIT}`,
-    [actionId],
-  );
+  const rows = await qb(deps.pool)
+    .selectFrom('signatures as s')
+    .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+    .select(['s.id', 'p.first_name', 's.country', 's.confirmed_at', 's.wall_hidden_at'])
+    .where('s.action_id', '=', actionId)
+    .where('s.status', '=', SignatureStatus.CONFIRMED)
+    .where((eb) => eb.ref('s.public_wall'))
+    .where('p.erased_at', 'is', null)
+    .where('p.first_name', 'is not', null)
+    .$narrowType<{ first_name: string; confirmed_at: Date }>()
+    .orderBy('s.confirmed_at', 'desc')
+    .limit(WALL_LIST_LIMIT)
+    .execute();
   await recordAudit(deps.pool, { staffId, verb: 'wall_listed', entity: 'signature', entityId: actionId, after: { shown: rows.map((r) => r.id) }, at: deps.clock() });
   return rows.map((r) => ({
     signatureId: r.id,
@@ -290,17 +382,19 @@ export async function listWall(deps: FraudDeps, staffId: string, actionId: strin
 /** Hides (or shows again) one signer's entry on the public wall; audited. */
 export async function setWallHidden(deps: FraudDeps, staffId: string, signatureId: string, hidden: boolean): Promise<WallEntry> {
   return inTransaction(deps.pool, async (client) => {
-    const { rows } = await client.query<{ action_id: string; first_name: string | null; country: string; confirmed_at: Date | null; wall_hidden_at: Date | null }>(
-      `SELECT s.action_id, p.first_name, s.country, s.confirmed_at, s.wall_hidden_at
-         FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.id = $1 FOR UPDATE OF s`,
-      [signatureId],
-    );
-    const row = rows[0];
+    const k = qb(client);
+    const row = await k
+      .selectFrom('signatures as s')
+      .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+      .select(['s.action_id', 'p.first_name', 's.country', 's.confirmed_at', 's.wall_hidden_at'])
+      .where('s.id', '=', signatureId)
+      .forUpdate('s')
+      .executeTakeFirst();
     if (!row) throw notFound('signature_not_found', 'No signature has this id');
     const before = row.wall_hidden_at;
     const after = hidden ? (before ?? deps.clock()) : null;
     if ((before === null) !== (after === null)) {
-      await client.query('UPDATE signatures SET wall_hidden_at = $2 WHERE id = $1', [signatureId, after]);
+      await k.updateTable('signatures').set({ wall_hidden_at: after }).where('id', '=', signatureId).execute();
       await recordAudit(client, {
         staffId,
         verb: hidden ? 'wall_hidden' : 'wall_shown',

@@ -10,6 +10,7 @@
 // Each run works in bounded chunks, so a backlog never holds long locks; it is idempotent, so
 // several worker processes may run it at once.
 import type pg from 'pg';
+import { qb, SignatureStatus } from '../db/db.ts';
 
 export interface RetentionDeps {
   pool: pg.Pool;
@@ -34,29 +35,49 @@ export async function runRetention(deps: RetentionDeps): Promise<RetentionResult
   const ipCutoff = new Date(now - deps.ipHashDays * DAY);
   const sigCutoff = new Date(now - deps.unconfirmedDays * DAY);
 
-  const ip = await deps.pool.query(
-    `UPDATE signatures SET ip_hash = NULL, net_hash = NULL
-     WHERE id IN (SELECT id FROM signatures
-                  WHERE (ip_hash IS NOT NULL OR net_hash IS NOT NULL) AND created_at < $1 LIMIT $2)`,
-    [ipCutoff, chunk],
-  );
-  const sigs = await deps.pool.query<{ supporter_id: string }>(
-    `DELETE FROM signatures
-     WHERE id IN (SELECT id FROM signatures
-                  WHERE created_at < $1 AND batch_id IS NULL
-                    AND (status = 'PENDING' OR status = 'INVALIDATED')
-                  LIMIT $2)
-     RETURNING supporter_id`,
-    [sigCutoff, chunk],
-  );
+  const k = qb(deps.pool);
+
+  const ip = await k
+    .updateTable('signatures')
+    .set({ ip_hash: null, net_hash: null })
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('signatures')
+        .select('id')
+        .where((w) => w.or([w('ip_hash', 'is not', null), w('net_hash', 'is not', null)]))
+        .where('created_at', '<', ipCutoff)
+        .limit(chunk),
+    )
+    .executeTakeFirst();
+  const sigs = await k
+    .deleteFrom('signatures')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('signatures')
+        .select('id')
+        .where('created_at', '<', sigCutoff)
+        .where('batch_id', 'is', null)
+        .where('status', 'in', [SignatureStatus.PENDING, SignatureStatus.INVALIDATED])
+        .limit(chunk),
+    )
+    .returning('supporter_id')
+    .execute();
   // supporters with nothing left: those just orphaned, and any older orphan
-  const sups = await deps.pool.query(
-    `DELETE FROM supporters su
-     WHERE su.id IN (SELECT s.id FROM supporters s
-                     WHERE (s.id = ANY($1::uuid[]) OR s.created_at < $2)
-                       AND NOT EXISTS (SELECT 1 FROM signatures g WHERE g.supporter_id = s.id)
-                     LIMIT $3)`,
-    [[...new Set(sigs.rows.map((r) => r.supporter_id))], sigCutoff, chunk],
-  );
-  return { ipHashesCleared: ip.rowCount ?? 0, signaturesDeleted: sigs.rowCount ?? 0, supportersDeleted: sups.rowCount ?? 0 };
+  const orphaned = [...new Set(sigs.map((r) => r.supporter_id))];
+  const sups = await k
+    .deleteFrom('supporters')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('supporters as s')
+        .select('s.id')
+        .where((w) =>
+          w.and([
+            w.or([w('s.id', '=', w.fn.any(w.val(orphaned))), w('s.created_at', '<', sigCutoff)]),
+            w.not(w.exists(w.selectFrom('signatures as g').select(w.lit(1).as('one')).whereRef('g.supporter_id', '=', 's.id'))),
+          ]),
+        )
+        .limit(chunk),
+    )
+    .executeTakeFirst();
+  return { ipHashesCleared: Number(ip.numUpdatedRows), signaturesDeleted: sigs.length, supportersDeleted: Number(sups.numDeletedRows) };
 }

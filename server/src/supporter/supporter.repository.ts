@@ -1,58 +1,63 @@
 // SQL for member self-service. Every change takes the supporter's row lock first (the same
 // order as the signature writer: supporter, then signatures), so an erasure, a consent change
 // and a repeat signature by the same person are serialised rather than interleaved.
+import { sql } from 'kysely';
 import type pg from 'pg';
-import { inTransaction } from '../db/db.ts';
+import { ConsentPurpose, inTransaction, qb, SignatureStatus, type Queryable } from '../db/db.ts';
 import type { MyDataExport, SelfServicePurpose } from './supporter.schema.ts';
 
-export interface SupporterRow {
-  id: string;
-  email: string | null;
-  locale: string;
-  unsubscribed_at: Date | null;
-  erased_at: Date | null;
-}
+const SUPPORTER_COLUMNS = ['id', 'email', 'locale', 'unsubscribed_at', 'erased_at'] as const;
+
+/** A supporter as self-service reads it. */
+export type SupporterRow = NonNullable<Awaited<ReturnType<typeof findSupporter>>>;
 
 /** Consent wording versions for choices made outside the signing form. */
 export const UNSUBSCRIBE_WORDING_VERSION = 'unsubscribe-2026-11';
 export const SELF_SERVICE_WORDING_VERSION = 'self-service-2026-11';
 
-export async function findSupporter(pool: pg.Pool | pg.PoolClient, id: string): Promise<SupporterRow | null> {
-  const { rows } = await pool.query<SupporterRow>(
-    'SELECT id, email, locale, unsubscribed_at, erased_at FROM supporters WHERE id = $1',
-    [id],
-  );
-  return rows[0] ?? null;
+export async function findSupporter(db: Queryable, id: string) {
+  return (await qb(db).selectFrom('supporters').select(SUPPORTER_COLUMNS).where('id', '=', id).executeTakeFirst()) ?? null;
 }
 
 /** A supporter who can still be written to: known by canonical email, not erased. */
 export async function findMailableByCanonicalEmail(pool: pg.Pool, canonical: string): Promise<SupporterRow | null> {
-  const { rows } = await pool.query<SupporterRow>(
-    `SELECT id, email, locale, unsubscribed_at, erased_at FROM supporters
-     WHERE canonical_email = $1 AND erased_at IS NULL AND email IS NOT NULL`,
-    [canonical],
-  );
-  return rows[0] ?? null;
+  const row = await qb(pool)
+    .selectFrom('supporters')
+    .select(SUPPORTER_COLUMNS)
+    .where('canonical_email', '=', canonical)
+    .where('erased_at', 'is', null)
+    .where('email', 'is not', null)
+    .executeTakeFirst();
+  return row ?? null;
 }
 
-/** Locks a live (not erased) supporter for the rest of the transaction; false if there is none. */
+/** Locks a live (not erased) supporter for the rest of the transaction; null if there is none. */
 async function lockLive(client: pg.PoolClient, id: string): Promise<SupporterRow | null> {
-  const { rows } = await client.query<SupporterRow>(
-    'SELECT id, email, locale, unsubscribed_at, erased_at FROM supporters WHERE id = $1 AND erased_at IS NULL FOR UPDATE',
-    [id],
-  );
-  return rows[0] ?? null;
+  const row = await qb(client)
+    .selectFrom('supporters')
+    .select(SUPPORTER_COLUMNS)
+    .where('id', '=', id)
+    .where('erased_at', 'is', null)
+    .forUpdate()
+    .executeTakeFirst();
+  return row ?? null;
 }
 
 async function appendConsent(
   client: pg.PoolClient,
-  c: { supporterId: string; signatureId: string | null; purpose: string; granted: boolean; wordingVersion: string; at: Date },
+  c: { supporterId: string; signatureId: string | null; purpose: ConsentPurpose; granted: boolean; wordingVersion: string; at: Date },
 ): Promise<void> {
-  await client.query(
-    `INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at)
-     VALUES ($1, $2, $3::"ConsentPurpose", $4, $5, $6)`,
-    [c.supporterId, c.signatureId, c.purpose, c.granted, c.wordingVersion, c.at],
-  );
+  await qb(client)
+    .insertInto('consents')
+    .values({
+      supporter_id: c.supporterId,
+      signature_id: c.signatureId,
+      purpose: c.purpose,
+      granted: c.granted,
+      wording_version: c.wordingVersion,
+      created_at: c.at,
+    })
+    .execute();
 }
 
 /**
@@ -64,17 +69,25 @@ export async function markUnsubscribed(pool: pg.Pool, id: string, at: Date): Pro
     const sup = await lockLive(client, id);
     if (!sup) return 'gone';
     if (sup.unsubscribed_at) return 'already';
-    await client.query('UPDATE supporters SET unsubscribed_at = $2 WHERE id = $1', [id, at]);
-    await appendConsent(client, { supporterId: id, signatureId: null, purpose: 'CONTACT', granted: false, wordingVersion: UNSUBSCRIBE_WORDING_VERSION, at });
+    await qb(client).updateTable('supporters').set({ unsubscribed_at: at }).where('id', '=', id).execute();
+    await appendConsent(client, {
+      supporterId: id,
+      signatureId: null,
+      purpose: ConsentPurpose.CONTACT,
+      granted: false,
+      wordingVersion: UNSUBSCRIBE_WORDING_VERSION,
+      at,
+    });
     return 'unsubscribed';
   });
 }
 
-const FLAG_COLUMN: Record<Exclude<SelfServicePurpose, 'CONTACT'>, string> = {
+/** The signature's current flag for each choice made per signature. */
+const FLAG_COLUMN = {
   NAMED_DISCLOSURE: 'named_disclosure',
   NAMED_TO_OWN_COUNTRY: 'named_to_own_country',
   PUBLIC_WALL: 'public_wall',
-};
+} as const satisfies Record<Exclude<SelfServicePurpose, typeof ConsentPurpose.CONTACT>, string>;
 
 export type ConsentChangeResult = 'changed' | 'gone' | 'signature_not_found' | 'needs_named';
 
@@ -91,33 +104,41 @@ export async function changeConsent(
   return inTransaction(pool, async (client) => {
     const sup = await lockLive(client, c.supporterId);
     if (!sup) return 'gone';
+    const k = qb(client);
     const record = (purpose: SelfServicePurpose, granted: boolean, signatureId: string | null) =>
       appendConsent(client, { supporterId: c.supporterId, signatureId, purpose, granted, wordingVersion: SELF_SERVICE_WORDING_VERSION, at: c.at });
 
-    if (c.purpose === 'CONTACT') {
-      await client.query(
-        `UPDATE supporters SET unsubscribed_at = CASE WHEN $2::bool THEN NULL ELSE COALESCE(unsubscribed_at, $3) END WHERE id = $1`,
-        [c.supporterId, c.granted, c.at],
-      );
-      await record('CONTACT', c.granted, null);
+    if (c.purpose === ConsentPurpose.CONTACT) {
+      // giving it clears the withdrawal; withdrawing it keeps the first withdrawal's time
+      await k
+        .updateTable('supporters')
+        .set((eb) => ({ unsubscribed_at: c.granted ? null : eb.fn.coalesce('unsubscribed_at', eb.val(c.at)) }))
+        .where('id', '=', c.supporterId)
+        .execute();
+      await record(ConsentPurpose.CONTACT, c.granted, null);
       return 'changed';
     }
 
-    const { rows } = await client.query<{ id: string; named_disclosure: boolean; named_to_own_country: boolean }>(
-      // only a signature its owner confirmed has choices to change: a waiting sign-up's are what its
-      // email asks to confirm (changing them would void its link), a set-aside one has none left
-      'SELECT id, named_disclosure, named_to_own_country FROM signatures WHERE id = $1 AND supporter_id = $2 AND confirmed_at IS NOT NULL FOR UPDATE',
-      [c.signatureId, c.supporterId],
-    );
-    const sig = rows[0];
+    // only a signature its owner confirmed has choices to change: a waiting sign-up's are what its
+    // email asks to confirm (changing them would void its link), a set-aside one has none left
+    const sig = c.signatureId
+      ? await k
+          .selectFrom('signatures')
+          .select(['id', 'named_disclosure', 'named_to_own_country'])
+          .where('id', '=', c.signatureId)
+          .where('supporter_id', '=', c.supporterId)
+          .where('confirmed_at', 'is not', null)
+          .forUpdate()
+          .executeTakeFirst()
+      : undefined;
     if (!sig) return 'signature_not_found';
-    if (c.purpose === 'NAMED_TO_OWN_COUNTRY' && c.granted && !sig.named_disclosure) return 'needs_named';
+    if (c.purpose === ConsentPurpose.NAMED_TO_OWN_COUNTRY && c.granted && !sig.named_disclosure) return 'needs_named';
 
-    await client.query(`UPDATE signatures SET ${FLAG_COLUMN[c.purpose]} = $2 WHERE id = $1`, [sig.id, c.granted]);
+    await k.updateTable('signatures').set(FLAG_COLUMN[c.purpose], c.granted).where('id', '=', sig.id).execute();
     await record(c.purpose, c.granted, sig.id);
-    if (c.purpose === 'NAMED_DISCLOSURE' && !c.granted && sig.named_to_own_country) {
-      await client.query('UPDATE signatures SET named_to_own_country = false WHERE id = $1', [sig.id]);
-      await record('NAMED_TO_OWN_COUNTRY', false, sig.id);
+    if (c.purpose === ConsentPurpose.NAMED_DISCLOSURE && !c.granted && sig.named_to_own_country) {
+      await k.updateTable('signatures').set({ named_to_own_country: false }).where('id', '=', sig.id).execute();
+      await record(ConsentPurpose.NAMED_TO_OWN_COUNTRY, false, sig.id);
     }
     return 'changed';
   });
@@ -132,33 +153,48 @@ export async function changeConsent(
 export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promise<boolean> {
   return inTransaction(pool, async (client) => {
     if (!(await lockLive(client, id))) return false;
-    await client.query(
-      `UPDATE signatures
-       SET letter_subject = NULL, letter_body = NULL, ip_hash = NULL, net_hash = NULL,
-           named_disclosure = false, public_wall = false, named_to_own_country = false,
-           pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
-       WHERE supporter_id = $1`,
-      [id],
-    );
+    const k = qb(client);
+    await k
+      .updateTable('signatures')
+      .set({
+        letter_subject: null,
+        letter_body: null,
+        ip_hash: null,
+        net_hash: null,
+        named_disclosure: false,
+        public_wall: false,
+        named_to_own_country: false,
+        pending_first_name: null,
+        pending_last_name: null,
+        pending_contact: null,
+      })
+      .where('supporter_id', '=', id)
+      .execute();
     // a sign-up never confirmed can no longer be: its link, still in the person's mailbox,
     // would otherwise count and deliver someone who asked to be forgotten
-    await client.query(
-      `UPDATE signatures SET status = 'INVALIDATED', invalid_reason = 'erased', invalidated_at = $2
-       WHERE supporter_id = $1 AND status = 'PENDING'`,
-      [id, at],
-    );
-    await client.query(
-      `UPDATE supporters
-       SET email = NULL, first_name = NULL, last_name = NULL, erased_at = $2,
-           -- nothing is emailed to an erased address: its email budget has nothing left to say
-           confirmation_window_at = NULL, confirmation_window_sent = 0,
-           -- a random value, not a hash of the address: a hash could be matched against a list
-           -- of suspected addresses to learn who signed. The price: an erased person who signs
-           -- again is a new supporter, and may be counted twice on an action they signed before.
-           canonical_email = 'erased:' || replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')
-       WHERE id = $1`,
-      [id, at],
-    );
+    await k
+      .updateTable('signatures')
+      .set({ status: SignatureStatus.INVALIDATED, invalid_reason: 'erased', invalidated_at: at })
+      .where('supporter_id', '=', id)
+      .where('status', '=', SignatureStatus.PENDING)
+      .execute();
+    await k
+      .updateTable('supporters')
+      .set({
+        email: null,
+        first_name: null,
+        last_name: null,
+        erased_at: at,
+        // nothing is emailed to an erased address: its email budget has nothing left to say
+        confirmation_window_at: null,
+        confirmation_window_sent: 0,
+        // a random value, not a hash of the address: a hash could be matched against a list
+        // of suspected addresses to learn who signed. The price: an erased person who signs
+        // again is a new supporter, and may be counted twice on an action they signed before.
+        canonical_email: sql<string>`'erased:' || replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`,
+      })
+      .where('id', '=', id)
+      .execute();
     return true;
   });
 }
@@ -167,59 +203,62 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** Everything stored about one supporter, in the shape of GET /api/my-data/:token. */
 export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<MyDataExport | null> {
-  const sup = await pool.query<{
-    email: string | null;
-    first_name: string | null;
-    last_name: string | null;
-    country: string | null;
-    locale: string;
-    created_at: Date;
-    unsubscribed_at: Date | null;
-  }>(
-    `SELECT email, first_name, last_name, country, locale, created_at, unsubscribed_at
-     FROM supporters WHERE id = $1 AND erased_at IS NULL`,
-    [id],
-  );
-  const s = sup.rows[0];
+  const k = qb(pool);
+  const s = await k
+    .selectFrom('supporters')
+    .select(['email', 'first_name', 'last_name', 'country', 'locale', 'created_at', 'unsubscribed_at'])
+    .where('id', '=', id)
+    .where('erased_at', 'is', null)
+    .executeTakeFirst();
   if (!s) return null;
   const [sigs, consents] = await Promise.all([
-    pool.query<{
-      id: string;
-      slug: string;
-      title: string;
-      status: 'PENDING' | 'CONFIRMED' | 'INVALIDATED';
-      country: string;
-      locale: string;
-      created_at: Date;
-      confirmed_at: Date | null;
-      letter_subject: string | null;
-      letter_body: string | null;
-      named_disclosure: boolean;
-      public_wall: boolean;
-      named_to_own_country: boolean;
-      pending_first_name: string | null;
-      pending_last_name: string | null;
-      pending_contact: boolean | null;
-    }>(
-      `SELECT s.id, a.slug,
-              COALESCE((SELECT title FROM action_texts WHERE action_id = a.id AND locale = s.locale),
-                       (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale), a.slug) AS title,
-              s.status, s.country, s.locale, s.created_at, s.confirmed_at, s.letter_subject, s.letter_body,
-              s.named_disclosure, s.public_wall, s.named_to_own_country, s.pending_first_name, s.pending_last_name, s.pending_contact
-       FROM signatures s JOIN actions a ON a.id = s.action_id
-       WHERE s.supporter_id = $1
-       ORDER BY s.created_at, s.id`,
-      [id],
-    ),
-    pool.query<{ purpose: MyDataExport['consentHistory'][number]['purpose']; granted: boolean; wording_version: string; created_at: Date; slug: string | null }>(
-      `SELECT c.purpose, c.granted, c.wording_version, c.created_at, a.slug
-       FROM consents c
-       LEFT JOIN signatures s ON s.id = c.signature_id
-       LEFT JOIN actions a ON a.id = s.action_id
-       WHERE c.supporter_id = $1
-       ORDER BY c.created_at, c.purpose, c.id`,
-      [id],
-    ),
+    k
+      .selectFrom('signatures as s')
+      .innerJoin('actions as a', 'a.id', 's.action_id')
+      .select((eb) => [
+        's.id',
+        'a.slug',
+        // the title in the language signed in, else in the action's own, else its slug
+        eb.fn
+          .coalesce(
+            eb.selectFrom('action_texts as t').select('t.title').whereRef('t.action_id', '=', 'a.id').whereRef('t.locale', '=', 's.locale').$asScalar(),
+            eb
+              .selectFrom('action_texts as t')
+              .select('t.title')
+              .whereRef('t.action_id', '=', 'a.id')
+              .whereRef('t.locale', '=', 'a.default_locale')
+              .$asScalar(),
+            'a.slug',
+          )
+          .as('title'),
+        's.status',
+        's.country',
+        's.locale',
+        's.created_at',
+        's.confirmed_at',
+        's.letter_subject',
+        's.letter_body',
+        's.named_disclosure',
+        's.public_wall',
+        's.named_to_own_country',
+        's.pending_first_name',
+        's.pending_last_name',
+        's.pending_contact',
+      ])
+      .where('s.supporter_id', '=', id)
+      .orderBy('s.created_at')
+      .orderBy('s.id')
+      .execute(),
+    k
+      .selectFrom('consents as c')
+      .leftJoin('signatures as s', 's.id', 'c.signature_id')
+      .leftJoin('actions as a', 'a.id', 's.action_id')
+      .select(['c.purpose', 'c.granted', 'c.wording_version', 'c.created_at', 'a.slug'])
+      .where('c.supporter_id', '=', id)
+      .orderBy('c.created_at')
+      .orderBy('c.purpose')
+      .orderBy('c.id')
+      .execute(),
   ]);
   return {
     exportedAt: now.toISOString(),
@@ -232,7 +271,7 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
       createdAt: s.created_at.toISOString(),
       unsubscribedAt: iso(s.unsubscribed_at),
     },
-    signatures: sigs.rows.map((r) => ({
+    signatures: sigs.map((r) => ({
       id: r.id,
       action: { slug: r.slug, title: r.title },
       status: r.status,
@@ -244,11 +283,11 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
       letterBody: r.letter_body,
       consents: { named: r.named_disclosure, wall: r.public_wall, namedToOwnCountry: r.named_to_own_country },
       pending:
-        r.status === 'CONFIRMED' || (r.pending_first_name === null && r.pending_last_name === null && r.pending_contact === null)
+        r.status === SignatureStatus.CONFIRMED || (r.pending_first_name === null && r.pending_last_name === null && r.pending_contact === null)
           ? null
           : { firstName: r.pending_first_name, lastName: r.pending_last_name, contact: r.pending_contact },
     })),
-    consentHistory: consents.rows.map((r) => ({
+    consentHistory: consents.map((r) => ({
       purpose: r.purpose,
       granted: r.granted,
       wordingVersion: r.wording_version,

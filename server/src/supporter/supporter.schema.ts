@@ -1,6 +1,7 @@
 // Member self-service without accounts: one-click unsubscribe and "my data" by emailed link.
 // The same schemas validate the requests, type the services and document the OpenAPI.
 import { z } from 'zod';
+import { ConsentPurpose, SignatureStatus } from '../db/db.ts';
 import { LOCALES } from '../shared/locales.ts';
 import { signInputSchema } from '../signature/signature.schema.ts';
 
@@ -42,7 +43,13 @@ const explicitBoolean = (label: string) =>
     .union([z.boolean(), z.enum(['true', 'false'])], { error: `${label} must be true or false` })
     .transform((v) => v === true || v === 'true');
 
-export const CONSENT_PURPOSES = ['NAMED_DISCLOSURE', 'NAMED_TO_OWN_COUNTRY', 'PUBLIC_WALL', 'CONTACT'] as const;
+/** The choices a member changes themselves (COUNT is given by signing, and goes with the signature). */
+export const CONSENT_PURPOSES = [
+  ConsentPurpose.NAMED_DISCLOSURE,
+  ConsentPurpose.NAMED_TO_OWN_COUNTRY,
+  ConsentPurpose.PUBLIC_WALL,
+  ConsentPurpose.CONTACT,
+] as const;
 export type SelfServicePurpose = (typeof CONSENT_PURPOSES)[number];
 
 export const consentChangeSchema = z
@@ -53,10 +60,10 @@ export const consentChangeSchema = z
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.purpose === 'CONTACT' && v.signatureId !== undefined) {
+    if (v.purpose === ConsentPurpose.CONTACT && v.signatureId !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['signatureId'], message: 'CONTACT applies to the supporter, not to one signature: leave signatureId out' });
     }
-    if (v.purpose !== 'CONTACT' && v.signatureId === undefined) {
+    if (v.purpose !== ConsentPurpose.CONTACT && v.signatureId === undefined) {
       ctx.addIssue({ code: 'custom', path: ['signatureId'], message: `signatureId is required for ${v.purpose}` });
     }
   });
@@ -70,7 +77,7 @@ export const eraseBodySchema = z
 
 export const erasedSchema = z.object({ status: z.literal('erased') });
 
-const signatureStatus = z.enum(['PENDING', 'CONFIRMED', 'INVALIDATED']);
+const signatureStatus = z.enum(SignatureStatus);
 
 export const myDataExportSchema = z.object({
   exportedAt: z.string(),
@@ -103,7 +110,7 @@ export const myDataExportSchema = z.object({
   ),
   consentHistory: z.array(
     z.object({
-      purpose: z.enum(['COUNT', 'NAMED_DISCLOSURE', 'NAMED_TO_OWN_COUNTRY', 'PUBLIC_WALL', 'CONTACT']),
+      purpose: z.enum(ConsentPurpose),
       granted: z.boolean(),
       wordingVersion: z.string(),
       createdAt: z.string(),
