@@ -12,6 +12,7 @@ import { packetToken } from '../../server/src/delivery/packet.service.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { myDataToken, unsubscribeToken } from '../../server/src/supporter/supporter.service.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
+import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
 
 const PETITION = 'uzbekistan-let-the-rapporteur-in';
 const LETTER = 'kazakhstan-independent-investigations';
@@ -146,8 +147,8 @@ describe('every public form, any input', () => {
     const { rows: partial } = await pool.query(
       `SELECT s.id FROM signatures s JOIN actions a ON a.id = s.action_id
        WHERE a.slug = ANY($2::text[]) AND s.created_at >= $1
-         AND CASE WHEN s.confirmed_at IS NULL THEN (SELECT count(*) FROM consents c WHERE c.signature_id = s.id) <> 0
-                  ELSE (SELECT count(*) FROM consents c WHERE c.signature_id = s.id) < 5 END`,
+         AND CASE WHEN s.confirmed_at IS NULL THEN (SELECT count(*) FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) <> 0
+                  ELSE (SELECT count(*) FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) < 5 END`,
       [startedAt, [PETITION, LETTER]],
     );
     expect(partial).toEqual([]);

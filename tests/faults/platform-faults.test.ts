@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultySmtp, type FaultySmtp, type SeenMessage } from '../support/faulty-smtp.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
 
 const RUN = randomUUID().slice(0, 8);
 /** how long PostgreSQL is away; the issue asks for 30 s */
@@ -156,7 +157,7 @@ function signLoop(slug: string, scenario: string, workers: number, pauseMs = 20)
 async function rowsFor(emails: string[]) {
   const { rows } = await pool.query<{ email: string; signature: string | null; consents: number; status: string | null; sent: Date | null }>(
     `SELECT su.canonical_email AS email, s.id AS signature, s.status, e.sent_at AS sent,
-            (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
      FROM supporters su LEFT JOIN signatures s ON s.supporter_id = su.id LEFT JOIN confirmation_emails e ON e.signature_id = s.id
      WHERE su.canonical_email = ANY($1::text[])`,
     [emails],

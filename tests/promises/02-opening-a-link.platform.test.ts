@@ -15,6 +15,7 @@ import { seed } from '../../prisma/seed.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import type { Browser } from 'playwright-core';
+import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
 
 const SLUG = 'uzbekistan-let-the-rapporteur-in';
 let platform: Platform;
@@ -96,7 +97,7 @@ async function signatureOf(email: string): Promise<string> {
 async function stateOf(signatureId: string) {
   const { rows } = await pool.query<{ status: string; confirmed_at: Date | null; counted_at: Date | null; unsubscribed_at: Date | null; erased_at: Date | null; email: string | null; consents: number }>(
     `SELECT s.status, s.confirmed_at, s.counted_at, p.unsubscribed_at, p.erased_at, p.email,
-            (SELECT count(*)::int FROM consents c WHERE c.supporter_id = p.id) AS consents
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id) AS consents
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.id = $1`,
     [signatureId],
   );

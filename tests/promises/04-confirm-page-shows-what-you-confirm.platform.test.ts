@@ -12,6 +12,7 @@ import { seed } from '../../prisma/seed.ts';
 import { actions } from '../../prisma/seed-data.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
+import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
 
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 const PETITION = actions.find((a) => a.slug === 'uzbekistan-let-the-rapporteur-in')!;
@@ -58,7 +59,7 @@ function confirmLink(mail: MailboxMessage): string {
 async function supporter(email: string) {
   const { rows } = await pool.query(
     `SELECT first_name, last_name, country,
-            (SELECT c.granted FROM consents c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS contact
+            (SELECT c.granted FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS contact
      FROM supporters p WHERE canonical_email = lower($1)`,
     [email],
   );

@@ -9,6 +9,7 @@ import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { hashIp } from '../../server/src/shared/tokens.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
 
 
 let h: Harness;
@@ -47,7 +48,7 @@ const sign = (harness: Harness, slug: string, body: Record<string, unknown>, ip:
 async function rowsOf(actionId: string, email: string) {
   const { rows } = await h.db.pool.query(
     `SELECT s.*, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at, p.first_name, p.last_name, p.country AS supporter_country,
-            (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
      ORDER BY s.created_at, s.id`,
     [actionId, email],
@@ -123,7 +124,7 @@ async function victimTakesOver(actionId: string, slug: string, email: string) {
   const after = (await rowsOf(actionId, email))[1];
   expect(after.id).toBe(row.id);
   expect(after).toMatchObject({ status: 'CONFIRMED', first_name: 'Ana', last_name: 'López', supporter_country: 'MX', named_disclosure: false, consents: 5 });
-  const { rows } = await h.db.pool.query(`SELECT purpose, granted FROM consents WHERE signature_id = $1 ORDER BY purpose`, [after.id]);
+  const { rows } = await h.db.pool.query(`SELECT purpose, granted FROM ${CONSENT_RECORDS} c WHERE signature_id = $1 ORDER BY purpose`, [after.id]);
   expect(rows.filter((r) => r.granted).map((r) => r.purpose)).toEqual(['COUNT']);
 }
 

@@ -9,6 +9,7 @@ import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.se
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { sendDueReminders } from '../../server/src/signature/reminder.service.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
 
 const HOUR = 3_600_000;
 
@@ -73,8 +74,8 @@ async function signupsOf(actionId: string, email: string) {
 async function supporter(email: string) {
   const { rows } = await h.db.pool.query(
     `SELECT p.first_name, p.last_name, p.country,
-            (SELECT c.granted FROM consents c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS contact,
-            (SELECT count(*)::int FROM consents c WHERE c.supporter_id = p.id) AS consents
+            (SELECT c.granted FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS contact,
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id) AS consents
      FROM supporters p WHERE p.canonical_email = lower($1)`,
     [email],
   );

@@ -13,6 +13,7 @@ import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../../server/src/signature/confirmation.service.ts';
 import { confirmationToken, signupDetails, signupVersion, type SignupRow } from '../../server/src/signature/signature.service.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -38,8 +39,8 @@ async function stored(actionId: string, email: string) {
   const { rows } = await h.db.pool.query(
     `SELECT s.id, s.status, s.confirmed_at, s.pending_first_name, s.pending_last_name, s.pending_contact, s.country, s.named_disclosure,
             s.named_to_own_country, s.public_wall, s.letter_subject, s.letter_body, p.first_name,
-            (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents,
-            (SELECT count(*)::int FROM consents c WHERE c.supporter_id = p.id) AS supporter_consents
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents,
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id) AS supporter_consents
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)`,
     [actionId, email],
   );

@@ -10,6 +10,7 @@ import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../signature/confirmation.service.ts';
 import { confirmationMailDeps, asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { DEFAULT_WINDOW_MS } from './abuse.service.ts';
+import { CONSENT_RECORDS } from '../testing/consent-records.ts';
 
 let h: Harness;
 let proxied: Harness;
@@ -38,7 +39,7 @@ const freshIp = () => `198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Ma
 async function statusOf(harness: Harness, actionId: string, email: string) {
   const { rows } = await harness.db.pool.query<{ id: string; status: string; invalid_reason: string | null; requested: Date; consents: number }>(
     `SELECT s.id, s.status, s.invalid_reason, e.requested_at AS requested,
-            (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
      FROM signatures s JOIN supporters su ON su.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND su.canonical_email = $2
      ORDER BY s.created_at, s.id`,
     [actionId, email.toLowerCase()],
@@ -178,7 +179,7 @@ describe('per-email limit and canonical dedupe', () => {
     );
     expect(results.map((r) => r.statusCode)).toEqual(variants.map(() => 202));
     const { rows } = await h.db.pool.query<{ canonical_email: string; status: string; consents: number }>(
-      `SELECT su.canonical_email, s.status, (SELECT count(*)::int FROM consents c WHERE c.signature_id = s.id) AS consents
+      `SELECT su.canonical_email, s.status, (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
        FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE s.action_id = $1`,
       [action.id],
     );

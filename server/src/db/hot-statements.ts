@@ -11,7 +11,7 @@
 // compares the columns PostgreSQL describes with the declaration, so a renamed column or a
 // changed type fails there, not in production.
 import type pg from 'pg';
-import { ConsentPurpose as C, SignatureStatus as S } from '../generated/kysely/enums.ts';
+import { SignatureStatus as S } from '../generated/kysely/enums.ts';
 
 /** PostgreSQL type names a hot statement's column may have; `?` marks one that may be NULL. */
 type PgType = 'uuid' | 'text' | 'varchar' | 'bpchar' | 'timestamptz' | 'bool' | 'int4' | 'int8' | 'SignatureStatus';
@@ -133,7 +133,8 @@ export const signaturesWrite = hot({
 
 /**
  * Confirming (signature.repository.ts recordConfirmations): the signatures confirmed, the
- * person's other waiting sign-ups set aside, the supporter named, the consents recorded.
+ * person's other waiting sign-ups set aside, the supporter named, the choices recorded (one
+ * consents row per signature).
  * Parameters: ids, at, consent wording version, the reason for setting aside.
  */
 export const signaturesConfirm = hot({
@@ -170,11 +171,9 @@ export const signaturesConfirm = hot({
        FROM done d WHERE p.id = d.supporter_id
      ),
      consented AS (
-       INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at)
-       SELECT d.supporter_id, d.id, c.purpose::"ConsentPurpose", c.granted, $3, $2
-       FROM done d CROSS JOIN LATERAL (VALUES ('${C.COUNT}', true), ('${C.NAMED_DISCLOSURE}', d.named_disclosure),
-                                              ('${C.NAMED_TO_OWN_COUNTRY}', d.named_disclosure AND d.named_to_own_country),
-                                              ('${C.PUBLIC_WALL}', d.public_wall), ('${C.CONTACT}', COALESCE(d.ct, false))) AS c(purpose, granted)
+       INSERT INTO consents (signature_id, supporter_id, named_disclosure, named_to_own_country, public_wall, contact, wording_version, created_at)
+       SELECT d.id, d.supporter_id, d.named_disclosure, d.named_disclosure AND d.named_to_own_country, d.public_wall, COALESCE(d.ct, false), $3, $2
+       FROM done d
      )
      SELECT id, action_id, country FROM done`,
 });

@@ -62,7 +62,7 @@ async function deliveredAction() {
   await h.db.pool.query(`UPDATE supporters SET erased_at = now(), email = NULL WHERE canonical_email = lower($1)`, [signers.erased.email]);
   // the French signer later withdrew contact consent on the data page
   await h.db.pool.query(
-    `INSERT INTO consents (supporter_id, purpose, granted, wording_version, created_at)
+    `INSERT INTO consent_events (supporter_id, purpose, granted, wording_version, created_at)
      SELECT id, 'CONTACT', false, 'test', now() + interval '1 second' FROM supporters WHERE canonical_email = lower($1)`,
     [signers.fr.email],
   );

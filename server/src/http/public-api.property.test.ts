@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalEmail } from '../supporter/email.ts';
 import { createAction, createHarness, type Harness } from '../testing/harness.ts';
+import { CONSENT_RECORDS } from '../testing/consent-records.ts';
 
 let h: Harness;
 let slug = '';
@@ -148,7 +149,7 @@ describe('POST /api/actions/:slug/signatures, any input', () => {
     const { rows: partial } = await h.db.pool.query(
       // consent records come with the confirmation: five once confirmed, none before
       `SELECT s.id FROM signatures s WHERE s.action_id = $1
-         AND (SELECT count(*) FROM consents c WHERE c.signature_id = s.id) <> CASE WHEN s.status = 'CONFIRMED' THEN 5 ELSE 0 END`,
+         AND (SELECT count(*) FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) <> CASE WHEN s.status = 'CONFIRMED' THEN 5 ELSE 0 END`,
       [actionId],
     );
     expect(partial).toEqual([]);

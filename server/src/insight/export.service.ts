@@ -17,10 +17,11 @@ import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { expressionBuilder, sql, type CompiledQuery, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type pg from 'pg';
-import { ConsentPurpose, ExportKind, ExportStatus, LetterStatus, qb, SignatureStatus, StaffRole, type DB } from '../db/db.ts';
+import { ExportKind, ExportStatus, LetterStatus, qb, SignatureStatus, StaffRole, type DB } from '../db/db.ts';
 import { neutraliseCell } from '../delivery/packet.service.ts';
 import { AppError, gone, notFound } from '../shared/errors.ts';
 import { recordAudit } from '../staff/audit.ts';
+import { latestContactConsent } from '../supporter/consent.ts';
 
 export const SIGNATURE_STATUSES = Object.values(SignatureStatus);
 export const LETTER_STATUSES = Object.values(LetterStatus);
@@ -72,20 +73,7 @@ const eb = expressionBuilder<Scope, 's' | 'p' | 'l' | 'b' | 'g'>();
 export const contactConsent = eb.and([
   eb('p.erased_at', 'is', null),
   eb('p.unsubscribed_at', 'is', null),
-  eb.fn.coalesce(
-    eb
-      .selectFrom('consents as c')
-      .leftJoin('signatures as cs', 'cs.id', 'c.signature_id')
-      .select('c.granted')
-      .whereRef('c.supporter_id', '=', 'p.id')
-      .where('c.purpose', '=', ConsentPurpose.CONTACT)
-      .where((w) => w.or([w('c.signature_id', 'is', null), w('cs.status', '=', SignatureStatus.CONFIRMED)]))
-      .orderBy('c.created_at', 'desc')
-      .orderBy('c.id', 'desc')
-      .limit(1)
-      .$asScalar(),
-    sql.lit(false),
-  ),
+  eb.fn.coalesce(latestContactConsent(eb.ref('p.id')), sql.lit(false)),
 ]);
 
 export interface ExportJobView {

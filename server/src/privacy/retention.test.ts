@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { confirmationToken } from '../signature/signature.service.ts';
 import { runRetention } from './retention.service.ts';
+import { CONSENT_RECORDS } from '../testing/consent-records.ts';
 
 const DAY = 86_400_000;
 let h: Harness;
@@ -23,7 +24,7 @@ async function sign(slug: string, email: string, extra: Record<string, unknown> 
 async function state(email: string) {
   const { rows } = await h.db.pool.query<{ supporter: string | null; signature: string | null; status: string | null; ip_hash: string | null; consents: number }>(
     `SELECT su.id AS supporter, s.id AS signature, s.status, s.ip_hash,
-            (SELECT count(*)::int FROM consents c WHERE c.supporter_id = su.id) AS consents
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = su.id) AS consents
      FROM supporters su LEFT JOIN signatures s ON s.supporter_id = su.id WHERE su.canonical_email = $1`,
     [email],
   );
@@ -92,7 +93,7 @@ describe('retention job', () => {
     expect(await state(pending!)).toBeNull();
     expect(await state(flagged!)).toBeNull();
     const { rows: orphanConsents } = await h.db.pool.query(
-      `SELECT 1 FROM consents c WHERE NOT EXISTS (SELECT 1 FROM supporters s WHERE s.id = c.supporter_id)`,
+      `SELECT 1 FROM ${CONSENT_RECORDS} c WHERE NOT EXISTS (SELECT 1 FROM supporters s WHERE s.id = c.supporter_id)`,
     );
     expect(orphanConsents).toHaveLength(0);
     // confirmed stays whole; the supporter with a confirmed signature elsewhere keeps it and loses only the pending one

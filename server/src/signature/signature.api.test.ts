@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { foldConfirmations } from './counter.service.ts';
 import { confirmationToken } from './signature.service.ts';
+import { CONSENT_RECORDS } from '../testing/consent-records.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -80,7 +81,7 @@ describe('POST /api/actions/:slug/signatures', () => {
       first_name: null,
     });
     expect(rows[0].ip_hash).toMatch(/^[0-9a-f]{32}$/);
-    const consents = () => h.db.pool.query(`SELECT purpose, granted, wording_version FROM consents WHERE signature_id = $1 ORDER BY purpose`, [rows[0].id]);
+    const consents = () => h.db.pool.query(`SELECT purpose, granted, wording_version FROM ${CONSENT_RECORDS} c WHERE signature_id = $1 ORDER BY purpose`, [rows[0].id]);
     expect((await consents()).rows).toEqual([]);
 
     const token = confirmationToken({ secret: h.secret, clock: () => h.now.value, confirmLinkTtlHours: 24 }, rows[0].id);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../db/db.ts';
 import { createAction, newSignature, uniqueEmail } from '../testing/harness.ts';
 import { SignatureWriter } from './signature.repository.ts';
+import { CONSENT_RECORDS } from '../testing/consent-records.ts';
 
 let db: Db;
 beforeAll(() => {
@@ -70,7 +71,7 @@ describe('SignatureWriter', () => {
       { id: b!.signatureId, status: 'PENDING', pending_first_name: 'Second' },
     ]);
     // consents are recorded when the owner confirms, not by the writer
-    const consents = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM consents WHERE signature_id = ANY($1::uuid[])', [[a!.signatureId, b!.signatureId]]);
+    const consents = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${CONSENT_RECORDS} c WHERE signature_id = ANY($1::uuid[])`, [[a!.signatureId, b!.signatureId]]);
     expect(consents.rows[0]!.n).toBe(0);
   });
 

@@ -14,6 +14,7 @@ import { confirmationToken } from '../signature/signature.service.ts';
 import { confirmSignatures, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { parseMultipartFields } from '../http/routes/members.ts';
 import { myDataToken, unsubscribeToken } from './supporter.service.ts';
+import { CONSENT_RECORDS } from '../testing/consent-records.ts';
 
 const BASE = 'http://chorus.test';
 const MAIL_FROM = 'Chorus <actions@chorus.example.org>';
@@ -102,7 +103,7 @@ async function signatureRow(id: string) {
 }
 async function consentRows(supporterId: string) {
   const { rows } = await h.db.pool.query(
-    'SELECT signature_id, purpose, granted, wording_version FROM consents WHERE supporter_id = $1 ORDER BY created_at, purpose, id',
+    `SELECT signature_id, purpose, granted, wording_version FROM ${CONSENT_RECORDS} c WHERE supporter_id = $1 ORDER BY created_at, purpose, id`,
     [supporterId],
   );
   return rows;

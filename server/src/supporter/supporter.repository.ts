@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import { ConsentPurpose, inTransaction, qb, SignatureStatus, type Queryable } from '../db/db.ts';
 import type { MyDataExport, SelfServicePurpose } from './supporter.schema.ts';
+import { consentHistory } from './consent.ts';
 
 const SUPPORTER_COLUMNS = ['id', 'email', 'locale', 'unsubscribed_at', 'erased_at'] as const;
 
@@ -48,7 +49,7 @@ async function appendConsent(
   c: { supporterId: string; signatureId: string | null; purpose: ConsentPurpose; granted: boolean; wordingVersion: string; at: Date },
 ): Promise<void> {
   await qb(client)
-    .insertInto('consents')
+    .insertInto('consent_events')
     .values({
       supporter_id: c.supporterId,
       signature_id: c.signatureId,
@@ -249,16 +250,7 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
       .orderBy('s.created_at')
       .orderBy('s.id')
       .execute(),
-    k
-      .selectFrom('consents as c')
-      .leftJoin('signatures as s', 's.id', 'c.signature_id')
-      .leftJoin('actions as a', 'a.id', 's.action_id')
-      .select(['c.purpose', 'c.granted', 'c.wording_version', 'c.created_at', 'a.slug'])
-      .where('c.supporter_id', '=', id)
-      .orderBy('c.created_at')
-      .orderBy('c.purpose')
-      .orderBy('c.id')
-      .execute(),
+    consentHistory(k, id),
   ]);
   return {
     exportedAt: now.toISOString(),
@@ -290,9 +282,9 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
     consentHistory: consents.map((r) => ({
       purpose: r.purpose,
       granted: r.granted,
-      wordingVersion: r.wording_version,
-      createdAt: r.created_at.toISOString(),
-      actionSlug: r.slug,
+      wordingVersion: r.wordingVersion,
+      createdAt: r.createdAt.toISOString(),
+      actionSlug: r.actionSlug,
     })),
   };
 }
