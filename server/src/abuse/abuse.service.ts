@@ -17,7 +17,9 @@
 // up a person's budget swallow her own sign-up (a 202 and never an email).
 import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
 import type pg from 'pg';
+import { qb, SignatureStatus } from '../db/db.ts';
 
 export interface AbuseLimits {
   /** signatures per client address per window (all actions) */
@@ -166,20 +168,42 @@ export interface TrendOptions {
 export async function trendingSources(pool: pg.Pool, now: Date, opts: TrendOptions = { minLastHour: 50, factor: 5 }): Promise<TrendAlert[]> {
   const hourAgo = new Date(now.getTime() - 3_600_000);
   const dayAgo = new Date(now.getTime() - 25 * 3_600_000);
-  const run = async (kind: 'source' | 'network', column: string) => {
-    const { rows } = await pool.query<{ slug: string; subject: string | null; last_hour: number; before: number; flagged: number }>(
-      `SELECT a.slug, ${column} AS subject,
-              count(*) FILTER (WHERE s.created_at >= $2)::int AS last_hour,
-              count(*) FILTER (WHERE s.created_at < $2)::int AS before,
-              count(*) FILTER (WHERE s.created_at >= $2 AND s.status = 'INVALIDATED')::int AS flagged
-       FROM signatures s JOIN actions a ON a.id = s.action_id
-       WHERE s.created_at >= $1 AND s.created_at <= $3 ${kind === 'network' ? 'AND s.ip_hash IS NOT NULL' : ''}
-       GROUP BY a.slug, ${column}
-       HAVING count(*) FILTER (WHERE s.created_at >= $2) >= $4
-          AND count(*) FILTER (WHERE s.created_at >= $2) >= $5 * GREATEST(count(*) FILTER (WHERE s.created_at < $2) / 24.0, 1)
-       ORDER BY last_hour DESC LIMIT 50`,
-      [dayAgo, hourAgo, now, opts.minLastHour, opts.factor],
-    );
+  const run = async (kind: 'source' | 'network') => {
+    const rows = await qb(pool)
+      .selectFrom('signatures as s')
+      .innerJoin('actions as a', 'a.id', 's.action_id')
+      .select((eb) => {
+        // the source tag, or for a network a short prefix of the keyed IP hash
+        const subject = kind === 'source' ? eb.ref('s.source') : eb.fn<string | null>('left', ['s.ip_hash', sql.lit(8)]);
+        return [
+          'a.slug',
+          subject.as('subject'),
+          eb.cast<number>(eb.fn.countAll().filterWhere('s.created_at', '>=', hourAgo), 'integer').as('last_hour'),
+          eb.cast<number>(eb.fn.countAll().filterWhere('s.created_at', '<', hourAgo), 'integer').as('before'),
+          eb
+            .cast<number>(
+              eb.fn.countAll().filterWhere((f) => f.and([f('s.created_at', '>=', hourAgo), f('s.status', '=', SignatureStatus.INVALIDATED)])),
+              'integer',
+            )
+            .as('flagged'),
+        ];
+      })
+      .where('s.created_at', '>=', dayAgo)
+      .where('s.created_at', '<=', now)
+      .$if(kind === 'network', (q) => q.where('s.ip_hash', 'is not', null))
+      .groupBy((eb) => ['a.slug', kind === 'source' ? eb.ref('s.source') : eb.fn('left', ['s.ip_hash', sql.lit(8)])])
+      .having((eb) => {
+        const lastHour = eb.fn.countAll().filterWhere('s.created_at', '>=', hourAgo);
+        const before = eb.fn.countAll().filterWhere('s.created_at', '<', hourAgo);
+        return eb.and([
+          eb(lastHour, '>=', opts.minLastHour),
+          // 24.0: numeric division (30 in the 24 hours before is 1.25 an hour, not 1)
+          eb(lastHour, '>=', sql<number>`${opts.factor} * greatest(${before} / 24.0, 1)`),
+        ]);
+      })
+      .orderBy('last_hour', 'desc')
+      .limit(50)
+      .execute();
     return rows.map((r) => ({
       kind,
       action: { slug: r.slug },
@@ -189,6 +213,6 @@ export async function trendingSources(pool: pg.Pool, now: Date, opts: TrendOptio
       flagged: r.flagged,
     }));
   };
-  const [sources, networks] = await Promise.all([run('source', 's.source'), run('network', 'left(s.ip_hash, 8)')]);
+  const [sources, networks] = await Promise.all([run('source'), run('network')]);
   return [...sources, ...networks].sort((a, b) => b.lastHour - a.lastHour);
 }

@@ -7,19 +7,21 @@ import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { sql } from 'kysely';
 import { z } from 'zod';
-import { inTransaction } from '../db/db.ts';
+import { ApiScope, inTransaction, qb, type Queryable } from '../db/db.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import { recordAudit } from '../staff/audit.ts';
 import type { SigningClient } from '../signature/signature.service.ts';
 
-export const API_SCOPES = ['read_public', 'read_signatures', 'write_signatures', 'manage_actions'] as const;
-export type ApiScope = (typeof API_SCOPES)[number];
+export { ApiScope };
+/** Every scope a key may hold, as the schema lists them. */
+export const API_SCOPES = Object.values(ApiScope);
 
 export const apiKeyInputSchema = z
   .object({
     name: z.string().trim().min(1, 'Name is required').max(100, 'Name must be at most 100 characters'),
-    scopes: z.array(z.enum(API_SCOPES, { error: `Scopes are ${API_SCOPES.join(', ')}` })).min(1, 'Choose at least one scope').max(4),
+    scopes: z.array(z.enum(ApiScope, { error: `Scopes are ${API_SCOPES.join(', ')}` })).min(1, 'Choose at least one scope').max(4),
     rateLimitPerMinute: z.coerce.number().int().min(1).max(100_000).default(600),
   })
   .strict()
@@ -29,7 +31,7 @@ export const apiKeySchema = z.object({
   id: z.string(),
   name: z.string(),
   prefix: z.string().describe('the first part of the secret, to recognise the key'),
-  scopes: z.array(z.enum(API_SCOPES)),
+  scopes: z.array(z.enum(ApiScope)),
   rateLimitPerMinute: z.number().int(),
   createdAt: z.date(),
   createdBy: z.string().nullable().describe('email of the admin who made it'),
@@ -42,45 +44,31 @@ const TOKEN = /^(chorus_[0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-interface KeyRow {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes: ApiScope[] | string;
-  rate_limit_per_minute: number;
-  created_at: Date;
-  created_by: string | null;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
-
-/** pg returns arrays of an enum type as the literal '{a,b}' */
-function scopesOf(v: ApiScope[] | string): ApiScope[] {
-  if (Array.isArray(v)) return v;
-  return v.replace(/^\{|\}$/g, '').split(',').filter(Boolean) as ApiScope[];
-}
-
-const SELECT = `SELECT k.id, k.name, k.prefix, k.scopes, k.rate_limit_per_minute, k.created_at, u.email AS created_by,
-                       k.last_used_at, k.revoked_at
-                FROM api_keys k LEFT JOIN staff_users u ON u.id = k.created_by`;
-
-function view(r: KeyRow): ApiKeyView {
-  return {
-    id: r.id,
-    name: r.name,
-    prefix: r.prefix,
-    scopes: scopesOf(r.scopes),
-    rateLimitPerMinute: r.rate_limit_per_minute,
-    createdAt: r.created_at,
-    createdBy: r.created_by,
-    lastUsedAt: r.last_used_at,
-    revokedAt: r.revoked_at,
-  };
-}
+/**
+ * Keys with the email of the admin who made each. `scopes` is read as text[]: pg has no parser
+ * for arrays of an enum type and would answer the literal '{a,b}'.
+ */
+const keys = (db: Queryable) =>
+  qb(db)
+    .selectFrom('api_keys as k')
+    .leftJoin('staff_users as u', 'u.id', 'k.created_by')
+    .select((eb) => [
+      'k.id',
+      'k.name',
+      'k.prefix',
+      eb.cast<ApiScope[]>('k.scopes', sql`text[]`).as('scopes'),
+      'k.rate_limit_per_minute as rateLimitPerMinute',
+      'k.created_at as createdAt',
+      'u.email as createdBy',
+      'k.last_used_at as lastUsedAt',
+      'k.revoked_at as revokedAt',
+    ]);
 
 export async function listApiKeys(pool: pg.Pool): Promise<ApiKeyView[]> {
-  const { rows } = await pool.query<KeyRow>(`${SELECT} ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC`);
-  return rows.map(view);
+  return keys(pool)
+    .orderBy((eb) => eb('k.revoked_at', 'is not', null))
+    .orderBy('k.created_at', 'desc')
+    .execute();
 }
 
 export async function createApiKey(
@@ -92,25 +80,24 @@ export async function createApiKey(
   const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
   const scopes = [...new Set(input.scopes)];
   return inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO api_keys (name, prefix, secret_hash, scopes, rate_limit_per_minute, created_by)
-       VALUES ($1, $2, $3, $4::"ApiScope"[], $5, $6) RETURNING id`,
-      [input.name, prefix, sha256(secret), scopes, input.rateLimitPerMinute, staffId],
-    );
-    const id = rows[0]!.id;
+    const { id } = await qb(client)
+      .insertInto('api_keys')
+      .values({ name: input.name, prefix, secret_hash: sha256(secret), scopes, rate_limit_per_minute: input.rateLimitPerMinute, created_by: staffId })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     const after = { name: input.name, prefix, scopes, rateLimitPerMinute: input.rateLimitPerMinute };
     await recordAudit(client, { staffId, verb: 'created', entity: 'api_key', entityId: id, after });
-    const key = (await client.query<KeyRow>(`${SELECT} WHERE k.id = $1`, [id])).rows[0]!;
-    return { key: view(key), secret };
+    const key = await keys(client).where('k.id', '=', id).executeTakeFirstOrThrow();
+    return { key, secret };
   });
 }
 
 export async function revokeApiKey(pool: pg.Pool, id: string, staffId: string, at: Date): Promise<ApiKeyView> {
   return inTransaction(pool, async (client) => {
-    const before = (await client.query<KeyRow>(`${SELECT} WHERE k.id = $1 FOR UPDATE OF k`, [id])).rows[0];
+    const before = await keys(client).where('k.id', '=', id).forUpdate('k').executeTakeFirst();
     if (!before) throw notFound('api_key_not_found', 'No such API key');
-    if (!before.revoked_at) {
-      await client.query('UPDATE api_keys SET revoked_at = $2 WHERE id = $1', [id, at]);
+    if (!before.revokedAt) {
+      await qb(client).updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).execute();
       await recordAudit(client, {
         staffId,
         verb: 'revoked',
@@ -120,7 +107,7 @@ export async function revokeApiKey(pool: pg.Pool, id: string, staffId: string, a
         after: { prefix: before.prefix, revokedAt: at },
       });
     }
-    return view((await client.query<KeyRow>(`${SELECT} WHERE k.id = $1`, [id])).rows[0]!);
+    return keys(client).where('k.id', '=', id).executeTakeFirstOrThrow();
   });
 }
 
@@ -167,16 +154,19 @@ export function presentedKey(req: FastifyRequest): string | null {
 export async function authenticate(deps: ApiKeyDeps, token: string | null): Promise<ApiPrincipal> {
   const m = token && token.length <= 100 ? TOKEN.exec(token) : null;
   if (!m || !token) throw invalidKey();
-  const { rows } = await deps.pool.query<{
-    id: string;
-    prefix: string;
-    secret_hash: string;
-    scopes: ApiScope[] | string;
-    rate_limit_per_minute: number;
-    revoked_at: Date | null;
-    last_used_at: Date | null;
-  }>('SELECT id, prefix, secret_hash, scopes, rate_limit_per_minute, revoked_at, last_used_at FROM api_keys WHERE prefix = $1', [m[1]]);
-  const row = rows[0];
+  const row = await qb(deps.pool)
+    .selectFrom('api_keys')
+    .select((eb) => [
+      'id',
+      'prefix',
+      'secret_hash',
+      eb.cast<ApiScope[]>('scopes', sql`text[]`).as('scopes'),
+      'rate_limit_per_minute',
+      'revoked_at',
+      'last_used_at',
+    ])
+    .where('prefix', '=', m[1]!)
+    .executeTakeFirst();
   const given = Buffer.from(sha256(token));
   // compare even when there is no such key, so the timing says nothing about prefixes
   const stored = Buffer.from(row?.secret_hash ?? sha256('no such key'));
@@ -184,9 +174,14 @@ export async function authenticate(deps: ApiKeyDeps, token: string | null): Prom
   const now = deps.clock();
   if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > 60_000) {
     // at most one write a minute per key; a failure here must not fail the request
-    deps.pool.query('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [row.id, now]).catch(() => {});
+    qb(deps.pool)
+      .updateTable('api_keys')
+      .set({ last_used_at: now })
+      .where('id', '=', row.id)
+      .execute()
+      .catch(() => {});
   }
-  return { keyId: row.id, prefix: row.prefix, scopes: scopesOf(row.scopes), rateLimitPerMinute: row.rate_limit_per_minute };
+  return { keyId: row.id, prefix: row.prefix, scopes: row.scopes, rateLimitPerMinute: row.rate_limit_per_minute };
 }
 
 /** A fixed one-minute window per key in Redis; beyond the key's limit, 429 with Retry-After. */

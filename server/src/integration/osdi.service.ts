@@ -6,8 +6,10 @@
 //   person              = a supporter who agreed to be contacted (no one else is exposed)
 //   tag                 = a campaign (the group an action belongs to)
 // Resource ids in paths are our UUIDs; `identifiers` carry them as `chorus:<uuid>`.
+import { expressionBuilder, sql, type InferResult } from 'kysely';
 import type pg from 'pg';
 import { z } from 'zod';
+import { ConsentPurpose, qb, SignatureStatus, type ActionKind, type DB } from '../db/db.ts';
 import type { ActionCache } from '../action/action.service.ts';
 import { textFor } from '../action/action.service.ts';
 import type { ActionRow } from '../action/action.repository.ts';
@@ -136,15 +138,16 @@ export class Hal {
   }
 }
 
-/** `modified_date gt '...'` → a SQL condition on updated_at; anything else is refused. */
-export function modifiedFilter(filter: string | undefined): { op: string; at: Date } | undefined {
+/** `modified_date gt '...'` → a comparison with updated_at; anything else is refused. */
+export function modifiedFilter(filter: string | undefined): { op: '>' | '>=' | '<' | '<='; at: Date } | undefined {
   if (!filter) return undefined;
   const m = /^\s*modified_date\s+(gt|ge|lt|le)\s+'([^']{1,40})'\s*$/.exec(filter);
   const at = m ? new Date(m[2]!) : null;
   if (!m || !at || Number.isNaN(at.getTime())) {
     throw new AppError(422, 'unsupported_filter', "filter supports modified_date gt|ge|lt|le '<ISO date-time>' only");
   }
-  return { op: { gt: '>', ge: '>=', lt: '<', le: '<=' }[m[1] as 'gt' | 'ge' | 'lt' | 'le'], at };
+  const ops = { gt: '>', ge: '>=', lt: '<', le: '<=' } as const;
+  return { op: ops[m[1] as keyof typeof ops], at };
 }
 
 // --- petitions and advocacy campaigns (from the in-memory cache) ---------------------------
@@ -209,60 +212,76 @@ export function toAdvocacyCampaign(hal: Hal, cache: ActionCache, a: ActionRow, p
   };
 }
 
-export function actionsOfKind(cache: ActionCache, kind: 'PETITION' | 'LETTER'): ActionRow[] {
+export function actionsOfKind(cache: ActionCache, kind: ActionKind): ActionRow[] {
   return cache
     .list()
     .filter((a) => a.kind === kind)
     .sort((x, y) => x.slug.localeCompare(y.slug));
 }
 
-export function actionById(cache: ActionCache, id: string, kind: 'PETITION' | 'LETTER'): ActionRow | undefined {
+export function actionById(cache: ActionCache, id: string, kind: ActionKind): ActionRow | undefined {
   return cache.list().find((a) => a.id === id && a.kind === kind);
 }
 
 // --- signatures, outreaches and people (from the database) --------------------------------
 
-/** Whether a supporter may be shown to integrators: they agreed to be contacted, still do, and exist. */
-const CONTACTABLE = `p.erased_at IS NULL AND p.unsubscribed_at IS NULL AND p.email IS NOT NULL
-  AND COALESCE((SELECT c.granted FROM consents c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT'
-                ORDER BY c.created_at DESC LIMIT 1), false)`;
+const p = expressionBuilder<DB & { p: DB['supporters'] }, 'p'>();
 
-interface ActionSigRow {
-  id: string;
-  created_at: Date;
-  confirmed_at: Date;
-  updated_at: Date;
-  source: string | null;
-  supporter_id: string;
-  contactable: boolean;
-  total: string;
-}
+/** Whether a supporter (`p`) may be shown to integrators: they agreed to be contacted, still do, and exist. */
+const contactable = p.and([
+  p('p.erased_at', 'is', null),
+  p('p.unsubscribed_at', 'is', null),
+  p('p.email', 'is not', null),
+  p.fn.coalesce(
+    p
+      .selectFrom('consents as c')
+      .select('c.granted')
+      .whereRef('c.supporter_id', '=', 'p.id')
+      .where('c.purpose', '=', ConsentPurpose.CONTACT)
+      .orderBy('c.created_at', 'desc')
+      .limit(1),
+    sql.lit(false),
+  ),
+]);
 
-export async function actionSignatures(pool: pg.Pool, actionId: string, paging: Paging) {
+/** The confirmed signatures of an action, with whether their signer may be linked. */
+const confirmedSignatures = (pool: pg.Pool, actionId: string) =>
+  qb(pool)
+    .selectFrom('signatures as s')
+    .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+    .select(['s.id', 's.created_at', 's.confirmed_at', 's.updated_at', 's.source', 's.supporter_id', contactable.as('contactable')])
+    .where('s.action_id', '=', actionId)
+    .where('s.status', '=', SignatureStatus.CONFIRMED);
+
+type SignatureRow = InferResult<ReturnType<typeof confirmedSignatures>>[number];
+
+/** A page of an action's confirmed signatures, oldest change first, and how many there are in all. */
+export async function actionSignatures(pool: pg.Pool, actionId: string, paging: Paging): Promise<{ rows: SignatureRow[]; total: number }> {
   const f = modifiedFilter(paging.filter);
-  const params: unknown[] = [actionId, paging.per_page, (paging.page - 1) * paging.per_page];
-  if (f) params.push(f.at);
-  const { rows } = await pool.query<ActionSigRow>(
-    `SELECT s.id, s.created_at, s.confirmed_at, s.updated_at, s.source, s.supporter_id,
-            (${CONTACTABLE}) AS contactable, count(*) OVER () AS total
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-     WHERE s.action_id = $1 AND s.status = 'CONFIRMED' ${f ? `AND s.updated_at ${f.op} $4` : ''}
-     ORDER BY s.updated_at, s.id LIMIT $2 OFFSET $3`,
-    params,
-  );
+  const rows = await confirmedSignatures(pool, actionId)
+    .select((eb) => eb.fn.countAll<string>().over().as('total'))
+    .$if(f !== undefined, (q) => q.where('s.updated_at', f!.op, f!.at))
+    .orderBy('s.updated_at')
+    .orderBy('s.id')
+    .limit(paging.per_page)
+    .offset((paging.page - 1) * paging.per_page)
+    .execute();
   let total = Number(rows[0]?.total ?? 0);
   if (rows.length === 0 && paging.page > 1) {
     // past the last page: still say how many there are
-    const c = await pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM signatures s WHERE s.action_id = $1 AND s.status = 'CONFIRMED' ${f ? `AND s.updated_at ${f.op} $2` : ''}`,
-      f ? [actionId, f.at] : [actionId],
-    );
-    total = Number(c.rows[0]?.n ?? 0);
+    const c = await qb(pool)
+      .selectFrom('signatures as s')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('s.action_id', '=', actionId)
+      .where('s.status', '=', SignatureStatus.CONFIRMED)
+      .$if(f !== undefined, (q) => q.where('s.updated_at', f!.op, f!.at))
+      .executeTakeFirst();
+    total = Number(c?.n ?? 0);
   }
   return { rows, total };
 }
 
-export function toSignature(hal: Hal, petitionId: string, r: ActionSigRow) {
+export function toSignature(hal: Hal, petitionId: string, r: SignatureRow) {
   const self = `/petitions/${petitionId}/signatures/${r.id}`;
   return {
     identifiers: [`chorus:${r.id}`],
@@ -279,7 +298,7 @@ export function toSignature(hal: Hal, petitionId: string, r: ActionSigRow) {
   };
 }
 
-export function toOutreach(hal: Hal, a: ActionRow, r: ActionSigRow) {
+export function toOutreach(hal: Hal, a: ActionRow, r: SignatureRow) {
   const self = `/advocacy_campaigns/${a.id}/outreaches/${r.id}`;
   return {
     identifiers: [`chorus:${r.id}`],
@@ -298,54 +317,55 @@ export function toOutreach(hal: Hal, a: ActionRow, r: ActionSigRow) {
   };
 }
 
-export async function oneSignature(pool: pg.Pool, actionId: string, signatureId: string) {
-  const { rows } = await pool.query<ActionSigRow>(
-    `SELECT s.id, s.created_at, s.confirmed_at, s.updated_at, s.source, s.supporter_id, (${CONTACTABLE}) AS contactable, '1' AS total
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-     WHERE s.action_id = $1 AND s.id = $2 AND s.status = 'CONFIRMED'`,
-    [actionId, signatureId],
-  );
-  return rows[0];
+export async function oneSignature(pool: pg.Pool, actionId: string, signatureId: string): Promise<SignatureRow | undefined> {
+  return confirmedSignatures(pool, actionId).where('s.id', '=', signatureId).executeTakeFirst();
 }
 
-interface PersonRow {
-  id: string;
-  email: string;
-  first_name: string | null;
-  last_name: string | null;
-  country: string | null;
-  locale: string;
-  created_at: Date;
-  modified: Date;
-  total: string;
-}
+/** People with a confirmed signature who may be shown; `modified` is their latest signature's change. */
+const contactablePeople = (pool: pg.Pool) =>
+  qb(pool)
+    .selectFrom('supporters as p')
+    .select((eb) => [
+      'p.id',
+      'p.email',
+      'p.first_name',
+      'p.last_name',
+      'p.country',
+      'p.locale',
+      'p.created_at',
+      eb
+        .selectFrom('signatures as s')
+        .select((eb) => eb.fn.max('s.updated_at').as('m'))
+        .whereRef('s.supporter_id', '=', 'p.id')
+        .as('modified'),
+    ])
+    .where(contactable)
+    .where((eb) =>
+      eb.exists(eb.selectFrom('signatures as s').select('s.id').whereRef('s.supporter_id', '=', 'p.id').where('s.status', '=', SignatureStatus.CONFIRMED)),
+    )
+    // contactable: the email is there
+    .$narrowType<{ email: string }>();
 
-const PERSON_SELECT = `SELECT p.id, p.email, p.first_name, p.last_name, p.country, p.locale, p.created_at,
-         (SELECT max(s.updated_at) FROM signatures s WHERE s.supporter_id = p.id) AS modified`;
+type PersonRow = InferResult<ReturnType<typeof contactablePeople>>[number];
 
-export async function people(pool: pg.Pool, paging: Paging) {
+/** A page of people, least recently changed first, and how many there are in all. */
+export async function people(pool: pg.Pool, paging: Paging): Promise<{ rows: PersonRow[]; total: number }> {
   const f = modifiedFilter(paging.filter);
-  const params: unknown[] = [paging.per_page, (paging.page - 1) * paging.per_page];
-  if (f) params.push(f.at);
-  const { rows } = await pool.query<PersonRow>(
-    `SELECT *, count(*) OVER () AS total FROM (
-       ${PERSON_SELECT}
-       FROM supporters p
-       WHERE ${CONTACTABLE} AND EXISTS (SELECT 1 FROM signatures s WHERE s.supporter_id = p.id AND s.status = 'CONFIRMED')
-     ) x ${f ? `WHERE x.modified ${f.op} $3` : ''}
-     ORDER BY x.modified, x.id LIMIT $1 OFFSET $2`,
-    params,
-  );
+  const rows = await qb(pool)
+    .selectFrom(contactablePeople(pool).as('x'))
+    .selectAll('x')
+    .select((eb) => eb.fn.countAll<string>().over().as('total'))
+    .$if(f !== undefined, (q) => q.where('x.modified', f!.op, f!.at))
+    .orderBy('x.modified')
+    .orderBy('x.id')
+    .limit(paging.per_page)
+    .offset((paging.page - 1) * paging.per_page)
+    .execute();
   return { rows, total: Number(rows[0]?.total ?? 0) };
 }
 
-export async function onePerson(pool: pg.Pool, id: string) {
-  const { rows } = await pool.query<PersonRow>(
-    `${PERSON_SELECT}, '1' AS total FROM supporters p
-     WHERE p.id = $1 AND ${CONTACTABLE} AND EXISTS (SELECT 1 FROM signatures s WHERE s.supporter_id = p.id AND s.status = 'CONFIRMED')`,
-    [id],
-  );
-  return rows[0];
+export async function onePerson(pool: pg.Pool, id: string): Promise<PersonRow | undefined> {
+  return contactablePeople(pool).where('p.id', '=', id).executeTakeFirst();
 }
 
 export function toPerson(hal: Hal, r: PersonRow) {

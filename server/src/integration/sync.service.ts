@@ -5,6 +5,7 @@
 // has not unsubscribed or been erased. IP hashes and personal letters are never included.
 import type pg from 'pg';
 import { z } from 'zod';
+import { ActionStatus, ConsentPurpose, qb, SignatureStatus } from '../db/db.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 
 export const syncedSignatureSchema = z.object({
@@ -55,30 +56,9 @@ export function decodeCursor(cursor: string): { updatedAt: Date; id: string } {
 }
 
 export async function actionIdBySlug(pool: pg.Pool, slug: string): Promise<string> {
-  const { rows } = await pool.query<{ id: string }>(`SELECT id FROM actions WHERE slug = $1 AND status <> 'DRAFT'`, [slug]);
-  if (!rows[0]) throw notFound('action_not_found', `No action at "${slug}"`);
-  return rows[0].id;
-}
-
-interface Row {
-  id: string;
-  slug: string;
-  status: 'CONFIRMED' | 'INVALIDATED';
-  country: string;
-  locale: string;
-  source: string | null;
-  created_at: Date;
-  confirmed_at: Date;
-  updated_at: Date;
-  named_disclosure: boolean;
-  named_to_own_country: boolean;
-  public_wall: boolean;
-  contact: boolean | null;
-  email: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  unsubscribed_at: Date | null;
-  erased_at: Date | null;
+  const row = await qb(pool).selectFrom('actions').select('id').where('slug', '=', slug).where('status', '<>', ActionStatus.DRAFT).executeTakeFirst();
+  if (!row) throw notFound('action_not_found', `No action at "${slug}"`);
+  return row.id;
 }
 
 export interface SyncFilter {
@@ -90,35 +70,50 @@ export interface SyncFilter {
 
 /** One page of confirmed (or once confirmed, now invalidated) signatures, oldest change first. */
 export async function listSignatures(pool: pg.Pool, f: SyncFilter): Promise<{ signatures: SyncedSignature[]; nextCursor: string | null }> {
-  const where = [`s.confirmed_at IS NOT NULL`, `s.status IN ('CONFIRMED', 'INVALIDATED')`];
-  const params: unknown[] = [];
-  const add = (sql: string, ...values: unknown[]) => {
-    let out = sql;
-    for (const v of values) {
-      params.push(v);
-      out = out.replace('?', `$${params.length}`);
-    }
-    where.push(out);
-  };
-  if (f.actionId) add('s.action_id = ?', f.actionId);
-  if (f.since) add('s.updated_at >= ?', f.since);
-  if (f.cursor) {
-    const c = decodeCursor(f.cursor);
-    add('(s.updated_at, s.id) > (?, ?::uuid)', c.updatedAt, c.id);
-  }
-  params.push(f.limit + 1);
-  const { rows } = await pool.query<Row>(
-    `SELECT s.id, a.slug, s.status, s.country, s.locale, s.source, s.created_at, s.confirmed_at, s.updated_at,
-            s.named_disclosure, s.named_to_own_country, s.public_wall,
-            (SELECT c.granted FROM consents c WHERE c.supporter_id = s.supporter_id AND c.purpose = 'CONTACT'
-              ORDER BY c.created_at DESC LIMIT 1) AS contact,
-            p.email, p.first_name, p.last_name, p.unsubscribed_at, p.erased_at
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
-     WHERE ${where.join(' AND ')}
-     ORDER BY s.updated_at, s.id
-     LIMIT $${params.length}`,
-    params,
-  );
+  const after = f.cursor ? decodeCursor(f.cursor) : undefined;
+  const rows = await qb(pool)
+    .selectFrom('signatures as s')
+    .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+    .innerJoin('actions as a', 'a.id', 's.action_id')
+    .select((eb) => [
+      's.id',
+      'a.slug',
+      's.status',
+      's.country',
+      's.locale',
+      's.source',
+      's.created_at',
+      's.confirmed_at',
+      's.updated_at',
+      's.named_disclosure',
+      's.named_to_own_country',
+      's.public_wall',
+      // the latest contact consent of the person
+      eb
+        .selectFrom('consents as c')
+        .select('c.granted')
+        .whereRef('c.supporter_id', '=', 's.supporter_id')
+        .where('c.purpose', '=', ConsentPurpose.CONTACT)
+        .orderBy('c.created_at', 'desc')
+        .limit(1)
+        .as('contact'),
+      'p.email',
+      'p.first_name',
+      'p.last_name',
+      'p.unsubscribed_at',
+      'p.erased_at',
+    ])
+    .where('s.confirmed_at', 'is not', null)
+    .$narrowType<{ confirmed_at: Date }>()
+    .where('s.status', 'in', [SignatureStatus.CONFIRMED, SignatureStatus.INVALIDATED])
+    .$if(Boolean(f.actionId), (q) => q.where('s.action_id', '=', f.actionId!))
+    .$if(Boolean(f.since), (q) => q.where('s.updated_at', '>=', f.since!))
+    // keyset: strictly after the last row of the previous page, in the order below
+    .$if(after !== undefined, (q) => q.where((eb) => eb(eb.refTuple('s.updated_at', 's.id'), '>', eb.tuple(after!.updatedAt, after!.id))))
+    .orderBy('s.updated_at')
+    .orderBy('s.id')
+    .limit(f.limit + 1)
+    .execute();
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
   return {
@@ -127,7 +122,7 @@ export async function listSignatures(pool: pg.Pool, f: SyncFilter): Promise<{ si
       return {
         id: r.id,
         action: r.slug,
-        status: r.status === 'CONFIRMED' ? ('confirmed' as const) : ('invalidated' as const),
+        status: r.status === SignatureStatus.CONFIRMED ? ('confirmed' as const) : ('invalidated' as const),
         country: r.country,
         locale: r.locale,
         source: r.source,

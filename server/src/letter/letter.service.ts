@@ -16,6 +16,7 @@ import { countriesForOfficial, mayName, regionNames, renderMemberLetter, type Si
 import { loadConfig } from '../config/config.ts';
 import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service.ts';
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
+import { LetterStatus } from '../db/db.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -354,12 +355,11 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
       headers: { 'X-Chorus-Letter': letter.id },
     });
     // SENT and letter.delivered for webhooks in one statement, so the event comes with the state change
-    await updateLetterWithEvent(
-      deps.pool,
-      'letter.delivered',
-      `UPDATE letters SET status = 'SENT', sent_at = $2, smtp_response = $3, last_error = NULL
-       WHERE id = $1 AND status = 'SUBMITTING' RETURNING *`,
-      [letterId, deps.clock(), String((info as { response?: string }).response ?? '').slice(0, 900)],
+    await updateLetterWithEvent(deps.pool, 'letter.delivered', (letters) =>
+      letters
+        .set({ status: LetterStatus.SENT, sent_at: deps.clock(), smtp_response: String((info as { response?: string }).response ?? '').slice(0, 900), last_error: null })
+        .where('id', '=', letterId)
+        .where('status', '=', LetterStatus.SUBMITTING),
     );
     return 'sent';
   } catch (err) {

@@ -1,9 +1,8 @@
 // The audit log: every change staff make, with who, what, when and the record before and
 // after. Write with recordAudit() in the same transaction as the change itself.
-import type pg from 'pg';
+import type { InferResult } from 'kysely';
+import { qb, type Queryable } from '../db/db.ts';
 import { insertAudit } from './staff.repository.ts';
-
-type Queryable = pg.Pool | pg.PoolClient;
 
 export interface AuditInput {
   staffId: string | null;
@@ -32,46 +31,43 @@ export interface AuditFilter {
   limit: number;
 }
 
-export interface AuditRow {
-  id: string;
-  createdAt: Date;
-  staffEmail: string | null;
-  staffName: string | null;
-  verb: string;
-  entity: string;
-  entityId: string | null;
-  before: unknown;
-  after: unknown;
-}
+/** Entries of the log, each with the name and email of the staff member who made it. */
+const entries = (db: Queryable) =>
+  qb(db)
+    .selectFrom('audit_log as a')
+    .leftJoin('staff_users as s', 's.id', 'a.staff_id')
+    .select((eb) => [
+      // a bigint; as text it is the cursor
+      eb.cast<string>('a.id', 'text').as('id'),
+      'a.created_at as createdAt',
+      's.email as staffEmail',
+      's.name as staffName',
+      'a.verb',
+      'a.entity',
+      'a.entity_id as entityId',
+      'a.before',
+      'a.after',
+    ]);
+
+export type AuditRow = InferResult<ReturnType<typeof entries>>[number];
 
 export async function listAudit(db: Queryable, f: AuditFilter): Promise<{ entries: AuditRow[]; nextCursor: string | null }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: string, value: unknown) => {
-    params.push(value);
-    where.push(sql.replace('?', `$${params.length}`));
-  };
-  if (f.entity) add('a.entity = ?', f.entity);
-  if (f.entityId) add('a.entity_id = ?', f.entityId);
-  if (f.staffEmail) add('s.email = ?', f.staffEmail);
-  if (f.from) add('a.created_at >= ?', f.from);
-  if (f.to) add('a.created_at < ?', f.to);
-  if (f.before) add('a.id < ?', f.before);
-  params.push(f.limit + 1);
-  const { rows } = await db.query<AuditRow>(
-    `SELECT a.id::text AS id, a.created_at AS "createdAt", s.email AS "staffEmail", s.name AS "staffName",
-            a.verb, a.entity, a.entity_id AS "entityId", a.before, a.after
-       FROM audit_log a LEFT JOIN staff_users s ON s.id = a.staff_id
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY a.id DESC LIMIT $${params.length}`,
-    params,
-  );
+  const rows = await entries(db)
+    .$if(Boolean(f.entity), (q) => q.where('a.entity', '=', f.entity!))
+    .$if(Boolean(f.entityId), (q) => q.where('a.entity_id', '=', f.entityId!))
+    .$if(Boolean(f.staffEmail), (q) => q.where('s.email', '=', f.staffEmail!))
+    .$if(f.from !== undefined, (q) => q.where('a.created_at', '>=', f.from!))
+    .$if(f.to !== undefined, (q) => q.where('a.created_at', '<', f.to!))
+    .$if(Boolean(f.before), (q) => q.where('a.id', '<', f.before!))
+    .orderBy('a.id', 'desc')
+    .limit(f.limit + 1)
+    .execute();
   const more = rows.length > f.limit;
-  const entries = more ? rows.slice(0, f.limit) : rows;
-  return { entries, nextCursor: more ? entries[entries.length - 1]!.id : null };
+  const page = more ? rows.slice(0, f.limit) : rows;
+  return { entries: page, nextCursor: more ? page[page.length - 1]!.id : null };
 }
 
 export async function auditEntities(db: Queryable): Promise<string[]> {
-  const { rows } = await db.query<{ entity: string }>('SELECT DISTINCT entity FROM audit_log ORDER BY entity');
+  const rows = await qb(db).selectFrom('audit_log').select('entity').distinct().orderBy('entity').execute();
   return rows.map((r) => r.entity);
 }

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createDb } from '../db/db.ts';
 import { AppError } from '../shared/errors.ts';
-import { createUserInputSchema } from './staff.schema.ts';
+import { createUserInputSchema, StaffRole } from './staff.schema.ts';
 import { createStaff } from './staff.service.ts';
 
 const USAGE =
@@ -18,7 +18,7 @@ export async function createAdmin(argv: string[], env: Record<string, string | u
   const { values } = parseArgs({ args: argv, options: { email: { type: 'string' }, name: { type: 'string' } }, strict: true });
   const password = env.CHORUS_ADMIN_PASSWORD;
   if (!password) throw new Error(`CHORUS_ADMIN_PASSWORD must be set (the password is never taken from the command line)\n${USAGE}`);
-  const parsed = createUserInputSchema.safeParse({ email: values.email, name: values.name, role: 'ADMIN', password });
+  const parsed = createUserInputSchema.safeParse({ email: values.email, name: values.name, role: StaffRole.ADMIN, password });
   if (!parsed.success) throw new Error(`${z.prettifyError(parsed.error)}\n${USAGE}`);
   const db = createDb(env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus', { max: 1, applicationName: 'chorus-create-admin' });
   try {

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { qb } from '../db/db.ts';
 import { AppError } from '../shared/errors.ts';
 import * as repo from './staff.repository.ts';
 import type { StaffRole } from './staff.schema.ts';
@@ -132,11 +133,12 @@ export function requireStaff(deps: Pick<StaffDeps, 'pool' | 'clock' | 'publicBas
  * them; this removes those never presented again. Returns how many went.
  */
 export async function sweepExpiredSessions(pool: pg.Pool, now: Date): Promise<number> {
-  const r = await pool.query('DELETE FROM staff_sessions WHERE expires_at <= $1 OR last_seen_at <= $2', [
-    now,
-    new Date(now.getTime() - IDLE_TIMEOUT_MS),
-  ]);
-  return r.rowCount ?? 0;
+  const idleSince = new Date(now.getTime() - IDLE_TIMEOUT_MS);
+  const r = await qb(pool)
+    .deleteFrom('staff_sessions')
+    .where((eb) => eb.or([eb('expires_at', '<=', now), eb('last_seen_at', '<=', idleSince)]))
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

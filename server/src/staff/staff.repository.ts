@@ -1,18 +1,23 @@
-// SQL for staff accounts, sessions and the audit log, on the shared pg pool.
-import type pg from 'pg';
-import type { StaffRole } from './staff.schema.ts';
+// Staff accounts, sessions and the audit log, on the shared pg pool or a transaction's client.
+import type { InferResult } from 'kysely';
+import { qb, type Queryable, type StaffRole } from '../db/db.ts';
 
-export interface StaffUserRow {
-  id: string;
-  email: string;
-  name: string;
-  role: StaffRole;
-  passwordHash: string;
-  totpSecret: string | null;
-  disabledAt: Date | null;
-  lastLoginAt: Date | null;
-  createdAt: Date;
-}
+/** A staff account as the service sees it (camelCase). */
+const USER_COLUMNS = [
+  'id',
+  'email',
+  'name',
+  'role',
+  'password_hash as passwordHash',
+  'totp_secret as totpSecret',
+  'disabled_at as disabledAt',
+  'last_login_at as lastLoginAt',
+  'created_at as createdAt',
+] as const;
+
+const users = (db: Queryable) => qb(db).selectFrom('staff_users').select(USER_COLUMNS);
+
+export type StaffUserRow = InferResult<ReturnType<typeof users>>[number];
 
 export interface SessionRow {
   id: string;
@@ -22,24 +27,20 @@ export interface SessionRow {
   expiresAt: Date;
 }
 
-type Queryable = pg.Pool | pg.PoolClient;
-
-const USER_COLUMNS = `id, email, name, role, password_hash AS "passwordHash", totp_secret AS "totpSecret",
-  disabled_at AS "disabledAt", last_login_at AS "lastLoginAt", created_at AS "createdAt"`;
-
 export async function findUserByEmail(db: Queryable, email: string): Promise<StaffUserRow | null> {
-  const { rows } = await db.query<StaffUserRow>(`SELECT ${USER_COLUMNS} FROM staff_users WHERE email = $1`, [email]);
-  return rows[0] ?? null;
+  return (await users(db).where('email', '=', email).executeTakeFirst()) ?? null;
 }
 
 export async function findUserById(db: Queryable, id: string, forUpdate = false): Promise<StaffUserRow | null> {
-  const { rows } = await db.query<StaffUserRow>(`SELECT ${USER_COLUMNS} FROM staff_users WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
-  return rows[0] ?? null;
+  const row = await users(db)
+    .where('id', '=', id)
+    .$if(forUpdate, (q) => q.forUpdate())
+    .executeTakeFirst();
+  return row ?? null;
 }
 
 export async function listUsers(db: Queryable): Promise<StaffUserRow[]> {
-  const { rows } = await db.query<StaffUserRow>(`SELECT ${USER_COLUMNS} FROM staff_users ORDER BY created_at, email`);
-  return rows;
+  return users(db).orderBy('created_at').orderBy('email').execute();
 }
 
 /** Inserts a user; null when the email is taken. */
@@ -47,78 +48,95 @@ export async function insertUser(
   db: Queryable,
   u: { email: string; name: string; role: StaffRole; passwordHash: string; createdAt: Date },
 ): Promise<StaffUserRow | null> {
-  const { rows } = await db.query<StaffUserRow>(
-    `INSERT INTO staff_users (email, name, role, password_hash, created_at) VALUES ($1, $2, $3::"StaffRole", $4, $5)
-     ON CONFLICT (email) DO NOTHING RETURNING ${USER_COLUMNS}`,
-    [u.email, u.name, u.role, u.passwordHash, u.createdAt],
-  );
-  return rows[0] ?? null;
+  const row = await qb(db)
+    .insertInto('staff_users')
+    .values({ email: u.email, name: u.name, role: u.role, password_hash: u.passwordHash, created_at: u.createdAt })
+    .onConflict((oc) => oc.column('email').doNothing())
+    .returning(USER_COLUMNS)
+    .executeTakeFirst();
+  return row ?? null;
 }
 
 export async function setDisabledAt(db: Queryable, id: string, at: Date | null): Promise<void> {
-  await db.query('UPDATE staff_users SET disabled_at = $2 WHERE id = $1', [id, at]);
+  await qb(db).updateTable('staff_users').set({ disabled_at: at }).where('id', '=', id).execute();
 }
 
 export async function setPasswordClearTotp(db: Queryable, id: string, passwordHash: string): Promise<void> {
-  await db.query('UPDATE staff_users SET password_hash = $2, totp_secret = NULL WHERE id = $1', [id, passwordHash]);
+  await qb(db).updateTable('staff_users').set({ password_hash: passwordHash, totp_secret: null }).where('id', '=', id).execute();
 }
 
 export async function setTotpSecret(db: Queryable, id: string, secret: string | null): Promise<void> {
-  await db.query('UPDATE staff_users SET totp_secret = $2 WHERE id = $1', [id, secret]);
+  await qb(db).updateTable('staff_users').set({ totp_secret: secret }).where('id', '=', id).execute();
 }
 
 export async function setLastLogin(db: Queryable, id: string, at: Date): Promise<void> {
-  await db.query('UPDATE staff_users SET last_login_at = $2 WHERE id = $1', [id, at]);
+  await qb(db).updateTable('staff_users').set({ last_login_at: at }).where('id', '=', id).execute();
 }
 
 export async function insertSession(db: Queryable, s: SessionRow): Promise<void> {
-  await db.query('INSERT INTO staff_sessions (id, user_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
-    s.id,
-    s.userId,
-    s.createdAt,
-    s.lastSeenAt,
-    s.expiresAt,
-  ]);
+  await qb(db)
+    .insertInto('staff_sessions')
+    .values({ id: s.id, user_id: s.userId, created_at: s.createdAt, last_seen_at: s.lastSeenAt, expires_at: s.expiresAt })
+    .execute();
 }
 
+/**
+ * A session and the account behind it, in one read. The account carries what a request needs
+ * (who, which role, TOTP, disabled); its password hash and history are left out.
+ */
 export async function findSessionWithUser(db: Queryable, id: string): Promise<{ session: SessionRow; user: StaffUserRow } | null> {
-  const { rows } = await db.query<SessionRow & { user: StaffUserRow }>(
-    `SELECT s.id, s.user_id AS "userId", s.created_at AS "createdAt", s.last_seen_at AS "lastSeenAt", s.expires_at AS "expiresAt",
-            json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'role', u.role,
-                              'totpSecret', u.totp_secret, 'disabledAt', u.disabled_at) AS "user"
-       FROM staff_sessions s JOIN staff_users u ON u.id = s.user_id WHERE s.id = $1`,
-    [id],
-  );
-  const row = rows[0];
+  const row = await qb(db)
+    .selectFrom('staff_sessions as s')
+    .innerJoin('staff_users as u', 'u.id', 's.user_id')
+    .select([
+      's.id',
+      's.user_id as userId',
+      's.created_at as createdAt',
+      's.last_seen_at as lastSeenAt',
+      's.expires_at as expiresAt',
+      'u.email',
+      'u.name',
+      'u.role',
+      'u.totp_secret as totpSecret',
+      'u.disabled_at as disabledAt',
+    ])
+    .where('s.id', '=', id)
+    .executeTakeFirst();
   if (!row) return null;
-  const { user, ...session } = row;
-  return { session, user: { ...user, passwordHash: '', lastLoginAt: null, createdAt: new Date(0), disabledAt: user.disabledAt ? new Date(user.disabledAt) : null } };
+  const { email, name, role, totpSecret, disabledAt, ...session } = row;
+  return {
+    session,
+    user: { id: session.userId, email, name, role, totpSecret, disabledAt, passwordHash: '', lastLoginAt: null, createdAt: new Date(0) },
+  };
 }
 
 export async function touchSession(db: Queryable, id: string, at: Date): Promise<void> {
-  await db.query('UPDATE staff_sessions SET last_seen_at = $2 WHERE id = $1', [id, at]);
+  await qb(db).updateTable('staff_sessions').set({ last_seen_at: at }).where('id', '=', id).execute();
 }
 
 export async function deleteSession(db: Queryable, id: string): Promise<void> {
-  await db.query('DELETE FROM staff_sessions WHERE id = $1', [id]);
+  await qb(db).deleteFrom('staff_sessions').where('id', '=', id).execute();
 }
 
 export async function deleteUserSessions(db: Queryable, userId: string): Promise<number> {
-  const r = await db.query('DELETE FROM staff_sessions WHERE user_id = $1', [userId]);
-  return r.rowCount ?? 0;
+  const r = await qb(db).deleteFrom('staff_sessions').where('user_id', '=', userId).executeTakeFirst();
+  return Number(r.numDeletedRows);
 }
 
 export async function insertAudit(
   db: Queryable,
   e: { staffId: string | null; verb: string; entity: string; entityId: string | null; before: unknown; after: unknown; at: Date },
 ): Promise<void> {
-  await db.query('INSERT INTO audit_log (staff_id, verb, entity, entity_id, before, after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-    e.staffId,
-    e.verb,
-    e.entity,
-    e.entityId,
-    e.before === null || e.before === undefined ? null : JSON.stringify(e.before),
-    e.after === null || e.after === undefined ? null : JSON.stringify(e.after),
-    e.at,
-  ]);
+  await qb(db)
+    .insertInto('audit_log')
+    .values({
+      staff_id: e.staffId,
+      verb: e.verb,
+      entity: e.entity,
+      entity_id: e.entityId,
+      before: e.before === null || e.before === undefined ? null : JSON.stringify(e.before),
+      after: e.after === null || e.after === undefined ? null : JSON.stringify(e.after),
+      created_at: e.at,
+    })
+    .execute();
 }

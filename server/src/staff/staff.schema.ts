@@ -1,11 +1,13 @@
 // Staff accounts: what the staff API accepts and answers. The same schemas validate the
 // requests, type the service and document the OpenAPI.
 import { z } from 'zod';
+import { StaffRole } from '../db/db.ts';
 import { lineText } from '../shared/text.ts';
 import { isPlausibleEmail } from '../supporter/email.ts';
 
-export const STAFF_ROLES = ['ADMIN', 'CAMPAIGNER', 'VIEWER'] as const;
-export type StaffRole = (typeof STAFF_ROLES)[number];
+export { StaffRole };
+/** Every staff role, as the schema lists them. */
+export const STAFF_ROLES = Object.values(StaffRole);
 
 export const PASSWORD_MIN = 12;
 export const PASSWORD_MAX = 200;
@@ -48,7 +50,7 @@ export type LoginInput = z.infer<typeof loginInputSchema>;
 export const createUserInputSchema = z.strictObject({
   email: staffEmail,
   name: lineText(200, 'Name'),
-  role: z.enum(STAFF_ROLES, { error: `Role must be one of ${STAFF_ROLES.join(', ')}` }),
+  role: z.enum(StaffRole, { error: `Role must be one of ${STAFF_ROLES.join(', ')}` }),
   password: newPassword,
 });
 export type CreateUserInput = z.infer<typeof createUserInputSchema>;
@@ -62,7 +64,7 @@ export const staffUserSchema = z.object({
   id: z.string(),
   email: z.string(),
   name: z.string(),
-  role: z.enum(STAFF_ROLES),
+  role: z.enum(StaffRole),
   totpEnabled: z.boolean(),
 });
 export type StaffUserView = z.infer<typeof staffUserSchema>;

@@ -9,9 +9,11 @@
 // Payloads carry ids and counts, never emails or names.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { sql, type QueryCreator, type UpdateQueryBuilder, type UpdateResult } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type pg from 'pg';
 import { z } from 'zod';
-import { inTransaction } from '../db/db.ts';
+import { inTransaction, qb, WebhookDeliveryStatus, type DB, type Queryable } from '../db/db.ts';
 import { invalid, notFound } from '../shared/errors.ts';
 import { checkOutboundUrl, outboundPolicy, postOutbound, type OutboundPolicy } from '../shared/outbound.ts';
 import { seal, unseal } from '../shared/seal.ts';
@@ -19,10 +21,17 @@ import { recordAudit } from '../staff/audit.ts';
 
 export const WEBHOOK_EVENTS = ['signature.confirmed', 'letter.delivered', 'letter.bounced', 'answer.published'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
-
-type Queryable = pg.Pool | pg.PoolClient;
+export type LetterEventType = Extract<WebhookEventType, 'letter.delivered' | 'letter.bounced'>;
 
 // --- emitting -------------------------------------------------------------------------------
+
+/** The active endpoints subscribed to `type`. */
+const subscribers = (q: QueryCreator<DB>, type: WebhookEventType) =>
+  q
+    .selectFrom('webhook_endpoints')
+    .select('id')
+    .where('disabled_at', 'is', null)
+    .where((eb) => eb(eb.val<string>(type), '=', eb.fn.any('events')));
 
 /**
  * Records an event for every active endpoint subscribed to `type`, in one statement (nothing is
@@ -31,28 +40,41 @@ type Queryable = pg.Pool | pg.PoolClient;
  * no emails, no names. Returns the event id, or null when no endpoint listens.
  *
  *   await inTransaction(pool, async (tx) => {
- *     await tx.query(`UPDATE responses SET status = 'PUBLISHED' ... WHERE id = $1`, [id]);
+ *     await qb(tx).updateTable('responses').set({ status: ResponseStatus.PUBLISHED }).where('id', '=', id).execute();
  *     await emitEvent(tx, 'answer.published', { responseId: id, actionId, targetId });
  *   });
  */
 export async function emitEvent(db: Queryable, type: WebhookEventType, payload: Record<string, unknown>): Promise<string | null> {
-  const { rows } = await db.query<{ event_id: string }>(
-    `WITH ep AS (SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL AND $1 = ANY(events)),
-          ev AS (INSERT INTO webhook_events (type, payload) SELECT $1, $2::jsonb WHERE EXISTS (SELECT 1 FROM ep) RETURNING id)
-     INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, ep.id FROM ev CROSS JOIN ep RETURNING event_id`,
-    [type, JSON.stringify(payload)],
-  );
-  return rows[0]?.event_id ?? null;
+  const row = await qb(db)
+    .with('ep', (q) => subscribers(q, type))
+    .with('ev', (q) =>
+      q
+        .insertInto('webhook_events')
+        .columns(['type', 'payload'])
+        .expression(
+          q
+            .selectNoFrom((eb) => [eb.val(type).as('type'), eb.cast(eb.val(JSON.stringify(payload)), 'jsonb').as('payload')])
+            .where((eb) => eb.exists(eb.selectFrom('ep').select('ep.id'))),
+        )
+        .returning('id'),
+    )
+    .insertInto('webhook_deliveries')
+    .columns(['event_id', 'endpoint_id'])
+    .expression((eb) => eb.selectFrom('ev').crossJoin('ep').select(['ev.id as event_id', 'ep.id as endpoint_id']))
+    .returning('event_id')
+    .executeTakeFirst();
+  return row?.event_id ?? null;
 }
 
 /** letter.delivered / letter.bounced for one letter: ids and the count it carried. */
-export async function emitLetterEvent(db: Queryable, type: 'letter.delivered' | 'letter.bounced', letterId: string): Promise<string | null> {
-  const { rows } = await db.query<{ action_id: string; slug: string; target_id: string; batch_id: string; signature_count: number; at: Date | null }>(
-    `SELECT b.action_id, a.slug, l.target_id, l.batch_id, l.signature_count, COALESCE(l.bounced_at, l.sent_at) AS at
-     FROM letters l JOIN delivery_batches b ON b.id = l.batch_id JOIN actions a ON a.id = b.action_id WHERE l.id = $1`,
-    [letterId],
-  );
-  const l = rows[0];
+export async function emitLetterEvent(db: Queryable, type: LetterEventType, letterId: string): Promise<string | null> {
+  const l = await qb(db)
+    .selectFrom('letters as l')
+    .innerJoin('delivery_batches as b', 'b.id', 'l.batch_id')
+    .innerJoin('actions as a', 'a.id', 'b.action_id')
+    .select((eb) => ['b.action_id', 'a.slug', 'l.target_id', 'l.batch_id', 'l.signature_count', eb.fn.coalesce('l.bounced_at', 'l.sent_at').as('at')])
+    .where('l.id', '=', letterId)
+    .executeTakeFirst();
   if (!l) return null;
   return emitEvent(db, type, {
     letterId,
@@ -65,35 +87,57 @@ export async function emitLetterEvent(db: Queryable, type: 'letter.delivered' | 
   });
 }
 
+/** An UPDATE of letters, as updateLetterWithEvent() is given it: what to set, and where. */
+export type LetterUpdate = UpdateQueryBuilder<DB, 'letters', 'letters', UpdateResult>;
+
 /**
  * Changes a letter and emits its event in one statement, so the change and its event are one
- * round trip and one snapshot: `update` is an UPDATE of letters ... RETURNING * whose
- * parameters are `params`. The event carries what emitLetterEvent's carries. Answers whether
- * a letter changed (no event when none did).
+ * round trip and one snapshot: `update` sets and narrows an UPDATE of letters (it returns what
+ * the event needs). The event carries what emitLetterEvent's carries. Answers whether a letter
+ * changed (no event when none did).
+ *
+ *   await updateLetterWithEvent(pool, 'letter.delivered', (letters) =>
+ *     letters.set({ status: LetterStatus.SENT, sent_at: now }).where('id', '=', id).where('status', '=', LetterStatus.SUBMITTING));
  */
-export async function updateLetterWithEvent(
-  db: Queryable,
-  type: 'letter.delivered' | 'letter.bounced',
-  update: string,
-  params: unknown[],
-): Promise<boolean> {
-  const t = params.length + 1;
-  const { rows } = await db.query<{ changed: number }>(
-    `WITH changed AS (${update}),
-          ep AS (SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL AND $${t}::varchar = ANY(events)),
-          ev AS (INSERT INTO webhook_events (type, payload)
-                 SELECT $${t}::varchar, jsonb_build_object(
-                          'letterId', c.id, 'batchId', c.batch_id, 'actionId', b.action_id, 'action', a.slug,
-                          'targetId', c.target_id, 'signatureCount', c.signature_count,
-                          'at', to_char(COALESCE(c.bounced_at, c.sent_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-                 FROM changed c JOIN delivery_batches b ON b.id = c.batch_id JOIN actions a ON a.id = b.action_id
-                 WHERE EXISTS (SELECT 1 FROM ep)
-                 RETURNING id),
-          dl AS (INSERT INTO webhook_deliveries (event_id, endpoint_id) SELECT ev.id, ep.id FROM ev CROSS JOIN ep)
-     SELECT count(*)::int AS changed FROM changed`,
-    [...params, type],
-  );
-  return (rows[0]?.changed ?? 0) > 0;
+export async function updateLetterWithEvent(db: Queryable, type: LetterEventType, update: (letters: LetterUpdate) => LetterUpdate): Promise<boolean> {
+  const row = await qb(db)
+    .with('ep', (q) => subscribers(q, type))
+    .with('changed', (q) =>
+      update(q.updateTable('letters')).returning(['id', 'batch_id', 'target_id', 'signature_count', 'bounced_at', 'sent_at']),
+    )
+    .with('ev', (q) =>
+      q
+        .insertInto('webhook_events')
+        .columns(['type', 'payload'])
+        .expression((eb) =>
+          eb
+            .selectFrom('changed as c')
+            .innerJoin('delivery_batches as b', 'b.id', 'c.batch_id')
+            .innerJoin('actions as a', 'a.id', 'b.action_id')
+            .select([
+              eb.cast<string>(eb.val(type), 'varchar').as('type'),
+              // the same fields as emitLetterEvent's, `at` as toISOString() writes it
+              sql<unknown>`jsonb_build_object(
+                'letterId', ${sql.ref('c.id')}, 'batchId', ${sql.ref('c.batch_id')}, 'actionId', ${sql.ref('b.action_id')},
+                'action', ${sql.ref('a.slug')}, 'targetId', ${sql.ref('c.target_id')}, 'signatureCount', ${sql.ref('c.signature_count')},
+                'at', to_char(COALESCE(${sql.ref('c.bounced_at')}, ${sql.ref('c.sent_at')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`.as(
+                'payload',
+              ),
+            ])
+            .where(eb.exists(eb.selectFrom('ep').select('ep.id'))),
+        )
+        .returning('id'),
+    )
+    .with('dl', (q) =>
+      q
+        .insertInto('webhook_deliveries')
+        .columns(['event_id', 'endpoint_id'])
+        .expression((eb) => eb.selectFrom('ev').crossJoin('ep').select(['ev.id as event_id', 'ep.id as endpoint_id'])),
+    )
+    .selectFrom('changed')
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('changed'))
+    .executeTakeFirst();
+  return (row?.changed ?? 0) > 0;
 }
 
 // --- signing ----------------------------------------------------------------------------------
@@ -151,32 +195,18 @@ export const endpointSchema = z.object({
 });
 export type EndpointView = z.infer<typeof endpointSchema>;
 
-const ENDPOINT_SELECT = `SELECT e.id, e.url, e.description, e.events, e.created_at, u.email AS created_by, e.disabled_at
-  FROM webhook_endpoints e LEFT JOIN staff_users u ON u.id = e.created_by`;
-
-interface EndpointRow {
-  id: string;
-  url: string;
-  description: string;
-  events: string[];
-  created_at: Date;
-  created_by: string | null;
-  disabled_at: Date | null;
-}
-
-const endpointView = (r: EndpointRow): EndpointView => ({
-  id: r.id,
-  url: r.url,
-  description: r.description,
-  events: r.events,
-  createdAt: r.created_at,
-  createdBy: r.created_by,
-  disabledAt: r.disabled_at,
-});
+/** Endpoints with the email of the admin who made each, as the console shows them. */
+const endpoints = (db: Queryable) =>
+  qb(db)
+    .selectFrom('webhook_endpoints as e')
+    .leftJoin('staff_users as u', 'u.id', 'e.created_by')
+    .select(['e.id', 'e.url', 'e.description', 'e.events', 'e.created_at as createdAt', 'u.email as createdBy', 'e.disabled_at as disabledAt']);
 
 export async function listEndpoints(pool: pg.Pool): Promise<EndpointView[]> {
-  const { rows } = await pool.query<EndpointRow>(`${ENDPOINT_SELECT} ORDER BY e.disabled_at IS NOT NULL, e.created_at DESC`);
-  return rows.map(endpointView);
+  return endpoints(pool)
+    .orderBy((eb) => eb('e.disabled_at', 'is not', null))
+    .orderBy('e.created_at', 'desc')
+    .execute();
 }
 
 export async function createEndpoint(
@@ -196,26 +226,26 @@ export async function createEndpoint(
   const secret = `whsec_${randomBytes(32).toString('base64url')}`;
   const events = [...new Set(input.events)];
   return inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO webhook_endpoints (url, description, events, secret, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-      [input.url, input.description, events, sealSecret(appSecret, secret), staffId],
-    );
-    const id = rows[0]!.id;
+    const { id } = await qb(client)
+      .insertInto('webhook_endpoints')
+      .values({ url: input.url, description: input.description, events, secret: sealSecret(appSecret, secret), created_by: staffId })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     await recordAudit(client, { staffId, verb: 'created', entity: 'webhook_endpoint', entityId: id, after: { url: input.url, events } });
-    const row = (await client.query<EndpointRow>(`${ENDPOINT_SELECT} WHERE e.id = $1`, [id])).rows[0]!;
-    return { endpoint: endpointView(row), secret };
+    const endpoint = await endpoints(client).where('e.id', '=', id).executeTakeFirstOrThrow();
+    return { endpoint, secret };
   });
 }
 
 export async function disableEndpoint(pool: pg.Pool, id: string, staffId: string, at: Date): Promise<EndpointView> {
   return inTransaction(pool, async (client) => {
-    const before = (await client.query<EndpointRow>(`${ENDPOINT_SELECT} WHERE e.id = $1 FOR UPDATE OF e`, [id])).rows[0];
+    const before = await endpoints(client).where('e.id', '=', id).forUpdate('e').executeTakeFirst();
     if (!before) throw notFound('webhook_endpoint_not_found', 'No such webhook endpoint');
-    if (!before.disabled_at) {
-      await client.query('UPDATE webhook_endpoints SET disabled_at = $2 WHERE id = $1', [id, at]);
+    if (!before.disabledAt) {
+      await qb(client).updateTable('webhook_endpoints').set({ disabled_at: at }).where('id', '=', id).execute();
       await recordAudit(client, { staffId, verb: 'disabled', entity: 'webhook_endpoint', entityId: id, before: { url: before.url }, after: { url: before.url, disabledAt: at } });
     }
-    return endpointView((await client.query<EndpointRow>(`${ENDPOINT_SELECT} WHERE e.id = $1`, [id])).rows[0]!);
+    return endpoints(client).where('e.id', '=', id).executeTakeFirstOrThrow();
   });
 }
 
@@ -227,7 +257,7 @@ export const deliverySchema = z.object({
   event: z.string(),
   endpointId: z.string(),
   url: z.string(),
-  status: z.enum(['PENDING', 'DELIVERING', 'SUCCEEDED', 'FAILED']),
+  status: z.enum(WebhookDeliveryStatus),
   attempts: z.number().int(),
   nextAttemptAt: z.date(),
   lastStatus: z.number().int().nullable(),
@@ -241,61 +271,56 @@ export const deliverySchema = z.object({
 export type DeliveryView = z.infer<typeof deliverySchema>;
 
 export async function listDeliveries(pool: pg.Pool, opts: { endpointId?: string; limit: number }): Promise<DeliveryView[]> {
-  const { rows } = await pool.query<{
-    id: string;
-    event_id: string;
-    type: string;
-    endpoint_id: string;
-    url: string;
-    status: DeliveryView['status'];
-    attempts: number;
-    next_attempt_at: Date;
-    last_status: number | null;
-    last_error: string | null;
-    delivered_at: Date | null;
-    created_at: Date;
-    log: { at: string; durationMs: number; status: number | null; error: string | null; ok: boolean }[] | null;
-  }>(
-    `SELECT d.id, d.event_id, v.type, d.endpoint_id, e.url, d.status, d.attempts, d.next_attempt_at, d.last_status, d.last_error,
-            d.delivered_at, d.created_at,
-            (SELECT json_agg(json_build_object('at', a.attempted_at, 'durationMs', a.duration_ms, 'status', a.status, 'error', a.error, 'ok', a.ok)
-                     ORDER BY a.attempted_at) FROM webhook_attempts a WHERE a.delivery_id = d.id) AS log
-     FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id JOIN webhook_endpoints e ON e.id = d.endpoint_id
-     WHERE ($1::uuid IS NULL OR d.endpoint_id = $1)
-     ORDER BY d.created_at DESC, d.id LIMIT $2`,
-    [opts.endpointId ?? null, opts.limit],
-  );
-  return rows.map((r) => ({
-    id: r.id,
-    eventId: r.event_id,
-    event: r.type,
-    endpointId: r.endpoint_id,
-    url: r.url,
-    status: r.status,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    lastStatus: r.last_status,
-    lastError: r.last_error,
-    deliveredAt: r.delivered_at,
-    createdAt: r.created_at,
-    attemptLog: (r.log ?? []).map((a) => ({ ...a, at: new Date(a.at) })),
-  }));
+  const rows = await qb(pool)
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('webhook_events as v', 'v.id', 'd.event_id')
+    .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+    .select((eb) => [
+      'd.id',
+      'd.event_id as eventId',
+      'v.type as event',
+      'd.endpoint_id as endpointId',
+      'e.url',
+      'd.status',
+      'd.attempts',
+      'd.next_attempt_at as nextAttemptAt',
+      'd.last_status as lastStatus',
+      'd.last_error as lastError',
+      'd.delivered_at as deliveredAt',
+      'd.created_at as createdAt',
+      jsonArrayFrom(
+        eb
+          .selectFrom('webhook_attempts as a')
+          .select(['a.attempted_at as at', 'a.duration_ms as durationMs', 'a.status', 'a.error', 'a.ok'])
+          .whereRef('a.delivery_id', '=', 'd.id')
+          .orderBy('a.attempted_at'),
+      ).as('log'),
+    ])
+    .$if(opts.endpointId != null, (q) => q.where('d.endpoint_id', '=', opts.endpointId!))
+    .orderBy('d.created_at', 'desc')
+    .orderBy('d.id')
+    .limit(opts.limit)
+    .execute();
+  // JSON carries the attempt times as text
+  return rows.map(({ log, ...r }) => ({ ...r, attemptLog: log.map((a) => ({ ...a, at: new Date(a.at) })) }));
 }
 
 /** Staff: send a delivery again (whatever became of it), with a fresh budget of attempts. */
 export async function replayDelivery(pool: pg.Pool, id: string, staffId: string, at: Date): Promise<void> {
   await inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ status: string; attempts: number }>(
-      `UPDATE webhook_deliveries SET status = 'PENDING', attempts = 0, next_attempt_at = $2, locked_at = NULL
-       WHERE id = $1 AND status <> 'DELIVERING' RETURNING status, attempts`,
-      [id, at],
-    );
-    if (rows.length === 0) {
-      const exists = await client.query('SELECT status FROM webhook_deliveries WHERE id = $1', [id]);
-      if (exists.rowCount === 0) throw notFound('webhook_delivery_not_found', 'No such webhook delivery');
+    const replayed = await qb(client)
+      .updateTable('webhook_deliveries')
+      .set({ status: WebhookDeliveryStatus.PENDING, attempts: 0, next_attempt_at: at, locked_at: null })
+      .where('id', '=', id)
+      .where('status', '<>', WebhookDeliveryStatus.DELIVERING)
+      .returning('id')
+      .executeTakeFirst();
+    if (!replayed) {
+      const exists = await qb(client).selectFrom('webhook_deliveries').select('id').where('id', '=', id).executeTakeFirst();
+      if (!exists) throw notFound('webhook_delivery_not_found', 'No such webhook delivery');
       return; // being delivered right now: nothing to do
     }
-    await recordAudit(client, { staffId, verb: 'replayed', entity: 'webhook_delivery', entityId: id, after: { status: 'PENDING' } });
+    await recordAudit(client, { staffId, verb: 'replayed', entity: 'webhook_delivery', entityId: id, after: { status: WebhookDeliveryStatus.PENDING } });
   });
 }
 
@@ -335,15 +360,18 @@ export type WebhookOutcome = 'delivered' | 'retry-scheduled' | 'failed' | 'not-o
 
 export async function deliverWebhook(deps: WebhookDeps, deliveryId: string): Promise<WebhookOutcome> {
   const now = deps.clock();
-  const claim = await deps.pool.query<{ attempts: number; url: string; secret: string; type: string; payload: unknown; event_id: string; created_at: Date }>(
-    `UPDATE webhook_deliveries d SET status = 'DELIVERING', locked_at = $2, attempts = d.attempts + 1
-     FROM webhook_endpoints e, webhook_events v
-     WHERE d.id = $1 AND e.id = d.endpoint_id AND v.id = d.event_id AND d.status = 'PENDING' AND d.next_attempt_at <= $2
-       AND e.disabled_at IS NULL
-     RETURNING d.attempts, e.url, e.secret, v.type, v.payload, v.id AS event_id, v.created_at`,
-    [deliveryId, now],
-  );
-  const d = claim.rows[0];
+  const d = await qb(deps.pool)
+    .updateTable('webhook_deliveries as d')
+    .from(['webhook_endpoints as e', 'webhook_events as v'])
+    .set((eb) => ({ status: WebhookDeliveryStatus.DELIVERING, locked_at: now, attempts: eb('d.attempts', '+', 1) }))
+    .where('d.id', '=', deliveryId)
+    .whereRef('e.id', '=', 'd.endpoint_id')
+    .whereRef('v.id', '=', 'd.event_id')
+    .where('d.status', '=', WebhookDeliveryStatus.PENDING)
+    .where('d.next_attempt_at', '<=', now)
+    .where('e.disabled_at', 'is', null)
+    .returning(['d.attempts', 'e.url', 'e.secret', 'v.type', 'v.payload', 'v.id as event_id', 'v.created_at'])
+    .executeTakeFirst();
   if (!d) return 'not-owed';
 
   const body = JSON.stringify({ id: d.event_id, type: d.type, createdAt: d.created_at.toISOString(), data: d.payload });
@@ -379,25 +407,26 @@ export async function deliverWebhook(deps: WebhookDeps, deliveryId: string): Pro
   const maxAttempts = deps.maxAttempts ?? 12;
   const next = ok ? null : new Date(deps.clock().getTime() + webhookRetryDelayMs(d.attempts, deps));
   // a refused target fails at once: trying again would only ask the same question
-  const finalStatus = ok ? 'SUCCEEDED' : d.attempts >= maxAttempts || result.kind === 'refused' ? 'FAILED' : 'PENDING';
+  const finalStatus = ok
+    ? WebhookDeliveryStatus.SUCCEEDED
+    : d.attempts >= maxAttempts || result.kind === 'refused'
+      ? WebhookDeliveryStatus.FAILED
+      : WebhookDeliveryStatus.PENDING;
   await inTransaction(deps.pool, async (client) => {
-    await client.query(`INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms, status, error, ok) VALUES ($1, $2, $3, $4, $5, $6)`, [
-      deliveryId,
-      now,
-      durationMs,
-      status,
-      error,
-      ok,
-    ]);
-    await client.query(
-      `UPDATE webhook_deliveries SET status = $2::"WebhookDeliveryStatus", locked_at = NULL, last_status = $3, last_error = $4,
-              delivered_at = CASE WHEN $2::"WebhookDeliveryStatus" = 'SUCCEEDED' THEN $5 ELSE delivered_at END,
-              next_attempt_at = COALESCE($6, next_attempt_at)
-       WHERE id = $1 AND status = 'DELIVERING'`,
-      [deliveryId, finalStatus, status, error, now, next],
-    );
+    await qb(client)
+      .insertInto('webhook_attempts')
+      .values({ delivery_id: deliveryId, attempted_at: now, duration_ms: durationMs, status, error, ok })
+      .execute();
+    await qb(client)
+      .updateTable('webhook_deliveries')
+      .set({ status: finalStatus, locked_at: null, last_status: status, last_error: error })
+      .$if(ok, (q) => q.set({ delivered_at: now }))
+      .$if(next !== null, (q) => q.set({ next_attempt_at: next! }))
+      .where('id', '=', deliveryId)
+      .where('status', '=', WebhookDeliveryStatus.DELIVERING)
+      .execute();
   });
-  return ok ? 'delivered' : finalStatus === 'FAILED' ? 'failed' : 'retry-scheduled';
+  return ok ? 'delivered' : finalStatus === WebhookDeliveryStatus.FAILED ? 'failed' : 'retry-scheduled';
 }
 
 /**
@@ -409,15 +438,23 @@ export async function sweepWebhooks(
   deps: { pool: pg.Pool; queue: Pick<Queue<WebhookJob>, 'addBulk'>; clock: () => Date; staleMs?: number },
 ): Promise<number> {
   const now = deps.clock();
-  await deps.pool.query(`UPDATE webhook_deliveries SET status = 'PENDING', locked_at = NULL WHERE status = 'DELIVERING' AND locked_at < $1`, [
-    new Date(now.getTime() - (deps.staleMs ?? 120_000)),
-  ]);
-  const { rows } = await deps.pool.query<{ id: string; attempts: number; next_attempt_at: Date }>(
-    `SELECT d.id, d.attempts, d.next_attempt_at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-     WHERE d.status = 'PENDING' AND d.next_attempt_at <= $1 AND e.disabled_at IS NULL
-     ORDER BY d.next_attempt_at LIMIT 1000`,
-    [now],
-  );
+  const k = qb(deps.pool);
+  await k
+    .updateTable('webhook_deliveries')
+    .set({ status: WebhookDeliveryStatus.PENDING, locked_at: null })
+    .where('status', '=', WebhookDeliveryStatus.DELIVERING)
+    .where('locked_at', '<', new Date(now.getTime() - (deps.staleMs ?? 120_000)))
+    .execute();
+  const rows = await k
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+    .select(['d.id', 'd.attempts', 'd.next_attempt_at'])
+    .where('d.status', '=', WebhookDeliveryStatus.PENDING)
+    .where('d.next_attempt_at', '<=', now)
+    .where('e.disabled_at', 'is', null)
+    .orderBy('d.next_attempt_at')
+    .limit(1000)
+    .execute();
   if (rows.length > 0) {
     await deps.queue.addBulk(
       rows.map((r) => ({ name: 'webhook', data: { deliveryId: r.id }, opts: { jobId: `webhook-${r.id}-${r.attempts}-${r.next_attempt_at.getTime()}` } })),
