@@ -9,12 +9,13 @@
 import { expressionBuilder, sql, type InferResult } from 'kysely';
 import type pg from 'pg';
 import { z } from 'zod';
-import { ConsentPurpose, qb, SignatureStatus, type ActionKind, type DB } from '../db/db.ts';
+import { qb, SignatureStatus, type ActionKind, type DB } from '../db/db.ts';
 import type { ActionCache } from '../action/action.service.ts';
 import { textFor } from '../action/action.service.ts';
 import type { ActionRow } from '../action/action.repository.ts';
 import { AppError } from '../shared/errors.ts';
 import { signerIpSchema } from './api-key.service.ts';
+import { latestContactConsent } from '../supporter/consent.ts';
 
 export const ORIGIN_SYSTEM = 'Chorus';
 export const MAX_PAGESIZE = 100;
@@ -227,21 +228,15 @@ export function actionById(cache: ActionCache, id: string, kind: ActionKind): Ac
 
 const p = expressionBuilder<DB & { p: DB['supporters'] }, 'p'>();
 
-/** Whether a supporter (`p`) may be shown to integrators: they agreed to be contacted, still do, and exist. */
+/**
+ * Whether a supporter (`p`) may be shown to integrators: they agreed to be contacted (with a confirmed
+ * signature or on their data page: supporter/consent.ts), still do, and exist.
+ */
 const contactable = p.and([
   p('p.erased_at', 'is', null),
   p('p.unsubscribed_at', 'is', null),
   p('p.email', 'is not', null),
-  p.fn.coalesce(
-    p
-      .selectFrom('consents as c')
-      .select('c.granted')
-      .whereRef('c.supporter_id', '=', 'p.id')
-      .where('c.purpose', '=', ConsentPurpose.CONTACT)
-      .orderBy('c.created_at', 'desc')
-      .limit(1),
-    sql.lit(false),
-  ),
+  p.fn.coalesce(latestContactConsent(p.ref('p.id')), sql.lit(false)),
 ]);
 
 /** The confirmed signatures of an action, with whether their signer may be linked. */

@@ -5,8 +5,9 @@
 // has not unsubscribed or been erased. IP hashes and personal letters are never included.
 import type pg from 'pg';
 import { z } from 'zod';
-import { ActionStatus, ConsentPurpose, qb, SignatureStatus } from '../db/db.ts';
+import { ActionStatus, qb, SignatureStatus } from '../db/db.ts';
 import { AppError, notFound } from '../shared/errors.ts';
+import { latestContactConsent } from '../supporter/consent.ts';
 
 export const syncedSignatureSchema = z.object({
   id: z.string(),
@@ -89,14 +90,7 @@ export async function listSignatures(pool: pg.Pool, f: SyncFilter): Promise<{ si
       's.named_to_own_country',
       's.public_wall',
       // the latest contact consent of the person
-      eb
-        .selectFrom('consents as c')
-        .select('c.granted')
-        .whereRef('c.supporter_id', '=', 's.supporter_id')
-        .where('c.purpose', '=', ConsentPurpose.CONTACT)
-        .orderBy('c.created_at', 'desc')
-        .limit(1)
-        .as('contact'),
+      latestContactConsent(eb.ref('s.supporter_id')).as('contact'),
       'p.email',
       'p.first_name',
       'p.last_name',
