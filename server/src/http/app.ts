@@ -23,6 +23,7 @@ import { DOCS_CSP, DOCS_CSS, renderDocs, swaggerOptions } from './openapi.ts';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { AppError, forbidden, tooMany } from '../shared/errors.ts';
 import { isTransientConflict } from '../db/conflict.ts';
+import { pingDatabase } from '../db/ping.ts';
 import { createAbuseGuard, DEFAULT_WINDOW_MS } from '../abuse/abuse.service.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
@@ -323,7 +324,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // integrator keys; wrong ones are throttled per client address (api-key.service.ts)
   const apiKeys = { pool: deps.pool, redis: deps.redis, clock: deps.signatures.clock, secret: deps.signatures.secret, failuresPerIp: deps.config.API_KEY_FAILURES_PER_IP };
-  await app.register(healthRoutes, { pool: deps.pool, redis: deps.redis, cache: deps.cache });
+  await app.register(healthRoutes, { checks: { postgres: () => pingDatabase(deps.pool), redis: () => deps.redis.ping() } });
   await app.register(
     async (api) => {
       // the API speaks JSON and HTML forms only: anything else is 415, not a string body
