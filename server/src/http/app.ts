@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { DEFAULT_PUBLIC_COUNTRY_MIN, type Config } from '../config/config.ts';
+import type { Config } from '../config/config.ts';
 import type { ActionCache } from '../action/action.service.ts';
 import type { SignatureDeps } from '../signature/signature.service.ts';
 import { DOCS_CSP, DOCS_CSS, renderDocs, swaggerOptions } from './openapi.ts';
@@ -57,8 +57,8 @@ export const PEER_HEADER = 'x-chorus-peer';
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
 export interface AppDeps {
-  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM'> &
-    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP' | 'PUBLIC_COUNTRY_MIN'>> &
+  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM' | 'ORG_NAME' | 'PUBLIC_COUNTRY_MIN'> &
+    Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP'>> &
     Partial<Pick<Config, 'WEBHOOK_ALLOW_PRIVATE' | 'API_KEY_FAILURES_PER_IP'>>;
   pool: pg.Pool;
   redis: Redis;
@@ -368,7 +368,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         redis: deps.redis,
       });
       await api.register(packetRoutes, {
-        packets: { pool: deps.pool, secret: deps.signatures.secret, clock: deps.signatures.clock, countryMin: deps.config.PUBLIC_COUNTRY_MIN ?? DEFAULT_PUBLIC_COUNTRY_MIN },
+        packets: { pool: deps.pool, secret: deps.signatures.secret, clock: deps.signatures.clock, countryMin: deps.config.PUBLIC_COUNTRY_MIN },
       });
       await api.register(staffRoutes, {
         staff: {
@@ -390,6 +390,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           cache: deps.cache,
           mailer: memberMailer,
           mailFrom: deps.members?.mailFrom ?? deps.config.MAIL_FROM,
+          organisation: deps.config.ORG_NAME,
+          countryMin: deps.config.PUBLIC_COUNTRY_MIN,
           queues: deps.queues,
           exportDir: deps.config.EXPORT_DIR ?? '.data/exports',
           webhookAllowPrivate: deps.config.WEBHOOK_ALLOW_PRIVATE,
