@@ -134,7 +134,7 @@ describe('requests refused', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: platform.baseUrl, accept: 'text/html' },
       body: `firstName=${huge}`,
     }).catch((err: Error) => ({ status: 0, err }));
-    // past the pages' limit (512 kB) the body is refused with 413 before it is read (app.ts), or
+    // past the pages' limit (512 kB) the body is refused with 413 before it is read (pages.ts), or
     // the connection closed on the uploader after that answer
     expect([0, 413]).toContain(page.status);
   });

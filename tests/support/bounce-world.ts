@@ -65,6 +65,7 @@ export async function startBounceWorld(): Promise<BounceWorld> {
         queues: { enqueueLetters: async () => {} },
         packetSecret: h.secret,
         publicBaseUrl: 'http://chorus.test',
+        countryMin: h.config.PUBLIC_COUNTRY_MIN,
       },
       id,
     );

@@ -4,7 +4,7 @@ import { isTokenPage, stripLocale } from '$lib/paths';
 import { env } from '$env/dynamic/public';
 import { RENDER_KEY_HEADER, pageCache } from '$shared/page-cache';
 
-/** the same value as the API's (server/src/http/app.ts): two years, only over https */
+/** the same value as the API's (server/src/http/security-headers.ts): two years, only over https */
 const HSTS = 'max-age=63072000; includeSubDomains';
 
 /** Public action pages are rendered about once a second, not once per reader ($shared/page-cache.ts). */

@@ -2,11 +2,10 @@
 // roles, hostile input, pause/resume against the batcher, send now exactly once, a preview
 // that writes nothing and matches what is then sent, the ledger and the retry of a failed letter.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config/config.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
+import { asStaff, createAction, createHarness, letterConfig, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { buildDueBatches } from './batch.service.ts';
 
 let h: Harness;
@@ -34,12 +33,13 @@ const letterDeps = () => ({
   pool: h.db.pool,
   mailer,
   mailFrom: MAIL_FROM,
-  // as the worker runs it: the organisation and the packet link's base from the configuration
-  organisation: loadConfig().ORG_NAME,
+  // as the worker runs it: the organisation and the packet link from the configuration
+  organisation: h.config.ORG_NAME,
   staleSubmittingMs: 60_000,
   clock: () => new Date(),
   queues: noQueue,
   random: () => 1,
+  ...letterConfig(h),
 });
 
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {

@@ -21,7 +21,7 @@ export interface DeliveryAdminDeps {
   mailDomain: string;
   organisation: string;
   clock: () => Date;
-  packet?: PacketLinkOptions;
+  packet: PacketLinkOptions;
   /** PUBLIC_COUNTRY_MIN: the country minimum of BY_SIGNER_COUNTRY actions (country-minimum.ts) */
   countryMin: number;
 }

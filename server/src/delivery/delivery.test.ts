@@ -6,7 +6,7 @@ import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { createBatchSignerCache, deliverLetter, type BatchSignerCache } from '../letter/letter.service.ts';
 import { eraseSupporter } from '../supporter/supporter.repository.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
+import { createAction, createHarness, letterConfig, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { buildBatch, buildDueBatches } from './batch.service.ts';
 import { bounceAddress } from './bounce.service.ts';
 import { sweep } from './sweeper.service.ts';
@@ -51,6 +51,7 @@ const letterDeps = () => ({
   clock: () => new Date(),
   queues,
   random: () => 1,
+  ...letterConfig(h),
 });
 
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {

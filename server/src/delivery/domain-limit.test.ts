@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
+import { createAction, createHarness, letterConfig, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { buildBatch } from './batch.service.ts';
 import { WINDOW_MS, createDomainLimiter, domainKey, recipientDomain } from './domain-limit.ts';
 
@@ -123,6 +123,7 @@ describe('deliverLetter under the domain limit', () => {
       clock,
       queues,
       domainLimiter,
+      ...letterConfig(h),
     };
     const outcomes = [];
     for (const id of built!.letterIds) outcomes.push(await deliverLetter(deps, id));
@@ -173,6 +174,7 @@ describe('deliverLetter under the domain limit', () => {
       clock: () => now,
       queues,
       domainLimiter,
+      ...letterConfig(h),
     };
     expect(await deliverLetter(deps, id)).toBe('deferred');
     const row = (await h.db.pool.query(`SELECT status, attempts, next_attempt_at FROM letters WHERE id = $1`, [id])).rows[0];

@@ -35,6 +35,7 @@ const letterDeps = () => ({
   random: () => 1,
   packetSecret: h.secret,
   publicBaseUrl: 'http://chorus.test',
+  countryMin: h.config.PUBLIC_COUNTRY_MIN,
 });
 
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {

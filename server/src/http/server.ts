@@ -9,7 +9,8 @@ import { createDb } from '../db/db.ts';
 import { enforceRedisConfig } from '../queue/redis-config.ts';
 import { batchCalls, createQueues, redisConnection } from '../queue/queue.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
-import { ANSWER_FORM_BODY_LIMIT, buildApp, PEER_HEADER, type NodeHandler } from './app.ts';
+import { buildApp } from './app.ts';
+import { ANSWER_FORM_BODY_LIMIT, PEER_HEADER, type NodeHandler } from './pages.ts';
 import { exitWithParent } from '../shared/parent-watch.ts';
 
 const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', import.meta.url));
@@ -34,9 +35,9 @@ async function main() {
     // SvelteKit checks form posts against this origin (cross-site request protection)
     process.env.ORIGIN = config.PUBLIC_BASE_URL;
     // room for an official's attachments on the packet page (3 × 5 MB; the API checks each);
-    // every other page is held to PAGE_BODY_LIMIT (512 kB) by app.ts before SvelteKit reads it
+    // every other page is held to PAGE_BODY_LIMIT (512 kB) by pages.ts before SvelteKit reads it
     process.env.BODY_SIZE_LIMIT ??= String(ANSWER_FORM_BODY_LIMIT);
-    // SvelteKit learns the client address from the header app.ts sets (under TRUSTED_PROXIES)
+    // SvelteKit learns the client address from the header pages.ts sets (under TRUSTED_PROXIES)
     process.env.ADDRESS_HEADER = PEER_HEADER;
     webHandler = (await import(pathToFileURL(WEB_HANDLER).href)).handler as NodeHandler;
   }

@@ -13,7 +13,6 @@ import { holdForDomainLimit, type DomainLimiter } from '../delivery/domain-limit
 import type { Queues } from '../queue/queue.ts';
 import { mailDomain } from '../signature/confirmation.service.ts';
 import { countriesForOfficial, mayName, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
-import { loadConfig } from '../config/config.ts';
 import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service.ts';
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
 import { LetterStatus } from '../db/db.ts';
@@ -32,31 +31,29 @@ export interface LetterDeps {
   random?: () => number;
   /** per-recipient-domain rate limit; without one, letters are not limited */
   domainLimiter?: DomainLimiter;
-  /** key of the packet link and of the return path's MAC in each letter; SECRET_KEY from the configuration when absent */
-  packetSecret?: string;
-  /** base of the packet link; PUBLIC_BASE_URL from the configuration when absent */
-  publicBaseUrl?: string;
-  /** PUBLIC_COUNTRY_MIN (countryForOfficial); from the configuration when absent */
-  countryMin?: number;
+  /** key of the packet link and of the return path's MAC in each letter (SECRET_KEY) */
+  packetSecret: string;
+  /** base of the packet link (PUBLIC_BASE_URL) */
+  publicBaseUrl: string;
+  /** PUBLIC_COUNTRY_MIN (countryForOfficial) */
+  countryMin: number;
   /** the signers of a batch read once for all its letters; without one, each letter reads them */
   signerCache?: BatchSignerCache;
 }
 
 /** What the packet link in a letter needs: the key, the public address and the time it is signed at. */
 export interface PacketLinkOptions {
-  secret?: string;
-  publicBaseUrl?: string;
+  /** SECRET_KEY */
+  secret: string;
+  /** PUBLIC_BASE_URL */
+  publicBaseUrl: string;
   now?: Date;
-  /** not of the link: PUBLIC_COUNTRY_MIN, which the letter's countries follow (countryForOfficial); from the configuration when absent */
-  countryMin?: number;
+  /** not of the link: PUBLIC_COUNTRY_MIN, which the letter's countries follow (countryForOfficial) */
+  countryMin: number;
 }
 
 function packetLink(letterId: string, locale: string, opts: PacketLinkOptions): string {
-  // read the configuration only for what the caller did not give
-  const config = opts.secret && opts.publicBaseUrl ? null : loadConfig();
-  const secret = opts.secret ?? config!.SECRET_KEY;
-  const base = opts.publicBaseUrl ?? config!.PUBLIC_BASE_URL;
-  return packetUrl(base, locale, packetToken(secret, letterId, opts.now ?? new Date()));
+  return packetUrl(opts.publicBaseUrl, locale, packetToken(opts.secret, letterId, opts.now ?? new Date()));
 }
 
 /** After this many transient failures a letter is given up as FAILED and shown to staff. */
@@ -245,7 +242,7 @@ export async function renderLetter(
   pool: pg.Pool | pg.PoolClient,
   letterId: string,
   organisation: string,
-  packet: PacketLinkOptions = {},
+  packet: PacketLinkOptions,
   cache?: BatchSignerCache,
 ) {
   const { rows } = await pool.query<LetterRow>(`${letterRowSql('letters')} WHERE l.id = $1`, [letterId, cache !== undefined]);
@@ -295,7 +292,7 @@ async function renderLetterRow(
       return letter;
     });
   // where this official may see the signers: the one rule, in member-letter.ts
-  const seen = countriesForOfficial(l.target_country, groups, packet.countryMin ?? loadConfig().PUBLIC_COUNTRY_MIN);
+  const seen = countriesForOfficial(l.target_country, groups, packet.countryMin);
   const mail = composeLetter({
     locale: l.locale,
     text: { title: l.title, summary: l.summary, body: l.body, letterSubject: l.letter_subject, letterBody: l.letter_body },
@@ -346,7 +343,7 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
       from: deps.mailFrom,
       to: letter.target_email,
       // VERP: a bounce comes back to an address that names this letter, with a MAC (bounce.service.ts)
-      envelope: { from: bounceAddress(letter.id, mailDomain(deps.mailFrom), deps.packetSecret ?? loadConfig().SECRET_KEY), to: letter.target_email },
+      envelope: { from: bounceAddress(letter.id, mailDomain(deps.mailFrom), deps.packetSecret), to: letter.target_email },
       replyTo: letter.reply_to ?? undefined,
       subject: mail.subject,
       text: mail.text,

@@ -11,7 +11,7 @@ import { buildBatch } from '../delivery/batch.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
 import type { Mailbox, StoredMessage } from '../mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
-import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
+import { createAction, createHarness, letterConfig, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import type { Mailer } from './mailer.ts';
 
 const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url));
@@ -117,7 +117,7 @@ describe('no header injection, member text escaped', () => {
     const { rows: letters } = await h.db.pool.query<{ id: string }>('SELECT id FROM letters WHERE batch_id = $1', [built!.batchId]);
     for (const l of letters) {
       const outcome = await deliverLetter(
-        { pool: h.db.pool, mailer, mailFrom: 'Chorus <actions@chorus.example.org>', organisation: 'Chorus Test', staleSubmittingMs: 60_000, clock: () => new Date(), queues: { enqueueLetters: async () => {} }, random: () => 1 } as Parameters<typeof deliverLetter>[0],
+        { pool: h.db.pool, mailer, mailFrom: 'Chorus <actions@chorus.example.org>', organisation: 'Chorus Test', staleSubmittingMs: 60_000, clock: () => new Date(), queues: { enqueueLetters: async () => {} }, random: () => 1, ...letterConfig(h) },
         l.id,
       );
       expect(['sent', 'retry-scheduled']).toContain(outcome);

@@ -17,7 +17,7 @@
 // rendered in (from the path, else negotiated from Accept-Language), so the set of keys does
 // not grow with the variety of headers.
 //
-// The flow, for a request with a key (server/src/http/app.ts):
+// The flow, for a request with a key (server/src/http/pages.ts):
 // - `lookup()` answers `hit` (send it), `wait` (another request is rendering it: wait, then
 //   look up again), `render` (this request renders it, holding a ticket) or `pass` (render,
 //   do not cache: too many renderings already waited on).

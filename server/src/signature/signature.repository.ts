@@ -246,7 +246,7 @@ export class SignatureWriter {
       // the statement lost a race (a deadlock or serialization failure) and was rolled back
       // whole: the same statement again is safe. Rows are locked in a fixed order (supporters,
       // then signatures, as confirming does), so this should not happen; if it still does after
-      // a few tries, the caller gets a 503 with Retry-After (http/app.ts), never a 500
+      // a few tries, the caller gets a 503 with Retry-After (http/errors.ts), never a 500
       if (isTransientConflict(err) && attempt < 3) {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
         return this.commit(batch, settled, attempt + 1);

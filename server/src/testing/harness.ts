@@ -2,7 +2,7 @@
 // fixtures with unique slugs so tests never depend on each other's rows.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ActionCache } from '../action/action.service.ts';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig, type Config } from '../config/config.ts';
 import { createDb, type Db } from '../db/db.ts';
 import { prismaOn } from '../db/prisma.ts';
 import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
@@ -27,6 +27,8 @@ export interface Harness {
   queues: Queues;
   cache: ActionCache;
   secret: string;
+  /** the configuration this harness built its app from (the environment, with `env` over it) */
+  config: Config;
   now: { value: Date };
   close(): Promise<void>;
 }
@@ -74,6 +76,7 @@ export async function createHarness(
     queues,
     cache,
     secret: config.SECRET_KEY,
+    config,
     now,
     async close() {
       // archive this run's fixtures so the public pages of later cross-process tests list
@@ -89,6 +92,11 @@ export async function createHarness(
       await db.close();
     },
   };
+}
+
+/** What delivering a letter takes from the configuration (LetterDeps), as the workers process passes it. */
+export function letterConfig(h: Pick<Harness, 'config'>) {
+  return { packetSecret: h.config.SECRET_KEY, publicBaseUrl: h.config.PUBLIC_BASE_URL, countryMin: h.config.PUBLIC_COUNTRY_MIN };
 }
 
 export function uniqueSlug(prefix: string): string {

@@ -17,7 +17,7 @@ import { deliverLetter } from '../letter/letter.service.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 import { redisConnection } from '../queue/queue.ts';
 import { confirmationToken } from '../signature/signature.service.ts';
-import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
+import { asStaff, createAction, createHarness, letterConfig, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { documented } from '../testing/openapi.ts';
 import { outboundPolicy } from '../shared/outbound.ts';
 import { createWebhookQueue } from './webhook.queue.ts';
@@ -227,7 +227,7 @@ describe('letters', () => {
     const letterId = built!.letterIds[0]!;
     const mailer = createTransport({ host: '127.0.0.1', port: mailbox.smtpPort, secure: false, ignoreTLS: true });
     const outcome = await deliverLetter(
-      { pool: h.db.pool, mailer, mailFrom: 'Chorus <actions@chorus.example.org>', organisation: 'Chorus', staleSubmittingMs: 60_000, clock: () => new Date(), queues: { enqueueLetters: async () => {} } },
+      { pool: h.db.pool, mailer, mailFrom: 'Chorus <actions@chorus.example.org>', organisation: 'Chorus', staleSubmittingMs: 60_000, clock: () => new Date(), queues: { enqueueLetters: async () => {} }, ...letterConfig(h) },
       letterId,
     );
     mailer.close();

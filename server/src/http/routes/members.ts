@@ -2,7 +2,6 @@
 // emailed link (see, change consents, erase). Every answer is no-store: these carry personal data.
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import type pg from 'pg';
 import type { Mailer } from '../../mail/mailer.ts';
 import { redactAddresses, sendMyDataLink } from '../../supporter/member-mail.ts';
 import {
@@ -18,11 +17,11 @@ import {
   unsubscribeStatusSchema,
   unsubscribedSchema,
 } from '../../supporter/supporter.schema.ts';
-import { changeConsent, erase, exportMyData, unsubscribe, unsubscribeStatus } from '../../supporter/supporter.service.ts';
+import { changeConsent, erase, exportMyData, unsubscribe, unsubscribeStatus, type SupporterDeps } from '../../supporter/supporter.service.ts';
 import { errorSchema } from './schemas.ts';
 
 export interface MemberRouteOptions {
-  pool: pg.Pool;
+  pool: SupporterDeps['pool'];
   secret: string;
   clock: () => Date;
   publicBaseUrl: string;

@@ -9,8 +9,7 @@ import type { ActionRow } from '../../action/action.repository.ts';
 import { integratorClient, requireApiKey, signerIpSchema, type ApiKeyDeps } from '../../integration/api-key.service.ts';
 import { actionIdBySlug, listSignatures, syncedSignatureSchema, syncQuerySchema } from '../../integration/sync.service.ts';
 import { notFound } from '../../shared/errors.ts';
-import { inTransaction } from '../../db/db.ts';
-import { recordAudit } from '../../staff/audit.ts';
+import { setSigningByApiKey } from '../../action/action.signing.service.ts';
 import { signAcceptedSchema, signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import type { AbuseGuard } from '../../abuse/abuse.service.ts';
@@ -203,27 +202,7 @@ export const v1Routes: FastifyPluginAsyncZod<V1Deps> = async (app, opts) => {
       },
     },
     async (req) => {
-      const changed = await inTransaction(opts.keys.pool, async (tx) => {
-        const before = await tx.query<{ id: string; signing_enabled: boolean }>(
-          `SELECT id, signing_enabled FROM actions WHERE slug = $1 AND status IN ('PUBLISHED', 'CLOSED') FOR UPDATE`,
-          [req.params.slug],
-        );
-        const row = before.rows[0];
-        if (!row) return false;
-        if (row.signing_enabled !== req.body.open) {
-          await tx.query('UPDATE actions SET signing_enabled = $2, updated_at = now() WHERE id = $1', [row.id, req.body.open]);
-          await recordAudit(tx, {
-            staffId: null,
-            // the verbs of the console's own switch (action.admin.service.ts setSigning)
-            verb: req.body.open ? 'resume_signing' : 'pause_signing',
-            entity: 'action',
-            entityId: row.id,
-            before: { signingEnabled: row.signing_enabled },
-            after: { signingEnabled: req.body.open, apiKey: req.apiKey?.prefix },
-          });
-        }
-        return true;
-      });
+      const changed = await setSigningByApiKey(opts.keys.pool, req.params.slug, req.body.open, req.apiKey?.prefix);
       if (!changed) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
       await opts.cache.refresh();
       const a = await opts.cache.find(req.params.slug);

@@ -30,7 +30,6 @@ import {
   transition,
   updateSettings,
 } from '../../../action/action.admin.service.ts';
-import { loadConfig } from '../../../config/config.ts';
 import { errorSchema } from '../schemas.ts';
 import { READ, WRITE, type AdminDeps } from './roles.ts';
 
@@ -213,6 +212,6 @@ export const actionAdminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = as
         response: { 200: letterPreviewView, ...errors },
       },
     },
-    async (req) => letterPreviewForStaff(deps.pool, req.params.id, loadConfig().ORG_NAME, loadConfig().PUBLIC_COUNTRY_MIN),
+    async (req) => letterPreviewForStaff(deps.pool, req.params.id, deps.organisation, deps.countryMin),
   );
 };

@@ -3,7 +3,6 @@
 // retry of a failed letter. The logic is in delivery/delivery-admin.service.ts.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { loadConfig } from '../../../config/config.ts';
 import {
   deliveryDetail,
   listDeliveryActions,
@@ -113,15 +112,14 @@ const previewSchema = z.object({
 
 export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (app, opts) => {
   const a = opts.admin;
-  const config = loadConfig();
   const deps: DeliveryAdminDeps = {
     pool: a.pool,
     queues: a.queues,
     mailDomain: mailDomain(a.mailFrom),
-    organisation: config.ORG_NAME,
+    organisation: a.organisation,
     clock: a.clock,
-    packet: { secret: a.secret, publicBaseUrl: a.publicBaseUrl, countryMin: config.PUBLIC_COUNTRY_MIN },
-    countryMin: config.PUBLIC_COUNTRY_MIN,
+    packet: { secret: a.secret, publicBaseUrl: a.publicBaseUrl, countryMin: a.countryMin },
+    countryMin: a.countryMin,
   };
   const refresh = () => a.cache.refresh().catch(() => {});
 
@@ -131,7 +129,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
       config: { roles: READ },
       schema: { summary: 'Actions with their delivery state', tags: ['admin'], response: { 200: z.object({ actions: z.array(summarySchema) }), ...errors } },
     },
-    async () => ({ actions: await listDeliveryActions(a.pool, config.PUBLIC_COUNTRY_MIN) }),
+    async () => ({ actions: await listDeliveryActions(a.pool, a.countryMin) }),
   );
 
   app.get(
@@ -146,7 +144,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
         response: { 200: detailSchema, ...errors },
       },
     },
-    async (req) => deliveryDetail(a.pool, req.params.id, config.PUBLIC_COUNTRY_MIN),
+    async (req) => deliveryDetail(a.pool, req.params.id, a.countryMin),
   );
 
   app.put(

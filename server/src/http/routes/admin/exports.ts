@@ -16,8 +16,9 @@ import {
   startExport,
   type ExportDeps,
 } from '../../../insight/export.service.ts';
+import { checkExportDownload } from '../../../insight/export.access.ts';
 import { isCountryCode } from '../../../shared/countries.ts';
-import { AppError, notFound } from '../../../shared/errors.ts';
+import { notFound } from '../../../shared/errors.ts';
 import { errorSchema } from '../schemas.ts';
 import { WRITE, type AdminDeps } from './roles.ts';
 
@@ -160,11 +161,7 @@ export const exportRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
       },
     },
     async (req, reply) => {
-      const owner = await admin.pool.query<{ staff_id: string }>('SELECT staff_id FROM export_jobs WHERE id = $1', [req.params.id]);
-      if (!owner.rows[0]) throw notFound('export_not_found', 'No export has this id');
-      if (owner.rows[0].staff_id !== req.staff!.id && req.staff!.role !== 'ADMIN') {
-        throw new AppError(403, 'not_your_export', 'Only the staff member who started this export, or an admin, may download it');
-      }
+      await checkExportDownload(admin.pool, req.staff!, req.params.id);
       const { job, size, stream } = await openExport(deps, req.staff!.id, req.params.id);
       return reply
         .header('content-type', 'text/csv; charset=utf-8')

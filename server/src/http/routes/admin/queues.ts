@@ -4,11 +4,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Job, Queue } from 'bullmq';
 import { z } from 'zod';
-import { inTransaction } from '../../../db/db.ts';
 import { AppError } from '../../../shared/errors.ts';
-import { recordAudit } from '../../../staff/audit.ts';
 import { errorSchema } from '../schemas.ts';
 import { createWebhookQueue } from '../../../webhook/webhook.queue.ts';
+import { owedWork, switchQueue } from '../../../queue/queue.admin.service.ts';
 import { ADMIN_ONLY, type AdminDeps } from './roles.ts';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
@@ -106,15 +105,7 @@ async function describeJob(job: Job, state: string) {
           return { name: q.name, paused, workers, counts, jobs };
         }),
       );
-      const { rows } = await deps.pool.query<{ confirmations: number; letters: number; due: number }>(
-        `SELECT (SELECT count(*)::int FROM confirmation_emails e JOIN signatures s ON s.id = e.signature_id
-                  WHERE (e.sent_at IS NULL OR e.requested_at > e.sent_at)
-                    AND s.status = 'PENDING') AS confirmations,
-                (SELECT count(*)::int FROM letters WHERE status IN ('PENDING', 'SUBMITTING')) AS letters,
-                (SELECT count(*)::int FROM letters WHERE status = 'PENDING' AND next_attempt_at <= now()) AS due`,
-      );
-      const owed = rows[0]!;
-      return { queues, owed: { confirmations: owed.confirmations, letters: owed.letters, lettersDue: owed.due } };
+      return { queues, owed: await owedWork(deps.pool) };
     },
   );
 
@@ -137,13 +128,7 @@ async function describeJob(job: Job, state: string) {
       async (req) => {
         const queue = queuesOf().find((q) => q.name === req.params.name);
         if (!queue) throw new AppError(404, 'queue_not_found', `No queue named ${req.params.name}`);
-        const before = await queue.isPaused();
-        if (verb === 'pause') await queue.pause();
-        else await queue.resume();
-        await inTransaction(deps.pool, (tx) =>
-          recordAudit(tx, { staffId: req.staff!.id, verb: `queue_${verb}d`, entity: 'queue', entityId: queue.name, before: { paused: before }, after: { paused: verb === 'pause' } }),
-        );
-        return { name: queue.name, paused: verb === 'pause' };
+        return switchQueue(deps.pool, queue, req.staff!.id, verb);
       },
     );
   }

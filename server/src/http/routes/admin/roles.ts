@@ -27,6 +27,10 @@ export interface AdminDeps extends StaffDeps {
   /** sends what staff actions email (published answers to signers) */
   mailer: Mailer;
   mailFrom: string;
+  /** ORG_NAME: the organisation that signs letters (the letter preview, deliveries) */
+  organisation: string;
+  /** PUBLIC_COUNTRY_MIN: the smallest group of signers whose country is shown (counts, letters, packets) */
+  countryMin: number;
   /** the job queues, when this process has them (the queue view, "send now") */
   queues?: Queues;
   /** folder for staff CSV exports (config EXPORT_DIR) */

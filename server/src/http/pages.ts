@@ -1,0 +1,137 @@
+// The bridge to the pages: every path outside /api goes to the SvelteKit handler
+// (web/build/handler.js), with the body left unread for it. Before it does, form bodies are held
+// to their limits (413/411 pages in the page's language), a fresh public action page may come
+// from the page cache (shared/page-cache.ts), and the client address Fastify worked out is
+// passed on in PEER_HEADER.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { verifyToken } from '../shared/tokens.ts';
+import { PACKET_PURPOSE } from '../delivery/packet.service.ts';
+import { RENDER_KEY_HEADER, cachedPageKey, pageCache } from '../shared/page-cache.ts';
+import { isLocale, negotiateLocale, type Locale } from '../shared/locales.ts';
+
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
+
+/** the header through which the SvelteKit handler learns the client address (see server.ts) */
+export const PEER_HEADER = 'x-chorus-peer';
+
+/** Page form bodies (sign, confirm, my data, the staff console): 413 beyond this. */
+export const PAGE_BODY_LIMIT = 512 * 1024;
+/**
+ * The officials' answer form on the packet page carries up to 3 attachments of 5 MB (base64 in
+ * the API call, raw in the form): its own limit, the SvelteKit handler's BODY_SIZE_LIMIT
+ * (server.ts sets both from this).
+ */
+export const ANSWER_FORM_BODY_LIMIT = 16 * 1024 * 1024;
+const ANSWER_FORM = /^\/(?:[a-z]{2}\/)?packet\/([^/?#]+)\/?(?:[?#]|$)/;
+
+/** A post to the packet page of a packet link that is valid now. */
+function isAnswerForm(url: string, secret: string, now: Date): boolean {
+  const m = ANSWER_FORM.exec(url);
+  if (!m) return false;
+  let token: string;
+  try {
+    token = decodeURIComponent(m[1]!);
+  } catch {
+    return false;
+  }
+  return verifyToken(secret, PACKET_PURPOSE, token, now).ok;
+}
+
+const TOO_LARGE: Record<Locale, { title: string; text: string }> = {
+  en: { title: 'Too much data', text: 'What you sent is larger than this form accepts. Go back, shorten it and send it again.' },
+  es: { title: 'Demasiados datos', text: 'Lo que ha enviado supera lo que admite este formulario. Vuelva atrás, acórtelo y envíelo de nuevo.' },
+  fr: { title: 'Trop de données', text: 'Ce que vous avez envoyé dépasse ce que ce formulaire accepte. Revenez en arrière, raccourcissez-le et renvoyez-le.' },
+  ru: { title: 'Слишком много данных', text: 'Отправленное превышает то, что принимает эта форма. Вернитесь назад, сократите текст и отправьте снова.' },
+};
+
+/** The page that answers a form body over its limit (413) or of unknown length (411), in the page's language. */
+function bodyRefusalPage(url: string, acceptLanguage: string | undefined): string {
+  const prefix = url.split('/')[1];
+  const locale = isLocale(prefix) ? prefix : negotiateLocale(acceptLanguage);
+  const { title, text } = TOO_LARGE[locale];
+  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${text}</p></main></body></html>`;
+}
+
+export interface PagesOptions {
+  /** the built SvelteKit app's request handler */
+  handler: NodeHandler;
+  /** SECRET_KEY: packet links are checked with it (the answer form's larger limit) */
+  secret: string;
+  clock: () => Date;
+}
+
+export const pageRoutes: FastifyPluginAsyncZod<PagesOptions> = async (web, opts) => {
+  const { handler } = opts;
+  web.removeAllContentTypeParsers();
+  web.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  // SvelteKit reads the client address from this header (ADDRESS_HEADER, set in
+  // server.ts): the one Fastify worked out under TRUSTED_PROXIES, never one a client sent
+  const toSvelteKit = async (req: FastifyRequest, reply: FastifyReply) => {
+    // Form bodies are bounded before SvelteKit reads any of them: 512 kB, the answer form
+    // its own limit. Over it, 413 at once from the Content-Length, without reading the body;
+    // a body of unknown length (chunked) is refused with 411 outside the answer form (forms
+    // in browsers always send a length), so no page buffers more than its limit. The
+    // connection is closed after the answer, so the unread rest goes nowhere.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // the answer form's larger limit is for a packet link that is valid now: any other
+      // path under /packet/ is held to the page limit, so no made-up link makes the server
+      // read 16 MB
+      const answerForm = isAnswerForm(req.url, opts.secret, opts.clock());
+      const limit = answerForm ? ANSWER_FORM_BODY_LIMIT : PAGE_BODY_LIMIT;
+      const length = req.headers['content-length'];
+      const status = length !== undefined ? (Number(length) > limit ? 413 : 0) : req.headers['transfer-encoding'] !== undefined && !answerForm ? 411 : 0;
+      if (status) {
+        return reply
+          .code(status)
+          .header('connection', 'close')
+          .type('text/html; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .send(bodyRefusalPage(req.url, req.headers['accept-language']));
+      }
+    }
+    // only the server decides which rendering SvelteKit stores (page-cache.ts)
+    delete req.raw.headers[RENDER_KEY_HEADER];
+    // a public action page rendered within the last second is sent as it is (page-cache.ts);
+    // no other request waits on the cache or is stored in it
+    const key = req.method === 'GET' && req.headers.cookie === undefined ? cachedPageKey(req.url, req.headers['accept-language']) : null;
+    if (key) {
+      const cache = pageCache();
+      let found = cache.lookup(key);
+      if (found.kind === 'wait') {
+        // another reader is rendering this page: wait for it, released on every path
+        // (stored or not); the timer is only a backstop
+        await Promise.race([found.done, new Promise((r) => setTimeout(r, cache.limits.staleMs).unref())]);
+        found = cache.lookup(key);
+        // still being rendered by another: render for ourselves, without storing
+        if (found.kind === 'wait') found = { kind: 'pass' };
+      }
+      if (found.kind === 'hit') {
+        const hit = found.page;
+        return reply.code(hit.status).headers(hit.headers).header('x-cache', 'hit').send(hit.body);
+      }
+      if (found.kind === 'render') {
+        const ticket = found.ticket;
+        req.raw.headers[RENDER_KEY_HEADER] = key;
+        // stored by the hook or not, the waiters go on once this answer is over
+        reply.raw.once('close', () => cache.release(key, ticket));
+      }
+    }
+    req.raw.headers[PEER_HEADER] = req.ip;
+    // A page that answers without reading the body it was posted (a form action that needs
+    // none, an error before the body is read) must not leave the rest of the body in the
+    // socket: the next request on that keep-alive connection would wait behind it forever.
+    // Once the answer is sent, what is left is read and dropped (within the body limit).
+    reply.raw.once('finish', () => {
+      if (!req.raw.complete) {
+        req.raw.removeAllListeners('data');
+        req.raw.resume();
+      }
+    });
+    reply.hijack();
+    handler(req.raw, reply.raw);
+  };
+  web.all('/*', { schema: { hide: true } }, toSvelteKit);
+  web.all('/', { schema: { hide: true } }, toSvelteKit);
+};
