@@ -30,8 +30,8 @@ describe('owedWork', () => {
       (await h.db.pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`, [email])).rows[0]!.id;
     // emails[0]: never emailed (owed); emails[1]: emailed after it was asked for (not owed);
     // emails[2]: asked for again since its email went (owed); emails[3]: confirmed (not owed)
-    await h.db.pool.query(`UPDATE signatures SET confirmation_requested_at = now() - interval '1 minute', confirmation_sent_at = now() WHERE id = $1`, [await id(emails[1]!)]);
-    await h.db.pool.query(`UPDATE signatures SET confirmation_sent_at = now() - interval '1 hour', confirmation_requested_at = now() WHERE id = $1`, [await id(emails[2]!)]);
+    await h.db.pool.query(`UPDATE confirmation_emails SET requested_at = now() - interval '1 minute', sent_at = now() WHERE signature_id = $1`, [await id(emails[1]!)]);
+    await h.db.pool.query(`UPDATE confirmation_emails SET sent_at = now() - interval '1 hour', requested_at = now() WHERE signature_id = $1`, [await id(emails[2]!)]);
     await h.db.pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE id = $1`, [await id(emails[3]!)]);
 
     const batch = await h.db.pool.query<{ id: string }>(

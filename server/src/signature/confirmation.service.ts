@@ -52,8 +52,8 @@ export function nextBudgetWindow(now: Date, windowMs: number): Date {
 
 /**
  * Lets go as many of this supporter's owed emails as the address's budget for the current window
- * allows, oldest request first (confirmation_requested_at, then id), by setting their
- * confirmation_released_at to the request they answer, and counts them against the window. Run
+ * allows, oldest request first (requested_at, then id), by setting the released_at of their
+ * confirmation_emails rows to the request they answer, and counts them against the window. Run
  * inside a transaction: the supporter row is locked first (the order every writer of a person's
  * rows takes: supporter, then signatures), so two workers never let go the same budget twice, and
  * a sign-up cannot change a request between its release and its loading. Answers the ids let go.
