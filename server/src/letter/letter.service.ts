@@ -242,10 +242,9 @@ function selectLetterRows(k: WithLetter, withStamp: boolean) {
       'g.salutation',
       'g.title as target_title',
     ])
-    .$if(withStamp, (q) =>
-      q.select((eb) =>
-        eb
-          .cast<string | null>(
+    .select((eb) =>
+      (withStamp
+        ? eb.cast<string | null>(
             eb
               .selectFrom('signatures as s')
               .select((eb) => eb.fn.max('s.updated_at').as('newest'))
@@ -253,8 +252,8 @@ function selectLetterRows(k: WithLetter, withStamp: boolean) {
               .$asScalar(),
             'text',
           )
-          .as('stamp'),
-      ),
+        : eb.lit(null).$castTo<string | null>()
+      ).as('stamp'),
     );
 }
 
@@ -284,7 +283,7 @@ async function renderLetterRow(
   const byCountry = l.target_mode === TargetMode.BY_SIGNER_COUNTRY;
   const read = () => readBatchSigners(pool, l.batch_id, l.target_country, byCountry);
   const { groups, signers } =
-    cache && typeof l.stamp === 'string' ? await cache.get(`${l.batch_id}:${byCountry ? (l.target_country ?? '-') : '*'}`, l.stamp, read) : await read();
+    cache && l.stamp !== null ? await cache.get(`${l.batch_id}:${byCountry ? (l.target_country ?? '-') : '*'}`, l.stamp, read) : await read();
   const toSigner = (r: LetterSigner): SignerForLetter => ({
     firstName: r.first_name,
     lastName: r.last_name,
