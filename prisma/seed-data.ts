@@ -1,5 +1,6 @@
 // Demo content: the global campaign against torture and its four priority countries.
 // Every target address uses a reserved example domain (RFC 2606), so nothing leaves the machine.
+import type { ActionKind, TargetKind } from '../server/src/generated/kysely/enums.ts';
 
 export type L = 'en' | 'es' | 'fr' | 'ru';
 
@@ -8,7 +9,7 @@ export interface SeedTarget {
   name: string;
   title: string;
   organisation: string;
-  kind: 'GOVERNMENT' | 'MINISTRY' | 'PROSECUTOR' | 'EMBASSY' | 'IGO' | 'UN_MECHANISM';
+  kind: TargetKind;
   country: string | null;
   email: string;
   language: L;
@@ -19,7 +20,7 @@ export interface SeedTarget {
 
 export interface SeedAction {
   slug: string;
-  kind: 'PETITION' | 'LETTER';
+  kind: ActionKind;
   goal: number;
   milestones: number[];
   defaultLocale: L;

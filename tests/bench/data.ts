@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Db } from '../../server/src/db/db.ts';
 import { prismaOn } from '../../server/src/db/prisma.ts';
-import type { DeliveryPolicy } from '../../server/src/generated/kysely/enums.ts';
+import { ActionKind, ActionStatus, TargetMode, type DeliveryPolicy } from '../../server/src/generated/kysely/enums.ts';
 
 const COUNTRIES = ['MX', 'PH', 'UZ', 'KZ', 'FR', 'ES', 'GB', 'DE', 'BR', 'KE', 'IN', 'US', 'RU', 'NG', 'AR', 'CA', 'IT', 'PL', 'ZA', 'JP'];
 
@@ -16,7 +16,7 @@ export interface BenchAction {
 /** One published action of the bench campaign, with `targets` officials each on their own mail domain. */
 export async function createBenchAction(
   db: Db,
-  opts: { name: string; targets?: number; policy?: DeliveryPolicy; everyN?: number; status?: 'PUBLISHED' | 'DRAFT' },
+  opts: { name: string; targets?: number; policy?: DeliveryPolicy; everyN?: number; status?: ActionStatus },
 ): Promise<BenchAction> {
   const slug = `bench-${opts.name}-${randomUUID().slice(0, 6)}`;
   const campaign = await prismaOn(db.pool).campaign.upsert({
@@ -46,13 +46,13 @@ export async function createBenchAction(
   const action = await prismaOn(db.pool).action.create({
     data: {
       slug,
-      kind: 'PETITION',
-      status: opts.status ?? 'PUBLISHED',
+      kind: ActionKind.PETITION,
+      status: opts.status ?? ActionStatus.PUBLISHED,
       signingEnabled: true,
       // the bench drives batching itself; other actions stay out of the batcher's way
       deliveryPolicy: opts.policy ?? 'ON_CLOSE',
       deliveryEveryN: opts.everyN ?? 1,
-      targetMode: 'FIXED',
+      targetMode: TargetMode.FIXED,
       goal: 1_000_000,
       publishedAt: new Date(),
       campaignId: campaign.id,

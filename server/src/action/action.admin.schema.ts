@@ -1,10 +1,11 @@
 // What staff send and get when they run actions from the console (/api/admin/actions).
 import { z } from 'zod';
+import { ActionKind, ActionStatus, ContactStatus, DeliveryPolicy, TargetKind, TargetMode } from '../generated/kysely/enums.ts';
 import { LOCALES } from '../shared/locales.ts';
 import { staffBlock, staffLine } from '../target/target.schema.ts';
 
-export const ACTION_KINDS = ['PETITION', 'LETTER'] as const;
-export const ACTION_STATUSES = ['DRAFT', 'PUBLISHED', 'CLOSED', 'ARCHIVED'] as const;
+/** The statuses of an action, as the schema names them (for a filter's enum). */
+export const ACTION_STATUSES = ActionStatus;
 
 const slug = z
   .string({ error: 'slug must be text' })
@@ -55,7 +56,7 @@ export const createActionInput = z
   .object({
     slug,
     campaign: slug.describe('slug of an existing campaign'),
-    kind: z.enum(ACTION_KINDS, { error: 'kind must be PETITION or LETTER' }),
+    kind: z.enum(ActionKind, { error: `kind must be ${Object.values(ActionKind).join(' or ')}` }),
     defaultLocale: locale.default('en'),
     goal: goal.default(1000),
     milestones: milestones.default([]),
@@ -71,7 +72,7 @@ export const actionSettingsInput = z
     goal: goal.optional(),
     milestones: milestones.optional(),
     defaultLocale: locale.optional(),
-    targetMode: z.enum(['FIXED', 'BY_SIGNER_COUNTRY'], { error: 'targetMode must be FIXED or BY_SIGNER_COUNTRY' }).optional(),
+    targetMode: z.enum(TargetMode, { error: `targetMode must be ${Object.values(TargetMode).join(' or ')}` }).optional(),
     allowPersonalisation: z.boolean({ error: 'allowPersonalisation must be true or false' }).optional(),
     maxLetterLength: z.number().int().min(100, 'maxLetterLength must be at least 100').max(20_000, 'maxLetterLength must be at most 20,000').optional(),
     replyTo: z
@@ -113,19 +114,19 @@ const targetSummary = z.object({
   name: z.string(),
   title: z.string(),
   organisation: z.string(),
-  kind: z.string(),
+  kind: z.enum(TargetKind),
   country: z.string().nullable(),
   email: z.string(),
   language: z.string(),
-  contactStatus: z.string(),
+  contactStatus: z.enum(ContactStatus),
   disabled: z.boolean(),
 });
 
 export const actionListItem = z.object({
   id: z.string(),
   slug: z.string(),
-  kind: z.enum(ACTION_KINDS),
-  status: z.enum(ACTION_STATUSES),
+  kind: z.enum(ActionKind),
+  status: z.enum(ActionStatus),
   title: z.string(),
   campaign: z.string(),
   defaultLocale: z.string(),
@@ -148,11 +149,11 @@ export const actionListView = z.object({
 
 export const actionDetailView = actionListItem.extend({
   milestones: z.array(z.number().int()),
-  targetMode: z.enum(['FIXED', 'BY_SIGNER_COUNTRY']),
+  targetMode: z.enum(TargetMode),
   allowPersonalisation: z.boolean(),
   maxLetterLength: z.number().int(),
   replyTo: z.string().nullable(),
-  deliveryPolicy: z.string(),
+  deliveryPolicy: z.enum(DeliveryPolicy),
   deliveryEveryN: z.number().int(),
   deliveryPaused: z.boolean(),
   publishedAt: z.date().nullable(),
@@ -163,7 +164,7 @@ export const actionDetailView = actionListItem.extend({
   targets: z.array(targetSummary),
   signingPausedAll: z.boolean(),
   /** the transitions the state machine allows from the current status */
-  nextStatuses: z.array(z.enum(ACTION_STATUSES)),
+  nextStatuses: z.array(z.enum(ActionStatus)),
 });
 
 export type ActionDetailView = z.output<typeof actionDetailView>;

@@ -3,13 +3,14 @@
 // Every change is audited in its own transaction. The public ActionCache sees a change at
 // its next refresh (every 2 s); the route refreshes this process's cache at once.
 import type pg from 'pg';
-import { inTransaction } from '../db/db.ts';
+import { sql, type Updateable } from 'kysely';
+import { jsonBuildObject } from 'kysely/helpers/postgres';
+import { ActionKind, ActionStatus, inTransaction, qb, SignatureStatus, TargetMode, type DB, type Queryable } from '../db/db.ts';
 import { composeLetter, letterSalutation } from '../letter/letter.service.ts';
 import { countriesForOfficial } from '../letter/member-letter.ts';
 import { letterLocale } from '../letter/letter-preview.service.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
-import type { ActionStatus } from '../generated/kysely/enums.ts';
 import { actionStates } from './action.states.ts';
 import type {
   ActionDetailView,
@@ -17,8 +18,6 @@ import type {
   ActionTextInput,
   CreateActionInput,
 } from './action.admin.schema.ts';
-
-type Queryable = pg.Pool | pg.PoolClient;
 
 export interface ActionAdminDeps {
   pool: pg.Pool;
@@ -28,87 +27,176 @@ export interface ActionAdminDeps {
 export const SIGNING_PAUSED_KEY = 'signing_paused';
 
 export async function isSigningPausedAll(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ paused: boolean }>(`SELECT value = 'true'::jsonb AS paused FROM platform_settings WHERE key = $1`, [SIGNING_PAUSED_KEY]);
-  return rows[0]?.paused ?? false;
+  const row = await qb(db)
+    .selectFrom('platform_settings')
+    .select(sql<boolean>`${sql.ref('value')} = 'true'::jsonb`.as('paused'))
+    .where('key', '=', SIGNING_PAUSED_KEY)
+    .executeTakeFirst();
+  return row?.paused ?? false;
 }
 
-const LIST_SELECT = `SELECT a.id, a.slug, a.kind, a.status, a.default_locale AS "defaultLocale", a.goal, a.signing_enabled AS "signingEnabled",
-       a.updated_at AS "updatedAt", c.slug AS campaign,
-       COALESCE((SELECT t.title FROM action_texts t WHERE t.action_id = a.id ORDER BY (t.locale = a.default_locale) DESC, t.locale LIMIT 1), a.slug) AS title,
-       ARRAY(SELECT t.locale FROM action_texts t WHERE t.action_id = a.id ORDER BY (t.locale = a.default_locale) DESC, t.locale) AS locales,
-       COALESCE((SELECT s.confirmed_count FROM action_stats s WHERE s.action_id = a.id), 0) AS confirmed,
-       (SELECT count(*)::int FROM signatures s WHERE s.action_id = a.id AND s.status = 'PENDING') AS pending,
-       (SELECT count(*)::int FROM action_targets x WHERE x.action_id = a.id) AS "targetCount"
-  FROM actions a JOIN campaigns c ON c.id = a.campaign_id`;
-
-type ListRow = {
-  id: string;
-  slug: string;
-  kind: 'PETITION' | 'LETTER';
-  status: ActionStatus;
-  defaultLocale: string;
-  goal: number;
-  signingEnabled: boolean;
-  updatedAt: Date;
-  campaign: string;
-  title: string;
-  locales: string[];
-  confirmed: number;
-  pending: number;
-  targetCount: number;
-};
+/** An action's row as the console lists it: settings, its title in the default language, counts. */
+function listQuery(db: Queryable) {
+  return qb(db)
+    .selectFrom('actions as a')
+    .innerJoin('campaigns as c', 'c.id', 'a.campaign_id')
+    .select((eb) => [
+      'a.id',
+      'a.slug',
+      'a.kind',
+      'a.status',
+      'a.default_locale as defaultLocale',
+      'a.goal',
+      'a.signing_enabled as signingEnabled',
+      'a.updated_at as updatedAt',
+      'c.slug as campaign',
+      // the title in the default language, else in the first language that has one
+      eb.fn
+        .coalesce(
+          eb
+            .selectFrom('action_texts as t')
+            .select('t.title')
+            .whereRef('t.action_id', '=', 'a.id')
+            .orderBy((eb) => eb('t.locale', '=', eb.ref('a.default_locale')), 'desc')
+            .orderBy('t.locale')
+            .limit(1),
+          eb.ref('a.slug'),
+        )
+        .as('title'),
+      sql<string[]>`array(${eb
+        .selectFrom('action_texts as t')
+        .select('t.locale')
+        .whereRef('t.action_id', '=', 'a.id')
+        .orderBy((eb) => eb('t.locale', '=', eb.ref('a.default_locale')), 'desc')
+        .orderBy('t.locale')})`.as('locales'),
+      eb.fn
+        .coalesce(eb.selectFrom('action_stats as s').select('s.confirmed_count').whereRef('s.action_id', '=', 'a.id'), eb.lit(0))
+        .as('confirmed'),
+      eb
+        .selectFrom('signatures as s')
+        .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('n'))
+        .whereRef('s.action_id', '=', 'a.id')
+        .where('s.status', '=', SignatureStatus.PENDING)
+        .$asScalar()
+        .as('pending'),
+      eb
+        .selectFrom('action_targets as x')
+        .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('n'))
+        .whereRef('x.action_id', '=', 'a.id')
+        .$asScalar()
+        .as('targetCount'),
+    ]);
+}
 
 export async function listActionsForStaff(db: Queryable, status?: ActionStatus) {
-  const { rows } = await db.query<ListRow>(
-    `${LIST_SELECT} ${status ? 'WHERE a.status = $1::"ActionStatus"' : ''}
-     ORDER BY CASE a.status WHEN 'PUBLISHED' THEN 0 WHEN 'DRAFT' THEN 1 WHEN 'CLOSED' THEN 2 ELSE 3 END, a.updated_at DESC`,
-    status ? [status] : [],
-  );
-  const counts = await db.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM actions GROUP BY status`);
-  const statusCounts: Record<string, number> = { DRAFT: 0, PUBLISHED: 0, CLOSED: 0, ARCHIVED: 0 };
-  for (const r of counts.rows) statusCounts[r.status] = r.n;
-  const campaigns = await db.query<{ slug: string; name: string }>(
-    `SELECT c.slug, COALESCE((SELECT ct.name FROM campaign_texts ct WHERE ct.campaign_id = c.id ORDER BY (ct.locale = 'en') DESC LIMIT 1), c.slug) AS name
-       FROM campaigns c ORDER BY c.created_at`,
-  );
-  return { actions: rows, statusCounts, signingPausedAll: await isSigningPausedAll(db), campaigns: campaigns.rows };
+  const actions = await listQuery(db)
+    .$if(status !== undefined, (q) => q.where('a.status', '=', status!))
+    .orderBy((eb) =>
+      eb
+        .case('a.status')
+        .when(ActionStatus.PUBLISHED)
+        .then(eb.lit(0))
+        .when(ActionStatus.DRAFT)
+        .then(eb.lit(1))
+        .when(ActionStatus.CLOSED)
+        .then(eb.lit(2))
+        .else(eb.lit(3))
+        .end(),
+    )
+    .orderBy('a.updated_at', 'desc')
+    .execute();
+  const counts = await qb(db)
+    .selectFrom('actions')
+    .select((eb) => ['status', eb.cast<number>(eb.fn.countAll(), 'integer').as('n')])
+    .groupBy('status')
+    .execute();
+  const statusCounts = Object.fromEntries(Object.values(ActionStatus).map((s) => [s, 0])) as Record<ActionStatus, number>;
+  for (const r of counts) statusCounts[r.status] = r.n;
+  const campaigns = await qb(db)
+    .selectFrom('campaigns as c')
+    .select((eb) => [
+      'c.slug',
+      eb.fn
+        .coalesce(
+          eb
+            .selectFrom('campaign_texts as ct')
+            .select('ct.name')
+            .whereRef('ct.campaign_id', '=', 'c.id')
+            .orderBy((eb) => eb('ct.locale', '=', 'en'), 'desc')
+            .limit(1),
+          eb.ref('c.slug'),
+        )
+        .as('name'),
+    ])
+    .orderBy('c.created_at')
+    .execute();
+  return { actions, statusCounts, signingPausedAll: await isSigningPausedAll(db), campaigns };
 }
 
 export async function getActionForStaff(db: Queryable, id: string): Promise<ActionDetailView> {
-  const { rows } = await db.query<
-    ListRow & {
-      milestones: number[];
-      targetMode: 'FIXED' | 'BY_SIGNER_COUNTRY';
-      allowPersonalisation: boolean;
-      maxLetterLength: number;
-      replyTo: string | null;
-      deliveryPolicy: string;
-      deliveryEveryN: number;
-      deliveryPaused: boolean;
-      publishedAt: Date | null;
-      closedAt: Date | null;
-      archivedAt: Date | null;
-      createdAt: Date;
-      texts: ActionDetailView['texts'] | null;
-      targets: ActionDetailView['targets'] | null;
-    }
-  >(
-    `SELECT x.*, a.milestones, a.target_mode AS "targetMode", a.allow_personalisation AS "allowPersonalisation",
-            a.max_letter_length AS "maxLetterLength", a.reply_to AS "replyTo", a.delivery_policy AS "deliveryPolicy",
-            a.delivery_every_n AS "deliveryEveryN", a.delivery_paused AS "deliveryPaused", a.published_at AS "publishedAt",
-            a.closed_at AS "closedAt", a.archived_at AS "archivedAt", a.created_at AS "createdAt",
-            (SELECT json_agg(json_build_object('locale', t.locale, 'title', t.title, 'summary', t.summary, 'body', t.body,
-                     'letterSubject', t.letter_subject, 'letterBody', t.letter_body, 'shareText', t.share_text)
-                     ORDER BY (t.locale = a.default_locale) DESC, t.locale)
-               FROM action_texts t WHERE t.action_id = a.id) AS texts,
-            (SELECT json_agg(json_build_object('id', g.id, 'name', g.name, 'title', g.title, 'organisation', g.organisation, 'kind', g.kind,
-                     'country', g.country, 'email', g.email, 'language', g.language, 'contactStatus', g.contact_status,
-                     'disabled', g.disabled_at IS NOT NULL) ORDER BY at.position, g.name)
-               FROM action_targets at JOIN targets g ON g.id = at.target_id WHERE at.action_id = a.id) AS targets
-       FROM (${LIST_SELECT} WHERE a.id = $1) x JOIN actions a ON a.id = x.id`,
-    [id],
-  );
-  const r = rows[0];
+  const r = await listQuery(db)
+    .select((eb) => [
+      'a.milestones',
+      'a.target_mode as targetMode',
+      'a.allow_personalisation as allowPersonalisation',
+      'a.max_letter_length as maxLetterLength',
+      'a.reply_to as replyTo',
+      'a.delivery_policy as deliveryPolicy',
+      'a.delivery_every_n as deliveryEveryN',
+      'a.delivery_paused as deliveryPaused',
+      'a.published_at as publishedAt',
+      'a.closed_at as closedAt',
+      'a.archived_at as archivedAt',
+      'a.created_at as createdAt',
+      eb
+        .selectFrom('action_texts as t')
+        .select((eb) =>
+          eb.fn
+            .jsonAgg(
+              jsonBuildObject({
+                locale: eb.ref('t.locale'),
+                title: eb.ref('t.title'),
+                summary: eb.ref('t.summary'),
+                body: eb.ref('t.body'),
+                letterSubject: eb.ref('t.letter_subject'),
+                letterBody: eb.ref('t.letter_body'),
+                shareText: eb.ref('t.share_text'),
+              }),
+            )
+            .orderBy(eb('t.locale', '=', eb.ref('a.default_locale')), 'desc')
+            .orderBy('t.locale')
+            .as('texts'),
+        )
+        .whereRef('t.action_id', '=', 'a.id')
+        .as('texts'),
+      eb
+        .selectFrom('action_targets as at')
+        .innerJoin('targets as g', 'g.id', 'at.target_id')
+        .select((eb) =>
+          eb.fn
+            .jsonAgg(
+              jsonBuildObject({
+                id: eb.ref('g.id'),
+                name: eb.ref('g.name'),
+                title: eb.ref('g.title'),
+                organisation: eb.ref('g.organisation'),
+                kind: eb.ref('g.kind'),
+                country: eb.ref('g.country'),
+                email: eb.ref('g.email'),
+                language: eb.ref('g.language'),
+                contactStatus: eb.ref('g.contact_status'),
+                disabled: eb('g.disabled_at', 'is not', null).$castTo<boolean>(),
+              }),
+            )
+            .orderBy('at.position')
+            .orderBy('g.name')
+            .as('targets'),
+        )
+        .whereRef('at.action_id', '=', 'a.id')
+        .as('targets'),
+    ])
+    .where('a.id', '=', id)
+    .executeTakeFirst();
   if (!r) throw notFound('action_not_found', 'No such action');
   return {
     ...r,
@@ -148,12 +236,12 @@ async function change(
   opts: { allowArchived?: boolean } = {},
 ): Promise<ActionDetailView> {
   return inTransaction(deps.pool, async (tx) => {
-    const locked = await tx.query('SELECT 1 FROM actions WHERE id = $1 FOR UPDATE', [id]);
-    if (!locked.rowCount) throw notFound('action_not_found', 'No such action');
+    const locked = await qb(tx).selectFrom('actions').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!locked) throw notFound('action_not_found', 'No such action');
     const before = await getActionForStaff(tx, id);
-    if (before.status === 'ARCHIVED' && !opts.allowArchived) throw conflict('action_archived', 'An archived action cannot be changed');
+    if (before.status === ActionStatus.ARCHIVED && !opts.allowArchived) throw conflict('action_archived', 'An archived action cannot be changed');
     await fn(tx, before);
-    await tx.query('UPDATE actions SET updated_at = $2 WHERE id = $1', [id, deps.clock()]);
+    await qb(tx).updateTable('actions').set({ updated_at: deps.clock() }).where('id', '=', id).execute();
     const after = await getActionForStaff(tx, id);
     await recordAudit(tx, { staffId, verb, entity: 'action', entityId: id, before: auditView(before), after: auditView(after), at: deps.clock() });
     return after;
@@ -162,16 +250,31 @@ async function change(
 
 export async function createActionForStaff(deps: ActionAdminDeps, staffId: string, input: CreateActionInput): Promise<ActionDetailView> {
   return inTransaction(deps.pool, async (tx) => {
-    const campaign = await tx.query<{ id: string }>('SELECT id FROM campaigns WHERE slug = $1', [input.campaign]);
-    if (!campaign.rows[0]) throw new AppError(422, 'campaign_not_found', `No campaign "${input.campaign}"`, {}, [{ path: 'campaign', message: 'is not an existing campaign' }]);
-    const ins = await tx.query<{ id: string }>(
-      `INSERT INTO actions (campaign_id, slug, kind, status, default_locale, goal, milestones, created_at, updated_at)
-       VALUES ($1, $2, $3::"ActionKind", 'DRAFT', $4, $5, $6, $7, $7) ON CONFLICT (slug) DO NOTHING RETURNING id`,
-      [campaign.rows[0].id, input.slug, input.kind, input.defaultLocale, input.goal, input.milestones, deps.clock()],
-    );
-    if (!ins.rows[0]) throw conflict('slug_taken', `An action with the slug "${input.slug}" exists`);
-    const id = ins.rows[0].id;
-    await tx.query(`INSERT INTO action_texts (action_id, locale, title, summary) VALUES ($1, $2, $3, $4)`, [id, input.defaultLocale, input.title, input.summary]);
+    const campaign = await qb(tx).selectFrom('campaigns').select('id').where('slug', '=', input.campaign).executeTakeFirst();
+    if (!campaign) throw new AppError(422, 'campaign_not_found', `No campaign "${input.campaign}"`, {}, [{ path: 'campaign', message: 'is not an existing campaign' }]);
+    const now = deps.clock();
+    const ins = await qb(tx)
+      .insertInto('actions')
+      .values({
+        campaign_id: campaign.id,
+        slug: input.slug,
+        kind: input.kind,
+        status: ActionStatus.DRAFT,
+        default_locale: input.defaultLocale,
+        goal: input.goal,
+        milestones: input.milestones,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.column('slug').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!ins) throw conflict('slug_taken', `An action with the slug "${input.slug}" exists`);
+    const id = ins.id;
+    await qb(tx)
+      .insertInto('action_texts')
+      .values({ action_id: id, locale: input.defaultLocale, title: input.title, summary: input.summary })
+      .execute();
     const after = await getActionForStaff(tx, id);
     await recordAudit(tx, { staffId, verb: 'create', entity: 'action', entityId: id, after: auditView(after), at: deps.clock() });
     return after;
@@ -185,50 +288,63 @@ export function updateSettings(deps: ActionAdminDeps, staffId: string, id: strin
         { path: 'defaultLocale', message: 'has no texts yet' },
       ]);
     }
-    await tx.query(
-      `UPDATE actions SET goal = COALESCE($2, goal), milestones = COALESCE($3, milestones), default_locale = COALESCE($4, default_locale),
-              target_mode = COALESCE($5::"TargetMode", target_mode), allow_personalisation = COALESCE($6, allow_personalisation),
-              max_letter_length = COALESCE($7, max_letter_length), reply_to = CASE WHEN $8 THEN $9 ELSE reply_to END
-        WHERE id = $1`,
-      [
-        id,
-        input.goal ?? null,
-        input.milestones ?? null,
-        input.defaultLocale ?? null,
-        input.targetMode ?? null,
-        input.allowPersonalisation ?? null,
-        input.maxLetterLength ?? null,
-        input.replyTo !== undefined,
-        input.replyTo ?? null,
-      ],
-    );
+    // only what the input gives changes; the rest stays as it is
+    const set: Updateable<DB['actions']> = {};
+    if (input.goal !== undefined) set.goal = input.goal;
+    if (input.milestones !== undefined) set.milestones = input.milestones;
+    if (input.defaultLocale !== undefined) set.default_locale = input.defaultLocale;
+    if (input.targetMode !== undefined) set.target_mode = input.targetMode;
+    if (input.allowPersonalisation !== undefined) set.allow_personalisation = input.allowPersonalisation;
+    if (input.maxLetterLength !== undefined) set.max_letter_length = input.maxLetterLength;
+    if (input.replyTo !== undefined) set.reply_to = input.replyTo;
+    if (Object.keys(set).length) await qb(tx).updateTable('actions').set(set).where('id', '=', id).execute();
   });
 }
 
 export function saveText(deps: ActionAdminDeps, staffId: string, id: string, locale: string, input: ActionTextInput) {
   return change(deps, staffId, id, 'update_text', async (tx) => {
-    await tx.query(
-      `INSERT INTO action_texts (action_id, locale, title, summary, body, letter_subject, letter_body, share_text)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (action_id, locale) DO UPDATE SET title = EXCLUDED.title, summary = EXCLUDED.summary, body = EXCLUDED.body,
-         letter_subject = EXCLUDED.letter_subject, letter_body = EXCLUDED.letter_body, share_text = EXCLUDED.share_text`,
-      [id, locale, input.title, input.summary, input.body, input.letterSubject, input.letterBody, input.shareText],
-    );
+    await qb(tx)
+      .insertInto('action_texts')
+      .values({
+        action_id: id,
+        locale,
+        title: input.title,
+        summary: input.summary,
+        body: input.body,
+        letter_subject: input.letterSubject,
+        letter_body: input.letterBody,
+        share_text: input.shareText,
+      })
+      .onConflict((oc) =>
+        oc.columns(['action_id', 'locale']).doUpdateSet((eb) => ({
+          title: eb.ref('excluded.title'),
+          summary: eb.ref('excluded.summary'),
+          body: eb.ref('excluded.body'),
+          letter_subject: eb.ref('excluded.letter_subject'),
+          letter_body: eb.ref('excluded.letter_body'),
+          share_text: eb.ref('excluded.share_text'),
+        })),
+      )
+      .execute();
   });
 }
 
 export function deleteText(deps: ActionAdminDeps, staffId: string, id: string, locale: string) {
   return change(deps, staffId, id, 'delete_text', async (tx, before) => {
     if (before.defaultLocale === locale) throw conflict('default_locale', 'The texts in the default language cannot be removed');
-    const res = await tx.query('DELETE FROM action_texts WHERE action_id = $1 AND locale = $2', [id, locale]);
-    if (!res.rowCount) throw notFound('text_not_found', `This action has no ${locale} texts`);
+    const res = await qb(tx).deleteFrom('action_texts').where('action_id', '=', id).where('locale', '=', locale).executeTakeFirst();
+    if (!res.numDeletedRows) throw notFound('text_not_found', `This action has no ${locale} texts`);
   });
 }
 
 export function setTargets(deps: ActionAdminDeps, staffId: string, id: string, targetIds: string[]) {
   return change(deps, staffId, id, 'set_targets', async (tx, before) => {
-    const found = await tx.query<{ id: string; disabled: boolean }>('SELECT id, disabled_at IS NOT NULL AS disabled FROM targets WHERE id = ANY($1::uuid[])', [targetIds]);
-    const byId = new Map(found.rows.map((r) => [r.id, r]));
+    const found = await qb(tx)
+      .selectFrom('targets')
+      .select((eb) => ['id', eb('disabled_at', 'is not', null).$castTo<boolean>().as('disabled')])
+      .where((eb) => eb('id', '=', eb.fn.any(eb.val(targetIds))))
+      .execute();
+    const byId = new Map(found.map((r) => [r.id, r]));
     const keep = new Set(before.targets.map((t) => t.id));
     const issues = targetIds.flatMap((t, i) => {
       const row = byId.get(t);
@@ -238,12 +354,13 @@ export function setTargets(deps: ActionAdminDeps, staffId: string, id: string, t
       return [];
     });
     if (issues.length) throw new AppError(422, 'validation_failed', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {}, issues);
-    await tx.query('DELETE FROM action_targets WHERE action_id = $1', [id]);
+    await qb(tx).deleteFrom('action_targets').where('action_id', '=', id).execute();
     if (targetIds.length) {
-      await tx.query(
-        `INSERT INTO action_targets (action_id, target_id, position) SELECT $1, t, p - 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS u(t, p)`,
-        [id, targetIds],
-      );
+      // in the order given: the letters' and the page's order
+      await qb(tx)
+        .insertInto('action_targets')
+        .values(targetIds.map((targetId, position) => ({ action_id: id, target_id: targetId, position })))
+        .execute();
     }
   });
 }
@@ -253,7 +370,7 @@ function publishProblems(a: ActionDetailView): { path: string; message: string }
   const problems: { path: string; message: string }[] = [];
   const main = a.texts.find((t) => t.locale === a.defaultLocale);
   if (!main) problems.push({ path: `texts.${a.defaultLocale}`, message: 'the default language has no texts' });
-  if (a.kind === 'LETTER') {
+  if (a.kind === ActionKind.LETTER) {
     if (a.targets.length === 0) problems.push({ path: 'targets', message: 'a letter action needs at least one target' });
     for (const t of a.texts) {
       if (!t.letterSubject) problems.push({ path: `texts.${t.locale}.letterSubject`, message: 'the letter needs a subject' });
@@ -264,15 +381,18 @@ function publishProblems(a: ActionDetailView): { path: string; message: string }
   return problems;
 }
 
-const STAMP: Partial<Record<ActionStatus, string>> = {
-  PUBLISHED: 'published_at = COALESCE(published_at, $3), closed_at = NULL',
-  CLOSED: 'closed_at = $3',
-  ARCHIVED: 'archived_at = $3',
+/** The statuses staff move an action to (a draft is only ever where an action starts). */
+export type TransitionTarget = Exclude<ActionStatus, typeof ActionStatus.DRAFT>;
+
+const VERBS: Record<TransitionTarget, string> = {
+  [ActionStatus.PUBLISHED]: 'publish',
+  [ActionStatus.CLOSED]: 'close',
+  [ActionStatus.ARCHIVED]: 'archive',
 };
 
 /** Moves an action to `to` if the state machine allows it from where it is; the conditional UPDATE decides. */
-export function transition(deps: ActionAdminDeps, staffId: string, id: string, to: 'PUBLISHED' | 'CLOSED' | 'ARCHIVED') {
-  const verb = { PUBLISHED: 'publish', CLOSED: 'close', ARCHIVED: 'archive' }[to];
+export function transition(deps: ActionAdminDeps, staffId: string, id: string, to: TransitionTarget) {
+  const verb = VERBS[to];
   return change(
     deps,
     staffId,
@@ -282,17 +402,24 @@ export function transition(deps: ActionAdminDeps, staffId: string, id: string, t
       if (!actionStates.can(before.status, to)) {
         throw conflict('invalid_transition', `A ${before.status.toLowerCase()} action cannot be moved to ${to.toLowerCase()}`);
       }
-      if (to === 'PUBLISHED') {
+      if (to === ActionStatus.PUBLISHED) {
         const problems = publishProblems(before);
         if (problems.length) throw new AppError(422, 'not_ready', `Not ready to publish: ${problems.map((p) => p.message).join('; ')}`, {}, problems);
       }
-      const res = await tx.query(`UPDATE actions SET status = $2::"ActionStatus", ${STAMP[to]} WHERE id = $1 AND status = ANY($4::"ActionStatus"[])`, [
-        id,
-        to,
-        deps.clock(),
-        actionStates.sourcesOf(to),
-      ]);
-      if (res.rowCount !== 1) throw conflict('invalid_transition', 'The action changed meanwhile; reload and try again');
+      const now = deps.clock();
+      const res = await qb(tx)
+        .updateTable('actions')
+        .set((eb) => ({
+          status: to,
+          // the day it first went public stays; a reopened action is no longer closed
+          ...(to === ActionStatus.PUBLISHED && { published_at: eb.fn.coalesce('published_at', eb.val(now)), closed_at: null }),
+          ...(to === ActionStatus.CLOSED && { closed_at: now }),
+          ...(to === ActionStatus.ARCHIVED && { archived_at: now }),
+        }))
+        .where('id', '=', id)
+        .where((eb) => eb('status', '=', eb.fn.any(eb.val(actionStates.sourcesOf(to)))))
+        .executeTakeFirst();
+      if (res.numUpdatedRows !== 1n) throw conflict('invalid_transition', 'The action changed meanwhile; reload and try again');
     },
     { allowArchived: false },
   );
@@ -300,20 +427,23 @@ export function transition(deps: ActionAdminDeps, staffId: string, id: string, t
 
 export function setSigning(deps: ActionAdminDeps, staffId: string, id: string, enabled: boolean) {
   return change(deps, staffId, id, enabled ? 'resume_signing' : 'pause_signing', async (tx) => {
-    await tx.query('UPDATE actions SET signing_enabled = $2 WHERE id = $1', [id, enabled]);
+    await qb(tx).updateTable('actions').set({ signing_enabled: enabled }).where('id', '=', id).execute();
   });
 }
 
 /** The kill switch for every action at once. */
 export async function setSigningPausedAll(deps: ActionAdminDeps, staffId: string, paused: boolean): Promise<{ pausedAll: boolean }> {
   return inTransaction(deps.pool, async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SIGNING_PAUSED_KEY]);
+    // one switch at a time, so the audit's "before" is the state this change replaced
+    await qb(tx)
+      .selectNoFrom((eb) => eb.fn('pg_advisory_xact_lock', [eb.fn('hashtext', [eb.val(SIGNING_PAUSED_KEY)])]).as('locked'))
+      .execute();
     const before = await isSigningPausedAll(tx);
-    await tx.query(
-      `INSERT INTO platform_settings (key, value, updated_at) VALUES ($1, $2::jsonb, $3)
-       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
-      [SIGNING_PAUSED_KEY, JSON.stringify(paused), deps.clock()],
-    );
+    await qb(tx)
+      .insertInto('platform_settings')
+      .values({ key: SIGNING_PAUSED_KEY, value: JSON.stringify(paused), updated_at: deps.clock() })
+      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), updated_at: eb.ref('excluded.updated_at') })))
+      .execute();
     await recordAudit(tx, {
       staffId,
       verb: paused ? 'pause_signing_all' : 'resume_signing_all',
@@ -337,22 +467,29 @@ export const PREVIEW_PACKET_URL = '(the signed link to this delivery’s packet,
  */
 export async function letterPreviewForStaff(db: Queryable, id: string, organisation: string, countryMin: number) {
   const a = await getActionForStaff(db, id);
-  const countries = await db.query<{ country: string; n: number }>(
-    `SELECT country, confirmed_count AS n FROM action_country_stats WHERE action_id = $1 AND confirmed_count > 0 ORDER BY confirmed_count DESC, country`,
-    [id],
-  );
-  const targets = await db.query<{ id: string; salutation: string; title: string; name: string }>(
-    `SELECT g.id, g.salutation, g.title, g.name FROM action_targets x JOIN targets g ON g.id = x.target_id WHERE x.action_id = $1`,
-    [id],
-  );
-  const salutations = new Map(targets.rows.map((t) => [t.id, letterSalutation(t)]));
+  const countries = await qb(db)
+    .selectFrom('action_country_stats')
+    .select(['country', 'confirmed_count as n'])
+    .where('action_id', '=', id)
+    .where('confirmed_count', '>', 0)
+    .orderBy('confirmed_count', 'desc')
+    .orderBy('country')
+    .execute();
+  const targets = await qb(db)
+    .selectFrom('action_targets as x')
+    .innerJoin('targets as g', 'g.id', 'x.target_id')
+    .select(['g.id', 'g.salutation', 'g.title', 'g.name'])
+    .where('x.action_id', '=', id)
+    .execute();
+  const salutations = new Map(targets.map((t) => [t.id, letterSalutation(t)]));
   const total = a.confirmed;
   const previews = a.targets.map((target) => {
     const locale = letterLocale(a, target.language);
     const text = a.texts.find((t) => t.locale === locale) ?? a.texts[0] ?? { title: a.slug, summary: '', body: '', letterSubject: '', letterBody: '' };
     // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's own country
-    const rows = a.targetMode === 'BY_SIGNER_COUNTRY' ? countries.rows.filter((c) => c.country === target.country) : countries.rows;
-    const newCount = a.targetMode === 'BY_SIGNER_COUNTRY' ? rows.reduce((n, c) => n + c.n, 0) : total;
+    const perCountry = a.targetMode === TargetMode.BY_SIGNER_COUNTRY;
+    const rows = perCountry ? countries.filter((c) => c.country === target.country) : countries;
+    const newCount = perCountry ? rows.reduce((n, c) => n + c.n, 0) : total;
     // the countries as this official would see them (member-letter.ts, countriesForOfficial);
     // consents are not read here, so every signer is taken as unnamed: the safe side
     const seen = countriesForOfficial(

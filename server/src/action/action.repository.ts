@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import type { ActionKind, ActionStatus } from '../generated/kysely/enums.ts';
+import { sql } from 'kysely';
+import { jsonBuildObject } from 'kysely/helpers/postgres';
+import { ActionStatus, qb, ResponseStatus, SignatureStatus, type ActionKind, type TargetMode } from '../db/db.ts';
 import { ledgerSubquery, type LedgerEntry } from '../delivery/ledger.ts';
 
 export interface ActionTextRow {
@@ -22,7 +24,7 @@ export interface ActionRow {
   signingEnabled: boolean;
   /** the platform-wide kill switch (platform_settings "signing_paused") is on */
   signingPausedAll: boolean;
-  targetMode: 'FIXED' | 'BY_SIGNER_COUNTRY';
+  targetMode: TargetMode;
   allowPersonalisation: boolean;
   maxLetterLength: number;
   publishedAt: Date | null;
@@ -47,6 +49,23 @@ export interface ActionRow {
   ledger: LedgerEntry[];
 }
 
+/** The start of today in UTC: the days of the wall and of the public ledger are UTC days. */
+const startOfTodayUtc = sql<Date>`date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+
+/**
+ * The public ledger of the action aliased `a` (delivery/ledger.ts). That module writes its
+ * subquery as SQL text around a SQL expression of the country minimum: the minimum goes into
+ * each place as a parameter, and nothing else enters the text.
+ */
+function publicLedgerOf(countryMin: number) {
+  const hole = '\u0000';
+  const parts = ledgerSubquery('a', hole).split(hole);
+  return sql<LedgerEntry[] | null>`${sql.join(
+    parts.map((part) => sql.raw(part)),
+    sql`${countryMin}::int`,
+  )}`;
+}
+
 /**
  * Every action that the public may see (published or closed), with texts and targets.
  *
@@ -56,56 +75,141 @@ export interface ActionRow {
  * entries are in the order of their names, not of their confirmations.
  */
 export async function loadPublicActions(pool: pg.Pool, countryMin: number): Promise<ActionRow[]> {
-  const { rows } = await pool.query<{
-    id: string;
-    slug: string;
-    kind: ActionKind;
-    status: ActionStatus;
-    default_locale: string;
-    goal: number;
-    signing_enabled: boolean;
-    signing_paused_all: boolean;
-    target_mode: 'FIXED' | 'BY_SIGNER_COUNTRY';
-    allow_personalisation: boolean;
-    max_letter_length: number;
-    published_at: Date | null;
-    campaign_slug: string;
-    campaign_names: Record<string, string>;
-    texts: ActionTextRow[];
-    targets: ActionRow['targets'] | null;
-    wall: ActionRow['wall'] | null;
-    responses: ActionRow['responses'] | null;
-    ledger: LedgerEntry[] | null;
-  }>(
-    `SELECT a.id, a.slug, a.kind, a.status, a.default_locale, a.goal, a.signing_enabled, a.target_mode,
-            COALESCE((SELECT p.value = 'true'::jsonb FROM platform_settings p WHERE p.key = 'signing_paused'), false) AS signing_paused_all,
-            a.allow_personalisation, a.max_letter_length, a.published_at,
-            c.slug AS campaign_slug,
-            (SELECT json_object_agg(ct.locale, ct.name) FROM campaign_texts ct WHERE ct.campaign_id = c.id) AS campaign_names,
-            (SELECT json_agg(json_build_object('locale', t.locale, 'title', t.title, 'summary', t.summary, 'body', t.body,
-                     'letterSubject', t.letter_subject, 'letterBody', t.letter_body, 'shareText', t.share_text))
-               FROM action_texts t WHERE t.action_id = a.id) AS texts,
-            (SELECT json_agg(json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation,
-                     'country', g.country, 'language', g.language, 'salutation', g.salutation) ORDER BY at.position, g.name)
-               FROM action_targets at JOIN targets g ON g.id = at.target_id WHERE at.action_id = a.id) AS targets,
-            (SELECT json_agg(json_build_object('firstName', w.first_name, 'country', w.country, 'at', w.day) ORDER BY w.day DESC, w.first_name, w.country)
-               FROM (SELECT p.first_name, s.country, to_char(s.confirmed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
-                     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-                     WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.public_wall AND s.wall_hidden_at IS NULL
-                       AND p.erased_at IS NULL AND p.first_name IS NOT NULL
-                       AND s.confirmed_at < date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-                     ORDER BY s.confirmed_at DESC LIMIT 20) w) AS wall,
-            (SELECT json_agg(json_build_object('id', r.id, 'target', json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation),
-                     'body', COALESCE(NULLIF(r.public_summary, ''), r.body), 'publishedAt', r.published_at,
-                     'attachments', COALESCE((SELECT json_agg(json_build_object('id', x.id, 'filename', x.filename, 'size', x.size) ORDER BY x.created_at)
-                                              FROM response_attachments x WHERE x.response_id = r.id), '[]')) ORDER BY r.published_at DESC)
-               FROM responses r JOIN targets g ON g.id = r.target_id WHERE r.action_id = a.id AND r.status = 'PUBLISHED') AS responses,
-            ${ledgerSubquery('a', '$1::int')} AS ledger
-     FROM actions a JOIN campaigns c ON c.id = a.campaign_id
-     WHERE a.status IN ('PUBLISHED', 'CLOSED')
-     ORDER BY a.published_at DESC NULLS LAST, a.slug`,
-    [countryMin],
-  );
+  const rows = await qb(pool)
+    .selectFrom('actions as a')
+    .innerJoin('campaigns as c', 'c.id', 'a.campaign_id')
+    .select((eb) => [
+      'a.id',
+      'a.slug',
+      'a.kind',
+      'a.status',
+      'a.default_locale',
+      'a.goal',
+      'a.signing_enabled',
+      'a.target_mode',
+      eb.fn
+        .coalesce(
+          eb
+            .selectFrom('platform_settings as p')
+            .select(sql<boolean>`${sql.ref('p.value')} = 'true'::jsonb`.as('paused'))
+            .where('p.key', '=', 'signing_paused'),
+          eb.lit(false),
+        )
+        .as('signing_paused_all'),
+      'a.allow_personalisation',
+      'a.max_letter_length',
+      'a.published_at',
+      'c.slug as campaign_slug',
+      eb
+        .selectFrom('campaign_texts as ct')
+        .select((eb) => eb.fn<Record<string, string>>('json_object_agg', ['ct.locale', 'ct.name']).as('names'))
+        .whereRef('ct.campaign_id', '=', 'c.id')
+        .as('campaign_names'),
+      eb
+        .selectFrom('action_texts as t')
+        .select((eb) =>
+          eb.fn
+            .jsonAgg(
+              jsonBuildObject({
+                locale: eb.ref('t.locale'),
+                title: eb.ref('t.title'),
+                summary: eb.ref('t.summary'),
+                body: eb.ref('t.body'),
+                letterSubject: eb.ref('t.letter_subject'),
+                letterBody: eb.ref('t.letter_body'),
+                shareText: eb.ref('t.share_text'),
+              }),
+            )
+            .as('texts'),
+        )
+        .whereRef('t.action_id', '=', 'a.id')
+        .as('texts'),
+      eb
+        .selectFrom('action_targets as at')
+        .innerJoin('targets as g', 'g.id', 'at.target_id')
+        .select((eb) =>
+          eb.fn
+            .jsonAgg(
+              jsonBuildObject({
+                name: eb.ref('g.name'),
+                title: eb.ref('g.title'),
+                organisation: eb.ref('g.organisation'),
+                country: eb.ref('g.country'),
+                language: eb.ref('g.language'),
+                salutation: eb.ref('g.salutation'),
+              }),
+            )
+            .orderBy('at.position')
+            .orderBy('g.name')
+            .as('targets'),
+        )
+        .whereRef('at.action_id', '=', 'a.id')
+        .as('targets'),
+      eb
+        .selectFrom(
+          eb
+            .selectFrom('signatures as s')
+            .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+            .select(['p.first_name', 's.country', sql<string>`to_char(${sql.ref('s.confirmed_at')} AT TIME ZONE 'UTC', 'YYYY-MM-DD')`.as('day')])
+            .whereRef('s.action_id', '=', 'a.id')
+            .where('s.status', '=', SignatureStatus.CONFIRMED)
+            .where((eb) => eb.ref('s.public_wall'))
+            .where('s.wall_hidden_at', 'is', null)
+            .where('p.erased_at', 'is', null)
+            .where('p.first_name', 'is not', null)
+            .where('s.confirmed_at', '<', startOfTodayUtc)
+            .orderBy('s.confirmed_at', 'desc')
+            .limit(20)
+            .as('w'),
+        )
+        .select((eb) =>
+          eb.fn
+            .jsonAgg(jsonBuildObject({ firstName: eb.ref('w.first_name').$notNull(), country: eb.ref('w.country'), at: eb.ref('w.day') }))
+            .orderBy('w.day', 'desc')
+            .orderBy('w.first_name')
+            .orderBy('w.country')
+            .as('wall'),
+        )
+        .as('wall'),
+      eb
+        .selectFrom('responses as r')
+        .innerJoin('targets as g', 'g.id', 'r.target_id')
+        .select((eb) =>
+          eb.fn
+            .jsonAgg(
+              jsonBuildObject({
+                id: eb.ref('r.id'),
+                target: jsonBuildObject({ name: eb.ref('g.name'), title: eb.ref('g.title'), organisation: eb.ref('g.organisation') }),
+                // the public summary staff wrote, or the answer itself
+                body: eb.fn.coalesce(eb.fn<string | null>('nullif', [eb.ref('r.public_summary'), sql.lit('')]), eb.ref('r.body')),
+                publishedAt: eb.ref('r.published_at').$notNull(),
+                attachments: eb.fn.coalesce(
+                  eb
+                    .selectFrom('response_attachments as x')
+                    .select((eb) =>
+                      eb.fn
+                        .jsonAgg(jsonBuildObject({ id: eb.ref('x.id'), filename: eb.ref('x.filename'), size: eb.ref('x.size') }))
+                        .orderBy('x.created_at')
+                        .as('attachments'),
+                    )
+                    .whereRef('x.response_id', '=', 'r.id')
+                    .$asScalar(),
+                  sql<never[]>`'[]'`,
+                ),
+              }),
+            )
+            .orderBy('r.published_at', 'desc')
+            .as('responses'),
+        )
+        .whereRef('r.action_id', '=', 'a.id')
+        .where('r.status', '=', ResponseStatus.PUBLISHED)
+        .as('responses'),
+      publicLedgerOf(countryMin).as('ledger'),
+    ])
+    .where('a.status', 'in', [ActionStatus.PUBLISHED, ActionStatus.CLOSED])
+    .orderBy('a.published_at', (ob) => ob.desc().nullsLast())
+    .orderBy('a.slug')
+    .execute();
   return rows.map((r) => ({
     id: r.id,
     slug: r.slug,
@@ -142,17 +246,25 @@ export interface CountRow {
  * the cache (a quarter of a second), not after the next fold.
  */
 export async function loadCounts(pool: pg.Pool): Promise<CountRow[]> {
-  const { rows } = await pool.query<{ action_id: string; count: number }>(
-    `WITH tail AS (
-       SELECT action_id, count(*)::int AS n FROM signatures
-       WHERE status = 'CONFIRMED' AND counted_at IS NULL GROUP BY action_id
-     )
-     SELECT action_id, sum(n)::int AS count FROM (
-       SELECT action_id, confirmed_count AS n FROM action_stats
-       UNION ALL SELECT action_id, n FROM tail
-     ) a GROUP BY action_id`,
-  );
-  return rows.map((r) => ({ actionId: r.action_id, count: r.count }));
+  return qb(pool)
+    .with('tail', (db) =>
+      db
+        .selectFrom('signatures')
+        .select((eb) => ['action_id', eb.cast<number>(eb.fn.countAll(), 'integer').as('n')])
+        .where('status', '=', SignatureStatus.CONFIRMED)
+        .where('counted_at', 'is', null)
+        .groupBy('action_id'),
+    )
+    .selectFrom((eb) =>
+      eb
+        .selectFrom('action_stats')
+        .select(['action_id', 'confirmed_count as n'])
+        .unionAll(eb.selectFrom('tail').select(['action_id', 'n']))
+        .as('a'),
+    )
+    .select((eb) => ['a.action_id as actionId', eb.cast<number>(eb.fn.sum('a.n'), 'integer').as('count')])
+    .groupBy('a.action_id')
+    .execute();
 }
 
 /**
@@ -162,13 +274,15 @@ export async function loadCounts(pool: pg.Pool): Promise<CountRow[]> {
  * signature (promise 6). The live total is not by country and stays live.
  */
 export async function loadCountriesBefore(pool: pg.Pool, before: Date): Promise<Map<string, { country: string; count: number }[]>> {
-  const { rows } = await pool.query<{ action_id: string; country: string; count: number }>(
-    `SELECT s.action_id, s.country, count(*)::int AS count
-     FROM signatures s JOIN actions a ON a.id = s.action_id
-     WHERE a.status IN ('PUBLISHED', 'CLOSED') AND s.status = 'CONFIRMED' AND s.confirmed_at < $1
-     GROUP BY s.action_id, s.country`,
-    [before],
-  );
+  const rows = await qb(pool)
+    .selectFrom('signatures as s')
+    .innerJoin('actions as a', 'a.id', 's.action_id')
+    .select((eb) => ['s.action_id', 's.country', eb.cast<number>(eb.fn.countAll(), 'integer').as('count')])
+    .where('a.status', 'in', [ActionStatus.PUBLISHED, ActionStatus.CLOSED])
+    .where('s.status', '=', SignatureStatus.CONFIRMED)
+    .where('s.confirmed_at', '<', before)
+    .groupBy(['s.action_id', 's.country'])
+    .execute();
   const byAction = new Map<string, { country: string; count: number }[]>();
   for (const r of rows) {
     let list = byAction.get(r.action_id);

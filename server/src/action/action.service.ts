@@ -3,6 +3,7 @@
 // second, so a storm of readers never turns into a storm of queries.
 import type pg from 'pg';
 import { DEFAULT_PUBLIC_COUNTRY_MIN } from '../config/config.ts';
+import { ActionKind, ActionStatus } from '../db/db.ts';
 import { loadCountriesBefore, loadCounts, loadPublicActions, type ActionRow, type CountRow } from './action.repository.ts';
 import { publicLedger, type PublicLedgerEntry } from '../delivery/ledger.ts';
 
@@ -247,7 +248,7 @@ function plusOne(row: CountRow | undefined, actionId: string): CountRow {
 }
 
 export function isSigningOpen(a: ActionRow): boolean {
-  return a.status === 'PUBLISHED' && a.signingEnabled && !a.signingPausedAll;
+  return a.status === ActionStatus.PUBLISHED && a.signingEnabled && !a.signingPausedAll;
 }
 
 export function textFor(a: ActionRow, locale: string) {
@@ -275,8 +276,8 @@ export function toPublic(cache: ActionCache, a: ActionRow, locale: string): Publ
   return {
     ...toSummary(cache, a, locale),
     body: text?.body ?? '',
-    letterSubject: a.kind === 'LETTER' ? (text?.letterSubject ?? '') : '',
-    letterBody: a.kind === 'LETTER' ? (text?.letterBody ?? '') : '',
+    letterSubject: a.kind === ActionKind.LETTER ? (text?.letterSubject ?? '') : '',
+    letterBody: a.kind === ActionKind.LETTER ? (text?.letterBody ?? '') : '',
     shareText: text?.shareText ?? '',
     allowPersonalisation: a.allowPersonalisation,
     maxLetterLength: a.maxLetterLength,
@@ -300,6 +301,6 @@ export function publicCountryFields(p: PublicCountries): { countries: { country:
 export function listPublished(cache: ActionCache, locale: string): PublicActionSummary[] {
   return cache
     .list()
-    .filter((a) => a.status === 'PUBLISHED')
+    .filter((a) => a.status === ActionStatus.PUBLISHED)
     .map((a) => toSummary(cache, a, locale));
 }

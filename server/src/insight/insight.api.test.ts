@@ -8,6 +8,7 @@ import { adminRouteTable } from '../http/routes/admin/index.ts';
 import { foldConfirmations } from '../signature/counter.service.ts';
 import { hashIp, hashNetwork } from '../shared/tokens.ts';
 import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
+import type { SignatureStatus } from '../db/db.ts';
 
 let h: Harness;
 let campaigner: { id: string; cookie: string };
@@ -29,7 +30,7 @@ afterAll(async () => {
 interface Seed {
   n: number;
   domain?: string;
-  status?: 'PENDING' | 'CONFIRMED' | 'INVALIDATED';
+  status?: SignatureStatus;
   country?: string;
   firstName?: string;
   lastName?: string;

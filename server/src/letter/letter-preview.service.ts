@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ActionCache } from '../action/action.service.ts';
 import { textFor } from '../action/action.service.ts';
 import type { ActionRow } from '../action/action.repository.ts';
+import { ActionKind, TargetMode } from '../db/db.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import { signInputSchema } from '../signature/signature.schema.ts';
 import { renderMemberLetter } from './member-letter.ts';
@@ -42,7 +43,7 @@ export function letterLocale(action: Pick<ActionRow, 'texts' | 'defaultLocale'>,
 
 /** The member's own letter, or null when the action takes no personal letters or the text is the action's own. */
 export function personalLetter(action: ActionRow, subject: string | undefined, body: string | undefined): { subject: string | null; body: string | null } {
-  if (action.kind !== 'LETTER' || !action.allowPersonalisation) return { subject: null, body: null };
+  if (action.kind !== ActionKind.LETTER || !action.allowPersonalisation) return { subject: null, body: null };
   if (body && body.length > action.maxLetterLength) {
     throw new AppError(422, 'validation_failed', `Letter body must be at most ${action.maxLetterLength} characters`);
   }
@@ -60,7 +61,7 @@ export async function previewLetters(cache: ActionCache, slug: string, input: Pr
   if (!action) throw notFound('action_not_found', `No action is published at "${slug}"`);
   const own = personalLetter(action, input.letterSubject, input.letterBody);
   const targets =
-    action.targetMode === 'BY_SIGNER_COUNTRY' && input.country ? action.targets.filter((t) => t.country === input.country) : action.targets;
+    action.targetMode === TargetMode.BY_SIGNER_COUNTRY && input.country ? action.targets.filter((t) => t.country === input.country) : action.targets;
   return {
     previews: targets.map((t) => {
       const locale = letterLocale(action, t.language);

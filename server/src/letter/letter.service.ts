@@ -6,6 +6,8 @@
 // reminder to look, so the database alone decides when a letter is tried again.
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
+import type { QueryCreator, Selectable, Updateable } from 'kysely';
+import { LetterStatus, qb, SignatureStatus, TargetMode, type DB, type Queryable } from '../db/db.ts';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render, type RenderedMail } from '../mail/render.ts';
 import { bounceAddress } from '../delivery/bounce.service.ts';
@@ -15,7 +17,6 @@ import { mailDomain } from '../signature/confirmation.service.ts';
 import { countriesForOfficial, mayName, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
 import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service.ts';
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
-import { LetterStatus } from '../db/db.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -115,16 +116,27 @@ export function composeLetter(c: LetterContent): RenderedMail {
   });
 }
 
-/** The signers a letter may name or quote, as renderLetter reads them. */
-interface LetterSigner {
-  first_name: string | null;
-  last_name: string | null;
-  country: string;
-  named_disclosure: boolean;
-  named_to_own_country: boolean;
-  letter_subject: string | null;
-  letter_body: string | null;
+/**
+ * The signers of a batch a letter may name or quote, first confirmed first: those who consented
+ * to be named, and those who wrote their own letter. For a BY_SIGNER_COUNTRY letter, only the
+ * signers from the target's country.
+ */
+function selectLetterSigners(db: Queryable, batchId: string, targetCountry: string | null, byCountry: boolean) {
+  return qb(db)
+    .selectFrom('signatures as s')
+    .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+    .select(['p.first_name', 'p.last_name', 's.country', 's.named_disclosure', 's.named_to_own_country', 's.letter_subject', 's.letter_body'])
+    .where('s.batch_id', '=', batchId)
+    .where('s.status', '=', SignatureStatus.CONFIRMED)
+    .where('p.erased_at', 'is', null)
+    .where((eb) => eb.or([eb.ref('s.named_disclosure'), eb('s.letter_body', 'is not', null)]))
+    .$if(byCountry, (q) => q.where((eb) => eb('s.country', '=', eb.val(targetCountry))))
+    .orderBy('s.confirmed_at')
+    .limit(MAX_NAMES);
 }
+
+/** The signers a letter may name or quote, as renderLetter reads them. */
+type LetterSigner = Awaited<ReturnType<ReturnType<typeof selectLetterSigners>['execute']>>[number];
 
 /** What the letters of one batch (to targets of one country, for BY_SIGNER_COUNTRY) share. */
 interface BatchSigners {
@@ -171,94 +183,101 @@ export function createBatchSignerCache(opts: { maxEntries?: number; maxAgeMs?: n
 const renderedMemberLetters = new WeakMap<LetterSigner[], Map<string, ReturnType<typeof renderMemberLetter>>>();
 
 /** The signers by country and consents, and the signers a letter may name or quote. */
-async function readBatchSigners(
-  pool: pg.Pool | pg.PoolClient,
-  batchId: string,
-  targetCountry: string | null,
-  byCountry: boolean,
-): Promise<BatchSigners> {
+async function readBatchSigners(db: Queryable, batchId: string, targetCountry: string | null, byCountry: boolean): Promise<BatchSigners> {
   // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's country;
   // signers who may be named, and personalised letters: the rule of who is named to whom
   // lives in member-letter.ts, shared with the preview members see before signing
-  const groups = await signerGroups(pool, batchId, targetCountry, byCountry);
-  const { rows } = await pool.query<Pick<BatchSigners, 'signers'>>(
-    `SELECT (SELECT COALESCE(json_agg(x ORDER BY x.confirmed_at), '[]'::json) FROM (
-               SELECT p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.letter_subject, s.letter_body,
-                      s.confirmed_at
-               FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-               WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND p.erased_at IS NULL
-                 AND (s.named_disclosure OR s.letter_body IS NOT NULL)
-                 AND (NOT $3::bool OR s.country = $2)
-               ORDER BY s.confirmed_at LIMIT $4) x) AS signers`,
-    [batchId, targetCountry, byCountry, MAX_NAMES],
-  );
-  return { groups, signers: rows[0]!.signers };
+  const groups = await signerGroups(db, batchId, targetCountry, byCountry);
+  const signers = await selectLetterSigners(db, batchId, targetCountry, byCountry).execute();
+  return { groups, signers };
+}
+
+/** Queries that have the letters to render as `letter` (the letter asked for, or the one just claimed). */
+type WithLetter = QueryCreator<DB & { letter: Selectable<DB['letters']> }>;
+
+/**
+ * Each letter of `letter` (aliased l) with what rendering it needs: its batch, action, texts
+ * in its language (else the action's default language) and target. With `withStamp`, the
+ * signer cache's stamp too (see BatchSignerCache).
+ */
+function selectLetterRows(k: WithLetter, withStamp: boolean) {
+  return k
+    .selectFrom('letter as l')
+    .innerJoin('delivery_batches as b', 'b.id', 'l.batch_id')
+    .innerJoin('actions as a', 'a.id', 'b.action_id')
+    .innerJoin('targets as g', 'g.id', 'l.target_id')
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('action_texts as x')
+          .select(['x.title', 'x.summary', 'x.body', 'x.letter_subject', 'x.letter_body'])
+          .whereRef('x.action_id', '=', 'a.id')
+          .orderBy((eb) => eb('x.locale', '=', eb.ref('l.locale')), 'desc')
+          .orderBy((eb) => eb('x.locale', '=', eb.ref('a.default_locale')), 'desc')
+          .limit(1)
+          .as('t'),
+      (join) => join.onTrue(),
+    )
+    .select([
+      'l.id',
+      'l.locale',
+      'l.message_id',
+      'l.signature_count',
+      'l.batch_id',
+      'b.total_count',
+      'a.kind',
+      'a.target_mode',
+      'a.reply_to',
+      't.title',
+      't.summary',
+      't.body',
+      't.letter_subject',
+      't.letter_body',
+      'g.email as target_email',
+      'g.name as target_name',
+      'g.country as target_country',
+      'g.salutation',
+      'g.title as target_title',
+    ])
+    .select((eb) =>
+      (withStamp
+        ? eb.cast<string | null>(
+            eb
+              .selectFrom('signatures as s')
+              .select((eb) => eb.fn.max('s.updated_at').as('newest'))
+              .whereRef('s.action_id', '=', 'b.action_id')
+              .$asScalar(),
+            'text',
+          )
+        : eb.lit(null).$castTo<string | null>()
+      ).as('stamp'),
+    );
 }
 
 /** A letter's row with what rendering it needs: its batch, action, texts in its language and target. */
-interface LetterRow {
-  id: string;
-  locale: string;
-  message_id: string;
-  signature_count: number;
-  batch_id: string;
-  total_count: number;
-  kind: string;
-  target_mode: string;
-  reply_to: string | null;
-  title: string;
-  summary: string;
-  body: string;
-  letter_subject: string;
-  letter_body: string;
-  target_email: string;
-  target_name: string;
-  target_country: string | null;
-  salutation: string;
-  target_title: string;
-  /** the signer cache's stamp (see BatchSignerCache); null when $2 asks for none */
-  stamp: string | null;
-}
-
-/** The LetterRow of each letter in `source` (aliased l); $2 says whether to read the stamp. */
-function letterRowSql(source: string): string {
-  return `SELECT l.id, l.locale, l.message_id, l.signature_count, l.batch_id, b.total_count, a.kind, a.target_mode, a.reply_to,
-            t.title, t.summary, t.body, t.letter_subject, t.letter_body,
-            g.email AS target_email, g.name AS target_name, g.country AS target_country, g.salutation, g.title AS target_title,
-            CASE WHEN $2::bool THEN (SELECT max(s.updated_at) FROM signatures s WHERE s.action_id = b.action_id)::text END AS stamp
-     FROM ${source} l
-     JOIN delivery_batches b ON b.id = l.batch_id
-     JOIN actions a ON a.id = b.action_id
-     JOIN targets g ON g.id = l.target_id
-     JOIN LATERAL (SELECT * FROM action_texts x WHERE x.action_id = a.id
-                   ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true`;
-}
+type LetterRow = NonNullable<Awaited<ReturnType<ReturnType<typeof selectLetterRows>['executeTakeFirst']>>>;
 
 /**
  * Renders a letter from its rows; `pool` may be a client inside a transaction (the delivery
  * preview). With a `cache`, the signers are read once per batch (see BatchSignerCache).
  */
-export async function renderLetter(
-  pool: pg.Pool | pg.PoolClient,
-  letterId: string,
-  organisation: string,
-  packet: PacketLinkOptions,
-  cache?: BatchSignerCache,
-) {
-  const { rows } = await pool.query<LetterRow>(`${letterRowSql('letters')} WHERE l.id = $1`, [letterId, cache !== undefined]);
-  const l = rows[0];
+export async function renderLetter(pool: Queryable, letterId: string, organisation: string, packet: PacketLinkOptions, cache?: BatchSignerCache) {
+  const l = await selectLetterRows(
+    qb(pool).with('letter', (db) => db.selectFrom('letters').selectAll().where('id', '=', letterId)),
+    cache !== undefined,
+  ).executeTakeFirst();
   if (!l) return null;
   return renderLetterRow(pool, l, organisation, packet, cache);
 }
 
 async function renderLetterRow(
-  pool: pg.Pool | pg.PoolClient,
+  pool: Queryable,
   l: LetterRow,
   organisation: string,
   packet: PacketLinkOptions,
   cache: BatchSignerCache | undefined,
 ) {
-  const byCountry = l.target_mode === 'BY_SIGNER_COUNTRY';
+  const byCountry = l.target_mode === TargetMode.BY_SIGNER_COUNTRY;
   const read = () => readBatchSigners(pool, l.batch_id, l.target_country, byCountry);
   const { groups, signers } =
     cache && l.stamp !== null ? await cache.get(`${l.batch_id}:${byCountry ? (l.target_country ?? '-') : '*'}`, l.stamp, read) : await read();
@@ -313,16 +332,24 @@ async function renderLetterRow(
 export async function deliverLetter(deps: LetterDeps, letterId: string): Promise<LetterOutcome> {
   const claimedAt = deps.clock();
   // the claim answers the letter's row for rendering too: one round trip
-  const claim = await deps.pool.query<LetterRow>(
-    `WITH claimed AS (
-       UPDATE letters SET status = 'SUBMITTING', submitting_at = $3, attempts = attempts + 1
-       WHERE id = $1 AND ((status = 'PENDING' AND next_attempt_at <= $3) OR (status = 'SUBMITTING' AND submitting_at < $4))
-       RETURNING *
-     )
-     ${letterRowSql('claimed')}`,
-    [letterId, deps.signerCache !== undefined, claimedAt, new Date(claimedAt.getTime() - deps.staleSubmittingMs)],
-  );
-  const row = claim.rows[0];
+  const staleBefore = new Date(claimedAt.getTime() - deps.staleSubmittingMs);
+  const row = await selectLetterRows(
+    qb(deps.pool).with('letter', (db) =>
+      db
+        .updateTable('letters')
+        .set((eb) => ({ status: LetterStatus.SUBMITTING, submitting_at: claimedAt, attempts: eb('attempts', '+', 1) }))
+        .where('id', '=', letterId)
+        // a due PENDING letter, or a SUBMITTING one whose worker is taken to be dead
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('status', '=', LetterStatus.PENDING), eb('next_attempt_at', '<=', claimedAt)]),
+            eb.and([eb('status', '=', LetterStatus.SUBMITTING), eb('submitting_at', '<', staleBefore)]),
+          ]),
+        )
+        .returningAll(),
+    ),
+    deps.signerCache !== undefined,
+  ).executeTakeFirst();
   if (!row) return 'not-owed';
   // over its domain's limit, a letter gives its claim back and waits for the next window
   // without an attempt counted (a letter that is not owed took no slot: it was not claimed)
@@ -362,29 +389,32 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
   } catch (err) {
     const failure = classifySendError(err);
     if (failure.permanent) {
-      await deps.pool.query(`UPDATE letters SET status = 'FAILED', last_error = $2 WHERE id = $1 AND status = 'SUBMITTING'`, [
-        letterId,
-        failure.reason,
-      ]);
+      await fromSubmitting(deps.pool, letterId, { status: LetterStatus.FAILED, last_error: failure.reason });
       throw new UnrecoverableError(`letter refused: ${failure.reason}`);
     }
-    const { rows } = await deps.pool.query<{ attempts: number }>(`SELECT attempts FROM letters WHERE id = $1`, [letterId]);
-    const attempts = rows[0]?.attempts ?? 1;
+    const row = await qb(deps.pool).selectFrom('letters').select('attempts').where('id', '=', letterId).executeTakeFirst();
+    const attempts = row?.attempts ?? 1;
     if (attempts >= MAX_LETTER_ATTEMPTS) {
-      await deps.pool.query(`UPDATE letters SET status = 'FAILED', last_error = $2 WHERE id = $1 AND status = 'SUBMITTING'`, [
-        letterId,
-        `gave up after ${attempts} attempts: ${failure.reason}`.slice(0, 1000),
-      ]);
+      await fromSubmitting(deps.pool, letterId, {
+        status: LetterStatus.FAILED,
+        last_error: `gave up after ${attempts} attempts: ${failure.reason}`.slice(0, 1000),
+      });
       throw new UnrecoverableError(`letter given up after ${attempts} attempts: ${failure.reason}`);
     }
     const delayMs = retryDelayMs(attempts, deps.random);
-    await deps.pool.query(
-      `UPDATE letters SET status = 'PENDING', last_error = $2, next_attempt_at = $3 WHERE id = $1 AND status = 'SUBMITTING'`,
-      [letterId, failure.reason, new Date(deps.clock().getTime() + delayMs)],
-    );
+    await fromSubmitting(deps.pool, letterId, {
+      status: LetterStatus.PENDING,
+      last_error: failure.reason,
+      next_attempt_at: new Date(deps.clock().getTime() + delayMs),
+    });
     await deps.queues.enqueueLetters([{ id: letterId, attempts, delayMs }]).catch(() => {
       // the sweeper finds it by next_attempt_at
     });
     return 'retry-scheduled';
   }
+}
+
+/** Records the outcome of a letter this worker holds in SUBMITTING (a letter that has moved on is left as it is). */
+async function fromSubmitting(db: Queryable, letterId: string, set: Updateable<DB['letters']>): Promise<void> {
+  await qb(db).updateTable('letters').set(set).where('id', '=', letterId).where('status', '=', LetterStatus.SUBMITTING).execute();
 }

@@ -1,10 +1,8 @@
 // The targets directory: who letters go to. One schema types the API, the CSV import and the
 // OpenAPI document, so a row typed in a form and a row in a spreadsheet meet the same rules.
 import { z } from 'zod';
+import { ContactStatus, TargetKind } from '../generated/kysely/enums.ts';
 import { isCountryCode } from '../shared/countries.ts';
-
-export const TARGET_KINDS = ['GOVERNMENT', 'MINISTRY', 'PROSECUTOR', 'EMBASSY', 'IGO', 'UN_MECHANISM'] as const;
-export const CONTACT_STATUSES = ['OK', 'STALE'] as const;
 
 /** C0/C1 controls and the format characters that reorder or hide text. */
 const FORBIDDEN_IN_LINE = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
@@ -95,7 +93,7 @@ export const targetInputSchema = z
     name: staffLine(200, 'name', true),
     title: staffLine(200, 'title').default(''),
     organisation: staffLine(200, 'organisation').default(''),
-    kind: z.enum(TARGET_KINDS, { error: `kind must be one of ${TARGET_KINDS.join(', ')}` }),
+    kind: z.enum(TargetKind, { error: `kind must be one of ${Object.values(TargetKind).join(', ')}` }),
     country: z
       .string({ error: 'country must be text' })
       .max(10, 'country must be a two-letter ISO code')
@@ -145,7 +143,7 @@ export const targetView = z.object({
   name: z.string(),
   title: z.string(),
   organisation: z.string(),
-  kind: z.enum(TARGET_KINDS),
+  kind: z.enum(TargetKind),
   country: z.string().nullable(),
   email: z.string(),
   language: z.string(),
@@ -153,7 +151,7 @@ export const targetView = z.object({
   officeHours: z.string(),
   salutation: z.string(),
   lastVerifiedAt: z.string().nullable(),
-  contactStatus: z.enum(CONTACT_STATUSES),
+  contactStatus: z.enum(ContactStatus),
   bounceCount: z.number().int(),
   notes: z.string(),
   disabled: z.boolean(),
@@ -170,9 +168,9 @@ export const targetListQuery = z.object({
     .string()
     .regex(/^([A-Za-z]{2}|none)$/, 'country is a two-letter code, or "none" for bodies without one')
     .optional(),
-  kind: z.enum(TARGET_KINDS).optional(),
+  kind: z.enum(TargetKind).optional(),
   language: z.string().regex(/^[a-z]{2,3}$/, 'language is an ISO 639 code').optional(),
-  status: z.enum(['OK', 'STALE', 'DISABLED', 'ALL']).optional().describe('contact status; DISABLED lists disabled targets; default: all enabled'),
+  status: z.enum([ContactStatus.OK, ContactStatus.STALE, 'DISABLED', 'ALL']).optional().describe('contact status; DISABLED lists disabled targets; default: all enabled'),
   limit: z.coerce.number().int().min(1).max(500).default(200),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });

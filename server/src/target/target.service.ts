@@ -2,42 +2,52 @@
 // Every change is audited in the same transaction as the change itself.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { inTransaction } from '../db/db.ts';
+import { type Expression, type SqlBool } from 'kysely';
+import { jsonBuildObject } from 'kysely/helpers/postgres';
+import { ActionStatus, ContactStatus, inTransaction, qb, type Queryable } from '../db/db.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
 import { formatOfficeHours, parseOfficeHours, type TargetInput, type TargetListQuery, type TargetView } from './target.schema.ts';
 
-type Queryable = pg.Pool | pg.PoolClient;
-
-interface TargetDbRow {
-  id: string;
-  slug: string;
-  name: string;
-  title: string;
-  organisation: string;
-  kind: TargetView['kind'];
-  country: string | null;
-  email: string;
-  language: string;
-  timezone: string;
-  office_opens_at: number;
-  office_closes_at: number;
-  salutation: string;
-  last_verified_at: Date | null;
-  contact_status: TargetView['contactStatus'];
-  bounce_count: number;
-  notes: string;
-  disabled_at: Date | null;
-  updated_at: Date;
-  actions: TargetView['actions'] | null;
+/** Targets (aliased g) with the actions each is linked to. */
+function selectTargets(db: Queryable) {
+  return qb(db)
+    .selectFrom('targets as g')
+    .select((eb) => [
+      'g.id',
+      'g.slug',
+      'g.name',
+      'g.title',
+      'g.organisation',
+      'g.kind',
+      'g.country',
+      'g.email',
+      'g.language',
+      'g.timezone',
+      'g.office_opens_at',
+      'g.office_closes_at',
+      'g.salutation',
+      'g.last_verified_at',
+      'g.contact_status',
+      'g.bounce_count',
+      'g.notes',
+      'g.disabled_at',
+      'g.updated_at',
+      eb
+        .selectFrom('action_targets as at')
+        .innerJoin('actions as a', 'a.id', 'at.action_id')
+        .select((eb) =>
+          eb.fn
+            .jsonAgg(jsonBuildObject({ id: eb.ref('a.id'), slug: eb.ref('a.slug'), status: eb.ref('a.status') }))
+            .orderBy('a.slug')
+            .as('actions'),
+        )
+        .whereRef('at.target_id', '=', 'g.id')
+        .as('actions'),
+    ]);
 }
 
-const SELECT = `SELECT g.id, g.slug, g.name, g.title, g.organisation, g.kind, g.country, g.email, g.language, g.timezone,
-       g.office_opens_at, g.office_closes_at, g.salutation, g.last_verified_at, g.contact_status, g.bounce_count,
-       g.notes, g.disabled_at, g.updated_at,
-       (SELECT json_agg(json_build_object('id', a.id, 'slug', a.slug, 'status', a.status) ORDER BY a.slug)
-          FROM action_targets at JOIN actions a ON a.id = at.action_id WHERE at.target_id = g.id) AS actions
-  FROM targets g`;
+type TargetDbRow = Awaited<ReturnType<ReturnType<typeof selectTargets>['execute']>>[number];
 
 function toView(r: TargetDbRow): TargetView {
   return {
@@ -70,44 +80,42 @@ function auditView(v: TargetView) {
 }
 
 export async function listTargets(db: Queryable, q: TargetListQuery): Promise<{ targets: TargetView[]; total: number }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: string, ...values: unknown[]) => {
-    let out = sql;
-    for (const v of values) {
-      params.push(v);
-      out = out.replace('?', `$${params.length}`);
-    }
-    where.push(out);
-  };
-  if (q.q?.trim()) {
-    // every word must appear in the name, organisation, title or email (ILIKE, wildcards escaped)
-    for (const word of q.q.trim().split(/\s+/).slice(0, 8)) {
-      const like = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      add(`(g.name ILIKE ? OR g.organisation ILIKE ? OR g.title ILIKE ? OR g.email ILIKE ?)`, like, like, like, like);
-    }
-  }
-  if (q.country === 'none') where.push('g.country IS NULL');
-  else if (q.country) add('g.country = ?', q.country.toUpperCase());
-  if (q.kind) add('g.kind = ?::"TargetKind"', q.kind);
-  if (q.language) add('g.language = ?', q.language);
   const status = q.status ?? 'ENABLED';
-  if (status === 'DISABLED') where.push('g.disabled_at IS NOT NULL');
-  else if (status !== 'ALL') where.push('g.disabled_at IS NULL');
-  if (status === 'OK' || status === 'STALE') add('g.contact_status = ?::"ContactStatus"', status);
-  const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM targets g ${whereSql}`, params);
-  const { rows } = await db.query<TargetDbRow>(
-    `${SELECT} ${whereSql} ORDER BY g.country NULLS FIRST, g.name, g.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-    [...params, q.limit, q.offset],
-  );
-  return { targets: rows.map(toView), total: total.rows[0]!.n };
+  const words = q.q?.trim() ? q.q.trim().split(/\s+/).slice(0, 8) : [];
+  const query = selectTargets(db).where((eb) => {
+    const where: Expression<SqlBool>[] = [];
+    // every word must appear in the name, organisation, title or email (ILIKE, wildcards escaped)
+    for (const word of words) {
+      const like = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push(eb.or([eb('g.name', 'ilike', like), eb('g.organisation', 'ilike', like), eb('g.title', 'ilike', like), eb('g.email', 'ilike', like)]));
+    }
+    if (q.country === 'none') where.push(eb('g.country', 'is', null));
+    else if (q.country) where.push(eb('g.country', '=', q.country.toUpperCase()));
+    if (q.kind) where.push(eb('g.kind', '=', q.kind));
+    if (q.language) where.push(eb('g.language', '=', q.language));
+    if (status === 'DISABLED') where.push(eb('g.disabled_at', 'is not', null));
+    else if (status !== 'ALL') where.push(eb('g.disabled_at', 'is', null));
+    if (status === ContactStatus.OK || status === ContactStatus.STALE) where.push(eb('g.contact_status', '=', status));
+    return eb.and(where);
+  });
+  const total = await query
+    .clearSelect()
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('n'))
+    .executeTakeFirstOrThrow();
+  const rows = await query
+    .orderBy('g.country', (ob) => ob.asc().nullsFirst())
+    .orderBy('g.name')
+    .orderBy('g.id')
+    .limit(q.limit)
+    .offset(q.offset)
+    .execute();
+  return { targets: rows.map(toView), total: total.n };
 }
 
 export async function getTarget(db: Queryable, id: string): Promise<TargetView> {
-  const { rows } = await db.query<TargetDbRow>(`${SELECT} WHERE g.id = $1`, [id]);
-  if (!rows[0]) throw notFound('target_not_found', 'No such target');
-  return toView(rows[0]);
+  const row = await selectTargets(db).where('g.id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('target_not_found', 'No such target');
+  return toView(row);
 }
 
 function slugFrom(name: string): string {
@@ -122,46 +130,44 @@ function slugFrom(name: string): string {
   return `${base || 'target'}-${randomUUID().slice(0, 6)}`;
 }
 
+/** The columns a target's input sets, on creation and on every edit. */
 function columns(input: TargetInput) {
   const hours = parseOfficeHours(input.officeHours)!;
-  return [
-    input.name,
-    input.title,
-    input.organisation,
-    input.kind,
-    input.country,
-    input.email,
-    input.language,
-    input.timezone,
-    hours.opensAt,
-    hours.closesAt,
-    input.salutation,
-    input.lastVerifiedAt ? new Date(`${input.lastVerifiedAt}T00:00:00Z`) : null,
-    input.notes,
-  ];
+  return {
+    name: input.name,
+    title: input.title,
+    organisation: input.organisation,
+    kind: input.kind,
+    country: input.country,
+    email: input.email,
+    language: input.language,
+    timezone: input.timezone,
+    office_opens_at: hours.opensAt,
+    office_closes_at: hours.closesAt,
+    salutation: input.salutation,
+    last_verified_at: input.lastVerifiedAt ? new Date(`${input.lastVerifiedAt}T00:00:00Z`) : null,
+    notes: input.notes,
+  };
 }
 
 async function insertTarget(tx: pg.PoolClient, input: TargetInput, now: Date): Promise<string> {
   const slug = input.slug ?? slugFrom(input.name);
-  const res = await tx.query<{ id: string }>(
-    `INSERT INTO targets (slug, name, title, organisation, kind, country, email, language, timezone, office_opens_at, office_closes_at,
-                          salutation, last_verified_at, notes, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5::"TargetKind", $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
-     ON CONFLICT (slug) DO NOTHING RETURNING id`,
-    [slug, ...columns(input), now],
-  );
-  if (!res.rows[0]) throw conflict('slug_taken', `A target with the slug "${slug}" exists`);
-  return res.rows[0].id;
+  const row = await qb(tx)
+    .insertInto('targets')
+    .values({ slug, ...columns(input), created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('slug').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!row) throw conflict('slug_taken', `A target with the slug "${slug}" exists`);
+  return row.id;
 }
 
 async function updateTarget(tx: pg.PoolClient, id: string, input: TargetInput, now: Date): Promise<void> {
-  await tx.query(
-    `UPDATE targets SET name = $2, title = $3, organisation = $4, kind = $5::"TargetKind", country = $6, email = $7, language = $8,
-            timezone = $9, office_opens_at = $10, office_closes_at = $11, salutation = $12, last_verified_at = $13, notes = $14,
-            updated_at = $15
-      WHERE id = $1`,
-    [id, ...columns(input), now],
-  );
+  await qb(tx)
+    .updateTable('targets')
+    .set({ ...columns(input), updated_at: now })
+    .where('id', '=', id)
+    .execute();
 }
 
 export interface TargetDeps {
@@ -179,8 +185,8 @@ export async function createTarget(deps: TargetDeps, staffId: string, input: Tar
 }
 
 async function lockTarget(tx: pg.PoolClient, id: string): Promise<TargetView> {
-  const { rowCount } = await tx.query('SELECT 1 FROM targets WHERE id = $1 FOR UPDATE', [id]);
-  if (!rowCount) throw notFound('target_not_found', 'No such target');
+  const locked = await qb(tx).selectFrom('targets').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+  if (!locked) throw notFound('target_not_found', 'No such target');
   return getTarget(tx, id);
 }
 
@@ -204,12 +210,16 @@ export async function setTargetDisabled(deps: TargetDeps, staffId: string, id: s
   return inTransaction(deps.pool, async (tx) => {
     const before = await lockTarget(tx, id);
     if (disabled) {
-      const live = before.actions.filter((a) => a.status === 'PUBLISHED');
+      const live = before.actions.filter((a) => a.status === ActionStatus.PUBLISHED);
       if (live.length) {
         throw conflict('target_in_use', `Remove this target from the published actions first: ${live.map((a) => a.slug).join(', ')}`);
       }
     }
-    await tx.query('UPDATE targets SET disabled_at = $2, updated_at = $3 WHERE id = $1', [id, disabled ? deps.clock() : null, deps.clock()]);
+    await qb(tx)
+      .updateTable('targets')
+      .set({ disabled_at: disabled ? deps.clock() : null, updated_at: deps.clock() })
+      .where('id', '=', id)
+      .execute();
     const after = await getTarget(tx, id);
     await recordAudit(tx, {
       staffId,
@@ -236,20 +246,26 @@ export async function importTargets(deps: TargetDeps, staffId: string, rows: Imp
     let updated = 0;
     let unchanged = 0;
     for (const { line, input } of rows) {
-      const found = await tx.query<{ id: string }>('SELECT id FROM targets WHERE lower(email) = lower($1) ORDER BY created_at FOR UPDATE', [input.email]);
-      if (found.rows.length > 1) {
-        throw new AppError(422, 'csv_invalid', `Line ${line}: ${input.email} belongs to ${found.rows.length} targets; edit them in the directory`, {}, [
-          { path: `line ${line}: email`, message: `belongs to ${found.rows.length} targets in the directory` },
+      const found = await qb(tx)
+        .selectFrom('targets')
+        .select('id')
+        .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(input.email)])))
+        .orderBy('created_at')
+        .forUpdate()
+        .execute();
+      if (found.length > 1) {
+        throw new AppError(422, 'csv_invalid', `Line ${line}: ${input.email} belongs to ${found.length} targets; edit them in the directory`, {}, [
+          { path: `line ${line}: email`, message: `belongs to ${found.length} targets in the directory` },
         ]);
       }
-      if (!found.rows[0]) {
+      if (!found[0]) {
         const id = await insertTarget(tx, input, deps.clock());
         const after = await getTarget(tx, id);
         await recordAudit(tx, { staffId, verb: 'import_create', entity: 'target', entityId: id, after: auditView(after), at: deps.clock() });
         created++;
         continue;
       }
-      const id = found.rows[0].id;
+      const id = found[0].id;
       const before = await getTarget(tx, id);
       await updateTarget(tx, id, { ...input, slug: undefined }, deps.clock());
       const after = await getTarget(tx, id);
@@ -266,6 +282,10 @@ export async function importTargets(deps: TargetDeps, staffId: string, rows: Imp
 
 /** Every target for the export, enabled and disabled, in directory order. */
 export async function allTargets(db: Queryable): Promise<TargetView[]> {
-  const { rows } = await db.query<TargetDbRow>(`${SELECT} ORDER BY g.country NULLS FIRST, g.name, g.id`);
+  const rows = await selectTargets(db)
+    .orderBy('g.country', (ob) => ob.asc().nullsFirst())
+    .orderBy('g.name')
+    .orderBy('g.id')
+    .execute();
   return rows.map(toView);
 }

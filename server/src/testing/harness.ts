@@ -3,7 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ActionCache } from '../action/action.service.ts';
 import { loadConfig, type Config } from '../config/config.ts';
-import { createDb, type Db } from '../db/db.ts';
+import { ActionKind, ActionStatus, createDb, DeliveryPolicy, TargetKind, TargetMode, type Db } from '../db/db.ts';
 import { prismaOn } from '../db/prisma.ts';
 import { createQueues, redisConnection, type Queues } from '../queue/queue.ts';
 import { recordConfirmations, SignatureWriter, type NewSignature } from '../signature/signature.repository.ts';
@@ -108,12 +108,12 @@ export function uniqueEmail(name = 'signer'): string {
 }
 
 export interface FixtureOptions {
-  kind?: 'PETITION' | 'LETTER';
-  status?: 'DRAFT' | 'PUBLISHED' | 'CLOSED' | 'ARCHIVED';
+  kind?: ActionKind;
+  status?: ActionStatus;
   signingEnabled?: boolean;
-  deliveryPolicy?: 'IMMEDIATE' | 'EVERY_N' | 'DAILY_DIGEST' | 'MILESTONES' | 'ON_CLOSE';
+  deliveryPolicy?: DeliveryPolicy;
   deliveryEveryN?: number;
-  targetMode?: 'FIXED' | 'BY_SIGNER_COUNTRY';
+  targetMode?: TargetMode;
   targets?: { country: string | null; language: string; email?: string }[];
   locales?: string[];
 }
@@ -134,7 +134,7 @@ export async function createAction(db: Db, opts: FixtureOptions = {}) {
           slug: uniqueSlug('tgt'),
           name: `Minister ${randomUUID().slice(0, 4)}`,
           title: 'Minister',
-          kind: 'MINISTRY',
+          kind: TargetKind.MINISTRY,
           country: t.country,
           email: t.email ?? `${uniqueSlug('minister')}@gov.example`,
           language: t.language,
@@ -146,12 +146,12 @@ export async function createAction(db: Db, opts: FixtureOptions = {}) {
   const action = await prismaOn(db.pool).action.create({
     data: {
       slug,
-      kind: opts.kind ?? 'PETITION',
-      status: opts.status ?? 'PUBLISHED',
+      kind: opts.kind ?? ActionKind.PETITION,
+      status: opts.status ?? ActionStatus.PUBLISHED,
       signingEnabled: opts.signingEnabled ?? true,
-      deliveryPolicy: opts.deliveryPolicy ?? 'IMMEDIATE',
+      deliveryPolicy: opts.deliveryPolicy ?? DeliveryPolicy.IMMEDIATE,
       deliveryEveryN: opts.deliveryEveryN ?? 1,
-      targetMode: opts.targetMode ?? 'FIXED',
+      targetMode: opts.targetMode ?? TargetMode.FIXED,
       goal: 100,
       publishedAt: new Date(),
       campaignId: campaign.id,
