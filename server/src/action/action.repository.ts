@@ -1,6 +1,8 @@
+import { sql } from 'kysely';
 import type pg from 'pg';
+import { qb } from '../db/db.ts';
 import type { ActionKind, ActionStatus } from '../generated/kysely/enums.ts';
-import { ledgerSubquery, type LedgerEntry } from '../delivery/ledger.ts';
+import { ledgerOf, type LedgerEntry } from '../delivery/ledger.ts';
 
 export interface ActionTextRow {
   locale: string;
@@ -56,7 +58,7 @@ export interface ActionRow {
  * entries are in the order of their names, not of their confirmations.
  */
 export async function loadPublicActions(pool: pg.Pool, countryMin: number): Promise<ActionRow[]> {
-  const { rows } = await pool.query<{
+  const { rows } = await sql<{
     id: string;
     slug: string;
     kind: ActionKind;
@@ -76,8 +78,7 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
     wall: ActionRow['wall'] | null;
     responses: ActionRow['responses'] | null;
     ledger: LedgerEntry[] | null;
-  }>(
-    `SELECT a.id, a.slug, a.kind, a.status, a.default_locale, a.goal, a.signing_enabled, a.target_mode,
+  }>`SELECT a.id, a.slug, a.kind, a.status, a.default_locale, a.goal, a.signing_enabled, a.target_mode,
             COALESCE((SELECT p.value = 'true'::jsonb FROM platform_settings p WHERE p.key = 'signing_paused'), false) AS signing_paused_all,
             a.allow_personalisation, a.max_letter_length, a.published_at,
             c.slug AS campaign_slug,
@@ -98,14 +99,12 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
             (SELECT json_agg(json_build_object('id', r.id, 'target', json_build_object('name', g.name, 'title', g.title, 'organisation', g.organisation),
                      'body', COALESCE(NULLIF(r.public_summary, ''), r.body), 'publishedAt', r.published_at,
                      'attachments', COALESCE((SELECT json_agg(json_build_object('id', x.id, 'filename', x.filename, 'size', x.size) ORDER BY x.created_at)
-                                              FROM response_attachments x WHERE x.response_id = r.id), '[]')) ORDER BY r.published_at DESC)
-               FROM responses r JOIN targets g ON g.id = r.target_id WHERE r.action_id = a.id AND r.status = 'PUBLISHED') AS responses,
-            ${ledgerSubquery('a', '$1::int')} AS ledger
+                                              FROM answer_attachments x WHERE x.answer_id = r.id), '[]')) ORDER BY r.published_at DESC)
+               FROM answers r JOIN targets g ON g.id = r.target_id WHERE r.action_id = a.id AND r.status = 'PUBLISHED') AS responses,
+            ${ledgerOf(sql.ref('a.id'), { targetMode: sql.ref('a.target_mode'), countryMin })} AS ledger
      FROM actions a JOIN campaigns c ON c.id = a.campaign_id
      WHERE a.status IN ('PUBLISHED', 'CLOSED')
-     ORDER BY a.published_at DESC NULLS LAST, a.slug`,
-    [countryMin],
-  );
+     ORDER BY a.published_at DESC NULLS LAST, a.slug`.execute(qb(pool));
   return rows.map((r) => ({
     id: r.id,
     slug: r.slug,

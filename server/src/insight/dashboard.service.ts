@@ -5,7 +5,8 @@
 // Staff refreshing a dashboard every 10 s during a spike must not become load: answers are
 // kept for a few seconds per key, shared by everyone looking at the same thing.
 import type pg from 'pg';
-import { ledgerSubquery, type LedgerEntry } from '../delivery/ledger.ts';
+import { qb } from '../db/db.ts';
+import { ledgerOf, type LedgerEntry } from '../delivery/ledger.ts';
 import { notFound } from '../shared/errors.ts';
 
 export type Range = 'minute' | 'hour' | 'day';
@@ -138,9 +139,12 @@ export class DashboardService {
         countryCounts(this.pool, actionId),
         sourceCounts(this.pool, [actionId], since),
         deliverySummary(this.pool, actionId),
-        this.pool
-          .query<{ ledger: LedgerEntry[] | null }>(`SELECT ${ledgerSubquery('a')} AS ledger FROM actions a WHERE a.id = $1`, [actionId])
-          .then((r) => r.rows[0]?.ledger ?? []),
+        qb(this.pool)
+          .selectFrom('actions as a')
+          .select((eb) => ledgerOf(eb.ref('a.id')).as('ledger'))
+          .where('a.id', '=', actionId)
+          .executeTakeFirst()
+          .then((r) => r?.ledger ?? []),
       ]);
       const { id: _id, slug: _slug, title: _title, kind: _kind, status: _status, goal: _goal, ...totals } = action;
       return { generatedAt: this.clock().toISOString(), range, totals, series, countries, sources, delivery, action, ledger };
