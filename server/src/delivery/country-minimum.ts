@@ -74,8 +74,8 @@ export function owedAndHeld(action: Expression<string>, targetMode: Expression<T
   return eb
     .selectFrom(owedByCountry(action, targetMode, min).as('w'))
     .select((e) => [
-      sql<number>`COALESCE(sum(${e.ref('w.n')}) FILTER (WHERE ${e.ref('w.may_go')}), 0)::int`.as('owed'),
-      sql<number>`COALESCE(sum(${e.ref('w.n')}) FILTER (WHERE NOT ${e.ref('w.may_go')}), 0)::int`.as('held'),
+      e.cast<number>(e.fn.coalesce(e.fn.sum('w.n').filterWhere('w.may_go', '=', true), e.lit(0)), 'integer').as('owed'),
+      e.cast<number>(e.fn.coalesce(e.fn.sum('w.n').filterWhere((f) => f.not(f.ref('w.may_go'))), e.lit(0)), 'integer').as('held'),
     ]);
 }
 
@@ -84,7 +84,7 @@ export function owedAndHeld(action: Expression<string>, targetMode: Expression<T
 // parameters). Keep it in step with countryReached and owedByCountry above.
 
 /** SQL, boolean: countryReached, as text. */
-export function countryReachedSql(action: string, country: string, min: string): string {
+function countryReachedSql(action: string, country: string, min: string): string {
   return `((SELECT count(*) FROM (SELECT 1 FROM signatures cm
              WHERE cm.action_id = ${action} AND cm.country = ${country} AND (cm.status = 'CONFIRMED' OR cm.batch_id IS NOT NULL)
              LIMIT ${min}) cm) >= ${min})`;

@@ -1,5 +1,5 @@
 // When an action's confirmed, undelivered signatures become a delivery.
-import type { DeliveryPolicy } from '../generated/kysely/enums.ts';
+import { ActionStatus, DeliveryPolicy } from '../db/db.ts';
 
 export interface PolicyInput {
   policy: DeliveryPolicy;
@@ -12,7 +12,7 @@ export interface PolicyInput {
   /** when the last batch was made, and the confirmed total it reported */
   lastBatchAt: Date | null;
   lastBatchTotal: number;
-  status: 'DRAFT' | 'PUBLISHED' | 'CLOSED' | 'ARCHIVED';
+  status: ActionStatus;
   now: Date;
 }
 
@@ -20,24 +20,24 @@ export interface PolicyInput {
 export const DIGEST_GAP_MS = 23 * 3_600_000;
 
 export function deliveryDue(p: PolicyInput): boolean {
-  if (p.undelivered <= 0 || p.status === 'DRAFT' || p.status === 'ARCHIVED') return false;
+  if (p.undelivered <= 0 || p.status === ActionStatus.DRAFT || p.status === ActionStatus.ARCHIVED) return false;
   // whatever the policy, closing an action sends what is left, so no signature is stranded
-  if (p.status === 'CLOSED') return true;
+  if (p.status === ActionStatus.CLOSED) return true;
   switch (p.policy) {
-    case 'IMMEDIATE':
+    case DeliveryPolicy.IMMEDIATE:
       return true;
-    case 'EVERY_N':
+    case DeliveryPolicy.EVERY_N:
       return p.undelivered >= p.everyN;
-    case 'DAILY_DIGEST':
+    case DeliveryPolicy.DAILY_DIGEST:
       return p.lastBatchAt === null || p.now.getTime() - p.lastBatchAt.getTime() >= DIGEST_GAP_MS;
-    case 'MILESTONES':
+    case DeliveryPolicy.MILESTONES:
       return p.milestones.some((m) => p.confirmedTotal >= m && p.lastBatchTotal < m);
-    case 'ON_CLOSE':
+    case DeliveryPolicy.ON_CLOSE:
       return false;
   }
 }
 
 /** Daily digests reach each official inside office hours; every other policy sends at once. */
 export function sendsInOfficeHours(policy: DeliveryPolicy): boolean {
-  return policy === 'DAILY_DIGEST';
+  return policy === DeliveryPolicy.DAILY_DIGEST;
 }

@@ -2,8 +2,9 @@
 // newest first, at most 50: when it was made, to whom, how many signatures it carried,
 // whether the receiving server accepted it, whether it bounced, whether the packet link was
 // opened (a link scanner counts as an opening), whether a published answer exists, and how
-// long after the delivery it came (the response time).
-// Loaded inside the one query that refreshes the public actions (action.repository.ts).
+// long after the delivery it came (the time to answer).
+// An expression (ledgerOf) loaded inside the one query that refreshes the public actions
+// (action.repository.ts), and by the staff dashboard.
 import { expressionBuilder, sql, type Expression, type RawBuilder } from 'kysely';
 import { jsonArrayFrom, jsonBuildObject } from 'kysely/helpers/postgres';
 import { AnswerStatus, LetterStatus, TargetMode, type DB } from '../db/db.ts';
@@ -116,8 +117,8 @@ export interface PublicLedgerEntry extends Omit<LedgerEntry, 'count'> {
  * count of that country's signers, so below `countryMin` it is withheld (null). Staff see the
  * whole ledger on the dashboard.
  */
-export function publicLedger(entries: LedgerEntry[], targetMode: string, countryMin: number): PublicLedgerEntry[] {
-  const perCountry = targetMode === 'BY_SIGNER_COUNTRY';
+export function publicLedger(entries: LedgerEntry[], targetMode: TargetMode, countryMin: number): PublicLedgerEntry[] {
+  const perCountry = targetMode === TargetMode.BY_SIGNER_COUNTRY;
   return entries.map((e) => ({
     ...e,
     date: e.date.slice(0, 10),

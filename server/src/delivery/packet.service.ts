@@ -250,7 +250,7 @@ export async function signerGroups(db: Queryable, batchId: string, targetCountry
 
 /** Where this letter's official may see its signers (member-letter.ts, countriesForOfficial). */
 async function officialView(deps: PacketDeps, l: LetterRow): Promise<OfficialCountries> {
-  const groups = await signerGroups(deps.pool, l.batch_id, l.target_country, l.target_mode === 'BY_SIGNER_COUNTRY');
+  const groups = await signerGroups(deps.pool, l.batch_id, l.target_country, l.target_mode === TargetMode.BY_SIGNER_COUNTRY);
   return countriesForOfficial(l.target_country, groups, deps.countryMin);
 }
 
