@@ -134,8 +134,8 @@ export async function listDeliveryActions(pool: pg.Pool, countryMin: number): Pr
 
 export interface LedgerLetter {
   id: string;
-  target: { id: string; name: string; organisation: string; email: string; contactStatus: string };
-  status: string;
+  target: { id: string; name: string; organisation: string; email: string; contactStatus: ContactStatus };
+  status: LetterStatus;
   locale: string;
   signatureCount: number;
   attempts: number;
@@ -164,7 +164,7 @@ export interface DeliveryDetail {
     timezone: string;
     officeOpensAt: number;
     officeClosesAt: number;
-    contactStatus: string;
+    contactStatus: ContactStatus;
     bounceCount: number;
     /** median seconds from delivery to an answer over this action's answered letters */
     medianResponseSeconds: number | null;
@@ -417,7 +417,7 @@ export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId
 export interface DeliveryPreview {
   /** false when nothing is owed: the rest is then empty */
   owed: boolean;
-  policy: string;
+  policy: DeliveryPolicy;
   paused: boolean;
   /** when the batcher would send it under the policy, null for "not by itself" (paused, at close) */
   heldForOfficeHours: boolean;

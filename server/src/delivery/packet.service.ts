@@ -13,7 +13,7 @@ import { stringify } from 'csv-stringify';
 import { sql, type NotNull } from 'kysely';
 import type pg from 'pg';
 import { z } from 'zod';
-import { AnswerStatus, SignatureStatus, TargetMode, inTransaction, qb, type Queryable } from '../db/db.ts';
+import { AnswerStatus, SignatureStatus, TargetMode, inTransaction, qb, type LetterStatus, type Queryable } from '../db/db.ts';
 import { countriesForOfficial, mayName, renderMemberLetter, type OfficialCountries, type SignerForLetter, type SignerGroup } from '../letter/member-letter.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
 import { blockText } from '../shared/text.ts';
@@ -66,7 +66,7 @@ export interface PacketSigner {
 }
 
 export interface Packet {
-  letter: { id: string; sentAt: string | null; status: string; locale: string; signatureCount: number; totalCount: number; subject: string };
+  letter: { id: string; sentAt: string | null; status: LetterStatus; locale: string; signatureCount: number; totalCount: number; subject: string };
   action: { slug: string; title: string };
   target: { name: string; title: string; organisation: string };
   /** counts by country as this official may see them (countryForOfficial) */
