@@ -175,7 +175,7 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
     if (unLetter) {
       const received = new Date(unLetter.sentAt.getTime() + 5 * 3_600_000);
       await client.query(
-        `INSERT INTO responses (id, action_id, target_id, letter_id, status, body, public_summary, received_at, published_at, reviewed_at)
+        `INSERT INTO answers (id, action_id, target_id, letter_id, status, body, public_summary, received_at, published_at, reviewed_at)
          VALUES ($1, $2, $3, $4, 'PUBLISHED', $5, $6, $7, $8, $8)`,
         [
           DEMO_ANSWER,
@@ -190,7 +190,7 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
       );
       // the "an official answered" emails, recorded as sent to the signers who opted in
       await client.query(
-        `INSERT INTO answer_notifications (response_id, supporter_id, locale, requested_at, sent_at)
+        `INSERT INTO answer_notifications (answer_id, supporter_id, locale, requested_at, sent_at)
          SELECT $1, s.supporter_id, s.locale, $2, $2 FROM signatures s JOIN consents c ON c.signature_id = s.id AND c.purpose = 'CONTACT' AND c.granted
          WHERE s.id = ANY($3::uuid[]) ON CONFLICT DO NOTHING`,
         [DEMO_ANSWER, new Date(received.getTime() + 3_600_000), signatureIds],
@@ -199,7 +199,7 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
     }
     if (otherLetter) {
       await client.query(
-        `INSERT INTO responses (id, action_id, target_id, letter_id, status, body, received_at) VALUES ($1, $2, $3, $4, 'RECEIVED', $5, $6)`,
+        `INSERT INTO answers (id, action_id, target_id, letter_id, status, body, received_at) VALUES ($1, $2, $3, $4, 'RECEIVED', $5, $6)`,
         [
           DEMO_PENDING_ANSWER,
           action.id,

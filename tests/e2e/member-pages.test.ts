@@ -535,7 +535,7 @@ describe('member pages without JavaScript on a phone', () => {
     const answer = `We have received your letter and opened an inquiry (${Date.now()}).\n\nA second paragraph follows.`;
     const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
     const { rows } = await db.query<{ id: string }>(
-      `INSERT INTO responses (action_id, target_id, status, body, published_at)
+      `INSERT INTO answers (action_id, target_id, status, body, published_at)
        SELECT a.id, t.id, 'PUBLISHED', $1, now() FROM actions a, targets t WHERE a.slug = $2 AND t.slug = 'iachr' RETURNING id`,
       [answer, OTHER_PETITION.slug],
     );
@@ -553,7 +553,7 @@ describe('member pages without JavaScript on a phone', () => {
       await auditUrl('petition page with an answer', url);
       await context.close();
     } finally {
-      await db.query('DELETE FROM responses WHERE id = ANY($1)', [rows.map((r) => r.id)]);
+      await db.query('DELETE FROM answers WHERE id = ANY($1)', [rows.map((r) => r.id)]);
       await db.end();
     }
     expect(offsite).toEqual([]);

@@ -171,14 +171,14 @@ describe('promise 7: nothing from a third party', () => {
     );
     restore = async () => {
       for (const t of texts) await pool.query(`UPDATE action_texts SET summary = $3, body = $4 WHERE action_id = $1 AND locale = $2`, [t.action_id, t.locale, t.summary, t.body]);
-      await pool.query(`DELETE FROM responses WHERE body LIKE $1`, [`%${TRACKER}%`]);
+      await pool.query(`DELETE FROM answers WHERE body LIKE $1`, [`%${TRACKER}%`]);
     };
     await pool.query(
       `UPDATE action_texts SET summary = left(summary, 600) || $3, body = body || $1 WHERE action_id = (SELECT id FROM actions WHERE slug = $2)`,
       [` ${HOSTILE}`, slug, ` <img src="https://${TRACKER}/s.png">`],
     );
     await pool.query(
-      `INSERT INTO responses (action_id, target_id, status, body, public_summary, published_at)
+      `INSERT INTO answers (action_id, target_id, status, body, public_summary, published_at)
        SELECT a.id, t.target_id, 'PUBLISHED', $1, $1, now() FROM actions a JOIN action_targets t ON t.action_id = a.id WHERE a.slug = $2 LIMIT 1`,
       [`Our answer. ${HOSTILE}`, slug],
     );

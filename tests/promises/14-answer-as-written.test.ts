@@ -79,7 +79,7 @@ describe('promise 14: an answer as written', () => {
     expect(published.responses.map((r: { body: string }) => r.body)).toEqual([ANSWER]);
 
     mailbox.clear();
-    const { rows } = await h.db.pool.query<{ id: string }>(`SELECT id FROM answer_notifications WHERE response_id = $1`, [id]);
+    const { rows } = await h.db.pool.query<{ id: string }>(`SELECT id FROM answer_notifications WHERE answer_id = $1`, [id]);
     expect(rows).toHaveLength(1);
     expect(await sendAnswerNotification(
       { pool: h.db.pool, mailer, secret: h.secret, clock: () => new Date(), publicBaseUrl: 'http://chorus.test', mailFrom: 'Chorus <actions@chorus.example.org>' },
@@ -101,6 +101,6 @@ describe('promise 14: an answer as written', () => {
     await h.cache.refresh();
     expect((await h.app.inject({ url: `/api/actions/${fx.action.slug}` })).json().responses.map((r: { body: string }) => r.body)).toEqual([summary]);
     expect((await asStaff(h.app, campaigner.cookie, { method: 'GET', url: `/api/admin/answers/${id}` })).json().body).toBe(ANSWER);
-    expect((await h.db.pool.query(`SELECT body FROM responses WHERE id = $1`, [id])).rows[0].body).toBe(ANSWER);
+    expect((await h.db.pool.query(`SELECT body FROM answers WHERE id = $1`, [id])).rows[0].body).toBe(ANSWER);
   });
 });

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { sql } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
-import { ActionStatus, qb, ResponseStatus, SignatureStatus, type ActionKind, type TargetMode } from '../db/db.ts';
-import { ledgerSubquery, type LedgerEntry } from '../delivery/ledger.ts';
+import { ActionStatus, qb, AnswerStatus, SignatureStatus, type ActionKind, type TargetMode } from '../db/db.ts';
+import { ledgerOf, type LedgerEntry } from '../delivery/ledger.ts';
 
 export interface ActionTextRow {
   locale: string;
@@ -51,20 +51,6 @@ export interface ActionRow {
 
 /** The start of today in UTC: the days of the wall and of the public ledger are UTC days. */
 const startOfTodayUtc = sql<Date>`date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
-
-/**
- * The public ledger of the action aliased `a` (delivery/ledger.ts). That module writes its
- * subquery as SQL text around a SQL expression of the country minimum: the minimum goes into
- * each place as a parameter, and nothing else enters the text.
- */
-function publicLedgerOf(countryMin: number) {
-  const hole = '\u0000';
-  const parts = ledgerSubquery('a', hole).split(hole);
-  return sql<LedgerEntry[] | null>`${sql.join(
-    parts.map((part) => sql.raw(part)),
-    sql`${countryMin}::int`,
-  )}`;
-}
 
 /**
  * Every action that the public may see (published or closed), with texts and targets.
@@ -172,7 +158,7 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
         )
         .as('wall'),
       eb
-        .selectFrom('responses as r')
+        .selectFrom('answers as r')
         .innerJoin('targets as g', 'g.id', 'r.target_id')
         .select((eb) =>
           eb.fn
@@ -185,14 +171,14 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
                 publishedAt: eb.ref('r.published_at').$notNull(),
                 attachments: eb.fn.coalesce(
                   eb
-                    .selectFrom('response_attachments as x')
+                    .selectFrom('answer_attachments as x')
                     .select((eb) =>
                       eb.fn
                         .jsonAgg(jsonBuildObject({ id: eb.ref('x.id'), filename: eb.ref('x.filename'), size: eb.ref('x.size') }))
                         .orderBy('x.created_at')
                         .as('attachments'),
                     )
-                    .whereRef('x.response_id', '=', 'r.id')
+                    .whereRef('x.answer_id', '=', 'r.id')
                     .$asScalar(),
                   sql<never[]>`'[]'`,
                 ),
@@ -202,9 +188,9 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
             .as('responses'),
         )
         .whereRef('r.action_id', '=', 'a.id')
-        .where('r.status', '=', ResponseStatus.PUBLISHED)
+        .where('r.status', '=', AnswerStatus.PUBLISHED)
         .as('responses'),
-      publicLedgerOf(countryMin).as('ledger'),
+      ledgerOf(eb.ref('a.id'), { targetMode: eb.ref('a.target_mode'), countryMin }).as('ledger'),
     ])
     .where('a.status', 'in', [ActionStatus.PUBLISHED, ActionStatus.CLOSED])
     .orderBy('a.published_at', (ob) => ob.desc().nullsLast())

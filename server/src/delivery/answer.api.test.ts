@@ -82,8 +82,8 @@ async function answerId(actionId: string): Promise<string> {
   return res.json().answers[0].id;
 }
 
-async function drainOutbox(responseId: string) {
-  const { rows } = await h.db.pool.query<{ id: string }>(`SELECT id FROM answer_notifications WHERE response_id = $1`, [responseId]);
+async function drainOutbox(answerId: string) {
+  const { rows } = await h.db.pool.query<{ id: string }>(`SELECT id FROM answer_notifications WHERE answer_id = $1`, [answerId]);
   // every row sent by two workers at once: only one of them may send it
   const outcomes = await Promise.all(rows.flatMap((r) => [sendAnswerNotification(mailDeps(), r.id), sendAnswerNotification(mailDeps(), r.id)]));
   return outcomes;
@@ -104,7 +104,7 @@ describe('attachments on the packet page', () => {
       expect(res.statusCode, a.filename).toBe(422);
     }
     expect((await answer(token, { body: 'x', attachments: [1, 2, 3, 4].map(() => ({ filename: 'a.pdf', contentType: 'application/pdf', data: PDF.toString('base64') })) })).statusCode).toBe(422);
-    expect((await h.db.pool.query(`SELECT count(*)::int AS n FROM responses WHERE action_id = $1`, [fx.action.id])).rows[0].n).toBe(0);
+    expect((await h.db.pool.query(`SELECT count(*)::int AS n FROM answers WHERE action_id = $1`, [fx.action.id])).rows[0].n).toBe(0);
 
     const ok = await answer(token, {
       body: 'We have opened an inquiry.',
@@ -152,7 +152,7 @@ describe('attachment names follow the checked type', () => {
     });
     expect(res.statusCode).toBe(201);
     const id = await answerId(fx.action.id);
-    const stored = await h.db.pool.query<{ filename: string }>(`SELECT filename FROM response_attachments WHERE response_id = $1 ORDER BY created_at, filename`, [id]);
+    const stored = await h.db.pool.query<{ filename: string }>(`SELECT filename FROM answer_attachments WHERE answer_id = $1 ORDER BY created_at, filename`, [id]);
     expect(stored.rows.map((r) => r.filename).sort()).toEqual(['evil.txt', 'photo.png.png', 'reply.pdf']);
     const a = (await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/answers/${id}` })).json();
     for (const x of a.attachments as { id: string; filename: string }[]) {
@@ -195,7 +195,7 @@ describe('publishing an answer', () => {
     expect(again.json()).toEqual({ status: 'PUBLISHED', notificationsOwed: 0 });
 
     // the sweeper's view: both emails owed (so a lost job or a flushed Redis loses neither)
-    const owedIds = (await h.db.pool.query<{ id: string }>(`SELECT id FROM answer_notifications WHERE response_id = $1`, [id])).rows.map((r) => r.id);
+    const owedIds = (await h.db.pool.query<{ id: string }>(`SELECT id FROM answer_notifications WHERE answer_id = $1`, [id])).rows.map((r) => r.id);
     // one mail job per owed email, carrying the row id only: no address or name in Redis
     for (const nid of owedIds) {
       const job = await h.queues.mail.getJob(`answer-${nid}`);
@@ -243,7 +243,7 @@ describe('publishing an answer', () => {
     const first = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/answers/${id}/publish` });
     expect(first.json()).toEqual({ status: 'PUBLISHED', notificationsOwed: 2 });
     await h.db.pool.query(`UPDATE supporters SET unsubscribed_at = now() WHERE canonical_email = lower($1)`, [signers.ru.email]);
-    const { rows } = await h.db.pool.query<{ id: string; locale: string }>(`SELECT id, locale FROM answer_notifications WHERE response_id = $1 ORDER BY locale`, [id]);
+    const { rows } = await h.db.pool.query<{ id: string; locale: string }>(`SELECT id, locale FROM answer_notifications WHERE answer_id = $1 ORDER BY locale`, [id]);
     expect(rows.map((r) => r.locale)).toEqual(['es', 'ru']);
     expect(await sendAnswerNotification(mailDeps(), rows[1]!.id)).toBe('dropped');
     expect(mailbox.messages()).toHaveLength(0);
@@ -277,6 +277,6 @@ describe('publishing an answer', () => {
     expect((await asStaff(h.app, viewer.cookie, { method: 'GET', url: '/api/admin/answers?action=%27or%201=1' })).statusCode).toBe(404);
     expect((await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/answers/${id}/attachments/nope` })).statusCode).toBe(404);
     // nothing of it changed the answer
-    expect((await h.db.pool.query(`SELECT status FROM responses WHERE id = $1`, [id])).rows[0].status).toBe('RECEIVED');
+    expect((await h.db.pool.query(`SELECT status FROM answers WHERE id = $1`, [id])).rows[0].status).toBe('RECEIVED');
   });
 });

@@ -4,26 +4,29 @@
 //
 // The "answer published" emails go through an outbox, like confirmations: publishing writes
 // one answer_notifications row per (answer, supporter) in the same transaction, and the mail
-// worker sends what has no sent_at. The unique (response_id, supporter_id) key means
+// worker sends what has no sent_at. The unique (answer_id, supporter_id) key means
 // publishing again (or twice at once) owes nobody a second email; the worker claims a row
 // with FOR UPDATE SKIP LOCKED and marks it sent in the same transaction, so two workers never
 // both send it. At-least-once across a crash between SMTP acceptance and the commit, with the
 // same Message-ID, as for letters.
 import { UnrecoverableError } from 'bullmq';
+import { sql } from 'kysely';
+import { jsonArrayFrom, jsonBuildObject } from 'kysely/helpers/postgres';
 import type pg from 'pg';
 import { z } from 'zod';
-import { inTransaction } from '../db/db.ts';
+import { AnswerStatus, SignatureStatus, inTransaction, qb, type Queryable } from '../db/db.ts';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import type { Queues } from '../queue/queue.ts';
-import { AppError, conflict, notFound } from '../shared/errors.ts';
+import { conflict, notFound } from '../shared/errors.ts';
 import { blockText } from '../shared/text.ts';
 import { mailDomain } from '../signature/confirmation.service.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-mail.ts';
 import type { TokenDeps } from '../supporter/supporter.service.ts';
-
-export const answerStatuses = ['RECEIVED', 'PUBLISHED', 'REJECTED'] as const;
+import { actionTitle } from './action-title.ts';
+import { batchFirstSent, secondsBetween } from './ledger.ts';
+import { latestContactConsent } from '../supporter/consent.ts';
 
 export const publishInputSchema = z.strictObject({
   publicSummary: blockText(5_000, 'publicSummary').optional(),
@@ -34,67 +37,76 @@ function mustBeUuid(id: string, what: string): void {
   if (!UUID.test(id)) throw notFound(`${what}_not_found`, `No ${what} ${JSON.stringify(id.slice(0, 60))}`);
 }
 
-export interface AnswerRow {
-  id: string;
-  status: (typeof answerStatuses)[number];
-  body: string;
-  publicSummary: string | null;
-  receivedAt: Date;
-  publishedAt: Date | null;
-  reviewedAt: Date | null;
-  reviewerEmail: string | null;
-  action: { id: string; slug: string; title: string };
-  target: { id: string; name: string; title: string; organisation: string };
-  letterId: string | null;
-  letterSentAt: Date | null;
-  /** seconds from the first letter of the batch accepted to this answer */
-  responseSeconds: number | null;
-  attachments: { id: string; filename: string; contentType: string; size: number }[];
-  notifications: { owed: number; sent: number };
+/**
+ * Answers as staff review them: the answer, its action and target, the letter it answers and
+ * how long after the delivery it came (responseSeconds: from the first letter of the batch
+ * accepted to this answer), its attachments, and the "an official answered" emails it owes
+ * and has sent. Those awaiting review first, then newest first.
+ */
+function answerRows(db: Queryable) {
+  return qb(db)
+    .selectFrom('answers as r')
+    .innerJoin('actions as a', 'a.id', 'r.action_id')
+    .innerJoin('targets as g', 'g.id', 'r.target_id')
+    .leftJoin('letters as l', 'l.id', 'r.letter_id')
+    .leftJoin('staff_users as s', 's.id', 'r.reviewed_by')
+    .select((eb) => {
+      const notifications = (sent: boolean) =>
+        eb
+          .selectFrom('answer_notifications as n')
+          .select(eb.fn.countAll<number>().as('n'))
+          .whereRef('n.answer_id', '=', 'r.id')
+          .where('n.sent_at', sent ? 'is not' : 'is', null)
+          .$asScalar();
+      return [
+        'r.id',
+        'r.status',
+        'r.body',
+        'r.public_summary as publicSummary',
+        'r.received_at as receivedAt',
+        'r.published_at as publishedAt',
+        'r.reviewed_at as reviewedAt',
+        's.email as reviewerEmail',
+        jsonBuildObject({
+          id: eb.ref('a.id'),
+          slug: eb.ref('a.slug'),
+          title: actionTitle({ id: eb.ref('a.id'), defaultLocale: eb.ref('a.default_locale'), slug: eb.ref('a.slug') }),
+        }).as('action'),
+        jsonBuildObject({ id: eb.ref('g.id'), name: eb.ref('g.name'), title: eb.ref('g.title'), organisation: eb.ref('g.organisation') }).as('target'),
+        'r.letter_id as letterId',
+        'l.sent_at as letterSentAt',
+        // null without a letter (its batch is null, and so is its first sending)
+        secondsBetween(batchFirstSent(eb.ref('l.batch_id')), eb.ref('r.received_at')).as('responseSeconds'),
+        jsonArrayFrom(
+          eb
+            .selectFrom('answer_attachments as x')
+            .select(['x.id', 'x.filename', 'x.content_type as contentType', 'x.size'])
+            .whereRef('x.answer_id', '=', 'r.id')
+            .orderBy('x.created_at'),
+        ).as('attachments'),
+        jsonBuildObject({ owed: notifications(false), sent: notifications(true) }).as('notifications'),
+      ];
+    })
+    .orderBy((eb) => eb('r.status', '=', AnswerStatus.RECEIVED), 'desc')
+    .orderBy('r.received_at', 'desc');
 }
 
-export async function listAnswers(pool: pg.Pool, filter: { status?: AnswerRow['status']; actionId?: string; limit: number }): Promise<AnswerRow[]> {
+export type AnswerRow = Awaited<ReturnType<ReturnType<typeof answerRows>['execute']>>[number];
+
+export async function listAnswers(pool: pg.Pool, filter: { status?: AnswerStatus; actionId?: string; limit: number }): Promise<AnswerRow[]> {
   if (filter.actionId) mustBeUuid(filter.actionId, 'action');
-  return queryAnswers(pool, `($1::"ResponseStatus" IS NULL OR r.status = $1) AND ($2::uuid IS NULL OR r.action_id = $2)`, [
-    filter.status ?? null,
-    filter.actionId ?? null,
-    filter.limit,
-  ]);
+  return answerRows(pool)
+    .$if(filter.status !== undefined, (q) => q.where('r.status', '=', filter.status!))
+    .$if(Boolean(filter.actionId), (q) => q.where('r.action_id', '=', filter.actionId!))
+    .limit(filter.limit)
+    .execute();
 }
 
 export async function getAnswer(pool: pg.Pool, id: string): Promise<AnswerRow> {
   mustBeUuid(id, 'answer');
-  const rows = await queryAnswers(pool, `r.id = $1`, [id, 1]);
-  if (!rows[0]) throw notFound('answer_not_found', 'No such answer');
-  return rows[0];
-}
-
-async function queryAnswers(pool: pg.Pool, where: string, params: unknown[]): Promise<AnswerRow[]> {
-  const limitParam = `$${params.length}`;
-  const { rows } = await pool.query<AnswerRow>(
-    `SELECT r.id, r.status, r.body, r.public_summary AS "publicSummary", r.received_at AS "receivedAt", r.published_at AS "publishedAt",
-            r.reviewed_at AS "reviewedAt", s.email AS "reviewerEmail",
-            json_build_object('id', a.id, 'slug', a.slug,
-              'title', COALESCE((SELECT title FROM action_texts t WHERE t.action_id = a.id ORDER BY (t.locale = a.default_locale) DESC LIMIT 1), a.slug)) AS action,
-            json_build_object('id', g.id, 'name', g.name, 'title', g.title, 'organisation', g.organisation) AS target,
-            r.letter_id AS "letterId", l.sent_at AS "letterSentAt",
-            CASE WHEN l.id IS NULL THEN NULL ELSE
-              round(extract(epoch FROM (r.received_at - (SELECT min(f.sent_at) FROM letters f WHERE f.batch_id = l.batch_id))))::int END AS "responseSeconds",
-            COALESCE((SELECT json_agg(json_build_object('id', x.id, 'filename', x.filename, 'contentType', x.content_type, 'size', x.size) ORDER BY x.created_at)
-                      FROM response_attachments x WHERE x.response_id = r.id), '[]') AS attachments,
-            json_build_object(
-              'owed', (SELECT count(*)::int FROM answer_notifications n WHERE n.response_id = r.id AND n.sent_at IS NULL),
-              'sent', (SELECT count(*)::int FROM answer_notifications n WHERE n.response_id = r.id AND n.sent_at IS NOT NULL)) AS notifications
-     FROM responses r
-     JOIN actions a ON a.id = r.action_id
-     JOIN targets g ON g.id = r.target_id
-     LEFT JOIN letters l ON l.id = r.letter_id
-     LEFT JOIN staff_users s ON s.id = r.reviewed_by
-     WHERE ${where}
-     ORDER BY (r.status = 'RECEIVED') DESC, r.received_at DESC LIMIT ${limitParam}`,
-    params,
-  );
-  return rows;
+  const row = await answerRows(pool).where('r.id', '=', id).limit(1).executeTakeFirst();
+  if (!row) throw notFound('answer_not_found', 'No such answer');
+  return row;
 }
 
 export interface AnswerDeps {
@@ -114,84 +126,103 @@ export async function publishAnswer(deps: AnswerDeps, staffId: string, id: strin
   mustBeUuid(id, 'answer');
   const now = deps.clock();
   const result = await inTransaction(deps.pool, async (client) => {
-    const { rows } = await client.query<{ status: string; public_summary: string | null; action_id: string; published_at: Date | null }>(
-      `SELECT status, public_summary, action_id, published_at FROM responses WHERE id = $1 FOR UPDATE`,
-      [id],
-    );
-    const r = rows[0];
+    const db = qb(client);
+    const r = await db
+      .selectFrom('answers')
+      .select(['status', 'public_summary', 'action_id', 'published_at'])
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
     if (!r) throw notFound('answer_not_found', 'No such answer');
-    if (r.status === 'REJECTED') throw conflict('answer_rejected', 'This answer was rejected; it cannot be published');
+    if (r.status === AnswerStatus.REJECTED) throw conflict('answer_rejected', 'This answer was rejected; it cannot be published');
     const summary = input.publicSummary === undefined ? r.public_summary : input.publicSummary.trim() || null;
-    await client.query(
-      `UPDATE responses SET status = 'PUBLISHED', published_at = COALESCE(published_at, $2), public_summary = $3, reviewed_by = $4, reviewed_at = $2
-       WHERE id = $1`,
-      [id, now, summary, staffId],
-    );
+    await db
+      .updateTable('answers')
+      .set((eb) => ({
+        status: AnswerStatus.PUBLISHED,
+        published_at: eb.fn.coalesce('published_at', eb.val(now)),
+        public_summary: summary,
+        reviewed_by: staffId,
+        reviewed_at: now,
+      }))
+      .where('id', '=', id)
+      .execute();
     // the latest CONTACT consent decides; the signature's language is the email's
-    const owed = await client.query<{ id: string }>(
-      `INSERT INTO answer_notifications (response_id, supporter_id, locale, requested_at)
-       SELECT $1, s.supporter_id, s.locale, $3
-       FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-       WHERE s.action_id = $2 AND s.status = 'CONFIRMED'
-         AND p.email IS NOT NULL AND p.erased_at IS NULL AND p.unsubscribed_at IS NULL
-         AND (SELECT c.granted FROM consents c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT'
-              ORDER BY c.created_at DESC, c.id DESC LIMIT 1)
-       ON CONFLICT (response_id, supporter_id) DO NOTHING
-       RETURNING id`,
-      [id, r.action_id, now],
-    );
+    const owed = await db
+      .insertInto('answer_notifications')
+      .columns(['answer_id', 'supporter_id', 'locale', 'requested_at'])
+      .expression((eb) =>
+        eb
+          .selectFrom('signatures as s')
+          .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+          .select([eb.val(id).as('answer_id'), 's.supporter_id', 's.locale', eb.val(now).as('requested_at')])
+          .where('s.action_id', '=', r.action_id)
+          .where('s.status', '=', SignatureStatus.CONFIRMED)
+          .where('p.email', 'is not', null)
+          .where('p.erased_at', 'is', null)
+          .where('p.unsubscribed_at', 'is', null)
+          // the signer's latest choice is to be contacted (supporter/consent.ts)
+          .where((w) => latestContactConsent(w.ref('p.id'))),
+      )
+      .onConflict((oc) => oc.columns(['answer_id', 'supporter_id']).doNothing())
+      .returning('id')
+      .execute();
     await recordAudit(client, {
       staffId,
-      verb: r.status === 'PUBLISHED' ? 'answer_updated' : 'answer_published',
-      entity: 'response',
+      verb: r.status === AnswerStatus.PUBLISHED ? 'answer_updated' : 'answer_published',
+      entity: 'answer',
       entityId: id,
       before: { status: r.status, publicSummary: r.public_summary },
-      after: { status: 'PUBLISHED', publicSummary: summary, notificationsOwed: owed.rows.length },
+      after: { status: AnswerStatus.PUBLISHED, publicSummary: summary, notificationsOwed: owed.length },
       at: now,
     });
-    return { ids: owed.rows.map((o) => o.id) };
+    return { ids: owed.map((o) => o.id) };
   });
   await deps.queues?.enqueueAnswerNotifications(result.ids).catch(() => {
     // owed in the database: the sweeper enqueues them
   });
   await deps.refreshPublic?.().catch(() => {});
-  return { status: 'PUBLISHED' as const, notificationsOwed: result.ids.length };
+  return { status: AnswerStatus.PUBLISHED, notificationsOwed: result.ids.length };
 }
 
 /** Rejects an answer: never shown publicly (withdrawn if it was), nobody is emailed. */
 export async function rejectAnswer(deps: AnswerDeps, staffId: string, id: string) {
   mustBeUuid(id, 'answer');
   await inTransaction(deps.pool, async (client) => {
-    const { rows } = await client.query<{ status: string }>(`SELECT status FROM responses WHERE id = $1 FOR UPDATE`, [id]);
-    if (!rows[0]) throw notFound('answer_not_found', 'No such answer');
-    if (rows[0].status === 'REJECTED') return;
-    await client.query(`UPDATE responses SET status = 'REJECTED', reviewed_by = $2, reviewed_at = $3 WHERE id = $1`, [id, staffId, deps.clock()]);
+    const db = qb(client);
+    const r = await db.selectFrom('answers').select('status').where('id', '=', id).forUpdate().executeTakeFirst();
+    if (!r) throw notFound('answer_not_found', 'No such answer');
+    if (r.status === AnswerStatus.REJECTED) return;
+    await db.updateTable('answers').set({ status: AnswerStatus.REJECTED, reviewed_by: staffId, reviewed_at: deps.clock() }).where('id', '=', id).execute();
     // emails not yet sent for a withdrawn answer are no longer owed
-    await client.query(`DELETE FROM answer_notifications WHERE response_id = $1 AND sent_at IS NULL`, [id]);
+    await db.deleteFrom('answer_notifications').where('answer_id', '=', id).where('sent_at', 'is', null).execute();
     await recordAudit(client, {
       staffId,
       verb: 'answer_rejected',
-      entity: 'response',
+      entity: 'answer',
       entityId: id,
-      before: { status: rows[0].status },
-      after: { status: 'REJECTED' },
+      before: { status: r.status },
+      after: { status: AnswerStatus.REJECTED },
       at: deps.clock(),
     });
   });
   await deps.refreshPublic?.().catch(() => {});
-  return { status: 'REJECTED' as const };
+  return { status: AnswerStatus.REJECTED };
 }
 
 export async function getAttachment(pool: pg.Pool, answerId: string, attachmentId: string, opts: { publishedOnly: boolean }) {
   mustBeUuid(answerId, 'answer');
   mustBeUuid(attachmentId, 'attachment');
-  const { rows } = await pool.query<{ filename: string; content_type: string; data: Buffer }>(
-    `SELECT x.filename, x.content_type, x.data FROM response_attachments x JOIN responses r ON r.id = x.response_id
-     WHERE x.id = $1 AND r.id = $2 AND (NOT $3::bool OR r.status = 'PUBLISHED')`,
-    [attachmentId, answerId, opts.publishedOnly],
-  );
-  if (!rows[0]) throw notFound('attachment_not_found', 'No such attachment');
-  return { filename: rows[0].filename, contentType: rows[0].content_type, data: rows[0].data };
+  const row = await qb(pool)
+    .selectFrom('answer_attachments as x')
+    .innerJoin('answers as r', 'r.id', 'x.answer_id')
+    .select(['x.filename', 'x.content_type as contentType', 'x.data'])
+    .where('x.id', '=', attachmentId)
+    .where('r.id', '=', answerId)
+    .$if(opts.publishedOnly, (q) => q.where('r.status', '=', AnswerStatus.PUBLISHED))
+    .executeTakeFirst();
+  if (!row) throw notFound('attachment_not_found', 'No such attachment');
+  return row;
 }
 
 export interface AnswerMailDeps extends TokenDeps {
@@ -203,56 +234,61 @@ export interface AnswerMailDeps extends TokenDeps {
 
 export type AnswerMailOutcome = 'sent' | 'not-owed' | 'dropped';
 
-/** Sends one owed "answer published" email (the mail worker's job for kind "answer"). */
+/**
+ * Sends one owed "answer published" email (the mail worker's job for kind "answer"). The row is
+ * claimed (FOR UPDATE SKIP LOCKED) and marked sent in one transaction around the sending; a
+ * transient failure rolls it back (owed still, the job retries), a permanent one commits it as
+ * done and then fails the job for good.
+ */
 export async function sendAnswerNotification(deps: AnswerMailDeps, notificationId: string): Promise<AnswerMailOutcome> {
   if (!UUID.test(notificationId)) return 'not-owed';
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query<{
-      id: string;
-      locale: string;
-      supporter_id: string;
-      email: string | null;
-      first_name: string | null;
-      eligible: boolean;
-      status: string;
-      body: string;
-      public_summary: string | null;
-      slug: string;
-      title: string;
-      target: string;
-    }>(
-      `SELECT n.id, n.locale, p.id AS supporter_id, p.email, p.first_name, r.status, r.body, r.public_summary, a.slug,
-              (p.erased_at IS NULL AND p.unsubscribed_at IS NULL AND p.email IS NOT NULL) AS eligible,
-              COALESCE((SELECT title FROM action_texts t WHERE t.action_id = a.id ORDER BY (t.locale = n.locale) DESC, (t.locale = a.default_locale) DESC LIMIT 1), a.slug) AS title,
-              concat_ws(', ', NULLIF(g.name, ''), NULLIF(g.title, ''), NULLIF(g.organisation, '')) AS target
-       FROM answer_notifications n
-       JOIN supporters p ON p.id = n.supporter_id
-       JOIN responses r ON r.id = n.response_id
-       JOIN actions a ON a.id = r.action_id
-       JOIN targets g ON g.id = r.target_id
-       WHERE n.id = $1 AND n.sent_at IS NULL
-       FOR UPDATE OF n SKIP LOCKED`,
-      [notificationId],
-    );
-    const n = rows[0];
-    if (!n) {
-      await client.query('ROLLBACK');
-      return 'not-owed';
-    }
+  const outcome = await inTransaction(deps.pool, async (client): Promise<AnswerMailOutcome | { refused: string }> => {
+    const db = qb(client);
+    const n = await db
+      .selectFrom('answer_notifications as n')
+      .innerJoin('supporters as p', 'p.id', 'n.supporter_id')
+      .innerJoin('answers as r', 'r.id', 'n.answer_id')
+      .innerJoin('actions as a', 'a.id', 'r.action_id')
+      .innerJoin('targets as g', 'g.id', 'r.target_id')
+      .select((eb) => [
+        'n.id',
+        'n.locale',
+        'p.id as supporterId',
+        'p.email',
+        'p.first_name as firstName',
+        'r.status',
+        'r.body',
+        'r.public_summary as publicSummary',
+        'a.slug',
+        eb.and([eb('p.erased_at', 'is', null), eb('p.unsubscribed_at', 'is', null), eb('p.email', 'is not', null)]).as('eligible'),
+        actionTitle({ id: eb.ref('a.id'), defaultLocale: eb.ref('a.default_locale'), slug: eb.ref('a.slug') }, eb.ref('n.locale')).as('title'),
+        eb
+          .fn<string>('concat_ws', [
+            eb.val(', '),
+            eb.fn('nullif', ['g.name', eb.val('')]),
+            eb.fn('nullif', ['g.title', eb.val('')]),
+            eb.fn('nullif', ['g.organisation', eb.val('')]),
+          ])
+          .as('target'),
+      ])
+      .where('n.id', '=', notificationId)
+      .where('n.sent_at', 'is', null)
+      .forUpdate('n')
+      .skipLocked()
+      .executeTakeFirst();
+    if (!n) return 'not-owed';
+    const done = () => db.updateTable('answer_notifications').set({ sent_at: sql<Date>`now()` }).where('id', '=', n.id).execute();
     // unsubscribed, erased or withdrawn since publishing: owed no more
-    if (!n.eligible || n.status !== 'PUBLISHED') {
-      await client.query(`UPDATE answer_notifications SET sent_at = now() WHERE id = $1`, [n.id]);
-      await client.query('COMMIT');
+    if (!n.eligible || n.status !== AnswerStatus.PUBLISHED) {
+      await done();
       return 'dropped';
     }
-    const member = memberMail(deps, n.supporter_id, n.locale);
+    const member = memberMail(deps, n.supporterId, n.locale);
     const mail = render('answer-published', n.locale, {
-      firstName: n.first_name ?? '',
+      firstName: n.firstName ?? '',
       action: { title: n.title },
       target: n.target,
-      answer: n.public_summary || n.body,
+      answer: n.publicSummary || n.body,
       actionUrl: memberPageUrl(deps.publicBaseUrl, n.locale, `/actions/${n.slug}`),
       ...member.vars,
     });
@@ -262,30 +298,25 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
       const failure = classifySendError(err);
       if (!failure.permanent) throw err;
       // a refused address will not start working: owed no more
-      await client.query(`UPDATE answer_notifications SET sent_at = now() WHERE id = $1`, [n.id]);
-      await client.query('COMMIT');
-      throw new UnrecoverableError(`answer email refused: ${failure.reason}`);
+      await done();
+      return { refused: failure.reason };
     }
-    await client.query(`UPDATE answer_notifications SET sent_at = now() WHERE id = $1`, [n.id]);
-    await client.query('COMMIT');
+    await done();
     return 'sent';
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
+  if (typeof outcome === 'object') throw new UnrecoverableError(`answer email refused: ${outcome.refused}`);
+  return outcome;
 }
 
 /** What the sweeper re-enqueues: answer emails owed for longer than graceMs. */
 export async function owedAnswerNotifications(pool: pg.Pool, before: Date, limit = 5000): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT id FROM answer_notifications WHERE sent_at IS NULL AND requested_at < $1 ORDER BY requested_at LIMIT $2`,
-    [before, limit],
-  );
+  const rows = await qb(pool)
+    .selectFrom('answer_notifications')
+    .select('id')
+    .where('sent_at', 'is', null)
+    .where('requested_at', '<', before)
+    .orderBy('requested_at')
+    .limit(limit)
+    .execute();
   return rows.map((r) => r.id);
-}
-
-export function assertKnownStatus(s: string | undefined): asserts s is AnswerRow['status'] | undefined {
-  if (s !== undefined && !answerStatuses.includes(s as AnswerRow['status'])) throw new AppError(422, 'validation_failed', 'unknown status');
 }

@@ -20,8 +20,9 @@
 // subjects ...), a person's reply, a read receipt. It is ignored and logged with the letter id
 // and what it was, nothing else. (Officials answer through the packet page, not by mail.)
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sql } from 'kysely';
 import type pg from 'pg';
-import { inTransaction } from '../db/db.ts';
+import { ContactStatus, LetterStatus, inTransaction, qb } from '../db/db.ts';
 import { emitLetterEvent } from '../webhook/webhook.service.ts';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -229,23 +230,32 @@ export async function parseBounce(raw: string | Buffer, recipients: readonly str
 export async function recordBounce(pool: pg.Pool, report: BounceReport, now: Date): Promise<'recorded' | 'ignored'> {
   if (!report.letterId || !report.permanent || report.ignored) return 'ignored';
   const reason = ['bounced', report.status, report.diagnostic].filter(Boolean).join(': ').slice(0, 1000);
-  const rows = await inTransaction(pool, async (tx) => {
-    const bounced = await tx.query<{ target_id: string }>(
-      `UPDATE letters SET status = 'BOUNCED', bounced_at = $2, last_error = $3
-       WHERE id = $1 AND status = 'SENT' RETURNING target_id`,
-      [report.letterId, now, reason],
-    );
+  const bounced = await inTransaction(pool, async (tx) => {
+    const letter = await qb(tx)
+      .updateTable('letters')
+      .set({ status: LetterStatus.BOUNCED, bounced_at: now, last_error: reason })
+      .where('id', '=', report.letterId!)
+      .where('status', '=', LetterStatus.SENT)
+      .returning('target_id')
+      .executeTakeFirst();
     // letter.bounced for webhooks, in the same transaction as the state change
-    if (bounced.rows.length > 0) await emitLetterEvent(tx, 'letter.bounced', report.letterId!);
-    return bounced.rows;
+    if (letter) await emitLetterEvent(tx, 'letter.bounced', report.letterId!);
+    return letter;
   });
-  if (rows.length === 0) return 'ignored';
-  await pool.query(
-    `UPDATE targets SET bounce_count = bounce_count + 1,
-            contact_status = CASE WHEN bounce_count + 1 >= $2 THEN 'STALE'::"ContactStatus" ELSE contact_status END
-     WHERE id = $1`,
-    [rows[0]!.target_id, STALE_AFTER_BOUNCES],
-  );
+  if (!bounced) return 'ignored';
+  await qb(pool)
+    .updateTable('targets')
+    .set((eb) => ({
+      bounce_count: eb('bounce_count', '+', 1),
+      contact_status: eb
+        .case()
+        .when(eb('bounce_count', '+', 1), '>=', STALE_AFTER_BOUNCES)
+        .then(sql.lit(ContactStatus.STALE))
+        .else(eb.ref('contact_status'))
+        .end(),
+    }))
+    .where('id', '=', bounced.target_id)
+    .execute();
   return 'recorded';
 }
 

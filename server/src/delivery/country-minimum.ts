@@ -29,32 +29,71 @@
 // not shown). The count stops at the minimum (LIMIT), through the partial index
 // signatures_by_country, so the check costs at most PUBLIC_COUNTRY_MIN index entries.
 
+import { expressionBuilder, sql, type Expression } from 'kysely';
+import { SignatureStatus, TargetMode, type DB } from '../db/db.ts';
+
 /**
- * SQL, boolean: the signers from `country` of the action `action` may be written to that
- * country's officials (the rule above). `min` is a SQL int expression (PUBLIC_COUNTRY_MIN).
+ * Boolean: the signers from `country` of the action `action` may be written to that country's
+ * officials (the rule above). `min` is PUBLIC_COUNTRY_MIN.
  */
-export function countryReachedSql(action: string, country: string, min: string): string {
+export function countryReached(action: Expression<string>, country: Expression<string | null>, min: number) {
+  const eb = expressionBuilder<DB, never>();
+  const upToMin = eb
+    .selectFrom('signatures as cm')
+    .select(sql.lit(1).as('one'))
+    .where('cm.action_id', '=', action)
+    .where('cm.country', '=', country)
+    .where((w) => w.or([w('cm.status', '=', SignatureStatus.CONFIRMED), w('cm.batch_id', 'is not', null)]))
+    .limit(min);
+  return eb(eb.selectFrom(upToMin.as('cm')).select(eb.fn.countAll().as('n')).$asScalar(), '>=', min);
+}
+
+/**
+ * Rows (country, n, may_go): the signatures of the action `action` owed a letter (confirmed, in
+ * no batch yet) by country, and whether they may go now: always in an action of fixed targets,
+ * and in a BY_SIGNER_COUNTRY action once their country reached the minimum. `targetMode` is the
+ * action's target_mode.
+ */
+export function owedByCountry(action: Expression<string>, targetMode: Expression<TargetMode>, min: number) {
+  const eb = expressionBuilder<DB, never>();
+  const owed = eb
+    .selectFrom('signatures as s')
+    .select(['s.country', sql<number>`count(*)::int`.as('n')])
+    .where('s.action_id', '=', action)
+    .where('s.status', '=', SignatureStatus.CONFIRMED)
+    .where('s.batch_id', 'is', null)
+    .groupBy('s.country');
+  return eb
+    .selectFrom(owed.as('o'))
+    .select((e) => ['o.country', 'o.n', e.or([e(targetMode, '<>', TargetMode.BY_SIGNER_COUNTRY), countryReached(action, e.ref('o.country'), min)]).as('may_go')]);
+}
+
+/** Two ints: `owed` (what a delivery made now would carry) and `held` (waiting for their country's minimum). */
+export function owedAndHeld(action: Expression<string>, targetMode: Expression<TargetMode>, min: number) {
+  const eb = expressionBuilder<DB, never>();
+  return eb
+    .selectFrom(owedByCountry(action, targetMode, min).as('w'))
+    .select((e) => [
+      e.cast<number>(e.fn.coalesce(e.fn.sum('w.n').filterWhere('w.may_go', '=', true), e.lit(0)), 'integer').as('owed'),
+      e.cast<number>(e.fn.coalesce(e.fn.sum('w.n').filterWhere((f) => f.not(f.ref('w.may_go'))), e.lit(0)), 'integer').as('held'),
+    ]);
+}
+
+// The same rule as SQL text, for the batcher's claim (batch.service.ts), which is one statement
+// of hand-numbered parameters: `action`, `targetMode` and `min` are SQL expressions there (its
+// parameters). Keep it in step with countryReached and owedByCountry above.
+
+/** SQL, boolean: countryReached, as text. */
+function countryReachedSql(action: string, country: string, min: string): string {
   return `((SELECT count(*) FROM (SELECT 1 FROM signatures cm
              WHERE cm.action_id = ${action} AND cm.country = ${country} AND (cm.status = 'CONFIRMED' OR cm.batch_id IS NOT NULL)
              LIMIT ${min}) cm) >= ${min})`;
 }
 
-/**
- * SQL, rows (country, n, may_go): the signatures of the action `action` owed a letter
- * (confirmed, in no batch yet) by country, and whether they may go now: always in an action
- * of fixed targets, and in a BY_SIGNER_COUNTRY action once their country reached the minimum.
- * `targetMode` is a SQL expression of the action's target_mode.
- */
+/** SQL, rows (country, n, may_go): owedByCountry, as text. */
 export function owedByCountrySql(action: string, targetMode: string, min: string): string {
   return `SELECT o.country, o.n, (${targetMode} <> 'BY_SIGNER_COUNTRY' OR ${countryReachedSql(action, 'o.country', min)}) AS may_go
           FROM (SELECT s.country, count(*)::int AS n FROM signatures s
                 WHERE s.action_id = ${action} AND s.status = 'CONFIRMED' AND s.batch_id IS NULL
                 GROUP BY s.country) o`;
-}
-
-/** SQL, two ints: `owed` (what a delivery made now would carry) and `held` (waiting for their country's minimum). */
-export function owedAndHeldSql(action: string, targetMode: string, min: string): string {
-  return `SELECT COALESCE(sum(w.n) FILTER (WHERE w.may_go), 0)::int AS owed,
-                 COALESCE(sum(w.n) FILTER (WHERE NOT w.may_go), 0)::int AS held
-          FROM (${owedByCountrySql(action, targetMode, min)}) w`;
 }

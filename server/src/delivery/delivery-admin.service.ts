@@ -3,17 +3,20 @@
 // Every change is audited in the transaction that makes it. The preview writes nothing: it
 // builds the next batch with the batcher's own code (writeBatch) inside a transaction,
 // renders each letter with the delivery's own renderer (renderLetter), and rolls back.
+import { expressionBuilder, sql, type Expression } from 'kysely';
 import type pg from 'pg';
 import { z } from 'zod';
-import { inTransaction } from '../db/db.ts';
+import { ActionStatus, AnswerStatus, ContactStatus, DeliveryPolicy, LetterStatus, inTransaction, qb, type DB, type Queryable } from '../db/db.ts';
 import { renderLetter, type PacketLinkOptions } from '../letter/letter.service.ts';
 import { letterStates } from '../letter/letter.states.ts';
 import type { Queues } from '../queue/queue.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { buildBatch, writeBatch } from './batch.service.ts';
-import { owedAndHeldSql } from './country-minimum.ts';
+import { actionTitle } from './action-title.ts';
+import { owedAndHeld } from './country-minimum.ts';
 import { sendsInOfficeHours } from './delivery.policy.ts';
+import { batchFirstSent } from './ledger.ts';
 
 export interface DeliveryAdminDeps {
   pool: pg.Pool;
@@ -26,10 +29,8 @@ export interface DeliveryAdminDeps {
   countryMin: number;
 }
 
-export const POLICIES = ['IMMEDIATE', 'EVERY_N', 'DAILY_DIGEST', 'MILESTONES', 'ON_CLOSE'] as const;
-
 export const policyInputSchema = z.strictObject({
-  policy: z.enum(POLICIES, { error: `policy must be one of ${POLICIES.join(', ')}` }),
+  policy: z.enum(DeliveryPolicy, { error: `policy must be one of ${Object.values(DeliveryPolicy).join(', ')}` }),
   everyN: z.coerce.number({ error: 'everyN must be a number' }).int('everyN must be a whole number').min(1).max(1_000_000).optional(),
   milestones: z
     .array(z.coerce.number().int('milestones are whole numbers').min(1).max(100_000_000))
@@ -61,8 +62,8 @@ export interface DeliveryActionSummary {
   id: string;
   slug: string;
   title: string;
-  status: string;
-  policy: string;
+  status: ActionStatus;
+  policy: DeliveryPolicy;
   everyN: number;
   paused: boolean;
   /** confirmed signatures in no batch yet that a delivery made now would carry */
@@ -79,30 +80,62 @@ export interface DeliveryActionSummary {
   lastBatchAt: Date | null;
 }
 
+/** Actions with what their delivery owes, holds, has pending and has failed (DeliveryActionSummary). */
+function deliverySummaries(db: Queryable, countryMin: number) {
+  return qb(db)
+    .selectFrom('actions as a')
+    .crossJoinLateral((eb) => owedAndHeld(eb.ref('a.id'), eb.ref('a.target_mode'), countryMin).as('oh'))
+    .select((eb) => {
+      const letters = (statuses: LetterStatus[]) =>
+        eb
+          .selectFrom('letters as l')
+          .innerJoin('delivery_batches as b', 'b.id', 'l.batch_id')
+          .select(sql<number>`count(*)::int`.as('n'))
+          .whereRef('b.action_id', '=', 'a.id')
+          .where('l.status', 'in', statuses)
+          .$asScalar();
+      return [
+        'a.id',
+        'a.slug',
+        'a.status',
+        'a.delivery_policy as policy',
+        'a.delivery_every_n as everyN',
+        'a.delivery_paused as paused',
+        actionTitle({ id: eb.ref('a.id'), defaultLocale: eb.ref('a.default_locale'), slug: eb.ref('a.slug') }).as('title'),
+        'oh.owed',
+        'oh.held',
+        letters([LetterStatus.PENDING, LetterStatus.SUBMITTING]).as('pendingLetters'),
+        letters([LetterStatus.FAILED, LetterStatus.BOUNCED]).as('failedLetters'),
+        eb
+          .selectFrom('action_targets as at')
+          .innerJoin('targets as g', 'g.id', 'at.target_id')
+          .select(sql<number>`count(*)::int`.as('n'))
+          .whereRef('at.action_id', '=', 'a.id')
+          .where('g.contact_status', '=', ContactStatus.STALE)
+          .$asScalar()
+          .as('staleTargets'),
+        eb
+          .selectFrom('delivery_batches as b')
+          .select((e) => e.fn.max<Date | null>('b.created_at').as('at'))
+          .whereRef('b.action_id', '=', 'a.id')
+          .$asScalar()
+          .as('lastBatchAt'),
+      ];
+    });
+}
+
 export async function listDeliveryActions(pool: pg.Pool, countryMin: number): Promise<DeliveryActionSummary[]> {
-  const { rows } = await pool.query<DeliveryActionSummary>(
-    `SELECT a.id, a.slug, a.status, a.delivery_policy AS policy, a.delivery_every_n AS "everyN", a.delivery_paused AS paused,
-            COALESCE((SELECT title FROM action_texts t WHERE t.action_id = a.id ORDER BY (t.locale = a.default_locale) DESC LIMIT 1), a.slug) AS title,
-            oh.owed, oh.held,
-            (SELECT count(*)::int FROM letters l JOIN delivery_batches b ON b.id = l.batch_id
-              WHERE b.action_id = a.id AND l.status IN ('PENDING', 'SUBMITTING')) AS "pendingLetters",
-            (SELECT count(*)::int FROM letters l JOIN delivery_batches b ON b.id = l.batch_id
-              WHERE b.action_id = a.id AND l.status IN ('FAILED', 'BOUNCED')) AS "failedLetters",
-            (SELECT count(*)::int FROM action_targets at JOIN targets g ON g.id = at.target_id
-              WHERE at.action_id = a.id AND g.contact_status = 'STALE') AS "staleTargets",
-            (SELECT max(created_at) FROM delivery_batches b WHERE b.action_id = a.id) AS "lastBatchAt"
-     FROM actions a CROSS JOIN LATERAL (${owedAndHeldSql('a.id', 'a.target_mode', '$1::int')}) oh
-     WHERE a.status IN ('PUBLISHED', 'CLOSED')
-     ORDER BY a.published_at DESC NULLS LAST, a.slug`,
-    [countryMin],
-  );
-  return rows;
+  return deliverySummaries(pool, countryMin)
+    .where('a.status', 'in', [ActionStatus.PUBLISHED, ActionStatus.CLOSED])
+    .orderBy('a.published_at', (ob) => ob.desc().nullsLast())
+    .orderBy('a.slug')
+    .execute();
 }
 
 export interface LedgerLetter {
   id: string;
-  target: { id: string; name: string; organisation: string; email: string; contactStatus: string };
-  status: string;
+  target: { id: string; name: string; organisation: string; email: string; contactStatus: ContactStatus };
+  status: LetterStatus;
   locale: string;
   signatureCount: number;
   attempts: number;
@@ -131,7 +164,7 @@ export interface DeliveryDetail {
     timezone: string;
     officeOpensAt: number;
     officeClosesAt: number;
-    contactStatus: string;
+    contactStatus: ContactStatus;
     bounceCount: number;
     /** median seconds from delivery to an answer over this action's answered letters */
     medianResponseSeconds: number | null;
@@ -147,27 +180,49 @@ const BATCH_PAGE = 100;
 
 export async function deliveryDetail(pool: pg.Pool, actionId: string, countryMin: number): Promise<DeliveryDetail> {
   mustBeUuid(actionId, 'action');
-  const summary = (await listOne(pool, actionId, countryMin))!;
-  const targets = await pool.query<DeliveryDetail['targets'][number]>(
-    `SELECT g.id, g.name, g.organisation, g.email, g.language, g.timezone, g.office_opens_at AS "officeOpensAt",
-            g.office_closes_at AS "officeClosesAt", g.contact_status AS "contactStatus", g.bounce_count AS "bounceCount",
-            (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.secs) FROM (${responseSecondsSql('$1', 'g.id')}) x)::float8 AS "medianResponseSeconds",
-            (SELECT count(*)::int FROM (${responseSecondsSql('$1', 'g.id')}) x) AS answered
-     FROM action_targets at JOIN targets g ON g.id = at.target_id
-     WHERE at.action_id = $1 ORDER BY at.position, g.name`,
-    [actionId],
-  );
-  const batches = await pool.query<{ id: string; reason: string; signatureCount: number; totalCount: number; createdAt: Date }>(
-    `SELECT id, reason, signature_count AS "signatureCount", total_count AS "totalCount", created_at AS "createdAt"
-     FROM delivery_batches WHERE action_id = $1 ORDER BY created_at DESC, id LIMIT ${BATCH_PAGE}`,
-    [actionId],
-  );
-  const letters = await ledgerLetters(pool, 'b.action_id = $1 AND b.id = ANY($2::uuid[])', [actionId, batches.rows.map((b) => b.id)]);
-  const failures = await ledgerLetters(pool, `b.action_id = $1 AND (l.status IN ('FAILED', 'BOUNCED') OR g.contact_status = 'STALE')`, [actionId]);
+  const summary = await listOne(pool, actionId, countryMin);
+  const targets = await qb(pool)
+    .selectFrom('action_targets as at')
+    .innerJoin('targets as g', 'g.id', 'at.target_id')
+    .select((eb) => {
+      const delays = answerDelays(eb.val(actionId), eb.ref('g.id')).as('x');
+      return [
+        'g.id',
+        'g.name',
+        'g.organisation',
+        'g.email',
+        'g.language',
+        'g.timezone',
+        'g.office_opens_at as officeOpensAt',
+        'g.office_closes_at as officeClosesAt',
+        'g.contact_status as contactStatus',
+        'g.bounce_count as bounceCount',
+        eb
+          .selectFrom(delays)
+          .select((e) => sql<number | null>`percentile_cont(0.5) WITHIN GROUP (ORDER BY ${e.ref('x.secs')})`.as('median'))
+          .$asScalar()
+          .as('medianResponseSeconds'),
+        eb.selectFrom(delays).select(sql<number>`count(*)::int`.as('n')).$asScalar().as('answered'),
+      ];
+    })
+    .where('at.action_id', '=', actionId)
+    .orderBy('at.position')
+    .orderBy('g.name')
+    .execute();
+  const batches = await qb(pool)
+    .selectFrom('delivery_batches')
+    .select(['id', 'reason', 'signature_count as signatureCount', 'total_count as totalCount', 'created_at as createdAt'])
+    .where('action_id', '=', actionId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(BATCH_PAGE)
+    .execute();
+  const letters = await ledgerLetters(pool, actionId, { batchIds: batches.map((b) => b.id) });
+  const failures = await ledgerLetters(pool, actionId, { failures: true });
   return {
     action: summary,
-    targets: targets.rows.map((t) => ({ ...t, medianResponseSeconds: t.medianResponseSeconds === null ? null : Math.round(t.medianResponseSeconds) })),
-    batches: batches.rows.map((b) => ({ ...b, letters: letters.filter((l) => l.batchId === b.id).map(({ batchId: _b, ...l }) => l) })),
+    targets: targets.map((t) => ({ ...t, medianResponseSeconds: t.medianResponseSeconds === null ? null : Math.round(t.medianResponseSeconds) })),
+    batches: batches.map((b) => ({ ...b, letters: letters.filter((l) => l.batchId === b.id).map(({ batchId: _b, ...l }) => l) })),
     failures: failures.map(({ batchId: _b, ...l }) => l),
     countryMin,
   };
@@ -177,68 +232,77 @@ export async function deliveryDetail(pool: pg.Pool, actionId: string, countryMin
  * Seconds from delivery to answer for one action and target: per answered letter, from the
  * first letter of its batch accepted by a mail server to the first answer received.
  */
-function responseSecondsSql(actionParam: string, targetExpr: string): string {
-  return `SELECT extract(epoch FROM (min(r.received_at) - (SELECT min(f.sent_at) FROM letters f WHERE f.batch_id = l2.batch_id)))::float8 AS secs
-          FROM letters l2 JOIN delivery_batches b2 ON b2.id = l2.batch_id JOIN responses r ON r.letter_id = l2.id
-          WHERE b2.action_id = ${actionParam} AND l2.target_id = ${targetExpr} AND l2.sent_at IS NOT NULL
-            AND r.status <> 'REJECTED'
-          GROUP BY l2.id, l2.batch_id`;
+function answerDelays(actionId: Expression<string>, targetId: Expression<string>) {
+  return expressionBuilder<DB, never>()
+    .selectFrom('letters as l2')
+    .innerJoin('delivery_batches as b2', 'b2.id', 'l2.batch_id')
+    .innerJoin('answers as r', 'r.letter_id', 'l2.id')
+    .select((eb) => sql<number>`extract(epoch FROM (${eb.fn.min('r.received_at')} - ${batchFirstSent(eb.ref('l2.batch_id'))}))::float8`.as('secs'))
+    .where('b2.action_id', '=', actionId)
+    .where('l2.target_id', '=', targetId)
+    .where('l2.sent_at', 'is not', null)
+    .where('r.status', '<>', AnswerStatus.REJECTED)
+    .groupBy(['l2.id', 'l2.batch_id']);
 }
 
-async function listOne(pool: pg.Pool, actionId: string, countryMin: number) {
-  const { rows } = await pool.query<DeliveryActionSummary & { milestones: number[]; defaultLocale: string }>(
-    `SELECT a.id, a.slug, a.status, a.delivery_policy AS policy, a.delivery_every_n AS "everyN", a.delivery_paused AS paused,
-            a.milestones, a.default_locale AS "defaultLocale",
-            COALESCE((SELECT title FROM action_texts t WHERE t.action_id = a.id ORDER BY (t.locale = a.default_locale) DESC LIMIT 1), a.slug) AS title,
-            oh.owed, oh.held,
-            (SELECT count(*)::int FROM letters l JOIN delivery_batches b ON b.id = l.batch_id
-              WHERE b.action_id = a.id AND l.status IN ('PENDING', 'SUBMITTING')) AS "pendingLetters",
-            (SELECT count(*)::int FROM letters l JOIN delivery_batches b ON b.id = l.batch_id
-              WHERE b.action_id = a.id AND l.status IN ('FAILED', 'BOUNCED')) AS "failedLetters",
-            (SELECT count(*)::int FROM action_targets at JOIN targets g ON g.id = at.target_id
-              WHERE at.action_id = a.id AND g.contact_status = 'STALE') AS "staleTargets",
-            (SELECT max(created_at) FROM delivery_batches b WHERE b.action_id = a.id) AS "lastBatchAt"
-     FROM actions a CROSS JOIN LATERAL (${owedAndHeldSql('a.id', 'a.target_mode', '$2::int')}) oh
-     WHERE a.id = $1`,
-    [actionId, countryMin],
-  );
-  if (!rows[0]) throw notFound('action_not_found', 'No such action');
-  return rows[0];
+async function listOne(db: Queryable, actionId: string, countryMin: number) {
+  const row = await deliverySummaries(db, countryMin)
+    .select(['a.milestones', 'a.default_locale as defaultLocale'])
+    .where('a.id', '=', actionId)
+    .executeTakeFirst();
+  if (!row) throw notFound('action_not_found', 'No such action');
+  return row;
 }
 
-async function ledgerLetters(pool: pg.Pool, where: string, params: unknown[]): Promise<(LedgerLetter & { batchId: string })[]> {
-  const { rows } = await pool.query<{
-    id: string;
-    batch_id: string;
-    target_id: string;
-    name: string;
-    organisation: string;
-    email: string;
-    contact_status: string;
-    status: string;
-    locale: string;
-    signature_count: number;
-    attempts: number;
-    last_error: string | null;
-    next_attempt_at: Date;
-    message_id: string;
-    smtp_response: string | null;
-    created_at: Date;
-    sent_at: Date | null;
-    bounced_at: Date | null;
-    opened_at: Date | null;
-    answered_at: Date | null;
-    first_sent: Date | null;
-  }>(
-    `SELECT l.id, l.batch_id, l.target_id, g.name, g.organisation, g.email, g.contact_status, l.status, l.locale, l.signature_count,
-            l.attempts, l.last_error, l.next_attempt_at, l.message_id, l.smtp_response, l.created_at, l.sent_at, l.bounced_at, l.opened_at,
-            (SELECT min(r.received_at) FROM responses r WHERE r.letter_id = l.id AND r.status <> 'REJECTED') AS answered_at,
-            (SELECT min(f.sent_at) FROM letters f WHERE f.batch_id = l.batch_id) AS first_sent
-     FROM letters l JOIN delivery_batches b ON b.id = l.batch_id JOIN targets g ON g.id = l.target_id
-     WHERE ${where}
-     ORDER BY l.created_at DESC, g.name LIMIT 1000`,
-    params,
-  );
+/** The ledger's letters of one action: those of some batches, or those that failed or whose target is stale. */
+async function ledgerLetters(
+  pool: pg.Pool,
+  actionId: string,
+  only: { batchIds: string[] } | { failures: true },
+): Promise<(LedgerLetter & { batchId: string })[]> {
+  if ('batchIds' in only && only.batchIds.length === 0) return [];
+  const rows = await qb(pool)
+    .selectFrom('letters as l')
+    .innerJoin('delivery_batches as b', 'b.id', 'l.batch_id')
+    .innerJoin('targets as g', 'g.id', 'l.target_id')
+    .select((eb) => [
+      'l.id',
+      'l.batch_id',
+      'l.target_id',
+      'g.name',
+      'g.organisation',
+      'g.email',
+      'g.contact_status',
+      'l.status',
+      'l.locale',
+      'l.signature_count',
+      'l.attempts',
+      'l.last_error',
+      'l.next_attempt_at',
+      'l.message_id',
+      'l.smtp_response',
+      'l.created_at',
+      'l.sent_at',
+      'l.bounced_at',
+      'l.opened_at',
+      eb
+        .selectFrom('answers as r')
+        .select((e) => e.fn.min<Date | null>('r.received_at').as('at'))
+        .whereRef('r.letter_id', '=', 'l.id')
+        .where('r.status', '<>', AnswerStatus.REJECTED)
+        .$asScalar()
+        .as('answered_at'),
+      batchFirstSent(eb.ref('l.batch_id')).$castTo<Date | null>().as('first_sent'),
+    ])
+    .where('b.action_id', '=', actionId)
+    .$if('batchIds' in only, (q) => q.where('b.id', 'in', (only as { batchIds: string[] }).batchIds))
+    .$if('failures' in only, (q) =>
+      q.where((eb) => eb.or([eb('l.status', 'in', [LetterStatus.FAILED, LetterStatus.BOUNCED]), eb('g.contact_status', '=', ContactStatus.STALE)])),
+    )
+    .orderBy('l.created_at', 'desc')
+    .orderBy('g.name')
+    .limit(1000)
+    .execute();
   return rows.map((r) => ({
     id: r.id,
     batchId: r.batch_id,
@@ -249,7 +313,7 @@ async function ledgerLetters(pool: pg.Pool, where: string, params: unknown[]): P
     attempts: r.attempts,
     lastError: r.last_error,
     errorClass: classifyError(r.last_error),
-    nextAttemptAt: r.status === 'PENDING' ? r.next_attempt_at : null,
+    nextAttemptAt: r.status === LetterStatus.PENDING ? r.next_attempt_at : null,
     messageId: r.message_id,
     smtpResponse: r.smtp_response,
     createdAt: r.created_at,
@@ -263,27 +327,27 @@ async function ledgerLetters(pool: pg.Pool, where: string, params: unknown[]): P
 
 export async function setPolicy(deps: DeliveryAdminDeps, staffId: string, actionId: string, input: PolicyInput) {
   mustBeUuid(actionId, 'action');
-  if (input.policy === 'EVERY_N' && input.everyN === undefined) throw new AppError(422, 'validation_failed', 'everyN is required for EVERY_N');
-  if (input.policy === 'MILESTONES' && !input.milestones?.length) throw new AppError(422, 'validation_failed', 'milestones are required for MILESTONES');
+  if (input.policy === DeliveryPolicy.EVERY_N && input.everyN === undefined) throw new AppError(422, 'validation_failed', 'everyN is required for EVERY_N');
+  if (input.policy === DeliveryPolicy.MILESTONES && !input.milestones?.length) throw new AppError(422, 'validation_failed', 'milestones are required for MILESTONES');
   return inTransaction(deps.pool, async (client) => {
-    const before = await client.query<{ policy: string; everyN: number; milestones: number[] }>(
-      `SELECT delivery_policy AS policy, delivery_every_n AS "everyN", milestones FROM actions WHERE id = $1 FOR UPDATE`,
-      [actionId],
-    );
-    if (!before.rows[0]) throw notFound('action_not_found', 'No such action');
-    const prev = before.rows[0];
+    const db = qb(client);
+    const prev = await db
+      .selectFrom('actions')
+      .select(['delivery_policy as policy', 'delivery_every_n as everyN', 'milestones'])
+      .where('id', '=', actionId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!prev) throw notFound('action_not_found', 'No such action');
     const after = {
       policy: input.policy,
       everyN: input.everyN ?? prev.everyN,
       milestones: input.milestones ? [...new Set(input.milestones)].sort((a, b) => a - b) : prev.milestones,
     };
-    await client.query(`UPDATE actions SET delivery_policy = $2, delivery_every_n = $3, milestones = $4, updated_at = $5 WHERE id = $1`, [
-      actionId,
-      after.policy,
-      after.everyN,
-      after.milestones,
-      deps.clock(),
-    ]);
+    await db
+      .updateTable('actions')
+      .set({ delivery_policy: after.policy, delivery_every_n: after.everyN, milestones: after.milestones, updated_at: deps.clock() })
+      .where('id', '=', actionId)
+      .execute();
     await recordAudit(client, { staffId, verb: 'delivery_policy_set', entity: 'action', entityId: actionId, before: prev, after, at: deps.clock() });
     return after;
   });
@@ -292,16 +356,17 @@ export async function setPolicy(deps: DeliveryAdminDeps, staffId: string, action
 export async function setPaused(deps: DeliveryAdminDeps, staffId: string, actionId: string, paused: boolean) {
   mustBeUuid(actionId, 'action');
   return inTransaction(deps.pool, async (client) => {
-    const before = await client.query<{ paused: boolean }>(`SELECT delivery_paused AS paused FROM actions WHERE id = $1 FOR UPDATE`, [actionId]);
-    if (!before.rows[0]) throw notFound('action_not_found', 'No such action');
-    if (before.rows[0].paused !== paused) {
-      await client.query(`UPDATE actions SET delivery_paused = $2, updated_at = $3 WHERE id = $1`, [actionId, paused, deps.clock()]);
+    const db = qb(client);
+    const before = await db.selectFrom('actions').select('delivery_paused as paused').where('id', '=', actionId).forUpdate().executeTakeFirst();
+    if (!before) throw notFound('action_not_found', 'No such action');
+    if (before.paused !== paused) {
+      await db.updateTable('actions').set({ delivery_paused: paused, updated_at: deps.clock() }).where('id', '=', actionId).execute();
       await recordAudit(client, {
         staffId,
         verb: paused ? 'delivery_paused' : 'delivery_resumed',
         entity: 'action',
         entityId: actionId,
-        before: { paused: before.rows[0].paused },
+        before: { paused: before.paused },
         after: { paused },
         at: deps.clock(),
       });
@@ -318,7 +383,7 @@ export async function setPaused(deps: DeliveryAdminDeps, staffId: string, action
 export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId: string) {
   mustBeUuid(actionId, 'action');
   const action = await listOne(deps.pool, actionId, deps.countryMin);
-  if (action.status !== 'PUBLISHED' && action.status !== 'CLOSED') {
+  if (action.status !== ActionStatus.PUBLISHED && action.status !== ActionStatus.CLOSED) {
     throw conflict('action_not_live', `Only a published or closed action delivers; this one is ${action.status}`);
   }
   const built = await buildBatch(
@@ -352,7 +417,7 @@ export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId
 export interface DeliveryPreview {
   /** false when nothing is owed: the rest is then empty */
   owed: boolean;
-  policy: string;
+  policy: DeliveryPolicy;
   paused: boolean;
   /** when the batcher would send it under the policy, null for "not by itself" (paused, at close) */
   heldForOfficeHours: boolean;
@@ -364,14 +429,33 @@ export interface DeliveryPreview {
   letters: { target: { name: string; organisation: string; email: string }; locale: string; signatureCount: number; subject: string; text: string; html: string; sendAt: Date }[];
 }
 
+/** Thrown to end a transaction that must leave nothing behind: it carries what was read inside. */
+class RolledBack<T> extends Error {
+  constructor(readonly value: T) {
+    super('rolled back');
+  }
+}
+
+/** Runs fn in a transaction that is always rolled back, and returns what fn returned. */
+async function inRolledBackTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  try {
+    return await inTransaction<never>(pool, async (client) => {
+      throw new RolledBack(await fn(client));
+    });
+  } catch (err) {
+    if (err instanceof RolledBack) return err.value as T;
+    throw err;
+  }
+}
+
 /** The next delivery as it would be built right now, rendered by the delivery's own code; nothing is kept. */
 export async function previewNextDelivery(deps: DeliveryAdminDeps, actionId: string): Promise<DeliveryPreview> {
   mustBeUuid(actionId, 'action');
   const action = await listOne(deps.pool, actionId, deps.countryMin);
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
-    const officeHours = sendsInOfficeHours(action.policy as (typeof POLICIES)[number]);
+  // the preview is never kept: everything written here is undone when it returns
+  return inRolledBackTransaction(deps.pool, async (client) => {
+    const db = qb(client);
+    const officeHours = sendsInOfficeHours(action.policy);
     const built = await writeBatch(client, { mailDomain: deps.mailDomain, clock: deps.clock, countryMin: deps.countryMin }, actionId, 'preview', { officeHours });
     const empty: DeliveryPreview = {
       owed: false,
@@ -388,20 +472,25 @@ export async function previewNextDelivery(deps: DeliveryAdminDeps, actionId: str
       if (action.owed > 0) throw conflict('batch_in_progress', 'A delivery of this action is being built right now; try again in a moment');
       return empty;
     }
-    const batch = await client.query<{ total_count: number }>(`SELECT total_count FROM delivery_batches WHERE id = $1`, [built.batchId]);
-    const countries = await client.query<{ country: string; count: number }>(
-      `SELECT country, count(*)::int AS count FROM signatures WHERE batch_id = $1 GROUP BY country ORDER BY count(*) DESC, country`,
-      [built.batchId],
-    );
+    const batch = await db.selectFrom('delivery_batches').select('total_count').where('id', '=', built.batchId).executeTakeFirstOrThrow();
+    const countries = await db
+      .selectFrom('signatures')
+      .select(['country', sql<number>`count(*)::int`.as('count')])
+      .where('batch_id', '=', built.batchId)
+      .groupBy('country')
+      .orderBy(sql`count(*)`, 'desc')
+      .orderBy('country')
+      .execute();
     const letters: DeliveryPreview['letters'] = [];
     for (const id of built.letterIds) {
       const rendered = await renderLetter(client, id, deps.organisation, { ...deps.packet, now: deps.clock() });
       if (!rendered) continue;
-      const due = await client.query<{ next_attempt_at: Date; name: string; organisation: string; email: string }>(
-        `SELECT l.next_attempt_at, g.name, g.organisation, g.email FROM letters l JOIN targets g ON g.id = l.target_id WHERE l.id = $1`,
-        [id],
-      );
-      const d = due.rows[0]!;
+      const d = await db
+        .selectFrom('letters as l')
+        .innerJoin('targets as g', 'g.id', 'l.target_id')
+        .select(['l.next_attempt_at', 'g.name', 'g.organisation', 'g.email'])
+        .where('l.id', '=', id)
+        .executeTakeFirstOrThrow();
       letters.push({
         target: { name: d.name, organisation: d.organisation, email: d.email },
         locale: rendered.letter.locale,
@@ -416,38 +505,42 @@ export async function previewNextDelivery(deps: DeliveryAdminDeps, actionId: str
       ...empty,
       owed: true,
       signatureCount: built.signatureCount,
-      totalCount: batch.rows[0]!.total_count,
-      countries: countries.rows,
+      totalCount: batch.total_count,
+      countries,
       letters,
     };
-  } finally {
-    // the preview is never kept: everything above is undone here
-    await client.query('ROLLBACK').catch(() => {});
-    client.release();
-  }
+  });
 }
 
 /** A FAILED letter owed again: back to PENDING, due now, and enqueued. Audited. */
 export async function retryLetter(deps: DeliveryAdminDeps, staffId: string, letterId: string) {
   mustBeUuid(letterId, 'letter');
   const result = await inTransaction(deps.pool, async (client) => {
-    const { rows } = await client.query<{ status: 'PENDING' | 'SUBMITTING' | 'SENT' | 'FAILED' | 'BOUNCED'; attempts: number; last_error: string | null; action_id: string }>(
-      `SELECT l.status, l.attempts, l.last_error, b.action_id FROM letters l JOIN delivery_batches b ON b.id = l.batch_id WHERE l.id = $1 FOR UPDATE OF l`,
-      [letterId],
-    );
-    const l = rows[0];
+    const db = qb(client);
+    const l = await db
+      .selectFrom('letters as l')
+      .innerJoin('delivery_batches as b', 'b.id', 'l.batch_id')
+      .select(['l.status', 'l.attempts', 'l.last_error', 'b.action_id'])
+      .where('l.id', '=', letterId)
+      .forUpdate('l')
+      .executeTakeFirst();
     if (!l) throw notFound('letter_not_found', 'No such letter');
-    if (l.status !== 'FAILED' || !letterStates.can(l.status, 'PENDING')) {
+    if (l.status !== LetterStatus.FAILED || !letterStates.can(l.status, LetterStatus.PENDING)) {
       throw conflict('letter_not_failed', `Only a FAILED letter can be retried; this one is ${l.status}`);
     }
-    await client.query(`UPDATE letters SET status = 'PENDING', next_attempt_at = $2 WHERE id = $1 AND status = 'FAILED'`, [letterId, deps.clock()]);
+    await db
+      .updateTable('letters')
+      .set({ status: LetterStatus.PENDING, next_attempt_at: deps.clock() })
+      .where('id', '=', letterId)
+      .where('status', '=', LetterStatus.FAILED)
+      .execute();
     await recordAudit(client, {
       staffId,
       verb: 'letter_retried',
       entity: 'letter',
       entityId: letterId,
       before: { status: l.status, attempts: l.attempts, lastError: l.last_error },
-      after: { status: 'PENDING' },
+      after: { status: LetterStatus.PENDING },
       at: deps.clock(),
     });
     return { actionId: l.action_id, attempts: l.attempts };
@@ -455,5 +548,5 @@ export async function retryLetter(deps: DeliveryAdminDeps, staffId: string, lett
   await deps.queues?.enqueueLetters([{ id: letterId, attempts: result.attempts }]).catch(() => {
     // PENDING and due: the sweeper enqueues it
   });
-  return { status: 'PENDING' as const, actionId: result.actionId };
+  return { status: LetterStatus.PENDING, actionId: result.actionId };
 }

@@ -1,5 +1,5 @@
 // When an action's confirmed, undelivered signatures become a delivery.
-import { ActionStatus, DeliveryPolicy } from '../generated/kysely/enums.ts';
+import { ActionStatus, DeliveryPolicy } from '../db/db.ts';
 
 export interface PolicyInput {
   policy: DeliveryPolicy;

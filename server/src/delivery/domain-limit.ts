@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
+import { LetterStatus, qb } from '../db/db.ts';
 import type { Queues } from '../queue/queue.ts';
 
 export const WINDOW_MS = 60_000;
@@ -95,12 +96,14 @@ export interface DomainHoldDeps {
 export async function holdForDomainLimit(deps: DomainHoldDeps, letterId: string, email: string, claimedAt: Date): Promise<boolean> {
   const decision = await deps.domainLimiter.take(email);
   if (decision.allowed) return false;
-  const held = await deps.pool.query(
-    `UPDATE letters SET status = 'PENDING', attempts = attempts - 1, next_attempt_at = $3
-     WHERE id = $1 AND status = 'SUBMITTING' AND submitting_at = $2`,
-    [letterId, claimedAt, decision.retryAt],
-  );
-  if (held.rowCount !== 1) return true; // another worker took it over meanwhile; nothing is owed from this job
+  const held = await qb(deps.pool)
+    .updateTable('letters')
+    .set((eb) => ({ status: LetterStatus.PENDING, attempts: eb('attempts', '-', 1), next_attempt_at: decision.retryAt }))
+    .where('id', '=', letterId)
+    .where('status', '=', LetterStatus.SUBMITTING)
+    .where('submitting_at', '=', claimedAt)
+    .executeTakeFirst();
+  if (held.numUpdatedRows !== 1n) return true; // another worker took it over meanwhile; nothing is owed from this job
   const delayMs = Math.max(0, decision.retryAt.getTime() - deps.clock().getTime());
   // the job id takes the window number in place of the attempt count, so this reminder never
   // collides with the job that is running now (same letter, same attempts)

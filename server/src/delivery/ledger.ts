@@ -2,9 +2,13 @@
 // newest first, at most 50: when it was made, to whom, how many signatures it carried,
 // whether the receiving server accepted it, whether it bounced, whether the packet link was
 // opened (a link scanner counts as an opening), whether a published answer exists, and how
-// long after the delivery it came (the response time).
-// Loaded inside the one query that refreshes the public actions (action.repository.ts).
-import { countryReachedSql } from './country-minimum.ts';
+// long after the delivery it came (the time to answer).
+// An expression (ledgerOf) loaded inside the one query that refreshes the public actions
+// (action.repository.ts), and by the staff dashboard.
+import { expressionBuilder, sql, type Expression, type RawBuilder } from 'kysely';
+import { jsonArrayFrom, jsonBuildObject } from 'kysely/helpers/postgres';
+import { AnswerStatus, LetterStatus, TargetMode, type DB } from '../db/db.ts';
+import { countryReached } from './country-minimum.ts';
 
 export interface LedgerEntry {
   /** ISO date-time the letter was made */
@@ -20,52 +24,84 @@ export interface LedgerEntry {
   answered: boolean;
   /** seconds from the delivery (the first letter of its batch accepted) to the first published answer */
   responseSeconds: number | null;
-  status: 'PENDING' | 'SUBMITTING' | 'SENT' | 'FAILED' | 'BOUNCED';
+  status: LetterStatus;
 }
 
 export const LEDGER_LIMIT = 50;
 
-/** SQL, timestamptz: the start of today in UTC (the days of the public ledger are UTC days) */
-const TODAY_UTC = `(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')`;
+/** When the first letter of a batch was accepted by a mail server: where the time to an answer counts from. */
+export function batchFirstSent(batchId: Expression<string | null>) {
+  const eb = expressionBuilder<DB, never>();
+  return eb
+    .selectFrom('letters as f')
+    .select((e) => e.fn.min('f.sent_at').as('first'))
+    .where('f.batch_id', '=', batchId)
+    .$asScalar();
+}
+
+/** Whole seconds from `from` to `to` (null when either is null). */
+export function secondsBetween(from: Expression<Date | null>, to: Expression<Date | null>): RawBuilder<number | null> {
+  return sql<number | null>`round(extract(epoch FROM (${to} - ${from})))::int`;
+}
 
 /**
- * A correlated subquery giving the ledger of the action aliased `actionAlias`, as JSON (null
- * when empty). With `publicCountryMin` (a SQL int expression: PUBLIC_COUNTRY_MIN), it is the
- * public ledger, and where letters go to the officials of each signer's own country:
- * - a letter to the officials of a country that has not reached the minimum (country-minimum.ts)
- *   is left out. The batcher writes none since that rule; this keeps out any written before it.
+ * The ledger of the action `actionId`, as JSON. With `publicView` it is the public ledger, and
+ * where letters go to the officials of each signer's own country (`targetMode`
+ * BY_SIGNER_COUNTRY):
+ * - a letter to the officials of a country that has not reached the minimum (`countryMin`,
+ *   PUBLIC_COUNTRY_MIN, country-minimum.ts) is left out. The batcher writes none since that
+ *   rule; this keeps out any written before it.
  * - a letter is shown from the day after it was made (UTC). Once a country has reached the
  *   minimum, an immediate delivery follows each confirmation from that country: a row naming
  *   its officials that appeared seconds later would time that one signer's entry, and say
  *   where they live, finer than the day (promise 6).
  * Staff (the dashboard) read it without.
  */
-export function ledgerSubquery(actionAlias: string, publicCountryMin?: string): string {
-  const shown =
-    publicCountryMin === undefined
-      ? ''
-      : `AND (${actionAlias}.target_mode <> 'BY_SIGNER_COUNTRY'
-                     OR (l.created_at < ${TODAY_UTC}
-                         AND (g.country IS NULL OR ${countryReachedSql(`${actionAlias}.id`, 'g.country', publicCountryMin)})))`;
-  return `(SELECT json_agg(json_build_object(
-              'date', to_char(x.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-              'target', json_build_object('name', x.name, 'organisation', x.organisation),
-              'count', x.signature_count,
-              'accepted', x.status IN ('SENT', 'BOUNCED'),
-              'bounced', x.status = 'BOUNCED',
-              'opened', x.opened_at IS NOT NULL,
-              'answered', x.answered,
-              'responseSeconds', x.response_seconds,
-              'status', x.status) ORDER BY x.created_at DESC, x.id)
-          FROM (SELECT l.id, l.created_at, g.name, g.organisation, l.signature_count, l.status, l.opened_at,
-                       EXISTS (SELECT 1 FROM responses r WHERE r.letter_id = l.id AND r.status = 'PUBLISHED') AS answered,
-                       round(extract(epoch FROM ((SELECT min(r.received_at) FROM responses r WHERE r.letter_id = l.id AND r.status = 'PUBLISHED')
-                                                 - (SELECT min(f.sent_at) FROM letters f WHERE f.batch_id = l.batch_id))))::int AS response_seconds
-                FROM delivery_batches b
-                JOIN letters l ON l.batch_id = b.id
-                JOIN targets g ON g.id = l.target_id
-                WHERE b.action_id = ${actionAlias}.id ${shown}
-                ORDER BY l.created_at DESC, l.id LIMIT ${LEDGER_LIMIT}) x)`;
+export function ledgerOf(
+  actionId: Expression<string>,
+  publicView?: { targetMode: Expression<TargetMode>; countryMin: number },
+): RawBuilder<LedgerEntry[]> {
+  const eb = expressionBuilder<DB, never>();
+  const publishedAnswers = (letterId: Expression<string>) =>
+    eb.selectFrom('answers as r').where('r.letter_id', '=', letterId).where('r.status', '=', AnswerStatus.PUBLISHED);
+  return jsonArrayFrom(
+    eb
+      .selectFrom('delivery_batches as b')
+      .innerJoin('letters as l', 'l.batch_id', 'b.id')
+      .innerJoin('targets as g', 'g.id', 'l.target_id')
+      .select((e) => [
+        sql<string>`to_char(${e.ref('l.created_at')} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`.as('date'),
+        jsonBuildObject({ name: e.ref('g.name'), organisation: e.ref('g.organisation') }).as('target'),
+        'l.signature_count as count',
+        e('l.status', 'in', [LetterStatus.SENT, LetterStatus.BOUNCED]).$castTo<boolean>().as('accepted'),
+        e('l.status', '=', LetterStatus.BOUNCED).$castTo<boolean>().as('bounced'),
+        e('l.opened_at', 'is not', null).$castTo<boolean>().as('opened'),
+        e.exists(publishedAnswers(e.ref('l.id')).select(sql.lit(1).as('one'))).$castTo<boolean>().as('answered'),
+        secondsBetween(
+          batchFirstSent(e.ref('l.batch_id')),
+          publishedAnswers(e.ref('l.id'))
+            .select((a) => a.fn.min('r.received_at').as('at'))
+            .$asScalar(),
+        ).as('responseSeconds'),
+        'l.status',
+      ])
+      .where('b.action_id', '=', actionId)
+      .$if(publicView !== undefined, (q) =>
+        q.where((e) =>
+          e.or([
+            e(publicView!.targetMode, '<>', TargetMode.BY_SIGNER_COUNTRY),
+            e.and([
+              // the start of today in UTC (the days of the public ledger are UTC days)
+              e('l.created_at', '<', sql<Date>`date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`),
+              e.or([e('g.country', 'is', null), countryReached(actionId, e.ref('g.country'), publicView!.countryMin)]),
+            ]),
+          ]),
+        ),
+      )
+      .orderBy('l.created_at', 'desc')
+      .orderBy('l.id')
+      .limit(LEDGER_LIMIT),
+  );
 }
 
 export interface PublicLedgerEntry extends Omit<LedgerEntry, 'count'> {
@@ -81,8 +117,8 @@ export interface PublicLedgerEntry extends Omit<LedgerEntry, 'count'> {
  * count of that country's signers, so below `countryMin` it is withheld (null). Staff see the
  * whole ledger on the dashboard.
  */
-export function publicLedger(entries: LedgerEntry[], targetMode: string, countryMin: number): PublicLedgerEntry[] {
-  const perCountry = targetMode === 'BY_SIGNER_COUNTRY';
+export function publicLedger(entries: LedgerEntry[], targetMode: TargetMode, countryMin: number): PublicLedgerEntry[] {
+  const perCountry = targetMode === TargetMode.BY_SIGNER_COUNTRY;
   return entries.map((e) => ({
     ...e,
     date: e.date.slice(0, 10),

@@ -10,8 +10,10 @@
 // too: "opened" means "the link was fetched", not "a person read it".
 import { existsSync } from 'node:fs';
 import { stringify } from 'csv-stringify';
+import { sql, type NotNull } from 'kysely';
 import type pg from 'pg';
 import { z } from 'zod';
+import { AnswerStatus, SignatureStatus, TargetMode, inTransaction, qb, type LetterStatus, type Queryable } from '../db/db.ts';
 import { countriesForOfficial, mayName, renderMemberLetter, type OfficialCountries, type SignerForLetter, type SignerGroup } from '../letter/member-letter.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
 import { blockText } from '../shared/text.ts';
@@ -21,7 +23,7 @@ import { signToken, verifyToken } from '../shared/tokens.ts';
 export const PACKET_PURPOSE = 'packet';
 export const PACKET_TTL_DAYS = 90;
 /** An official may answer one letter at most this many times. */
-export const MAX_RESPONSES_PER_LETTER = 10;
+export const MAX_ANSWERS_PER_LETTER = 10;
 /** The JSON packet (and the page) lists at most this many signers; the CSV lists them all. */
 export const MAX_SIGNERS_IN_JSON = 5_000;
 /** The PDF names at most this many signers (the CSV carries all of them). */
@@ -49,12 +51,12 @@ export function packetUrl(publicBaseUrl: string, locale: string, token: string):
   return `${base}${locale && locale !== 'en' ? `/${locale}` : ''}/packet/${token}`;
 }
 
-export const responseInputSchema = z.strictObject({
+export const answerInputSchema = z.strictObject({
   body: blockText(20_000, 'body').refine((s) => s.length > 0, 'body is required'),
   acknowledgeOnly: z.boolean({ error: 'acknowledgeOnly must be true or false' }).optional(),
   attachments: z.array(attachmentInputSchema).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`).optional(),
 });
-export type ResponseInput = z.infer<typeof responseInputSchema>;
+export type AnswerInput = z.infer<typeof answerInputSchema>;
 
 export interface PacketSigner {
   name: string | null;
@@ -64,7 +66,7 @@ export interface PacketSigner {
 }
 
 export interface Packet {
-  letter: { id: string; sentAt: string | null; status: string; locale: string; signatureCount: number; totalCount: number; subject: string };
+  letter: { id: string; sentAt: string | null; status: LetterStatus; locale: string; signatureCount: number; totalCount: number; subject: string };
   action: { slug: string; title: string };
   target: { name: string; title: string; organisation: string };
   /** counts by country as this official may see them (countryForOfficial) */
@@ -74,71 +76,95 @@ export interface Packet {
   signers: PacketSigner[];
   signersTruncated: boolean;
   memberLetters: { subject: string; text: string }[];
-  responses: { body: string; receivedAt: string; status: string }[];
-}
-
-interface LetterRow {
-  id: string;
-  batch_id: string;
-  action_id: string;
-  target_id: string;
-  status: string;
-  locale: string;
-  sent_at: Date | null;
-  signature_count: number;
-  total_count: number;
-  target_mode: string;
-  slug: string;
-  title: string;
-  subject: string;
-  target_name: string;
-  target_title: string;
-  target_organisation: string;
-  target_country: string | null;
-  salutation: string;
+  /** the answers already given to this letter (the field keeps the name integrators know) */
+  responses: { body: string; receivedAt: string; status: AnswerStatus }[];
 }
 
 /** The letter a packet link names, or the same 404/410 as the other emailed links. */
-async function letterForToken(deps: PacketDeps, token: string): Promise<LetterRow> {
+async function letterForToken(deps: PacketDeps, token: string) {
   const check = verifyToken(deps.secret, PACKET_PURPOSE, token, deps.clock());
   if (!check.ok) {
     if (check.reason === 'expired') throw gone('link_expired', 'This delivery link has expired; please ask us for a new one');
     throw notFound('invalid_link', 'This delivery link is not valid');
   }
-  const { rows } = await deps.pool.query<LetterRow>(
-    `SELECT l.id, l.batch_id, b.action_id, l.target_id, l.status, l.locale, l.sent_at, l.signature_count, b.total_count,
-            a.target_mode, a.slug, t.title, COALESCE(NULLIF(t.letter_subject, ''), t.title) AS subject,
-            g.name AS target_name, g.title AS target_title, g.organisation AS target_organisation, g.country AS target_country,
-            COALESCE(NULLIF(g.salutation, ''), NULLIF(g.title, ''), g.name) AS salutation
-     FROM letters l
-     JOIN delivery_batches b ON b.id = l.batch_id
-     JOIN actions a ON a.id = b.action_id
-     JOIN targets g ON g.id = l.target_id
-     JOIN LATERAL (SELECT * FROM action_texts x WHERE x.action_id = a.id
-                   ORDER BY (x.locale = l.locale) DESC, (x.locale = a.default_locale) DESC LIMIT 1) t ON true
-     WHERE l.id = $1`,
-    [check.subject],
-  );
-  const l = rows[0];
+  const l = await qb(deps.pool)
+    .selectFrom('letters as l')
+    .innerJoin('delivery_batches as b', 'b.id', 'l.batch_id')
+    .innerJoin('actions as a', 'a.id', 'b.action_id')
+    .innerJoin('targets as g', 'g.id', 'l.target_id')
+    // the action's text in the letter's language, else in the action's own
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('action_texts as x')
+          .select(['x.title', 'x.letter_subject'])
+          .whereRef('x.action_id', '=', 'a.id')
+          .orderBy((e) => e('x.locale', '=', e.ref('l.locale')), 'desc')
+          .orderBy((e) => e('x.locale', '=', e.ref('a.default_locale')), 'desc')
+          .limit(1)
+          .as('t'),
+      (join) => join.onTrue(),
+    )
+    .select((eb) => [
+      'l.id',
+      'l.batch_id',
+      'b.action_id',
+      'l.target_id',
+      'l.status',
+      'l.locale',
+      'l.sent_at',
+      'l.signature_count',
+      'b.total_count',
+      'a.target_mode',
+      'a.slug',
+      't.title',
+      eb.fn.coalesce(eb.fn<string | null>('nullif', ['t.letter_subject', sql.lit('')]), 't.title').as('subject'),
+      'g.name as target_name',
+      'g.title as target_title',
+      'g.organisation as target_organisation',
+      'g.country as target_country',
+      eb.fn.coalesce(eb.fn<string | null>('nullif', ['g.salutation', sql.lit('')]), eb.fn<string | null>('nullif', ['g.title', sql.lit('')]), 'g.name').as('salutation'),
+    ])
+    .where('l.id', '=', check.subject)
+    .executeTakeFirst();
   if (!l) throw notFound('invalid_link', 'This delivery link is not valid');
   return l;
 }
 
+type LetterRow = Awaited<ReturnType<typeof letterForToken>>;
+
 async function markOpened(deps: PacketDeps, letterId: string): Promise<void> {
-  await deps.pool.query(`UPDATE letters SET opened_at = $2 WHERE id = $1 AND opened_at IS NULL`, [letterId, deps.clock()]);
+  await qb(deps.pool).updateTable('letters').set({ opened_at: deps.clock() }).where('id', '=', letterId).where('opened_at', 'is', null).execute();
 }
 
-interface SignerRow {
-  id: string;
-  first_name: string | null;
-  last_name: string | null;
-  country: string;
-  named_disclosure: boolean;
-  named_to_own_country: boolean;
-  confirmed_at: Date;
-  letter_subject: string | null;
-  letter_body: string | null;
+/** One page of the signatures a letter speaks for (signerPages), after the signature `after`, in id order. */
+function signerPage(pool: pg.Pool, l: LetterRow, after: string, limit: number) {
+  return qb(pool)
+    .selectFrom('signatures as s')
+    .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+    .select([
+      's.id',
+      'p.first_name',
+      'p.last_name',
+      's.country',
+      's.named_disclosure',
+      's.named_to_own_country',
+      's.confirmed_at',
+      's.letter_subject',
+      's.letter_body',
+    ])
+    .where('s.batch_id', '=', l.batch_id)
+    .where('s.status', '=', SignatureStatus.CONFIRMED)
+    .$if(l.target_mode === TargetMode.BY_SIGNER_COUNTRY, (q) => q.where('s.country', '=', l.target_country!))
+    .where('s.id', '>', after)
+    .orderBy('s.id')
+    .limit(limit)
+    // confirmed signatures have their confirmation time
+    .$narrowType<{ confirmed_at: NotNull }>()
+    .execute();
 }
+
+type SignerRow = Awaited<ReturnType<typeof signerPage>>[number];
 
 const toSigner = (r: SignerRow): SignerForLetter => ({
   firstName: r.first_name,
@@ -156,14 +182,7 @@ async function* signerPages(pool: pg.Pool, l: LetterRow, limit = Number.MAX_SAFE
   let after = '00000000-0000-0000-0000-000000000000';
   let left = limit;
   while (left > 0) {
-    const { rows } = await pool.query<SignerRow>(
-      `SELECT s.id, p.first_name, p.last_name, s.country, s.named_disclosure, s.named_to_own_country, s.confirmed_at,
-              s.letter_subject, s.letter_body
-       FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-       WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND (NOT $3::bool OR s.country = $2) AND s.id > $4
-       ORDER BY s.id LIMIT $5`,
-      [l.batch_id, l.target_country, l.target_mode === 'BY_SIGNER_COUNTRY', after, Math.min(PAGE, left)],
-    );
+    const rows = await signerPage(pool, l, after, Math.min(PAGE, left));
     if (rows.length === 0) return;
     yield rows;
     left -= rows.length;
@@ -215,20 +234,23 @@ async function collectSigners(deps: PacketDeps, l: LetterRow, view: OfficialCoun
 }
 
 /** The letter's signatures by country and consents, for countriesForOfficial (the same rows signerPages reads). */
-export async function signerGroups(pool: pg.Pool | pg.PoolClient, batchId: string, targetCountry: string | null, byCountry: boolean): Promise<SignerGroup[]> {
-  const { rows } = await pool.query<{ country: string; named_disclosure: boolean; named_to_own_country: boolean; has_name: boolean; count: number }>(
-    `SELECT s.country, s.named_disclosure, s.named_to_own_country, COALESCE(p.first_name, '') <> '' AS has_name, count(*)::int AS count
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-     WHERE s.batch_id = $1 AND s.status = 'CONFIRMED' AND (NOT $3::bool OR s.country = $2)
-     GROUP BY 1, 2, 3, 4`,
-    [batchId, targetCountry, byCountry],
-  );
+export async function signerGroups(db: Queryable, batchId: string, targetCountry: string | null, byCountry: boolean): Promise<SignerGroup[]> {
+  const hasName = sql<boolean>`COALESCE(${sql.ref('p.first_name')}, '') <> ''`;
+  const rows = await qb(db)
+    .selectFrom('signatures as s')
+    .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+    .select(['s.country', 's.named_disclosure', 's.named_to_own_country', hasName.as('has_name'), sql<number>`count(*)::int`.as('count')])
+    .where('s.batch_id', '=', batchId)
+    .where('s.status', '=', SignatureStatus.CONFIRMED)
+    .$if(byCountry, (q) => q.where('s.country', '=', targetCountry!))
+    .groupBy(['s.country', 's.named_disclosure', 's.named_to_own_country', hasName])
+    .execute();
   return rows.map((r) => ({ country: r.country, namedDisclosure: r.named_disclosure, namedToOwnCountry: r.named_to_own_country, hasName: r.has_name, count: r.count }));
 }
 
 /** Where this letter's official may see its signers (member-letter.ts, countriesForOfficial). */
 async function officialView(deps: PacketDeps, l: LetterRow): Promise<OfficialCountries> {
-  const groups = await signerGroups(deps.pool, l.batch_id, l.target_country, l.target_mode === 'BY_SIGNER_COUNTRY');
+  const groups = await signerGroups(deps.pool, l.batch_id, l.target_country, l.target_mode === TargetMode.BY_SIGNER_COUNTRY);
   return countriesForOfficial(l.target_country, groups, deps.countryMin);
 }
 
@@ -236,12 +258,9 @@ export async function viewPacket(deps: PacketDeps, token: string): Promise<Packe
   const l = await letterForToken(deps, token);
   await markOpened(deps, l.id);
   const view = await officialView(deps, l);
-  const [collected, responses] = await Promise.all([
+  const [collected, answers] = await Promise.all([
     collectSigners(deps, l, view, MAX_SIGNERS_IN_JSON),
-    deps.pool.query<{ body: string; received_at: Date; status: string }>(
-      `SELECT body, received_at, status FROM responses WHERE letter_id = $1 ORDER BY received_at`,
-      [l.id],
-    ),
+    qb(deps.pool).selectFrom('answers').select(['body', 'received_at', 'status']).where('letter_id', '=', l.id).orderBy('received_at').execute(),
   ]);
   return {
     letter: {
@@ -260,7 +279,7 @@ export async function viewPacket(deps: PacketDeps, token: string): Promise<Packe
     signers: collected.signers,
     signersTruncated: collected.truncated,
     memberLetters: collected.memberLetters,
-    responses: responses.rows.map((r) => ({ body: r.body, receivedAt: r.received_at.toISOString(), status: r.status })),
+    responses: answers.map((r) => ({ body: r.body, receivedAt: r.received_at.toISOString(), status: r.status })),
   };
 }
 
@@ -413,37 +432,31 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
 }
 
 /** An official's answer (or a bare acknowledgement of receipt), kept for staff to review. */
-export async function recordResponse(deps: PacketDeps, token: string, input: ResponseInput): Promise<{ status: 'received' }> {
+export async function recordAnswer(deps: PacketDeps, token: string, input: AnswerInput): Promise<{ status: 'received' }> {
   const l = await letterForToken(deps, token);
   // checked before anything is written: a refused file refuses the whole answer
   const files = (input.attachments ?? []).map(checkAttachment);
-  const client = await deps.pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(deps.pool, async (client) => {
+    const db = qb(client);
     // the lock makes the count and the insert one step for concurrent answers to this letter
-    await client.query(`SELECT id FROM letters WHERE id = $1 FOR UPDATE`, [l.id]);
-    const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM responses WHERE letter_id = $1`, [l.id]);
-    if ((rows[0]?.n ?? 0) >= MAX_RESPONSES_PER_LETTER) {
-      throw conflict('too_many_responses', `This delivery has already been answered ${MAX_RESPONSES_PER_LETTER} times; please write to us directly`);
+    await db.selectFrom('letters').select('id').where('id', '=', l.id).forUpdate().execute();
+    const given = await db.selectFrom('answers').select(sql<number>`count(*)::int`.as('n')).where('letter_id', '=', l.id).executeTakeFirstOrThrow();
+    if (given.n >= MAX_ANSWERS_PER_LETTER) {
+      throw conflict('too_many_responses', `This delivery has already been answered ${MAX_ANSWERS_PER_LETTER} times; please write to us directly`);
     }
     // an acknowledgement is marked for the staff who review answers (the table has no flag for it)
     const body = input.acknowledgeOnly ? `[acknowledgement of receipt]\n\n${input.body}` : input.body;
-    const inserted = await client.query<{ id: string }>(
-      `INSERT INTO responses (action_id, target_id, letter_id, status, body, received_at) VALUES ($1, $2, $3, 'RECEIVED', $4, $5) RETURNING id`,
-      [l.action_id, l.target_id, l.id, body, deps.clock()],
-    );
-    for (const f of files) {
-      await client.query(
-        `INSERT INTO response_attachments (response_id, filename, content_type, size, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [inserted.rows[0]!.id, f.filename, f.contentType, f.data.length, f.data, deps.clock()],
-      );
+    const answer = await db
+      .insertInto('answers')
+      .values({ action_id: l.action_id, target_id: l.target_id, letter_id: l.id, status: AnswerStatus.RECEIVED, body, received_at: deps.clock() })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    if (files.length > 0) {
+      await db
+        .insertInto('answer_attachments')
+        .values(files.map((f) => ({ answer_id: answer.id, filename: f.filename, content_type: f.contentType, size: f.data.length, data: f.data, created_at: deps.clock() })))
+        .execute();
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   return { status: 'received' };
 }

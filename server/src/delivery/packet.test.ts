@@ -210,7 +210,7 @@ describe('delivery packet', () => {
   });
 
   it('refuses hostile answers without writing anything', async () => {
-    const count = async () => (await h.db.pool.query(`SELECT count(*)::int AS n FROM responses WHERE letter_id = $1`, [f.uzLetter])).rows[0].n as number;
+    const count = async () => (await h.db.pool.query(`SELECT count(*)::int AS n FROM answers WHERE letter_id = $1`, [f.uzLetter])).rows[0].n as number;
     const before = await count();
     const url = `/api/packets/${token}/responses`;
     const hostile: [string, unknown, string?][] = [
@@ -245,7 +245,7 @@ describe('delivery packet', () => {
     const res = await h.app.inject({ method: 'POST', url, payload: { body: 'We have received the letter.\nThe ministry will reply.' } });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toEqual({ status: 'received' });
-    const { rows } = await h.db.pool.query(`SELECT action_id, target_id, letter_id, status, body FROM responses WHERE letter_id = $1`, [f.uzLetter]);
+    const { rows } = await h.db.pool.query(`SELECT action_id, target_id, letter_id, status, body FROM answers WHERE letter_id = $1`, [f.uzLetter]);
     expect(rows).toEqual([
       { action_id: f.fx.action.id, target_id: f.fx.targets[0]!.id, letter_id: f.uzLetter, status: 'RECEIVED', body: 'We have received the letter.\nThe ministry will reply.' },
     ]);
@@ -261,7 +261,7 @@ describe('delivery packet', () => {
     );
     expect(results.filter((s) => s === 201)).toHaveLength(8);
     expect(results.filter((s) => s === 409)).toHaveLength(4);
-    const n = await h.db.pool.query(`SELECT count(*)::int AS n FROM responses WHERE letter_id = $1`, [f.uzLetter]);
+    const n = await h.db.pool.query(`SELECT count(*)::int AS n FROM answers WHERE letter_id = $1`, [f.uzLetter]);
     expect(n.rows[0].n).toBe(10);
   });
 });
@@ -273,7 +273,7 @@ describe('public ledger', () => {
     await h.app.inject({ url: `/api/packets/${uzToken}` });
     await h.db.pool.query(`UPDATE letters SET status = 'BOUNCED', bounced_at = now() WHERE id = $1`, [g.mxLetter]);
     await h.app.inject({ method: 'POST', url: `/api/packets/${uzToken}/responses`, payload: { body: 'Our answer.' } });
-    await h.db.pool.query(`UPDATE responses SET status = 'PUBLISHED', published_at = now() WHERE letter_id = $1`, [g.uzLetter]);
+    await h.db.pool.query(`UPDATE answers SET status = 'PUBLISHED', published_at = now() WHERE letter_id = $1`, [g.uzLetter]);
     // a pending letter of a later batch: made, not accepted
     await signAndConfirm(g.fx.action.slug, signBody({ email: uniqueEmail('later'), country: 'FR' }));
     const later = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, g.fx.action.id, 'test');

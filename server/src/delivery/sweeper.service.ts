@@ -2,6 +2,7 @@
 // deduplicated by id, and processors re-check state, so sweeping too often is harmless;
 // sweeping at all is what makes a lost job, a dead worker or a flushed Redis lose nothing.
 import type pg from 'pg';
+import { LetterStatus, SignatureStatus, qb } from '../db/db.ts';
 import { confirmationJobId, letterJobId, type Queues } from '../queue/queue.ts';
 import { budgetWindowStart, type ConfirmationBudget } from '../signature/confirmation.service.ts';
 
@@ -24,28 +25,46 @@ export interface SweepDeps {
 export async function sweep(deps: SweepDeps): Promise<{ confirmations: number; letters: number }> {
   const now = deps.clock().getTime();
   const budget = deps.confirmationBudget;
-  const owedMail = await deps.pool.query<{ id: string; requested_at: Date }>(
-    `SELECT e.signature_id AS id, e.requested_at FROM confirmation_emails e
-     JOIN signatures s ON s.id = e.signature_id JOIN supporters p ON p.id = e.supporter_id
-     WHERE (e.sent_at IS NULL OR e.requested_at > e.sent_at)
-       AND s.status <> 'INVALIDATED' AND e.requested_at < $1
-       AND ($2::timestamptz IS NULL OR e.released_at >= e.requested_at
-            OR p.confirmation_window_at IS DISTINCT FROM $2 OR p.confirmation_window_sent < $3)
-     ORDER BY e.requested_at LIMIT 5000`,
-    [new Date(now - deps.graceMs), budget ? budgetWindowStart(deps.clock(), budget.windowMs) : null, budget?.perWindow ?? 0],
-  );
+  const windowStart = budget ? budgetWindowStart(deps.clock(), budget.windowMs) : null;
+  const owedMail = await qb(deps.pool)
+    .selectFrom('confirmation_emails as e')
+    .innerJoin('signatures as s', 's.id', 'e.signature_id')
+    .innerJoin('supporters as p', 'p.id', 'e.supporter_id')
+    .select(['e.signature_id as id', 'e.requested_at as requestedAt'])
+    .where((eb) => eb.or([eb('e.sent_at', 'is', null), eb('e.requested_at', '>', eb.ref('e.sent_at'))]))
+    .where('s.status', '<>', SignatureStatus.INVALIDATED)
+    .where('e.requested_at', '<', new Date(now - deps.graceMs))
+    // with a budget, not one whose address has used up this window's emails (unless already let go)
+    .$if(budget !== undefined, (q) =>
+      q.where((eb) =>
+        eb.or([
+          eb('e.released_at', '>=', eb.ref('e.requested_at')),
+          eb('p.confirmation_window_at', 'is distinct from', windowStart),
+          eb('p.confirmation_window_sent', '<', budget!.perWindow),
+        ]),
+      ),
+    )
+    .orderBy('e.requested_at')
+    .limit(5000)
+    .execute();
   // still owed after the grace time: a finished job of the same id did not do it, and would
   // swallow the enqueue below as its duplicate
-  await deps.queues.forgetFinished('mail', owedMail.rows.map((r) => confirmationJobId(r.id, r.requested_at)));
-  await deps.queues.enqueueConfirmations(owedMail.rows.map((r) => ({ signatureId: r.id, requestedAt: r.requested_at })));
+  await deps.queues.forgetFinished('mail', owedMail.map((r) => confirmationJobId(r.id, r.requestedAt)));
+  await deps.queues.enqueueConfirmations(owedMail.map((r) => ({ signatureId: r.id, requestedAt: r.requestedAt })));
 
-  const owedLetters = await deps.pool.query<{ id: string; attempts: number }>(
-    `SELECT id, attempts FROM letters
-     WHERE (status = 'PENDING' AND next_attempt_at < $1) OR (status = 'SUBMITTING' AND submitting_at < $2)
-     ORDER BY next_attempt_at LIMIT 5000`,
-    [new Date(now - deps.graceMs), new Date(now - deps.staleSubmittingMs)],
-  );
-  await deps.queues.forgetFinished('delivery', owedLetters.rows.map((r) => letterJobId(r.id, r.attempts)));
-  await deps.queues.enqueueLetters(owedLetters.rows);
-  return { confirmations: owedMail.rows.length, letters: owedLetters.rows.length };
+  const owedLetters = await qb(deps.pool)
+    .selectFrom('letters')
+    .select(['id', 'attempts'])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', '=', LetterStatus.PENDING), eb('next_attempt_at', '<', new Date(now - deps.graceMs))]),
+        eb.and([eb('status', '=', LetterStatus.SUBMITTING), eb('submitting_at', '<', new Date(now - deps.staleSubmittingMs))]),
+      ]),
+    )
+    .orderBy('next_attempt_at')
+    .limit(5000)
+    .execute();
+  await deps.queues.forgetFinished('delivery', owedLetters.map((r) => letterJobId(r.id, r.attempts)));
+  await deps.queues.enqueueLetters(owedLetters);
+  return { confirmations: owedMail.length, letters: owedLetters.length };
 }

@@ -7,7 +7,7 @@
 import { sql, type Expression } from 'kysely';
 import type pg from 'pg';
 import { ActionStatus, LetterStatus, qb, SignatureStatus, type ActionKind } from '../db/db.ts';
-import { ledgerSubquery, type LedgerEntry } from '../delivery/ledger.ts';
+import { ledgerOf, type LedgerEntry } from '../delivery/ledger.ts';
 import { notFound } from '../shared/errors.ts';
 
 export type Range = 'minute' | 'hour' | 'day';
@@ -140,7 +140,12 @@ export class DashboardService {
         countryCounts(this.pool, actionId),
         sourceCounts(this.pool, [actionId], since),
         deliverySummary(this.pool, actionId),
-        ledgerOf(this.pool, actionId),
+        qb(this.pool)
+          .selectFrom('actions as a')
+          .select((eb) => ledgerOf(eb.ref('a.id')).as('ledger'))
+          .where('a.id', '=', actionId)
+          .executeTakeFirst()
+          .then((r) => r?.ledger ?? []),
       ]);
       const { id: _id, slug: _slug, title: _title, kind: _kind, status: _status, goal: _goal, ...totals } = action;
       return { generatedAt: this.clock().toISOString(), range, totals, series, countries, sources, delivery, action, ledger };
@@ -188,18 +193,6 @@ async function actionLines(pool: pg.Pool, actionId: string | null, locale: strin
     const c = { confirmed: r.confirmed, pending: r.pending, invalidated: r.invalidated };
     return { id: r.id, slug: r.slug, title: r.title ?? r.slug, kind: r.kind, status: r.status, goal: r.goal, ...c, counted: r.counted, confirmationRate: rate(c) };
   });
-}
-
-/** The action's whole delivery ledger, as staff see it (no public rules applied). */
-async function ledgerOf(pool: pg.Pool, actionId: string): Promise<LedgerEntry[]> {
-  const row = await qb(pool)
-    .selectFrom('actions as a')
-    // the ledger is one correlated subquery over the action aliased `a`, shared with the public
-    // pages (delivery/ledger.ts); its SQL is made of constants only
-    .select(sql.raw<LedgerEntry[] | null>(ledgerSubquery('a')).as('ledger'))
-    .where('a.id', '=', actionId)
-    .executeTakeFirst();
-  return row?.ledger ?? [];
 }
 
 /** An aggregate that is NULL over no rows (a sum) as an int, 0 then. */

@@ -2,7 +2,7 @@
 // received it. Every answer is no-store; the token is checked on every request.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { packetCsv, packetPdf, recordResponse, responseInputSchema, viewPacket, type PacketDeps } from '../../delivery/packet.service.ts';
+import { answerInputSchema, packetCsv, packetPdf, recordAnswer, viewPacket, type PacketDeps } from '../../delivery/packet.service.ts';
 import { errorSchema } from './schemas.ts';
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, sendAttachment } from '../../delivery/attachment.ts';
 import { getAttachment } from '../../delivery/answer.service.ts';
@@ -107,11 +107,11 @@ export const packetRoutes: FastifyPluginAsyncZod<{ packets: PacketDeps }> = asyn
         description: `Kept for staff review; staff may publish it with the official’s name and office. At most 10 per letter (409 beyond). Up to 3 attachments (PDF, PNG, JPEG or plain text, 5 MB each, base64), checked against their declared type.`,
         tags: ['delivery'],
         params: tokenParam,
-        body: responseInputSchema,
+        body: answerInputSchema,
         response: { 201: z.object({ status: z.literal('received') }), 404: errorSchema, 409: errorSchema, 410: errorSchema, 422: errorSchema },
       },
     },
-    async (req, reply) => reply.code(201).send(await recordResponse(opts.packets, req.params.token, req.body)),
+    async (req, reply) => reply.code(201).send(await recordAnswer(opts.packets, req.params.token, req.body)),
   );
 
   app.get(
