@@ -13,6 +13,7 @@ import { cpuMsOf, memoryOf, startChild, type Child } from './child.ts';
 import { measureCpu, type CpuShare } from './cpu.ts';
 import { insertConfirmed, type BenchAction } from './data.ts';
 import { fmt, percentiles, progress, runLoad, type LoadResult, type Percentiles } from './load.ts';
+import { loadConfig } from '../../server/src/config/config.ts';
 
 const COUNTRIES = ['MX', 'PH', 'UZ', 'KZ', 'FR', 'ES', 'GB', 'DE', 'BR', 'KE'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -458,7 +459,7 @@ export async function digestDelivery(
   await pool.query(`UPDATE actions SET delivery_policy = 'DAILY_DIGEST' WHERE id = $1`, [action.id]);
   await sink.ask('reset');
   const t0 = performance.now();
-  const built = (await buildDueBatches({ pool, queues, mailDomain: 'chorus.example.org' })).filter((b) => b.actionId === action.id);
+  const built = (await buildDueBatches({ pool, queues, mailDomain: 'chorus.example.org', countryMin: loadConfig().PUBLIC_COUNTRY_MIN })).filter((b) => b.actionId === action.id);
   const buildSeconds = (performance.now() - t0) / 1000;
   const letterIds = built.flatMap((b) => b.letterIds);
   progress(`[delivery: digest] ${built.length} batch(es), ${letterIds.length} letters built in ${fmt(buildSeconds, 2)} s`);
@@ -502,7 +503,7 @@ export async function everyNDelivery(
   await insertConfirmed(pool, action.id, opts.signatures, (done) => progress(`[delivery: every N] ${fmt(done)}/${fmt(opts.signatures)} confirmed signatures written`));
   await pool.query(`UPDATE actions SET delivery_policy = 'EVERY_N', delivery_every_n = $2 WHERE id = $1`, [action.id, opts.everyN]);
   await sink.ask('reset');
-  const deps = { pool, queues, mailDomain: 'chorus.example.org', maxBatch: opts.everyN };
+  const deps = { pool, queues, mailDomain: 'chorus.example.org', maxBatch: opts.everyN, countryMin: loadConfig().PUBLIC_COUNTRY_MIN };
   await queues.delivery.pause();
   const t0 = performance.now();
   let batches = 0;

@@ -13,6 +13,7 @@ import { confirmationToken } from '../../server/src/signature/signature.service.
 import { myDataToken, unsubscribeToken } from '../../server/src/supporter/supporter.service.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
+import { loadConfig } from '../../server/src/config/config.ts';
 
 const PETITION = 'uzbekistan-let-the-rapporteur-in';
 const LETTER = 'kazakhstan-independent-investigations';
@@ -51,7 +52,7 @@ beforeAll(async () => {
   const confirmed = await fetch(`${platform.baseUrl}/api/confirmations/${tokens.confirm}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   expect(confirmed.status).toBe(200);
   const { rows: action } = await pool.query<{ action_id: string }>('SELECT action_id FROM signatures WHERE id = $1', [rows[0]!.sig]);
-  await buildBatch({ pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, action[0]!.action_id, 'forms-property');
+  await buildBatch({ pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: loadConfig().PUBLIC_COUNTRY_MIN }, action[0]!.action_id, 'forms-property');
   // the platform's own batcher may have claimed the signature first (it runs every 500 ms
   // here); either batch carries it, once that batcher's statement has committed
   let letters: { id: string }[] = [];

@@ -59,7 +59,7 @@ async function sign(fx: Fixture, country: string, n: number, extra: Record<strin
 
 /** The workers' batcher, once, as it runs every BATCH_INTERVAL_MS (its country minimum from the configuration) */
 async function batcherRun(fx: Fixture): Promise<BuiltBatch[]> {
-  const built = await buildDueBatches({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' });
+  const built = await buildDueBatches({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN });
   return built.filter((b) => b.actionId === fx.action.id);
 }
 

@@ -90,7 +90,7 @@ async function deliver(signers: Record<string, unknown>[]): Promise<{ received: 
     // confirmed as the owner's button does (the sign-up's name, country and consents become hers)
     await confirmSignatures(h.db.pool, `p.canonical_email = lower($1) AND s.action_id = $2`, [email, fx.action.id]);
   }
-  const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+  const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
   expect(built).toMatchObject({ signatureCount: signers.length });
   const letters = await h.db.pool.query<{ id: string; target_id: string }>(`SELECT id, target_id FROM letters WHERE batch_id = $1`, [built!.batchId]);
   const received: Received[] = [];

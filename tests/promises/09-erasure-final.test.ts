@@ -49,7 +49,7 @@ describe('promise 9: erasure is final', () => {
     const after = await h.db.pool.query(`SELECT status, confirmed_at FROM signatures WHERE id = $1`, [pending.id]);
     expect(after.rows[0]).toMatchObject({ status: 'INVALIDATED', confirmed_at: null });
     // nothing owed to officials for them
-    const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     expect(batch).toBeNull();
   });
 
@@ -89,7 +89,7 @@ describe('promise 9: erasure is final', () => {
     expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${confirmationToken(tokenDeps(Date.now()), signatureId)}`, payload: {} })).statusCode).toBe(200);
 
     // the letter goes out, naming them, with their own words; the packet link stays valid for the official
-    const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const letterId = batch!.letterIds[0]!;
     await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now(), attempts = 1 WHERE id = $1`, [letterId]);
     const packet = packetToken(h.secret, letterId, new Date());

@@ -60,7 +60,7 @@ describe('promise 14: an answer as written', () => {
     const email = uniqueEmail('hears');
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, consentContact: true }) })).statusCode).toBe(202);
     await confirmSignatures(h.db.pool, `p.canonical_email = lower($1)`, [email]);
-    const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const letterId = batch!.letterIds[0]!;
     await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now(), attempts = 1 WHERE id = $1`, [letterId]);
     const token = packetToken(h.secret, letterId, new Date());

@@ -52,7 +52,7 @@ export async function startBounceWorld(): Promise<BounceWorld> {
     await h.cache.refresh();
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody() })).statusCode).toBe(202);
     await h.db.pool.query(`UPDATE signatures SET status = 'CONFIRMED', confirmed_at = now() WHERE action_id = $1`, [fx.action.id]);
-    const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: DOMAIN }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: DOMAIN, countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const id = built!.letterIds[0]!;
     const outcome = await deliverLetter(
       {

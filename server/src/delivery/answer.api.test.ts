@@ -66,7 +66,7 @@ async function deliveredAction() {
      SELECT id, 'CONTACT', false, 'test', now() + interval '1 second' FROM supporters WHERE canonical_email = lower($1)`,
     [signers.fr.email],
   );
-  const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+  const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
   const letterId = batch!.letterIds[0]!;
   await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now() - interval '2 hours', attempts = 1 WHERE id = $1`, [letterId]);
   return { fx, signers, letterId, token: packetToken(h.secret, letterId, new Date()) };

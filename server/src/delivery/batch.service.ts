@@ -3,13 +3,12 @@
 // the letters' ids. If the enqueue is lost, the sweeper finds the PENDING letters.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { inTransaction } from '../db/db.ts';
+import { sql } from 'kysely';
+import { ActionStatus, inTransaction, qb, SignatureStatus, TargetMode } from '../db/db.ts';
 import type { Queues } from '../queue/queue.ts';
 import { deliveryDue, sendsInOfficeHours } from './delivery.policy.ts';
 import { nextOfficeOpening } from './office-hours.ts';
-import { owedByCountrySql } from './country-minimum.ts';
-import type { DeliveryPolicy } from '../generated/kysely/enums.ts';
-import { loadConfig } from '../config/config.ts';
+import { owedByCountry } from './country-minimum.ts';
 
 const BATCHER_LOCK = 7_310_002;
 
@@ -22,13 +21,9 @@ export interface BatchDeps {
   maxBatch?: number;
   /**
    * PUBLIC_COUNTRY_MIN: in a BY_SIGNER_COUNTRY action, a country's signers wait until at least
-   * this many are owed a letter (country-minimum.ts); from the configuration when absent
+   * this many are owed a letter (country-minimum.ts)
    */
-  countryMin?: number;
-}
-
-function countryMinOf(deps: Pick<BatchDeps, 'countryMin'>): number {
-  return deps.countryMin ?? loadConfig().PUBLIC_COUNTRY_MIN;
+  countryMin: number;
 }
 
 export interface BuiltBatch {
@@ -42,30 +37,56 @@ export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
   const now = (deps.clock ?? (() => new Date()))();
   // `undelivered` is what a delivery made now would carry: the signatures held for their
   // country's minimum (country-minimum.ts) are not owed to the policy yet
-  const { rows: candidates } = await deps.pool.query<{
-    id: string;
-    status: 'PUBLISHED' | 'CLOSED';
-    delivery_policy: DeliveryPolicy;
-    delivery_every_n: number;
-    milestones: number[];
-    undelivered: number;
-    confirmed_total: number;
-    last_batch_at: Date | null;
-    last_batch_total: number | null;
-  }>(
-    `SELECT a.id, a.status, a.delivery_policy, a.delivery_every_n, a.milestones, u.undelivered,
-            (SELECT count(*)::int FROM signatures c WHERE c.action_id = a.id AND c.status = 'CONFIRMED') AS confirmed_total,
-            lb.created_at AS last_batch_at, lb.total_count AS last_batch_total
-     FROM actions a
-     CROSS JOIN LATERAL (SELECT COALESCE(sum(w.n) FILTER (WHERE w.may_go), 0)::int AS undelivered
-                         FROM (${owedByCountrySql('a.id', 'a.target_mode', '$1::int')}) w) u
-     LEFT JOIN LATERAL (SELECT created_at, total_count FROM delivery_batches b WHERE b.action_id = a.id
-                        ORDER BY created_at DESC LIMIT 1) lb ON true
-     WHERE a.status IN ('PUBLISHED', 'CLOSED') AND NOT a.delivery_paused
-       AND EXISTS (SELECT 1 FROM signatures s WHERE s.action_id = a.id AND s.status = 'CONFIRMED' AND s.batch_id IS NULL)
-       AND u.undelivered > 0`,
-    [countryMinOf(deps)],
-  );
+  const candidates = await qb(deps.pool)
+    .selectFrom('actions as a')
+    .crossJoinLateral((eb) =>
+      eb
+        .selectFrom(owedByCountry(eb.ref('a.id'), eb.ref('a.target_mode'), deps.countryMin).as('w'))
+        .select((e) => e.cast<number>(e.fn.coalesce(e.fn.sum('w.n').filterWhere('w.may_go', '=', true), e.lit(0)), 'integer').as('undelivered'))
+        .as('u'),
+    )
+    .leftJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('delivery_batches as b')
+          .select(['b.created_at', 'b.total_count'])
+          .whereRef('b.action_id', '=', 'a.id')
+          .orderBy('b.created_at', 'desc')
+          .limit(1)
+          .as('lb'),
+      (join) => join.onTrue(),
+    )
+    .select((eb) => [
+      'a.id',
+      'a.status',
+      'a.delivery_policy',
+      'a.delivery_every_n',
+      'a.milestones',
+      'u.undelivered',
+      eb
+        .selectFrom('signatures as c')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .whereRef('c.action_id', '=', 'a.id')
+        .where('c.status', '=', SignatureStatus.CONFIRMED)
+        .$asScalar()
+        .$notNull()
+        .as('confirmed_total'),
+      'lb.created_at as last_batch_at',
+      'lb.total_count as last_batch_total',
+    ])
+    .where('a.status', 'in', [ActionStatus.PUBLISHED, ActionStatus.CLOSED])
+    .where('a.delivery_paused', '=', false)
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('signatures as s')
+          .select(sql.lit(1).as('one'))
+          .whereRef('s.action_id', '=', 'a.id')
+          .where('s.status', '=', SignatureStatus.CONFIRMED)
+          .where('s.batch_id', 'is', null),
+      ),
+    )
+    .where('u.undelivered', '>', 0)
+    .execute();
   const built: BuiltBatch[] = [];
   for (const a of candidates) {
     const due = deliveryDue({
@@ -80,8 +101,8 @@ export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
       now,
     });
     if (!due) continue;
-    const reason = a.status === 'CLOSED' ? 'close' : a.delivery_policy.toLowerCase();
-    const batch = await buildBatch(deps, a.id, reason, { officeHours: sendsInOfficeHours(a.delivery_policy) && a.status !== 'CLOSED' });
+    const reason = a.status === ActionStatus.CLOSED ? 'close' : a.delivery_policy.toLowerCase();
+    const batch = await buildBatch(deps, a.id, reason, { officeHours: sendsInOfficeHours(a.delivery_policy) && a.status !== ActionStatus.CLOSED });
     if (batch) built.push(batch);
   }
   return built;
@@ -127,27 +148,26 @@ export async function writeBatch(
   opts: Pick<BatchOptions, 'officeHours'>,
 ): Promise<(BuiltBatch & { jobs: { id: string; attempts: number; delayMs: number }[] }) | null> {
   const now = (deps.clock ?? (() => new Date()))();
-  const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [BATCHER_LOCK, actionId]);
+  const k = qb(client);
+  const lock = await sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${BATCHER_LOCK}, hashtext(${actionId})) AS ok`.execute(k);
   if (!lock.rows[0]?.ok) return null;
-  const action = await client.query<{ target_mode: string; default_locale: string; locales: string[] }>(
-    `SELECT target_mode, default_locale, ARRAY(SELECT locale FROM action_texts WHERE action_id = a.id) AS locales
-     FROM actions a WHERE id = $1`,
-    [actionId],
-  );
-  const { target_mode, default_locale, locales } = action.rows[0]!;
-  const targets = await client.query<{
-    id: string;
-    country: string | null;
-    language: string;
-    timezone: string;
-    office_opens_at: number;
-    office_closes_at: number;
-  }>(
-    `SELECT t.id, t.country, t.language, t.timezone, t.office_opens_at, t.office_closes_at
-     FROM action_targets at JOIN targets t ON t.id = at.target_id
-     WHERE at.action_id = $1 ORDER BY at.position, t.name`,
-    [actionId],
-  );
+  const { target_mode, default_locale, locales } = await k
+    .selectFrom('actions as a')
+    .select((eb) => [
+      'a.target_mode',
+      'a.default_locale',
+      sql<string[]>`ARRAY(${eb.selectFrom('action_texts as t').select('t.locale').whereRef('t.action_id', '=', 'a.id')})`.as('locales'),
+    ])
+    .where('a.id', '=', actionId)
+    .executeTakeFirstOrThrow();
+  const targets = await k
+    .selectFrom('action_targets as at')
+    .innerJoin('targets as t', 't.id', 'at.target_id')
+    .select(['t.id', 't.country', 't.language', 't.timezone', 't.office_opens_at', 't.office_closes_at'])
+    .where('at.action_id', '=', actionId)
+    .orderBy('at.position')
+    .orderBy('t.name')
+    .execute();
 
   // One statement claims the owed signatures, records the batch and marks them as its own,
   // and answers how many came from each country (what the letters need), so no list of ids
@@ -158,36 +178,75 @@ export async function writeBatch(
   // In a BY_SIGNER_COUNTRY action only the signatures of countries that reached the minimum
   // are claimed (country-minimum.ts); the others wait, in no batch, for their country.
   const batchId = randomUUID();
-  const claimed = await client.query<{ country: string; n: number }>(
-    `WITH may_go AS (
-       SELECT w.country FROM (${owedByCountrySql('$1', '$6::text', '$7::int')}) w WHERE w.may_go
-     ), claimed AS (
-       SELECT id FROM signatures
-       WHERE action_id = $1 AND status = 'CONFIRMED' AND batch_id IS NULL AND country IN (SELECT country FROM may_go)
-       ORDER BY confirmed_at LIMIT $2 FOR UPDATE SKIP LOCKED
-     ), batch AS (
-       INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at)
-       SELECT $3, $1, $4, count(*),
-              GREATEST(count(*), COALESCE((SELECT confirmed_count FROM action_stats WHERE action_id = $1), 0)
-                                 + (SELECT count(*) FROM signatures
-                                    WHERE action_id = $1 AND status = 'CONFIRMED' AND counted_at IS NULL)),
-              $5
-       FROM claimed HAVING count(*) > 0
-       RETURNING id
-     ), marked AS (
-       UPDATE signatures s SET batch_id = b.id FROM claimed c, batch b WHERE s.id = c.id RETURNING s.country
-     )
-     SELECT country, count(*)::int AS n FROM marked GROUP BY country`,
-    [actionId, deps.maxBatch ?? 100_000, batchId, reason, now, target_mode, countryMinOf(deps)],
-  );
-  if (claimed.rows.length === 0) return null;
-  const byCountry = new Map(claimed.rows.map((r) => [r.country, r.n]));
-  const signatureCount = claimed.rows.reduce((a, r) => a + r.n, 0);
+  const claimed = await k
+    .with('may_go', (db) =>
+      db
+        .selectFrom(owedByCountry(sql.val(actionId), sql.val(target_mode), deps.countryMin).as('w'))
+        .select('w.country')
+        .where('w.may_go', '=', true),
+    )
+    .with('claimed', (db) =>
+      db
+        .selectFrom('signatures')
+        .select('id')
+        .where('action_id', '=', actionId)
+        .where('status', '=', SignatureStatus.CONFIRMED)
+        .where('batch_id', 'is', null)
+        .where('country', 'in', db.selectFrom('may_go').select('may_go.country'))
+        .orderBy('confirmed_at')
+        .limit(deps.maxBatch ?? 100_000)
+        .forUpdate()
+        .skipLocked(),
+    )
+    .with('batch', (db) =>
+      db
+        .insertInto('delivery_batches')
+        .columns(['id', 'action_id', 'reason', 'signature_count', 'total_count', 'created_at'])
+        .expression((eb) =>
+          eb
+            .selectFrom('claimed')
+            .select([
+              eb.val(batchId).as('id'),
+              eb.val(actionId).as('action_id'),
+              eb.val(reason).as('reason'),
+              eb.fn.countAll<number>().as('signature_count'),
+              // the confirmed total: the public count plus the confirmations not folded into it yet
+              sql<number>`GREATEST(count(*), ${eb.fn.coalesce(
+                eb.selectFrom('action_stats').select('confirmed_count').where('action_id', '=', actionId).$asScalar(),
+                eb.lit(0),
+              )} + ${eb
+                .selectFrom('signatures')
+                .select(eb.fn.countAll().as('n'))
+                .where('action_id', '=', actionId)
+                .where('status', '=', SignatureStatus.CONFIRMED)
+                .where('counted_at', 'is', null)
+                .$asScalar()})`.as('total_count'),
+              eb.val(now).as('created_at'),
+            ])
+            .having(eb.fn.countAll(), '>', 0),
+        )
+        .returning('id'),
+    )
+    .with('marked', (db) =>
+      db
+        .updateTable('signatures as s')
+        .from(['claimed as c', 'batch as b'])
+        .set((eb) => ({ batch_id: eb.ref('b.id') }))
+        .whereRef('s.id', '=', 'c.id')
+        .returning('s.country'),
+    )
+    .selectFrom('marked')
+    .select(['marked.country', sql<number>`count(*)::int`.as('n')])
+    .groupBy('marked.country')
+    .execute();
+  if (claimed.length === 0) return null;
+  const byCountry = new Map(claimed.map((r) => [r.country, r.n]));
+  const signatureCount = claimed.reduce((a, r) => a + r.n, 0);
 
   const letters: { id: string; target: string; count: number; locale: string; messageId: string; due: Date }[] = [];
-  for (const t of targets.rows) {
+  for (const t of targets) {
     const count =
-      target_mode === 'BY_SIGNER_COUNTRY' ? (t.country === null ? 0 : (byCountry.get(t.country) ?? 0)) : signatureCount;
+      target_mode === TargetMode.BY_SIGNER_COUNTRY ? (t.country === null ? 0 : (byCountry.get(t.country) ?? 0)) : signatureCount;
     if (count === 0) continue;
     const id = randomUUID();
     letters.push({
@@ -202,21 +261,21 @@ export async function writeBatch(
     });
   }
   if (letters.length > 0) {
-    await client.query(
-      `INSERT INTO letters (id, batch_id, target_id, signature_count, locale, message_id, next_attempt_at, created_at)
-       SELECT i, $1, t, c, l, m, d, $8
-       FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::varchar[], $6::varchar[], $7::timestamptz[]) AS x(i, t, c, l, m, d)`,
-      [
-        batchId,
-        letters.map((l) => l.id),
-        letters.map((l) => l.target),
-        letters.map((l) => l.count),
-        letters.map((l) => l.locale),
-        letters.map((l) => l.messageId),
-        letters.map((l) => l.due),
-        now,
-      ],
-    );
+    await k
+      .insertInto('letters')
+      .values(
+        letters.map((l) => ({
+          id: l.id,
+          batch_id: batchId,
+          target_id: l.target,
+          signature_count: l.count,
+          locale: l.locale,
+          message_id: l.messageId,
+          next_attempt_at: l.due,
+          created_at: now,
+        })),
+      )
+      .execute();
   }
   return {
     batchId,

@@ -56,7 +56,7 @@ async function sentLetter() {
   const body = signBody();
   await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: body });
   await confirmSignatures(h.db.pool, 's.action_id = $1', [fx.action.id]);
-  const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+  const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
   const id = built!.letterIds[0]!;
   await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now() WHERE id = $1`, [id]);
   return { id, targetId: fx.targets[0]!.id };

@@ -78,22 +78,3 @@ export function owedAndHeld(action: Expression<string>, targetMode: Expression<T
       e.cast<number>(e.fn.coalesce(e.fn.sum('w.n').filterWhere((f) => f.not(f.ref('w.may_go'))), e.lit(0)), 'integer').as('held'),
     ]);
 }
-
-// The same rule as SQL text, for the batcher's claim (batch.service.ts), which is one statement
-// of hand-numbered parameters: `action`, `targetMode` and `min` are SQL expressions there (its
-// parameters). Keep it in step with countryReached and owedByCountry above.
-
-/** SQL, boolean: countryReached, as text. */
-function countryReachedSql(action: string, country: string, min: string): string {
-  return `((SELECT count(*) FROM (SELECT 1 FROM signatures cm
-             WHERE cm.action_id = ${action} AND cm.country = ${country} AND (cm.status = 'CONFIRMED' OR cm.batch_id IS NOT NULL)
-             LIMIT ${min}) cm) >= ${min})`;
-}
-
-/** SQL, rows (country, n, may_go): owedByCountry, as text. */
-export function owedByCountrySql(action: string, targetMode: string, min: string): string {
-  return `SELECT o.country, o.n, (${targetMode} <> 'BY_SIGNER_COUNTRY' OR ${countryReachedSql(action, 'o.country', min)}) AS may_go
-          FROM (SELECT s.country, count(*)::int AS n FROM signatures s
-                WHERE s.action_id = ${action} AND s.status = 'CONFIRMED' AND s.batch_id IS NULL
-                GROUP BY s.country) o`;
-}

@@ -159,7 +159,7 @@ describe('pause and resume', () => {
     expect(pause.json()).toEqual({ paused: true });
     expect(await lastAudit(fx.action.id)).toMatchObject({ verb: 'delivery_paused', after: { paused: true } });
 
-    const deps = { pool: h.db.pool, queues: noQueue, mailDomain: 'chorus.example.org' };
+    const deps = { pool: h.db.pool, queues: noQueue, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN };
     const built = await buildDueBatches(deps);
     expect(built.map((b) => b.actionId)).not.toContain(fx.action.id);
     expect(await counts(fx.action.id)).toMatchObject({ batches: 0, batched: 0 });

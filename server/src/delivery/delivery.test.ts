@@ -98,11 +98,11 @@ describe('batching and delivery', () => {
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('a'), country: 'CA' }));
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('b'), country: 'MX' }));
 
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     expect(built).toMatchObject({ signatureCount: 2 });
     expect(built!.letterIds).toHaveLength(2);
     expect(enqueued.map((e) => e.id).sort()).toEqual([...built!.letterIds].sort());
-    expect(await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test')).toBeNull();
+    expect(await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test')).toBeNull();
 
     for (const id of built!.letterIds) {
       expect(await deliverLetter(letterDeps(), id)).toBe('sent');
@@ -133,7 +133,7 @@ describe('batching and delivery', () => {
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('n1'), firstName: 'Named', lastName: 'Abroad', country: 'FR', consentNamed: true }));
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('n2'), firstName: 'Named', lastName: 'AtHome', country: 'UZ', consentNamed: true }));
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('n3'), firstName: 'Quiet', lastName: 'Person', country: 'FR' }));
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     await deliverLetter(letterDeps(), built!.letterIds[0]!);
     const [mail] = mailbox.messages();
     expect(mail!.text).toContain('Named Abroad');
@@ -156,7 +156,7 @@ describe('batching and delivery', () => {
       signBody({ email: uniqueEmail('h2'), firstName: 'HomeExplicit', lastName: 'Brave', country: 'MX', consentNamed: true, consentNamedToOwnCountry: true }),
     );
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('h3'), firstName: 'HomeWriter', country: 'MX', letterBody: 'Quiet words from home.' }));
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     await deliverLetter(letterDeps(), built!.letterIds[0]!);
     const [mail] = mailbox.messages();
     expect(mail!.text).toContain(preview.previews[0].text.trim());
@@ -178,7 +178,7 @@ describe('batching and delivery', () => {
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('c1'), firstName: 'Keeps', lastName: 'Name', country: 'FR', consentNamed: true }));
     const leaving = uniqueEmail('c2');
     await signAndConfirm(fx.action.slug, signBody({ email: leaving, firstName: 'Leaves', lastName: 'Soon', country: 'FR', consentNamed: true }));
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const reads: string[] = [];
     const cache = createBatchSignerCache();
     const counting: BatchSignerCache = { get: (key, stamp, read) => cache.get(key, stamp, () => (reads.push(key), read())) };
@@ -203,7 +203,7 @@ describe('batching and delivery', () => {
       fx2.action.slug,
       signBody({ email: uniqueEmail('c3'), firstName: 'Stays', lastName: 'Here', country: 'FR', consentNamed: true, letterBody: 'My own words.' }),
     );
-    const built2 = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx2.action.id, 'test');
+    const built2 = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx2.action.id, 'test');
     reads.length = 0;
     mailbox.clear();
     for (const id of built2!.letterIds) expect(await deliverLetter(deps, id)).toBe('sent');
@@ -221,7 +221,7 @@ describe('batching and delivery', () => {
     await signAndConfirm(everyN.action.slug, signBody({ email: uniqueEmail('e1') }));
     await signAndConfirm(everyN.action.slug, signBody({ email: uniqueEmail('e2') }));
     await signAndConfirm(immediate.action.slug, signBody({ email: uniqueEmail('i1') }));
-    const deps = { pool: h.db.pool, queues, mailDomain: 'chorus.example.org' };
+    const deps = { pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN };
     let built = await buildDueBatches(deps);
     expect(built.map((b) => b.actionId)).toContain(immediate.action.id);
     expect(built.map((b) => b.actionId)).not.toContain(everyN.action.id);
@@ -234,7 +234,7 @@ describe('batching and delivery', () => {
     const fx = await createAction(h.db, { targets: [{ country: 'KZ', language: 'en' }] });
     await h.cache.refresh();
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('f') }));
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const id = built!.letterIds[0]!;
     const refusing = { sendMail: async () => Promise.reject(Object.assign(new Error('550 no such mailbox'), { responseCode: 550, response: '550 5.1.1 no such mailbox' })) } as unknown as Mailer;
     const busy = { sendMail: async () => Promise.reject(Object.assign(new Error('451 try later'), { responseCode: 451, response: '451 4.3.0 try later' })) } as unknown as Mailer;
@@ -260,7 +260,7 @@ describe('batching and delivery', () => {
     const fx = await createAction(h.db);
     await h.cache.refresh();
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('swallowed') }));
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const id = built!.letterIds[0]!;
     await h.db.pool.query(`UPDATE letters SET next_attempt_at = now() - interval '1 minute' WHERE id = $1`, [id]);
     // the job is taken and finished by something that did not send it (another installation on
@@ -296,7 +296,7 @@ describe('batching and delivery', () => {
     const fx = await createAction(h.db);
     await h.cache.refresh();
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('s') }));
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const id = built!.letterIds[0]!;
     // a worker claimed it and died before SMTP answered
     await h.db.pool.query(`UPDATE letters SET status = 'SUBMITTING', submitting_at = now() - interval '10 minutes', attempts = 1 WHERE id = $1`, [id]);

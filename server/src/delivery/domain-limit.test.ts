@@ -107,7 +107,7 @@ describe('deliverLetter under the domain limit', () => {
     await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [email]);
     const enqueued: { id: string; attempts: number; delayMs?: number }[] = [];
     const queues = { enqueueLetters: async (l: typeof enqueued) => void enqueued.push(...l) };
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     expect(built!.letterIds).toHaveLength(3);
     enqueued.length = 0;
 
@@ -156,7 +156,7 @@ describe('deliverLetter under the domain limit', () => {
     expect(res.statusCode).toBe(202);
     await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [email]);
     const queues = { enqueueLetters: async () => {} };
-    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const id = built!.letterIds[0]!;
     const now = new Date(windowStart + 40_000);
     await h.db.pool.query(`UPDATE letters SET status = 'SUBMITTING', attempts = 1, submitting_at = $2 WHERE id = $1`, [

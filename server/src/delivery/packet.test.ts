@@ -72,7 +72,7 @@ async function deliveredFixture() {
   for (const name of ['=HYPERLINK("x")', '+cmd', '-1+1', '@SUM']) {
     await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('formula'), firstName: name, lastName: 'Z', country: 'DE', consentNamed: true }));
   }
-  const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+  const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
   expect(built).toMatchObject({ signatureCount: 8 });
   const letters = await h.db.pool.query<{ id: string; target_id: string }>(`SELECT id, target_id FROM letters WHERE batch_id = $1`, [built!.batchId]);
   const uzLetter = letters.rows.find((l) => l.target_id === fx.targets[0]!.id)!.id;
@@ -276,7 +276,7 @@ describe('public ledger', () => {
     await h.db.pool.query(`UPDATE answers SET status = 'PUBLISHED', published_at = now() WHERE letter_id = $1`, [g.uzLetter]);
     // a pending letter of a later batch: made, not accepted
     await signAndConfirm(g.fx.action.slug, signBody({ email: uniqueEmail('later'), country: 'FR' }));
-    const later = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org' }, g.fx.action.id, 'test');
+    const later = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, g.fx.action.id, 'test');
     expect(later!.letterIds).toHaveLength(2);
     await h.cache.refresh();
 

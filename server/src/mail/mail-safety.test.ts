@@ -112,7 +112,7 @@ describe('no header injection, member text escaped', () => {
       [email, `Mine${INJECT}`, `My words ${HTML}${INJECT}`, `Eve${INJECT}`, HTML],
     );
     await confirmSignatures(h.db.pool, 'p.canonical_email = $1', [email]);
-    const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     expect(built).not.toBeNull();
     const { rows: letters } = await h.db.pool.query<{ id: string }>('SELECT id FROM letters WHERE batch_id = $1', [built!.batchId]);
     for (const l of letters) {

@@ -223,7 +223,7 @@ describe('letters', () => {
     await h.cache.refresh();
     await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody() });
     await confirmSignatures(h.db.pool, 's.action_id = $1', [fx.action.id]);
-    const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org' }, fx.action.id, 'test');
+    const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const letterId = built!.letterIds[0]!;
     const mailer = createTransport({ host: '127.0.0.1', port: mailbox.smtpPort, secure: false, ignoreTLS: true });
     const outcome = await deliverLetter(
