@@ -7,11 +7,12 @@ import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import { previewInputSchema, previewLetters, previewSchema } from '../../letter/letter-preview.service.ts';
 import { errorSchema, localeQuery, publicCountryFields, slugParam } from './schemas.ts';
 import { admitSigning, shedSigning, type LoadShedderOptions, type ShedSignals } from '../load-shedding.ts';
+import { ActionKind, ActionStatus, LetterStatus, TargetMode } from '../../db/db.ts';
 
 const actionSummary = z.object({
   slug: z.string(),
-  kind: z.enum(['PETITION', 'LETTER']),
-  status: z.enum(['DRAFT', 'PUBLISHED', 'CLOSED', 'ARCHIVED']),
+  kind: z.enum(ActionKind),
+  status: z.enum(ActionStatus),
   locale: z.string(),
   title: z.string(),
   summary: z.string(),
@@ -30,7 +31,7 @@ const actionDetail = actionSummary.extend({
   maxLetterLength: z.number().int(),
   availableLocales: z.array(z.string()),
   ...publicCountryFields,
-  targetMode: z.enum(['FIXED', 'BY_SIGNER_COUNTRY']),
+  targetMode: z.enum(TargetMode),
   targets: z.array(z.object({ name: z.string(), title: z.string(), organisation: z.string(), country: z.string().nullable() })),
   wall: z
     .array(z.object({ firstName: z.string(), country: z.string(), at: z.string().describe('the day only, YYYY-MM-DD (UTC)') }))
@@ -59,7 +60,7 @@ const actionDetail = actionSummary.extend({
         opened: z.boolean().describe('the packet link in the letter was fetched (a link scanner counts)'),
         answered: z.boolean().describe('a published answer exists'),
         responseSeconds: z.number().int().nullable().describe('seconds from the delivery (first letter of the batch accepted) to the published answer'),
-        status: z.enum(['PENDING', 'SUBMITTING', 'SENT', 'FAILED', 'BOUNCED']),
+        status: z.enum(LetterStatus),
       }),
     )
     .describe('proof of delivery: the latest 50 letters, newest first'),

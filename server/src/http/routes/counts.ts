@@ -8,12 +8,13 @@ import { z } from 'zod';
 import type { ActionCache } from '../../action/action.service.ts';
 import { notFound } from '../../shared/errors.ts';
 import { errorSchema, slugParam } from './schemas.ts';
+import { ActionStatus } from '../../db/db.ts';
 
 const actionCount = z.object({
   slug: z.string(),
   count: z.number().int().describe('confirmed signatures'),
   goal: z.number().int(),
-  status: z.enum(['DRAFT', 'PUBLISHED', 'CLOSED', 'ARCHIVED']),
+  status: z.enum(ActionStatus),
 });
 
 /** Sends body with a strong ETag of its bytes, or 304 when the client has it already. */

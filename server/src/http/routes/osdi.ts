@@ -12,6 +12,7 @@ import { signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import type { AbuseGuard } from '../../abuse/abuse.service.ts';
 import { errorSchema } from './schemas.ts';
+import { ActionKind } from '../../db/db.ts';
 
 export interface OsdiDeps {
   keys: ApiKeyDeps;
@@ -98,7 +99,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       },
     },
     async (req, reply) => {
-      const all = osdi.actionsOfKind(opts.cache, 'PETITION');
+      const all = osdi.actionsOfKind(opts.cache, ActionKind.PETITION);
       const p = req.query;
       const items = all.slice((p.page - 1) * p.per_page, p.page * p.per_page).map((a) => osdi.toPetition(h, opts.cache, a, opts.publicBaseUrl));
       return send(reply, h.collection('/petitions', 'osdi:petitions', items, all.length, p));
@@ -112,7 +113,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       schema: { summary: 'One OSDI petition', tags, security, params: osdi.uuidParam, response: { 200: hal(osdi.osdiPetitionSchema, 'The petition'), ...errors } },
     },
     async (req, reply) => {
-      const a = osdi.actionById(opts.cache, req.params.id, 'PETITION');
+      const a = osdi.actionById(opts.cache, req.params.id, ActionKind.PETITION);
       if (!a) throw notFound('petition_not_found', 'No such petition');
       return send(reply, osdi.toPetition(h, opts.cache, a, opts.publicBaseUrl));
     },
@@ -135,7 +136,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       },
     },
     async (req, reply) => {
-      const a = osdi.actionById(opts.cache, req.params.id, 'PETITION');
+      const a = osdi.actionById(opts.cache, req.params.id, ActionKind.PETITION);
       if (!a) throw notFound('petition_not_found', 'No such petition');
       const { rows, total } = await osdi.actionSignatures(opts.keys.pool, a.id, req.query);
       const items = rows.map((r) => osdi.toSignature(h, a.id, r));
@@ -156,7 +157,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       },
     },
     async (req, reply) => {
-      const a = osdi.actionById(opts.cache, req.params.id, 'PETITION');
+      const a = osdi.actionById(opts.cache, req.params.id, ActionKind.PETITION);
       const r = a && (await osdi.oneSignature(opts.keys.pool, a.id, req.params.signatureId));
       if (!a || !r) throw notFound('signature_not_found', 'No such confirmed signature');
       return send(reply, osdi.toSignature(h, a.id, r));
@@ -178,7 +179,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       },
     },
     async (req, reply) => {
-      const all = osdi.actionsOfKind(opts.cache, 'LETTER');
+      const all = osdi.actionsOfKind(opts.cache, ActionKind.LETTER);
       const p = req.query;
       const items = all.slice((p.page - 1) * p.per_page, p.page * p.per_page).map((a) => osdi.toAdvocacyCampaign(h, opts.cache, a, opts.publicBaseUrl));
       return send(reply, h.collection('/advocacy_campaigns', 'osdi:advocacy_campaigns', items, all.length, p));
@@ -192,7 +193,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       schema: { summary: 'One OSDI advocacy campaign', tags, security, params: osdi.uuidParam, response: { 200: hal(osdi.osdiAdvocacyCampaignSchema, 'The advocacy campaign'), ...errors } },
     },
     async (req, reply) => {
-      const a = osdi.actionById(opts.cache, req.params.id, 'LETTER');
+      const a = osdi.actionById(opts.cache, req.params.id, ActionKind.LETTER);
       if (!a) throw notFound('advocacy_campaign_not_found', 'No such advocacy campaign');
       return send(reply, osdi.toAdvocacyCampaign(h, opts.cache, a, opts.publicBaseUrl));
     },
@@ -213,7 +214,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       },
     },
     async (req, reply) => {
-      const a = osdi.actionById(opts.cache, req.params.id, 'LETTER');
+      const a = osdi.actionById(opts.cache, req.params.id, ActionKind.LETTER);
       if (!a) throw notFound('advocacy_campaign_not_found', 'No such advocacy campaign');
       const { rows, total } = await osdi.actionSignatures(opts.keys.pool, a.id, req.query);
       const items = rows.map((r) => osdi.toOutreach(h, a, r));
@@ -234,7 +235,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
       },
     },
     async (req, reply) => {
-      const a = osdi.actionById(opts.cache, req.params.id, 'LETTER');
+      const a = osdi.actionById(opts.cache, req.params.id, ActionKind.LETTER);
       const r = a && (await osdi.oneSignature(opts.keys.pool, a.id, req.params.outreachId));
       if (!a || !r) throw notFound('outreach_not_found', 'No such confirmed outreach');
       return send(reply, osdi.toOutreach(h, a, r));
@@ -314,12 +315,12 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
   );
 
   // --- the record helpers ---
-  const recordHelper = (kind: 'PETITION' | 'LETTER') => async (
+  const recordHelper = (kind: ActionKind) => async (
     req: { params: { id: string }; body: z.output<typeof osdi.recordHelperInput>; log: SignatureDeps['log'] } & Pick<FastifyRequest, 'clientIp' | 'apiKey'>,
     reply: FastifyReply,
   ) => {
     const a = osdi.actionById(opts.cache, req.params.id, kind);
-    if (!a) throw notFound(kind === 'PETITION' ? 'petition_not_found' : 'advocacy_campaign_not_found', 'No such action');
+    if (!a) throw notFound(kind === ActionKind.PETITION ? 'petition_not_found' : 'advocacy_campaign_not_found', 'No such action');
     const parsed = signInputSchema.safeParse(osdi.toSignForm(req.body));
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => ({ path: FIELD[String(i.path[0])] ?? i.path.join('.'), message: i.message }));
@@ -351,7 +352,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
         response: helperAnswer,
       },
     },
-    recordHelper('PETITION'),
+    recordHelper(ActionKind.PETITION),
   );
 
   app.post(
@@ -370,6 +371,6 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
         response: helperAnswer,
       },
     },
-    recordHelper('LETTER'),
+    recordHelper(ActionKind.LETTER),
   );
 };

@@ -14,11 +14,12 @@ import { signAcceptedSchema, signInputSchema } from '../../signature/signature.s
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import type { AbuseGuard } from '../../abuse/abuse.service.ts';
 import { errorSchema, localeQuery, publicCountryFields, slugParam } from './schemas.ts';
+import { ActionKind, ActionStatus } from '../../db/db.ts';
 
 export const v1ActionSchema = z.object({
   slug: z.string(),
-  kind: z.enum(['PETITION', 'LETTER']),
-  status: z.enum(['DRAFT', 'PUBLISHED', 'CLOSED', 'ARCHIVED']),
+  kind: z.enum(ActionKind),
+  status: z.enum(ActionStatus),
   title: z.string(),
   summary: z.string(),
   locale: z.string(),

@@ -32,6 +32,7 @@ import {
 } from '../../../action/action.admin.service.ts';
 import { errorSchema } from '../schemas.ts';
 import { READ, WRITE, type AdminDeps } from './roles.ts';
+import { ActionStatus } from '../../../db/db.ts';
 
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };
 
@@ -139,9 +140,9 @@ export const actionAdminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = as
   );
 
   for (const [verb, to] of [
-    ['publish', 'PUBLISHED'],
-    ['close', 'CLOSED'],
-    ['archive', 'ARCHIVED'],
+    ['publish', ActionStatus.PUBLISHED],
+    ['close', ActionStatus.CLOSED],
+    ['archive', ActionStatus.ARCHIVED],
   ] as const) {
     app.post(
       `/actions/:id/${verb}`,

@@ -7,13 +7,14 @@ import { getAnswer, getAttachment, listAnswers, publishAnswer, publishInputSchem
 import { sendAttachment } from '../../../delivery/attachment.ts';
 import { errorSchema } from '../schemas.ts';
 import { READ, WRITE, type AdminDeps } from './roles.ts';
+import { AnswerStatus } from '../../../db/db.ts';
 
 const idParam = z.object({ id: z.string().max(64) });
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };
 
 const answerSchema = z.object({
   id: z.string(),
-  status: z.enum(['RECEIVED', 'PUBLISHED', 'REJECTED']),
+  status: z.enum(AnswerStatus),
   body: z.string(),
   publicSummary: z.string().nullable(),
   receivedAt: z.coerce.date(),
@@ -42,7 +43,7 @@ export const answerRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
         description: 'Those awaiting review first, then newest first. Filter by status and action.',
         tags: ['admin'],
         querystring: z.object({
-          status: z.enum(['RECEIVED', 'PUBLISHED', 'REJECTED']).optional(),
+          status: z.enum(AnswerStatus).optional(),
           action: z.string().max(64).optional(),
           limit: z.coerce.number().int().min(1).max(200).default(100),
         }),
@@ -70,7 +71,7 @@ export const answerRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
         tags: ['admin'],
         params: idParam,
         body: publishInputSchema.nullish(),
-        response: { 200: z.object({ status: z.literal('PUBLISHED'), notificationsOwed: z.number().int() }), ...errors },
+        response: { 200: z.object({ status: z.literal(AnswerStatus.PUBLISHED), notificationsOwed: z.number().int() }), ...errors },
       },
     },
     async (req) => publishAnswer(deps, req.staff!.id, req.params.id, req.body ?? {}),
@@ -85,7 +86,7 @@ export const answerRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
         description: 'Never shown publicly (withdrawn if it was published); emails not yet sent are dropped. Audited.',
         tags: ['admin'],
         params: idParam,
-        response: { 200: z.object({ status: z.literal('REJECTED') }), ...errors },
+        response: { 200: z.object({ status: z.literal(AnswerStatus.REJECTED) }), ...errors },
       },
     },
     async (req) => rejectAnswer(deps, req.staff!.id, req.params.id),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DashboardService } from '../../../insight/dashboard.service.ts';
 import { errorSchema } from '../schemas.ts';
 import { READ, type AdminDeps } from './roles.ts';
+import { ActionKind, ActionStatus, LetterStatus } from '../../../db/db.ts';
 
 const query = z.object({
   range: z.enum(['minute', 'hour', 'day']).default('hour').describe('bucket size: the last 60 minutes, 48 hours or 30 days'),
@@ -20,8 +21,8 @@ const actionLine = totals.extend({
   id: z.string(),
   slug: z.string(),
   title: z.string(),
-  kind: z.enum(['PETITION', 'LETTER']),
-  status: z.enum(['DRAFT', 'PUBLISHED', 'CLOSED', 'ARCHIVED']),
+  kind: z.enum(ActionKind),
+  status: z.enum(ActionStatus),
   goal: z.number().int(),
 });
 const base = {
@@ -48,7 +49,7 @@ const ledgerEntry = z.object({
   bounced: z.boolean(),
   opened: z.boolean(),
   answered: z.boolean(),
-  status: z.enum(['PENDING', 'SUBMITTING', 'SENT', 'FAILED', 'BOUNCED']),
+  status: z.enum(LetterStatus),
 });
 
 export const dashboardRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (app, opts) => {

@@ -18,6 +18,7 @@ import { mailDomain } from '../../../signature/confirmation.service.ts';
 import { recordAudit } from '../../../staff/audit.ts';
 import { errorSchema } from '../schemas.ts';
 import { READ, WRITE, type AdminDeps } from './roles.ts';
+import { LetterStatus } from '../../../db/db.ts';
 
 const idParam = z.object({ id: z.string().max(64) });
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };
@@ -243,7 +244,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async
         description: 'Back to PENDING, due now, and enqueued. 409 unless the letter is FAILED. Audited.',
         tags: ['admin'],
         params: idParam,
-        response: { 200: z.object({ status: z.literal('PENDING'), actionId: z.string() }), ...errors },
+        response: { 200: z.object({ status: z.literal(LetterStatus.PENDING), actionId: z.string() }), ...errors },
       },
     },
     async (req) => retryLetter(deps, req.staff!.id, req.params.id),

@@ -21,6 +21,7 @@ import { isCountryCode } from '../../../shared/countries.ts';
 import { notFound } from '../../../shared/errors.ts';
 import { errorSchema } from '../schemas.ts';
 import { WRITE, type AdminDeps } from './roles.ts';
+import { ExportStatus } from '../../../db/db.ts';
 
 const opt = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());
 
@@ -57,7 +58,7 @@ export const exportFilter = z.object({
 const jobSchema = z.object({
   id: z.string(),
   kind: z.enum(['SIGNATURES', 'LETTERS']),
-  status: z.enum(['RUNNING', 'DONE', 'FAILED', 'EXPIRED']),
+  status: z.enum(ExportStatus),
   filter: z.record(z.string(), z.unknown()),
   total: z.number().int(),
   rowsDone: z.number().int(),

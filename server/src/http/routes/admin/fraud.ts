@@ -10,6 +10,7 @@ import { DashboardService } from '../../../insight/dashboard.service.ts';
 import { invalidateFraud, listWall, previewFraud, setWallHidden, type FraudDeps } from '../../../insight/fraud.service.ts';
 import { errorSchema } from '../schemas.ts';
 import { WRITE, type AdminDeps } from './roles.ts';
+import { SignatureStatus } from '../../../db/db.ts';
 
 /** Form fields arrive as '' when left empty: that means "not set". */
 const opt = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());
@@ -43,14 +44,14 @@ export const fraudFilter = z.object({
       .max(100)
       .regex(/^[^\p{Cc}]*$/u, 'namePattern must not contain control characters'),
   ),
-  status: opt(z.enum(['PENDING', 'CONFIRMED'])),
+  status: opt(z.enum([SignatureStatus.PENDING, SignatureStatus.CONFIRMED])),
 });
 
 const sampleRow = z.object({
   id: z.string(),
   actionSlug: z.string(),
   createdAt: z.string(),
-  status: z.enum(['PENDING', 'CONFIRMED']),
+  status: z.enum([SignatureStatus.PENDING, SignatureStatus.CONFIRMED]),
   firstName: z.string().nullable(),
   emailDomain: z.string().nullable(),
   country: z.string(),
