@@ -133,16 +133,11 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
       if (!sig.rows[0]) continue;
       created++;
       signatureIds.push(sig.rows[0].id);
-      for (const [purpose, granted] of [
-        ['COUNT', true],
-        ['NAMED_DISCLOSURE', p.named],
-        ['CONTACT', p.contact],
-      ] as const) {
-        await client.query(
-          `INSERT INTO consents (supporter_id, signature_id, purpose, granted, wording_version, created_at) VALUES ($1, $2, $3, $4, 'demo-seed', $5)`,
-          [sup.rows[0]!.id, sig.rows[0].id, purpose, granted, confirmedAt],
-        );
-      }
+      await client.query(
+        `INSERT INTO consents (signature_id, supporter_id, named_disclosure, named_to_own_country, public_wall, contact, wording_version, created_at)
+         VALUES ($1, $2, $3, false, false, $4, 'demo-seed', $5)`,
+        [sig.rows[0].id, sup.rows[0]!.id, p.named, p.contact, confirmedAt],
+      );
     }
     const { rows: targetRows } = await client.query<{ id: string; slug: string; timezone: string; office_opens_at: number; office_closes_at: number }>(
       `SELECT t.id, t.slug, t.timezone, t.office_opens_at, t.office_closes_at FROM action_targets at JOIN targets t ON t.id = at.target_id
@@ -191,7 +186,7 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
       // the "an official answered" emails, recorded as sent to the signers who opted in
       await client.query(
         `INSERT INTO answer_notifications (answer_id, supporter_id, locale, requested_at, sent_at)
-         SELECT $1, s.supporter_id, s.locale, $2, $2 FROM signatures s JOIN consents c ON c.signature_id = s.id AND c.purpose = 'CONTACT' AND c.granted
+         SELECT $1, s.supporter_id, s.locale, $2, $2 FROM signatures s JOIN consents c ON c.signature_id = s.id AND c.contact
          WHERE s.id = ANY($3::uuid[]) ON CONFLICT DO NOTHING`,
         [DEMO_ANSWER, new Date(received.getTime() + 3_600_000), signatureIds],
       );
