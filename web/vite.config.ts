@@ -12,8 +12,8 @@ export default defineConfig({
 	},
 	server: {
 		fs: {
-			// $shared lives outside web/ (server/src/shared)
-			allow: ['../server/src/shared']
+			// $shared lives outside web/ (server/src/shared), and its enums are generated from the schema
+			allow: ['../server/src/shared', '../server/src/generated/kysely']
 		}
 	}
 });

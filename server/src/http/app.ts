@@ -23,6 +23,7 @@ import { DOCS_CSP, DOCS_CSS, renderDocs, swaggerOptions } from './openapi.ts';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { AppError, forbidden, tooMany } from '../shared/errors.ts';
 import { isTransientConflict } from '../db/conflict.ts';
+import { validationIssues } from './validation-issues.ts';
 import { createAbuseGuard, DEFAULT_WINDOW_MS } from '../abuse/abuse.service.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
@@ -264,14 +265,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const issues = err.validation.flatMap((v) => {
-        const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
-        const keys = (v.params as { keys?: unknown })?.keys;
-        if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
-          return keys.map((k) => ({ path: [path, String(k)].filter(Boolean).join('.'), message: 'is not a field this endpoint accepts' }));
-        }
-        return [{ path, message: v.message ?? 'is not valid' }];
-      });
+      const issues = validationIssues(err.validation, err.validationContext, req);
       return reply.code(422).send({
         statusCode: 422,
         error: 'Unprocessable Entity',
