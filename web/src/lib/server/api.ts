@@ -28,6 +28,8 @@ export interface ApiOptions {
 	staffSession?: boolean;
 	/** how long a call may take (default 10 s) */
 	timeoutMs?: number;
+	/** the answer is a file (CSV): a success that is not JSON is passed on as it is (`parseAs: 'stream'`) */
+	download?: boolean;
 	/** checks each answer before the page sees it (the console's: no session → sign-in page) */
 	inspect?: (response: Response, body: ApiError | undefined) => void;
 }
@@ -70,9 +72,9 @@ function isErrorBody(value: unknown): value is ApiError {
 const isJson = (response: Response) => /^application\/(?:[\w.+-]*\+)?json\b/i.test(response.headers.get('content-type') ?? '');
 
 /**
- * Sends one request: the API unreachable, slow, failing or answering other than JSON becomes the
- * 503 page; an error answer that is not the API's error body becomes one (code `unknown`).
- * Answers that are not JSON pass as they are when they succeed (downloads: `parseAs: 'stream'`).
+ * Sends one request: the API unreachable, slow, failing or answering other than JSON (a file,
+ * where one was asked for, aside) becomes the 503 page; an error answer that is not the API's
+ * error body becomes one (code `unknown`).
  */
 async function send(request: Request, opts: ApiOptions): Promise<Response> {
 	const what = `${request.method} ${redactPath(new URL(request.url).pathname)}`;
@@ -90,26 +92,33 @@ async function send(request: Request, opts: ApiOptions): Promise<Response> {
 		opts.inspect?.(response, undefined);
 		return response;
 	}
-	if (response.ok && !isJson(response)) {
+	if (response.ok && !isJson(response) && opts.download) {
 		opts.inspect?.(response, undefined);
 		return response;
 	}
+	let text = '';
 	let payload: unknown;
 	try {
-		payload = isJson(response) ? await response.json() : (await response.body?.cancel(), undefined);
+		if (isJson(response)) {
+			text = await response.text();
+			payload = JSON.parse(text) as unknown;
+		} else await response.body?.cancel();
 	} catch (cause) {
 		unavailable(`${what} answered ${response.status} without JSON`, cause);
 	}
 	if (response.ok && payload === undefined) unavailable(`${what} answered ${response.status} without JSON`);
 	if (!response.ok && !isErrorBody(payload)) {
-		payload = { statusCode: response.status, error: response.statusText, code: 'unknown', message: '' } satisfies ApiError;
+		const body: ApiError = { statusCode: response.status, error: response.statusText, code: 'unknown', message: '' };
+		payload = body;
+		text = JSON.stringify(body);
 	}
 	opts.inspect?.(response, response.ok ? undefined : (payload as ApiError));
 	// the body was read: the client gets it again (headers as they were, cookies included)
 	const headers = new Headers(response.headers);
 	headers.delete('content-length');
 	headers.delete('content-encoding');
-	return new Response(JSON.stringify(payload), { status: response.status, statusText: response.statusText, headers });
+	headers.set('content-type', 'application/json');
+	return new Response(text, { status: response.status, statusText: response.statusText, headers });
 }
 
 /** The API client for this page request. */

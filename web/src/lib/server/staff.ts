@@ -18,6 +18,7 @@ export function staffApi(event: RequestEvent, opts: { download?: boolean } = {})
 	return api(event, {
 		staffSession: true,
 		timeoutMs: opts.download ? 60_000 : undefined,
+		download: opts.download,
 		inspect: (response, body) => {
 			if (response.status === 401 && (opts.download || body?.code === 'unauthenticated')) redirect(303, loginPath(event));
 			if (response.status === 403 && (opts.download || body?.code === 'forbidden')) {
