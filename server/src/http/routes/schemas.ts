@@ -1,6 +1,7 @@
 // Response shapes shared by the routes and documented in the OpenAPI.
 import { z } from 'zod';
 import { ISSUE_CODES } from '../../shared/issues.ts';
+import { LOCALES } from '../../shared/locales.ts';
 
 export const errorSchema = z.object({
   statusCode: z.number().int(),
@@ -30,7 +31,7 @@ export const errorSchema = z.object({
 });
 
 export const localeQuery = z.object({
-  locale: z.enum(['en', 'es', 'fr', 'ru']).optional().describe('language of the texts; falls back to the action default'),
+  locale: z.enum(LOCALES).optional().describe('language of the texts; falls back to the action default'),
 });
 
 export const slugParam = z.object({
