@@ -6,7 +6,7 @@ import type { paths } from './schema';
 
 export type { paths };
 
-export type ApiPath = keyof paths;
+type ApiPath = keyof paths;
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Operation<P extends ApiPath, M extends Method> = NonNullable<paths[P][M]>;
 type Responses<P extends ApiPath, M extends Method> = Operation<P, M> extends { responses: infer R } ? R : never;
@@ -27,25 +27,14 @@ export type ApiError = Json<Responses<'/api/actions', 'get'>['4XX']>;
 /** One bad field of a 422: its path, its code (what is wrong) and the API's English message. */
 export type ApiIssue = NonNullable<ApiError['issues']>[number];
 
-// --- member pages
+// --- names the pages share
 export type ActionSummary = ApiData<'/api/actions'>['actions'][number];
 export type ActionDetail = ApiData<'/api/actions/{slug}'>;
 /** One letter in an action's public proof of delivery. */
 export type LedgerEntry = ActionDetail['ledger'][number];
-/** What the official who received a letter sees through the link in it. */
-export type Packet = ApiData<'/api/packets/{token}'>;
 export type MyDataExport = ApiData<'/api/my-data/{token}'>;
-
-// --- the staff console
-export type StaffUser = ApiData<'/api/staff/me'>['user'];
-export type StaffActionList = ApiData<'/api/admin/actions'>;
-export type StaffActionDetail = ApiData<'/api/admin/actions/{id}'>;
 export type StaffTarget = ApiData<'/api/admin/targets/{id}'>;
-export type OverallDashboard = ApiData<'/api/admin/dashboard'>;
-export type ActionDashboard = ApiData<'/api/admin/dashboard/actions/{id}'>;
-/** What both dashboards show. */
-export type Dashboard = OverallDashboard | ActionDashboard;
+/** What both dashboards show (the overview's and an action's). */
+export type Dashboard = ApiData<'/api/admin/dashboard'> | ApiData<'/api/admin/dashboard/actions/{id}'>;
 /** The time step of a dashboard's series. */
 export type Range = NonNullable<ApiQuery<'/api/admin/dashboard'>['range']>;
-export type ExportJob = ApiData<'/api/admin/exports/{id}'>['job'];
-export type DeliveryDetail = ApiData<'/api/admin/deliveries/{id}'>;
