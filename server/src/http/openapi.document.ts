@@ -19,8 +19,8 @@ export async function openapiDocument(): Promise<OpenAPIV3_1.Document> {
   // a configuration of defaults only; the secret signs nothing here
   const env = { SECRET_KEY: 'openapi-document-openapi-document-0123', PUBLIC_BASE_URL: SERVER_URL, LOG_LEVEL: 'silent' };
   const config = loadConfig(env);
-  // routes that still read the environment when they are registered find the same values
-  for (const [key, value] of Object.entries(env)) process.env[key] ??= value;
+  // a route that reads the configuration itself when it is registered needs a secret to find
+  process.env.SECRET_KEY ??= env.SECRET_KEY;
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 1 });
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
   redis.on('error', () => {});
