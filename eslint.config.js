@@ -5,7 +5,7 @@ import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'server/src/generated/', 'server/build/', 'web/build/', 'web/.svelte-kit/', '.data/'] },
+  { ignores: ['node_modules/', 'server/src/generated/', 'server/build/', 'web/build/', 'web/.svelte-kit/', 'web/src/lib/api/schema.d.ts', '.data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...svelte.configs['flat/recommended'],

@@ -64,7 +64,38 @@ function generateQueryTypes(env) {
   run(join(ROOT, 'node_modules', '.bin', 'prisma'), ['generate'], { env });
 }
 
+/** Sources of the OpenAPI document the web's types come from: the server's code, tests aside. */
+function newestServerSource() {
+  let newest = statSync(join(ROOT, 'server', 'bin', 'web-contract.ts')).mtimeMs;
+  const visit = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) visit(p);
+      else if (!e.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  visit(join(ROOT, 'server', 'src'));
+  return newest;
+}
+
+/**
+ * The web's API types (web/src/lib/api/schema.d.ts), generated from the OpenAPI document that the
+ * route schemas make (server/bin/web-contract.ts). Run again when a server source is newer than
+ * the last run; the file itself changes only when the contract does, and with it the web build.
+ */
+function generateWebContract() {
+  const stamp = join(DATA, 'web-contract.stamp');
+  const schema = join(ROOT, 'web', 'src', 'lib', 'api', 'schema.d.ts');
+  if (existsSync(schema) && existsSync(stamp) && statSync(stamp).mtimeMs >= newestServerSource()) return;
+  say('generating the web\'s API types from the OpenAPI document...');
+  run('node', ['--import', 'tsx', join('server', 'bin', 'web-contract.ts')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  mkdirSync(DATA, { recursive: true });
+  writeFileSync(stamp, new Date().toISOString());
+}
+
+/** The pages (web/build), after their API types; svelte-check runs after this too. */
 function buildWeb() {
+  generateWebContract();
   const handler = join(ROOT, 'web', 'build', 'handler.js');
   const sources = newestMtime([join(ROOT, 'web'), join(ROOT, 'server', 'src', 'shared')]);
   if (existsSync(handler) && statSync(handler).mtimeMs >= sources) return;

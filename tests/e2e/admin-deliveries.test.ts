@@ -186,7 +186,7 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     const publicPage = await context.newPage();
     const sectionText = async () => {
       await publicPage.goto(`${platform.baseUrl}/actions/${fx.action.slug}`);
-      return (await publicPage.locator('section[aria-labelledby="responses-heading"]').textContent().catch(() => null)) ?? '';
+      return (await publicPage.locator('section[aria-labelledby="answers-heading"]').textContent().catch(() => null)) ?? '';
     };
     await expect.poll(sectionText, { timeout: 20_000 }).toContain(`An inquiry ${stamp} is open.`);
     const publicFile = await publicPage.getByRole('link', { name: 'decision.pdf' }).getAttribute('href');

@@ -5,9 +5,9 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../shared/errors.ts';
+import { ATTACHMENT_EXTENSIONS, ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, type AttachmentType } from '../shared/attachments.ts';
 
-export const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
-export const MAX_ATTACHMENTS = 3;
+export { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from '../shared/attachments.ts';
 
 /** type -> a check of the first bytes */
 const SAFE_TYPES: Record<string, (b: Buffer) => boolean> = {
@@ -16,16 +16,11 @@ const SAFE_TYPES: Record<string, (b: Buffer) => boolean> = {
   'image/jpeg': (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
   // plain text must be valid UTF-8 without NULs; served as text/plain and as a download anyway
   'text/plain': (b) => !b.includes(0) && Buffer.from(b.toString('utf8'), 'utf8').equals(b),
-};
-export const SAFE_ATTACHMENT_TYPES = Object.keys(SAFE_TYPES);
+} satisfies Record<AttachmentType, (b: Buffer) => boolean>;
+export const SAFE_ATTACHMENT_TYPES: readonly string[] = ATTACHMENT_TYPES;
 
 /** the extensions a file of each type may carry; the first is given to a name that has none of them */
-const EXTENSIONS: Record<string, string[]> = {
-  'application/pdf': ['pdf'],
-  'image/png': ['png'],
-  'image/jpeg': ['jpg', 'jpeg'],
-  'text/plain': ['txt'],
-};
+const EXTENSIONS: Record<string, readonly string[]> = ATTACHMENT_EXTENSIONS;
 
 /**
  * The name a file is stored and served under: its extension follows the type its bytes were

@@ -9,17 +9,11 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError } from '../shared/errors.ts';
 import { isTransientConflict } from '../db/conflict.ts';
 import { redactUrl } from './logging.ts';
+import { validationIssues } from './validation-issues.ts';
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const issues = err.validation.flatMap((v) => {
-      const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
-      const keys = (v.params as { keys?: unknown })?.keys;
-      if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
-        return keys.map((k) => ({ path: [path, String(k)].filter(Boolean).join('.'), message: 'is not a field this endpoint accepts' }));
-      }
-      return [{ path, message: v.message ?? 'is not valid' }];
-    });
+    const issues = validationIssues(err.validation, err.validationContext, req);
     return reply.code(422).send({
       statusCode: 422,
       error: 'Unprocessable Entity',

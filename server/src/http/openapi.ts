@@ -12,7 +12,8 @@ import { errorSchema } from './routes/schemas.ts';
 const GUIDE = `
 Chorus serves petitions and letters from members to governments and inter-governmental bodies.
 This page documents every public route. Errors always have the same body:
-\`{ statusCode, error, code, message, issues? }\` (\`issues\` lists each bad field of a 422).
+\`{ statusCode, error, code, message, issues? }\` (\`issues\` lists each bad field of a 422: its
+\`path\`, a \`code\` saying what is wrong, such as \`required\`, \`too_long\` or \`links\`, and a \`message\`).
 
 ## Getting an API key
 An administrator creates keys in the staff console (Integrations), or with

@@ -73,16 +73,16 @@ describe('POST /api/actions/:slug/letter-preview', () => {
   });
 
   it.each([
-    ['a link in the letter', { letterBody: 'see https://x.example' }, 'letterBody'],
-    ['a letter over the action’s limit', { letterBody: 'x'.repeat(600) }, null],
-    ['an unknown field', { email: 'a@example.org' }, 'email'],
-    ['a subject with a control character', { letterSubject: 'Hi\u0007' }, 'letterSubject'],
-    ['a number as body', { letterBody: 5 }, 'letterBody'],
-  ])('refuses %s with 422', async (_label, body, field) => {
+    ['a link in the letter', { letterBody: 'see https://x.example' }, 'letterBody', 'links'],
+    ['a letter over the action’s limit', { letterBody: 'x'.repeat(600) }, 'letterBody', 'too_long'],
+    ['an unknown field', { email: 'a@example.org' }, 'email', 'unknown_field'],
+    ['a subject with a control character', { letterSubject: 'Hi\u0007' }, 'letterSubject', 'forbidden_characters'],
+    ['a number as body', { letterBody: 5 }, 'letterBody', 'invalid'],
+  ])('refuses %s with 422, naming the field and what is wrong with it', async (_label, body, field, code) => {
     const { action } = await letterAction();
     const res = await preview(action.slug, body);
     expect(res.statusCode).toBe(422);
-    if (field) expect(res.json().issues.map((i: { path: string }) => i.path)).toContain(field);
+    expect(res.json().issues).toContainEqual(expect.objectContaining({ path: field, code }));
   });
 
   it('answers 404 for an unknown action', async () => {

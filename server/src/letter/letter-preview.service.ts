@@ -5,23 +5,12 @@ import type { ActionCache } from '../action/action.service.ts';
 import { textFor } from '../action/action.service.ts';
 import type { ActionRow } from '../action/action.repository.ts';
 import { ActionKind, TargetMode } from '../db/db.ts';
-import { AppError, notFound } from '../shared/errors.ts';
-import { signInputSchema } from '../signature/signature.schema.ts';
+import { invalid, notFound } from '../shared/errors.ts';
+import { letterPreviewFormSchema } from '../shared/sign-form.ts';
 import { renderMemberLetter } from './member-letter.ts';
 
-export const previewInputSchema = signInputSchema
-  .pick({
-    letterSubject: true,
-    letterBody: true,
-    firstName: true,
-    lastName: true,
-    country: true,
-    consentNamed: true,
-    consentNamedToOwnCountry: true,
-    locale: true,
-  })
-  .partial()
-  .strict();
+/** The letter and whatever of the signer's details are known yet (the sign form's rules: shared/sign-form.ts). */
+export const previewInputSchema = letterPreviewFormSchema;
 
 export type PreviewInput = z.output<typeof previewInputSchema>;
 
@@ -45,7 +34,8 @@ export function letterLocale(action: Pick<ActionRow, 'texts' | 'defaultLocale'>,
 export function personalLetter(action: ActionRow, subject: string | undefined, body: string | undefined): { subject: string | null; body: string | null } {
   if (action.kind !== ActionKind.LETTER || !action.allowPersonalisation) return { subject: null, body: null };
   if (body && body.length > action.maxLetterLength) {
-    throw new AppError(422, 'validation_failed', `Letter body must be at most ${action.maxLetterLength} characters`);
+    const message = `Letter body must be at most ${action.maxLetterLength} characters`;
+    throw invalid('validation_failed', message, [{ path: 'letterBody', code: 'too_long', message }]);
   }
   const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
   const unchanged = (value: string | undefined, pick: (t: ActionRow['texts'][number]) => string) =>

@@ -1,6 +1,8 @@
 // Domain errors carry an HTTP status and a stable machine-readable code; the HTTP error
 // handler turns them into { statusCode, error, code, message }. Anything else becomes a
 // generic 500 with no internals in the body.
+import type { IssueCode } from './issues.ts';
+
 export class AppError extends Error {
   constructor(
     readonly statusCode: number,
@@ -8,14 +10,21 @@ export class AppError extends Error {
     message: string,
     readonly headers: Record<string, string> = {},
     /** per-field (or per-line) problems, sent as `issues` like a schema validation failure */
-    readonly issues?: { path: string; message: string }[],
+    readonly issues?: Issue[],
   ) {
     super(message);
   }
 }
 
+/** One problem of a request: where (a field's path, or a line of a file), what (a code the pages translate: shared/issues.ts), and in English. */
+export interface Issue {
+  path: string;
+  code?: IssueCode;
+  message: string;
+}
+
 /** 422 with the list of what is wrong, each with its path. */
-export const invalid = (code: string, message: string, issues: { path: string; message: string }[]) =>
+export const invalid = (code: string, message: string, issues: Issue[]) =>
   new AppError(422, code, message, {}, issues);
 
 export const notFound = (code: string, message: string) => new AppError(404, code, message);

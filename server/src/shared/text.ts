@@ -1,8 +1,11 @@
-// Rules for text typed by members, shared by every schema that accepts it.
+// Rules for text typed by members, shared by every schema that accepts it. Each refinement
+// names its issue code (shared/issues.ts), which the pages translate.
 import { z } from 'zod';
 
 /** C0/C1 controls, and the Unicode format characters that can reorder or hide text. */
 const FORBIDDEN_IN_LINE = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
+/** A web address, which member letters may not carry. */
+const LINK = /(https?:\/\/|www\.)/i;
 /** As above, but newlines and tabs are allowed (letter bodies). */
 const FORBIDDEN_IN_BLOCK = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
 
@@ -17,8 +20,8 @@ export function lineText(max: number, label: string) {
         .string()
         .min(1, `${label} is required`)
         .max(max, `${label} must be at most ${max} characters`)
-        .refine((s) => !FORBIDDEN_IN_LINE.test(s), `${label} contains control or invisible characters`)
-        .refine((s) => !/[<>]/.test(s), `${label} must not contain < or >`),
+        .refine((s) => !FORBIDDEN_IN_LINE.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } })
+        .refine((s) => !/[<>]/.test(s), { message: `${label} must not contain < or >`, params: { code: 'forbidden_characters' } }),
     );
 }
 
@@ -32,8 +35,8 @@ export function blockText(max: number, label: string) {
       z
         .string()
         .max(max, `${label} must be at most ${max} characters`)
-        .refine((s) => !FORBIDDEN_IN_BLOCK.test(s), `${label} contains control or invisible characters`)
-        .refine((s) => !/(https?:\/\/|www\.)/i.test(s), `${label} must not contain links`),
+        .refine((s) => !FORBIDDEN_IN_BLOCK.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } })
+        .refine((s) => !LINK.test(s), { message: `${label} must not contain links`, params: { code: 'links' } }),
     );
 }
 

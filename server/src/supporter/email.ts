@@ -28,19 +28,7 @@ const DOMAIN_ALIASES: Record<string, string> = {
 /** Providers that deliver local+tag@domain to local@domain (their documented sub-addressing). */
 const PLUS_TAG_DOMAINS = new Set(['gmail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com', 'icloud.com', 'proton.me', 'fastmail.com', 'yandex.ru']);
 
-/** A deliberately strict shape: one @, no spaces or control characters, a dotted domain. */
-const EMAIL_SHAPE = /^[^\s@\p{Cc}\p{Cf}]{1,64}@[^\s@\p{Cc}\p{Cf}]{1,253}$/u;
-
-export function isPlausibleEmail(email: string): boolean {
-  if (email.length > 254 || !EMAIL_SHAPE.test(email)) return false;
-  // the local part is a dot-atom: no dot at either end, never two in a row (SMTP refuses
-  // "a..b@" unquoted: an address folded into someone's that no mail can reach)
-  const local = email.slice(0, email.lastIndexOf('@'));
-  if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return false;
-  const domain = email.slice(email.lastIndexOf('@') + 1);
-  const ascii = domainToASCII(domain);
-  return ascii !== '' && /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(ascii) && !/[<>"'(),;:\\[\]]/.test(email);
-}
+export { isPlausibleEmail } from '../shared/email.ts';
 
 /**
  * Lower case for the ASCII letters only: Unicode case mapping folds other characters into them

@@ -337,7 +337,7 @@ describe('POST /api/my-data/requests', () => {
       expect(res.json()).toMatchObject({ statusCode: status, code: expect.any(String), message: expect.any(String) });
     }
     const issues = (await request({ email: who.email, admin: true })).json().issues;
-    expect(issues).toEqual([{ path: 'admin', message: 'is not a field this endpoint accepts' }]);
+    expect(issues).toEqual([{ path: 'admin', code: 'unknown_field', message: 'is not a field this endpoint accepts' }]);
     await settle();
     expect(mailbox.messages()).toHaveLength(0);
   });

@@ -40,7 +40,7 @@ const subscribers = (q: QueryCreator<DB>, type: WebhookEventType) =>
  * no emails, no names. Returns the event id, or null when no endpoint listens.
  *
  *   await inTransaction(pool, async (tx) => {
- *     await qb(tx).updateTable('responses').set({ status: ResponseStatus.PUBLISHED }).where('id', '=', id).execute();
+ *     await qb(tx).updateTable('answers').set({ status: AnswerStatus.PUBLISHED }).where('id', '=', id).execute();
  *     await emitEvent(tx, 'answer.published', { responseId: id, actionId, targetId });
  *   });
  */

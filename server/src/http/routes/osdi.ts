@@ -8,6 +8,7 @@ import type { ActionCache } from '../../action/action.service.ts';
 import { integratorClient, requireApiKey, type ApiKeyDeps, type ApiScope } from '../../integration/api-key.service.ts';
 import * as osdi from '../../integration/osdi.service.ts';
 import { AppError, notFound } from '../../shared/errors.ts';
+import { issueCode } from '../../shared/issues.ts';
 import { signInputSchema } from '../../signature/signature.schema.ts';
 import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import type { AbuseGuard } from '../../abuse/abuse.service.ts';
@@ -323,7 +324,7 @@ export const osdiRoutes: FastifyPluginAsyncZod<OsdiDeps> = async (app, opts) => 
     if (!a) throw notFound(kind === ActionKind.PETITION ? 'petition_not_found' : 'advocacy_campaign_not_found', 'No such action');
     const parsed = signInputSchema.safeParse(osdi.toSignForm(req.body));
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: FIELD[String(i.path[0])] ?? i.path.join('.'), message: i.message }));
+      const issues = parsed.error.issues.map((i) => ({ path: FIELD[String(i.path[0])] ?? i.path.join('.'), code: issueCode(i), message: i.message }));
       throw new AppError(422, 'validation_failed', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {}, issues);
     }
     const body = { ...parsed.data, source: parsed.data.source || req.apiKey?.prefix };

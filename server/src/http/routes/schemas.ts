@@ -1,12 +1,22 @@
 // Response shapes shared by the routes and documented in the OpenAPI.
 import { z } from 'zod';
+import { ISSUE_CODES } from '../../shared/issues.ts';
+import { LOCALES } from '../../shared/locales.ts';
 
 export const errorSchema = z.object({
   statusCode: z.number().int(),
   error: z.string(),
   code: z.string(),
   message: z.string(),
-  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  issues: z
+    .array(
+      z.object({
+        path: z.string().describe('the field, dotted ("attachments.0.data"), or the line of a file'),
+        code: z.enum(ISSUE_CODES).optional().describe('what is wrong with it, for a program to tell the cases apart (every issue a request schema finds has one)'),
+        message: z.string().describe('the same in English, for people'),
+      }),
+    )
+    .optional(),
 }).meta({
   examples: [
     { statusCode: 404, error: 'Not Found', code: 'action_not_found', message: 'No action is published at "free-them"' },
@@ -15,13 +25,13 @@ export const errorSchema = z.object({
       error: 'Unprocessable Entity',
       code: 'validation_failed',
       message: 'email: Email is not a valid address',
-      issues: [{ path: 'email', message: 'Email is not a valid address' }],
+      issues: [{ path: 'email', code: 'invalid', message: 'Email is not a valid address' }],
     },
   ],
 });
 
 export const localeQuery = z.object({
-  locale: z.enum(['en', 'es', 'fr', 'ru']).optional().describe('language of the texts; falls back to the action default'),
+  locale: z.enum(LOCALES).optional().describe('language of the texts; falls back to the action default'),
 });
 
 export const slugParam = z.object({

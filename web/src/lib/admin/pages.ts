@@ -1,11 +1,12 @@
 // Every page of the staff console, the roles that may open it, and whether it is in the
 // navigation. The console's layout refuses a page that is not listed here (fail closed), and
 // the access test checks every +page.svelte under routes/admin/(console) against this list.
-export type StaffRole = 'ADMIN' | 'CAMPAIGNER' | 'VIEWER';
+// by a relative path, not $shared: the console's access test imports this file outside SvelteKit
+import { StaffRole } from '../../../../server/src/shared/enums.ts';
 
-export const READ: readonly StaffRole[] = ['ADMIN', 'CAMPAIGNER', 'VIEWER'];
-export const WRITE: readonly StaffRole[] = ['ADMIN', 'CAMPAIGNER'];
-export const ADMIN_ONLY: readonly StaffRole[] = ['ADMIN'];
+export const READ: readonly StaffRole[] = [StaffRole.ADMIN, StaffRole.CAMPAIGNER, StaffRole.VIEWER];
+export const WRITE: readonly StaffRole[] = [StaffRole.ADMIN, StaffRole.CAMPAIGNER];
+export const ADMIN_ONLY: readonly StaffRole[] = [StaffRole.ADMIN];
 
 export type NavKey =
 	| 'overview'

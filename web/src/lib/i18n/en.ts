@@ -156,8 +156,8 @@ export const en = {
 
 	wall_heading: 'Recent signers',
 	wall_note: 'Only people who chose to appear here are listed, with their first name and country. A signer appears from the day after they sign, with the day only.',
-	responses_heading: 'Answers from officials',
-	responses_published: 'Published on {date}',
+	answers_heading: 'Answers from officials',
+	answers_published: 'Published on {date}',
 
 	unsubscribe_title: 'Emails from Chorus',
 	unsubscribe_status_subscribed: 'This address has not unsubscribed: it may receive emails from us that you did not ask for yourself, such as news of our actions.',
@@ -303,9 +303,9 @@ export const en = {
 	packet_ack_thanks_title: 'Thank you',
 	packet_ack_thanks_text: 'Your acknowledgement of receipt has been recorded.',
 	packet_previous_heading: 'Answers already sent from this page',
-	packet_response_RECEIVED: 'Received, awaiting review',
-	packet_response_PUBLISHED: 'Published',
-	packet_response_REJECTED: 'Not published',
+	packet_answer_RECEIVED: 'Received, awaiting review',
+	packet_answer_PUBLISHED: 'Published',
+	packet_answer_REJECTED: 'Not published',
 	packet_error_invalid: 'Please write your answer as plain text of up to 20,000 characters, without links or invisible characters.',
 	packet_error_too_many: 'This letter has already been answered 10 times. Please write to us directly.',
 	packet_attach_label: 'Attach documents (optional)',
@@ -330,7 +330,7 @@ export const en = {
 	ledger_after_minutes: 'Yes, after {n} min',
 	ledger_after_hours: 'Yes, after {n} h',
 	ledger_after_days: 'Yes, after {n} days',
-	responses_attachments: 'Attached documents',
+	answers_attachments: 'Attached documents',
 	yes: 'Yes',
 	no: 'No'
 } as const satisfies Record<string, string | PluralForms>;

@@ -155,8 +155,8 @@ export const es: Messages = {
 
 	wall_heading: 'Firmas recientes',
 	wall_note: 'Solo aparecen las personas que eligieron mostrarse aquí, con su nombre de pila y su país. Cada persona aparece a partir del día siguiente a su firma, solo con la fecha.',
-	responses_heading: 'Respuestas de las autoridades',
-	responses_published: 'Publicada el {date}',
+	answers_heading: 'Respuestas de las autoridades',
+	answers_published: 'Publicada el {date}',
 
 	unsubscribe_title: 'Correos de Chorus',
 	unsubscribe_status_subscribed: 'Esta dirección no se ha dado de baja: puede recibir correos nuestros que no hayas pedido tú, como noticias de nuestras acciones.',
@@ -302,9 +302,9 @@ export const es: Messages = {
 	packet_ack_thanks_title: 'Gracias',
 	packet_ack_thanks_text: 'Se ha registrado su acuse de recibo.',
 	packet_previous_heading: 'Respuestas ya enviadas desde esta página',
-	packet_response_RECEIVED: 'Recibida, pendiente de revisión',
-	packet_response_PUBLISHED: 'Publicada',
-	packet_response_REJECTED: 'No publicada',
+	packet_answer_RECEIVED: 'Recibida, pendiente de revisión',
+	packet_answer_PUBLISHED: 'Publicada',
+	packet_answer_REJECTED: 'No publicada',
 	packet_error_invalid: 'Escriba su respuesta como texto simple de hasta 20 000 caracteres, sin enlaces ni caracteres invisibles.',
 	packet_error_too_many: 'Esta carta ya ha recibido 10 respuestas. Escríbanos directamente, por favor.',
 	packet_attach_label: 'Adjuntar documentos (opcional)',
@@ -329,7 +329,7 @@ export const es: Messages = {
 	ledger_after_minutes: 'Sí, tras {n} min',
 	ledger_after_hours: 'Sí, tras {n} h',
 	ledger_after_days: 'Sí, tras {n} días',
-	responses_attachments: 'Documentos adjuntos',
+	answers_attachments: 'Documentos adjuntos',
 	yes: 'Sí',
 	no: 'No'
 };

@@ -157,8 +157,8 @@ export const fr: Messages = {
 
 	wall_heading: 'Dernières signatures',
 	wall_note: 'Seules les personnes qui ont choisi d’apparaître ici sont affichées, avec leur prénom et leur pays. Chacune apparaît à partir du lendemain de sa signature, avec la date seulement.',
-	responses_heading: 'Réponses des autorités',
-	responses_published: 'Publiée le {date}',
+	answers_heading: 'Réponses des autorités',
+	answers_published: 'Publiée le {date}',
 
 	unsubscribe_title: 'E-mails de Chorus',
 	unsubscribe_status_subscribed: 'Cette adresse n’est pas désabonnée : elle peut recevoir de notre part des e-mails que vous n’avez pas demandés vous-même, comme des nouvelles de nos actions.',
@@ -304,9 +304,9 @@ export const fr: Messages = {
 	packet_ack_thanks_title: 'Merci',
 	packet_ack_thanks_text: 'Votre accusé de réception a été enregistré.',
 	packet_previous_heading: 'Réponses déjà envoyées depuis cette page',
-	packet_response_RECEIVED: 'Reçue, en attente d’examen',
-	packet_response_PUBLISHED: 'Publiée',
-	packet_response_REJECTED: 'Non publiée',
+	packet_answer_RECEIVED: 'Reçue, en attente d’examen',
+	packet_answer_PUBLISHED: 'Publiée',
+	packet_answer_REJECTED: 'Non publiée',
 	packet_error_invalid: 'Veuillez écrire votre réponse en texte simple, jusqu’à 20 000 caractères, sans liens ni caractères invisibles.',
 	packet_error_too_many: 'Cette lettre a déjà reçu 10 réponses. Veuillez nous écrire directement.',
 	packet_attach_label: 'Joindre des documents (facultatif)',
@@ -331,7 +331,7 @@ export const fr: Messages = {
 	ledger_after_minutes: 'Oui, après {n} min',
 	ledger_after_hours: 'Oui, après {n} h',
 	ledger_after_days: 'Oui, après {n} jours',
-	responses_attachments: 'Documents joints',
+	answers_attachments: 'Documents joints',
 	yes: 'Oui',
 	no: 'Non'
 };

@@ -163,8 +163,8 @@ export const ru: Messages = {
 
 	wall_heading: 'Недавно подписали',
 	wall_note: 'Здесь показаны только те, кто сам выбрал это, — с именем и страной. Подписавший появляется здесь на следующий день после подписи, и указывается только дата.',
-	responses_heading: 'Ответы официальных лиц',
-	responses_published: 'Опубликовано {date}',
+	answers_heading: 'Ответы официальных лиц',
+	answers_published: 'Опубликовано {date}',
 
 	unsubscribe_title: 'Письма от Chorus',
 	unsubscribe_status_subscribed: 'Этот адрес не отписан: на него могут приходить наши письма, которые вы сами не запрашивали, например новости о наших акциях.',
@@ -310,9 +310,9 @@ export const ru: Messages = {
 	packet_ack_thanks_title: 'Спасибо',
 	packet_ack_thanks_text: 'Подтверждение получения записано.',
 	packet_previous_heading: 'Ответы, уже отправленные с этой страницы',
-	packet_response_RECEIVED: 'Получен, ожидает рассмотрения',
-	packet_response_PUBLISHED: 'Опубликован',
-	packet_response_REJECTED: 'Не опубликован',
+	packet_answer_RECEIVED: 'Получен, ожидает рассмотрения',
+	packet_answer_PUBLISHED: 'Опубликован',
+	packet_answer_REJECTED: 'Не опубликован',
 	packet_error_invalid: 'Напишите ответ обычным текстом, до 20 000 знаков, без ссылок и невидимых символов.',
 	packet_error_too_many: 'На это письмо уже ответили 10 раз. Пожалуйста, напишите нам напрямую.',
 	packet_attach_label: 'Приложить документы (необязательно)',
@@ -337,7 +337,7 @@ export const ru: Messages = {
 	ledger_after_minutes: 'Да, через {n} мин',
 	ledger_after_hours: 'Да, через {n} ч',
 	ledger_after_days: 'Да, через {n} дн.',
-	responses_attachments: 'Приложенные документы',
+	answers_attachments: 'Приложенные документы',
 	yes: 'Да',
 	no: 'Нет'
 };

@@ -4,8 +4,8 @@ import { error } from '@sveltejs/kit';
 
 const TOKEN = /^[A-Za-z0-9._~-]{1,512}$/;
 
-/** The token, URL-encoded for an API path; a 404 "invalid link" page if it cannot be one. */
-export function tokenSegment(token: string | undefined): string {
+/** The token (the API client encodes it into the path); a 404 "invalid link" page if it cannot be one. */
+export function checkedToken(token: string | undefined): string {
 	if (!token || !TOKEN.test(token)) error(404, { message: 'Invalid link', code: 'invalid_link' });
-	return encodeURIComponent(token);
+	return token;
 }

@@ -1,12 +1,10 @@
 import { fail, redirect } from '@sveltejs/kit';
 import type { TextKey } from '$lib/i18n';
-import type { MyDataRequest, MyDataRequestAccepted } from '$lib/api-types';
+import { isPlausibleEmail } from '$shared/email';
+import { SIGN_LIMITS } from '$shared/sign-form';
 import { api } from '$lib/server/api';
 import { myDataPath } from '$lib/paths';
 import type { Actions } from './$types';
-
-// The same loose check as the browser's type=email; the API has the final word.
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 interface RequestState {
 	email: string;
@@ -26,13 +24,14 @@ export const actions: Actions = {
 		const invalid = (error: TextKey | undefined, formError?: TextKey, status = 422) =>
 			fail(status, { email, error, formError } satisfies RequestState);
 		if (!email) return invalid('err_email_required');
-		if (email.length > 254 || !EMAIL.test(email)) return invalid('err_email_invalid');
+		// the sign form's rule for an address (the API checks it again)
+		if (email.length > SIGN_LIMITS.email || !isPlausibleEmail(email)) return invalid('err_email_invalid');
 
-		const body: MyDataRequest = { email, locale };
-		const result = await api<MyDataRequestAccepted>(event, '/api/my-data/requests', { method: 'POST', body });
-		if (result.ok) redirect(303, myDataPath(locale, 'sent'));
-		if (result.status === 422) return invalid('err_email_invalid');
-		if (result.status === 429) return invalid(undefined, 'err_rate_limited', 429);
-		return invalid(undefined, 'err_form_generic', result.status);
+		const result = await api(event).POST('/api/my-data/requests', { body: { email, locale } });
+		if (!result.error) redirect(303, myDataPath(locale, 'sent'));
+		const status = result.response.status;
+		if (status === 422) return invalid('err_email_invalid');
+		if (status === 429) return invalid(undefined, 'err_rate_limited', 429);
+		return invalid(undefined, 'err_form_generic', status);
 	}
 };

@@ -1,6 +1,7 @@
-import { parseRange, type OverallDashboard } from '$lib/admin/insight';
+import { parseRange } from '$lib/admin/insight';
+import { expectOk } from '$lib/server/api';
 import { countryName } from '$lib/server/countries';
-import { staffData } from '$lib/server/staff';
+import { staffApi } from '$lib/server/staff';
 import { countryMap } from '$lib/server/world-map';
 import type { PageServerLoad } from './$types';
 
@@ -10,7 +11,7 @@ import type { PageServerLoad } from './$types';
 export const load: PageServerLoad = async (event) => {
 	const locale = event.locals.locale;
 	const range = parseRange(event.url.searchParams.get('range'));
-	const dashboard = await staffData<OverallDashboard>(event, '/api/admin/dashboard', { query: { range, locale } });
+	const dashboard = expectOk(await staffApi(event).GET('/api/admin/dashboard', { params: { query: { range, locale } } }));
 	return {
 		dashboard,
 		live: event.url.searchParams.get('live') === '1',

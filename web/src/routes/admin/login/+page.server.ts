@@ -10,8 +10,8 @@ function safeNext(value: string | null): string {
 export const load: PageServerLoad = async (event) => {
 	// already signed in: straight on
 	if (staffCookieHeader(event)) {
-		const me = await api(event, '/api/staff/me', { staff: true });
-		if (me.ok) redirect(303, safeNext(event.url.searchParams.get('next')));
+		const me = await api(event, { staffSession: true }).GET('/api/staff/me');
+		if (!me.error) redirect(303, safeNext(event.url.searchParams.get('next')));
 	}
 	return { locale: event.locals.locale };
 };
@@ -24,20 +24,17 @@ export const actions: Actions = {
 		const password = String(form.get('password') ?? '');
 		const totp = String(form.get('totp') ?? '').replace(/\s+/g, '');
 		if (!email || !password) return fail(422, { email, error: 'login_error_missing' as const });
-		const result = await api<{ user: unknown }>(event, '/api/staff/login', {
-			method: 'POST',
-			body: { email, password, ...(totp ? { totp } : {}) },
-			staff: true
-		});
-		if (!result.ok) {
-			if (result.status === 429) {
+		const result = await api(event, { staffSession: true }).POST('/api/staff/login', { body: { email, password, ...(totp ? { totp } : {}) } });
+		if (result.error) {
+			const status = result.response.status;
+			if (status === 429) {
 				return fail(429, { email, error: 'login_error_throttled' as const, minutes: 15 });
 			}
-			if (result.body.code === 'totp_required') return fail(401, { email, error: 'login_error_totp_required' as const, needTotp: true });
-			return fail(result.status === 422 ? 422 : 401, { email, error: 'login_error_invalid' as const, needTotp: Boolean(totp) });
+			if (result.error.code === 'totp_required') return fail(401, { email, error: 'login_error_totp_required' as const, needTotp: true });
+			return fail(status === 422 ? 422 : 401, { email, error: 'login_error_invalid' as const, needTotp: Boolean(totp) });
 		}
 		// the API chose the cookie (name, token, flags); pass it on to the browser as it is
-		for (const line of result.headers?.getSetCookie() ?? []) {
+		for (const line of result.response.headers.getSetCookie()) {
 			const [pair = '', ...attributes] = line.split(';');
 			const eq = pair.indexOf('=');
 			const name = pair.slice(0, eq).trim();

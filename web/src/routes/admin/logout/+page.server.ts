@@ -6,7 +6,7 @@ export const load: PageServerLoad = () => redirect(303, '/admin');
 
 export const actions: Actions = {
 	default: async (event) => {
-		await api(event, '/api/staff/logout', { method: 'POST', staff: true });
+		await api(event, { staffSession: true }).POST('/api/staff/logout');
 		for (const name of ['chorus_staff', '__Host-chorus_staff']) {
 			if (event.cookies.get(name)) event.cookies.delete(name, { path: '/', secure: name.startsWith('__Host-') });
 		}

@@ -1,19 +1,14 @@
-import { error, redirect, type RequestEvent } from '@sveltejs/kit';
-import type { ConfirmationResult, ConfirmationState, DiscardResult } from '$lib/api-types';
+import { redirect, type RequestEvent } from '@sveltejs/kit';
 import { api, expectOk } from '$lib/server/api';
+import { checkedToken } from '$lib/server/token';
 import { countryName } from '$lib/server/countries';
 import { formatDateTime } from '$lib/dates';
 import { actionPath, localePath } from '$lib/paths';
 import type { Actions, PageServerLoad } from './$types';
 
-// Tokens are opaque to us; anything implausible is answered as an invalid link without
-// asking the API.
-const TOKEN = /^[A-Za-z0-9._~-]{1,512}$/;
-
-function confirmationPath(event: RequestEvent): string {
-	const token = event.params.token ?? '';
-	if (!TOKEN.test(token)) error(404, { message: 'Invalid link', code: 'invalid_link' });
-	return `/api/confirmations/${encodeURIComponent(token)}`;
+/** The confirmation's path parameters and the page's language, as the API takes them. */
+function params(event: RequestEvent) {
+	return { path: { token: checkedToken(event.params.token) }, query: { locale: event.locals.locale } };
 }
 
 /** The details' version the page showed, sent back with either button. */
@@ -27,7 +22,7 @@ async function shownVersion(event: RequestEvent): Promise<string | undefined> {
 export const load: PageServerLoad = async (event) => {
 	event.setHeaders({ 'cache-control': 'no-store' });
 	const locale = event.locals.locale;
-	const state = expectOk(await api<ConfirmationState>(event, confirmationPath(event), { query: { locale } }));
+	const state = expectOk(await api(event).GET('/api/confirmations/{token}', { params: params(event) }));
 	return {
 		status: state.status,
 		action: state.action,
@@ -46,23 +41,15 @@ export const load: PageServerLoad = async (event) => {
 export const actions: Actions = {
 	confirm: async (event) => {
 		const locale = event.locals.locale;
-		const result = await api<ConfirmationResult>(event, confirmationPath(event), {
-			method: 'POST',
-			query: { locale },
-			body: { version: await shownVersion(event) }
-		});
+		const result = await api(event).POST('/api/confirmations/{token}', { params: params(event), body: { version: await shownVersion(event) } });
 		// replaced or discarded meanwhile: the page says so, and nothing was confirmed
-		if (!result.ok && result.status === 409) redirect(303, localePath(locale, `/confirm/${event.params.token}`));
+		if (result.error && result.response.status === 409) redirect(303, localePath(locale, `/confirm/${event.params.token}`));
 		redirect(303, `${actionPath(locale, expectOk(result).action.slug, 'thanks')}?confirmed=1`);
 	},
 	discard: async (event) => {
 		const locale = event.locals.locale;
-		const result = await api<DiscardResult>(event, `${confirmationPath(event)}/discard`, {
-			method: 'POST',
-			query: { locale },
-			body: { version: await shownVersion(event) }
-		});
-		if (!result.ok && result.status !== 409) expectOk(result);
+		const result = await api(event).POST('/api/confirmations/{token}/discard', { params: params(event), body: { version: await shownVersion(event) } });
+		if (result.error && result.response.status !== 409) expectOk(result);
 		// the page now shows where the sign-up stands: discarded (or confirmed, or replaced meanwhile)
 		redirect(303, localePath(locale, `/confirm/${event.params.token}`));
 	}

@@ -1,16 +1,21 @@
 import { fail, redirect, type RequestEvent } from '@sveltejs/kit';
 import { LOCALE_NAMES, isLocale, type Locale, type TextKey } from '$lib/i18n';
-import type { ApiResult, ChangeablePurpose, ConsentChange, EraseResult, MyDataExport } from '$lib/api-types';
-import { api, expectOk } from '$lib/server/api';
+import { ConsentPurpose, SignatureStatus } from '$shared/enums';
+import type { ApiBody, ApiError, MyDataExport } from '$lib/api/types';
+import { api, errorPage, expectOk } from '$lib/server/api';
 import { countryName } from '$lib/server/countries';
-import { tokenSegment } from '$lib/server/token';
+import { checkedToken } from '$lib/server/token';
 import { formatDateTime, formatDateTimeShort } from '$lib/dates';
 import { actionPath, myDataPath } from '$lib/paths';
 import type { Actions, PageServerLoad } from './$types';
 
+type ConsentChange = ApiBody<'/api/my-data/{token}/consents', 'post'>;
+/** the consents a supporter can change from their data page */
+type ChangeablePurpose = ConsentChange['purpose'];
+
 const PURPOSES: readonly ChangeablePurpose[] = ['NAMED_DISCLOSURE', 'NAMED_TO_OWN_COUNTRY', 'PUBLIC_WALL', 'CONTACT'];
-const KNOWN_PURPOSES = new Set<string>(['COUNT', ...PURPOSES]);
-const STATUSES = new Set<string>(['PENDING', 'CONFIRMED', 'INVALIDATED']);
+const KNOWN_PURPOSES = new Set<string>([ConsentPurpose.COUNT, ...PURPOSES]);
+const STATUSES = new Set<string>(Object.values(SignatureStatus));
 
 function isPurpose(value: unknown): value is ChangeablePurpose {
 	return typeof value === 'string' && (PURPOSES as readonly string[]).includes(value);
@@ -101,16 +106,18 @@ interface HistoryEntry {
 	version: string;
 }
 
-function dataPath(event: RequestEvent, sub = ''): string {
-	return `/api/my-data/${tokenSegment(event.params.token)}${sub}`;
+/** The data link's token, as the API's path parameter. */
+function tokenParam(event: RequestEvent) {
+	return { path: { token: checkedToken(event.params.token) } };
 }
 
 export const load: PageServerLoad = async (event) => {
-	const data = expectOk(await api<MyDataExport>(event, dataPath(event)));
+	const params = tokenParam(event);
+	const data = expectOk(await api(event).GET('/api/my-data/{token}', { params }));
 	return {
 		data: view(data, event.locals.locale),
 		// the same API, as a file: a same-origin link, so the token goes nowhere else
-		downloadHref: `${dataPath(event)}?download=1`
+		downloadHref: `/api/my-data/${params.path.token}?download=1`
 	};
 };
 
@@ -126,11 +133,12 @@ function state(extra: Partial<MyDataFormState>): MyDataFormState {
 }
 
 /** Expired or unknown links become their error page; other refusals stay on the page. */
-function refused(result: Extract<ApiResult<unknown>, { ok: false }>, extra: (key: TextKey) => Partial<MyDataFormState>) {
-	if (result.status === 404 || result.status === 410) expectOk(result);
+function refused(result: { error: ApiError; response: Response }, extra: (key: TextKey) => Partial<MyDataFormState>) {
+	const status = result.response.status;
+	if (status === 404 || status === 410) errorPage(result);
 	const key: TextKey =
-		result.status === 429 ? 'err_rate_limited' : result.status === 409 ? 'my_data_own_needs_named' : 'err_form_generic';
-	return fail(result.status, state(extra(key)));
+		status === 429 ? 'err_rate_limited' : result.error.code === 'needs_named_disclosure' ? 'my_data_own_needs_named' : 'err_form_generic';
+	return fail(status, state(extra(key)));
 }
 
 export const actions: Actions = {
@@ -149,8 +157,8 @@ export const actions: Actions = {
 			}
 			change.signatureId = signatureId;
 		}
-		const result = await api<MyDataExport>(event, dataPath(event, '/consents'), { method: 'POST', body: change });
-		if (!result.ok) return refused(result, (key) => ({ consentError: key === 'err_form_generic' ? 'my_data_save_failed' : key }));
+		const result = await api(event).POST('/api/my-data/{token}/consents', { params: tokenParam(event), body: change });
+		if (result.error) return refused(result, (key) => ({ consentError: key === 'err_form_generic' ? 'my_data_save_failed' : key }));
 		return state({ saved: true });
 	},
 
@@ -158,8 +166,8 @@ export const actions: Actions = {
 		const form = await event.request.formData().catch(() => new FormData());
 		// the box sends "yes" when ticked; an empty or other value is not a confirmation
 		if (form.get('confirm') !== 'yes') return fail(422, state({ eraseError: 'err_erase_confirm_required' }));
-		const result = await api<EraseResult>(event, dataPath(event, '/erase'), { method: 'POST', body: { confirm: true } });
-		if (!result.ok) return refused(result, (key) => ({ eraseError: key }));
+		const result = await api(event).POST('/api/my-data/{token}/erase', { params: tokenParam(event), body: { confirm: true } });
+		if (result.error) return refused(result, (key) => ({ eraseError: key }));
 		redirect(303, myDataPath(event.locals.locale, 'erased'));
 	}
 };

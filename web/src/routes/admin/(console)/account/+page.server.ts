@@ -7,8 +7,8 @@ export const load: PageServerLoad = async () => ({});
 
 export const actions: Actions = {
 	setup: async (event) => {
-		const result = await staffApi<{ secret: string; otpauthUrl: string }>(event, '/api/staff/me/totp/setup', { method: 'POST' });
-		if (!result.ok) return fail(result.status, { error: result.body.message });
+		const result = await staffApi(event).POST('/api/staff/me/totp/setup');
+		if (result.error) return fail(result.response.status, { error: result.error.message });
 		// drawn here as SVG: the key never leaves our server for a QR service
 		const qr = await QRCode.toString(result.data.otpauthUrl, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
 		return { setup: { secret: result.data.secret, qr } };
@@ -17,8 +17,8 @@ export const actions: Actions = {
 		// a body that is not a form (wrong content type, broken encoding) is an empty form: a 4xx, not a 500
 		const form = await event.request.formData().catch(() => new FormData());
 		const totp = String(form.get('totp') ?? '').replace(/\s+/g, '');
-		const result = await staffApi(event, '/api/staff/me/totp/confirm', { method: 'POST', body: { totp } });
-		if (!result.ok) return fail(422, { invalid: true });
+		const result = await staffApi(event).POST('/api/staff/me/totp/confirm', { body: { totp } });
+		if (result.error) return fail(422, { invalid: true });
 		return { done: true };
 	}
 };

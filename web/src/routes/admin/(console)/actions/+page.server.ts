@@ -1,20 +1,21 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { ACTION_STATUSES, type StaffActionList } from '$lib/admin/console-types';
-import { staffApi, staffData } from '$lib/server/staff';
+import { ActionStatus } from '$shared/enums';
+import { expectOk } from '$lib/server/api';
+import { staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
 	const status = event.url.searchParams.get('status') ?? '';
-	const filter = (ACTION_STATUSES as readonly string[]).includes(status) ? status : undefined;
-	const list = await staffData<StaffActionList>(event, '/api/admin/actions', { query: { status: filter } });
+	const filter = Object.values(ActionStatus).find((s) => s === status);
+	const list = expectOk(await staffApi(event).GET('/api/admin/actions', { params: { query: { status: filter } } }));
 	const confirm = event.url.searchParams.get('confirm');
 	return { list, status: filter ?? '', confirm: confirm === 'pause-all' || confirm === 'resume-all' ? confirm : null };
 };
 
 // the global kill switch: the page asks for confirmation first (?confirm=...), then posts here
 async function setAll(event: Parameters<Actions[string]>[0], paused: boolean) {
-	const result = await staffApi(event, '/api/admin/signing', { method: 'PUT', body: { paused } });
-	if (!result.ok) return fail(result.status, { error: result.body.message });
+	const result = await staffApi(event).PUT('/api/admin/signing', { body: { paused } });
+	if (result.error) return fail(result.response.status, { error: result.error.message });
 	redirect(303, `/admin/actions?switched=${paused ? 'paused' : 'resumed'}`);
 }
 

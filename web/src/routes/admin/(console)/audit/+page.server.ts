@@ -1,37 +1,29 @@
+import type { ApiData, ApiQuery } from '$lib/api/types';
 import { staffApi } from '$lib/server/staff';
 import type { PageServerLoad } from './$types';
-
-export interface AuditEntry {
-	id: string;
-	createdAt: string;
-	staffEmail: string | null;
-	staffName: string | null;
-	verb: string;
-	entity: string;
-	entityId: string | null;
-	before: unknown;
-	after: unknown;
-}
 
 const FILTERS = ['entity', 'staff', 'from', 'to', 'before'] as const;
 
 export const load: PageServerLoad = async (event) => {
-	const query: Record<string, string | undefined> = {};
+	const filter: Record<string, string> = {};
+	const query: ApiQuery<'/api/admin/audit'> = {};
 	for (const name of FILTERS) {
 		const value = event.url.searchParams.get(name)?.trim();
-		if (value) query[name] = value;
+		// as typed: the API refuses a date that is not one, by name
+		if (value) filter[name] = query[name] = value;
 	}
-	const result = await staffApi<{ entries: AuditEntry[]; nextCursor: string | null; entities: string[] }>(event, '/api/admin/audit', { query });
-	if (!result.ok) {
+	const staff = staffApi(event);
+	const result = await staff.GET('/api/admin/audit', { params: { query } });
+	if (result.error) {
 		// a bad filter (a date that is not one) shows the error and an empty list, not an error page
-		const fallback = await staffApi<{ entities: string[] }>(event, '/api/admin/audit', { query: { limit: '1' } });
+		const fallback = await staff.GET('/api/admin/audit', { params: { query: { limit: 1 } } });
 		return {
-			filter: query,
-			entries: [] as AuditEntry[],
+			filter,
+			entries: [] as ApiData<'/api/admin/audit'>['entries'],
 			nextCursor: null,
-			entities: fallback.ok ? fallback.data.entities : [],
-			problems: result.body.issues?.map((i) => i.message) ?? [result.body.message]
+			entities: fallback.data?.entities ?? [],
+			problems: result.error.issues?.map((i) => i.message) ?? [result.error.message]
 		};
 	}
-	return { filter: query, ...result.data, problems: [] as string[] };
+	return { filter, ...result.data, problems: [] as string[] };
 };

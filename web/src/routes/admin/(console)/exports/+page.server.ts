@@ -1,6 +1,7 @@
 import { fail, redirect } from '@sveltejs/kit';
-import type { ExportJob, OverallDashboard } from '$lib/admin/insight';
-import { formFields, staffApi, staffData } from '$lib/server/staff';
+import type { ApiBody, ApiQuery } from '$lib/api/types';
+import { expectOk } from '$lib/server/api';
+import { formBody, formFields, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 const KEYS = ['kind', 'actionId', 'status', 'from', 'to', 'country', 'includePersonal', 'emailsWithoutConsent'] as const;
@@ -23,16 +24,18 @@ function filterFrom(get: (k: string) => string | null): Record<string, string> {
 export const load: PageServerLoad = async (event) => {
 	const params = event.url.searchParams;
 	const values = Object.fromEntries(KEYS.map((k) => [k, params.get(k) ?? '']));
+	const staff = staffApi(event);
 	const [dash, list] = await Promise.all([
-		staffData<OverallDashboard>(event, '/api/admin/dashboard', { query: { range: 'day', locale: event.locals.locale } }),
-		staffData<{ exports: ExportJob[] }>(event, '/api/admin/exports')
+		staff.GET('/api/admin/dashboard', { params: { query: { range: 'day', locale: event.locals.locale } } }).then(expectOk),
+		staff.GET('/api/admin/exports').then(expectOk)
 	]);
 	let count: number | null = null;
 	let problem: { message: string; issues: { path: string; message: string }[] } | null = null;
 	if (values.kind) {
-		const result = await staffApi<{ count: number }>(event, '/api/admin/exports/count', { query: filterFrom((k) => params.get(k)) });
-		if (result.ok) count = result.data.count;
-		else problem = { message: result.body.message, issues: result.body.issues ?? [] };
+		const query = formBody<ApiQuery<'/api/admin/exports/count'>>(filterFrom((k) => params.get(k)));
+		const result = await staff.GET('/api/admin/exports/count', { params: { query } });
+		if (result.error) problem = { message: result.error.message, issues: result.error.issues ?? [] };
+		else count = result.data.count;
 	}
 	return { actions: dash.actions, exports: list.exports, values, count, problem };
 };
@@ -43,8 +46,8 @@ export const actions: Actions = {
 		const body: Record<string, string> = filterFrom((k) => form[k] ?? null);
 		// every address (admins only) needs a stated reason, asked for on the start form
 		if (body.emailsWithoutConsent === 'true') body.reason = (form.reason ?? '').trim();
-		const result = await staffApi<{ job: ExportJob }>(event, '/api/admin/exports', { method: 'POST', body });
-		if (!result.ok) return fail(result.status, { failed: result.body.message, code: result.body.code, reason: form.reason ?? '' });
+		const result = await staffApi(event).POST('/api/admin/exports', { body: formBody<ApiBody<'/api/admin/exports', 'post'>>(body) });
+		if (result.error) return fail(result.response.status, { failed: result.error.message, code: result.error.code, reason: form.reason ?? '' });
 		redirect(303, `/admin/exports/${result.data.job.id}?live=1`);
 	}
 };

@@ -1,6 +1,7 @@
 import { fail } from '@sveltejs/kit';
-import type { FraudPreview, OverallDashboard } from '$lib/admin/insight';
-import { formFields, staffApi, staffData } from '$lib/server/staff';
+import type { ApiBody, ApiQuery } from '$lib/api/types';
+import { expectOk } from '$lib/server/api';
+import { formBody, formFields, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 const FILTER_KEYS = ['actionId', 'emailDomain', 'ip', 'network', 'ipHash', 'netHash', 'from', 'to', 'namePattern', 'status'] as const;
@@ -27,13 +28,15 @@ function filterFrom(params: URLSearchParams | Record<string, string>): Record<st
 export const load: PageServerLoad = async (event) => {
 	const filter = filterFrom(event.url.searchParams);
 	const values = Object.fromEntries(FILTER_KEYS.map((k) => [k, event.url.searchParams.get(k) ?? '']));
-	const actions = (await staffData<OverallDashboard>(event, '/api/admin/dashboard', { query: { range: 'day', locale: event.locals.locale } })).actions;
+	const staff = staffApi(event);
+	const { actions } = expectOk(await staff.GET('/api/admin/dashboard', { params: { query: { range: 'day', locale: event.locals.locale } } }));
 	const searched = CRITERIA.some((k) => filter[k] !== undefined);
 	if (!searched) return { actions, values, filter, preview: null, problem: null, needAction: false };
 	// every search is within one action (the API refuses it otherwise): say so in the staff member's language
 	if (!filter.actionId) return { actions, values, filter, preview: null, problem: null, needAction: true };
-	const result = await staffApi<FraudPreview>(event, '/api/admin/fraud/signatures', { query: filter });
-	if (!result.ok) return { actions, values, filter, preview: null, problem: { message: result.body.message, issues: result.body.issues ?? [] }, needAction: false };
+	// the filter goes as typed: the API refuses an address or a date that is not one, by name
+	const result = await staff.GET('/api/admin/fraud/signatures', { params: { query: formBody<ApiQuery<'/api/admin/fraud/signatures'>>(filter) } });
+	if (result.error) return { actions, values, filter, preview: null, problem: { message: result.error.message, issues: result.error.issues ?? [] }, needAction: false };
 	return { actions, values, filter, preview: result.data, problem: null, needAction: false };
 };
 
@@ -46,11 +49,10 @@ export const actions: Actions = {
 		} catch {
 			return fail(422, { failed: 'The form was damaged; preview again.' });
 		}
-		const result = await staffApi<{ invalidated: number; uncounted: number }>(event, '/api/admin/fraud/invalidate', {
-			method: 'POST',
-			body: { filter, asOf: form.asOf, expectedCount: Number(form.expectedCount), reason: form.reason?.trim() || 'fraud' }
+		const result = await staffApi(event).POST('/api/admin/fraud/invalidate', {
+			body: formBody<ApiBody<'/api/admin/fraud/invalidate', 'post'>>({ filter, asOf: form.asOf, expectedCount: Number(form.expectedCount), reason: form.reason?.trim() || 'fraud' })
 		});
-		if (!result.ok) return fail(result.status, { failed: result.body.message, code: result.body.code });
+		if (result.error) return fail(result.response.status, { failed: result.error.message, code: result.error.code });
 		return { done: result.data, actionId: filter.actionId ?? null };
 	}
 };

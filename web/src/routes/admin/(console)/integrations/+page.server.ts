@@ -1,83 +1,53 @@
 import { fail } from '@sveltejs/kit';
-import { formFields, staffApi, staffData } from '$lib/server/staff';
+import type { ApiBody, ApiError } from '$lib/api/types';
+import { expectOk } from '$lib/server/api';
+import { formBody, formFields, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
-export interface ApiKeyRow {
-	id: string;
-	name: string;
-	prefix: string;
-	scopes: string[];
-	rateLimitPerMinute: number;
-	createdAt: string;
-	createdBy: string | null;
-	lastUsedAt: string | null;
-	revokedAt: string | null;
-}
-
-export interface EndpointRow {
-	id: string;
-	url: string;
-	description: string;
-	events: string[];
-	createdAt: string;
-	disabledAt: string | null;
-}
-
-export interface DeliveryRow {
-	id: string;
-	event: string;
-	url: string;
-	status: string;
-	attempts: number;
-	lastStatus: number | null;
-	lastError: string | null;
-	createdAt: string;
-}
-
 export const load: PageServerLoad = async (event) => {
+	const staff = staffApi(event);
 	const [{ keys }, { endpoints }, { deliveries }] = await Promise.all([
-		staffData<{ keys: ApiKeyRow[] }>(event, '/api/admin/api-keys'),
-		staffData<{ endpoints: EndpointRow[] }>(event, '/api/admin/webhooks'),
-		staffData<{ deliveries: DeliveryRow[] }>(event, '/api/admin/webhooks/deliveries?limit=50')
+		staff.GET('/api/admin/api-keys').then(expectOk),
+		staff.GET('/api/admin/webhooks').then(expectOk),
+		staff.GET('/api/admin/webhooks/deliveries', { params: { query: { limit: 50 } } }).then(expectOk)
 	]);
 	return { keys, endpoints, deliveries };
 };
+
+/** The id a form names, as the API's path. */
+async function idOf(event: { request: Request }) {
+	return { path: { id: String((await event.request.formData()).get('id') ?? '') } };
+}
+
+/** A change's answer: what the page says once it is done, or the API's refusal. */
+function changed<T>(result: { error?: ApiError; response: Response }, done: T) {
+	if (result.error) return fail(result.response.status, { error: result.error.message });
+	return done;
+}
 
 export const actions: Actions = {
 	createKey: async (event) => {
 		const form = await event.request.formData();
 		const fields = formFields(form);
 		const scopes = form.getAll('scopes').map(String);
-		const body = { name: fields.name ?? '', scopes, rateLimitPerMinute: Number(fields.rateLimitPerMinute || 600) };
-		const result = await staffApi<{ key: ApiKeyRow; secret: string }>(event, '/api/admin/api-keys', { method: 'POST', body });
-		if (!result.ok) return fail(result.status, { error: result.body.message, values: { name: body.name, scopes } });
+		const name = fields.name ?? '';
+		// scopes go as ticked: the API refuses one it does not know, by name
+		const body = formBody<ApiBody<'/api/admin/api-keys', 'post'>>({ name, scopes, rateLimitPerMinute: Number(fields.rateLimitPerMinute || 600) });
+		const result = await staffApi(event).POST('/api/admin/api-keys', { body });
+		if (result.error) return fail(result.response.status, { error: result.error.message, values: { name, scopes } });
 		// the only time the secret is on a page: this answer to this POST
 		return { created: { name: result.data.key.name, secret: result.data.secret } };
 	},
-	revokeKey: async (event) => {
-		const id = String((await event.request.formData()).get('id') ?? '');
-		const result = await staffApi(event, `/api/admin/api-keys/${encodeURIComponent(id)}/revoke`, { method: 'POST' });
-		if (!result.ok) return fail(result.status, { error: result.body.message });
-		return { revoked: true };
-	},
+	revokeKey: async (event) => changed(await staffApi(event).POST('/api/admin/api-keys/{id}/revoke', { params: await idOf(event) }), { revoked: true }),
 	createHook: async (event) => {
 		const form = await event.request.formData();
 		const fields = formFields(form);
-		const body = { url: fields.url ?? '', description: fields.description ?? '', events: form.getAll('events').map(String) };
-		const result = await staffApi<{ endpoint: EndpointRow; secret: string }>(event, '/api/admin/webhooks', { method: 'POST', body });
-		if (!result.ok) return fail(result.status, { error: result.body.message });
+		// events go as ticked: the API refuses one it does not know, by name
+		const body = formBody<ApiBody<'/api/admin/webhooks', 'post'>>({ url: fields.url ?? '', description: fields.description ?? '', events: form.getAll('events').map(String) });
+		const result = await staffApi(event).POST('/api/admin/webhooks', { body });
+		if (result.error) return fail(result.response.status, { error: result.error.message });
 		return { hookCreated: { url: result.data.endpoint.url, secret: result.data.secret } };
 	},
-	disableHook: async (event) => {
-		const id = String((await event.request.formData()).get('id') ?? '');
-		const result = await staffApi(event, `/api/admin/webhooks/${encodeURIComponent(id)}/disable`, { method: 'POST' });
-		if (!result.ok) return fail(result.status, { error: result.body.message });
-		return { hookDisabled: true };
-	},
-	replay: async (event) => {
-		const id = String((await event.request.formData()).get('id') ?? '');
-		const result = await staffApi(event, `/api/admin/webhooks/deliveries/${encodeURIComponent(id)}/replay`, { method: 'POST' });
-		if (!result.ok) return fail(result.status, { error: result.body.message });
-		return { replayed: true };
-	}
+	disableHook: async (event) => changed(await staffApi(event).POST('/api/admin/webhooks/{id}/disable', { params: await idOf(event) }), { hookDisabled: true }),
+	replay: async (event) => changed(await staffApi(event).POST('/api/admin/webhooks/deliveries/{id}/replay', { params: await idOf(event) }), { replayed: true })
 };

@@ -1,35 +1,23 @@
 import { fail } from '@sveltejs/kit';
-import { formFields, staffApi, staffData } from '$lib/server/staff';
+import type { ApiError } from '$lib/api/types';
+import { expectOk } from '$lib/server/api';
+import { formFields, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
-export interface QueueJob {
-	id: string;
-	name: string;
-	state: string;
-	data: Record<string, unknown>;
-	attemptsMade: number;
-	createdAt: string;
-	processedAt: string | null;
-	finishedAt: string | null;
-	runAt: string | null;
-	failedReason: string | null;
-}
+export const load: PageServerLoad = async (event) => ({ view: expectOk(await staffApi(event).GET('/api/admin/queues')) });
 
-export interface QueueView {
-	queues: { name: string; paused: boolean; workers: number; counts: Record<string, number>; jobs: QueueJob[] }[];
-	owed: { confirmations: number; letters: number; lettersDue: number };
-}
-
-export const load: PageServerLoad = async (event) => ({ view: await staffData<QueueView>(event, '/api/admin/queues') });
-
-async function toggle(event: Parameters<Actions[string]>[0], verb: 'pause' | 'resume') {
+/** The queue a form names, as the API's path (the API refuses a name that is not a queue). */
+async function queue(event: { request: Request }) {
 	const { name = '' } = formFields(await event.request.formData());
-	const result = await staffApi(event, `/api/admin/queues/${encodeURIComponent(name)}/${verb}`, { method: 'POST' });
-	if (!result.ok) return fail(result.status, { message: result.body.message });
+	return { path: { name } };
+}
+
+function toggled(result: { error?: ApiError; response: Response }) {
+	if (result.error) return fail(result.response.status, { message: result.error.message });
 	return { done: true };
 }
 
 export const actions: Actions = {
-	pause: (event) => toggle(event, 'pause'),
-	resume: (event) => toggle(event, 'resume')
+	pause: async (event) => toggled(await staffApi(event).POST('/api/admin/queues/{name}/pause', { params: await queue(event) })),
+	resume: async (event) => toggled(await staffApi(event).POST('/api/admin/queues/{name}/resume', { params: await queue(event) }))
 };

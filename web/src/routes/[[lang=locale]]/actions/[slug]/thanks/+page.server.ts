@@ -1,5 +1,5 @@
 import { publicBaseUrl } from '$lib/server/base-url';
-import type { ActionSummary } from '$lib/api-types';
+import type { ActionSummary } from '$lib/api/types';
 import { expectOk, getAction, listActions } from '$lib/server/api';
 import { actionPath } from '$lib/paths';
 import type { PageServerLoad } from './$types';
@@ -13,10 +13,8 @@ export const load: PageServerLoad = async (event) => {
 	const action = expectOk(actionResult);
 
 	// the suggestion: another published action, preferably one still open for signing
-	const others: ActionSummary[] = listResult.ok
-		? listResult.data.actions.filter((a) => a.slug !== action.slug && a.status === 'PUBLISHED')
-		: [];
-	const next = others.find((a) => a.signingOpen !== false) ?? others[0] ?? null;
+	const others: ActionSummary[] = (listResult.data?.actions ?? []).filter((a) => a.slug !== action.slug && a.status === 'PUBLISHED');
+	const next = others.find((a) => a.signingOpen) ?? others[0] ?? null;
 
 	const baseUrl = publicBaseUrl(event.url);
 	return {

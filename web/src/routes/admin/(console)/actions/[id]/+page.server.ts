@@ -1,7 +1,8 @@
 import { fail, redirect } from '@sveltejs/kit';
-import type { StaffActionDetail } from '$lib/admin/console-types';
+import type { ApiBody, ApiError } from '$lib/api/types';
 import { numberField, parseMilestones } from '$lib/admin/forms';
-import { formFields, issuesByField, staffApi, staffData } from '$lib/server/staff';
+import { expectOk } from '$lib/server/api';
+import { formBody, formFields, issuesByField, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 const CONFIRMABLE = ['publish', 'close', 'archive', 'reopen', 'pause', 'resume'] as const;
@@ -10,7 +11,7 @@ type Confirmable = (typeof CONFIRMABLE)[number];
 const DONE = ['saved', 'published', 'closed', 'archived', 'paused', 'resumed', 'removed', 'targets'] as const;
 
 export const load: PageServerLoad = async (event) => {
-	const action = await staffData<StaffActionDetail>(event, `/api/admin/actions/${encodeURIComponent(event.params.id)}`);
+	const action = expectOk(await staffApi(event).GET('/api/admin/actions/{id}', { params: { path: { id: event.params.id } } }));
 	const confirm = event.url.searchParams.get('confirm');
 	return {
 		action,
@@ -19,34 +20,34 @@ export const load: PageServerLoad = async (event) => {
 	};
 };
 
-const base = (id: string) => `/api/admin/actions/${encodeURIComponent(id)}`;
+const action = (event: { params: { id: string } }) => ({ path: { id: event.params.id } });
 
-async function post(event: Parameters<Actions[string]>[0], path: string, done: string, body?: unknown) {
-	const result = await staffApi<StaffActionDetail>(event, `${base(event.params.id!)}${path}`, { method: 'POST', body });
-	if (!result.ok) return fail(result.status, { error: result.body.message, issues: result.body.issues ?? [] });
+/** After a change: back to the action, saying what was done; or the API's refusal on the page. */
+function after(event: { params: { id: string } }, result: { error?: ApiError; response: Response }, done: string) {
+	if (result.error) return fail(result.response.status, { error: result.error.message, issues: result.error.issues ?? [] });
 	redirect(303, `/admin/actions/${event.params.id}?done=${done}`);
 }
 
 export const actions: Actions = {
-	publish: (event) => post(event, '/publish', 'published'),
-	close: (event) => post(event, '/close', 'closed'),
-	archive: (event) => post(event, '/archive', 'archived'),
-	pause: (event) => post(event, '/signing', 'paused', { enabled: false }),
-	resume: (event) => post(event, '/signing', 'resumed', { enabled: true }),
+	publish: async (event) => after(event, await staffApi(event).POST('/api/admin/actions/{id}/publish', { params: action(event) }), 'published'),
+	close: async (event) => after(event, await staffApi(event).POST('/api/admin/actions/{id}/close', { params: action(event) }), 'closed'),
+	archive: async (event) => after(event, await staffApi(event).POST('/api/admin/actions/{id}/archive', { params: action(event) }), 'archived'),
+	pause: async (event) => after(event, await staffApi(event).POST('/api/admin/actions/{id}/signing', { params: action(event), body: { enabled: false } }), 'paused'),
+	resume: async (event) => after(event, await staffApi(event).POST('/api/admin/actions/{id}/signing', { params: action(event), body: { enabled: true } }), 'resumed'),
 	settings: async (event) => {
 		const values = formFields(await event.request.formData());
-		const result = await staffApi<StaffActionDetail>(event, base(event.params.id!), {
-			method: 'PATCH',
-			body: {
+		const result = await staffApi(event).PATCH('/api/admin/actions/{id}', {
+			params: action(event),
+			body: formBody<ApiBody<'/api/admin/actions/{id}', 'patch'>>({
 				goal: numberField(values.goal),
 				milestones: parseMilestones(values.milestones ?? ''),
 				targetMode: values.targetMode,
 				allowPersonalisation: values.allowPersonalisation === 'on',
 				maxLetterLength: numberField(values.maxLetterLength),
 				replyTo: values.replyTo ?? ''
-			}
+			})
 		});
-		if (!result.ok) return fail(422, { settingsErrors: issuesByField(result.body), values });
+		if (result.error) return fail(422, { settingsErrors: issuesByField(result.error), values });
 		redirect(303, `/admin/actions/${event.params.id}?done=saved`);
 	}
 };

@@ -1,20 +1,21 @@
 import { fail, redirect } from '@sveltejs/kit';
-import type { StaffActionDetail, StaffActionList } from '$lib/admin/console-types';
-import { formFields, issuesByField, staffApi, staffData } from '$lib/server/staff';
+import { ActionStatus } from '$shared/enums';
+import type { ApiBody } from '$lib/api/types';
+import { expectOk } from '$lib/server/api';
+import { formBody, formFields, issuesByField, staffApi } from '$lib/server/staff';
 import { parseMilestones } from '$lib/admin/forms';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
-	const { campaigns } = await staffData<StaffActionList>(event, '/api/admin/actions', { query: { status: 'ARCHIVED' } });
+	const { campaigns } = expectOk(await staffApi(event).GET('/api/admin/actions', { params: { query: { status: ActionStatus.ARCHIVED } } }));
 	return { campaigns };
 };
 
 export const actions: Actions = {
 	default: async (event) => {
 		const values = formFields(await event.request.formData());
-		const result = await staffApi<StaffActionDetail>(event, '/api/admin/actions', {
-			method: 'POST',
-			body: {
+		const result = await staffApi(event).POST('/api/admin/actions', {
+			body: formBody<ApiBody<'/api/admin/actions', 'post'>>({
 				slug: values.slug ?? '',
 				campaign: values.campaign ?? '',
 				kind: values.kind ?? '',
@@ -23,9 +24,9 @@ export const actions: Actions = {
 				milestones: parseMilestones(values.milestones ?? ''),
 				title: values.title ?? '',
 				summary: values.summary ?? ''
-			}
+			})
 		});
-		if (!result.ok) return fail(result.status === 409 ? 409 : 422, { values, errors: issuesByField(result.body), message: result.body.message });
+		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { values, errors: issuesByField(result.error), message: result.error.message });
 		redirect(303, `/admin/actions/${result.data.id}?created=1`);
 	}
 };

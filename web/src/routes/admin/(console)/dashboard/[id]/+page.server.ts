@@ -1,7 +1,8 @@
 import { error } from '@sveltejs/kit';
-import { parseRange, type ActionDashboard } from '$lib/admin/insight';
+import { parseRange } from '$lib/admin/insight';
+import { expectOk } from '$lib/server/api';
 import { countryName } from '$lib/server/countries';
-import { staffData } from '$lib/server/staff';
+import { staffApi } from '$lib/server/staff';
 import { countryMap } from '$lib/server/world-map';
 import type { PageServerLoad } from './$types';
 
@@ -14,7 +15,7 @@ export const load: PageServerLoad = async (event) => {
 	if (!UUID.test(event.params.id)) error(404, { message: 'Not found', code: 'action_not_found' });
 	const locale = event.locals.locale;
 	const range = parseRange(event.url.searchParams.get('range'));
-	const dashboard = await staffData<ActionDashboard>(event, `/api/admin/dashboard/actions/${event.params.id}`, { query: { range, locale } });
+	const dashboard = expectOk(await staffApi(event).GET('/api/admin/dashboard/actions/{id}', { params: { path: { id: event.params.id }, query: { range, locale } } }));
 	return {
 		dashboard,
 		live: event.url.searchParams.get('live') === '1',

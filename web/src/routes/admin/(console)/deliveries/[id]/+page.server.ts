@@ -1,110 +1,49 @@
 import { fail } from '@sveltejs/kit';
-import { formFields, staffApi, staffData } from '$lib/server/staff';
+import type { ApiBody, ApiError } from '$lib/api/types';
+import { expectOk } from '$lib/server/api';
+import { formBody, formFields, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
-
-interface LedgerLetter {
-	id: string;
-	target: { id: string; name: string; organisation: string; email: string; contactStatus: string };
-	status: 'PENDING' | 'SUBMITTING' | 'SENT' | 'FAILED' | 'BOUNCED';
-	locale: string;
-	signatureCount: number;
-	attempts: number;
-	lastError: string | null;
-	errorClass: 'smtp-permanent' | 'smtp-transient' | 'timeout' | 'connection' | 'gave-up' | 'other' | null;
-	nextAttemptAt: string | null;
-	messageId: string;
-	smtpResponse: string | null;
-	createdAt: string;
-	sentAt: string | null;
-	bouncedAt: string | null;
-	openedAt: string | null;
-	answeredAt: string | null;
-	responseSeconds: number | null;
-}
-
-export interface DeliveryDetail {
-	action: {
-		id: string;
-		slug: string;
-		title: string;
-		status: string;
-		policy: string;
-		everyN: number;
-		milestones: number[];
-		paused: boolean;
-		owed: number;
-		/** confirmed signatures waiting for their country to reach countryMin (BY_SIGNER_COUNTRY) */
-		held: number;
-		pendingLetters: number;
-		failedLetters: number;
-		staleTargets: number;
-		lastBatchAt: string | null;
-	};
-	targets: {
-		id: string;
-		name: string;
-		organisation: string;
-		email: string;
-		language: string;
-		timezone: string;
-		officeOpensAt: number;
-		officeClosesAt: number;
-		contactStatus: string;
-		bounceCount: number;
-		medianResponseSeconds: number | null;
-		answered: number;
-	}[];
-	batches: { id: string; reason: string; signatureCount: number; totalCount: number; createdAt: string; letters: LedgerLetter[] }[];
-	failures: LedgerLetter[];
-	countryMin: number;
-}
-
-export interface DeliveryPreview {
-	owed: boolean;
-	policy: string;
-	paused: boolean;
-	heldForOfficeHours: boolean;
-	signatureCount: number;
-	totalCount: number;
-	held: number;
-	countries: { country: string; count: number }[];
-	letters: { target: { name: string; organisation: string; email: string }; locale: string; signatureCount: number; subject: string; text: string; sendAt: string }[];
-}
 
 // One action's delivery: the ledger always; the preview of the next delivery when asked for
 // (?preview=1, a GET: looking changes nothing).
 export const load: PageServerLoad = async (event) => {
-	const id = event.params.id;
-	const detail = await staffData<DeliveryDetail>(event, `/api/admin/deliveries/${encodeURIComponent(id)}`);
-	const preview =
-		event.url.searchParams.get('preview') === '1'
-			? await staffData<DeliveryPreview>(event, `/api/admin/deliveries/${encodeURIComponent(id)}/preview`)
-			: null;
+	const params = { path: { id: event.params.id } };
+	const staff = staffApi(event);
+	const detail = expectOk(await staff.GET('/api/admin/deliveries/{id}', { params }));
+	const preview = event.url.searchParams.get('preview') === '1' ? expectOk(await staff.GET('/api/admin/deliveries/{id}/preview', { params })) : null;
 	return { detail, preview };
 };
 
 type Done = { done: 'policy' | 'paused' | 'resumed' | 'sent' | 'retried' | 'nothing'; n?: number; letters?: number };
 
-async function post(event: Parameters<Actions[string]>[0], path: string, done: Done['done'], body?: unknown) {
-	const result = await staffApi<{ signatureCount?: number; letterIds?: string[] }>(event, path, { method: body === undefined ? 'POST' : 'PUT', body });
-	if (result.ok) return { done, n: result.data.signatureCount, letters: result.data.letterIds?.length } satisfies Done;
-	if (result.status === 409 && result.body.code === 'nothing_owed') return { done: 'nothing' } satisfies Done;
-	return fail(result.status, { error: result.body.message });
+/** What a change answered, as the page announces it (`counts`: what a delivery carried). */
+function outcome(result: { error?: ApiError; response: Response }, done: Done['done'], counts: { n?: number; letters?: number } = {}) {
+	if (!result.error) return { done, ...counts } satisfies Done;
+	if (result.response.status === 409 && result.error.code === 'nothing_owed') return { done: 'nothing' } satisfies Done;
+	return fail(result.response.status, { error: result.error.message });
 }
+
+const action = (event: { params: { id: string } }) => ({ path: { id: event.params.id } });
 
 export const actions: Actions = {
 	policy: async (event) => {
 		const f = formFields(await event.request.formData());
-		const body: Record<string, unknown> = { policy: f.policy };
-		if (f.everyN?.trim()) body.everyN = f.everyN.trim();
-		if (f.milestones?.trim()) body.milestones = f.milestones.split(/[\s,;]+/).filter(Boolean);
-		return post(event, `/api/admin/deliveries/${encodeURIComponent(event.params.id)}/policy`, 'policy', body);
+		// what staff typed goes as it is: the API refuses a policy without what it needs, by name
+		const body = {
+			policy: f.policy,
+			everyN: f.everyN?.trim() || undefined,
+			milestones: f.milestones?.trim() ? f.milestones.split(/[\s,;]+/).filter(Boolean) : undefined
+		};
+		return outcome(await staffApi(event).PUT('/api/admin/deliveries/{id}/policy', { params: action(event), body: formBody<ApiBody<'/api/admin/deliveries/{id}/policy', 'put'>>(body) }), 'policy');
 	},
-	pause: (event) => post(event, `/api/admin/deliveries/${encodeURIComponent(event.params.id)}/pause`, 'paused'),
-	resume: (event) => post(event, `/api/admin/deliveries/${encodeURIComponent(event.params.id)}/resume`, 'resumed'),
-	send: (event) => post(event, `/api/admin/deliveries/${encodeURIComponent(event.params.id)}/send-now`, 'sent'),
+	pause: async (event) => outcome(await staffApi(event).POST('/api/admin/deliveries/{id}/pause', { params: action(event) }), 'paused'),
+	resume: async (event) => outcome(await staffApi(event).POST('/api/admin/deliveries/{id}/resume', { params: action(event) }), 'resumed'),
+	send: async (event) => {
+		const result = await staffApi(event).POST('/api/admin/deliveries/{id}/send-now', { params: action(event) });
+		return outcome(result, 'sent', { n: result.data?.signatureCount, letters: result.data?.letterIds.length });
+	},
 	retry: async (event) => {
 		const f = formFields(await event.request.formData());
-		return post(event, `/api/admin/deliveries/letters/${encodeURIComponent(f.letter ?? '')}/retry`, 'retried');
+		return outcome(await staffApi(event).POST('/api/admin/deliveries/letters/{id}/retry', { params: { path: { id: f.letter ?? '' } } }), 'retried');
 	}
 };

@@ -1,6 +1,7 @@
 import { fail, redirect } from '@sveltejs/kit';
-import type { StaffTarget } from '$lib/admin/console-types';
-import { formFields, issuesByField, staffApi, staffData } from '$lib/server/staff';
+import type { ApiError } from '$lib/api/types';
+import { expectOk } from '$lib/server/api';
+import { formFields, issuesByField, staffApi } from '$lib/server/staff';
 import { targetBody } from '$lib/server/target-form';
 import type { Actions, PageServerLoad } from './$types';
 
@@ -8,27 +9,25 @@ import type { Actions, PageServerLoad } from './$types';
 const DONE = ['created', 'saved', 'disabled', 'enabled'] as const;
 
 export const load: PageServerLoad = async (event) => {
-	const target = await staffData<StaffTarget>(event, `/api/admin/targets/${encodeURIComponent(event.params.id)}`);
+	const target = expectOk(await staffApi(event).GET('/api/admin/targets/{id}', { params: { path: { id: event.params.id } } }));
 	return { target, done: DONE.find((d) => d === event.url.searchParams.get('done')) ?? null };
 };
 
-const path = (id: string) => `/api/admin/targets/${encodeURIComponent(id)}`;
+const target = (event: { params: { id: string } }) => ({ path: { id: event.params.id } });
+
+/** After a switch: back to the target, saying what was done; or the API's refusal on the page. */
+function switched(event: { params: { id: string } }, result: { error?: ApiError; response: Response }, done: 'disabled' | 'enabled') {
+	if (result.error) return fail(result.response.status, { values: {}, errors: {}, message: result.error.message });
+	redirect(303, `/admin/targets/${event.params.id}?done=${done}`);
+}
 
 export const actions: Actions = {
 	save: async (event) => {
 		const values = formFields(await event.request.formData());
-		const result = await staffApi<StaffTarget>(event, path(event.params.id!), { method: 'PUT', body: targetBody(values) });
-		if (!result.ok) return fail(result.status === 409 ? 409 : 422, { values, errors: issuesByField(result.body), message: result.body.message });
+		const result = await staffApi(event).PUT('/api/admin/targets/{id}', { params: target(event), body: targetBody(values) });
+		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { values, errors: issuesByField(result.error), message: result.error.message });
 		redirect(303, `/admin/targets/${event.params.id}?done=saved`);
 	},
-	disable: async (event) => {
-		const result = await staffApi(event, `${path(event.params.id!)}/disable`, { method: 'POST' });
-		if (!result.ok) return fail(result.status, { values: {}, errors: {}, message: result.body.message });
-		redirect(303, `/admin/targets/${event.params.id}?done=disabled`);
-	},
-	enable: async (event) => {
-		const result = await staffApi(event, `${path(event.params.id!)}/enable`, { method: 'POST' });
-		if (!result.ok) return fail(result.status, { values: {}, errors: {}, message: result.body.message });
-		redirect(303, `/admin/targets/${event.params.id}?done=enabled`);
-	}
+	disable: async (event) => switched(event, await staffApi(event).POST('/api/admin/targets/{id}/disable', { params: target(event) }), 'disabled'),
+	enable: async (event) => switched(event, await staffApi(event).POST('/api/admin/targets/{id}/enable', { params: target(event) }), 'enabled')
 };

@@ -1,12 +1,13 @@
-import type { LetterPreview, StaffActionDetail } from '$lib/admin/console-types';
-import { staffData } from '$lib/server/staff';
+import { expectOk } from '$lib/server/api';
+import { staffApi } from '$lib/server/staff';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
-	const id = encodeURIComponent(event.params.id);
+	const params = { path: { id: event.params.id } };
+	const staff = staffApi(event);
 	const [action, preview] = await Promise.all([
-		staffData<StaffActionDetail>(event, `/api/admin/actions/${id}`),
-		staffData<LetterPreview>(event, `/api/admin/actions/${id}/letter-preview`)
+		staff.GET('/api/admin/actions/{id}', { params }).then(expectOk),
+		staff.GET('/api/admin/actions/{id}/letter-preview', { params }).then(expectOk)
 	]);
 	return { action, preview };
 };

@@ -1,17 +1,16 @@
 import { fail, redirect } from '@sveltejs/kit';
-import type { StaffActionDetail, StaffTarget } from '$lib/admin/console-types';
-import { issuesByField, staffApi, staffData } from '$lib/server/staff';
+import { expectOk } from '$lib/server/api';
+import { issuesByField, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
-	const action = await staffData<StaffActionDetail>(event, `/api/admin/actions/${encodeURIComponent(event.params.id)}`);
+	const staff = staffApi(event);
+	const action = expectOk(await staff.GET('/api/admin/actions/{id}', { params: { path: { id: event.params.id } } }));
 	const q = event.url.searchParams.get('q') ?? '';
 	const country = event.url.searchParams.get('country') ?? '';
 	const search = q || country;
 	const found = search
-		? await staffApi<{ targets: StaffTarget[]; total: number }>(event, '/api/admin/targets', {
-				query: { q: q || undefined, country: country || undefined, limit: '50' }
-			})
+		? await staff.GET('/api/admin/targets', { params: { query: { q: q || undefined, country: country || undefined, limit: 50 } } })
 		: null;
 	const chosen = new Set(action.targets.map((t) => t.id));
 	return {
@@ -19,8 +18,8 @@ export const load: PageServerLoad = async (event) => {
 		q,
 		country,
 		searched: Boolean(search),
-		results: found?.ok ? found.data.targets.filter((t) => !chosen.has(t.id)) : [],
-		searchError: found && !found.ok ? found.body.message : null
+		results: found?.data ? found.data.targets.filter((t) => !chosen.has(t.id)) : [],
+		searchError: found?.error ? found.error.message : null
 	};
 };
 
@@ -29,11 +28,8 @@ export const actions: Actions = {
 		const form = await event.request.formData();
 		// the chosen targets in the order they are listed: the current ones first, then the new
 		const targetIds = [...new Set(form.getAll('targetId').filter((v): v is string => typeof v === 'string'))];
-		const result = await staffApi<StaffActionDetail>(event, `/api/admin/actions/${encodeURIComponent(event.params.id)}/targets`, {
-			method: 'PUT',
-			body: { targetIds }
-		});
-		if (!result.ok) return fail(result.status === 409 ? 409 : 422, { errors: issuesByField(result.body), message: result.body.message });
+		const result = await staffApi(event).PUT('/api/admin/actions/{id}/targets', { params: { path: { id: event.params.id } }, body: { targetIds } });
+		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { errors: issuesByField(result.error), message: result.error.message });
 		redirect(303, `/admin/actions/${event.params.id}?done=targets`);
 	}
 };

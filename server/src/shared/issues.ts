@@ -1,0 +1,64 @@
+// What is wrong with one field, as a code: every issue of a 422 carries one next to its path
+// (`issues: [{ path, code, message }]`), so that a page can say it in its reader's language
+// without reading the English message. The pages check their forms with the same schemas and
+// codes before posting (server/src/shared/sign-form.ts).
+
+/**
+ * The codes an issue may have. A schema gives its own through a refinement's params
+ * (`.refine(fn, { message, params: { code: 'links' } })`); the others follow from the kind of
+ * check that failed.
+ */
+export const ISSUE_CODES = [
+  /** absent or empty */
+  'required',
+  /** longer than the field allows */
+  'too_long',
+  /** shorter than the field allows (but not empty) */
+  'too_short',
+  /** a number or date beyond the field's range */
+  'out_of_range',
+  /** control, invisible or markup characters */
+  'forbidden_characters',
+  /** a web address where links are not allowed */
+  'links',
+  /** a field the endpoint does not take */
+  'unknown_field',
+  /** any other value the field does not accept */
+  'invalid',
+] as const;
+
+export type IssueCode = (typeof ISSUE_CODES)[number];
+
+/** The parts of a zod issue (or of its copy in a Fastify validation error) that decide its code. */
+export interface IssueLike {
+  code: string;
+  origin?: string;
+  minimum?: number | bigint;
+  params?: { code?: unknown };
+}
+
+const OWN_CODES = new Set<string>(ISSUE_CODES);
+
+/** The code of an issue; `missing`: the field was not sent at all. */
+export function issueCode(issue: IssueLike, missing = false): IssueCode {
+  const own = issue.params?.code;
+  if (typeof own === 'string' && OWN_CODES.has(own)) return own as IssueCode;
+  if (missing) return 'required';
+  const sized = issue.origin === 'string' || issue.origin === 'array' || issue.origin === 'set';
+  switch (issue.code) {
+    case 'too_big':
+      return sized ? 'too_long' : 'out_of_range';
+    case 'too_small':
+      if (!sized) return 'out_of_range';
+      return Number(issue.minimum) === 1 ? 'required' : 'too_short';
+    case 'unrecognized_keys':
+      return 'unknown_field';
+    default:
+      return 'invalid';
+  }
+}
+
+/** A field's path as the API gives it: segments joined by dots ("attachments.0.data"). */
+export function issuePath(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.');
+}
