@@ -39,6 +39,16 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     // Fastify's own client errors (bad JSON, wrong content type, too large): say what, not where
     return reply.code(status).send({ statusCode: status, error: reasonPhrase(status), code: clientCode(status, err as Error), message: clientMessage(status, err as Error) });
   }
+  if ((err as { code?: unknown }).code === '22008') {
+    // PostgreSQL's "timestamp out of range": a date the request gave (a year before 4713 BC, say)
+    // that the schema's date check let through; the request, not the server, is at fault
+    return reply.code(422).send({
+      statusCode: 422,
+      error: 'Unprocessable Entity',
+      code: 'date_out_of_range',
+      message: 'A date given is outside the range that can be stored (4713 BC to 294276 AD)',
+    });
+  }
   if (isDatabaseUnavailable(err)) {
     req.log.warn({ code: (err as { code?: string }).code }, 'PostgreSQL or Redis unavailable');
     return reply

@@ -65,10 +65,8 @@ const eb = expressionBuilder<Scope, 's' | 'p' | 'l' | 'b' | 'g'>();
 
 /**
  * Whether the supporter `p` may be contacted, as an export decides it (promise 10: an address
- * leaves Chorus only with this): not erased, not unsubscribed, and their latest CONTACT consent
- * is a yes, counting only consents given with a confirmed signature or by the signer
- * themselves ("my data"). A pending sign-up proves nothing about who owns the address, so
- * a "yes" typed there with someone else's address does not count.
+ * leaves Chorus only with this): not erased, not unsubscribed, and their latest choice on being
+ * contacted is a yes (supporter/consent.ts: only the owner of the address ever records one).
  */
 export const contactConsent = eb.and([
   eb('p.erased_at', 'is', null),
@@ -378,8 +376,10 @@ export async function startExport(deps: ExportDeps, staff: ExportStaff, f: Expor
     after: { ...filterRecord(f), rows: total },
     at: now,
   });
+  // the job as it starts: read before the export runs, which a small one may finish at once
+  const job = (await getExport(deps, id))!;
   const done = runExport(deps, id, staffId, f).catch(() => {});
-  return { job: (await getExport(deps, id))!, done };
+  return { job, done };
 }
 
 async function runExport(deps: ExportDeps, id: string, staffId: string, f: ExportFilter): Promise<void> {

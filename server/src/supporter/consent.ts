@@ -3,29 +3,28 @@
 // every later change is appended to consent_events. A purpose's current choice is the latest of
 // the two; the history is both, in time order.
 import { expressionBuilder, sql, type Expression, type Kysely } from 'kysely';
-import { ConsentPurpose, SignatureStatus, type DB } from '../db/db.ts';
+import { ConsentPurpose, type DB } from '../db/db.ts';
 
 const eb = expressionBuilder<DB>();
 
 /**
  * Whether the supporter `supporter` (an expression: a column of the outer query) last said yes to
- * being contacted, counting only what came with a confirmed signature or from the signer's own
- * data page: a pending sign-up proves nothing about who owns the address. NULL when never asked.
+ * being contacted. Every record counts, whatever became of its signature since: a consents row is
+ * written only when the owner of the address confirms (a pending sign-up writes none, so one made
+ * with someone else's address proves nothing), and consent_events only by the owner (the data
+ * page, unsubscribing). A choice stays the person's even if staff later set that signature aside:
+ * otherwise an older "yes" would come back. NULL when never asked.
  */
 export function latestContactConsent(supporter: Expression<string>) {
   const changed = eb
     .selectFrom('consent_events as e')
-    .leftJoin('signatures as es', 'es.id', 'e.signature_id')
     .select(['e.granted', 'e.created_at', sql<number>`1`.as('later')])
     .where('e.supporter_id', '=', supporter)
-    .where('e.purpose', '=', ConsentPurpose.CONTACT)
-    .where((w) => w.or([w('e.signature_id', 'is', null), w('es.status', '=', SignatureStatus.CONFIRMED)]));
+    .where('e.purpose', '=', ConsentPurpose.CONTACT);
   const confirmed = eb
     .selectFrom('consents as c')
-    .innerJoin('signatures as cs', 'cs.id', 'c.signature_id')
     .select(['c.contact as granted', 'c.created_at', sql<number>`0`.as('later')])
-    .where('c.supporter_id', '=', supporter)
-    .where('cs.status', '=', SignatureStatus.CONFIRMED);
+    .where('c.supporter_id', '=', supporter);
   return eb
     .selectFrom(changed.unionAll(confirmed).as('k'))
     .select('k.granted')
