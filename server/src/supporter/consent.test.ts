@@ -75,4 +75,26 @@ describe('the latest choice on being contacted', () => {
     expect(history[0]!.actionSlug).toBe(action.slug);
     expect(history[5]!.actionSlug).toBeNull();
   });
+
+  it('moves the updated_at of the person’s other confirmed signatures when it changes, so the incremental sync sees it', async () => {
+    const first = await createAction(h.db);
+    const second = await createAction(h.db);
+    const email = uniqueEmail('sync');
+    const earlier = await signAndConfirm(first.action.id, email, true, new Date(Date.now() - 60_000));
+    const updatedAt = async (id: string) =>
+      (await qb(h.db.pool).selectFrom('signatures').select('updated_at').where('id', '=', id).executeTakeFirstOrThrow()).updated_at.getTime();
+    const before = await updatedAt(earlier);
+    const later = await signAndConfirm(second.action.id, email, false, new Date());
+    const moved = await updatedAt(earlier);
+    expect(moved).toBeGreaterThan(before);
+    // and a change on the data page moves both
+    const { supporter_id } = await qb(h.db.pool).selectFrom('signatures').select('supporter_id').where('id', '=', later).executeTakeFirstOrThrow();
+    const laterBefore = await updatedAt(later);
+    await qb(h.db.pool)
+      .insertInto('consent_events')
+      .values({ supporter_id, signature_id: null, purpose: 'CONTACT', granted: true, wording_version: 'test', created_at: new Date() })
+      .execute();
+    expect(await updatedAt(earlier)).toBeGreaterThan(moved);
+    expect(await updatedAt(later)).toBeGreaterThan(laterBefore);
+  });
 });
