@@ -193,6 +193,23 @@ describe('a campaigner launches a two-language letter action from the console', 
     expect(await text()).toContain('Spanish');
   });
 
+  it('saves a petition’s settings (its form has no letter fields, and sends none)', async () => {
+    expect(await go('/admin/actions/new')).toBe(200);
+    await page.fill('#f-title', 'End incommunicado detention');
+    await page.fill('#f-slug', `${SLUG}-petition`);
+    await page.check('input[name=kind][value=PETITION]');
+    await page.fill('#f-goal', '2000');
+    await press('main form button[type=submit]');
+    const petitionUrl = new URL(page.url()).pathname;
+    expect(await page.locator('#f-max').count()).toBe(0);
+    await page.fill('#f-goal', '3000');
+    await press('main form[action="?/settings"] button[type=submit]');
+    expect(await text()).toContain('Saved.');
+    const { rows } = await pool.query<{ goal: number }>('SELECT goal FROM actions WHERE slug = $1', [`${SLUG}-petition`]);
+    expect(rows[0]!.goal).toBe(3000);
+    expect(petitionUrl).toMatch(/\/admin\/actions\/[0-9a-f-]{36}$/);
+  });
+
   it('chooses the two officials from the directory', async () => {
     await go(`${actionUrl}/targets?q=${tag}`);
     await audit('target picker');

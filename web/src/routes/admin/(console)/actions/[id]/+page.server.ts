@@ -42,8 +42,10 @@ export const actions: Actions = {
 				goal: numberField(values.goal),
 				milestones: parseMilestones(values.milestones ?? ''),
 				targetMode: values.targetMode,
-				allowPersonalisation: values.allowPersonalisation === 'on',
-				maxLetterLength: numberField(values.maxLetterLength),
+				// a petition's form has no letter fields: what the form does not show, it does not change
+				...(values.maxLetterLength === undefined
+					? {}
+					: { allowPersonalisation: values.allowPersonalisation === 'on', maxLetterLength: numberField(values.maxLetterLength) }),
 				replyTo: values.replyTo ?? ''
 			})
 		});
