@@ -45,6 +45,19 @@ describe('the latest choice on being contacted', () => {
     expect(await contactOf(email)).toBe(false);
   });
 
+  it('takes no yes from a signature staff set aside (found to be fraud, say)', async () => {
+    const { action } = await createAction(h.db);
+    const email = uniqueEmail('fraud');
+    const id = await signAndConfirm(action.id, email, true, new Date());
+    expect(await contactOf(email)).toBe(true);
+    await qb(h.db.pool)
+      .updateTable('signatures')
+      .set({ status: SignatureStatus.INVALIDATED, invalidated_at: new Date(), invalid_reason: 'fraud' })
+      .where('id', '=', id)
+      .execute();
+    expect(await contactOf(email)).toBeNull();
+  });
+
   it('is nothing for a sign-up never confirmed, whatever it said', async () => {
     const { action } = await createAction(h.db);
     const email = uniqueEmail('pending');

@@ -3,28 +3,32 @@
 // every later change is appended to consent_events. A purpose's current choice is the latest of
 // the two; the history is both, in time order.
 import { expressionBuilder, sql, type Expression, type Kysely } from 'kysely';
-import { ConsentPurpose, type DB } from '../db/db.ts';
+import { ConsentPurpose, SignatureStatus, type DB } from '../db/db.ts';
 
 const eb = expressionBuilder<DB>();
 
 /**
  * Whether the supporter `supporter` (an expression: a column of the outer query) last said yes to
- * being contacted. Every record counts, whatever became of its signature since: a consents row is
- * written only when the owner of the address confirms (a pending sign-up writes none, so one made
- * with someone else's address proves nothing), and consent_events only by the owner (the data
- * page, unsubscribing). A choice stays the person's even if staff later set that signature aside:
- * otherwise an older "yes" would come back. NULL when never asked.
+ * being contacted. Only the owner of an address records a choice: a consents row when they confirm
+ * (a pending sign-up writes none, so one made with someone else's address proves nothing), a
+ * consent event on their data page or by unsubscribing. A "yes" counts while the signature it came
+ * with stands: one staff set aside (found to be fraud, say) gives no consent. A "no" always counts:
+ * setting a signature aside never brings back an older "yes". NULL when never asked.
  */
 export function latestContactConsent(supporter: Expression<string>) {
   const changed = eb
     .selectFrom('consent_events as e')
+    .leftJoin('signatures as es', 'es.id', 'e.signature_id')
     .select(['e.granted', 'e.created_at', sql<number>`1`.as('later')])
     .where('e.supporter_id', '=', supporter)
-    .where('e.purpose', '=', ConsentPurpose.CONTACT);
+    .where('e.purpose', '=', ConsentPurpose.CONTACT)
+    .where((w) => w.or([w('e.granted', '=', false), w('e.signature_id', 'is', null), w('es.status', '=', SignatureStatus.CONFIRMED)]));
   const confirmed = eb
     .selectFrom('consents as c')
+    .innerJoin('signatures as cs', 'cs.id', 'c.signature_id')
     .select(['c.contact as granted', 'c.created_at', sql<number>`0`.as('later')])
-    .where('c.supporter_id', '=', supporter);
+    .where('c.supporter_id', '=', supporter)
+    .where((w) => w.or([w('c.contact', '=', false), w('cs.status', '=', SignatureStatus.CONFIRMED)]));
   return eb
     .selectFrom(changed.unionAll(confirmed).as('k'))
     .select('k.granted')
