@@ -1,20 +1,14 @@
-// Translation helpers. Locales are the ones the API knows ($shared/locales).
+// Translation helpers for member pages. Locales are the ones the API knows ($shared/locales);
+// the words are ICU messages in ./messages/<locale>.json (see ./format.ts).
 import { DEFAULT_LOCALE, LOCALES, isLocale, negotiateLocale, type Locale } from '$shared/locales';
-import { en, type Messages, type PluralForms } from './en';
-import { es } from './es';
-import { fr } from './fr';
-import { ru } from './ru';
+import { formatMessage, formatNumber, type MessageKey, type Params } from './format';
 
-export { DEFAULT_LOCALE, LOCALES, isLocale, negotiateLocale, type Locale };
+export { DEFAULT_LOCALE, LOCALES, isLocale, negotiateLocale, formatNumber, type Locale, type MessageKey, type Params };
 
-export type MessageKey = keyof Messages;
-/** Keys whose message is a plain string. */
-export type TextKey = { [K in MessageKey]: Messages[K] extends string ? K : never }[MessageKey];
-/** Keys whose message has plural forms. */
-export type PluralKey = Exclude<MessageKey, TextKey>;
-export type Params = Record<string, string | number>;
-
-const dictionaries: Record<Locale, Messages> = { en, es, fr, ru };
+/** A member page's message key (the console's keys have a dot: `<area>.<key>`). */
+export type TextKey = { [K in MessageKey]: K extends `${string}.${string}` ? never : K }[MessageKey];
+/** Kept for the call sites that name a counted message: every key may be counted now. */
+export type PluralKey = TextKey;
 
 /** Each language's name in that language, for the language switcher. */
 export const LOCALE_NAMES: Record<Locale, string> = {
@@ -24,48 +18,14 @@ export const LOCALE_NAMES: Record<Locale, string> = {
 	ru: 'Русский'
 };
 
-const numberFormats = new Map<Locale, Intl.NumberFormat>();
-const pluralRules = new Map<Locale, Intl.PluralRules>();
-
-export function formatNumber(locale: Locale, value: number): string {
-	let nf = numberFormats.get(locale);
-	if (!nf) {
-		nf = new Intl.NumberFormat(locale);
-		numberFormats.set(locale, nf);
-	}
-	return nf.format(value);
-}
-
-function pluralCategory(locale: Locale, count: number): Intl.LDMLPluralRule {
-	let pr = pluralRules.get(locale);
-	if (!pr) {
-		pr = new Intl.PluralRules(locale);
-		pluralRules.set(locale, pr);
-	}
-	return pr.select(count);
-}
-
-function interpolate(template: string, params?: Params): string {
-	if (!params) return template;
-	return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
-		const value = params[name];
-		return value === undefined ? whole : String(value);
-	});
-}
-
-/** A plain message, with {name} placeholders filled from params. */
+/** A message, with its {name} arguments filled from params. */
 export function t(locale: Locale, key: TextKey, params?: Params): string {
-	return interpolate(dictionaries[locale][key] as string, params);
+	return formatMessage(locale, key, params);
 }
 
-/**
- * A plural message: the form is chosen by `count` with Intl.PluralRules, and {count}
- * is the number formatted for the locale. Other placeholders come from params.
- */
+/** A counted message: `count` chooses the plural form (CLDR rules for the locale). */
 export function plural(locale: Locale, key: PluralKey, count: number, params?: Params): string {
-	const forms = dictionaries[locale][key] as PluralForms;
-	const template = forms[pluralCategory(locale, count)] ?? forms.other;
-	return interpolate(template, { ...params, count: formatNumber(locale, count) });
+	return formatMessage(locale, key, { ...params, count });
 }
 
 export interface Translator {
@@ -84,4 +44,3 @@ export function translator(locale: Locale): Translator {
 		n: (value) => formatNumber(locale, value)
 	};
 }
-

@@ -1,32 +1,25 @@
-// The staff console's messages. Each area of the console keeps its own dictionary file in
-// this folder (defineMessages), so areas can be written side by side; every locale must
-// have every key of the English one, which the type checker enforces.
-import { formatNumber, type Locale } from '$lib/i18n';
+// The staff console's messages: each area of the console names its keys `<area>.<key>` in
+// ../messages/<locale>.json, and its module here is a typed handle on that area.
+import type { Locale } from '$lib/i18n';
+import { formatMessage, type MessageKey, type Params } from '../format';
 
-export type Messages<K extends string> = Record<K, string>;
+export type { Params };
 
-/** English first; es, fr and ru must carry exactly the same keys. */
-export function defineMessages<const E extends Record<string, string>>(
-	messages: { en: E } & Record<Exclude<Locale, 'en'>, Record<keyof E, string>>
-): Record<Locale, Record<keyof E & string, string>> {
-	return messages as Record<Locale, Record<keyof E & string, string>>;
+/** The keys of one console area, without the area's prefix. */
+export type AreaKey<A extends string> = { [K in MessageKey]: K extends `${A}.${infer R}` ? R : never }[MessageKey];
+
+export interface Area<A extends string> {
+	readonly area: A;
 }
 
-export type Params = Record<string, string | number>;
+export function defineArea<const A extends string>(area: A): Area<A> {
+	return { area };
+}
 
 /**
- * `t(key, params)` for one dictionary and locale. Numbers in params are formatted for the
- * locale; {name} placeholders are filled.
+ * `t(key, params)` for one console area and locale. Numbers in params are formatted for the
+ * locale, except those that choose a plural form.
  */
-export function adminT<K extends string>(dictionary: Record<Locale, Record<K, string>>, locale: Locale) {
-	const messages = dictionary[locale] ?? dictionary.en;
-	return (key: K, params?: Params): string => {
-		const template = messages[key] ?? dictionary.en[key] ?? key;
-		if (!params) return template;
-		return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
-			const value = params[name];
-			if (value === undefined) return whole;
-			return typeof value === 'number' ? formatNumber(locale, value) : value;
-		});
-	};
+export function adminT<A extends string>(dictionary: Area<A>, locale: Locale) {
+	return (key: AreaKey<A>, params?: Params): string => formatMessage(locale, `${dictionary.area}.${key}` as MessageKey, params);
 }

@@ -1,0 +1,96 @@
+// One message format for every word the web shows: ICU MessageFormat, with CLDR plural
+// rules, compiled once per message and locale by intl-messageformat.
+//
+// The messages live in ./messages/<locale>.json: member pages' keys have no dot; the
+// console's are `<area>.<key>`. English is the source; every other file must have exactly its
+// keys (the type check below, and tests/static/messages.test.ts for placeholders and plurals).
+import { IntlMessageFormat } from 'intl-messageformat';
+import type { Locale } from '$shared/locales';
+import en from './messages/en.json' with { type: 'json' };
+import es from './messages/es.json' with { type: 'json' };
+import fr from './messages/fr.json' with { type: 'json' };
+import ru from './messages/ru.json' with { type: 'json' };
+
+export type Catalogue = typeof en;
+export type MessageKey = keyof Catalogue & string;
+export type Params = Record<string, string | number>;
+
+const catalogues: Record<Locale, Record<MessageKey, string>> = { en, es, fr, ru };
+
+/** The raw ICU source of a message (for tests and tools). */
+export function messageSource(locale: Locale, key: MessageKey): string {
+	return catalogues[locale][key] ?? en[key];
+}
+
+export function messageKeys(): MessageKey[] {
+	return Object.keys(en) as MessageKey[];
+}
+
+const numberFormats = new Map<Locale, Intl.NumberFormat>();
+
+export function formatNumber(locale: Locale, value: number): string {
+	let nf = numberFormats.get(locale);
+	if (!nf) {
+		nf = new Intl.NumberFormat(locale);
+		numberFormats.set(locale, nf);
+	}
+	return nf.format(value);
+}
+
+interface Compiled {
+	format: IntlMessageFormat;
+	/** Arguments that choose a branch (plural, selectordinal, select): passed as they are. */
+	selectors: Set<string>;
+	/** Every argument the message names. */
+	names: Set<string>;
+}
+
+const compiled = new Map<string, Compiled>();
+
+type Element = { type: number; value?: unknown; options?: Record<string, { value: Element[] }>; children?: Element[] };
+
+function walk(elements: readonly Element[], compiledInfo: Pick<Compiled, 'selectors' | 'names'>): void {
+	for (const el of elements) {
+		// intl-messageformat's element types: 1 argument, 2 number, 3 date, 4 time, 5 select, 6 plural, 8 tag.
+		if (typeof el.value === 'string' && el.type >= 1 && el.type <= 6) compiledInfo.names.add(el.value);
+		if ((el.type === 5 || el.type === 6) && typeof el.value === 'string') compiledInfo.selectors.add(el.value);
+		for (const option of Object.values(el.options ?? {})) walk(option.value, compiledInfo);
+		if (el.children) walk(el.children, compiledInfo);
+	}
+}
+
+function compile(locale: Locale, key: MessageKey): Compiled {
+	const id = `${locale}\u0000${key}`;
+	let c = compiled.get(id);
+	if (!c) {
+		const format = new IntlMessageFormat(messageSource(locale, key), locale, undefined, { ignoreTag: true });
+		c = { format, selectors: new Set(), names: new Set() };
+		walk(format.getAst() as unknown as Element[], c);
+		compiled.set(id, c);
+	}
+	return c;
+}
+
+/** The argument names of a message, and which of them choose a branch. */
+export function messageArguments(locale: Locale, key: MessageKey): { names: Set<string>; selectors: Set<string> } {
+	const c = compile(locale, key);
+	return { names: c.names, selectors: c.selectors };
+}
+
+/**
+ * A message with its arguments filled. Numbers that choose a plural form are given as they
+ * are (the form's `#` shows them formatted for the locale); other numbers are formatted for
+ * the locale. An argument the caller did not give stays visible as `{name}`.
+ */
+export function formatMessage(locale: Locale, key: MessageKey, params?: Params): string {
+	const c = compile(locale, key);
+	if (c.names.size === 0) return c.format.format() as string;
+	const values: Record<string, string | number> = {};
+	for (const name of c.names) {
+		const value = params?.[name];
+		if (value === undefined) values[name] = c.selectors.has(name) ? 'other' : `{${name}}`;
+		else if (typeof value === 'number' && !c.selectors.has(name)) values[name] = formatNumber(locale, value);
+		else values[name] = value;
+	}
+	return c.format.format(values) as string;
+}
