@@ -201,7 +201,7 @@ describe('a campaigner launches a two-language letter action from the console', 
     await page.fill('#f-goal', '2000');
     await press('main form button[type=submit]');
     const petitionUrl = new URL(page.url()).pathname;
-    expect(await page.locator('#f-max').count()).toBe(0);
+    expect(await page.locator('#f-maxLetterLength').count()).toBe(0);
     await page.fill('#f-goal', '3000');
     await press('main form[action="?/settings"] button[type=submit]');
     expect(await text()).toContain('Saved.');

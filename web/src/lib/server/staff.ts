@@ -5,6 +5,7 @@ import { error, redirect, type RequestEvent } from '@sveltejs/kit';
 import { api, type Api } from './api';
 import type { ApiError } from '$lib/api/types';
 import { formProblem as problemOf, refusalMessage, type FormProblem } from '$lib/admin/problems';
+export type { FormProblem } from '$lib/admin/problems';
 
 export function loginPath(event: RequestEvent): string {
 	const next = event.url.pathname + event.url.search;
