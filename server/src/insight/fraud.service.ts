@@ -215,7 +215,8 @@ export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFil
   await recordAudit(deps.pool, {
     staffId,
     verb: 'fraud_previewed',
-    entity: 'signature',
+    // a search within one action: the record is the action (the signatures shown are in `after`)
+    entity: 'action',
     entityId: f.actionId,
     before: { filter: auditFilter(f), asOf: asOf.toISOString() },
     after: { matched: count.n, shown: sample.map((r) => r.id) },
@@ -369,7 +370,8 @@ export async function listWall(deps: FraudDeps, staffId: string, actionId: strin
     .orderBy('s.confirmed_at', 'desc')
     .limit(WALL_LIST_LIMIT)
     .execute();
-  await recordAudit(deps.pool, { staffId, verb: 'wall_listed', entity: 'signature', entityId: actionId, after: { shown: rows.map((r) => r.id) }, at: deps.clock() });
+  // a look at one action's wall: the record is the action (the signatures shown are in `after`)
+  await recordAudit(deps.pool, { staffId, verb: 'wall_listed', entity: 'action', entityId: actionId, after: { shown: rows.map((r) => r.id) }, at: deps.clock() });
   return rows.map((r) => ({
     signatureId: r.id,
     firstName: r.first_name,

@@ -27,9 +27,12 @@ export const load: PageServerLoad = async (event) => {
 	const params = event.url.searchParams;
 	const values: Record<string, string> = Object.fromEntries(KEYS.map((k) => [k, params.get(k) ?? '']));
 	// a status per kind (signatures and letters have their own): the chosen kind's counts
-	values.sigStatus = params.get('sigStatus') ?? (values.kind !== 'LETTERS' ? values.status : '');
-	values.letterStatus = params.get('letterStatus') ?? (values.kind === 'LETTERS' ? values.status : '');
-	values.status = values.kind === 'LETTERS' ? values.letterStatus : values.sigStatus;
+	const oldStatus = values.status ?? '';
+	const sigStatus = params.get('sigStatus') ?? (values.kind !== 'LETTERS' ? oldStatus : '');
+	const letterStatus = params.get('letterStatus') ?? (values.kind === 'LETTERS' ? oldStatus : '');
+	values.sigStatus = sigStatus;
+	values.letterStatus = letterStatus;
+	values.status = values.kind === 'LETTERS' ? letterStatus : sigStatus;
 	const staff = staffApi(event);
 	const [dash, list] = await Promise.all([
 		staff.GET('/api/admin/dashboard', { params: { query: { range: 'day', locale: event.locals.locale } } }).then(expectOk),
