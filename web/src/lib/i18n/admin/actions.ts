@@ -139,7 +139,16 @@ export const actionsText = defineMessages({
 		preview_to: 'To',
 		preview_language: 'Language',
 		preview_fallback: 'the action has no texts in “{language}”',
-		preview_subject: 'Subject'
+		preview_subject: 'Subject',
+		list_caption__one: '{n} action',
+		list_caption__few: '{n} actions',
+		list_caption__many: '{n} actions',
+		policy_EVERY_N__one: 'at each confirmed signature',
+		policy_EVERY_N__few: 'every {n} confirmed signatures',
+		policy_EVERY_N__many: 'every {n} confirmed signatures',
+		preview_intro__one: 'Exactly what each target receives, in its language, with the texts as they are now, as if the {n} confirmed signature were delivered today. Names of signers and their own letters are added at delivery.',
+		preview_intro__few: 'Exactly what each target receives, in its language, with the texts as they are now, as if all {n} confirmed signatures were delivered today. Names of signers and their own letters are added at delivery.',
+		preview_intro__many: 'Exactly what each target receives, in its language, with the texts as they are now, as if all {n} confirmed signatures were delivered today. Names of signers and their own letters are added at delivery.'
 	},
 	es: {
 		list_title: 'Acciones',
@@ -278,7 +287,16 @@ export const actionsText = defineMessages({
 		preview_to: 'Para',
 		preview_language: 'Idioma',
 		preview_fallback: 'la acción no tiene textos en «{language}»',
-		preview_subject: 'Asunto'
+		preview_subject: 'Asunto',
+		list_caption__one: '{n} acción',
+		list_caption__few: '{n} acciones',
+		list_caption__many: '{n} acciones',
+		policy_EVERY_N__one: 'con cada firma confirmada',
+		policy_EVERY_N__few: 'cada {n} firmas confirmadas',
+		policy_EVERY_N__many: 'cada {n} firmas confirmadas',
+		preview_intro__one: 'Exactamente lo que recibe cada destinatario, en su idioma, con los textos actuales, como si hoy se entregara la firma confirmada ({n}). Los nombres y las cartas propias de quienes firman se añaden en la entrega.',
+		preview_intro__few: 'Exactamente lo que recibe cada destinatario, en su idioma, con los textos actuales, como si hoy se entregaran las {n} firmas confirmadas. Los nombres y las cartas propias de quienes firman se añaden en la entrega.',
+		preview_intro__many: 'Exactamente lo que recibe cada destinatario, en su idioma, con los textos actuales, como si hoy se entregaran las {n} firmas confirmadas. Los nombres y las cartas propias de quienes firman se añaden en la entrega.'
 	},
 	fr: {
 		list_title: 'Actions',
@@ -417,7 +435,16 @@ export const actionsText = defineMessages({
 		preview_to: 'À',
 		preview_language: 'Langue',
 		preview_fallback: 'l’action n’a pas de textes en « {language} »',
-		preview_subject: 'Objet'
+		preview_subject: 'Objet',
+		list_caption__one: '{n} action',
+		list_caption__few: '{n} actions',
+		list_caption__many: '{n} actions',
+		policy_EVERY_N__one: 'à chaque signature confirmée',
+		policy_EVERY_N__few: 'toutes les {n} signatures confirmées',
+		policy_EVERY_N__many: 'toutes les {n} signatures confirmées',
+		preview_intro__one: 'Exactement ce que reçoit chaque destinataire, dans sa langue, avec les textes actuels, comme si les signatures confirmées ({n}) étaient remises aujourd’hui. Les noms et les lettres personnelles sont ajoutés à la remise.',
+		preview_intro__few: 'Exactement ce que reçoit chaque destinataire, dans sa langue, avec les textes actuels, comme si les {n} signatures confirmées étaient remises aujourd’hui. Les noms et les lettres personnelles sont ajoutés à la remise.',
+		preview_intro__many: 'Exactement ce que reçoit chaque destinataire, dans sa langue, avec les textes actuels, comme si les {n} signatures confirmées étaient remises aujourd’hui. Les noms et les lettres personnelles sont ajoutés à la remise.'
 	},
 	ru: {
 		list_title: 'Акции',
@@ -556,6 +583,15 @@ export const actionsText = defineMessages({
 		preview_to: 'Кому',
 		preview_language: 'Язык',
 		preview_fallback: 'у акции нет текстов на языке «{language}»',
-		preview_subject: 'Тема'
+		preview_subject: 'Тема',
+		list_caption__one: 'Акций: {n}',
+		list_caption__few: 'Акций: {n}',
+		list_caption__many: 'Акций: {n}',
+		policy_EVERY_N__one: 'каждую {n} подтверждённую подпись',
+		policy_EVERY_N__few: 'каждые {n} подтверждённые подписи',
+		policy_EVERY_N__many: 'каждые {n} подтверждённых подписей',
+		preview_intro__one: 'Именно то, что получит каждый адресат, на его языке, с текущими текстами, как если бы сегодня были доставлены все подтверждённые подписи ({n}). Имена подписавших и их собственные письма добавляются при доставке.',
+		preview_intro__few: 'Именно то, что получит каждый адресат, на его языке, с текущими текстами, как если бы сегодня были доставлены все подтверждённые подписи ({n}). Имена подписавших и их собственные письма добавляются при доставке.',
+		preview_intro__many: 'Именно то, что получит каждый адресат, на его языке, с текущими текстами, как если бы сегодня были доставлены все подтверждённые подписи ({n}). Имена подписавших и их собственные письма добавляются при доставке.'
 	}
 });

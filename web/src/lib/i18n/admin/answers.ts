@@ -32,7 +32,10 @@ export const answers = defineMessages({
 		duration_days: '{d} days',
 		duration_minutes: '{m} min',
 		to_delivery: 'Delivery of “{action}”',
-		bytes: '{n} KB'
+		bytes: '{n} KB',
+		published_done__one: 'Published. {n} signer will be emailed.',
+		published_done__few: 'Published. {n} signers will be emailed.',
+		published_done__many: 'Published. {n} signers will be emailed.'
 	},
 	es: {
 		title: 'Respuestas de autoridades',
@@ -64,7 +67,10 @@ export const answers = defineMessages({
 		duration_days: '{d} días',
 		duration_minutes: '{m} min',
 		to_delivery: 'Entrega de «{action}»',
-		bytes: '{n} KB'
+		bytes: '{n} KB',
+		published_done__one: 'Publicada. Se enviará un correo a {n} firmante.',
+		published_done__few: 'Publicada. Se enviará un correo a {n} firmantes.',
+		published_done__many: 'Publicada. Se enviará un correo a {n} firmantes.'
 	},
 	fr: {
 		title: 'Réponses des autorités',
@@ -96,7 +102,10 @@ export const answers = defineMessages({
 		duration_days: '{d} jours',
 		duration_minutes: '{m} min',
 		to_delivery: 'Envoi de « {action} »',
-		bytes: '{n} Ko'
+		bytes: '{n} Ko',
+		published_done__one: 'Publiée. Signataires qui recevront un e-mail : {n}.',
+		published_done__few: 'Publiée. {n} signataires recevront un e-mail.',
+		published_done__many: 'Publiée. {n} signataires recevront un e-mail.'
 	},
 	ru: {
 		title: 'Ответы официальных лиц',
@@ -128,6 +137,9 @@ export const answers = defineMessages({
 		duration_days: '{d} дн.',
 		duration_minutes: '{m} мин',
 		to_delivery: 'Доставка акции «{action}»',
-		bytes: '{n} КБ'
+		bytes: '{n} КБ',
+		published_done__one: 'Опубликовано. Письмо получат подписавшие: {n}.',
+		published_done__few: 'Опубликовано. Письмо получат подписавшие: {n}.',
+		published_done__many: 'Опубликовано. Письмо получат подписавшие: {n}.'
 	}
 });

@@ -70,7 +70,10 @@ export const dashboard = defineMessages({
 		link_fraud: 'Find fraudulent signatures',
 		link_wall: 'Moderate the public wall',
 		link_export: 'Export signatures',
-		back_overview: 'All actions'
+		back_overview: 'All actions',
+		chart_summary__one: '{n} signature in this period, by when it was made and what became of it.',
+		chart_summary__few: '{n} signatures in this period, by when they were made and what became of them.',
+		chart_summary__many: '{n} signatures in this period, by when they were made and what became of them.'
 	},
 	es: {
 		as_of: 'Cifras a las {time}.',
@@ -140,7 +143,10 @@ export const dashboard = defineMessages({
 		link_fraud: 'Buscar firmas fraudulentas',
 		link_wall: 'Moderar el muro público',
 		link_export: 'Exportar firmas',
-		back_overview: 'Todas las acciones'
+		back_overview: 'Todas las acciones',
+		chart_summary__one: '{n} firma en este período, según cuándo se hizo y qué fue de ella.',
+		chart_summary__few: '{n} firmas en este período, según cuándo se hicieron y qué fue de ellas.',
+		chart_summary__many: '{n} firmas en este período, según cuándo se hicieron y qué fue de ellas.'
 	},
 	fr: {
 		as_of: 'Chiffres à {time}.',
@@ -210,7 +216,10 @@ export const dashboard = defineMessages({
 		link_fraud: 'Chercher des signatures frauduleuses',
 		link_wall: 'Modérer le mur public',
 		link_export: 'Exporter les signatures',
-		back_overview: 'Toutes les actions'
+		back_overview: 'Toutes les actions',
+		chart_summary__one: '{n} signature sur cette période, selon sa date et ce qu’elle est devenue.',
+		chart_summary__few: '{n} signatures sur cette période, selon leur date et ce qu’elles sont devenues.',
+		chart_summary__many: '{n} signatures sur cette période, selon leur date et ce qu’elles sont devenues.'
 	},
 	ru: {
 		as_of: 'Данные на {time}.',
@@ -280,6 +289,9 @@ export const dashboard = defineMessages({
 		link_fraud: 'Найти поддельные подписи',
 		link_wall: 'Модерировать публичную стену',
 		link_export: 'Выгрузить подписи',
-		back_overview: 'Все акции'
+		back_overview: 'Все акции',
+		chart_summary__one: '{n} подпись за этот период: когда она сделана и что с ней стало.',
+		chart_summary__few: '{n} подписи за этот период: когда они сделаны и что с ними стало.',
+		chart_summary__many: '{n} подписей за этот период: когда они сделаны и что с ними стало.'
 	}
 });

@@ -16,12 +16,18 @@ export type Params = Record<string, string | number>;
 
 /**
  * `t(key, params)` for one dictionary and locale. Numbers in params are formatted for the
- * locale; {name} placeholders are filled.
+ * locale; {name} placeholders are filled. A message counted by `n` reads right at every count
+ * through keys "<key>__<category>" (Intl.PluralRules: one, few, many...), where the language
+ * needs them; the key itself is the "other" form.
  */
 export function adminT<K extends string>(dictionary: Record<Locale, Record<K, string>>, locale: Locale) {
 	const messages = dictionary[locale] ?? dictionary.en;
+	const rules = new Intl.PluralRules(locale);
 	return (key: K, params?: Params): string => {
-		const template = messages[key] ?? dictionary.en[key] ?? key;
+		// a counted message ({n}) may have a form per plural category: "<key>__one", "__few"...
+		const n = params?.n;
+		const form = typeof n === 'number' ? (messages as Record<string, string>)[`${key}__${rules.select(n)}`] : undefined;
+		const template = form ?? messages[key] ?? dictionary.en[key] ?? key;
 		if (!params) return template;
 		return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
 			const value = params[name];

@@ -43,7 +43,7 @@ export const exportsText = defineMessages({
 		status_FAILED: 'failed',
 		status_EXPIRED: 'deleted after 24 hours',
 		job_title: 'Export',
-		progress: '{done} of {total} rows written',
+		progress: 'Rows written: {done} of {total}',
 		running: 'The file is being written. This page refreshes itself every 2 seconds.',
 		done: 'The file is ready: {n} rows.',
 		download: 'Download {name}',
@@ -70,7 +70,16 @@ export const exportsText = defineMessages({
 		filter_personal_yes: 'with names and email addresses (of those who agreed to be contacted)',
 		filter_personal_no: 'without names or email addresses',
 		filter_without_consent: 'also the addresses of those who did not agree to be contacted, because: “{reason}”',
-		filter_unknown_action: 'an action no longer listed'
+		filter_unknown_action: 'an action no longer listed',
+		count__one: '{n} row will be exported',
+		count__few: '{n} rows will be exported',
+		count__many: '{n} rows will be exported',
+		start_button__one: 'Start the export of {n} row',
+		start_button__few: 'Start the export of {n} rows',
+		start_button__many: 'Start the export of {n} rows',
+		done__one: 'The file is ready: {n} row.',
+		done__few: 'The file is ready: {n} rows.',
+		done__many: 'The file is ready: {n} rows.'
 	},
 	es: {
 		live_start: 'Seguir el progreso: actualizar cada 2 segundos',
@@ -113,7 +122,7 @@ export const exportsText = defineMessages({
 		status_FAILED: 'fallida',
 		status_EXPIRED: 'borrada tras 24 horas',
 		job_title: 'Exportación',
-		progress: '{done} de {total} filas escritas',
+		progress: 'Filas escritas: {done} de {total}',
 		running: 'Se está escribiendo el archivo. Esta página se actualiza sola cada 2 segundos.',
 		done: 'El archivo está listo: {n} filas.',
 		download: 'Descargar {name}',
@@ -140,7 +149,16 @@ export const exportsText = defineMessages({
 		filter_personal_yes: 'con nombres y correos (de quienes aceptaron ser contactados)',
 		filter_personal_no: 'sin nombres ni correos',
 		filter_without_consent: 'también los correos de quienes no aceptaron ser contactados, porque: «{reason}»',
-		filter_unknown_action: 'una acción que ya no figura'
+		filter_unknown_action: 'una acción que ya no figura',
+		count__one: 'Se exportará {n} fila',
+		count__few: 'Se exportarán {n} filas',
+		count__many: 'Se exportarán {n} filas',
+		start_button__one: 'Empezar la exportación de {n} fila',
+		start_button__few: 'Empezar la exportación de {n} filas',
+		start_button__many: 'Empezar la exportación de {n} filas',
+		done__one: 'El archivo está listo: {n} fila.',
+		done__few: 'El archivo está listo: {n} filas.',
+		done__many: 'El archivo está listo: {n} filas.'
 	},
 	fr: {
 		live_start: 'Suivre la progression : mise à jour toutes les 2 secondes',
@@ -183,7 +201,7 @@ export const exportsText = defineMessages({
 		status_FAILED: 'échec',
 		status_EXPIRED: 'supprimé après 24 heures',
 		job_title: 'Export',
-		progress: '{done} lignes écrites sur {total}',
+		progress: 'Lignes écrites : {done} sur {total}',
 		running: 'Le fichier est en cours d’écriture. Cette page se met à jour toute seule toutes les 2 secondes.',
 		done: 'Le fichier est prêt : {n} lignes.',
 		download: 'Télécharger {name}',
@@ -210,7 +228,16 @@ export const exportsText = defineMessages({
 		filter_personal_yes: 'avec noms et adresses e-mail (de ceux qui ont accepté d’être contactés)',
 		filter_personal_no: 'sans noms ni adresses e-mail',
 		filter_without_consent: 'aussi les adresses de ceux qui n’ont pas accepté d’être contactés, car : « {reason} »',
-		filter_unknown_action: 'une action qui n’est plus listée'
+		filter_unknown_action: 'une action qui n’est plus listée',
+		count__one: '{n} ligne sera exportée',
+		count__few: '{n} lignes seront exportées',
+		count__many: '{n} lignes seront exportées',
+		start_button__one: 'Lancer l\'export de {n} ligne',
+		start_button__few: 'Lancer l\'export de {n} lignes',
+		start_button__many: 'Lancer l\'export de {n} lignes',
+		done__one: 'Le fichier est prêt : {n} ligne.',
+		done__few: 'Le fichier est prêt : {n} lignes.',
+		done__many: 'Le fichier est prêt : {n} lignes.'
 	},
 	ru: {
 		live_start: 'Следить за ходом: обновлять каждые 2 секунды',
@@ -280,6 +307,15 @@ export const exportsText = defineMessages({
 		filter_personal_yes: 'с именами и адресами (тех, кто согласился на связь)',
 		filter_personal_no: 'без имён и адресов',
 		filter_without_consent: 'также адреса тех, кто не согласился на связь, по причине: «{reason}»',
-		filter_unknown_action: 'акция, которой больше нет в списке'
+		filter_unknown_action: 'акция, которой больше нет в списке',
+		count__one: 'Будет выгружено строк: {n}',
+		count__few: 'Будет выгружено строк: {n}',
+		count__many: 'Будет выгружено строк: {n}',
+		start_button__one: 'Начать выгрузку ({n} строка)',
+		start_button__few: 'Начать выгрузку ({n} строки)',
+		start_button__many: 'Начать выгрузку ({n} строк)',
+		done__one: 'Файл готов: {n} строка.',
+		done__few: 'Файл готов: {n} строки.',
+		done__many: 'Файл готов: {n} строк.'
 	}
 });

@@ -11,7 +11,8 @@ export const load: PageServerLoad = async (event) => {
 	const staff = staffApi(event);
 	const detail = expectOk(await staff.GET('/api/admin/deliveries/{id}', { params }));
 	const preview = event.url.searchParams.get('preview') === '1' ? expectOk(await staff.GET('/api/admin/deliveries/{id}/preview', { params })) : null;
-	return { detail, preview };
+	// "Send now" is confirmed first (?confirm=send), as publishing is: a GET changes nothing
+	return { detail, preview, confirmSend: event.url.searchParams.get('confirm') === 'send' };
 };
 
 type Done = { done: 'policy' | 'paused' | 'resumed' | 'sent' | 'retried' | 'nothing'; n?: number; letters?: number };
