@@ -215,8 +215,7 @@ export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFil
   await recordAudit(deps.pool, {
     staffId,
     verb: 'fraud_previewed',
-    // a search within one action: the record is the action (the signatures shown are in `after`)
-    entity: 'action',
+    entity: 'signature',
     entityId: f.actionId,
     before: { filter: auditFilter(f), asOf: asOf.toISOString() },
     after: { matched: count.n, shown: sample.map((r) => r.id) },
