@@ -55,7 +55,11 @@ export const integrations = defineMessages({
 		replay: 'Send again',
 		replay_label: 'Send the delivery of {event} to {url} again',
 		replayed: 'The delivery is queued again.',
-		no_deliveries: 'No deliveries yet.'
+		no_deliveries: 'No deliveries yet.',
+		hook_status_PENDING: 'Waiting',
+		hook_status_DELIVERING: 'Being delivered',
+		hook_status_SUCCEEDED: 'Delivered',
+		hook_status_FAILED: 'Failed'
 	},
 	es: {
 		title: 'Claves de API y webhooks',
@@ -110,7 +114,11 @@ export const integrations = defineMessages({
 		replay: 'Enviar de nuevo',
 		replay_label: 'Enviar de nuevo {event} a {url}',
 		replayed: 'El envío vuelve a estar en cola.',
-		no_deliveries: 'Todavía no hay envíos.'
+		no_deliveries: 'Todavía no hay envíos.',
+		hook_status_PENDING: 'En espera',
+		hook_status_DELIVERING: 'Entregándose',
+		hook_status_SUCCEEDED: 'Entregado',
+		hook_status_FAILED: 'Fallido'
 	},
 	fr: {
 		title: 'Clés d’API et webhooks',
@@ -165,7 +173,11 @@ export const integrations = defineMessages({
 		replay: 'Renvoyer',
 		replay_label: 'Renvoyer {event} à {url}',
 		replayed: 'L’envoi est de nouveau en file.',
-		no_deliveries: 'Aucun envoi pour l’instant.'
+		no_deliveries: 'Aucun envoi pour l’instant.',
+		hook_status_PENDING: 'En attente',
+		hook_status_DELIVERING: 'En cours de remise',
+		hook_status_SUCCEEDED: 'Remis',
+		hook_status_FAILED: 'Échoué'
 	},
 	ru: {
 		title: 'Ключи API и вебхуки',
@@ -220,6 +232,10 @@ export const integrations = defineMessages({
 		replay: 'Отправить снова',
 		replay_label: 'Снова отправить {event} на {url}',
 		replayed: 'Отправка снова в очереди.',
-		no_deliveries: 'Отправок пока нет.'
+		no_deliveries: 'Отправок пока нет.',
+		hook_status_PENDING: 'Ожидает',
+		hook_status_DELIVERING: 'Доставляется',
+		hook_status_SUCCEEDED: 'Доставлено',
+		hook_status_FAILED: 'Не доставлено'
 	}
 });

@@ -23,7 +23,8 @@ export const actions: Actions = {
 		});
 		if (result.error) {
 			const { errors, message } = formProblem(event, result, ['publicSummary']);
-			return fail(result.response.status, { error: message, errors, id: f.id });
+			// one field: what is wrong with it says it best
+			return fail(result.response.status, { error: errors.publicSummary ?? message, errors, id: f.id });
 		}
 		return { done: f.republish ? ('updated' as const) : ('published' as const), n: result.data.notificationsOwed, id: f.id };
 	},
