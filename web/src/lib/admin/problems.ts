@@ -2,7 +2,7 @@
 // path: "milestones.2" belongs to the field "milestones"), in the form's order, in the reader's
 // language (by the issue's code, never its English message), and the error's own code as one
 // sentence. Every console form goes through here (lib/server/staff.ts formProblem).
-import { issuesText, type IssueKey } from '../i18n/admin/issues';
+import { issuesText, type IssueKey } from '../i18n/admin/issues.ts';
 
 type Lang = keyof typeof issuesText;
 
