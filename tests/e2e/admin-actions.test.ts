@@ -153,6 +153,41 @@ describe('a campaigner launches a two-language letter action from the console', 
     await audit('targets directory');
   });
 
+  it('refuses a bad new action in Russian, each error in the form’s order and next to its field', async () => {
+    // the console speaks the browser's language: the same session, a Russian browser
+    const ru = watch(await browser.newContext({ javaScriptEnabled: false, viewport: DESKTOP, locale: 'ru-RU', extraHTTPHeaders: { 'accept-language': 'ru' } }));
+    try {
+      await ru.addCookies(await context.cookies());
+      const p = await ru.newPage();
+      await p.goto(`${platform.baseUrl}/admin/actions/new`);
+      expect(await p.locator('h1').innerText()).toBe('Новая акция');
+      await p.fill('#f-title', '');
+      await p.fill('#f-slug', 'A');
+      await p.check('input[name=kind][value=LETTER]');
+      await p.fill('#f-goal', 'много');
+      await p.fill('#f-milestones', '100, двести');
+      await Promise.all([p.waitForNavigation(), p.click('main form button[type=submit]')]);
+      const items = await p.locator('.error-summary li').allInnerTexts();
+      // the summary: one line per field, in the order the form shows them, in Russian
+      expect(items).toEqual([
+        'Заголовок: Это поле обязательно.',
+        'Веб-адрес (slug): Слишком коротко: не меньше 3 символов.',
+        'Цель (подписей): Введите целое число.',
+        'Этапы: Введите целые числа по возрастанию через запятую.',
+      ]);
+      expect(await p.locator('.error-summary').innerText()).not.toMatch(/must|characters|required/);
+      // each field says it too, and keeps what was typed; the summary links to the field
+      expect(await p.locator('#f-slug-error').innerText()).toBe('Слишком коротко: не меньше 3 символов.');
+      expect(await p.locator('#f-milestones-error').innerText()).toBe('Введите целые числа по возрастанию через запятую.');
+      expect(await p.locator('#f-milestones').getAttribute('aria-describedby')).toBe('f-milestones-hint f-milestones-error');
+      expect(await p.locator('#f-milestones').inputValue()).toBe('100, двести');
+      expect(await p.locator('.error-summary a').first().getAttribute('href')).toBe('#f-title');
+      expect(await pool.query('SELECT 1 FROM actions WHERE slug = $1', ['a']).then((r) => r.rowCount)).toBe(0);
+    } finally {
+      await ru.close();
+    }
+  });
+
   it('creates a letter action and writes it in English', async () => {
     expect(await go('/admin/actions/new')).toBe(200);
     await audit('new action');
@@ -201,7 +236,7 @@ describe('a campaigner launches a two-language letter action from the console', 
     await page.fill('#f-goal', '2000');
     await press('main form button[type=submit]');
     const petitionUrl = new URL(page.url()).pathname;
-    expect(await page.locator('#f-max').count()).toBe(0);
+    expect(await page.locator('#f-maxLetterLength').count()).toBe(0);
     await page.fill('#f-goal', '3000');
     await press('main form[action="?/settings"] button[type=submit]');
     expect(await text()).toContain('Saved.');

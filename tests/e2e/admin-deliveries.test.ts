@@ -118,16 +118,25 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     expect(previewed).toContain('Letter body en');
     expect(await batches(fx.action.id)).toBe(0);
 
-    // send now: one batch, one letter, exactly one message to the official
-    await submit(page, 'Send now');
-    expect(await page.getByRole('status').textContent()).toContain('A delivery of 2 signatures was made: 1 letters are on their way.');
+    // send now asks first (a page of its own, no JavaScript), and asking sends nothing
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Send now' }).click()]);
+    expect(await page.locator('#send-now-confirm').textContent()).toContain('The signatures owed (2) go to the targets at once');
+    expect(await batches(fx.action.id)).toBe(0);
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Cancel' }).click()]);
+    expect(await page.locator('#send-now-confirm').count()).toBe(0);
+    expect(await batches(fx.action.id)).toBe(0);
+    // then: one batch, one letter, exactly one message to the official
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Send now' }).click()]);
+    await submit(page, 'Yes, send now');
+    expect(await page.getByRole('status').textContent()).toContain('A delivery of 2 signatures was made. Letters on their way: 1.');
     expect(await batches(fx.action.id)).toBe(1);
     const mailbox = mailboxClient(platform.mailboxUrl);
     const letter = await mailbox.waitFor((m) => m.envelope.to.includes(officialEmail), { timeoutMs: 30_000 });
     // the letter sent is the letter previewed (but for the packet link, signed for the real letter)
     const strip = (text: string) => text.replace(/\/packet\/\S+/, '/packet/…').trim();
     expect(strip(letter.text)).toBe(strip(previewed));
-    await submit(page, 'Send now');
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Send now' }).click()]);
+    await submit(page, 'Yes, send now');
     expect(await page.getByRole('status').textContent()).toContain('Nothing is owed right now');
     await new Promise((r) => setTimeout(r, 1_000));
     expect((await mailbox.list()).filter((m) => m.envelope.to.includes(officialEmail))).toHaveLength(1);
@@ -136,7 +145,7 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     // the ledger shows the letter accepted, with its Message-ID
     const ledgerText = async () => {
       await page.reload();
-      return page.locator('table', { hasText: 'send-now' }).textContent();
+      return page.locator('table', { hasText: 'sent now by staff' }).textContent();
     };
     await expect.poll(ledgerText, { timeout: 15_000 }).toContain('Accepted');
     expect(await page.content()).toContain(letter.messageId!.replace(/[<>]/g, ''));
@@ -147,7 +156,11 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     const official = await browser.newContext({ javaScriptEnabled: false });
     const packetPage = await official.newPage();
     await packetPage.goto(`${platform.baseUrl}/packet/${token}`);
-    await packetPage.getByLabel('Your answer').fill(`The ministry has opened inquiry ${stamp}.`);
+    // an empty answer is refused with its own words, next to the field
+    await submit(packetPage, 'Send my answer');
+    expect(await packetPage.locator('#answer-error').textContent()).toBe('Write your answer before sending it.');
+    // an official may cite a document by its address: kept as text, in paragraphs
+    await packetPage.getByLabel('Your answer').fill(`The ministry has opened inquiry ${stamp}.\n\nThe decision is at https://gob.example/decision-${stamp}.pdf\nand in the official journal.`);
     await packetPage.getByLabel('Attach documents (optional)').setInputFiles([{ name: 'decision.pdf', mimeType: 'application/pdf', buffer: PDF }]);
     await submit(packetPage, 'Send my answer');
     expect(await packetPage.locator('h1').textContent()).toBe('Thank you for your answer');
@@ -163,6 +176,13 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     await Promise.all([page.waitForNavigation(), page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Answers' }).click()]);
     const article = page.locator('article', { hasText: `inquiry ${stamp}` });
     expect(await article.textContent()).toContain('Awaiting review');
+    // the official's paragraphs and line breaks, as text: the address is no live link
+    const paragraphs = article.locator('[data-testid=answer-body] p');
+    expect(await paragraphs.count()).toBe(2);
+    expect(await paragraphs.nth(0).textContent()).toBe(`The ministry has opened inquiry ${stamp}.`);
+    expect(await paragraphs.nth(1).innerText()).toBe(`The decision is at https://gob.example/decision-${stamp}.pdf\nand in the official journal.`);
+    expect(await paragraphs.nth(1).locator('br').count()).toBe(1);
+    expect(await article.locator('a[href*="gob.example"]').count()).toBe(0);
     // the attachment, for staff: a download of exactly the bytes sent
     const href = await article.getByRole('link', { name: 'decision.pdf' }).getAttribute('href');
     const file = await page.request.get(`${platform.baseUrl}${href}`);
@@ -172,7 +192,7 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     expect(Buffer.from(await file.body()).equals(PDF)).toBe(true);
     await article.getByLabel('Public summary (optional)').fill(`An inquiry ${stamp} is open.`);
     await Promise.all([page.waitForNavigation(), article.getByRole('button', { name: 'Publish and notify signers' }).click()]);
-    expect(await page.getByRole('status').textContent()).toContain('Published. 1 signers will be emailed.');
+    expect(await page.getByRole('status').textContent()).toContain('Published. 1 signer will be emailed.');
 
     const mail = await mailbox.waitFor((m) => m.envelope.to.includes(optedIn.email) && m.subject.startsWith('Una autoridad ha respondido'), { timeoutMs: 30_000 });
     expect(mail.text).toContain(`An inquiry ${stamp} is open.`);
@@ -201,7 +221,7 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     // axe runs inside the page, so it needs JavaScript: the same session in a second context
     const audit = await browser.newContext({ storageState: state });
     const auditPage = await audit.newPage();
-    for (const path of ['/admin/deliveries', `/admin/deliveries/${fx.action.id}?preview=1`, '/admin/answers?status=all']) {
+    for (const path of ['/admin/deliveries', `/admin/deliveries/${fx.action.id}?preview=1`, `/admin/deliveries/${fx.action.id}?confirm=send`, '/admin/answers?status=all']) {
       const res = await auditPage.goto(`${platform.baseUrl}${path}`);
       expect(res!.status(), path).toBe(200);
       const axe = await new AxeBuilder({ page: auditPage }).withTags(AXE_TAGS).analyze();

@@ -123,6 +123,10 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
     const chart = page.locator('figure.console-chart svg[role="img"]');
     expect(await chart.count()).toBe(1);
     expect(await chart.locator('rect').count()).toBeGreaterThan(0);
+    // the axis counts signatures: whole numbers only
+    const ticks = await chart.locator('text[text-anchor="end"]').allTextContents();
+    expect(ticks.length).toBeGreaterThan(1);
+    for (const tick of ticks) expect(tick).toMatch(/^\d+$/);
     const map = page.locator('figure.console-map svg[role="img"]');
     expect(await map.locator('path').count()).toBeGreaterThan(150);
     expect(await map.locator('path:has(title)').count()).toBe(3); // MX, PH, KZ are shaded and titled
@@ -145,7 +149,7 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
     expect(sample).not.toContain('Number0');
     await axe(context, page.url());
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Invalidate 5 signatures' }).click()]);
-    expect(await page.getByTestId('invalidated').textContent()).toContain('5 signatures invalidated. 5 of them had been counted');
+    expect(await page.getByTestId('invalidated').textContent()).toContain('Signatures invalidated: 5. Of them, 5 had been counted');
     expect(await page.getByTestId('preview-count').textContent()).toBe('0 signatures match');
 
     // the counts are corrected: public count and dashboard
@@ -168,6 +172,8 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
       return page.getByTestId('export-status').textContent();
     }, { timeout: 20_000 }).toBe('ready');
     expect(await page.locator('progress').getAttribute('value')).toBe('8');
+    // the filter in words, not JSON
+    expect(await page.getByTestId('export-filter').textContent()).toBe(`Signatures · Action: ${title} · with names and email addresses (of those who agreed to be contacted)`);
     await axe(context, page.url());
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download').click()]);
     expect(download.suggestedFilename()).toMatch(/^chorus-signatures-\d{4}-\d\d-\d\d-[0-9a-f]{8}\.csv$/);
@@ -186,5 +192,22 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
 
     expect(thirdParty).toEqual([]);
     await context.close();
+
+    // the audit log (admins only) says it in words: who, what, which record, the details folded
+    const adminEmail = `admin.${stamp}@example.org`;
+    await createStaff({ pool: db.pool, clock: () => new Date() }, null, { email: adminEmail, name: 'Ada Admin', role: 'ADMIN', password });
+    const adminContext = await browser.newContext({ javaScriptEnabled: false });
+    const adminPage = await adminContext.newPage();
+    await adminPage.goto(`${platform.baseUrl}/admin/login`);
+    await adminPage.locator('#f-email').fill(adminEmail);
+    await adminPage.locator('#f-password').fill(password);
+    await Promise.all([adminPage.waitForURL(`${platform.baseUrl}/admin`), adminPage.getByRole('button', { name: 'Sign in' }).click()]);
+    await adminPage.goto(`${platform.baseUrl}/admin/audit?entity=export`);
+    const started = adminPage.getByRole('row').filter({ hasText: 'Camila Campaigner' }).filter({ hasText: 'started' }).first();
+    expect(await started.textContent()).toContain('Export');
+    expect(await started.locator('details pre').count()).toBeGreaterThan(0);
+    expect(await started.locator('details').getAttribute('open')).toBeNull();
+    await axe(adminContext, adminPage.url());
+    await adminContext.close();
   }, 300_000);
 });

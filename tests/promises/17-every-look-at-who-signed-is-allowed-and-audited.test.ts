@@ -103,6 +103,7 @@ describe('campaigners and admins look within one action, and every look is audit
     expect(entries).toHaveLength(1);
     const looks = (await auditOf(campaigner.id)).filter((r) => r.verb === 'wall_listed' && r.entity_id === action.id);
     expect(looks).toHaveLength(1);
+    expect(looks[0]!.entity).toBe('action');
     expect(looks[0]!.after).toEqual({ shown: [entries[0]!.signatureId] });
   });
 });

@@ -29,7 +29,10 @@ const BARE_FIGURES = new Set([
 	'deliveries.preview_held:n', // "…: 3" after a label
 	'exports.progress:done', // "120 of 1,000 rows written": the noun agrees with the total
 	'progress_of_goal:signed', // "120 of 1,000 signatures": the noun agrees with the goal
-	'answers.bytes:n' // "12 KB"
+	'answers.bytes:n', // "12 KB"
+	'shell.audit_more_fields:n', // "and 3 more"
+	'issues.issue_out_of_range_min:min', // "Must be 3 or more"
+	'issues.issue_out_of_range_max:max' // "Must be 3 or less"
 ]);
 
 type Element = { type: number; value?: unknown; options?: Record<string, { value: Element[] }>; children?: Element[] };

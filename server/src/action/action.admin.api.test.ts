@@ -139,6 +139,17 @@ describe('create and edit', () => {
     expect(dup.json().code).toBe('slug_taken');
   });
 
+  it('names each problem with its code and bound, for the console to say it in its reader’s language', async () => {
+    const res = await call('POST', '/api/admin/actions', { slug: 'ab', campaign: 'test-campaign', kind: 'LETTER', title: 'T', goal: 0, milestones: [100, 'x'] });
+    expect(res.statusCode).toBe(422);
+    const issues = res.json().issues as { path: string; code: string; min?: number; max?: number }[];
+    expect(issues).toContainEqual(expect.objectContaining({ path: 'slug', code: 'too_short', min: 3 }));
+    expect(issues).toContainEqual(expect.objectContaining({ path: 'goal', code: 'out_of_range', min: 1 }));
+    expect(issues).toContainEqual(expect.objectContaining({ path: 'milestones.1', code: 'invalid' }));
+    const campaign = await call('POST', '/api/admin/actions', { slug: uniqueSlug('x'), campaign: 'no-such-campaign', kind: 'PETITION', title: 'T' });
+    expect(campaign.json().issues).toEqual([{ path: 'campaign', code: 'not_found', message: expect.any(String) }]);
+  });
+
   it('writes texts per language, refuses merge-field syntax in letters, and removes a translation', async () => {
     const a = await draftLetter();
     const es = await call('PUT', `/api/admin/actions/${a.id}/texts/es`, letterTexts('es'));
@@ -192,6 +203,9 @@ describe('lifecycle', () => {
     expect(notReady.statusCode).toBe(422);
     expect(notReady.json().code).toBe('not_ready');
     expect(notReady.json().issues.map((i: { path: string }) => i.path)).toEqual(expect.arrayContaining(['targets', 'texts.en.letterSubject']));
+    expect(notReady.json().issues).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'targets', code: 'required' }), expect.objectContaining({ path: 'texts.en.letterSubject', code: 'required' })]),
+    );
 
     await call('PUT', `/api/admin/actions/${a.id}/texts/en`, letterTexts('en'));
     await call('PUT', `/api/admin/actions/${a.id}/texts/es`, letterTexts('es'));

@@ -10,7 +10,7 @@ import { composeLetter, letterSalutation } from '../letter/letter.service.ts';
 import { countriesForOfficial } from '../letter/member-letter.ts';
 import { letterLocale } from '../letter/letter-preview.service.ts';
 import { recordAudit } from '../staff/audit.ts';
-import { AppError, conflict, notFound } from '../shared/errors.ts';
+import { AppError, conflict, notFound, type Issue } from '../shared/errors.ts';
 import { actionStates } from './action.states.ts';
 import type {
   ActionDetailView,
@@ -251,7 +251,7 @@ async function change(
 export async function createActionForStaff(deps: ActionAdminDeps, staffId: string, input: CreateActionInput): Promise<ActionDetailView> {
   return inTransaction(deps.pool, async (tx) => {
     const campaign = await qb(tx).selectFrom('campaigns').select('id').where('slug', '=', input.campaign).executeTakeFirst();
-    if (!campaign) throw new AppError(422, 'campaign_not_found', `No campaign "${input.campaign}"`, {}, [{ path: 'campaign', message: 'is not an existing campaign' }]);
+    if (!campaign) throw new AppError(422, 'campaign_not_found', `No campaign "${input.campaign}"`, {}, [{ path: 'campaign', code: 'not_found', message: 'is not an existing campaign' }]);
     const now = deps.clock();
     const ins = await qb(tx)
       .insertInto('actions')
@@ -285,7 +285,7 @@ export function updateSettings(deps: ActionAdminDeps, staffId: string, id: strin
   return change(deps, staffId, id, 'update_settings', async (tx, before) => {
     if (input.defaultLocale && !before.texts.some((t) => t.locale === input.defaultLocale)) {
       throw new AppError(422, 'validation_failed', `Write the ${input.defaultLocale} texts before making it the default language`, {}, [
-        { path: 'defaultLocale', message: 'has no texts yet' },
+        { path: 'defaultLocale', code: 'no_texts', message: 'has no texts yet' },
       ]);
     }
     // only what the input gives changes; the rest stays as it is
@@ -366,18 +366,18 @@ export function setTargets(deps: ActionAdminDeps, staffId: string, id: string, t
 }
 
 /** What must be true before an action goes public. */
-function publishProblems(a: ActionDetailView): { path: string; message: string }[] {
-  const problems: { path: string; message: string }[] = [];
+function publishProblems(a: ActionDetailView): Issue[] {
+  const problems: Issue[] = [];
   const main = a.texts.find((t) => t.locale === a.defaultLocale);
-  if (!main) problems.push({ path: `texts.${a.defaultLocale}`, message: 'the default language has no texts' });
+  if (!main) problems.push({ path: `texts.${a.defaultLocale}`, code: 'no_texts', message: 'the default language has no texts' });
   if (a.kind === ActionKind.LETTER) {
-    if (a.targets.length === 0) problems.push({ path: 'targets', message: 'a letter action needs at least one target' });
+    if (a.targets.length === 0) problems.push({ path: 'targets', code: 'required', message: 'a letter action needs at least one target' });
     for (const t of a.texts) {
-      if (!t.letterSubject) problems.push({ path: `texts.${t.locale}.letterSubject`, message: 'the letter needs a subject' });
-      if (!t.letterBody) problems.push({ path: `texts.${t.locale}.letterBody`, message: 'the letter needs a body' });
+      if (!t.letterSubject) problems.push({ path: `texts.${t.locale}.letterSubject`, code: 'required', message: 'the letter needs a subject' });
+      if (!t.letterBody) problems.push({ path: `texts.${t.locale}.letterBody`, code: 'required', message: 'the letter needs a body' });
     }
   }
-  for (const t of a.targets) if (t.disabled) problems.push({ path: 'targets', message: `${t.name} is disabled in the directory` });
+  for (const t of a.targets) if (t.disabled) problems.push({ path: 'targets', code: 'disabled', message: `${t.name} is disabled in the directory` });
   return problems;
 }
 

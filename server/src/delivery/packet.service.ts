@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { AnswerStatus, SignatureStatus, TargetMode, inTransaction, qb, type LetterStatus, type Queryable } from '../db/db.ts';
 import { countriesForOfficial, mayName, renderMemberLetter, type OfficialCountries, type SignerForLetter, type SignerGroup } from '../letter/member-letter.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
-import { blockText } from '../shared/text.ts';
+import { documentText } from '../shared/text.ts';
 import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
 import { signToken, verifyToken } from '../shared/tokens.ts';
 
@@ -52,7 +52,7 @@ export function packetUrl(publicBaseUrl: string, locale: string, token: string):
 }
 
 export const answerInputSchema = z.strictObject({
-  body: blockText(20_000, 'body').refine((s) => s.length > 0, 'body is required'),
+  body: documentText(20_000, 'body'),
   acknowledgeOnly: z.boolean({ error: 'acknowledgeOnly must be true or false' }).optional(),
   attachments: z.array(attachmentInputSchema).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`).optional(),
 });

@@ -338,7 +338,7 @@ function checkWider(staff: ExportStaff, f: ExportFilter): void {
   if (!f.emailsWithoutConsent) return;
   if (f.kind !== ExportKind.SIGNATURES || !f.includePersonal) {
     throw new AppError(422, 'emails_need_personal', 'emailsWithoutConsent applies to a signatures export with includePersonal', {}, [
-      { path: 'emailsWithoutConsent', message: 'applies to a signatures export with includePersonal' },
+      { path: 'emailsWithoutConsent', code: 'not_applicable', message: 'applies to a signatures export with includePersonal' },
     ]);
   }
   if (staff.role !== StaffRole.ADMIN) {
@@ -346,7 +346,7 @@ function checkWider(staff: ExportStaff, f: ExportFilter): void {
   }
   if (!f.reason || f.reason.trim().length < 10) {
     throw new AppError(422, 'reason_required', 'Say why these addresses are needed (at least 10 characters): it is kept with the export', {}, [
-      { path: 'reason', message: 'Say why these addresses are needed (at least 10 characters)' },
+      { path: 'reason', code: 'too_short', min: 10, message: 'Say why these addresses are needed (at least 10 characters)' },
     ]);
   }
 }

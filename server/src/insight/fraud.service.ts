@@ -369,7 +369,8 @@ export async function listWall(deps: FraudDeps, staffId: string, actionId: strin
     .orderBy('s.confirmed_at', 'desc')
     .limit(WALL_LIST_LIMIT)
     .execute();
-  await recordAudit(deps.pool, { staffId, verb: 'wall_listed', entity: 'signature', entityId: actionId, after: { shown: rows.map((r) => r.id) }, at: deps.clock() });
+  // a look at one action's wall: the record is the action (the signatures shown are in `after`)
+  await recordAudit(deps.pool, { staffId, verb: 'wall_listed', entity: 'action', entityId: actionId, after: { shown: rows.map((r) => r.id) }, at: deps.clock() });
   return rows.map((r) => ({
     signatureId: r.id,
     firstName: r.first_name,

@@ -20,6 +20,10 @@ export class AppError extends Error {
 export interface Issue {
   path: string;
   code?: IssueCode;
+  /** the bound broken, for too_short and out_of_range below (shared/issues.ts issueBound) */
+  min?: number;
+  /** the bound broken, for too_long and out_of_range above */
+  max?: number;
   message: string;
 }
 

@@ -23,6 +23,28 @@ export const ISSUE_CODES = [
   'links',
   /** a field the endpoint does not take */
   'unknown_field',
+  /** names something that does not exist (a campaign, a target) */
+  'not_found',
+  /** a language that has no texts yet */
+  'no_texts',
+  /** a target that is disabled in the directory */
+  'disabled',
+  /** a choice that applies only with another (e.g. addresses without consent need personal data) */
+  'not_applicable',
+  /** a web address on an internal network */
+  'internal_address',
+  /** the same value twice (e.g. one address on two lines of a file) */
+  'duplicate',
+  /** a file's header lacks a column it needs */
+  'missing_column',
+  /** a file's header has a column that is not known */
+  'unknown_column',
+  /** a file with no rows */
+  'empty_file',
+  /** a file with more rows than allowed */
+  'too_many_rows',
+  /** a file that cannot be read (not valid CSV) */
+  'unreadable',
   /** any other value the field does not accept */
   'invalid',
 ] as const;
@@ -34,6 +56,7 @@ export interface IssueLike {
   code: string;
   origin?: string;
   minimum?: number | bigint;
+  maximum?: number | bigint;
   params?: { code?: unknown };
 }
 
@@ -56,6 +79,19 @@ export function issueCode(issue: IssueLike, missing = false): IssueCode {
     default:
       return 'invalid';
   }
+}
+
+/**
+ * The bound an issue broke, when it has one, as the issue's `max` (the most characters or
+ * items, or the highest number: `too_long`, `out_of_range` above) or `min` (the fewest, or
+ * the lowest number: `too_short`, `out_of_range` below). Pages say it ("at most 80 characters").
+ */
+export function issueBound(issue: IssueLike): { min?: number; max?: number } {
+  const key = issue.code === 'too_big' ? 'max' : issue.code === 'too_small' ? 'min' : undefined;
+  const bound = key === 'max' ? issue.maximum : key === 'min' ? issue.minimum : undefined;
+  if (!key || bound === undefined) return {};
+  const n = Number(bound);
+  return Number.isFinite(n) ? { [key]: n } : {};
 }
 
 /** A field's path as the API gives it: segments joined by dots ("attachments.0.data"). */

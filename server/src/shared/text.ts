@@ -40,6 +40,25 @@ export function blockText(max: number, label: string) {
     );
 }
 
+/**
+ * Multi-line text an official writes (an answer): like blockText, but a web address is allowed,
+ * as text (an official may cite a published document). Pages show it as text, never as a live
+ * link; staff review every answer before it is published. Empty is `required`.
+ */
+export function documentText(max: number, label: string) {
+  return z
+    .string({ error: `${label} must be text` })
+    .max(max * 4, `${label} must be at most ${max} characters`)
+    .transform((s) => s.normalize('NFC').replace(/\r\n?/g, '\n').trim())
+    .pipe(
+      z
+        .string()
+        .min(1, `${label} is required`)
+        .max(max, `${label} must be at most ${max} characters`)
+        .refine((s) => !FORBIDDEN_IN_BLOCK.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } }),
+    );
+}
+
 const TRUE_VALUES = new Set(['true', 'on', '1', 'yes']);
 const FALSE_VALUES = new Set(['false', 'off', '0', 'no', '']);
 

@@ -4,7 +4,8 @@
 // Export: every cell that a spreadsheet would run as a formula is neutralised.
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { AppError } from '../shared/errors.ts';
+import { AppError, type Issue } from '../shared/errors.ts';
+import { issueBound, issueCode } from '../shared/issues.ts';
 import { targetInputSchema, type TargetView } from './target.schema.ts';
 import type { ImportRow } from './target.service.ts';
 
@@ -31,10 +32,7 @@ const EXPORT_ONLY = ['contact_status', 'bounce_count', 'disabled'] as const;
 const REQUIRED = ['name', 'kind', 'email'];
 export const MAX_IMPORT_ROWS = 2_000;
 
-export interface CsvIssue {
-  path: string;
-  message: string;
-}
+export type CsvIssue = Issue;
 
 /** Parses and validates an upload. Throws a 422 `csv_invalid` listing every problem by line. */
 export function parseTargetsCsv(text: string): ImportRow[] {
@@ -52,16 +50,16 @@ export function parseTargetsCsv(text: string): ImportRow[] {
     const line = (err as { lines?: number }).lines;
     const reason = err instanceof Error ? err.message.replace(/^Invalid Record Length: /, '') : 'unreadable';
     throw new AppError(422, 'csv_invalid', `The file is not valid CSV${line ? ` (line ${line})` : ''}`, {}, [
-      { path: line ? `line ${line}` : 'file', message: reason.slice(0, 300) },
+      { path: line ? `line ${line}` : 'file', code: 'unreadable', message: reason.slice(0, 300) },
     ]);
   }
   const issues: CsvIssue[] = [];
   const header = records[0] ? Object.keys(records[0].record) : [];
   const known = new Set<string>([...CSV_COLUMNS.map(([c]) => c), ...EXPORT_ONLY]);
-  for (const col of REQUIRED) if (records.length && !header.includes(col)) issues.push({ path: 'line 1', message: `the header has no "${col}" column` });
-  for (const col of header) if (!known.has(col)) issues.push({ path: 'line 1', message: `unknown column "${col.slice(0, 40)}"` });
-  if (records.length === 0) issues.push({ path: 'file', message: 'the file has no targets (a header row, then one target per row)' });
-  if (records.length > MAX_IMPORT_ROWS) issues.push({ path: 'file', message: `at most ${MAX_IMPORT_ROWS} targets per file` });
+  for (const col of REQUIRED) if (records.length && !header.includes(col)) issues.push({ path: `line 1: ${col}`, code: 'missing_column', message: `the header has no "${col}" column` });
+  for (const col of header) if (!known.has(col)) issues.push({ path: `line 1: ${col.slice(0, 40)}`, code: 'unknown_column', message: `unknown column "${col.slice(0, 40)}"` });
+  if (records.length === 0) issues.push({ path: 'file', code: 'empty_file', message: 'the file has no targets (a header row, then one target per row)' });
+  if (records.length > MAX_IMPORT_ROWS) issues.push({ path: 'file', code: 'too_many_rows', max: MAX_IMPORT_ROWS, message: `at most ${MAX_IMPORT_ROWS} targets per file` });
   if (issues.length) throw new AppError(422, 'csv_invalid', 'The file cannot be imported: ' + issues.map((i) => `${i.path}: ${i.message}`).join('; '), {}, issues);
 
   const rows: ImportRow[] = [];
@@ -80,14 +78,14 @@ export function parseTargetsCsv(text: string): ImportRow[] {
       for (const issue of parsed.error.issues) {
         const field = String(issue.path[0] ?? '');
         const col = CSV_COLUMNS.find(([, f]) => f === field)?.[0] ?? field;
-        issues.push({ path: `line ${line}: ${col}`, message: issue.message });
+        issues.push({ path: `line ${line}: ${col}`, code: issueCode(issue), ...issueBound(issue), message: issue.message });
       }
       continue;
     }
     const key = parsed.data.email.toLowerCase();
     const earlier = seen.get(key);
     if (earlier !== undefined) {
-      issues.push({ path: `line ${line}: email`, message: `${parsed.data.email} is already on line ${earlier}` });
+      issues.push({ path: `line ${line}: email`, code: 'duplicate', message: `${parsed.data.email} is already on line ${earlier}` });
       continue;
     }
     seen.set(key, line);

@@ -221,7 +221,7 @@ export async function createEndpoint(
   const refusal = await checkOutboundUrl(input.url, policy);
   if (refusal) {
     const message = `url must be a public address: ${refusal}. Internal receivers must be listed in WEBHOOK_ALLOW_PRIVATE`;
-    throw invalid('webhook_url_internal', message, [{ path: 'url', message }]);
+    throw invalid('webhook_url_internal', message, [{ path: 'url', code: 'internal_address', message }]);
   }
   const secret = `whsec_${randomBytes(32).toString('base64url')}`;
   const events = [...new Set(input.events)];

@@ -13,6 +13,8 @@ export const errorSchema = z.object({
       z.object({
         path: z.string().describe('the field, dotted ("attachments.0.data"), or the line of a file'),
         code: z.enum(ISSUE_CODES).optional().describe('what is wrong with it, for a program to tell the cases apart (every issue a request schema finds has one)'),
+        min: z.number().optional().describe('the bound it broke, for too_short and out_of_range below: the fewest characters or items, or the lowest number'),
+        max: z.number().optional().describe('the bound it broke, for too_long and out_of_range above: the most characters or items, or the highest number'),
         message: z.string().describe('the same in English, for people'),
       }),
     )

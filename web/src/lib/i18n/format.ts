@@ -22,6 +22,16 @@ export function messageSource(locale: Locale, key: MessageKey): string {
 	return catalogues[locale][key] ?? en[key];
 }
 
+/** Whether the catalogue has a message of that key. */
+export function hasMessage(key: string): key is MessageKey {
+	return Object.hasOwn(en, key);
+}
+
+/** A locale the catalogue has, else English. */
+export function catalogueLocale(value: string): Locale {
+	return Object.hasOwn(catalogues, value) ? (value as Locale) : 'en';
+}
+
 export function messageKeys(): MessageKey[] {
 	return Object.keys(en) as MessageKey[];
 }

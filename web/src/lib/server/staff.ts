@@ -4,6 +4,8 @@
 import { error, redirect, type RequestEvent } from '@sveltejs/kit';
 import { api, type Api } from './api';
 import type { ApiError } from '$lib/api/types';
+import { formProblem as problemOf, refusalMessage, type FormProblem } from '$lib/admin/problems';
+export type { FormProblem } from '$lib/admin/problems';
 
 export function loginPath(event: RequestEvent): string {
 	const next = event.url.pathname + event.url.search;
@@ -45,10 +47,25 @@ export function formBody<B extends object>(fields: { [K in keyof B]?: unknown })
 	return fields as B;
 }
 
-/** An API error's issues as field → message, for forms (the first message per field). */
-export function issuesByField(body: Pick<ApiError, 'issues' | 'message'>): Record<string, string> {
-	const out: Record<string, string> = {};
-	for (const i of body.issues ?? []) if (!(i.path in out)) out[i.path] = i.message;
-	if (!body.issues?.length && body.message) out[''] = body.message;
-	return out;
+/**
+ * A refused console form as the page shows it: each issue at its field in the form's order
+ * (`fields`), translated by its code, and the error as one sentence (lib/admin/problems.ts).
+ */
+export function formProblem(
+	event: Pick<RequestEvent, 'locals'>,
+	result: { error?: ApiError | null; response: Response },
+	fields: readonly string[] = []
+): FormProblem {
+	return problemOf(event.locals.locale, result.error ?? undefined, fields, result.response.status);
+}
+
+/** An API refusal as one sentence in the reader's language. */
+export function refusal(event: Pick<RequestEvent, 'locals'>, result: { error?: ApiError | null; response: Response }): string {
+	return refusalMessage(event.locals.locale, result.error ?? undefined, result.response.status);
+}
+
+/** An API error's issues as field → message, translated, in the order of `fields`. */
+export function issuesByField(body: Pick<ApiError, 'issues' | 'message' | 'code'>, locale: string = 'en', fields: readonly string[] = []): Record<string, string> {
+	const { errors, message } = problemOf(locale, body, fields);
+	return Object.keys(errors).length ? errors : { '': message };
 }

@@ -56,7 +56,7 @@ async function answer(event: RequestEvent, acknowledgeOnly: boolean) {
 	const raw = form.get('body');
 	const body = acknowledgeOnly ? t(event.locals.locale, 'packet_ack_body') : typeof raw === 'string' ? raw : '';
 	if (!acknowledgeOnly && body.trim() === '') {
-		return fail(422, { error: 'invalid' as const, body });
+		return fail(422, { error: 'empty' as const, body });
 	}
 	const request: ApiBody<'/api/packets/{token}/responses', 'post'> = acknowledgeOnly ? { body, acknowledgeOnly: true } : { body };
 	if (!acknowledgeOnly) {
@@ -82,7 +82,12 @@ async function answer(event: RequestEvent, acknowledgeOnly: boolean) {
 	if (status === 422 && aboutFiles) {
 		return fail(422, { error: 'attachment' as const, body });
 	}
-	if (status === 422) return fail(422, { error: 'invalid' as const, body: acknowledgeOnly ? '' : body });
+	if (status === 422) {
+		// each cause its own words: the issue's code says which (shared/issues.ts)
+		const code = (result.error.issues ?? []).find((i) => i.path === 'body')?.code;
+		const error = code === 'required' ? ('empty' as const) : code === 'too_long' ? ('too_long' as const) : code === 'forbidden_characters' ? ('characters' as const) : ('invalid' as const);
+		return fail(422, { error, body: acknowledgeOnly ? '' : body });
+	}
 	if (status === 409) return fail(409, { error: 'too_many' as const, body: acknowledgeOnly ? '' : body });
 	return expectOk(result);
 }

@@ -1,6 +1,6 @@
 import { fail } from '@sveltejs/kit';
 import QRCode from 'qrcode';
-import { staffApi } from '$lib/server/staff';
+import { refusal, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async () => ({});
@@ -8,7 +8,7 @@ export const load: PageServerLoad = async () => ({});
 export const actions: Actions = {
 	setup: async (event) => {
 		const result = await staffApi(event).POST('/api/staff/me/totp/setup');
-		if (result.error) return fail(result.response.status, { error: result.error.message });
+		if (result.error) return fail(result.response.status, { error: refusal(event, result) });
 		// drawn here as SVG: the key never leaves our server for a QR service
 		const qr = await QRCode.toString(result.data.otpauthUrl, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
 		return { setup: { secret: result.data.secret, qr } };

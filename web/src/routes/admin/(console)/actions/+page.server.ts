@@ -1,7 +1,7 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { ActionStatus } from '$shared/enums';
 import { expectOk } from '$lib/server/api';
-import { staffApi } from '$lib/server/staff';
+import { refusal, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -15,7 +15,7 @@ export const load: PageServerLoad = async (event) => {
 // the global kill switch: the page asks for confirmation first (?confirm=...), then posts here
 async function setAll(event: Parameters<Actions[string]>[0], paused: boolean) {
 	const result = await staffApi(event).PUT('/api/admin/signing', { body: { paused } });
-	if (result.error) return fail(result.response.status, { error: result.error.message });
+	if (result.error) return fail(result.response.status, { error: refusal(event, result) });
 	redirect(303, `/admin/actions?switched=${paused ? 'paused' : 'resumed'}`);
 }
 

@@ -1,7 +1,7 @@
 import { fail } from '@sveltejs/kit';
 import { AnswerStatus } from '$shared/enums';
 import { expectOk } from '$lib/server/api';
-import { formFields, staffApi } from '$lib/server/staff';
+import { formFields, formProblem, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 const STATUSES = Object.values(AnswerStatus);
@@ -21,13 +21,17 @@ export const actions: Actions = {
 			params: { path: { id: f.id ?? '' } },
 			body: { publicSummary: f.publicSummary ?? '' }
 		});
-		if (result.error) return fail(result.response.status, { error: result.error.message, id: f.id });
+		if (result.error) {
+			const { errors, message } = formProblem(event, result, ['publicSummary']);
+			// one field: what is wrong with it says it best
+			return fail(result.response.status, { error: errors.publicSummary ?? message, errors, id: f.id });
+		}
 		return { done: f.republish ? ('updated' as const) : ('published' as const), n: result.data.notificationsOwed, id: f.id };
 	},
 	reject: async (event) => {
 		const f = formFields(await event.request.formData());
 		const result = await staffApi(event).POST('/api/admin/answers/{id}/reject', { params: { path: { id: f.id ?? '' } } });
-		if (result.error) return fail(result.response.status, { error: result.error.message, id: f.id });
+		if (result.error) return fail(result.response.status, { error: formProblem(event, result).message, errors: {}, id: f.id });
 		return { done: 'rejected' as const, n: 0, id: f.id };
 	}
 };

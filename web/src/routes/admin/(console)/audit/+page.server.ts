@@ -1,8 +1,20 @@
 import type { ApiData, ApiQuery } from '$lib/api/types';
-import { staffApi } from '$lib/server/staff';
+import { formProblem, staffApi } from '$lib/server/staff';
+import { pathLabel } from '$lib/admin/problems';
+import { adminT } from '$lib/i18n/admin/dict';
+import { shell } from '$lib/i18n/admin/shell';
+import type { Locale } from '$shared/locales';
 import type { PageServerLoad } from './$types';
 
 const FILTERS = ['entity', 'staff', 'from', 'to', 'before'] as const;
+
+/** a refused filter as lines: each field with what is wrong with it, or the error's sentence */
+function problemList(locale: Locale, problem: { errors: Record<string, string>; message: string }): string[] {
+	const t = adminT(shell, locale);
+	const labels: Record<string, string> = { entity: t('audit_filter_entity'), staff: t('audit_filter_staff'), from: t('audit_filter_from'), to: t('audit_filter_to') };
+	const lines = Object.entries(problem.errors).map(([field, text]) => `${labels[field] ?? pathLabel(locale, field)}: ${text}`);
+	return lines.length ? lines : [problem.message];
+}
 
 export const load: PageServerLoad = async (event) => {
 	const filter: Record<string, string> = {};
@@ -22,7 +34,7 @@ export const load: PageServerLoad = async (event) => {
 			entries: [] as ApiData<'/api/admin/audit'>['entries'],
 			nextCursor: null,
 			entities: fallback.data?.entities ?? [],
-			problems: result.error.issues?.map((i) => i.message) ?? [result.error.message]
+			problems: problemList(event.locals.locale, formProblem(event, result, [...FILTERS]))
 		};
 	}
 	return { filter, ...result.data, problems: [] as string[] };

@@ -1,10 +1,12 @@
 import { fail } from '@sveltejs/kit';
 import type { ApiBody, ApiQuery } from '$lib/api/types';
 import { expectOk } from '$lib/server/api';
-import { formBody, formFields, staffApi } from '$lib/server/staff';
+import { formBody, formFields, formProblem, refusal, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 const FILTER_KEYS = ['actionId', 'emailDomain', 'ip', 'network', 'ipHash', 'netHash', 'from', 'to', 'namePattern', 'status'] as const;
+/** the filter form's fields in the order it shows them */
+const FILTER_FORM_ORDER = ['actionId', 'emailDomain', 'namePattern', 'status', 'from', 'to', 'ip', 'network', 'ipHash', 'netHash'];
 const CRITERIA = FILTER_KEYS.filter((k) => k !== 'actionId' && k !== 'status');
 
 /** A datetime-local value ("2026-11-28T15:00") is read as UTC, as the form says. */
@@ -36,7 +38,7 @@ export const load: PageServerLoad = async (event) => {
 	if (!filter.actionId) return { actions, values, filter, preview: null, problem: null, needAction: true };
 	// the filter goes as typed: the API refuses an address or a date that is not one, by name
 	const result = await staff.GET('/api/admin/fraud/signatures', { params: { query: formBody<ApiQuery<'/api/admin/fraud/signatures'>>(filter) } });
-	if (result.error) return { actions, values, filter, preview: null, problem: { message: result.error.message, issues: result.error.issues ?? [] }, needAction: false };
+	if (result.error) return { actions, values, filter, preview: null, problem: formProblem(event, result, FILTER_FORM_ORDER), needAction: false };
 	return { actions, values, filter, preview: result.data, problem: null, needAction: false };
 };
 
@@ -47,12 +49,12 @@ export const actions: Actions = {
 		try {
 			filter = filterFrom(JSON.parse(form.filter ?? '{}') as Record<string, string>);
 		} catch {
-			return fail(422, { failed: 'The form was damaged; preview again.' });
+			return fail(422, { failed: refusal(event, { error: { statusCode: 422, error: 'Unprocessable Entity', code: 'form_damaged', message: 'The form was damaged; preview again.' }, response: new Response(null, { status: 422 }) }) });
 		}
 		const result = await staffApi(event).POST('/api/admin/fraud/invalidate', {
 			body: formBody<ApiBody<'/api/admin/fraud/invalidate', 'post'>>({ filter, asOf: form.asOf, expectedCount: Number(form.expectedCount), reason: form.reason?.trim() || 'fraud' })
 		});
-		if (result.error) return fail(result.response.status, { failed: result.error.message, code: result.error.code });
+		if (result.error) return fail(result.response.status, { failed: refusal(event, result), code: result.error.code });
 		return { done: result.data, actionId: filter.actionId ?? null };
 	}
 };

@@ -1,8 +1,8 @@
 import { fail } from '@sveltejs/kit';
 import type { ApiError } from '$lib/api/types';
 import { expectOk } from '$lib/server/api';
-import { formFields, staffApi } from '$lib/server/staff';
-import type { Actions, PageServerLoad } from './$types';
+import { formFields, refusal, staffApi } from '$lib/server/staff';
+import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 export const load: PageServerLoad = async (event) => ({ view: expectOk(await staffApi(event).GET('/api/admin/queues')) });
 
@@ -12,12 +12,12 @@ async function queue(event: { request: Request }) {
 	return { path: { name } };
 }
 
-function toggled(result: { error?: ApiError; response: Response }) {
-	if (result.error) return fail(result.response.status, { message: result.error.message });
+function toggled(event: RequestEvent, result: { error?: ApiError; response: Response }) {
+	if (result.error) return fail(result.response.status, { message: refusal(event, result) });
 	return { done: true };
 }
 
 export const actions: Actions = {
-	pause: async (event) => toggled(await staffApi(event).POST('/api/admin/queues/{name}/pause', { params: await queue(event) })),
-	resume: async (event) => toggled(await staffApi(event).POST('/api/admin/queues/{name}/resume', { params: await queue(event) }))
+	pause: async (event) => toggled(event, await staffApi(event).POST('/api/admin/queues/{name}/pause', { params: await queue(event) })),
+	resume: async (event) => toggled(event, await staffApi(event).POST('/api/admin/queues/{name}/resume', { params: await queue(event) }))
 };

@@ -1,8 +1,8 @@
 import { fail } from '@sveltejs/kit';
 import type { ApiBody, ApiError } from '$lib/api/types';
 import { expectOk } from '$lib/server/api';
-import { formBody, formFields, staffApi } from '$lib/server/staff';
-import type { Actions, PageServerLoad } from './$types';
+import { formBody, formFields, formProblem, staffApi } from '$lib/server/staff';
+import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 export const load: PageServerLoad = async (event) => {
 	const { users } = expectOk(await staffApi(event).GET('/api/staff/users'));
@@ -11,9 +11,11 @@ export const load: PageServerLoad = async (event) => {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The API's 4xx answer as the form's error list (field → message). */
-function problems(body: ApiError) {
-	return body.issues?.length ? body.issues.map((i) => i.message) : [body.message];
+/** The API's 4xx answer as the form's error list, in the form's order and the reader's language. */
+function problems(event: RequestEvent, result: { error?: ApiError; response: Response }) {
+	const { errors, message } = formProblem(event, result, ['name', 'email', 'role', 'password']);
+	const listed = Object.values(errors);
+	return listed.length ? listed : [message];
 }
 
 export const actions: Actions = {
@@ -22,7 +24,7 @@ export const actions: Actions = {
 		const body = { email: fields.email ?? '', name: fields.name ?? '', role: fields.role ?? '', password: fields.password ?? '' };
 		// a role that is not one goes as chosen: the API refuses it by name
 		const result = await staffApi(event).POST('/api/staff/users', { body: formBody<ApiBody<'/api/staff/users', 'post'>>(body) });
-		if (result.error) return fail(result.response.status, { create: { email: body.email, name: body.name, role: body.role, errors: problems(result.error) } });
+		if (result.error) return fail(result.response.status, { create: { email: body.email, name: body.name, role: body.role, errors: problems(event, result) } });
 		return { created: result.data.user.email };
 	},
 	disable: async (event) => account(event, 'disable'),
@@ -42,6 +44,6 @@ async function account(event: Parameters<Actions[string]>[0], verb: 'disable' | 
 			: verb === 'disable'
 				? await staff.POST('/api/staff/users/{id}/disable', { params })
 				: await staff.POST('/api/staff/users/{id}/enable', { params });
-	if (result.error) return fail(result.response.status, { accountId: id, errors: problems(result.error) });
+	if (result.error) return fail(result.response.status, { accountId: id, errors: problems(event, result) });
 	return { updated: id };
 }

@@ -1,6 +1,7 @@
 import { fail } from '@sveltejs/kit';
 import type { ApiData, ApiQuery } from '$lib/api/types';
-import { formBody, staffApi } from '$lib/server/staff';
+import { formBody, formProblem, refusal, staffApi } from '$lib/server/staff';
+import { issueMessage, pathLabel } from '$lib/admin/problems';
 import type { Actions, PageServerLoad } from './$types';
 
 const FILTERS = ['q', 'country', 'kind', 'language', 'status'] as const;
@@ -18,7 +19,7 @@ export const load: PageServerLoad = async (event) => {
 	const result = await staffApi(event).GET('/api/admin/targets', { params: { query } });
 	// a filter the API refuses (a malformed country code...) shows its message above an empty list
 	return result.error
-		? { filters, offset, pageSize: PAGE_SIZE, targets: [] as ApiData<'/api/admin/targets'>['targets'], total: 0, filterError: result.error.message }
+		? { filters, offset, pageSize: PAGE_SIZE, targets: [] as ApiData<'/api/admin/targets'>['targets'], total: 0, filterError: Object.values(formProblem(event, result, [...FILTERS]).errors)[0] ?? refusal(event, result) }
 		: { filters, offset, pageSize: PAGE_SIZE, targets: result.data.targets, total: result.data.total, filterError: null };
 };
 
@@ -30,7 +31,11 @@ export const actions: Actions = {
 		if (file.size > 250_000) return fail(413, { importError: 'too_large' as const });
 		const csv = await file.text();
 		const result = await staffApi(event).POST('/api/admin/targets/import', { body: { csv } });
-		if (result.error) return fail(422, { importIssues: result.error.issues ?? [{ path: 'file', message: result.error.message }], importMessage: result.error.message });
+		if (result.error) {
+			const locale = event.locals.locale;
+			const issues = (result.error.issues ?? []).map((i) => ({ path: pathLabel(locale, i.path), message: issueMessage(locale, i, /^line \d+: (.+)$/.exec(i.path)?.[1] ?? i.path) }));
+			return fail(422, { importIssues: issues.length ? issues : [{ path: pathLabel(locale, 'file'), message: refusal(event, result) }], importMessage: refusal(event, result) });
+		}
 		return { imported: result.data };
 	}
 };

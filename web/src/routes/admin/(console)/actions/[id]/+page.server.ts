@@ -2,8 +2,9 @@ import { fail, redirect } from '@sveltejs/kit';
 import type { ApiBody, ApiError } from '$lib/api/types';
 import { numberField, parseMilestones } from '$lib/admin/forms';
 import { expectOk } from '$lib/server/api';
-import { formBody, formFields, issuesByField, staffApi } from '$lib/server/staff';
-import type { Actions, PageServerLoad } from './$types';
+import { formBody, formFields, formProblem, refusal, staffApi } from '$lib/server/staff';
+import { issueMessage } from '$lib/admin/problems';
+import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 const CONFIRMABLE = ['publish', 'close', 'archive', 'reopen', 'pause', 'resume'] as const;
 type Confirmable = (typeof CONFIRMABLE)[number];
@@ -20,11 +21,17 @@ export const load: PageServerLoad = async (event) => {
 	};
 };
 
+/** The settings form's fields in the order it shows them. */
+const SETTINGS_FIELDS = ['goal', 'milestones', 'targetMode', 'allowPersonalisation', 'maxLetterLength', 'replyTo'];
+
 const action = (event: { params: { id: string } }) => ({ path: { id: event.params.id } });
 
 /** After a change: back to the action, saying what was done; or the API's refusal on the page. */
-function after(event: { params: { id: string } }, result: { error?: ApiError; response: Response }, done: string) {
-	if (result.error) return fail(result.response.status, { error: result.error.message, issues: result.error.issues ?? [] });
+function after(event: RequestEvent, result: { error?: ApiError; response: Response }, done: string) {
+	if (result.error) {
+		const issues = (result.error.issues ?? []).map((i) => ({ path: i.path, message: issueMessage(event.locals.locale, i) }));
+		return fail(result.response.status, { error: refusal(event, result), issues });
+	}
 	redirect(303, `/admin/actions/${event.params.id}?done=${done}`);
 }
 
@@ -49,7 +56,7 @@ export const actions: Actions = {
 				replyTo: values.replyTo ?? ''
 			})
 		});
-		if (result.error) return fail(422, { settingsErrors: issuesByField(result.error), values });
+		if (result.error) return fail(422, { settingsErrors: formProblem(event, result, SETTINGS_FIELDS).errors, values });
 		redirect(303, `/admin/actions/${event.params.id}?done=saved`);
 	}
 };

@@ -1,8 +1,8 @@
 import { fail } from '@sveltejs/kit';
 import type { ApiBody, ApiError } from '$lib/api/types';
 import { expectOk } from '$lib/server/api';
-import { formBody, formFields, staffApi } from '$lib/server/staff';
-import type { Actions, PageServerLoad } from './$types';
+import { formBody, formFields, formProblem, staffApi } from '$lib/server/staff';
+import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
 // One action's delivery: the ledger always; the preview of the next delivery when asked for
 // (?preview=1, a GET: looking changes nothing).
@@ -11,16 +11,18 @@ export const load: PageServerLoad = async (event) => {
 	const staff = staffApi(event);
 	const detail = expectOk(await staff.GET('/api/admin/deliveries/{id}', { params }));
 	const preview = event.url.searchParams.get('preview') === '1' ? expectOk(await staff.GET('/api/admin/deliveries/{id}/preview', { params })) : null;
-	return { detail, preview };
+	// "Send now" is confirmed first (?confirm=send), as publishing is: a GET changes nothing
+	return { detail, preview, confirmSend: event.url.searchParams.get('confirm') === 'send' };
 };
 
 type Done = { done: 'policy' | 'paused' | 'resumed' | 'sent' | 'retried' | 'nothing'; n?: number; letters?: number };
 
 /** What a change answered, as the page announces it (`counts`: what a delivery carried). */
-function outcome(result: { error?: ApiError; response: Response }, done: Done['done'], counts: { n?: number; letters?: number } = {}) {
+function outcome(event: RequestEvent, result: { error?: ApiError; response: Response }, done: Done['done'], counts: { n?: number; letters?: number } = {}) {
 	if (!result.error) return { done, ...counts } satisfies Done;
 	if (result.response.status === 409 && result.error.code === 'nothing_owed') return { done: 'nothing' } satisfies Done;
-	return fail(result.response.status, { error: result.error.message });
+	const { errors, message } = formProblem(event, result, ['policy', 'everyN', 'milestones']);
+	return fail(result.response.status, { error: message, errors });
 }
 
 const action = (event: { params: { id: string } }) => ({ path: { id: event.params.id } });
@@ -34,16 +36,16 @@ export const actions: Actions = {
 			everyN: f.everyN?.trim() || undefined,
 			milestones: f.milestones?.trim() ? f.milestones.split(/[\s,;]+/).filter(Boolean) : undefined
 		};
-		return outcome(await staffApi(event).PUT('/api/admin/deliveries/{id}/policy', { params: action(event), body: formBody<ApiBody<'/api/admin/deliveries/{id}/policy', 'put'>>(body) }), 'policy');
+		return outcome(event, await staffApi(event).PUT('/api/admin/deliveries/{id}/policy', { params: action(event), body: formBody<ApiBody<'/api/admin/deliveries/{id}/policy', 'put'>>(body) }), 'policy');
 	},
-	pause: async (event) => outcome(await staffApi(event).POST('/api/admin/deliveries/{id}/pause', { params: action(event) }), 'paused'),
-	resume: async (event) => outcome(await staffApi(event).POST('/api/admin/deliveries/{id}/resume', { params: action(event) }), 'resumed'),
+	pause: async (event) => outcome(event, await staffApi(event).POST('/api/admin/deliveries/{id}/pause', { params: action(event) }), 'paused'),
+	resume: async (event) => outcome(event, await staffApi(event).POST('/api/admin/deliveries/{id}/resume', { params: action(event) }), 'resumed'),
 	send: async (event) => {
 		const result = await staffApi(event).POST('/api/admin/deliveries/{id}/send-now', { params: action(event) });
-		return outcome(result, 'sent', { n: result.data?.signatureCount, letters: result.data?.letterIds.length });
+		return outcome(event, result, 'sent', { n: result.data?.signatureCount, letters: result.data?.letterIds.length });
 	},
 	retry: async (event) => {
 		const f = formFields(await event.request.formData());
-		return outcome(await staffApi(event).POST('/api/admin/deliveries/letters/{id}/retry', { params: { path: { id: f.letter ?? '' } } }), 'retried');
+		return outcome(event, await staffApi(event).POST('/api/admin/deliveries/letters/{id}/retry', { params: { path: { id: f.letter ?? '' } } }), 'retried');
 	}
 };

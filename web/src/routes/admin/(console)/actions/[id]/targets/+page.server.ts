@@ -1,6 +1,6 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { expectOk } from '$lib/server/api';
-import { issuesByField, staffApi } from '$lib/server/staff';
+import { formProblem, issuesByField, refusal, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -19,7 +19,7 @@ export const load: PageServerLoad = async (event) => {
 		country,
 		searched: Boolean(search),
 		results: found?.data ? found.data.targets.filter((t) => !chosen.has(t.id)) : [],
-		searchError: found?.error ? found.error.message : null
+		searchError: found?.error ? (Object.values(formProblem(event, found, ['q', 'country']).errors)[0] ?? refusal(event, found)) : null
 	};
 };
 
@@ -29,7 +29,7 @@ export const actions: Actions = {
 		// the chosen targets in the order they are listed: the current ones first, then the new
 		const targetIds = [...new Set(form.getAll('targetId').filter((v): v is string => typeof v === 'string'))];
 		const result = await staffApi(event).PUT('/api/admin/actions/{id}/targets', { params: { path: { id: event.params.id } }, body: { targetIds } });
-		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { errors: issuesByField(result.error), message: result.error.message });
+		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { errors: issuesByField(result.error, event.locals.locale, ['targetIds']), message: refusal(event, result) });
 		redirect(303, `/admin/actions/${event.params.id}?done=targets`);
 	}
 };

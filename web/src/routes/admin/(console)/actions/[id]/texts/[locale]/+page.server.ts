@@ -2,7 +2,7 @@ import { error, fail, redirect } from '@sveltejs/kit';
 import { isLocale } from '$shared/locales';
 import type { ApiBody } from '$lib/api/types';
 import { expectOk } from '$lib/server/api';
-import { formFields, issuesByField, staffApi } from '$lib/server/staff';
+import { formFields, issuesByField, refusal, staffApi } from '$lib/server/staff';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -32,12 +32,12 @@ export const actions: Actions = {
 			shareText: text('shareText')
 		};
 		const result = await staffApi(event).PUT('/api/admin/actions/{id}/texts/{locale}', { params: textPath(event), body });
-		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { values, errors: issuesByField(result.error), message: result.error.message });
+		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { values, errors: issuesByField(result.error, event.locals.locale, ['title', 'summary', 'body', 'letterSubject', 'letterBody', 'shareText']), message: refusal(event, result) });
 		redirect(303, `/admin/actions/${event.params.id}?done=saved`);
 	},
 	remove: async (event) => {
 		const result = await staffApi(event).DELETE('/api/admin/actions/{id}/texts/{locale}', { params: textPath(event) });
-		if (result.error) return fail(result.response.status, { values: {}, errors: {}, message: result.error.message });
+		if (result.error) return fail(result.response.status, { values: {}, errors: {}, message: refusal(event, result) });
 		redirect(303, `/admin/actions/${event.params.id}?done=removed`);
 	}
 };
