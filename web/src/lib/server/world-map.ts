@@ -58,17 +58,30 @@ export interface MapData {
 	legend: { fill: string; from: number }[];
 }
 
+/**
+ * The legend for a largest count: for each shade some country can have, the smallest count that
+ * gets it (from shadeOf itself, so the legend says what the map shows). Shades no whole count
+ * reaches are left out: with a largest count of 2, a 1 is the lightest and a 2 the darkest.
+ */
+export function mapLegend(max: number): MapData['legend'] {
+	const legend: MapData['legend'] = [];
+	if (max <= 0) return legend;
+	for (let i = 0; i < SHADES.length; i++) {
+		// the threshold of shade i on the log scale, then corrected for rounding either way
+		let from = max === 1 ? 1 : Math.max(1, Math.ceil(Math.exp((i / SHADES.length) * Math.log(max))));
+		while (from > 1 && shadeOf(from - 1, max) === i) from--;
+		while (from < max && shadeOf(from, max)! < i) from++;
+		if (shadeOf(from, max) !== i) continue;
+		legend.push({ fill: SHADES[i]!, from });
+	}
+	return legend;
+}
+
 /** The map for these counts: every country's path with its fill. */
 export function countryMap(counts: { country: string; count: number }[]): MapData {
 	const by = new Map(counts.map((c) => [c.country, c.count]));
 	const max = Math.max(0, ...counts.map((c) => c.count));
-	const legend: MapData['legend'] = [];
-	if (max > 0) {
-		for (let i = 0; i < SHADES.length; i++) {
-			const from = max === 1 ? 1 : Math.max(1, Math.ceil(Math.exp((i / SHADES.length) * Math.log(max))));
-			if (legend.length === 0 || from > legend[legend.length - 1]!.from) legend.push({ fill: SHADES[max === 1 ? SHADES.length - 1 : i]!, from });
-		}
-	}
+	const legend = mapLegend(max);
 	return {
 		width: MAP_WIDTH,
 		height: MAP_HEIGHT,
