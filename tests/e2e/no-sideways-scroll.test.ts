@@ -7,9 +7,10 @@
 // added without a URL here fails the test, so none is missed. The data is real: seeded actions
 // and targets, members who signed with long unbroken words (a letter whose text has no place to
 // break, a 90-letter name), a delivered letter with its packet and an official's answer, a
-// delivery waiting to go, an export.
+// delivery waiting to go, an export. With LAYOUT_SCREENSHOTS=<folder>, a full-page screenshot of
+// every page at every size is kept there, for people to look at.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -33,6 +34,8 @@ const SIZES = [
 const LOCALES = ['en', 'ru'] as const;
 type Locale = (typeof LOCALES)[number];
 
+/** a folder to keep a screenshot of every page at every size in, for people to look at (optional) */
+const SHOTS = process.env.LAYOUT_SCREENSHOTS;
 const PETITION = 'uzbekistan-let-the-rapporteur-in';
 const LETTER = 'mexico-independent-forensics';
 const stamp = [...randomBytes(8)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
@@ -86,6 +89,7 @@ async function staffFetch(path: string, body: unknown): Promise<Response> {
 }
 
 beforeAll(async () => {
+  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   await seed(process.env.DATABASE_URL!);
   pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
   platform = await startPlatform();
@@ -287,35 +291,49 @@ function consoleVisits(): Record<string, Visit[]> {
   };
 }
 
-/** Whether the page scrolls sideways, and the elements that make it (the widest first). */
-function measure(): { scrollWidth: number; innerWidth: number; culprits: string[] } {
+interface Measure {
+  scrollWidth: number;
+  innerWidth: number;
+  culprits: string[];
+}
+
+/**
+ * Run in the page: whether it scrolls sideways, and the elements that make it, the widest first
+ * (plain JavaScript, as the browser gets it).
+ */
+const MEASURE = `(() => {
   const vw = window.innerWidth;
-  const scrollWidth = document.scrollingElement!.scrollWidth;
-  const culprits: { right: number; text: string }[] = [];
+  const scrollWidth = document.scrollingElement.scrollWidth;
+  const culprits = [];
   if (scrollWidth > vw) {
-    const describe = (el: Element) => {
-      const cls = typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : '';
-      const id = el.id ? `#${el.id}` : '';
-      const text = (el.textContent ?? '').replace(/\s+/g, ' ').trim().slice(0, 40);
-      return `<${el.tagName.toLowerCase()}${id}${cls}> ${Math.round(el.getBoundingClientRect().width)}px wide, to ${Math.round(el.getBoundingClientRect().right)}px${text ? ` "${text}"` : ''}`;
+    const describe = (el) => {
+      const box = el.getBoundingClientRect();
+      const cls = typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
+      const id = el.id ? '#' + el.id : '';
+      const text = (el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 40);
+      return '<' + el.tagName.toLowerCase() + id + cls + '> ' + Math.round(box.width) + 'px wide, to ' + Math.round(box.right) + 'px' + (text ? ' "' + text + '"' : '');
     };
-    const clipped = (el: Element) => {
+    const clipped = (el) => {
       for (let a = el.parentElement; a && a !== document.body && a !== document.documentElement; a = a.parentElement) {
         if (getComputedStyle(a).overflowX !== 'visible') return true;
       }
       return false;
     };
-    const past = (el: Element) => el.getBoundingClientRect().right > vw + 0.5 && !clipped(el);
-    for (const el of document.body.querySelectorAll('*')) {
-      // the innermost elements past the edge: what will not wrap (the elements around them
-      // are past the edge only because of them)
-      if (!past(el) || [...el.children].some(past)) continue;
-      culprits.push({ right: el.getBoundingClientRect().right, text: describe(el) });
+    // the innermost elements past the edge: what will not wrap (the elements around them are
+    // past the edge only because of them). Those inside a box that clips them first; if there
+    // are none, those too (a positioned element escapes a box that is not its containing block).
+    for (const ignoreClip of [false, true]) {
+      const past = (el) => el.getBoundingClientRect().right > vw + 0.5 && (ignoreClip || !clipped(el));
+      for (const el of document.body.querySelectorAll('*')) {
+        if (!past(el) || [...el.children].some(past)) continue;
+        culprits.push({ right: el.getBoundingClientRect().right, text: describe(el) });
+      }
+      if (culprits.length) break;
     }
     culprits.sort((a, b) => b.right - a.right);
   }
   return { scrollWidth, innerWidth: vw, culprits: culprits.slice(0, 4).map((c) => c.text) };
-}
+})()`;
 
 /** Loads a page (at the first size), does what the visit says, and measures it at every size. */
 async function check(context: BrowserContext, locale: Locale, visit: Visit, overflows: string[]): Promise<void> {
@@ -329,7 +347,8 @@ async function check(context: BrowserContext, locale: Locale, visit: Visit, over
     // the same page at each size: without scripts, only the stylesheet's media queries differ
     for (const size of SIZES) {
       await page.setViewportSize({ width: size.width, height: size.height });
-      const m = await page.evaluate(measure);
+      const m = await page.evaluate<Measure>(MEASURE);
+      if (SHOTS) await page.screenshot({ path: join(SHOTS, `${visit.label.replace(/[^a-z0-9]+/gi, '-')}-${locale}-${size.name}.png`), fullPage: true });
       if (m.scrollWidth > m.innerWidth) {
         overflows.push(`${visit.label} (${size.name} ${size.width}x${size.height}, ${locale}, ${page.url().replace(platform.baseUrl, '')}): ${m.scrollWidth}px in ${m.innerWidth}px; ${m.culprits.join('; ') || 'no element found'}`);
       }

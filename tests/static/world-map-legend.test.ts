@@ -2,7 +2,7 @@
 // entry it falls under ("≥ from"), at small counts (where the log scale's shades collapse) and
 // large ones.
 import { describe, expect, it } from 'vitest';
-import { mapLegend, SHADES, shadeOf } from '../../web/src/lib/server/world-map.ts';
+import { mapLegend, SHADES, shadeOf } from '../../web/src/lib/server/map-legend.ts';
 
 /** The fill a reader of the legend expects for a count: the last entry whose `from` it reaches. */
 function legendFill(legend: { fill: string; from: number }[], count: number): string | undefined {
