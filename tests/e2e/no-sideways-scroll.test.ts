@@ -175,6 +175,8 @@ interface Visit {
   status?: number;
   /** after loading: what the member or staff does to reach the page to measure */
   act?: (page: Page) => Promise<void>;
+  /** what else must hold of the page reached (at the first size, a phone) */
+  expect?: (page: Page) => Promise<void>;
 }
 
 async function press(page: Page, selector: string): Promise<void> {
@@ -236,6 +238,26 @@ function memberVisits(locale: Locale): Record<string, Visit[]> {
     '/[[lang=locale]]/packet/[token]': [
       { label: 'packet', path: `${l}/packet/${tokens.packet}` },
       { label: 'packet (forged link)', path: `${l}/packet/forged.${stamp}`, status: 404 },
+      {
+        label: 'packet, an empty answer refused',
+        path: `${l}/packet/${tokens.packet}`,
+        act: async (page) => {
+          await page.locator('#answer-body').fill('   ');
+          await press(page, 'form[action*="answer"] button[type="submit"]');
+        },
+        // the refusal is said at the top of the page the official lands on, on a phone too
+        expect: async (page) => {
+          const summary = page.locator('#answer-problem');
+          expect(await summary.getAttribute('role')).toBe('alert');
+          const box = await summary.boundingBox();
+          expect(box, 'the refusal is on the page').toBeTruthy();
+          const scrolled = await page.evaluate<number>('window.scrollY');
+          expect(box!.y, 'the refusal is in view').toBeGreaterThanOrEqual(0);
+          expect(box!.y + box!.height, 'the refusal is in view').toBeLessThanOrEqual(844);
+          expect(scrolled + box!.y, 'the refusal comes before the packet').toBeLessThan(Number(await page.evaluate<number>("document.querySelector('article.packet').getBoundingClientRect().top + window.scrollY")));
+          expect(await page.evaluate<string>('document.activeElement && document.activeElement.id'), 'the refusal has the focus').toBe('answer-problem');
+        },
+      },
     ],
   };
 }
@@ -255,7 +277,11 @@ function consoleVisits(): Record<string, Visit[]> {
     ],
     '/admin/(console)/actions/[id]': [
       { label: 'letter action', path: `${c}/actions/${ids.letter}` },
-      { label: 'petition action, just created', path: `${c}/actions/${ids.petition}?created=1` },
+      {
+        label: 'petition action, just created',
+        path: `${c}/actions/${ids.petition}?created=1`,
+        expect: async (page) => expect(await page.locator('.panel-success[role="status"]').count(), 'a banner says the action was created').toBe(1),
+      },
     ],
     '/admin/(console)/actions/[id]/preview': [
       { label: 'letter preview', path: `${c}/actions/${ids.letter}/preview` },
@@ -344,6 +370,10 @@ async function check(context: BrowserContext, locale: Locale, visit: Visit, over
     const response = await page.goto(platform.baseUrl + visit.path);
     expect.soft(response?.status(), `status of ${visit.label} (${locale}) ${visit.path}`).toBe(visit.status ?? 200);
     if (visit.act) await visit.act(page);
+    if (visit.expect) await visit.expect(page);
+    // words and separators: "UTC· Answered" is two texts glued together
+    const text = await page.locator('body').innerText();
+    expect.soft(text.match(/[^\s(]·|·[^\s)]/g), `${visit.label} (${locale}): a · without a space beside it`).toBeNull();
     // the same page at each size: without scripts, only the stylesheet's media queries differ
     for (const size of SIZES) {
       await page.setViewportSize({ width: size.width, height: size.height });
