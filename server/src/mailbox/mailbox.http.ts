@@ -135,7 +135,7 @@ function sendPage(reply: FastifyReply, status: number, html: string): FastifyRep
     .send(html);
 }
 
-const STYLE = `
+export const MAILBOX_CSS = `
   :root { color-scheme: light; }
   * { box-sizing: border-box; }
   body { margin: 0; font: 1rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
@@ -178,7 +178,7 @@ function page(title: string, body: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <link rel="icon" href="data:,">
-<style>${STYLE}</style>
+<style>${MAILBOX_CSS}</style>
 </head>
 <body>
 <header><a href="/">Chorus mailbox</a></header>

@@ -8,6 +8,7 @@ import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 import world from 'world-atlas/countries-110m.json';
 import { NUMERIC_TO_ALPHA2 } from './iso-numeric';
+import { mapLegend, NO_DATA, SHADES, shadeOf, type LegendEntry } from './map-legend';
 
 export const MAP_WIDTH = 960;
 export const MAP_HEIGHT = 470;
@@ -38,37 +39,19 @@ export function worldShapes(): CountryShape[] {
 	return shapes;
 }
 
-/** Five shades of the brand blue, lightest to darkest. The lightest is close to the no-data grey: the table beside the map carries the exact figures. */
-export const SHADES = ['#c6dbef', '#8fb9dd', '#4f8fc4', '#1f65a3', '#083a66'] as const;
-export const NO_DATA = '#e4e2dc';
-
-/** Shade index 0..4 for a count, on a log scale up to the largest count (null: none). */
-export function shadeOf(count: number, max: number): number | null {
-	if (count <= 0 || max <= 0) return null;
-	if (max === 1) return SHADES.length - 1;
-	const t = Math.log(count) / Math.log(max);
-	return Math.min(SHADES.length - 1, Math.floor(t * SHADES.length));
-}
-
 export interface MapData {
 	width: number;
 	height: number;
 	shapes: { code: string; d: string; fill: string; count: number }[];
 	/** the legend: lower bound of each shade */
-	legend: { fill: string; from: number }[];
+	legend: LegendEntry[];
 }
 
 /** The map for these counts: every country's path with its fill. */
 export function countryMap(counts: { country: string; count: number }[]): MapData {
 	const by = new Map(counts.map((c) => [c.country, c.count]));
 	const max = Math.max(0, ...counts.map((c) => c.count));
-	const legend: MapData['legend'] = [];
-	if (max > 0) {
-		for (let i = 0; i < SHADES.length; i++) {
-			const from = max === 1 ? 1 : Math.max(1, Math.ceil(Math.exp((i / SHADES.length) * Math.log(max))));
-			if (legend.length === 0 || from > legend[legend.length - 1]!.from) legend.push({ fill: SHADES[max === 1 ? SHADES.length - 1 : i]!, from });
-		}
-	}
+	const legend = mapLegend(max);
 	return {
 		width: MAP_WIDTH,
 		height: MAP_HEIGHT,

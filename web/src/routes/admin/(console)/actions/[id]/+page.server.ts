@@ -9,7 +9,7 @@ import type { Actions, PageServerLoad, RequestEvent } from './$types';
 const CONFIRMABLE = ['publish', 'close', 'archive', 'reopen', 'pause', 'resume'] as const;
 type Confirmable = (typeof CONFIRMABLE)[number];
 /** the outcomes a redirect may announce (?done=...) */
-const DONE = ['saved', 'published', 'closed', 'archived', 'paused', 'resumed', 'removed', 'targets'] as const;
+const DONE = ['created', 'saved', 'published', 'closed', 'archived', 'paused', 'resumed', 'removed', 'targets'] as const;
 
 export const load: PageServerLoad = async (event) => {
 	const action = expectOk(await staffApi(event).GET('/api/admin/actions/{id}', { params: { path: { id: event.params.id } } }));
@@ -17,7 +17,8 @@ export const load: PageServerLoad = async (event) => {
 	return {
 		action,
 		confirm: (CONFIRMABLE as readonly string[]).includes(confirm ?? '') ? (confirm as Confirmable) : null,
-		done: DONE.find((d) => d === event.url.searchParams.get('done')) ?? null
+		// a new action arrives with ?created=1 (from the new action form)
+		done: event.url.searchParams.get('created') === '1' ? 'created' : (DONE.find((d) => d === event.url.searchParams.get('done')) ?? null)
 	};
 };
 
