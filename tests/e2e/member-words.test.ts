@@ -190,6 +190,25 @@ describe.each(['en', 'ru'] as const)('member pages in %s', (lang) => {
   }, 120_000);
 });
 
+describe('the proof of delivery on a phone', () => {
+  it.each(['en', 'ru'])('is readable at 390 px in %s: each letter a block of labelled lines, nothing wider than the screen', async (lang) => {
+    const { context, page } = await phone();
+    await page.goto(`${platform.baseUrl}/${lang}/actions/lawyers-and-doctors-in-detention`);
+    const ledger = page.locator('table.ledger');
+    expect(await ledger.count()).toBe(1);
+    const sizes = await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number }; querySelector(s: string): { getBoundingClientRect(): { right: number } } } }).document;
+      return { scroll: doc.documentElement.scrollWidth, client: doc.documentElement.clientWidth, right: doc.querySelector('table.ledger').getBoundingClientRect().right };
+    });
+    expect(sizes.scroll).toBeLessThanOrEqual(sizes.client);
+    expect(sizes.right).toBeLessThanOrEqual(sizes.client);
+    // every cell says what it is, as the hidden column headers would
+    const labels = await ledger.locator('tbody tr').first().locator('td').evaluateAll((tds) => tds.map((td) => td.getAttribute('data-label')));
+    expect(labels.every(Boolean)).toBe(true);
+    await context.close();
+  }, 60_000);
+});
+
 describe('an action without a text in the page’s language', () => {
   it('shows its title in its own language, marked so, on the confirm and thanks pages of /ru/', async () => {
     expect(LETTER.texts.ru).toBeUndefined();

@@ -276,7 +276,7 @@ describe('confirmation', () => {
     const view = await h.app.inject({ url: `/api/confirmations/${token}` });
     expect(view.json()).toEqual({
       status: 'pending',
-      action: { slug: action.slug, title: `Title en ${action.slug}` },
+      action: { slug: action.slug, title: `Title en ${action.slug}`, locale: 'en' },
       signup: {
         firstName: 'Ana',
         lastName: 'López',
