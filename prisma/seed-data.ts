@@ -15,6 +15,10 @@ export interface SeedTarget {
   language: L;
   timezone: string;
   salutation: string;
+  /** the name, title and organisation in the other languages members read (the fields above are English) */
+  names: Partial<Record<Exclude<L, 'en'>, { name?: string; title: string; organisation: string }>>;
+  /** the name is the target's own official one, shown as it is in every language */
+  nameIsOfficial?: boolean;
   notes?: string;
 }
 
@@ -51,6 +55,11 @@ export const targets: SeedTarget[] = [
     language: 'en',
     timezone: 'Europe/Zurich',
     salutation: 'Dear Special Rapporteur',
+    names: {
+      es: { name: 'Relator Especial sobre la tortura', title: 'Relator Especial sobre la tortura y otros tratos o penas crueles, inhumanos o degradantes', organisation: 'Consejo de Derechos Humanos de las Naciones Unidas' },
+      fr: { name: 'Rapporteur spécial sur la torture', title: 'Rapporteur spécial sur la torture et autres peines ou traitements cruels, inhumains ou dégradants', organisation: 'Conseil des droits de l’homme des Nations Unies' },
+      ru: { name: 'Специальный докладчик по вопросу о пытках', title: 'Специальный докладчик по вопросу о пытках и других жестоких, бесчеловечных или унижающих достоинство видах обращения и наказания', organisation: 'Совет ООН по правам человека' },
+    },
   },
   {
     slug: 'uz-foreign-ministry',
@@ -63,18 +72,29 @@ export const targets: SeedTarget[] = [
     language: 'ru',
     timezone: 'Asia/Tashkent',
     salutation: 'Уважаемый господин министр',
+    names: {
+      es: { name: 'Ministerio de Asuntos Exteriores de Uzbekistán', title: 'Ministro de Asuntos Exteriores', organisation: 'Gobierno de la República de Uzbekistán' },
+      fr: { name: 'Ministère des Affaires étrangères d’Ouzbékistan', title: 'Ministre des Affaires étrangères', organisation: 'Gouvernement de la République d’Ouzbékistan' },
+      ru: { name: 'Министерство иностранных дел Республики Узбекистан', title: 'Министр иностранных дел', organisation: 'Правительство Республики Узбекистан' },
+    },
   },
   {
     slug: 'mx-fgr',
     name: 'Fiscalía General de la República',
-    title: 'Fiscal General de la República',
-    organisation: 'Gobierno de México',
+    title: 'Attorney General of the Republic',
+    organisation: 'Government of Mexico',
     kind: 'PROSECUTOR',
     country: 'MX',
     email: 'fiscal.general@fgr.mx.example',
     language: 'es',
     timezone: 'America/Mexico_City',
     salutation: 'Estimado Fiscal General',
+    names: {
+      es: { title: 'Fiscal General de la República', organisation: 'Gobierno de México' },
+      fr: { title: 'Procureur général de la République', organisation: 'Gouvernement du Mexique' },
+      ru: { title: 'Генеральный прокурор Республики', organisation: 'Правительство Мексики' },
+    },
+    nameIsOfficial: true,
   },
   {
     slug: 'iachr',
@@ -87,6 +107,11 @@ export const targets: SeedTarget[] = [
     language: 'es',
     timezone: 'America/New_York',
     salutation: 'Estimada Relatoría',
+    names: {
+      es: { name: 'Comisión Interamericana de Derechos Humanos', title: 'Relatoría sobre los Derechos de las Personas Privadas de Libertad', organisation: 'Organización de los Estados Americanos' },
+      fr: { name: 'Commission interaméricaine des droits de l’homme', title: 'Rapporteur sur les droits des personnes privées de liberté', organisation: 'Organisation des États américains' },
+      ru: { name: 'Межамериканская комиссия по правам человека', title: 'Докладчик по правам лиц, лишённых свободы', organisation: 'Организация американских государств' },
+    },
   },
   {
     slug: 'ph-doj',
@@ -99,6 +124,11 @@ export const targets: SeedTarget[] = [
     language: 'en',
     timezone: 'Asia/Manila',
     salutation: 'Dear Secretary',
+    names: {
+      es: { name: 'Departamento de Justicia de Filipinas', title: 'Secretario de Justicia', organisation: 'Gobierno de Filipinas' },
+      fr: { name: 'Département de la Justice des Philippines', title: 'Secrétaire à la Justice', organisation: 'Gouvernement des Philippines' },
+      ru: { name: 'Министерство юстиции Филиппин', title: 'Министр юстиции', organisation: 'Правительство Филиппин' },
+    },
   },
   {
     slug: 'ph-chr',
@@ -111,6 +141,11 @@ export const targets: SeedTarget[] = [
     language: 'en',
     timezone: 'Asia/Manila',
     salutation: 'Dear Chairperson',
+    names: {
+      es: { name: 'Comisión de Derechos Humanos de Filipinas', title: 'Presidencia', organisation: 'Comisión de Derechos Humanos' },
+      fr: { name: 'Commission des droits de l’homme des Philippines', title: 'Présidence', organisation: 'Commission des droits de l’homme' },
+      ru: { name: 'Комиссия по правам человека Филиппин', title: 'Председатель', organisation: 'Комиссия по правам человека' },
+    },
   },
   {
     slug: 'kz-prosecutor-general',
@@ -123,6 +158,11 @@ export const targets: SeedTarget[] = [
     language: 'ru',
     timezone: 'Asia/Almaty',
     salutation: 'Уважаемый Генеральный прокурор',
+    names: {
+      es: { name: 'Fiscalía General de Kazajistán', title: 'Fiscal General', organisation: 'República de Kazajistán' },
+      fr: { name: 'Parquet général du Kazakhstan', title: 'Procureur général', organisation: 'République du Kazakhstan' },
+      ru: { name: 'Генеральная прокуратура Республики Казахстан', title: 'Генеральный прокурор', organisation: 'Республика Казахстан' },
+    },
   },
   {
     slug: 'eu-eeas',
@@ -135,6 +175,11 @@ export const targets: SeedTarget[] = [
     language: 'en',
     timezone: 'Europe/Brussels',
     salutation: 'Dear Special Representative',
+    names: {
+      es: { name: 'Servicio Europeo de Acción Exterior', title: 'Representante Especial de la UE para los Derechos Humanos', organisation: 'Unión Europea' },
+      fr: { name: 'Service européen pour l’action extérieure', title: 'Représentant spécial de l’UE pour les droits de l’homme', organisation: 'Union européenne' },
+      ru: { name: 'Европейская служба внешних связей', title: 'Специальный представитель ЕС по правам человека', organisation: 'Европейский союз' },
+    },
   },
   {
     slug: 'achpr-cpta',
@@ -147,6 +192,11 @@ export const targets: SeedTarget[] = [
     language: 'fr',
     timezone: 'Africa/Banjul',
     salutation: 'Madame la Présidente, Monsieur le Président',
+    names: {
+      es: { name: 'Comité para la Prevención de la Tortura en África', title: 'Presidencia', organisation: 'Comisión Africana de Derechos Humanos y de los Pueblos (Unión Africana)' },
+      fr: { name: 'Comité pour la prévention de la torture en Afrique', title: 'Présidence', organisation: 'Commission africaine des droits de l’homme et des peuples (Union africaine)' },
+      ru: { name: 'Комитет по предотвращению пыток в Африке', title: 'Председатель', organisation: 'Африканская комиссия по правам человека и народов (Африканский союз)' },
+    },
   },
 ];
 

@@ -26,6 +26,10 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
       const existing = await prisma.target.findUnique({ where: { slug: t.slug } });
       const row = existing ?? (await prisma.target.create({ data: { ...t, lastVerifiedAt: new Date('2026-10-01T00:00:00Z') } }));
       if (!existing) created++;
+      // a directory seeded before targets had names per language gets them (staff's own are kept)
+      else if (JSON.stringify(existing.names) === '{}' && !existing.nameIsOfficial) {
+        await prisma.target.update({ where: { id: existing.id }, data: { names: t.names, nameIsOfficial: t.nameIsOfficial ?? false } });
+      }
       targetIds.set(t.slug, row.id);
     }
 

@@ -30,7 +30,8 @@ export interface ActionRow {
   publishedAt: Date | null;
   campaign: { slug: string; names: Record<string, string> };
   texts: ActionTextRow[];
-  targets: { name: string; title: string; organisation: string; country: string | null; language: string; salutation: string }[];
+  /** `names`, `nameIsOfficial`: the name in other languages (target/target-names.ts) */
+  targets: { name: string; title: string; organisation: string; country: string | null; language: string; salutation: string; names: unknown; nameIsOfficial: boolean }[];
   /**
    * recent confirmed signers who chose to be shown: first name, country and the day (YYYY-MM-DD)
    * only, from the day after they signed (see loadPublicActions)
@@ -39,7 +40,7 @@ export interface ActionRow {
   /** officials' answers that staff have published */
   responses: {
     id: string;
-    target: { name: string; title: string; organisation: string };
+    target: { name: string; title: string; organisation: string; language: string; names: unknown; nameIsOfficial: boolean };
     /** the public summary staff wrote, or the answer itself */
     body: string;
     publishedAt: string;
@@ -123,6 +124,8 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
                 country: eb.ref('g.country'),
                 language: eb.ref('g.language'),
                 salutation: eb.ref('g.salutation'),
+                names: eb.ref('g.names'),
+                nameIsOfficial: eb.ref('g.name_is_official'),
               }),
             )
             .orderBy('at.position')
@@ -165,7 +168,14 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
             .jsonAgg(
               jsonBuildObject({
                 id: eb.ref('r.id'),
-                target: jsonBuildObject({ name: eb.ref('g.name'), title: eb.ref('g.title'), organisation: eb.ref('g.organisation') }),
+                target: jsonBuildObject({
+                  name: eb.ref('g.name'),
+                  title: eb.ref('g.title'),
+                  organisation: eb.ref('g.organisation'),
+                  language: eb.ref('g.language'),
+                  names: eb.ref('g.names'),
+                  nameIsOfficial: eb.ref('g.name_is_official'),
+                }),
                 // the public summary staff wrote, or the answer itself
                 body: eb.fn.coalesce(eb.fn<string | null>('nullif', [eb.ref('r.public_summary'), sql.lit('')]), eb.ref('r.body')),
                 publishedAt: eb.ref('r.published_at').$notNull(),

@@ -6,6 +6,7 @@ import { DEFAULT_PUBLIC_COUNTRY_MIN } from '../config/config.ts';
 import { ActionKind, ActionStatus } from '../db/db.ts';
 import { loadCountriesBefore, loadCounts, loadPublicActions, type ActionRow, type CountRow } from './action.repository.ts';
 import { publicLedger, type PublicLedgerEntry } from '../delivery/ledger.ts';
+import { localTargetName, type LocalTargetName } from '../target/target-names.ts';
 
 export interface PublicActionSummary {
   slug: string;
@@ -34,10 +35,10 @@ export interface PublicAction extends PublicActionSummary {
   otherCountries: number;
   countryMin: number;
   targetMode: ActionRow['targetMode'];
-  targets: { name: string; title: string; organisation: string; country: string | null }[];
+  targets: ({ country: string | null } & LocalTargetName)[];
   wall: ActionRow['wall'];
-  responses: ActionRow['responses'];
-  ledger: PublicLedgerEntry[];
+  responses: (Omit<ActionRow['responses'][number], 'target'> & { target: LocalTargetName })[];
+  ledger: (Omit<PublicLedgerEntry, 'target'> & { target: { name: string; organisation: string; locale: string; roleLocale: string } })[];
 }
 
 export interface ActionCacheOptions {
@@ -284,10 +285,13 @@ export function toPublic(cache: ActionCache, a: ActionRow, locale: string): Publ
     availableLocales: a.texts.map((t) => t.locale).sort(),
     ...publicCountryFields(cache.publicCountries(a.id)),
     targetMode: a.targetMode,
-    targets: a.targets.map(({ name, title, organisation, country }) => ({ name, title, organisation, country })),
+    targets: a.targets.map((t) => ({ ...localTargetName(t, locale), country: t.country })),
     wall: a.wall,
-    responses: a.responses,
-    ledger: publicLedger(a.ledger, a.targetMode, cache.publicCountries(a.id).min),
+    responses: a.responses.map((r) => ({ ...r, target: localTargetName(r.target, locale) })),
+    ledger: publicLedger(a.ledger, a.targetMode, cache.publicCountries(a.id).min).map((e) => {
+      const local = localTargetName(e.target, locale);
+      return { ...e, target: { name: local.name, organisation: local.organisation, locale: local.locale, roleLocale: local.roleLocale } };
+    }),
   };
 }
 

@@ -189,10 +189,12 @@ const TOKEN_COLUMNS = {
   ...SIGNUP,
   title: 'varchar?',
   default_title: 'varchar?',
+  default_locale: 'varchar',
 } as const;
 const tokenText = (lock: boolean) => `SELECT s.id, s.action_id, s.supporter_id, s.status, s.invalid_reason, p.erased_at IS NOT NULL AS erased, a.slug, ${SIGNUP_COLUMNS},
             (SELECT title FROM action_texts WHERE action_id = a.id AND locale = $2) AS title,
-            (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale) AS default_title
+            (SELECT title FROM action_texts WHERE action_id = a.id AND locale = a.default_locale) AS default_title,
+            a.default_locale
      FROM signatures s JOIN actions a ON a.id = s.action_id JOIN supporters p ON p.id = s.supporter_id
      WHERE s.id = $1${lock ? ' FOR UPDATE OF s' : ''}`;
 

@@ -13,7 +13,8 @@ import { countryReached } from './country-minimum.ts';
 export interface LedgerEntry {
   /** ISO date-time the letter was made */
   date: string;
-  target: { name: string; organisation: string };
+  /** `language`, `names`, `nameIsOfficial`: for the name in the reader's language (target/target-names.ts) */
+  target: { name: string; organisation: string; title: string; language: string; names: unknown; nameIsOfficial: boolean };
   count: number;
   /** the receiving mail server accepted the letter (SENT, or BOUNCED later) */
   accepted: boolean;
@@ -71,7 +72,14 @@ export function ledgerOf(
       .innerJoin('targets as g', 'g.id', 'l.target_id')
       .select((e) => [
         sql<string>`to_char(${e.ref('l.created_at')} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`.as('date'),
-        jsonBuildObject({ name: e.ref('g.name'), organisation: e.ref('g.organisation') }).as('target'),
+        jsonBuildObject({
+          name: e.ref('g.name'),
+          organisation: e.ref('g.organisation'),
+          title: e.ref('g.title'),
+          language: e.ref('g.language'),
+          names: e.ref('g.names'),
+          nameIsOfficial: e.ref('g.name_is_official'),
+        }).as('target'),
         'l.signature_count as count',
         e('l.status', 'in', [LetterStatus.SENT, LetterStatus.BOUNCED]).$castTo<boolean>().as('accepted'),
         e('l.status', '=', LetterStatus.BOUNCED).$castTo<boolean>().as('bounced'),

@@ -22,7 +22,7 @@ const preview = (slug: string, body: unknown) =>
   h.app.inject({ method: 'POST', url: `/api/actions/${slug}/letter-preview`, payload: body as object });
 
 describe('POST /api/actions/:slug/letter-preview', () => {
-  it('renders the member’s letter per target, in the target’s language, with its salutation and a consented sign-off', async () => {
+  it('renders the member’s own letter per target, in the language it was written in, with the target’s salutation and a consented sign-off', async () => {
     const { action, targets } = await letterAction({ targets: [{ country: 'MX', language: 'es' }, { country: null, language: 'en' }] });
     const res = await preview(action.slug, {
       letterSubject: 'Please act',
@@ -36,16 +36,69 @@ describe('POST /api/actions/:slug/letter-preview', () => {
     const { previews } = res.json();
     expect(previews).toHaveLength(2);
     const mx = previews.find((p: { target: { name: string } }) => p.target.name === targets[0]!.name);
-    expect(mx).toMatchObject({ locale: 'es', subject: 'Please act' });
-    expect(mx.text).toBe('Estimado Ministro:\n\nMy own words about forensic independence.\n\nLucía Hernández, España\n');
+    // an English letter (the page's, here the action's default) keeps its sign-off in English for a Spanish-speaking official
+    expect(mx).toMatchObject({ locale: 'en', own: true, named: true, withheld: null, subject: 'Please act' });
+    expect(mx.text).toContain('My own words about forensic independence.');
+    expect(mx.text).toContain('Lucía Hernández, Spain');
+    expect(mx.text).not.toContain('España');
     const igo = previews.find((p: { target: { name: string } }) => p.target.name === targets[1]!.name);
     expect(igo.text).toContain('Dear Minister,');
     expect(igo.text).toContain('Lucía Hernández, Spain');
   });
 
+  it('keeps a letter started from the action’s Spanish text in Spanish, for every official', async () => {
+    const { action } = await letterAction({ targets: [{ country: null, language: 'en' }] });
+    const { previews } = (
+      await preview(action.slug, { locale: 'es', letterSubject: 'Por favor', letterBody: 'Mis propias palabras.', firstName: 'Ana', country: 'AR', consentNamed: true })
+    ).json();
+    expect(previews[0]).toMatchObject({ locale: 'es', own: true, named: true });
+    expect(previews[0].text).toContain('Ana, Argentina');
+  });
+
+  it('says why a name is not in the letter: not chosen, the official is of the signer’s own country, or no name yet', async () => {
+    const { action } = await letterAction({ targets: [{ country: 'MX', language: 'es' }, { country: null, language: 'en' }] });
+    const reasons = async (body: object) =>
+      ((await preview(action.slug, body)).json().previews as { target: { country: string | null }; withheld: string | null; named: boolean }[]).map((p) => [
+        p.target.country,
+        p.withheld,
+        p.named,
+      ]);
+    expect(await reasons({ firstName: 'Ana', country: 'MX' })).toEqual([
+      ['MX', 'not_chosen', false],
+      [null, 'not_chosen', false],
+    ]);
+    expect(await reasons({ firstName: 'Ana', country: 'MX', consentNamed: true })).toEqual([
+      ['MX', 'own_country', false],
+      [null, null, true],
+    ]);
+    expect(await reasons({ country: 'MX', consentNamed: true })).toEqual([
+      ['MX', 'no_name', false],
+      [null, 'no_name', false],
+    ]);
+    expect(await reasons({ firstName: 'Ana', country: 'MX', consentNamed: true, consentNamedToOwnCountry: true })).toEqual([
+      ['MX', null, true],
+      [null, null, true],
+    ]);
+  });
+
+  it('names each official in the reader’s language where the directory has it', async () => {
+    const { action, targets } = await letterAction({ targets: [{ country: null, language: 'en' }] });
+    await h.db.pool.query(`UPDATE targets SET names = $2 WHERE id = $1`, [
+      targets[0]!.id,
+      JSON.stringify({ ru: { name: 'Специальный докладчик по вопросу о пытках', title: 'Специальный докладчик' } }),
+    ]);
+    await h.cache.refresh();
+    const ru = (await preview(action.slug, { locale: 'ru' })).json().previews[0];
+    expect(ru.target).toMatchObject({ name: 'Специальный докладчик по вопросу о пытках', title: 'Специальный докладчик', nameLocale: 'ru', roleLocale: 'ru' });
+    const es = (await preview(action.slug, { locale: 'es' })).json().previews[0];
+    expect(es.target).toMatchObject({ name: targets[0]!.name, nameLocale: 'en' });
+  });
+
   it('uses the action’s own letter when the member does not change it, and names nobody without consent', async () => {
     const { action } = await letterAction({ targets: [{ country: 'MX', language: 'es' }] });
     const { previews } = (await preview(action.slug, { firstName: 'Ana', country: 'MX' })).json();
+    // the action's letter goes in the official's language, sign-off included
+    expect(previews[0]).toMatchObject({ locale: 'es', own: false, named: false, withheld: 'not_chosen' });
     expect(previews[0].subject).toBe('Subject es');
     expect(previews[0].text).toContain('Letter body es');
     expect(previews[0].text).not.toContain('Ana');

@@ -197,6 +197,29 @@ describe('POST /api/actions/:slug/signatures', () => {
   });
 
   it.each([
+    ['a 600-character last name', { lastName: 'x'.repeat(600) }, 'lastName', 'too_long'],
+    ['a 101-character first name', { firstName: 'é'.repeat(101) }, 'firstName', 'too_long'],
+    ['a 255-character email', { email: `${'a'.repeat(243)}@example.org` }, 'email', 'too_long'],
+    ['a 201-character letter subject', { letterSubject: 's'.repeat(201) }, 'letterSubject', 'too_long'],
+    ['a right-to-left override in a name', { lastName: 'Ana\u202Egnp' }, 'lastName', 'forbidden_characters'],
+  ])('refuses %s with 422 and the issue code, never cutting it', async (_label, override, field, code) => {
+    const { action } = await published();
+    const res = await sign(action.slug, signBody(override));
+    expect(res.statusCode).toBe(422);
+    expect(res.json().issues).toContainEqual(expect.objectContaining({ path: field, code }));
+    expect(await rowsFor(action.id)).toHaveLength(0);
+  });
+
+  it('takes a name of exactly 100 characters whole', async () => {
+    const { action } = await published();
+    const lastName = 'Ñ'.repeat(100);
+    expect((await sign(action.slug, signBody({ lastName }))).statusCode).toBe(202);
+    const rows = await rowsFor(action.id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].pending_last_name).toBe(lastName);
+  });
+
+  it.each([
     ['invalid JSON', '{"firstName": ', 'application/json', 400],
     ['an empty JSON body', '', 'application/json', 400],
     ['a JSON array', '[1,2]', 'application/json', 422],
@@ -253,7 +276,7 @@ describe('confirmation', () => {
     const view = await h.app.inject({ url: `/api/confirmations/${token}` });
     expect(view.json()).toEqual({
       status: 'pending',
-      action: { slug: action.slug, title: `Title en ${action.slug}` },
+      action: { slug: action.slug, title: `Title en ${action.slug}`, locale: 'en' },
       signup: {
         firstName: 'Ana',
         lastName: 'López',

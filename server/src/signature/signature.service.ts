@@ -187,9 +187,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export type ConfirmationStatus = 'pending' | 'confirmed' | 'replaced' | 'discarded';
 
+/** The action a confirmation link is for: its title in the page's language, else in its default one (`locale`). */
+export interface ConfirmationAction {
+  slug: string;
+  title: string;
+  /** the language of the title */
+  locale: string;
+}
+
 export interface ConfirmationView {
   status: ConfirmationStatus;
-  action: { slug: string; title: string };
+  action: ConfirmationAction;
   /** only while pending: exactly what confirming would confirm */
   signup?: SignupDetails;
   /** only while pending: the details' fingerprint, for the page's buttons to send back */
@@ -254,7 +262,8 @@ async function signatureForToken(db: pg.Pool | pg.PoolClient, signatureId: strin
   const rows = await runHot(db, lock ? signatureForTokenLocked : signatureForTokenQuery, [signatureId, locale ?? 'en']);
   const row = rows[0];
   if (!row || row.erased) throw notFound('invalid_link', 'This confirmation link is not valid');
-  return { row, action: { slug: row.slug, title: row.title ?? row.default_title ?? row.slug } };
+  const title = row.title ?? row.default_title ?? row.slug;
+  return { row, action: { slug: row.slug, title, locale: row.title !== null ? (locale ?? 'en') : row.default_locale } };
 }
 
 /**
@@ -297,7 +306,7 @@ export async function confirm(
   token: string,
   locale?: string,
   shownVersion?: string,
-): Promise<{ status: 'confirmed' | 'already_confirmed'; action: { slug: string; title: string } }> {
+): Promise<{ status: 'confirmed' | 'already_confirmed'; action: ConfirmationAction }> {
   const link = checkToken(deps, token);
   // every effect is inside the transaction (the cache is told after it commits): safe to run again
   const outcome = await inTransaction(deps.pool, async (tx) => {
@@ -339,7 +348,7 @@ export async function discard(
   token: string,
   locale?: string,
   shownVersion?: string,
-): Promise<{ status: 'discarded'; action: { slug: string; title: string } }> {
+): Promise<{ status: 'discarded'; action: ConfirmationAction }> {
   const link = checkToken(deps, token);
   return inTransaction(deps.pool, async (tx) => {
     const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);

@@ -287,3 +287,103 @@ describe('CSV export', () => {
     for (const r of rows) for (const v of Object.values(r)) expect(v).not.toMatch(/^[=+\-@\t\r]/);
   });
 });
+
+describe('names in each language members read', () => {
+  const NAMES = {
+    es: { name: 'Relator Especial sobre la tortura', title: 'Relator Especial', organisation: 'Consejo de Derechos Humanos' },
+    ru: { name: 'Специальный докладчик по вопросу о пытках', title: 'Специальный докладчик', organisation: 'Совет ООН по правам человека' },
+    fr: { name: 'Rapporteur spécial sur la torture', title: '', organisation: '' },
+  };
+
+  it('keeps a name, title and organisation per language, edits them, and finds a target by them', async () => {
+    const created = await post('/api/admin/targets', validTarget({ name: `UN Special Rapporteur ${tag()}`, names: NAMES }));
+    expect(created.statusCode, created.body).toBe(201);
+    const t = created.json();
+    // empty fields are left out: they fall back to the English ones
+    expect(t.names).toEqual({ es: NAMES.es, ru: NAMES.ru, fr: { name: NAMES.fr.name } });
+    expect(t.nameIsOfficial).toBe(false);
+    const found = await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/targets?q=${encodeURIComponent('докладчик')}&limit=500` });
+    expect(found.json().targets.map((x: { id: string }) => x.id)).toContain(t.id);
+
+    const edited = await asStaff(h.app, campaigner.cookie, {
+      method: 'PUT',
+      url: `/api/admin/targets/${t.id}`,
+      payload: validTarget({ email: t.email, name: t.name, names: { es: NAMES.es }, nameIsOfficial: true }),
+    });
+    expect(edited.statusCode, edited.body).toBe(200);
+    expect(edited.json()).toMatchObject({ names: { es: NAMES.es }, nameIsOfficial: true });
+    expect(edited.json().names.ru).toBeUndefined();
+    const audit = await auditRows(t.id);
+    expect(audit[1].before.names.ru).toEqual(NAMES.ru);
+    expect(audit[1].after.nameIsOfficial).toBe(true);
+  });
+
+  it.each([
+    ['a language members do not read', { names: { de: { name: 'Sonderberichterstatter' } } }, 'names.de'],
+    ['markup in a translated name', { names: { es: { name: '<b>Relator</b>' } } }, 'names.es.name'],
+    ['a right-to-left override in a translated title', { names: { ru: { title: 'Докладчик\u202E' } } }, 'names.ru.title'],
+    ['a name over 200 characters', { names: { fr: { name: 'x'.repeat(201) } } }, 'names.fr.name'],
+    ['an official flag that is not a boolean', { nameIsOfficial: 'maybe' }, 'nameIsOfficial'],
+  ])('refuses %s with 422 and its path', async (_label, patch, path) => {
+    const res = await post('/api/admin/targets', validTarget(patch));
+    expect(res.statusCode).toBe(422);
+    expect(res.json().issues.map((i: { path: string }) => i.path)).toContain(path);
+  });
+
+  it('imports and exports them as name_<language> columns, and an import without them keeps them', async () => {
+    const t = (await post('/api/admin/targets', validTarget({ names: NAMES, nameIsOfficial: true }))).json();
+    const header = 'name,kind,email,name_es,title_es,name_official';
+    const withNames = [header, `${t.name},prosecutor,${t.email},Nombre nuevo,Fiscal General,no`].join('\n');
+    expect((await post('/api/admin/targets/import', { csv: withNames })).json()).toMatchObject({ updated: 1 });
+    let after = (await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/targets/${t.id}` })).json();
+    // the file had columns for Spanish only: the other languages it did not name are emptied, as a cell left empty is
+    expect(after.names).toEqual({ es: { name: 'Nombre nuevo', title: 'Fiscal General' } });
+    expect(after.nameIsOfficial).toBe(false);
+
+    const without = ['name,kind,email', `${t.name},prosecutor,${t.email}`].join('\n');
+    await post('/api/admin/targets/import', { csv: without });
+    after = (await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/targets/${t.id}` })).json();
+    expect(after.names).toEqual({ es: { name: 'Nombre nuevo', title: 'Fiscal General' } });
+
+    const bad = [header, `${t.name},prosecutor,${t.email},,,perhaps`].join('\n');
+    const refused = await post('/api/admin/targets/import', { csv: bad });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json().issues.map((i: { path: string }) => i.path)).toContain('line 2: name_official');
+
+    const csv = (await asStaff(h.app, viewer.cookie, { method: 'GET', url: '/api/admin/targets/export.csv' })).body;
+    const rows = parse(csv, { columns: true, bom: true }) as Record<string, string>[];
+    const row = rows.find((r) => r.email === t.email)!;
+    expect(row).toMatchObject({ name_es: 'Nombre nuevo', title_es: 'Fiscal General', name_ru: '', name_official: 'no' });
+  });
+
+  it('answers GET /api/actions/:slug with each target in the requested language, or its own official name', async () => {
+    const { action, targets } = await createAction(h.db, { targets: [{ country: null, language: 'en' }, { country: 'MX', language: 'es' }] });
+    const [un, mx] = targets;
+    await h.db.pool.query(`UPDATE targets SET names = $2 WHERE id = $1`, [un!.id, JSON.stringify(NAMES)]);
+    await h.db.pool.query(`UPDATE targets SET names = $2, name_is_official = true WHERE id = $1`, [
+      mx!.id,
+      JSON.stringify({ ru: { name: 'Генпрокуратура', title: 'Генеральный прокурор' } }),
+    ]);
+    await h.cache.refresh();
+    const read = async (locale: string) =>
+      (await h.app.inject({ url: `/api/actions/${action.slug}?locale=${locale}` })).json().targets as {
+        name: string;
+        title: string;
+        organisation: string;
+        locale: string;
+        roleLocale: string;
+      }[];
+
+    const ru = await read('ru');
+    expect(ru[0]).toMatchObject({ ...NAMES.ru, locale: 'ru', roleLocale: 'ru' });
+    // the official name stays as it is, in the target's language; its title is translated
+    expect(ru[1]).toMatchObject({ name: mx!.name, title: 'Генеральный прокурор', organisation: mx!.organisation, locale: 'es', roleLocale: 'ru' });
+    const es = await read('es');
+    expect(es[0]).toMatchObject({ ...NAMES.es, locale: 'es' });
+    // French: the name only; the title and organisation fall back to English
+    const fr = await read('fr');
+    expect(fr[0]).toMatchObject({ name: NAMES.fr.name, title: un!.title, organisation: un!.organisation, locale: 'fr', roleLocale: 'en' });
+    const en = await read('en');
+    expect(en[0]).toMatchObject({ name: un!.name, title: un!.title, locale: 'en', roleLocale: 'en' });
+  });
+});

@@ -8,6 +8,12 @@ import { AppError, type Issue } from '../shared/errors.ts';
 import { issueBound, issueCode } from '../shared/issues.ts';
 import { targetInputSchema, type TargetView } from './target.schema.ts';
 import type { ImportRow } from './target.service.ts';
+import { NAME_LOCALES } from './target-names.ts';
+
+/** The name, title and organisation in each other language: name_es, title_es, organisation_es, ... */
+const NAME_COLUMNS = NAME_LOCALES.flatMap((locale) => (['name', 'title', 'organisation'] as const).map((part) => ({ col: `${part}_${locale}`, locale, part })));
+/** yes: the name is the target's own official name, used in every language */
+const OFFICIAL_COLUMN = 'name_official';
 
 /** CSV header → field of targetInputSchema. The export writes these, the import reads them. */
 export const CSV_COLUMNS = [
@@ -55,7 +61,7 @@ export function parseTargetsCsv(text: string): ImportRow[] {
   }
   const issues: CsvIssue[] = [];
   const header = records[0] ? Object.keys(records[0].record) : [];
-  const known = new Set<string>([...CSV_COLUMNS.map(([c]) => c), ...EXPORT_ONLY]);
+  const known = new Set<string>([...CSV_COLUMNS.map(([c]) => c), ...NAME_COLUMNS.map((c) => c.col), OFFICIAL_COLUMN, ...EXPORT_ONLY]);
   for (const col of REQUIRED) if (records.length && !header.includes(col)) issues.push({ path: `line 1: ${col}`, code: 'missing_column', message: `the header has no "${col}" column` });
   for (const col of header) if (!known.has(col)) issues.push({ path: `line 1: ${col.slice(0, 40)}`, code: 'unknown_column', message: `unknown column "${col.slice(0, 40)}"` });
   if (records.length === 0) issues.push({ path: 'file', code: 'empty_file', message: 'the file has no targets (a header row, then one target per row)' });
@@ -66,18 +72,37 @@ export function parseTargetsCsv(text: string): ImportRow[] {
   const seen = new Map<string, number>();
   for (const { record, info } of records) {
     const line = info.lines;
-    const input: Record<string, string | undefined> = {};
+    const input: Record<string, unknown> = {};
     for (const [col, field] of CSV_COLUMNS) {
       const value = record[col];
       // an empty optional cell takes the default; a present one is validated
       if (value !== undefined && (value !== '' || REQUIRED.includes(col))) input[field] = value;
     }
-    if (input.kind !== undefined) input.kind = input.kind.trim().toUpperCase().replace(/[\s-]+/g, '_');
+    if (typeof input.kind === 'string') input.kind = input.kind.trim().toUpperCase().replace(/[\s-]+/g, '_');
+    // a file without the columns of other languages keeps what the directory holds
+    if (NAME_COLUMNS.some(({ col }) => header.includes(col))) {
+      const names: Record<string, Record<string, string>> = {};
+      for (const { col, locale, part } of NAME_COLUMNS) {
+        const value = record[col];
+        if (value !== undefined && value !== '') (names[locale] ??= {})[part] = value;
+      }
+      input.names = names;
+    }
+    const official = record[OFFICIAL_COLUMN]?.trim().toLowerCase();
+    if (official !== undefined) {
+      if (['yes', 'true', '1'].includes(official)) input.nameIsOfficial = true;
+      else if (['', 'no', 'false', '0'].includes(official)) input.nameIsOfficial = false;
+      else {
+        issues.push({ path: `line ${line}: ${OFFICIAL_COLUMN}`, code: 'invalid', message: 'name_official must be yes or no' });
+        continue;
+      }
+    }
     const parsed = targetInputSchema.safeParse(input);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         const field = String(issue.path[0] ?? '');
-        const col = CSV_COLUMNS.find(([, f]) => f === field)?.[0] ?? field;
+        const col =
+          field === 'names' ? `${String(issue.path[2] ?? 'name')}_${String(issue.path[1] ?? '')}` : (CSV_COLUMNS.find(([, f]) => f === field)?.[0] ?? field);
         issues.push({ path: `line ${line}: ${col}`, code: issueCode(issue), ...issueBound(issue), message: issue.message });
       }
       continue;
@@ -113,12 +138,14 @@ export function neutraliseCell(value: string): string {
 }
 
 export function targetsToCsv(targets: TargetView[]): string {
-  const header = [...CSV_COLUMNS.map(([c]) => c), ...EXPORT_ONLY];
+  const header = [...CSV_COLUMNS.map(([c]) => c), ...NAME_COLUMNS.map((c) => c.col), OFFICIAL_COLUMN, ...EXPORT_ONLY];
   const rows = targets.map((t) => [
     ...CSV_COLUMNS.map(([, field]) => {
       const v = t[field as keyof TargetView];
       return v === null || v === undefined ? '' : String(v);
     }),
+    ...NAME_COLUMNS.map(({ locale, part }) => t.names[locale]?.[part] ?? ''),
+    t.nameIsOfficial ? 'yes' : 'no',
     t.contactStatus,
     String(t.bounceCount),
     t.disabled ? 'yes' : 'no',

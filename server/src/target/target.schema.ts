@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ContactStatus, TargetKind } from '../generated/kysely/enums.ts';
 import { isCountryCode } from '../shared/countries.ts';
+import { NAME_LOCALES, type NameLocale } from './target-names.ts';
 
 /** C0/C1 controls and the format characters that reorder or hide text. */
 const FORBIDDEN_IN_LINE = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
@@ -82,6 +83,31 @@ const email = z
       .pipe(z.email('email must be an email address')),
   );
 
+/** The name, title and organisation in one language; an empty field falls back to the English one. */
+const namePartsSchema = (locale: string) =>
+  z
+    .object({
+      name: staffLine(200, `name (${locale})`).default(''),
+      title: staffLine(200, `title (${locale})`).default(''),
+      organisation: staffLine(200, `organisation (${locale})`).default(''),
+    })
+    .strict();
+
+/** The names per language: only the languages members read, empty ones left out. */
+export const targetNamesSchema = z
+  .object(Object.fromEntries(NAME_LOCALES.map((l) => [l, namePartsSchema(l).optional()])) as Record<NameLocale, z.ZodOptional<ReturnType<typeof namePartsSchema>>>)
+  .strict()
+  .transform((names) => {
+    const out: Partial<Record<NameLocale, { name?: string; title?: string; organisation?: string }>> = {};
+    for (const l of NAME_LOCALES) {
+      const entry = names[l];
+      if (!entry) continue;
+      const kept = Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== ''));
+      if (Object.keys(kept).length) out[l] = kept;
+    }
+    return out;
+  });
+
 /** A target as staff type it (form, JSON or one CSV row). */
 export const targetInputSchema = z
   .object({
@@ -93,6 +119,13 @@ export const targetInputSchema = z
     name: staffLine(200, 'name', true),
     title: staffLine(200, 'title').default(''),
     organisation: staffLine(200, 'organisation').default(''),
+    names: targetNamesSchema
+      .optional()
+      .describe('the name, title and organisation in the other languages members read (es, fr, ru); the fields above are English. Left out: kept as they are (on an edit or import)'),
+    nameIsOfficial: z
+      .boolean({ error: 'nameIsOfficial must be true or false' })
+      .optional()
+      .describe("the name is the target's own official name, shown as it is in every language. Left out: kept as it is"),
     kind: z.enum(TargetKind, { error: `kind must be one of ${Object.values(TargetKind).join(', ')}` }),
     country: z
       .string({ error: 'country must be text' })
@@ -143,6 +176,8 @@ export const targetView = z.object({
   name: z.string(),
   title: z.string(),
   organisation: z.string(),
+  names: z.record(z.string(), z.object({ name: z.string().optional(), title: z.string().optional(), organisation: z.string().optional() })),
+  nameIsOfficial: z.boolean(),
   kind: z.enum(TargetKind),
   country: z.string().nullable(),
   email: z.string(),

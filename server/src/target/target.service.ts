@@ -2,11 +2,12 @@
 // Every change is audited in the same transaction as the change itself.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { type Expression, type SqlBool } from 'kysely';
+import { sql, type Expression, type SqlBool } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
 import { ActionStatus, ContactStatus, inTransaction, qb, type Queryable } from '../db/db.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
+import { readTargetNames } from './target-names.ts';
 import { formatOfficeHours, parseOfficeHours, type TargetInput, type TargetListQuery, type TargetView } from './target.schema.ts';
 
 /** Targets (aliased g) with the actions each is linked to. */
@@ -19,6 +20,8 @@ function selectTargets(db: Queryable) {
       'g.name',
       'g.title',
       'g.organisation',
+      'g.names',
+      'g.name_is_official',
       'g.kind',
       'g.country',
       'g.email',
@@ -56,6 +59,8 @@ function toView(r: TargetDbRow): TargetView {
     name: r.name,
     title: r.title,
     organisation: r.organisation,
+    names: readTargetNames(r.names),
+    nameIsOfficial: r.name_is_official,
     kind: r.kind,
     country: r.country,
     email: r.email,
@@ -87,7 +92,15 @@ export async function listTargets(db: Queryable, q: TargetListQuery): Promise<{ 
     // every word must appear in the name, organisation, title or email (ILIKE, wildcards escaped)
     for (const word of words) {
       const like = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      where.push(eb.or([eb('g.name', 'ilike', like), eb('g.organisation', 'ilike', like), eb('g.title', 'ilike', like), eb('g.email', 'ilike', like)]));
+      where.push(
+        eb.or([
+          eb('g.name', 'ilike', like),
+          eb('g.organisation', 'ilike', like),
+          eb('g.title', 'ilike', like),
+          eb('g.email', 'ilike', like),
+          eb(sql<string>`jsonb_path_query_array(${sql.ref('g.names')}, '$.*.*')::text`, 'ilike', like),
+        ]),
+      );
     }
     if (q.country === 'none') where.push(eb('g.country', 'is', null));
     else if (q.country) where.push(eb('g.country', '=', q.country.toUpperCase()));
@@ -145,6 +158,9 @@ function columns(input: TargetInput) {
     office_opens_at: hours.opensAt,
     office_closes_at: hours.closesAt,
     salutation: input.salutation,
+    // left out of the input (an import without those columns): kept as they are
+    ...(input.names !== undefined ? { names: JSON.stringify(input.names) } : {}),
+    ...(input.nameIsOfficial !== undefined ? { name_is_official: input.nameIsOfficial } : {}),
     last_verified_at: input.lastVerifiedAt ? new Date(`${input.lastVerifiedAt}T00:00:00Z`) : null,
     notes: input.notes,
   };

@@ -32,14 +32,16 @@ const actionDetail = actionSummary.extend({
   availableLocales: z.array(z.string()),
   ...publicCountryFields,
   targetMode: z.enum(TargetMode),
-  targets: z.array(z.object({ name: z.string(), title: z.string(), organisation: z.string(), country: z.string().nullable() })),
+  targets: z
+    .array(z.object({ name: z.string(), title: z.string(), organisation: z.string(), country: z.string().nullable(), locale: z.string().describe('the language the name is shown in'), roleLocale: z.string().describe('the language the title and organisation are shown in') }))
+    .describe('in the requested language where the directory has it (or the official\'s own name), else in English'),
   wall: z
     .array(z.object({ firstName: z.string(), country: z.string(), at: z.string().describe('the day only, YYYY-MM-DD (UTC)') }))
     .describe('signers who chose to be shown, from the day after they signed'),
   responses: z.array(
     z.object({
       id: z.string(),
-      target: z.object({ name: z.string(), title: z.string(), organisation: z.string() }),
+      target: z.object({ name: z.string(), title: z.string(), organisation: z.string(), locale: z.string().describe('the language the name is shown in'), roleLocale: z.string().describe('the language the title and organisation are shown in') }),
       body: z.string().describe('the public summary staff wrote, or the answer itself'),
       publishedAt: z.string(),
       attachments: z.array(z.object({ id: z.string(), filename: z.string(), size: z.number().int() })).describe('download at /api/answers/{id}/attachments/{attachmentId}'),
@@ -49,7 +51,7 @@ const actionDetail = actionSummary.extend({
     .array(
       z.object({
         date: z.string().describe('the day the letter was made (YYYY-MM-DD, UTC)'),
-        target: z.object({ name: z.string(), organisation: z.string() }),
+        target: z.object({ name: z.string(), organisation: z.string(), locale: z.string().describe('the language the name is shown in'), roleLocale: z.string().describe('the language the title and organisation are shown in') }),
         count: z
           .number()
           .int()

@@ -4,7 +4,11 @@ import { confirm, discard, viewConfirmation, type SignatureDeps } from '../../si
 import { errorSchema, localeQuery } from './schemas.ts';
 
 const tokenParam = z.object({ token: z.string().max(512) });
-const actionRef = z.object({ slug: z.string(), title: z.string() });
+const actionRef = z.object({
+  slug: z.string(),
+  title: z.string().describe('in the requested locale, else in the action\'s default language'),
+  locale: z.string().describe('the language of the title'),
+});
 const signup = z
   .object({
     firstName: z.string(),

@@ -44,9 +44,10 @@ export interface SignValues {
 	source: string;
 }
 
-function text(form: FormData, name: string, max: number): string {
+/** A text field as it was typed: never cut, so the page can show it again and say what is wrong. */
+function text(form: FormData, name: string): string {
 	const value = form.get(name);
-	return typeof value === 'string' ? value.slice(0, max) : '';
+	return typeof value === 'string' ? value : '';
 }
 
 /**
@@ -59,30 +60,30 @@ function checked(form: FormData, name: string): boolean {
 }
 
 /**
- * The posted form. Text is cut at four times its limit (the schema still refuses what is over
- * it). `letter`: the action's own letter, kept when the form has no letter fields.
+ * The posted form, as typed: nothing is cut (the request's size limit bounds it), so a field
+ * over its limit comes back whole with a message saying so. `letter`: the action's own
+ * letter, kept when the form has no letter fields.
  */
 export function readSignValues(form: FormData, letter?: { subject: string; body: string; maxLength: number }): SignValues {
-	const maxBody = letter?.maxLength ?? 0;
 	return {
-		letterSubject: form.has('letterSubject') ? text(form, 'letterSubject', SIGN_LIMITS.letterSubject * 4) : (letter?.subject ?? ''),
-		letterBody: form.has('letterBody') ? text(form, 'letterBody', maxBody * 4 + 100) : (letter?.body ?? ''),
-		firstName: text(form, 'firstName', SIGN_LIMITS.name * 4),
-		lastName: text(form, 'lastName', SIGN_LIMITS.name * 4),
-		email: text(form, 'email', 1000),
-		country: text(form, 'country', 10).trim().toUpperCase(),
+		letterSubject: form.has('letterSubject') ? text(form, 'letterSubject') : (letter?.subject ?? ''),
+		letterBody: form.has('letterBody') ? text(form, 'letterBody') : (letter?.body ?? ''),
+		firstName: text(form, 'firstName'),
+		lastName: text(form, 'lastName'),
+		email: text(form, 'email'),
+		country: text(form, 'country').trim().toUpperCase(),
 		consentCount: checked(form, 'consentCount'),
 		consentNamed: checked(form, 'consentNamed'),
 		consentNamedToOwnCountry: checked(form, 'consentNamedToOwnCountry'),
 		consentWall: checked(form, 'consentWall'),
 		consentContact: checked(form, 'consentContact'),
-		source: text(form, 'source', SIGN_LIMITS.source)
+		source: text(form, 'source')
 	};
 }
 
-/** The honeypot field, passed on to the API as it was typed (people leave it empty). */
+/** The honeypot field, hidden from people (who leave it empty), passed on within its limit. */
 export function honeypot(form: FormData): string {
-	return text(form, 'website', SIGN_LIMITS.website);
+	return text(form, 'website').slice(0, SIGN_LIMITS.website);
 }
 
 /** A campaign source worth passing on, or undefined. */
@@ -95,12 +96,15 @@ function messageFor(field: SignField, code: IssueCode | undefined): TextKey {
 	switch (field) {
 		case 'letterSubject':
 		case 'letterBody':
-			if (code === 'required' || code === 'too_long' || code === 'links') return `err_${field}_${code}`;
+			if (code === 'required' || code === 'too_long' || code === 'links' || code === 'forbidden_characters') return `err_${field}_${code}`;
 			return `err_${field}_invalid`;
 		case 'firstName':
 		case 'lastName':
+			if (code === 'required' || code === 'too_long' || code === 'forbidden_characters') return `err_${field}_${code}`;
+			return `err_${field}_invalid`;
 		case 'email':
-			return code === 'required' ? `err_${field}_required` : `err_${field}_invalid`;
+			if (code === 'required' || code === 'too_long') return `err_email_${code}`;
+			return 'err_email_invalid';
 		case 'country':
 			return 'err_country_required';
 		case 'consentCount':
@@ -110,7 +114,7 @@ function messageFor(field: SignField, code: IssueCode | undefined): TextKey {
 	}
 }
 
-const RANKED: readonly (IssueCode | undefined)[] = ['required', 'too_long', 'links'];
+const RANKED: readonly (IssueCode | undefined)[] = ['required', 'too_long', 'forbidden_characters', 'links'];
 const rank = (code: IssueCode | undefined) => (RANKED.includes(code) ? RANKED.indexOf(code) : RANKED.length);
 
 function isSignField(value: string): value is SignField {

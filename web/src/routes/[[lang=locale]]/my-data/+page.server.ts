@@ -19,13 +19,14 @@ export const actions: Actions = {
 		const { locale } = event.locals;
 		const form = await event.request.formData().catch(() => new FormData());
 		const raw = form.get('email');
-		const email = typeof raw === 'string' ? raw.slice(0, 1000).trim() : '';
+		const email = typeof raw === 'string' ? raw.trim() : '';
 
 		const invalid = (error: TextKey | undefined, formError?: TextKey, status = 422) =>
 			fail(status, { email, error, formError } satisfies RequestState);
 		if (!email) return invalid('err_email_required');
 		// the sign form's rule for an address (the API checks it again)
-		if (email.length > SIGN_LIMITS.email || !isPlausibleEmail(email)) return invalid('err_email_invalid');
+		if (email.length > SIGN_LIMITS.email) return invalid('err_email_too_long');
+		if (!isPlausibleEmail(email)) return invalid('err_email_invalid');
 
 		const result = await api(event).POST('/api/my-data/requests', { body: { email, locale } });
 		if (!result.error) redirect(303, myDataPath(locale, 'sent'));

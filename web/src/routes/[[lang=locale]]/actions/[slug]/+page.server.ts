@@ -20,12 +20,19 @@ import {
 import { countryName, countryOptions } from '$lib/server/countries';
 import { formatDate } from '$lib/dates';
 import { actionPath } from '$lib/paths';
+import { shareLinks } from '$lib/share';
+import { t } from '$lib/i18n';
 import type { Actions, PageServerLoad } from './$types';
 
 const TOP_COUNTRIES = 10;
 
 function role(parts: (string | null | undefined)[]): string {
 	return parts.filter((part): part is string => Boolean(part && part.trim())).join(', ');
+}
+
+/** The `lang` of a text shown on a page in `locale`: none when it is in the page's language. */
+function langOf(textLocale: string | undefined, locale: Locale): string | undefined {
+	return textLocale && textLocale !== locale ? textLocale : undefined;
 }
 
 /** LETTER actions whose signers may write their own subject and text. */
@@ -49,7 +56,12 @@ export const load: PageServerLoad = async (event) => {
 		action,
 		personalisable: personalisable(action),
 		byCountry: action.targetMode === 'BY_SIGNER_COUNTRY',
-		targets: action.targets.map((t) => ({ name: t.name, role: role([t.title, t.organisation]) })),
+		targets: action.targets.map((g) => ({
+			name: g.name,
+			role: role([g.title, g.organisation]),
+			lang: langOf(g.locale, locale),
+			roleLang: langOf(g.roleLocale, locale)
+		})),
 		countries,
 		countryCount: action.countries.length,
 		// the signers of countries below the public minimum, counted together (never one of them by name)
@@ -64,6 +76,8 @@ export const load: PageServerLoad = async (event) => {
 		answers: action.responses.map((r) => ({
 			name: r.target.name,
 			role: role([r.target.title, r.target.organisation]),
+			lang: langOf(r.target.locale, locale),
+			roleLang: langOf(r.target.roleLocale, locale),
 			body: r.body,
 			publishedAt: r.publishedAt,
 			published: formatDate(locale, r.publishedAt),
@@ -73,7 +87,13 @@ export const load: PageServerLoad = async (event) => {
 		countryOptions: canSign ? countryOptions(locale) : [],
 		source: sourceTag(event.url.searchParams.get('source')) ?? '',
 		limits: SIGN_LIMITS,
-		ogUrl: baseUrl + actionPath(locale, action.slug)
+		ogUrl: baseUrl + actionPath(locale, action.slug),
+		// plain links to each service's own share page: nothing of theirs loads here
+		share: shareLinks(
+			`${baseUrl}${actionPath(locale, action.slug)}?source=share`,
+			action.shareText || t(locale, 'share_default_text', { title: action.title }),
+			t(locale, 'share_email')
+		)
 	};
 };
 
@@ -90,10 +110,27 @@ export interface FormState {
 export interface PreviewView {
 	name: string;
 	role: string;
+	/** the `lang` of the official's name and of their role, where not the page's */
+	nameLang: string | undefined;
+	roleLang: string | undefined;
 	subject: string;
 	text: string;
-	/** the letter's language, when the member kept the action's own text */
-	lang: string | undefined;
+	/** the letter's language (greeting and sign-off included), as the `lang` of its text */
+	lang: string;
+	/** the letter's language, named in the page's language */
+	language: string;
+	/** the member's own text, not the action's letter */
+	own: boolean;
+	/** why the member's name is not in it, or null when it is */
+	withheld: 'not_chosen' | 'own_country' | 'no_name' | null;
+}
+
+function languageName(locale: Locale, code: string): string {
+	try {
+		return new Intl.DisplayNames([locale], { type: 'language' }).of(code) ?? code;
+	} catch {
+		return code;
+	}
 }
 
 function state(values: SignValues, extra: Partial<Omit<FormState, 'values'>> = {}): FormState {
@@ -200,9 +237,14 @@ export const actions: Actions = {
 		const previews: PreviewView[] = result.data.previews.map((p) => ({
 			name: p.target.name,
 			role: role([p.target.title, p.target.organisation]),
+			nameLang: langOf(p.target.nameLocale, locale),
+			roleLang: langOf(p.target.roleLocale, locale),
 			subject: p.subject,
 			text: p.text,
-			lang: own ? undefined : p.locale
+			lang: p.locale,
+			language: languageName(locale, p.locale),
+			own: p.own,
+			withheld: p.withheld
 		}));
 		return state(values, { previews });
 	}
