@@ -8,6 +8,9 @@ import { ActionKind, TargetMode } from '../db/db.ts';
 import { invalid, notFound } from '../shared/errors.ts';
 import { letterPreviewFormSchema } from '../shared/sign-form.ts';
 import { renderMemberLetter } from './member-letter.ts';
+import { pickOfficialText, requestText } from './official-text.ts';
+import { isLocale } from '../shared/locales.ts';
+import { salutationOf } from '../shared/salutation.ts';
 
 /** The letter and whatever of the signer's details are known yet (the sign form's rules: shared/sign-form.ts). */
 export const previewInputSchema = letterPreviewFormSchema;
@@ -52,15 +55,22 @@ export async function previewLetters(cache: ActionCache, slug: string, input: Pr
   const own = personalLetter(action, input.letterSubject, input.letterBody);
   const targets =
     action.targetMode === TargetMode.BY_SIGNER_COUNTRY && input.country ? action.targets.filter((t) => t.country === input.country) : action.targets;
+  // a member's own letter is wholly in the member's language (the page they sign on), as in a
+  // delivery (letter.service.ts); the action's request is in the language the delivery picks
+  const memberLocale = input.locale && isLocale(input.locale) ? input.locale : undefined;
   return {
     previews: targets.map((t) => {
-      const locale = letterLocale(action, t.language);
-      const text = textFor(action, locale);
+      const wanted = letterLocale(action, t.language);
+      const official = pickOfficialText(action.texts, wanted, action.defaultLocale);
+      const locale = own.body !== null && memberLocale ? memberLocale : (official?.locale ?? wanted);
+      const text = own.body !== null && memberLocale ? textFor(action, memberLocale) : official;
       const letter = {
         subject: own.subject ?? (text?.letterSubject || text?.title || action.slug),
-        body: own.body ?? (text?.letterBody || [text?.summary, text?.body].filter(Boolean).join('\n\n')),
+        // what officials receive: the member's own letter, else the action's request to officials
+        // (or the neutral sentence built from its title), never the page's texts
+        body: own.body ?? requestText(official ?? { locale, title: action.slug, officialRequest: '' }),
       };
-      const rendered = renderMemberLetter(locale, { country: t.country, salutation: t.salutation || t.title || t.name }, letter, {
+      const rendered = renderMemberLetter(locale, { country: t.country, salutation: salutationOf(t) }, letter, {
         firstName: input.firstName ?? null,
         lastName: input.lastName ?? null,
         country: input.country ?? null,

@@ -19,6 +19,7 @@ import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
 import { greetingLine, normaliseSalutation, salutationOf } from '../shared/salutation.ts';
 import { isLocale } from '../shared/locales.ts';
+import { requestText } from './official-text.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -88,26 +89,6 @@ export interface OfficialText {
   officialRequest: string;
 }
 
-/**
- * Which of an action's texts a letter is written in, greeting to sign-off in that one
- * language: the letter's language where its request to officials is written, else the
- * action's default language where it is, else any language that has one, else the letter's
- * language (else the default's) with a neutral sentence built from the title. The delivery's
- * query (selectLetterRows) orders the texts the same way.
- */
-export function pickOfficialText<T extends { locale: string; officialRequest: string }>(texts: T[], wanted: string, defaultLocale: string): T | undefined {
-  const has = (t: T) => t.officialRequest.trim() !== '';
-  const sorted = [...texts].sort((a, b) => a.locale.localeCompare(b.locale));
-  return (
-    sorted.find((t) => t.locale === wanted && has(t)) ??
-    sorted.find((t) => t.locale === defaultLocale && has(t)) ??
-    sorted.find(has) ??
-    sorted.find((t) => t.locale === wanted) ??
-    sorted.find((t) => t.locale === defaultLocale) ??
-    sorted[0]
-  );
-}
-
 /** Everything the `letter` template is filled with; the delivery and the staff preview both build one. */
 export interface LetterContent {
   /** the action's texts for officials, in the language the letter is written in */
@@ -133,11 +114,10 @@ export function composeLetter(c: LetterContent): RenderedMail {
   const countryNames = regionNames(locale);
   return render('letter', locale, {
     subject: c.text.letterSubject || c.text.title,
-    title: c.text.title,
     salutation: normaliseSalutation(c.salutation),
     greeting: greetingLine(c.salutation, locale),
     // the request to officials and nothing else of the action's texts
-    request: c.text.officialRequest,
+    request: requestText(c.text),
     newCount: c.newCount,
     totalCount: c.totalCount,
     countries: c.countries.map((code) => countryNames.of(code) ?? code).join(', '),
