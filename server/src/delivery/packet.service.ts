@@ -87,7 +87,7 @@ export interface Packet {
   countryNotShown: number;
   signers: PacketSigner[];
   signersTruncated: boolean;
-  memberLetters: { subject: string; text: string }[];
+  memberLetters: { subject: string; text: string; locale: string }[];
   /** the answers already given to this letter (the field keeps the name integrators know) */
   responses: { id: string; body: string; receivedAt: string; status: AnswerStatus; attachments: PacketAttachment[] }[];
 }
@@ -240,19 +240,20 @@ function bySafeOrder(a: PacketSigner, b: PacketSigner): number {
 }
 
 /** A member's own letter as this official received it: wholly in the member's language (letter.service.ts). */
-function memberLetterOf(l: LetterRow, r: SignerRow): { subject: string; text: string } {
+function memberLetterOf(l: LetterRow, r: SignerRow): { subject: string; text: string; locale: string } {
+  const locale = isLocale(r.locale) ? r.locale : l.text_locale;
   const m = renderMemberLetter(
-    isLocale(r.locale) ? r.locale : l.text_locale,
+    locale,
     { country: l.target_country, salutation: l.salutation },
     { subject: r.letter_subject || l.subject, body: r.letter_body ?? '' },
     toSigner(r),
   );
-  return { subject: m.subject, text: m.text };
+  return { subject: m.subject, text: m.text, locale };
 }
 
 async function collectSigners(deps: PacketDeps, l: LetterRow, view: OfficialCountries, limit: number) {
   const signers: PacketSigner[] = [];
-  const memberLetters: { subject: string; text: string }[] = [];
+  const memberLetters: { subject: string; text: string; locale: string }[] = [];
   for await (const page of signerPages(deps.pool, l, limit + 1)) {
     for (const r of page) {
       signers.push(packetSigner(l, view, r));

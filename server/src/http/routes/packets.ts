@@ -41,7 +41,7 @@ const packetSchema = z.object({
     }),
   ),
   signersTruncated: z.boolean().describe('true when the list stops at 5000 signers (the CSV has them all)'),
-  memberLetters: z.array(z.object({ subject: z.string(), text: z.string() })),
+  memberLetters: z.array(z.object({ subject: z.string(), text: z.string(), locale: z.string().describe('the language the member wrote in') })),
   responses: z.array(
     z.object({
       id: z.string(),

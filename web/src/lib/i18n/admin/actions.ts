@@ -139,6 +139,13 @@ export const actionsText = defineMessages({
 		preview_to: 'To',
 		preview_language: 'Language',
 		preview_fallback: 'the action has no texts in “{language}”',
+		field_official_request: 'Request to officials',
+		field_official_request_hint:
+			'What every official receives, addressed to them: for a petition, its demand; for a letter, your organisation’s letter. Nothing else of this page (summary, page text, share text) reaches an official.',
+		official_request_missing:
+			'There is no request to officials in {language} yet. Officials who read {language} receive the letter in a language that has one, or, where none has, a neutral sentence built from the title.',
+		preview_request_fallback: 'There is no request to officials in {wanted}: this official receives the whole letter in {language}.',
+		preview_request_missing: 'This action has no request to officials in any language: the letter carries a neutral sentence built from the title. Write the request on the texts page.',
 		preview_subject: 'Subject'
 	},
 	es: {
@@ -278,6 +285,13 @@ export const actionsText = defineMessages({
 		preview_to: 'Para',
 		preview_language: 'Idioma',
 		preview_fallback: 'la acción no tiene textos en «{language}»',
+		field_official_request: 'Petición a las autoridades',
+		field_official_request_hint:
+			'Lo que recibe cada autoridad, dirigido a ella: en una petición, su demanda; en una carta, la carta de su organización. Nada más de esta página (resumen, texto de la página, texto para compartir) llega a una autoridad.',
+		official_request_missing:
+			'Todavía no hay petición a las autoridades en «{language}». Las autoridades que leen ese idioma reciben la carta en un idioma que la tenga o, si ninguno la tiene, una frase neutra construida a partir del título.',
+		preview_request_fallback: 'No hay petición a las autoridades en «{wanted}»: esta autoridad recibe toda la carta en «{language}».',
+		preview_request_missing: 'Esta acción no tiene petición a las autoridades en ningún idioma: la carta lleva una frase neutra construida a partir del título. Escriba la petición en la página de textos.',
 		preview_subject: 'Asunto'
 	},
 	fr: {
@@ -417,6 +431,13 @@ export const actionsText = defineMessages({
 		preview_to: 'À',
 		preview_language: 'Langue',
 		preview_fallback: 'l’action n’a pas de textes en « {language} »',
+		field_official_request: 'Demande aux responsables',
+		field_official_request_hint:
+			'Ce que reçoit chaque responsable, à son intention : pour une pétition, sa revendication ; pour une lettre, la lettre de votre organisation. Rien d’autre de cette page (résumé, texte de la page, texte de partage) ne parvient à un responsable.',
+		official_request_missing:
+			'Il n’y a pas encore de demande aux responsables en « {language} ». Les responsables qui lisent cette langue reçoivent la lettre dans une langue qui en a une, ou, à défaut, une phrase neutre construite à partir du titre.',
+		preview_request_fallback: 'Il n’y a pas de demande aux responsables en « {wanted} » : ce responsable reçoit toute la lettre en « {language} ».',
+		preview_request_missing: 'Cette action n’a de demande aux responsables dans aucune langue : la lettre porte une phrase neutre construite à partir du titre. Rédigez la demande sur la page des textes.',
 		preview_subject: 'Objet'
 	},
 	ru: {
@@ -556,6 +577,13 @@ export const actionsText = defineMessages({
 		preview_to: 'Кому',
 		preview_language: 'Язык',
 		preview_fallback: 'у акции нет текстов на языке «{language}»',
+		field_official_request: 'Обращение к официальным лицам',
+		field_official_request_hint:
+			'То, что получает каждое официальное лицо, обращённое к нему: для петиции — её требование, для письма — письмо вашей организации. Ничего другого с этой страницы (краткое описание, текст страницы, текст для распространения) официальные лица не получают.',
+		official_request_missing:
+			'Обращения к официальным лицам на языке «{language}» пока нет. Официальные лица, читающие на этом языке, получат письмо на языке, где обращение есть, а если его нет ни на одном — нейтральную фразу, составленную из заголовка.',
+		preview_request_fallback: 'Обращения к официальным лицам на языке «{wanted}» нет: это официальное лицо получит всё письмо на языке «{language}».',
+		preview_request_missing: 'У этой акции нет обращения к официальным лицам ни на одном языке: в письме будет нейтральная фраза, составленная из заголовка. Напишите обращение на странице текстов.',
 		preview_subject: 'Тема'
 	}
 });
