@@ -169,9 +169,6 @@ export const actions: SeedAction[] = [
           'Sign to ask the Minister of Foreign Affairs to issue the invitation and agree the terms of reference the Rapporteur needs.',
         shareText: 'I signed: Uzbekistan should let the UN torture investigator visit.',
         letterSubject: 'Petition: invite the UN Special Rapporteur on torture to Uzbekistan',
-        letterBody:
-          'We, the undersigned, call on the Government of Uzbekistan to invite the UN Special Rapporteur on torture and other cruel, inhuman or degrading treatment or punishment to visit the country, and to agree terms that allow unannounced visits to any place of detention and confidential interviews with detainees.\n\n' +
-          'We also ask that confessions obtained under torture or ill-treatment are never admitted as evidence, and that every allegation is investigated independently.',
         officialRequest:
           'We, the undersigned, call on the Government of Uzbekistan to invite the UN Special Rapporteur on torture and other cruel, inhuman or degrading treatment or punishment to visit the country without further delay.\n\n' +
           'We ask that the terms of the visit allow the Rapporteur to go, unannounced, to any police station, pre-trial detention centre or prison, and to speak in private with anyone held there.\n\n' +
@@ -272,8 +269,6 @@ export const actions: SeedAction[] = [
           'Most victims come from poor communities; many are women, children or people with previous convictions. Families who seek justice fear reprisals.\n\n' +
           'Sign to ask for prompt, independent investigations of every complaint, and real protection for victims, witnesses and their families.',
         letterSubject: 'Petition: enforce the Anti-Torture Act and protect complainants',
-        letterBody:
-          'We, the undersigned, call on the Department of Justice to ensure that every complaint of torture is investigated promptly and independently, that those responsible are prosecuted under the Anti-Torture Act, and that victims, witnesses and their families are protected from reprisals.',
         officialRequest:
           'We, the undersigned, call on the Department of Justice to enforce the Anti-Torture Act: every complaint of torture should be investigated promptly and independently, and those responsible prosecuted, whatever their rank.\n\n' +
           'We also ask you to protect victims, witnesses and their families from reprisals, so that no one is afraid to use the law against those who tortured them.',
@@ -357,8 +352,6 @@ export const actions: SeedAction[] = [
           'Torture happens most in the first hours after arrest, out of sight. The safeguards that stop it are well known: access to a lawyer, an independent medical examination, contact with family, and courts that refuse evidence obtained by torture.\n\n' +
           'Regional and international bodies can make these safeguards a condition of cooperation. Sign to ask them to do so.',
         letterSubject: 'Petition: make detention safeguards a condition of cooperation',
-        letterBody:
-          'We, the undersigned, ask you to press every state you work with to guarantee, in law and in practice, access to a lawyer from the moment of arrest, a prompt and independent medical examination, contact with family, and the exclusion of any statement obtained by torture or ill-treatment.',
         officialRequest:
           'We, the undersigned, ask you to press every state you work with to guarantee, in law and in practice, the safeguards that prevent torture in the first hours of detention: access to a lawyer from the moment of arrest, a prompt examination by an independent doctor, and contact with family.\n\n' +
           'We also ask you to insist that courts exclude any statement obtained by torture or ill-treatment, and to make these safeguards a condition of your cooperation.',
