@@ -47,7 +47,9 @@ describe('POST /api/actions/:slug/letter-preview', () => {
     const { action } = await letterAction({ targets: [{ country: 'MX', language: 'es' }] });
     const { previews } = (await preview(action.slug, { firstName: 'Ana', country: 'MX' })).json();
     expect(previews[0].subject).toBe('Subject es');
-    expect(previews[0].text).toContain('Letter body es');
+    // what officials receive: the action's request to them, never the page's texts
+    expect(previews[0].text).toContain('Request to officials es');
+    expect(previews[0].text).not.toMatch(/Summary es|Body es/);
     expect(previews[0].text).not.toContain('Ana');
     // writing to one's own government without the explicit choice: neither name nor country
     expect(previews[0].text.trim().endsWith('Una persona firmante')).toBe(true);
