@@ -173,6 +173,8 @@ describe('a campaigner launches a two-language letter action from the console', 
     await page.fill('#f-body', 'Victims of torture need forensic examinations that nobody can bend.');
     await page.fill('#f-letterSubject', 'Guarantee independent forensic services');
     await page.fill('#f-letterBody', 'We ask you to guarantee the independence of the forensic services that examine torture victims.');
+    // what officials receive: the request, beside the page texts
+    await page.fill('#f-officialRequest', 'We ask you to guarantee the independence of the forensic services that examine torture victims.');
     await press('main form[action="?/save"] button[type=submit]');
     expect(await text()).toContain('Saved.');
   });
@@ -188,6 +190,7 @@ describe('a campaigner launches a two-language letter action from the console', 
     await page.fill('#f-summary', 'Los servicios forenses deben ser independientes de la fiscalía.');
     await page.fill('#f-letterSubject', 'Garantice servicios forenses independientes');
     await page.fill('#f-letterBody', 'Le pedimos garantizar la independencia de los servicios forenses que examinan a las víctimas de tortura.');
+    await page.fill('#f-officialRequest', 'Le pedimos garantizar la independencia de los servicios forenses que examinan a las víctimas de tortura.');
     await press('main form[action="?/save"] button[type=submit]');
     expect(await text()).toContain('Saved.');
     expect(await text()).toContain('Spanish');
