@@ -181,10 +181,11 @@ describe('a campaigner launches a two-language letter action from the console', 
 
   it('translates it into Spanish beside the English text', async () => {
     await go(`${actionUrl}/texts/es`);
-    // the English letter is shown next to the Spanish field being written
+    // the English letter and request to officials are shown next to the Spanish fields being written
     const source = page.locator('.console-translate-source[lang=en]').filter({ hasText: 'We ask you to guarantee the independence' });
-    expect(await source.count()).toBe(1);
+    expect(await source.count()).toBe(2);
     expect(await page.locator('#f-letterBody[lang=es]').count()).toBe(1);
+    expect(await page.locator('#f-officialRequest[lang=es]').count()).toBe(1);
     await audit('texts (translation side by side)');
     await page.fill('#f-title', 'Servicios forenses independientes para México');
     await page.fill('#f-summary', 'Los servicios forenses deben ser independientes de la fiscalía.');
