@@ -30,7 +30,8 @@ export interface SeedAction {
   defaultLocale: L;
   targetSlugs: string[];
   allowPersonalisation?: boolean;
-  texts: Partial<Record<L, { title: string; summary: string; body: string; letterSubject?: string; letterBody?: string; shareText?: string }>>;
+  /** officialRequest: what officials receive, addressed to them (a petition's demand, or the organisation's letter) */
+  texts: Partial<Record<L, { title: string; summary: string; body: string; letterSubject?: string; letterBody?: string; officialRequest: string; shareText?: string }>>;
 }
 
 export const campaign = {
@@ -218,9 +219,10 @@ export const actions: SeedAction[] = [
           'Sign to ask the Minister of Foreign Affairs to issue the invitation and agree the terms of reference the Rapporteur needs.',
         shareText: 'I signed: Uzbekistan should let the UN torture investigator visit.',
         letterSubject: 'Petition: invite the UN Special Rapporteur on torture to Uzbekistan',
-        letterBody:
-          'We, the undersigned, call on the Government of Uzbekistan to invite the UN Special Rapporteur on torture and other cruel, inhuman or degrading treatment or punishment to visit the country, and to agree terms that allow unannounced visits to any place of detention and confidential interviews with detainees.\n\n' +
-          'We also ask that confessions obtained under torture or ill-treatment are never admitted as evidence, and that every allegation is investigated independently.',
+        officialRequest:
+          'We, the undersigned, call on the Government of Uzbekistan to invite the UN Special Rapporteur on torture and other cruel, inhuman or degrading treatment or punishment to visit the country without further delay.\n\n' +
+          'We ask that the terms of the visit allow the Rapporteur to go, unannounced, to any police station, pre-trial detention centre or prison, and to speak in private with anyone held there.\n\n' +
+          'We also ask that no confession or statement obtained through torture or ill-treatment is ever admitted as evidence in court, and that every allegation of torture is investigated promptly and independently.',
       },
       ru: {
         title: 'Узбекистан: пустите специального докладчика ООН по пыткам',
@@ -229,6 +231,10 @@ export const actions: SeedAction[] = [
           'Задержанные в отделениях полиции и тюрьмах Узбекистана по-прежнему сообщают об избиениях, удушении и угрозах родственникам — чаще всего ради признаний, которые суды затем принимают как доказательства.\n\n' +
           'Независимый визит специального докладчика ООН по вопросу о пытках с правом внезапного посещения мест содержания и конфиденциальных бесед с задержанными — одна из самых действенных гарантий, которые есть у международной системы.\n\n' +
           'Подпишите, чтобы попросить министра иностранных дел направить приглашение и согласовать необходимый мандат визита.',
+        officialRequest:
+          'Мы, нижеподписавшиеся, призываем правительство Узбекистана без дальнейших промедлений пригласить в страну специального докладчика ООН по вопросу о пытках и других жестоких, бесчеловечных или унижающих достоинство видах обращения и наказания.\n\n' +
+          'Просим, чтобы условия визита позволяли докладчику без предупреждения посещать любые отделения полиции, следственные изоляторы и тюрьмы и беседовать наедине с любым содержащимся там человеком.\n\n' +
+          'Просим также, чтобы признания и показания, полученные под пытками или в результате жестокого обращения, никогда не принимались судом в качестве доказательств, а каждое сообщение о пытках безотлагательно и независимо расследовалось.',
       },
       es: {
         title: 'Uzbekistán: que el relator de la ONU sobre la tortura pueda visitar el país',
@@ -236,6 +242,10 @@ export const actions: SeedAction[] = [
         body:
           'Las personas detenidas en comisarías y prisiones de Uzbekistán siguen denunciando golpes, asfixia y amenazas contra sus familias, a menudo para arrancarles confesiones que luego los tribunales admiten como prueba.\n\n' +
           'Una visita independiente del Relator Especial, con acceso sin previo aviso y entrevistas privadas con las personas detenidas, es una de las salvaguardias más eficaces del sistema internacional.',
+        officialRequest:
+          'Las personas abajo firmantes pedimos al Gobierno de Uzbekistán que invite sin más demora al Relator Especial de la ONU sobre la tortura y otros tratos o penas crueles, inhumanos o degradantes a visitar el país.\n\n' +
+          'Pedimos que las condiciones de la visita permitan al Relator acudir sin previo aviso a cualquier comisaría, centro de prisión preventiva o cárcel, y entrevistarse en privado con cualquier persona detenida.\n\n' +
+          'Pedimos también que ninguna confesión o declaración obtenida mediante tortura o malos tratos se admita jamás como prueba, y que toda denuncia de tortura se investigue con prontitud y de forma independiente.',
       },
       fr: {
         title: 'Ouzbékistan : laissez entrer le rapporteur de l’ONU sur la torture',
@@ -243,6 +253,10 @@ export const actions: SeedAction[] = [
         body:
           'Des personnes détenues dans les commissariats et les prisons d’Ouzbékistan font encore état de coups, d’asphyxie et de menaces contre leurs proches, souvent pour obtenir des aveux que les tribunaux retiennent ensuite.\n\n' +
           'Une visite indépendante du Rapporteur spécial, avec un accès inopiné aux lieux de détention et des entretiens privés, est l’une des garanties les plus efficaces du système international.',
+        officialRequest:
+          'Nous, signataires, demandons au gouvernement de l’Ouzbékistan d’inviter sans plus tarder le Rapporteur spécial des Nations unies sur la torture et autres peines ou traitements cruels, inhumains ou dégradants à se rendre dans le pays.\n\n' +
+          'Nous demandons que les termes de la visite permettent au Rapporteur de se rendre sans préavis dans tout commissariat, centre de détention provisoire ou prison, et de s’entretenir en privé avec toute personne qui y est détenue.\n\n' +
+          'Nous demandons aussi qu’aucun aveu ni déclaration obtenu par la torture ou des mauvais traitements ne soit jamais admis comme preuve, et que toute allégation de torture fasse l’objet d’une enquête rapide et indépendante.',
       },
     },
   },
@@ -266,6 +280,10 @@ export const actions: SeedAction[] = [
           'I am writing to urge you to guarantee the independence of the official forensic services that examine people who report torture or ill-treatment.\n\n' +
           'Examinations should be carried out promptly, by experts who do not answer to the authorities under investigation, and in line with the Istanbul Protocol. Survivors and their lawyers should be able to obtain independent expert opinions and to have them considered in court.\n\n' +
           'Without reliable forensic evidence, torture in Mexico will remain unpunished.',
+        officialRequest:
+          'I am writing to urge you to guarantee the independence of the official forensic services that examine people who report torture or ill-treatment.\n\n' +
+          'Examinations should be carried out promptly, by experts who do not answer to the authorities under investigation, and in line with the Istanbul Protocol. Survivors and their lawyers should be able to obtain independent expert opinions and to have them considered in court.\n\n' +
+          'Without reliable forensic evidence, torture in Mexico will remain unpunished.',
       },
       es: {
         title: 'México: peritajes independientes para sobrevivientes de tortura',
@@ -275,6 +293,10 @@ export const actions: SeedAction[] = [
           'Peritajes independientes y oportunos, conforme al Protocolo de Estambul, darían a las personas sobrevivientes pruebas en las que los tribunales puedan confiar.',
         letterSubject: 'Garanticen peritajes independientes para las víctimas de tortura',
         letterBody:
+          'Le escribo para pedirle que garantice la independencia de los servicios periciales oficiales que examinan a las personas que denuncian tortura o malos tratos.\n\n' +
+          'Los exámenes deben realizarse sin demora, por especialistas que no dependan de las autoridades investigadas y conforme al Protocolo de Estambul. Las víctimas y sus abogados deben poder obtener peritajes independientes y que los tribunales los tomen en cuenta.\n\n' +
+          'Sin pruebas periciales fiables, la tortura en México seguirá impune.',
+        officialRequest:
           'Le escribo para pedirle que garantice la independencia de los servicios periciales oficiales que examinan a las personas que denuncian tortura o malos tratos.\n\n' +
           'Los exámenes deben realizarse sin demora, por especialistas que no dependan de las autoridades investigadas y conforme al Protocolo de Estambul. Las víctimas y sus abogados deben poder obtener peritajes independientes y que los tribunales los tomen en cuenta.\n\n' +
           'Sin pruebas periciales fiables, la tortura en México seguirá impune.',
@@ -297,23 +319,33 @@ export const actions: SeedAction[] = [
           'Most victims come from poor communities; many are women, children or people with previous convictions. Families who seek justice fear reprisals.\n\n' +
           'Sign to ask for prompt, independent investigations of every complaint, and real protection for victims, witnesses and their families.',
         letterSubject: 'Petition: enforce the Anti-Torture Act and protect complainants',
-        letterBody:
-          'We, the undersigned, call on the Department of Justice to ensure that every complaint of torture is investigated promptly and independently, that those responsible are prosecuted under the Anti-Torture Act, and that victims, witnesses and their families are protected from reprisals.',
+        officialRequest:
+          'We, the undersigned, call on the Department of Justice to enforce the Anti-Torture Act: every complaint of torture should be investigated promptly and independently, and those responsible prosecuted, whatever their rank.\n\n' +
+          'We also ask you to protect victims, witnesses and their families from reprisals, so that no one is afraid to use the law against those who tortured them.',
       },
       es: {
         title: 'Filipinas: que se aplique la ley contra la tortura y se proteja a las familias',
         summary: 'Filipinas prohíbe la tortura en su Constitución y en su ley penal, pero casi nadie es condenado. Pide al Secretario de Justicia que aplique la ley y proteja a quienes denuncian.',
         body: 'La tortura policial está extendida en Filipinas y sus autores rara vez rinden cuentas. Las familias que buscan justicia temen represalias.',
+        officialRequest:
+          'Las personas abajo firmantes pedimos al Departamento de Justicia que haga cumplir la Ley contra la Tortura: que toda denuncia de tortura se investigue con prontitud y de forma independiente, y que se procese a los responsables, sea cual sea su rango.\n\n' +
+          'Le pedimos también que proteja de las represalias a las víctimas, a los testigos y a sus familias, para que nadie tema recurrir a la ley contra quienes le torturaron.',
       },
       fr: {
         title: 'Philippines : appliquer la loi contre la torture et protéger les familles',
         summary: 'Les Philippines interdisent la torture dans leur Constitution et leur droit pénal, mais presque personne n’est condamné. Demandez au secrétaire à la Justice d’appliquer la loi et de protéger les plaignants.',
         body: 'La torture policière est répandue aux Philippines et ses auteurs sont rarement traduits en justice. Les familles qui demandent justice craignent des représailles.',
+        officialRequest:
+          'Nous, signataires, demandons au ministère de la Justice d’appliquer la loi contre la torture : que chaque plainte pour torture fasse l’objet d’une enquête rapide et indépendante, et que les responsables soient poursuivis, quel que soit leur grade.\n\n' +
+          'Nous vous demandons aussi de protéger les victimes, les témoins et leurs familles contre les représailles, afin que personne ne craigne de recourir à la loi contre ceux qui l’ont torturé.',
       },
       ru: {
         title: 'Филиппины: применяйте закон против пыток и защитите семьи пострадавших',
         summary: 'Конституция и уголовный закон Филиппин запрещают пытки, но осуждённых почти нет. Попросите министра юстиции применять закон и защищать тех, кто подаёт жалобы.',
         body: 'Пытки в полиции на Филиппинах распространены, а виновные почти никогда не несут ответственности. Семьи, которые добиваются справедливости, боятся расправы.',
+        officialRequest:
+          'Мы, нижеподписавшиеся, призываем Министерство юстиции обеспечить исполнение Закона против пыток: каждая жалоба на пытки должна безотлагательно и независимо расследоваться, а виновные — привлекаться к ответственности независимо от их звания.\n\n' +
+          'Просим также защитить пострадавших, свидетелей и их семьи от расправы, чтобы никто не боялся обращаться к закону против тех, кто его пытал.',
       },
     },
   },
@@ -336,6 +368,9 @@ export const actions: SeedAction[] = [
         letterBody:
           'I am writing to ask you to ensure that every complaint of torture or ill-treatment is investigated promptly, thoroughly and by investigators independent of the agency whose officers are accused.\n\n' +
           'Complainants and their lawyers should be informed and protected throughout, and confessions obtained under duress must never be used as evidence.',
+        officialRequest:
+          'I am writing to ask you to ensure that every complaint of torture or ill-treatment is investigated promptly, thoroughly and by investigators independent of the agency whose officers are accused.\n\n' +
+          'Complainants and their lawyers should be informed and protected throughout, and confessions obtained under duress must never be used as evidence.',
       },
       ru: {
         title: 'Казахстан: независимое расследование жалоб на пытки',
@@ -344,6 +379,9 @@ export const actions: SeedAction[] = [
           'В Казахстане жалобы на пытки слишком часто проверяют коллеги обвиняемых сотрудников, и дела закрываются без настоящего расследования. Именно эта зависимость защищает виновных от уголовного преследования.',
         letterSubject: 'Независимое расследование каждой жалобы на пытки',
         letterBody:
+          'Прошу вас обеспечить, чтобы каждая жалоба на пытки или жестокое обращение расследовалась незамедлительно, тщательно и следователями, не зависящими от ведомства, сотрудники которого обвиняются.\n\n' +
+          'Заявители и их адвокаты должны получать информацию и защиту на всех этапах, а признания, полученные под давлением, никогда не должны использоваться как доказательства.',
+        officialRequest:
           'Прошу вас обеспечить, чтобы каждая жалоба на пытки или жестокое обращение расследовалась незамедлительно, тщательно и следователями, не зависящими от ведомства, сотрудники которого обвиняются.\n\n' +
           'Заявители и их адвокаты должны получать информацию и защиту на всех этапах, а признания, полученные под давлением, никогда не должны использоваться как доказательства.',
       },
@@ -364,23 +402,33 @@ export const actions: SeedAction[] = [
           'Torture happens most in the first hours after arrest, out of sight. The safeguards that stop it are well known: access to a lawyer, an independent medical examination, contact with family, and courts that refuse evidence obtained by torture.\n\n' +
           'Regional and international bodies can make these safeguards a condition of cooperation. Sign to ask them to do so.',
         letterSubject: 'Petition: make detention safeguards a condition of cooperation',
-        letterBody:
-          'We, the undersigned, ask you to press every state you work with to guarantee, in law and in practice, access to a lawyer from the moment of arrest, a prompt and independent medical examination, contact with family, and the exclusion of any statement obtained by torture or ill-treatment.',
+        officialRequest:
+          'We, the undersigned, ask you to press every state you work with to guarantee, in law and in practice, the safeguards that prevent torture in the first hours of detention: access to a lawyer from the moment of arrest, a prompt examination by an independent doctor, and contact with family.\n\n' +
+          'We also ask you to insist that courts exclude any statement obtained by torture or ill-treatment, and to make these safeguards a condition of your cooperation.',
       },
       fr: {
         title: 'Un avocat et un médecin pour toute personne détenue',
         summary: 'Demandez à l’UE, à l’Union africaine et au système interaméricain d’exiger de chaque gouvernement les garanties qui préviennent la torture.',
         body: 'La torture a surtout lieu dans les premières heures après l’arrestation, à l’abri des regards. Les garanties qui l’empêchent sont connues : un avocat, un examen médical indépendant, le contact avec la famille et des tribunaux qui écartent les aveux forcés.',
+        officialRequest:
+          'Nous, signataires, vous demandons d’exiger de chaque État avec lequel vous travaillez qu’il garantisse, en droit et dans les faits, les garanties qui préviennent la torture dans les premières heures de la détention : l’accès à un avocat dès l’arrestation, un examen rapide par un médecin indépendant et le contact avec la famille.\n\n' +
+          'Nous vous demandons aussi d’insister pour que les tribunaux écartent toute déclaration obtenue par la torture ou des mauvais traitements, et de faire de ces garanties une condition de votre coopération.',
       },
       es: {
         title: 'Abogado y médico para toda persona detenida',
         summary: 'Pide a la UE, la Unión Africana y el sistema interamericano que exijan a cada gobierno las salvaguardias que previenen la tortura.',
         body: 'La tortura ocurre sobre todo en las primeras horas tras la detención. Las salvaguardias que la evitan son conocidas: abogado, examen médico independiente, contacto con la familia y tribunales que rechazan las confesiones forzadas.',
+        officialRequest:
+          'Las personas abajo firmantes le pedimos que exija a cada Estado con el que trabaja que garantice, en la ley y en la práctica, las salvaguardias que previenen la tortura en las primeras horas de detención: acceso a un abogado desde el momento del arresto, un examen rápido por un médico independiente y contacto con la familia.\n\n' +
+          'Le pedimos también que insista en que los tribunales excluyan toda declaración obtenida mediante tortura o malos tratos, y que haga de estas salvaguardias una condición de su cooperación.',
       },
       ru: {
         title: 'Адвокат и врач для каждого задержанного',
         summary: 'Призовите ЕС, Африканский союз и межамериканскую систему требовать от каждого правительства гарантий, которые предотвращают пытки.',
         body: 'Чаще всего пытают в первые часы после задержания. Гарантии известны: адвокат, независимый медицинский осмотр, связь с семьёй и суды, не принимающие признаний под пыткой.',
+        officialRequest:
+          'Мы, нижеподписавшиеся, просим вас добиваться от каждого государства, с которым вы сотрудничаете, чтобы оно в законе и на практике обеспечило гарантии, предотвращающие пытки в первые часы задержания: доступ к адвокату с момента задержания, безотлагательный осмотр независимым врачом и связь с семьёй.\n\n' +
+          'Просим также настаивать на том, чтобы суды исключали любые показания, полученные под пытками или в результате жестокого обращения, и сделать эти гарантии условием вашего сотрудничества.',
       },
     },
   },

@@ -58,6 +58,7 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
               body: t.body,
               letterSubject: t.letterSubject ?? '',
               letterBody: t.letterBody ?? '',
+              officialRequest: t.officialRequest,
               shareText: t.shareText ?? '',
             })),
           },

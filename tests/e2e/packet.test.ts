@@ -108,6 +108,11 @@ describe('delivery packet, in a real browser across processes', () => {
     expect(await page.content()).not.toContain(quiet.last);
     expect(await page.content()).not.toContain('@example.org');
     expect(await signers.getByRole('cell', { name: 'A signer' }).count()).toBeGreaterThanOrEqual(1);
+    // what the letter asks of this official: its request, as the letter carried it
+    const request = page.locator('section[aria-labelledby="request-heading"]');
+    expect(await request.getByRole('heading', { name: 'What the letter asks of you' }).count()).toBe(1);
+    expect(await request.textContent()).toContain(ACTION.texts.en!.officialRequest.slice(0, 60));
+    expect(letter.text).toContain(ACTION.texts.en!.officialRequest.slice(0, 60));
 
     // the CSV, through the link on the page
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /CSV/ }).click()]);
@@ -123,6 +128,16 @@ describe('delivery packet, in a real browser across processes', () => {
     await page.waitForLoadState();
     expect(await page.locator('h1').textContent()).toBe('Thank you for your answer');
     expect(thirdParty).toEqual([]);
+
+    // a broken or expired packet link says so in the official's terms, not a confirmation link's
+    for (const bad of [`${platform.baseUrl}/packet/not-a-token`, `${platform.baseUrl}/es/packet/${link!.split('/packet/')[1]!.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))}`]) {
+      const res = await page.goto(bad);
+      expect(res!.status()).toBe(404);
+      expect(await page.locator('h1').textContent()).toMatch(/This link does not work|Este enlace no funciona/);
+      const text = (await page.locator('main').textContent())!;
+      expect(text).toMatch(/letter delivery|entrega de cartas/);
+      expect(text).not.toMatch(/confirmation|confirmación/i);
+    }
     await context.close();
 
     // axe runs inside the page, so it needs JavaScript

@@ -114,8 +114,11 @@ describe('sign to delivery, in a real browser across processes', () => {
         { timeoutMs: 30_000 },
       );
       expect(letter.subject).toBe(ACTION.texts.en!.letterSubject);
-      expect(letter.text).toContain(ACTION.texts.en!.letterBody!.slice(0, 60));
-      expect(letter.text).toContain(`${total} in all have signed so far`);
+      // the petition's request to officials, and nothing of its page
+      expect(letter.text).toContain(ACTION.texts.en!.officialRequest.slice(0, 60));
+      expect(letter.text).not.toContain(ACTION.texts.en!.summary.slice(0, 40));
+      expect(letter.text).not.toContain('Sign to ask');
+      expect(letter.text).toContain(`In all, ${total} ${total === 1 ? 'person has' : 'people have'} signed so far.`);
       expect(letter.messageId).toMatch(/^<letter\.[0-9a-f-]{36}@chorus\.example\.org>$/);
       expect(letter.headers['reply-to']).toContain('campaigns@chorus.example.org');
     }

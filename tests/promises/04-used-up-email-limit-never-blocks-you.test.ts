@@ -226,7 +226,7 @@ describe('the emails of an address used up by someone else', () => {
     const first = mailsTo(victim);
     expect(first.map((m) => /Name: (\S+)/.exec(m.text)![1]).sort()).toEqual(['Flood0', 'Flood1', 'Flood2', 'Flood3', 'Flood4']);
     for (const m of first) {
-      expect(m.text).toContain('Other sign-ups with this email address wait for this action too: 5.');
+      expect(m.text).toContain('5 other sign-ups with this email address are waiting for this action too.');
       expect((await h.app.inject({ url: `/api/confirmations/${tokenOf(m)}` })).json().others).toHaveLength(5);
     }
     // ten more, made after those emails went: each owes one; this window's five are gone

@@ -217,7 +217,7 @@ describe('per-email limit and canonical dedupe', () => {
     expect(next).toEqual(['nothing-owed', 'nothing-owed', 'sent', 'nothing-owed', 'nothing-owed']);
     const mails = mailbox.messages().filter((m) => m.envelope.to.includes(email));
     expect(mails.map((m) => /Name: (\S+)/.exec(m.text)![1])).toEqual(['Repeat0', 'Repeat1', 'Repeat2']);
-    expect(mails[2]!.text).toContain('Other sign-ups with this email address wait for this action too: 4.');
+    expect(mails[2]!.text).toContain('4 other sign-ups with this email address are waiting for this action too.');
   });
 });
 

@@ -68,7 +68,8 @@ const letterTexts = (locale: string) => ({
   summary: locale === 'es' ? 'Pedimos independencia.' : 'We ask for independence.',
   body: 'Body',
   letterSubject: locale === 'es' ? 'Independencia forense' : 'Forensic independence',
-  letterBody: locale === 'es' ? 'Le pedimos garantizar la independencia de los servicios forenses.' : 'We ask you to guarantee the independence of forensic services.',
+  letterBody: locale === 'es' ? 'Escribo para pedir independencia forense.' : 'I write to ask for forensic independence.',
+  officialRequest: locale === 'es' ? 'Le pedimos garantizar la independencia de los servicios forenses.' : 'We ask you to guarantee the independence of forensic services.',
 });
 
 describe('access', () => {
@@ -339,5 +340,48 @@ describe('letter preview', () => {
     expect(fr.text).toContain('We ask you to guarantee');
     // an inter-governmental body is of no signer's country: it sees where they write from
     expect(fr.text).toContain('They write from: Mexico, Spain.');
+    // the whole letter is in English, and the console is told why
+    expect(fr).toMatchObject({ wantedLocale: 'fr', requestMissing: false });
+    expect(es).toMatchObject({ wantedLocale: 'es', requestMissing: false });
+    for (const p of previews) {
+      // nothing of the page reaches an official: not its summary, body or member-facing letter text
+      expect(p.text).not.toMatch(/Pedimos independencia|We ask for independence|Body|I write to ask|Escribo para pedir/);
+      expect(p.text).not.toMatch(/\(the signed link|undefined|[{}]/);
+    }
+  });
+
+  it('sends the request in one language: where a translation has none, the letter falls back whole, and says so', async () => {
+    const a = await draftLetter();
+    await call('PUT', `/api/admin/actions/${a.id}/texts/en`, letterTexts('en'));
+    await call('PUT', `/api/admin/actions/${a.id}/texts/es`, { ...letterTexts('es'), officialRequest: '' });
+    const mx = await newTarget('es', 'MX', 'Estimado Fiscal General,');
+    await call('PUT', `/api/admin/actions/${a.id}/targets`, { targetIds: [mx.id] });
+    const { previews } = (await call('GET', `/api/admin/actions/${a.id}/letter-preview`, undefined, viewer.cookie)).json();
+    expect(previews[0]).toMatchObject({ locale: 'en', wantedLocale: 'es', requestMissing: false, subject: 'Forensic independence' });
+    // an English greeting (salutation saved without its comma), the English request and sign-off
+    expect(previews[0].text).toMatch(/^Estimado Fiscal General,\n\nWe ask you to guarantee/);
+    expect(previews[0].text).not.toContain(',,');
+    expect(previews[0].text).toContain('Respectfully,');
+
+    // no request in any language: a neutral sentence built from the title alone
+    await call('PUT', `/api/admin/actions/${a.id}/texts/en`, { ...letterTexts('en'), officialRequest: '' });
+    const none = (await call('GET', `/api/admin/actions/${a.id}/letter-preview`, undefined, viewer.cookie)).json();
+    expect(none.previews[0]).toMatchObject({ locale: 'es', wantedLocale: 'es', requestMissing: true });
+    expect(none.previews[0].text).toContain('Las personas abajo firmantes le pedimos que responda a nuestra petición: «Servicios forenses independientes».');
+    expect(none.previews[0].text).not.toMatch(/Pedimos independencia|Escribo para pedir/);
+  });
+
+  it('refuses a request to officials with merge fields or over 20,000 characters, by code and path', async () => {
+    const a = await draftLetter();
+    const merge = await call('PUT', `/api/admin/actions/${a.id}/texts/en`, { ...letterTexts('en'), officialRequest: 'Dear {{name}}' });
+    expect(merge.statusCode).toBe(422);
+    expect(merge.json().issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'officialRequest' })]));
+    const long = await call('PUT', `/api/admin/actions/${a.id}/texts/en`, { ...letterTexts('en'), officialRequest: 'x'.repeat(20_001) });
+    expect(long.statusCode).toBe(422);
+    expect(long.json().issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'officialRequest', code: expect.any(String) })]));
+    const ok = await call('PUT', `/api/admin/actions/${a.id}/texts/en`, letterTexts('en'));
+    expect(ok.statusCode).toBeLessThan(300);
+    const detail = (await call('GET', `/api/admin/actions/${a.id}`, undefined, viewer.cookie)).json();
+    expect(detail.texts[0].officialRequest).toBe('We ask you to guarantee the independence of forensic services.');
   });
 });

@@ -46,6 +46,12 @@ export const actionTextInput = z
     letterBody: staffBlock(20_000, 'letterBody')
       .refine(noMergeSyntax, { message: 'letterBody must not contain {{ merge fields }}: the salutation, counts, countries, names and sign-off are added around it by the letter template' })
       .default(''),
+    /** what officials receive, addressed to them: the petition's demand, or the organisation's letter */
+    officialRequest: staffBlock(20_000, 'officialRequest')
+      .refine(noMergeSyntax, {
+        message: 'officialRequest must not contain {{ merge fields }}: the salutation, counts, countries, names and sign-off are added around it by the letter template',
+      })
+      .default(''),
     shareText: staffLine(280, 'shareText').default(''),
   })
   .strict();
@@ -106,6 +112,7 @@ const textView = z.object({
   body: z.string(),
   letterSubject: z.string(),
   letterBody: z.string(),
+  officialRequest: z.string(),
   shareText: z.string(),
 });
 
@@ -175,7 +182,12 @@ export const letterPreviewView = z.object({
   previews: z.array(
     z.object({
       target: targetSummary,
+      /** the language the letter is written in, greeting to sign-off */
       locale: z.string(),
+      /** the language the target reads; differs from locale when the letter falls back to another language */
+      wantedLocale: z.string(),
+      /** no language has a request to officials: the letter carries a neutral sentence built from the title */
+      requestMissing: z.boolean(),
       subject: z.string(),
       text: z.string(),
     }),

@@ -7,6 +7,7 @@ import { sql, type Updateable } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
 import { ActionKind, ActionStatus, inTransaction, qb, SignatureStatus, TargetMode, type DB, type Queryable } from '../db/db.ts';
 import { composeLetter, letterSalutation } from '../letter/letter.service.ts';
+import { pickOfficialText } from '../letter/official-text.ts';
 import { countriesForOfficial } from '../letter/member-letter.ts';
 import { letterLocale } from '../letter/letter-preview.service.ts';
 import { recordAudit } from '../staff/audit.ts';
@@ -160,6 +161,7 @@ export async function getActionForStaff(db: Queryable, id: string): Promise<Acti
                 body: eb.ref('t.body'),
                 letterSubject: eb.ref('t.letter_subject'),
                 letterBody: eb.ref('t.letter_body'),
+                officialRequest: eb.ref('t.official_request'),
                 shareText: eb.ref('t.share_text'),
               }),
             )
@@ -313,6 +315,7 @@ export function saveText(deps: ActionAdminDeps, staffId: string, id: string, loc
         body: input.body,
         letter_subject: input.letterSubject,
         letter_body: input.letterBody,
+        official_request: input.officialRequest,
         share_text: input.shareText,
       })
       .onConflict((oc) =>
@@ -322,6 +325,7 @@ export function saveText(deps: ActionAdminDeps, staffId: string, id: string, loc
           body: eb.ref('excluded.body'),
           letter_subject: eb.ref('excluded.letter_subject'),
           letter_body: eb.ref('excluded.letter_body'),
+          official_request: eb.ref('excluded.official_request'),
           share_text: eb.ref('excluded.share_text'),
         })),
       )
@@ -457,9 +461,6 @@ export async function setSigningPausedAll(deps: ActionAdminDeps, staffId: string
   });
 }
 
-/** A stand-in for the signed packet link, which is made for each delivery. */
-export const PREVIEW_PACKET_URL = '(the signed link to this delivery’s packet, made when it is sent)';
-
 /**
  * What each target would receive if everything confirmed so far were delivered now, with the
  * current texts, rendered by the delivery's own composeLetter(). Names and members' own
@@ -484,8 +485,11 @@ export async function letterPreviewForStaff(db: Queryable, id: string, organisat
   const salutations = new Map(targets.map((t) => [t.id, letterSalutation(t)]));
   const total = a.confirmed;
   const previews = a.targets.map((target) => {
-    const locale = letterLocale(a, target.language);
-    const text = a.texts.find((t) => t.locale === locale) ?? a.texts[0] ?? { title: a.slug, summary: '', body: '', letterSubject: '', letterBody: '' };
+    // the language the delivery would write this target's letter in (batch.service.ts), and
+    // the texts it would carry (pickOfficialText): the request to officials, nothing else
+    const wantedLocale = letterLocale(a, target.language);
+    const picked = pickOfficialText(a.texts, wantedLocale, a.defaultLocale);
+    const text = picked ?? { locale: wantedLocale, title: a.slug, letterSubject: '', officialRequest: '' };
     // a BY_SIGNER_COUNTRY letter speaks only for the signers from the target's own country
     const perCountry = a.targetMode === TargetMode.BY_SIGNER_COUNTRY;
     const rows = perCountry ? countries.filter((c) => c.country === target.country) : countries;
@@ -498,8 +502,7 @@ export async function letterPreviewForStaff(db: Queryable, id: string, organisat
       countryMin,
     );
     const mail = composeLetter({
-      locale,
-      text,
+      text: { locale: text.locale, title: text.title, letterSubject: text.letterSubject, officialRequest: text.officialRequest },
       salutation: salutations.get(target.id) ?? target.name,
       newCount,
       totalCount: total,
@@ -508,9 +511,17 @@ export async function letterPreviewForStaff(db: Queryable, id: string, organisat
       names: [],
       memberLetters: [],
       organisation,
-      packetUrl: PREVIEW_PACKET_URL,
+      packetUrl: '',
+      preview: true,
     });
-    return { target, locale: mail.locale, subject: mail.subject, text: mail.text };
+    return {
+      target,
+      locale: mail.locale,
+      wantedLocale: target.language,
+      requestMissing: text.officialRequest.trim() === '',
+      subject: mail.subject,
+      text: mail.text,
+    };
   });
   return { sample: { newCount: total, totalCount: total }, previews };
 }

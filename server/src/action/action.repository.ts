@@ -11,6 +11,8 @@ export interface ActionTextRow {
   body: string;
   letterSubject: string;
   letterBody: string;
+  /** what officials receive (the letter's request): never shown on public pages */
+  officialRequest: string;
   shareText: string;
 }
 
@@ -104,6 +106,7 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
                 body: eb.ref('t.body'),
                 letterSubject: eb.ref('t.letter_subject'),
                 letterBody: eb.ref('t.letter_body'),
+                officialRequest: eb.ref('t.official_request'),
                 shareText: eb.ref('t.share_text'),
               }),
             )

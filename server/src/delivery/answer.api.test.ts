@@ -126,6 +126,20 @@ describe('attachments on the packet page', () => {
     expect(file.headers['content-type']).toBe('application/pdf');
     expect(file.headers['content-disposition']).toMatch(/^attachment; filename="D_cision_officielle.pdf"; filename\*=UTF-8''D%C3%A9cision/);
     expect(file.headers['x-content-type-options']).toBe('nosniff');
+    // the official's own packet lists the answer with its files, and gives them back, published or not
+    const packet = (await h.app.inject({ url: `/api/packets/${token}` })).json();
+    expect(packet.responses[0].attachments.map((x: { filename: string; size: number }) => [x.filename, x.size])).toEqual([
+      ['Décision officielle.pdf', PDF.length],
+      ['note.txt', 4],
+    ]);
+    const own = await h.app.inject({ url: `/api/packets/${token}/attachments/${packet.responses[0].attachments[0].id}` });
+    expect(own.statusCode).toBe(200);
+    expect(own.rawPayload.equals(PDF)).toBe(true);
+    expect(own.headers['content-disposition']).toMatch(/^attachment;/);
+    // another letter's token does not open it
+    const other = await deliveredAction();
+    expect((await h.app.inject({ url: `/api/packets/${other.token}/attachments/${packet.responses[0].attachments[0].id}` })).statusCode).toBe(404);
+    expect((await h.app.inject({ url: `/api/packets/${token}/attachments/not-an-id` })).statusCode).toBe(404);
     // the public download exists only once published
     const publicUrl = `/api/answers/${id}/attachments/${a.attachments[0].id}`;
     expect((await h.app.inject({ method: 'GET', url: publicUrl })).statusCode).toBe(404);

@@ -123,7 +123,9 @@ describe('batching and delivery', () => {
     expect(toMx.envelope.from).toMatch(new RegExp(`^bounces\\+${byTarget.get(fx.targets[0]!.id)!.id}\\.[0-9a-f]{16}@chorus\\.example\\.org$`));
     expect(toMx.subject).toBe('Subject es');
     expect(toMx.text).toContain('Estimado Ministro');
-    expect(toMx.text).toContain('Letter body es');
+    // the request to officials, and nothing of the page: its summary, body or the member-facing letter text
+    expect(toMx.text).toContain('Request to officials es');
+    for (const pageCopy of ['Summary es', 'Body es', 'Letter body es']) expect(toMx.text).not.toContain(pageCopy);
     expect(toMx.text).toMatch(/2 personas han confirmado/);
   });
 

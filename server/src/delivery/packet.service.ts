@@ -11,10 +11,13 @@
 import { existsSync } from 'node:fs';
 import { stringify } from 'csv-stringify';
 import { sql, type NotNull } from 'kysely';
+import { jsonBuildObject } from 'kysely/helpers/postgres';
 import type pg from 'pg';
 import { z } from 'zod';
 import { AnswerStatus, SignatureStatus, TargetMode, inTransaction, qb, type LetterStatus, type Queryable } from '../db/db.ts';
 import { countriesForOfficial, mayName, renderMemberLetter, type OfficialCountries, type SignerForLetter, type SignerGroup } from '../letter/member-letter.ts';
+import { requestText } from '../letter/official-text.ts';
+import { isLocale } from '../shared/locales.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
 import { documentText } from '../shared/text.ts';
 import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
@@ -39,6 +42,8 @@ export interface PacketDeps {
   clock: () => Date;
   /** PUBLIC_COUNTRY_MIN: the smallest group of unnamed signers whose country an official sees (countryForOfficial) */
   countryMin: number;
+  /** ORG_NAME: who sends the letters, named on every page of the PDF */
+  organisation?: string;
 }
 
 export function packetToken(secret: string, letterId: string, now: Date): string {
@@ -67,6 +72,13 @@ export interface PacketSigner {
 
 export interface Packet {
   letter: { id: string; sentAt: string | null; status: LetterStatus; locale: string; signatureCount: number; totalCount: number; subject: string };
+  /**
+   * What the letter asks of this official, as the letter carries it (letter/official-text.ts),
+   * in the language the letter was written in: the action's request to officials, or, where
+   * the action has none (`fromTitle`), a neutral sentence built from its title.
+   */
+  request: { locale: string; text: string; fromTitle: boolean };
+  organisation: string;
   action: { slug: string; title: string };
   target: { name: string; title: string; organisation: string };
   /** counts by country as this official may see them (countryForOfficial) */
@@ -75,9 +87,17 @@ export interface Packet {
   countryNotShown: number;
   signers: PacketSigner[];
   signersTruncated: boolean;
-  memberLetters: { subject: string; text: string }[];
+  memberLetters: { subject: string; text: string; locale: string }[];
   /** the answers already given to this letter (the field keeps the name integrators know) */
-  responses: { body: string; receivedAt: string; status: AnswerStatus }[];
+  responses: { id: string; body: string; receivedAt: string; status: AnswerStatus; attachments: PacketAttachment[] }[];
+}
+
+/** A file the official attached to an answer: they may download it again from the packet. */
+export interface PacketAttachment {
+  id: string;
+  filename: string;
+  contentType: string;
+  size: number;
 }
 
 /** The letter a packet link names, or the same 404/410 as the other emailed links. */
@@ -97,10 +117,15 @@ async function letterForToken(deps: PacketDeps, token: string) {
       (eb) =>
         eb
           .selectFrom('action_texts as x')
-          .select(['x.title', 'x.letter_subject'])
+          .select(['x.locale as text_locale', 'x.title', 'x.letter_subject', 'x.official_request'])
           .whereRef('x.action_id', '=', 'a.id')
+          // the texts the letter was written in: the same order as the delivery (letter/official-text.ts)
+          .orderBy((e) => e.and([e('x.locale', '=', e.ref('l.locale')), e('x.official_request', '<>', '')]), 'desc')
+          .orderBy((e) => e.and([e('x.locale', '=', e.ref('a.default_locale')), e('x.official_request', '<>', '')]), 'desc')
+          .orderBy((e) => e('x.official_request', '<>', ''), 'desc')
           .orderBy((e) => e('x.locale', '=', e.ref('l.locale')), 'desc')
           .orderBy((e) => e('x.locale', '=', e.ref('a.default_locale')), 'desc')
+          .orderBy('x.locale')
           .limit(1)
           .as('t'),
       (join) => join.onTrue(),
@@ -118,6 +143,8 @@ async function letterForToken(deps: PacketDeps, token: string) {
       'a.target_mode',
       'a.slug',
       't.title',
+      't.text_locale',
+      't.official_request',
       eb.fn.coalesce(eb.fn<string | null>('nullif', ['t.letter_subject', sql.lit('')]), 't.title').as('subject'),
       'g.name as target_name',
       'g.title as target_title',
@@ -152,6 +179,7 @@ function signerPage(pool: pg.Pool, l: LetterRow, after: string, limit: number) {
       's.confirmed_at',
       's.letter_subject',
       's.letter_body',
+      's.locale',
     ])
     .where('s.batch_id', '=', l.batch_id)
     .where('s.status', '=', SignatureStatus.CONFIRMED)
@@ -211,21 +239,25 @@ function bySafeOrder(a: PacketSigner, b: PacketSigner): number {
   );
 }
 
+/** A member's own letter as this official received it: wholly in the member's language (letter.service.ts). */
+function memberLetterOf(l: LetterRow, r: SignerRow): { subject: string; text: string; locale: string } {
+  const locale = isLocale(r.locale) ? r.locale : l.text_locale;
+  const m = renderMemberLetter(
+    locale,
+    { country: l.target_country, salutation: l.salutation },
+    { subject: r.letter_subject || l.subject, body: r.letter_body ?? '' },
+    toSigner(r),
+  );
+  return { subject: m.subject, text: m.text, locale };
+}
+
 async function collectSigners(deps: PacketDeps, l: LetterRow, view: OfficialCountries, limit: number) {
   const signers: PacketSigner[] = [];
-  const memberLetters: { subject: string; text: string }[] = [];
+  const memberLetters: { subject: string; text: string; locale: string }[] = [];
   for await (const page of signerPages(deps.pool, l, limit + 1)) {
     for (const r of page) {
       signers.push(packetSigner(l, view, r));
-      if (r.letter_body && memberLetters.length < MAX_MEMBER_LETTERS) {
-        const m = renderMemberLetter(
-          l.locale,
-          { country: l.target_country, salutation: l.salutation },
-          { subject: r.letter_subject || l.subject, body: r.letter_body },
-          toSigner(r),
-        );
-        memberLetters.push({ subject: m.subject, text: m.text });
-      }
+      if (r.letter_body && memberLetters.length < MAX_MEMBER_LETTERS) memberLetters.push(memberLetterOf(l, r));
     }
   }
   const truncated = signers.length > limit;
@@ -258,10 +290,7 @@ export async function viewPacket(deps: PacketDeps, token: string): Promise<Packe
   const l = await letterForToken(deps, token);
   await markOpened(deps, l.id);
   const view = await officialView(deps, l);
-  const [collected, answers] = await Promise.all([
-    collectSigners(deps, l, view, MAX_SIGNERS_IN_JSON),
-    qb(deps.pool).selectFrom('answers').select(['body', 'received_at', 'status']).where('letter_id', '=', l.id).orderBy('received_at').execute(),
-  ]);
+  const [collected, answers] = await Promise.all([collectSigners(deps, l, view, MAX_SIGNERS_IN_JSON), answersOf(deps.pool, l.id)]);
   return {
     letter: {
       id: l.id,
@@ -272,6 +301,8 @@ export async function viewPacket(deps: PacketDeps, token: string): Promise<Packe
       totalCount: l.total_count,
       subject: l.subject,
     },
+    request: { locale: l.text_locale, text: requestText({ locale: l.text_locale, title: l.title, officialRequest: l.official_request }), fromTitle: l.official_request.trim() === '' },
+    organisation: deps.organisation ?? '',
     action: { slug: l.slug, title: l.title },
     target: { name: l.target_name, title: l.target_title, organisation: l.target_organisation },
     countries: view.countries,
@@ -279,8 +310,50 @@ export async function viewPacket(deps: PacketDeps, token: string): Promise<Packe
     signers: collected.signers,
     signersTruncated: collected.truncated,
     memberLetters: collected.memberLetters,
-    responses: answers.map((r) => ({ body: r.body, receivedAt: r.received_at.toISOString(), status: r.status })),
+    responses: answers,
   };
+}
+
+/** The answers given to a letter, oldest first, each with its attachments (their names and sizes, not their bytes). */
+async function answersOf(pool: pg.Pool, letterId: string): Promise<Packet['responses']> {
+  const rows = await qb(pool)
+    .selectFrom('answers as r')
+    .select((eb) => [
+      'r.id',
+      'r.body',
+      'r.received_at',
+      'r.status',
+      eb
+        .selectFrom('answer_attachments as x')
+        .select((e) =>
+          e.fn
+            .jsonAgg(jsonBuildObject({ id: e.ref('x.id'), filename: e.ref('x.filename'), contentType: e.ref('x.content_type'), size: e.ref('x.size') }))
+            .orderBy('x.created_at')
+            .orderBy('x.filename')
+            .as('list'),
+        )
+        .whereRef('x.answer_id', '=', 'r.id')
+        .as('attachments'),
+    ])
+    .where('r.letter_id', '=', letterId)
+    .orderBy('r.received_at')
+    .execute();
+  return rows.map((r) => ({ id: r.id, body: r.body, receivedAt: r.received_at.toISOString(), status: r.status, attachments: r.attachments ?? [] }));
+}
+
+/** A file attached to one of this letter's answers, for the official who sent it (published or not). */
+export async function packetAttachment(deps: PacketDeps, token: string, attachmentId: string) {
+  const l = await letterForToken(deps, token);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(attachmentId)) throw notFound('attachment_not_found', 'No such attachment');
+  const row = await qb(deps.pool)
+    .selectFrom('answer_attachments as x')
+    .innerJoin('answers as r', 'r.id', 'x.answer_id')
+    .select(['x.filename', 'x.content_type as contentType', 'x.data'])
+    .where('x.id', '=', attachmentId)
+    .where('r.letter_id', '=', l.id)
+    .executeTakeFirst();
+  if (!row) throw notFound('attachment_not_found', 'No such attachment');
+  return row;
 }
 
 /** A spreadsheet must never read a cell as a formula. */
@@ -314,89 +387,128 @@ export async function packetCsv(deps: PacketDeps, token: string): Promise<{ file
 const PDF_TEXT: Record<string, Record<string, string>> = {
   en: {
     to: 'To',
+    from: 'From',
     date: 'Date',
     action: 'Action',
+    request: 'Our request',
     count: 'Signatures in this delivery',
     total: 'Signatures in all so far',
     countries: 'Countries of the signers',
+    letters: 'Letters written by signers',
     named: 'Signers who asked to be named',
     unnamed: 'Further signers counted without their names, for their safety',
     notShown: 'country not shown',
     more: 'and {n} more named signers: see the CSV',
+    moreLetters: 'and {n} more letters: see the packet page',
+    page: 'Page {page} of {pages}',
   },
   es: {
     to: 'Para',
+    from: 'De',
     date: 'Fecha',
     action: 'Acción',
+    request: 'Nuestra petición',
     count: 'Firmas en esta entrega',
     total: 'Firmas en total hasta ahora',
     countries: 'Países de quienes firman',
+    letters: 'Cartas escritas por personas firmantes',
     named: 'Firmantes que pidieron ser nombrados',
     unnamed: 'Otras personas firmantes contadas sin su nombre, por su seguridad',
     notShown: 'país no indicado',
     more: 'y {n} firmantes nombrados más: véase el CSV',
+    moreLetters: 'y {n} cartas más: véase la página de la entrega',
+    page: 'Página {page} de {pages}',
   },
   fr: {
     to: 'À',
+    from: 'De',
     date: 'Date',
     action: 'Action',
+    request: 'Notre demande',
     count: 'Signatures dans cet envoi',
     total: 'Signatures au total à ce jour',
     countries: 'Pays des signataires',
+    letters: 'Lettres écrites par des signataires',
     named: 'Signataires ayant demandé à être nommés',
     unnamed: 'Autres signataires comptés sans leur nom, pour leur sécurité',
     notShown: 'pays non indiqué',
     more: 'et {n} autres signataires nommés : voir le CSV',
+    moreLetters: 'et {n} autres lettres : voir la page de l’envoi',
+    page: 'Page {page} sur {pages}',
   },
   ru: {
     to: 'Кому',
+    from: 'От кого',
     date: 'Дата',
     action: 'Акция',
+    request: 'Наша просьба',
     count: 'Подписей в этой доставке',
     total: 'Всего подписей на данный момент',
     countries: 'Страны подписавших',
+    letters: 'Письма, написанные подписавшими',
     named: 'Подписавшие, которые попросили назвать их имена',
     unnamed: 'Ещё подписавшие, учтённые без имён, ради их безопасности',
     notShown: 'страна не указана',
     more: 'и ещё {n} названных подписавших: см. CSV',
+    moreLetters: 'и ещё писем: {n}, см. страницу доставки',
+    page: 'Страница {page} из {pages}',
   },
 };
 
-/** The PDF of the packet, in the letter's language. */
+/** Member letters the PDF carries in full (the packet page carries up to MAX_MEMBER_LETTERS). */
+const MAX_LETTERS_IN_PDF = MAX_MEMBER_LETTERS;
+
+/**
+ * The PDF of the packet, in the letter's language: what an official who prints it needs in
+ * hand. The request the letter made, the counts, the countries (countryForOfficial), the
+ * members' own letters, the signers who asked to be named (mayName), and on every page the
+ * date, the action, the organisation and "Page n of m".
+ */
 export async function packetPdf(deps: PacketDeps, token: string): Promise<{ filename: string; pdf: Buffer }> {
   const l = await letterForToken(deps, token);
   await markOpened(deps, l.id);
   const view = await officialView(deps, l);
   const named = { names: [] as string[], more: 0 };
+  const letters: { subject: string; text: string }[] = [];
+  let moreLetters = 0;
   for await (const page of signerPages(deps.pool, l)) {
     for (const r of page) {
       const s = packetSigner(l, view, r);
+      if (r.letter_body) {
+        if (letters.length < MAX_LETTERS_IN_PDF) letters.push(memberLetterOf(l, r));
+        else moreLetters++;
+      }
       if (s.name === null) continue;
       if (named.names.length < MAX_NAMES_IN_PDF) named.names.push(s.country ? `${s.name} (${s.country})` : s.name);
       else named.more++;
     }
   }
-  const words = PDF_TEXT[l.locale] ?? PDF_TEXT.en!;
-  const regions = new Intl.DisplayNames([l.locale], { type: 'region' });
+  const locale = l.locale;
+  const words = PDF_TEXT[locale] ?? PDF_TEXT.en!;
+  const numbers = new Intl.NumberFormat(locale);
+  const regions = new Intl.DisplayNames([locale], { type: 'region' });
   const countryLine = [
-    ...view.countries.map((c) => `${regions.of(c.country) ?? c.country}: ${c.count}`),
-    ...(view.notShown > 0 ? [`${words.notShown!}: ${view.notShown}`] : []),
+    ...view.countries.map((c) => `${regions.of(c.country) ?? c.country}: ${numbers.format(c.count)}`),
+    ...(view.notShown > 0 ? [`${words.notShown!}: ${numbers.format(view.notShown)}`] : []),
   ].join(', ');
-  const date = new Intl.DateTimeFormat(l.locale, { dateStyle: 'long', timeZone: 'UTC' }).format(l.sent_at ?? deps.clock());
+  const date = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(l.sent_at ?? deps.clock());
   const namedCount = named.names.length + named.more;
   const unnamedCount = Math.max(0, l.signature_count - namedCount);
   const target = [l.target_name, l.target_title, l.target_organisation].filter(Boolean).join(', ');
+  const organisation = deps.organisation ?? '';
+  const request = requestText({ locale: l.text_locale, title: l.title, officialRequest: l.official_request });
 
   // Helvetica covers Latin-1 only: Cyrillic (ru letters, or any signer's name outside
   // Latin-1) needs an embedded TrueType font. DejaVu Sans covers Latin, Greek and Cyrillic;
   // without it such text cannot render (scripts like Arabic or CJK never do).
-  const allText = [l.subject, target, countryLine, l.title, ...named.names, ...Object.values(words)].join('\n');
-  const needsUnicode = l.locale === 'ru' || /[^\u0000-\u00ff]/.test(allText);
+  const allText = [l.subject, target, countryLine, l.title, organisation, request, ...named.names, ...letters.flatMap((m) => [m.subject, m.text]), ...Object.values(words)].join('\n');
+  const needsUnicode = locale === 'ru' || /[^\u0000-\u00ff]/.test(allText);
   const unicode = needsUnicode && existsSync(DEJAVU);
   // pdfkit (with its font engine) is loaded on the first PDF, not at start: few officials ask
   // for one, and it is several megabytes of heap in every server process that never does
   const { default: PDFDocument } = await import('pdfkit');
-  const doc = new PDFDocument({ size: 'A4', margin: 56, info: { Title: l.subject, Author: 'Chorus' }, lang: l.locale });
+  const margin = 56;
+  const doc = new PDFDocument({ size: 'A4', margins: { top: margin, left: margin, right: margin, bottom: margin + 24 }, bufferPages: true, info: { Title: l.subject, Author: organisation || 'Chorus' }, lang: locale });
   const regular = unicode ? DEJAVU : 'Helvetica';
   const bold = unicode ? (existsSync(DEJAVU_BOLD) ? DEJAVU_BOLD : DEJAVU) : 'Helvetica-Bold';
   const chunks: Buffer[] = [];
@@ -406,26 +518,69 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
     doc.on('error', reject);
   });
 
-  doc.font(bold).fontSize(16).text(l.subject);
-  doc.moveDown(0.5);
+  const heading = (text: string) => {
+    doc.moveDown(0.5);
+    doc.font(bold).fontSize(12).text(text);
+    doc.moveDown(0.25);
+  };
   const line = (label: string, value: string) => {
     doc.font(bold).fontSize(10).text(`${label}: `, { continued: true }).font(regular).text(value);
   };
+  const paragraphs = (text: string) => {
+    doc.font(regular).fontSize(10);
+    for (const p of text.split(/\n\s*\n/).map((x) => x.trim()).filter(Boolean)) {
+      doc.text(p);
+      doc.moveDown(0.5);
+    }
+  };
+
+  doc.font(bold).fontSize(16).text(l.subject);
+  doc.moveDown(0.5);
   line(words.to!, target);
+  if (organisation) line(words.from!, organisation);
   line(words.date!, date);
   line(words.action!, l.title);
-  line(words.count!, new Intl.NumberFormat(l.locale).format(l.signature_count));
-  line(words.total!, new Intl.NumberFormat(l.locale).format(l.total_count));
+
+  heading(words.request!);
+  paragraphs(request);
+
+  line(words.count!, numbers.format(l.signature_count));
+  line(words.total!, numbers.format(l.total_count));
   if (countryLine) line(words.countries!, countryLine);
-  doc.moveDown();
+
+  if (letters.length) {
+    heading(words.letters!);
+    for (const m of letters) {
+      doc.font(bold).fontSize(10).text(m.subject);
+      doc.moveDown(0.25);
+      paragraphs(m.text);
+      doc.moveDown(0.25);
+    }
+    if (moreLetters) doc.font(regular).fontSize(10).text(words.moreLetters!.replace('{n}', numbers.format(moreLetters)));
+  }
   if (named.names.length) {
-    doc.font(bold).fontSize(12).text(words.named!);
+    heading(words.named!);
     doc.font(regular).fontSize(10);
     for (const n of named.names) doc.text(`• ${n}`);
-    if (named.more) doc.text(words.more!.replace('{n}', String(named.more)));
-    doc.moveDown();
+    if (named.more) doc.text(words.more!.replace('{n}', numbers.format(named.more)));
   }
-  if (unnamedCount) doc.font(bold).fontSize(10).text(`${words.unnamed!}: `, { continued: true }).font(regular).text(String(unnamedCount));
+  if (unnamedCount) {
+    doc.moveDown(0.5);
+    doc.font(bold).fontSize(10).text(`${words.unnamed!}: `, { continued: true }).font(regular).text(numbers.format(unnamedCount));
+  }
+
+  // on every page: the date, the action, the organisation and "Page n of m"
+  const range = doc.bufferedPageRange();
+  for (let i = range.start; i < range.start + range.count; i++) {
+    doc.switchToPage(i);
+    const footer = [date, l.title, organisation, words.page!.replace('{page}', numbers.format(i + 1)).replace('{pages}', numbers.format(range.count))]
+      .filter(Boolean)
+      .join(' · ');
+    const bottom = doc.page.margins.bottom;
+    doc.page.margins.bottom = 0;
+    doc.font(regular).fontSize(8).text(footer, margin, doc.page.height - margin, { width: doc.page.width - 2 * margin, align: 'center', lineBreak: false, ellipsis: true });
+    doc.page.margins.bottom = bottom;
+  }
   doc.end();
   await done;
   return { filename: `chorus-delivery-${l.id.slice(0, 8)}.pdf`, pdf: Buffer.concat(chunks) };

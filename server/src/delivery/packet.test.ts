@@ -1,5 +1,6 @@
 // The delivery packet behind the link in every letter, against the real test database and a
 // real SMTP server: who is named to whom, opened_at, CSV and PDF, tokens, answers, ledger.
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Mailbox } from '../mailbox/mailbox.service.ts';
@@ -81,6 +82,12 @@ async function deliveredFixture() {
   const uzMail = mailbox.messages().find((m) => m.envelope.to[0] === fx.targets[0]!.email)!;
   const mxMail = mailbox.messages().find((m) => m.envelope.to[0] === fx.targets[1]!.email)!;
   return { fx, emails, uzLetter, mxLetter, uzMail, mxMail };
+}
+
+/** The text of each page of a PDF, as poppler's pdftotext reads it (pages end with a form feed). */
+function pdfText(pdf: Buffer): string[] {
+  const text = execFileSync('pdftotext', ['-layout', '-enc', 'UTF-8', '-', '-'], { input: pdf, encoding: 'utf8' });
+  return text.split('\f').filter((p) => p.trim() !== '');
 }
 
 let f: Awaited<ReturnType<typeof deliveredFixture>>;
@@ -188,6 +195,51 @@ describe('delivery packet', () => {
     } finally {
       await h.db.pool.query(`UPDATE letters SET locale = 'es' WHERE id = $1`, [f.mxLetter]);
     }
+  });
+
+  it('prints the request, counts, countries, member letters and consenting names, with date, action, organisation and page numbers on every page', async () => {
+    const fx = await createAction(h.db, { kind: 'LETTER', locales: ['en', 'ru'], targets: [{ country: 'UZ', language: 'ru' }] });
+    await h.db.pool.query(`UPDATE actions SET allow_personalisation = true WHERE id = $1`, [fx.action.id]);
+    await h.cache.refresh();
+    await signAndConfirm(
+      fx.action.slug,
+      signBody({ email: uniqueEmail('pdf-writer'), firstName: 'Writer', lastName: 'Abroad', country: 'FR', consentNamed: true, letterSubject: 'From Lyon', letterBody: 'Please let the Rapporteur in.' }),
+    );
+    // enough named signers for several pages
+    for (let i = 0; i < 70; i++) {
+      await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail(`pdf${i}`), firstName: `Signer${i}`, lastName: 'Named', country: 'DE', consentNamed: true }));
+    }
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('pdf-home'), firstName: 'Hidden', lastName: 'AtHome', country: 'UZ', consentNamed: true }));
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
+    const letterId = built!.letterIds[0]!;
+    expect(await deliverLetter(letterDeps(), letterId)).toBe('sent');
+    const res = await h.app.inject({ url: `/api/packets/${packetToken(h.secret, letterId, new Date())}/packet.pdf` });
+    expect(res.statusCode).toBe(200);
+    const pages = pdfText(res.rawPayload);
+    expect(pages.length).toBeGreaterThan(1);
+    const all = pages.join('\n');
+    // in the letter's language (Russian), Cyrillic included
+    expect(all).toContain('Наша просьба');
+    expect(all).toContain('Request to officials ru');
+    expect(all).toMatch(/Подписей в этой доставке: 72/);
+    expect(all).toContain('Германия: 70');
+    // a member's own letter, in the language it was written in
+    expect(all).toContain('From Lyon');
+    expect(all).toContain('Please let the Rapporteur in.');
+    expect(all).toContain('Writer Abroad');
+    expect(all).toContain('Signer69 Named');
+    // never named to their own country's official, and nothing of the page's copy
+    expect(all).not.toContain('Hidden');
+    for (const pageCopy of ['Summary ru', 'Body ru', 'Letter body ru', 'Summary en', 'Body en']) expect(all).not.toContain(pageCopy);
+    // on every page: date, action, organisation and "Page n of m"
+    const title = `Title ru ${fx.action.slug}`;
+    pages.forEach((page, i) => {
+      const flat = page.replace(/\s+/g, ' ');
+      expect(flat, `page ${i + 1}`).toContain(`Страница ${i + 1} из ${pages.length}`);
+      expect(flat, `page ${i + 1}`).toContain(title);
+      expect(flat, `page ${i + 1}`).toContain(h.config.ORG_NAME);
+      expect(flat, `page ${i + 1}`).toMatch(/\d{4} г\./);
+    });
   });
 
   it('answers 410 for an expired link and 404 for a forged or foreign one, on every packet path', async () => {

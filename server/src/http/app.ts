@@ -175,7 +175,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         redis: deps.redis,
       });
       await api.register(packetRoutes, {
-        packets: { pool: deps.pool, secret: deps.signatures.secret, clock: deps.signatures.clock, countryMin: deps.config.PUBLIC_COUNTRY_MIN },
+        packets: {
+          pool: deps.pool,
+          secret: deps.signatures.secret,
+          clock: deps.signatures.clock,
+          countryMin: deps.config.PUBLIC_COUNTRY_MIN,
+          organisation: deps.config.ORG_NAME,
+        },
       });
       await api.register(staffRoutes, {
         staff: {

@@ -100,7 +100,9 @@ describe('POST /api/actions/:slug/letter-preview', () => {
     // the action's letter goes in the official's language, sign-off included
     expect(previews[0]).toMatchObject({ locale: 'es', own: false, named: false, withheld: 'not_chosen' });
     expect(previews[0].subject).toBe('Subject es');
-    expect(previews[0].text).toContain('Letter body es');
+    // what officials receive: the action's request to them, never the page's texts
+    expect(previews[0].text).toContain('Request to officials es');
+    expect(previews[0].text).not.toMatch(/Summary es|Body es/);
     expect(previews[0].text).not.toContain('Ana');
     // writing to one's own government without the explicit choice: neither name nor country
     expect(previews[0].text.trim().endsWith('Una persona firmante')).toBe(true);

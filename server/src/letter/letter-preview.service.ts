@@ -9,6 +9,8 @@ import { invalid, notFound } from '../shared/errors.ts';
 import { letterPreviewFormSchema } from '../shared/sign-form.ts';
 import { localTargetName } from '../target/target-names.ts';
 import { mayName, renderMemberLetter, type SignerForLetter } from './member-letter.ts';
+import { pickOfficialText, requestText } from './official-text.ts';
+import { salutationOf } from '../shared/salutation.ts';
 
 /** The letter and whatever of the signer's details are known yet (the sign form's rules: shared/sign-form.ts). */
 export const previewInputSchema = letterPreviewFormSchema;
@@ -93,11 +95,17 @@ export async function previewLetters(cache: ActionCache, slug: string, input: Pr
   return {
     previews: targets.map((t) => {
       const isOwn = own.subject !== null || own.body !== null;
-      const locale = memberLetterLocale(action, t.language, isOwn, input.locale);
-      const text = textFor(action, locale);
+      // the action's request goes in the official's language where the action has one; a
+      // member's own letter stays in the language the member started from (memberLetterLocale)
+      const wanted = isOwn ? memberLetterLocale(action, t.language, true, input.locale) : letterLocale(action, t.language);
+      const official = pickOfficialText(action.texts, wanted, action.defaultLocale);
+      const locale = isOwn ? wanted : (official?.locale ?? wanted);
+      const text = isOwn ? textFor(action, locale) : official;
       const letter = {
         subject: own.subject ?? (text?.letterSubject || text?.title || action.slug),
-        body: own.body ?? (text?.letterBody || [text?.summary, text?.body].filter(Boolean).join('\n\n')),
+        // what officials receive: the member's own letter, else the action's request to officials
+        // (or the neutral sentence built from its title), never the page's texts
+        body: own.body ?? requestText(official ?? { locale, title: action.slug, officialRequest: '' }),
       };
       const signer: SignerForLetter = {
         firstName: input.firstName ?? null,
@@ -106,7 +114,7 @@ export async function previewLetters(cache: ActionCache, slug: string, input: Pr
         namedDisclosure: input.consentNamed ?? false,
         namedToOwnCountry: input.consentNamedToOwnCountry ?? false,
       };
-      const rendered = renderMemberLetter(locale, { country: t.country, salutation: t.salutation || t.title || t.name }, letter, signer);
+      const rendered = renderMemberLetter(locale, { country: t.country, salutation: salutationOf(t) }, letter, signer);
       const local = localTargetName(t, input.locale ?? action.defaultLocale);
       const withheld = withheldReason(t.country, signer);
       return {

@@ -17,6 +17,9 @@ import { mailDomain } from '../signature/confirmation.service.ts';
 import { countriesForOfficial, mayName, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
 import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service.ts';
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
+import { greetingLine, normaliseSalutation, salutationOf } from '../shared/salutation.ts';
+import { isLocale } from '../shared/locales.ts';
+import { requestText } from './official-text.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -73,16 +76,23 @@ const MAX_NAMES = 500;
 /** A digest carries a selection of personalised letters, not all of them. */
 const MAX_MEMBER_LETTERS = 20;
 
-/** How a letter greets its target: the target's own salutation, else its title, else its name. */
-export function letterSalutation(t: { salutation: string; title: string; name: string }): string {
-  return t.salutation || t.title || t.name;
+/** How a letter greets its target: the target's own salutation, else its title, else its name (shared/salutation.ts). */
+export const letterSalutation = salutationOf;
+
+/** The texts of an action that a letter to an official may carry: never the page's summary, body, share text or calls to sign. */
+export interface OfficialText {
+  /** the language of these texts, which the whole letter is written in */
+  locale: string;
+  title: string;
+  letterSubject: string;
+  /** what officials receive; empty: a neutral sentence built from the title (the console warns) */
+  officialRequest: string;
 }
 
 /** Everything the `letter` template is filled with; the delivery and the staff preview both build one. */
 export interface LetterContent {
-  locale: string;
-  /** the action's texts in `locale` (or its fallback) */
-  text: { title: string; summary: string; body: string; letterSubject: string; letterBody: string };
+  /** the action's texts for officials, in the language the letter is written in */
+  text: OfficialText;
   salutation: string;
   newCount: number;
   totalCount: number;
@@ -93,17 +103,21 @@ export interface LetterContent {
   names: string[];
   memberLetters: ReturnType<typeof renderMemberLetter>[];
   organisation: string;
+  /** the signed link to the packet; empty in a staff preview, which says where it will be */
   packetUrl: string;
+  preview?: boolean;
 }
 
-/** The one rendering of a letter to an official, used by delivery and by the console's preview. */
+/** The one rendering of a letter to an official, used by delivery and by the console's previews. */
 export function composeLetter(c: LetterContent): RenderedMail {
-  const countryNames = regionNames(c.locale);
-  return render('letter', c.locale, {
-    // the text addressed to officials; a petition without one sends its public summary and body
+  const locale = c.text.locale;
+  const countryNames = regionNames(locale);
+  return render('letter', locale, {
     subject: c.text.letterSubject || c.text.title,
-    salutation: c.salutation,
-    body: c.text.letterBody || [c.text.summary, c.text.body].filter(Boolean).join('\n\n'),
+    salutation: normaliseSalutation(c.salutation),
+    greeting: greetingLine(c.salutation, locale),
+    // the request to officials and nothing else of the action's texts
+    request: requestText(c.text),
     newCount: c.newCount,
     totalCount: c.totalCount,
     countries: c.countries.map((code) => countryNames.of(code) ?? code).join(', '),
@@ -113,6 +127,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
     unnamedCount: Math.max(0, c.newCount - c.names.length),
     organisation: c.organisation,
     packetUrl: c.packetUrl,
+    preview: c.preview ?? false,
   });
 }
 
@@ -125,7 +140,7 @@ function selectLetterSigners(db: Queryable, batchId: string, targetCountry: stri
   return qb(db)
     .selectFrom('signatures as s')
     .innerJoin('supporters as p', 'p.id', 's.supporter_id')
-    .select(['p.first_name', 'p.last_name', 's.country', 's.named_disclosure', 's.named_to_own_country', 's.letter_subject', 's.letter_body'])
+    .select(['p.first_name', 'p.last_name', 's.country', 's.named_disclosure', 's.named_to_own_country', 's.letter_subject', 's.letter_body', 's.locale'])
     .where('s.batch_id', '=', batchId)
     .where('s.status', '=', SignatureStatus.CONFIRMED)
     .where('p.erased_at', 'is', null)
@@ -210,10 +225,15 @@ function selectLetterRows(k: WithLetter, withStamp: boolean) {
       (eb) =>
         eb
           .selectFrom('action_texts as x')
-          .select(['x.title', 'x.summary', 'x.body', 'x.letter_subject', 'x.letter_body'])
+          .select(['x.locale as text_locale', 'x.title', 'x.letter_subject', 'x.official_request'])
           .whereRef('x.action_id', '=', 'a.id')
+          // the whole letter in one language: see pickOfficialText
+          .orderBy((eb) => eb.and([eb('x.locale', '=', eb.ref('l.locale')), eb('x.official_request', '<>', '')]), 'desc')
+          .orderBy((eb) => eb.and([eb('x.locale', '=', eb.ref('a.default_locale')), eb('x.official_request', '<>', '')]), 'desc')
+          .orderBy((eb) => eb('x.official_request', '<>', ''), 'desc')
           .orderBy((eb) => eb('x.locale', '=', eb.ref('l.locale')), 'desc')
           .orderBy((eb) => eb('x.locale', '=', eb.ref('a.default_locale')), 'desc')
+          .orderBy('x.locale')
           .limit(1)
           .as('t'),
       (join) => join.onTrue(),
@@ -228,11 +248,10 @@ function selectLetterRows(k: WithLetter, withStamp: boolean) {
       'a.kind',
       'a.target_mode',
       'a.reply_to',
+      't.text_locale',
       't.title',
-      't.summary',
-      't.body',
       't.letter_subject',
-      't.letter_body',
+      't.official_request',
       'g.email as target_email',
       'g.name as target_name',
       'g.country as target_country',
@@ -292,20 +311,22 @@ async function renderLetterRow(
     .filter((r) => mayName(l.target_country, toSigner(r)))
     .map((r) => [r.first_name, r.last_name].filter(Boolean).join(' '));
   const salutation = letterSalutation({ salutation: l.salutation, title: l.target_title, name: l.target_name });
-  // A member's letter reads the same to every target of the batch with the same language and
-  // salutation, except that the sign-off depends on whether the target is of the signer's own
-  // country: rendered once per such variant while the batch's signers are cached.
+  // A member's own letter is wholly in the language the member wrote it in (the page they
+  // signed on): greeting, text and sign-off. It reads the same to every target of the batch
+  // with the same salutation, except that the sign-off depends on whether the target is of
+  // the signer's own country: rendered once per such variant while the batch's signers are cached.
   let rendered = renderedMemberLetters.get(signers);
   if (!rendered) renderedMemberLetters.set(signers, (rendered = new Map()));
   const memberLetters = signers
     .filter((r) => r.letter_body)
     .slice(0, MAX_MEMBER_LETTERS)
     .map((r, i) => {
+      const locale = isLocale(r.locale) ? r.locale : l.text_locale;
       const subject = r.letter_subject || l.letter_subject || l.title;
-      const key = [i, l.locale, salutation, subject, l.target_country !== null && l.target_country === r.country].join('\u0000');
+      const key = [i, locale, salutation, subject, l.target_country !== null && l.target_country === r.country].join('\u0000');
       let letter = rendered.get(key);
       if (!letter) {
-        letter = renderMemberLetter(l.locale, { country: l.target_country, salutation }, { subject, body: r.letter_body! }, toSigner(r));
+        letter = renderMemberLetter(locale, { country: l.target_country, salutation }, { subject, body: r.letter_body! }, toSigner(r));
         rendered.set(key, letter);
       }
       return letter;
@@ -313,8 +334,7 @@ async function renderLetterRow(
   // where this official may see the signers: the one rule, in member-letter.ts
   const seen = countriesForOfficial(l.target_country, groups, packet.countryMin);
   const mail = composeLetter({
-    locale: l.locale,
-    text: { title: l.title, summary: l.summary, body: l.body, letterSubject: l.letter_subject, letterBody: l.letter_body },
+    text: { locale: l.text_locale, title: l.title, letterSubject: l.letter_subject, officialRequest: l.official_request },
     salutation,
     newCount: l.signature_count,
     totalCount: l.total_count,

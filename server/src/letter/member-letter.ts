@@ -3,6 +3,7 @@
 // function feeds the preview on the action page and the letters in a delivery, so the
 // preview is exactly what is sent.
 import { render, type RenderedMail } from '../mail/render.ts';
+import { greetingLine, normaliseSalutation } from '../shared/salutation.ts';
 
 export interface SignerForLetter {
   firstName: string | null;
@@ -137,6 +138,10 @@ export function signOff(targetCountry: string | null, signer: SignerForLetter, l
   };
 }
 
+/**
+ * A member's own letter, wholly in `locale`: the language the member wrote it in (the page they
+ * signed on), so its greeting, text and sign-off never mix languages, whatever the official's.
+ */
 export function renderMemberLetter(
   locale: string,
   target: { country: string | null; salutation: string },
@@ -146,7 +151,13 @@ export function renderMemberLetter(
   return render(
     'member-letter',
     locale,
-    { salutation: target.salutation, subject: letter.subject, body: letter.body, ...signOff(target.country, signer, locale) },
+    {
+      salutation: normaliseSalutation(target.salutation),
+      greeting: greetingLine(target.salutation, locale),
+      subject: letter.subject,
+      body: letter.body,
+      ...signOff(target.country, signer, locale),
+    },
     undefined,
     { layout: false },
   );

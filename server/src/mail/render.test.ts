@@ -6,7 +6,8 @@ import { render } from './render.ts';
 const letterVars = {
   subject: 'Let the Special Rapporteur visit',
   salutation: 'Dear Minister',
-  body: 'First paragraph.\n\nSecond <b>paragraph</b>.',
+  greeting: 'Dear Minister,',
+  request: 'First paragraph.\n\nSecond <b>paragraph</b>.',
   newCount: 3,
   totalCount: 10,
   countries: 'Mexico, Canada',

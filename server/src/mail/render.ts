@@ -4,7 +4,7 @@
 import Handlebars from 'handlebars';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { pluralRules } from '../shared/intl.ts';
+import { IntlMessageFormat } from 'intl-messageformat';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
 
@@ -27,11 +27,30 @@ hb.registerHelper('paragraphs', (text: unknown) => {
   return new hb.SafeString(parts.join('\n'));
 });
 
-// {{plural n one="person" other="people"}}: the form the locale's plural rules pick for n
-hb.registerHelper('plural', function (this: unknown, n: unknown, options: { hash: Record<string, string>; data: { root: { locale?: string } } }) {
-  const locale = options.data.root.locale ?? 'en';
-  const form = pluralRules(locale).select(Number(n));
-  return options.hash[form] ?? options.hash['other'] ?? '';
+/**
+ * {{icu "{n, plural, one {# person has signed} other {# people have signed}}" n=totalCount}}:
+ * an ICU MessageFormat message (the product's one message format, with CLDR plural rules and
+ * numbers formatted as the locale writes them), formatted in the template's locale with the
+ * hash's values. The result is plain text: HTML-escaped in the html parts like any value.
+ */
+const messages = new Map<string, IntlMessageFormat>();
+export function formatIcu(locale: string, message: string, values: Record<string, unknown>): string {
+  const key = `${locale}\u0000${message}`;
+  let compiled = messages.get(key);
+  if (!compiled) {
+    compiled = new IntlMessageFormat(message, locale);
+    messages.set(key, compiled);
+  }
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined || value === null) throw new Error(`icu: the value "${name}" is missing in ${JSON.stringify(message)}`);
+  }
+  const out = compiled.format(values as Record<string, string | number>);
+  if (typeof out !== 'string') throw new Error(`icu: ${JSON.stringify(message)} did not format to text`);
+  return out;
+}
+hb.registerHelper('icu', function (this: unknown, message: unknown, options: { hash: Record<string, unknown>; data: { root: { locale?: string } } }) {
+  if (typeof message !== 'string') throw new Error('icu: the first argument must be the message');
+  return formatIcu(options.data.root.locale ?? 'en', message, options.hash);
 });
 
 type Compiled = Handlebars.TemplateDelegate<object>;

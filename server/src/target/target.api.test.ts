@@ -3,6 +3,7 @@
 import { parse } from 'csv-parse/sync';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { greetingLine } from '../shared/salutation.ts';
 import { asStaff, createAction, createHarness, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
 
 let h: Harness;
@@ -98,6 +99,22 @@ describe('create, read, edit', () => {
     expect(await search(`q=${input.name.split(' ').pop()}&status=STALE`)).toEqual([]);
     // LIKE wildcards are text, not patterns
     expect(await search('q=%25')).not.toContain(t.id);
+  });
+
+  it('saves a salutation without the punctuation the letter adds, so "Dear Secretary," never reads "Dear Secretary,,"', async () => {
+    for (const [typed, stored] of [
+      ['Dear Secretary,', 'Dear Secretary'],
+      ['  Estimado   Fiscal General: ', 'Estimado Fiscal General'],
+      ['Уважаемый господин министр!', 'Уважаемый господин министр'],
+      ['Estimado Sr.', 'Estimado Sr.'],
+    ]) {
+      const res = await post('/api/admin/targets', validTarget({ salutation: typed }));
+      expect(res.statusCode, res.body).toBe(201);
+      expect(res.json().salutation).toBe(stored);
+    }
+    expect(greetingLine('Dear Secretary,', 'en')).toBe('Dear Secretary,');
+    expect(greetingLine('Estimado Fiscal General', 'es')).toBe('Estimado Fiscal General:');
+    expect(greetingLine('Уважаемый министр', 'ru')).toBe('Уважаемый министр!');
   });
 
   it('pages through results with limit and offset, with the total', async () => {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ContactStatus, TargetKind } from '../generated/kysely/enums.ts';
 import { isCountryCode } from '../shared/countries.ts';
 import { NAME_LOCALES, type NameLocale } from './target-names.ts';
+import { normaliseSalutation } from '../shared/salutation.ts';
 
 /** C0/C1 controls and the format characters that reorder or hide text. */
 const FORBIDDEN_IN_LINE = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
@@ -159,7 +160,8 @@ export const targetInputSchema = z
       .max(20, 'officeHours must look like 09:00-17:00')
       .refine((s) => parseOfficeHours(s) !== null, 'officeHours must look like 09:00-17:00, opening before closing')
       .default('09:00-17:00'),
-    salutation: staffLine(200, 'salutation').default(''),
+    // stored without the punctuation the letter's greeting line adds (shared/salutation.ts)
+    salutation: staffLine(200, 'salutation').transform(normaliseSalutation).default(''),
     lastVerifiedAt: z
       .union([z.iso.date({ error: 'lastVerifiedAt must be a date like 2026-11-28' }), z.literal(''), z.null()])
       .transform((s) => (s ? s : null))

@@ -163,6 +163,7 @@ export async function createAction(db: Db, opts: FixtureOptions = {}) {
           body: `Body ${locale}`,
           letterSubject: `Subject ${locale}`,
           letterBody: `Letter body ${locale}`,
+          officialRequest: `Request to officials ${locale}`,
         })),
       },
       targets: { create: targets.map((t, position) => ({ targetId: t.id, position })) },

@@ -2,7 +2,7 @@
 // received it. Every answer is no-store; the token is checked on every request.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { answerInputSchema, packetCsv, packetPdf, recordAnswer, viewPacket, type PacketDeps } from '../../delivery/packet.service.ts';
+import { answerInputSchema, packetAttachment, packetCsv, packetPdf, recordAnswer, viewPacket, type PacketDeps } from '../../delivery/packet.service.ts';
 import { errorSchema } from './schemas.ts';
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, sendAttachment } from '../../delivery/attachment.ts';
 import { getAttachment } from '../../delivery/answer.service.ts';
@@ -19,6 +19,14 @@ const packetSchema = z.object({
     totalCount: z.number().int(),
     subject: z.string(),
   }),
+  request: z
+    .object({
+      locale: z.string().describe('the language the letter was written in'),
+      text: z.string(),
+      fromTitle: z.boolean().describe('the action has no request to officials: the letter carried a neutral sentence built from its title'),
+    })
+    .describe('what the letter asks of this official, as the letter carried it'),
+  organisation: z.string().describe('who sent the letter'),
   action: z.object({ slug: z.string(), title: z.string() }),
   target: z.object({ name: z.string(), title: z.string(), organisation: z.string() }),
   countries: z
@@ -33,8 +41,18 @@ const packetSchema = z.object({
     }),
   ),
   signersTruncated: z.boolean().describe('true when the list stops at 5000 signers (the CSV has them all)'),
-  memberLetters: z.array(z.object({ subject: z.string(), text: z.string() })),
-  responses: z.array(z.object({ body: z.string(), receivedAt: z.string(), status: z.string() })),
+  memberLetters: z.array(z.object({ subject: z.string(), text: z.string(), locale: z.string().describe('the language the member wrote in') })),
+  responses: z.array(
+    z.object({
+      id: z.string(),
+      body: z.string(),
+      receivedAt: z.string(),
+      status: z.string(),
+      attachments: z
+        .array(z.object({ id: z.string(), filename: z.string(), contentType: z.string(), size: z.number().int() }))
+        .describe('files sent with the answer: GET /api/packets/{token}/attachments/{attachmentId}'),
+    }),
+  ),
 });
 
 function attachment(filename: string): string {
@@ -95,6 +113,20 @@ export const packetRoutes: FastifyPluginAsyncZod<{ packets: PacketDeps }> = asyn
       reply.header('content-type', 'application/pdf').header('content-disposition', attachment(filename));
       return reply.send(pdf);
     },
+  );
+
+  app.get(
+    '/packets/:token/attachments/:attachmentId',
+    {
+      schema: {
+        summary: 'Download a file the official attached to an answer to this letter',
+        description: 'Published or not: the official who sent it may fetch it again. Always a download (Content-Disposition: attachment, nosniff).',
+        tags: ['delivery'],
+        params: tokenParam.extend({ attachmentId: z.string().max(64) }),
+        response: { 200: z.any().describe('the file'), 404: errorSchema, 410: errorSchema },
+      },
+    },
+    async (req, reply) => sendAttachment(reply, await packetAttachment(opts.packets, req.params.token, req.params.attachmentId)),
   );
 
   app.post(

@@ -35,6 +35,7 @@ export const load: PageServerLoad = async (event) => {
 		// the answers this official gave before (`responses` in the API)
 		answers: packet.responses.map((r) => ({
 			...r,
+			attachments: r.attachments.map((a) => ({ ...a, url: `/api/packets/${token}/attachments/${a.id}`, kb: Math.max(1, Math.round(a.size / 1024)) })),
 			received: formatDateTime(locale, r.receivedAt),
 			statusKey: isEnumValue(AnswerStatus, r.status) ? (`packet_answer_${r.status}` as const) : null
 		})),

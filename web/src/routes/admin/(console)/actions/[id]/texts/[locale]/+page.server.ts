@@ -29,6 +29,7 @@ export const actions: Actions = {
 			body: text('body'),
 			letterSubject: text('letterSubject'),
 			letterBody: text('letterBody'),
+			officialRequest: text('officialRequest'),
 			shareText: text('shareText')
 		};
 		const result = await staffApi(event).PUT('/api/admin/actions/{id}/texts/{locale}', { params: textPath(event), body });
