@@ -224,20 +224,34 @@ async function prepareTemplate(env) {
   }
 }
 
-function ensureChromium() {
-  if (process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
-  say("installing Debian's chromium for the browser tests (apt-get)...");
+/** Installs a Debian package with apt-get (as root, or through `sudo -n`); false when it cannot. */
+function aptInstall(pkg) {
   const asRoot = process.getuid?.() === 0;
   const sudo = asRoot ? [] : ['sudo', '-n'];
   const apt = (args) => {
     const [cmd, ...rest] = [...sudo, 'apt-get', ...args];
     return spawnSync(cmd, rest, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status;
   };
-  if (apt(['update', '-qq']) !== 0 || apt(['install', '-y', '-qq', 'chromium']) !== 0 || !existsSync('/usr/bin/chromium')) {
+  return apt(['update', '-qq']) === 0 && apt(['install', '-y', '-qq', pkg]) === 0;
+}
+
+function ensureChromium() {
+  if (process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
+  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  say("installing Debian's chromium for the browser tests (apt-get)...");
+  if (!aptInstall('chromium') || !existsSync('/usr/bin/chromium')) {
     fail('could not install chromium: run `sudo apt-get install -y chromium` (or set CHROMIUM_PATH) and try again');
   }
   return '/usr/bin/chromium';
+}
+
+/** poppler's pdftotext: the tests read the packet's PDF back with it, as an official's reader would. */
+function ensurePdftotext() {
+  if (existsSync('/usr/bin/pdftotext')) return;
+  say("installing Debian's poppler-utils (pdftotext) for the PDF tests (apt-get)...");
+  if (!aptInstall('poppler-utils') || !existsSync('/usr/bin/pdftotext')) {
+    fail('could not install poppler-utils: run `sudo apt-get install -y poppler-utils` and try again');
+  }
 }
 
 // ------------------------------------------------------------------ configuration
@@ -405,6 +419,7 @@ async function test() {
   const urls = testUrls();
   const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789' };
   if (!quick) env.CHROMIUM_PATH = await timed('chromium', () => ensureChromium());
+  await timed('pdftotext', () => ensurePdftotext());
   generateQueryTypes(env);
   await checkRedis(env.REDIS_URL);
   await checkPostgres(env.DATABASE_URL);

@@ -241,7 +241,7 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     // the forged link now says she has signed, and confirms or discards nothing
     expect((await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json()).toEqual({
       status: 'confirmed',
-      action: { slug: action.slug, title: `Title en ${action.slug}` },
+      action: { slug: action.slug, title: `Title en ${action.slug}`, locale: 'en' },
     });
     expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}` })).json().status).toBe('already_confirmed');
     expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}/discard` })).statusCode).toBe(409);

@@ -6,7 +6,7 @@
 // reminder to look, so the database alone decides when a letter is tried again.
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
-import type { QueryCreator, Selectable, Updateable } from 'kysely';
+import { sql, type QueryCreator, type Selectable, type Updateable } from 'kysely';
 import { LetterStatus, qb, SignatureStatus, TargetMode, type DB, type Queryable } from '../db/db.ts';
 import { classifySendError, type Mailer } from '../mail/mailer.ts';
 import { render, type RenderedMail } from '../mail/render.ts';
@@ -257,6 +257,14 @@ function selectLetterRows(k: WithLetter, withStamp: boolean) {
       'g.country as target_country',
       'g.salutation',
       'g.title as target_title',
+      'a.default_locale',
+      // the languages the action's page texts exist in: a member's letter starts from one of them
+      (eb) =>
+        eb
+          .selectFrom('action_texts as y')
+          .select(sql<string[]>`coalesce(array_agg(y.locale::text), '{}')`.as('locales'))
+          .whereRef('y.action_id', '=', 'a.id')
+          .as('text_locales'),
     ])
     .select((eb) =>
       (withStamp
@@ -311,8 +319,9 @@ async function renderLetterRow(
     .filter((r) => mayName(l.target_country, toSigner(r)))
     .map((r) => [r.first_name, r.last_name].filter(Boolean).join(' '));
   const salutation = letterSalutation({ salutation: l.salutation, title: l.target_title, name: l.target_name });
-  // A member's own letter is wholly in the language the member wrote it in (the page they
-  // signed on): greeting, text and sign-off. It reads the same to every target of the batch
+  // A member's own letter is wholly in the language the member wrote it in: that of the
+  // action's text they started from (the page they signed on, else the action's default
+  // language, as the preview says: memberLetterLocale): greeting, text and sign-off. It reads the same to every target of the batch
   // with the same salutation, except that the sign-off depends on whether the target is of
   // the signer's own country: rendered once per such variant while the batch's signers are cached.
   let rendered = renderedMemberLetters.get(signers);
@@ -321,7 +330,7 @@ async function renderLetterRow(
     .filter((r) => r.letter_body)
     .slice(0, MAX_MEMBER_LETTERS)
     .map((r, i) => {
-      const locale = isLocale(r.locale) ? r.locale : l.text_locale;
+      const locale = isLocale(r.locale) && (l.text_locales ?? []).includes(r.locale) ? r.locale : l.default_locale;
       const subject = r.letter_subject || l.letter_subject || l.title;
       const key = [i, locale, salutation, subject, l.target_country !== null && l.target_country === r.country].join('\u0000');
       let letter = rendered.get(key);
