@@ -389,7 +389,7 @@ describe('member pages without JavaScript on a phone', () => {
     const before = await page.goto(link);
     expect(before?.status()).toBe(200);
     expect(await h1(page)).toBe('Emails from Chorus');
-    expect(await page.locator('main').textContent()).toContain('We may still send this email address news of our actions.');
+    expect(await page.locator('main').textContent()).toContain('This address is not unsubscribed: if you agreed to hear from us when you signed, we may send it news of our actions.');
     expect(await page.locator('meta[name="robots"]').getAttribute('content')).toBe('noindex');
     expect(await page.locator('meta[name="referrer"]').getAttribute('content')).toBe('strict-origin');
     await auditUrl('unsubscribe page (before)', link);

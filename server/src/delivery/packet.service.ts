@@ -9,6 +9,7 @@
 // A link scanner at the official's mail gateway that fetches the link counts as an opening
 // too: "opened" means "the link was fetched", not "a person read it".
 import { existsSync } from 'node:fs';
+import { IntlMessageFormat } from 'intl-messageformat';
 import { stringify } from 'csv-stringify';
 import { sql, type NotNull } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
@@ -33,6 +34,16 @@ export const MAX_SIGNERS_IN_JSON = 5_000;
 const MAX_NAMES_IN_PDF = 2_000;
 const MAX_MEMBER_LETTERS = 50;
 const PAGE = 1_000;
+/**
+ * pdfkit fits a word wider than the line one character at a time, at a cost that grows with the
+ * square of the word's length (a 19,000-character word took minutes and stalled the server), so
+ * words longer than a line could ever hold are cut into line-sized pieces before drawing.
+ */
+export function breakLongWords(text: string, max = 48): string {
+  if (text.length <= max) return text;
+  return text.replace(new RegExp(`\\S{${max + 1},}`, 'gu'), (word) => (word.match(new RegExp(`[^]{1,${max}}`, 'gu')) ?? [word]).join('\n'));
+}
+
 const DEJAVU = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
 const DEJAVU_BOLD = '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf';
 
@@ -398,8 +409,8 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     named: 'Signers who asked to be named',
     unnamed: 'Further signers counted without their names, for their safety',
     notShown: 'country not shown',
-    more: 'and {n} more named signers: see the CSV',
-    moreLetters: 'and {n} more letters: see the packet page',
+    more: '{n, plural, one {and # more named signer: see the CSV} other {and # more named signers: see the CSV}}',
+    moreLetters: '{n, plural, one {and # more letter: see the packet page} other {and # more letters: see the packet page}}',
     page: 'Page {page} of {pages}',
   },
   es: {
@@ -415,8 +426,8 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     named: 'Firmantes que pidieron ser nombrados',
     unnamed: 'Otras personas firmantes contadas sin su nombre, por su seguridad',
     notShown: 'país no indicado',
-    more: 'y {n} firmantes nombrados más: véase el CSV',
-    moreLetters: 'y {n} cartas más: véase la página de la entrega',
+    more: '{n, plural, one {y # firmante nombrado más: véase el CSV} other {y # firmantes nombrados más: véase el CSV}}',
+    moreLetters: '{n, plural, one {y # carta más: véase la página de la entrega} other {y # cartas más: véase la página de la entrega}}',
     page: 'Página {page} de {pages}',
   },
   fr: {
@@ -432,8 +443,8 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     named: 'Signataires ayant demandé à être nommés',
     unnamed: 'Autres signataires comptés sans leur nom, pour leur sécurité',
     notShown: 'pays non indiqué',
-    more: 'et {n} autres signataires nommés : voir le CSV',
-    moreLetters: 'et {n} autres lettres : voir la page de l’envoi',
+    more: '{n, plural, one {et # autre signataire nommé : voir le CSV} other {et # autres signataires nommés : voir le CSV}}',
+    moreLetters: '{n, plural, one {et # autre lettre : voir la page de l’envoi} other {et # autres lettres : voir la page de l’envoi}}',
     page: 'Page {page} sur {pages}',
   },
   ru: {
@@ -449,8 +460,8 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     named: 'Подписавшие, которые попросили назвать их имена',
     unnamed: 'Ещё подписавшие, учтённые без имён, ради их безопасности',
     notShown: 'страна не указана',
-    more: 'и ещё {n} названных подписавших: см. CSV',
-    moreLetters: 'и ещё писем: {n}, см. страницу доставки',
+    more: '{n, plural, one {и ещё # названный подписавший: см. CSV} few {и ещё # названных подписавших: см. CSV} many {и ещё # названных подписавших: см. CSV} other {и ещё # названного подписавшего: см. CSV}}',
+    moreLetters: '{n, plural, one {и ещё # письмо: см. страницу доставки} few {и ещё # письма: см. страницу доставки} many {и ещё # писем: см. страницу доставки} other {и ещё # письма: см. страницу доставки}}',
     page: 'Страница {page} из {pages}',
   },
 };
@@ -518,23 +529,24 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
     doc.on('error', reject);
   });
 
+  const counted = (message: string, n: number) => new IntlMessageFormat(message, locale).format({ n }) as string;
   const heading = (text: string) => {
     doc.moveDown(0.5);
     doc.font(bold).fontSize(12).text(text);
     doc.moveDown(0.25);
   };
   const line = (label: string, value: string) => {
-    doc.font(bold).fontSize(10).text(`${label}: `, { continued: true }).font(regular).text(value);
+    doc.font(bold).fontSize(10).text(`${label}: `, { continued: true }).font(regular).text(breakLongWords(value));
   };
   const paragraphs = (text: string) => {
     doc.font(regular).fontSize(10);
     for (const p of text.split(/\n\s*\n/).map((x) => x.trim()).filter(Boolean)) {
-      doc.text(p);
+      doc.text(breakLongWords(p));
       doc.moveDown(0.5);
     }
   };
 
-  doc.font(bold).fontSize(16).text(l.subject);
+  doc.font(bold).fontSize(16).text(breakLongWords(l.subject));
   doc.moveDown(0.5);
   line(words.to!, target);
   if (organisation) line(words.from!, organisation);
@@ -551,18 +563,18 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
   if (letters.length) {
     heading(words.letters!);
     for (const m of letters) {
-      doc.font(bold).fontSize(10).text(m.subject);
+      doc.font(bold).fontSize(10).text(breakLongWords(m.subject));
       doc.moveDown(0.25);
       paragraphs(m.text);
       doc.moveDown(0.25);
     }
-    if (moreLetters) doc.font(regular).fontSize(10).text(words.moreLetters!.replace('{n}', numbers.format(moreLetters)));
+    if (moreLetters) doc.font(regular).fontSize(10).text(counted(words.moreLetters!, moreLetters));
   }
   if (named.names.length) {
     heading(words.named!);
     doc.font(regular).fontSize(10);
-    for (const n of named.names) doc.text(`• ${n}`);
-    if (named.more) doc.text(words.more!.replace('{n}', numbers.format(named.more)));
+    for (const n of named.names) doc.text(`• ${breakLongWords(n)}`);
+    if (named.more) doc.text(counted(words.more!, named.more));
   }
   if (unnamedCount) {
     doc.moveDown(0.5);
