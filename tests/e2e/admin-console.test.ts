@@ -222,7 +222,7 @@ describe('an admin in the browser, JavaScript off', () => {
     const log = await page.locator('table').textContent();
     expect(log).toContain('Ana Admin');
     expect(log).toContain(colleague);
-    expect(log).toContain('totp_enabled');
+    expect(log).toContain('turned on two-step sign-in for');
     await axe('audit log', page);
 
     // the queue view: the workers of this platform are connected; pausing and resuming works

@@ -121,7 +121,7 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
 
     // send now asks first (a page of its own, no JavaScript), and asking sends nothing
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Send now' }).click()]);
-    expect(await page.locator('#send-now-confirm').textContent()).toContain('The signatures owed (2) go to the targets at once');
+    expect(await page.locator('#send-now-confirm').textContent()).toContain('The 2 signatures owed go to the targets at once');
     expect(await batches(fx.action.id)).toBe(0);
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Cancel' }).click()]);
     expect(await page.locator('#send-now-confirm').count()).toBe(0);

@@ -149,7 +149,7 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
     expect(sample).not.toContain('Number0');
     await axe(context, page.url());
     await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Invalidate 5 signatures' }).click()]);
-    expect(await page.getByTestId('invalidated').textContent()).toContain('Signatures invalidated: 5. Of them, 5 had been counted');
+    expect(await page.getByTestId('invalidated').textContent()).toContain('5 signatures invalidated. 5 of them had been counted');
     expect(await page.getByTestId('preview-count').textContent()).toBe('0 signatures match');
 
     // the counts are corrected: public count and dashboard
