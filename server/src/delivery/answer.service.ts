@@ -27,6 +27,8 @@ import type { TokenDeps } from '../supporter/supporter.service.ts';
 import { actionTitle } from './action-title.ts';
 import { batchFirstSent, secondsBetween } from './ledger.ts';
 import { latestContactConsent } from '../supporter/consent.ts';
+import { localTargetName } from '../target/target-names.ts';
+
 
 export const publishInputSchema = z.strictObject({
   publicSummary: blockText(5_000, 'publicSummary').optional(),
@@ -262,14 +264,12 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
         'a.slug',
         eb.and([eb('p.erased_at', 'is', null), eb('p.unsubscribed_at', 'is', null), eb('p.email', 'is not', null)]).as('eligible'),
         actionTitle({ id: eb.ref('a.id'), defaultLocale: eb.ref('a.default_locale'), slug: eb.ref('a.slug') }, eb.ref('n.locale')).as('title'),
-        eb
-          .fn<string>('concat_ws', [
-            eb.val(', '),
-            eb.fn('nullif', ['g.name', eb.val('')]),
-            eb.fn('nullif', ['g.title', eb.val('')]),
-            eb.fn('nullif', ['g.organisation', eb.val('')]),
-          ])
-          .as('target'),
+        'g.name as targetName',
+        'g.title as targetTitle',
+        'g.organisation as targetOrganisation',
+        'g.language as targetLanguage',
+        'g.names as targetNames',
+        'g.name_is_official as targetNameIsOfficial',
       ])
       .where('n.id', '=', notificationId)
       .where('n.sent_at', 'is', null)
@@ -287,7 +287,14 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
     const mail = render('answer-published', n.locale, {
       firstName: n.firstName ?? '',
       action: { title: n.title },
-      target: n.target,
+      // the official as the directory names them in the member's language (target-names.ts)
+      target: (() => {
+        const local = localTargetName(
+          { name: n.targetName, title: n.targetTitle, organisation: n.targetOrganisation, language: n.targetLanguage, names: n.targetNames, nameIsOfficial: n.targetNameIsOfficial },
+          n.locale,
+        );
+        return [local.name, local.title, local.organisation].filter(Boolean).join(', ');
+      })(),
       answer: n.publicSummary || n.body,
       actionUrl: memberPageUrl(deps.publicBaseUrl, n.locale, `/actions/${n.slug}`),
       ...member.vars,

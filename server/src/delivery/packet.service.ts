@@ -21,6 +21,7 @@ import { requestText } from '../letter/official-text.ts';
 import { isLocale } from '../shared/locales.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
 import { documentText } from '../shared/text.ts';
+import { localTargetName } from '../target/target-names.ts';
 import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
 import { signToken, verifyToken } from '../shared/tokens.ts';
 
@@ -161,6 +162,9 @@ async function letterForToken(deps: PacketDeps, token: string) {
       'g.title as target_title',
       'g.organisation as target_organisation',
       'g.country as target_country',
+      'g.language as target_language',
+      'g.names as target_names',
+      'g.name_is_official as target_name_is_official',
       eb.fn.coalesce(eb.fn<string | null>('nullif', ['g.salutation', sql.lit('')]), eb.fn<string | null>('nullif', ['g.title', sql.lit('')]), 'g.name').as('salutation'),
     ])
     .where('l.id', '=', check.subject)
@@ -170,6 +174,15 @@ async function letterForToken(deps: PacketDeps, token: string) {
 }
 
 type LetterRow = Awaited<ReturnType<typeof letterForToken>>;
+
+/** The official as the directory names them in the packet's language (target-names.ts). */
+function officialName(l: LetterRow): { name: string; title: string; organisation: string } {
+  const local = localTargetName(
+    { name: l.target_name, title: l.target_title, organisation: l.target_organisation, language: l.target_language, names: l.target_names, nameIsOfficial: l.target_name_is_official },
+    l.locale,
+  );
+  return { name: local.name, title: local.title, organisation: local.organisation };
+}
 
 async function markOpened(deps: PacketDeps, letterId: string): Promise<void> {
   await qb(deps.pool).updateTable('letters').set({ opened_at: deps.clock() }).where('id', '=', letterId).where('opened_at', 'is', null).execute();
@@ -315,7 +328,7 @@ export async function viewPacket(deps: PacketDeps, token: string): Promise<Packe
     request: { locale: l.text_locale, text: requestText({ locale: l.text_locale, title: l.title, officialRequest: l.official_request }), fromTitle: l.official_request.trim() === '' },
     organisation: deps.organisation ?? '',
     action: { slug: l.slug, title: l.title },
-    target: { name: l.target_name, title: l.target_title, organisation: l.target_organisation },
+    target: officialName(l),
     countries: view.countries,
     countryNotShown: view.notShown,
     signers: collected.signers,
@@ -480,6 +493,7 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
   await markOpened(deps, l.id);
   const view = await officialView(deps, l);
   const named = { names: [] as string[], more: 0 };
+  const regionsOf = new Intl.DisplayNames([l.locale], { type: 'region' });
   const letters: { subject: string; text: string }[] = [];
   let moreLetters = 0;
   for await (const page of signerPages(deps.pool, l)) {
@@ -490,7 +504,7 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
         else moreLetters++;
       }
       if (s.name === null) continue;
-      if (named.names.length < MAX_NAMES_IN_PDF) named.names.push(s.country ? `${s.name} (${s.country})` : s.name);
+      if (named.names.length < MAX_NAMES_IN_PDF) named.names.push(s.country ? `${s.name} (${regionsOf.of(s.country) ?? s.country})` : s.name);
       else named.more++;
     }
   }
@@ -505,7 +519,8 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
   const date = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(l.sent_at ?? deps.clock());
   const namedCount = named.names.length + named.more;
   const unnamedCount = Math.max(0, l.signature_count - namedCount);
-  const target = [l.target_name, l.target_title, l.target_organisation].filter(Boolean).join(', ');
+  const official = officialName(l);
+  const target = [official.name, official.title, official.organisation].filter(Boolean).join(', ');
   const organisation = deps.organisation ?? '';
   const request = requestText({ locale: l.text_locale, title: l.title, officialRequest: l.official_request });
 
