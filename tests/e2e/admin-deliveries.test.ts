@@ -129,7 +129,7 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     // then: one batch, one letter, exactly one message to the official
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Send now' }).click()]);
     await submit(page, 'Yes, send now');
-    expect(await page.getByRole('status').textContent()).toContain('A delivery of 2 signatures was made. Letters on their way: 1.');
+    expect(await page.getByRole('status').textContent()).toContain('A delivery of 2 signatures was made: 1 letter is on its way.');
     expect(await batches(fx.action.id)).toBe(1);
     const mailbox = mailboxClient(platform.mailboxUrl);
     const letter = await mailbox.waitFor((m) => m.envelope.to.includes(officialEmail), { timeoutMs: 30_000 });
