@@ -41,14 +41,15 @@ export const actionTextInput = z
     summary: staffBlock(1000, 'summary').default(''),
     body: staffBlock(20_000, 'body').default(''),
     letterSubject: staffLine(200, 'letterSubject')
-      .refine(noMergeSyntax, { message: 'letterSubject must not contain {{ merge fields }}: the letter template adds them' })
+      .refine(noMergeSyntax, { params: { code: 'merge_fields' }, message: 'letterSubject must not contain {{ merge fields }}: the letter template adds them' })
       .default(''),
     letterBody: staffBlock(20_000, 'letterBody')
-      .refine(noMergeSyntax, { message: 'letterBody must not contain {{ merge fields }}: the salutation, counts, countries, names and sign-off are added around it by the letter template' })
+      .refine(noMergeSyntax, { params: { code: 'merge_fields' }, message: 'letterBody must not contain {{ merge fields }}: the salutation, counts, countries, names and sign-off are added around it by the letter template' })
       .default(''),
     /** what officials receive, addressed to them: the petition's demand, or the organisation's letter */
     officialRequest: staffBlock(20_000, 'officialRequest')
       .refine(noMergeSyntax, {
+        params: { code: 'merge_fields' },
         message: 'officialRequest must not contain {{ merge fields }}: the salutation, counts, countries, names and sign-off are added around it by the letter template',
       })
       .default(''),

@@ -21,6 +21,8 @@ export const ISSUE_CODES = [
   'forbidden_characters',
   /** a web address where links are not allowed */
   'links',
+  /** `{{ merge fields }}` in a text the letter template wraps */
+  'merge_fields',
   /** a field the endpoint does not take */
   'unknown_field',
   /** names something that does not exist (a campaign, a target) */

@@ -21,8 +21,8 @@ export function staffLine(max: number, label: string, required = false) {
         .string()
         .min(required ? 1 : 0, `${label} is required`)
         .max(max, `${label} must be at most ${max} characters`)
-        .refine((s) => !FORBIDDEN_IN_LINE.test(s), `${label} contains control or invisible characters`)
-        .refine((s) => !/[<>]/.test(s), `${label} must not contain < or >`),
+        .refine((s) => !FORBIDDEN_IN_LINE.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } })
+        .refine((s) => !/[<>]/.test(s), { message: `${label} must not contain < or >`, params: { code: 'forbidden_characters' } }),
     );
 }
 
@@ -36,7 +36,7 @@ export function staffBlock(max: number, label: string) {
       z
         .string()
         .max(max, `${label} must be at most ${max} characters`)
-        .refine((s) => !FORBIDDEN_IN_BLOCK.test(s), `${label} contains control or invisible characters`),
+        .refine((s) => !FORBIDDEN_IN_BLOCK.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } }),
     );
 }
 
