@@ -129,7 +129,7 @@ describe('a campaigner launches a two-language letter action from the console', 
     await page.fill('#f-language', 'es');
     await page.fill('#f-timezone', 'Mexico/Nowhere');
     await press('main form button[type=submit]');
-    expect(await text('.error-summary')).toContain('timezone');
+    expect(await text('.error-summary')).toContain('Timezone: Give a time zone name, such as America/Mexico_City.');
     await audit('new target with errors');
     await page.fill('#f-timezone', 'America/Mexico_City');
     await press('main form button[type=submit]');
