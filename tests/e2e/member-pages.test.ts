@@ -6,12 +6,12 @@
 // origin. The weight of the home and action pages is printed as `[weight] ...`.
 import { AxeBuilder } from '@axe-core/playwright';
 import pg from 'pg';
-import type { Browser, BrowserContext, Locator, Page, Response as PwResponse } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxClient, type MailboxMessage } from '../../server/src/mailbox/mailbox.client.ts';
 import { seed } from '../../prisma/seed.ts';
 import { actions, targets } from '../../prisma/seed-data.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, submitWithoutJs as submit } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const PHONE = { width: 390, height: 844 };
@@ -99,20 +99,6 @@ async function auditSnapshot(label: string, from: Page, check?: (page: Page) => 
   } finally {
     await context.close();
   }
-}
-
-/** Presses a submit button of a page without JavaScript and waits for the new page; its HTTP status. */
-async function submit(page: Page, button: Locator): Promise<number> {
-  const statuses: number[] = [];
-  const onResponse = (r: PwResponse) => {
-    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) statuses.push(r.status());
-  };
-  page.on('response', onResponse);
-  const loaded = page.waitForEvent('load');
-  await button.click();
-  await loaded;
-  page.off('response', onResponse);
-  return statuses.at(-1) ?? 0;
 }
 
 async function h1(page: Page): Promise<string> {

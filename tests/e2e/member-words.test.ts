@@ -3,12 +3,12 @@
 // form's error summary (every field, in order, in the page's language, no browser bubble), a
 // name over its limit kept whole with a message beside it, share links on the action page,
 // the letter preview's explanations, and the confirm and thanks pages' titles and counts.
-import type { Browser, BrowserContext, Locator, Page, Response as PwResponse } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxClient } from '../../server/src/mailbox/mailbox.client.ts';
 import { seed } from '../../prisma/seed.ts';
 import { actions, targets } from '../../prisma/seed-data.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, submitWithoutJs as submit } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const PHONE = { width: 390, height: 844 };
@@ -42,20 +42,6 @@ async function phone(): Promise<{ context: BrowserContext; page: Page }> {
     if (!url.startsWith('data:') && !url.startsWith('about:') && new URL(url).origin !== origin) offsite.push(url);
   });
   return { context, page: await context.newPage() };
-}
-
-/** Presses a submit button of a page without JavaScript and waits for the new page; its HTTP status. */
-async function submit(page: Page, button: Locator): Promise<number> {
-  const statuses: number[] = [];
-  const onResponse = (r: PwResponse) => {
-    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) statuses.push(r.status());
-  };
-  page.on('response', onResponse);
-  const loaded = page.waitForEvent('load');
-  await button.click();
-  await loaded;
-  page.off('response', onResponse);
-  return statuses.at(-1) ?? 0;
 }
 
 const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();

@@ -3,6 +3,7 @@
 // with English; every counted message reads right at 0, 1, 2, 5, 21 and 1,000 in every locale.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { isPluralElement, isSelectElement, isTagElement, type MessageFormatElement, type PluralElement } from '@formatjs/icu-messageformat-parser';
 import { IntlMessageFormat } from 'intl-messageformat';
 import { LOCALES, type Locale } from '../../server/src/shared/locales.ts';
 import { formatMessage, formatNumber, messageArguments, messageKeys, messageSource, type MessageKey } from '../../web/src/lib/i18n/format.ts';
@@ -35,20 +36,17 @@ const BARE_FIGURES = new Set([
 	'issues.issue_out_of_range_max:max' // "Must be 3 or less"
 ]);
 
-type Element = { type: number; value?: unknown; options?: Record<string, { value: Element[] }>; children?: Element[] };
-const PLURAL = 6;
-
-function plurals(elements: readonly Element[], found: Element[] = []): Element[] {
-	for (const el of elements) {
-		if (el.type === PLURAL) found.push(el);
-		for (const option of Object.values(el.options ?? {})) plurals(option.value, found);
-		if (el.children) plurals(el.children, found);
-	}
-	return found;
+function plurals(elements: readonly MessageFormatElement[], found: PluralElement[] = []): PluralElement[] {
+  for (const el of elements) {
+    if (isPluralElement(el)) found.push(el);
+    if (isPluralElement(el) || isSelectElement(el)) for (const option of Object.values(el.options)) plurals(option.value, found);
+    if (isTagElement(el)) plurals(el.children, found);
+  }
+  return found;
 }
 
-function ast(locale: Locale, key: MessageKey): Element[] {
-	return new IntlMessageFormat(messageSource(locale, key), locale, undefined, { ignoreTag: true }).getAst() as unknown as Element[];
+function ast(locale: Locale, key: MessageKey): MessageFormatElement[] {
+	return new IntlMessageFormat(messageSource(locale, key), locale, undefined, { ignoreTag: true }).getAst();
 }
 
 /** Every argument given: counts as the number under test, the rest as a marked word. */
@@ -106,12 +104,12 @@ describe('the message catalogue', () => {
 			const rules = new Intl.PluralRules(locale);
 			for (const key of keys) {
 				for (const plural of plurals(ast(locale, key))) {
-					const options = Object.keys(plural.options ?? {});
+					const options = Object.keys(plural.options);
 					if (!options.includes('other')) problems.push(`${locale} ${key}: no "other" form`);
 					for (const count of COUNTS) {
 						const category = rules.select(count);
 						if (!options.includes(`=${count}`) && !options.includes(category)) {
-							problems.push(`${locale} ${key}: {${String(plural.value)}} has no "${category}" form (needed for ${count})`);
+							problems.push(`${locale} ${key}: {${plural.value}} has no "${category}" form (needed for ${count})`);
 						}
 					}
 				}

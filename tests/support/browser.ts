@@ -5,7 +5,7 @@
 // process (vitest.config.ts), so the first file launches it and the next ones reuse it, each
 // in contexts of its own (a context is a fresh profile: no cookies, cache or storage shared).
 // `close()` of the shared browser does nothing; it is closed when the worker ends.
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page, type Response as PwResponse } from 'playwright-core';
 
 let shared: Promise<Browser> | null = null;
 
@@ -39,4 +39,18 @@ export async function launchChromium(): Promise<Browser> {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** Presses a submit button of a page without JavaScript and waits for the new page; its HTTP status. */
+export async function submitWithoutJs(page: Page, button: Locator): Promise<number> {
+  const statuses: number[] = [];
+  const onResponse = (r: PwResponse) => {
+    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) statuses.push(r.status());
+  };
+  page.on('response', onResponse);
+  const loaded = page.waitForEvent('load');
+  await button.click();
+  await loaded;
+  page.off('response', onResponse);
+  return statuses.at(-1) ?? 0;
 }

@@ -27,7 +27,7 @@ import type { TokenDeps } from '../supporter/supporter.service.ts';
 import { actionTitle } from './action-title.ts';
 import { batchFirstSent, secondsBetween } from './ledger.ts';
 import { latestContactConsent } from '../supporter/consent.ts';
-import { localTargetName } from '../target/target-names.ts';
+import { localTargetLine } from '../target/target-names.ts';
 
 
 export const publishInputSchema = z.strictObject({
@@ -288,13 +288,10 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
       firstName: n.firstName ?? '',
       action: { title: n.title },
       // the official as the directory names them in the member's language (target-names.ts)
-      target: (() => {
-        const local = localTargetName(
-          { name: n.targetName, title: n.targetTitle, organisation: n.targetOrganisation, language: n.targetLanguage, names: n.targetNames, nameIsOfficial: n.targetNameIsOfficial },
-          n.locale,
-        );
-        return [local.name, local.title, local.organisation].filter(Boolean).join(', ');
-      })(),
+      target: localTargetLine(
+        { name: n.targetName, title: n.targetTitle, organisation: n.targetOrganisation, language: n.targetLanguage, names: n.targetNames, nameIsOfficial: n.targetNameIsOfficial },
+        n.locale,
+      ),
       answer: n.publicSummary || n.body,
       actionUrl: memberPageUrl(deps.publicBaseUrl, n.locale, `/actions/${n.slug}`),
       ...member.vars,

@@ -21,7 +21,7 @@ import { requestText } from '../letter/official-text.ts';
 import { isLocale } from '../shared/locales.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
 import { documentText } from '../shared/text.ts';
-import { localTargetName } from '../target/target-names.ts';
+import { localTargetLine, localTargetName } from '../target/target-names.ts';
 import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
 import { signToken, verifyToken } from '../shared/tokens.ts';
 
@@ -175,13 +175,15 @@ async function letterForToken(deps: PacketDeps, token: string) {
 
 type LetterRow = Awaited<ReturnType<typeof letterForToken>>;
 
-/** The official as the directory names them in the packet's language (target-names.ts). */
+/** The official as the directory holds them, for target-names.ts. */
+function officialRow(l: LetterRow) {
+  return { name: l.target_name, title: l.target_title, organisation: l.target_organisation, language: l.target_language, names: l.target_names, nameIsOfficial: l.target_name_is_official };
+}
+
+/** The official as the directory names them in the packet's language. */
 function officialName(l: LetterRow): { name: string; title: string; organisation: string } {
-  const local = localTargetName(
-    { name: l.target_name, title: l.target_title, organisation: l.target_organisation, language: l.target_language, names: l.target_names, nameIsOfficial: l.target_name_is_official },
-    l.locale,
-  );
-  return { name: local.name, title: local.title, organisation: local.organisation };
+  const { name, title, organisation } = localTargetName(officialRow(l), l.locale);
+  return { name, title, organisation };
 }
 
 async function markOpened(deps: PacketDeps, letterId: string): Promise<void> {
@@ -519,8 +521,7 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
   const date = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(l.sent_at ?? deps.clock());
   const namedCount = named.names.length + named.more;
   const unnamedCount = Math.max(0, l.signature_count - namedCount);
-  const official = officialName(l);
-  const target = [official.name, official.title, official.organisation].filter(Boolean).join(', ');
+  const target = localTargetLine(officialRow(l), l.locale);
   const organisation = deps.organisation ?? '';
   const request = requestText({ locale: l.text_locale, title: l.title, officialRequest: l.official_request });
 

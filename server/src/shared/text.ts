@@ -25,19 +25,21 @@ export function lineText(max: number, label: string) {
     );
 }
 
-/** Multi-line member text such as a personalised letter; links are refused. */
-export function blockText(max: number, label: string) {
+/** Multi-line text: CRLF made LF, NFC, trimmed, within `max`, no control or invisible characters. */
+function multiLineText(max: number, label: string, options: { required: boolean; links: boolean }) {
+  let checked = z.string().min(options.required ? 1 : 0, `${label} is required`).max(max, `${label} must be at most ${max} characters`);
+  checked = checked.refine((s) => !FORBIDDEN_IN_BLOCK.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } });
+  if (!options.links) checked = checked.refine((s) => !LINK.test(s), { message: `${label} must not contain links`, params: { code: 'links' } });
   return z
     .string({ error: `${label} must be text` })
     .max(max * 4, `${label} must be at most ${max} characters`)
     .transform((s) => s.normalize('NFC').replace(/\r\n?/g, '\n').trim())
-    .pipe(
-      z
-        .string()
-        .max(max, `${label} must be at most ${max} characters`)
-        .refine((s) => !FORBIDDEN_IN_BLOCK.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } })
-        .refine((s) => !LINK.test(s), { message: `${label} must not contain links`, params: { code: 'links' } }),
-    );
+    .pipe(checked);
+}
+
+/** Multi-line member text such as a personalised letter; links are refused. */
+export function blockText(max: number, label: string) {
+  return multiLineText(max, label, { required: false, links: false });
 }
 
 /**
@@ -46,17 +48,7 @@ export function blockText(max: number, label: string) {
  * link; staff review every answer before it is published. Empty is `required`.
  */
 export function documentText(max: number, label: string) {
-  return z
-    .string({ error: `${label} must be text` })
-    .max(max * 4, `${label} must be at most ${max} characters`)
-    .transform((s) => s.normalize('NFC').replace(/\r\n?/g, '\n').trim())
-    .pipe(
-      z
-        .string()
-        .min(1, `${label} is required`)
-        .max(max, `${label} must be at most ${max} characters`)
-        .refine((s) => !FORBIDDEN_IN_BLOCK.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } }),
-    );
+  return multiLineText(max, label, { required: true, links: true });
 }
 
 const TRUE_VALUES = new Set(['true', 'on', '1', 'yes']);

@@ -68,3 +68,9 @@ export function localTargetName(target: NamedTarget, locale: string): LocalTarge
     roleLocale: roleOwn ? locale : DIRECTORY_LOCALE,
   };
 }
+
+/** The target's name, title and organisation in `locale`, as one line ("Name, Title, Office"). */
+export function localTargetLine(target: NamedTarget, locale: string): string {
+  const local = localTargetName(target, locale);
+  return [local.name, local.title, local.organisation].filter(Boolean).join(', ');
+}

@@ -4,6 +4,16 @@
 // The messages live in ./messages/<locale>.json: member pages' keys have no dot; the
 // console's are `<area>.<key>`. English is the source; every other file must have exactly its
 // keys (the type check below, and tests/static/messages.test.ts for placeholders and plurals).
+import {
+	isArgumentElement,
+	isDateElement,
+	isNumberElement,
+	isPluralElement,
+	isSelectElement,
+	isTagElement,
+	isTimeElement,
+	type MessageFormatElement
+} from '@formatjs/icu-messageformat-parser';
 import { IntlMessageFormat } from 'intl-messageformat';
 import type { Locale } from '$shared/locales';
 import en from './messages/en.json' with { type: 'json' };
@@ -57,15 +67,15 @@ interface Compiled {
 
 const compiled = new Map<string, Compiled>();
 
-type Element = { type: number; value?: unknown; options?: Record<string, { value: Element[] }>; children?: Element[] };
-
-function walk(elements: readonly Element[], compiledInfo: Pick<Compiled, 'selectors' | 'names'>): void {
+function walk(elements: readonly MessageFormatElement[], found: Pick<Compiled, 'selectors' | 'names'>): void {
 	for (const el of elements) {
-		// intl-messageformat's element types: 1 argument, 2 number, 3 date, 4 time, 5 select, 6 plural, 8 tag.
-		if (typeof el.value === 'string' && el.type >= 1 && el.type <= 6) compiledInfo.names.add(el.value);
-		if ((el.type === 5 || el.type === 6) && typeof el.value === 'string') compiledInfo.selectors.add(el.value);
-		for (const option of Object.values(el.options ?? {})) walk(option.value, compiledInfo);
-		if (el.children) walk(el.children, compiledInfo);
+		if (isArgumentElement(el) || isNumberElement(el) || isDateElement(el) || isTimeElement(el)) found.names.add(el.value);
+		if (isPluralElement(el) || isSelectElement(el)) {
+			found.names.add(el.value);
+			found.selectors.add(el.value);
+			for (const option of Object.values(el.options)) walk(option.value, found);
+		}
+		if (isTagElement(el)) walk(el.children, found);
 	}
 }
 
@@ -75,7 +85,7 @@ function compile(locale: Locale, key: MessageKey): Compiled {
 	if (!c) {
 		const format = new IntlMessageFormat(messageSource(locale, key), locale, undefined, { ignoreTag: true });
 		c = { format, selectors: new Set(), names: new Set() };
-		walk(format.getAst() as unknown as Element[], c);
+		walk(format.getAst(), c);
 		compiled.set(id, c);
 	}
 	return c;
