@@ -6,7 +6,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
 import { asStaff, createAction, createHarness, letterConfig, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
-import { buildDueBatches } from './batch.service.ts';
+import { buildBatch, buildDueBatches } from './batch.service.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -290,5 +290,26 @@ describe('ledger and retry', () => {
     expect(after.batches[0].letters[0]).toMatchObject({ status: 'SENT', sentAt: expect.any(String) });
     expect(after.failures).toEqual([]);
     expect((await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/deliveries/letters/nope/retry` })).statusCode).toBe(404);
+  });
+  it('tells the public a letter held until the office opens apart from one being sent', async () => {
+    const fx = await actionWithSigners(1, { targets: [{ country: 'UZ', language: 'en' }] });
+    // an office open one minute a day, a few hours from now in UTC: closed now, whenever the test runs
+    const opens = (new Date().getUTCHours() * 60 + 180) % 1440;
+    await h.db.pool.query('UPDATE targets SET timezone = $2, office_opens_at = $3, office_closes_at = $4 WHERE id = $1', [fx.targets[0]!.id, 'UTC', opens, opens + 1]);
+    const built = await buildBatch({ pool: h.db.pool, queues: noQueue, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test', { officeHours: true });
+    expect(built?.letterIds).toHaveLength(1);
+    const ledger = async () => {
+      await h.cache.refresh();
+      const res = await h.app.inject({ method: 'GET', url: `/api/actions/${fx.action.slug}` });
+      expect(res.statusCode).toBe(200);
+      return res.json().ledger as { status: string; heldForOfficeHours: boolean; accepted: boolean }[];
+    };
+    expect(await ledger()).toEqual([expect.objectContaining({ status: 'PENDING', heldForOfficeHours: true, accepted: false })]);
+    // tried once and waiting to be tried again: being sent, not held
+    await h.db.pool.query('UPDATE letters SET attempts = 1 WHERE id = $1', [built!.letterIds[0]]);
+    expect(await ledger()).toEqual([expect.objectContaining({ status: 'PENDING', heldForOfficeHours: false })]);
+    // due now (the office opened): being sent
+    await h.db.pool.query('UPDATE letters SET attempts = 0, next_attempt_at = now() WHERE id = $1', [built!.letterIds[0]]);
+    expect(await ledger()).toEqual([expect.objectContaining({ status: 'PENDING', heldForOfficeHours: false })]);
   });
 });

@@ -26,6 +26,8 @@ export interface LedgerEntry {
   /** seconds from the delivery (the first letter of its batch accepted) to the first published answer */
   responseSeconds: number | null;
   status: LetterStatus;
+  /** not yet tried, and due later: held until the target's office opens (office-hours policies) */
+  heldForOfficeHours: boolean;
 }
 
 export const LEDGER_LIMIT = 50;
@@ -92,6 +94,10 @@ export function ledgerOf(
             .$asScalar(),
         ).as('responseSeconds'),
         'l.status',
+        e
+          .and([e('l.status', '=', LetterStatus.PENDING), e('l.attempts', '=', 0), e('l.next_attempt_at', '>', sql<Date>`now()`)])
+          .$castTo<boolean>()
+          .as('heldForOfficeHours'),
       ])
       .where('b.action_id', '=', actionId)
       .$if(publicView !== undefined, (q) =>

@@ -29,4 +29,10 @@ describe('office hours', () => {
     expect(nextOfficeOpening(new Date('2026-12-01T18:00:00Z'), geneva)).toEqual(new Date('2026-12-02T08:00:00Z'));
     expect(nextOfficeOpening(new Date('2026-07-01T18:00:00Z'), geneva)).toEqual(new Date('2026-07-02T07:00:00Z'));
   });
+  it('finds an opening just after midnight, however short the office day', () => {
+    const night = { timezone: 'UTC', opensAt: 0, closesAt: 1 };
+    expect(nextOfficeOpening(new Date('2026-12-02T23:41:30Z'), night)).toEqual(new Date('2026-12-03T00:00:00Z'));
+    const early = { timezone: 'UTC', opensAt: 20, closesAt: 21 };
+    expect(nextOfficeOpening(new Date('2026-12-02T22:07:00Z'), early)).toEqual(new Date('2026-12-03T00:20:00Z'));
+  });
 });

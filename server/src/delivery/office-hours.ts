@@ -37,9 +37,10 @@ export function nextOfficeOpening(from: Date, office: OfficeHours): Date {
   while (at.getTime() < limit) {
     if (isOfficeOpen(at, office)) return at;
     const t = localTime(at, office.timezone);
-    const minutesToOpening = office.opensAt - t.minutes;
+    // minutes until the opening minute comes round again (across midnight too)
+    const minutesToOpening = (((office.opensAt - t.minutes) % 1440) + 1440) % 1440;
     // far from the opening minute: jump in big steps, then walk the last hour minute by minute
-    const step = minutesToOpening > 60 || minutesToOpening < 0 ? 30 : 1;
+    const step = minutesToOpening > 60 ? 30 : 1;
     at = new Date(at.getTime() + step * 60_000);
   }
   return from;

@@ -63,6 +63,7 @@ const actionDetail = actionSummary.extend({
         answered: z.boolean().describe('a published answer exists'),
         responseSeconds: z.number().int().nullable().describe('seconds from the delivery (first letter of the batch accepted) to the published answer'),
         status: z.enum(LetterStatus),
+        heldForOfficeHours: z.boolean().describe('not yet sent: held until the office of the target opens'),
       }),
     )
     .describe('proof of delivery: the latest 50 letters, newest first'),
