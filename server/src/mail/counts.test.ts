@@ -3,6 +3,7 @@
 // helper), numbers as the locale writes them, and no placeholder, brace or "undefined" left.
 import { describe, expect, it } from 'vitest';
 import { LOCALES } from '../shared/locales.ts';
+import { dateInSentence } from '../shared/intl.ts';
 import { signupVars } from '../testing/signup-fixture.ts';
 import { composeLetter } from '../letter/letter.service.ts';
 import { renderMemberLetter } from '../letter/member-letter.ts';
@@ -129,10 +130,16 @@ describe('counted phrases in every language', () => {
       // the paragraph that asks to open the link stands apart from the details above it
       expect(m.text).toMatch(/\S\n\n[^\n]+:\n\nhttp:\/\/x\/c\n/);
     }
+    // the date as the confirmation service gives it: one full stop after it, in every language
+    const at = new Date('2026-12-05T12:00:00Z');
+    expect(dateInSentence('ru', at)).toBe('5 декабря 2026');
     for (const name of ['confirmation', 'reminder'] as const) {
-      const m = render(name, 'ru', { signup: signupVars, action: { title: 'T' }, confirmUrl: 'http://x/c', expires: '5 декабря 2026 г.', othersWaiting: 0, unsubscribeUrl: 'u', myDataUrl: 'm' });
-      expect(m.text).toContain('до 5 декабря 2026 г.');
-      expect(m.text).not.toContain('г..');
+      for (const locale of LOCALES) {
+        const expires = dateInSentence(locale, at);
+        const m = render(name, locale, { signup: signupVars, action: { title: 'T' }, confirmUrl: 'http://x/c', expires, othersWaiting: 0, unsubscribeUrl: 'u', myDataUrl: 'm' });
+        expect(m.text).toContain(`${expires}.`);
+        expect(m.text).not.toContain(`${expires}..`);
+      }
     }
   });
 

@@ -11,3 +11,14 @@ export function dateFormat(locale: string, options: Intl.DateTimeFormatOptions):
   }
   return f;
 }
+
+/**
+ * A long date to stand inside a sentence, with the sentence's own punctuation after it: the
+ * locale's long form without what trails the year ("5 декабря 2026 г." reads "5 декабря 2026"),
+ * so a template can end its sentence with a full stop in every language.
+ */
+export function dateInSentence(locale: string, at: Date, timeZone = 'UTC'): string {
+  const parts = dateFormat(locale, { day: 'numeric', month: 'long', year: 'numeric', timeZone }).formatToParts(at);
+  while (parts.length > 0 && parts[parts.length - 1]!.type === 'literal') parts.pop();
+  return parts.map((p) => p.value).join('');
+}

@@ -20,7 +20,7 @@ import { isLocale } from '../shared/locales.ts';
 import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-mail.ts';
 import { OTHERS_LISTED, confirmationToken, signupDetails, signupVersion, type SignupRow } from './signature.service.ts';
 import { regionNames } from '../letter/member-letter.ts';
-import { dateFormat } from '../shared/intl.ts';
+import { dateInSentence } from '../shared/intl.ts';
 
 export interface ConfirmationMailDeps {
   pool: pg.Pool;
@@ -104,7 +104,7 @@ export function confirmLinkVars(
   const details = signupDetails(row);
   return {
     confirmUrl: memberPageUrl(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId, signupVersion(details))}`),
-    expires: dateFormat(lang, { dateStyle: 'long', timeZone: 'UTC' }).format(expiresAt),
+    expires: dateInSentence(lang, expiresAt),
     signup: { ...details, countryName: regionNames(lang).of(details.country) ?? details.country },
   };
 }
