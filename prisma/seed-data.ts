@@ -31,7 +31,7 @@ export interface SeedAction {
   targetSlugs: string[];
   allowPersonalisation?: boolean;
   /** officialRequest: what officials receive, addressed to them (a petition's demand, or the organisation's letter) */
-  texts: Partial<Record<L, { title: string; summary: string; body: string; letterSubject?: string; letterBody?: string; officialRequest: string; shareText?: string }>>;
+  texts: Partial<Record<L, { title: string; summary: string; body: string; letterSubject?: string; officialRequest: string; shareText?: string }>>;
 }
 
 export const campaign = {
@@ -276,10 +276,6 @@ export const actions: SeedAction[] = [
           'Torture and ill-treatment occur in policing and security operations across Mexico, and almost no one is punished for them. One reason is that the official forensic services that examine victims answer to the same prosecution service whose agents are accused.\n\n' +
           'Independent, promptly available forensic examinations that follow the Istanbul Protocol would give survivors evidence that courts can rely on.',
         letterSubject: 'Guarantee independent forensic examinations of torture victims',
-        letterBody:
-          'I am writing to urge you to guarantee the independence of the official forensic services that examine people who report torture or ill-treatment.\n\n' +
-          'Examinations should be carried out promptly, by experts who do not answer to the authorities under investigation, and in line with the Istanbul Protocol. Survivors and their lawyers should be able to obtain independent expert opinions and to have them considered in court.\n\n' +
-          'Without reliable forensic evidence, torture in Mexico will remain unpunished.',
         officialRequest:
           'I am writing to urge you to guarantee the independence of the official forensic services that examine people who report torture or ill-treatment.\n\n' +
           'Examinations should be carried out promptly, by experts who do not answer to the authorities under investigation, and in line with the Istanbul Protocol. Survivors and their lawyers should be able to obtain independent expert opinions and to have them considered in court.\n\n' +
@@ -292,10 +288,6 @@ export const actions: SeedAction[] = [
           'La tortura y los malos tratos se producen en operativos policiales y de seguridad en todo México, y casi nadie es castigado. Una de las razones es que los servicios periciales oficiales que examinan a las víctimas dependen de la misma fiscalía cuyos agentes son señalados.\n\n' +
           'Peritajes independientes y oportunos, conforme al Protocolo de Estambul, darían a las personas sobrevivientes pruebas en las que los tribunales puedan confiar.',
         letterSubject: 'Garanticen peritajes independientes para las víctimas de tortura',
-        letterBody:
-          'Le escribo para pedirle que garantice la independencia de los servicios periciales oficiales que examinan a las personas que denuncian tortura o malos tratos.\n\n' +
-          'Los exámenes deben realizarse sin demora, por especialistas que no dependan de las autoridades investigadas y conforme al Protocolo de Estambul. Las víctimas y sus abogados deben poder obtener peritajes independientes y que los tribunales los tomen en cuenta.\n\n' +
-          'Sin pruebas periciales fiables, la tortura en México seguirá impune.',
         officialRequest:
           'Le escribo para pedirle que garantice la independencia de los servicios periciales oficiales que examinan a las personas que denuncian tortura o malos tratos.\n\n' +
           'Los exámenes deben realizarse sin demora, por especialistas que no dependan de las autoridades investigadas y conforme al Protocolo de Estambul. Las víctimas y sus abogados deben poder obtener peritajes independientes y que los tribunales los tomen en cuenta.\n\n' +
@@ -365,9 +357,6 @@ export const actions: SeedAction[] = [
           'In Kazakhstan, complaints of torture are too often examined by colleagues of the officers accused, and closed without a real investigation. This lack of independence is what keeps torturers safe from prosecution.\n\n' +
           'Kazakhstan can show its neighbours that this can change.',
         letterSubject: 'Independent investigation of every torture complaint',
-        letterBody:
-          'I am writing to ask you to ensure that every complaint of torture or ill-treatment is investigated promptly, thoroughly and by investigators independent of the agency whose officers are accused.\n\n' +
-          'Complainants and their lawyers should be informed and protected throughout, and confessions obtained under duress must never be used as evidence.',
         officialRequest:
           'I am writing to ask you to ensure that every complaint of torture or ill-treatment is investigated promptly, thoroughly and by investigators independent of the agency whose officers are accused.\n\n' +
           'Complainants and their lawyers should be informed and protected throughout, and confessions obtained under duress must never be used as evidence.',
@@ -376,11 +365,9 @@ export const actions: SeedAction[] = [
         title: 'Казахстан: независимое расследование жалоб на пытки',
         summary: 'Напишите Генеральному прокурору Казахстана: жалобы на пытки должны расследовать люди, не зависящие от полиции и спецслужб, о которых идёт речь.',
         body:
-          'В Казахстане жалобы на пытки слишком часто проверяют коллеги обвиняемых сотрудников, и дела закрываются без настоящего расследования. Именно эта зависимость защищает виновных от уголовного преследования.',
+          'В Казахстане жалобы на пытки слишком часто проверяют коллеги обвиняемых сотрудников, и дела закрываются без настоящего расследования. Именно эта зависимость защищает виновных от уголовного преследования.\n\n' +
+          'Казахстан может показать соседним странам, что это можно изменить.',
         letterSubject: 'Независимое расследование каждой жалобы на пытки',
-        letterBody:
-          'Прошу вас обеспечить, чтобы каждая жалоба на пытки или жестокое обращение расследовалась незамедлительно, тщательно и следователями, не зависящими от ведомства, сотрудники которого обвиняются.\n\n' +
-          'Заявители и их адвокаты должны получать информацию и защиту на всех этапах, а признания, полученные под давлением, никогда не должны использоваться как доказательства.',
         officialRequest:
           'Прошу вас обеспечить, чтобы каждая жалоба на пытки или жестокое обращение расследовалась незамедлительно, тщательно и следователями, не зависящими от ведомства, сотрудники которого обвиняются.\n\n' +
           'Заявители и их адвокаты должны получать информацию и защиту на всех этапах, а признания, полученные под давлением, никогда не должны использоваться как доказательства.',

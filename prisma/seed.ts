@@ -57,7 +57,6 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
               summary: t.summary,
               body: t.body,
               letterSubject: t.letterSubject ?? '',
-              letterBody: t.letterBody ?? '',
               officialRequest: t.officialRequest,
               shareText: t.shareText ?? '',
             })),

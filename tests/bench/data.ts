@@ -63,7 +63,7 @@ export async function createBenchAction(
           summary: 'Urge the government to let the UN Special Rapporteur on torture visit the country.',
           body: 'Independent monitoring of places of detention prevents torture. '.repeat(20),
           letterSubject: 'Independent forensic services',
-          letterBody: 'We ask you to guarantee the independence of the forensic services that examine victims of torture. '.repeat(10),
+          officialRequest: 'We ask you to guarantee the independence of the forensic services that examine victims of torture. '.repeat(10),
         },
       },
       targets: { create: targetIds.map((targetId, position) => ({ targetId, position })) },

@@ -207,8 +207,9 @@ describe('a campaigner launches a two-language letter action from the console', 
     await page.fill('#f-summary', 'Forensic services must be independent from prosecutors.');
     await page.fill('#f-body', 'Victims of torture need forensic examinations that nobody can bend.');
     await page.fill('#f-letterSubject', 'Guarantee independent forensic services');
-    await page.fill('#f-letterBody', 'We ask you to guarantee the independence of the forensic services that examine torture victims.');
-    // what officials receive: the request, beside the page texts
+    // one letter text: what officials receive and the draft on the page, labelled as the letter
+    expect(await page.locator('label[for="f-officialRequest"]').textContent()).toContain('Letter text');
+    expect(await page.locator('#f-letterBody').count()).toBe(0);
     await page.fill('#f-officialRequest', 'We ask you to guarantee the independence of the forensic services that examine torture victims.');
     await press('main form[action="?/save"] button[type=submit]');
     expect(await text()).toContain('Saved.');
@@ -216,16 +217,14 @@ describe('a campaigner launches a two-language letter action from the console', 
 
   it('translates it into Spanish beside the English text', async () => {
     await go(`${actionUrl}/texts/es`);
-    // the English letter and request to officials are shown next to the Spanish fields being written
+    // the English letter is shown next to the Spanish field being written
     const source = page.locator('.console-translate-source[lang=en]').filter({ hasText: 'We ask you to guarantee the independence' });
-    expect(await source.count()).toBe(2);
-    expect(await page.locator('#f-letterBody[lang=es]').count()).toBe(1);
+    expect(await source.count()).toBe(1);
     expect(await page.locator('#f-officialRequest[lang=es]').count()).toBe(1);
     await audit('texts (translation side by side)');
     await page.fill('#f-title', 'Servicios forenses independientes para México');
     await page.fill('#f-summary', 'Los servicios forenses deben ser independientes de la fiscalía.');
     await page.fill('#f-letterSubject', 'Garantice servicios forenses independientes');
-    await page.fill('#f-letterBody', 'Le pedimos garantizar la independencia de los servicios forenses que examinan a las víctimas de tortura.');
     await page.fill('#f-officialRequest', 'Le pedimos garantizar la independencia de los servicios forenses que examinan a las víctimas de tortura.');
     await press('main form[action="?/save"] button[type=submit]');
     expect(await text()).toContain('Saved.');

@@ -185,7 +185,7 @@ describe('member pages without JavaScript on a phone', () => {
     const subject = page.getByLabel('Subject', { exact: true });
     const body = page.getByLabel('Text of the letter', { exact: true });
     expect(await subject.inputValue()).toBe(LETTER.texts.en!.letterSubject);
-    expect(await body.inputValue()).toContain(LETTER.texts.en!.letterBody!.slice(0, 80));
+    expect(await body.inputValue()).toContain(LETTER.texts.en!.officialRequest.slice(0, 80));
     expect(await body.getAttribute('maxlength')).toBe(String(api.maxLetterLength));
     const limitHint = page.locator('#f-letterBody-hint');
     expect(await limitHint.textContent()).toContain(new Intl.NumberFormat('en').format(api.maxLetterLength));
@@ -198,7 +198,7 @@ describe('member pages without JavaScript on a phone', () => {
     expect(warningId).toContain('f-consentNamedToOwnCountry-hint');
     expect(await page.locator(`#${warningId.split(' ')[0]}`).textContent()).toMatch(/officials/);
 
-    await body.fill(`${LETTER.texts.en!.letterBody}\n\n${sentence}`);
+    await body.fill(`${LETTER.texts.en!.officialRequest}\n\n${sentence}`);
     await page.getByLabel('First name', { exact: true }).fill('Lucía');
     await page.getByLabel('Last name', { exact: true }).fill('Hernández');
     await page.getByLabel('Email address', { exact: true }).fill(email);
@@ -412,7 +412,7 @@ describe('member pages without JavaScript on a phone', () => {
       consentWall: true,
       locale: 'en',
       letterSubject: LETTER.texts.en!.letterSubject,
-      letterBody: `${LETTER.texts.en!.letterBody}\n\n${sentence}`,
+      letterBody: `${LETTER.texts.en!.officialRequest}\n\n${sentence}`,
     });
 
     const { context, page } = await phone();

@@ -224,7 +224,7 @@ describe('the letter preview in Spanish', () => {
   it('names the officials in Spanish, and says in Spanish why the name is withheld and in which language the letter goes', async () => {
     const { context, page } = await phone();
     await page.goto(`${platform.baseUrl}/es/actions/${LETTER.slug}`);
-    await page.locator('#f-letterBody').fill(`${LETTER.texts.es!.letterBody}\n\nUna frase mía (${Date.now()}).`);
+    await page.locator('#f-letterBody').fill(`${LETTER.texts.es!.officialRequest}\n\nUna frase mía (${Date.now()}).`);
     // the subject takes the form's whole width
     const widths = await page.evaluate(() => {
       const doc = (globalThis as unknown as { document: { querySelector(s: string): { getBoundingClientRect(): { width: number } } | null } }).document;

@@ -68,7 +68,6 @@ const letterTexts = (locale: string) => ({
   summary: locale === 'es' ? 'Pedimos independencia.' : 'We ask for independence.',
   body: 'Body',
   letterSubject: locale === 'es' ? 'Independencia forense' : 'Forensic independence',
-  letterBody: locale === 'es' ? 'Escribo para pedir independencia forense.' : 'I write to ask for forensic independence.',
   officialRequest: locale === 'es' ? 'Le pedimos garantizar la independencia de los servicios forenses.' : 'We ask you to guarantee the independence of forensic services.',
 });
 
@@ -158,9 +157,13 @@ describe('create and edit', () => {
     expect(es.json().locales).toEqual(['en', 'es']);
     expect(es.json().texts.find((t: { locale: string }) => t.locale === 'es').letterSubject).toBe('Independencia forense');
 
-    const merge = await call('PUT', `/api/admin/actions/${a.id}/texts/en`, { ...letterTexts('en'), letterBody: 'Dear {{target.name}}' });
+    const merge = await call('PUT', `/api/admin/actions/${a.id}/texts/en`, { ...letterTexts('en'), officialRequest: 'Dear {{target.name}}' });
     expect(merge.statusCode).toBe(422);
-    expect(merge.json().issues[0].path).toBe('letterBody');
+    expect(merge.json().issues[0]).toMatchObject({ path: 'officialRequest', code: 'merge_fields' });
+    // the letter has one text: the old second field is refused by name, not dropped in silence
+    const old = await call('PUT', `/api/admin/actions/${a.id}/texts/en`, { ...letterTexts('en'), letterBody: 'A second letter' });
+    expect(old.statusCode).toBe(422);
+    expect(JSON.stringify(old.json().issues)).toContain('letterBody');
     expect((await call('PUT', `/api/admin/actions/${a.id}/texts/de`, letterTexts('en'))).statusCode).toBe(422);
 
     expect((await call('DELETE', `/api/admin/actions/${a.id}/texts/en`)).json().code).toBe('default_locale');

@@ -43,10 +43,8 @@ export const actionTextInput = z
     letterSubject: staffLine(200, 'letterSubject')
       .refine(noMergeSyntax, { params: { code: 'merge_fields' }, message: 'letterSubject must not contain {{ merge fields }}: the letter template adds them' })
       .default(''),
-    letterBody: staffBlock(20_000, 'letterBody')
-      .refine(noMergeSyntax, { params: { code: 'merge_fields' }, message: 'letterBody must not contain {{ merge fields }}: the salutation, counts, countries, names and sign-off are added around it by the letter template' })
-      .default(''),
-    /** what officials receive, addressed to them: the petition's demand, or the organisation's letter */
+    /** what officials receive, addressed to them: the petition's demand, or the letter of a letter
+     * action (shown on its page, and the draft a signer who may write their own starts from) */
     officialRequest: staffBlock(20_000, 'officialRequest')
       .refine(noMergeSyntax, {
         params: { code: 'merge_fields' },
@@ -112,7 +110,6 @@ const textView = z.object({
   summary: z.string(),
   body: z.string(),
   letterSubject: z.string(),
-  letterBody: z.string(),
   officialRequest: z.string(),
   shareText: z.string(),
 });

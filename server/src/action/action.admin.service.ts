@@ -160,7 +160,6 @@ export async function getActionForStaff(db: Queryable, id: string): Promise<Acti
                 summary: eb.ref('t.summary'),
                 body: eb.ref('t.body'),
                 letterSubject: eb.ref('t.letter_subject'),
-                letterBody: eb.ref('t.letter_body'),
                 officialRequest: eb.ref('t.official_request'),
                 shareText: eb.ref('t.share_text'),
               }),
@@ -314,7 +313,6 @@ export function saveText(deps: ActionAdminDeps, staffId: string, id: string, loc
         summary: input.summary,
         body: input.body,
         letter_subject: input.letterSubject,
-        letter_body: input.letterBody,
         official_request: input.officialRequest,
         share_text: input.shareText,
       })
@@ -324,7 +322,6 @@ export function saveText(deps: ActionAdminDeps, staffId: string, id: string, loc
           summary: eb.ref('excluded.summary'),
           body: eb.ref('excluded.body'),
           letter_subject: eb.ref('excluded.letter_subject'),
-          letter_body: eb.ref('excluded.letter_body'),
           official_request: eb.ref('excluded.official_request'),
           share_text: eb.ref('excluded.share_text'),
         })),
@@ -378,7 +375,7 @@ function publishProblems(a: ActionDetailView): Issue[] {
     if (a.targets.length === 0) problems.push({ path: 'targets', code: 'required', message: 'a letter action needs at least one target' });
     for (const t of a.texts) {
       if (!t.letterSubject) problems.push({ path: `texts.${t.locale}.letterSubject`, code: 'required', message: 'the letter needs a subject' });
-      if (!t.letterBody) problems.push({ path: `texts.${t.locale}.letterBody`, code: 'required', message: 'the letter needs a body' });
+      if (!t.officialRequest.trim()) problems.push({ path: `texts.${t.locale}.officialRequest`, code: 'required', message: 'the letter needs its text' });
     }
   }
   for (const t of a.targets) if (t.disabled) problems.push({ path: 'targets', code: 'disabled', message: `${t.name} is disabled in the directory` });

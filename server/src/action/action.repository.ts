@@ -10,8 +10,8 @@ export interface ActionTextRow {
   summary: string;
   body: string;
   letterSubject: string;
-  letterBody: string;
-  /** what officials receive (the letter's request): never shown on public pages */
+  /** what officials receive: a petition's demand (not shown on its page), or the letter of a
+   * letter action (shown on its page, and the draft its signers start from) */
   officialRequest: string;
   shareText: string;
 }
@@ -105,7 +105,6 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
                 summary: eb.ref('t.summary'),
                 body: eb.ref('t.body'),
                 letterSubject: eb.ref('t.letter_subject'),
-                letterBody: eb.ref('t.letter_body'),
                 officialRequest: eb.ref('t.official_request'),
                 shareText: eb.ref('t.share_text'),
               }),

@@ -278,7 +278,7 @@ export function toPublic(cache: ActionCache, a: ActionRow, locale: string): Publ
     ...toSummary(cache, a, locale),
     body: text?.body ?? '',
     letterSubject: a.kind === ActionKind.LETTER ? (text?.letterSubject ?? '') : '',
-    letterBody: a.kind === ActionKind.LETTER ? (text?.letterBody ?? '') : '',
+    letterBody: a.kind === ActionKind.LETTER ? (text?.officialRequest ?? '') : '',
     shareText: text?.shareText ?? '',
     allowPersonalisation: a.allowPersonalisation,
     maxLetterLength: a.maxLetterLength,

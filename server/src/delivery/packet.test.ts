@@ -230,7 +230,7 @@ describe('delivery packet', () => {
     expect(all).toContain('Signer69 Named');
     // never named to their own country's official, and nothing of the page's copy
     expect(all).not.toContain('Hidden');
-    for (const pageCopy of ['Summary ru', 'Body ru', 'Letter body ru', 'Summary en', 'Body en']) expect(all).not.toContain(pageCopy);
+    for (const pageCopy of ['Summary ru', 'Body ru', 'Summary en', 'Body en']) expect(all).not.toContain(pageCopy);
     // on every page: date, action, organisation and "Page n of m"
     const title = `Title ru ${fx.action.slug}`;
     pages.forEach((page, i) => {

@@ -148,7 +148,7 @@ describe('POST /api/actions/:slug/letter-preview', () => {
 describe('personalised letters when signing', () => {
   it('stores a changed letter, and not a copy of the action’s own', async () => {
     const { action } = await letterAction();
-    await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody({ letterBody: 'Letter body es' }) });
+    await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody({ letterBody: 'Request to officials es' }) });
     await h.app.inject({
       method: 'POST',
       url: `/api/actions/${action.slug}/signatures`,

@@ -82,7 +82,7 @@ export function personalLetter(action: ActionRow, subject: string | undefined, b
     !value || action.texts.some((t) => squash(pick(t)) === squash(value));
   return {
     subject: unchanged(subject, (t) => t.letterSubject) ? null : subject!,
-    body: unchanged(body, (t) => t.letterBody) ? null : body!,
+    body: unchanged(body, (t) => t.officialRequest) ? null : body!,
   };
 }
 

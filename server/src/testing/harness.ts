@@ -162,7 +162,6 @@ export async function createAction(db: Db, opts: FixtureOptions = {}) {
           summary: `Summary ${locale}`,
           body: `Body ${locale}`,
           letterSubject: `Subject ${locale}`,
-          letterBody: `Letter body ${locale}`,
           officialRequest: `Request to officials ${locale}`,
         })),
       },

@@ -25,7 +25,7 @@ const actionSummary = z.object({
 const actionDetail = actionSummary.extend({
   body: z.string(),
   letterSubject: z.string(),
-  letterBody: z.string(),
+  letterBody: z.string().describe('letter actions: the letter officials receive, in this language, and the draft a signer who may write their own starts from; empty for petitions'),
   shareText: z.string(),
   allowPersonalisation: z.boolean(),
   maxLetterLength: z.number().int(),

@@ -28,12 +28,11 @@ export const actions: Actions = {
 			summary: text('summary'),
 			body: text('body'),
 			letterSubject: text('letterSubject'),
-			letterBody: text('letterBody'),
 			officialRequest: text('officialRequest'),
 			shareText: text('shareText')
 		};
 		const result = await staffApi(event).PUT('/api/admin/actions/{id}/texts/{locale}', { params: textPath(event), body });
-		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { values, errors: issuesByField(result.error, event.locals.locale, ['title', 'summary', 'body', 'letterSubject', 'letterBody', 'shareText']), message: refusal(event, result) });
+		if (result.error) return fail(result.response.status === 409 ? 409 : 422, { values, errors: issuesByField(result.error, event.locals.locale, ['title', 'summary', 'body', 'letterSubject', 'officialRequest', 'shareText']), message: refusal(event, result) });
 		redirect(303, `/admin/actions/${event.params.id}?done=saved`);
 	},
 	remove: async (event) => {
