@@ -14,6 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PAGES } from '../../web/src/lib/admin/pages.ts';
 import { createSession } from '../../server/src/staff/session.ts';
 import { createStaff } from '../../server/src/staff/staff.service.ts';
+import { createActionForStaff, saveText, transition } from '../../server/src/action/action.admin.service.ts';
+import { actionTextInput, createActionInput } from '../../server/src/action/action.admin.schema.ts';
+import { recordAudit } from '../../server/src/staff/audit.ts';
 import { STAFF_ROLES, type StaffRole } from '../../server/src/staff/staff.schema.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
@@ -28,6 +31,7 @@ let platform: Platform;
 let browser: Browser;
 let pool: pg.Pool;
 const cookies = {} as Record<StaffRole, string>;
+const staffIds = {} as Record<StaffRole, string>;
 const offsite: string[] = [];
 
 const unique = (name: string) => `${name}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}@example.org`;
@@ -39,6 +43,7 @@ beforeAll(async () => {
   for (const role of STAFF_ROLES) {
     const user = await createStaff({ pool, clock: () => new Date() }, null, { email: unique(`console-${role.toLowerCase()}`), name: `Console ${role}`, role, password: PASSWORD });
     cookies[role] = `chorus_staff=${await createSession({ pool, clock: () => new Date() }, user.id)}`;
+    staffIds[role] = user.id;
   }
 });
 
@@ -251,4 +256,102 @@ describe('an admin in the browser, JavaScript off', () => {
     expect(html).toContain('Acceso del personal');
     expect(html).toContain('lang="es"');
   });
+});
+
+describe('the console in the language staff choose, JavaScript off', () => {
+  it('switches language in its header, remembers it on every console page, and shows the action, its campaign, languages, times and the audit log in that language', async () => {
+    const deps = { pool, clock: () => new Date() };
+    const tag = Math.random().toString(36).slice(2, 8);
+    const campaign = `words-campaign-${tag}`;
+    const c = await pool.query<{ id: string }>(`INSERT INTO campaigns (slug) VALUES ($1) RETURNING id`, [campaign]);
+    await pool.query(`INSERT INTO campaign_texts (campaign_id, locale, name) VALUES ($1, 'en', 'Truth and justice'), ($1, 'es', 'Verdad y justicia')`, [c.rows[0]!.id]);
+    const slug = `console-words-${tag}`;
+    const action = await createActionForStaff(deps, staffIds.ADMIN, createActionInput.parse({ slug, campaign, kind: 'PETITION', title: 'Independent forensics now' }));
+    await saveText(deps, staffIds.ADMIN, action.id, 'es', actionTextInput.parse({ title: 'Peritajes independientes ya' }));
+    await transition(deps, staffIds.ADMIN, action.id, 'PUBLISHED');
+    // an official's answer published, as answer.service.ts audits it
+    await recordAudit(pool, {
+      staffId: staffIds.ADMIN,
+      verb: 'answer_published',
+      entity: 'answer',
+      entityId: SAMPLE_ID,
+      before: { status: 'RECEIVED', publicSummary: null },
+      after: { status: 'PUBLISHED', publicSummary: 'They will reply in writing', notificationsOwed: 3 },
+    });
+
+    const context = watch(await browser.newContext({ javaScriptEnabled: false, locale: 'en-US' }));
+    const origin = new URL(platform.baseUrl);
+    await context.addCookies([{ name: 'chorus_staff', value: cookies.ADMIN.split('=')[1]!, domain: origin.hostname, path: '/', httpOnly: true, sameSite: 'Strict' }]);
+    const page = await context.newPage();
+    const publicLink = () => page.locator('main dd a[href*="/actions/"]');
+    await page.goto(`${platform.baseUrl}/admin/actions/${action.id}`);
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(await page.locator('h1').textContent()).toBe('Independent forensics now');
+    expect(await publicLink().getAttribute('href')).toBe(`/en/actions/${slug}`);
+
+    // Russian: the action has no Russian text, so its title is the English one, marked as English
+    const switcher = page.getByRole('form', { name: 'Console language' });
+    await switcher.getByRole('button', { name: 'Русский' }).click();
+    expect(new URL(page.url()).pathname).toBe(`/admin/actions/${action.id}`);
+    expect(await page.locator('html').getAttribute('lang')).toBe('ru');
+    expect(await page.locator('h1').textContent()).toBe('Independent forensics now');
+    expect(await page.locator('h1').getAttribute('lang')).toBe('en');
+    expect(await publicLink().getAttribute('href')).toBe(`/en/actions/${slug}`);
+    expect(await page.getByRole('form', { name: 'Язык консоли' }).getByRole('button', { name: 'Русский' }).getAttribute('aria-current')).toBe('true');
+    const cookie = (await context.cookies()).find((k) => k.name === 'chorus_console_locale')!;
+    expect(cookie).toMatchObject({ value: 'ru', path: '/admin', httpOnly: true });
+    // a language name starts a line capitalised; in a sentence it is written as Russian writes it
+    const texts = await page.locator('section[aria-labelledby="texts-heading"]').textContent();
+    expect(texts).toContain('Английский (основной)');
+    expect(texts).toContain('Испанский');
+    expect(texts).toMatch(/французский, русский|русский, французский/);
+    await axe('action page in Russian', page);
+
+    // Spanish: the action has a Spanish title and page; its campaign a Spanish name
+    await page.getByRole('form', { name: 'Язык консоли' }).getByRole('button', { name: 'Español' }).click();
+    expect(await page.locator('html').getAttribute('lang')).toBe('es');
+    expect(await page.locator('h1').textContent()).toBe('Peritajes independientes ya');
+    expect(await page.locator('h1').getAttribute('lang')).toBeNull();
+    expect(await publicLink().getAttribute('href')).toBe(`/es/actions/${slug}`);
+    expect(await page.locator('title').textContent()).toContain('Peritajes independientes ya');
+    const facts = await page.locator('main dl').first().textContent();
+    expect(facts).toContain('Verdad y justicia');
+    expect(facts).not.toContain(campaign);
+    const spanish = (await page.locator('main').textContent())!;
+    expect(spanish).toContain('Inglés (principal)');
+    expect(spanish).toContain('Editar los textos en inglés');
+    expect(spanish).not.toMatch(/ en Inglés| al Inglés| en Español/);
+    // the date it was published, as every console page writes dates
+    expect(facts).toMatch(/\d{1,2} [a-z]{3,4}\.? \d{4}/);
+    await axe('action page in Spanish', page);
+
+    // another console page, reached by a plain link: still Spanish (the cookie, not the page)
+    await page.goto(`${platform.baseUrl}/admin/audit?entity=answer`);
+    expect(await page.locator('html').getAttribute('lang')).toBe('es');
+    const answerLines = (await page.locator('table tbody tr').first().locator('ul').textContent())!;
+    expect(answerLines).toContain('Estado: Pendiente de revisión → Publicada');
+    expect(answerLines).toContain('Firmantes por avisar: 3');
+    expect(answerLines).toContain('They will reply in writing');
+    expect(answerLines).not.toMatch(/RECEIVED|PUBLISHED|notificationsOwed|publicSummary/);
+    // when: date and time, the zone said as everywhere in the console
+    expect(await page.locator('table tbody tr').first().locator('td').first().textContent()).toMatch(/^\d{1,2} [a-z]{3,4}\.? \d{4}, \d{1,2}:\d{2} UTC$/);
+    await page.goto(`${platform.baseUrl}/admin/audit?entity=action`);
+    const publishLines = (await page.locator('table tbody tr').first().locator('ul').textContent())!;
+    expect(publishLines).toContain('Estado: Borrador → Publicada');
+    expect(publishLines).not.toContain('PUBLISHED');
+    await axe('audit log in Spanish', page);
+
+    // a switch back to a page off the console, or off the site, lands on the console's start
+    const res = await fetch(`${platform.baseUrl}/admin/language`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { origin: origin.origin, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: cookies.ADMIN },
+      body: new URLSearchParams({ locale: 'fr', back: '//evil.example/admin' }).toString(),
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/admin');
+    expect(res.headers.get('set-cookie')).toMatch(/chorus_console_locale=fr;.*Path=\/admin/i);
+    await context.close();
+    expect(offsite).toEqual([]);
+  }, 120_000);
 });

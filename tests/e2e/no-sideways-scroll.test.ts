@@ -268,6 +268,8 @@ function consoleVisits(): Record<string, Visit[]> {
   return {
     '/admin/login': [{ label: 'sign in', path: `${c}/login` }],
     '/admin/logout': [{ label: 'sign out', path: `${c}/logout` }],
+    // its GET goes back to the overview; its form is in every console page's header
+    '/admin/language': [{ label: 'console language', path: `${c}/language` }],
     '/admin/(console)': [{ label: 'overview', path: c }],
     '/admin/(console)/account': [{ label: 'account', path: `${c}/account` }],
     '/admin/(console)/actions': [{ label: 'actions', path: `${c}/actions` }],

@@ -48,7 +48,7 @@ async function createAction(slug: string) {
     [c[0]!.id, slug],
   );
   await pool.query(
-    `INSERT INTO action_texts (action_id, locale, title, summary, body, letter_subject, letter_body)
+    `INSERT INTO action_texts (action_id, locale, title, summary, body, letter_subject, official_request)
      VALUES ($1, 'en', 'Scale-out test', 'Summary', 'Body', 'Scale-out letter', 'Please act.')`,
     [a[0]!.id],
   );

@@ -78,7 +78,7 @@ async function createDelivery(scenario: string, n: number): Promise<string> {
     );
     const actionId = a[0]!.id;
     await client.query(
-      `INSERT INTO action_texts (action_id, locale, title, summary, body, letter_subject, letter_body)
+      `INSERT INTO action_texts (action_id, locale, title, summary, body, letter_subject, official_request)
        VALUES ($1, 'en', $2, 'Summary', 'Body', 'Fault test letter', 'Please act.')`,
       [actionId, `Fault test ${scenario} ${RUN}`],
     );

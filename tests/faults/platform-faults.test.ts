@@ -77,7 +77,7 @@ async function createAction(scenario: string, targets: number): Promise<{ id: st
   const actionId = a[0]!.id;
   actionIds.push(actionId);
   await pool.query(
-    `INSERT INTO action_texts (action_id, locale, title, summary, body, letter_subject, letter_body)
+    `INSERT INTO action_texts (action_id, locale, title, summary, body, letter_subject, official_request)
      VALUES ($1, 'en', $2, 'Summary', 'Body', 'Fault test letter', 'Please act.')`,
     [actionId, `Platform fault test ${scenario} ${RUN}`],
   );

@@ -82,7 +82,7 @@ describe('campaigners and admins look within one action, and every look is audit
     expect(preview.count).toBe(2);
     const looks = (await auditOf(campaigner.id)).filter((r) => r.verb === 'fraud_previewed' && r.entity_id === action.id);
     expect(looks).toHaveLength(1);
-    expect(looks[0]).toMatchObject({ entity: 'signature', before: { filter: { actionId: action.id, ipTyped: true } }, after: { matched: 2 } });
+    expect(looks[0]).toMatchObject({ entity: 'action', before: { filter: { actionId: action.id, ipTyped: true } }, after: { matched: 2 } });
     expect((looks[0]!.after as { shown: string[] }).shown.sort()).toEqual(preview.sample.map((r: { id: string }) => r.id).sort());
     expect(JSON.stringify(looks[0])).not.toContain(ip);
 

@@ -1,6 +1,7 @@
 import type { Handle, HandleServerError, RequestEvent } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
 import { isTokenPage, stripLocale } from '$lib/paths';
+import { CONSOLE_LOCALE_COOKIE, isConsolePath } from '$lib/admin/console-locale';
 import { env } from '$env/dynamic/public';
 import { RENDER_KEY_HEADER, pageCache } from '$shared/page-cache';
 
@@ -38,7 +39,10 @@ function isEmbedPage(pathname: string): boolean {
 export const handle: Handle = async ({ event, resolve }) => {
 	const prefix = event.url.pathname.split('/')[1];
 	const fromPath = isLocale(prefix);
-	const locale = fromPath ? prefix : negotiateLocale(event.request.headers.get('accept-language'));
+	const acceptLanguage = event.request.headers.get('accept-language');
+	// the console has no language in its paths: the one chosen in its header, else the browser's
+	const chosen = isConsolePath(event.url.pathname) ? event.cookies.get(CONSOLE_LOCALE_COOKIE) : undefined;
+	const locale = fromPath ? prefix : chosen && isLocale(chosen) ? chosen : negotiateLocale(acceptLanguage);
 	event.locals.locale = locale;
 	event.locals.localeFromPath = fromPath;
 

@@ -108,6 +108,8 @@ describe('create and edit', () => {
   it('creates a draft with its default-language text, audited, and lists it with counts', async () => {
     const a = await draftLetter();
     expect(a).toMatchObject({ status: 'DRAFT', goal: 500, milestones: [100, 250], locales: ['en'], confirmed: 0, pending: 0, targetCount: 0 });
+    // the campaign by its slug and by its name in each language it has one (the console shows the name)
+    expect(a).toMatchObject({ campaign: 'test-campaign', campaignNames: [{ locale: 'en', name: 'Test campaign' }] });
     expect(await auditVerbs(a.id)).toEqual(['create']);
     const list = (await call('GET', '/api/admin/actions', undefined, viewer.cookie)).json();
     expect(list.actions.find((x: { id: string }) => x.id === a.id)).toMatchObject({ title: 'Independent forensic services', status: 'DRAFT' });

@@ -166,6 +166,8 @@ export const actionDetailView = actionListItem.extend({
   archivedAt: z.date().nullable(),
   createdAt: z.date(),
   texts: z.array(textView),
+  /** the campaign's name in each language it has one (`campaign` is its slug) */
+  campaignNames: z.array(z.object({ locale: z.string(), name: z.string() })),
   targets: z.array(targetSummary),
   signingPausedAll: z.boolean(),
   /** the transitions the state machine allows from the current status */

@@ -170,6 +170,12 @@ export async function getActionForStaff(db: Queryable, id: string): Promise<Acti
         )
         .whereRef('t.action_id', '=', 'a.id')
         .as('texts'),
+      // the campaign's name in each language it has one, for the console to show in its own
+      eb
+        .selectFrom('campaign_texts as ct')
+        .select((eb) => eb.fn.jsonAgg(jsonBuildObject({ locale: eb.ref('ct.locale'), name: eb.ref('ct.name') })).orderBy('ct.locale').as('names'))
+        .whereRef('ct.campaign_id', '=', 'c.id')
+        .as('campaignNames'),
       eb
         .selectFrom('action_targets as at')
         .innerJoin('targets as g', 'g.id', 'at.target_id')
@@ -202,6 +208,7 @@ export async function getActionForStaff(db: Queryable, id: string): Promise<Acti
   return {
     ...r,
     texts: r.texts ?? [],
+    campaignNames: r.campaignNames ?? [],
     targets: r.targets ?? [],
     signingPausedAll: await isSigningPausedAll(db),
     nextStatuses: actionStates.transitions[r.status].slice(),

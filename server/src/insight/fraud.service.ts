@@ -215,7 +215,7 @@ export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFil
   await recordAudit(deps.pool, {
     staffId,
     verb: 'fraud_previewed',
-    entity: 'signature',
+    entity: 'action',
     entityId: f.actionId,
     before: { filter: auditFilter(f), asOf: asOf.toISOString() },
     after: { matched: count.n, shown: sample.map((r) => r.id) },

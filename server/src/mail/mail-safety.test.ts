@@ -90,7 +90,7 @@ describe('no header injection, member text escaped', () => {
   it('a letter whose staff fields (subject, salutation, target name, reply-to) and member fields (names, own letter) are hostile', async () => {
     const target = `minister.${Date.now()}@gov.example`;
     const fx = await createAction(h.db, { kind: 'LETTER', targets: [{ country: null, language: 'en', email: target }] });
-    await h.db.pool.query(`UPDATE action_texts SET letter_subject = $2, letter_body = $3 WHERE action_id = $1`, [
+    await h.db.pool.query(`UPDATE action_texts SET letter_subject = $2, official_request = $3 WHERE action_id = $1`, [
       fx.action.id,
       `Subject${INJECT}`,
       `Please act.${INJECT}${HTML}`,

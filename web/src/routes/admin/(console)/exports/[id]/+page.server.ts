@@ -2,7 +2,7 @@ import { error } from '@sveltejs/kit';
 import { expectOk } from '$lib/server/api';
 import { staffApi } from '$lib/server/staff';
 import { countryName } from '$lib/server/countries';
-import { formatDate } from '$lib/dates';
+import { consoleTime } from '$lib/admin/time';
 import { adminT, hasKey } from '$lib/i18n/admin/dict';
 import { exportsText } from '$lib/i18n/admin/exports';
 import type { Locale } from '$shared/locales';
@@ -23,8 +23,8 @@ function describeExportFilter(locale: Locale, filter: Record<string, unknown>, t
 		const key = `${kind === 'LETTERS' ? 'letter' : 'sig'}_status_${status}` as 'sig_status_PENDING';
 		parts.push(t('filter_status', { status: hasKey(exportsText, key) ? t(key) : status }));
 	}
-	if (str('from')) parts.push(t('filter_from', { date: formatDate(locale, str('from')) }));
-	if (str('to')) parts.push(t('filter_to', { date: formatDate(locale, str('to')) }));
+	if (str('from')) parts.push(t('filter_from', { date: consoleTime(locale, str('from'), 'date') }));
+	if (str('to')) parts.push(t('filter_to', { date: consoleTime(locale, str('to'), 'date') }));
 	if (str('country')) parts.push(t('filter_country', { country: countryName(locale, str('country')) }));
 	if (kind === 'SIGNATURES') parts.push(t(filter.includePersonal === true ? 'filter_personal_yes' : 'filter_personal_no'));
 	if (filter.emailsWithoutConsent === true) parts.push(t('filter_without_consent', { reason: str('reason') }));
