@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxClient, type MailboxMessage } from '../../server/src/mailbox/mailbox.client.ts';
 import { seed } from '../../prisma/seed.ts';
 import { actions, targets } from '../../prisma/seed-data.ts';
-import { launchChromium, submitWithoutJs as submit } from '../support/browser.ts';
+import { launchChromium, submitWithoutJs as submit, wordsCut } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const PHONE = { width: 390, height: 844 };
@@ -332,7 +332,12 @@ describe('member pages without JavaScript on a phone', () => {
     await page.getByLabel('Correo electrónico', { exact: true }).fill(email);
     await page.getByLabel('País', { exact: true }).selectOption('AR');
     await page.getByLabel('Contar mi firma (obligatorio)', { exact: true }).check();
-    await page.getByLabel('Mostrar mi nombre de pila y mi país en esta página', { exact: true }).check();
+    // the choice to be shown on the page says, next to it, that names wait for moderation
+    const wall = page.getByLabel('Mostrar mi nombre de pila y mi país en esta página', { exact: true });
+    const wallHint = (await wall.getAttribute('aria-describedby')) ?? '';
+    expect(wallHint).toBe('f-consentWall-hint');
+    expect(await page.locator(`#${wallHint}`).textContent()).toContain('los nombres pasan por la moderación de nuestro equipo');
+    await wall.check();
     expect(await submit(page, page.getByRole('button', { name: 'Firmar la petición' }))).toBe(200);
     expect(page.url()).toContain(`/es/actions/${PETITION.slug}/check-email`);
     expect(await page.locator('html').getAttribute('lang')).toBe('es');
@@ -352,6 +357,7 @@ describe('member pages without JavaScript on a phone', () => {
     expect(page.url()).toContain(`/es/actions/${PETITION.slug}/thanks`);
     expect(await page.locator('html').getAttribute('lang')).toBe('es');
     expect(await h1(page)).toBe('Gracias, tu firma está confirmada');
+    expect(await page.locator('.thanks-wall-note').textContent()).toContain('Todavía no aparecen: los nombres pasan por la moderación de nuestro equipo');
     await auditUrl('thanks page (es)', page.url());
 
     await context.close();
@@ -486,6 +492,27 @@ describe('member pages without JavaScript on a phone', () => {
     expect(await after.getByRole('button', { name: 'Show my first name and country on the page' }).count()).toBe(1);
     const history = await page.locator('table', { has: page.getByRole('columnheader', { name: 'Wording version' }) }).textContent();
     expect(history).toContain('First name and country shown on the page');
+    // each choice says where and when its words were shown, and the words: not a version's id
+    expect(history).toContain('Signing form, wording of November 2026');
+    expect(history).toContain('The words: “Show my first name and country on this page”');
+    expect(history).toContain('This page, wording of November 2026');
+    expect(history).toContain('The words: “Stop showing my name on the page”');
+    expect(history).not.toMatch(/sign-20\d\d|self-service-20\d\d/);
+    // every data table sits in a box of its own, named and reachable by the keyboard, and no word
+    // that fits a line is cut, on a phone or a desktop
+    const boxes = page.locator('.table-scroll');
+    expect(await boxes.count()).toBeGreaterThanOrEqual(3);
+    for (const box of await boxes.all()) {
+      expect(await box.getAttribute('role')).toBe('region');
+      expect(await box.getAttribute('tabindex')).toBe('0');
+      expect(await page.locator(`#${await box.getAttribute('aria-labelledby')}`).count()).toBe(1);
+      expect(await box.locator('table').count()).toBe(1);
+    }
+    for (const viewport of [PHONE, { width: 1280, height: 800 }]) {
+      await page.setViewportSize(viewport);
+      expect(await wordsCut(page, '.data-table'), `words cut at ${viewport.width} px`).toEqual([]);
+    }
+    await page.setViewportSize(PHONE);
     await auditSnapshot('my-data page after a change', page);
     const now = (await (await fetch(`${platform.baseUrl}/api/my-data/${token}`)).json()) as typeof exported;
     expect(now.signatures.find((s) => s.action.slug === LETTER.slug)!.consents.wall).toBe(false);

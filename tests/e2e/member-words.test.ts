@@ -3,6 +3,7 @@
 // form's error summary (every field, in order, in the page's language, no browser bubble), a
 // name over its limit kept whole with a message beside it, share links on the action page,
 // the letter preview's explanations, and the confirm and thanks pages' titles and counts.
+import pg from 'pg';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxClient } from '../../server/src/mailbox/mailbox.client.ts';
@@ -168,6 +169,8 @@ describe.each(['en', 'ru'] as const)('member pages in %s', (lang) => {
     expect(await text(page.locator('.panel'))).toContain(w.note);
     // no sentence that contradicts the count ("joins the count") beside it
     expect(await text(page.locator('.panel'))).not.toMatch(/joins the count|появится в счётчике/);
+    // not shown on the page: nothing said of moderation
+    expect(await page.locator('.thanks-wall-note').count()).toBe(0);
 
     await page.goto(link!);
     if (w.already) expect(await text(page.locator('h1'))).toBe(w.already);
@@ -216,8 +219,84 @@ describe('an action without a text in the page’s language', () => {
     expect(await text(page.locator('.panel'))).toContain('пока недоступна на вашем языке');
     expect(await submit(page, page.getByRole('button', { name: 'Подтвердить подпись' }))).toBe(200);
     expect(await text(page.locator('.panel'))).toContain('пока недоступна на вашем языке');
+    // the title inside the Russian sentence is marked as English
+    expect(await text(page.locator('.panel .lead span[lang]'))).toBe(LETTER.texts[LETTER.defaultLocale]!.title);
+    expect(await page.locator('.panel .lead span[lang]').getAttribute('lang')).toBe(LETTER.defaultLocale);
     await context.close();
   }, 90_000);
+
+  it('says so on the home page’s cards and on the thanks page’s next action, in the page’s language, with `lang` on the foreign text', async () => {
+    const { context, page } = await phone();
+    await page.goto(`${platform.baseUrl}/ru`);
+    const card = page.locator('li.card', { has: page.locator(`a[href="/ru/actions/${LETTER.slug}"]`) });
+    expect(await card.locator('h3').getAttribute('lang')).toBe(LETTER.defaultLocale);
+    const note = card.locator('.card-lang-note');
+    expect(await text(note)).toBe('Пока недоступно на вашем языке. Язык текста: английский.');
+    expect(await note.getAttribute('lang')).toBeNull();
+    // a card in the page's language says nothing of it
+    const own = page.locator('li.card', { has: page.locator(`a[href="/ru/actions/${PETITION.slug}"]`) });
+    expect(await own.locator('h3').getAttribute('lang')).toBeNull();
+    expect(await own.locator('.card-lang-note').count()).toBe(0);
+
+    // the thanks page suggests the newest open action: the letter without Russian, made the newest for a moment
+    const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+    const { rows } = await db.query<{ published_at: Date }>(`SELECT published_at FROM actions WHERE slug = $1`, [LETTER.slug]);
+    try {
+      await db.query(`UPDATE actions SET published_at = now() + interval '1 day' WHERE slug = $1`, [LETTER.slug]);
+      type Listed = { slug: string; locale: string };
+      let list: Listed[] = [];
+      for (let i = 0; i < 60 && list[0]?.slug !== LETTER.slug; i++) {
+        if (i) await page.waitForTimeout(250);
+        list = ((await (await fetch(`${platform.baseUrl}/api/actions?locale=ru`)).json()) as { actions: Listed[] }).actions;
+      }
+      expect(list[0]).toMatchObject({ slug: LETTER.slug, locale: LETTER.defaultLocale });
+      await page.goto(`${platform.baseUrl}/ru/actions/${PETITION.slug}/thanks`);
+      const suggested = page.locator('section', { has: page.locator('#next-heading') }).locator('.card');
+      expect(await suggested.locator('h3 a').getAttribute('href')).toBe(`/ru/actions/${LETTER.slug}`);
+      expect(await suggested.locator('h3').getAttribute('lang')).toBe(LETTER.defaultLocale);
+      expect(await suggested.locator('p[lang]').getAttribute('lang')).toBe(LETTER.defaultLocale);
+      expect(await text(suggested.locator('.card-lang-note'))).toBe('Пока недоступно на вашем языке. Язык текста: английский.');
+    } finally {
+      await db.query(`UPDATE actions SET published_at = $2 WHERE slug = $1`, [LETTER.slug, rows[0]!.published_at]);
+      await db.end();
+    }
+    await context.close();
+  }, 60_000);
+
+  it('labels an official’s answer in another language with its language, in the page’s words, and marks it', async () => {
+    const slug = 'lawyers-and-doctors-in-detention';
+    const body = `Hemos recibido su petición y abrimos una investigación (${Date.now()}).`;
+    const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+    // the Inter-American Commission works in Spanish
+    const { rows } = await db.query<{ id: string; language: string }>(
+      `INSERT INTO answers (action_id, target_id, status, body, published_at)
+       SELECT a.id, t.id, 'PUBLISHED', $1, now() FROM actions a, targets t WHERE a.slug = $2 AND t.slug = 'iachr'
+       RETURNING id, (SELECT language FROM targets WHERE slug = 'iachr') AS language`,
+      [body, slug],
+    );
+    try {
+      expect(rows[0]!.language).toBe('es');
+      const { context, page } = await phone();
+      const answer = page.locator('article.answer', { hasText: body });
+      for (let i = 0; i < 40 && (await answer.count()) === 0; i++) {
+        await page.waitForTimeout(250);
+        await page.goto(`${platform.baseUrl}/ru/actions/${slug}`);
+      }
+      expect(await text(answer.locator('.answer-language'))).toBe('Язык ответа: испанский');
+      expect(await answer.locator('.prose').getAttribute('lang')).toBe('es');
+      // in the answer's own language, no label and no lang
+      await page.goto(`${platform.baseUrl}/es/actions/${slug}`);
+      const same = page.locator('article.answer', { hasText: body });
+      expect(await same.locator('.answer-language').count()).toBe(0);
+      expect(await same.locator('.prose').getAttribute('lang')).toBeNull();
+      await page.goto(`${platform.baseUrl}/en/actions/${slug}`);
+      expect(await text(page.locator('article.answer', { hasText: body }).locator('.answer-language'))).toBe('Answer in Spanish');
+      await context.close();
+    } finally {
+      await db.query('DELETE FROM answers WHERE id = ANY($1)', [rows.map((r) => r.id)]);
+      await db.end();
+    }
+  }, 60_000);
 });
 
 describe('the letter preview in Spanish', () => {

@@ -54,3 +54,29 @@ export async function submitWithoutJs(page: Page, button: Locator): Promise<numb
   page.off('response', onResponse);
   return statuses.at(-1) ?? 0;
 }
+
+/**
+ * The words of the text inside `selector` that the page cuts across two lines although they
+ * would fit one (at most `fits` characters): "Fir/ma/s" in a narrowed column. Measured in the
+ * page, word by word, with a Range's line boxes (plain JavaScript, as the browser gets it).
+ */
+export async function wordsCut(page: Page, selector: string, fits = 30): Promise<string[]> {
+  return page.evaluate<string[]>(`(() => {
+    const cut = [];
+    for (const root of document.querySelectorAll(${JSON.stringify(selector)})) {
+      const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.textContent || '';
+        for (const m of text.matchAll(/[^\\s]+/g)) {
+          if (m[0].length > ${fits}) continue;
+          const range = document.createRange();
+          range.setStart(node, m.index);
+          range.setEnd(node, m.index + m[0].length);
+          const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+          if (tops.size > 1) cut.push(m[0]);
+        }
+      }
+    }
+    return cut;
+  })()`);
+}

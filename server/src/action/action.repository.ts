@@ -45,6 +45,8 @@ export interface ActionRow {
     target: { name: string; title: string; organisation: string; language: string; names: unknown; nameIsOfficial: boolean };
     /** the public summary staff wrote, or the answer itself */
     body: string;
+    /** the language of `body`: the official's language for their own answer, the action's default language for a summary by staff */
+    locale: string;
     publishedAt: string;
     attachments: { id: string; filename: string; size: number }[];
   }[];
@@ -180,6 +182,8 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
                 }),
                 // the public summary staff wrote, or the answer itself
                 body: eb.fn.coalesce(eb.fn<string | null>('nullif', [eb.ref('r.public_summary'), sql.lit('')]), eb.ref('r.body')),
+                // its language: the official's for their own words, the action's default language for staff's summary
+                locale: sql<string>`CASE WHEN COALESCE(${eb.ref('r.public_summary')}, '') <> '' THEN ${eb.ref('a.default_locale')} ELSE ${eb.ref('g.language')} END`,
                 publishedAt: eb.ref('r.published_at').$notNull(),
                 attachments: eb.fn.coalesce(
                   eb

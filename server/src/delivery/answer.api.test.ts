@@ -242,6 +242,21 @@ describe('publishing an answer', () => {
     expect(page.responses).toEqual([expect.objectContaining({ id, body: 'Edited summary.', attachments: [] })]);
     expect(page.ledger[0]).toMatchObject({ answered: true, responseSeconds: expect.any(Number) });
     expect(page.ledger[0].responseSeconds).toBeGreaterThanOrEqual(7000);
+    // the language of what is shown: staff's summary is in the action's default language, the
+    // official's own words in the official's (a Russian-speaking official here)
+    await h.db.pool.query(`UPDATE targets SET language = 'ru' WHERE id = $1`, [fx.targets[0]!.id]);
+    await h.cache.refresh();
+    const defaultLocale = (await h.db.pool.query<{ default_locale: string }>(`SELECT default_locale FROM actions WHERE id = $1`, [fx.action.id])).rows[0]!.default_locale;
+    expect((await h.app.inject({ method: 'GET', url: `/api/actions/${fx.action.slug}` })).json().responses[0]).toMatchObject({ body: 'Edited summary.', locale: defaultLocale });
+    expect(defaultLocale).not.toBe('ru');
+    const unsummarised = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/answers/${id}/publish`, payload: { publicSummary: '' } });
+    expect(unsummarised.json()).toEqual({ status: 'PUBLISHED', notificationsOwed: 0 });
+    await h.cache.refresh();
+    expect((await h.app.inject({ method: 'GET', url: `/api/actions/${fx.action.slug}` })).json().responses[0]).toMatchObject({
+      body: 'We received your letter and will investigate.',
+      locale: 'ru',
+    });
+    await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/answers/${id}/publish`, payload: { publicSummary: 'Edited summary.' } });
 
     const staffView = (await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/answers/${id}` })).json();
     expect(staffView).toMatchObject({ status: 'PUBLISHED', publicSummary: 'Edited summary.', notifications: { owed: 0, sent: 2 } });

@@ -169,6 +169,26 @@ describe('batching and delivery', () => {
     expect(mail!.html).toContain('Independent forensics now.');
   });
 
+  it('greets the official once in a personal letter whose writer typed a greeting of their own, in the preview and in the letter sent', async () => {
+    const fx = await createAction(h.db, { kind: 'LETTER', targets: [{ country: 'MX', language: 'en' }] });
+    await h.db.k.updateTable('actions').set({ allow_personalisation: true }).where('id', '=', fx.action.id).execute();
+    await h.db.k.updateTable('targets').set({ salutation: 'Dear Attorney General' }).where('id', '=', fx.targets[0]!.id).execute();
+    await h.cache.refresh();
+    const writer = { firstName: 'Lucia', lastName: 'López', country: 'ES', consentNamed: true, letterSubject: 'From Madrid', letterBody: 'Dear Attorney General,\n\nIndependent forensics now.' };
+    const preview = (await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/letter-preview`, payload: writer })).json();
+    const previewed: string = preview.previews[0].text;
+    expect(previewed.match(/Dear Attorney General/g)).toHaveLength(1);
+    expect(previewed).toContain('Dear Attorney General,\n\nIndependent forensics now.');
+    await signAndConfirm(fx.action.slug, signBody({ ...writer, email: uniqueEmail('greet') }));
+    const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
+    await deliverLetter(letterDeps(), built!.letterIds[0]!);
+    const [mail] = mailbox.messages();
+    expect(mail!.text).toContain(previewed.trim());
+    // the letter's own greeting, and the member letter's: one each
+    expect(mail!.text.match(/Dear Attorney General/g)).toHaveLength(2);
+    expect((mail!.html || '').match(/Dear Attorney General/g)).toHaveLength(2);
+  });
+
   it('reads the signers once per batch, yet never names a signer erased after a letter of the batch went', async () => {
     const fx = await createAction(h.db, {
       targets: [

@@ -77,3 +77,46 @@ describe('countryForOfficial: where an official may see a signer', () => {
     expect(strip(countriesForOfficial(null, [group('TV', 1)], 10))).toEqual({ countries: [{ country: 'TV', count: 1 }], notShown: 0 });
   });
 });
+
+describe('a member’s own greeting: the letter greets once', () => {
+  const greetings = (text: string, words: RegExp) => text.split('\n').filter((line) => words.test(line)).length;
+
+  it('leaves out a first line that repeats the salutation, with its blank lines, in English and Russian', () => {
+    const en = renderMemberLetter('en', { country: 'MX', salutation: 'Dear Minister' }, { subject: 'S', body: 'Dear Minister,\n\nI write about forensic doctors.' }, signer);
+    expect(greetings(en.text, /^Dear /)).toBe(1);
+    expect(en.text).toContain('Dear Minister,\n\nI write about forensic doctors.');
+    const ru = renderMemberLetter('ru', { country: 'KZ', salutation: 'Уважаемый министр' }, { subject: 'S', body: 'Уважаемый министр,\r\n\r\nПрошу вас расследовать.' }, signer);
+    expect(greetings(ru.text, /^Уважаем/)).toBe(1);
+    expect(ru.text).toContain('Уважаемый министр!\n\nПрошу вас расследовать.');
+  });
+
+  it('leaves out another greeting line of any of the letters’ languages, as the letter adds the target’s', () => {
+    for (const [locale, salutation, typed] of [
+      ['en', 'Dear Attorney General', 'Dear Mr. Gertz,'],
+      ['es', 'Estimado Fiscal General', 'Estimada señora fiscal:'],
+      ['fr', 'Madame la Ministre', 'Madame,'],
+      ['ru', 'Уважаемый господин Генеральный прокурор', 'Уважаемый министр!'],
+      ['en', 'Dear Rapporteur', 'Уважаемый министр,'],
+      ['es', 'Estimado Fiscal General', 'Hola'],
+    ] as const) {
+      const l = renderMemberLetter(locale, { country: null, salutation }, { subject: 'S', body: `  ${typed}\nThe text itself.` }, signer);
+      expect(l.text, `${locale}: ${typed}`).not.toContain(typed);
+      expect(l.text).toContain('The text itself.');
+      expect(l.html).not.toContain(typed);
+    }
+  });
+
+  it('keeps a first line that is a sentence, a greeting that begins the first sentence, and a letter that is only a greeting', () => {
+    for (const body of [
+      'Madame Ivanova a été arrêtée le 3 mai.\nElle est toujours détenue.',
+      'Dear Minister, I write about forensic doctors.\nThank you.',
+      'Señor Pérez fue detenido. Pedimos su liberación\nGracias.',
+      'Hi-tech surveillance is used against lawyers\nPlease stop it.',
+      'Dear Minister,',
+      'I write to you.\nDear Minister,\nagain.',
+    ]) {
+      const l = renderMemberLetter('en', { country: null, salutation: 'Dear Minister' }, { subject: 'S', body }, signer);
+      expect(l.text, body).toContain(body.replace(/\r/g, ''));
+    }
+  });
+});

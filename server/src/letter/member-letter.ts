@@ -3,7 +3,7 @@
 // function feeds the preview on the action page and the letters in a delivery, so the
 // preview is exactly what is sent.
 import { render, type RenderedMail } from '../mail/render.ts';
-import { greetingLine, normaliseSalutation } from '../shared/salutation.ts';
+import { greetingLine, normaliseSalutation, withoutOwnGreeting } from '../shared/salutation.ts';
 
 export interface SignerForLetter {
   firstName: string | null;
@@ -141,6 +141,8 @@ export function signOff(targetCountry: string | null, signer: SignerForLetter, l
 /**
  * A member's own letter, wholly in `locale`: the language the member wrote it in (the page they
  * signed on), so its greeting, text and sign-off never mix languages, whatever the official's.
+ * It opens with the target's salutation, once: a greeting the member typed on the letter's
+ * first line is left out (withoutOwnGreeting), in the preview as in every delivery.
  */
 export function renderMemberLetter(
   locale: string,
@@ -155,7 +157,7 @@ export function renderMemberLetter(
       salutation: normaliseSalutation(target.salutation),
       greeting: greetingLine(target.salutation, locale),
       subject: letter.subject,
-      body: letter.body,
+      body: withoutOwnGreeting(letter.body, target.salutation),
       ...signOff(target.country, signer, locale),
     },
     undefined,

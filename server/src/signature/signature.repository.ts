@@ -1,6 +1,7 @@
 // Durable writes of new signatures, batched: requests arriving within a few milliseconds
 // share one statement (its own transaction), and each caller is answered after it commits.
 import type pg from 'pg';
+import { CONSENT_WORDING_VERSION } from '../shared/consent-wording.ts';
 import { createHash } from 'node:crypto';
 import { isTransientConflict } from '../db/conflict.ts';
 import { runHot, signaturesConfirm, signaturesWrite } from '../db/hot-statements.ts';
@@ -35,7 +36,8 @@ export interface WrittenSignature {
   created: boolean;
 }
 
-export const CONSENT_WORDING_VERSION = 'sign-2026-11';
+/** The signing form's consent wording (shared/consent-wording.ts). */
+export { CONSENT_WORDING_VERSION } from '../shared/consent-wording.ts';
 
 /**
  * The fingerprint of what a sign-up says for the person, in the order of signupVersion

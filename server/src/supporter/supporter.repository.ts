@@ -6,15 +6,15 @@ import type pg from 'pg';
 import { ConsentPurpose, inTransaction, qb, SignatureStatus, type Queryable } from '../db/db.ts';
 import type { MyDataExport, SelfServicePurpose } from './supporter.schema.ts';
 import { consentHistory } from './consent.ts';
+import { SELF_SERVICE_WORDING_VERSION, UNSUBSCRIBE_WORDING_VERSION } from '../shared/consent-wording.ts';
 
 const SUPPORTER_COLUMNS = ['id', 'email', 'locale', 'unsubscribed_at', 'erased_at'] as const;
 
 /** A supporter as self-service reads it. */
 export type SupporterRow = NonNullable<Awaited<ReturnType<typeof findSupporter>>>;
 
-/** Consent wording versions for choices made outside the signing form. */
-export const UNSUBSCRIBE_WORDING_VERSION = 'unsubscribe-2026-11';
-export const SELF_SERVICE_WORDING_VERSION = 'self-service-2026-11';
+/** Consent wording versions for choices made outside the signing form (shared/consent-wording.ts). */
+export { UNSUBSCRIBE_WORDING_VERSION, SELF_SERVICE_WORDING_VERSION } from '../shared/consent-wording.ts';
 
 export async function findSupporter(db: Queryable, id: string) {
   return (await qb(db).selectFrom('supporters').select(SUPPORTER_COLUMNS).where('id', '=', id).executeTakeFirst()) ?? null;

@@ -44,3 +44,24 @@ export function translator(locale: Locale): Translator {
 		n: (value) => formatNumber(locale, value)
 	};
 }
+
+const languageNames = new Map<Locale, Intl.DisplayNames>();
+
+/** A language's name in the page's language ("ruso" on a Spanish page), or its code if Intl has none. */
+export function languageName(locale: Locale, code: string): string {
+	let names = languageNames.get(locale);
+	if (!names) {
+		names = new Intl.DisplayNames([locale], { type: 'language' });
+		languageNames.set(locale, names);
+	}
+	try {
+		return names.of(code) ?? code;
+	} catch {
+		return code;
+	}
+}
+
+/** The `lang` of a text shown on a page in `locale`: none when it is in the page's language. */
+export function foreignLang(textLocale: string | null | undefined, locale: Locale): string | undefined {
+	return textLocale && textLocale !== locale ? textLocale : undefined;
+}

@@ -21,7 +21,7 @@ import { countryName, countryOptions } from '$lib/server/countries';
 import { formatDate } from '$lib/dates';
 import { actionPath } from '$lib/paths';
 import { shareLinks } from '$lib/share';
-import { t } from '$lib/i18n';
+import { foreignLang, languageName, t } from '$lib/i18n';
 import type { Actions, PageServerLoad } from './$types';
 
 const TOP_COUNTRIES = 10;
@@ -31,9 +31,7 @@ function role(parts: (string | null | undefined)[]): string {
 }
 
 /** The `lang` of a text shown on a page in `locale`: none when it is in the page's language. */
-function langOf(textLocale: string | undefined, locale: Locale): string | undefined {
-	return textLocale && textLocale !== locale ? textLocale : undefined;
-}
+const langOf = foreignLang;
 
 /** LETTER actions whose signers may write their own subject and text. */
 function personalisable(action: ActionDetail): boolean {
@@ -79,6 +77,9 @@ export const load: PageServerLoad = async (event) => {
 			lang: langOf(r.target.locale, locale),
 			roleLang: langOf(r.target.roleLocale, locale),
 			body: r.body,
+			// the answer's own language where it is not the page's: set as its `lang`, and named above it
+			bodyLang: langOf(r.locale, locale),
+			bodyLanguage: r.locale !== locale ? languageName(locale, r.locale) : null,
 			publishedAt: r.publishedAt,
 			published: formatDate(locale, r.publishedAt),
 			attachments: r.attachments.map((f) => ({ ...f, href: `/api/answers/${r.id}/attachments/${f.id}` }))
@@ -123,14 +124,6 @@ export interface PreviewView {
 	own: boolean;
 	/** why the member's name is not in it, or null when it is */
 	withheld: 'not_chosen' | 'own_country' | 'no_name' | null;
-}
-
-function languageName(locale: Locale, code: string): string {
-	try {
-		return new Intl.DisplayNames([locale], { type: 'language' }).of(code) ?? code;
-	} catch {
-		return code;
-	}
 }
 
 function state(values: SignValues, extra: Partial<Omit<FormState, 'values'>> = {}): FormState {

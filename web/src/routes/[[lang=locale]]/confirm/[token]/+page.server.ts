@@ -11,10 +11,14 @@ function params(event: RequestEvent) {
 	return { path: { token: checkedToken(event.params.token) }, query: { locale: event.locals.locale } };
 }
 
-/** The details' version the page showed, sent back with either button. */
-async function shownVersion(event: RequestEvent): Promise<string | undefined> {
-	const value = (await event.request.formData().catch(() => null))?.get('version');
-	return typeof value === 'string' && value.length <= 64 ? value : undefined;
+/**
+ * What the page showed, sent back with either button: the details' version, and whether the
+ * sign-up asks to be shown on the action's page (the thanks page then says when it will be).
+ */
+async function shown(event: RequestEvent): Promise<{ version: string | undefined; wall: boolean }> {
+	const form = await event.request.formData().catch(() => null);
+	const value = form?.get('version');
+	return { version: typeof value === 'string' && value.length <= 64 ? value : undefined, wall: form?.get('wall') === 'yes' };
 }
 
 // GET never confirms or discards: mail scanners open links. The page shows exactly what would
@@ -41,14 +45,16 @@ export const load: PageServerLoad = async (event) => {
 export const actions: Actions = {
 	confirm: async (event) => {
 		const locale = event.locals.locale;
-		const result = await api(event).POST('/api/confirmations/{token}', { params: params(event), body: { version: await shownVersion(event) } });
+		const { version, wall } = await shown(event);
+		const result = await api(event).POST('/api/confirmations/{token}', { params: params(event), body: { version } });
 		// replaced or discarded meanwhile: the page says so, and nothing was confirmed
 		if (result.error && result.response.status === 409) redirect(303, localePath(locale, `/confirm/${event.params.token}`));
-		redirect(303, `${actionPath(locale, expectOk(result).action.slug, 'thanks')}?confirmed=1`);
+		// the version the page showed is what was confirmed, its choice of the wall included
+		redirect(303, `${actionPath(locale, expectOk(result).action.slug, 'thanks')}?confirmed=1${wall ? '&wall=1' : ''}`);
 	},
 	discard: async (event) => {
 		const locale = event.locals.locale;
-		const result = await api(event).POST('/api/confirmations/{token}/discard', { params: params(event), body: { version: await shownVersion(event) } });
+		const result = await api(event).POST('/api/confirmations/{token}/discard', { params: params(event), body: { version: (await shown(event)).version } });
 		if (result.error && result.response.status !== 409) expectOk(result);
 		// the page now shows where the sign-up stands: discarded (or confirmed, or replaced meanwhile)
 		redirect(303, localePath(locale, `/confirm/${event.params.token}`));

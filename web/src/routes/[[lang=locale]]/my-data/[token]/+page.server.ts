@@ -7,6 +7,7 @@ import { countryName } from '$lib/server/countries';
 import { checkedToken } from '$lib/server/token';
 import { formatDateTime, formatDateTimeShort } from '$lib/dates';
 import { actionPath, myDataPath } from '$lib/paths';
+import { consentWording, type Wording } from '$lib/consent-wording';
 import type { Actions, PageServerLoad } from './$types';
 
 type ConsentChange = ApiBody<'/api/my-data/{token}/consents', 'post'>;
@@ -91,7 +92,8 @@ function historyByAction(data: MyDataExport, locale: Locale, titles: Map<string,
 			purpose: KNOWN_PURPOSES.has(c.purpose) ? (`purpose_${c.purpose}` as TextKey) : null,
 			rawPurpose: c.purpose,
 			granted: c.granted,
-			version: String(c.wordingVersion ?? '')
+			// where and when the words were shown, and the words: not the version's id
+			wording: consentWording(locale, String(c.wordingVersion ?? ''), c.purpose, c.granted)
 		});
 	}
 	return [...groups.values()].sort((a, b) => Number(a.slug === null) - Number(b.slug === null));
@@ -103,7 +105,7 @@ interface HistoryEntry {
 	purpose: TextKey | null;
 	rawPurpose: string;
 	granted: boolean;
-	version: string;
+	wording: Wording;
 }
 
 /** The data link's token, as the API's path parameter. */

@@ -19,6 +19,8 @@ export const load: PageServerLoad = async (event) => {
 	const baseUrl = publicBaseUrl(event.url);
 	return {
 		confirmed: event.url.searchParams.get('confirmed') === '1',
+		// the signer chose to be shown on the action's page (the confirm page says so)
+		wall: event.url.searchParams.get('confirmed') === '1' && event.url.searchParams.get('wall') === '1',
 		action: {
 			slug: action.slug,
 			title: action.title,
