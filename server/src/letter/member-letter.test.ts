@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { countriesForOfficial, countryForOfficial, mayName, renderMemberLetter, signOff, type SignerGroup } from './member-letter.ts';
+import { requestText } from './official-text.ts';
 
 const signer = { firstName: 'Aziza', lastName: 'K', country: 'UZ', namedDisclosure: true, namedToOwnCountry: false };
 
@@ -118,5 +119,16 @@ describe('a member’s own greeting: the letter greets once', () => {
       const l = renderMemberLetter('en', { country: null, salutation: 'Dear Minister' }, { subject: 'S', body }, signer);
       expect(l.text, body).toContain(body.replace(/\r/g, ''));
     }
+  });
+});
+
+describe('the action’s own request: the letter greets once there too', () => {
+  it('leaves out a greeting line staff opened the request with, and keeps a request that begins with a sentence', () => {
+    const base = { locale: 'en', title: 'T' };
+    expect(requestText({ ...base, officialRequest: 'Dear Attorney General,\n\nWe ask you to act.' })).toBe('We ask you to act.');
+    expect(requestText({ ...base, locale: 'ru', officialRequest: 'Уважаемый генеральный прокурор!\nПросим вас действовать.' })).toBe('Просим вас действовать.');
+    expect(requestText({ ...base, officialRequest: 'We ask you to act.\n\nDear colleagues agree.' })).toBe('We ask you to act.\n\nDear colleagues agree.');
+    // a request that is only a greeting is kept as written rather than emptied
+    expect(requestText({ ...base, officialRequest: 'Dear Minister,' })).toBe('Dear Minister,');
   });
 });

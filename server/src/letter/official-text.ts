@@ -1,4 +1,5 @@
 // Which of an action's texts a letter to an official is written in.
+import { withoutOwnGreeting } from '../shared/salutation.ts';
 
 /**
  * Which of an action's texts a letter is written in, greeting to sign-off in that one
@@ -31,9 +32,13 @@ const NEUTRAL_REQUEST: Record<string, (title: string) => string> = {
   ru: (title) => `Мы, нижеподписавшиеся, просим вас ответить на нашу петицию «${title}».`,
 };
 
-/** What a letter asks of the official: the action's request, or the neutral sentence built from its title. */
+/**
+ * What a letter asks of the official: the action's request, or the neutral sentence built from its
+ * title. A greeting line staff opened the request with is left out (withoutOwnGreeting), as in a
+ * member's own letter: the letter template greets the official with the directory's salutation.
+ */
 export function requestText(text: { locale: string; title: string; officialRequest: string }): string {
-  const request = text.officialRequest.trim();
+  const request = withoutOwnGreeting(text.officialRequest.trim(), '').trim();
   if (request) return request;
   return (NEUTRAL_REQUEST[text.locale] ?? NEUTRAL_REQUEST.en!)(text.title);
 }
