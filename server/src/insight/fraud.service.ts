@@ -315,7 +315,7 @@ export async function invalidateFraud(deps: FraudDeps, staffId: string, input: I
     await recordAudit(client, {
       staffId,
       verb: 'bulk_invalidated',
-      entity: 'signature',
+      entity: 'action',
       entityId: input.filter.actionId,
       before: { filter: auditFilter(input.filter), asOf: input.asOf.toISOString() },
       after: { invalidated: r.invalidated, uncounted: r.uncounted, reason: input.reason },

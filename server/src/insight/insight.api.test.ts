@@ -288,10 +288,12 @@ describe('fraud: preview and bulk invalidation', () => {
       { status: 'INVALIDATED', invalid_reason: 'burst from one domain', at: true, n: 15 },
     ]);
 
-    const audit = await h.db.pool.query(`SELECT staff_id, before, after FROM audit_log WHERE verb = 'bulk_invalidated' AND entity_id = $1`, [action.id]);
+    const audit = await h.db.pool.query(`SELECT staff_id, entity, before, after FROM audit_log WHERE verb = 'bulk_invalidated' AND entity_id = $1`, [action.id]);
     expect(audit.rows).toHaveLength(1);
     expect(audit.rows[0]).toMatchObject({
       staff_id: campaigner.id,
+      // the record acted on is the action whose signatures were set aside
+      entity: 'action',
       before: { filter: { actionId: action.id, emailDomain: domain } },
       after: { invalidated: 15, uncounted: 10, reason: 'burst from one domain' },
     });
