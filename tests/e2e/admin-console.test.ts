@@ -339,6 +339,8 @@ describe('the console in the language staff choose, JavaScript off', () => {
     const publishLines = (await page.locator('table tbody tr').first().locator('ul').textContent())!;
     expect(publishLines).toContain('Estado: Borrador → Publicada');
     expect(publishLines).not.toContain('PUBLISHED');
+    // the record's kind inside the sentence is written as Spanish writes it there: lower case
+    expect(await page.locator('table tbody tr').first().locator('td p').first().textContent()).toMatch(/ acción «/);
     await axe('audit log in Spanish', page);
 
     // a switch back to a page off the console, or off the site, lands on the console's start

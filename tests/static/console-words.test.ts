@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { targetView } from '../../server/src/target/target.schema.ts';
 import { auditLines, auditRecordName, auditValue, fieldLabel, hasFieldLabel } from '../../web/src/lib/admin/audit.ts';
 import { consoleReturnPath } from '../../web/src/lib/admin/console-locale.ts';
-import { capitalise, languageName } from '../../web/src/lib/admin/language.ts';
+import { capitalise, languageName, midSentence } from '../../web/src/lib/admin/language.ts';
 import { consoleTime } from '../../web/src/lib/admin/time.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -75,6 +75,13 @@ describe('language names', () => {
     expect(languageName('ru', 'es', { start: true })).toBe('Испанский');
     expect(capitalise('tr' as 'en', 'istanbul')).toBe('İstanbul');
     expect(capitalise('en', '')).toBe('');
+  });
+
+  it('a record’s kind reads in lower case inside a sentence, but an abbreviation keeps its capitals', () => {
+    expect(midSentence('es', 'Cuenta del personal')).toBe('cuenta del personal');
+    expect(midSentence('ru', 'Действие')).toBe('действие');
+    expect(midSentence('en', 'API key')).toBe('API key');
+    expect(midSentence('en', '')).toBe('');
   });
 
   it('fall back to the code for a language Intl does not name', () => {

@@ -30,3 +30,14 @@ export function capitalise(locale: Locale, text: string): string {
 	const head = String.fromCodePoint(first);
 	return head.toLocaleUpperCase(locale) + text.slice(head.length);
 }
+
+/**
+ * A capitalised word or label as it reads inside a sentence: its first letter in lower case by
+ * the rules of `locale` ("creó cuenta del personal"), unless it opens an abbreviation ("API key").
+ */
+export function midSentence(locale: Locale, text: string): string {
+	const [first, second] = [...text];
+	if (first === undefined) return text;
+	if (second !== undefined && second !== second.toLocaleLowerCase(locale)) return text;
+	return first.toLocaleLowerCase(locale) + text.slice(first.length);
+}
