@@ -5,6 +5,7 @@ import type { Locale } from '$shared/locales';
 import { formatMessage, formatNumber, hasMessage, type MessageKey } from '../i18n/format.ts';
 import { languageName } from './language.ts';
 import { consoleTime } from './time.ts';
+import { countryName } from '../country-name.ts';
 
 export interface AuditEntryLike {
 	entity: string;
@@ -160,19 +161,6 @@ export function hasFieldLabel(field: string): boolean {
 	return field in LABELS;
 }
 
-const regionNames = new Map<Locale, Intl.DisplayNames>();
-function countryName(locale: Locale, code: string): string {
-	let n = regionNames.get(locale);
-	if (!n) {
-		n = new Intl.DisplayNames([locale], { type: 'region', fallback: 'code' });
-		regionNames.set(locale, n);
-	}
-	try {
-		return n.of(code.toUpperCase()) ?? code;
-	} catch {
-		return code;
-	}
-}
 
 const shorten = (s: string) => (s.length > 80 ? `${s.slice(0, 79)}…` : s);
 

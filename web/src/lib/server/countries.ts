@@ -1,13 +1,15 @@
 // Country names in the reader's language, from the ISO codes the API accepts.
 import { COUNTRY_CODES } from '$shared/countries';
 import type { Locale } from '$lib/i18n';
+import { countryName } from '$lib/country-name';
+
+export { countryName };
 
 export interface CountryOption {
 	code: string;
 	name: string;
 }
 
-const displayNames = new Map<Locale, Intl.DisplayNames>();
 const sortedOptions = new Map<Locale, CountryOption[]>();
 const known = new Set(COUNTRY_CODES);
 
@@ -15,18 +17,6 @@ export function isCountryCode(code: string): boolean {
 	return known.has(code);
 }
 
-export function countryName(locale: Locale, code: string): string {
-	let names = displayNames.get(locale);
-	if (!names) {
-		names = new Intl.DisplayNames([locale], { type: 'region', fallback: 'code' });
-		displayNames.set(locale, names);
-	}
-	try {
-		return names.of(code) ?? code;
-	} catch {
-		return code;
-	}
-}
 
 /** Every country, named and sorted for the locale (computed once per locale). */
 export function countryOptions(locale: Locale): CountryOption[] {
