@@ -162,7 +162,7 @@ function benchLetter() {
   const memberLetters = Array.from({ length: 20 }, (_, i) =>
     renderMemberLetter(
       'en',
-      { country: 'MX', salutation: 'Dear Minister' },
+      { country: 'MX', salutation: 'Dear Minister', language: 'en', title: 'Minister' },
       { subject: 'Independent forensic services', body: 'I ask you to act on this: the families of victims deserve protection.' },
       signer(i),
     ),

@@ -16,7 +16,7 @@ import { jsonBuildObject } from 'kysely/helpers/postgres';
 import type pg from 'pg';
 import { z } from 'zod';
 import { AnswerStatus, SignatureStatus, TargetMode, inTransaction, qb, type LetterStatus, type Queryable } from '../db/db.ts';
-import { countriesForOfficial, mayName, renderMemberLetter, type OfficialCountries, type SignerForLetter, type SignerGroup } from '../letter/member-letter.ts';
+import { countriesForOfficial, mayName, memberLetterLanguage, renderMemberLetter, type OfficialCountries, type SignerForLetter, type SignerGroup } from '../letter/member-letter.ts';
 import { requestText } from '../letter/official-text.ts';
 import { isLocale } from '../shared/locales.ts';
 import { conflict, gone, notFound } from '../shared/errors.ts';
@@ -164,6 +164,14 @@ async function letterForToken(deps: PacketDeps, token: string) {
       'g.country as target_country',
       'g.language as target_language',
       'g.names as target_names',
+      'a.default_locale',
+      // the subject of each language's text, for a member's own letter in that language
+      (e) =>
+        e
+          .selectFrom('action_texts as z')
+          .select(sql<Record<string, string>>`coalesce(jsonb_object_agg(z.locale, coalesce(nullif(z.letter_subject, ''), z.title)), '{}'::jsonb)`.as('subjects'))
+          .whereRef('z.action_id', '=', 'a.id')
+          .as('text_subjects'),
       'g.name_is_official as target_name_is_official',
       eb.fn.coalesce(eb.fn<string | null>('nullif', ['g.salutation', sql.lit('')]), eb.fn<string | null>('nullif', ['g.title', sql.lit('')]), 'g.name').as('salutation'),
     ])
@@ -267,11 +275,12 @@ function bySafeOrder(a: PacketSigner, b: PacketSigner): number {
 
 /** A member's own letter as this official received it: wholly in the member's language (letter.service.ts). */
 function memberLetterOf(l: LetterRow, r: SignerRow): { subject: string; text: string; locale: string } {
-  const locale = isLocale(r.locale) ? r.locale : l.text_locale;
+  const subjects = l.text_subjects ?? {};
+  const locale = memberLetterLanguage(isLocale(r.locale) ? r.locale : null, Object.keys(subjects), l.default_locale);
   const m = renderMemberLetter(
     locale,
-    { country: l.target_country, salutation: l.salutation },
-    { subject: r.letter_subject || l.subject, body: r.letter_body ?? '' },
+    { country: l.target_country, salutation: l.salutation, language: l.target_language, title: l.target_title },
+    { subject: r.letter_subject || subjects[locale] || l.subject, body: r.letter_body ?? '' },
     toSigner(r),
   );
   return { subject: m.subject, text: m.text, locale };

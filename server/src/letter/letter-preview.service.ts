@@ -114,7 +114,7 @@ export async function previewLetters(cache: ActionCache, slug: string, input: Pr
         namedDisclosure: input.consentNamed ?? false,
         namedToOwnCountry: input.consentNamedToOwnCountry ?? false,
       };
-      const rendered = renderMemberLetter(locale, { country: t.country, salutation: salutationOf(t) }, letter, signer);
+      const rendered = renderMemberLetter(locale, { country: t.country, salutation: salutationOf(t), language: t.language, title: t.title }, letter, signer);
       const local = localTargetName(t, input.locale ?? action.defaultLocale);
       const withheld = withheldReason(t.country, signer);
       return {

@@ -14,7 +14,7 @@ import { bounceAddress } from '../delivery/bounce.service.ts';
 import { holdForDomainLimit, type DomainLimiter } from '../delivery/domain-limit.ts';
 import type { Queues } from '../queue/queue.ts';
 import { mailDomain } from '../signature/confirmation.service.ts';
-import { countriesForOfficial, mayName, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
+import { countriesForOfficial, mayName, memberLetterLanguage, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
 import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service.ts';
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
 import { greetingLine, normaliseSalutation, salutationOf } from '../shared/salutation.ts';
@@ -257,7 +257,15 @@ function selectLetterRows(k: WithLetter, withStamp: boolean) {
       'g.country as target_country',
       'g.salutation',
       'g.title as target_title',
+      'g.language as target_language',
       'a.default_locale',
+      // the subject of each language's text, for a member's own letter in that language
+      (eb) =>
+        eb
+          .selectFrom('action_texts as z')
+          .select(sql<Record<string, string>>`coalesce(jsonb_object_agg(z.locale, coalesce(nullif(z.letter_subject, ''), z.title)), '{}'::jsonb)`.as('subjects'))
+          .whereRef('z.action_id', '=', 'a.id')
+          .as('text_subjects'),
       // the languages the action's page texts exist in: a member's letter starts from one of them
       (eb) =>
         eb
@@ -330,12 +338,17 @@ async function renderLetterRow(
     .filter((r) => r.letter_body)
     .slice(0, MAX_MEMBER_LETTERS)
     .map((r, i) => {
-      const locale = isLocale(r.locale) && (l.text_locales ?? []).includes(r.locale) ? r.locale : l.default_locale;
-      const subject = r.letter_subject || l.letter_subject || l.title;
+      const locale = memberLetterLanguage(isLocale(r.locale) ? r.locale : null, l.text_locales ?? [], l.default_locale);
+      const subject = r.letter_subject || l.text_subjects?.[locale] || l.letter_subject || l.title;
       const key = [i, locale, salutation, subject, l.target_country !== null && l.target_country === r.country].join('\u0000');
       let letter = rendered.get(key);
       if (!letter) {
-        letter = renderMemberLetter(locale, { country: l.target_country, salutation }, { subject, body: r.letter_body! }, toSigner(r));
+        letter = renderMemberLetter(
+          locale,
+          { country: l.target_country, salutation, language: l.target_language, title: l.target_title },
+          { subject, body: r.letter_body! },
+          toSigner(r),
+        );
         rendered.set(key, letter);
       }
       return letter;

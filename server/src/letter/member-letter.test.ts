@@ -31,13 +31,13 @@ describe('signOff and renderMemberLetter', () => {
   });
   it('hides both the name and the country from the signer’s own government', () => {
     expect(signOff('UZ', signer, 'ru')).toEqual({ name: null, country: null });
-    const l = renderMemberLetter('ru', { country: 'UZ', salutation: 'Уважаемый министр' }, { subject: 'S', body: 'Текст' }, signer);
+    const l = renderMemberLetter('ru', { country: 'UZ', salutation: 'Уважаемый министр', language: 'ru', title: 'Minister' }, { subject: 'S', body: 'Текст' }, signer);
     expect(l.text).not.toContain('Aziza');
     expect(l.text).not.toContain('Узбекистан');
     expect(l.text).toContain('Уважаемый министр!');
   });
   it('escapes the member’s text in HTML', () => {
-    const l = renderMemberLetter('en', { country: null, salutation: 'Dear Rapporteur' }, { subject: 'S', body: '<img src=x onerror=alert(1)>' }, signer);
+    const l = renderMemberLetter('en', { country: null, salutation: 'Dear Rapporteur', language: 'en', title: 'Special Rapporteur' }, { subject: 'S', body: '<img src=x onerror=alert(1)>' }, signer);
     expect(l.html).not.toContain('<img');
     expect(l.html).toContain('&lt;img');
   });
@@ -83,10 +83,10 @@ describe('a member’s own greeting: the letter greets once', () => {
   const greetings = (text: string, words: RegExp) => text.split('\n').filter((line) => words.test(line)).length;
 
   it('leaves out a first line that repeats the salutation, with its blank lines, in English and Russian', () => {
-    const en = renderMemberLetter('en', { country: 'MX', salutation: 'Dear Minister' }, { subject: 'S', body: 'Dear Minister,\n\nI write about forensic doctors.' }, signer);
+    const en = renderMemberLetter('en', { country: 'MX', salutation: 'Dear Minister', language: 'en', title: 'Minister' }, { subject: 'S', body: 'Dear Minister,\n\nI write about forensic doctors.' }, signer);
     expect(greetings(en.text, /^Dear /)).toBe(1);
     expect(en.text).toContain('Dear Minister,\n\nI write about forensic doctors.');
-    const ru = renderMemberLetter('ru', { country: 'KZ', salutation: 'Уважаемый министр' }, { subject: 'S', body: 'Уважаемый министр,\r\n\r\nПрошу вас расследовать.' }, signer);
+    const ru = renderMemberLetter('ru', { country: 'KZ', salutation: 'Уважаемый министр', language: 'ru', title: 'Minister' }, { subject: 'S', body: 'Уважаемый министр,\r\n\r\nПрошу вас расследовать.' }, signer);
     expect(greetings(ru.text, /^Уважаем/)).toBe(1);
     expect(ru.text).toContain('Уважаемый министр!\n\nПрошу вас расследовать.');
   });
@@ -100,7 +100,7 @@ describe('a member’s own greeting: the letter greets once', () => {
       ['en', 'Dear Rapporteur', 'Уважаемый министр,'],
       ['es', 'Estimado Fiscal General', 'Hola'],
     ] as const) {
-      const l = renderMemberLetter(locale, { country: null, salutation }, { subject: 'S', body: `  ${typed}\nThe text itself.` }, signer);
+      const l = renderMemberLetter(locale, { country: null, salutation, language: locale, title: '' }, { subject: 'S', body: `  ${typed}\nThe text itself.` }, signer);
       expect(l.text, `${locale}: ${typed}`).not.toContain(typed);
       expect(l.text).toContain('The text itself.');
       expect(l.html).not.toContain(typed);
@@ -116,9 +116,25 @@ describe('a member’s own greeting: the letter greets once', () => {
       'Dear Minister,',
       'I write to you.\nDear Minister,\nagain.',
     ]) {
-      const l = renderMemberLetter('en', { country: null, salutation: 'Dear Minister' }, { subject: 'S', body }, signer);
+      const l = renderMemberLetter('en', { country: null, salutation: 'Dear Minister', language: 'en', title: 'Minister' }, { subject: 'S', body }, signer);
       expect(l.text, body).toContain(body.replace(/\r/g, ''));
     }
+  });
+});
+
+describe('a member’s letter in another language than the official’s', () => {
+  it('greets in the letter’s language, never with the directory’s salutation in the official’s', () => {
+    const mexico = { country: 'MX', salutation: 'Estimado Fiscal General', language: 'es', title: 'Attorney General' };
+    const en = renderMemberLetter('en', mexico, { subject: 'S', body: 'I write about forensic doctors.' }, signer);
+    expect(en.text.split('\n')[0]).toBe('Dear Attorney General,');
+    expect(en.text).not.toContain('Estimado');
+    const ru = renderMemberLetter('ru', mexico, { subject: 'S', body: 'Прошу вас.' }, signer);
+    expect(ru.text.split('\n')[0]).toBe('Здравствуйте!');
+    const kz = { country: 'KZ', salutation: 'Уважаемый Генеральный прокурор', language: 'ru', title: '' };
+    expect(renderMemberLetter('es', kz, { subject: 'S', body: 'Le pido.' }, signer).text.split('\n')[0]).toBe('De mi consideración:');
+    expect(renderMemberLetter('en', kz, { subject: 'S', body: 'I ask.' }, signer).text.split('\n')[0]).toBe('Dear Sir or Madam,');
+    // in the official's own language: the directory's salutation, with that language's punctuation
+    expect(renderMemberLetter('es', mexico, { subject: 'S', body: 'Le pido.' }, signer).text.split('\n')[0]).toBe('Estimado Fiscal General:');
   });
 });
 

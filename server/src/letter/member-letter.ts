@@ -139,6 +139,33 @@ export function signOff(targetCountry: string | null, signer: SignerForLetter, l
 }
 
 /**
+ * The language of a member's own letter: that of the action's text they started from (the page
+ * they signed on where the action has a text in its language, else the action's default), as
+ * the preview says it. One rule for the preview, the delivery and the packet.
+ */
+export function memberLetterLanguage(signerLocale: string | null | undefined, textLocales: readonly string[], defaultLocale: string): string {
+  return signerLocale && textLocales.includes(signerLocale) ? signerLocale : defaultLocale;
+}
+
+/**
+ * How a member's letter greets its official, in the letter's language: the directory's
+ * salutation where the letter is in the official's language (it is written in that language),
+ * else a formal greeting of the letter's language that needs no grammatical gender, with the
+ * official's title where the language puts it there ("Dear Attorney General,").
+ */
+const NEUTRAL_GREETING: Record<string, (englishTitle: string) => string> = {
+  en: (title) => (title ? `Dear ${title},` : 'Dear Sir or Madam,'),
+  es: () => 'De mi consideración:',
+  fr: () => 'Madame, Monsieur,',
+  ru: () => 'Здравствуйте!',
+};
+
+export function memberGreeting(locale: string, target: { salutation: string; language: string; title: string }): string {
+  if (locale === target.language) return greetingLine(target.salutation, locale);
+  return (NEUTRAL_GREETING[locale] ?? NEUTRAL_GREETING.en!)(normaliseSalutation(target.title));
+}
+
+/**
  * A member's own letter, wholly in `locale`: the language the member wrote it in (the page they
  * signed on), so its greeting, text and sign-off never mix languages, whatever the official's.
  * It opens with the target's salutation, once: a greeting the member typed on the letter's
@@ -146,7 +173,7 @@ export function signOff(targetCountry: string | null, signer: SignerForLetter, l
  */
 export function renderMemberLetter(
   locale: string,
-  target: { country: string | null; salutation: string },
+  target: { country: string | null; salutation: string; language: string; title: string },
   letter: { subject: string; body: string },
   signer: SignerForLetter,
 ): RenderedMail {
@@ -155,7 +182,7 @@ export function renderMemberLetter(
     locale,
     {
       salutation: normaliseSalutation(target.salutation),
-      greeting: greetingLine(target.salutation, locale),
+      greeting: memberGreeting(locale, target),
       subject: letter.subject,
       body: withoutOwnGreeting(letter.body, target.salutation),
       ...signOff(target.country, signer, locale),

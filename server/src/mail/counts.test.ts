@@ -147,15 +147,16 @@ describe('counted phrases in every language', () => {
     expect(letter('en', 1).text.startsWith('Dear Secretary,\n')).toBe(true);
     expect(letter('es', 1).text.startsWith('Dear Secretary:\n')).toBe(true);
     expect(letter('ru', 1).text.startsWith('Dear Secretary!\n')).toBe(true);
-    // a member's English letter to a Mexican official: English greeting and sign-off
-    const own = renderMemberLetter('en', { country: 'MX', salutation: 'Estimado Fiscal General:' }, { subject: 'S', body: 'My words.' }, {
+    // a member's English letter to a Mexican official: English greeting (the title in English, not
+    // the directory's Spanish salutation) and sign-off
+    const own = renderMemberLetter('en', { country: 'MX', salutation: 'Estimado Fiscal General:', language: 'es', title: 'Attorney General' }, { subject: 'S', body: 'My words.' }, {
       firstName: null,
       lastName: null,
       country: 'MX',
       namedDisclosure: false,
       namedToOwnCountry: false,
     });
-    expect(own.text).toBe('Estimado Fiscal General,\n\nMy words.\n\nA signer\n');
+    expect(own.text).toBe('Dear Attorney General,\n\nMy words.\n\nA signer\n');
     noLeaks(own);
   });
 });
