@@ -99,7 +99,8 @@ describe('promise 14: an answer as written', () => {
     const summary = 'The ministry says it has opened an inquiry <and> will report back.';
     expect((await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/answers/${id}/publish`, payload: { publicSummary: summary } })).statusCode).toBe(200);
     await h.cache.refresh();
-    expect((await h.app.inject({ url: `/api/actions/${fx.action.slug}` })).json().responses.map((r: { body: string }) => r.body)).toEqual([summary]);
+    // and says it is one: a summary is never passed off as the official's own words
+    expect((await h.app.inject({ url: `/api/actions/${fx.action.slug}` })).json().responses.map((r: { body: string; summary: boolean }) => [r.body, r.summary])).toEqual([[summary, true]]);
     expect((await asStaff(h.app, campaigner.cookie, { method: 'GET', url: `/api/admin/answers/${id}` })).json().body).toBe(ANSWER);
     expect((await h.db.pool.query(`SELECT body FROM answers WHERE id = $1`, [id])).rows[0].body).toBe(ANSWER);
   });

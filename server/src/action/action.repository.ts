@@ -47,6 +47,8 @@ export interface ActionRow {
     body: string;
     /** the language of `body`: the official's language for their own answer, the action's default language for a summary by staff */
     locale: string;
+    /** `body` is a summary staff wrote, not the official's own words */
+    summary: boolean;
     publishedAt: string;
     attachments: { id: string; filename: string; size: number }[];
   }[];
@@ -184,6 +186,7 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
                 body: eb.fn.coalesce(eb.fn<string | null>('nullif', [eb.ref('r.public_summary'), sql.lit('')]), eb.ref('r.body')),
                 // its language: the official's for their own words, the action's default language for staff's summary
                 locale: sql<string>`CASE WHEN COALESCE(${eb.ref('r.public_summary')}, '') <> '' THEN ${eb.ref('a.default_locale')} ELSE ${eb.ref('g.language')} END`,
+                summary: sql<boolean>`COALESCE(${eb.ref('r.public_summary')}, '') <> ''`,
                 publishedAt: eb.ref('r.published_at').$notNull(),
                 attachments: eb.fn.coalesce(
                   eb

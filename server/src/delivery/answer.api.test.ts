@@ -231,6 +231,12 @@ describe('publishing an answer', () => {
     expect(es.subject).toMatch(/^Una autoridad ha respondido/);
     expect(ru.subject).toMatch(/^Официальный ответ/);
     expect(es.text).toContain('Edited summary.');
+    // staff's summary says it is one, in the signer's language: never passed off as the official's words
+    expect(es.text).toContain('Nuestro resumen de su respuesta, no sus propias palabras:');
+    expect(ru.text).toContain('Наш пересказ ответа');
+    // and in another language than the email's, it says which (the action's default language here)
+    expect(es.text).toContain('Idioma: inglés.');
+    expect(ru.text).toContain('Язык: английский.');
     expect(es.text).toContain('http://chorus.test/es/actions/');
     expect(es.listUnsubscribe).toMatch(/^<http:\/\/chorus\.test\/api\/unsubscribe\/.+>$/);
     expect(es.listUnsubscribePost).toBe('List-Unsubscribe=One-Click');
@@ -239,7 +245,7 @@ describe('publishing an answer', () => {
     // shown on the public action page, as the summary, with the response time on the ledger
     await h.cache.refresh();
     const page = (await h.app.inject({ method: 'GET', url: `/api/actions/${fx.action.slug}` })).json();
-    expect(page.responses).toEqual([expect.objectContaining({ id, body: 'Edited summary.', attachments: [] })]);
+    expect(page.responses).toEqual([expect.objectContaining({ id, body: 'Edited summary.', summary: true, attachments: [] })]);
     expect(page.ledger[0]).toMatchObject({ answered: true, responseSeconds: expect.any(Number) });
     expect(page.ledger[0].responseSeconds).toBeGreaterThanOrEqual(7000);
     // the language of what is shown: staff's summary is in the action's default language, the
@@ -255,6 +261,7 @@ describe('publishing an answer', () => {
     expect((await h.app.inject({ method: 'GET', url: `/api/actions/${fx.action.slug}` })).json().responses[0]).toMatchObject({
       body: 'We received your letter and will investigate.',
       locale: 'ru',
+      summary: false,
     });
     await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/answers/${id}/publish`, payload: { publicSummary: 'Edited summary.' } });
 

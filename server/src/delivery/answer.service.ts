@@ -242,6 +242,13 @@ export type AnswerMailOutcome = 'sent' | 'not-owed' | 'dropped';
  * transient failure rolls it back (owed still, the job retries), a permanent one commits it as
  * done and then fails the job for good.
  */
+/** The language of an answer, named in the email's language where it is another: `answerLanguage`, and `answerLang` for its `lang`. */
+function answerLanguage(answerLocale: string, emailLocale: string): { answerLanguage?: string; answerLang?: string } {
+  if (answerLocale === emailLocale) return {};
+  const name = new Intl.DisplayNames([emailLocale], { type: 'language', fallback: 'code' }).of(answerLocale) ?? answerLocale;
+  return { answerLanguage: name, answerLang: answerLocale };
+}
+
 export async function sendAnswerNotification(deps: AnswerMailDeps, notificationId: string): Promise<AnswerMailOutcome> {
   if (!UUID.test(notificationId)) return 'not-owed';
   const outcome = await inTransaction(deps.pool, async (client): Promise<AnswerMailOutcome | { refused: string }> => {
@@ -270,6 +277,7 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
         'g.language as targetLanguage',
         'g.names as targetNames',
         'g.name_is_official as targetNameIsOfficial',
+        'a.default_locale as defaultLocale',
       ])
       .where('n.id', '=', notificationId)
       .where('n.sent_at', 'is', null)
@@ -293,6 +301,11 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
         n.locale,
       ),
       answer: n.publicSummary || n.body,
+      // staff's summary is never passed off as the official's words; an answer in another language
+      // than the email's is named (the same rule as the action page: the official's language for
+      // their own words, the action's default language for a summary)
+      summary: Boolean(n.publicSummary),
+      ...answerLanguage(n.publicSummary ? n.defaultLocale : n.targetLanguage, n.locale),
       actionUrl: memberPageUrl(deps.publicBaseUrl, n.locale, `/actions/${n.slug}`),
       ...member.vars,
     });

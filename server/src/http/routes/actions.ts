@@ -44,6 +44,7 @@ const actionDetail = actionSummary.extend({
       target: z.object({ name: z.string(), title: z.string(), organisation: z.string(), locale: z.string().describe('the language the name is shown in'), roleLocale: z.string().describe('the language the title and organisation are shown in') }),
       body: z.string().describe('the public summary staff wrote, or the answer itself'),
       locale: z.string().describe("the language of `body`: the official's language for their own answer, the action's default language for a summary written by staff"),
+      summary: z.boolean().describe("`body` is a summary written by the organisation's staff, not the official's own words (which are in the delivery packet)"),
       publishedAt: z.string(),
       attachments: z.array(z.object({ id: z.string(), filename: z.string(), size: z.number().int() })).describe('download at /api/answers/{id}/attachments/{attachmentId}'),
     }),

@@ -80,6 +80,8 @@ export const load: PageServerLoad = async (event) => {
 			// the answer's own language where it is not the page's: set as its `lang`, and named above it
 			bodyLang: langOf(r.locale, locale),
 			bodyLanguage: r.locale !== locale ? languageName(locale, r.locale) : null,
+			// staff's summary is never passed off as the official's words
+			summary: r.summary,
 			publishedAt: r.publishedAt,
 			published: formatDate(locale, r.publishedAt),
 			attachments: r.attachments.map((f) => ({ ...f, href: `/api/answers/${r.id}/attachments/${f.id}` }))
