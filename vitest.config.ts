@@ -1,6 +1,7 @@
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 import { DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL, TEST_WORKERS, UNIT_WORKERS, WORLD_RANGES } from './tests/support/worlds.ts';
 import { CostSequencer } from './tests/support/sequencer.ts';
+import { generateDkimKey } from './server/bin/dkim-key.mjs';
 
 // The suite runs in parallel: TEST_WORKERS vitest workers (3 by default), each with a world of
 // its own (tests/support/worlds.ts: a database copied from the migrated test database and a
@@ -18,6 +19,8 @@ const env = {
   DATABASE_URL: process.env.DATABASE_URL ?? DEFAULT_TEST_DATABASE_URL,
   REDIS_URL: process.env.REDIS_URL ?? DEFAULT_TEST_REDIS_URL,
   SECRET_KEY: process.env.SECRET_KEY ?? 'test-secret-key-test-secret-key-0123456789',
+  // every email the suite sends is DKIM-signed, as production's: a key for this run
+  DKIM_PRIVATE_KEY: process.env.DKIM_PRIVATE_KEY ?? generateDkimKey(),
   // every request of the suite comes from 127.0.0.1: per-address limits would flag the
   // suite itself. The abuse tests set their own low limits.
   SIGN_LIMIT_PER_IP: '1000000',

@@ -13,7 +13,7 @@ import { startBounceServer, type BounceServer } from '../server/src/delivery/bou
 import { createDomainLimiter } from '../server/src/delivery/domain-limit.ts';
 import { sweep } from '../server/src/delivery/sweeper.service.ts';
 import { createBatchSignerCache, deliverLetter } from '../server/src/letter/letter.service.ts';
-import { createMailer } from '../server/src/mail/mailer.ts';
+import { createMailer, mailSigning } from '../server/src/mail/mailer.ts';
 import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type MailJob } from '../server/src/queue/queue.ts';
 import { mailDomain } from '../server/src/signature/confirmation.service.ts';
 import { mailProcessor } from './mail.processor.ts';
@@ -31,6 +31,8 @@ import { exitWithParent } from '../server/src/shared/parent-watch.ts';
 
 async function main() {
   const config = loadConfig();
+  // every email is DKIM-signed: no key, no start (before anything connects)
+  const dkim = mailSigning(config);
   const log = pino({ name: 'chorus-workers', level: config.LOG_LEVEL });
   if (config.WORKERS_NICE > 0) {
     try {
@@ -46,6 +48,7 @@ async function main() {
     socketTimeoutMs: config.SMTP_SOCKET_TIMEOUT_MS,
     greetingTimeoutMs: config.SMTP_GREETING_TIMEOUT_MS,
     connectionTimeoutMs: config.SMTP_CONNECTION_TIMEOUT_MS,
+    dkim,
   });
   const clock = () => new Date();
   const staleSubmittingMs = config.SUBMITTING_STALE_MS;

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_DKIM_SELECTOR, ensureDkimKey, generateDkimKey } from './dkim-key.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DATA = join(ROOT, '.data');
@@ -267,6 +268,19 @@ function secretKey() {
   return readFileSync(file, 'utf8').trim();
 }
 
+/**
+ * The DKIM key that signs every email: DKIM_PRIVATE_KEY if set, else the one generated once into
+ * .data/dkim-<selector>.pem for DKIM_SELECTOR (chorus2026 unless set). `npm run dns` prints the
+ * records to publish for it.
+ */
+function dkimKey() {
+  const selector = process.env.DKIM_SELECTOR || DEFAULT_DKIM_SELECTOR;
+  if (process.env.DKIM_PRIVATE_KEY) return { DKIM_SELECTOR: selector, DKIM_PRIVATE_KEY: process.env.DKIM_PRIVATE_KEY };
+  const { pem, file, generated } = ensureDkimKey(DATA, selector);
+  if (generated) say(`generated a DKIM key (selector ${selector}) in ${file}; \`npm run dns\` prints the DNS records to publish for it`);
+  return { DKIM_SELECTOR: selector, DKIM_PRIVATE_KEY: pem };
+}
+
 /** The test suite's own database and Redis database, never the ones `npm start` uses. */
 function testUrls() {
   const db = new URL(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus');
@@ -286,6 +300,7 @@ async function start() {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     PORT: process.env.PORT ?? '3000',
     SECRET_KEY: secretKey(),
+    ...dkimKey(),
     // request-by-request logs are noise for a person trying the demo; LOG_LEVEL=info shows them
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     // the processes stop when this command is gone, even if it was killed outright (SIGKILL)
@@ -501,7 +516,12 @@ async function bench() {
   checkNode();
   installPackages();
   const urls = benchUrls();
-  const env = { ...urls, SECRET_KEY: process.env.SECRET_KEY ?? 'bench-secret-key-bench-secret-key-0123456789' };
+  const env = {
+    ...urls,
+    SECRET_KEY: process.env.SECRET_KEY ?? 'bench-secret-key-bench-secret-key-0123456789',
+    // the benchmark's mail is signed as production's is, with a key of its own
+    DKIM_PRIVATE_KEY: process.env.DKIM_PRIVATE_KEY ?? generateDkimKey(),
+  };
   generateQueryTypes(env);
   await checkRedis(env.REDIS_URL);
   await checkPostgres(env.DATABASE_URL);

@@ -4,7 +4,8 @@
 import pg from 'pg';
 import { composeLetter } from '../../server/src/letter/letter.service.ts';
 import { renderMemberLetter } from '../../server/src/letter/member-letter.ts';
-import { createMailer } from '../../server/src/mail/mailer.ts';
+import { generateDkimKey } from '../../server/bin/dkim-key.mjs';
+import { createMailer, mailSigning } from '../../server/src/mail/mailer.ts';
 import { startChild, type Child } from './child.ts';
 import { fmt, progress, runLoad, type LoadResult } from './load.ts';
 
@@ -201,9 +202,10 @@ export function letterSizedMail(i: number) {
   };
 }
 
-/** nodemailer, pooled as the workers' mailer is (5 connections), into the sink, `inFlight` at a time. */
+/** nodemailer, pooled as the workers' mailer is (5 connections) and DKIM-signing as it does, into the sink, `inFlight` at a time. */
 export async function measureSmtp(sink: Child, opts: { seconds: number; inFlight: number; label: string }): Promise<SmtpCeiling> {
-  const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${sink.port}?tls=off` });
+  const dkim = mailSigning({ MAIL_FROM: 'Chorus <actions@chorus.example.org>', DKIM_SELECTOR: 'bench', DKIM_PRIVATE_KEY: generateDkimKey() });
+  const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${sink.port}?tls=off`, dkim });
   await sink.ask('reset');
   let sent = 0;
   let secondSent = 0;

@@ -2,6 +2,8 @@
 // one-line reason. Everything else receives the parsed Config object.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_DKIM_SELECTOR } from '../../bin/dkim-key.mjs';
+import { parseDkimPrivateKey } from '../mail/dkim.ts';
 
 const url = (protocols: string[]) =>
   z.string().refine((v) => {
@@ -28,6 +30,26 @@ export const configSchema = z.object({
     .default('Chorus <actions@chorus.example.org>'),
   /** key for HMACs: confirmation links, IP hashes. At least 32 characters. */
   SECRET_KEY: z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32)'),
+  /**
+   * the private key that DKIM-signs every email (PEM; `\n` for line breaks is accepted). Unset:
+   * the server and the workers refuse to start (mailer.ts, mailSigning); `npm start` generates one
+   * into .data/dkim-<selector>.pem. Kept as PKCS #8 PEM.
+   */
+  DKIM_PRIVATE_KEY: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const parsed = parseDkimPrivateKey(value);
+      if ('pem' in parsed) return parsed.pem;
+      ctx.addIssue({ code: 'custom', message: parsed.error });
+      return z.NEVER;
+    }),
+  /** the DKIM selector: the key's record is published at <selector>._domainkey.<MAIL_FROM's domain> */
+  DKIM_SELECTOR: z
+    .string()
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'must be a DNS name such as chorus2026 (letters, digits, hyphens)')
+    .default(DEFAULT_DKIM_SELECTOR),
   /** the organisation that signs letters on the signers' behalf */
   ORG_NAME: z.string().min(1).max(100).regex(/^[^\r\n]+$/, 'must be one line').default('Chorus'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -167,10 +189,19 @@ export type Config = z.infer<typeof configSchema>;
 export class ConfigError extends Error {}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return parseConfig(configSchema, env);
+}
+
+/** The part of the configuration that names the mail's domain and its DKIM key (what `npm run dns` needs; no SECRET_KEY). */
+export function loadMailConfig(env: Record<string, string | undefined> = process.env): Pick<Config, 'MAIL_FROM' | 'DKIM_SELECTOR' | 'DKIM_PRIVATE_KEY'> {
+  return parseConfig(configSchema.pick({ MAIL_FROM: true, DKIM_SELECTOR: true, DKIM_PRIVATE_KEY: true }), env);
+}
+
+function parseConfig<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const picked = Object.fromEntries(
-    Object.keys(configSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
   );
-  const parsed = configSchema.safeParse(picked);
+  const parsed = schema.safeParse(picked);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
     const name = String(first.path[0]);

@@ -29,7 +29,7 @@ import { countRoutes } from './routes/counts.ts';
 import { WIDGET_JS } from './widget.ts';
 import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { createMailer, mailSigning, type Mailer } from '../mail/mailer.ts';
 import { fastReads } from './fast-reads.ts';
 import { apiSecurityHeaders, HSTS, jsonEscapeHook, securityHeadersHook } from './security-headers.ts';
 import { earlyRefusal, EventLoopLag, InFlight, type LoadShedderOptions, type ShedSignals } from './load-shedding.ts';
@@ -42,7 +42,7 @@ import { docsRoutes } from './docs.ts';
 import { pageRoutes, type NodeHandler } from './pages.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM' | 'ORG_NAME' | 'PUBLIC_COUNTRY_MIN'> &
+  config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM' | 'ORG_NAME' | 'PUBLIC_COUNTRY_MIN' | 'DKIM_PRIVATE_KEY' | 'DKIM_SELECTOR'> &
     Partial<Pick<Config, 'EXPORT_DIR' | 'TRUSTED_PROXIES' | 'TRUSTED_FORM_ORIGINS' | 'SIGN_LIMIT_PER_IP' | 'SIGN_LIMIT_PER_API_KEY' | 'PUBLIC_POST_LIMIT_PER_IP'>> &
     Partial<Pick<Config, 'WEBHOOK_ALLOW_PRIVATE' | 'API_KEY_FAILURES_PER_IP'>>;
   pool: pg.Pool;
@@ -163,7 +163,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       api.addHook('onRequest', publicPostLimit(abuse));
       await api.register(actionRoutes, { cache: deps.cache, signatures, shedding });
       await api.register(confirmationRoutes, { signatures });
-      const memberMailer = deps.members?.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL });
+      const memberMailer = deps.members?.mailer ?? createMailer({ smtpUrl: deps.config.SMTP_URL, dkim: mailSigning(deps.config) });
       if (!deps.members?.mailer) api.addHook('onClose', async () => memberMailer.close());
       await api.register(memberRoutes, {
         pool: deps.pool,

@@ -23,7 +23,7 @@ export async function openapiDocument(): Promise<OpenAPIV3_1.Document> {
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
   redis.on('error', () => {});
   const cache = new ActionCache(pool);
-  const mailer = createMailer({ smtpUrl: config.SMTP_URL });
+  const mailer = createMailer({ smtpUrl: config.SMTP_URL, dkim: null });
   const app = await buildApp({
     config,
     pool,

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ActionCache } from '../action/action.service.ts';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { createDb } from '../db/db.ts';
+import { mailSigning } from '../mail/mailer.ts';
 import { enforceRedisConfig } from '../queue/redis-config.ts';
 import { batchCalls, createQueues, redisConnection } from '../queue/queue.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
@@ -17,6 +18,8 @@ const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', impor
 
 async function main() {
   const config = loadConfig();
+  // the "my data" emails are DKIM-signed (app.ts): no key, no start (before anything connects)
+  mailSigning(config);
   const internalSecret = randomBytes(24).toString('hex');
   const db = createDb(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX ?? 24, applicationName: 'chorus-server' });
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });

@@ -1,6 +1,10 @@
 // The outgoing SMTP transport, with explicit timeouts, and the classification of its errors:
 // a permanent refusal (5xx, a malformed address) must not be retried; anything else may be.
+// Every email of the server and the workers goes through a transport made here, which signs it
+// with DKIM (dkim.ts): the processes pass mailSigning(config), which refuses to go without a key.
 import nodemailer, { type Transporter } from 'nodemailer';
+import { ConfigError, type Config } from '../config/config.ts';
+import { DKIM_SIGNED_HEADERS } from './dkim.ts';
 
 export interface MailerOptions {
   smtpUrl: string;
@@ -9,6 +13,31 @@ export interface MailerOptions {
   socketTimeoutMs?: number;
   pool?: boolean;
   maxConnections?: number;
+  /** DKIM signing of every message; null only for a transport that never sends (a document build, a test of an unreachable relay) */
+  dkim: DkimSigning | null;
+}
+
+/** What a transport signs with: the key of `keySelector`, for `domainName` (MAIL_FROM's domain, for DMARC alignment). */
+export interface DkimSigning {
+  domainName: string;
+  keySelector: string;
+  privateKey: string;
+}
+
+/** The domain of a sender such as `Chorus <actions@chorus.example.org>`. */
+export function mailDomain(mailFrom: string): string {
+  const m = /@([^>\s]+)>?\s*$/.exec(mailFrom);
+  return m?.[1] ?? 'chorus.invalid';
+}
+
+/** The signing of the platform's mail, from the configuration; without a key the process must not start. */
+export function mailSigning(config: Pick<Config, 'MAIL_FROM' | 'DKIM_SELECTOR' | 'DKIM_PRIVATE_KEY'>): DkimSigning {
+  if (!config.DKIM_PRIVATE_KEY) {
+    throw new ConfigError(
+      'Invalid configuration: DKIM_PRIVATE_KEY is required: the key that signs every email (npm start and npm run dns generate one into .data/; docs/operating.md)',
+    );
+  }
+  return { domainName: mailDomain(config.MAIL_FROM).toLowerCase(), keySelector: config.DKIM_SELECTOR, privateKey: config.DKIM_PRIVATE_KEY };
 }
 
 export type Mailer = Transporter;
@@ -27,6 +56,8 @@ export function createMailer(opts: MailerOptions): Mailer {
     socketTimeout: opts.socketTimeoutMs ?? 30_000,
     pool: opts.pool ?? true,
     maxConnections: opts.maxConnections ?? 5,
+    // rsa-sha256, relaxed/relaxed (nodemailer's only canonicalisation), over the headers listed in dkim.ts
+    ...(opts.dkim ? { dkim: { ...opts.dkim, headerFieldNames: DKIM_SIGNED_HEADERS.join(':') } } : {}),
   });
 }
 

@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { inTransaction, qb, SignatureStatus } from '../db/db.ts';
 import { confirmationLoad, confirmationMarkListed, confirmationMarkSent, confirmationRelease, runHot, type RowOf } from '../db/hot-statements.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import { classifySendError } from '../mail/mailer.ts';
+import { classifySendError, mailDomain } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
 import { isLocale } from '../shared/locales.ts';
 import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-mail.ts';
@@ -83,10 +83,7 @@ export async function releaseOwedConfirmations(tx: pg.PoolClient, supporterId: s
   return released.map((r) => r.id);
 }
 
-export function mailDomain(mailFrom: string): string {
-  const m = /@([^>\s]+)>?\s*$/.exec(mailFrom);
-  return m?.[1] ?? 'chorus.invalid';
-}
+export { mailDomain };
 
 /**
  * A fresh confirmation link (bound to these details: it confirms only them) and the date it

@@ -178,7 +178,7 @@ describe('sendDueReminders', () => {
     const action = await published();
     const now = future();
     const sig = await pending(action.slug, now, { sentHoursAgo: 30 });
-    const down = createMailer({ smtpUrl: 'smtp://127.0.0.1:1?tls=off', pool: false, connectionTimeoutMs: 2_000 });
+    const down = createMailer({ smtpUrl: 'smtp://127.0.0.1:1?tls=off', pool: false, connectionTimeoutMs: 2_000, dkim: null });
     try {
       const run = await sendDueReminders(deps(now, { mailer: down }), opts);
       expect(run.retry).toBeGreaterThanOrEqual(1);

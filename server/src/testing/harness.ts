@@ -16,7 +16,7 @@ import { insertUser } from '../staff/staff.repository.ts';
 import type { StaffRole } from '../staff/staff.schema.ts';
 import type { Redis } from 'ioredis';
 import { checkEveryInject } from './openapi.ts';
-import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { createMailer, mailSigning, type Mailer } from '../mail/mailer.ts';
 import { startMailbox, type Mailbox } from '../mailbox/mailbox.service.ts';
 import type { ConfirmationMailDeps } from '../signature/confirmation.service.ts';
 
@@ -264,10 +264,11 @@ export function confirmationMailDeps(h: Pick<Harness, 'db' | 'secret'>, mailer: 
 
 /**
  * A development mailbox on free ports and a mailer that sends to it (unpooled, so each message
- * is on the wire when `sendMail` resolves): what the in-process tests that read emails share.
+ * is on the wire when `sendMail` resolves), signing as the platform's does with the test
+ * configuration's key: what the in-process tests that read emails share.
  */
 export async function startTestMail(): Promise<{ mailbox: Mailbox; mailer: Mailer }> {
   const mailbox = await startMailbox({ smtpPort: 0, httpPort: 0 });
-  const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false });
+  const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${mailbox.smtpPort}?tls=off`, pool: false, dkim: mailSigning(loadConfig()) });
   return { mailbox, mailer };
 }
