@@ -83,7 +83,7 @@ export async function sendMyDataLink(deps: MyDataLinkDeps, request: { email: str
   const expires = new Date(deps.clock().getTime() + MY_DATA_TTL_HOURS * 3_600_000);
   const mail = render('my-data-link', locale, {
     myDataLinkUrl: memberPageUrl(deps.publicBaseUrl, locale, `/my-data/${myDataToken(deps, sup.id)}`),
-    expires: `${dateFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' }).format(expires)} (UTC)`,
+    expires: `${dateFormat(isLocale(locale) ? locale : 'en', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' }).format(expires)} UTC`,
     ...parts.vars,
   });
   const throttleKey = `chorus:my-data-link:${sup.id}`;
