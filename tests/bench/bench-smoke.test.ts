@@ -89,8 +89,14 @@ describe('benchmark smoke', () => {
     expect(s.exactlyOnce.missing).toBe(0);
     expect(s.exactlyOnce.duplicated).toBe(0);
     expect(s.serverRssPeakMb).toBeGreaterThan(0);
-    expect(s.freshness.lost).toBe(0);
-  }, 90_000);
+    // every confirmed probe reaches the public count. How fast is the benchmark's figure (counter
+    // freshness p99 against its target in `npm run bench`), not a pass or fail here, where a busy
+    // machine can hold a probe past the scenario's 10 s window
+    expect(s.freshness.probes).toBeGreaterThan(0);
+    await expect
+      .poll(async () => ((await (await fetch(`${platform.baseUrl}/api/actions/${fresh.slug}/count`)).json()) as { count: number }).count, { timeout: 30_000, interval: 200 })
+      .toBe(s.freshness.probes);
+  }, 120_000);
 
   it('runs the delivery scenarios: every letter built reaches the sink', async () => {
     const digestAction = await createBenchAction(db, { name: 'smoke-digest', targets: 3 });
