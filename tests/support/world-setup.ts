@@ -39,9 +39,12 @@ async function takeWorld(): Promise<{ id: number; lock: pg.Client }> {
   await lock.connect();
   // the lock's connection must not keep the worker process alive once vitest is done with it
   (lock as unknown as { connection: { stream: { unref(): void } } }).connection.stream.unref();
+  // advisory locks are server-wide: keyed by the template's name, so that runs with test
+  // databases of their own (TEST_DATABASE_URL) on one PostgreSQL do not take each other's worlds
+  const template = decodeURIComponent(new URL(templateUrls().DATABASE_URL).pathname.slice(1));
   for (let round = 0; round < 600; round++) {
     for (let id = first; id <= last; id++) {
-      const { rows } = await lock.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(7310100, $1) AS ok`, [id]);
+      const { rows } = await lock.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext($2), $1) AS ok`, [id, `chorus-world:${template}`]);
       if (rows[0]!.ok) return { id, lock };
     }
     await new Promise((r) => setTimeout(r, 100));
