@@ -246,6 +246,23 @@ function ensureChromium() {
   return '/usr/bin/chromium';
 }
 
+/**
+ * Debian's nginx, the front that production runs (deploy/nginx): the tests and the benchmark run
+ * the same configuration through it, and `npm start` with several server processes puts it in
+ * front of them. NGINX_PATH names another binary.
+ */
+function ensureNginx() {
+  if (process.env.NGINX_PATH && existsSync(process.env.NGINX_PATH)) return process.env.NGINX_PATH;
+  if (existsSync('/usr/sbin/nginx')) return '/usr/sbin/nginx';
+  say("installing Debian's nginx (nginx-light) for the front the tests and the benchmark run (apt-get)...");
+  if (!aptInstall('nginx-light') || !existsSync('/usr/sbin/nginx')) {
+    fail('could not install nginx: run `sudo apt-get install -y nginx-light` (or set NGINX_PATH) and try again');
+  }
+  // the package starts a default site on port 80; Chorus runs its own nginx, in the foreground
+  spawnSync('sh', ['-c', 'command -v service >/dev/null && service nginx stop; command -v systemctl >/dev/null && systemctl disable --now nginx'], { stdio: 'ignore' });
+  return '/usr/sbin/nginx';
+}
+
 /** poppler's pdftotext: the tests read the packet's PDF back with it, as an official's reader would. */
 function ensurePdftotext() {
   if (existsSync('/usr/bin/pdftotext')) return;
@@ -434,6 +451,7 @@ async function test() {
   const urls = testUrls();
   const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789' };
   if (!quick) env.CHROMIUM_PATH = await timed('chromium', () => ensureChromium());
+  if (!quick) env.NGINX_PATH = await timed('nginx', () => ensureNginx());
   await timed('pdftotext', () => ensurePdftotext());
   generateQueryTypes(env);
   await checkRedis(env.REDIS_URL);

@@ -1,15 +1,19 @@
-// Scale-out: two server processes and two worker processes against the same PostgreSQL and
-// Redis. Signatures arrive at both servers, are confirmed through both, and are delivered by
-// whichever worker gets there first. Nothing may be lost or sent twice: one confirmation email
-// per signature, every confirmed signature in exactly one batch, one copy of each letter, and
-// both servers show the same count. (The servers keep no state of their own: sessions, rate
-// limits and caches that must agree live in PostgreSQL or Redis.)
+// Scale-out as production runs it: nginx in front (deploy/nginx, rendered as `npm start` and the
+// benchmark render it), two server processes behind it and two worker processes, on one
+// PostgreSQL and Redis. Signatures arrive through nginx, which spreads them over both servers,
+// are confirmed through it, and are delivered by whichever worker gets there first. Nothing may
+// be lost or sent twice: one confirmation email per signature, every confirmed signature in
+// exactly one batch, one copy of each letter, and every server (asked directly) and nginx show
+// the same count. (The servers keep no state of their own: sessions, rate limits and caches
+// that must agree live in PostgreSQL or Redis.) Then what nginx itself promises: what it caches
+// and what it never does, the client address it passes on, its body limits, and a server lost.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES } from '../../server/src/queue/queue.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
+import { hashIp } from '../../server/src/shared/tokens.ts';
 import { startFaultySmtp, type FaultySmtp } from '../support/faulty-smtp.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
@@ -27,7 +31,7 @@ beforeAll(async () => {
   smtp = await startFaultySmtp();
   platform = await startPlatform(
     { SMTP_URL: smtp.url, BATCH_INTERVAL_MS: '300', SWEEP_INTERVAL_MS: '1000', SWEEP_GRACE_MS: '3000', LETTERS_PER_DOMAIN_PER_MINUTE: '1000000' },
-    { servers: 2, workers: 2 },
+    { servers: 2, workers: 2, nginx: true },
   );
 }, 120_000);
 
@@ -76,11 +80,12 @@ async function until<T>(what: string, fn: () => Promise<T | null | false>, timeo
   throw new Error(`${what} not within ${timeoutMs} ms\n${platform.logs.slice(-15).join('')}`);
 }
 
-describe('two servers and two workers on one PostgreSQL and Redis', () => {
-  it('sign to delivery across both: no lost signature or letter, no duplicate email or letter, the same count on both', async () => {
+describe('nginx, two servers and two workers on one PostgreSQL and Redis', () => {
+  it('sign to delivery through nginx: no lost signature or letter, no duplicate email or letter, the same count everywhere', async () => {
     const slug = `scale-${RUN}`;
     actionId = await createAction(slug);
     for (const base of platform.baseUrls) await until(`action on ${base}`, async () => (await fetch(`${base}/api/actions/${slug}`)).ok, 10_000);
+    expect(platform.baseUrl).toBe(platform.nginx!.url);
 
     // both worker processes are on the queues (the platform is up when its servers answer; the
     // workers may still be starting)
@@ -91,11 +96,11 @@ describe('two servers and two workers on one PostgreSQL and Redis', () => {
       await q.close();
     }
 
-    // signatures arrive at both servers, concurrently
+    // signatures arrive through nginx, concurrently (it spreads them over both servers)
     const emails = Array.from({ length: SIGNERS }, (_, i) => `scale.${RUN}.${i}@example.org`);
     const answers = await Promise.all(
-      emails.map((email, i) =>
-        fetch(`${platform.baseUrls[i % 2]}/api/actions/${slug}/signatures`, {
+      emails.map((email) =>
+        fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ firstName: 'Scale', lastName: 'Out', email, country: 'CA', consentCount: true }),
@@ -119,11 +124,11 @@ describe('two servers and two workers on one PostgreSQL and Redis', () => {
     expect(confirmations).toHaveLength(SIGNERS);
     expect(new Set(confirmations.map((m) => m.messageId)).size).toBe(SIGNERS);
 
-    // confirmed through both servers, as the button on the page does
+    // confirmed through nginx, as the button on the page does
     const secret = process.env.SECRET_KEY!;
     const confirmed = await Promise.all(
-      sigs.map((s, i) =>
-        fetch(`${platform.baseUrls[(i + 1) % 2]}/api/confirmations/${confirmationToken({ secret, clock: () => new Date(), confirmLinkTtlHours: 1 }, s.id)}`, {
+      sigs.map((s) =>
+        fetch(`${platform.baseUrl}/api/confirmations/${confirmationToken({ secret, clock: () => new Date(), confirmLinkTtlHours: 1 }, s.id)}`, {
           method: 'POST',
         }).then(async (r) => (await r.json()) as { status: string }),
       ),
@@ -152,11 +157,107 @@ describe('two servers and two workers on one PostgreSQL and Redis', () => {
     for (const l of letters) perTarget.set(l.target_id, (perTarget.get(l.target_id) ?? 0) + l.signature_count);
     expect([...perTarget.values()]).toEqual(Array.from({ length: TARGETS }, () => SIGNERS));
 
-    // the public count agrees on both servers (folded once, by one writer)
-    for (const base of platform.baseUrls) {
+    // the public count agrees on both servers and through nginx (folded once, by one writer)
+    for (const base of [...platform.baseUrls, platform.baseUrl]) {
       await until(`count ${SIGNERS} on ${base}`, async () => ((await (await fetch(`${base}/api/actions/${slug}`)).json()) as { count: number }).count === SIGNERS, 10_000);
     }
     const { rows: batches } = await pool.query('SELECT count(*)::int AS n FROM delivery_batches WHERE action_id = $1', [actionId]);
-    console.log(`[scale-out] ${SIGNERS} signatures over 2 servers, ${batches[0].n} batches, ${letters.length} letters over 2 workers, 0 duplicates`);
+    console.log(`[scale-out] ${SIGNERS} signatures through nginx over 2 servers, ${batches[0].n} batches, ${letters.length} letters over 2 workers, 0 duplicates`);
   }, 150_000);
+
+  it('caches what Chorus marks shareable, for a second, and never a request with credentials', async () => {
+    const slug = `scale-${RUN}`;
+    const page = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${platform.baseUrl}${path}`, { headers: { 'accept-language': 'en', ...headers } }).then(async (r) => ({
+        status: r.status,
+        cache: r.headers.get('x-cache-status'),
+        control: r.headers.get('cache-control'),
+        body: await r.text(),
+      }));
+    // an anonymous action page: marked public for a second, then served from nginx's cache
+    const first = await page(`/actions/${slug}`);
+    expect(first.status).toBe(200);
+    expect(first.control).toBe('public, max-age=1');
+    const again = await until('an action page from the cache', async () => {
+      const r = await page(`/actions/${slug}`);
+      return r.cache === 'HIT' ? r : null;
+    }, 10_000);
+    expect(again.body).toContain('Scale-out test');
+    // another language is another entry, never the English one
+    const spanish = await page(`/actions/${slug}`, { 'accept-language': 'es' });
+    expect(spanish.cache).not.toBe('HIT');
+    // a request with a cookie or an API key is neither answered from the cache nor stored
+    const withCredentials: Record<string, string>[] = [{ cookie: 'chorus_session=x' }, { authorization: 'Bearer chorus_x' }];
+    for (const credentials of withCredentials) {
+      const r = await page(`/actions/${slug}`, credentials);
+      expect(r.cache).toBe('BYPASS');
+    }
+    // the count: public for a second, from the cache
+    await until('the count from the cache', async () => (await page(`/api/actions/${slug}/count`)).cache === 'HIT', 10_000);
+    // what Chorus does not mark shareable is never stored: the staff console, the health check,
+    // any other query on the action page
+    for (const path of ['/admin/login', '/readyz', `/actions/${slug}?utm=1`]) {
+      const a = await page(path);
+      const b = await page(path);
+      expect([a.cache, b.cache], path).not.toContain('HIT');
+    }
+  });
+
+  it('passes on the address it was connected from, never one the client claims', async () => {
+    const slug = `scale-${RUN}`;
+    const email = `scale.${RUN}.forged@example.org`;
+    const r = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7' },
+      body: JSON.stringify({ firstName: 'Forged', lastName: 'Address', email, country: 'CA', consentCount: true }),
+    });
+    expect(r.status).toBe(202);
+    const { rows } = await pool.query<{ ip_hash: string }>(
+      `SELECT s.ip_hash FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.email = $2`,
+      [actionId, email],
+    );
+    expect(rows).toHaveLength(1);
+    const secret = process.env.SECRET_KEY!;
+    expect(rows[0]!.ip_hash).toBe(hashIp(secret, '127.0.0.1'));
+    expect(rows[0]!.ip_hash).not.toBe(hashIp(secret, '203.0.113.7'));
+  });
+
+  it('refuses bodies beyond its limits itself, and leaves the smaller ones to Chorus', async () => {
+    const slug = `scale-${RUN}`;
+    // 2 MB: over nginx's 1 MB outer bound, answered by nginx without reaching a server
+    const huge = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'x@example.org', pad: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.headers.get('server')).toBe('nginx');
+    // 300 kB: within nginx's bound, over the API's 256 kB: Chorus's own 413, in JSON
+    const large = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'x@example.org', pad: 'x'.repeat(300 * 1024) }),
+    });
+    expect(large.status).toBe(413);
+    expect(large.headers.get('content-type')).toContain('application/json');
+  });
+
+  it('goes on serving, and signing, through the other server when one is gone', async () => {
+    const slug = `scale-${RUN}`;
+    await platform.kill('server');
+    try {
+      for (let i = 0; i < 6; i++) {
+        const read = await fetch(`${platform.baseUrl}/api/actions/${slug}`, { headers: { cookie: `n=${i}` } });
+        expect(read.status).toBe(200);
+        const sign = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ firstName: 'Still', lastName: 'Here', email: `scale.${RUN}.after${i}@example.org`, country: 'CA', consentCount: true }),
+        });
+        expect(sign.status).toBe(202);
+      }
+    } finally {
+      await platform.restart('server');
+    }
+  });
 });

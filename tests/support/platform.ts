@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildProcesses, SERVER_NODE_FLAGS } from '../../server/bin/build-processes.mjs';
+import { startNginx, type RunningNginx } from '../../server/bin/nginx-config.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
@@ -34,15 +35,25 @@ export interface PlatformOptions {
   workers?: number;
   /** extra Node.js flags for the server or workers processes (say, --cpu-prof when profiling) */
   nodeArgs?: { server?: string[]; workers?: string[] };
+  /**
+   * nginx in front of the server processes, from deploy/nginx as production runs it: `baseUrl`
+   * (and PUBLIC_BASE_URL) is then nginx's, `baseUrls` stay the servers' own, and the servers
+   * trust nginx's X-Forwarded-For (TRUSTED_PROXIES=127.0.0.1 unless the test sets it).
+   */
+  nginx?: boolean | { realIpFrom?: string; signRate?: string; signBurst?: number; workerProcesses?: number };
 }
 
 /** `server`, `workers` and `mailbox`; with more than one, `server-2`, `workers-2`, ... */
 export type ProcessName = 'server' | 'workers' | 'mailbox' | `server-${number}` | `workers-${number}`;
+/** a process whose id can be asked for: the platform's own, and nginx's master process */
+export type PidName = ProcessName | 'nginx';
 
 export interface Platform {
   baseUrl: string;
-  /** one per server process; baseUrls[0] === baseUrl */
+  /** one per server process, each the server's own port; baseUrls[0] === baseUrl unless nginx is in front */
   baseUrls: string[];
+  /** nginx in front (PlatformOptions.nginx): its address (=== baseUrl) and folder */
+  nginx?: { url: string; dir: string };
   mailboxUrl: string;
   env: Record<string, string>;
   logs: string[];
@@ -54,7 +65,7 @@ export interface Platform {
   alive(name: ProcessName): boolean;
   restart(name: 'server' | 'workers' | 'mailbox'): Promise<void>;
   /** the process id, e.g. for reading its memory from /proc (the benchmark does) */
-  pid(name: ProcessName): number | undefined;
+  pid(name: PidName): number | undefined;
 }
 
 async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<void> {
@@ -79,11 +90,14 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
   const workerCount = Math.max(1, opts.workers ?? 1);
   const ports = [port];
   for (let i = 1; i < serverCount; i++) ports.push(await freePort());
+  const nginxOpts = opts.nginx === true ? {} : opts.nginx || undefined;
+  const frontPort = nginxOpts ? await freePort() : undefined;
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PORT: String(port),
     HOST: '127.0.0.1',
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${frontPort ?? port}`,
+    ...(frontPort ? { TRUSTED_PROXIES: '127.0.0.1' } : {}),
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}?tls=off`,
     MAILBOX_SMTP_PORT: String(smtpPort),
     MAILBOX_HTTP_PORT: String(mailHttpPort),
@@ -135,17 +149,30 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
   };
   for (const name of Object.keys(scripts)) launch(name);
   const baseUrls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const baseUrl = baseUrls[0]!;
   const mailboxUrl = `http://127.0.0.1:${mailHttpPort}`;
+  let front: RunningNginx | undefined;
   try {
     for (const url of baseUrls) await waitFor(`${url}/readyz`, 60_000, logs);
     await waitFor(`${mailboxUrl}/api/messages`, 30_000, logs);
+    if (nginxOpts && frontPort) {
+      front = await startNginx({
+        nginx: process.env.NGINX_PATH || undefined,
+        dir: join(ROOT, '.data', 'nginx', `${process.pid}-${launches}`),
+        port: frontPort,
+        site: { servers: ports.map((p) => `127.0.0.1:${p}`), realIpFrom: nginxOpts.realIpFrom, signRate: nginxOpts.signRate, signBurst: nginxOpts.signBurst },
+        workerProcesses: nginxOpts.workerProcesses,
+        exitWithParent: true,
+      });
+      await waitFor(`${front.url}/readyz`, 15_000, logs);
+    }
   } catch (err) {
     // a platform that did not come up leaves no process behind (a workers process left
     // running would take jobs and CPU from whatever runs next)
     for (const child of procs.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await front?.stop();
     throw err;
   }
+  const baseUrl = front?.url ?? baseUrls[0]!;
 
   const stopOne = (child: ChildProcess, signal: NodeJS.Signals) =>
     new Promise<void>((resolve) => {
@@ -161,10 +188,12 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
   return {
     baseUrl,
     baseUrls,
+    ...(front ? { nginx: { url: front.url, dir: front.dir } } : {}),
     mailboxUrl,
     env,
     logs,
     async stop() {
+      await front?.stop();
       await Promise.all([...procs.values()].map((c) => stopOne(c, 'SIGTERM')));
       await Promise.all(files.map((f) => new Promise<void>((resolve) => (f.closed ? resolve() : f.end(() => resolve())))));
     },
@@ -176,6 +205,7 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
       return Boolean(c && c.exitCode === null && c.signalCode === null);
     },
     pid(name) {
+      if (name === 'nginx') return front?.pid;
       return procs.get(name)?.pid;
     },
     async restart(name) {

@@ -3,7 +3,7 @@ import { isLocale, negotiateLocale } from '$lib/i18n';
 import { isTokenPage, stripLocale } from '$lib/paths';
 import { CONSOLE_LOCALE_COOKIE, isConsolePath } from '$lib/admin/console-locale';
 import { env } from '$env/dynamic/public';
-import { RENDER_KEY_HEADER, pageCache } from '$shared/page-cache';
+import { RENDER_KEY_HEADER, cachedPageKey, pageCache } from '$shared/page-cache';
 
 /** the same value as the API's (server/src/http/security-headers.ts): two years, only over https */
 const HSTS = 'max-age=63072000; includeSubDomains';
@@ -20,6 +20,17 @@ function renderKey(event: RequestEvent): string | null {
 	const key = event.request.headers.get(RENDER_KEY_HEADER);
 	if (!key || event.request.method !== 'GET' || event.isDataRequest || event.request.headers.has('cookie')) return null;
 	return CACHED_ROUTES.has(event.route.id ?? '') ? key : null;
+}
+
+/**
+ * Whether the answer may be shared with every reader of the same address and language, by a
+ * cache in front (deploy/nginx honours it) as by the page cache: a cookieless GET of a public
+ * action page (no query but `?source=`), never its data request.
+ */
+function shareable(event: RequestEvent): boolean {
+	if (event.request.method !== 'GET' || event.isDataRequest || event.request.headers.has('cookie')) return false;
+	if (!CACHED_ROUTES.has(event.route.id ?? '')) return false;
+	return cachedPageKey(event.url.pathname + event.url.search, null) !== null;
 }
 
 /** Stores a shareable answer and returns it (its body has been read, so a copy is returned). */
@@ -68,6 +79,10 @@ export const handle: Handle = async ({ event, resolve }) => {
 		headers.set('x-robots-tag', 'noindex');
 	}
 	if (response.status === 503) headers.set('retry-after', '30');
+	// a second old is as fresh as the counts it shows (the API's own max-age=1)
+	if (response.status === 200 && !headers.has('set-cookie') && !headers.has('cache-control') && shareable(event)) {
+		headers.set('cache-control', 'public, max-age=1');
+	}
 	headers.set('x-content-type-options', 'nosniff');
 	if (isEmbedPage(event.url.pathname)) {
 		// the embeddable sign form (/embed/<slug>) is the one page other sites may frame

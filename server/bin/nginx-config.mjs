@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+// deploy/nginx's site, rendered and run. One template (deploy/nginx/chorus.conf.template) serves
+// production, `npm start` with several server processes, the end-to-end tests and the benchmark,
+// so what the tests measure is what is deployed.
+//
+//   npm run nginx-config -- --server-name chorus.example.org --servers 127.0.0.1:3001,127.0.0.1:3002 \
+//     --tls-certificate /etc/letsencrypt/live/chorus.example.org/fullchain.pem \
+//     --tls-key /etc/letsencrypt/live/chorus.example.org/privkey.pem
+// prints the site file for /etc/nginx/conf.d/ (docs/operations.md). Plain Node, no dependencies.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SITE_TEMPLATE = join(ROOT, 'deploy', 'nginx', 'chorus.conf.template');
+export const STANDALONE_TEMPLATE = join(ROOT, 'deploy', 'nginx', 'standalone.conf.template');
+/** where Debian's package puts nginx */
+export const NGINX_BIN = '/usr/sbin/nginx';
+
+/**
+ * Fills a template: `{{name}}` is replaced by the value, a `{{#name}}...{{/name}}` section is kept
+ * when the value is set (not undefined, null, false or ''), a `{{^name}}...{{/name}}` section when
+ * it is not. A placeholder without a value is an error, so no rendered file holds a `{{`.
+ */
+export function renderTemplate(text, values) {
+  const on = (name) => values[name] !== undefined && values[name] !== null && values[name] !== false && values[name] !== '';
+  let out = text.replace(/^[ \t]*\{\{([#^])(\w+)\}\}[ \t]*\n([\s\S]*?)^[ \t]*\{\{\/\2\}\}[ \t]*\n/gm, (_m, kind, name, body) =>
+    (kind === '#') === on(name) ? body : '',
+  );
+  out = out.replace(/\{\{(\w+)\}\}/g, (_m, name) => {
+    if (!on(name)) throw new Error(`nginx template: no value for {{${name}}}`);
+    const value = String(values[name]);
+    // a value is one token or path: nothing that could end a directive or open a block
+    if (/[;{}\n"']/.test(value) && name !== 'upstream_servers') throw new Error(`nginx template: {{${name}}} must not contain ; { } quotes or line breaks: ${value}`);
+    return value;
+  });
+  if (out.includes('{{')) throw new Error('nginx template: an unclosed section');
+  return out;
+}
+
+const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}$/i;
+
+/**
+ * The site file.
+ * @param {object} o
+ * @param {string[]} o.servers the server processes, host:port each
+ * @param {string|number} o.listen what nginx listens on: a port, or address:port
+ * @param {string} o.cacheDir the cache's folder
+ * @param {string} [o.serverName] the site's host name ('_': any)
+ * @param {{ certificate: string, key: string, httpPort?: number, acmeRoot?: string }} [o.tls]
+ * @param {string} [o.signRate] limit_req for signing, such as '10r/s' (off when unset)
+ * @param {number} [o.signBurst]
+ * @param {string} [o.realIpFrom] a load balancer in front of nginx (address or CIDR) whose X-Forwarded-For names the client
+ */
+export function renderSite(o) {
+  if (!o.servers?.length) throw new Error('nginx site: at least one server (host:port) is needed');
+  for (const s of o.servers) if (!ADDRESS.test(s)) throw new Error(`nginx site: "${s}" is not host:port`);
+  if (o.realIpFrom !== undefined && !/^[0-9a-f.:]+(?:\/\d{1,3})?$/i.test(o.realIpFrom)) throw new Error(`nginx site: --real-ip-from must be an address or CIDR range, not "${o.realIpFrom}"`);
+  if (o.signRate !== undefined && !/^\d+r\/[sm]$/.test(o.signRate)) throw new Error(`nginx site: the signing rate must look like 10r/s or 600r/m, not "${o.signRate}"`);
+  return renderTemplate(readFileSync(SITE_TEMPLATE, 'utf8'), {
+    upstream_servers: o.servers.map((s) => `    server ${s} max_fails=0;`).join('\n'),
+    listen: String(o.listen),
+    cache_dir: o.cacheDir,
+    server_name: o.serverName ?? '_',
+    tls: Boolean(o.tls),
+    tls_certificate: o.tls?.certificate,
+    tls_certificate_key: o.tls?.key,
+    http_port: o.tls ? String(o.tls.httpPort ?? 80) : undefined,
+    acme_root: o.tls ? (o.tls.acmeRoot ?? '/var/www/letsencrypt') : undefined,
+    sign_rate: o.signRate,
+    sign_burst: o.signRate ? String(o.signBurst ?? 20) : undefined,
+    real_ip_from: o.realIpFrom,
+  });
+}
+
+/** nginx.conf for nginx on its own, every path under `prefix`, including the site as chorus.conf. */
+export function renderStandalone(o) {
+  return renderTemplate(readFileSync(STANDALONE_TEMPLATE, 'utf8'), {
+    prefix: o.prefix,
+    worker_processes: String(o.workerProcesses ?? Math.min(2, cpus().length)),
+    access_log: o.accessLog ?? 'off',
+  });
+}
+
+function waitForPort(port, host, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolvePort, reject) => {
+    const attempt = () => {
+      const socket = connect({ port, host });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolvePort();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > until) reject(new Error(`nginx did not listen on ${host}:${port} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+/**
+ * Writes the standalone configuration and the site into `dir`, checks it (`nginx -t`), and starts
+ * nginx in the foreground as a child of this process. Answers { url, dir, stop(), pid }.
+ * With `exitWithParent`, nginx is stopped when this process is gone, however it ended (the
+ * test suite and `npm start` want that; see supervise.mjs).
+ */
+export async function startNginx(o) {
+  const nginx = o.nginx ?? NGINX_BIN;
+  if (!existsSync(nginx)) throw new Error(`nginx is not installed at ${nginx} (apt-get install -y nginx-light)`);
+  const dir = resolve(o.dir);
+  const listenHost = o.host ?? '127.0.0.1';
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'chorus.conf'), renderSite({ ...o.site, listen: `${listenHost}:${o.port}`, cacheDir: join(dir, 'cache') }));
+  writeFileSync(join(dir, 'nginx.conf'), renderStandalone({ prefix: dir, workerProcesses: o.workerProcesses, accessLog: o.accessLog }));
+  const args = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')];
+  const test = spawnSync(nginx, [...args, '-t', '-q'], { encoding: 'utf8' });
+  if (test.status !== 0) throw new Error(`nginx -t refused the configuration in ${dir}:\n${test.stderr}`);
+  const child = o.exitWithParent
+    ? spawn(process.execPath, [join(ROOT, 'server', 'bin', 'supervise.mjs'), nginx, ...args], { stdio: ['ignore', 'inherit', 'inherit'] })
+    : spawn(nginx, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  let exited = false;
+  const ended = new Promise((r) => child.once('exit', () => ((exited = true), r())));
+  try {
+    await Promise.race([waitForPort(o.port, listenHost, 15_000), ended.then(() => Promise.reject(new Error(`nginx stopped at start; see ${join(dir, 'error.log')}`)))]);
+  } catch (err) {
+    if (!exited) child.kill('SIGTERM');
+    throw err;
+  }
+  return {
+    url: `http://${listenHost}:${o.port}`,
+    dir,
+    pid: child.pid,
+    /** the master process and its workers, for CPU accounting */
+    process: child,
+    async stop() {
+      if (exited) return;
+      // SIGQUIT: finish what is in flight; SIGTERM after 5 s
+      child.kill('SIGQUIT');
+      const t = setTimeout(() => child.kill('SIGTERM'), 5_000);
+      await ended;
+      clearTimeout(t);
+    },
+  };
+}
+
+// ------------------------------------------------------------------ command line
+
+function usage() {
+  return `usage: npm run nginx-config -- --servers HOST:PORT[,HOST:PORT...] [--server-name NAME] [--listen PORT]
+         [--tls-certificate FILE --tls-key FILE] [--http-port 80] [--acme-root DIR]
+         [--cache-dir /var/cache/nginx/chorus] [--sign-rate 10r/s] [--sign-burst 20]
+         [--real-ip-from ADDRESS|CIDR]
+Prints the site file for /etc/nginx/conf.d/chorus.conf. With --tls-certificate, nginx listens
+with TLS and HTTP/2 on --listen (443) and moves plain HTTP on --http-port to https.`;
+}
+
+function cli(argv) {
+  const opts = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') {
+      console.log(usage());
+      return 0;
+    }
+    if (!a.startsWith('--') || argv[i + 1] === undefined) {
+      console.error(`${usage()}\n\nnot understood: ${a}`);
+      return 2;
+    }
+    opts[a.slice(2)] = argv[++i];
+  }
+  if (!opts.servers) {
+    console.error(`${usage()}\n\n--servers is required`);
+    return 2;
+  }
+  const tls = opts['tls-certificate'] || opts['tls-key'];
+  if (tls && !(opts['tls-certificate'] && opts['tls-key'])) {
+    console.error('--tls-certificate and --tls-key go together');
+    return 2;
+  }
+  try {
+    process.stdout.write(
+      renderSite({
+        servers: opts.servers.split(',').map((s) => s.trim()).filter(Boolean),
+        listen: opts.listen ?? (tls ? '443' : '80'),
+        serverName: opts['server-name'],
+        cacheDir: opts['cache-dir'] ?? '/var/cache/nginx/chorus',
+        tls: tls ? { certificate: opts['tls-certificate'], key: opts['tls-key'], httpPort: Number(opts['http-port'] ?? 80), acmeRoot: opts['acme-root'] } : undefined,
+        signRate: opts['sign-rate'],
+        signBurst: opts['sign-burst'] === undefined ? undefined : Number(opts['sign-burst']),
+        realIpFrom: opts['real-ip-from'],
+      }),
+    );
+    return 0;
+  } catch (err) {
+    console.error(err.message);
+    return 2;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) process.exit(cli(process.argv.slice(2)));
