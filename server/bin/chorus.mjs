@@ -307,6 +307,27 @@ function testUrls() {
   return { DATABASE_URL: db.toString(), REDIS_URL: redis.toString() };
 }
 
+/**
+ * How many server and workers processes `npm start` runs (SERVER_PROCESSES, WORKERS_PROCESSES;
+ * one each unless set), and whether nginx is in front: always with more than one server (they
+ * listen on ports of their own behind it), and with NGINX=1 for one.
+ */
+function processLayout() {
+  const count = (name) => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return 1;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 16) fail(`${name} must be a whole number from 1 to 16, not "${raw}"`);
+    return n;
+  };
+  const servers = count('SERVER_PROCESSES');
+  const workers = count('WORKERS_PROCESSES');
+  const nginx = process.env.NGINX ?? '';
+  if (!['', '0', '1'].includes(nginx)) fail(`NGINX must be 1 (nginx in front) or 0, not "${nginx}"`);
+  if (nginx === '0' && servers > 1) fail('several server processes need nginx in front of them: unset NGINX, or set SERVER_PROCESSES=1');
+  return { servers, workers, front: servers > 1 || nginx === '1', nginx: undefined };
+}
+
 // ------------------------------------------------------------------ commands
 
 async function start() {
@@ -331,6 +352,13 @@ async function start() {
   // the workers take bounces (VERP) on this port; BOUNCE_SMTP_PORT= (empty) turns it off
   env.BOUNCE_SMTP_PORT = process.env.BOUNCE_SMTP_PORT ?? '2525';
 
+  const layout = processLayout();
+  if (layout.front) {
+    layout.nginx = ensureNginx();
+    // the servers believe nginx's X-Forwarded-For, and only that
+    env.TRUSTED_PROXIES = [process.env.TRUSTED_PROXIES, '127.0.0.1'].filter(Boolean).join(',');
+  }
+
   generateQueryTypes(env);
   await checkPostgres(env.DATABASE_URL);
   await checkRedis(env.REDIS_URL);
@@ -346,7 +374,7 @@ async function start() {
 
   const children = [];
   const launch = (name, script, extraEnv = {}) => {
-    const child = spawn('node', name === 'server' ? [...SERVER_NODE_FLAGS, script] : [script], {
+    const child = spawn('node', name.startsWith('server') ? [...SERVER_NODE_FLAGS, script] : [script], {
       cwd: ROOT,
       env: { ...process.env, ...env, ...extraEnv },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -360,9 +388,11 @@ async function start() {
     children.push(child);
   };
   let stopping = false;
+  let front;
   const stop = (code = 0) => {
     stopping = true;
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    front?.stop();
     const wait = setInterval(() => {
       if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) {
         clearInterval(wait);
@@ -374,18 +404,56 @@ async function start() {
   process.on('SIGTERM', () => stop(0));
 
   if (ownMailbox) launch('mailbox', builds.mailbox, { MAILBOX_HTTP_PORT: mailboxHttp, MAILBOX_SMTP_PORT: mailboxSmtp });
-  launch('server', builds.server);
-  launch('workers', builds.workers);
+  // server k on its own port behind nginx (PORT+1, PORT+2, ...), or alone on PORT; metrics on
+  // even ports from METRICS_PORT for the servers, odd ones from WORKERS_METRICS_PORT for the workers
+  const metricsBase = Number(process.env.METRICS_PORT ?? 9464);
+  const workersMetricsBase = Number(process.env.WORKERS_METRICS_PORT ?? 9465);
+  const serverPorts = [];
+  for (let k = 0; k < layout.servers; k++) {
+    const port = layout.front ? Number(env.PORT) + 1 + k : Number(env.PORT);
+    serverPorts.push(port);
+    launch(k === 0 ? 'server' : `server-${k + 1}`, builds.server, {
+      PORT: String(port),
+      ...(layout.front ? { HOST: '127.0.0.1' } : {}),
+      ...(k > 0 ? { METRICS_PORT: String(metricsBase + 2 * k) } : {}),
+    });
+  }
+  for (let k = 0; k < layout.workers; k++) {
+    // one bounce endpoint is enough: the first workers process runs it
+    launch(k === 0 ? 'workers' : `workers-${k + 1}`, builds.workers, k > 0 ? { WORKERS_METRICS_PORT: String(workersMetricsBase + 2 * k), BOUNCE_SMTP_PORT: '' } : {});
+  }
 
-  // say where everything is once the server answers
+  // say where everything is once the servers answer
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 300));
-    const ok = await fetch(`http://127.0.0.1:${env.PORT}/readyz`).then((r) => r.ok, () => false);
-    if (ok) {
+    const answers = await Promise.all(serverPorts.map((port) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)));
+    if (answers.every(Boolean)) {
+      if (layout.front) {
+        const { startNginx } = await import('./nginx-config.mjs');
+        try {
+          front = await startNginx({
+            nginx: layout.nginx,
+            dir: join(DATA, 'nginx'),
+            port: Number(env.PORT),
+            host: process.env.HOST ?? '0.0.0.0',
+            site: { servers: serverPorts.map((port) => `127.0.0.1:${port}`) },
+            exitWithParent: true,
+          });
+        } catch (err) {
+          console.error(`chorus: nginx did not start: ${err.message}`);
+          stop(1);
+          return;
+        }
+      }
+      const metrics = [
+        ...serverPorts.map((_, k) => `http://127.0.0.1:${metricsBase + 2 * k}/metrics`),
+        ...Array.from({ length: layout.workers }, (_, k) => `http://127.0.0.1:${workersMetricsBase + 2 * k}/metrics`),
+      ];
       say(`is running:
-  pages and API   ${env.PUBLIC_BASE_URL}
+  pages and API   ${env.PUBLIC_BASE_URL}${layout.front ? `  (nginx, in front of ${layout.servers} server processes on ports ${serverPorts.join(', ')})` : ''}
   API reference   ${env.PUBLIC_BASE_URL}/api/openapi.json
   ${ownMailbox ? `mailbox         http://localhost:${mailboxHttp}  (every email the platform sends lands here)` : `mail goes to    ${process.env.SMTP_URL}`}${env.BOUNCE_SMTP_PORT ? `\n  bounces (SMTP)  ${process.env.BOUNCE_SMTP_HOST ?? '127.0.0.1'}:${env.BOUNCE_SMTP_PORT}` : ''}
+  metrics         ${metrics.join('\n                  ')}
   Ctrl-C stops everything.`);
       return;
     }
@@ -536,6 +604,8 @@ async function bench() {
   const urls = benchUrls();
   const env = {
     ...urls,
+    // the benchmark measures through deploy/nginx too, as production runs
+    NGINX_PATH: ensureNginx(),
     SECRET_KEY: process.env.SECRET_KEY ?? 'bench-secret-key-bench-secret-key-0123456789',
     // the benchmark's mail is signed as production's is, with a key of its own
     DKIM_PRIVATE_KEY: process.env.DKIM_PRIVATE_KEY ?? generateDkimKey(),

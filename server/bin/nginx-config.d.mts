@@ -14,6 +14,7 @@ export interface SiteOptions {
   signRate?: string;
   signBurst?: number;
   realIpFrom?: string;
+  innerSocket?: string;
 }
 export declare function renderSite(o: SiteOptions): string;
 export declare function renderStandalone(o: { prefix: string; workerProcesses?: number; accessLog?: string }): string;

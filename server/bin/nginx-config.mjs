@@ -53,6 +53,7 @@ const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}
  * @param {{ certificate: string, key: string, httpPort?: number, acmeRoot?: string }} [o.tls]
  * @param {string} [o.signRate] limit_req for signing, such as '10r/s' (off when unset)
  * @param {number} [o.signBurst]
+ * @param {string} [o.innerSocket] the unix socket of the inner, compressing server (default /run/nginx-chorus-inner.sock)
  * @param {string} [o.realIpFrom] a load balancer in front of nginx (address or CIDR) whose X-Forwarded-For names the client
  */
 export function renderSite(o) {
@@ -73,6 +74,7 @@ export function renderSite(o) {
     sign_rate: o.signRate,
     sign_burst: o.signRate ? String(o.signBurst ?? 20) : undefined,
     real_ip_from: o.realIpFrom,
+    inner_socket: o.innerSocket ?? '/run/nginx-chorus-inner.sock',
   });
 }
 
@@ -116,7 +118,7 @@ export async function startNginx(o) {
   const dir = resolve(o.dir);
   const listenHost = o.host ?? '127.0.0.1';
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'chorus.conf'), renderSite({ ...o.site, listen: `${listenHost}:${o.port}`, cacheDir: join(dir, 'cache') }));
+  writeFileSync(join(dir, 'chorus.conf'), renderSite({ ...o.site, listen: `${listenHost}:${o.port}`, cacheDir: join(dir, 'cache'), innerSocket: join(dir, 'inner.sock') }));
   writeFileSync(join(dir, 'nginx.conf'), renderStandalone({ prefix: dir, workerProcesses: o.workerProcesses, accessLog: o.accessLog }));
   const args = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')];
   const test = spawnSync(nginx, [...args, '-t', '-q'], { encoding: 'utf8' });

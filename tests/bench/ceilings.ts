@@ -1,7 +1,12 @@
 // The ceilings, measured on this machine in this run: what the same load generator gets from
 // a Fastify hello-world (H), what PostgreSQL takes as raw INSERTs into the real signatures
 // table, and what nodemailer pushes into an SMTP sink. Every target is a ratio to one of these.
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
+import { NGINX_BIN } from '../../server/bin/nginx-config.mjs';
+import { freePort } from '../support/platform.ts';
 import { composeLetter } from '../../server/src/letter/letter.service.ts';
 import { renderMemberLetter } from '../../server/src/letter/member-letter.ts';
 import { generateDkimKey } from '../../server/bin/dkim-key.mjs';
@@ -32,6 +37,46 @@ export async function measureHello(opts: { connections: number; seconds: number;
     });
   } finally {
     await hello.stop();
+  }
+}
+
+/**
+ * What nginx and this load generator get, on this machine, for a page of the same bytes served
+ * as a file: no proxy, no cache lookup, no Chorus. No page read through nginx can beat it, so
+ * it tells how much of a gap to H is the size of the page rather than the platform.
+ */
+export async function measureStaticPage(opts: { body: Buffer; connections: number; seconds: number; workerProcesses: number; label?: string }): Promise<LoadResult> {
+  const dir = join(process.cwd(), '.data', 'bench-static-nginx');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'root'), { recursive: true });
+  writeFileSync(join(dir, 'root', 'page.html'), opts.body);
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off; worker_processes ${opts.workerProcesses}; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; keepalive_requests 100000; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server { listen 127.0.0.1:${port}; root ${dir}/root; default_type text/html; } }
+`,
+  );
+  const nginx = spawn(process.env.NGINX_PATH || NGINX_BIN, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
+  try {
+    const until = Date.now() + 10_000;
+    while (!(await fetch(`http://127.0.0.1:${port}/page.html`).then((r) => r.ok, () => false))) {
+      if (Date.now() > until) throw new Error('the static nginx did not answer');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return await runLoad({
+      label: opts.label ?? 'ceiling: nginx, a static file of the page',
+      url: `http://127.0.0.1:${port}`,
+      connections: opts.connections,
+      seconds: opts.seconds,
+      requests: [{ method: 'GET', path: '/page.html' }],
+    });
+  } finally {
+    nginx.kill('SIGTERM');
+    await new Promise((r) => nginx.once('exit', r));
   }
 }
 

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createDb } from '../../server/src/db/db.ts';
 import { createQueues, redisConnection } from '../../server/src/queue/queue.ts';
-import { startPlatform } from '../support/platform.ts';
-import { measureHello, measureInserts, measureSmtp } from './ceilings.ts';
+import { startPlatform, type Platform } from '../support/platform.ts';
+import { measureHello, measureInserts, measureSmtp, measureStaticPage } from './ceilings.ts';
 import { startChild } from './child.ts';
 import { createBenchAction, insertConfirmed } from './data.ts';
 import { fmt, median, medianRun, progress } from './load.ts';
@@ -43,6 +43,8 @@ const cfg = {
   everyN: num('BENCH_EVERY_N', 1000),
   exportRows: num('BENCH_EXPORT_ROWS', 1_000_000),
   modelSignatures: num('BENCH_MODEL_SIGNATURES', 20_000),
+  /** server processes behind nginx (the direct figures use the first one alone) */
+  servers: Math.max(1, Math.round(num('BENCH_SERVERS', 2))),
   only: (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean),
 };
 const wants = (name: string) => cfg.only.length === 0 || cfg.only.includes(name);
@@ -107,6 +109,10 @@ async function main() {
   await insertConfirmed(admin, readAction.id, 20_000);
   await admin.query(`UPDATE signatures SET public_wall = true WHERE action_id = $1 AND random() < 0.01`, [readAction.id]);
 
+  // as production runs: nginx in front of two server processes (deploy/nginx). The direct
+  // figures go to the first server's own port, as before nginx was there; the nginx figures go
+  // through nginx. The load generator stands in for many people, each signer from an address
+  // of its own: nginx is told to believe its X-Forwarded-For, as it would a load balancer's.
   const platform = await startPlatform({
     SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off`,
     // production defaults for what the scenarios measure
@@ -119,7 +125,9 @@ async function main() {
     // signers arrive through a proxy, each from an address of their own (SigningTraffic)
     TRUSTED_PROXIES: '127.0.0.1',
     LOG_LEVEL: 'warn',
-  });
+  }, { servers: cfg.servers, nginx: { realIpFrom: '127.0.0.1' } });
+  const direct: Platform = { ...platform, baseUrl: platform.baseUrls[0]! };
+  const front: Platform = { ...platform, baseUrl: platform.nginx!.url };
   const queues = createQueues(redisConnection(redisUrl, { forWorker: false }).on('error', () => {}));
   const benchRedis = redisConnection(redisUrl, { forWorker: false }).on('error', () => {});
   let capacity = 0;
@@ -149,7 +157,7 @@ async function main() {
 
     if (wants('signing')) {
       heading('Durable signing (with counter freshness probes and server memory)');
-      const s = await signingScenario(platform, admin, signAction, freshAction, { connections: cfg.connections, seconds: cfg.long, duplicateShare: cfg.duplicates, secret, redis: benchRedis });
+      const s = await signingScenario(direct, admin, signAction, freshAction, { connections: cfg.connections, seconds: cfg.long, duplicateShare: cfg.duplicates, secret, redis: benchRedis });
       capacity = s.load.okRps;
       const notOk = s.load.total - Object.entries(s.load.byStatus).reduce((a, [st, n]) => a + (Number(st) >= 200 && Number(st) < 300 ? n : 0), 0);
       add({ id: 'signing.rate', scenario: 'Durable signing', figure: `202s per second, ${cfg.connections} connections, ${cfg.duplicates * 100}% repeat emails, ${fmt(s.load.seconds)} s`, value: s.load.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 0.35 }, note: `${fmt(s.load.okRps / singleRate, 2)} x single-row INSERT, ${fmt(s.load.okRps / batchedRate, 2)} x batched INSERT; ${cpuNote(s.load)}` });
@@ -169,7 +177,7 @@ async function main() {
     // the workers while the next scenarios run, on the same cores: those scenarios would measure
     // that backlog, not themselves. They wait in the paused queue until the bench ends.
     let pausedNote = '';
-    if (wants('reads') || wants('overload')) {
+    if (wants('reads') || wants('overload') || wants('nginx')) {
       const owed = await queues.mail.getJobCounts('waiting', 'delayed', 'prioritized');
       const n = Object.values(owed).reduce((a, b) => a + b, 0);
       await queues.mail.pause();
@@ -179,12 +187,12 @@ async function main() {
 
     if (wants('reads')) {
       heading('Read storm');
-      const count = await medianRun(cfg.runs, (i) => countReaders(platform, readAction, cfg.connections, cfg.short, `read storm: count endpoint, run ${i + 1}/${cfg.runs}`), (r) => r.okRps);
+      const count = await medianRun(cfg.runs, (i) => countReaders(direct, readAction, cfg.connections, cfg.short, `read storm: count endpoint, run ${i + 1}/${cfg.runs}`), (r) => r.okRps);
       add({ id: 'reads.count', scenario: 'Read storm', figure: `GET /api/actions/:slug/count, ${cfg.connections} connections`, value: count.median.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 0.8 }, runs: count.all.map((r) => r.okRps), note: `p99 ${fmt(count.median.latency.p99, 1)} ms; ${cpuNote(count.median)}; ${pausedNote}` });
-      const page = await medianRun(cfg.runs, (i) => pageReaders(platform, readAction, cfg.connections, cfg.short, `read storm: action page, run ${i + 1}/${cfg.runs}`), (r) => r.okRps);
+      const page = await medianRun(cfg.runs, (i) => pageReaders(direct, readAction, cfg.connections, cfg.short, `read storm: action page, run ${i + 1}/${cfg.runs}`), (r) => r.okRps);
       add({ id: 'reads.page', scenario: 'Read storm', figure: `GET /actions/:slug (the HTML page), ${cfg.connections} connections`, value: page.median.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 0.3 }, runs: page.all.map((r) => r.okRps), note: `p99 ${fmt(page.median.latency.p99, 1)} ms; ${cpuNote(page.median)}` });
       const storms = [];
-      for (let i = 0; i < cfg.runs; i++) storms.push(await signingUnderStorm(platform, readAction, { signers: cfg.stormSigners, readers: cfg.connections * cfg.stormSigners, seconds: cfg.short }));
+      for (let i = 0; i < cfg.runs; i++) storms.push(await signingUnderStorm(direct, readAction, { signers: cfg.stormSigners, readers: cfg.connections * cfg.stormSigners, seconds: cfg.short }));
       const ratios = storms.map((s) => (s.alone.okRps === 0 ? 0 : s.during.okRps / s.alone.okRps));
       const mid = storms[ratios.indexOf(median(ratios))] ?? storms[0]!;
       add({ id: 'reads.signing', scenario: 'Read storm', figure: `signing during the storm (${cfg.stormSigners} signing, ${cfg.connections * cfg.stormSigners} reading connections)`, value: mid.during.okRps, unit: 'req/s', ceiling: { id: 'signing alone', value: mid.alone.okRps }, target: { minRatio: 0.8 }, runs: ratios, note: `readers meanwhile: count ${fmt(mid.count.okRps)} req/s, page ${fmt(mid.page.okRps)} req/s; signing p99 ${fmt(mid.during.latency.p99, 1)} ms (alone ${fmt(mid.alone.latency.p99, 1)} ms)` });
@@ -194,16 +202,46 @@ async function main() {
       heading('Overload');
       if (capacity === 0) {
         progress('measuring the signing capacity first (no durable signing run in this selection)');
-        const c = await signingScenario(platform, admin, overAction, freshAction, { connections: cfg.connections, seconds: cfg.short, duplicateShare: cfg.duplicates, secret, label: 'signing capacity' });
+        const c = await signingScenario(direct, admin, overAction, freshAction, { connections: cfg.connections, seconds: cfg.short, duplicateShare: cfg.duplicates, secret, label: 'signing capacity' });
         capacity = c.load.okRps;
       }
-      const o = await overloadScenario(platform, overAction, { capacity, factor: cfg.overloadFactor, connections: cfg.overloadConnections, seconds: cfg.long, recoverySeconds: Math.min(5, cfg.long) });
+      const o = await overloadScenario(direct, overAction, { capacity, factor: cfg.overloadFactor, connections: cfg.overloadConnections, seconds: cfg.long, recoverySeconds: Math.min(5, cfg.long) });
       const achieved = (o.load.total + o.load.errors + o.load.timeouts) / o.load.seconds;
       add({ id: 'overload.bad', scenario: 'Overload', figure: `answers other than 2xx/429/503 (offered ${fmt(o.offeredRate)} req/s = ${cfg.overloadFactor} x ${fmt(capacity)}; achieved ${fmt(achieved)})`, value: o.badShare * 100, unit: '%', target: { max: 0.1 }, note: `${JSON.stringify(o.load.byStatus)}, errors ${o.load.errors}, timeouts ${o.load.timeouts}; shed ${fmt(o.shedShare * 100, 1)}%; ${pausedNote}` });
       add({ id: 'overload.p99', scenario: 'Overload', figure: 'admitted (2xx) latency p99', value: o.load.okLatency.p99, unit: 'ms', target: { max: 250 }, note: `${fmt(o.load.okRps)} admitted/s; p50 ${fmt(o.load.okLatency.p50, 1)} ms; all answers p99 ${fmt(o.load.latency.p99, 1)} ms` });
       add({ id: 'overload.memory', scenario: 'Overload', figure: 'server resident memory, peak during overload', value: o.serverRssPeakMb, unit: 'MB', target: { max: 300 }, note: `${fmt(o.serverRssStartMb)} MB before, ${fmt(o.serverRssEndMb)} MB at the end` });
       add({ id: 'overload.recovery', scenario: 'Overload', figure: 'seconds after the overload until >= 99% of answers are 2xx', value: o.recoverySeconds, unit: 's', target: { max: 1 }, note: `recovery run: ${fmt(o.recovery.okRps)} 202/s, p99 ${fmt(o.recovery.latency.p99, 1)} ms` });
     }
+
+    if (wants('nginx')) {
+      heading('Through nginx (deploy/nginx, in front of the servers)');
+      const note = (r: { latency: { p99: number } }) => `p99 ${fmt(r.latency.p99, 1)} ms; ${cfg.servers} server processes behind nginx`;
+      const count = await medianRun(cfg.runs, (i) => countReaders(front, readAction, cfg.connections, cfg.short, `nginx: count endpoint, run ${i + 1}/${cfg.runs}`), (r) => r.okRps);
+      add({ id: 'nginx.count', scenario: 'Through nginx', figure: `GET /api/actions/:slug/count, ${cfg.connections} connections`, value: count.median.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 1.0 }, runs: count.all.map((r) => r.okRps), note: `${note(count.median)}; first server's CPU ${fmt(count.median.serverCpuMsPerRequest ?? NaN, 4)} ms/answer` });
+      const pageBody = Buffer.from(await (await fetch(`${front.baseUrl}/actions/${readAction.slug}`, { headers: { 'accept-language': 'en' } })).arrayBuffer());
+      const fileCeiling = await medianRun(cfg.runs, (i) => measureStaticPage({ body: pageBody, connections: cfg.connections, seconds: cfg.ceiling, workerProcesses: 2, label: `ceiling: nginx, a ${fmt(pageBody.length / 1024)} kB file, run ${i + 1}/${cfg.runs}` }), (r) => r.okRps);
+      add({ id: 'ceiling.nginxFile', scenario: 'Through nginx', figure: `ceiling: nginx serving the page's ${fmt(pageBody.length)} bytes as a static file, ${cfg.connections} connections`, value: fileCeiling.median.okRps, unit: 'req/s', runs: fileCeiling.all.map((r) => r.okRps), note: `${fmt(fileCeiling.median.okRps / H, 2)} x H: the most any page of this size can get through nginx to this load generator` });
+      const page = await medianRun(cfg.runs, (i) => pageReaders(front, readAction, cfg.connections, cfg.short, `nginx: action page, run ${i + 1}/${cfg.runs}`), (r) => r.okRps);
+      add({ id: 'nginx.page', scenario: 'Through nginx', figure: `GET /actions/:slug (the HTML page), ${cfg.connections} connections`, value: page.median.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 1.0 }, runs: page.all.map((r) => r.okRps), note: `${fmt(page.median.okRps / fileCeiling.median.okRps, 2)} x the static file's ceiling; ${note(page.median)}; first server's CPU ${fmt(page.median.serverCpuMsPerRequest ?? NaN, 4)} ms/answer` });
+      const gz = await pageReaders(front, readAction, cfg.connections, cfg.short, 'nginx: action page, gzip', { 'accept-encoding': 'gzip' });
+      add({ id: 'nginx.page.gzip', scenario: 'Through nginx', figure: `the same page asked for compressed (Accept-Encoding: gzip, as browsers ask)`, value: gz.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, note: `p99 ${fmt(gz.latency.p99, 1)} ms; nginx compresses each answer from its cache` });
+      const storms = [];
+      for (let i = 0; i < cfg.runs; i++) storms.push(await signingUnderStorm(front, readAction, { signers: cfg.stormSigners, readers: cfg.connections * cfg.stormSigners, seconds: cfg.short }));
+      const ratios = storms.map((s) => (s.alone.okRps === 0 ? 0 : s.during.okRps / s.alone.okRps));
+      const mid = storms[ratios.indexOf(median(ratios))] ?? storms[0]!;
+      add({ id: 'nginx.signing', scenario: 'Through nginx', figure: `signing during the storm (${cfg.stormSigners} signing, ${cfg.connections * cfg.stormSigners} reading connections)`, value: mid.during.okRps, unit: 'req/s', ceiling: { id: 'signing alone, through nginx', value: mid.alone.okRps }, target: { minRatio: 0.8 }, runs: ratios, note: `readers meanwhile: count ${fmt(mid.count.okRps)} req/s, page ${fmt(mid.page.okRps)} req/s; signing p99 ${fmt(mid.during.latency.p99, 1)} ms (alone ${fmt(mid.alone.latency.p99, 1)} ms)` });
+      if (capacity === 0) {
+        progress('measuring the signing capacity first (no durable signing run in this selection)');
+        const c = await signingScenario(direct, admin, overAction, freshAction, { connections: cfg.connections, seconds: cfg.short, duplicateShare: cfg.duplicates, secret, label: 'signing capacity' });
+        capacity = c.load.okRps;
+      }
+      const o = await overloadScenario(front, overAction, { capacity, factor: cfg.overloadFactor, connections: cfg.overloadConnections, seconds: cfg.long, recoverySeconds: Math.min(5, cfg.long) });
+      const achieved = (o.load.total + o.load.errors + o.load.timeouts) / o.load.seconds;
+      add({ id: 'nginx.overload.bad', scenario: 'Through nginx', figure: `overload: answers other than 2xx/429/503 (offered ${fmt(o.offeredRate)} req/s = ${cfg.overloadFactor} x ${fmt(capacity)}; achieved ${fmt(achieved)})`, value: o.badShare * 100, unit: '%', target: { max: 0.1 }, note: `${JSON.stringify(o.load.byStatus)}, errors ${o.load.errors}, timeouts ${o.load.timeouts}; shed ${fmt(o.shedShare * 100, 1)}%` });
+      add({ id: 'nginx.overload.p99', scenario: 'Through nginx', figure: 'overload: admitted (2xx) latency p99', value: o.load.okLatency.p99, unit: 'ms', target: { max: 250 }, note: `${fmt(o.load.okRps)} admitted/s; p50 ${fmt(o.load.okLatency.p50, 1)} ms; all answers p99 ${fmt(o.load.latency.p99, 1)} ms` });
+      add({ id: 'nginx.overload.recovery', scenario: 'Through nginx', figure: 'overload: seconds after it until >= 99% of answers are 2xx', value: o.recoverySeconds, unit: 's', target: { max: 1 }, note: `recovery run: ${fmt(o.recovery.okRps)} 202/s, p99 ${fmt(o.recovery.latency.p99, 1)} ms` });
+    }
+
   } finally {
     await queues.close();
     benchRedis.disconnect();

@@ -269,14 +269,21 @@ export async function countReaders(platform: Platform, action: BenchAction, conn
   return runLoad({ label, url: platform.baseUrl, serverPid: platform.pid('server'), connections, seconds, requests: [{ method: 'GET', path: `/api/actions/${action.slug}/count` }] });
 }
 
-export async function pageReaders(platform: Platform, action: BenchAction, connections: number, seconds: number, label = 'read storm: action page'): Promise<LoadResult> {
+export async function pageReaders(
+  platform: Platform,
+  action: BenchAction,
+  connections: number,
+  seconds: number,
+  label = 'read storm: action page',
+  headers: Record<string, string> = {},
+): Promise<LoadResult> {
   return runLoad({
     label,
     url: platform.baseUrl,
     serverPid: platform.pid('server'),
     connections,
     seconds,
-    requests: [{ method: 'GET', path: `/actions/${action.slug}`, headers: { 'accept-language': 'en' } }],
+    requests: [{ method: 'GET', path: `/actions/${action.slug}`, headers: { 'accept-language': 'en', ...headers } }],
   });
 }
 

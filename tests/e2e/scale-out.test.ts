@@ -8,6 +8,8 @@
 // that must agree live in PostgreSQL or Redis.) Then what nginx itself promises: what it caches
 // and what it never does, the client address it passes on, its body limits, and a server lost.
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,6 +185,30 @@ describe('nginx, two servers and two workers on one PostgreSQL and Redis', () =>
       return r.cache === 'HIT' ? r : null;
     }, 10_000);
     expect(again.body).toContain('Scale-out test');
+    // compressed once for the cache, and sent as stored to a reader who accepts gzip; a reader
+    // who does not gets the plain page (Node's fetch would unpack it: the raw bytes are read)
+    const raw = (encoding: string) =>
+      new Promise<{ encoding: string | undefined; cache: string | undefined; body: Buffer }>((resolve, reject) => {
+        const u = new URL(`${platform.baseUrl}/actions/${slug}`);
+        http
+          .get({ host: u.hostname, port: u.port, path: u.pathname, headers: { 'accept-language': 'en', 'accept-encoding': encoding } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ encoding: res.headers['content-encoding'], cache: res.headers['x-cache-status'] as string | undefined, body: Buffer.concat(chunks) }));
+          })
+          .on('error', reject);
+      });
+    const zipped = await until('a compressed page from the cache', async () => {
+      const r = await raw('gzip, deflate, br');
+      return r.cache === 'HIT' ? r : null;
+    }, 10_000);
+    expect(zipped.encoding).toBe('gzip');
+    // another browser's spelling of the same wish is the same entry
+    expect((await raw('br, gzip')).cache).toBe('HIT');
+    const plain = await raw('identity');
+    expect(plain.encoding).toBeUndefined();
+    expect(gunzipSync(zipped.body).toString()).toContain('Scale-out test');
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 2);
     // another language is another entry, never the English one
     const spanish = await page(`/actions/${slug}`, { 'accept-language': 'es' });
     expect(spanish.cache).not.toBe('HIT');
