@@ -185,6 +185,10 @@ function cli(argv) {
     console.error('--tls-certificate and --tls-key go together');
     return 2;
   }
+  if (tls && !opts['server-name']) {
+    console.error('--server-name is required with TLS: plain HTTP is moved to https://<server name>');
+    return 2;
+  }
   try {
     process.stdout.write(
       renderSite({

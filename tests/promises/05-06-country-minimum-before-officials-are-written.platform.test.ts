@@ -283,7 +283,7 @@ describe('as anyone watching the running platform sees it, within seconds', () =
     expect(await mailbox.list({ to: kz.email })).toEqual([]);
 
     // today, the page's proof of delivery lists no letter yet, and says when they appear
-    // (with a cookie, so that this render is not the one the page cache keeps for the checks below)
+    // (with a cookie, so that no cache in front keeps this render for the checks below)
     const today = (await (await fetch(`${platform.baseUrl}/en/actions/${fx.action.slug}`, { headers: { cookie: 'seen=1' } })).text()).replace(/&#39;|&rsquo;/g, '’');
     const todayProof = /<section aria-labelledby="ledger-heading">([\s\S]*?)<\/section>/.exec(today)?.[1] ?? '';
     expect(todayProof).toContain('No letter is listed here yet.');

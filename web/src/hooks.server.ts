@@ -3,44 +3,29 @@ import { isLocale, negotiateLocale } from '$lib/i18n';
 import { isTokenPage, stripLocale } from '$lib/paths';
 import { CONSOLE_LOCALE_COOKIE, isConsolePath } from '$lib/admin/console-locale';
 import { env } from '$env/dynamic/public';
-import { RENDER_KEY_HEADER, cachedPageKey, pageCache } from '$shared/page-cache';
 
 /** the same value as the API's (server/src/http/security-headers.ts): two years, only over https */
 const HSTS = 'max-age=63072000; includeSubDomains';
 
-/** Public action pages are rendered about once a second, not once per reader ($shared/page-cache.ts). */
-const CACHED_ROUTES = new Set(['/[[lang=locale]]/actions/[slug]']);
+/**
+ * A public action page, as every reader of it sees it: the path, with a language of ours or
+ * none, and no query but a `?source=` tag. A cache in front (deploy/nginx) may share such a
+ * page for a second, the age of the counts it shows (the API's own max-age=1).
+ */
+const SHARED_PAGE = /^\/(?:([a-z]{2})\/)?actions\/[a-z0-9][a-z0-9-]{0,79}(?:\?source=[A-Za-z0-9._~:-]{1,100})?$/;
+const SHARED_ROUTES = new Set(['/[[lang=locale]]/actions/[slug]']);
 
 /**
- * The key to store this rendering under: only when the server handed this request the ticket
- * for it (it decides what is cacheable and strips the header from clients), and only for the
- * page itself, never its data request.
+ * Whether the answer may be shared with every reader of the same address and language: a
+ * cookieless GET of a public action page, never its data request. A page that does not exist
+ * (404) is shared too: readers of a closed or mistyped link should not each wait on a rendering.
  */
-function renderKey(event: RequestEvent): string | null {
-	const key = event.request.headers.get(RENDER_KEY_HEADER);
-	if (!key || event.request.method !== 'GET' || event.isDataRequest || event.request.headers.has('cookie')) return null;
-	return CACHED_ROUTES.has(event.route.id ?? '') ? key : null;
-}
-
-/**
- * Whether the answer may be shared with every reader of the same address and language, by a
- * cache in front (deploy/nginx honours it) as by the page cache: a cookieless GET of a public
- * action page (no query but `?source=`), never its data request.
- */
-function shareable(event: RequestEvent): boolean {
+function shareable(event: RequestEvent, status: number): boolean {
+	if (status !== 200 && status !== 404) return false;
 	if (event.request.method !== 'GET' || event.isDataRequest || event.request.headers.has('cookie')) return false;
-	if (!CACHED_ROUTES.has(event.route.id ?? '')) return false;
-	return cachedPageKey(event.url.pathname + event.url.search, null) !== null;
-}
-
-/** Stores a shareable answer and returns it (its body has been read, so a copy is returned). */
-async function remember(key: string, response: Response): Promise<Response> {
-	// anything else is not stored; the server releases the waiters when the answer is over
-	if (response.status !== 200 || response.headers.has('set-cookie')) return response;
-	const body = Buffer.from(await response.arrayBuffer());
-	const page = { status: response.status, headers: Object.fromEntries(response.headers.entries()), body };
-	pageCache().set(key, page);
-	return new Response(new Uint8Array(body), { status: page.status, headers: page.headers });
+	if (!SHARED_ROUTES.has(event.route.id ?? '')) return false;
+	const m = SHARED_PAGE.exec(event.url.pathname + event.url.search);
+	return m !== null && (m[1] === undefined || isLocale(m[1]));
 }
 
 function isEmbedPage(pathname: string): boolean {
@@ -56,8 +41,6 @@ export const handle: Handle = async ({ event, resolve }) => {
 	const locale = fromPath ? prefix : chosen && isLocale(chosen) ? chosen : negotiateLocale(acceptLanguage);
 	event.locals.locale = locale;
 	event.locals.localeFromPath = fromPath;
-
-	const cacheKey = renderKey(event);
 
 	const response = await resolve(event, {
 		transformPageChunk: ({ html }) => html.replace('%lang%', locale)
@@ -80,7 +63,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 	}
 	if (response.status === 503) headers.set('retry-after', '30');
 	// a second old is as fresh as the counts it shows (the API's own max-age=1)
-	if (response.status === 200 && !headers.has('set-cookie') && !headers.has('cache-control') && shareable(event)) {
+	if (!headers.has('set-cookie') && !headers.has('cache-control') && shareable(event, response.status)) {
 		headers.set('cache-control', 'public, max-age=1');
 	}
 	headers.set('x-content-type-options', 'nosniff');
@@ -94,7 +77,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 	headers.set('cross-origin-opener-policy', 'same-origin');
 	if (env.PUBLIC_BASE_URL?.startsWith('https:')) headers.set('strict-transport-security', HSTS);
 	headers.set('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
-	return cacheKey ? remember(cacheKey, response) : response;
+	return response;
 };
 
 export const handleError: HandleServerError = ({ error, status, message }) => {

@@ -1,5 +1,5 @@
 // The Fastify application, composed: the server and its timeouts, logging, the answers given
-// before routing (fast-reads.ts, load-shedding.ts), the request hooks, and the routes. Each
+// before routing (load-shedding.ts), the request hooks, and the routes. Each
 // concern lives in a module of its own: who a request is from (internal.ts), security headers
 // (security-headers.ts), CSRF (csrf.ts), rate limits (rate-limits.ts), error answers
 // (errors.ts), the API docs (docs.ts, openapi.ts) and the pages (pages.ts). Dependencies come
@@ -30,7 +30,6 @@ import { WIDGET_JS } from './widget.ts';
 import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
 import { createMailer, mailSigning, type Mailer } from '../mail/mailer.ts';
-import { fastReads } from './fast-reads.ts';
 import { apiSecurityHeaders, HSTS, jsonEscapeHook, securityHeadersHook } from './security-headers.ts';
 import { earlyRefusal, EventLoopLag, InFlight, type LoadShedderOptions, type ShedSignals } from './load-shedding.ts';
 import { clientIpHook } from './internal.ts';
@@ -82,8 +81,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   const hsts = deps.config.PUBLIC_BASE_URL.startsWith('https:') ? HSTS : null;
   const early = shedding ? earlyRefusal(shedding.signals, shedding.opts, hsts) : null;
-  // the count and fresh action pages from memory, before routing (fast-reads.ts)
-  const fast = fastReads({ cache: deps.cache, hsts, pages: Boolean(deps.webHandler) });
 
   const app = Fastify({
     // a signature the server would refuse is refused before Fastify sees the request
@@ -91,7 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // makes each refusal cost a fraction of a routed one
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        if (early?.(req, res) || fast(req, res)) return;
+        if (early?.(req, res)) return;
         handler(req, res);
       });
       server.keepAliveTimeout = 72_000;

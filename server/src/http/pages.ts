@@ -1,14 +1,14 @@
 // The bridge to the pages: every path outside /api goes to the SvelteKit handler
 // (web/build/handler.js), with the body left unread for it. Before it does, form bodies are held
-// to their limits (413/411 pages in the page's language), a fresh public action page may come
-// from the page cache (shared/page-cache.ts), and the client address Fastify worked out is
-// passed on in PEER_HEADER.
+// to their limits (413/411 pages in the page's language), and the client address Fastify worked
+// out is passed on in PEER_HEADER. Every page is rendered for its request: a spike of readers is
+// met by nginx's cache in front (deploy/nginx), which Chorus tells what it may share
+// (web/src/hooks.server.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { verifyToken } from '../shared/tokens.ts';
 import { PACKET_PURPOSE } from '../delivery/packet.service.ts';
-import { RENDER_KEY_HEADER, cachedPageKey, pageCache } from '../shared/page-cache.ts';
 import { isLocale, negotiateLocale, type Locale } from '../shared/locales.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
@@ -89,33 +89,6 @@ export const pageRoutes: FastifyPluginAsyncZod<PagesOptions> = async (web, opts)
           .type('text/html; charset=utf-8')
           .header('cache-control', 'no-store')
           .send(bodyRefusalPage(req.url, req.headers['accept-language']));
-      }
-    }
-    // only the server decides which rendering SvelteKit stores (page-cache.ts)
-    delete req.raw.headers[RENDER_KEY_HEADER];
-    // a public action page rendered within the last second is sent as it is (page-cache.ts);
-    // no other request waits on the cache or is stored in it
-    const key = req.method === 'GET' && req.headers.cookie === undefined ? cachedPageKey(req.url, req.headers['accept-language']) : null;
-    if (key) {
-      const cache = pageCache();
-      let found = cache.lookup(key);
-      if (found.kind === 'wait') {
-        // another reader is rendering this page: wait for it, released on every path
-        // (stored or not); the timer is only a backstop
-        await Promise.race([found.done, new Promise((r) => setTimeout(r, cache.limits.staleMs).unref())]);
-        found = cache.lookup(key);
-        // still being rendered by another: render for ourselves, without storing
-        if (found.kind === 'wait') found = { kind: 'pass' };
-      }
-      if (found.kind === 'hit') {
-        const hit = found.page;
-        return reply.code(hit.status).headers(hit.headers).header('x-cache', 'hit').send(hit.body);
-      }
-      if (found.kind === 'render') {
-        const ticket = found.ticket;
-        req.raw.headers[RENDER_KEY_HEADER] = key;
-        // stored by the hook or not, the waiters go on once this answer is over
-        reply.raw.once('close', () => cache.release(key, ticket));
       }
     }
     req.raw.headers[PEER_HEADER] = req.ip;

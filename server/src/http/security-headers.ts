@@ -1,6 +1,6 @@
 // The security headers of every answer the API gives: the hooks below add them to what Fastify
-// answers (app.ts registers them), and the answers given before routing (fast-reads.ts,
-// load-shedding.ts) carry the same. Pages get theirs from SvelteKit (web/src/hooks.server.ts).
+// answers (app.ts registers them), and the answers given before routing (load-shedding.ts)
+// carry the same. Pages get theirs from SvelteKit (web/src/hooks.server.ts).
 // JSON answers also never carry markup characters as such (jsonEscapeHook).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -23,8 +23,6 @@ export function apiSecurityHeaders(hsts: string | null): Record<string, string> 
 /** The onSend hook that adds the API's security headers (`headers`: apiSecurityHeaders()). */
 export function securityHeadersHook(headers: Record<string, string>) {
   return async (_req: FastifyRequest, reply: FastifyReply) => {
-    // a page from the page cache already carries the headers SvelteKit gave it (page-cache.ts)
-    if (reply.getHeader('x-cache') === 'hit') return;
     for (const [name, value] of Object.entries(headers)) {
       // a route with a CSP of its own (the API docs page) keeps it
       if (name !== 'content-security-policy' || !reply.hasHeader(name)) reply.header(name, value);
