@@ -10,7 +10,9 @@
 //                                           and /root
 //   User=, NoNewPrivileges, CapabilityBoundingSet=   setpriv: the user `nobody`, no_new_privs,
 //                                           every capability dropped from every set
-//   UMask, LimitNOFILE                      umask and prlimit
+//   UMask, LimitNOFILE                      umask and prlimit (LimitNOFILE capped at this
+//                                           machine's hard limit, which root in a container may
+//                                           not raise)
 // What it cannot play: the seccomp filter (SystemCallFilter), RestrictAddressFamilies,
 // RestrictNamespaces, the Protect* settings of /proc and /sys, and PrivateDevices.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -165,6 +167,11 @@ export interface UnitRun {
   env: Record<string, string>;
   /** each ReadWritePaths= entry (as the unit names it) and the fresh directory that stands for it */
   writable: Record<string, string>;
+  /**
+   * the open-file limit set (sandbox only): the unit's LimitNOFILE, or this machine's hard limit
+   * if that is lower (a container may cap it; systemd, as init, could raise it)
+   */
+  nofile?: number;
 }
 
 /** Starts the unit's ExecStart; its output is piped. */
@@ -188,13 +195,15 @@ export function runUnit(unit: Unit, opts: RunOptions): UnitRun {
   if (values(unit, 'Service', 'PrivateTmp').at(-1) === 'yes') script.push('mount -t tmpfs -o mode=1777 tmpfs /tmp');
   if (values(unit, 'Service', 'ProtectHome').at(-1) === 'yes') script.push('for d in /home /root; do [ -d "$d" ] && mount -t tmpfs -o ro,mode=0755 tmpfs "$d"; done');
   const umask = values(unit, 'Service', 'UMask').at(-1) ?? '0022';
-  const nofile = values(unit, 'Service', 'LimitNOFILE').at(-1);
+  const wanted = Number(values(unit, 'Service', 'LimitNOFILE').at(-1) ?? 0);
+  const hard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim());
+  const nofile = wanted ? (Number.isFinite(hard) && hard > 0 ? Math.min(wanted, hard) : wanted) : undefined;
   const limit = nofile ? `prlimit --nofile=${nofile}:${nofile} -- ` : '';
   script.push(
     `exec ${limit}setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- sh -c 'umask ${umask}; exec "$@"' sh ${argv.map(shq).join(' ')}`,
   );
   const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script.join('\n')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return { child, argv, env, writable };
+  return { child, argv, env, writable, nofile };
 }
 
 /** Stops a run with SIGTERM (SIGKILL after `ms`), as systemd stops a unit; answers how it ended. */

@@ -1,0 +1,159 @@
+// The units of deploy/systemd, started: each unit's own ExecStart line and environment (its
+// Environment= and EnvironmentFile= settings, with deploy/systemd/chorus.env.example filled in as
+// docs/operations.md says) are read from the unit file and run. This machine has no systemd as
+// its init, so `systemd-run` cannot start them; as root the test plays the unit's main
+// restrictions instead (tests/support/systemd-unit.ts: a read-only file system but for the
+// unit's ReadWritePaths, private /tmp, no /home, the user nobody, no capabilities,
+// no_new_privs, the unit's umask and LimitNOFILE), and checks in /proc that the running process
+// really has them. Asserted: migrations run (nothing pending: exit 0); a server answers /readyz
+// on the instance's port and stops cleanly on SIGTERM; a workers process takes jobs, runs at
+// WORKERS_NICE, and stops cleanly on SIGTERM.
+import { readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProcesses } from '../../server/bin/build-processes.mjs';
+import { generateDkimKey } from '../../server/bin/dkim-key.mjs';
+import { QUEUE_NAMES } from '../../server/src/queue/queue.ts';
+import { freePort } from '../support/platform.ts';
+import { INSTALL_ROOT, readUnit, ROOT, runUnit, sandboxAvailable, stopRun, UNIT_DIR, type UnitRun } from '../support/systemd-unit.ts';
+
+const sandbox = sandboxAvailable();
+const runs: UnitRun[] = [];
+let files: Record<string, string> = {};
+let serverPort = 0;
+
+/** chorus.env.example with this test's services and secrets in place of the placeholders */
+function chorusEnv(values: Record<string, string>): string {
+  let text = readFileSync(join(UNIT_DIR, 'chorus.env.example'), 'utf8').replaceAll(INSTALL_ROOT, ROOT);
+  for (const [key, value] of Object.entries(values)) {
+    const line = new RegExp(`^#?${key}=.*$`, 'm');
+    if (!line.test(text)) throw new Error(`chorus.env.example has no ${key}`);
+    text = text.replace(line, () => `${key}=${value}`);
+  }
+  return text;
+}
+
+function output(run: UnitRun): () => string {
+  let out = '';
+  run.child.stdout!.on('data', (d) => (out += d));
+  run.child.stderr!.on('data', (d) => (out += d));
+  return () => out;
+}
+
+/** Polls `fn` until it answers; fails at once, with the output, if the unit's process ended. */
+async function until<T>(what: string, run: UnitRun, fn: () => Promise<T | null | false>, timeoutMs: number, log: () => string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (run.child.exitCode !== null || run.child.signalCode !== null) {
+      throw new Error(`the process ended (${run.child.exitCode ?? run.child.signalCode}) before ${what}; output:\n${log().slice(-3000)}`);
+    }
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} not within ${timeoutMs} ms; output:\n${log().slice(-3000)}`);
+}
+
+/** The lines of /proc/<pid>/status and limits that the unit's settings determine. */
+function processFacts(pid: number) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
+  const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
+  const rootMount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return {
+    uid: field('Uid').split(/\s+/)[0],
+    noNewPrivs: field('NoNewPrivs'),
+    capBnd: field('CapBnd'),
+    capEff: field('CapEff'),
+    umask: field('Umask'),
+    nofile: /Max open files\s+(\d+)/.exec(limits)?.[1],
+    rootReadOnly: rootMount?.split(' ')[5]?.split(',').includes('ro') ?? false,
+    // field 19 of /proc/<pid>/stat, counted after the command's closing parenthesis
+    nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]),
+  };
+}
+
+function expectSandboxed(run: UnitRun) {
+  if (!sandbox.ok) return;
+  const f = processFacts(run.child.pid!);
+  expect(f).toMatchObject({ uid: '65534', noNewPrivs: '1', capBnd: '0000000000000000', capEff: '0000000000000000', umask: '0077', nofile: String(run.nofile), rootReadOnly: true });
+}
+
+beforeAll(async () => {
+  console.log(sandbox.ok ? '[systemd units] run in the sandbox (read-only root, nobody, no capabilities)' : `[systemd units] run as plain child processes: ${sandbox.why}`);
+  await buildProcesses();
+  // the one directory the units let the processes write (ReadWritePaths; the sandbox binds a
+  // fresh directory over it)
+  mkdirSync(join(ROOT, '.data'), { recursive: true });
+  serverPort = await freePort();
+  const pem = generateDkimKey();
+  files = {
+    '/etc/chorus/chorus.env': chorusEnv({
+      DATABASE_URL: process.env.DATABASE_URL!,
+      REDIS_URL: process.env.REDIS_URL!,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${serverPort}`,
+      // nothing is sent in this test: a port nobody listens on
+      SMTP_URL: `smtp://127.0.0.1:${await freePort()}?tls=off`,
+      SECRET_KEY: process.env.SECRET_KEY!,
+      // the one-line form docs/operations.md writes from a .pem file
+      DKIM_PRIVATE_KEY: `'${pem.trimEnd().split('\n').join('\\n')}\\n'`,
+      BOUNCE_SMTP_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+      DATABASE_POOL_MAX: '4',
+    }),
+    // the instance's own file: its metrics port (read by the metrics code where it exists)
+    [`/etc/chorus/server-${serverPort}.env`]: `METRICS_PORT=${await freePort()}\n`,
+  };
+});
+
+afterAll(async () => {
+  await Promise.all(runs.map((r) => stopRun(r, 5_000)));
+});
+
+describe('the systemd units, started from their own ExecStart and environment', () => {
+  it('chorus-migrate.service applies the migrations (none pending: exit 0)', async () => {
+    const run = runUnit(readUnit('chorus-migrate.service'), { instance: '', files, sandbox: sandbox.ok });
+    runs.push(run);
+    const log = output(run);
+    const code = await new Promise<number | null>((resolve) => run.child.once('exit', (c) => resolve(c)));
+    expect(code, log()).toBe(0);
+    expect(log()).toMatch(/No pending migrations to apply|successfully applied/);
+  }, 120_000);
+
+  it('chorus-server@<port> answers /readyz on the instance port, sandboxed, and stops cleanly on SIGTERM', async () => {
+    const run = runUnit(readUnit('chorus-server@.service'), { instance: String(serverPort), files, sandbox: sandbox.ok, extraEnv: { CHORUS_EXIT_WITH_PARENT: '1' } });
+    runs.push(run);
+    const log = output(run);
+    expect(run.env.PORT).toBe(String(serverPort));
+    expect(run.env.HOST).toBe('127.0.0.1');
+    const base = `http://127.0.0.1:${serverPort}`;
+    await until('/readyz 200', run, async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200, 60_000, log);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    // a real answer from the database through the API
+    expect((await fetch(`${base}/api/actions`)).status).toBe(200);
+    expectSandboxed(run);
+    const end = await stopRun(run, 20_000);
+    expect(end, log()).toEqual({ code: 0, signal: null });
+  }, 120_000);
+
+  it('chorus-workers@1 takes jobs at WORKERS_NICE, sandboxed, and stops cleanly on SIGTERM', async () => {
+    const q = new Queue(QUEUE_NAMES.delivery, { connection: { url: process.env.REDIS_URL! } });
+    try {
+      const before = await q.getWorkersCount();
+      const run = runUnit(readUnit('chorus-workers@.service'), { instance: '1', files, sandbox: sandbox.ok, extraEnv: { CHORUS_EXIT_WITH_PARENT: '1' } });
+      runs.push(run);
+      const log = output(run);
+      await until('the workers on the delivery queue', run, async () => (await q.getWorkersCount()) > before, 60_000, log);
+      expectSandboxed(run);
+      // WORKERS_NICE's default (10): setpriority is allowed by the unit and needs no capability
+      expect(processFacts(run.child.pid!).nice).toBe(10);
+      const end = await stopRun(run, 60_000);
+      expect(end, log()).toEqual({ code: 0, signal: null });
+    } finally {
+      await q.close();
+    }
+  }, 150_000);
+});
