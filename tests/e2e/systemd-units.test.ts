@@ -8,15 +8,14 @@
 // really has them. Asserted: migrations run (nothing pending: exit 0); a server answers /readyz
 // on the instance's port and stops cleanly on SIGTERM; a workers process takes jobs, runs at
 // WORKERS_NICE, and stops cleanly on SIGTERM.
-import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProcesses } from '../../server/bin/build-processes.mjs';
 import { generateDkimKey } from '../../server/bin/dkim-key.mjs';
 import { QUEUE_NAMES } from '../../server/src/queue/queue.ts';
-import { freePort } from '../support/platform.ts';
+import { freePort, LOG_DIR } from '../support/platform.ts';
 import { INSTALL_ROOT, readUnit, ROOT, runUnit, sandboxAvailable, stopRun, UNIT_DIR, type UnitRun } from '../support/systemd-unit.ts';
 
 const sandbox = sandboxAvailable();
@@ -35,10 +34,18 @@ function chorusEnv(values: Record<string, string>): string {
   return text;
 }
 
-function output(run: UnitRun): () => string {
+/** The run's output so far; also kept in LOG_DIR, where the privacy scan reads every process's log. */
+function output(run: UnitRun, name: string): () => string {
   let out = '';
-  run.child.stdout!.on('data', (d) => (out += d));
-  run.child.stderr!.on('data', (d) => (out += d));
+  mkdirSync(LOG_DIR, { recursive: true });
+  const file = createWriteStream(join(LOG_DIR, `${process.pid}-unit-${name}.log`));
+  const capture = (d: Buffer) => {
+    out += d;
+    file.write(d);
+  };
+  run.child.stdout!.on('data', capture);
+  run.child.stderr!.on('data', capture);
+  run.child.once('close', () => file.end());
   return () => out;
 }
 
@@ -117,7 +124,7 @@ describe('the systemd units, started from their own ExecStart and environment', 
   it('chorus-migrate.service applies the migrations (none pending: exit 0)', async () => {
     const run = runUnit(readUnit('chorus-migrate.service'), { instance: '', files, sandbox: sandbox.ok });
     runs.push(run);
-    const log = output(run);
+    const log = output(run, 'migrate');
     const code = await new Promise<number | null>((resolve) => run.child.once('exit', (c) => resolve(c)));
     expect(code, log()).toBe(0);
     expect(log()).toMatch(/No pending migrations to apply|successfully applied/);
@@ -126,7 +133,7 @@ describe('the systemd units, started from their own ExecStart and environment', 
   it('chorus-server@<port> answers /readyz on the instance port, sandboxed, and stops cleanly on SIGTERM', async () => {
     const run = runUnit(readUnit('chorus-server@.service'), { instance: String(serverPort), files, sandbox: sandbox.ok, extraEnv: { CHORUS_EXIT_WITH_PARENT: '1' } });
     runs.push(run);
-    const log = output(run);
+    const log = output(run, `server-${serverPort}`);
     expect(run.env.PORT).toBe(String(serverPort));
     expect(run.env.HOST).toBe('127.0.0.1');
     const base = `http://127.0.0.1:${serverPort}`;
@@ -145,7 +152,7 @@ describe('the systemd units, started from their own ExecStart and environment', 
       const before = await q.getWorkersCount();
       const run = runUnit(readUnit('chorus-workers@.service'), { instance: '1', files, sandbox: sandbox.ok, extraEnv: { CHORUS_EXIT_WITH_PARENT: '1' } });
       runs.push(run);
-      const log = output(run);
+      const log = output(run, 'workers-1');
       await until('the workers on the delivery queue', run, async () => (await q.getWorkersCount()) > before, 60_000, log);
       expectSandboxed(run);
       // WORKERS_NICE's default (10): setpriority is allowed by the unit and needs no capability
