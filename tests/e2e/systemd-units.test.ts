@@ -8,7 +8,8 @@
 // really has them. Asserted: migrations run (nothing pending: exit 0); a server answers /readyz
 // on the instance's port and stops cleanly on SIGTERM; a workers process takes jobs, runs at
 // WORKERS_NICE, and stops cleanly on SIGTERM.
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,16 +86,22 @@ function processFacts(pid: number) {
 
 function expectSandboxed(run: UnitRun) {
   if (!sandbox.ok) return;
-  const f = processFacts(run.child.pid!);
+  const pid = run.child.pid!;
+  const f = processFacts(pid);
   expect(f).toMatchObject({ uid: '65534', noNewPrivs: '1', capBnd: '0000000000000000', capEff: '0000000000000000', umask: '0077', nofile: String(run.nofile), rootReadOnly: true });
+  // the process's own view of the file system (/proc/<pid>/root): the checkout cannot be
+  // written, even by root; /var/lib/chorus (StateDirectory) is its user's and can
+  const view = `/proc/${pid}/root`;
+  expect(() => writeFileSync(`${view}${ROOT}/.unit-probe`, 'x'), 'the checkout is writable').toThrow(/EROFS/);
+  const state = statSync(`${view}/var/lib/chorus`);
+  expect([state.uid, state.mode & 0o777]).toEqual([65534, 0o700]);
+  writeFileSync(`${view}/var/lib/chorus/.unit-probe`, 'x');
+  rmSync(`${view}/var/lib/chorus/.unit-probe`);
 }
 
 beforeAll(async () => {
   console.log(sandbox.ok ? '[systemd units] run in the sandbox (read-only root, nobody, no capabilities)' : `[systemd units] run as plain child processes: ${sandbox.why}`);
   await buildProcesses();
-  // the one directory the units let the processes write (ReadWritePaths; the sandbox binds a
-  // fresh directory over it)
-  mkdirSync(join(ROOT, '.data'), { recursive: true });
   serverPort = await freePort();
   const pem = generateDkimKey();
   files = {
@@ -145,6 +152,25 @@ describe('the systemd units, started from their own ExecStart and environment', 
     const end = await stopRun(run, 20_000);
     expect(end, log()).toEqual({ code: 0, signal: null });
   }, 120_000);
+
+  it('MemoryDenyWriteExecute, which the units leave out, stops Node (the reason their comments give)', (ctx) => {
+    // the kernel's own form of the setting (prctl PR_SET_MDWE, Linux 6.3+; systemd uses it where
+    // the kernel has it), set by python3 for itself and kept across its exec of Node
+    const mdwe = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit(77)
+os.execv(sys.argv[1], sys.argv[1:])`;
+    const node = (args: string[]) => spawnSync('python3', ['-c', mdwe, '/usr/bin/node', ...args], { encoding: 'utf8' });
+    const probe = node(['-e', '0']);
+    if (probe.error || probe.status === 77) ctx.skip(`no python3, or a kernel without PR_SET_MDWE: ${probe.error?.message ?? 'prctl refused'}`);
+    // code hot enough for V8 to compile it to machine code
+    const jit = node(['-e', 'let s = 0; for (let i = 0; i < 1e7; i++) s += i; console.log(s)']);
+    expect(jit.status).not.toBe(0);
+    expect(jit.stderr).toMatch(/SetPermissions/);
+    // the same without the JIT runs, but V8 then turns WebAssembly off (Prisma's query compiler needs it)
+    const jitless = node(['--jitless', '-e', 'console.log(typeof WebAssembly)']);
+    expect([jitless.status, jitless.stdout.trim()]).toEqual([0, 'undefined']);
+  });
 
   it('chorus-workers@1 takes jobs at WORKERS_NICE, sandboxed, and stops cleanly on SIGTERM', async () => {
     const q = new Queue(QUEUE_NAMES.delivery, { connection: { url: process.env.REDIS_URL! } });

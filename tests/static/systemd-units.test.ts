@@ -64,9 +64,12 @@ describe('deploy/systemd', () => {
     expect(unit.get('Service')?.has('MemoryDenyWriteExecute'), file).toBe(false);
     expect(readFileSync(join(UNIT_DIR, file), 'utf8')).toMatch(/No MemoryDenyWriteExecute: .*JIT/);
     expect(values(unit, 'Service', 'EnvironmentFile')[0]).toBe('/etc/chorus/chorus.env');
-    // what the processes may write: .data (exports) for the platform, the backup folder for the backup
+    // what the processes may write: /var/lib/chorus (exports) for the platform, the backup folder
+    // for the backup, nothing else; never the checkout, which an upgrade replaces
     const writable = values(unit, 'Service', 'ReadWritePaths').flatMap((v) => v.split(/\s+/));
-    expect(writable.every((p) => p === `${INSTALL_ROOT}/.data` || (file === 'chorus-backup.service' && p === '/var/backups/chorus')), `${file}: ${writable.join(' ')}`).toBe(true);
+    expect(writable, file).toEqual(file === 'chorus-backup.service' ? ['/var/backups/chorus'] : []);
+    const platform = file === 'chorus-server@.service' || file === 'chorus-workers@.service';
+    expect(values(unit, 'Service', 'StateDirectory'), file).toEqual(platform ? ['chorus'] : []);
   });
 
   it('long-running services restart on failure and have room for their connections', () => {
@@ -118,6 +121,8 @@ describe('deploy/systemd', () => {
     // PORT is the instance's (Environment=PORT=%i); set in the shared file it would override every
     // instance's (EnvironmentFile= wins over Environment=)
     expect(named.has('PORT')).toBe(false);
+    // the exports go where the units let the processes write (StateDirectory=chorus)
+    expect(text).toMatch(/^EXPORT_DIR=\/var\/lib\/chorus\/exports$/m);
     // placeholders, never a real secret
     expect(text).toMatch(/^SECRET_KEY=CHANGE-ME/m);
     expect(text).not.toMatch(/BEGIN PRIVATE KEY-----\\n[A-Za-z0-9+/]{40}/);

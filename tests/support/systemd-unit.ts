@@ -4,8 +4,10 @@
 // when the test runs as root, in a sandbox that plays the unit's main restrictions with plain
 // Linux tools (util-linux's unshare, mount, setpriv, prlimit):
 //   ProtectSystem=strict + ReadWritePaths   the whole file system remounted read-only in a mount
-//                                           namespace of its own, but for the unit's writable
-//                                           paths (each bound to a fresh directory of the user's)
+//   + StateDirectory                        namespace of its own, but for the unit's writable
+//                                           paths (each bound to a fresh directory of the user's;
+//                                           for StateDirectory=x, /var/lib is an empty read-only
+//                                           tmpfs holding only x)
 //   PrivateTmp, ProtectHome                 an empty tmpfs on /tmp; empty read-only ones on /home
 //                                           and /root
 //   User=, NoNewPrivileges, CapabilityBoundingSet=   setpriv: the user `nobody`, no_new_privs,
@@ -16,7 +18,7 @@
 // What it cannot play: the seccomp filter (SystemCallFilter), RestrictAddressFamilies,
 // RestrictNamespaces, the Protect* settings of /proc and /sys, and PrivateDevices.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,7 +167,7 @@ export interface UnitRun {
   child: ChildProcess;
   argv: string[];
   env: Record<string, string>;
-  /** each ReadWritePaths= entry (as the unit names it) and the fresh directory that stands for it */
+  /** each writable path (ReadWritePaths=, /var/lib/<StateDirectory=>) and the fresh directory that stands for it */
   writable: Record<string, string>;
   /**
    * the open-file limit set (sandbox only): the unit's LimitNOFILE, or this machine's hard limit
@@ -191,6 +193,20 @@ export function runUnit(unit: Unit, opts: RunOptions): UnitRun {
     writable[path] = dir;
     script.push(`mount --bind ${shq(dir)} ${shq(local(path))}`);
   }
+  const states = values(unit, 'Service', 'StateDirectory').flatMap((v) => v.split(/\s+/));
+  if (states.length) {
+    // systemd makes /var/lib/<name> for the unit's user; here /var/lib is replaced, in this mount
+    // namespace only, by an empty tmpfs holding just those (the machine's own /var/lib untouched)
+    script.push('mount -t tmpfs -o mode=0755 tmpfs /var/lib');
+    for (const name of states) {
+      const dir = mkdtempSync(join(tmpdir(), 'chorus-unit-state-'));
+      chownSync(dir, NOBODY, NOBODY);
+      chmodSync(dir, parseInt(values(unit, 'Service', 'StateDirectoryMode').at(-1) ?? '0755', 8));
+      writable[`/var/lib/${name}`] = dir;
+      script.push(`mkdir /var/lib/${name}`, `mount --bind ${shq(dir)} /var/lib/${name}`);
+    }
+    script.push('mount -o remount,ro /var/lib');
+  }
   script.push('mount -o bind,remount,ro /');
   if (values(unit, 'Service', 'PrivateTmp').at(-1) === 'yes') script.push('mount -t tmpfs -o mode=1777 tmpfs /tmp');
   if (values(unit, 'Service', 'ProtectHome').at(-1) === 'yes') script.push('for d in /home /root; do [ -d "$d" ] && mount -t tmpfs -o ro,mode=0755 tmpfs "$d"; done');
@@ -206,8 +222,17 @@ export function runUnit(unit: Unit, opts: RunOptions): UnitRun {
   return { child, argv, env, writable, nofile };
 }
 
-/** Stops a run with SIGTERM (SIGKILL after `ms`), as systemd stops a unit; answers how it ended. */
-export function stopRun(run: UnitRun, ms = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+/**
+ * Stops a run with SIGTERM (SIGKILL after `ms`), as systemd stops a unit, and removes the
+ * directories that stood for its writable paths; answers how it ended.
+ */
+export async function stopRun(run: UnitRun, ms = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const end = await signalRun(run, ms);
+  for (const dir of Object.values(run.writable)) rmSync(dir, { recursive: true, force: true });
+  return end;
+}
+
+function signalRun(run: UnitRun, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const { child } = run;
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
