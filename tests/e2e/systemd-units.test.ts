@@ -7,9 +7,11 @@
 // no_new_privs, the unit's umask and LimitNOFILE), and checks in /proc that the running process
 // really has them. Asserted: migrations run (nothing pending: exit 0); a server answers /readyz
 // on the instance's port and stops cleanly on SIGTERM; a workers process takes jobs, runs at
-// WORKERS_NICE, and stops cleanly on SIGTERM.
+// WORKERS_NICE, and stops cleanly on SIGTERM; the backup unit writes its backup where the unit
+// lets it, and the drill unit restores it.
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,4 +191,33 @@ os.execv(sys.argv[1], sys.argv[1:])`;
       await q.close();
     }
   }, 150_000);
+  it('chorus-backup.service writes a backup into /var/backups/chorus, and chorus-restore-drill.service passes on it', async () => {
+    // the machine's /var/backups/chorus, played by a folder of the unit's user
+    const backups = mkdtempSync(join(tmpdir(), 'chorus-unit-backups-'));
+    try {
+      if (sandbox.ok) chownSync(backups, 65534, 65534);
+      const paths = { '/var/backups/chorus': backups };
+      const backup = runUnit(readUnit('chorus-backup.service'), { instance: '', files, sandbox: sandbox.ok, paths, extraEnv: sandbox.ok ? {} : { BACKUP_DIR: backups } });
+      runs.push(backup);
+      const backupLog = output(backup, 'backup');
+      const backupCode = await new Promise<number | null>((resolve) => backup.child.once('exit', (c) => resolve(c)));
+      expect(backupCode, backupLog()).toBe(0);
+      expect(backupLog()).toMatch(sandbox.ok ? /^backup written: \/var\/backups\/chorus\/chorus-\d{8}T\d{9}Z\.dump/ : /^backup written: /);
+      const written = readdirSync(backups).sort();
+      expect(written).toHaveLength(2);
+      for (const f of written) {
+        const st = statSync(join(backups, f));
+        expect([st.mode & 0o777, sandbox.ok ? st.uid : 65534], f).toEqual([0o600, 65534]);
+      }
+
+      const drill = runUnit(readUnit('chorus-restore-drill.service'), { instance: '', files, sandbox: sandbox.ok, paths, extraEnv: sandbox.ok ? {} : { BACKUP_DIR: backups } });
+      runs.push(drill);
+      const drillLog = output(drill, 'restore-drill');
+      const drillCode = await new Promise<number | null>((resolve) => drill.child.once('exit', (c) => resolve(c)));
+      expect(drillCode, drillLog()).toBe(0);
+      expect(drillLog()).toMatch(/restore drill passed/);
+    } finally {
+      rmSync(backups, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -4,10 +4,10 @@
 // when the test runs as root, in a sandbox that plays the unit's main restrictions with plain
 // Linux tools (util-linux's unshare, mount, setpriv, prlimit):
 //   ProtectSystem=strict + ReadWritePaths   the whole file system remounted read-only in a mount
-//   + StateDirectory                        namespace of its own, but for the unit's writable
-//                                           paths (each bound to a fresh directory of the user's;
-//                                           for StateDirectory=x, /var/lib is an empty read-only
-//                                           tmpfs holding only x)
+//   + StateDirectory + ReadOnlyPaths        namespace of its own, but for the unit's writable
+//                                           paths, each bound to a directory of the user's (a
+//                                           path this machine lacks gets its mount point on an
+//                                           empty tmpfs over its parent, in that namespace only)
 //   PrivateTmp, ProtectHome                 an empty tmpfs on /tmp; empty read-only ones on /home
 //                                           and /root
 //   User=, NoNewPrivileges, CapabilityBoundingSet=   setpriv: the user `nobody`, no_new_privs,
@@ -18,9 +18,9 @@
 // What it cannot play: the seccomp filter (SystemCallFilter), RestrictAddressFamilies,
 // RestrictNamespaces, the Protect* settings of /proc and /sys, and PrivateDevices.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
@@ -161,14 +161,18 @@ export interface RunOptions {
   extraEnv?: Record<string, string>;
   /** run in the sandbox (see above); false runs the command as a plain child process */
   sandbox: boolean;
+  /** directories of the test's to stand for the unit's ReadWritePaths= or ReadOnlyPaths= (by the unit's path) */
+  paths?: Record<string, string>;
 }
 
 export interface UnitRun {
   child: ChildProcess;
   argv: string[];
   env: Record<string, string>;
-  /** each writable path (ReadWritePaths=, /var/lib/<StateDirectory=>) and the fresh directory that stands for it */
+  /** each writable path (ReadWritePaths=, /var/lib/<StateDirectory=>) and the directory that stands for it */
   writable: Record<string, string>;
+  /** directories made for the run, removed by stopRun */
+  created: string[];
   /**
    * the open-file limit set (sandbox only): the unit's LimitNOFILE, or this machine's hard limit
    * if that is lower (a container may cap it; systemd, as init, could raise it)
@@ -182,31 +186,53 @@ export function runUnit(unit: Unit, opts: RunOptions): UnitRun {
   const env = { ...unitEnvironment(unit, opts.instance, opts.files), ...opts.extraEnv };
   const cwd = local(values(unit, 'Service', 'WorkingDirectory').at(-1) ?? '/');
   if (!opts.sandbox) {
-    return { child: spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }), argv, env, writable: {} };
+    return { child: spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }), argv, env, writable: {}, created: [] };
   }
   const writable: Record<string, string> = {};
+  const created: string[] = [];
   const script: string[] = ['set -e'];
-  for (const entry of values(unit, 'Service', 'ReadWritePaths').flatMap((v) => v.split(/\s+/))) {
-    const path = entry.replace(/^-/, '');
-    const dir = mkdtempSync(join(tmpdir(), 'chorus-unit-rw-'));
+  // each path the unit may write or read, bound to a directory of the test's: `opts.paths` names
+  // one, or a fresh one is made for the unit's user
+  const binds: { path: string; dir: string; readOnly: boolean }[] = [];
+  const dirFor = (path: string, mode: number) => {
+    if (opts.paths?.[path]) return opts.paths[path];
+    const dir = mkdtempSync(join(tmpdir(), 'chorus-unit-'));
     chownSync(dir, NOBODY, NOBODY);
-    writable[path] = dir;
-    script.push(`mount --bind ${shq(dir)} ${shq(local(path))}`);
+    chmodSync(dir, mode);
+    created.push(dir);
+    return dir;
+  };
+  for (const entry of values(unit, 'Service', 'ReadWritePaths').flatMap((v) => v.split(/\s+/))) {
+    const path = local(entry.replace(/^-/, ''));
+    binds.push({ path, dir: (writable[path] = dirFor(path, 0o700)), readOnly: false });
   }
-  const states = values(unit, 'Service', 'StateDirectory').flatMap((v) => v.split(/\s+/));
-  if (states.length) {
-    // systemd makes /var/lib/<name> for the unit's user; here /var/lib is replaced, in this mount
-    // namespace only, by an empty tmpfs holding just those (the machine's own /var/lib untouched)
-    script.push('mount -t tmpfs -o mode=0755 tmpfs /var/lib');
-    for (const name of states) {
-      const dir = mkdtempSync(join(tmpdir(), 'chorus-unit-state-'));
-      chownSync(dir, NOBODY, NOBODY);
-      chmodSync(dir, parseInt(values(unit, 'Service', 'StateDirectoryMode').at(-1) ?? '0755', 8));
-      writable[`/var/lib/${name}`] = dir;
-      script.push(`mkdir /var/lib/${name}`, `mount --bind ${shq(dir)} /var/lib/${name}`);
-    }
-    script.push('mount -o remount,ro /var/lib');
+  // StateDirectory=x: systemd makes /var/lib/x for the unit's user
+  const stateMode = parseInt(values(unit, 'Service', 'StateDirectoryMode').at(-1) ?? '0755', 8);
+  for (const name of values(unit, 'Service', 'StateDirectory').flatMap((v) => v.split(/\s+/))) {
+    const path = `/var/lib/${name}`;
+    binds.push({ path, dir: (writable[path] = dirFor(path, stateMode)), readOnly: false });
   }
+  for (const entry of values(unit, 'Service', 'ReadOnlyPaths').flatMap((v) => v.split(/\s+/))) {
+    const path = local(entry.replace(/^-/, ''));
+    if (opts.paths?.[path]) binds.push({ path, dir: opts.paths[path], readOnly: true });
+  }
+  // a path this machine lacks (/var/lib/chorus, /var/backups/chorus) gets a mount point on an
+  // empty tmpfs laid over its parent, in this mount namespace only (the machine's own folders
+  // are untouched), made read-only again once the mount points are in it
+  const covered = new Set<string>();
+  for (const b of binds) {
+    if (existsSync(b.path)) continue;
+    const parent = dirname(b.path);
+    if (!existsSync(parent)) throw new Error(`cannot stand in for ${b.path}: ${parent} does not exist here`);
+    if (!covered.has(parent)) script.push(`mount -t tmpfs -o mode=0755 tmpfs ${shq(parent)}`);
+    covered.add(parent);
+    script.push(`mkdir ${shq(b.path)}`);
+  }
+  for (const b of binds) {
+    script.push(`mount --bind ${shq(b.dir)} ${shq(b.path)}`);
+    if (b.readOnly) script.push(`mount -o bind,remount,ro ${shq(b.path)}`);
+  }
+  for (const parent of covered) script.push(`mount -o remount,ro ${shq(parent)}`);
   script.push('mount -o bind,remount,ro /');
   if (values(unit, 'Service', 'PrivateTmp').at(-1) === 'yes') script.push('mount -t tmpfs -o mode=1777 tmpfs /tmp');
   if (values(unit, 'Service', 'ProtectHome').at(-1) === 'yes') script.push('for d in /home /root; do [ -d "$d" ] && mount -t tmpfs -o ro,mode=0755 tmpfs "$d"; done');
@@ -219,7 +245,7 @@ export function runUnit(unit: Unit, opts: RunOptions): UnitRun {
     `exec ${limit}setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- sh -c 'umask ${umask}; exec "$@"' sh ${argv.map(shq).join(' ')}`,
   );
   const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script.join('\n')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return { child, argv, env, writable, nofile };
+  return { child, argv, env, writable, created, nofile };
 }
 
 /**
@@ -228,7 +254,7 @@ export function runUnit(unit: Unit, opts: RunOptions): UnitRun {
  */
 export async function stopRun(run: UnitRun, ms = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const end = await signalRun(run, ms);
-  for (const dir of Object.values(run.writable)) rmSync(dir, { recursive: true, force: true });
+  for (const dir of run.created) rmSync(dir, { recursive: true, force: true });
   return end;
 }
 
