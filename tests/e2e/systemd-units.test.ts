@@ -9,7 +9,7 @@
 // on the instance's port and stops cleanly on SIGTERM; a workers process takes jobs, runs at
 // WORKERS_NICE, and stops cleanly on SIGTERM; the backup unit writes its backup where the unit
 // lets it, and the drill unit restores it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { buildProcesses } from '../../server/bin/build-processes.mjs';
 import { generateDkimKey } from '../../server/bin/dkim-key.mjs';
 import { QUEUE_NAMES } from '../../server/src/queue/queue.ts';
 import { freePort, LOG_DIR } from '../support/platform.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { INSTALL_ROOT, readUnit, ROOT, runUnit, sandboxAvailable, stopRun, UNIT_DIR, type UnitRun } from '../support/systemd-unit.ts';
 
 const sandbox = sandboxAvailable();
@@ -64,6 +65,18 @@ async function until<T>(what: string, run: UnitRun, fn: () => Promise<T | null |
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${what} not within ${timeoutMs} ms; output:\n${log().slice(-3000)}`);
+}
+
+/** `node server/bin/<script>` with the test's environment and `env`. */
+function runScript(script: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'server', 'bin', script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** The lines of /proc/<pid>/status and limits that the unit's settings determine. */
@@ -137,7 +150,34 @@ describe('the systemd units, started from their own ExecStart and environment', 
     const code = await new Promise<number | null>((resolve) => run.child.once('exit', (c) => resolve(c)));
     expect(code, log()).toBe(0);
     expect(log()).toMatch(/No pending migrations to apply|successfully applied/);
+    // its ExecStartPre ran first and found PostgreSQL at once (it says nothing then)
+    expect(log()).not.toMatch(/wait for PostgreSQL failed/);
   }, 120_000);
+
+  it('before the migrations, wait-for-postgres waits for PostgreSQL to come, and gives up with the reason when it does not', async () => {
+    const pg = new URL(process.env.DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
+    try {
+      // PostgreSQL away when the wait starts (the proxy refuses connections), back 2 s later
+      await proxy.cut();
+      const waiting = runScript('wait-for-postgres.mjs', { DATABASE_URL: proxy.via(process.env.DATABASE_URL!), WAIT_FOR_POSTGRES_SECONDS: '30' });
+      await new Promise((r) => setTimeout(r, 2000));
+      await proxy.restore();
+      const ok = await waiting;
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/^PostgreSQL at 127\.0\.0\.1:\d+ \(database \w+\) answers \(after \d+ attempts\)/);
+
+      // away for good: the reason, after the time allowed, not a hang or a stack
+      await proxy.cut();
+      const t = Date.now();
+      const gone = await runScript('wait-for-postgres.mjs', { DATABASE_URL: proxy.via(process.env.DATABASE_URL!), WAIT_FOR_POSTGRES_SECONDS: '2' });
+      expect(gone.code).toBe(1);
+      expect(Date.now() - t).toBeLessThan(10_000);
+      expect(gone.stderr.trim()).toMatch(/^wait for PostgreSQL failed: PostgreSQL at 127\.0\.0\.1:\d+ \(database \w+\) did not answer within 2 s: connect ECONNREFUSED/);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 
   it('chorus-server@<port> answers /readyz on the instance port, sandboxed, and stops cleanly on SIGTERM', async () => {
     const run = runUnit(readUnit('chorus-server@.service'), { instance: String(serverPort), files, sandbox: sandbox.ok, extraEnv: { CHORUS_EXIT_WITH_PARENT: '1' } });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProcesses, PROCESSES, SERVER_NODE_FLAGS } from '../../server/bin/build-processes.mjs';
 import { configSchema } from '../../server/src/config/config.ts';
-import { execStart, INSTALL_ROOT, readUnit, ROOT, UNIT_DIR, values } from '../support/systemd-unit.ts';
+import { execStart, execStartPre, INSTALL_ROOT, readUnit, ROOT, UNIT_DIR, values } from '../support/systemd-unit.ts';
 
 const SERVICES = readdirSync(UNIT_DIR).filter((f) => f.endsWith('.service')).sort();
 /** unit file -> an instance to check it as (templates need one) */
@@ -82,6 +82,8 @@ describe('deploy/systemd', () => {
       // migrations run before, and a failed one keeps the process from starting
       expect(values(unit, 'Unit', 'Requires'), file).toContain('chorus-migrate.service');
       expect(values(unit, 'Unit', 'After').join(' '), file).toContain('chorus-migrate.service');
+      // and never give up restarting (systemd's default stops after 5 starts in 10 s)
+      expect(values(unit, 'Unit', 'StartLimitIntervalSec'), file).toEqual(['0']);
     }
   });
 
@@ -100,9 +102,11 @@ describe('deploy/systemd', () => {
     expect(execStart(readUnit('chorus-migrate.service'), '')).toEqual([join(ROOT, 'node_modules/.bin/prisma'), 'migrate', 'deploy']);
     expect(execStart(readUnit('chorus-backup.service'), '')).toEqual(['/usr/bin/node', join(ROOT, 'server/bin/backup.mjs')]);
     expect(execStart(readUnit('chorus-restore-drill.service'), '')).toEqual(['/usr/bin/node', join(ROOT, 'server/bin/restore-drill.mjs')]);
+    expect(execStartPre(readUnit('chorus-migrate.service'), '')).toEqual([{ argv: ['/usr/bin/node', join(ROOT, 'server/bin/wait-for-postgres.mjs')], ignoreFailure: false }]);
     for (const file of SERVICES) {
       const unit = readUnit(file);
-      for (const word of execStart(unit, INSTANCE[file] ?? '').filter((w) => w.startsWith('/'))) expect(existsSync(word), `${file}: ${word}`).toBe(true);
+      const words = [...execStart(unit, INSTANCE[file] ?? ''), ...execStartPre(unit, INSTANCE[file] ?? '').flatMap((p) => p.argv)];
+      for (const word of words.filter((w) => w.startsWith('/'))) expect(existsSync(word), `${file}: ${word}`).toBe(true);
       expect(values(unit, 'Service', 'WorkingDirectory')).toEqual([INSTALL_ROOT]);
     }
   });

@@ -139,6 +139,28 @@ export function execStart(unit: Unit, instance: string): string[] {
   return splitCommand(specifiers(lines[0]!, instance)).map(local);
 }
 
+/**
+ * ExecStartPre= commands, in order, with /opt/chorus read as this checkout; `ignoreFailure` for
+ * those marked `-` (systemd goes on when they fail).
+ */
+export function execStartPre(unit: Unit, instance: string): { argv: string[]; ignoreFailure: boolean }[] {
+  return values(unit, 'Service', 'ExecStartPre').map((line) => {
+    const words = splitCommand(specifiers(line, instance));
+    const ignoreFailure = words[0]!.startsWith('-');
+    if (ignoreFailure) words[0] = words[0]!.slice(1);
+    return { argv: words.map(local), ignoreFailure };
+  });
+}
+
+/**
+ * The shell text that runs the ExecStartPre= commands one by one (stopping at the first failure
+ * not marked `-`, as systemd does) and then execs ExecStart (so its process is the shell's).
+ */
+function commandScript(unit: Unit, instance: string, argv: string[], umask?: string): string {
+  const pres = execStartPre(unit, instance).map((p) => `${p.argv.map(shq).join(' ')}${p.ignoreFailure ? ' || true' : ' || exit $?'}`);
+  return [...(umask ? [`umask ${umask}`] : []), ...pres, `exec ${argv.map(shq).join(' ')}`].join('\n');
+}
+
 /** Whether the sandbox can be built here: root, with unshare, setpriv and prlimit. */
 export function sandboxAvailable(): { ok: true } | { ok: false; why: string } {
   if (process.getuid?.() !== 0) return { ok: false, why: 'not running as root (mount namespaces need it)' };
@@ -186,7 +208,8 @@ export function runUnit(unit: Unit, opts: RunOptions): UnitRun {
   const env = { ...unitEnvironment(unit, opts.instance, opts.files), ...opts.extraEnv };
   const cwd = local(values(unit, 'Service', 'WorkingDirectory').at(-1) ?? '/');
   if (!opts.sandbox) {
-    return { child: spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }), argv, env, writable: {}, created: [] };
+    const child = spawn('sh', ['-c', commandScript(unit, opts.instance, argv)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    return { child, argv, env, writable: {}, created: [] };
   }
   const writable: Record<string, string> = {};
   const created: string[] = [];
@@ -242,7 +265,7 @@ export function runUnit(unit: Unit, opts: RunOptions): UnitRun {
   const nofile = wanted ? (Number.isFinite(hard) && hard > 0 ? Math.min(wanted, hard) : wanted) : undefined;
   const limit = nofile ? `prlimit --nofile=${nofile}:${nofile} -- ` : '';
   script.push(
-    `exec ${limit}setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- sh -c 'umask ${umask}; exec "$@"' sh ${argv.map(shq).join(' ')}`,
+    `exec ${limit}setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups --no-new-privs --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- sh -c ${shq(commandScript(unit, opts.instance, argv, umask))}`,
   );
   const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script.join('\n')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   return { child, argv, env, writable, created, nofile };
