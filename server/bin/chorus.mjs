@@ -623,6 +623,22 @@ async function bench() {
   process.exit(status);
 }
 
-const commands = { start, test, bench };
+/**
+ * `npm run build`: what a deployment runs from its builds (docs/operations.md): the query types
+ * and Prisma Client, the pages (web/build) and the three processes (server/build), each only when
+ * its sources changed. No database, Redis or seed: the systemd units migrate and start.
+ */
+async function build() {
+  checkNode();
+  installPackages();
+  // prisma generate reads no database, but refuses to run without DATABASE_URL set
+  generateQueryTypes({ DATABASE_URL: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus' });
+  buildWeb();
+  const { buildProcesses } = await import('./build-processes.mjs');
+  const builds = await buildProcesses();
+  say(`built: web/build and\n  ${Object.values(builds).join('\n  ')}`);
+}
+
+const commands = { start, test, bench, build };
 if (!commands[command]) fail(`unknown command "${command}" (use start, test or bench)`);
 commands[command]().catch((err) => fail(err?.stack ?? String(err)));
