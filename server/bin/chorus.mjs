@@ -640,5 +640,5 @@ async function build() {
 }
 
 const commands = { start, test, bench, build };
-if (!commands[command]) fail(`unknown command "${command}" (use start, test or bench)`);
+if (!commands[command]) fail(`unknown command "${command}" (use start, test, bench or build)`);
 commands[command]().catch((err) => fail(err?.stack ?? String(err)));

@@ -11,6 +11,7 @@ export interface SiteOptions {
   cacheDir: string;
   serverName?: string;
   tls?: { certificate: string; key: string; httpPort?: number; acmeRoot?: string };
+  acmeRoot?: string;
   signRate?: string;
   signBurst?: number;
   realIpFrom?: string;

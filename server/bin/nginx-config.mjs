@@ -6,7 +6,7 @@
 //   npm run nginx-config -- --server-name chorus.example.org --servers 127.0.0.1:3001,127.0.0.1:3002 \
 //     --tls-certificate /etc/letsencrypt/live/chorus.example.org/fullchain.pem \
 //     --tls-key /etc/letsencrypt/live/chorus.example.org/privkey.pem
-// prints the site file for /etc/nginx/conf.d/ (docs/operations.md). Plain Node, no dependencies.
+// prints the site file for /etc/nginx/sites-available/ (docs/operations.md). Plain Node, no dependencies.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -51,6 +51,7 @@ const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}
  * @param {string} o.cacheDir the cache's folder
  * @param {string} [o.serverName] the site's host name ('_': any)
  * @param {{ certificate: string, key: string, httpPort?: number, acmeRoot?: string }} [o.tls]
+ * @param {string} [o.acmeRoot] certbot's webroot folder, without TLS (with TLS: tls.acmeRoot)
  * @param {string} [o.signRate] limit_req for signing, such as '10r/s' (off when unset)
  * @param {number} [o.signBurst]
  * @param {string} [o.innerSocket] the unix socket of the inner, compressing server (default /run/nginx-chorus-inner.sock)
@@ -70,7 +71,7 @@ export function renderSite(o) {
     tls_certificate: o.tls?.certificate,
     tls_certificate_key: o.tls?.key,
     http_port: o.tls ? String(o.tls.httpPort ?? 80) : undefined,
-    acme_root: o.tls ? (o.tls.acmeRoot ?? '/var/www/letsencrypt') : undefined,
+    acme_root: o.tls?.acmeRoot ?? o.acmeRoot ?? '/var/www/letsencrypt',
     sign_rate: o.signRate,
     sign_burst: o.signRate ? String(o.signBurst ?? 20) : undefined,
     real_ip_from: o.realIpFrom,
@@ -158,7 +159,7 @@ function usage() {
          [--tls-certificate FILE --tls-key FILE] [--http-port 80] [--acme-root DIR]
          [--cache-dir /var/cache/nginx/chorus] [--sign-rate 10r/s] [--sign-burst 20]
          [--real-ip-from ADDRESS|CIDR]
-Prints the site file for /etc/nginx/conf.d/chorus.conf. With --tls-certificate, nginx listens
+Prints the site file for /etc/nginx/sites-available/chorus. With --tls-certificate, nginx listens
 with TLS and HTTP/2 on --listen (443) and moves plain HTTP on --http-port to https.`;
 }
 
@@ -197,6 +198,7 @@ function cli(argv) {
         serverName: opts['server-name'],
         cacheDir: opts['cache-dir'] ?? '/var/cache/nginx/chorus',
         tls: tls ? { certificate: opts['tls-certificate'], key: opts['tls-key'], httpPort: Number(opts['http-port'] ?? 80), acmeRoot: opts['acme-root'] } : undefined,
+        acmeRoot: opts['acme-root'],
         signRate: opts['sign-rate'],
         signBurst: opts['sign-burst'] === undefined ? undefined : Number(opts['sign-burst']),
         realIpFrom: opts['real-ip-from'],
