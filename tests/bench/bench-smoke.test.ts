@@ -8,13 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../server/src/db/db.ts';
 import { createQueues, redisConnection, type Queues } from '../../server/src/queue/queue.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
-import { measureHello, measureSmtp } from './ceilings.ts';
+import { measureHello, measureSmtp, measureStaticPage } from './ceilings.ts';
 import { startChild, type Child } from './child.ts';
 import { createBenchAction } from './data.ts';
 import { judge, renderMarkdown, renderTable } from './report.ts';
-import { digestDelivery, everyNDelivery, signingScenario } from './scenarios.ts';
+import { countReaders, digestDelivery, everyNDelivery, pageReaders, SigningTraffic, signingScenario } from './scenarios.ts';
+import { runLoad } from './load.ts';
 
 let platform: Platform;
+/** the server's own port, as the benchmark's direct figures use it; platform.baseUrl is nginx's */
+let direct: Platform;
 let sink: Child;
 let db: Db;
 let pool: pg.Pool;
@@ -33,7 +36,10 @@ beforeAll(async () => {
     SHED_WRITER_WAIT_MS: '60000',
     // the platform's default (the suite's own is 0, see vitest.config.ts)
     WORKERS_NICE: '10',
-  });
+    // as in the benchmark: signers come through a proxy, each from an address of its own
+    TRUSTED_PROXIES: '127.0.0.1',
+  }, { nginx: { realIpFrom: '127.0.0.1' } });
+  direct = { ...platform, baseUrl: platform.baseUrls[0]! };
   queues = createQueues(redisConnection(process.env.REDIS_URL!, { forWorker: false }).on('error', () => {}));
 });
 
@@ -75,9 +81,9 @@ describe('benchmark smoke', () => {
     const action = await createBenchAction(db, { name: 'smoke-sign' });
     const fresh = await createBenchAction(db, { name: 'smoke-fresh' });
     // the server's action cache reloads every 2 s: wait until it knows the new action(s)
-    await expect.poll(async () => (await fetch(`${platform.baseUrl}/api/actions/${action.slug}`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
-    await expect.poll(async () => (await fetch(`${platform.baseUrl}/api/actions/${fresh.slug}`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
-    const s = await signingScenario(platform, pool, action, fresh, {
+    await expect.poll(async () => (await fetch(`${direct.baseUrl}/api/actions/${action.slug}`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
+    await expect.poll(async () => (await fetch(`${direct.baseUrl}/api/actions/${fresh.slug}`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
+    const s = await signingScenario(direct, pool, action, fresh, {
       connections: 10,
       seconds: 3,
       duplicateShare: 0.2,
@@ -94,9 +100,34 @@ describe('benchmark smoke', () => {
     // machine can hold a probe past the scenario's 10 s window
     expect(s.freshness.probes).toBeGreaterThan(0);
     await expect
-      .poll(async () => ((await (await fetch(`${platform.baseUrl}/api/actions/${fresh.slug}/count`)).json()) as { count: number }).count, { timeout: 30_000, interval: 200 })
+      .poll(async () => ((await (await fetch(`${direct.baseUrl}/api/actions/${fresh.slug}/count`)).json()) as { count: number }).count, { timeout: 30_000, interval: 200 })
       .toBe(s.freshness.probes);
   }, 120_000);
+
+  it('reads through nginx, signs through it from the load generator\'s addresses, and measures the static-file ceiling', async () => {
+    const action = await createBenchAction(db, { name: 'smoke-nginx' });
+    await expect.poll(async () => (await fetch(`${direct.baseUrl}/api/actions/${action.slug}`)).status, { timeout: 10_000, interval: 50 }).toBe(200);
+    const count = await countReaders(platform, action, 10, 1, 'smoke: count through nginx');
+    expect(count.total).toBeGreaterThan(0);
+    expect(count.byStatus['200']).toBe(count.total);
+    const page = await pageReaders(platform, action, 10, 1, 'smoke: page through nginx', { 'accept-encoding': 'gzip' });
+    expect(page.byStatus['200']).toBe(page.total);
+    // nginx believes the load generator's X-Forwarded-For (realIpFrom), as it would a balancer's:
+    // each signer keeps an address of its own, so the per-address limit sees a crowd
+    const traffic = new SigningTraffic(`smoke-nginx-${Date.now()}`, 0);
+    const signing = await runLoad({ label: 'smoke: signing through nginx', url: platform.baseUrl, connections: 2, seconds: 1, requests: [traffic.request(action.slug)] });
+    expect(signing.byStatus['202']).toBeGreaterThan(0);
+    // (rows, not answers: a request still in flight when the second ended is written unanswered)
+    const { rows } = await pool.query<{ addresses: number; rows: number }>(
+      `SELECT count(DISTINCT ip_hash)::int AS addresses, count(*)::int AS rows FROM signatures WHERE action_id = $1`,
+      [action.id],
+    );
+    expect(rows[0]!.rows).toBeGreaterThanOrEqual(traffic.accepted.size);
+    expect(rows[0]!.addresses).toBe(rows[0]!.rows);
+    const file = await measureStaticPage({ body: Buffer.from('<!doctype html><p>a page</p>'), connections: 10, seconds: 1, workerProcesses: 1 });
+    expect(file.total).toBeGreaterThan(0);
+    expect(file.byStatus['200']).toBe(file.total);
+  }, 60_000);
 
   it('runs the delivery scenarios: every letter built reaches the sink', async () => {
     const digestAction = await createBenchAction(db, { name: 'smoke-digest', targets: 3 });
