@@ -40,6 +40,12 @@ import { errorHandler, notFoundHandler } from './errors.ts';
 import { loggerOptions } from './logging.ts';
 import { docsRoutes } from './docs.ts';
 import { pageRoutes, type NodeHandler } from './pages.ts';
+import { observeHttp } from '../shared/metrics.ts';
+
+/** route labels of the answers given before Fastify routes (see serverFactory below) */
+const SIGNING_ROUTE = '/api/actions/:slug/signatures';
+const COUNT_ROUTE = '/api/actions/:slug/count';
+const CACHED_PAGE_ROUTE = 'page_cache';
 
 export interface AppDeps {
   config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM' | 'ORG_NAME' | 'PUBLIC_COUNTRY_MIN' | 'DKIM_PRIVATE_KEY' | 'DKIM_SELECTOR'> &
@@ -91,7 +97,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // makes each refusal cost a fraction of a routed one
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        if (early?.(req, res) || fast(req, res)) return;
+        // answered here, before Fastify: timed and counted here too, under the route each
+        // stands for (the signing route's refusal, the count route, a cached page)
+        const started = performance.now();
+        if (early?.(req, res)) return observeHttp('POST', SIGNING_ROUTE, 503, (performance.now() - started) / 1000);
+        if (fast(req, res)) return observeHttp('GET', req.url!.startsWith('/api/') ? COUNT_ROUTE : CACHED_PAGE_ROUTE, res.statusCode, (performance.now() - started) / 1000);
         handler(req, res);
       });
       server.keepAliveTimeout = 72_000;
@@ -132,6 +142,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cookie);
   app.decorateRequest('staff', null);
   app.decorateRequest('staffSessionId', null);
+
+  // every answer Fastify gives, by its route's pattern (never the URL, which holds slugs and
+  // tokens); a request no route matched is 'unmatched'. onResponse runs for the pages too
+  // (their reply is hijacked, but the response's end is still seen).
+  app.addHook('onResponse', async (req, reply) => {
+    observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
 
   app.decorateRequest('clientIp', '');
   app.decorateRequest('apiKey', null);
