@@ -84,11 +84,12 @@ describe('the metrics endpoints of the running platform', () => {
     // ... and its row SENT (the mailbox may hold the letter a moment before the worker records it)
     let letters: { status: string; n: number }[] = [];
     for (let i = 0; i < 100; i++) {
-      letters = (await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM letters GROUP BY status`)).rows;
       const ours = await db.pool.query(`SELECT 1 FROM letters WHERE target_id = $1 AND status = 'SENT'`, [fx.targets[0]!.id]);
       if (ours.rowCount) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // nothing else moves letters now: the counts the workers report must be these
+    letters = (await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM letters GROUP BY status`)).rows;
 
     // the server: what it decided
     const server = await scrape(platform.metricsUrls[0]!);
