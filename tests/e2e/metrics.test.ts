@@ -160,6 +160,39 @@ describe('the metrics endpoints of the running platform', () => {
   });
 });
 
+describe('several processes of one platform', () => {
+  let multi: Platform;
+  beforeAll(async () => {
+    multi = await startPlatform({}, { servers: 2, workers: 2 });
+  });
+  afterAll(async () => multi?.stop());
+
+  it('each serve their own endpoint, and each counts what it did', async () => {
+    const all = [...multi.metricsUrls, ...multi.workersMetricsUrls];
+    expect(multi.metricsUrls).toHaveLength(2);
+    expect(multi.workersMetricsUrls).toHaveLength(2);
+    expect(new Set(all.map((u) => new URL(u).port)).size).toBe(4);
+    const before = await Promise.all(multi.metricsUrls.map(async (u) => (await scrape(u)).families));
+    for (let i = 0; i < 40; i++) {
+      if ((await fetch(`${multi.baseUrls[1]}/api/actions/${fx.action.slug}`)).status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const res = await fetch(`${multi.baseUrls[1]}/api/actions/${fx.action.slug}/signatures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ firstName: 'Second', lastName: 'Server', email: `metrics.second.${stamp}@example.org`, country: 'FR', consentCount: true }),
+    });
+    expect(res.status).toBe(202);
+    const after = await Promise.all(multi.metricsUrls.map(async (u) => (await scrape(u)).families));
+    const received = (i: number) => sampleValue(after[i]!, 'chorus_signatures_received_total', { via: 'form' }) - sampleValue(before[i]!, 'chorus_signatures_received_total', { via: 'form' });
+    expect([received(0), received(1)]).toEqual([0, 1]);
+    for (const url of multi.workersMetricsUrls) {
+      const { families } = await scrape(url);
+      expect(sumOf(families, 'chorus_queue_jobs', { queue: QUEUE_NAMES.delivery }).series, url).toBe(4);
+    }
+  }, 120_000);
+});
+
 describe('a metrics port that is taken', () => {
   let holder: Server;
   let port: number;
