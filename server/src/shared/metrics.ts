@@ -158,7 +158,7 @@ export function registerScrapeGauges(deps: { queues: { name: string; queue: Scra
   });
   const oldest = new Gauge({
     name: 'chorus_queue_oldest_waiting_seconds',
-    help: 'Age of the oldest job waiting for a worker in each BullMQ queue, in seconds since it became due (0 when none waits)',
+    help: 'Age of the oldest job waiting for a worker in each BullMQ queue, in seconds since it became due: created plus its first delay; a job back from a retry counts from then too (0 when none waits)',
     labelNames: ['queue'] as const,
     registers: [registry],
     async collect() {
@@ -250,6 +250,8 @@ export async function startMetricsEndpoint(opts: { host: string; port: number; s
     });
     server.listen(opts.port, opts.host, () => resolve());
   });
+  // once listening, an error of the endpoint (say, out of file descriptors) must not end the process
+  server.on('error', () => {});
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
