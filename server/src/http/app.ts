@@ -145,8 +145,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // every answer Fastify gives, by its route's pattern (never the URL, which holds slugs and
   // tokens); a request no route matched is 'unmatched'. onResponse runs for the pages too
-  // (their reply is hijacked, but the response's end is still seen).
-  // (a callback hook: no promise per request)
+  // (their reply is hijacked, but the response's end is still seen). A callback hook, so no
+  // promise is made per request.
   app.addHook('onResponse', (req, reply, done) => {
     observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();

@@ -373,7 +373,7 @@ export async function discard(
   const outcome = await inTransaction(deps.pool, async (tx) => {
     const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);
     const { status } = standing(row, [link.version, shownVersion]);
-    if (status === 'discarded') return { status, action, now: false };
+    if (status === 'discarded') return { status, action, changed: false };
     if (status === 'replaced') throw replacedError();
     if (status === 'confirmed') throw conflict('already_confirmed', 'This signature is already confirmed; change or erase it on your data page');
     const done = await qb(tx)
@@ -394,8 +394,9 @@ export async function discard(
       .where('id', '=', row.id)
       .where('status', '=', SignatureStatus.PENDING)
       .executeTakeFirst();
-    return { status: 'discarded' as const, action, now: done.numUpdatedRows > 0n };
+    return { status: 'discarded' as const, action, changed: done.numUpdatedRows > 0n };
   }, { retries: 3 });
-  if (outcome.now) signaturesInvalidated.inc({ reason: 'not_me' });
+  // counted once the discarding has committed, and only by the request that made it
+  if (outcome.changed) signaturesInvalidated.inc({ reason: 'not_me' });
   return { status: outcome.status, action: outcome.action };
 }
