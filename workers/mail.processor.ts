@@ -5,6 +5,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import { sendAnswerNotification, type AnswerMailDeps } from '../server/src/delivery/answer.service.ts';
 import type { MailJob } from '../server/src/queue/queue.ts';
+import { confirmationEmailsDeferred } from '../server/src/shared/metrics.ts';
 import { nextBudgetWindow, sendConfirmation, type ConfirmationBudget, type ConfirmationMailDeps } from '../server/src/signature/confirmation.service.ts';
 
 export interface MailProcessorDeps {
@@ -19,6 +20,7 @@ export function mailProcessor(deps: MailProcessorDeps) {
     if (job.data.kind === 'answer') return sendAnswerNotification(deps.answers, job.data.notificationId);
     const outcome = await sendConfirmation(deps.confirmations, job.data.signatureId);
     if (outcome !== 'deferred') return outcome;
+    confirmationEmailsDeferred.inc();
     // the same job waits for the next window: no attempt is counted, and should the job be
     // lost (a flushed Redis), the sweeper finds the owed email again once the window allows
     const at = nextBudgetWindow(deps.confirmations.clock(), deps.confirmations.budget.windowMs).getTime();

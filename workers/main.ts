@@ -28,6 +28,8 @@ import { enforceRedisConfig } from '../server/src/queue/redis-config.ts';
 import { every } from './loop.ts';
 import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 import { exitWithParent } from '../server/src/shared/parent-watch.ts';
+import { registerScrapeGauges, startMetricsEndpoint } from '../server/src/shared/metrics.ts';
+import { lettersByState } from '../server/src/letter/letter.service.ts';
 
 async function main() {
   const config = loadConfig();
@@ -63,6 +65,8 @@ async function main() {
   }
 
   await enforceRedisConfig(limiterRedis, { mode: config.REDIS_EVICTION_CHECK, log });
+  // Prometheus metrics on a port of their own (shared/metrics.ts); a taken port stops the start
+  const metrics = await startMetricsEndpoint({ host: config.METRICS_HOST, port: config.WORKERS_METRICS_PORT, setting: 'WORKERS_METRICS_PORT' });
   const connection = redisConnection(config.REDIS_URL, { forWorker: true });
   connection.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
 
@@ -176,6 +180,15 @@ async function main() {
       if (r.ipHashesCleared + r.signaturesDeleted + r.supportersDeleted > 0) log.info(r, 'retention: personal data removed');
     }),
   ];
+  // queue depths and letters by state, read when Prometheus scrapes this process
+  registerScrapeGauges({
+    queues: [
+      { name: QUEUE_NAMES.mail, queue: queues.mail },
+      { name: QUEUE_NAMES.delivery, queue: queues.delivery },
+      { name: WEBHOOK_QUEUE, queue: webhookQueue },
+    ],
+    lettersByState: () => lettersByState(db.pool),
+  });
   log.info('workers started');
 
   let closing = false;
@@ -186,7 +199,7 @@ async function main() {
     const force = setTimeout(() => process.exit(1), 30_000).unref();
     await Promise.all(loops.map((l) => l.stop()));
     await Promise.all([mailWorker.close(), deliveryWorker.close(), webhookWorker.close(), bounceServer?.close()]);
-    await Promise.all([queues.close(), webhookQueue.close()]);
+    await Promise.all([queues.close(), webhookQueue.close(), metrics?.close()]);
     mailer.close();
     connection.disconnect();
     limiterRedis.disconnect();

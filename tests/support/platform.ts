@@ -55,6 +55,10 @@ export interface Platform {
   /** nginx in front (PlatformOptions.nginx): its address (=== baseUrl) and folder */
   nginx?: { url: string; dir: string };
   mailboxUrl: string;
+  /** each server process's Prometheus endpoint (METRICS_PORT, a free port of its own), in baseUrls' order */
+  metricsUrls: string[];
+  /** each workers process's Prometheus endpoint (WORKERS_METRICS_PORT) */
+  workersMetricsUrls: string[];
   env: Record<string, string>;
   logs: string[];
   stop(): Promise<void>;
@@ -77,6 +81,13 @@ async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<
   throw new Error(`${url} did not answer within ${timeoutMs} ms. Logs:\n${logs.slice(-40).join('')}`);
 }
 
+/** One metrics port per process: the one a test gave (for the first process), else free ones. */
+async function metricsPortsFor(count: number, given: string | undefined): Promise<string[]> {
+  const ports: string[] = [];
+  for (let i = 0; i < count; i++) ports.push(i === 0 && given !== undefined ? given : String(await freePort()));
+  return ports;
+}
+
 /** how often a test platform's server reloads its actions (ACTIONS_REFRESH_MS; 2 s by default) */
 const ACTIONS_REFRESH_MS = 250;
 
@@ -92,6 +103,10 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
   for (let i = 1; i < serverCount; i++) ports.push(await freePort());
   const nginxOpts = opts.nginx === true ? {} : opts.nginx || undefined;
   const frontPort = nginxOpts ? await freePort() : undefined;
+  // metrics endpoints: a free port per process (several platforms run at once in the suite,
+  // and several server processes in one), unless the test set its own
+  const metricsPorts = await metricsPortsFor(serverCount, extraEnv.METRICS_PORT);
+  const workersMetricsPorts = await metricsPortsFor(workerCount, extraEnv.WORKERS_METRICS_PORT);
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PORT: String(port),
@@ -122,12 +137,12 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
   for (let i = 0; i < serverCount; i++) {
     const name = i === 0 ? 'server' : `server-${i + 1}`;
     scripts[name] = builds.server;
-    envOf[name] = { ...env, PORT: String(ports[i]) };
+    envOf[name] = { ...env, PORT: String(ports[i]), METRICS_PORT: metricsPorts[i]! };
   }
   for (let i = 0; i < workerCount; i++) {
     const name = i === 0 ? 'workers' : `workers-${i + 1}`;
     scripts[name] = builds.workers;
-    envOf[name] = env;
+    envOf[name] = { ...env, WORKERS_METRICS_PORT: workersMetricsPorts[i]! };
   }
   mkdirSync(LOG_DIR, { recursive: true });
   const files: WriteStream[] = [];
@@ -190,6 +205,8 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
     baseUrls,
     ...(front ? { nginx: { url: front.url, dir: front.dir } } : {}),
     mailboxUrl,
+    metricsUrls: metricsPorts.map((p) => `http://127.0.0.1:${p}/metrics`),
+    workersMetricsUrls: workersMetricsPorts.map((p) => `http://127.0.0.1:${p}/metrics`),
     env,
     logs,
     async stop() {

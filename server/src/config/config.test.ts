@@ -28,6 +28,11 @@ describe('loadConfig', () => {
     [{ ...base, PUBLIC_COUNTRY_MIN: '0' }, /PUBLIC_COUNTRY_MIN must be a whole number from 2/],
     [{ ...base, PUBLIC_COUNTRY_MIN: 'ten' }, /PUBLIC_COUNTRY_MIN must be a whole number from 2 to 1000000/],
     [{ ...base, PUBLIC_COUNTRY_MIN: '2.5' }, /PUBLIC_COUNTRY_MIN must be a whole number from 2 to 1000000/],
+    [{ ...base, METRICS_PORT: 'nine' }, /^Invalid configuration: METRICS_PORT must be a port number from 0 to 65535 \(0 turns the metrics endpoint off\)$/],
+    [{ ...base, METRICS_PORT: '70000' }, /^Invalid configuration: METRICS_PORT must be a port number from 0 to 65535/],
+    [{ ...base, WORKERS_METRICS_PORT: '-1' }, /^Invalid configuration: WORKERS_METRICS_PORT must be a port number from 0 to 65535/],
+    [{ ...base, WORKERS_METRICS_PORT: '94.65' }, /^Invalid configuration: WORKERS_METRICS_PORT must be a port number/],
+    [{ ...base, METRICS_HOST: 'http://10.0.0.1/' }, /^Invalid configuration: METRICS_HOST must be an IP address or a host name/],
   ])('refuses %j with a one-line reason', (env, message) => {
     let error: unknown;
     try {
@@ -43,6 +48,15 @@ describe('loadConfig', () => {
   it('keeps public counts by country at 10 signers or more unless told otherwise', () => {
     expect(loadConfig(base).PUBLIC_COUNTRY_MIN).toBe(10);
     expect(loadConfig({ ...base, PUBLIC_COUNTRY_MIN: '25' }).PUBLIC_COUNTRY_MIN).toBe(25);
+  });
+
+  it('serves metrics on 127.0.0.1:9464 (server) and :9465 (workers) unless told otherwise; 0 turns them off', () => {
+    expect(loadConfig(base)).toMatchObject({ METRICS_HOST: '127.0.0.1', METRICS_PORT: 9464, WORKERS_METRICS_PORT: 9465 });
+    expect(loadConfig({ ...base, METRICS_HOST: '10.1.2.3', METRICS_PORT: '9466', WORKERS_METRICS_PORT: '0' })).toMatchObject({
+      METRICS_HOST: '10.1.2.3',
+      METRICS_PORT: 9466,
+      WORKERS_METRICS_PORT: 0,
+    });
   });
 
   it('treats empty variables as unset', () => {

@@ -167,12 +167,31 @@ export const configSchema = z.object({
    */
   SHED_WRITER_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(1000),
   /**
+   * The Prometheus endpoints (GET /metrics) listen on this address, never on PORT. The default
+   * keeps them on this machine: a Prometheus elsewhere needs this set to an internal address
+   * (and a firewall), as the metrics describe the platform's traffic.
+   */
+  METRICS_HOST: z
+    .string()
+    .min(1)
+    .regex(/^[a-z0-9.:-]+$/i, 'must be an IP address or a host name such as 127.0.0.1')
+    .default('127.0.0.1'),
+  /** port of a server process's /metrics; 0 turns it off. Each server process on one machine needs its own. */
+  METRICS_PORT: metricsPort(9464),
+  /** port of the workers process's /metrics; 0 turns it off */
+  WORKERS_METRICS_PORT: metricsPort(9465),
+  /**
    * CPU priority (nice, 0-19) of the workers process. Its work (emails, letters) can wait
    * seconds; a signer waiting for an answer cannot. On a machine that also runs the server,
    * a spike's signers get the CPU first and the emails follow when it eases.
    */
   WORKERS_NICE: z.coerce.number().int().min(0).max(19).default(10),
 });
+
+function metricsPort(fallback: number) {
+  const message = 'must be a port number from 0 to 65535 (0 turns the metrics endpoint off)';
+  return z.coerce.number({ error: message }).int(message).min(0, message).max(65535, message).default(fallback);
+}
 
 function isAddressOrCidr(value: string): boolean {
   const [addr, bits, ...rest] = value.split('/');

@@ -140,7 +140,7 @@ export const signaturesWrite = hot({
 export const signaturesConfirm = hot({
   name: 'signatures-confirm',
   params: 4,
-  columns: { id: 'uuid', action_id: 'uuid', country: 'bpchar' },
+  columns: { id: 'uuid', action_id: 'uuid', country: 'bpchar', created_at: 'timestamptz' },
   text: `WITH asked AS (
        SELECT DISTINCT ON (s.action_id, s.supporter_id) s.id, s.action_id, s.supporter_id,
               s.pending_first_name AS fn, s.pending_last_name AS ln, s.pending_contact AS ct,
@@ -163,7 +163,7 @@ export const signaturesConfirm = hot({
        UPDATE signatures s SET status = '${S.CONFIRMED}', confirmed_at = $2,
               pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
        FROM before b WHERE s.id = b.id AND s.status = '${S.PENDING}'
-       RETURNING s.id, s.action_id, s.supporter_id, s.country, s.named_disclosure, s.named_to_own_country, s.public_wall, b.fn, b.ln, b.ct
+       RETURNING s.id, s.action_id, s.supporter_id, s.country, s.created_at, s.named_disclosure, s.named_to_own_country, s.public_wall, b.fn, b.ln, b.ct
      ),
      person AS (
        -- a sign-up from before names waited for confirmation has none of its own: the name on file stays
@@ -175,7 +175,7 @@ export const signaturesConfirm = hot({
        SELECT d.id, d.supporter_id, d.named_disclosure, d.named_disclosure AND d.named_to_own_country, d.public_wall, COALESCE(d.ct, false), $3, $2
        FROM done d
      )
-     SELECT id, action_id, country FROM done`,
+     SELECT id, action_id, country, created_at FROM done`,
 });
 
 const TOKEN_COLUMNS = {

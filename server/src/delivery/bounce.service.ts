@@ -24,6 +24,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import { ContactStatus, LetterStatus, inTransaction, qb } from '../db/db.ts';
 import { emitLetterEvent } from '../webhook/webhook.service.ts';
+import { bouncesReceived } from '../shared/metrics.ts';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 /** a return path, signed or not (the local part is matched case-insensitively: some servers fold it) */
@@ -259,6 +260,15 @@ export async function recordBounce(pool: pg.Pool, report: BounceReport, now: Dat
   return 'recorded';
 }
 
+/** What became of mail received on the bounce endpoint, for chorus_bounces_received_total (a closed set). */
+export function bounceOutcome(report: BounceReport, recorded: 'recorded' | 'ignored'): string {
+  if (report.ignored) return report.ignored;
+  if (!report.letterId) return 'not_a_return_path';
+  if (recorded === 'recorded') return 'bounced';
+  // a report about one of our letters that did not bounce it: a delay notice, or a second report
+  return report.permanent && report.letterId ? 'duplicate' : 'not_permanent';
+}
+
 export interface BounceServer {
   port: number;
   close(): Promise<void>;
@@ -296,6 +306,7 @@ export async function startBounceServer(opts: {
         parseBounce(Buffer.concat(chunks), recipients, opts.secret)
           .then((report) => recordBounce(opts.pool, report, opts.clock()).then((outcome) => ({ report, outcome })))
           .then(({ report, outcome }) => {
+            bouncesReceived.inc({ outcome: bounceOutcome(report, outcome) });
             // ids and codes only: no addresses, no subject, no diagnostic text (it may quote one)
             if (report.ignored === 'auto_reply' || report.ignored === 'not_a_report') {
               opts.log.info({ letterId: report.letterId, reason: report.ignored }, 'not a bounce: mail to a return path that is no delivery status notification, ignored');

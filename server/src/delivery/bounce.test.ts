@@ -4,6 +4,14 @@ import nodemailer from 'nodemailer';
 import { createHarness, createAction, signBody, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { buildBatch } from './batch.service.ts';
 import { STALE_AFTER_BOUNCES, bounceAddress, parseBounce, startBounceServer, type BounceServer } from './bounce.service.ts';
+import { bouncesReceived } from '../shared/metrics.ts';
+
+/** chorus_bounces_received_total by outcome, now (compared before and after: the process is shared with other files) */
+async function bounceCounts(): Promise<Record<string, number>> {
+  return Object.fromEntries((await bouncesReceived.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+}
+const grew = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(Object.keys(after).filter((k) => after[k] !== (before[k] ?? 0)).map((k) => [k, after[k]! - (before[k] ?? 0)]));
 
 let h: Harness;
 let server: BounceServer;
@@ -117,6 +125,7 @@ describe('the bounce server', () => {
     const targetId = letters[0]!.targetId;
     await h.db.pool.query(`UPDATE letters SET target_id = $1 WHERE id = ANY($2::uuid[])`, [targetId, letters.map((l) => l.id)]);
 
+    const before = await bounceCounts();
     for (const [i, l] of letters.entries()) {
       await deliverBounce(bounceAddress(l.id, 'chorus.example.org', h.secret), dsn(l.id, '5.1.1', 'failed'));
       // the same bounce twice counts once
@@ -126,12 +135,19 @@ describe('the bounce server', () => {
       const target = (await h.db.pool.query(`SELECT bounce_count, contact_status FROM targets WHERE id = $1`, [targetId])).rows[0];
       expect(target).toEqual({ bounce_count: i + 1, contact_status: i + 1 >= STALE_AFTER_BOUNCES ? 'STALE' : 'OK' });
     }
+    // counted where they were received: each letter once, the repeat as a duplicate
+    expect(grew(before, await bounceCounts())).toEqual({ bounced: STALE_AFTER_BOUNCES, duplicate: 1 });
   });
 
   it('leaves a letter sent when the report is only a delay', async () => {
     const l = await sentLetter();
+    const before = await bounceCounts();
     await deliverBounce(bounceAddress(l.id, 'chorus.example.org', h.secret), dsn(l.id, '4.2.0', 'delayed'));
     expect((await h.db.pool.query(`SELECT status FROM letters WHERE id = $1`, [l.id])).rows[0].status).toBe('SENT');
+    expect(grew(before, await bounceCounts())).toEqual({ not_permanent: 1 });
+    // a reply that reached a return path is counted as what it is, not as a bounce
+    await deliverBounce(bounceAddress(l.id, 'chorus.example.org', h.secret), ['Subject: Out of office', 'Auto-Submitted: auto-replied', 'Content-Type: text/plain', '', 'Back on Monday.', ''].join('\r\n'));
+    expect(grew(before, await bounceCounts())).toEqual({ not_permanent: 1, auto_reply: 1 });
   });
 
   it('refuses mail for anything but a return path', async () => {

@@ -39,6 +39,10 @@ import { errorHandler, notFoundHandler } from './errors.ts';
 import { loggerOptions } from './logging.ts';
 import { docsRoutes } from './docs.ts';
 import { pageRoutes, type NodeHandler } from './pages.ts';
+import { observeHttp } from '../shared/metrics.ts';
+
+/** the route label of the refusals given before Fastify routes (see serverFactory below) */
+const SIGNING_ROUTE = '/api/actions/:slug/signatures';
 
 export interface AppDeps {
   config: Pick<Config, 'LOG_LEVEL' | 'PUBLIC_BASE_URL' | 'SMTP_URL' | 'MAIL_FROM' | 'ORG_NAME' | 'PUBLIC_COUNTRY_MIN' | 'DKIM_PRIVATE_KEY' | 'DKIM_SELECTOR'> &
@@ -88,7 +92,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // makes each refusal cost a fraction of a routed one
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        if (early?.(req, res)) return;
+        // answered here, before Fastify: timed and counted here too, under the signing route
+        const started = performance.now();
+        if (early?.(req, res)) return observeHttp('POST', SIGNING_ROUTE, 503, (performance.now() - started) / 1000);
         handler(req, res);
       });
       server.keepAliveTimeout = 72_000;
@@ -129,6 +135,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cookie);
   app.decorateRequest('staff', null);
   app.decorateRequest('staffSessionId', null);
+
+  // every answer Fastify gives, by its route's pattern (never the URL, which holds slugs and
+  // tokens); a request no route matched is 'unmatched'. onResponse runs for the pages too
+  // (their reply is hijacked, but the response's end is still seen). A callback hook, so no
+  // promise is made per request.
+  app.addHook('onResponse', (req, reply, done) => {
+    observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
 
   app.decorateRequest('clientIp', '');
   app.decorateRequest('apiKey', null);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, newSignature, signBody, type Harness } from '../testing/harness.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { EventLoopLag, InFlight, shedReason } from './load-shedding.ts';
+import { signaturesShed } from '../shared/metrics.ts';
 
 const opts = { maxEventLoopLagMs: 50, maxWriterWaitMs: 150, retryAfterSeconds: 1 };
 
@@ -32,6 +33,27 @@ describe('shedReason', () => {
     expect(shedReason({ lag: { lagMs: 10 }, writer: writer(20) }, opts)).toBeNull();
     expect(shedReason({ lag: { lagMs: 51 }, writer: writer(0) }, opts)).toBe('event_loop_lag');
     expect(shedReason({ lag: { lagMs: 0 }, writer: writer(151) }, opts)).toBe('writer_backlog');
+  });
+});
+
+describe('the shed counter (chorus_signatures_shed_total)', () => {
+  const shedCount = async (reason: string) => (await signaturesShed.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+
+  it('counts each refusal once, under the reason it was refused for, where it is decided', async () => {
+    const writer = (ms: number) => ({ oldestWaitMs: () => ms });
+    const before = { lag: await shedCount('event_loop_lag'), backlog: await shedCount('writer_backlog'), inFlight: await shedCount('in_flight') };
+    const shed: Record<string, number> = {};
+    expect(shedReason({ lag: { lagMs: 10 }, writer: writer(20), shed }, opts)).toBeNull();
+    expect(shedReason({ lag: { lagMs: 51 }, writer: writer(0), shed }, opts)).toBe('event_loop_lag');
+    expect(shedReason({ lag: { lagMs: 51 }, writer: writer(0), shed }, opts)).toBe('event_loop_lag');
+    expect(shedReason({ lag: { lagMs: 0 }, writer: writer(151), shed }, opts)).toBe('writer_backlog');
+    const f = new InFlight();
+    f.admit();
+    expect(shedReason({ lag: { lagMs: 0 }, writer: writer(0), inFlight: f, shed }, { ...opts, inFlightLatencyMs: 150, minInFlight: 1 })).toBe('in_flight');
+    expect(shed).toEqual({ event_loop_lag: 2, writer_backlog: 1, in_flight: 1 });
+    expect(await shedCount('event_loop_lag')).toBe(before.lag + 2);
+    expect(await shedCount('writer_backlog')).toBe(before.backlog + 1);
+    expect(await shedCount('in_flight')).toBe(before.inFlight + 1);
   });
 });
 

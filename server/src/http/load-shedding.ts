@@ -20,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
+import { signaturesShed, type ShedReason } from '../shared/metrics.ts';
 
 export interface LoadShedderOptions {
   /**
@@ -141,14 +142,22 @@ export interface ShedSignals {
   shed?: Record<string, number>;
 }
 
-/** Why a new signature would be refused now (counted in `signals.shed`), or null to admit it. */
-export function shedReason(signals: ShedSignals, opts: LoadShedderOptions): string | null {
+/**
+ * Why a new signature would be refused now (counted in `signals.shed` and in the
+ * chorus_signatures_shed_total metric), or null to admit it.
+ */
+export function shedReason(signals: ShedSignals, opts: LoadShedderOptions): ShedReason | null {
   const reason = reasonNow(signals, opts);
-  if (reason && signals.shed) signals.shed[reason] = (signals.shed[reason] ?? 0) + 1;
+  if (reason) countShed(signals, reason);
   return reason;
 }
 
-function reasonNow(signals: ShedSignals, opts: LoadShedderOptions): string | null {
+function countShed(signals: ShedSignals, reason: ShedReason): void {
+  if (signals.shed) signals.shed[reason] = (signals.shed[reason] ?? 0) + 1;
+  signaturesShed.inc({ reason });
+}
+
+function reasonNow(signals: ShedSignals, opts: LoadShedderOptions): ShedReason | null {
   if (signals.inFlight && signals.inFlight.count >= signals.inFlight.limit(opts)) return 'in_flight';
   if (signals.lag.lagMs > opts.maxEventLoopLagMs) return 'event_loop_lag';
   if (signals.writer.oldestWaitMs() > opts.maxWriterWaitMs) return 'writer_backlog';
@@ -178,7 +187,7 @@ export function admitSigning(signals: ShedSignals, opts: LoadShedderOptions = DE
     const inFlight = signals.inFlight;
     if (!inFlight) return;
     if (inFlight.count >= inFlight.limit(opts)) {
-      if (signals.shed) signals.shed.in_flight = (signals.shed.in_flight ?? 0) + 1;
+      countShed(signals, 'in_flight');
       throw refusal(opts);
     }
     inFlight.admit();

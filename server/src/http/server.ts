@@ -13,6 +13,7 @@ import { SignatureWriter } from '../signature/signature.repository.ts';
 import { buildApp } from './app.ts';
 import { ANSWER_FORM_BODY_LIMIT, PEER_HEADER, type NodeHandler } from './pages.ts';
 import { exitWithParent } from '../shared/parent-watch.ts';
+import { startMetricsEndpoint } from '../shared/metrics.ts';
 
 const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', import.meta.url));
 
@@ -67,6 +68,9 @@ async function main() {
   });
   await enforceRedisConfig(redis, { mode: config.REDIS_EVICTION_CHECK, log: app.log });
   if (!webHandler) app.log.warn('web/build/handler.js not found: serving the API only (run the web build)');
+  // Prometheus metrics on a port of their own, never on PORT (shared/metrics.ts); a taken
+  // port stops the start here, with its reason
+  const metrics = await startMetricsEndpoint({ host: config.METRICS_HOST, port: config.METRICS_PORT, setting: 'METRICS_PORT' });
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -75,6 +79,7 @@ async function main() {
     app.log.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 15_000).unref();
     await app.close();
+    await metrics?.close();
     cache.stop();
     await queues.close();
     redis.disconnect();

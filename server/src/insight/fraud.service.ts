@@ -9,6 +9,7 @@ import { COUNTER_LOCK } from '../signature/counter.service.ts';
 import { AppError, conflict, notFound } from '../shared/errors.ts';
 import { hashIp, hashNetwork } from '../shared/tokens.ts';
 import { recordAudit } from '../staff/audit.ts';
+import { signaturesInvalidated } from '../shared/metrics.ts';
 
 /** The states a signature can be invalidated from. */
 export type LiveStatus = typeof SignatureStatus.PENDING | typeof SignatureStatus.CONFIRMED;
@@ -323,6 +324,8 @@ export async function invalidateFraud(deps: FraudDeps, staffId: string, input: I
     });
     return r;
   });
+  // staff's free-text reason stays in the audit log; the metric gets one fixed label
+  if (result.invalidated > 0) signaturesInvalidated.inc({ reason: 'fraud' }, result.invalidated);
   return result;
 }
 

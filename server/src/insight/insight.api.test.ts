@@ -9,6 +9,7 @@ import { foldConfirmations } from '../signature/counter.service.ts';
 import { hashIp, hashNetwork } from '../shared/tokens.ts';
 import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
 import type { SignatureStatus } from '../db/db.ts';
+import { signaturesInvalidated } from '../shared/metrics.ts';
 
 let h: Harness;
 let campaigner: { id: string; cookie: string };
@@ -253,7 +254,9 @@ describe('fraud: preview and bulk invalidation', () => {
     const body = { filter: { actionId: action.id, emailDomain: domain }, asOf: p.asOf, expectedCount: p.count, reason: 'burst from one domain' };
     expect((await asStaff(h.app, viewer.cookie, { method: 'POST', url: '/api/admin/fraud/invalidate', payload: body })).statusCode).toBe(403);
 
-    // a wrong expected count changes nothing
+    // a wrong expected count changes nothing (nor the chorus_signatures_invalidated_total{reason="fraud"} count)
+    const fraudCount = async () => (await signaturesInvalidated.get()).values.find((v) => v.labels.reason === 'fraud')?.value ?? 0;
+    const fraudBefore = await fraudCount();
     const stale = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: '/api/admin/fraud/invalidate', payload: { ...body, expectedCount: 14 } });
     expect(stale.statusCode).toBe(409);
     expect(stale.json().code).toBe('count_changed');
@@ -266,6 +269,7 @@ describe('fraud: preview and bulk invalidation', () => {
     const done = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: '/api/admin/fraud/invalidate', payload: body });
     expect(done.statusCode).toBe(200);
     expect(done.json()).toEqual({ invalidated: 15, uncounted: 10 });
+    expect((await fraudCount()) - fraudBefore).toBe(15);
 
     // the total at once; the counts by country at their next reading (at most 10 minutes)
     await h.cache.refreshCountries();

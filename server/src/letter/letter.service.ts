@@ -460,3 +460,19 @@ export async function deliverLetter(deps: LetterDeps, letterId: string): Promise
 async function fromSubmitting(db: Queryable, letterId: string, set: Updateable<DB['letters']>): Promise<void> {
   await qb(db).updateTable('letters').set(set).where('id', '=', letterId).where('status', '=', LetterStatus.SUBMITTING).execute();
 }
+
+/**
+ * How many letters are in each state (every state, 0 included), for the chorus_letters gauge:
+ * one grouped count, read when Prometheus scrapes the workers. Letters are digests (one per
+ * target per batch), so the table stays small next to the signatures.
+ */
+export async function lettersByState(pool: Queryable): Promise<Record<LetterStatus, number>> {
+  const rows = await qb(pool)
+    .selectFrom('letters')
+    .select((eb) => ['status', eb.fn.countAll<string>().as('n')])
+    .groupBy('status')
+    .execute();
+  const byState = Object.fromEntries(Object.values(LetterStatus).map((s) => [s, 0])) as Record<LetterStatus, number>;
+  for (const r of rows) byState[r.status] = Number(r.n);
+  return byState;
+}

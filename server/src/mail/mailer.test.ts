@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifySendError } from './mailer.ts';
+import { classifySendError, smtpOutcome } from './mailer.ts';
 
 describe('classifySendError', () => {
   it('treats SMTP 5xx as permanent', () => {
@@ -14,5 +14,21 @@ describe('classifySendError', () => {
   });
   it('treats a refused envelope without a server reply as permanent', () => {
     expect(classifySendError({ code: 'EENVELOPE', message: 'No recipients defined' }).permanent).toBe(true);
+  });
+});
+
+describe('smtpOutcome (the chorus_smtp_sends_total class of a failed send)', () => {
+  it.each([
+    [{ responseCode: 550, response: '550 5.1.1 no such user' }, 'permanent_failure'],
+    [{ responseCode: 554, code: 'EENVELOPE', response: '554 rejected' }, 'permanent_failure'],
+    [{ responseCode: 451, response: '451 try later' }, 'temporary_failure'],
+    [{ responseCode: 421, code: 'EPROTOCOL', response: '421 too many connections' }, 'temporary_failure'],
+    [{ code: 'EENVELOPE', message: 'No recipients defined' }, 'permanent_failure'],
+    [{ code: 'ECONNECTION', message: 'connect ECONNREFUSED 127.0.0.1:25' }, 'timeout_connection'],
+    [{ code: 'ETIMEDOUT', message: 'Greeting never received' }, 'timeout_connection'],
+    [{ code: 'ESOCKET', message: 'read ECONNRESET' }, 'timeout_connection'],
+    [{ code: 'EMESSAGE', message: 'something odd' }, 'temporary_failure'],
+  ])('%j is %s', (err, outcome) => {
+    expect(smtpOutcome(err)).toBe(outcome);
   });
 });

@@ -2,9 +2,10 @@
 // a permanent refusal (5xx, a malformed address) must not be retried; anything else may be.
 // Every email of the server and the workers goes through a transport made here, which signs it
 // with DKIM (dkim.ts): the processes pass mailSigning(config), which refuses to go without a key.
-import nodemailer, { type Transporter } from 'nodemailer';
+import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import { ConfigError, type Config } from '../config/config.ts';
 import { DKIM_SIGNED_HEADERS } from './dkim.ts';
+import { smtpSends, type SmtpOutcome } from '../shared/metrics.ts';
 
 export interface MailerOptions {
   smtpUrl: string;
@@ -44,7 +45,7 @@ export type Mailer = Transporter;
 
 export function createMailer(opts: MailerOptions): Mailer {
   const url = new URL(opts.smtpUrl);
-  return nodemailer.createTransport({
+  const transport = nodemailer.createTransport({
     host: url.hostname,
     port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
     secure: url.protocol === 'smtps:',
@@ -59,6 +60,51 @@ export function createMailer(opts: MailerOptions): Mailer {
     // rsa-sha256, relaxed/relaxed (nodemailer's only canonicalisation), over the headers listed in dkim.ts
     ...(opts.dkim ? { dkim: { ...opts.dkim, headerFieldNames: DKIM_SIGNED_HEADERS.join(':') } } : {}),
   });
+  return countingSends(transport);
+}
+
+/**
+ * Counts every send of this transport in chorus_smtp_sends_total, by kind (a letter carries
+ * X-Chorus-Letter; everything else is a member email) and outcome. Every email of the platform
+ * goes through a transport made by createMailer, so this is the one place sends are counted.
+ * The callers use the promise form of sendMail; the callback form is counted the same way.
+ */
+function countingSends(transport: Transporter): Transporter {
+  const send = transport.sendMail.bind(transport) as (mail: SendMailOptions, callback?: (err: Error | null, info: unknown) => void) => Promise<unknown> | void;
+  const kindOf = (mail: SendMailOptions) => (mail.headers && !Array.isArray(mail.headers) && 'X-Chorus-Letter' in mail.headers ? 'letter' : 'member');
+  const counted = (mail: SendMailOptions, callback?: (err: Error | null, info: unknown) => void) => {
+    const kind = kindOf(mail);
+    if (callback) {
+      return send(mail, (err, info) => {
+        smtpSends.inc({ kind, outcome: err ? smtpOutcome(err) : 'sent' });
+        callback(err, info);
+      });
+    }
+    return (send(mail) as Promise<unknown>).then(
+      (info) => {
+        smtpSends.inc({ kind, outcome: 'sent' });
+        return info;
+      },
+      (err: unknown) => {
+        smtpSends.inc({ kind, outcome: smtpOutcome(err) });
+        throw err;
+      },
+    );
+  };
+  transport.sendMail = counted as Transporter['sendMail'];
+  return transport;
+}
+
+/** No connection, no greeting, no answer in time: nodemailer's codes for a relay that cannot be reached or went silent. */
+const CONNECTION_CODES = new Set(['ETIMEDOUT', 'ECONNECTION', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/** The class of a failed send, for the metrics: the same line between permanent and not as classifySendError. */
+export function smtpOutcome(err: unknown): SmtpOutcome {
+  const e = err as { responseCode?: number; code?: string; message?: string };
+  if (typeof e.responseCode === 'number') return e.responseCode >= 500 ? 'permanent_failure' : 'temporary_failure';
+  if (classifySendError(err).permanent) return 'permanent_failure';
+  if ((e.code && CONNECTION_CODES.has(e.code)) || /timeout|timed out|connection/i.test(e.message ?? '')) return 'timeout_connection';
+  return 'temporary_failure';
 }
 
 export type SendFailure = { permanent: boolean; reason: string };

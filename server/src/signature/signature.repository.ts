@@ -148,7 +148,7 @@ export async function recordConfirmations(
   db: pg.Pool | pg.PoolClient,
   ids: string[],
   at: Date,
-): Promise<{ id: string; action_id: string; country: string }[]> {
+): Promise<{ id: string; action_id: string; country: string; created_at: Date }[]> {
   const rows = await runHot(db, signaturesConfirm, [ids, at, CONSENT_WORDING_VERSION, SUPERSEDED]);
   return rows;
 }

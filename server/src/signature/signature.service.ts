@@ -15,6 +15,7 @@ import {
   type RowOf,
 } from '../db/hot-statements.ts';
 import { emitEvent } from '../webhook/webhook.service.ts';
+import { confirmationLatency, signaturesAccepted, signaturesInvalidated, signaturesReceived, signaturesShed } from '../shared/metrics.ts';
 import type { AbuseGuard } from '../abuse/abuse.service.ts';
 import type { SignInput } from './signature.schema.ts';
 import { detailsVersion, recordConfirmations, SUPERSEDED, type SignatureWriter } from './signature.repository.ts';
@@ -44,16 +45,28 @@ export interface SigningClient {
 
 const CONFIRM = 'confirm-signature';
 
+/** The signing counters, by path, bound once: counting a signature is one increment. */
+const RECEIVED = { form: signaturesReceived.labels('form'), api: signaturesReceived.labels('api') };
+const ACCEPTED = { form: signaturesAccepted.labels('form'), api: signaturesAccepted.labels('api') };
+
 export async function sign(deps: SignatureDeps, slug: string, input: SignInput, ctx: SigningClient): Promise<void> {
+  const via = ctx.apiKey ? 'api' : 'form';
+  RECEIVED[via].inc();
   const action = await deps.cache.find(slug);
   if (!action) throw notFound('action_not_found', `No action is published at "${slug}"`);
   if (action.status !== 'PUBLISHED') throw conflict('action_closed', 'This action is closed and no longer takes signatures');
   if (action.signingPausedAll) throw conflict('signing_paused', 'Signing is paused on every action; please try again later');
   if (!isSigningOpen(action)) throw conflict('signing_paused', 'Signing is paused on this action; please try again later');
-  if (deps.writer.full) throw unavailable('overloaded', 'Too many signatures are arriving at once; please try again in a moment', 2);
+  if (deps.writer.full) {
+    signaturesShed.inc({ reason: 'writer_full' });
+    throw unavailable('overloaded', 'Too many signatures are arriving at once; please try again in a moment', 2);
+  }
   if (ctx.apiKey && deps.abuse) {
     const budget = await deps.abuse.allowKeySignature(ctx.apiKey);
-    if (!budget.ok) throw tooMany('signing_rate_limited', `This key may record ${budget.limit} signatures per 10 minutes; try again in ${budget.retryAfter} s`, budget.retryAfter);
+    if (!budget.ok) {
+      signaturesShed.inc({ reason: 'api_key_limit' });
+      throw tooMany('signing_rate_limited', `This key may record ${budget.limit} signatures per 10 minutes; try again in ${budget.retryAfter} s`, budget.retryAfter);
+    }
   }
 
   const own = personalLetter(action, input.letterSubject, input.letterBody);
@@ -87,7 +100,11 @@ export async function sign(deps: SignatureDeps, slug: string, input: SignInput, 
     invalidReason: verdict,
   });
   // nothing is emailed for a flagged signature: a flood cannot turn us into a mail bomb
-  if (verdict !== null) return;
+  if (verdict !== null) {
+    signaturesInvalidated.inc({ reason: verdict });
+    return;
+  }
+  ACCEPTED[via].inc();
   // The signature is durable; the email job is a nudge. If Redis is away the sweeper
   // finds the owed confirmation in the database and enqueues it later. Past the address's
   // email budget, the worker delays the job to the next window (it stays owed, and pending).
@@ -312,13 +329,14 @@ export async function confirm(
   const outcome = await inTransaction(deps.pool, async (tx) => {
     const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);
     const { status } = standing(row, [link.version, shownVersion]);
-    if (status === 'confirmed') return { won: false, action };
+    if (status === 'confirmed') return { won: false as const, action };
     if (status === 'replaced') throw replacedError();
     if (status === 'discarded') throw conflict('signup_discarded', 'This sign-up was discarded; sign again if you want to sign');
-    const [sig] = await recordConfirmations(tx, [row.id], deps.clock());
+    const confirmedAt = deps.clock();
+    const [sig] = await recordConfirmations(tx, [row.id], confirmedAt);
     // none: the person's signature of the action was confirmed already, through another of
     // their sign-ups, and this one is now set aside
-    if (!sig) return { won: false, action };
+    if (!sig) return { won: false as const, action };
     // the confirmation and its webhook event (if any endpoint listens) commit together
     await emitEvent(tx, 'signature.confirmed', {
       signatureId: row.id,
@@ -328,9 +346,11 @@ export async function confirm(
       // the public count as served now; this signature is folded in within a second
       actionCount: deps.cache.count(sig.action_id),
     });
-    return { won: true, action };
+    return { won: true as const, action, seconds: (confirmedAt.getTime() - sig.created_at.getTime()) / 1000 };
   }, { retries: 3 });
   if (!outcome.won) return { status: 'already_confirmed', action: outcome.action };
+  // observed once the confirmation has committed (a transaction retried after a deadlock is not counted twice)
+  confirmationLatency.observe(Math.max(0, outcome.seconds));
   // the public count of this process shows it at once, others at their next reload (action.service.ts)
   deps.cache.confirmed(outcome.action.slug);
   return { status: 'confirmed', action: outcome.action };
@@ -350,13 +370,13 @@ export async function discard(
   shownVersion?: string,
 ): Promise<{ status: 'discarded'; action: ConfirmationAction }> {
   const link = checkToken(deps, token);
-  return inTransaction(deps.pool, async (tx) => {
+  const outcome = await inTransaction(deps.pool, async (tx) => {
     const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);
     const { status } = standing(row, [link.version, shownVersion]);
-    if (status === 'discarded') return { status, action };
+    if (status === 'discarded') return { status, action, changed: false };
     if (status === 'replaced') throw replacedError();
     if (status === 'confirmed') throw conflict('already_confirmed', 'This signature is already confirmed; change or erase it on your data page');
-    await qb(tx)
+    const done = await qb(tx)
       .updateTable('signatures')
       .set({
         status: SignatureStatus.INVALIDATED,
@@ -373,7 +393,10 @@ export async function discard(
       })
       .where('id', '=', row.id)
       .where('status', '=', SignatureStatus.PENDING)
-      .execute();
-    return { status: 'discarded' as const, action };
+      .executeTakeFirst();
+    return { status: 'discarded' as const, action, changed: done.numUpdatedRows > 0n };
   }, { retries: 3 });
+  // counted once the discarding has committed, and only by the request that made it
+  if (outcome.changed) signaturesInvalidated.inc({ reason: 'not_me' });
+  return { status: outcome.status, action: outcome.action };
 }

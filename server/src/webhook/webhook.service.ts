@@ -18,6 +18,7 @@ import { invalid, notFound } from '../shared/errors.ts';
 import { checkOutboundUrl, outboundPolicy, postOutbound, type OutboundPolicy } from '../shared/outbound.ts';
 import { seal, unseal } from '../shared/seal.ts';
 import { recordAudit } from '../staff/audit.ts';
+import { webhookDeliveries } from '../shared/metrics.ts';
 
 export const WEBHOOK_EVENTS = ['signature.confirmed', 'letter.delivered', 'letter.bounced', 'answer.published'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
@@ -426,7 +427,9 @@ export async function deliverWebhook(deps: WebhookDeps, deliveryId: string): Pro
       .where('status', '=', WebhookDeliveryStatus.DELIVERING)
       .execute();
   });
-  return ok ? 'delivered' : finalStatus === WebhookDeliveryStatus.FAILED ? 'failed' : 'retry-scheduled';
+  const outcome = ok ? 'delivered' : finalStatus === WebhookDeliveryStatus.FAILED ? 'failed' : 'retry-scheduled';
+  webhookDeliveries.inc({ outcome: outcome === 'retry-scheduled' ? 'retry_scheduled' : outcome });
+  return outcome;
 }
 
 /**

@@ -22,6 +22,7 @@ import { documented } from '../testing/openapi.ts';
 import { outboundPolicy } from '../shared/outbound.ts';
 import { createWebhookQueue } from './webhook.queue.ts';
 import { deliverWebhook, emitEvent, sweepWebhooks, verifySignature, webhookRetryDelayMs, type WebhookJob } from './webhook.service.ts';
+import { webhookDeliveries } from '../shared/metrics.ts';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -164,6 +165,8 @@ describe('signatures', () => {
   it('gives up after the last attempt, and records a refused connection', async () => {
     const hook = await endpoint(['answer.published']);
     script.set(hook.path, [503, 503, 503, 503]);
+    const outcomes = async () => Object.fromEntries((await webhookDeliveries.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+    const before = await outcomes();
     await emitEvent(h.db.pool, 'answer.published', { responseId: randomUUID(), actionId: randomUUID() });
     const failed = await waitFor(async () => {
       const [d] = await deliveriesOf(hook.endpoint.id);
@@ -171,6 +174,10 @@ describe('signatures', () => {
     });
     expect(failed.attempts).toBe(3);
     expect(received.get(hook.path)).toHaveLength(3);
+    // chorus_webhook_deliveries_total: two attempts to be retried, then given up
+    const after = await outcomes();
+    expect((after.retry_scheduled ?? 0) - (before.retry_scheduled ?? 0)).toBe(2);
+    expect((after.failed ?? 0) - (before.failed ?? 0)).toBe(1);
 
     // nothing listens at this address: the attempt says so, with no status
     const dead = await asStaff(h.app, admin.cookie, {
