@@ -12,6 +12,7 @@ export interface SiteOptions {
   serverName?: string;
   tls?: { certificate: string; key: string; httpPort?: number; acmeRoot?: string };
   acmeRoot?: string;
+  signingConns?: number;
   signRate?: string;
   signBurst?: number;
   realIpFrom?: string;

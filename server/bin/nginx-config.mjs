@@ -34,7 +34,7 @@ export function renderTemplate(text, values) {
     if (!on(name)) throw new Error(`nginx template: no value for {{${name}}}`);
     const value = String(values[name]);
     // a value is one token or path: nothing that could end a directive or open a block
-    if (/[;{}\n"']/.test(value) && name !== 'upstream_servers') throw new Error(`nginx template: {{${name}}} must not contain ; { } quotes or line breaks: ${value}`);
+    if (/[;{}\n"']/.test(value) && name !== 'upstream_servers' && name !== 'signing_servers') throw new Error(`nginx template: {{${name}}} must not contain ; { } quotes or line breaks: ${value}`);
     return value;
   });
   if (out.includes('{{')) throw new Error('nginx template: an unclosed section');
@@ -52,6 +52,7 @@ const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}
  * @param {string} [o.serverName] the site's host name ('_': any)
  * @param {{ certificate: string, key: string, httpPort?: number, acmeRoot?: string }} [o.tls]
  * @param {string} [o.acmeRoot] certbot's webroot folder, without TLS (with TLS: tls.acmeRoot)
+ * @param {number} [o.signingConns] signatures in flight at once per server through the API (64)
  * @param {string} [o.signRate] limit_req for signing, such as '10r/s' (off when unset)
  * @param {number} [o.signBurst]
  * @param {string} [o.innerSocket] the unix socket of the inner, compressing server (default /run/nginx-chorus-inner.sock)
@@ -61,9 +62,13 @@ export function renderSite(o) {
   if (!o.servers?.length) throw new Error('nginx site: at least one server (host:port) is needed');
   for (const s of o.servers) if (!ADDRESS.test(s)) throw new Error(`nginx site: "${s}" is not host:port`);
   if (o.realIpFrom !== undefined && !/^[0-9a-f.:]+(?:\/\d{1,3})?$/i.test(o.realIpFrom)) throw new Error(`nginx site: --real-ip-from must be an address or CIDR range, not "${o.realIpFrom}"`);
+  const signingConns = o.signingConns ?? 64;
+  if (!Number.isInteger(signingConns) || signingConns < 1 || signingConns > 10_000) throw new Error(`nginx site: --signing-conns must be a whole number from 1 to 10000, not "${o.signingConns}"`);
   if (o.signRate !== undefined && !/^\d+r\/[sm]$/.test(o.signRate)) throw new Error(`nginx site: the signing rate must look like 10r/s or 600r/m, not "${o.signRate}"`);
   return renderTemplate(readFileSync(SITE_TEMPLATE, 'utf8'), {
     upstream_servers: o.servers.map((s) => `    server ${s} max_fails=0;`).join('\n'),
+    signing_servers: o.servers.map((s) => `    server ${s} max_fails=0 max_conns=${signingConns};`).join('\n'),
+    signing_conns: String(signingConns),
     listen: String(o.listen),
     cache_dir: o.cacheDir,
     server_name: o.serverName ?? '_',
@@ -158,7 +163,7 @@ function usage() {
   return `usage: npm run nginx-config -- --servers HOST:PORT[,HOST:PORT...] [--server-name NAME] [--listen PORT]
          [--tls-certificate FILE --tls-key FILE] [--http-port 80] [--acme-root DIR]
          [--cache-dir /var/cache/nginx/chorus] [--sign-rate 10r/s] [--sign-burst 20]
-         [--real-ip-from ADDRESS|CIDR]
+         [--real-ip-from ADDRESS|CIDR] [--signing-conns 64]
 Prints the site file for /etc/nginx/sites-available/chorus. With --tls-certificate, nginx listens
 with TLS and HTTP/2 on --listen (443) and moves plain HTTP on --http-port to https.`;
 }
@@ -202,6 +207,7 @@ function cli(argv) {
         signRate: opts['sign-rate'],
         signBurst: opts['sign-burst'] === undefined ? undefined : Number(opts['sign-burst']),
         realIpFrom: opts['real-ip-from'],
+        signingConns: opts['signing-conns'] === undefined ? undefined : Number(opts['signing-conns']),
       }),
     );
     return 0;

@@ -19,6 +19,7 @@ let upstream: Server;
 let nginx: ReturnType<typeof spawn> | undefined;
 let httpsPort = 0;
 let httpPort = 0;
+const held: (() => void)[] = [];
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'server', 'bin', 'nginx-config.mjs'), ...args], { encoding: 'utf8' });
 
@@ -27,8 +28,13 @@ beforeAll(async () => {
   mkdirSync(join(DIR, 'acme', '.well-known', 'acme-challenge'), { recursive: true });
   writeFileSync(join(DIR, 'acme', '.well-known', 'acme-challenge', 'token-1'), 'challenge answer');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(DIR, 'key.pem'), '-out', join(DIR, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  // a stand-in for a server process: it says which address and scheme nginx passed on
+  // a stand-in for a server process: it says which address and scheme nginx passed on, and
+  // holds signatures to /api/actions/hold/ until the test lets them go
   upstream = createServer((req, res) => {
+    if (req.url === '/api/actions/hold/signatures') {
+      held.push(() => res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"accepted"}'));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ path: req.url, forwardedFor: req.headers['x-forwarded-for'], proto: req.headers['x-forwarded-proto'] }));
   });
@@ -44,7 +50,8 @@ beforeAll(async () => {
     '--tls-key', join(DIR, 'key.pem'),
     '--acme-root', join(DIR, 'acme'),
     '--cache-dir', join(DIR, 'cache'),
-    '--sign-rate', '5r/s',
+    '--sign-rate', '50r/s',
+    '--signing-conns', '1',
   ]);
   expect(site.stderr).toBe('');
   expect(site.status).toBe(0);
@@ -101,6 +108,56 @@ describe('the production site file (npm run nginx-config)', () => {
     const challenge = await fetch(`http://127.0.0.1:${httpPort}/.well-known/acme-challenge/token-1`);
     expect(challenge.status).toBe(200);
     expect(await challenge.text()).toBe('challenge answer');
+  });
+
+  it('holds signatures to the servers to their pool, and refuses the rest at once as the servers do', async () => {
+    const signTls = () =>
+      new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+        const client = http2.connect(`https://localhost:${httpsPort}`, { rejectUnauthorized: false });
+        const req = client.request({ ':method': 'POST', ':path': '/api/actions/hold/signatures', 'content-type': 'application/json' });
+        let status = 0;
+        let retryAfter: string | undefined;
+        let body = '';
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          retryAfter = h['retry-after'] as string | undefined;
+        });
+        req.setEncoding('utf8');
+        req.on('data', (d: string) => (body += d));
+        req.on('end', () => {
+          client.close();
+          resolve({ status, retryAfter, body });
+        });
+        req.on('error', reject);
+        req.end('{}');
+      });
+    // one signature in flight fills this server's place (--signing-conns 1)
+    const first = signTls();
+    const until = Date.now() + 5_000;
+    while (held.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(held).toHaveLength(1);
+    const second = await signTls();
+    expect(second.status).toBe(503);
+    expect(second.retryAfter).toBe('1');
+    expect(JSON.parse(second.body)).toMatchObject({ statusCode: 503, code: 'overloaded' });
+    expect(held).toHaveLength(1);
+    // readers and staff have their own pool: answered meanwhile
+    const client = http2.connect(`https://localhost:${httpsPort}`, { rejectUnauthorized: false });
+    const read = await new Promise<number>((resolve, reject) => {
+      const req = client.request({ ':path': '/api/actions/x' });
+      req.on('response', (h) => resolve(Number(h[':status'])));
+      req.on('error', reject);
+      req.resume();
+    });
+    client.close();
+    expect(read).toBe(200);
+    held.shift()!();
+    expect((await first).status).toBe(202);
+    // the place is free again
+    const third = signTls();
+    while (held.length === 0 && Date.now() < until + 5_000) await new Promise((r) => setTimeout(r, 20));
+    held.shift()!();
+    expect((await third).status).toBe(202);
   });
 
   it('refuses settings that would break the file, with the reason', () => {
