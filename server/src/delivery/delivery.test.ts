@@ -314,6 +314,45 @@ describe('batching and delivery', () => {
     await again!.remove();
   });
 
+  it('forgets only finished jobs (completed or failed for good), never one waiting, delayed or being worked on', async () => {
+    const run = `forget-${Date.now()}`;
+    const q = h.queues.delivery;
+    await q.add('letter', { letterId: `${run}-done` }, { jobId: `${run}-done` });
+    await q.add('letter', { letterId: `${run}-failed` }, { jobId: `${run}-failed`, removeOnFail: false });
+    await q.add('letter', { letterId: `${run}-active` }, { jobId: `${run}-active` });
+    const connection = redisConnection(process.env.REDIS_URL!, { forWorker: true });
+    const worker = new Worker(QUEUE_NAMES.delivery, null, { connection, autorun: false });
+    try {
+      // take the test's jobs (and put back anyone else's) until done, failed and active are set
+      const left = new Set([`${run}-done`, `${run}-failed`, `${run}-active`]);
+      for (let i = 0; i < 10_000 && left.size > 0; i++) {
+        const job = await worker.getNextJob('forget-test');
+        if (!job) break;
+        if (job.id === `${run}-done`) await job.moveToCompleted('ok', 'forget-test', false);
+        else if (job.id === `${run}-failed`) await job.moveToFailed(new Error('for good'), 'forget-test', false);
+        else if (job.id === `${run}-active`) {
+          left.delete(job.id);
+          continue;
+        } else {
+          await job.moveToDelayed(Date.now() + 1, 'forget-test');
+          continue;
+        }
+        left.delete(job.id!);
+      }
+      expect(left.size).toBe(0);
+      await q.add('letter', { letterId: `${run}-waiting` }, { jobId: `${run}-waiting` });
+      await q.add('letter', { letterId: `${run}-delayed` }, { jobId: `${run}-delayed`, delay: 60_000 });
+      const ids = ['waiting', 'delayed', 'done', 'failed', 'active', 'missing'].map((k) => `${run}-${k}`);
+      expect(await h.queues.forgetFinished('delivery', ids)).toBe(2);
+      const states = await Promise.all(ids.map(async (id) => (await q.getJob(id))?.getState() ?? 'gone'));
+      expect(states).toEqual(['waiting', 'delayed', 'gone', 'gone', 'active', 'gone']);
+    } finally {
+      await worker.close(true);
+      connection.disconnect();
+      for (const k of ['waiting', 'delayed', 'active']) await q.remove(`${run}-${k}`).catch(() => 0);
+    }
+  });
+
   it('lets the sweeper find letters whose jobs were lost, and re-claim one stuck in SUBMITTING', async () => {
     const fx = await createAction(h.db);
     await h.cache.refresh();
