@@ -2,7 +2,9 @@
 // (the server and workers processes, the PostgreSQL backends of the bench database, Redis, and
 // the load generator itself), from /proc and Redis INFO. On a machine whose cores are shared by
 // all of them, the sum per answer bounds the rate: cores × 1000 / (CPU ms per answer).
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import { cpuMsOf } from './child.ts';
@@ -32,16 +34,17 @@ async function redisCpuMs(redis: Redis): Promise<number> {
  * backends that connect during the run are counted from their start. Redis is counted whole
  * (its CPU is not split by database), so run nothing else against it meanwhile.
  */
-export async function measureCpu(parts: { pids: Record<string, number | undefined>; pool: pg.Pool; redis: Redis }): Promise<() => Promise<CpuShare>> {
+export async function measureCpu(parts: { pids: Record<string, number | number[] | undefined>; pool: pg.Pool; redis: Redis }): Promise<() => Promise<CpuShare>> {
   const t0 = performance.now();
-  const procBefore = Object.fromEntries(Object.entries(parts.pids).map(([k, pid]) => [k, cpuMsOf(pid)]));
+  const cpuOf = (pid: number | number[] | undefined) => (Array.isArray(pid) ? pid.reduce((a, p) => a + cpuMsOf(p), 0) : cpuMsOf(pid));
+  const procBefore = Object.fromEntries(Object.entries(parts.pids).map(([k, pid]) => [k, cpuOf(pid)]));
   const pgBefore = new Map((await backendPids(parts.pool)).map((pid) => [pid, cpuMsOf(pid)]));
   const redisBefore = await redisCpuMs(parts.redis);
   const selfBefore = process.cpuUsage();
   return async () => {
     const self = process.cpuUsage(selfBefore);
     const ms: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(parts.pids)) ms[k] = cpuMsOf(pid) - procBefore[k]!;
+    for (const [k, pid] of Object.entries(parts.pids)) ms[k] = cpuOf(pid) - procBefore[k]!;
     let pgMs = 0;
     for (const pid of await backendPids(parts.pool)) pgMs += cpuMsOf(pid) - (pgBefore.get(pid) ?? 0);
     ms.postgresql = pgMs;
@@ -49,6 +52,29 @@ export async function measureCpu(parts: { pids: Record<string, number | undefine
     ms['load generator'] = (self.user + self.system) / 1000;
     return { ms, seconds: (performance.now() - t0) / 1000 };
   };
+}
+
+/** nginx's master process (from its pid file in `dir`) and its workers: the processes whose parent it is */
+export function nginxPids(dir: string | undefined): number[] {
+  if (!dir) return [];
+  let master: number;
+  try {
+    master = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8').trim());
+  } catch {
+    return [];
+  }
+  const pids = [master];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // the parent's pid is the second field after the command name (which is in parentheses)
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 /** "server 0.21, postgresql 0.18, ... = 0.52 ms per answer; 2 cores allow 3,846/s" */

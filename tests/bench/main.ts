@@ -205,10 +205,11 @@ async function main() {
         const c = await signingScenario(direct, admin, overAction, freshAction, { connections: cfg.connections, seconds: cfg.short, duplicateShare: cfg.duplicates, secret, label: 'signing capacity' });
         capacity = c.load.okRps;
       }
-      const o = await overloadScenario(direct, overAction, { capacity, factor: cfg.overloadFactor, connections: cfg.overloadConnections, seconds: cfg.long, recoverySeconds: Math.min(5, cfg.long) });
+      const o = await overloadScenario(direct, overAction, { capacity, factor: cfg.overloadFactor, connections: cfg.overloadConnections, seconds: cfg.long, recoverySeconds: Math.min(5, cfg.long), pool: admin, redis: benchRedis });
       const achieved = (o.load.total + o.load.errors + o.load.timeouts) / o.load.seconds;
       add({ id: 'overload.bad', scenario: 'Overload', figure: `answers other than 2xx/429/503 (offered ${fmt(o.offeredRate)} req/s = ${cfg.overloadFactor} x ${fmt(capacity)}; achieved ${fmt(achieved)})`, value: o.badShare * 100, unit: '%', target: { max: 0.1 }, note: `${JSON.stringify(o.load.byStatus)}, errors ${o.load.errors}, timeouts ${o.load.timeouts}; shed ${fmt(o.shedShare * 100, 1)}%; ${pausedNote}` });
       add({ id: 'overload.p99', scenario: 'Overload', figure: 'admitted (2xx) latency p99', value: o.load.okLatency.p99, unit: 'ms', target: { max: 250 }, note: `${fmt(o.load.okRps)} admitted/s; p50 ${fmt(o.load.okLatency.p50, 1)} ms; all answers p99 ${fmt(o.load.latency.p99, 1)} ms` });
+      if (o.cpu) add({ id: 'overload.cpu', scenario: 'Overload', figure: 'CPU per answer during the overload, all parts (2xx and refusals alike)', value: describeCpu(o.cpu, o.load.total).totalMs, unit: 'ms', explains: 'the admitted rate and latency', note: describeCpu(o.cpu, o.load.total).text });
       add({ id: 'overload.memory', scenario: 'Overload', figure: 'server resident memory, peak during overload', value: o.serverRssPeakMb, unit: 'MB', target: { max: 300 }, note: `${fmt(o.serverRssStartMb)} MB before, ${fmt(o.serverRssEndMb)} MB at the end` });
       add({ id: 'overload.recovery', scenario: 'Overload', figure: 'seconds after the overload until >= 99% of answers are 2xx', value: o.recoverySeconds, unit: 's', target: { max: 1 }, note: `recovery run: ${fmt(o.recovery.okRps)} 202/s, p99 ${fmt(o.recovery.latency.p99, 1)} ms` });
     }
@@ -235,10 +236,11 @@ async function main() {
         const c = await signingScenario(direct, admin, overAction, freshAction, { connections: cfg.connections, seconds: cfg.short, duplicateShare: cfg.duplicates, secret, label: 'signing capacity' });
         capacity = c.load.okRps;
       }
-      const o = await overloadScenario(front, overAction, { capacity, factor: cfg.overloadFactor, connections: cfg.overloadConnections, seconds: cfg.long, recoverySeconds: Math.min(5, cfg.long) });
+      const o = await overloadScenario(front, overAction, { capacity, factor: cfg.overloadFactor, connections: cfg.overloadConnections, seconds: cfg.long, recoverySeconds: Math.min(5, cfg.long), pool: admin, redis: benchRedis });
       const achieved = (o.load.total + o.load.errors + o.load.timeouts) / o.load.seconds;
       add({ id: 'nginx.overload.bad', scenario: 'Through nginx', figure: `overload: answers other than 2xx/429/503 (offered ${fmt(o.offeredRate)} req/s = ${cfg.overloadFactor} x ${fmt(capacity)}; achieved ${fmt(achieved)})`, value: o.badShare * 100, unit: '%', target: { max: 0.1 }, note: `${JSON.stringify(o.load.byStatus)}, errors ${o.load.errors}, timeouts ${o.load.timeouts}; shed ${fmt(o.shedShare * 100, 1)}%` });
       add({ id: 'nginx.overload.p99', scenario: 'Through nginx', figure: 'overload: admitted (2xx) latency p99', value: o.load.okLatency.p99, unit: 'ms', target: { max: 250 }, note: `${fmt(o.load.okRps)} admitted/s; p50 ${fmt(o.load.okLatency.p50, 1)} ms; all answers p99 ${fmt(o.load.latency.p99, 1)} ms` });
+      if (o.cpu) add({ id: 'nginx.overload.cpu', scenario: 'Through nginx', figure: 'overload: CPU per answer, all parts (2xx and refusals alike)', value: describeCpu(o.cpu, o.load.total).totalMs, unit: 'ms', explains: 'the admitted rate and latency', note: describeCpu(o.cpu, o.load.total).text });
       add({ id: 'nginx.overload.recovery', scenario: 'Through nginx', figure: 'overload: seconds after it until >= 99% of answers are 2xx', value: o.recoverySeconds, unit: 's', target: { max: 1 }, note: `recovery run: ${fmt(o.recovery.okRps)} 202/s, p99 ${fmt(o.recovery.latency.p99, 1)} ms` });
     }
 

@@ -10,7 +10,7 @@ import { canonicalEmail } from '../../server/src/supporter/email.ts';
 import type { Platform } from '../support/platform.ts';
 import type { Redis } from 'ioredis';
 import { cpuMsOf, memoryOf, startChild, type Child } from './child.ts';
-import { measureCpu, type CpuShare } from './cpu.ts';
+import { measureCpu, nginxPids, type CpuShare } from './cpu.ts';
 import { insertConfirmed, type BenchAction } from './data.ts';
 import { fmt, percentiles, progress, runLoad, type LoadResult, type Percentiles } from './load.ts';
 import { loadConfig } from '../../server/src/config/config.ts';
@@ -339,14 +339,30 @@ export interface OverloadResult {
   recovery: LoadResult;
   /** seconds after the overload until a second with >= 99% 2xx (1 = the first second) */
   recoverySeconds: number;
+  /** CPU by part during the overload (when a pool and Redis were given) */
+  cpu?: CpuShare;
 }
 
 export async function overloadScenario(
   platform: Platform,
   action: BenchAction,
-  opts: { capacity: number; factor: number; connections: number; seconds: number; recoverySeconds: number },
+  opts: { capacity: number; factor: number; connections: number; seconds: number; recoverySeconds: number; pool?: pg.Pool; redis?: Redis },
 ): Promise<OverloadResult> {
   const offeredRate = Math.max(1, Math.round(opts.capacity * opts.factor));
+  // where the CPU goes while it lasts: what bounds the admitted rate and their latency
+  const stopCpu =
+    opts.pool && opts.redis
+      ? await measureCpu({
+          pids: {
+            server: platform.pid('server'),
+            'server-2': platform.pid('server-2'),
+            workers: platform.pid('workers'),
+            nginx: nginxPids(platform.nginx?.dir),
+          },
+          pool: opts.pool,
+          redis: opts.redis,
+        })
+      : null;
   const startMem = memoryOf(platform.pid('server'));
   let rssPeak = startMem?.rssMb ?? 0;
   let rssEnd = 0;
@@ -366,6 +382,7 @@ export async function overloadScenario(
       }
     },
   });
+  const cpu = stopCpu ? await stopCpu() : undefined;
   const perSecond: number[] = [];
   let okThisSecond = 0;
   let allThisSecond = 0;
@@ -410,6 +427,7 @@ export async function overloadScenario(
     serverRssStartMb: startMem?.rssMb ?? 0,
     recovery,
     recoverySeconds: firstGood === -1 ? Infinity : firstGood + 1,
+    cpu,
   };
 }
 
