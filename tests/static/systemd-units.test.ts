@@ -120,11 +120,13 @@ describe('deploy/systemd', () => {
   it('chorus.env.example names every setting the processes read', () => {
     const text = readFileSync(join(UNIT_DIR, 'chorus.env.example'), 'utf8');
     const named = new Set([...text.matchAll(/^#?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
-    const missing = Object.keys(configSchema.shape).filter((k) => k !== 'PORT' && !named.has(k));
+    // a process's own ports are the instance's: PORT (Environment=PORT=%i) and its metrics port
+    // (server-<port>.env, workers-<n>.env); set in the shared file they would be every instance's
+    // (EnvironmentFile= wins over Environment=), and two processes cannot listen on one port
+    const perInstance = ['PORT', 'METRICS_PORT', 'WORKERS_METRICS_PORT'];
+    const missing = Object.keys(configSchema.shape).filter((k) => !perInstance.includes(k) && !named.has(k));
     expect(missing).toEqual([]);
-    // PORT is the instance's (Environment=PORT=%i); set in the shared file it would override every
-    // instance's (EnvironmentFile= wins over Environment=)
-    expect(named.has('PORT')).toBe(false);
+    for (const k of perInstance) expect([k, named.has(k)]).toEqual([k, false]);
     // the exports go where the units let the processes write (StateDirectory=chorus)
     expect(text).toMatch(/^EXPORT_DIR=\/var\/lib\/chorus\/exports$/m);
     // placeholders, never a real secret
