@@ -110,7 +110,11 @@ describe('benchmark smoke', () => {
     const count = await countReaders(platform, action, 10, 1, 'smoke: count through nginx');
     expect(count.total).toBeGreaterThan(0);
     expect(count.byStatus['200']).toBe(count.total);
-    const page = await pageReaders(platform, action, 10, 1, 'smoke: page through nginx', { 'accept-encoding': 'gzip' });
+    // rendered once first: on a busy machine a cold rendering can outlast a one-second run, its
+    // readers all waiting on it (the benchmark's runs last ten seconds)
+    expect((await fetch(`${platform.baseUrl}/actions/${action.slug}`, { headers: { 'accept-language': 'en', 'accept-encoding': 'gzip' } })).status).toBe(200);
+    const page = await pageReaders(platform, action, 10, 2, 'smoke: page through nginx', { 'accept-encoding': 'gzip' });
+    expect(page.total).toBeGreaterThan(0);
     expect(page.byStatus['200']).toBe(page.total);
     // nginx believes the load generator's X-Forwarded-For (realIpFrom), as it would a balancer's:
     // each signer keeps an address of its own, so the per-address limit sees a crowd
