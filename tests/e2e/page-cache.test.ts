@@ -112,7 +112,7 @@ it('shares a missing action page for a second too, so that its readers do not wa
     const answers = await Promise.all([1, 2, 3, 4].map(() => quick(`${base}/actions/no-such-action-${round}`)));
     for (const res of answers) {
       expect(res.status).toBe(404);
-      expect(res.headers.get('cache-control')).toBe('public, max-age=1');
+      expect(res.headers.get('cache-control')).toBe('public, max-age=1, stale-while-revalidate=2');
     }
     const again = await quick(`${base}/actions/no-such-action-${round}`);
     expect(again.headers.get('x-cache-status')).toBe('HIT');
@@ -124,6 +124,34 @@ it('shares a missing action page for a second too, so that its readers do not wa
     expect(other.headers.get('cache-control') ?? '').not.toContain('public');
   }
 }, 60_000);
+
+it('gives the first reader after a quiet spell the page as it is now, never an old copy', async () => {
+  const url = `${platform.baseUrl}/actions/${action.slug}`;
+  const get = () => fetch(url, { headers: { 'accept-language': 'en' } });
+  await (await get()).text();
+  const before = await get();
+  expect(before.headers.get('x-cache-status')).toBe('HIT');
+  const countBefore = ((await (await fetch(`${platform.baseUrl}/api/actions/${action.slug}/count`, { headers: { cookie: 'fresh=1' } })).json()) as { count: number }).count;
+  await insertConfirmed(pool, action.id, 7);
+  // the server knows the new count (its cache refreshes within 250 ms here) ...
+  await expect
+    .poll(async () => ((await (await fetch(`${platform.baseUrl}/api/actions/${action.slug}/count`, { headers: { cookie: 'fresh=1' } })).json()) as { count: number }).count, { timeout: 10_000 })
+    .toBe(countBefore + 7);
+  // ... and after four quiet seconds (past max-age=1 and stale-while-revalidate=2) the first
+  // reader is not sent the copy from before
+  await new Promise((r) => setTimeout(r, 4_000));
+  const after = await get();
+  expect(after.headers.get('x-cache-status')).not.toBe('STALE');
+  expect(await after.text()).toContain((countBefore + 7).toLocaleString('en-US'));
+}, 60_000);
+
+it('never lets a console page be kept, by a browser or by the cache in front', async () => {
+  for (const path of ['/admin/login', '/admin']) {
+    const res = await fetch(`${platform.baseUrl}${path}`, { redirect: 'manual' });
+    await res.arrayBuffer();
+    expect([path, res.headers.get('cache-control')]).toEqual([path, 'private, no-store']);
+  }
+});
 
 it('never gives a page visitor the data request of the same page, nor the other way round', async () => {
   const base = platform.baseUrl;

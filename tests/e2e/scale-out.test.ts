@@ -179,7 +179,7 @@ describe('nginx, two servers and two workers on one PostgreSQL and Redis', () =>
     // an anonymous action page: marked public for a second, then served from nginx's cache
     const first = await page(`/actions/${slug}`);
     expect(first.status).toBe(200);
-    expect(first.control).toBe('public, max-age=1');
+    expect(first.control).toBe('public, max-age=1, stale-while-revalidate=2');
     const again = await until('an action page from the cache', async () => {
       const r = await page(`/actions/${slug}`);
       return r.cache === 'HIT' ? r : null;

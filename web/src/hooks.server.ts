@@ -62,10 +62,14 @@ export const handle: Handle = async ({ event, resolve }) => {
 		headers.set('x-robots-tag', 'noindex');
 	}
 	if (response.status === 503) headers.set('retry-after', '30');
-	// a second old is as fresh as the counts it shows (the API's own max-age=1)
+	// a second old is as fresh as the counts it shows (the API's own max-age=1); a cache in front
+	// may send the previous copy for two seconds more while it fetches the next, never longer
 	if (!headers.has('set-cookie') && !headers.has('cache-control') && shareable(event, response.status)) {
-		headers.set('cache-control', 'public, max-age=1');
+		headers.set('cache-control', 'public, max-age=1, stale-while-revalidate=2');
 	}
+	// the console's pages are one person's: never kept by a browser (Back after signing out
+	// showed signers' data from its cache) nor by anything in between
+	if (isConsolePath(event.url.pathname) && !headers.has('cache-control')) headers.set('cache-control', 'private, no-store');
 	headers.set('x-content-type-options', 'nosniff');
 	if (isEmbedPage(event.url.pathname)) {
 		// the embeddable sign form (/embed/<slug>) is the one page other sites may frame

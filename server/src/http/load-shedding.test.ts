@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, newSignature, signBody, type Harness } from '../testing/harness.ts';
+import { SHARED_FOR_A_SECOND } from './routes/actions.ts';
 import { SignatureWriter } from '../signature/signature.repository.ts';
 import { EventLoopLag, InFlight, shedReason } from './load-shedding.ts';
 import { signaturesShed } from '../shared/metrics.ts';
@@ -256,7 +257,7 @@ describe('POST /api/actions/:slug/signatures sheds load', () => {
     await h.cache.refresh();
     const res = await h.app.inject({ url: `/api/actions/${action.slug}/count` });
     expect(res.statusCode).toBe(200);
-    expect(res.headers['cache-control']).toBe('public, max-age=1');
+    expect(res.headers['cache-control']).toBe(SHARED_FOR_A_SECOND);
     expect(res.json()).toEqual({ slug: action.slug, count: 0, goal: 100 });
     expect((await h.app.inject({ url: '/api/actions/no-such-action/count' })).json()).toMatchObject({ statusCode: 404, code: 'action_not_found' });
   });

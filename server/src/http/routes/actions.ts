@@ -7,6 +7,12 @@ import { sign, type SignatureDeps } from '../../signature/signature.service.ts';
 import { previewInputSchema, previewLetters, previewSchema } from '../../letter/letter-preview.service.ts';
 import { errorSchema, localeQuery, publicCountryFields, slugParam } from './schemas.ts';
 import { admitSigning, shedSigning, type LoadShedderOptions, type ShedSignals } from '../load-shedding.ts';
+
+/**
+ * Public for a second, the age of the counts behind it; a cache in front (deploy/nginx) may send
+ * the previous copy for two seconds more while it fetches the next, never longer.
+ */
+export const SHARED_FOR_A_SECOND = 'public, max-age=1, stale-while-revalidate=2';
 import { ActionKind, ActionStatus, LetterStatus, TargetMode } from '../../db/db.ts';
 
 const actionSummary = z.object({
@@ -87,7 +93,7 @@ export const actionRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (req, reply) => {
-      reply.header('cache-control', 'public, max-age=1');
+      reply.header('cache-control', SHARED_FOR_A_SECOND);
       return { actions: listPublished(opts.cache, req.query.locale ?? 'en') };
     },
   );
@@ -106,7 +112,7 @@ export const actionRoutes: FastifyPluginAsyncZod<{
     async (req, reply) => {
       const action = await opts.cache.find(req.params.slug);
       if (!action) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
-      reply.header('cache-control', 'public, max-age=1');
+      reply.header('cache-control', SHARED_FOR_A_SECOND);
       return toPublic(opts.cache, action, req.query.locale ?? action.defaultLocale);
     },
   );
@@ -125,7 +131,7 @@ export const actionRoutes: FastifyPluginAsyncZod<{
     async (req, reply) => {
       const action = await opts.cache.find(req.params.slug);
       if (!action) throw notFound('action_not_found', `No action is published at "${req.params.slug}"`);
-      reply.header('cache-control', 'public, max-age=1');
+      reply.header('cache-control', SHARED_FOR_A_SECOND);
       return opts.cache.publicCount(action);
     },
   );

@@ -23,7 +23,7 @@ function cached(req: FastifyRequest, reply: FastifyReply, body: unknown) {
   const etag = `"${createHash('sha1').update(json).digest('base64url').slice(0, 22)}"`;
   reply
     .header('access-control-allow-origin', '*')
-    .header('cache-control', 'public, max-age=5, stale-while-revalidate=30')
+    .header('cache-control', 'public, max-age=5, stale-while-revalidate=5')
     .header('etag', etag);
   const given = req.headers['if-none-match'];
   if (typeof given === 'string' && given.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
