@@ -13,6 +13,8 @@ export interface SiteOptions {
   tls?: { certificate: string; key: string; httpPort?: number; acmeRoot?: string };
   acmeRoot?: string;
   signingConns?: number;
+  connsPerAddress?: number;
+  cacheStatusHeader?: boolean;
   signRate?: string;
   signBurst?: number;
   realIpFrom?: string;

@@ -52,6 +52,8 @@ const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}
  * @param {string} [o.serverName] the site's host name ('_': any)
  * @param {{ certificate: string, key: string, httpPort?: number, acmeRoot?: string }} [o.tls]
  * @param {string} [o.acmeRoot] certbot's webroot folder, without TLS (with TLS: tls.acmeRoot)
+ * @param {number} [o.connsPerAddress] requests under way at once from one client address (128); beyond, 429
+ * @param {boolean} [o.cacheStatusHeader] send X-Cache-Status (the tests read it; off in production)
  * @param {number} [o.signingConns] signatures in flight at once per server through the API (64)
  * @param {string} [o.signRate] limit_req for signing, such as '10r/s' (off when unset)
  * @param {number} [o.signBurst]
@@ -62,6 +64,8 @@ export function renderSite(o) {
   if (!o.servers?.length) throw new Error('nginx site: at least one server (host:port) is needed');
   for (const s of o.servers) if (!ADDRESS.test(s)) throw new Error(`nginx site: "${s}" is not host:port`);
   if (o.realIpFrom !== undefined && !/^[0-9a-f.:]+(?:\/\d{1,3})?$/i.test(o.realIpFrom)) throw new Error(`nginx site: --real-ip-from must be an address or CIDR range, not "${o.realIpFrom}"`);
+  const connsPerAddress = o.connsPerAddress ?? 128;
+  if (!Number.isInteger(connsPerAddress) || connsPerAddress < 1 || connsPerAddress > 100_000) throw new Error(`nginx site: --conns-per-address must be a whole number from 1 to 100000, not "${o.connsPerAddress}"`);
   const signingConns = o.signingConns ?? 64;
   if (!Number.isInteger(signingConns) || signingConns < 1 || signingConns > 10_000) throw new Error(`nginx site: --signing-conns must be a whole number from 1 to 10000, not "${o.signingConns}"`);
   if (o.signRate !== undefined && !/^\d+r\/[sm]$/.test(o.signRate)) throw new Error(`nginx site: the signing rate must look like 10r/s or 600r/m, not "${o.signRate}"`);
@@ -81,6 +85,8 @@ export function renderSite(o) {
     sign_burst: o.signRate ? String(o.signBurst ?? 20) : undefined,
     real_ip_from: o.realIpFrom,
     inner_socket: o.innerSocket ?? '/run/nginx-chorus-inner.sock',
+    conns_per_address: String(connsPerAddress),
+    cache_status_header: Boolean(o.cacheStatusHeader),
   });
 }
 
@@ -163,7 +169,7 @@ function usage() {
   return `usage: npm run nginx-config -- --servers HOST:PORT[,HOST:PORT...] [--server-name NAME] [--listen PORT]
          [--tls-certificate FILE --tls-key FILE] [--http-port 80] [--acme-root DIR]
          [--cache-dir /var/cache/nginx/chorus] [--sign-rate 10r/s] [--sign-burst 20]
-         [--real-ip-from ADDRESS|CIDR] [--signing-conns 64]
+         [--real-ip-from ADDRESS|CIDR] [--signing-conns 64] [--conns-per-address 128]
 Prints the site file for /etc/nginx/sites-available/chorus. With --tls-certificate, nginx listens
 with TLS and HTTP/2 on --listen (443) and moves plain HTTP on --http-port to https.`;
 }
@@ -208,6 +214,7 @@ function cli(argv) {
         signBurst: opts['sign-burst'] === undefined ? undefined : Number(opts['sign-burst']),
         realIpFrom: opts['real-ip-from'],
         signingConns: opts['signing-conns'] === undefined ? undefined : Number(opts['signing-conns']),
+        connsPerAddress: opts['conns-per-address'] === undefined ? undefined : Number(opts['conns-per-address']),
       }),
     );
     return 0;

@@ -31,6 +31,10 @@ beforeAll(async () => {
   // a stand-in for a server process: it says which address and scheme nginx passed on, and
   // holds signatures to /api/actions/hold/ until the test lets them go
   upstream = createServer((req, res) => {
+    if (req.url === '/hold-read') {
+      held.push(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('read'));
+      return;
+    }
     if (req.url === '/api/actions/hold/signatures') {
       held.push(() => res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"accepted"}'));
       return;
@@ -52,6 +56,7 @@ beforeAll(async () => {
     '--cache-dir', join(DIR, 'cache'),
     '--sign-rate', '50r/s',
     '--signing-conns', '1',
+    '--conns-per-address', '3',
   ]);
   expect(site.stderr).toBe('');
   expect(site.status).toBe(0);
@@ -82,17 +87,24 @@ describe('the production site file (npm run nginx-config)', () => {
   it('speaks HTTP/2 over TLS and passes the answer, the client address and the scheme on', async () => {
     const client = http2.connect(`https://localhost:${httpsPort}`, { rejectUnauthorized: false });
     try {
-      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const answer = await new Promise<{ status: number; body: string; headers: http2.IncomingHttpHeaders }>((resolve, reject) => {
         const req = client.request({ ':path': '/api/actions/x', 'x-forwarded-for': '203.0.113.9' });
         let status = 0;
+        let headers: http2.IncomingHttpHeaders = {};
         let body = '';
-        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          headers = h;
+        });
         req.setEncoding('utf8');
         req.on('data', (d: string) => (body += d));
-        req.on('end', () => resolve({ status, body }));
+        req.on('end', () => resolve({ status, body, headers }));
         req.on('error', reject);
       });
       expect(client.alpnProtocol).toBe('h2');
+      // production does not say whether an answer came from the cache (it would tell that
+      // someone with the same language opened the page lately)
+      expect(answer.headers['x-cache-status']).toBeUndefined();
       expect(answer.status).toBe(200);
       expect(JSON.parse(answer.body)).toEqual({ path: '/api/actions/x', forwardedFor: '127.0.0.1', proto: 'https' });
     } finally {
@@ -158,6 +170,33 @@ describe('the production site file (npm run nginx-config)', () => {
     while (held.length === 0 && Date.now() < until + 5_000) await new Promise((r) => setTimeout(r, 20));
     held.shift()!();
     expect((await third).status).toBe(202);
+  });
+
+  it('lets one address hold only so many requests at once (--conns-per-address), then answers 429', async () => {
+    const slow = () => {
+      const client = http2.connect(`https://localhost:${httpsPort}`, { rejectUnauthorized: false });
+      return new Promise<number>((resolve, reject) => {
+        const req = client.request({ ':path': '/hold-read' });
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', reject);
+        req.resume();
+        req.on('end', () => client.close());
+      });
+    };
+    // three requests under way from this address, held by the server
+    const holding = [slow(), slow(), slow()];
+    const until = Date.now() + 5_000;
+    while (held.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(held).toHaveLength(3);
+    // a fourth from the same address is refused at once; the others are not disturbed
+    expect(await slow()).toBe(429);
+    for (const release of held.splice(0)) release();
+    expect(await Promise.all(holding)).toEqual([200, 200, 200]);
+    // and once they are answered, the address may ask again
+    const again = slow();
+    while (held.length < 1 && Date.now() < until + 5_000) await new Promise((r) => setTimeout(r, 20));
+    held.shift()!();
+    expect(await again).toBe(200);
   });
 
   it('refuses settings that would break the file, with the reason', () => {

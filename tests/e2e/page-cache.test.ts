@@ -3,6 +3,7 @@
 // (web/src/hooks.server.ts): the cached copy must be the same page with the same security
 // headers, requests with a cookie must go past it, a new count must still reach the page within
 // a few seconds, and no visitor may wait on a page the cache does not store.
+import http from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb, type Db } from '../../server/src/db/db.ts';
@@ -144,6 +145,27 @@ it('gives the first reader after a quiet spell the page as it is now, never an o
   expect(after.headers.get('x-cache-status')).not.toBe('STALE');
   expect(await after.text()).toContain((countBefore + 7).toLocaleString('en-US'));
 }, 60_000);
+
+it('lets no request choose the language stored for others by sending the header twice', async () => {
+  const u = new URL(`${platform.baseUrl}/actions/${action.slug}`);
+  // a raw request with two Accept-Language headers (headers as a list: Host must be given)
+  const twice = (headers: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: u.hostname, port: u.port, path: u.pathname, headers, setHost: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(/<html lang="([a-z]+)"/.exec(body)?.[1] ?? ''));
+        })
+        .on('error', reject);
+    });
+  const first = 'de-DE,de;q=0.9,es;q=0.8';
+  for (let i = 0; i < 3; i++) expect(await twice(['host', u.host, 'accept-language', first, 'accept-language', 'fr'])).toBe('es');
+  // a reader who sends only the first gets the page for it, from the cache or not
+  const res = await fetch(u, { headers: { 'accept-language': first } });
+  expect(/<html lang="([a-z]+)"/.exec(await res.text())?.[1]).toBe('es');
+});
 
 it('never lets a console page be kept, by a browser or by the cache in front', async () => {
   for (const path of ['/admin/login', '/admin']) {

@@ -40,7 +40,7 @@ export interface PlatformOptions {
    * (and PUBLIC_BASE_URL) is then nginx's, `baseUrls` stay the servers' own, and the servers
    * trust nginx's X-Forwarded-For (TRUSTED_PROXIES=127.0.0.1 unless the test sets it).
    */
-  nginx?: boolean | { realIpFrom?: string; signRate?: string; signBurst?: number; workerProcesses?: number };
+  nginx?: boolean | { realIpFrom?: string; signRate?: string; signBurst?: number; workerProcesses?: number; connsPerAddress?: number };
 }
 
 /** `server`, `workers` and `mailbox`; with more than one, `server-2`, `workers-2`, ... */
@@ -174,7 +174,15 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
         nginx: process.env.NGINX_PATH || undefined,
         dir: join(ROOT, '.data', 'nginx', `${process.pid}-${launches}`),
         port: frontPort,
-        site: { servers: ports.map((p) => `127.0.0.1:${p}`), realIpFrom: nginxOpts.realIpFrom, signRate: nginxOpts.signRate, signBurst: nginxOpts.signBurst },
+        site: {
+          servers: ports.map((p) => `127.0.0.1:${p}`),
+          realIpFrom: nginxOpts.realIpFrom,
+          signRate: nginxOpts.signRate,
+          signBurst: nginxOpts.signBurst,
+          connsPerAddress: nginxOpts.connsPerAddress,
+          // the tests read where an answer came from
+          cacheStatusHeader: true,
+        },
         workerProcesses: nginxOpts.workerProcesses,
         exitWithParent: true,
       });
