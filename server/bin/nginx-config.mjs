@@ -65,7 +65,8 @@ export function renderSite(o) {
   for (const s of o.servers) if (!ADDRESS.test(s)) throw new Error(`nginx site: "${s}" is not host:port`);
   if (o.realIpFrom !== undefined && !/^[0-9a-f.:]+(?:\/\d{1,3})?$/i.test(o.realIpFrom)) throw new Error(`nginx site: --real-ip-from must be an address or CIDR range, not "${o.realIpFrom}"`);
   const connsPerAddress = o.connsPerAddress ?? 128;
-  if (!Number.isInteger(connsPerAddress) || connsPerAddress < 1 || connsPerAddress > 100_000) throw new Error(`nginx site: --conns-per-address must be a whole number from 1 to 100000, not "${o.connsPerAddress}"`);
+  // nginx takes a limit below 65,536
+  if (!Number.isInteger(connsPerAddress) || connsPerAddress < 1 || connsPerAddress > 65_535) throw new Error(`nginx site: --conns-per-address must be a whole number from 1 to 65535, not "${o.connsPerAddress}"`);
   const signingConns = o.signingConns ?? 64;
   if (!Number.isInteger(signingConns) || signingConns < 1 || signingConns > 10_000) throw new Error(`nginx site: --signing-conns must be a whole number from 1 to 10000, not "${o.signingConns}"`);
   if (o.signRate !== undefined && !/^\d+r\/[sm]$/.test(o.signRate)) throw new Error(`nginx site: the signing rate must look like 10r/s or 600r/m, not "${o.signRate}"`);

@@ -206,6 +206,7 @@ describe('the production site file (npm run nginx-config)', () => {
       [['--servers', '127.0.0.1:3001', '--server-name', 'a; include /etc/passwd'], 'must not contain'],
       [['--servers', '127.0.0.1:3001', '--tls-certificate', '/x.pem'], '--tls-certificate and --tls-key go together'],
       [['--servers', '127.0.0.1:3001', '--tls-certificate', '/x.pem', '--tls-key', '/k.pem'], '--server-name is required with TLS'],
+      [['--servers', '127.0.0.1:3001', '--conns-per-address', '70000'], 'from 1 to 65535'],
       [[], '--servers is required'],
     ] as const) {
       const r = cli([...args]);
