@@ -222,6 +222,9 @@ os.execv(sys.argv[1], sys.argv[1:])`;
       runs.push(run);
       const log = output(run, 'workers-1');
       await until('the workers on the delivery queue', run, async () => (await q.getWorkersCount()) > before, 60_000, log);
+      // the unit's own process, once its shell has handed over to Node (another workers process
+      // joining the queue meanwhile could end the wait above first)
+      await until('the unit\'s workers process running', run, async () => readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').includes('workers/main.mjs'), 60_000, log);
       expectSandboxed(run);
       // WORKERS_NICE's default (10): setpriority is allowed by the unit and needs no capability
       expect(processFacts(run.child.pid!).nice).toBe(10);
