@@ -4,9 +4,7 @@
 // happened. Neither endpoint is on the public port, the text is the exposition format
 // Prometheus reads, and nothing in it names a signer. A process told to use a taken metrics
 // port does not start, and says why in one line.
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProcesses } from '../../server/bin/build-processes.mjs';
 import { createDb, type Db } from '../../server/src/db/db.ts';
@@ -15,9 +13,9 @@ import { createAction } from '../../server/src/testing/harness.ts';
 import { parsePrometheusText, sampleValue, sumOf, type Family } from '../../server/src/testing/prometheus-text.ts';
 import { QUEUE_NAMES } from '../../server/src/queue/queue.ts';
 import { WEBHOOK_QUEUE } from '../../server/src/webhook/webhook.queue.ts';
+import { runBuiltProcess } from '../support/built-process.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let platform: Platform;
 let db: Db;
 let fx: Awaited<ReturnType<typeof createAction>>;
@@ -203,16 +201,7 @@ describe('a metrics port that is taken', () => {
   });
   afterAll(async () => new Promise((r) => holder.close(r)));
 
-  async function run(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-    const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(killer);
-    return { code, output };
-  }
+  const run = runBuiltProcess;
 
   it.each([
     ['server', 'METRICS_PORT'],

@@ -3,7 +3,7 @@
 // resolver in a DNS server on 127.0.0.1 that serves exactly the printed zone-file lines; a changed
 // body or header does not. The key: generated once and reused, the environment's first, a bad one
 // refused at start with one line. `npm run dns -- --check` says what is missing or wrong.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -36,6 +36,7 @@ import {
   type Harness,
 } from '../testing/harness.ts';
 import { dkimPublicKey } from './dkim.ts';
+import { runBuiltProcess } from '../../../tests/support/built-process.ts';
 import { mailSigning, type Mailer } from './mailer.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -296,17 +297,7 @@ describe('the key', () => {
     expect(() => mailSigning(config)).toThrow(/^Invalid configuration: DKIM_PRIVATE_KEY is required: .*npm start and npm run dns generate one into \.data\//);
   });
 
-  /** A process started from its build: its exit code and what it printed, within 45 s. */
-  async function startProcess(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-    const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(killer);
-    return { code, output };
-  }
+  const startProcess = runBuiltProcess;
 
   it.each(['server', 'workers'] as const)('the %s process stops at start with one line when the key is bad or missing', async (kind) => {
     const builds = await buildProcesses();
