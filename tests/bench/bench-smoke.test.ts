@@ -11,6 +11,7 @@ import { startPlatform, type Platform } from '../support/platform.ts';
 import { measureHello, measureSmtp, measureStaticPage } from './ceilings.ts';
 import { startChild, type Child } from './child.ts';
 import { createBenchAction } from './data.ts';
+import { exportScenario } from './export.ts';
 import { judge, renderMarkdown, renderTable } from './report.ts';
 import { countReaders, digestDelivery, everyNDelivery, pageReaders, SigningTraffic, signingScenario } from './scenarios.ts';
 import { runLoad } from './load.ts';
@@ -150,6 +151,14 @@ describe('benchmark smoke', () => {
       [manyAction.id],
     );
     expect(rows[0]!.n).toBe(15);
+  }, 120_000);
+
+  it('runs the export scenario: COPY of the export\'s own query and the streaming export give the same rows', async () => {
+    const r = await exportScenario(pool, process.env.DATABASE_URL!, { rows: 300, runs: 1 });
+    expect(r.rows).toBe(300);
+    expect(r.exportRuns).toHaveLength(1);
+    expect(r.copyRuns).toHaveLength(1);
+    expect(r.peakMb).toBeGreaterThan(0);
   }, 120_000);
 
   it('judges figures and renders the table and BENCHMARKS.md', () => {

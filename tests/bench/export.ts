@@ -28,13 +28,14 @@ export const BENCH_EXPORT = (actionId: string): ExportFilter => ({ kind: 'SIGNAT
 /** The export's own query with its parameters written in, for COPY (which takes none). */
 export function copySql(pool: pg.Pool, actionId: string): string {
   // actionId is a uuid the bench generated; the query's other parameters are status and consent
-  // names and small counts
+  // names, consent flags and small counts
   if (!/^[0-9a-f-]{36}$/.test(actionId)) throw new Error('not a uuid');
   const q = exportQuery(qb(pool), BENCH_EXPORT(actionId));
   return q.sql.replace(/\$(\d+)/g, (_m, i: string) => {
     const v = q.params[Number(i) - 1];
     if (typeof v === 'number' && Number.isInteger(v)) return String(v);
-    if (typeof v !== 'string' || !/^[\w-]+$/.test(v)) throw new Error('the bench export takes only ids, names and counts');
+    if (typeof v === 'boolean') return String(v);
+    if (typeof v !== 'string' || !/^[\w-]+$/.test(v)) throw new Error('the bench export takes only ids, names, flags and counts');
     return `'${v}'`;
   });
 }
