@@ -233,13 +233,21 @@ export interface ConfirmationView {
 export const OTHERS_LISTED = 20_000;
 
 async function waitingBeside(deps: SignatureDeps, row: TokenRow): Promise<NonNullable<ConfirmationView['others']>> {
+  // by person, then by status (see 'Person first' in db/hot-statements.ts)
   const rows = await qb(deps.pool)
-    .selectFrom('signatures as s')
-    .select(['s.id', 's.created_at', ...SIGNUP_COLUMNS])
-    .where('s.action_id', '=', row.action_id)
-    .where('s.supporter_id', '=', row.supporter_id)
+    .with(
+      (cte) => cte('s').materialized(),
+      (db) =>
+        db
+          .selectFrom('signatures as s')
+          .select(['s.id', 's.status', 's.created_at', ...SIGNUP_COLUMNS])
+          .where('s.action_id', '=', row.action_id)
+          .where('s.supporter_id', '=', row.supporter_id)
+          .where('s.id', '<>', row.id),
+    )
+    .selectFrom('s')
+    .selectAll()
     .where('s.status', '=', SignatureStatus.PENDING)
-    .where('s.id', '<>', row.id)
     .orderBy('s.created_at')
     .orderBy('s.id')
     .limit(OTHERS_LISTED)

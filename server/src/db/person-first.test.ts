@@ -1,0 +1,101 @@
+// A person's sign-ups of an action are looked up by person first ('Person first' in
+// hot-statements.ts). The case that once cost every sign-up about 11 ms: a new action whose
+// statistics still show no waiting sign-ups, with thousands waiting by now. Every statement that
+// signing, emailing, viewing and confirming run for one person is planned here under those
+// statistics, through PostgreSQL's auto_explain (with the statements inside SQL functions), and
+// none may read the crowd's rows.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, inTransaction, type Db } from './db.ts';
+import { confirmationLoad, confirmationMarkListed, runHot } from './hot-statements.ts';
+import { createAction, newSignature, uniqueEmail } from '../testing/harness.ts';
+import { recordConfirmations, writeSignatures } from '../signature/signature.repository.ts';
+import { OTHERS_LISTED, confirmationToken, viewConfirmation, type SignatureDeps } from '../signature/signature.service.ts';
+
+const CROWD = 3_000;
+
+let db: Db;
+/** one connection, every statement on it explained, with the rows each plan node read and dropped */
+let explained: pg.Pool;
+let plans: string[] = [];
+
+beforeAll(async () => {
+  db = createDb(process.env.DATABASE_URL!, { max: 2 });
+  explained = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+  explained.on('connect', (client) => {
+    client.on('notice', (n) => plans.push(n.message ?? ''));
+    // queued before any query the test sends on this connection
+    void client.query(
+      `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on;
+       SET auto_explain.log_timing = off; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice`,
+    );
+  });
+});
+
+afterAll(async () => {
+  await explained?.end();
+  await db?.close();
+});
+
+/** the most rows any plan node read and dropped (a filter applied after an index or a table scan) */
+function mostDropped(): { rows: number; plan: string } {
+  let worst = { rows: 0, plan: '' };
+  for (const plan of plans) {
+    for (const m of plan.matchAll(/Rows Removed by (?:Filter|Join Filter|Index Recheck): (\d+)/g)) {
+      if (Number(m[1]) > worst.rows) worst = { rows: Number(m[1]), plan };
+    }
+  }
+  return worst;
+}
+
+describe('a person\'s sign-ups are found by person, whatever the statistics say', () => {
+  it('signing, emailing, viewing and confirming read none of the thousands waiting beside them', async () => {
+    const { action } = await createAction(db);
+    // the statistics are taken while the action has no sign-up at all
+    await db.pool.query('ANALYZE signatures');
+    await db.pool.query('ANALYZE supporters');
+    const tag = randomUUID().slice(0, 8);
+    await db.pool.query(
+      `WITH crowd AS (
+         INSERT INTO supporters (canonical_email, email, locale)
+         SELECT 'crowd-' || g || '-' || $2 || '@example.org', 'crowd-' || g || '-' || $2 || '@example.org', 'en' FROM generate_series(1, $3::int) g
+         RETURNING id
+       )
+       INSERT INTO signatures (action_id, supporter_id, country, locale, status, signup_version)
+       SELECT $1, id, 'PH', 'en', 'PENDING', 'crowd' FROM crowd`,
+      [action.id, tag, CROWD],
+    );
+
+    plans = [];
+    const email = uniqueEmail('person-first');
+    // a new sign-up, its repeat, and a second one with other details
+    const [first] = await writeSignatures(explained, [newSignature(action.id, email)]);
+    const [repeat] = await writeSignatures(explained, [newSignature(action.id, email)]);
+    const [second] = await writeSignatures(explained, [newSignature(action.id, email, { lastName: 'Other' })]);
+    expect(first!.created).toBe(true);
+    expect(repeat!.signatureId).toBe(first!.signatureId);
+    expect(second!.created).toBe(true);
+
+    // the confirmation email of the first: loaded with the one waiting beside it, the page's list marked sent
+    const [loaded] = await runHot(explained, confirmationLoad, [first!.signatureId]);
+    expect(loaded!.others_waiting).toBe(1);
+    await runHot(explained, confirmationMarkListed, [first!.signatureId, new Date(), OTHERS_LISTED]);
+
+    // the page the link opens lists the other sign-up
+    const deps = { pool: explained, secret: 'person-first-secret', clock: () => new Date(), confirmLinkTtlHours: 24 } as unknown as SignatureDeps;
+    const view = await viewConfirmation(deps, confirmationToken(deps, first!.signatureId));
+    expect(view.others).toHaveLength(1);
+
+    // confirming the first sets the second aside
+    await inTransaction(explained, (tx) => recordConfirmations(tx, [first!.signatureId], new Date()));
+    const { rows } = await db.pool.query<{ status: string }>('SELECT status FROM signatures WHERE id = $1', [second!.signatureId]);
+    expect(rows[0]!.status).toBe('INVALIDATED');
+
+    // the plans were seen, the function's own statements among them
+    expect(plans.length).toBeGreaterThan(8);
+    expect(plans.some((p) => p.includes('chorus_signup_context') || p.includes('WITH mine'))).toBe(true);
+    const worst = mostDropped();
+    expect(worst.rows, `a plan read ${worst.rows} rows to drop them:\n${worst.plan}`).toBeLessThan(50);
+  }, 60_000);
+});
