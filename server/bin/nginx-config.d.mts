@@ -19,7 +19,11 @@ export interface SiteOptions {
   signBurst?: number;
   realIpFrom?: string;
   innerSocket?: string;
+  queryRate?: string;
+  queryBurst?: number;
+  locales?: string[];
 }
+export declare function chorusLocales(): string[];
 export declare function renderSite(o: SiteOptions): string;
 export declare function renderStandalone(o: { prefix: string; workerProcesses?: number; accessLog?: string }): string;
 export interface RunningNginx {

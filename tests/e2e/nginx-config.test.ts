@@ -9,7 +9,8 @@ import http2 from 'node:http2';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderStandalone, NGINX_BIN } from '../../server/bin/nginx-config.mjs';
+import { chorusLocales, renderStandalone, NGINX_BIN } from '../../server/bin/nginx-config.mjs';
+import { LOCALES } from '../../server/src/shared/locales.ts';
 import { freePort } from '../support/platform.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -199,6 +200,13 @@ describe('the production site file (npm run nginx-config)', () => {
     expect(await again).toBe(200);
   });
 
+  it('chooses among Chorus\'s own languages, read from the source', () => {
+    expect(chorusLocales()).toEqual([...LOCALES]);
+    const site = cli(['--servers', '127.0.0.1:3001']).stdout;
+    expect(site).toContain(`(?<chorus_l>${LOCALES.join('|')})`);
+    for (const l of LOCALES) expect(site).toContain(`"~*^${l}$" ${l};`);
+  });
+
   it('refuses settings that would break the file, with the reason', () => {
     for (const [args, reason] of [
       [['--servers', '127.0.0.1:3001', '--sign-rate', 'fast'], 'the signing rate must look like 10r/s'],
@@ -207,6 +215,8 @@ describe('the production site file (npm run nginx-config)', () => {
       [['--servers', '127.0.0.1:3001', '--tls-certificate', '/x.pem'], '--tls-certificate and --tls-key go together'],
       [['--servers', '127.0.0.1:3001', '--tls-certificate', '/x.pem', '--tls-key', '/k.pem'], '--server-name is required with TLS'],
       [['--servers', '127.0.0.1:3001', '--conns-per-address', '70000'], 'from 1 to 65535'],
+      [['--servers', '127.0.0.1:3001', '--query-rate', 'lots'], '--query-rate must look like 10r/s'],
+      [['--servers', '127.0.0.1:3001', '--query-burst', '-1'], '--query-burst must be a whole number'],
       [[], '--servers is required'],
     ] as const) {
       const r = cli([...args]);

@@ -167,6 +167,78 @@ it('lets no request choose the language stored for others by sending the header 
   expect(/<html lang="([a-z]+)"/.exec(await res.text())?.[1]).toBe('es');
 });
 
+it('keys the cache on the language chosen, not on how the header is spelt', async () => {
+  const path = `/actions/${action.slug}`;
+  const read = (acceptLanguage: string) =>
+    fetch(`${platform.baseUrl}${path}`, { headers: { 'accept-language': acceptLanguage } }).then(async (r) => ({
+      status: r.status,
+      cache: r.headers.get('x-cache-status'),
+      lang: /<html lang="([a-z]+)"/.exec(await r.text())?.[1],
+    }));
+  // the first Russian reader stores the Russian page; every other spelling of "Russian first"
+  // is then served that copy, however long the header (a 6 kB one included)
+  const first = await read('ru-RU,ru;q=0.9,en;q=0.8');
+  expect(first.lang).toBe('ru');
+  const long = `${Array.from({ length: 1000 }, (_, i) => `x${i}`).join(',')},ru`;
+  expect(long.length).toBeGreaterThan(4000);
+  for (const spelling of ['ru', 'RU', 'ru-KZ, en;q=0.5', ' ru ;q=1', long]) {
+    const r = await read(spelling);
+    expect(r.lang, spelling).toBe('ru');
+    expect(r.cache, spelling).toMatch(/^(HIT|UPDATING|STALE|EXPIRED|MISS)$/);
+  }
+  // within the second the page is shared, the spellings after the first share its copy
+  const burst = await Promise.all(['ru', 'RU', 'ru-RU', long].map(read));
+  expect(burst.filter((r) => r.cache === 'HIT').length).toBeGreaterThanOrEqual(3);
+  // q=0 is "not this one"; a language Chorus lacks is passed over; none at all is the default
+  expect((await read('fr;q=0, es')).lang).toBe('es');
+  expect((await read('de, fr;q=0')).lang).toBe('en');
+  expect((await read('de-CH, fr-CA;q=0.7')).lang).toBe('fr');
+});
+
+it('sends the page uncompressed to a reader who says gzip;q=0', async () => {
+  const u = new URL(`${platform.baseUrl}/actions/${action.slug}`);
+  const encodingFor = (acceptEncoding: string) =>
+    new Promise<string | undefined>((resolve, reject) => {
+      http
+        .get({ host: u.hostname, port: u.port, path: u.pathname, headers: { 'accept-language': 'en', 'accept-encoding': acceptEncoding } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers['content-encoding']));
+        })
+        .on('error', reject);
+    });
+  expect(await encodingFor('gzip')).toBe('gzip');
+  expect(await encodingFor('gzip;q=0')).toBeUndefined();
+  expect(await encodingFor('identity, gzip ; q=0.0')).toBeUndefined();
+  expect(await encodingFor('br;q=1, gzip;q=0.5')).toBe('gzip');
+});
+
+it('holds one address to a rate of reads with a query (each may be a page not stored), and says so in the reader\'s language', async () => {
+  // nginx's default: 10 a second with a burst of 50; 120 at once, each with a new ?source=
+  const reads = await Promise.all(
+    Array.from({ length: 120 }, (_, i) =>
+      fetch(`${platform.baseUrl}/es/actions/${action.slug}?source=flood${i}`).then(async (r) => ({ status: r.status, type: r.headers.get('content-type'), retry: r.headers.get('retry-after'), body: await r.text() })),
+    ),
+  );
+  const refused = reads.filter((r) => r.status === 429);
+  expect(reads.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(50);
+  expect(refused.length).toBeGreaterThan(0);
+  expect(reads.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+  expect(refused[0]!.type).toContain('text/html');
+  expect(refused[0]!.body).toContain('<html lang="es"');
+  expect(refused[0]!.body).toContain('Demasiadas solicitudes');
+  expect(refused[0]!.retry).toBe('1');
+  // the action API with a query: the same limit, answered in JSON
+  const api = await Promise.all(
+    Array.from({ length: 80 }, (_, i) => fetch(`${platform.baseUrl}/api/actions/${action.slug}?x=${i}`).then(async (r) => ({ status: r.status, body: await r.text() }))),
+  );
+  const apiRefused = api.filter((r) => r.status === 429);
+  expect(apiRefused.length).toBeGreaterThan(0);
+  expect(JSON.parse(apiRefused[0]!.body)).toMatchObject({ statusCode: 429, code: 'rate_limited' });
+  // reads without a query are never held back by it
+  const plain = await Promise.all(Array.from({ length: 40 }, () => fetch(`${platform.baseUrl}/actions/${action.slug}`).then((r) => r.status)));
+  expect(plain.every((s) => s === 200)).toBe(true);
+});
+
 it('never lets a console page be kept, by a browser or by the cache in front', async () => {
   for (const path of ['/admin/login', '/admin']) {
     const res = await fetch(`${platform.baseUrl}${path}`, { redirect: 'manual' });

@@ -17,15 +17,22 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const LOG_DIR = join(ROOT, '.data', 'test-logs');
 let launches = 0;
 
+/**
+ * A port free now, for a process started a little later: below the kernel's range of ports for
+ * outgoing connections (32768 and up on Linux), which any connection opened meanwhile (to
+ * PostgreSQL, Redis, a server) could take before the process binds it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-    srv.on('error', reject);
-  });
+    if (free) return port;
+  }
+  throw new Error('no free port between 20000 and 32000');
 }
 
 export interface PlatformOptions {
@@ -40,7 +47,7 @@ export interface PlatformOptions {
    * (and PUBLIC_BASE_URL) is then nginx's, `baseUrls` stay the servers' own, and the servers
    * trust nginx's X-Forwarded-For (TRUSTED_PROXIES=127.0.0.1 unless the test sets it).
    */
-  nginx?: boolean | { realIpFrom?: string; signRate?: string; signBurst?: number; workerProcesses?: number; connsPerAddress?: number };
+  nginx?: boolean | { realIpFrom?: string; signRate?: string; signBurst?: number; workerProcesses?: number; connsPerAddress?: number; queryRate?: string; queryBurst?: number };
 }
 
 /** `server`, `workers` and `mailbox`; with more than one, `server-2`, `workers-2`, ... */
@@ -180,6 +187,8 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
           signRate: nginxOpts.signRate,
           signBurst: nginxOpts.signBurst,
           connsPerAddress: nginxOpts.connsPerAddress,
+          queryRate: nginxOpts.queryRate,
+          queryBurst: nginxOpts.queryBurst,
           // the tests read where an answer came from
           cacheStatusHeader: true,
         },

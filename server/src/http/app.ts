@@ -39,6 +39,7 @@ import { errorHandler, notFoundHandler } from './errors.ts';
 import { loggerOptions } from './logging.ts';
 import { docsRoutes } from './docs.ts';
 import { pageRoutes, type NodeHandler } from './pages.ts';
+import { refusalRoutes } from './refusals.ts';
 import { observeHttp } from '../shared/metrics.ts';
 
 /** the route label of the refusals given before Fastify routes (see serverFactory below) */
@@ -251,6 +252,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       .header('cross-origin-resource-policy', 'cross-origin')
       .send(WIDGET_JS),
   );
+
+  // what nginx in front answers its own refusals with (refusals.ts)
+  refusalRoutes(app);
 
   // pages: everything outside /api goes to SvelteKit (pages.ts)
   if (deps.webHandler) await app.register(pageRoutes, { handler: deps.webHandler, secret: deps.signatures.secret, clock: deps.signatures.clock });

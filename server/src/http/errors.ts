@@ -9,6 +9,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError } from '../shared/errors.ts';
 import { isTransientConflict } from '../db/conflict.ts';
 import { redactUrl } from './logging.ts';
+import { endRefused } from './refusals.ts';
 import { validationIssues } from './validation-issues.ts';
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
@@ -35,6 +36,9 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
       });
   }
   const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
+  // Fastify closes the connection after a body too large; behind nginx it stays open and the
+  // rest of the body is dropped instead (refusals.ts: there, the close lost the answer)
+  if (status === 413) endRefused(req, reply);
   if (status >= 400 && status < 500) {
     // Fastify's own client errors (bad JSON, wrong content type, too large): say what, not where
     return reply.code(status).send({ statusCode: status, error: reasonPhrase(status), code: clientCode(status, err as Error), message: clientMessage(status, err as Error) });

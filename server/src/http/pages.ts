@@ -1,6 +1,6 @@
 // The bridge to the pages: every path outside /api goes to the SvelteKit handler
 // (web/build/handler.js), with the body left unread for it. Before it does, form bodies are held
-// to their limits (413/411 pages in the page's language), and the client address Fastify worked
+// to their limits (413/411 pages in the page's language, refusals.ts), and the client address Fastify worked
 // out is passed on in PEER_HEADER. Every page is rendered for its request: a spike of readers is
 // met by nginx's cache in front (deploy/nginx), which Chorus tells what it may share
 // (web/src/hooks.server.ts).
@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { verifyToken } from '../shared/tokens.ts';
 import { PACKET_PURPOSE } from '../delivery/packet.service.ts';
-import { isLocale, negotiateLocale, type Locale } from '../shared/locales.ts';
+import { drainAfterAnswer, refuse } from './refusals.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
@@ -39,21 +39,6 @@ function isAnswerForm(url: string, secret: string, now: Date): boolean {
   return verifyToken(secret, PACKET_PURPOSE, token, now).ok;
 }
 
-const TOO_LARGE: Record<Locale, { title: string; text: string }> = {
-  en: { title: 'Too much data', text: 'What you sent is larger than this form accepts. Go back, shorten it and send it again.' },
-  es: { title: 'Demasiados datos', text: 'Lo que ha enviado supera lo que admite este formulario. Vuelva atrás, acórtelo y envíelo de nuevo.' },
-  fr: { title: 'Trop de données', text: 'Ce que vous avez envoyé dépasse ce que ce formulaire accepte. Revenez en arrière, raccourcissez-le et renvoyez-le.' },
-  ru: { title: 'Слишком много данных', text: 'Отправленное превышает то, что принимает эта форма. Вернитесь назад, сократите текст и отправьте снова.' },
-};
-
-/** The page that answers a form body over its limit (413) or of unknown length (411), in the page's language. */
-function bodyRefusalPage(url: string, acceptLanguage: string | undefined): string {
-  const prefix = url.split('/')[1];
-  const locale = isLocale(prefix) ? prefix : negotiateLocale(acceptLanguage);
-  const { title, text } = TOO_LARGE[locale];
-  return `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${text}</p></main></body></html>`;
-}
-
 export interface PagesOptions {
   /** the built SvelteKit app's request handler */
   handler: NodeHandler;
@@ -72,8 +57,8 @@ export const pageRoutes: FastifyPluginAsyncZod<PagesOptions> = async (web, opts)
     // Form bodies are bounded before SvelteKit reads any of them: 512 kB, the answer form
     // its own limit. Over it, 413 at once from the Content-Length, without reading the body;
     // a body of unknown length (chunked) is refused with 411 outside the answer form (forms
-    // in browsers always send a length), so no page buffers more than its limit. The
-    // connection is closed after the answer, so the unread rest goes nowhere.
+    // in browsers always send a length), so no page buffers more than its limit. The unread
+    // rest is dropped after the answer (refusals.ts).
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // the answer form's larger limit is for a packet link that is valid now: any other
       // path under /packet/ is held to the page limit, so no made-up link makes the server
@@ -81,27 +66,15 @@ export const pageRoutes: FastifyPluginAsyncZod<PagesOptions> = async (web, opts)
       const answerForm = isAnswerForm(req.url, opts.secret, opts.clock());
       const limit = answerForm ? ANSWER_FORM_BODY_LIMIT : PAGE_BODY_LIMIT;
       const length = req.headers['content-length'];
-      const status = length !== undefined ? (Number(length) > limit ? 413 : 0) : req.headers['transfer-encoding'] !== undefined && !answerForm ? 411 : 0;
-      if (status) {
-        return reply
-          .code(status)
-          .header('connection', 'close')
-          .type('text/html; charset=utf-8')
-          .header('cache-control', 'no-store')
-          .send(bodyRefusalPage(req.url, req.headers['accept-language']));
-      }
+      if (length !== undefined ? Number(length) > limit : false) return refuse(req, reply, 'too-large');
+      if (length === undefined && req.headers['transfer-encoding'] !== undefined && !answerForm) return refuse(req, reply, 'length-required');
     }
     req.raw.headers[PEER_HEADER] = req.ip;
     // A page that answers without reading the body it was posted (a form action that needs
     // none, an error before the body is read) must not leave the rest of the body in the
     // socket: the next request on that keep-alive connection would wait behind it forever.
-    // Once the answer is sent, what is left is read and dropped (within the body limit).
-    reply.raw.once('finish', () => {
-      if (!req.raw.complete) {
-        req.raw.removeAllListeners('data');
-        req.raw.resume();
-      }
-    });
+    // Once the answer is sent, what is left is read and dropped (refusals.ts).
+    drainAfterAnswer(req, reply);
     reply.hijack();
     handler(req.raw, reply.raw);
   };

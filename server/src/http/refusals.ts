@@ -1,0 +1,119 @@
+// Refusals that come before a request is read: a body over its limit (413), a body of unknown
+// length on a page form (411), too many requests from one address (429, from nginx in front).
+// - The answer: JSON under /api/ (errors.ts's one body), elsewhere a short page in the reader's
+//   language. nginx's own refusals ask for the same answers (GET /_chorus/refused/...,
+//   deploy/nginx), so a reader never meets nginx's English page.
+// - Behind nginx (a request from a trusted proxy), the connection stays open: what is left of
+//   the refused body is read from nginx and dropped, up to DRAIN_LIMIT. Closing at once lost
+//   the answer there: nginx was still sending the body, the close broke the write, and the
+//   reader got nginx's 502 instead of the 413. From anyone else the connection is closed after
+//   the answer, as before: no stranger makes the server read a body it refused.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isLocale, negotiateLocale, type Locale } from '../shared/locales.ts';
+
+/** the most of a refused body read and dropped before the connection is closed instead (nginx's largest bound is 21 MB) */
+export const DRAIN_LIMIT = 32 * 1024 * 1024;
+
+type Refusal = 'too-large' | 'too-many' | 'length-required';
+
+const STATUS: Record<Refusal, number> = { 'too-large': 413, 'too-many': 429, 'length-required': 411 };
+
+const JSON_BODY: Record<Refusal, { error: string; code: string; message: string }> = {
+  'too-large': { error: 'Payload Too Large', code: 'body_too_large', message: 'The request body is too large' },
+  'too-many': { error: 'Too Many Requests', code: 'rate_limited', message: 'Too many requests from your network; please try again later' },
+  'length-required': { error: 'Length Required', code: 'length_required', message: 'Send the body with a Content-Length' },
+};
+
+const TOO_LARGE: Record<Locale, { title: string; text: string }> = {
+  en: { title: 'Too much data', text: 'What you sent is larger than this form accepts. Go back, shorten it and send it again.' },
+  es: { title: 'Demasiados datos', text: 'Lo que ha enviado supera lo que admite este formulario. Vuelva atrás, acórtelo y envíelo de nuevo.' },
+  fr: { title: 'Trop de données', text: 'Ce que vous avez envoyé dépasse ce que ce formulaire accepte. Revenez en arrière, raccourcissez-le et renvoyez-le.' },
+  ru: { title: 'Слишком много данных', text: 'Отправленное превышает то, что принимает эта форма. Вернитесь назад, сократите текст и отправьте снова.' },
+};
+
+const PAGE: Record<Refusal, Record<Locale, { title: string; text: string }>> = {
+  'too-large': TOO_LARGE,
+  // a form body of unknown length: browsers always send a length, so this is not one of theirs
+  'length-required': TOO_LARGE,
+  'too-many': {
+    en: { title: 'Too many requests', text: 'Too many requests came from your network in a short time. Wait a moment, then reload the page.' },
+    es: { title: 'Demasiadas solicitudes', text: 'Han llegado demasiadas solicitudes desde su red en poco tiempo. Espere un momento y vuelva a cargar la página.' },
+    fr: { title: 'Trop de requêtes', text: 'Trop de requêtes sont venues de votre réseau en peu de temps. Attendez un instant, puis rechargez la page.' },
+    ru: { title: 'Слишком много запросов', text: 'Из вашей сети за короткое время пришло слишком много запросов. Подождите немного и обновите страницу.' },
+  },
+};
+
+/** The refusal for a request to `url`: the JSON body under /api/, else a page in the language of the path or of Accept-Language. */
+export function refusalAnswer(what: Refusal, url: string, acceptLanguage: string | undefined): { type: string; body: string } {
+  const status = STATUS[what];
+  if (/^\/api(?:\/|$|\?)/.test(url)) {
+    return { type: 'application/json; charset=utf-8', body: JSON.stringify({ statusCode: status, ...JSON_BODY[what] }) };
+  }
+  const prefix = url.split('/')[1];
+  const locale = isLocale(prefix) ? prefix : negotiateLocale(acceptLanguage);
+  const { title, text } = PAGE[what][locale];
+  return {
+    type: 'text/html; charset=utf-8',
+    body: `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${text}</p></main></body></html>`,
+  };
+}
+
+/** Whether the request came through a proxy the server trusts (TRUSTED_PROXIES): nginx in front. */
+function fromTrustedProxy(req: FastifyRequest): boolean {
+  return (req.ips?.length ?? 1) > 1;
+}
+
+/**
+ * A refusal sent before the body was read: behind a trusted proxy, the rest of the body is
+ * dropped once the answer is sent and the connection kept; from anyone else, it is closed.
+ */
+export function endRefused(req: FastifyRequest, reply: FastifyReply): void {
+  if (fromTrustedProxy(req)) {
+    reply.removeHeader('connection');
+    drainAfterAnswer(req, reply);
+  } else {
+    reply.header('connection', 'close');
+  }
+}
+
+/**
+ * Once the answer is sent, what is left of the request's body is read and dropped, so the
+ * connection stays usable; beyond DRAIN_LIMIT the connection is closed.
+ */
+export function drainAfterAnswer(req: FastifyRequest, reply: FastifyReply): void {
+  reply.raw.once('finish', () => {
+    const raw = req.raw;
+    if (raw.complete) return;
+    let read = 0;
+    raw.removeAllListeners('data');
+    raw.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > DRAIN_LIMIT) raw.socket?.destroy();
+    });
+    raw.resume();
+  });
+}
+
+/** Answers a refusal before the body is read, and drains the body after. */
+export function refuse(req: FastifyRequest, reply: FastifyReply, what: Refusal) {
+  const { type, body } = refusalAnswer(what, req.url, req.headers['accept-language']);
+  endRefused(req, reply);
+  return reply.code(STATUS[what]).type(type).header('cache-control', 'no-store').send(body);
+}
+
+/**
+ * GET /_chorus/refused/too-large and /too-many: what nginx answers with when it refuses
+ * (error_page in deploy/nginx); X-Chorus-Refused is the path it refused. Reachable only
+ * through nginx's internal redirect there (and harmless anywhere: a page saying no).
+ */
+export function refusalRoutes(app: FastifyInstance): void {
+  app.get<{ Params: { what: string } }>('/_chorus/refused/:what', { schema: { hide: true } }, async (req, reply) => {
+    const what = req.params.what;
+    if (what !== 'too-large' && what !== 'too-many') return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'not_found', message: 'Not found' });
+    const refused = req.headers['x-chorus-refused'];
+    const url = typeof refused === 'string' && refused.startsWith('/') ? refused : req.url;
+    const { type, body } = refusalAnswer(what, url, req.headers['accept-language']);
+    if (what === 'too-many') reply.header('retry-after', '1');
+    return reply.code(STATUS[what]).type(type).header('cache-control', 'no-store').send(body);
+  });
+}
