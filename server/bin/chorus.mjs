@@ -433,7 +433,8 @@ async function start() {
         try {
           front = await startNginx({
             nginx: layout.nginx,
-            dir: join(DATA, 'nginx'),
+            // a folder per port: two instances started from one checkout keep apart
+            dir: join(DATA, 'nginx', `port-${env.PORT}`),
             port: Number(env.PORT),
             host: process.env.HOST ?? '0.0.0.0',
             site: { servers: serverPorts.map((port) => `127.0.0.1:${port}`) },
