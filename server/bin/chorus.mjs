@@ -226,14 +226,14 @@ async function prepareTemplate(env) {
 }
 
 /** Installs a Debian package with apt-get (as root, or through `sudo -n`); false when it cannot. */
-function aptInstall(pkg) {
+function aptInstall(pkg, options = []) {
   const asRoot = process.getuid?.() === 0;
   const sudo = asRoot ? [] : ['sudo', '-n'];
   const apt = (args) => {
     const [cmd, ...rest] = [...sudo, 'apt-get', ...args];
     return spawnSync(cmd, rest, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status;
   };
-  return apt(['update', '-qq']) === 0 && apt(['install', '-y', '-qq', pkg]) === 0;
+  return apt(['update', '-qq']) === 0 && apt(['install', '-y', '-qq', ...options, pkg]) === 0;
 }
 
 function ensureChromium() {
@@ -264,6 +264,20 @@ function ensureNginx() {
 }
 
 /** poppler's pdftotext: the tests read the packet's PDF back with it, as an official's reader would. */
+/**
+ * promtool, from Debian's prometheus package: the tests check the alert rules with it and run
+ * their unit tests (deploy/prometheus). The package's own Prometheus is stopped if it started.
+ */
+function ensurePromtool() {
+  if (existsSync('/usr/bin/promtool')) return '/usr/bin/promtool';
+  say("installing Debian's prometheus (for promtool) to check the alert rules (apt-get)...");
+  if (!aptInstall('prometheus', ['--no-install-recommends']) || !existsSync('/usr/bin/promtool')) {
+    fail('could not install prometheus: run `sudo apt-get install -y --no-install-recommends prometheus` and try again');
+  }
+  spawnSync('sh', ['-c', 'command -v service >/dev/null && service prometheus stop; command -v systemctl >/dev/null && systemctl disable --now prometheus'], { stdio: 'ignore' });
+  return '/usr/bin/promtool';
+}
+
 function ensurePdftotext() {
   if (existsSync('/usr/bin/pdftotext')) return;
   say("installing Debian's poppler-utils (pdftotext) for the PDF tests (apt-get)...");
@@ -522,6 +536,7 @@ async function test() {
   if (!quick) env.CHROMIUM_PATH = await timed('chromium', () => ensureChromium());
   if (!quick) env.NGINX_PATH = await timed('nginx', () => ensureNginx());
   await timed('pdftotext', () => ensurePdftotext());
+  if (!quick) env.PROMTOOL_PATH = await timed('promtool', () => ensurePromtool());
   generateQueryTypes(env);
   await checkRedis(env.REDIS_URL);
   await checkPostgres(env.DATABASE_URL);
