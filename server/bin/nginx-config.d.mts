@@ -19,8 +19,8 @@ export interface SiteOptions {
   signBurst?: number;
   realIpFrom?: string;
   innerSocket?: string;
-  queryRate?: string;
-  queryBurst?: number;
+  missRate?: string;
+  missBurst?: number;
   locales?: string[];
 }
 export declare function chorusLocales(): string[];

@@ -74,8 +74,8 @@ const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}
  * @param {number} [o.signBurst]
  * @param {string} [o.innerSocket] the unix socket of the inner, compressing server (default /run/nginx-chorus-inner.sock)
  * @param {string} [o.realIpFrom] a load balancer in front of nginx (address or CIDR) whose X-Forwarded-For names the client
- * @param {string} [o.queryRate] reads of a page or the action API with a query, per client address, such as '10r/s' (the default)
- * @param {number} [o.queryBurst] how many such reads may come at once beyond the rate (50)
+ * @param {string} [o.missRate] reads of an action page or the action API that the cache cannot answer, per client address, such as '10r/s' (the default)
+ * @param {number} [o.missBurst] how many such reads may come at once beyond the rate (50)
  * @param {string[]} [o.locales] the languages nginx chooses among (default: Chorus's, chorusLocales())
  */
 export function renderSite(o) {
@@ -88,10 +88,10 @@ export function renderSite(o) {
   const signingConns = o.signingConns ?? 64;
   if (!Number.isInteger(signingConns) || signingConns < 1 || signingConns > 10_000) throw new Error(`nginx site: --signing-conns must be a whole number from 1 to 10000, not "${o.signingConns}"`);
   if (o.signRate !== undefined && !/^\d+r\/[sm]$/.test(o.signRate)) throw new Error(`nginx site: the signing rate must look like 10r/s or 600r/m, not "${o.signRate}"`);
-  const queryRate = o.queryRate ?? '10r/s';
-  if (!/^\d+r\/[sm]$/.test(queryRate)) throw new Error(`nginx site: --query-rate must look like 10r/s or 600r/m, not "${o.queryRate}"`);
-  const queryBurst = o.queryBurst ?? 50;
-  if (!Number.isInteger(queryBurst) || queryBurst < 0 || queryBurst > 100_000) throw new Error(`nginx site: --query-burst must be a whole number from 0 to 100000, not "${o.queryBurst}"`);
+  const missRate = o.missRate ?? '10r/s';
+  if (!/^\d+r\/[sm]$/.test(missRate)) throw new Error(`nginx site: --miss-rate must look like 10r/s or 600r/m, not "${o.missRate}"`);
+  const missBurst = o.missBurst ?? 50;
+  if (!Number.isInteger(missBurst) || missBurst < 0 || missBurst > 100_000) throw new Error(`nginx site: --miss-burst must be a whole number from 0 to 100000, not "${o.missBurst}"`);
   const locales = o.locales ?? chorusLocales();
   for (const l of locales) if (!/^[a-z]{2,3}$/.test(l)) throw new Error(`nginx site: "${l}" is not a language code`);
   return renderTemplate(readFileSync(SITE_TEMPLATE, 'utf8'), {
@@ -112,8 +112,8 @@ export function renderSite(o) {
     inner_socket: o.innerSocket ?? '/run/nginx-chorus-inner.sock',
     conns_per_address: String(connsPerAddress),
     cache_status_header: Boolean(o.cacheStatusHeader),
-    query_rate: queryRate,
-    query_burst: String(queryBurst),
+    miss_rate: missRate,
+    miss_burst: String(missBurst),
     locale_alternatives: locales.join('|'),
     // each language as nginx matched it (any case) to the code Chorus knows
     locale_lines: locales.map((l) => `    "~*^${l}$" ${l};`).join('\n'),
@@ -200,7 +200,7 @@ function usage() {
          [--tls-certificate FILE --tls-key FILE] [--http-port 80] [--acme-root DIR]
          [--cache-dir /var/cache/nginx/chorus] [--sign-rate 10r/s] [--sign-burst 20]
          [--real-ip-from ADDRESS|CIDR] [--signing-conns 64] [--conns-per-address 128]
-         [--query-rate 10r/s] [--query-burst 50]
+         [--miss-rate 10r/s] [--miss-burst 50]
 Prints the site file for /etc/nginx/sites-available/chorus. With --tls-certificate, nginx listens
 with TLS and HTTP/2 on --listen (443) and moves plain HTTP on --http-port to https.`;
 }
@@ -246,8 +246,8 @@ function cli(argv) {
         realIpFrom: opts['real-ip-from'],
         signingConns: opts['signing-conns'] === undefined ? undefined : Number(opts['signing-conns']),
         connsPerAddress: opts['conns-per-address'] === undefined ? undefined : Number(opts['conns-per-address']),
-        queryRate: opts['query-rate'],
-        queryBurst: opts['query-burst'] === undefined ? undefined : Number(opts['query-burst']),
+        missRate: opts['miss-rate'],
+        missBurst: opts['miss-burst'] === undefined ? undefined : Number(opts['miss-burst']),
       }),
     );
     return 0;

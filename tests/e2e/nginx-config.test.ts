@@ -215,8 +215,8 @@ describe('the production site file (npm run nginx-config)', () => {
       [['--servers', '127.0.0.1:3001', '--tls-certificate', '/x.pem'], '--tls-certificate and --tls-key go together'],
       [['--servers', '127.0.0.1:3001', '--tls-certificate', '/x.pem', '--tls-key', '/k.pem'], '--server-name is required with TLS'],
       [['--servers', '127.0.0.1:3001', '--conns-per-address', '70000'], 'from 1 to 65535'],
-      [['--servers', '127.0.0.1:3001', '--query-rate', 'lots'], '--query-rate must look like 10r/s'],
-      [['--servers', '127.0.0.1:3001', '--query-burst', '-1'], '--query-burst must be a whole number'],
+      [['--servers', '127.0.0.1:3001', '--miss-rate', 'lots'], '--miss-rate must look like 10r/s'],
+      [['--servers', '127.0.0.1:3001', '--miss-burst', '-1'], '--miss-burst must be a whole number'],
       [[], '--servers is required'],
     ] as const) {
       const r = cli([...args]);

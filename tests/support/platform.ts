@@ -47,7 +47,7 @@ export interface PlatformOptions {
    * (and PUBLIC_BASE_URL) is then nginx's, `baseUrls` stay the servers' own, and the servers
    * trust nginx's X-Forwarded-For (TRUSTED_PROXIES=127.0.0.1 unless the test sets it).
    */
-  nginx?: boolean | { realIpFrom?: string; signRate?: string; signBurst?: number; workerProcesses?: number; connsPerAddress?: number; queryRate?: string; queryBurst?: number };
+  nginx?: boolean | { realIpFrom?: string; signRate?: string; signBurst?: number; workerProcesses?: number; connsPerAddress?: number; missRate?: string; missBurst?: number };
 }
 
 /** `server`, `workers` and `mailbox`; with more than one, `server-2`, `workers-2`, ... */
@@ -187,8 +187,8 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
           signRate: nginxOpts.signRate,
           signBurst: nginxOpts.signBurst,
           connsPerAddress: nginxOpts.connsPerAddress,
-          queryRate: nginxOpts.queryRate,
-          queryBurst: nginxOpts.queryBurst,
+          missRate: nginxOpts.missRate,
+          missBurst: nginxOpts.missBurst,
           // the tests read where an answer came from
           cacheStatusHeader: true,
         },
