@@ -5,49 +5,29 @@
 // statistics, through PostgreSQL's auto_explain (with the statements inside SQL functions), and
 // none may read the crowd's rows, nor scan the whole table.
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, inTransaction, type Db } from './db.ts';
 import { confirmationLoad, confirmationMarkListed, runHot } from './hot-statements.ts';
 import { createAction, newSignature, uniqueEmail } from '../testing/harness.ts';
+import { explainedPool, type Explained } from '../testing/explained.ts';
 import { recordConfirmations, writeSignatures } from '../signature/signature.repository.ts';
 import { OTHERS_LISTED, confirmationToken, viewConfirmation, type SignatureDeps } from '../signature/signature.service.ts';
 
 const CROWD = 3_000;
 
 let db: Db;
-/** one connection, every statement on it explained, with the rows each plan node read and dropped */
-let explained: pg.Pool;
-let plans: string[] = [];
+/** one connection, every statement on it explained */
+let explained: Explained;
 
 beforeAll(async () => {
   db = createDb(process.env.DATABASE_URL!, { max: 2 });
-  explained = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
-  explained.on('connect', (client) => {
-    client.on('notice', (n) => plans.push(n.message ?? ''));
-    // queued before any query the test sends on this connection
-    void client.query(
-      `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on;
-       SET auto_explain.log_timing = off; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice`,
-    );
-  });
+  explained = explainedPool(process.env.DATABASE_URL!);
 });
 
 afterAll(async () => {
   await explained?.end();
   await db?.close();
 });
-
-/** the most rows any plan node read and dropped (a filter applied after an index or a table scan) */
-function mostDropped(): { rows: number; plan: string } {
-  let worst = { rows: 0, plan: '' };
-  for (const plan of plans) {
-    for (const m of plan.matchAll(/Rows Removed by (?:Filter|Join Filter|Index Recheck): (\d+)/g)) {
-      if (Number(m[1]) > worst.rows) worst = { rows: Number(m[1]), plan };
-    }
-  }
-  return worst;
-}
 
 describe('a person\'s sign-ups are found by person, whatever the statistics say', () => {
   it('signing, emailing, viewing and confirming read none of the thousands waiting beside them', async () => {
@@ -67,45 +47,45 @@ describe('a person\'s sign-ups are found by person, whatever the statistics say'
       [action.id, tag, CROWD],
     );
 
-    plans = [];
+    explained.reset();
     const email = uniqueEmail('person-first');
     // a new sign-up, its repeat, and a second one with other details
-    const [first] = await writeSignatures(explained, [newSignature(action.id, email)]);
-    const [repeat] = await writeSignatures(explained, [newSignature(action.id, email)]);
-    const [second] = await writeSignatures(explained, [newSignature(action.id, email, { lastName: 'Other' })]);
+    const [first] = await writeSignatures(explained.pool, [newSignature(action.id, email)]);
+    const [repeat] = await writeSignatures(explained.pool, [newSignature(action.id, email)]);
+    const [second] = await writeSignatures(explained.pool, [newSignature(action.id, email, { lastName: 'Other' })]);
     expect(first!.created).toBe(true);
     expect(repeat!.signatureId).toBe(first!.signatureId);
     expect(second!.created).toBe(true);
     // and a batch of sign-ups, as the writer makes them under load
-    const batch = await writeSignatures(explained, Array.from({ length: 64 }, () => newSignature(action.id, uniqueEmail('person-first-batch'))));
+    const batch = await writeSignatures(explained.pool, Array.from({ length: 64 }, () => newSignature(action.id, uniqueEmail('person-first-batch'))));
     expect(batch.every((w) => w.created)).toBe(true);
 
     // the confirmation email of the first: loaded with the one waiting beside it, the page's list marked sent
-    const [loaded] = await runHot(explained, confirmationLoad, [first!.signatureId]);
+    const [loaded] = await runHot(explained.pool, confirmationLoad, [first!.signatureId]);
     expect(loaded!.others_waiting).toBe(1);
-    await runHot(explained, confirmationMarkListed, [first!.signatureId, new Date(), OTHERS_LISTED]);
+    await runHot(explained.pool, confirmationMarkListed, [first!.signatureId, new Date(), OTHERS_LISTED]);
 
     // the page the link opens lists the other sign-up
-    const deps = { pool: explained, secret: 'person-first-secret', clock: () => new Date(), confirmLinkTtlHours: 24 } as unknown as SignatureDeps;
+    const deps = { pool: explained.pool, secret: 'person-first-secret', clock: () => new Date(), confirmLinkTtlHours: 24 } as unknown as SignatureDeps;
     const view = await viewConfirmation(deps, confirmationToken(deps, first!.signatureId));
     expect(view.others).toHaveLength(1);
 
     // confirming the first sets the second aside
-    await inTransaction(explained, (tx) => recordConfirmations(tx, [first!.signatureId], new Date()));
+    await inTransaction(explained.pool, (tx) => recordConfirmations(tx, [first!.signatureId], new Date()));
     const { rows } = await db.pool.query<{ status: string }>('SELECT status FROM signatures WHERE id = $1', [second!.signatureId]);
     expect(rows[0]!.status).toBe('INVALIDATED');
 
     // the plans were seen, the function's own statements among them
-    expect(plans.length).toBeGreaterThan(8);
-    expect(plans.some((p) => p.includes('chorus_signup_context') || p.includes('WITH mine'))).toBe(true);
-    const worst = mostDropped();
+    expect(explained.plans().length).toBeGreaterThan(8);
+    expect(explained.plans().some((p) => p.includes('chorus_signup_context') || p.includes('WITH mine'))).toBe(true);
+    const worst = explained.mostDropped();
     expect(worst.rows, `a plan read ${worst.rows} rows to drop them:\n${worst.plan}`).toBeLessThan(50);
     // nor reads the whole table: a batch of sign-ups once joined signatures by scanning them all
     // (PostgreSQL took each sign-up's context for a thousand rows)
-    const scan = plans.find((p) => /Seq Scan on signatures/.test(p));
+    const scan = explained.plans().find((p) => /Seq Scan on signatures/.test(p));
     expect(scan, `a plan read every signature:\n${scan}`).toBeUndefined();
     // which it did on a large table (the test's is small): the context is planned as the one row it is
-    const context = plans.flatMap((p) => [...p.matchAll(/Function Scan on chorus_signup_context \w+ +\(cost=[\d.]+ rows=(\d+)/g)].map((m) => Number(m[1])));
+    const context = explained.plans().flatMap((p) => [...p.matchAll(/Function Scan on chorus_signup_context \w+ +\(cost=[\d.]+ rows=(\d+)/g)].map((m) => Number(m[1])));
     expect(context.length).toBeGreaterThan(0);
     expect(new Set(context)).toEqual(new Set([1]));
   }, 60_000);

@@ -26,7 +26,7 @@ const JSON_BODY: Record<Refusal, { error: string; code: string; message: string 
 
 const TOO_LARGE: Record<Locale, { title: string; text: string }> = {
   en: { title: 'Too much data', text: 'What you sent is larger than this form accepts. Go back, shorten it and send it again.' },
-  es: { title: 'Demasiados datos', text: 'Lo que ha enviado supera lo que admite este formulario. Vuelva atrás, acórtelo y envíelo de nuevo.' },
+  es: { title: 'Demasiados datos', text: 'Lo que has enviado supera lo que admite este formulario. Vuelve atrás, acórtalo y envíalo de nuevo.' },
   fr: { title: 'Trop de données', text: 'Ce que vous avez envoyé dépasse ce que ce formulaire accepte. Revenez en arrière, raccourcissez-le et renvoyez-le.' },
   ru: { title: 'Слишком много данных', text: 'Отправленное превышает то, что принимает эта форма. Вернитесь назад, сократите текст и отправьте снова.' },
 };
@@ -37,7 +37,7 @@ const PAGE: Record<Refusal, Record<Locale, { title: string; text: string }>> = {
   'length-required': TOO_LARGE,
   'too-many': {
     en: { title: 'Too many requests', text: 'Too many requests came from your network in a short time. Wait a moment, then reload the page.' },
-    es: { title: 'Demasiadas solicitudes', text: 'Han llegado demasiadas solicitudes desde su red en poco tiempo. Espere un momento y vuelva a cargar la página.' },
+    es: { title: 'Demasiadas solicitudes', text: 'Han llegado demasiadas solicitudes desde tu red en poco tiempo. Espera un momento y vuelve a cargar la página.' },
     fr: { title: 'Trop de requêtes', text: 'Trop de requêtes sont venues de votre réseau en peu de temps. Attendez un instant, puis rechargez la page.' },
     ru: { title: 'Слишком много запросов', text: 'Из вашей сети за короткое время пришло слишком много запросов. Подождите немного и обновите страницу.' },
   },
