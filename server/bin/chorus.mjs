@@ -416,6 +416,12 @@ async function start() {
   };
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
+  // npm does not always pass its SIGTERM on: when npm is gone (this process has another
+  // parent now), everything stops as if this process had been told to
+  const parent = process.ppid;
+  setInterval(() => {
+    if (!stopping && process.ppid !== parent) stop(0);
+  }, 500).unref();
 
   if (ownMailbox) launch('mailbox', builds.mailbox, { MAILBOX_HTTP_PORT: mailboxHttp, MAILBOX_SMTP_PORT: mailboxSmtp });
   // server k on its own port behind nginx (PORT+1, PORT+2, ...), or alone on PORT; metrics on

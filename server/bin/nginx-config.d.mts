@@ -22,6 +22,7 @@ export interface SiteOptions {
   missRate?: string;
   missBurst?: number;
   locales?: string[];
+  errorLog?: string;
 }
 export declare function chorusLocales(): string[];
 export declare function renderSite(o: SiteOptions): string;

@@ -77,6 +77,7 @@ const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}
  * @param {string} [o.missRate] reads of an action page or the action API that the cache cannot answer, per client address, such as '10r/s' (the default)
  * @param {number} [o.missBurst] how many such reads may come at once beyond the rate (50)
  * @param {string[]} [o.locales] the languages nginx chooses among (default: Chorus's, chorusLocales())
+ * @param {string} [o.errorLog] nginx's error log for the site, critical lines only (/var/log/nginx/error.log)
  */
 export function renderSite(o) {
   if (!o.servers?.length) throw new Error('nginx site: at least one server (host:port) is needed');
@@ -112,6 +113,7 @@ export function renderSite(o) {
     inner_socket: o.innerSocket ?? '/run/nginx-chorus-inner.sock',
     conns_per_address: String(connsPerAddress),
     cache_status_header: Boolean(o.cacheStatusHeader),
+    error_log: o.errorLog ?? '/var/log/nginx/error.log',
     miss_rate: missRate,
     miss_burst: String(missBurst),
     locale_alternatives: locales.join('|'),
@@ -160,7 +162,7 @@ export async function startNginx(o) {
   const dir = resolve(o.dir);
   const listenHost = o.host ?? '127.0.0.1';
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'chorus.conf'), renderSite({ ...o.site, listen: `${listenHost}:${o.port}`, cacheDir: join(dir, 'cache'), innerSocket: join(dir, 'inner.sock') }));
+  writeFileSync(join(dir, 'chorus.conf'), renderSite({ ...o.site, listen: `${listenHost}:${o.port}`, cacheDir: join(dir, 'cache'), innerSocket: join(dir, 'inner.sock'), errorLog: join(dir, 'error.log') }));
   writeFileSync(join(dir, 'nginx.conf'), renderStandalone({ prefix: dir, workerProcesses: o.workerProcesses, accessLog: o.accessLog }));
   const args = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')];
   const test = spawnSync(nginx, [...args, '-t', '-q'], { encoding: 'utf8' });

@@ -39,7 +39,7 @@ beforeAll(async () => {
     WORKERS_NICE: '10',
     // as in the benchmark: signers come through a proxy, each from an address of its own
     TRUSTED_PROXIES: '127.0.0.1',
-  }, { nginx: { realIpFrom: '127.0.0.1', connsPerAddress: 65_535 } });
+  }, { nginx: { realIpFrom: '127.0.0.1', connsPerAddress: 65_535, missRate: '100000r/s', missBurst: 100_000 } });
   direct = { ...platform, baseUrl: platform.baseUrls[0]! };
   queues = createQueues(redisConnection(process.env.REDIS_URL!, { forWorker: false }).on('error', () => {}));
 });

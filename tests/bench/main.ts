@@ -126,7 +126,7 @@ async function main() {
     TRUSTED_PROXIES: '127.0.0.1',
     LOG_LEVEL: 'warn',
   // (the load generator's readers are many people on one address: no per-address cap for them)
-  }, { servers: cfg.servers, nginx: { realIpFrom: '127.0.0.1', connsPerAddress: 65_535 } });
+  }, { servers: cfg.servers, nginx: { realIpFrom: '127.0.0.1', connsPerAddress: 65_535, missRate: '100000r/s', missBurst: 100_000 } });
   const direct: Platform = { ...platform, baseUrl: platform.baseUrls[0]! };
   const front: Platform = { ...platform, baseUrl: platform.nginx!.url };
   const queues = createQueues(redisConnection(redisUrl, { forWorker: false }).on('error', () => {}));

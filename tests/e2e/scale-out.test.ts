@@ -8,7 +8,9 @@
 // that must agree live in PostgreSQL or Redis.) Then what nginx itself promises: what it caches
 // and what it never does, the client address it passes on, its body limits, and a server lost.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { Queue } from 'bullmq';
@@ -298,6 +300,109 @@ describe('nginx, two servers and two workers on one PostgreSQL and Redis', () =>
     const packet = await statuses(10, `${platform.baseUrl}/packet/not-a-valid-link`, 'application/octet-stream', Buffer.alloc(15 * 1024 * 1024, 1));
     expect({ form, api, packet }).toEqual({ form: form.map(() => 413), api: api.map(() => 413), packet: packet.map(() => 413) });
   }, 120_000);
+
+  it('answers the requests it cannot read as Chorus does, in JSON under /api/ and in the reader\'s language elsewhere', async () => {
+    const raw = (method: string, path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const u = new URL(platform.baseUrl);
+        const req = http.request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    // a path too long (414): nginx has read neither the path nor the headers, so the page is
+    // Chorus's, in the default language
+    const longPage = await raw('GET', `/ru/actions/${'x'.repeat(20_000)}`);
+    expect(longPage.status).toBe(414);
+    expect(longPage.body).toContain('This address cannot be read');
+    const longApi = await raw('GET', `/api/actions/${'x'.repeat(20_000)}`);
+    expect(longApi.status).toBe(414);
+    expect(longApi.body).toContain('This address cannot be read');
+    // a bad request whose path nginx read: in its language
+    const badRu = await raw('GET', `/ru/actions/scale-${RUN}`, { 'x-big': 'y'.repeat(20_000) });
+    expect(badRu.status).toBe(400);
+    expect(badRu.body).toContain('Этот адрес не удаётся прочитать');
+    // headers too large (nginx's 494, sent as 400)
+    const bigHeader = await raw('GET', '/api/actions', { 'x-big': 'y'.repeat(20_000) });
+    expect(bigHeader.status).toBe(400);
+    expect(bigHeader.body).toContain('"code":"bad_request"');
+    // a method nginx never passes on
+    const trace = await raw('TRACE', `/es/actions/scale-${RUN}`);
+    expect(trace.status).toBe(405);
+    expect(trace.body).toContain('<html lang="es"');
+    for (const r of [longPage, longApi, badRu, bigHeader, trace]) expect(r.body).not.toContain('nginx');
+  });
+
+  it('lets no made-up packet link make a server read an answer\'s 21 MB', async () => {
+    const started = performance.now();
+    const r = await fetch(`${platform.baseUrl}/api/packets/made-up-link/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ body: 'x', attachments: [{ filename: 'a.pdf', contentType: 'application/pdf', data: 'A'.repeat(20 * 1024 * 1024) }] }),
+    });
+    expect(r.status).toBe(404);
+    expect(await r.json()).toMatchObject({ code: 'invalid_link' });
+    // the link was refused before the body was parsed: a body that is not even JSON gets the same
+    const notJson = await fetch(`${platform.baseUrl}/api/packets/made-up-link/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{'.repeat(1000) });
+    expect(notJson.status).toBe(404);
+    expect(performance.now() - started).toBeLessThan(30_000);
+  }, 60_000);
+
+  it('keeps no client address, token or query in nginx\'s log', () => {
+    // by now this file has sent refusals, bodies buffered to disk, a flood of refused bodies
+    const log = readFileSync(join(platform.nginx!.dir, 'error.log'), 'utf8');
+    expect(log).not.toMatch(/client: /);
+    expect(log).not.toMatch(/\/packet|\/actions\/|\?source=/);
+  });
+
+  it('holds one address to a rate of reads the cache cannot answer, never of reads it can, and says so in the reader\'s language', async () => {
+    const slug = `scale-${RUN}`;
+    const statusOf = (url: string, headers: Record<string, string> = {}) =>
+      fetch(url, { headers }).then(async (r) => ({ status: r.status, type: r.headers.get('content-type'), retry: r.headers.get('retry-after'), body: await r.text() }));
+    const quiet = () => new Promise((r) => setTimeout(r, 6_000)); // the burst of 50 refills at 10 a second
+    // nginx's default: 10 a second with a burst of 50 (the tests before this one used some).
+    // 120 at once, each a page not stored: a new ?source= ...
+    await quiet();
+    const sources = await Promise.all(Array.from({ length: 120 }, (_, i) => statusOf(`${platform.baseUrl}/es/actions/${slug}?source=flood${i}`)));
+    const refused = sources.filter((r) => r.status === 429);
+    expect(sources.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(50);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(sources.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    expect(refused[0]!.type).toContain('text/html');
+    expect(refused[0]!.body).toContain('<html lang="es"');
+    expect(refused[0]!.body).toContain('Demasiadas solicitudes');
+    expect(refused[0]!.retry).toBe('1');
+    // ... a made-up action (each its own 404, rendered) ...
+    await quiet();
+    const slugs = await Promise.all(Array.from({ length: 120 }, (_, i) => statusOf(`${platform.baseUrl}/actions/made-up-${i}-${slug}`)));
+    expect(slugs.filter((r) => r.status === 404).length).toBeGreaterThanOrEqual(50);
+    expect(slugs.some((r) => r.status === 429)).toBe(true);
+    expect(slugs.every((r) => r.status === 404 || r.status === 429)).toBe(true);
+    // ... and the action API with a query, answered in JSON
+    await quiet();
+    const api = await Promise.all(Array.from({ length: 80 }, (_, i) => statusOf(`${platform.baseUrl}/api/actions/${slug}?x=${i}`)));
+    const apiRefused = api.filter((r) => r.status === 429);
+    expect(apiRefused.length).toBeGreaterThan(0);
+    expect(JSON.parse(apiRefused[0]!.body)).toMatchObject({ statusCode: 429, code: 'rate_limited' });
+    // ... and reads the cache never holds: a page's data request, a made-up path anywhere
+    await quiet();
+    const data = await Promise.all(Array.from({ length: 120 }, () => statusOf(`${platform.baseUrl}/actions/${slug}/__data.json`)));
+    expect(data.some((r) => r.status === 429)).toBe(true);
+    expect(data.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    await quiet();
+    const paths = await Promise.all(Array.from({ length: 120 }, (_, i) => statusOf(`${platform.baseUrl}/no-such-page-${i}`)));
+    expect(paths.some((r) => r.status === 429)).toBe(true);
+    expect(paths.every((r) => r.status === 404 || r.status === 429)).toBe(true);
+    // reads the cache answers are never held back, however many
+    await quiet();
+    await statusOf(`${platform.baseUrl}/actions/${slug}`, { 'accept-language': 'en' });
+    const stored = await Promise.all(Array.from({ length: 200 }, () => statusOf(`${platform.baseUrl}/actions/${slug}`, { 'accept-language': 'en' })));
+    expect(stored.every((r) => r.status === 200)).toBe(true);
+  }, 60_000);
 
   it('goes on serving, and signing, through the other server when one is gone', async () => {
     const slug = `scale-${RUN}`;

@@ -112,13 +112,22 @@ export interface PacketAttachment {
   size: number;
 }
 
-/** The letter a packet link names, or the same 404/410 as the other emailed links. */
-async function letterForToken(deps: PacketDeps, token: string) {
+/**
+ * The letter id a packet link names; throws the same 404/410 as the other emailed links unless
+ * `token` is a packet link valid now.
+ */
+export function checkPacketToken(deps: Pick<PacketDeps, 'secret' | 'clock'>, token: string): string {
   const check = verifyToken(deps.secret, PACKET_PURPOSE, token, deps.clock());
   if (!check.ok) {
     if (check.reason === 'expired') throw gone('link_expired', 'This delivery link has expired; please ask us for a new one');
     throw notFound('invalid_link', 'This delivery link is not valid');
   }
+  return check.subject;
+}
+
+/** The letter a packet link names, or the same 404/410 as the other emailed links. */
+async function letterForToken(deps: PacketDeps, token: string) {
+  const letterId = checkPacketToken(deps, token);
   const l = await qb(deps.pool)
     .selectFrom('letters as l')
     .innerJoin('delivery_batches as b', 'b.id', 'l.batch_id')
@@ -175,7 +184,7 @@ async function letterForToken(deps: PacketDeps, token: string) {
       'g.name_is_official as target_name_is_official',
       eb.fn.coalesce(eb.fn<string | null>('nullif', ['g.salutation', sql.lit('')]), eb.fn<string | null>('nullif', ['g.title', sql.lit('')]), 'g.name').as('salutation'),
     ])
-    .where('l.id', '=', check.subject)
+    .where('l.id', '=', letterId)
     .executeTakeFirst();
   if (!l) throw notFound('invalid_link', 'This delivery link is not valid');
   return l;

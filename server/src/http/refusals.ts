@@ -14,15 +14,19 @@ import { isLocale, negotiateLocale, type Locale } from '../shared/locales.ts';
 /** the most of a refused body read and dropped before the connection is closed instead (nginx's largest bound is 21 MB) */
 export const DRAIN_LIMIT = 32 * 1024 * 1024;
 
-type Refusal = 'too-large' | 'too-many' | 'length-required';
+type Refusal = 'too-large' | 'too-many' | 'length-required' | 'bad-request';
 
-const STATUS: Record<Refusal, number> = { 'too-large': 413, 'too-many': 429, 'length-required': 411 };
+const STATUS: Record<Refusal, number> = { 'too-large': 413, 'too-many': 429, 'length-required': 411, 'bad-request': 400 };
 
 const JSON_BODY: Record<Refusal, { error: string; code: string; message: string }> = {
   'too-large': { error: 'Payload Too Large', code: 'body_too_large', message: 'The request body is too large' },
   'too-many': { error: 'Too Many Requests', code: 'rate_limited', message: 'Too many requests from your network; please try again later' },
   'length-required': { error: 'Length Required', code: 'length_required', message: 'Send the body with a Content-Length' },
+  'bad-request': { error: 'Bad Request', code: 'bad_request', message: 'The request could not be read: its method, path or headers are malformed or too long' },
 };
+
+/** nginx's refusals of a request it could not read, each answered as bad-request with its own status */
+const BAD_REQUEST_STATUS = new Set([400, 405, 414]);
 
 const TOO_LARGE: Record<Locale, { title: string; text: string }> = {
   en: { title: 'Too much data', text: 'What you sent is larger than this form accepts. Go back, shorten it and send it again.' },
@@ -35,6 +39,12 @@ const PAGE: Record<Refusal, Record<Locale, { title: string; text: string }>> = {
   'too-large': TOO_LARGE,
   // a form body of unknown length: browsers always send a length, so this is not one of theirs
   'length-required': TOO_LARGE,
+  'bad-request': {
+    en: { title: 'This address cannot be read', text: 'The address or the request your browser sent is malformed or too long. Go back, or open the page again from its link.' },
+    es: { title: 'No se puede leer esta dirección', text: 'La dirección o la solicitud que envió tu navegador está mal formada o es demasiado larga. Vuelve atrás o abre de nuevo la página desde su enlace.' },
+    fr: { title: 'Cette adresse ne peut pas être lue', text: 'L’adresse ou la requête envoyée par votre navigateur est mal formée ou trop longue. Revenez en arrière, ou rouvrez la page depuis son lien.' },
+    ru: { title: 'Этот адрес не удаётся прочитать', text: 'Адрес или запрос, отправленный вашим браузером, искажён или слишком длинный. Вернитесь назад или откройте страницу заново по ссылке.' },
+  },
   'too-many': {
     en: { title: 'Too many requests', text: 'Too many requests came from your network in a short time. Wait a moment, then reload the page.' },
     es: { title: 'Demasiadas solicitudes', text: 'Han llegado demasiadas solicitudes desde tu red en poco tiempo. Espera un momento y vuelve a cargar la página.' },
@@ -44,8 +54,7 @@ const PAGE: Record<Refusal, Record<Locale, { title: string; text: string }>> = {
 };
 
 /** The refusal for a request to `url`: the JSON body under /api/, else a page in the language of the path or of Accept-Language. */
-export function refusalAnswer(what: Refusal, url: string, acceptLanguage: string | undefined): { type: string; body: string } {
-  const status = STATUS[what];
+export function refusalAnswer(what: Refusal, url: string, acceptLanguage: string | undefined, status = STATUS[what]): { type: string; body: string } {
   if (/^\/api(?:\/|$|\?)/.test(url)) {
     return { type: 'application/json; charset=utf-8', body: JSON.stringify({ statusCode: status, ...JSON_BODY[what] }) };
   }
@@ -102,18 +111,21 @@ export function refuse(req: FastifyRequest, reply: FastifyReply, what: Refusal) 
 }
 
 /**
- * GET /_chorus/refused/too-large and /too-many: what nginx answers with when it refuses
- * (error_page in deploy/nginx); X-Chorus-Refused is the path it refused. Reachable only
- * through nginx's internal redirect there (and harmless anywhere: a page saying no).
+ * GET /_chorus/refused/too-large, /too-many and /bad-request?status=N: what nginx answers with
+ * when it refuses (error_page in deploy/nginx); X-Chorus-Refused is the start of the path it
+ * refused (/api/, a language, or /). Reachable only through nginx's internal redirect there (and
+ * harmless anywhere: a page saying no).
  */
 export function refusalRoutes(app: FastifyInstance): void {
-  app.get<{ Params: { what: string } }>('/_chorus/refused/:what', { schema: { hide: true } }, async (req, reply) => {
+  app.get<{ Params: { what: string }; Querystring: { status?: string } }>('/_chorus/refused/:what', { schema: { hide: true } }, async (req, reply) => {
     const what = req.params.what;
-    if (what !== 'too-large' && what !== 'too-many') return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'not_found', message: 'Not found' });
+    if (what !== 'too-large' && what !== 'too-many' && what !== 'bad-request') return reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'not_found', message: 'Not found' });
+    const asked = Number(req.query.status);
+    const status = what === 'bad-request' && BAD_REQUEST_STATUS.has(asked) ? asked : STATUS[what];
     const refused = req.headers['x-chorus-refused'];
     const url = typeof refused === 'string' && refused.startsWith('/') ? refused : req.url;
-    const { type, body } = refusalAnswer(what, url, req.headers['accept-language']);
+    const { type, body } = refusalAnswer(what, url, req.headers['accept-language'], status);
     if (what === 'too-many') reply.header('retry-after', '1');
-    return reply.code(STATUS[what]).type(type).header('cache-control', 'no-store').send(body);
+    return reply.code(status).type(type).header('cache-control', 'no-store').send(body);
   });
 }

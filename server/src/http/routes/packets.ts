@@ -2,8 +2,9 @@
 // received it. Every answer is no-store; the token is checked on every request.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { answerInputSchema, packetAttachment, packetCsv, packetPdf, recordAnswer, viewPacket, type PacketDeps } from '../../delivery/packet.service.ts';
+import { answerInputSchema, checkPacketToken, packetAttachment, packetCsv, packetPdf, recordAnswer, viewPacket, type PacketDeps } from '../../delivery/packet.service.ts';
 import { errorSchema } from './schemas.ts';
+import { endRefused } from '../refusals.ts';
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, sendAttachment } from '../../delivery/attachment.ts';
 import { getAttachment } from '../../delivery/answer.service.ts';
 
@@ -134,6 +135,16 @@ export const packetRoutes: FastifyPluginAsyncZod<{ packets: PacketDeps }> = asyn
     {
       // room for the attachments (base64), each checked again in attachment.ts
       bodyLimit: Math.ceil((MAX_ATTACHMENTS * MAX_ATTACHMENT_BYTES * 4) / 3) + 64 * 1024,
+      // only for a link valid now: the link is checked before any of the body is read, so no
+      // made-up link makes the server read and parse 21 MB (the rest is dropped, refusals.ts)
+      onRequest: async (req, reply) => {
+        try {
+          checkPacketToken(opts.packets, (req.params as { token: string }).token);
+        } catch (err) {
+          endRefused(req, reply);
+          throw err;
+        }
+      },
       schema: {
         summary: 'Answer a letter (or acknowledge receipt)',
         description: `Kept for staff review; staff may publish it with the official’s name and office. At most 10 per letter (409 beyond). Up to 3 attachments (PDF, PNG, JPEG or plain text, 5 MB each, base64), checked against their declared type.`,
