@@ -226,7 +226,10 @@ os.execv(sys.argv[1], sys.argv[1:])`;
       // joining the queue meanwhile could end the wait above first)
       await until('the unit\'s workers process running', run, async () => readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').includes('workers/main.mjs'), 60_000, log);
       expectSandboxed(run);
-      // WORKERS_NICE's default (10): setpriority is allowed by the unit and needs no capability
+      // WORKERS_NICE's default (10): setpriority is allowed by the unit and needs no capability.
+      // The process lowers its own priority once it has loaded (workers/main.ts), a moment after
+      // its exec: waited for, and the wait fails if it never does
+      await until('the workers process at nice 10', run, async () => processFacts(run.child.pid!).nice === 10, 30_000, log);
       expect(processFacts(run.child.pid!).nice).toBe(10);
       const end = await stopRun(run, 60_000);
       expect(end, log()).toEqual({ code: 0, signal: null });

@@ -80,11 +80,10 @@ describe('a person\'s sign-ups are found by person, whatever the statistics say'
     expect(explained.plans().some((p) => p.includes('chorus_signup_context') || p.includes('WITH mine'))).toBe(true);
     const worst = explained.mostDropped();
     expect(worst.rows, `a plan read ${worst.rows} rows to drop them:\n${worst.plan}`).toBeLessThan(50);
-    // nor reads the whole table: a batch of sign-ups once joined signatures by scanning them all
-    // (PostgreSQL took each sign-up's context for a thousand rows)
-    const scan = explained.plans().find((p) => /Seq Scan on signatures/.test(p));
-    expect(scan, `a plan read every signature:\n${scan}`).toBeUndefined();
-    // which it did on a large table (the test's is small): the context is planned as the one row it is
+    // nor is a batch planned for a thousand rows a sign-up: PostgreSQL once took each sign-up's
+    // context for a thousand and joined the batch to signatures by reading the whole table (on
+    // a table as small as the test's, a scan may be the cheaper plan and is no fault): the
+    // context is planned as the one row it is
     const context = explained.plans().flatMap((p) => [...p.matchAll(/Function Scan on chorus_signup_context \w+ +\(cost=[\d.]+ rows=(\d+)/g)].map((m) => Number(m[1])));
     expect(context.length).toBeGreaterThan(0);
     expect(new Set(context)).toEqual(new Set([1]));
