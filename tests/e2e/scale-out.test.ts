@@ -272,6 +272,8 @@ describe('nginx, two servers and two workers on one PostgreSQL and Redis', () =>
     const hugeFormPage = await hugeForm.text();
     expect(hugeFormPage).toContain('<html lang="ru"');
     expect(hugeFormPage).toContain('Слишком много данных');
+    // and a way back
+    expect(hugeFormPage).toContain('<a href="/ru/">Перейти на главную страницу</a>');
     expect(hugeFormPage).not.toContain('nginx');
     // 300 kB: within nginx's bound, over the API's 256 kB: Chorus's own 413, in JSON
     const large = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {

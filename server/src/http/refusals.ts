@@ -53,6 +53,14 @@ const PAGE: Record<Refusal, Record<Locale, { title: string; text: string }>> = {
   },
 };
 
+/** the way back every refusal page offers: the home page in its language */
+const HOME: Record<Locale, string> = {
+  en: 'Go to the home page',
+  es: 'Ir a la página de inicio',
+  fr: 'Aller à la page d’accueil',
+  ru: 'Перейти на главную страницу',
+};
+
 /** The refusal for a request to `url`: the JSON body under /api/, else a page in the language of the path or of Accept-Language. */
 export function refusalAnswer(what: Refusal, url: string, acceptLanguage: string | undefined, status = STATUS[what]): { type: string; body: string } {
   if (/^\/api(?:\/|$|\?)/.test(url)) {
@@ -63,7 +71,7 @@ export function refusalAnswer(what: Refusal, url: string, acceptLanguage: string
   const { title, text } = PAGE[what][locale];
   return {
     type: 'text/html; charset=utf-8',
-    body: `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${text}</p></main></body></html>`,
+    body: `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${text}</p><p><a href="/${locale}/">${HOME[locale]}</a></p></main></body></html>`,
   };
 }
 
