@@ -236,55 +236,32 @@ function aptInstall(pkg, options = []) {
   return apt(['update', '-qq']) === 0 && apt(['install', '-y', '-qq', ...options, pkg]) === 0;
 }
 
-function ensureChromium() {
-  if (process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
-  say("installing Debian's chromium for the browser tests (apt-get)...");
-  if (!aptInstall('chromium') || !existsSync('/usr/bin/chromium')) {
-    fail('could not install chromium: run `sudo apt-get install -y chromium` (or set CHROMIUM_PATH) and try again');
-  }
-  return '/usr/bin/chromium';
-}
-
 /**
- * Debian's nginx, the front that production runs (deploy/nginx): the tests and the benchmark run
- * the same configuration through it, and `npm start` with several server processes puts it in
- * front of them. NGINX_PATH names another binary.
+ * A tool from a Debian package, installed with apt-get when missing: `env` names a variable that
+ * may point at another copy; `service` is a daemon the package starts that Chorus does not use
+ * (stopped and disabled: Chorus runs its own, in the foreground, where it needs one).
  */
-function ensureNginx() {
-  if (process.env.NGINX_PATH && existsSync(process.env.NGINX_PATH)) return process.env.NGINX_PATH;
-  if (existsSync('/usr/sbin/nginx')) return '/usr/sbin/nginx';
-  say("installing Debian's nginx (nginx-light) for the front the tests and the benchmark run (apt-get)...");
-  if (!aptInstall('nginx-light') || !existsSync('/usr/sbin/nginx')) {
-    fail('could not install nginx: run `sudo apt-get install -y nginx-light` (or set NGINX_PATH) and try again');
+function ensureDebianTool({ bin, pkg, purpose, env, aptOptions = [], service }) {
+  if (env && process.env[env] && existsSync(process.env[env])) return process.env[env];
+  if (existsSync(bin)) return bin;
+  say(`installing Debian's ${pkg} ${purpose} (apt-get)...`);
+  if (!aptInstall(pkg, aptOptions) || !existsSync(bin)) {
+    fail(`could not install ${pkg}: run \`sudo apt-get install -y ${[...aptOptions, pkg].join(' ')}\`${env ? ` (or set ${env})` : ''} and try again`);
   }
-  // the package starts a default site on port 80; Chorus runs its own nginx, in the foreground
-  spawnSync('sh', ['-c', 'command -v service >/dev/null && service nginx stop; command -v systemctl >/dev/null && systemctl disable --now nginx'], { stdio: 'ignore' });
-  return '/usr/sbin/nginx';
+  if (service) {
+    spawnSync('sh', ['-c', `command -v service >/dev/null && service ${service} stop; command -v systemctl >/dev/null && systemctl disable --now ${service}`], { stdio: 'ignore' });
+  }
+  return bin;
 }
 
-/** poppler's pdftotext: the tests read the packet's PDF back with it, as an official's reader would. */
-/**
- * promtool, from Debian's prometheus package: the tests check the alert rules with it and run
- * their unit tests (deploy/prometheus). The package's own Prometheus is stopped if it started.
- */
-function ensurePromtool() {
-  if (existsSync('/usr/bin/promtool')) return '/usr/bin/promtool';
-  say("installing Debian's prometheus (for promtool) to check the alert rules (apt-get)...");
-  if (!aptInstall('prometheus', ['--no-install-recommends']) || !existsSync('/usr/bin/promtool')) {
-    fail('could not install prometheus: run `sudo apt-get install -y --no-install-recommends prometheus` and try again');
-  }
-  spawnSync('sh', ['-c', 'command -v service >/dev/null && service prometheus stop; command -v systemctl >/dev/null && systemctl disable --now prometheus'], { stdio: 'ignore' });
-  return '/usr/bin/promtool';
-}
-
-function ensurePdftotext() {
-  if (existsSync('/usr/bin/pdftotext')) return;
-  say("installing Debian's poppler-utils (pdftotext) for the PDF tests (apt-get)...");
-  if (!aptInstall('poppler-utils') || !existsSync('/usr/bin/pdftotext')) {
-    fail('could not install poppler-utils: run `sudo apt-get install -y poppler-utils` and try again');
-  }
-}
+const ensureChromium = () => ensureDebianTool({ bin: '/usr/bin/chromium', pkg: 'chromium', purpose: 'for the browser tests', env: 'CHROMIUM_PATH' });
+/** Debian's nginx, the front production runs (deploy/nginx): the tests and the benchmark run it too */
+const ensureNginx = () =>
+  ensureDebianTool({ bin: '/usr/sbin/nginx', pkg: 'nginx-light', purpose: 'for the front the tests and the benchmark run', env: 'NGINX_PATH', service: 'nginx' });
+/** promtool, from the prometheus package: the tests check the alert rules with it (deploy/prometheus) */
+const ensurePromtool = () =>
+  ensureDebianTool({ bin: '/usr/bin/promtool', pkg: 'prometheus', purpose: 'for promtool, to check the alert rules', aptOptions: ['--no-install-recommends'], service: 'prometheus' });
+const ensurePdftotext = () => ensureDebianTool({ bin: '/usr/bin/pdftotext', pkg: 'poppler-utils', purpose: 'for pdftotext, for the PDF tests' });
 
 // ------------------------------------------------------------------ configuration
 

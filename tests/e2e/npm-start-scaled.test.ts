@@ -6,31 +6,14 @@
 // nginx too, when it is stopped.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxClient } from '../../server/src/mailbox/mailbox.client.ts';
+import { freePorts } from '../support/platform.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SLUG = 'uzbekistan-let-the-rapporteur-in';
-
-/** `count` consecutive ports free now, below the kernel's range for outgoing connections */
-async function freeRun(count: number): Promise<number> {
-  const isFree = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await isFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} free ports in a row`);
-}
 
 let child: ChildProcess;
 let output = '';
@@ -39,9 +22,9 @@ let metricsBase = 0;
 let mailboxHttp = 0;
 
 beforeAll(async () => {
-  port = await freeRun(3);
-  metricsBase = await freeRun(4);
-  const mail = await freeRun(3);
+  port = await freePorts(3);
+  metricsBase = await freePorts(4);
+  const mail = await freePorts(3);
   mailboxHttp = mail;
   // the demo mailbox, as a new user gets it: no SMTP_URL
   const { SMTP_URL: _ownRelay, ...inherited } = process.env;

@@ -18,22 +18,28 @@ export const LOG_DIR = join(ROOT, '.data', 'test-logs');
 let launches = 0;
 
 /**
- * A port free now, for a process started a little later: below the kernel's range of ports for
- * outgoing connections (32768 and up on Linux), which any connection opened meanwhile (to
- * PostgreSQL, Redis, a server) could take before the process binds it.
+ * `count` consecutive ports free now, for processes started a little later: below the kernel's
+ * range of ports for outgoing connections (32768 and up on Linux), which any connection opened
+ * meanwhile (to PostgreSQL, Redis, a server) could take before the process binds it.
  */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
+export async function freePorts(count: number): Promise<number> {
+  const isFree = (port: number) =>
+    new Promise<boolean>((resolve) => {
       const srv = createServer();
       srv.once('error', () => resolve(false));
       srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-    if (free) return port;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = await isFree(base + i);
+    if (free) return base;
   }
-  throw new Error('no free port between 20000 and 32000');
+  throw new Error(`no ${count} free ports in a row between 20000 and 32000`);
 }
+
+/** A port free now (see freePorts). */
+export const freePort = (): Promise<number> => freePorts(1);
 
 export interface PlatformOptions {
   /** server processes (default 1), each on its own port: `baseUrls` */
