@@ -2,7 +2,9 @@
 // Every target address uses a reserved example domain (RFC 2606), so nothing leaves the machine.
 import type { ActionKind, TargetKind } from '../server/src/generated/kysely/enums.ts';
 
-export type L = 'en' | 'es' | 'fr' | 'ru';
+import { readFileSync } from 'node:fs';
+
+export type L = 'en' | 'es' | 'fr' | 'ru' | 'uz' | 'kk' | 'fil' | 'ar';
 
 export interface SeedTarget {
   slug: string;
@@ -41,7 +43,7 @@ export const campaign = {
     es: { name: 'Stop Tortura', summary: 'Una campaña mundial por salvaguardias en la detención, acceso a la justicia y rendición de cuentas de los torturadores, centrada en México, Filipinas, Uzbekistán y Kazajistán.' },
     fr: { name: 'Stop Torture', summary: 'Une campagne mondiale pour des garanties en détention, l’accès à la justice et l’obligation de rendre des comptes pour les tortionnaires, centrée sur le Mexique, les Philippines, l’Ouzbékistan et le Kazakhstan.' },
     ru: { name: 'Стоп пыткам', summary: 'Глобальная кампания за гарантии для задержанных, доступ к правосудию и ответственность за пытки; в центре внимания — Мексика, Филиппины, Узбекистан и Казахстан.' },
-  } satisfies Record<L, { name: string; summary: string }>,
+  } as Partial<Record<L, { name: string; summary: string }>>,
 };
 
 export const targets: SeedTarget[] = [
@@ -420,3 +422,36 @@ export const actions: SeedAction[] = [
     },
   },
 ];
+
+/**
+ * The campaign's texts in the languages of its priority countries and in Arabic, kept one file
+ * per language (prisma/seed-translations/<locale>.json, the translators' own): the campaign's
+ * name, the targets' names, and the actions the campaign runs in that language (the Uzbekistan
+ * petition in Uzbek, the Kazakhstan letter in Kazakh, the Philippines petition in Filipino).
+ * An official's letters are in their own language where the action has a text in it, so the
+ * officials of those three countries are written to in Uzbek, Kazakh and Filipino.
+ */
+interface SeedTranslation {
+  campaign: { name: string; summary: string };
+  targets: Record<string, { name?: string; title: string; organisation: string }>;
+  actions: Record<string, { title: string; summary: string; body: string; letterSubject?: string; officialRequest: string; shareText?: string }>;
+  /** the greeting of a letter to the official of that language's country */
+  salutation?: string;
+}
+const OWN_LANGUAGE: Partial<Record<L, string>> = { uz: 'uz-foreign-ministry', kk: 'kz-prosecutor-general', fil: 'ph-doj' };
+for (const locale of ['uz', 'kk', 'fil', 'ar'] as const) {
+  const tr = JSON.parse(readFileSync(new URL(`./seed-translations/${locale}.json`, import.meta.url), 'utf8')) as SeedTranslation;
+  campaign.texts[locale] = tr.campaign;
+  for (const t of targets) {
+    const names = tr.targets[t.slug];
+    if (names) t.names[locale] = names;
+    if (OWN_LANGUAGE[locale] === t.slug && tr.salutation) {
+      t.language = locale;
+      t.salutation = tr.salutation;
+    }
+  }
+  for (const a of actions) {
+    const text = tr.actions[a.slug];
+    if (text) a.texts[locale] = text;
+  }
+}

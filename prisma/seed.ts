@@ -6,6 +6,7 @@ import { createStaff } from '../server/src/staff/staff.service.ts';
 import type pg from 'pg';
 import { nextOfficeOpening } from '../server/src/delivery/office-hours.ts';
 import { actions, campaign, targets } from './seed-data.ts';
+import { countPaperImport, previewPaperImport } from '../server/src/action/paper.service.ts';
 
 /** The demo admin (no two-step sign-in). Change its password on any shared machine. */
 export const DEMO_ADMIN = { email: 'admin@chorus.example.org', name: 'Demo Admin', password: 'chorus-demo-admin' } as const;
@@ -68,6 +69,7 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
     }
 
     created += await seedDemoDelivery(db.pool);
+    created += await seedDemoThresholds(db.pool);
 
     if (!(await prisma.staffUser.findUnique({ where: { email: DEMO_ADMIN.email } }))) {
       // a seed running at the same time may have made it first (email_taken): that is fine
@@ -77,6 +79,7 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
       });
       if (made) created++;
     }
+    created += await seedDemoPaper(db.pool);
   } finally {
     await db.close();
   }
@@ -212,6 +215,111 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
     }
     await client.query('COMMIT');
     return created;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The demo's action with paper signatures. */
+export const DEMO_PAPER_ACTION = 'philippines-enforce-anti-torture-law';
+
+/**
+ * Paper signatures on DEMO_PAPER_ACTION: 120 collected at a stall a week ago, some named (the
+ * paper form asked whether names may go to the officials), previewed and counted by the demo
+ * admin through the same code as the console. Counting writes their delivery, which the workers
+ * send to the two Philippine officials (the demo mailbox shows the letters). Once only.
+ */
+async function seedDemoPaper(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ id: string; imports: number }>(
+    `SELECT a.id, (SELECT count(*)::int FROM paper_imports i WHERE i.action_id = a.id) AS imports FROM actions a WHERE a.slug = $1`,
+    [DEMO_PAPER_ACTION],
+  );
+  const admin = await pool.query<{ id: string }>(`SELECT id FROM staff_users WHERE email = $1`, [DEMO_ADMIN.email]);
+  if (!rows[0] || rows[0].imports > 0 || !admin.rows[0]) return 0;
+  const firsts = ['Maria', 'Jose', 'Ana', 'Ramon', 'Liza', 'Paolo', 'Grace', 'Mark', 'Joy', 'Carlo'];
+  const lasts = ['Santos', 'Reyes', 'Cruz', 'Bautista', 'Garcia', 'Mendoza', 'Villanueva', 'Aquino', 'Ramos', 'Dela Cruz'];
+  const lines = ['sheet,line,first_name,last_name,country'];
+  for (let i = 0; i < 120; i++) {
+    // a third of the signers gave their name (each a different one); the others only their country
+    const k = i / 3;
+    const named = i % 3 === 0;
+    lines.push(`S${Math.floor(i / 20) + 1},${(i % 20) + 1},${named ? firsts[k % 10] : ''},${named ? lasts[(k + Math.floor(k / 10)) % 10] : ''},PH`);
+  }
+  const collectedOn = new Date(Date.now() - 8 * 86_400_000).toISOString().slice(0, 10);
+  const deps = { pool, clock: () => new Date(), mailDomain: 'chorus.example.org' };
+  const preview = await previewPaperImport(deps, admin.rows[0].id, rows[0].id, {
+    filename: 'quezon-city-stall.csv',
+    event: 'Human Rights Day stall, Quezon City',
+    collectedOn,
+    consentVersion: 'paper form 2026-11, version 2',
+    namesToOfficials: true,
+    csv: lines.join('\n'),
+  });
+  await countPaperImport(deps, admin.rows[0].id, preview.id);
+  return 1;
+}
+
+const DEMO_THRESHOLD_BATCH = '0d3e0000-0000-4000-8000-00000000d1b1';
+
+/**
+ * Answers owed by a date, on DEMO_DIGEST_ACTION: a threshold of 3 signatures, reached when the
+ * demo signers confirmed (60 hours ago), with 1 day to answer (a demo cannot wait 30), and a
+ * second one of 1,000 not reached yet. Every target was sent its formal request a minute
+ * later; the UN Special Rapporteur's published answer and the EEAS's answer awaiting review
+ * came after it, so those two answered, and the two others are late. The signers who opted in
+ * were told of the threshold (recorded as sent); the workers find the late ones on their first
+ * look and email those signers (the demo mailbox shows it).
+ */
+async function seedDemoThresholds(pool: pg.Pool): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ id: string; default_locale: string; locales: string[] }>(
+      `SELECT a.id, a.default_locale, ARRAY(SELECT t.locale FROM action_texts t WHERE t.action_id = a.id) AS locales FROM actions a WHERE a.slug = $1 FOR UPDATE`,
+      [DEMO_DIGEST_ACTION],
+    );
+    const action = rows[0];
+    const exists = await client.query(`SELECT 1 FROM delivery_batches WHERE id = $1`, [DEMO_THRESHOLD_BATCH]);
+    if (!action || exists.rows.length > 0) {
+      await client.query('ROLLBACK');
+      return 0;
+    }
+    const reachedAt = new Date(Date.now() - 60 * 3_600_000);
+    const sentAt = new Date(reachedAt.getTime() + 60_000);
+    await client.query(`UPDATE actions SET respond_within_days = 1 WHERE id = $1`, [action.id]);
+    const threshold = await client.query<{ id: string }>(
+      `INSERT INTO action_thresholds (action_id, count, reached_at, created_at) VALUES ($1, 3, $2, $2) RETURNING id`,
+      [action.id, reachedAt],
+    );
+    await client.query(`INSERT INTO action_thresholds (action_id, count, created_at) VALUES ($1, 1000, $2)`, [action.id, reachedAt]);
+    await client.query(
+      `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at) VALUES ($1, $2, 'threshold', 0, 3, $3)`,
+      [DEMO_THRESHOLD_BATCH, action.id, reachedAt],
+    );
+    const { rows: targetRows } = await client.query<{ id: string; language: string }>(
+      `SELECT t.id, t.language FROM action_targets at JOIN targets t ON t.id = at.target_id WHERE at.action_id = $1 ORDER BY at.position`,
+      [action.id],
+    );
+    for (const [i, t] of targetRows.entries()) {
+      const id = `0d3e0000-0000-4000-8000-0000000020${String(i).padStart(2, '0')}`;
+      await client.query(
+        `INSERT INTO letters (id, batch_id, target_id, status, signature_count, locale, message_id, attempts, next_attempt_at, submitting_at, sent_at, smtp_response, created_at)
+         VALUES ($1, $2, $3, 'SENT', 0, $4, $5, 1, $6, $6, $6, '250 2.0.0 Ok: queued (demo)', $7)`,
+        [id, DEMO_THRESHOLD_BATCH, t.id, action.locales.includes(t.language) ? t.language : action.default_locale, `<threshold.${id}@chorus.example.org>`, sentAt, reachedAt],
+      );
+      await client.query(`INSERT INTO threshold_requests (threshold_id, target_id, letter_id, created_at) VALUES ($1, $2, $3, $4)`, [threshold.rows[0]!.id, t.id, id, reachedAt]);
+    }
+    await client.query(
+      `INSERT INTO member_notices (kind, subject_id, event, supporter_id, locale, requested_at, sent_at)
+       SELECT 'threshold', $1, 'reached', s.supporter_id, s.locale, $2, $2 FROM signatures s JOIN consents c ON c.signature_id = s.id AND c.contact
+       WHERE s.action_id = $3 AND s.status = 'CONFIRMED' ON CONFLICT DO NOTHING`,
+      [threshold.rows[0]!.id, sentAt, action.id],
+    );
+    await client.query('COMMIT');
+    return 2 + targetRows.length;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;

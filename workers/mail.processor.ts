@@ -4,6 +4,7 @@
 // server/src/signature/confirmation.service.ts) into the same job waiting for the next window.
 import { DelayedError, type Job } from 'bullmq';
 import { sendAnswerNotification, type AnswerMailDeps } from '../server/src/delivery/answer.service.ts';
+import { sendMemberNotice } from '../server/src/supporter/notice-mail.ts';
 import type { MailJob } from '../server/src/queue/queue.ts';
 import { confirmationEmailsDeferred } from '../server/src/shared/metrics.ts';
 import { nextBudgetWindow, sendConfirmation, type ConfirmationBudget, type ConfirmationMailDeps } from '../server/src/signature/confirmation.service.ts';
@@ -18,6 +19,8 @@ export interface MailProcessorDeps {
 export function mailProcessor(deps: MailProcessorDeps) {
   return async (job: Job<MailJob>, token?: string) => {
     if (job.data.kind === 'answer') return sendAnswerNotification(deps.answers, job.data.notificationId);
+    // the notices go out with the answers' deps: the same mailer, sender and links
+    if (job.data.kind === 'notice') return sendMemberNotice(deps.answers, job.data.noticeId);
     const outcome = await sendConfirmation(deps.confirmations, job.data.signatureId);
     if (outcome !== 'deferred') return outcome;
     confirmationEmailsDeferred.inc();

@@ -12,6 +12,8 @@ import { buildDueBatches } from '../server/src/delivery/batch.service.ts';
 import { startBounceServer, type BounceServer } from '../server/src/delivery/bounce.service.ts';
 import { createDomainLimiter } from '../server/src/delivery/domain-limit.ts';
 import { sweep } from '../server/src/delivery/sweeper.service.ts';
+import { checkThresholds } from '../server/src/delivery/threshold.service.ts';
+import { owedNotices } from '../server/src/supporter/member-notices.ts';
 import { createBatchSignerCache, deliverLetter } from '../server/src/letter/letter.service.ts';
 import { createMailer, mailSigning } from '../server/src/mail/mailer.ts';
 import { QUEUE_NAMES, createQueues, redisConnection, type DeliveryJob, type MailJob } from '../server/src/queue/queue.ts';
@@ -140,6 +142,8 @@ async function main() {
         await sweep({ pool: db.pool, queues, clock, graceMs: config.SWEEP_GRACE_MS, staleSubmittingMs, confirmationBudget });
         // "an official answered" emails still owed (the outbox of answer.service.ts)
         await queues.enqueueAnswerNotifications(await owedAnswerNotifications(db.pool, new Date(clock().getTime() - config.SWEEP_GRACE_MS)));
+        // and the notices of thresholds reached and answers overdue (threshold.service.ts)
+        await queues.enqueueNotices(await owedNotices(db.pool, new Date(clock().getTime() - config.SWEEP_GRACE_MS)));
       } catch (err) {
         sweepFailing = true;
         throw err;
@@ -153,6 +157,8 @@ async function main() {
         log.warn({}, 'sweeper recovered: delayed confirmation emails promoted');
       }
     }),
+    // thresholds reached (formal requests to answer by a date) and dates passed unanswered
+    every('thresholds', 10_000, log, () => checkThresholds({ pool: db.pool, clock, queues, mailDomain: mailDomain(config.MAIL_FROM) })),
     every('webhooks', 1_000, log, () => sweepWebhooks({ pool: db.pool, queue: webhookQueue, clock })),
     every('staff-sessions', 10 * 60_000, log, () => sweepExpiredSessions(db.pool, clock())),
     every('reminders', 60_000, log, () =>

@@ -25,6 +25,8 @@ export interface SiteOptions {
   errorLog?: string;
 }
 export declare function chorusLocales(): string[];
+/** Other codes browsers send for Chorus's languages (LOCALE_ALIASES in server/src/shared/locales.ts): { tl: 'fil' } */
+export declare function chorusLocaleAliases(): Record<string, string>;
 export declare function renderSite(o: SiteOptions): string;
 export declare function renderStandalone(o: { prefix: string; workerProcesses?: number; accessLog?: string }): string;
 export interface RunningNginx {

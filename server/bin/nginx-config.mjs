@@ -56,6 +56,13 @@ export function chorusLocales() {
   return locales;
 }
 
+/** Other codes browsers send for Chorus's languages (LOCALE_ALIASES in locales.ts): { tl: 'fil' } */
+export function chorusLocaleAliases() {
+  const text = readFileSync(join(ROOT, 'server', 'src', 'shared', 'locales.ts'), 'utf8');
+  const m = /export const LOCALE_ALIASES[^=]*= \{([^}]*)\}/.exec(text);
+  return Object.fromEntries(m ? [...m[1].matchAll(/([a-z]{2,3}): '([a-z]{2,3})'/g)].map((x) => [x[1], x[2]]) : []);
+}
+
 const ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}$/i;
 
 /**
@@ -94,6 +101,7 @@ export function renderSite(o) {
   const missBurst = o.missBurst ?? 50;
   if (!Number.isInteger(missBurst) || missBurst < 0 || missBurst > 100_000) throw new Error(`nginx site: --miss-burst must be a whole number from 0 to 100000, not "${o.missBurst}"`);
   const locales = o.locales ?? chorusLocales();
+  const aliases = o.locales ? {} : Object.fromEntries(Object.entries(chorusLocaleAliases()).filter(([, l]) => locales.includes(l)));
   for (const l of locales) if (!/^[a-z]{2,3}$/.test(l)) throw new Error(`nginx site: "${l}" is not a language code`);
   return renderTemplate(readFileSync(SITE_TEMPLATE, 'utf8'), {
     upstream_servers: o.servers.map((s) => `    server ${s} max_fails=0;`).join('\n'),
@@ -116,9 +124,9 @@ export function renderSite(o) {
     error_log: o.errorLog ?? '/var/log/nginx/error.log',
     miss_rate: missRate,
     miss_burst: String(missBurst),
-    locale_alternatives: locales.join('|'),
+    locale_alternatives: [...locales, ...Object.keys(aliases)].join('|'),
     // each language as nginx matched it (any case) to the code Chorus knows
-    locale_lines: locales.map((l) => `    "~*^${l}$" ${l};`).join('\n'),
+    locale_lines: [...locales.map((l) => [l, l]), ...Object.entries(aliases)].map(([asked, l]) => `    "~*^${asked}$" ${l};`).join('\n'),
   });
 }
 

@@ -9,8 +9,8 @@ import http2 from 'node:http2';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chorusLocales, renderStandalone, NGINX_BIN } from '../../server/bin/nginx-config.mjs';
-import { LOCALES } from '../../server/src/shared/locales.ts';
+import { chorusLocaleAliases, chorusLocales, renderStandalone, NGINX_BIN } from '../../server/bin/nginx-config.mjs';
+import { LOCALE_ALIASES, LOCALES } from '../../server/src/shared/locales.ts';
 import { freePort } from '../support/platform.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -202,9 +202,12 @@ describe('the production site file (npm run nginx-config)', () => {
 
   it('chooses among Chorus\'s own languages, read from the source', () => {
     expect(chorusLocales()).toEqual([...LOCALES]);
+    expect(chorusLocaleAliases()).toEqual(LOCALE_ALIASES);
     const site = cli(['--servers', '127.0.0.1:3001']).stdout;
-    expect(site).toContain(`(?<chorus_l>${LOCALES.join('|')})`);
+    expect(site).toContain(`(?<chorus_l>${[...LOCALES, ...Object.keys(LOCALE_ALIASES)].join('|')})`);
     for (const l of LOCALES) expect(site).toContain(`"~*^${l}$" ${l};`);
+    // a browser asking for Tagalog gets Filipino
+    expect(site).toContain('"~*^tl$" fil;');
   });
 
   it('refuses settings that would break the file, with the reason', () => {

@@ -1,5 +1,6 @@
 import type { Handle, HandleServerError, RequestEvent } from '@sveltejs/kit';
 import { isLocale, negotiateLocale } from '$lib/i18n';
+import { localeDirection } from '$shared/locales';
 import { isTokenPage, stripLocale } from '$lib/paths';
 import { CONSOLE_LOCALE_COOKIE, isConsolePath } from '$lib/admin/console-locale';
 import { env } from '$env/dynamic/public';
@@ -12,7 +13,7 @@ const HSTS = 'max-age=63072000; includeSubDomains';
  * none, and no query but a `?source=` tag. A cache in front (deploy/nginx) may share such a
  * page for a second, the age of the counts it shows (the API's own max-age=1).
  */
-const SHARED_PAGE = /^\/(?:([a-z]{2})\/)?actions\/[a-z0-9][a-z0-9-]{0,79}(?:\?source=[A-Za-z0-9._~:-]{1,100})?$/;
+const SHARED_PAGE = /^\/(?:([a-z]{2,3})\/)?actions\/[a-z0-9][a-z0-9-]{0,79}(?:\?source=[A-Za-z0-9._~:-]{1,100})?$/;
 const SHARED_ROUTES = new Set(['/[[lang=locale]]/actions/[slug]']);
 
 /**
@@ -43,7 +44,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 	event.locals.localeFromPath = fromPath;
 
 	const response = await resolve(event, {
-		transformPageChunk: ({ html }) => html.replace('%lang%', locale)
+		transformPageChunk: ({ html }) => html.replace('%lang%', locale).replace('%dir%', localeDirection(locale))
 	});
 
 	const headers = response.headers;

@@ -3,6 +3,8 @@ import { sql } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
 import { ActionStatus, qb, AnswerStatus, SignatureStatus, type ActionKind, type TargetMode } from '../db/db.ts';
 import { ledgerOf, type LedgerEntry } from '../delivery/ledger.ts';
+import { thresholdsOf, type ThresholdRow } from '../delivery/threshold.service.ts';
+import { updatesOf, type UpdateRow } from './update.service.ts';
 
 export interface ActionTextRow {
   locale: string;
@@ -54,6 +56,14 @@ export interface ActionRow {
   }[];
   /** proof of delivery: the latest letters and what became of them (delivery/ledger.ts) */
   ledger: LedgerEntry[];
+  /** days a target has to answer once a threshold is reached */
+  respondWithinDays: number;
+  /** counted signatures collected on paper (action/paper.service.ts): in `count`, shown apart */
+  paperCount: number;
+  /** answers owed by a date (delivery/threshold.service.ts) */
+  thresholds: ThresholdRow[];
+  /** case updates, newest first (action/update.service.ts) */
+  updates: UpdateRow[];
 }
 
 /** The start of today in UTC: the days of the wall and of the public ledger are UTC days. */
@@ -210,6 +220,10 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
         .where('r.status', '=', AnswerStatus.PUBLISHED)
         .as('responses'),
       ledgerOf(eb.ref('a.id'), { targetMode: eb.ref('a.target_mode'), countryMin }).as('ledger'),
+      'a.respond_within_days',
+      (eb) => eb.fn.coalesce(eb.selectFrom('action_stats as st').select('st.paper_count').whereRef('st.action_id', '=', 'a.id'), eb.lit(0)).as('paper_count'),
+      thresholdsOf(eb.ref('a.id')).as('thresholds'),
+      updatesOf(eb.ref('a.id')).as('updates'),
     ])
     .where('a.status', 'in', [ActionStatus.PUBLISHED, ActionStatus.CLOSED])
     .orderBy('a.published_at', (ob) => ob.desc().nullsLast())
@@ -234,6 +248,10 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
     wall: r.wall ?? [],
     responses: r.responses ?? [],
     ledger: r.ledger ?? [],
+    respondWithinDays: r.respond_within_days,
+    paperCount: r.paper_count,
+    thresholds: r.thresholds ?? [],
+    updates: r.updates ?? [],
   }));
 }
 
@@ -263,7 +281,8 @@ export async function loadCounts(pool: pg.Pool): Promise<CountRow[]> {
     .selectFrom((eb) =>
       eb
         .selectFrom('action_stats')
-        .select(['action_id', 'confirmed_count as n'])
+        // the public count holds the counted paper signatures too
+        .select((eb) => ['action_id', eb('confirmed_count', '+', eb.ref('paper_count')).as('n')])
         .unionAll(eb.selectFrom('tail').select(['action_id', 'n']))
         .as('a'),
     )

@@ -7,6 +7,8 @@ import { ActionKind, ActionStatus } from '../db/db.ts';
 import { loadCountriesBefore, loadCounts, loadPublicActions, type ActionRow, type CountRow } from './action.repository.ts';
 import { publicLedger, type PublicLedgerEntry } from '../delivery/ledger.ts';
 import { localTargetName, type LocalTargetName } from '../target/target-names.ts';
+import { publicThresholds, type PublicThreshold } from '../delivery/threshold.service.ts';
+import { publicUpdates, type PublicUpdate } from './update.service.ts';
 
 export interface PublicActionSummary {
   slug: string;
@@ -17,6 +19,8 @@ export interface PublicActionSummary {
   summary: string;
   goal: number;
   count: number;
+  /** of `count`, the signatures collected on paper */
+  paperCount: number;
   signingOpen: boolean;
   campaign: { slug: string; name: string };
 }
@@ -39,6 +43,12 @@ export interface PublicAction extends PublicActionSummary {
   wall: ActionRow['wall'];
   responses: (Omit<ActionRow['responses'][number], 'target'> & { target: LocalTargetName })[];
   ledger: (Omit<PublicLedgerEntry, 'target'> & { target: { name: string; organisation: string; locale: string; roleLocale: string } })[];
+  /** days a target has to answer once a threshold is reached */
+  respondWithinDays: number;
+  /** answers owed by a date: per threshold, when it was reached, and per target whether it answered in time */
+  thresholds: PublicThreshold[];
+  /** case updates, newest first, each in the reader's language where it has it */
+  updates: PublicUpdate[];
 }
 
 export interface ActionCacheOptions {
@@ -135,7 +145,7 @@ export class ActionCache {
     await Promise.all([this.refreshActions(), this.refreshCounts(), countriesStale ? this.refreshCountries() : undefined]);
   }
 
-  private now(): number {
+  now(): number {
     return (this.opts.now ?? Date.now)();
   }
 
@@ -267,6 +277,7 @@ export function toSummary(cache: ActionCache, a: ActionRow, locale: string): Pub
     summary: text?.summary ?? '',
     goal: a.goal,
     count: cache.count(a.id),
+    paperCount: a.paperCount,
     signingOpen: isSigningOpen(a),
     campaign: { slug: a.campaign.slug, name: a.campaign.names[locale] ?? a.campaign.names[a.defaultLocale] ?? a.campaign.slug },
   };
@@ -292,6 +303,9 @@ export function toPublic(cache: ActionCache, a: ActionRow, locale: string): Publ
       const local = localTargetName(e.target, locale);
       return { ...e, target: { name: local.name, organisation: local.organisation, locale: local.locale, roleLocale: local.roleLocale } };
     }),
+    respondWithinDays: a.respondWithinDays,
+    thresholds: publicThresholds(a.thresholds, a.respondWithinDays, new Date(cache.now()), locale),
+    updates: publicUpdates(a.updates, locale, a.defaultLocale),
   };
 }
 

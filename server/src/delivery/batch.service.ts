@@ -215,7 +215,8 @@ export async function writeBatch(
               eb.fn.countAll<number>().as('signature_count'),
               // the confirmed total: the public count plus the confirmations not folded into it yet
               sql<number>`GREATEST(count(*), ${eb.fn.coalesce(
-                eb.selectFrom('action_stats').select('confirmed_count').where('action_id', '=', actionId).$asScalar(),
+                // the public count: the signatures counted from paper too (action/paper.service.ts)
+                eb.selectFrom('action_stats').select((s) => s('confirmed_count', '+', s.ref('paper_count')).as('n')).where('action_id', '=', actionId).$asScalar(),
                 eb.lit(0),
               )} + ${eb
                 .selectFrom('signatures')

@@ -100,6 +100,8 @@ export function ledgerOf(
           .as('heldForOfficeHours'),
       ])
       .where('b.action_id', '=', actionId)
+      // a threshold's formal requests are shown with their threshold (threshold.service.ts)
+      .where('b.reason', '<>', 'threshold')
       .$if(publicView !== undefined, (q) =>
         q.where((e) =>
           e.or([

@@ -8,6 +8,7 @@
 // Opening the packet (JSON, CSV or PDF, and HEAD on them) records letters.opened_at once.
 // A link scanner at the official's mail gateway that fetches the link counts as an opening
 // too: "opened" means "the link was fetched", not "a person read it".
+import { paperSignersOf } from '../action/paper.service.ts';
 import { existsSync } from 'node:fs';
 import { IntlMessageFormat } from 'intl-messageformat';
 import { stringify } from 'csv-stringify';
@@ -254,8 +255,23 @@ async function* signerPages(pool: pg.Pool, l: LetterRow, limit = Number.MAX_SAFE
   let left = limit;
   while (left > 0) {
     const rows = await signerPage(pool, l, after, Math.min(PAGE, left));
-    if (rows.length === 0) return;
+    if (rows.length === 0) break;
     yield rows;
+    left -= rows.length;
+    after = rows[rows.length - 1]!.id;
+    if (rows.length < PAGE) break;
+  }
+  // then the signatures collected on paper that the delivery carries (action/paper.service.ts)
+  after = '00000000-0000-0000-0000-000000000000';
+  while (left > 0) {
+    const rows = await paperSignersOf(pool, l.batch_id, l.target_country, l.target_mode === TargetMode.BY_SIGNER_COUNTRY)
+      .where('p.id', '>', after)
+      .orderBy('p.id')
+      .limit(Math.min(PAGE, left))
+      .execute();
+    if (rows.length === 0) return;
+    // a paper signature may have no country: SignerRow's country is typed as the signatures' own
+    yield rows.map((r) => ({ ...r, letter_subject: null, letter_body: null, locale: '' }) as unknown as SignerRow);
     left -= rows.length;
     after = rows[rows.length - 1]!.id;
     if (rows.length < PAGE) return;
@@ -321,7 +337,13 @@ export async function signerGroups(db: Queryable, batchId: string, targetCountry
     .$if(byCountry, (q) => q.where('s.country', '=', targetCountry!))
     .groupBy(['s.country', 's.named_disclosure', 's.named_to_own_country', hasName])
     .execute();
-  return rows.map((r) => ({ country: r.country, namedDisclosure: r.named_disclosure, namedToOwnCountry: r.named_to_own_country, hasName: r.has_name, count: r.count }));
+  // and the delivery's paper signatures (action/paper.service.ts)
+  const paper = await qb(db)
+    .selectFrom(paperSignersOf(db, batchId, targetCountry, byCountry).as('q'))
+    .select(['q.country', 'q.named_disclosure', 'q.named_to_own_country', sql<boolean>`q.first_name IS NOT NULL`.as('has_name'), sql<number>`count(*)::int`.as('count')])
+    .groupBy(['q.country', 'q.named_disclosure', 'q.named_to_own_country', sql`q.first_name IS NOT NULL`])
+    .execute();
+  return [...rows, ...paper].map((r) => ({ country: r.country as string, namedDisclosure: r.named_disclosure, namedToOwnCountry: r.named_to_own_country, hasName: r.has_name, count: r.count }));
 }
 
 /** Where this letter's official may see its signers (member-letter.ts, countriesForOfficial). */
@@ -496,6 +518,74 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     more: '{n, plural, one {и ещё # названный подписавший: см. CSV} few {и ещё # названных подписавших: см. CSV} many {и ещё # названных подписавших: см. CSV} other {и ещё # названного подписавшего: см. CSV}}',
     moreLetters: '{n, plural, one {и ещё # письмо: см. страницу доставки} few {и ещё # письма: см. страницу доставки} many {и ещё # писем: см. страницу доставки} other {и ещё # письма: см. страницу доставки}}',
     page: 'Страница {page} из {pages}',
+  },
+  ar: {
+    to: "إلى",
+    from: "من",
+    date: "التاريخ",
+    action: "التحرك",
+    request: "طلبنا",
+    count: "التوقيعات في هذا التسليم",
+    total: "مجموع التوقيعات حتى الآن",
+    countries: "بلدان الموقّعين",
+    letters: "رسائل كتبها الموقّعون",
+    named: "الموقّعون الذين طلبوا ذكر أسمائهم",
+    unnamed: "موقّعون آخرون احتُسبوا دون ذكر أسمائهم، حفاظًا على سلامتهم",
+    notShown: "البلد غير معروض",
+    more: "{n, plural, zero {و# موقّع آخر ممن طلبوا ذكر أسمائهم: يُرجى الرجوع إلى ملف CSV} one {وموقّع آخر طلب ذكر اسمه: يُرجى الرجوع إلى ملف CSV} two {وموقّعان آخران طلبا ذكر اسميهما: يُرجى الرجوع إلى ملف CSV} few {و# موقّعين آخرين ممن طلبوا ذكر أسمائهم: يُرجى الرجوع إلى ملف CSV} many {و# موقّعًا آخر ممن طلبوا ذكر أسمائهم: يُرجى الرجوع إلى ملف CSV} other {و# موقّع آخر ممن طلبوا ذكر أسمائهم: يُرجى الرجوع إلى ملف CSV}}",
+    moreLetters: "{n, plural, zero {و# رسالة أخرى: يُرجى الرجوع إلى صفحة التسليم} one {ورسالة أخرى: يُرجى الرجوع إلى صفحة التسليم} two {ورسالتان أخريان: يُرجى الرجوع إلى صفحة التسليم} few {و# رسائل أخرى: يُرجى الرجوع إلى صفحة التسليم} many {و# رسالة أخرى: يُرجى الرجوع إلى صفحة التسليم} other {و# رسالة أخرى: يُرجى الرجوع إلى صفحة التسليم}}",
+    page: "الصفحة {page} من {pages}",
+  },
+  kk: {
+    to: "Кімге",
+    from: "Кімнен",
+    date: "Күні",
+    action: "Акция",
+    request: "Біздің өтінішіміз",
+    count: "Осы жөнелтілімдегі қолтаңбалар",
+    total: "Осы уақытқа дейінгі барлық қолтаңбалар",
+    countries: "Қол қоюшылардың елдері",
+    letters: "Қол қоюшылар жазған хаттар",
+    named: "Аты көрсетілуін сұраған қол қоюшылар",
+    unnamed: "Қауіпсіздігі үшін аты аталмай есепке алынған басқа қол қоюшылар",
+    notShown: "елі көрсетілмеген",
+    more: "{n, plural, one {және аты көрсетілген тағы # қол қоюшы: CSV файлын қараңыз} other {және аты көрсетілген тағы # қол қоюшы: CSV файлын қараңыз}}",
+    moreLetters: "{n, plural, one {және тағы # хат: жөнелтілім бетін қараңыз} other {және тағы # хат: жөнелтілім бетін қараңыз}}",
+    page: "{page}-бет, барлығы {pages} бет",
+  },
+  fil: {
+    to: "Para sa",
+    from: "Mula sa",
+    date: "Petsa",
+    action: "Aksiyon",
+    request: "Ang aming kahilingan",
+    count: "Mga lagda sa padalang ito",
+    total: "Kabuuang bilang ng lagda sa ngayon",
+    countries: "Mga bansa ng mga lumagda",
+    letters: "Mga liham na isinulat ng mga lumagda",
+    named: "Mga lumagdang humiling na ipakilala sila",
+    unnamed: "Iba pang lumagdang binilang nang wala ang kanilang pangalan, para sa kanilang kaligtasan",
+    notShown: "hindi ipinakita ang bansa",
+    more: "{n, plural, one {at # pang lumagdang nakapangalan: tingnan ang CSV} other {at # pang lumagdang nakapangalan: tingnan ang CSV}}",
+    moreLetters: "{n, plural, one {at # pang liham: tingnan ang pahina ng padala} other {at # pang liham: tingnan ang pahina ng padala}}",
+    page: "Pahina {page} ng {pages}",
+  },
+  uz: {
+    to: "Kimga",
+    from: "Kimdan",
+    date: "Sana",
+    action: "Aksiya",
+    request: "Bizning murojaatimiz",
+    count: "Ushbu joʻnatmadagi imzolar",
+    total: "Hozirgacha jami imzolar",
+    countries: "Imzo chekkanlarning mamlakatlari",
+    letters: "Imzo chekkanlar yozgan xatlar",
+    named: "Ismi koʻrsatilishini soʻragan imzo chekkanlar",
+    unnamed: "Xavfsizligi uchun ismlarisiz hisobga olingan boshqa imzo chekkanlar",
+    notShown: "mamlakat koʻrsatilmagan",
+    more: "{n, plural, one {va yana # nafar ismi koʻrsatilgan imzo chekkan kishi: CSV faylga qarang} other {va yana # nafar ismi koʻrsatilgan imzo chekkan kishi: CSV faylga qarang}}",
+    moreLetters: "{n, plural, one {va yana # ta xat: joʻnatma sahifasiga qarang} other {va yana # ta xat: joʻnatma sahifasiga qarang}}",
+    page: "{page}-sahifa, jami {pages} sahifa",
   },
 };
 

@@ -38,7 +38,7 @@ signatures, advocacy_campaigns, outreaches, people and tags, with paging by \`pa
 
 ## Webhooks
 Administrators register an endpoint per event (\`signature.confirmed\`, \`letter.delivered\`,
-\`letter.bounced\`, \`answer.published\`). Each delivery is a POST with a JSON body and the header
+\`letter.bounced\`, \`answer.published\`, \`update.published\`). Each delivery is a POST with a JSON body and the header
 \`Chorus-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the
 endpoint's secret>\`. Check the HMAC in constant time and refuse timestamps older than five
 minutes. Deliveries are retried with exponential backoff until a 2xx answer; payloads carry ids

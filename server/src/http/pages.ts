@@ -24,7 +24,7 @@ export const PAGE_BODY_LIMIT = 512 * 1024;
  * (server.ts sets both from this).
  */
 export const ANSWER_FORM_BODY_LIMIT = 16 * 1024 * 1024;
-const ANSWER_FORM = /^\/(?:[a-z]{2}\/)?packet\/([^/?#]+)\/?(?:[?#]|$)/;
+const ANSWER_FORM = /^\/(?:[a-z]{2,3}\/)?packet\/([^/?#]+)\/?(?:[?#]|$)/;
 
 /** A post to the packet page of a packet link that is valid now. */
 function isAnswerForm(url: string, secret: string, now: Date): boolean {

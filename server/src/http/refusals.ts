@@ -9,7 +9,7 @@
 //   reader got nginx's 502 instead of the 413. From anyone else the connection is closed after
 //   the answer, as before: no stranger makes the server read a body it refused.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isLocale, negotiateLocale, type Locale } from '../shared/locales.ts';
+import { isLocale, localeDirection, negotiateLocale, type Locale } from '../shared/locales.ts';
 
 /** the most of a refused body read and dropped before the connection is closed instead (nginx's largest bound is 21 MB) */
 export const DRAIN_LIMIT = 32 * 1024 * 1024;
@@ -33,6 +33,10 @@ const TOO_LARGE: Record<Locale, { title: string; text: string }> = {
   es: { title: 'Demasiados datos', text: 'Lo que has enviado supera lo que admite este formulario. Vuelve atrás, acórtalo y envíalo de nuevo.' },
   fr: { title: 'Trop de données', text: 'Ce que vous avez envoyé dépasse ce que ce formulaire accepte. Revenez en arrière, raccourcissez-le et renvoyez-le.' },
   ru: { title: 'Слишком много данных', text: 'Отправленное превышает то, что принимает эта форма. Вернитесь назад, сократите текст и отправьте снова.' },
+  uz: { title: "Maʼlumotlar hajmi juda katta", text: "Siz yuborgan maʼlumotlar ushbu shakl qabul qila oladigan hajmdan katta. Orqaga qayting, matnni qisqartiring va qaytadan yuboring." },
+  fil: { title: "Masyadong maraming datos", text: "Mas malaki ang ipinadala ninyo kaysa sa kayang tanggapin ng form na ito. Bumalik, paikliin ito, at ipadala itong muli." },
+  kk: { title: "Деректер тым көп", text: "Сіз жіберген мәлімет бұл форма қабылдай алатын көлемнен үлкен. Артқа оралып, оны қысқартыңыз да, қайта жіберіңіз." },
+  ar: { title: "حجم البيانات كبير جدًا", text: "ما أرسلتموه أكبر مما يقبله هذا النموذج. عودوا إلى الصفحة السابقة، واختصروه، ثم أرسلوه مجددًا." },
 };
 
 const PAGE: Record<Refusal, Record<Locale, { title: string; text: string }>> = {
@@ -44,12 +48,20 @@ const PAGE: Record<Refusal, Record<Locale, { title: string; text: string }>> = {
     es: { title: 'No se puede leer esta dirección', text: 'La dirección o la solicitud que envió tu navegador está mal formada o es demasiado larga. Vuelve atrás o abre de nuevo la página desde su enlace.' },
     fr: { title: 'Cette adresse ne peut pas être lue', text: 'L’adresse ou la requête envoyée par votre navigateur est mal formée ou trop longue. Revenez en arrière, ou rouvrez la page depuis son lien.' },
     ru: { title: 'Этот адрес не удаётся прочитать', text: 'Адрес или запрос, отправленный вашим браузером, искажён или слишком длинный. Вернитесь назад или откройте страницу заново по ссылке.' },
+    uz: { title: "Bu manzilni oʻqib boʻlmaydi", text: "Brauzeringiz yuborgan manzil yoki soʻrov notoʻgʻri tuzilgan yoki juda uzun. Orqaga qayting yoki sahifani uning havolasi orqali qaytadan oching." },
+    fil: { title: "Hindi mabasa ang address na ito", text: "Mali ang anyo o masyadong mahaba ang address o ang kahilingang ipinadala ng inyong browser. Bumalik, o buksan muli ang pahina mula sa link nito." },
+    kk: { title: "Бұл мекенжайды оқу мүмкін емес", text: "Браузеріңіз жіберген мекенжай немесе сұрау қате құрастырылған немесе тым ұзын. Артқа оралыңыз немесе бетті оның сілтемесі арқылы қайта ашыңыз." },
+    ar: { title: "تتعذر قراءة هذا العنوان", text: "العنوان أو الطلب الذي أرسله متصفحكم مشوَّه أو طويل جدًا. عودوا إلى الصفحة السابقة، أو افتحوا الصفحة مجددًا من رابطها." },
   },
   'too-many': {
     en: { title: 'Too many requests', text: 'Too many requests came from your network in a short time. Wait a moment, then reload the page.' },
     es: { title: 'Demasiadas solicitudes', text: 'Han llegado demasiadas solicitudes desde tu red en poco tiempo. Espera un momento y vuelve a cargar la página.' },
     fr: { title: 'Trop de requêtes', text: 'Trop de requêtes sont venues de votre réseau en peu de temps. Attendez un instant, puis rechargez la page.' },
     ru: { title: 'Слишком много запросов', text: 'Из вашей сети за короткое время пришло слишком много запросов. Подождите немного и обновите страницу.' },
+    uz: { title: "Soʻrovlar juda koʻp", text: "Qisqa vaqt ichida tarmogʻingizdan juda koʻp soʻrov keldi. Biroz kuting, soʻng sahifani qayta yuklang." },
+    fil: { title: "Masyadong maraming kahilingan", text: "Masyadong maraming kahilingan ang nagmula sa inyong network sa maikling panahon. Maghintay po sandali, at saka i-reload ang pahina." },
+    kk: { title: "Сұраулар тым көп", text: "Қысқа уақыт ішінде сіздің желіңізден тым көп сұрау келді. Сәл күтіп, бетті қайта жүктеңіз." },
+    ar: { title: "طلبات كثيرة جدًا", text: "وردت طلبات كثيرة جدًا من شبكتكم خلال وقت قصير. انتظروا قليلًا، ثم أعيدوا تحميل الصفحة." },
   },
 };
 
@@ -59,6 +71,10 @@ const HOME: Record<Locale, string> = {
   es: 'Ir a la página de inicio',
   fr: 'Aller à la page d’accueil',
   ru: 'Перейти на главную страницу',
+  uz: "Bosh sahifaga oʻtish",
+  fil: "Pumunta sa pangunahing pahina",
+  kk: "Басты бетке өту",
+  ar: "الانتقال إلى الصفحة الرئيسية",
 };
 
 /** The refusal for a request to `url`: the JSON body under /api/, else a page in the language of the path or of Accept-Language. */
@@ -71,7 +87,7 @@ export function refusalAnswer(what: Refusal, url: string, acceptLanguage: string
   const { title, text } = PAGE[what][locale];
   return {
     type: 'text/html; charset=utf-8',
-    body: `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${text}</p><p><a href="/${locale}/">${HOME[locale]}</a></p></main></body></html>`,
+    body: `<!doctype html><html lang="${locale}" dir="${localeDirection(locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1><p>${text}</p><p><a href="/${locale}/">${HOME[locale]}</a></p></main></body></html>`,
   };
 }
 

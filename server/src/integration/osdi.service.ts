@@ -14,6 +14,7 @@ import type { ActionCache } from '../action/action.service.ts';
 import { textFor } from '../action/action.service.ts';
 import type { ActionRow } from '../action/action.repository.ts';
 import { AppError } from '../shared/errors.ts';
+import { isLocale } from '../shared/locales.ts';
 import { signerIpSchema } from './api-key.service.ts';
 import { latestContactConsent } from '../supporter/consent.ts';
 
@@ -463,7 +464,7 @@ export function toSignForm(body: z.output<typeof recordHelperInput>): Record<str
     consentNamedToOwnCountry: body.consents.named_to_own_country ?? false,
     consentWall: body.consents.public_wall ?? false,
     consentContact: body.consents.contact ?? false,
-    ...(lang && ['en', 'es', 'fr', 'ru'].includes(lang) ? { locale: lang } : {}),
+    ...(lang && isLocale(lang) ? { locale: lang } : {}),
     ...(body.referrer_data?.source ? { source: body.referrer_data.source } : {}),
     ...(body.subject ? { letterSubject: body.subject } : {}),
     ...(body.message ? { letterBody: body.message } : {}),

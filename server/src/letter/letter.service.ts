@@ -20,6 +20,8 @@ import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
 import { greetingLine, normaliseSalutation, salutationOf } from '../shared/salutation.ts';
 import { isLocale } from '../shared/locales.ts';
 import { requestText } from './official-text.ts';
+import { THRESHOLD_BATCH_REASON, thresholdOfLetter } from '../delivery/threshold.service.ts';
+import { paperSignersOf } from '../action/paper.service.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -106,6 +108,8 @@ export interface LetterContent {
   /** the signed link to the packet; empty in a staff preview, which says where it will be */
   packetUrl: string;
   preview?: boolean;
+  /** a delivery of signatures collected on paper: where, and the day (already formatted) */
+  paper?: { event: string; date: string };
 }
 
 /** The one rendering of a letter to an official, used by delivery and by the console's previews. */
@@ -128,6 +132,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
     organisation: c.organisation,
     packetUrl: c.packetUrl,
     preview: c.preview ?? false,
+    paper: c.paper ?? null,
   });
 }
 
@@ -204,6 +209,11 @@ async function readBatchSigners(db: Queryable, batchId: string, targetCountry: s
   // lives in member-letter.ts, shared with the preview members see before signing
   const groups = await signerGroups(db, batchId, targetCountry, byCountry);
   const signers = await selectLetterSigners(db, batchId, targetCountry, byCountry).execute();
+  // the signatures collected on paper that the delivery carries, where they may be named (action/paper.service.ts)
+  const paper = await paperSignersOf(db, batchId, targetCountry, byCountry).where('i.names_to_officials', '=', true).where('p.first_name', 'is not', null).orderBy('p.id').limit(MAX_NAMES).execute();
+  for (const r of paper) {
+    signers.push({ first_name: r.first_name, last_name: r.last_name, country: r.country as string, named_disclosure: r.named_disclosure, named_to_own_country: r.named_to_own_country, letter_subject: null, letter_body: null, locale: '' });
+  }
   return { groups, signers };
 }
 
@@ -245,6 +255,7 @@ function selectLetterRows(k: WithLetter, withStamp: boolean) {
       'l.signature_count',
       'l.batch_id',
       'b.total_count',
+      'b.reason',
       'a.kind',
       'a.target_mode',
       'a.reply_to',
@@ -312,6 +323,7 @@ async function renderLetterRow(
   packet: PacketLinkOptions,
   cache: BatchSignerCache | undefined,
 ) {
+  if (l.reason === THRESHOLD_BATCH_REASON) return { letter: l, mail: await renderThresholdRequest(pool, l, organisation, packet) };
   const byCountry = l.target_mode === TargetMode.BY_SIGNER_COUNTRY;
   const read = () => readBatchSigners(pool, l.batch_id, l.target_country, byCountry);
   const { groups, signers } =
@@ -367,8 +379,40 @@ async function renderLetterRow(
     organisation,
     // the signed link to the full delivery (every signature, PDF and CSV), valid 90 days
     packetUrl: packetLink(l.id, l.locale, packet),
+    paper: l.reason === 'paper' ? await paperOfBatch(pool, l.batch_id, l.text_locale) : undefined,
   });
   return { letter: l, mail };
+}
+
+/** Where and when the paper signatures of a delivery were collected, for its letters. */
+async function paperOfBatch(pool: Queryable, batchId: string, locale: string): Promise<{ event: string; date: string } | undefined> {
+  const i = await qb(pool).selectFrom('paper_imports').select(['event', 'collected_on']).where('batch_id', '=', batchId).executeTakeFirst();
+  if (!i) return undefined;
+  return { event: i.event, date: new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(i.collected_on) };
+}
+
+/**
+ * A threshold's formal request (threshold.service.ts): the action's request to officials, the
+ * count reached, and the date to answer by, with the packet link to answer through.
+ */
+async function renderThresholdRequest(pool: Queryable, l: LetterRow, organisation: string, packet: PacketLinkOptions): Promise<RenderedMail> {
+  const t = await thresholdOfLetter(pool, l.id);
+  if (!t?.reachedAt) throw new UnrecoverableError(`letter ${l.id} is in a threshold batch without its threshold`);
+  const locale = l.text_locale;
+  const respondBy = new Date(t.reachedAt.getTime() + t.days * 86_400_000);
+  const salutation = letterSalutation({ salutation: l.salutation, title: l.target_title, name: l.target_name });
+  return render('threshold-request', locale, {
+    subject: l.letter_subject || l.title,
+    salutation: normaliseSalutation(salutation),
+    greeting: greetingLine(salutation, locale),
+    request: requestText({ locale, title: l.title, officialRequest: l.official_request }),
+    count: t.count,
+    totalCount: l.total_count,
+    days: t.days,
+    respondBy: new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(respondBy),
+    organisation,
+    packetUrl: packetLink(l.id, l.locale, packet),
+  });
 }
 
 export async function deliverLetter(deps: LetterDeps, letterId: string): Promise<LetterOutcome> {

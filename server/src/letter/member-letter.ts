@@ -158,6 +158,10 @@ const NEUTRAL_GREETING: Record<string, (englishTitle: string) => string> = {
   es: () => 'De mi consideración:',
   fr: () => 'Madame, Monsieur,',
   ru: () => 'Здравствуйте!',
+  uz: () => "Hurmatli janob yoki xonim!",
+  fil: () => "Sa kinauukulan:",
+  kk: () => "Сәлеметсіз бе!",
+  ar: () => "تحية طيبة وبعد،",
 };
 
 export function memberGreeting(locale: string, target: { salutation: string; language: string; title: string }): string {

@@ -29,6 +29,10 @@ const NEUTRAL_REQUEST: Record<string, (title: string) => string> = {
   en: (title) => `We, the undersigned, ask you to respond to our petition: “${title}”.`,
   es: (title) => `Las personas abajo firmantes le pedimos que responda a nuestra petición: «${title}».`,
   fr: (title) => `Nous, signataires, vous demandons de donner suite à notre pétition : « ${title} ».`,
+  ar: (title) => `نحن الموقّعين أدناه، نطلب إليكم الرد على عريضتنا: «${title}».`,
+  kk: (title) => `Біз, төменде қол қойғандар, Сізден «${title}» атты петициямызға жауап беруіңізді сұраймыз.`,
+  fil: (title) => `Kami, ang mga nakalagda sa ibaba, ay humihiling sa inyo na tumugon sa aming petisyon: “${title}”.`,
+  uz: (title) => `Biz, quyida imzo chekuvchilar, sizdan “${title}” petitsiyamizga javob berishingizni soʻraymiz.`,
   ru: (title) => `Мы, нижеподписавшиеся, просим вас ответить на нашу петицию «${title}».`,
 };
 

@@ -40,7 +40,7 @@ function confirmation(locale: string, n: number): RenderedMail {
 }
 
 /** Numbers as each locale writes them: a thousands separator in en, fr and ru (a narrow or plain no-break space), none for four digits in es. */
-const thousand: Record<string, string> = { en: '1,000', es: '1000', fr: '1\u202f000', ru: '1\u00a0000' };
+const thousand: Record<string, string> = { en: '1,000', es: '1000', fr: '1\u202f000', ru: '1\u00a0000', ar: '1,000' };
 
 /** What each locale's letter says for n new signers (the first sentence of the counts). */
 const expected: Record<string, (n: number) => string[]> = {
@@ -65,6 +65,31 @@ const expected: Record<string, (n: number) => string[]> = {
       21: ['21 человек подтвердил', 'Всего 21 человек подписал', 'У 21 подписавшего'],
       1000: [`${thousand.ru} человек подтвердили`, `Всего ${thousand.ru} человек подписали`, `У ${thousand.ru} подписавших`],
     })[n]!,
+  // one and other; the noun stays singular after a number
+  uz: (n) => {
+    const N = n === 1000 ? '1\u00a0000' : String(n);
+    return [`Oxirgi joʻnatmamizdan buyon ${N} kishi oʻz qoʻllab-quvvatlashini tasdiqladi`, `Hozirgacha jami ${N} kishi imzo chekdi`, ...(n > 0 ? [`${N} nafar imzo chekkan kishining mamlakati koʻrsatilmagan`] : [])];
+  },
+  // Filipino nouns do not change with the number: one sentence for every count but 1
+  fil: (n) => {
+    const N = n === 1000 ? '1,000' : String(n);
+    return [n === 1 ? '1 tao ang nagkumpirma ng kanyang suporta' : `${N} tao ang nagkumpirma ng kanilang suporta`, `Sa kabuuan, ${N} tao na ang lumagda`, `Sa ${N} lumagda, hindi ipinapakita ang bansa`];
+  },
+  // one and other, and the noun stays singular after a number
+  kk: (n) => {
+    const N = n === 1000 ? '1\u00a0000' : String(n);
+    return [`Соңғы жөнелтілімімізден бері ${N} адам өз қолдауын растады`, `Барлығы осы уақытқа дейін ${N} адам қол қойды`, `${N} қол қоюшының елі көрсетілмеген`];
+  },
+  // zero, one, two, few (3 to 10), many (11 to 99), other (100 and more): each with its own noun form
+  ar: (n) =>
+    ({
+      0: ['لم يؤكد أي شخص جديد تأييده'],
+      1: ['أكّد شخص واحد تأييده', 'بالنسبة إلى موقّع واحد'],
+      2: ['أكّد شخصان تأييدهما', 'بالنسبة إلى موقّعَين'],
+      5: ['أكّد 5 أشخاص تأييدهم', 'بالنسبة إلى 5 موقّعين'],
+      21: ['أكّد 21 شخصًا تأييدهم', 'بالنسبة إلى 21 موقّعًا'],
+      1000: [`أكّد ${thousand.ar} شخص تأييدهم`, `بالنسبة إلى ${thousand.ar} موقّع`],
+    })[n]!,
 };
 
 function noLeaks(m: RenderedMail) {
@@ -82,7 +107,7 @@ describe('counted phrases in every language', () => {
         const m = letter(locale, n);
         noLeaks(m);
         // "country not shown" is said only when there are such signers
-        for (const phrase of expected[locale]!(n).filter((p) => n > 0 || !/^(For|De|Pour|У) 0/.test(p))) {
+        for (const phrase of expected[locale]!(n).filter((p) => n > 0 || !/^(For|De|Pour|У) 0|^0 қол қоюшының|^Sa 0 lumagda/.test(p))) {
           expect(m.text, `${locale} ${n}`).toContain(phrase);
           expect(m.html, `${locale} ${n}`).toContain(phrase);
         }
@@ -93,6 +118,36 @@ describe('counted phrases in every language', () => {
 
     it(`confirmation (${locale}): other sign-ups waiting at ${COUNTS.join(', ')}`, () => {
       for (const n of COUNTS) noLeaks(confirmation(locale, n));
+    });
+
+    it(`thresholds (${locale}): the request to officials and the signers' notices at ${COUNTS.join(', ')}`, () => {
+      const footer = { unsubscribeUrl: 'http://x/u', myDataUrl: 'http://x/m' };
+      for (const n of COUNTS) {
+        const request = render('threshold-request', locale, { subject: 'S', salutation: 'Dear Secretary', greeting: 'Dear Secretary,', request: 'Please act.', count: n, totalCount: n, days: n, respondBy: '1 Jan', organisation: 'Org', packetUrl: 'http://x/packet/t' });
+        noLeaks(request);
+        expect(request.text).toContain('http://x/packet/t');
+        const notice = { firstName: 'Ana', action: { title: 'T' }, count: n, days: n, respondBy: '1 Jan', targets: ['Minister A', 'Office B'], actionUrl: 'http://x/a', ...footer };
+        const reached = render('threshold-reached', locale, { ...notice, target: '' });
+        noLeaks(reached);
+        expect(reached.text).toContain('Minister A');
+        const overdue = render('threshold-overdue', locale, { ...notice, target: 'Minister A' });
+        noLeaks(overdue);
+        expect(overdue.text).toContain('Minister A');
+        for (const m of [request, reached, overdue]) expect(m.locale, `${locale} ${n}`).toBe(locale);
+      }
+    });
+
+    it(`case update (${locale}): in the reader's language, naming another language where the update is in one`, () => {
+      const footer = { unsubscribeUrl: 'http://x/u', myDataUrl: 'http://x/m' };
+      for (const other of [false, true]) {
+        const m = render('action-update', locale, { firstName: 'Ana', action: { title: 'T' }, update: { title: 'Released', body: 'Home.\n\nSafe.' }, updateLanguage: other ? 'English' : '', updateLang: other ? 'en' : '', actionUrl: 'http://x/a', ...footer });
+        noLeaks(m);
+        expect(m.locale).toBe(locale);
+        expect(m.subject).toContain('Released');
+        expect(m.text).toContain('Home.');
+        expect(m.text).toContain('http://x/u');
+        expect(m.text.includes('English')).toBe(other);
+      }
     });
   }
 

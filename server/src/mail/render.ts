@@ -5,10 +5,11 @@ import Handlebars from 'handlebars';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { IntlMessageFormat } from 'intl-messageformat';
+import { localeDirection } from '../shared/locales.ts';
 
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url));
 
-export type TemplateName = 'confirmation' | 'already-signed' | 'letter' | 'member-letter' | 'reminder' | 'my-data-link' | 'answer-published';
+export type TemplateName = 'confirmation' | 'already-signed' | 'letter' | 'member-letter' | 'reminder' | 'my-data-link' | 'answer-published' | 'threshold-request' | 'threshold-reached' | 'threshold-overdue' | 'action-update';
 
 export interface RenderedMail {
   locale: string;
@@ -98,6 +99,6 @@ export function render(
   const subject = headerSafe(compiled(base, `${name}.subject.hbs`, false)!(ctx));
   const text = compiled(base, `${name}.text.hbs`, false)!(ctx, { partials: partialsFor(base, 'text') }).replace(/\n{3,}/g, '\n\n').trim() + '\n';
   const content = compiled(base, `${name}.html.hbs`, true)!(ctx, { partials: partialsFor(base, 'html') });
-  const html = opts.layout ? compiled(dir, 'layout.html.hbs', true)!({ locale: useLocale, subject, content }) : content;
+  const html = opts.layout ? compiled(dir, 'layout.html.hbs', true)!({ locale: useLocale, dir: localeDirection(useLocale), subject, content }) : content;
   return { locale: useLocale, subject, text, html };
 }

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 
 export const QUEUE_NAMES = { mail: 'chorus-mail', delivery: 'chorus-delivery' } as const;
 
-export type MailJob = { kind: 'confirmation'; signatureId: string } | { kind: 'answer'; notificationId: string };
+export type MailJob = { kind: 'confirmation'; signatureId: string } | { kind: 'answer'; notificationId: string } | { kind: 'notice'; noticeId: string };
 export type DeliveryJob = { letterId: string };
 
 export function redisConnection(url: string, opts: { forWorker: boolean }): Redis {
@@ -33,6 +33,8 @@ export interface Queues {
   enqueueLetters(letters: { id: string; attempts: number; delayMs?: number }[]): Promise<void>;
   /** "an official answered" emails owed (answer_notifications ids), one job per row */
   enqueueAnswerNotifications(ids: string[]): Promise<void>;
+  /** emails to signers about what came of their action (member_notices ids), one job per row */
+  enqueueNotices(ids: string[]): Promise<void>;
   /**
    * Removes the finished (completed or failed) jobs among these ids, so that work the database
    * still says is owed can be enqueued again under the same id: a job marked done without its
@@ -85,6 +87,16 @@ export function createQueues(connection: ConnectionOptions): Queues {
           name: 'answer',
           data: { kind: 'answer', notificationId: id },
           opts: { jobId: `answer-${id}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
+        })),
+      );
+    },
+    async enqueueNotices(ids) {
+      if (ids.length === 0) return;
+      await mail.addBulk(
+        ids.map((id) => ({
+          name: 'notice',
+          data: { kind: 'notice', noticeId: id },
+          opts: { jobId: `notice-${id}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
         })),
       );
     },

@@ -1,6 +1,20 @@
-export const LOCALES = ['en', 'es', 'fr', 'ru'] as const;
+export const LOCALES = ['en', 'es', 'fr', 'ru', 'uz', 'kk', 'fil', 'ar'] as const;
 export type Locale = (typeof LOCALES)[number];
 export const DEFAULT_LOCALE: Locale = 'en';
+
+/**
+ * Other codes browsers send for one of our languages: Tagalog (tl), on which Filipino is based,
+ * is what some phones in the Philippines ask for.
+ */
+export const LOCALE_ALIASES: Readonly<Record<string, Locale>> = { tl: 'fil' };
+
+/** The locales written right to left: their pages carry dir="rtl". */
+export const RTL_LOCALES: ReadonlySet<string> = new Set(['ar']);
+
+/** The writing direction of a locale's pages, emails and letters. */
+export function localeDirection(locale: string): 'rtl' | 'ltr' {
+  return RTL_LOCALES.has(locale) ? 'rtl' : 'ltr';
+}
 
 export function isLocale(value: unknown): value is Locale {
   return typeof value === 'string' && (LOCALES as readonly string[]).includes(value);
@@ -38,7 +52,8 @@ export function negotiateLocale(header: string | null | undefined): Locale {
     .filter((r) => r.q > 0)
     .sort((a, b) => b.q - a.q || a.index - b.index);
   for (const range of ranges) {
-    if (isLocale(range.language)) return range.language;
+    const language = LOCALE_ALIASES[range.language] ?? range.language;
+    if (isLocale(language)) return language;
   }
   return DEFAULT_LOCALE;
 }

@@ -5,7 +5,7 @@
 // Shared with the console, which shows the resulting greeting line on the target form.
 
 /** The punctuation a letter's greeting line ends with, per language (English and French: a comma). */
-const GREETING_END: Record<string, string> = { en: ',', fr: ',', es: ':', ru: '!' };
+const GREETING_END: Record<string, string> = { en: ',', fr: ',', es: ':', ru: '!', ar: "،", kk: "!", fil: ":", uz: "!" };
 
 /**
  * A salutation as stored: trimmed, inner whitespace collapsed, and without the punctuation a
@@ -50,6 +50,14 @@ const GREETING_OPENERS = [
   // ru
   'уважаемый', 'уважаемая', 'уважаемые', 'многоуважаемый', 'многоуважаемая', 'дорогой', 'дорогая', 'дорогие', 'здравствуйте',
   'добрый день', 'господин', 'госпожа', 'ваше превосходительство',
+  // uz
+  'hurmatli', 'muhtaram', 'assalomu alaykum', 'janob', 'xonim', 'oliy hazratlari',
+  // kk
+  'құрметті', 'аса құрметті', 'сәлеметсіз бе', 'армысыз', 'мырза', 'ханым',
+  // fil
+  'mahal na', 'kagalang-galang na', 'ginoo', 'ginang', 'magandang araw', 'magandang umaga', 'magandang hapon', 'sa kinauukulan',
+  // ar
+  'السيد', 'السيدة', 'معالي', 'سعادة', 'حضرة', 'عزيزي', 'عزيزتي', 'تحية طيبة', 'إلى من يهمه الأمر',
 ];
 
 /** The longest line taken for a greeting: a greeting names a person or an office, never says more. */
@@ -70,7 +78,7 @@ export function isGreetingLine(line: string, salutation: string): boolean {
   // what a sentence has and a form of address has not; a full stop after an abbreviation ("Sr.") is not one
   const plain = line.trim().replace(/(?<!\p{L})(?:sr|sra|srta|dr|dra|mr|mrs|ms|m|mme|mlle|г|г-н|г-жа)\.(?=\s|$)/giu, (abbr) => abbr.slice(0, -1));
   if (/[?…]|\.\s*$|[.!?]\s+\p{Lu}/u.test(plain)) return false;
-  return GREETING_OPENERS.some((w) => s === w || (s.startsWith(w) && /^[\s,:;!]/u.test(s.slice(w.length))));
+  return GREETING_OPENERS.some((w) => s === w || (s.startsWith(w) && /^[\s,:;!\u060C]/u.test(s.slice(w.length))));
 }
 
 /**

@@ -20,7 +20,7 @@ import { seal, unseal } from '../shared/seal.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { webhookDeliveries } from '../shared/metrics.ts';
 
-export const WEBHOOK_EVENTS = ['signature.confirmed', 'letter.delivered', 'letter.bounced', 'answer.published'] as const;
+export const WEBHOOK_EVENTS = ['signature.confirmed', 'letter.delivered', 'letter.bounced', 'answer.published', 'update.published'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 export type LetterEventType = Extract<WebhookEventType, 'letter.delivered' | 'letter.bounced'>;
 
@@ -180,7 +180,7 @@ export const endpointInputSchema = z
       .url({ protocol: /^https?$/, error: 'url must be an http(s) address' })
       .max(2000, 'url must be at most 2000 characters'),
     description: z.string().trim().max(200).default(''),
-    events: z.array(z.enum(WEBHOOK_EVENTS, { error: `events are ${WEBHOOK_EVENTS.join(', ')}` })).min(1, 'Choose at least one event').max(4),
+    events: z.array(z.enum(WEBHOOK_EVENTS, { error: `events are ${WEBHOOK_EVENTS.join(', ')}` })).min(1, 'Choose at least one event').max(WEBHOOK_EVENTS.length),
   })
   .strict()
   .meta({ examples: [{ url: 'https://crm.example.org/hooks/chorus', description: 'CRM', events: ['signature.confirmed'] }] });

@@ -23,10 +23,37 @@ const actionSummary = z.object({
   title: z.string(),
   summary: z.string(),
   goal: z.number().int(),
-  count: z.number().int(),
+  count: z.number().int().describe('confirmed signatures, those collected on paper included'),
+  paperCount: z.number().int().describe('of `count`, the signatures collected on paper and imported by staff'),
   signingOpen: z.boolean(),
   campaign: z.object({ slug: z.string(), name: z.string() }),
 });
+
+/** answers owed by a date (delivery/threshold.service.ts), as the public and staff read them */
+export const thresholdsSchema = z
+    .array(
+      z.object({
+        count: z.number().int().describe('the confirmed count at which every target is formally asked to answer'),
+        reachedAt: z.string().nullable().describe('when the public count reached it; null while it has not'),
+        respondBy: z.string().nullable().describe('the date every target should answer by: reachedAt plus respondWithinDays'),
+        targets: z
+          .array(
+            z.object({
+              slug: z.string(),
+              target: z.object({ name: z.string(), title: z.string(), organisation: z.string(), locale: z.string().describe('the language the name is shown in'), roleLocale: z.string().describe('the language the title and organisation are shown in') }),
+              state: z.enum(['sending', 'waiting', 'answered', 'overdue', 'undelivered']).describe('sending: the request is on its way; waiting: asked, the date has not passed; overdue: the date passed without an answer; undelivered: the request could not be delivered'),
+              askedAt: z.string().nullable().describe('when the formal request was delivered'),
+              respondBy: z.string(),
+              answeredAt: z.string().nullable().describe('when their answer came'),
+              answer: z.string().nullable().describe('the answer once published (or the summary staff wrote of it, `summary` true); null before'),
+              summary: z.boolean(),
+              overdueDays: z.number().int().describe('whole days past respondBy without an answer; 0 unless overdue'),
+            }),
+          )
+          .describe('one per target of the action, once the threshold is reached'),
+      }),
+    )
+    .describe('answers owed by a date, lowest count first');
 
 const actionDetail = actionSummary.extend({
   body: z.string(),
@@ -75,6 +102,19 @@ const actionDetail = actionSummary.extend({
       }),
     )
     .describe('proof of delivery: the latest 50 letters, newest first'),
+  respondWithinDays: z.number().int().describe('days every target has to answer once a threshold is reached'),
+  thresholds: thresholdsSchema,
+  updates: z
+    .array(
+      z.object({
+        id: z.string(),
+        title: z.string(),
+        body: z.string().describe('plain text, paragraphs separated by a blank line'),
+        locale: z.string().describe('the language of title and body: the requested one where the update has it, else the action’s default'),
+        publishedAt: z.string(),
+      }),
+    )
+    .describe('case updates: what happened next, newest first (at most 50)'),
 });
 
 export const actionRoutes: FastifyPluginAsyncZod<{

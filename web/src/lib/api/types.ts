@@ -32,6 +32,8 @@ export type ActionSummary = ApiData<'/api/actions'>['actions'][number];
 export type ActionDetail = ApiData<'/api/actions/{slug}'>;
 /** One letter in an action's public proof of delivery. */
 export type LedgerEntry = ActionDetail['ledger'][number];
+/** A threshold of an action: when it was reached, and where each official stands with its request. */
+export type PublicThreshold = ActionDetail['thresholds'][number];
 export type MyDataExport = ApiData<'/api/my-data/{token}'>;
 export type StaffTarget = ApiData<'/api/admin/targets/{id}'>;
 /** What both dashboards show (the overview's and an action's). */

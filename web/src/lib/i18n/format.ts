@@ -16,16 +16,22 @@ import {
 } from '@formatjs/icu-messageformat-parser';
 import { IntlMessageFormat } from 'intl-messageformat';
 import type { Locale } from '$shared/locales';
+// a relative path: the message tests load this file outside SvelteKit, where $shared is not known
+import { RTL_LOCALES } from '../../../../server/src/shared/locales.ts';
 import en from './messages/en.json' with { type: 'json' };
 import es from './messages/es.json' with { type: 'json' };
 import fr from './messages/fr.json' with { type: 'json' };
 import ru from './messages/ru.json' with { type: 'json' };
+import uz from './messages/uz.json' with { type: 'json' };
+import kk from './messages/kk.json' with { type: 'json' };
+import fil from './messages/fil.json' with { type: 'json' };
+import ar from './messages/ar.json' with { type: 'json' };
 
 export type Catalogue = typeof en;
 export type MessageKey = keyof Catalogue & string;
 export type Params = Record<string, string | number>;
 
-const catalogues: Record<Locale, Record<MessageKey, string>> = { en, es, fr, ru };
+const catalogues: Record<Locale, Record<MessageKey, string>> = { en, es, fr, ru, uz, kk, fil, ar };
 
 /** The raw ICU source of a message (for tests and tools). */
 export function messageSource(locale: Locale, key: MessageKey): string {
@@ -102,14 +108,25 @@ export function messageArguments(locale: Locale, key: MessageKey): { names: Set<
  * are (the form's `#` shows them formatted for the locale); other numbers are formatted for
  * the locale. An argument the caller did not give stays visible as `{name}`.
  */
+/**
+ * A text of another direction inside a sentence (a Latin name, an email, a title in a
+ * right-to-left sentence) is isolated, so its letters and punctuation do not reorder the
+ * sentence around it: Unicode's first-strong isolate (U+2068) to the pop (U+2069).
+ */
+function isolate(value: string): string {
+	return `\u2068${value}\u2069`;
+}
+
 export function formatMessage(locale: Locale, key: MessageKey, params?: Params): string {
 	const c = compile(locale, key);
+	const rtl = RTL_LOCALES.has(locale);
 	if (c.names.size === 0) return c.format.format() as string;
 	const values: Record<string, string | number> = {};
 	for (const name of c.names) {
 		const value = params?.[name];
 		if (value === undefined) values[name] = c.selectors.has(name) ? 'other' : `{${name}}`;
 		else if (typeof value === 'number' && !c.selectors.has(name)) values[name] = formatNumber(locale, value);
+		else if (typeof value === 'string' && rtl && !c.selectors.has(name)) values[name] = isolate(value);
 		else values[name] = value;
 	}
 	return c.format.format(values) as string;

@@ -15,7 +15,11 @@ export const LOCALE_NAMES: Record<Locale, string> = {
 	en: 'English',
 	es: 'Español',
 	fr: 'Français',
-	ru: 'Русский'
+	ru: 'Русский',
+	uz: 'Oʻzbekcha',
+	kk: 'Қазақша',
+	fil: 'Filipino',
+	ar: 'العربية'
 };
 
 /** A message, with its {name} arguments filled from params. */

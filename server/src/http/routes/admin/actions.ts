@@ -31,8 +31,16 @@ import {
   updateSettings,
 } from '../../../action/action.admin.service.ts';
 import { errorSchema } from '../schemas.ts';
+import { thresholdsSchema } from '../actions.ts';
+import { actionThresholds, setThresholds, thresholdsInputSchema } from '../../../delivery/threshold.service.ts';
+import { LOCALES } from '../../../shared/locales.ts';
+import { publishUpdate, staffUpdates, updateInputSchema } from '../../../action/update.service.ts';
+import { countPaperImport, getPaperImport, listPaperImports, paperImportInputSchema, previewPaperImport, withdrawPaperImport } from '../../../action/paper.service.ts';
+import { mailDomain } from '../../../signature/confirmation.service.ts';
 import { READ, WRITE, type AdminDeps } from './roles.ts';
 import { ActionStatus } from '../../../db/db.ts';
+
+const thresholdsView = z.object({ respondWithinDays: z.number().int(), thresholds: thresholdsSchema });
 
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };
 
@@ -122,6 +130,162 @@ export const actionAdminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = as
       schema: { summary: 'Remove a translation', tags: ['admin'], params: localeParam, response: { 200: actionDetailView, ...errors } },
     },
     async (req) => refreshed(await deleteText(deps, staffId(req), req.params.id, req.params.locale)),
+  );
+
+  app.get(
+    '/actions/:id/thresholds',
+    {
+      config: { roles: READ },
+      schema: {
+        summary: 'The action’s thresholds: answers owed by a date',
+        tags: ['admin'],
+        params: idParam,
+        querystring: z.object({ locale: z.enum(LOCALES).default('en').describe('language of the targets’ names') }),
+        response: { 200: thresholdsView, ...errors },
+      },
+    },
+    async (req) => actionThresholds(deps.pool, req.params.id, deps.clock(), req.query.locale),
+  );
+
+  app.put(
+    '/actions/:id/thresholds',
+    {
+      config: { roles: WRITE },
+      schema: {
+        summary: 'Set the thresholds at which every target is asked to answer, and the days they have',
+        description:
+          'When the confirmed count reaches a threshold, every target is sent a formal request to answer within `respondWithinDays` ' +
+          '(its own letter, in its language, with the packet link), and signers who opted in are told. A reached threshold cannot be removed.',
+        tags: ['admin'],
+        params: idParam,
+        body: thresholdsInputSchema,
+        response: { 200: thresholdsView, ...errors },
+      },
+    },
+    async (req) => refreshed(await setThresholds(deps, staffId(req), req.params.id, req.body)),
+  );
+
+  app.get(
+    '/actions/:id/updates',
+    {
+      config: { roles: READ },
+      schema: {
+        summary: 'The action’s case updates, newest first, and how many signers a new one would email',
+        tags: ['admin'],
+        params: idParam,
+        response: {
+          200: z.object({
+            audience: z.number().int().describe('confirmed signers who opted in to hear from the campaign: a new update emails each once'),
+            updates: z.array(z.object({ id: z.string(), publishedAt: z.string(), texts: z.array(z.object({ locale: z.string(), title: z.string(), body: z.string() })) })),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (req) => staffUpdates(deps.pool, req.params.id),
+  );
+
+  app.post(
+    '/actions/:id/updates',
+    {
+      config: { roles: WRITE },
+      schema: {
+        summary: 'Publish a case update: what happened next',
+        description:
+          'Shown at once on the action page and in `GET /api/actions/{slug}` (`updates`), sent to webhooks subscribed to `update.published`, ' +
+          'and emailed once to every confirmed signer who opted in to hear from the campaign, in their language where the update has it ' +
+          '(else the action’s default language), with one-click unsubscribe. A published update is not edited: publish a correction.',
+        tags: ['admin'],
+        params: idParam,
+        body: updateInputSchema,
+        response: { 201: z.object({ id: z.string(), publishedAt: z.string(), notificationsOwed: z.number().int() }), ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await refreshed(await publishUpdate(deps, staffId(req), req.params.id, req.body))),
+  );
+
+  const paperImportView = z.object({
+    id: z.string(),
+    actionId: z.string(),
+    status: z.enum(['PREVIEW', 'COUNTED', 'WITHDRAWN']),
+    filename: z.string(),
+    event: z.string(),
+    collectedOn: z.string(),
+    consentVersion: z.string(),
+    namesToOfficials: z.boolean(),
+    rows: z.number().int().describe('signatures in the file'),
+    repeats: z.number().int().describe('rows that repeat an earlier row of the file or a signature already counted (same sheet and line, or same name and country): never counted'),
+    willCount: z.number().int().describe('what counting the preview would add; once counted, what was counted'),
+    counted: z.number().int(),
+    createdAt: z.coerce.date(),
+    countedAt: z.coerce.date().nullable(),
+    withdrawnAt: z.coerce.date().nullable(),
+    sample: z
+      .array(z.object({ sheet: z.string(), line: z.number().int(), firstName: z.string().nullable(), lastName: z.string().nullable(), country: z.string().nullable(), duplicate: z.boolean() }))
+      .describe('the repeats first, then the first rows: at most 20'),
+  });
+  const importParam = z.object({ id: z.string().max(64) });
+
+  app.get(
+    '/actions/:id/paper-imports',
+    { config: { roles: READ }, schema: { summary: 'The action’s imports of paper signatures, newest first', tags: ['admin'], params: idParam, response: { 200: z.object({ imports: z.array(paperImportView) }), ...errors } } },
+    async (req) => ({ imports: await listPaperImports(deps.pool, req.params.id) }),
+  );
+
+  app.post(
+    '/actions/:id/paper-imports',
+    {
+      config: { roles: WRITE },
+      bodyLimit: 1_000_000,
+      schema: {
+        summary: 'Check a CSV of paper signatures and keep it as a preview (nothing counts yet)',
+        description:
+          'The CSV has a header row and the columns `sheet`, `line` (both required: where the signature is on paper), `first_name`, `last_name` and `country` (optional). ' +
+          'Every problem is reported by line (422 `csv_invalid`), and nothing is stored while any line is wrong. ' +
+          'A good file is kept as a preview showing what would count and what repeats; `POST /api/admin/paper-imports/{id}/count` counts it.',
+        tags: ['admin'],
+        params: idParam,
+        body: paperImportInputSchema,
+        response: { 201: paperImportView, ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await previewPaperImport(deps, staffId(req), req.params.id, req.body)),
+  );
+
+  app.get(
+    '/paper-imports/:id',
+    { config: { roles: READ }, schema: { summary: 'One import of paper signatures', tags: ['admin'], params: importParam, response: { 200: paperImportView, ...errors } } },
+    async (req) => getPaperImport(deps.pool, req.params.id),
+  );
+
+  app.post(
+    '/paper-imports/:id/count',
+    {
+      config: { roles: WRITE },
+      schema: {
+        summary: 'Count a previewed import: into the public count, and to the officials',
+        description: 'Its signatures that repeat nothing counted join the public count (`paperCount`) and are sent to the officials at once, in a delivery of their own. 409 unless it is a preview.',
+        tags: ['admin'],
+        params: importParam,
+        response: { 200: paperImportView, ...errors },
+      },
+    },
+    async (req) => refreshed(await countPaperImport({ ...deps, mailDomain: mailDomain(deps.mailFrom) }, staffId(req), req.params.id)),
+  );
+
+  app.post(
+    '/paper-imports/:id/withdraw',
+    {
+      config: { roles: WRITE },
+      schema: {
+        summary: 'Withdraw an import: out of the public count and of the packets',
+        description: 'Letters already sent stay sent; the packets no longer list its signatures. Withdrawing twice changes nothing.',
+        tags: ['admin'],
+        params: importParam,
+        response: { 200: paperImportView, ...errors },
+      },
+    },
+    async (req) => refreshed(await withdrawPaperImport(deps, staffId(req), req.params.id)),
   );
 
   app.put(

@@ -8,6 +8,8 @@ import { sendAttachment } from '../../../delivery/attachment.ts';
 import { errorSchema } from '../schemas.ts';
 import { READ, WRITE, type AdminDeps } from './roles.ts';
 import { AnswerStatus } from '../../../db/db.ts';
+import { owedAnswers } from '../../../delivery/threshold.service.ts';
+import { LOCALES } from '../../../shared/locales.ts';
 
 const idParam = z.object({ id: z.string().max(64) });
 const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema };
@@ -51,6 +53,43 @@ export const answerRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
       },
     },
     async (req) => ({ answers: await listAnswers(a.pool, { status: req.query.status, actionId: req.query.action, limit: req.query.limit }) }),
+  );
+
+  app.get(
+    '/answers/owed',
+    {
+      config: { roles: READ },
+      schema: {
+        summary: 'Answers owed by a date, overdue first',
+        description: 'Every target asked to answer when a threshold was reached: overdue first (most days late first), then undelivered, sending, waiting by date, and answered.',
+        tags: ['admin'],
+        querystring: z.object({ locale: z.enum(LOCALES).default('en').describe('language of the titles and names') }),
+        response: {
+          200: z.object({
+            owed: z.array(
+              z.object({
+                actionId: z.string(),
+                slug: z.string(),
+                title: z.string(),
+                count: z.number().int(),
+                reachedAt: z.string(),
+                targetSlug: z.string(),
+                target: z.object({ name: z.string(), title: z.string(), organisation: z.string(), locale: z.string(), roleLocale: z.string() }),
+                state: z.enum(['sending', 'waiting', 'answered', 'overdue', 'undelivered']),
+                askedAt: z.string().nullable(),
+                respondBy: z.string(),
+                answeredAt: z.string().nullable(),
+                answer: z.string().nullable(),
+                summary: z.boolean(),
+                overdueDays: z.number().int(),
+              }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (req) => ({ owed: await owedAnswers(a.pool, a.clock(), req.query.locale) }),
   );
 
   app.get(

@@ -5,10 +5,11 @@ import { DashboardService } from '../../../insight/dashboard.service.ts';
 import { errorSchema } from '../schemas.ts';
 import { READ, type AdminDeps } from './roles.ts';
 import { ActionKind, ActionStatus, LetterStatus } from '../../../db/db.ts';
+import { LOCALES } from '../../../shared/locales.ts';
 
 const query = z.object({
   range: z.enum(['minute', 'hour', 'day']).default('hour').describe('bucket size: the last 60 minutes, 48 hours or 30 days'),
-  locale: z.enum(['en', 'es', 'fr', 'ru']).default('en').describe('language of the action titles'),
+  locale: z.enum(LOCALES).default('en').describe('language of the action titles'),
 });
 
 const counts = {

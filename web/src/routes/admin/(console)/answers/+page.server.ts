@@ -10,8 +10,12 @@ const STATUSES = Object.values(AnswerStatus);
 export const load: PageServerLoad = async (event) => {
 	const raw = event.url.searchParams.get('status');
 	const status = raw === 'all' ? undefined : (STATUSES.find((s) => s === raw) ?? AnswerStatus.RECEIVED);
-	const { answers } = expectOk(await staffApi(event).GET('/api/admin/answers', { params: { query: { status } } }));
-	return { answers, status: status ?? 'all' };
+	const api = staffApi(event);
+	const [{ answers }, { owed }] = await Promise.all([
+		api.GET('/api/admin/answers', { params: { query: { status } } }).then(expectOk),
+		api.GET('/api/admin/answers/owed', { params: { query: { locale: event.locals.locale } } }).then(expectOk)
+	]);
+	return { answers, owed, status: status ?? 'all' };
 };
 
 export const actions: Actions = {
