@@ -404,7 +404,7 @@ describe('nginx, two servers and two workers on one PostgreSQL and Redis', () =>
     await statusOf(`${platform.baseUrl}/actions/${slug}`, { 'accept-language': 'en' });
     const stored = await Promise.all(Array.from({ length: 200 }, () => statusOf(`${platform.baseUrl}/actions/${slug}`, { 'accept-language': 'en' })));
     expect(stored.every((r) => r.status === 200)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('goes on serving, and signing, through the other server when one is gone', async () => {
     const slug = `scale-${RUN}`;

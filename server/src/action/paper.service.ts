@@ -43,7 +43,7 @@ export const paperImportInputSchema = z.strictObject({
 export type PaperImportInput = z.infer<typeof paperImportInputSchema>;
 
 const ROW = z.strictObject({
-  sheet: z.string().trim().min(1, 'sheet is required').max(40, 'sheet must be at most 40 characters').regex(/^[\p{L}\p{N} ._\/-]+$/u, 'sheet holds letters, digits, spaces and . _ / - only'),
+  sheet: z.string().trim().min(1, 'sheet is required').max(40, 'sheet must be at most 40 characters').regex(/^[\p{L}\p{N} ._/-]+$/u, 'sheet holds letters, digits, spaces and . _ / - only'),
   line: z.coerce.number({ error: 'line must be a whole number' }).int('line must be a whole number').min(1, 'line must be 1 or more').max(100_000, 'line must be at most 100000'),
   first_name: z.union([z.literal(''), lineText(100, 'first_name')]).optional(),
   last_name: z.union([z.literal(''), lineText(100, 'last_name')]).optional(),

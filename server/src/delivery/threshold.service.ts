@@ -19,7 +19,7 @@ import { expressionBuilder, sql, type Expression, type RawBuilder } from 'kysely
 import { jsonArrayFrom, jsonBuildObject } from 'kysely/helpers/postgres';
 import type pg from 'pg';
 import { z } from 'zod';
-import { ActionStatus, AnswerStatus, LetterStatus, SignatureStatus, inTransaction, qb, type DB, type Queryable } from '../db/db.ts';
+import { ActionStatus, AnswerStatus, LetterStatus, inTransaction, qb, type DB, type Queryable } from '../db/db.ts';
 import { render, type RenderedMail } from '../mail/render.ts';
 import type { Queues } from '../queue/queue.ts';
 import { conflict, notFound } from '../shared/errors.ts';
