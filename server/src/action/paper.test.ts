@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Mailbox } from '../mailbox/mailbox.service.ts';
-import { deliverLetter } from '../letter/letter.service.ts';
+import { deliverLetter, renderLetter } from '../letter/letter.service.ts';
 import { packetToken, viewPacket } from '../delivery/packet.service.ts';
 import { asStaff, createAction, createHarness, letterConfig, staffSession, startTestMail, type Harness } from '../testing/harness.ts';
 
@@ -80,7 +80,13 @@ describe('paper signatures', () => {
     for (const l of letters) expect(await deliverLetter(letterDeps, l.id)).toBe('sent');
     const toUn = mailbox.messages().find((m) => m.envelope.to.includes(un.email))!;
     const toPhilippines = mailbox.messages().find((m) => m.envelope.to.includes(philippines.email))!;
-    expect(toUn.text).toContain('4 people signed this request on paper (March in Manila, November 28, 2026).');
+    // 4 is fewer than the public country minimum: where and when they signed could point at them, and is not said
+    expect(letterConfig(h).countryMin).toBeGreaterThan(4);
+    expect(toUn.text).toContain('4 people signed this request on paper.');
+    expect(toUn.text).not.toContain('March in Manila');
+    // a group as large as the minimum is told where and when
+    const told = await renderLetter(h.db.pool, letters[0]!.id, 'Chorus Test', { secret: h.secret, publicBaseUrl: 'http://chorus.test', countryMin: 4 });
+    expect(told!.mail.text).toContain('4 people signed this request on paper (March in Manila, November 28, 2026).');
     // names where the paper form asked: to the UN, but never to the officials of the signers' own country
     expect(toUn.text).toContain('Maria Santos');
     expect(toUn.text).toContain('José Rizal');

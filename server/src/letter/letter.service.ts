@@ -379,15 +379,21 @@ async function renderLetterRow(
     organisation,
     // the signed link to the full delivery (every signature, PDF and CSV), valid 90 days
     packetUrl: packetLink(l.id, l.locale, packet),
-    paper: l.reason === 'paper' ? await paperOfBatch(pool, l.batch_id, l.text_locale) : undefined,
+    // where and when the paper was signed, only for a group large enough not to point at its signers
+    // (PUBLIC_COUNTRY_MIN): "3 people signed at the vigil in Davao on 30 November" could name them
+    paper: l.reason === 'paper' ? await paperOfBatch(pool, l.batch_id, l.text_locale, l.signature_count >= packet.countryMin) : undefined,
   });
   return { letter: l, mail };
 }
 
-/** Where and when the paper signatures of a delivery were collected, for its letters. */
-async function paperOfBatch(pool: Queryable, batchId: string, locale: string): Promise<{ event: string; date: string } | undefined> {
+/**
+ * Where and when the paper signatures of a delivery were collected, for its letters; empty
+ * (the letter then says only "on paper") unless `sayWhere`.
+ */
+async function paperOfBatch(pool: Queryable, batchId: string, locale: string, sayWhere: boolean): Promise<{ event: string; date: string } | undefined> {
   const i = await qb(pool).selectFrom('paper_imports').select(['event', 'collected_on']).where('batch_id', '=', batchId).executeTakeFirst();
   if (!i) return undefined;
+  if (!sayWhere) return { event: '', date: '' };
   return { event: i.event, date: new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(i.collected_on) };
 }
 

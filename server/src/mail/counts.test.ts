@@ -11,7 +11,7 @@ import { render, type RenderedMail } from './render.ts';
 
 const COUNTS = [0, 1, 2, 5, 21, 1000] as const;
 
-function letter(locale: string, n: number, opts: { names?: string[]; preview?: boolean } = {}): RenderedMail {
+function letter(locale: string, n: number, opts: { names?: string[]; preview?: boolean; paper?: { event: string; date: string } } = {}): RenderedMail {
   return composeLetter({
     text: { locale, title: 'T', letterSubject: 'S', officialRequest: 'Please act.' },
     salutation: 'Dear Secretary,',
@@ -24,6 +24,7 @@ function letter(locale: string, n: number, opts: { names?: string[]; preview?: b
     organisation: 'Org',
     packetUrl: opts.preview ? '' : 'http://x/packet/t',
     preview: opts.preview,
+    paper: opts.paper,
   });
 }
 
@@ -113,6 +114,14 @@ describe('counted phrases in every language', () => {
         }
         noLeaks(letter(locale, n, { names: ['Ana López'] }));
         noLeaks(letter(locale, n, { preview: true }));
+        // signatures collected on paper: where and when, or (a small group) only that they are on paper
+        const onPaper = letter(locale, n, { paper: { event: 'EVENT-X', date: 'DATE-Y' } });
+        noLeaks(onPaper);
+        expect(onPaper.text, `${locale} ${n}`).toContain('EVENT-X');
+        expect(onPaper.text).toContain('DATE-Y');
+        const quiet = letter(locale, n, { paper: { event: '', date: '' } });
+        noLeaks(quiet);
+        expect(quiet.text).not.toMatch(/\(\s*[,،]?\s*\)/);
       }
     });
 
