@@ -207,7 +207,8 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
           action.id,
           otherLetter.targetId,
           otherLetter.id,
-          'We acknowledge receipt of your letter and will reply in due course.',
+          // an acknowledgement of receipt, as the packet page marks one: not an answer (the clock of a threshold goes on)
+          '[acknowledgement of receipt]\n\nWe acknowledge receipt of your letter and will reply in due course.',
           new Date(otherLetter.sentAt.getTime() + 20 * 3_600_000),
         ],
       );
@@ -268,8 +269,8 @@ const DEMO_THRESHOLD_BATCH = '0d3e0000-0000-4000-8000-00000000d1b1';
  * Answers owed by a date, on DEMO_DIGEST_ACTION: a threshold of 3 signatures, reached when the
  * demo signers confirmed (60 hours ago), with 1 day to answer (a demo cannot wait 30), and a
  * second one of 1,000 not reached yet. Every target was sent its formal request a minute
- * later; the UN Special Rapporteur's published answer and the EEAS's answer awaiting review
- * came after it, so those two answered, and the two others are late. The signers who opted in
+ * later; the UN Special Rapporteur's published answer came after it, so it answered; the EEAS only
+ * acknowledged receipt, which stops no clock, so it is late with the two others. The signers who opted in
  * were told of the threshold (recorded as sent); the workers find the late ones on their first
  * look and email those signers (the demo mailbox shows it).
  */

@@ -20,12 +20,13 @@ import { parse } from 'csv-parse/sync';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { z } from 'zod';
-import { PaperImportStatus, TargetMode, inTransaction, qb, type Queryable } from '../db/db.ts';
+import { LetterStatus, PaperImportStatus, TargetMode, inTransaction, qb, type Queryable } from '../db/db.ts';
 import { nextOfficeOpening } from '../delivery/office-hours.ts';
 import type { Queues } from '../queue/queue.ts';
 import { AppError, conflict, notFound, type Issue } from '../shared/errors.ts';
 import { issueBound, issueCode } from '../shared/issues.ts';
 import { lineText } from '../shared/text.ts';
+import { isCountryCode } from '../shared/countries.ts';
 import { recordAudit } from '../staff/audit.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -33,7 +34,7 @@ export const MAX_PAPER_ROWS = 10_000;
 const PAPER_LOCK = 7_310_007;
 
 export const paperImportInputSchema = z.strictObject({
-  filename: z.string().max(200, 'filename must be at most 200 characters').default(''),
+  filename: z.union([z.literal(''), lineText(200, 'filename')]).default(''),
   event: lineText(200, 'event').describe('where the signatures were collected: a street stall, a concert, a march'),
   collectedOn: z.iso.date('collectedOn must be a date, YYYY-MM-DD').describe('the day they were collected'),
   consentVersion: lineText(100, 'consentVersion').describe('the version of the consent wording printed on the paper form'),
@@ -44,14 +45,19 @@ export type PaperImportInput = z.infer<typeof paperImportInputSchema>;
 
 const ROW = z.strictObject({
   sheet: z.string().trim().min(1, 'sheet is required').max(40, 'sheet must be at most 40 characters').regex(/^[\p{L}\p{N} ._/-]+$/u, 'sheet holds letters, digits, spaces and . _ / - only'),
-  line: z.coerce.number({ error: 'line must be a whole number' }).int('line must be a whole number').min(1, 'line must be 1 or more').max(100_000, 'line must be at most 100000'),
+  line: z
+    .string()
+    .trim()
+    .regex(/^[0-9]{1,6}$/, 'line must be a whole number, written in digits')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'line must be 1 or more').max(100_000, 'line must be at most 100000')),
   first_name: z.union([z.literal(''), lineText(100, 'first_name')]).optional(),
   last_name: z.union([z.literal(''), lineText(100, 'last_name')]).optional(),
   country: z
     .string()
     .trim()
     .toUpperCase()
-    .refine((c) => c === '' || (/^[A-Z]{2}$/.test(c) && new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' }).of(c) !== undefined), 'country is a two-letter code (ISO 3166-1), or empty')
+    .refine((c) => c === '' || isCountryCode(c), 'country is a two-letter code (ISO 3166-1), or empty')
     .optional(),
 });
 const COLUMNS = ['sheet', 'line', 'first_name', 'last_name', 'country'];
@@ -83,8 +89,16 @@ export function paperNameKey(firstName: string | null, lastName: string | null, 
 /** Parses and checks a paper CSV. Throws a 422 `csv_invalid` listing every problem by line. */
 export function parsePaperCsv(text: string): PaperRow[] {
   let records: { record: Record<string, string>; info: { lines: number } }[];
+  let header: string[] = [];
   try {
-    records = parse(text, { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), info: true, bom: true, skip_empty_lines: true, trim: false, max_record_size: 16 * 1024 });
+    records = parse(text, {
+      columns: (h: string[]) => (header = h.map((c) => c.trim().toLowerCase())),
+      info: true,
+      bom: true,
+      skip_empty_lines: true,
+      trim: false,
+      max_record_size: 16 * 1024,
+    });
   } catch (err) {
     const line = (err as { lines?: number }).lines;
     throw new AppError(422, 'csv_invalid', `The file is not valid CSV${line ? ` (line ${line})` : ''}`, {}, [
@@ -92,7 +106,9 @@ export function parsePaperCsv(text: string): PaperRow[] {
     ]);
   }
   const issues: Issue[] = [];
-  const header = records[0] ? Object.keys(records[0].record) : [];
+  header.forEach((col, i) => {
+    if (header.indexOf(col) !== i) issues.push({ path: `line 1: ${col.slice(0, 40)}`, code: 'duplicate', message: `the column "${col.slice(0, 40)}" is there twice` });
+  });
   for (const col of ['sheet', 'line']) if (records.length && !header.includes(col)) issues.push({ path: `line 1: ${col}`, code: 'missing_column', message: `the header has no "${col}" column` });
   for (const col of header) if (!COLUMNS.includes(col)) issues.push({ path: `line 1: ${col.slice(0, 40)}`, code: 'unknown_column', message: `unknown column "${col.slice(0, 40)}"` });
   if (records.length === 0) issues.push({ path: 'file', code: 'empty_file', message: 'the file has no signatures (a header row, then one signature per row)' });
@@ -183,7 +199,8 @@ async function markRepeats(db: Queryable, importId: string, actionId: string): P
 export async function previewPaperImport(deps: Pick<PaperDeps, 'pool' | 'clock'>, staffId: string, actionId: string, input: PaperImportInput) {
   if (!UUID.test(actionId)) throw notFound('action_not_found', 'No such action');
   const now = deps.clock();
-  if (input.collectedOn > now.toISOString().slice(0, 10)) {
+  // the day where the paper was signed may be ahead of UTC by up to 14 hours
+  if (input.collectedOn > new Date(now.getTime() + 14 * 3_600_000).toISOString().slice(0, 10)) {
     throw new AppError(422, 'validation_failed', 'collectedOn cannot be in the future', {}, [{ path: 'collectedOn', code: 'out_of_range', message: 'collectedOn cannot be in the future' }]);
   }
   if (input.collectedOn < '2000-01-01') {
@@ -288,15 +305,24 @@ export async function withdrawPaperImport(deps: Pick<PaperDeps, 'pool' | 'clock'
   const now = deps.clock();
   await inTransaction(deps.pool, async (client) => {
     const db = qb(client);
-    const imp = await db.selectFrom('paper_imports').select(['action_id', 'status', 'counted_count']).where('id', '=', importId).forUpdate().executeTakeFirst();
+    const imp = await db.selectFrom('paper_imports').select(['action_id', 'status', 'counted_count', 'batch_id']).where('id', '=', importId).forUpdate().executeTakeFirst();
     if (!imp) throw notFound('paper_import_not_found', 'No such paper import');
     if (imp.status === PaperImportStatus.WITHDRAWN) return;
     await db.updateTable('paper_signatures').set({ counted: false }).where('import_id', '=', importId).execute();
     if (imp.status === PaperImportStatus.COUNTED && imp.counted_count > 0) {
       await db.updateTable('action_stats').set((eb) => ({ paper_count: eb('paper_count', '-', imp.counted_count), updated_at: now })).where('action_id', '=', imp.action_id).execute();
     }
+    // its letters not yet on their way are not sent: the delivery never was (one being sent now,
+    // or sent, stays; the packets no longer list the signatures)
+    let lettersStopped = 0;
+    if (imp.batch_id) {
+      const stopped = await db.deleteFrom('letters').where('batch_id', '=', imp.batch_id).where('status', '=', LetterStatus.PENDING).returning('id').execute();
+      lettersStopped = stopped.length;
+      const left = await db.selectFrom('letters').select('id').where('batch_id', '=', imp.batch_id).limit(1).executeTakeFirst();
+      if (!left) await db.deleteFrom('delivery_batches').where('id', '=', imp.batch_id).execute();
+    }
     await db.updateTable('paper_imports').set({ status: PaperImportStatus.WITHDRAWN, withdrawn_at: now }).where('id', '=', importId).execute();
-    await recordAudit(client, { staffId, verb: 'paper_withdrawn', entity: 'action', entityId: imp.action_id, before: { importId, status: imp.status, counted: imp.counted_count }, after: { importId, status: PaperImportStatus.WITHDRAWN }, at: now });
+    await recordAudit(client, { staffId, verb: 'paper_withdrawn', entity: 'action', entityId: imp.action_id, before: { importId, status: imp.status, counted: imp.counted_count }, after: { importId, status: PaperImportStatus.WITHDRAWN, lettersStopped }, at: now });
   });
   await deps.refreshPublic?.().catch(() => {});
   return importView(deps.pool, importId);
@@ -324,7 +350,12 @@ export function paperSignersOf(db: Queryable, batchId: string, targetCountry: st
       'p.first_name',
       'p.last_name',
       'p.country',
-      eb.and([eb.ref('i.names_to_officials'), eb('p.first_name', 'is not', null)]).$castTo<boolean>().as('named_disclosure'),
+      // a signer whose country the paper does not say may be of any country: named only to
+      // officials of none (inter-governmental bodies), never to a government
+      eb
+        .and([eb.ref('i.names_to_officials'), eb('p.first_name', 'is not', null), ...(targetCountry === null ? [] : [eb('p.country', 'is not', null)])])
+        .$castTo<boolean>()
+        .as('named_disclosure'),
       // paper asks one question about names: never given to the officials of the signer's own country
       sql<boolean>`false`.as('named_to_own_country'),
       sql<Date>`i.collected_on::timestamptz`.as('confirmed_at'),

@@ -85,8 +85,14 @@ describe('paper signatures', () => {
     expect(toUn.text).toContain('4 people signed this request on paper.');
     expect(toUn.text).not.toContain('March in Manila');
     // a group as large as the minimum is told where and when
-    const told = await renderLetter(h.db.pool, letters[0]!.id, 'Chorus Test', { secret: h.secret, publicBaseUrl: 'http://chorus.test', countryMin: 4 });
+    const unId = letters.find((l) => l.target_id === un.id)!.id;
+    const told = await renderLetter(h.db.pool, unId, 'Chorus Test', { secret: h.secret, publicBaseUrl: 'http://chorus.test', countryMin: 4 });
     expect(told!.mail.text).toContain('4 people signed this request on paper (March in Manila, November 28, 2026).');
+    // but never to the officials of a country the signers are from: it would locate them
+    const phId = letters.find((l) => l.target_id === philippines.id)!.id;
+    const untold = await renderLetter(h.db.pool, phId, 'Chorus Test', { secret: h.secret, publicBaseUrl: 'http://chorus.test', countryMin: 4 });
+    expect(untold!.mail.text).toContain('4 people signed this request on paper.');
+    expect(untold!.mail.text).not.toContain('March in Manila');
     // names where the paper form asked: to the UN, but never to the officials of the signers' own country
     expect(toUn.text).toContain('Maria Santos');
     expect(toUn.text).toContain('José Rizal');
@@ -119,6 +125,31 @@ describe('paper signatures', () => {
     const secondPacket = await viewPacket(packetDeps, packetToken(h.secret, secondLetters[0]!.id, new Date()));
     expect(secondPacket.signers.map((s) => s.name)).toEqual([null]);
 
+    // a signer whose country the paper does not say may be of any country: named to the UN, never to a government
+    const third = await post(`/api/admin/actions/${fx.action.id}/paper-imports`, {
+      event: 'Vigil',
+      collectedOn: '2026-11-30',
+      consentVersion: 'paper form 2026-11 v2',
+      namesToOfficials: true,
+      csv: 'sheet,line,first_name,last_name,country\nD,1,Rosa,Reyes,\n',
+    });
+    await post(`/api/admin/paper-imports/${third.json().id}/count`);
+    expect(await publicCount()).toEqual({ count: 6, paperCount: 6 });
+    const { rows: thirdLetters } = await h.db.pool.query<{ id: string; target_id: string; status: string }>(
+      `SELECT l.id, l.target_id, l.status FROM letters l JOIN paper_imports i ON i.batch_id = l.batch_id WHERE i.id = $1`,
+      [third.json().id],
+    );
+    const named = async (targetId: string) => (await viewPacket(packetDeps, packetToken(h.secret, thirdLetters.find((l) => l.target_id === targetId)!.id, new Date()))).signers.map((s) => s.name);
+    expect(await named(un.id)).toEqual(['Rosa Reyes']);
+    expect(await named(philippines.id)).toEqual([null]);
+    // withdrawn before its letters went: they are not sent, and the delivery is gone
+    expect(thirdLetters.map((l) => l.status)).toEqual(['PENDING', 'PENDING']);
+    await post(`/api/admin/paper-imports/${third.json().id}/withdraw`);
+    const { rows: gone } = await h.db.pool.query(`SELECT 1 FROM letters WHERE id = ANY($1::uuid[])`, [thirdLetters.map((l) => l.id)]);
+    expect(gone).toEqual([]);
+    expect(await deliverLetter(letterDeps, thirdLetters[0]!.id)).toBe('not-owed');
+    expect(await publicCount()).toEqual({ count: 5, paperCount: 5 });
+
     // withdrawn: out of the count and of the packets
     const withdrawn = await post(`/api/admin/paper-imports/${id}/withdraw`);
     expect(withdrawn.json()).toMatchObject({ status: 'WITHDRAWN' });
@@ -128,7 +159,7 @@ describe('paper signatures', () => {
     expect(await publicCount()).toEqual({ count: 1, paperCount: 1 });
 
     const { rows: audit } = await h.db.pool.query(`SELECT verb FROM audit_log WHERE entity_id = $1 ORDER BY id`, [fx.action.id]);
-    expect(audit.map((r) => r.verb)).toEqual(['paper_previewed', 'paper_counted', 'paper_previewed', 'paper_counted', 'paper_withdrawn']);
+    expect(audit.map((r) => r.verb)).toEqual(['paper_previewed', 'paper_counted', 'paper_previewed', 'paper_counted', 'paper_previewed', 'paper_counted', 'paper_withdrawn', 'paper_withdrawn']);
   });
 
   it('reports every bad line of a file, stores nothing, and refuses bad settings and unknown imports', async () => {
@@ -138,12 +169,17 @@ describe('paper signatures', () => {
     const base = { event: 'Stall', collectedOn: '2026-11-01', consentVersion: 'v1', csv: 'sheet,line\nA,1\n' };
     const post = (payload: Record<string, unknown>) => asStaff(h.app, staff.cookie, { method: 'POST', url, payload });
 
-    const bad = await post({ ...base, csv: 'sheet,line,first_name,country\nA,1,Ana,MX\nA,zero,Ana,MX\n,3,Bo,PH\nA,4,<b>x</b>,PH\nA,5,Li,XX\nA,6,Li,PH\n' });
+    const bad = await post({ ...base, csv: 'sheet,line,first_name,country\nA,1,Ana,MX\nA,zero,Ana,MX\n,3,Bo,PH\nA,4,<b>x</b>,PH\nA,5,Li,XX\nA,0x10,Li,PH\nA,7,Sam\u061c 12 34,PH\nA,8,\u3164,PH\nA,9,Li,ZZ\n' });
     expect(bad.statusCode).toBe(422);
     expect(bad.json().code).toBe('csv_invalid');
-    expect(bad.json().issues.map((i: { path: string }) => i.path)).toEqual(['line 3: line', 'line 4: sheet', 'line 5: first_name', 'line 6: country']);
+    // a number in digits only; a name without characters that reorder or hide text (the Arabic letter mark, fillers); a country the sign form knows
+    expect(bad.json().issues.map((i: { path: string }) => i.path)).toEqual(['line 3: line', 'line 4: sheet', 'line 5: first_name', 'line 6: country', 'line 7: line', 'line 8: first_name', 'line 9: first_name', 'line 10: country']);
     for (const payload of [
       { ...base, csv: 'name,email\nA,b\n' },
+      { ...base, csv: 'sheet,line,line\nA,1,2\n' },
+      { ...base, csv: 'sheet,line,__proto__\nA,1,x\n' },
+      { ...base, filename: 'a\u0000b.csv' },
+      { ...base, filename: 'evil\u202egnp.csv' },
       { ...base, csv: 'sheet,line\n' },
       { ...base, csv: '\u0000\u0001\u0002' },
       { ...base, csv: 'sheet,line\n"A,1\n' },

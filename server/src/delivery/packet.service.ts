@@ -27,6 +27,8 @@ import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attac
 import { signToken, verifyToken } from '../shared/tokens.ts';
 
 export const PACKET_PURPOSE = 'packet';
+/** How an acknowledgement of receipt is marked in the answer's body (the answers table has no flag for it). */
+export const ACKNOWLEDGEMENT_MARK = '[acknowledgement of receipt]';
 export const PACKET_TTL_DAYS = 90;
 /** An official may answer one letter at most this many times. */
 export const MAX_ANSWERS_PER_LETTER = 10;
@@ -736,7 +738,7 @@ export async function recordAnswer(deps: PacketDeps, token: string, input: Answe
       throw conflict('too_many_responses', `This delivery has already been answered ${MAX_ANSWERS_PER_LETTER} times; please write to us directly`);
     }
     // an acknowledgement is marked for the staff who review answers (the table has no flag for it)
-    const body = input.acknowledgeOnly ? `[acknowledgement of receipt]\n\n${input.body}` : input.body;
+    const body = input.acknowledgeOnly ? `${ACKNOWLEDGEMENT_MARK}\n\n${input.body}` : input.body;
     const answer = await db
       .insertInto('answers')
       .values({ action_id: l.action_id, target_id: l.target_id, letter_id: l.id, status: AnswerStatus.RECEIVED, body, received_at: deps.clock() })

@@ -28,6 +28,7 @@ import { oweNotices } from '../supporter/member-notices.ts';
 import { memberPageUrl } from '../supporter/member-mail.ts';
 import { localTargetLine, localTargetName, type LocalTargetName, type NamedTarget } from '../target/target-names.ts';
 import { actionTitle } from './action-title.ts';
+import { ACKNOWLEDGEMENT_MARK } from './packet.service.ts';
 
 /** The reason of the delivery batch that holds a threshold's requests. */
 export const THRESHOLD_BATCH_REASON = 'threshold';
@@ -108,7 +109,9 @@ function answerTo(eb: ReturnType<typeof expressionBuilder<DB, never>>, actionId:
     .where('r.action_id', '=', actionId)
     .where('r.target_id', '=', targetId)
     .where('r.received_at', '>=', since)
-    .where('r.status', '<>', AnswerStatus.REJECTED);
+    .where('r.status', '<>', AnswerStatus.REJECTED)
+    // an acknowledgement of receipt is not an answer: the clock goes on (packet.service.ts marks it)
+    .where('r.body', 'not like', `${ACKNOWLEDGEMENT_MARK}%`);
 }
 
 export interface ThresholdCheck {
@@ -305,8 +308,10 @@ export interface PublicThreshold {
     /** the published answer (or staff's summary of it, `summary` true); null until published */
     answer: string | null;
     summary: boolean;
-    /** whole days past the date without an answer; 0 otherwise */
+    /** whole days past the date: without an answer (overdue), or when the answer came (answered late) */
     overdueDays: number;
+    /** the date passed before an answer came, or has passed without one */
+    late: boolean;
   }[];
 }
 
@@ -322,6 +327,7 @@ export function publicThresholds(rows: readonly ThresholdRow[], respondWithinDay
         ? t.requests.map((q) => {
             const answered = q.answer !== null;
             const late = !answered && q.letterStatus === LetterStatus.SENT && now.getTime() > respondBy.getTime();
+            const answeredLate = answered && Date.parse(q.answer!.receivedAt) > respondBy.getTime();
             const state: RequestState = answered
               ? 'answered'
               : q.letterStatus === LetterStatus.FAILED || q.letterStatus === LetterStatus.BOUNCED
@@ -340,7 +346,12 @@ export function publicThresholds(rows: readonly ThresholdRow[], respondWithinDay
               answeredAt: q.answer?.receivedAt ?? null,
               answer: q.answer?.text ?? null,
               summary: q.answer?.summary ?? false,
-              overdueDays: late ? Math.floor((now.getTime() - respondBy.getTime()) / DAY_MS) : 0,
+              overdueDays: late
+                ? Math.floor((now.getTime() - respondBy.getTime()) / DAY_MS)
+                : answeredLate
+                  ? Math.floor((Date.parse(q.answer!.receivedAt) - respondBy.getTime()) / DAY_MS)
+                  : 0,
+              late: late || answeredLate,
             };
           })
         : [],

@@ -109,6 +109,8 @@ describe('a threshold with a clock', () => {
     );
     await h.db.pool.query(`INSERT INTO answers (action_id, target_id, body, received_at) VALUES ($1, $2, 'Respuesta', $3)`, [fx.action.id, mexico.id, new Date(t0.getTime() + 4 * DAY)]);
 
+    // an acknowledgement of receipt from the UN office is not an answer: its clock goes on
+    await h.db.pool.query(`INSERT INTO answers (action_id, target_id, body, received_at) VALUES ($1, $2, $3, $4)`, [fx.action.id, un.id, '[acknowledgement of receipt]\n\nReceived.', new Date(t0.getTime() + 2 * DAY)]);
     // day 10 and a minute: not late yet; day 11: the UN office is late by one day, once
     now = new Date(t0.getTime() + 10 * DAY - 60_000);
     expect((await checkThresholds(deps)).overdue).toEqual([]);
@@ -141,6 +143,12 @@ describe('a threshold with a clock', () => {
       [un.slug, 'overdue'],
       [mexico.slug, 'answered'],
     ]);
+
+    // an answer after the date stops the clock, and is shown as late by its days
+    await h.db.pool.query(`INSERT INTO answers (action_id, target_id, body, received_at) VALUES ($1, $2, 'Our reply', $3)`, [fx.action.id, un.id, new Date(t0.getTime() + 13 * DAY + 3_600_000)]);
+    await cache.refresh();
+    expect(publicThresholds(cache.peek(fx.action.slug)!.thresholds, 10, now, 'en')[0]!.targets.find((t) => t.slug === un.slug)).toMatchObject({ state: 'answered', late: true, overdueDays: 3 });
+    expect(publicThresholds(cache.peek(fx.action.slug)!.thresholds, 10, now, 'en')[0]!.targets.find((t) => t.slug === mexico.slug)).toMatchObject({ state: 'answered', late: false, overdueDays: 0 });
 
     // the threshold and its requests are not deliveries of signatures: the public ledger leaves them out
     expect(toPublic(cache, cache.peek(fx.action.slug)!, 'en').ledger).toEqual([]);

@@ -381,7 +381,7 @@ async function renderLetterRow(
     packetUrl: packetLink(l.id, l.locale, packet),
     // where and when the paper was signed, only for a group large enough not to point at its signers
     // (PUBLIC_COUNTRY_MIN): "3 people signed at the vigil in Davao on 30 November" could name them
-    paper: l.reason === 'paper' ? await paperOfBatch(pool, l.batch_id, l.text_locale, l.signature_count >= packet.countryMin) : undefined,
+    paper: l.reason === 'paper' ? await paperOfBatch(pool, l.batch_id, l.text_locale, l.signature_count >= packet.countryMin, l.target_country) : undefined,
   });
   return { letter: l, mail };
 }
@@ -390,9 +390,29 @@ async function renderLetterRow(
  * Where and when the paper signatures of a delivery were collected, for its letters; empty
  * (the letter then says only "on paper") unless `sayWhere`.
  */
-async function paperOfBatch(pool: Queryable, batchId: string, locale: string, sayWhere: boolean): Promise<{ event: string; date: string } | undefined> {
-  const i = await qb(pool).selectFrom('paper_imports').select(['event', 'collected_on']).where('batch_id', '=', batchId).executeTakeFirst();
+async function paperOfBatch(pool: Queryable, batchId: string, locale: string, largeEnough: boolean, targetCountry: string | null): Promise<{ event: string; date: string } | undefined> {
+  const i = await qb(pool)
+    .selectFrom('paper_imports as i')
+    .select((eb) => [
+      'i.event',
+      'i.collected_on',
+      // a signer of the official's own country, or of a country the paper does not say
+      eb
+        .exists(
+          eb
+            .selectFrom('paper_signatures as p')
+            .select('p.id')
+            .whereRef('p.import_id', '=', 'i.id')
+            .where('p.counted', '=', true)
+            .where((w) => w.or([w('p.country', 'is', null), w('p.country', '=', targetCountry ?? '--')])),
+        )
+        .as('compatriots'),
+    ])
+    .where('i.batch_id', '=', batchId)
+    .executeTakeFirst();
   if (!i) return undefined;
+  // the place and day would locate, for a government, its own citizens who signed there
+  const sayWhere = largeEnough && (targetCountry === null || !i.compatriots);
   if (!sayWhere) return { event: '', date: '' };
   return { event: i.event, date: new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(i.collected_on) };
 }

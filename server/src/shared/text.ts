@@ -2,12 +2,16 @@
 // names its issue code (shared/issues.ts), which the pages translate.
 import { z } from 'zod';
 
-/** C0/C1 controls, and the Unicode format characters that can reorder or hide text. */
-const FORBIDDEN_IN_LINE = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
+/**
+ * C0/C1 controls, and the Unicode characters that can reorder or hide text: direction marks,
+ * embeddings, overrides and isolates (the Arabic letter mark, U+061C, among them), zero-width
+ * characters, the soft hyphen, the Hangul fillers that draw nothing, and tag characters.
+ */
+const FORBIDDEN_IN_LINE = /[\p{Cc}\u00AD\u061C\u115F\u1160\u200B-\u200F\u202A-\u202E\u2060-\u2069\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/u;
 /** A web address, which member letters may not carry. */
 const LINK = /(https?:\/\/|www\.)/i;
 /** As above, but newlines and tabs are allowed (letter bodies). */
-const FORBIDDEN_IN_BLOCK = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
+const FORBIDDEN_IN_BLOCK = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u061C\u115F\u1160\u200B-\u200F\u202A-\u202E\u2060-\u2069\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/u;
 
 /** A single line of member text: trimmed, NFC, no control or direction-override characters, no markup. */
 export function lineText(max: number, label: string) {

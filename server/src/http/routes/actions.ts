@@ -47,7 +47,8 @@ export const thresholdsSchema = z
               answeredAt: z.string().nullable().describe('when their answer came'),
               answer: z.string().nullable().describe('the answer once published (or the summary staff wrote of it, `summary` true); null before'),
               summary: z.boolean(),
-              overdueDays: z.number().int().describe('whole days past respondBy without an answer; 0 unless overdue'),
+              overdueDays: z.number().int().describe('whole days past respondBy: without an answer (overdue), or when the answer came (answered late); else 0'),
+              late: z.boolean().describe('respondBy passed before an answer came, or has passed without one'),
             }),
           )
           .describe('one per target of the action, once the threshold is reached'),

@@ -82,6 +82,7 @@ export const answerRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (
                 answer: z.string().nullable(),
                 summary: z.boolean(),
                 overdueDays: z.number().int(),
+                late: z.boolean(),
               }),
             ),
           }),
