@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { nextOfficeOpening } from '../server/src/delivery/office-hours.ts';
 import { actions, campaign, targets } from './seed-data.ts';
 import { countPaperImport, previewPaperImport } from '../server/src/action/paper.service.ts';
+import { publishUpdate } from '../server/src/action/update.service.ts';
 
 /** The demo admin (no two-step sign-in). Change its password on any shared machine. */
 export const DEMO_ADMIN = { email: 'admin@chorus.example.org', name: 'Demo Admin', password: 'chorus-demo-admin' } as const;
@@ -80,6 +81,7 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
       if (made) created++;
     }
     created += await seedDemoPaper(db.pool);
+    created += await seedDemoUpdate(db.pool);
   } finally {
     await db.close();
   }
@@ -260,6 +262,41 @@ async function seedDemoPaper(pool: pg.Pool): Promise<number> {
     csv: lines.join('\n'),
   });
   await countPaperImport(deps, admin.rows[0].id, preview.id);
+  return 1;
+}
+
+/**
+ * A case update on DEMO_DIGEST_ACTION, published by the demo admin through the same code as the
+ * console: shown on the page, and emailed by the workers to the demo signers who opted in (the
+ * demo mailbox shows it in French, Spanish and English). Once only.
+ */
+async function seedDemoUpdate(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ id: string; updates: number }>(
+    `SELECT a.id, (SELECT count(*)::int FROM action_updates u WHERE u.action_id = a.id) AS updates FROM actions a WHERE a.slug = $1`,
+    [DEMO_DIGEST_ACTION],
+  );
+  const admin = await pool.query<{ id: string }>(`SELECT id FROM staff_users WHERE email = $1`, [DEMO_ADMIN.email]);
+  if (!rows[0] || rows[0].updates > 0 || !admin.rows[0]) return 0;
+  await publishUpdate({ pool, clock: () => new Date() }, admin.rows[0].id, rows[0].id, {
+    texts: {
+      en: {
+        title: 'Your letters were read: the UN will raise access to lawyers and doctors',
+        body: 'After your letters, the UN Special Rapporteur on torture told us he will raise access to lawyers and independent doctors in detention with the States concerned.\n\nWe will keep writing until everyone detained can see a lawyer and an independent doctor from the first hour.',
+      },
+      es: {
+        title: 'Tus cartas fueron leídas: la ONU planteará el acceso a abogados y médicos',
+        body: 'Tras tus cartas, el Relator Especial de la ONU sobre la tortura nos dijo que planteará a los Estados concernidos el acceso a abogados y a médicos independientes en la detención.\n\nSeguiremos escribiendo hasta que toda persona detenida pueda ver a un abogado y a un médico independiente desde la primera hora.',
+      },
+      fr: {
+        title: 'Vos lettres ont été lues : l’ONU soulèvera l’accès aux avocats et aux médecins',
+        body: 'Après vos lettres, le Rapporteur spécial des Nations unies sur la torture nous a dit qu’il soulèvera auprès des États concernés l’accès aux avocats et à des médecins indépendants en détention.\n\nNous continuerons d’écrire jusqu’à ce que toute personne détenue puisse voir un avocat et un médecin indépendant dès la première heure.',
+      },
+      ru: {
+        title: 'Ваши письма прочитаны: ООН поднимет вопрос о доступе к адвокатам и врачам',
+        body: 'После ваших писем специальный докладчик ООН по вопросу о пытках сообщил нам, что поднимет перед соответствующими государствами вопрос о доступе задержанных к адвокатам и независимым врачам.\n\nМы будем писать, пока каждый задержанный не сможет с первого часа увидеть адвоката и независимого врача.',
+      },
+    },
+  });
   return 1;
 }
 
