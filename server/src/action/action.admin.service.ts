@@ -71,7 +71,8 @@ function listQuery(db: Queryable) {
         .orderBy((eb) => eb('t.locale', '=', eb.ref('a.default_locale')), 'desc')
         .orderBy('t.locale')})`.as('locales'),
       eb.fn
-        .coalesce(eb.selectFrom('action_stats as s').select('s.confirmed_count').whereRef('s.action_id', '=', 'a.id'), eb.lit(0))
+        // the public count: the signatures counted from paper too
+        .coalesce(eb.selectFrom('action_stats as s').select((x) => x('s.confirmed_count', '+', x.ref('s.paper_count')).as('n')).whereRef('s.action_id', '=', 'a.id'), eb.lit(0))
         .as('confirmed'),
       eb
         .selectFrom('signatures as s')

@@ -181,7 +181,8 @@ async function actionLines(pool: pg.Pool, actionId: string | null, locale: strin
         countIn(SignatureStatus.CONFIRMED).as('confirmed'),
         countIn(SignatureStatus.PENDING).as('pending'),
         countIn(SignatureStatus.INVALIDATED).as('invalidated'),
-        eb.fn.coalesce('st.confirmed_count', sql.lit(0)).as('counted'),
+        // the public count: the signatures counted from paper too
+        eb.fn.coalesce(eb('st.confirmed_count', '+', eb.ref('st.paper_count')), sql.lit(0)).as('counted'),
       ];
     })
     .$if(actionId !== null, (q) => q.where('a.id', '=', actionId!))

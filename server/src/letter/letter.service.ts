@@ -432,7 +432,8 @@ async function renderThresholdRequest(pool: Queryable, l: LetterRow, organisatio
     salutation: normaliseSalutation(salutation),
     greeting: greetingLine(salutation, locale),
     request: requestText({ locale, title: l.title, officialRequest: l.official_request }),
-    count: t.count,
+    // how many have signed when it was reached (at least the threshold): the true count, not the round number
+    count: Math.max(t.count, l.total_count),
     totalCount: l.total_count,
     days: t.days,
     respondBy: new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(respondBy),

@@ -52,6 +52,11 @@ export function translator(locale: Locale): Translator {
 const languageNames = new Map<Locale, Intl.DisplayNames>();
 
 /** A language's name in the page's language ("ruso" on a Spanish page), or its code if Intl has none. */
+/** The comma between the parts of a name or a list, as the language writes it (Arabic: ،). */
+export function listComma(locale: string): string {
+	return locale === 'ar' ? '، ' : ', ';
+}
+
 export function languageName(locale: Locale, code: string): string {
 	let names = languageNames.get(locale);
 	if (!names) {

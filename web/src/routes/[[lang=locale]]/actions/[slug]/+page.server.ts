@@ -21,13 +21,13 @@ import { countryName, countryOptions } from '$lib/server/countries';
 import { formatDate } from '$lib/dates';
 import { actionPath } from '$lib/paths';
 import { shareLinks } from '$lib/share';
-import { foreignLang, languageName, t } from '$lib/i18n';
+import { foreignLang, languageName, listComma, t } from '$lib/i18n';
 import type { Actions, PageServerLoad } from './$types';
 
 const TOP_COUNTRIES = 10;
 
-function role(parts: (string | null | undefined)[]): string {
-	return parts.filter((part): part is string => Boolean(part && part.trim())).join(', ');
+function role(parts: (string | null | undefined)[], locale: string): string {
+	return parts.filter((part): part is string => Boolean(part && part.trim())).join(listComma(locale));
 }
 
 /** The `lang` of a text shown on a page in `locale`: none when it is in the page's language. */
@@ -56,7 +56,7 @@ export const load: PageServerLoad = async (event) => {
 		byCountry: action.targetMode === 'BY_SIGNER_COUNTRY',
 		targets: action.targets.map((g) => ({
 			name: g.name,
-			role: role([g.title, g.organisation]),
+			role: role([g.title, g.organisation], locale),
 			lang: langOf(g.locale, locale),
 			roleLang: langOf(g.roleLocale, locale)
 		})),
@@ -73,7 +73,7 @@ export const load: PageServerLoad = async (event) => {
 		// the officials' published answers (`responses` in the API)
 		answers: action.responses.map((r) => ({
 			name: r.target.name,
-			role: role([r.target.title, r.target.organisation]),
+			role: role([r.target.title, r.target.organisation], locale),
 			lang: langOf(r.target.locale, locale),
 			roleLang: langOf(r.target.roleLocale, locale),
 			body: r.body,
@@ -231,7 +231,7 @@ export const actions: Actions = {
 
 		const previews: PreviewView[] = result.data.previews.map((p) => ({
 			name: p.target.name,
-			role: role([p.target.title, p.target.organisation]),
+			role: role([p.target.title, p.target.organisation], locale),
 			nameLang: langOf(p.target.nameLocale, locale),
 			roleLang: langOf(p.target.roleLocale, locale),
 			subject: p.subject,
