@@ -8,6 +8,8 @@ import { nextOfficeOpening } from '../server/src/delivery/office-hours.ts';
 import { actions, campaign, targets } from './seed-data.ts';
 import { countPaperImport, previewPaperImport } from '../server/src/action/paper.service.ts';
 import { publishUpdate } from '../server/src/action/update.service.ts';
+import { newSealedReceipt, newSealedSupporter } from '../server/src/privacy/sealed-rows.ts';
+import { unwrapDataKey } from '../server/src/privacy/personal-data.ts';
 
 /** The demo admin (no two-step sign-in). Change its password on any shared machine. */
 export const DEMO_ADMIN = { email: 'admin@chorus.example.org', name: 'Demo Admin', password: 'chorus-demo-admin' } as const;
@@ -128,16 +130,20 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
     const confirmedAt = new Date(now - 60 * 3_600_000);
     const signatureIds: string[] = [];
     for (const p of DEMO_SIGNERS) {
-      const sup = await client.query<{ id: string }>(
-        `INSERT INTO supporters (canonical_email, email, first_name, last_name, country, locale) VALUES ($1, $1, $2, $3, $4, $5)
-         ON CONFLICT (canonical_email) DO UPDATE SET canonical_email = EXCLUDED.canonical_email RETURNING id`,
-        [p.email, p.first, p.last, p.country, p.locale],
+      // sealed as the signature writer seals them: a data key of their own, the address and name under it
+      const sealed = newSealedSupporter(p.email, p.first, p.last);
+      const sup = await client.query<{ id: string; data_key: Buffer }>(
+        `INSERT INTO supporters (id, email_index, email_domain_index, data_key, email, name, country, locale) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (email_index) DO UPDATE SET email_index = EXCLUDED.email_index RETURNING id, data_key`,
+        [sealed.id, sealed.email_index, sealed.email_domain_index, sealed.data_key, sealed.email, sealed.name, p.country, p.locale],
       );
+      const supporterId = sup.rows[0]!.id;
+      const receipt = newSealedReceipt(unwrapDataKey('supporter', supporterId, sup.rows[0]!.data_key), supporterId);
       const sig = await client.query<{ id: string }>(
-        `INSERT INTO signatures (action_id, supporter_id, status, country, locale, named_disclosure, confirmed_at, source)
-         VALUES ($1, $2, 'CONFIRMED', $3, $4, $5, $6, 'demo')
+        `INSERT INTO signatures (action_id, supporter_id, status, country, locale, named_disclosure, confirmed_at, source, receipt_leaf, receipt_sealed)
+         VALUES ($1, $2, 'CONFIRMED', $3, $4, $5, $6, 'demo', $7, $8)
          ON CONFLICT (action_id, supporter_id) WHERE confirmed_at IS NOT NULL DO NOTHING RETURNING id`,
-        [action.id, sup.rows[0]!.id, p.country, p.locale, p.named, confirmedAt],
+        [action.id, supporterId, p.country, p.locale, p.named, confirmedAt, receipt.receipt_leaf, receipt.receipt_sealed],
       );
       if (!sig.rows[0]) continue;
       created++;

@@ -277,6 +277,27 @@ function secretKey() {
 }
 
 /**
+ * The key that seals personal data at rest (server/src/privacy/personal-data.ts): DATA_KEY (and
+ * DATA_KEY_PREVIOUS) if set, else the keyring generated once into .data/data-keys.json, which
+ * `npm run keys -- rotate` rotates. Kept apart from the database and its backups.
+ */
+function dataKey() {
+  if (process.env.DATA_KEY) return { DATA_KEY: process.env.DATA_KEY, ...(process.env.DATA_KEY_PREVIOUS ? { DATA_KEY_PREVIOUS: process.env.DATA_KEY_PREVIOUS } : {}) };
+  const file = process.env.DATA_KEY_FILE || join(DATA, 'data-keys.json');
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify({ keys: [randomBytes(32).toString('hex')] }, null, 2)}\n`, { mode: 0o600 });
+    say(`generated a key that seals personal data in ${file} (set DATA_KEY to use your own; keep it apart from the database's backups)`);
+  }
+  return { DATA_KEY_FILE: file };
+}
+
+/** Seals rows stored in clear before sealing existed (npm run keys -- seal): nothing to do on a new database. */
+function sealLegacyRows(env) {
+  run('node', ['--import', 'tsx', 'server/bin/keys.ts', 'seal'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
  * The DKIM key that signs every email: DKIM_PRIVATE_KEY if set, else the one generated once into
  * .data/dkim-<selector>.pem for DKIM_SELECTOR (chorus2026 unless set). `npm run dns` prints the
  * records to publish for it.
@@ -329,6 +350,7 @@ async function start() {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     PORT: process.env.PORT ?? '3000',
     SECRET_KEY: secretKey(),
+    ...dataKey(),
     ...dkimKey(),
     // request-by-request logs are noise for a person trying the demo; LOG_LEVEL=info shows them
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -354,6 +376,7 @@ async function start() {
   await checkPostgres(env.DATABASE_URL);
   await checkRedis(env.REDIS_URL);
   migrate(env);
+  sealLegacyRows(env);
   say('seeding demo data...');
   run('node', ['--import', 'tsx', 'prisma/seed.ts'], { env });
   buildWeb();
@@ -515,7 +538,7 @@ async function test() {
   checkNode();
   await timed('install', () => installPackages());
   const urls = testUrls();
-  const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789' };
+  const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789', DATA_KEY: '7465737420646174612d6b657920666f722074686520746573742073756974652e' };
   if (!quick) env.CHROMIUM_PATH = await timed('chromium', () => ensureChromium());
   if (!quick) env.NGINX_PATH = await timed('nginx', () => ensureNginx());
   await timed('pdftotext', () => ensurePdftotext());
@@ -606,6 +629,7 @@ async function bench() {
     // the benchmark measures through deploy/nginx too, as production runs
     NGINX_PATH: ensureNginx(),
     SECRET_KEY: process.env.SECRET_KEY ?? 'bench-secret-key-bench-secret-key-0123456789',
+    DATA_KEY: process.env.DATA_KEY ?? randomBytes(32).toString('hex'),
     // the benchmark's mail is signed as production's is, with a key of its own
     DKIM_PRIVATE_KEY: process.env.DKIM_PRIVATE_KEY ?? generateDkimKey(),
   };
@@ -638,6 +662,19 @@ async function build() {
   say(`built: web/build and\n  ${Object.values(builds).join('\n  ')}`);
 }
 
-const commands = { start, test, bench, build };
-if (!commands[command]) fail(`unknown command "${command}" (use start, test, bench or build)`);
+/**
+ * `npm run keys -- status | seal | rotate | rewrap` (server/bin/keys.ts): the keys that seal
+ * personal data, for the database `npm start` uses (or DATABASE_URL) and the same key it uses.
+ */
+async function keys() {
+  checkNode();
+  installPackages();
+  const env = { DATABASE_URL: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/chorus', SECRET_KEY: secretKey(), ...dataKey() };
+  generateQueryTypes(env);
+  const status = run('node', ['--import', 'tsx', 'server/bin/keys.ts', ...process.argv.slice(3)], { env, allowFail: true });
+  process.exit(status);
+}
+
+const commands = { start, test, bench, build, keys };
+if (!commands[command]) fail(`unknown command "${command}" (use start, test, bench, build or keys)`);
 commands[command]().catch((err) => fail(err?.stack ?? String(err)));

@@ -133,6 +133,7 @@ beforeAll(async () => {
       // nothing is sent in this test: a port nobody listens on
       SMTP_URL: `smtp://127.0.0.1:${await freePort()}?tls=off`,
       SECRET_KEY: process.env.SECRET_KEY!,
+      DATA_KEY: process.env.DATA_KEY!,
       // the one-line form docs/operations.md writes from a .pem file
       DKIM_PRIVATE_KEY: `'${pem.trimEnd().split('\n').join('\\n')}\\n'`,
       BOUNCE_SMTP_PORT: String(await freePort()),

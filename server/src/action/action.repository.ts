@@ -5,6 +5,7 @@ import { ActionStatus, qb, AnswerStatus, SignatureStatus, type ActionKind, type 
 import { ledgerOf, type LedgerEntry } from '../delivery/ledger.ts';
 import { thresholdsOf, type ThresholdRow } from '../delivery/threshold.service.ts';
 import { updatesOf, type UpdateRow } from './update.service.ts';
+import { openName, supporterKey } from '../privacy/personal-data.ts';
 
 export interface ActionTextRow {
   locale: string;
@@ -64,6 +65,20 @@ export interface ActionRow {
   thresholds: ThresholdRow[];
   /** case updates, newest first (action/update.service.ts) */
   updates: UpdateRow[];
+}
+
+/**
+ * The wall's entries with their first names opened (each under its supporter's data key), in
+ * the order the page shows them: newest day first, then by name and country.
+ */
+function openWall(rows: { supporterId: string; dataKey: string | null; name: string | null; country: string; at: string }[]): ActionRow['wall'] {
+  return rows
+    .flatMap((w) => {
+      const key = w.dataKey ? supporterKey(w.supporterId, Buffer.from(w.dataKey, 'base64')) : null;
+      const firstName = w.name ? openName(key, w.supporterId, Buffer.from(w.name, 'base64')).first : null;
+      return firstName ? [{ firstName, country: w.country, at: w.at }] : [];
+    })
+    .sort((a, b) => b.at.localeCompare(a.at) || a.firstName.localeCompare(b.firstName) || a.country.localeCompare(b.country));
 }
 
 /** The start of today in UTC: the days of the wall and of the public ledger are UTC days. */
@@ -155,13 +170,15 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
           eb
             .selectFrom('signatures as s')
             .innerJoin('supporters as p', 'p.id', 's.supporter_id')
-            .select(['p.first_name', 's.country', sql<string>`to_char(${sql.ref('s.confirmed_at')} AT TIME ZONE 'UTC', 'YYYY-MM-DD')`.as('day')])
+            // the name is sealed: the entry carries it with the supporter's wrapped data key, and
+            // is opened once the query is back (openWall), never in SQL
+            .select(['s.supporter_id', 'p.data_key', 'p.name', 's.country', sql<string>`to_char(${sql.ref('s.confirmed_at')} AT TIME ZONE 'UTC', 'YYYY-MM-DD')`.as('day')])
             .whereRef('s.action_id', '=', 'a.id')
             .where('s.status', '=', SignatureStatus.CONFIRMED)
             .where((eb) => eb.ref('s.public_wall'))
             .where('s.wall_hidden_at', 'is', null)
             .where('p.erased_at', 'is', null)
-            .where('p.first_name', 'is not', null)
+            .where('p.name', 'is not', null)
             .where('s.confirmed_at', '<', startOfTodayUtc)
             .orderBy('s.confirmed_at', 'desc')
             .limit(20)
@@ -169,9 +186,17 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
         )
         .select((eb) =>
           eb.fn
-            .jsonAgg(jsonBuildObject({ firstName: eb.ref('w.first_name').$notNull(), country: eb.ref('w.country'), at: eb.ref('w.day') }))
+            .jsonAgg(
+              jsonBuildObject({
+                supporterId: eb.ref('w.supporter_id'),
+                // bytea in JSON: "\\x" and hex digits
+                dataKey: sql<string>`encode(${eb.ref('w.data_key')}, 'base64')`,
+                name: sql<string>`encode(${eb.ref('w.name')}, 'base64')`,
+                country: eb.ref('w.country'),
+                at: eb.ref('w.day'),
+              }),
+            )
             .orderBy('w.day', 'desc')
-            .orderBy('w.first_name')
             .orderBy('w.country')
             .as('wall'),
         )
@@ -245,7 +270,7 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
     campaign: { slug: r.campaign_slug, names: r.campaign_names ?? {} },
     texts: r.texts ?? [],
     targets: r.targets ?? [],
-    wall: r.wall ?? [],
+    wall: openWall(r.wall ?? []),
     responses: r.responses ?? [],
     ledger: r.ledger ?? [],
     respondWithinDays: r.respond_within_days,

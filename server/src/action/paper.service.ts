@@ -28,6 +28,7 @@ import { issueBound, issueCode } from '../shared/issues.ts';
 import { lineText } from '../shared/text.ts';
 import { isCountryCode } from '../shared/countries.ts';
 import { recordAudit } from '../staff/audit.ts';
+import { keyedFingerprint, newDataKey, openName, sealName, unwrapDataKey } from '../privacy/personal-data.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const MAX_PAPER_ROWS = 10_000;
@@ -83,7 +84,8 @@ export function paperNameKey(firstName: string | null, lastName: string | null, 
     .toLocaleLowerCase('en')
     .replace(/\s+/g, ' ')
     .trim();
-  return name ? `${name}|${country ?? ''}`.slice(0, 300) : null;
+  // keyed, like the blind index of email addresses: a list of names cannot be tried against it
+  return name ? keyedFingerprint('paper-name', `${name}|${country ?? ''}`, 43) : null;
 }
 
 /** Parses and checks a paper CSV. Throws a 422 `csv_invalid` listing every problem by line. */
@@ -172,15 +174,20 @@ async function importView(db: Queryable, id: string) {
     .where('i.id', '=', id)
     .executeTakeFirst();
   if (!r) throw notFound('paper_import_not_found', 'No such paper import');
-  const sample = await qb(db)
-    .selectFrom('paper_signatures')
-    .select(['sheet', 'line', 'first_name as firstName', 'last_name as lastName', 'country', 'duplicate'])
-    .where('import_id', '=', id)
-    .orderBy('duplicate', 'desc')
-    .orderBy('sheet')
-    .orderBy('line')
+  const sealed = await qb(db)
+    .selectFrom('paper_signatures as p')
+    .innerJoin('paper_imports as i', 'i.id', 'p.import_id')
+    .select(['p.sheet', 'p.line', 'p.name', 'p.country', 'p.duplicate', 'i.data_key'])
+    .where('p.import_id', '=', id)
+    .orderBy('p.duplicate', 'desc')
+    .orderBy('p.sheet')
+    .orderBy('p.line')
     .limit(20)
     .execute();
+  const sample = sealed.map((x) => {
+    const name = openPaperName({ import_id: id, data_key: x.data_key, name: x.name });
+    return { sheet: x.sheet, line: x.line, firstName: name.first_name, lastName: name.last_name, country: x.country, duplicate: x.duplicate };
+  });
   return { ...r, repeats: r.repeats ?? 0, willCount: r.status === PaperImportStatus.PREVIEW ? r.rows - (r.repeats ?? 0) : r.counted, sample };
 }
 
@@ -212,14 +219,16 @@ export async function previewPaperImport(deps: Pick<PaperDeps, 'pool' | 'clock'>
     const action = await db.selectFrom('actions').select('id').where('id', '=', actionId).executeTakeFirst();
     if (!action) throw notFound('action_not_found', 'No such action');
     const id = randomUUID();
+    // the import's own data key: its signers' names are sealed under it
+    const { key, wrapped } = newDataKey('paper-import', id);
     await db
       .insertInto('paper_imports')
-      .values({ id, action_id: actionId, filename: input.filename, event: input.event, collected_on: input.collectedOn, consent_version: input.consentVersion, names_to_officials: input.namesToOfficials, row_count: rows.length, created_by: staffId, created_at: now })
+      .values({ id, data_key: wrapped, action_id: actionId, filename: input.filename, event: input.event, collected_on: input.collectedOn, consent_version: input.consentVersion, names_to_officials: input.namesToOfficials, row_count: rows.length, created_by: staffId, created_at: now })
       .execute();
     for (let i = 0; i < rows.length; i += 2_000) {
       await db
         .insertInto('paper_signatures')
-        .values(rows.slice(i, i + 2_000).map((r, j) => ({ import_id: id, action_id: actionId, seq: i + j, sheet: r.sheet, line: r.line, first_name: r.firstName, last_name: r.lastName, country: r.country, name_key: r.nameKey })))
+        .values(rows.slice(i, i + 2_000).map((r, j) => ({ import_id: id, action_id: actionId, seq: i + j, sheet: r.sheet, line: r.line, name: sealName(key, id, r.firstName, r.lastName), has_name: Boolean(r.firstName || r.lastName), country: r.country, name_key: r.nameKey })))
         .execute();
     }
     await markRepeats(client, id, actionId);
@@ -340,6 +349,13 @@ export async function getPaperImport(pool: pg.Pool, importId: string) {
   return importView(pool, importId);
 }
 
+/** A paper signer's name, opened with the import's data key (`data_key`: wrapped, as stored). */
+export function openPaperName(r: { import_id: string; data_key: Buffer | null; name: Buffer | null }): { first_name: string | null; last_name: string | null } {
+  const key = r.data_key ? unwrapDataKey('paper-import', r.import_id, r.data_key) : null;
+  const name = openName(key, r.import_id, r.name);
+  return { first_name: name.first, last_name: name.last };
+}
+
 /** The paper signatures a delivery carries, as the packet and the letters read signers. */
 export function paperSignersOf(db: Queryable, batchId: string, targetCountry: string | null, byCountry: boolean) {
   return qb(db)
@@ -347,13 +363,14 @@ export function paperSignersOf(db: Queryable, batchId: string, targetCountry: st
     .innerJoin('paper_imports as i', 'i.id', 'p.import_id')
     .select((eb) => [
       'p.id',
-      'p.first_name',
-      'p.last_name',
+      'p.import_id',
+      'p.name',
+      'i.data_key',
       'p.country',
       // a signer whose country the paper does not say may be of any country: named only to
       // officials of none (inter-governmental bodies), never to a government
       eb
-        .and([eb.ref('i.names_to_officials'), eb('p.first_name', 'is not', null), ...(targetCountry === null ? [] : [eb('p.country', 'is not', null)])])
+        .and([eb.ref('i.names_to_officials'), eb.ref('p.has_name'), ...(targetCountry === null ? [] : [eb('p.country', 'is not', null)])])
         .$castTo<boolean>()
         .as('named_disclosure'),
       // paper asks one question about names: never given to the officials of the signer's own country

@@ -16,7 +16,8 @@ const none = randomUUID();
 const empty: unknown[] = [];
 /** arguments for each statement that touch no row */
 const ARGS: Record<string, unknown[]> = {
-  'signatures-write': Array.from({ length: 19 }, () => empty),
+  'supporters-ensure': Array.from({ length: 6 }, () => empty),
+  'signatures-write': Array.from({ length: 18 }, () => empty),
   'signatures-confirm': [[none], new Date(), 'test', 'test'],
   'signature-for-token': [none, 'en'],
   'signature-for-token-lock': [none, 'en'],

@@ -14,9 +14,19 @@ import type pg from 'pg';
 import { SignatureStatus as S } from '../generated/kysely/enums.ts';
 
 /** PostgreSQL type names a hot statement's column may have; `?` marks one that may be NULL. */
-type PgType = 'uuid' | 'text' | 'varchar' | 'bpchar' | 'timestamptz' | 'bool' | 'int4' | 'int8' | 'SignatureStatus';
+type PgType = 'uuid' | 'text' | 'varchar' | 'bpchar' | 'timestamptz' | 'bool' | 'int4' | 'int8' | 'bytea' | 'SignatureStatus';
 type Declared = PgType | `${PgType}?`;
-type TsOf<T extends PgType> = T extends 'timestamptz' ? Date : T extends 'bool' ? boolean : T extends 'int4' ? number : T extends 'SignatureStatus' ? S : string;
+type TsOf<T extends PgType> = T extends 'timestamptz'
+  ? Date
+  : T extends 'bool'
+    ? boolean
+    : T extends 'int4'
+      ? number
+      : T extends 'bytea'
+        ? Buffer
+        : T extends 'SignatureStatus'
+          ? S
+          : string;
 type Column<D extends Declared> = D extends `${infer B extends PgType}?` ? TsOf<B> | null : D extends PgType ? TsOf<D> : never;
 export type RowOf<Cols extends Record<string, Declared>> = { [K in keyof Cols]: Column<Cols[K]> };
 
@@ -49,61 +59,80 @@ export async function runHot<Cols extends Record<string, Declared>>(on: pg.Pool 
  * each sign-up cost about 11 ms (hot-statements.test.ts catches it).
  */
 
-/** The columns of `signatures s` that make up a sign-up's details (signature.service.ts signupDetails). */
-const SIGNUP_COLUMNS = `s.pending_first_name, s.pending_last_name, s.country, s.named_disclosure, s.named_to_own_country,
-            s.public_wall, s.pending_contact, s.letter_subject, s.letter_body`;
+/**
+ * The columns of `signatures s` and `supporters p` that make up a sign-up's details
+ * (signature.service.ts signupDetails): the name and letter sealed under the supporter's data key.
+ */
+const SIGNUP_COLUMNS = `s.pending_name, s.country, s.named_disclosure, s.named_to_own_country,
+            s.public_wall, s.pending_contact, s.letter, s.signup_version, s.receipt_sealed, p.data_key`;
 const SIGNUP = {
-  pending_first_name: 'varchar?',
-  pending_last_name: 'varchar?',
+  pending_name: 'bytea?',
   country: 'bpchar',
   named_disclosure: 'bool',
   named_to_own_country: 'bool',
   public_wall: 'bool',
   pending_contact: 'bool?',
-  letter_subject: 'varchar?',
-  letter_body: 'text?',
+  letter: 'bytea?',
+  signup_version: 'varchar?',
+  receipt_sealed: 'bytea?',
+  data_key: 'bytea?',
 } as const;
 
 /**
- * The signature writer's batch (signature.repository.ts writeSignatures): supporters upserted,
- * what each sign-up meets read afresh under the supporter's lock, new sign-ups inserted, repeats
- * renewed, one answer per input row. Parameters: 19 arrays, one element per sign-up.
+ * Before a batch of sign-ups is written (signature.repository.ts writeSignatures): each person's
+ * supporter row, made where there is none yet with the id, data key and sealed address the
+ * writer prepared. Answers every row's id and wrapped data key, the existing one where the
+ * address had signed before: the sign-ups are sealed under it. Ordered by the blind index, so
+ * that concurrent batches lock rows in the same order. Parameters: ids, blind indexes, wrapped
+ * data keys, sealed addresses, locales, blind indexes of the domains (distinct blind indexes).
+ */
+export const supportersEnsure = hot({
+  name: 'supporters-ensure',
+  params: 6,
+  columns: { id: 'uuid', email_index: 'varchar?', data_key: 'bytea?' },
+  text: `INSERT INTO supporters (id, email_index, data_key, email, locale, email_domain_index)
+     SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::bytea[], $4::bytea[], $5::varchar[], $6::varchar[]) ORDER BY 2
+     ON CONFLICT (email_index) DO UPDATE SET email_index = EXCLUDED.email_index
+     RETURNING id, email_index, data_key`,
+});
+
+/**
+ * The signature writer's batch (signature.repository.ts writeSignatures), after supportersEnsure:
+ * the supporters locked, what each sign-up meets read afresh under its supporter's lock, new
+ * sign-ups inserted, repeats renewed, one answer per input row. The name, letter and receipt
+ * arrive sealed under the supporter's data key. Parameters: 18 arrays, one element per sign-up.
  */
 export const signaturesWrite = hot({
   name: 'signatures-write',
-  params: 19,
+  params: 18,
   columns: { ord: 'int8', id: 'uuid', requested_at: 'timestamptz', created: 'bool' },
   text: `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::char(2)[], $7::varchar[],
-                            $8::bool[], $9::bool[], $10::bool[], $11::bool[], $12::varchar[], $13::text[], $14::varchar[],
-                            $15::varchar[], $16::varchar[], $17::bool[], $18::varchar[], $19::varchar[])
-              WITH ORDINALITY AS t(a, ce, em, fn, ln, c, l, n, own, w, ct, ls, lb, ip, net, src, sus, why, v, ord)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bytea[], $4::char(2)[], $5::varchar[],
+                            $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::bytea[], $11::varchar[],
+                            $12::varchar[], $13::varchar[], $14::bool[], $15::varchar[], $16::varchar[], $17::bytea[], $18::bytea[])
+              WITH ORDINALITY AS t(a, sid, pn, c, l, n, own, w, ct, lt, ip, net, src, sus, why, v, rl, rs, ord)
      ),
-     sup AS (
-       INSERT INTO supporters (canonical_email, email, locale)
-       SELECT DISTINCT ON (ce) ce, em, l FROM input ORDER BY ce, ord
-       ON CONFLICT (canonical_email) DO UPDATE
-         SET email = COALESCE(supporters.email, EXCLUDED.email),
-             erased_at = NULL
-       RETURNING id, canonical_email
+     -- each person's row locked, in a fixed order (as confirming locks it: no key update)
+     sup AS MATERIALIZED (
+       SELECT p.id FROM supporters p WHERE p.id IN (SELECT sid FROM input) ORDER BY p.id FOR NO KEY UPDATE
      ),
      -- what each sign-up meets among the person's signatures of the action, read afresh once
      -- the supporter row is locked (chorus_signup_context: migration signup_context)
      met AS MATERIALIZED (
-       SELECT i.*, sup.id AS sid, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
-       FROM input i JOIN sup ON sup.canonical_email = i.ce
-       CROSS JOIN LATERAL chorus_signup_context(i.a, sup.id, i.v) ctx
+       SELECT i.*, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
+       FROM input i JOIN sup ON sup.id = i.sid
+       CROSS JOIN LATERAL chorus_signup_context(i.a, i.sid, i.v) ctx
      ),
      added AS (
        INSERT INTO signatures (action_id, supporter_id, country, locale, named_disclosure, public_wall,
-                               letter_subject, letter_body, ip_hash, source, named_to_own_country,
+                               letter, ip_hash, source, named_to_own_country,
                                status, invalidated_at, invalid_reason, net_hash,
-                               pending_first_name, pending_last_name, pending_contact, signup_version)
-       SELECT m.a, m.sid, m.c, m.l, m.n, m.w, m.ls, m.lb, m.ip, m.src, m.own,
+                               pending_name, pending_contact, signup_version, receipt_leaf, receipt_sealed)
+       SELECT m.a, m.sid, m.c, m.l, m.n, m.w, m.lt, m.ip, m.src, m.own,
               CASE WHEN m.sus THEN '${S.INVALIDATED}'::"SignatureStatus" ELSE '${S.PENDING}'::"SignatureStatus" END,
               CASE WHEN m.sus THEN now() END,
               CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') END,
-              m.net, m.fn, m.ln, m.ct, m.v
+              m.net, m.pn, m.ct, m.v, m.rl, m.rs
        FROM met m
        WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
        ORDER BY m.ord
@@ -151,7 +180,7 @@ export const signaturesConfirm = hot({
   columns: { id: 'uuid', action_id: 'uuid', country: 'bpchar', created_at: 'timestamptz' },
   text: `WITH asked AS (
        SELECT DISTINCT ON (s.action_id, s.supporter_id) s.id, s.action_id, s.supporter_id,
-              s.pending_first_name AS fn, s.pending_last_name AS ln, s.pending_contact AS ct,
+              s.pending_name AS pn, s.pending_contact AS ct,
               EXISTS (SELECT 1 FROM signatures o WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id
                                                   AND o.confirmed_at IS NOT NULL) AS signed
        FROM signatures s WHERE s.id = ANY($1::uuid[]) AND s.status = '${S.PENDING}'
@@ -166,8 +195,7 @@ export const signaturesConfirm = hot({
      ),
      set_aside AS (
        UPDATE signatures s SET status = '${S.INVALIDATED}', invalidated_at = $2, invalid_reason = $4,
-              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL,
-              letter_subject = NULL, letter_body = NULL,
+              pending_name = NULL, pending_contact = NULL, letter = NULL,
               named_disclosure = false, named_to_own_country = false, public_wall = false
        FROM theirs t
        WHERE s.id = t.id AND t.status = '${S.PENDING}' AND s.status = '${S.PENDING}'
@@ -175,13 +203,15 @@ export const signaturesConfirm = hot({
      ),
      done AS (
        UPDATE signatures s SET status = '${S.CONFIRMED}', confirmed_at = $2,
-              pending_first_name = NULL, pending_last_name = NULL, pending_contact = NULL
+              pending_name = NULL, pending_contact = NULL
        FROM before b WHERE s.id = b.id AND s.status = '${S.PENDING}'
-       RETURNING s.id, s.action_id, s.supporter_id, s.country, s.created_at, s.named_disclosure, s.named_to_own_country, s.public_wall, b.fn, b.ln, b.ct
+       RETURNING s.id, s.action_id, s.supporter_id, s.country, s.created_at, s.named_disclosure, s.named_to_own_country, s.public_wall, b.pn, b.ct
      ),
      person AS (
-       -- a sign-up from before names waited for confirmation has none of its own: the name on file stays
-       UPDATE supporters p SET first_name = COALESCE(d.fn, p.first_name), last_name = COALESCE(d.ln, p.last_name), country = d.country
+       -- a sign-up from before names waited for confirmation has none of its own: the name on file
+       -- stays. Both are sealed under the supporter's data key, bound to the supporter and the field
+       -- 'name': the sealed value moves as it is.
+       UPDATE supporters p SET name = COALESCE(d.pn, p.name), country = d.country
        FROM done d WHERE p.id = d.supporter_id
      ),
      consented AS (
@@ -243,15 +273,15 @@ export const confirmationLoad = hot({
     sent_at: 'timestamptz?',
     released_at: 'timestamptz?',
     supporter_id: 'uuid',
-    email: 'varchar?',
-    first_name: 'varchar?',
+    email: 'bytea?',
+    name: 'bytea?',
     slug: 'varchar',
     ...SIGNUP,
     others_waiting: 'int4',
     title: 'varchar',
   },
   text: `SELECT s.id, s.status, s.locale, e.requested_at, e.sent_at, e.released_at,
-            p.id AS supporter_id, p.email, p.first_name, a.slug, ${SIGNUP_COLUMNS},
+            p.id AS supporter_id, p.email, p.name, a.slug, ${SIGNUP_COLUMNS},
             -- by person, then by status in the count's filter (see 'Person first' in db/hot-statements.ts)
             (SELECT (count(*) FILTER (WHERE o.status = '${S.PENDING}'))::int FROM signatures o
              WHERE o.action_id = s.action_id AND o.supporter_id = s.supporter_id AND o.id <> s.id) AS others_waiting,
@@ -350,6 +380,7 @@ export const counterFold = hot({
 
 /** Every hot statement: the test prepares each and checks its columns. */
 export const HOT_STATEMENTS: readonly HotStatement[] = [
+  supportersEnsure,
   signaturesWrite,
   signaturesConfirm,
   signatureForToken,

@@ -28,6 +28,7 @@ import { actionTitle } from './action-title.ts';
 import { batchFirstSent, secondsBetween } from './ledger.ts';
 import { latestContactConsent } from '../supporter/consent.ts';
 import { localTargetLine } from '../target/target-names.ts';
+import { openRecipient } from '../privacy/personal-data.ts';
 
 
 export const publishInputSchema = z.strictObject({
@@ -264,7 +265,8 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
         'n.locale',
         'p.id as supporterId',
         'p.email',
-        'p.first_name as firstName',
+        'p.name',
+        'p.data_key as dataKey',
         'r.status',
         'r.body',
         'r.public_summary as publicSummary',
@@ -291,9 +293,10 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
       await done();
       return 'dropped';
     }
+    const recipient = openRecipient(n.supporterId, n.dataKey, n.email, n.name);
     const member = memberMail(deps, n.supporterId, n.locale);
     const mail = render('answer-published', n.locale, {
-      firstName: n.firstName ?? '',
+      firstName: recipient.firstName,
       action: { title: n.title },
       // the official as the directory names them in the member's language (target-names.ts)
       target: localTargetLine(
@@ -310,7 +313,7 @@ export async function sendAnswerNotification(deps: AnswerMailDeps, notificationI
       ...member.vars,
     });
     try {
-      await deps.mailer.sendMail(memberMessage(deps.mailFrom, n.email!, mail, member, `<answer.${n.id}@${mailDomain(deps.mailFrom)}>`));
+      await deps.mailer.sendMail(memberMessage(deps.mailFrom, recipient.email!, mail, member, `<answer.${n.id}@${mailDomain(deps.mailFrom)}>`));
     } catch (err) {
       const failure = classifySendError(err);
       if (!failure.permanent) throw err;

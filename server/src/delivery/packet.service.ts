@@ -8,7 +8,8 @@
 // Opening the packet (JSON, CSV or PDF, and HEAD on them) records letters.opened_at once.
 // A link scanner at the official's mail gateway that fetches the link counts as an opening
 // too: "opened" means "the link was fetched", not "a person read it".
-import { paperSignersOf } from '../action/paper.service.ts';
+import { openPaperName, paperSignersOf } from '../action/paper.service.ts';
+import { openLetter, openName, supporterKey } from '../privacy/personal-data.ts';
 import { existsSync } from 'node:fs';
 import { IntlMessageFormat } from 'intl-messageformat';
 import { stringify } from 'csv-stringify';
@@ -211,20 +212,20 @@ async function markOpened(deps: PacketDeps, letterId: string): Promise<void> {
 }
 
 /** One page of the signatures a letter speaks for (signerPages), after the signature `after`, in id order. */
-function signerPage(pool: pg.Pool, l: LetterRow, after: string, limit: number) {
-  return qb(pool)
+async function signerPage(pool: pg.Pool, l: LetterRow, after: string, limit: number): Promise<SignerRow[]> {
+  const rows = await qb(pool)
     .selectFrom('signatures as s')
     .innerJoin('supporters as p', 'p.id', 's.supporter_id')
     .select([
       's.id',
-      'p.first_name',
-      'p.last_name',
+      's.supporter_id',
+      'p.data_key',
+      'p.name',
       's.country',
       's.named_disclosure',
       's.named_to_own_country',
       's.confirmed_at',
-      's.letter_subject',
-      's.letter_body',
+      's.letter',
       's.locale',
     ])
     .where('s.batch_id', '=', l.batch_id)
@@ -236,9 +237,39 @@ function signerPage(pool: pg.Pool, l: LetterRow, after: string, limit: number) {
     // confirmed signatures have their confirmation time
     .$narrowType<{ confirmed_at: NotNull }>()
     .execute();
+  // opened only where they may be shown: the name of a signer who chose to be named, a member's letter
+  return rows.map((r) => {
+    const key = r.named_disclosure || r.letter ? supporterKey(r.supporter_id, r.data_key) : null;
+    const name = r.named_disclosure ? openName(key, r.supporter_id, r.name) : { first: null, last: null };
+    const letter = openLetter(key, r.supporter_id, r.letter);
+    return {
+      id: r.id,
+      first_name: name.first,
+      last_name: name.last,
+      country: r.country,
+      named_disclosure: r.named_disclosure,
+      named_to_own_country: r.named_to_own_country,
+      confirmed_at: r.confirmed_at,
+      letter_subject: letter.subject,
+      letter_body: letter.body,
+      locale: r.locale,
+    };
+  });
 }
 
-type SignerRow = Awaited<ReturnType<typeof signerPage>>[number];
+/** A signer of a letter as the packet reads them: names and letters opened where they may be shown. */
+interface SignerRow {
+  id: string;
+  first_name: string | null;
+  last_name: string | null;
+  country: string;
+  named_disclosure: boolean;
+  named_to_own_country: boolean;
+  confirmed_at: Date;
+  letter_subject: string | null;
+  letter_body: string | null;
+  locale: string;
+}
 
 const toSigner = (r: SignerRow): SignerForLetter => ({
   firstName: r.first_name,
@@ -273,7 +304,11 @@ async function* signerPages(pool: pg.Pool, l: LetterRow, limit = Number.MAX_SAFE
       .execute();
     if (rows.length === 0) return;
     // a paper signature may have no country: SignerRow's country is typed as the signatures' own
-    yield rows.map((r) => ({ ...r, letter_subject: null, letter_body: null, locale: '' }) as unknown as SignerRow);
+    yield rows.map((r) => {
+      const name = r.named_disclosure ? openPaperName(r) : { first_name: null, last_name: null };
+      // a paper signature may have no country: SignerRow's country is typed as the signatures' own
+      return { id: r.id, ...name, country: r.country as string, named_disclosure: r.named_disclosure, named_to_own_country: r.named_to_own_country, confirmed_at: r.confirmed_at, letter_subject: null, letter_body: null, locale: '' };
+    });
     left -= rows.length;
     after = rows[rows.length - 1]!.id;
     if (rows.length < PAGE) return;
@@ -329,7 +364,8 @@ async function collectSigners(deps: PacketDeps, l: LetterRow, view: OfficialCoun
 
 /** The letter's signatures by country and consents, for countriesForOfficial (the same rows signerPages reads). */
 export async function signerGroups(db: Queryable, batchId: string, targetCountry: string | null, byCountry: boolean): Promise<SignerGroup[]> {
-  const hasName = sql<boolean>`COALESCE(${sql.ref('p.first_name')}, '') <> ''`;
+  // whether a name is stored (sealed: what SQL may know of it)
+  const hasName = sql<boolean>`${sql.ref('p.name')} IS NOT NULL`;
   const rows = await qb(db)
     .selectFrom('signatures as s')
     .innerJoin('supporters as p', 'p.id', 's.supporter_id')
@@ -342,8 +378,8 @@ export async function signerGroups(db: Queryable, batchId: string, targetCountry
   // and the delivery's paper signatures (action/paper.service.ts)
   const paper = await qb(db)
     .selectFrom(paperSignersOf(db, batchId, targetCountry, byCountry).as('q'))
-    .select(['q.country', 'q.named_disclosure', 'q.named_to_own_country', sql<boolean>`q.first_name IS NOT NULL`.as('has_name'), sql<number>`count(*)::int`.as('count')])
-    .groupBy(['q.country', 'q.named_disclosure', 'q.named_to_own_country', sql`q.first_name IS NOT NULL`])
+    .select(['q.country', 'q.named_disclosure', 'q.named_to_own_country', sql<boolean>`q.name IS NOT NULL`.as('has_name'), sql<number>`count(*)::int`.as('count')])
+    .groupBy(['q.country', 'q.named_disclosure', 'q.named_to_own_country', sql`q.name IS NOT NULL`])
     .execute();
   return [...rows, ...paper].map((r) => ({ country: r.country as string, namedDisclosure: r.named_disclosure, namedToOwnCountry: r.named_to_own_country, hasName: r.has_name, count: r.count }));
 }

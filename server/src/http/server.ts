@@ -14,6 +14,7 @@ import { buildApp } from './app.ts';
 import { ANSWER_FORM_BODY_LIMIT, PEER_HEADER, type NodeHandler } from './pages.ts';
 import { exitWithParent } from '../shared/parent-watch.ts';
 import { startMetricsEndpoint } from '../shared/metrics.ts';
+import { loadKeyring } from '../privacy/personal-data.ts';
 
 const WEB_HANDLER = fileURLToPath(new URL('../../../web/build/handler.js', import.meta.url));
 
@@ -21,6 +22,8 @@ async function main() {
   const config = loadConfig();
   // the "my data" emails are DKIM-signed (app.ts): no key, no start (before anything connects)
   mailSigning(config);
+  // personal data is sealed under DATA_KEY: no key, no start
+  loadKeyring();
   const internalSecret = randomBytes(24).toString('hex');
   const db = createDb(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX ?? 24, applicationName: 'chorus-server' });
   const redis = redisConnection(config.REDIS_URL, { forWorker: false });

@@ -10,7 +10,8 @@
 // leaves a RUNNING row with a stale updated_at; readers report it as failed.
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open as openFile, rename, rm, stat } from 'node:fs/promises';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -22,6 +23,7 @@ import { neutraliseCell } from '../delivery/packet.service.ts';
 import { AppError, gone, notFound } from '../shared/errors.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { latestContactConsent } from '../supporter/consent.ts';
+import { newDataKey, openName, openOrNull, supporterKey, unwrapDataKey } from '../privacy/personal-data.ts';
 
 export const SIGNATURE_STATUSES = Object.values(SignatureStatus);
 export const LETTER_STATUSES = Object.values(LetterStatus);
@@ -177,11 +179,14 @@ function buildQuery(k: Kysely<DB>, f: ExportFilter): Query {
           .innerJoin('supporters as p', 'p.id', 's.supporter_id')
           // the consent, decided once per row for two columns
           .crossJoinLateral(k.selectNoFrom(contactConsent.as('contact')).as('cc'))
+          // the name and the address are sealed: the row carries them with the supporter's
+          // wrapped data key, and openPersonal opens them as the row is written
           .select((e) => [
-            orEmpty(e.ref('p.first_name')).as('first_name'),
-            orEmpty(e.ref('p.last_name')).as('last_name'),
+            'p.id as sealed_id',
+            'p.data_key as sealed_key',
+            'p.name as sealed_name',
             yesNo(e.ref('cc.contact')).as('contact_consent'),
-            (everyEmail ? orEmpty(e.ref('p.email')) : e.case().when(e.ref('cc.contact')).then(orEmpty(e.ref('p.email'))).else(sql.lit('')).end()).as('email'),
+            (everyEmail ? e.ref('p.email') : e.case().when(e.ref('cc.contact')).then(e.ref('p.email')).else(sql.lit(null)).end()).as('sealed_email'),
           ]),
       )
       .$if(where !== null, (q) => q.where(where!))
@@ -251,6 +256,15 @@ function buildQuery(k: Kysely<DB>, f: ExportFilter): Query {
   };
 }
 
+/** A signatures row with personal columns: its name and address opened with the supporter's data key. */
+function openPersonal(row: Record<string, unknown>): Record<string, unknown> {
+  if (!('sealed_id' in row)) return row;
+  const id = row.sealed_id as string;
+  const key = supporterKey(id, row.sealed_key as Buffer | null);
+  const name = openName(key, id, row.sealed_name as Buffer | null);
+  return { ...row, first_name: name.first ?? '', last_name: name.last ?? '', email: openOrNull(key, id, 'email', row.sealed_email as Buffer | null) ?? '' };
+}
+
 /** The cells of one CSV row, each neutralised against formula injection. */
 export function safeCells(cells: unknown[]): string[] {
   return cells.map((c) => neutraliseCell(c == null ? '' : String(c)));
@@ -270,7 +284,8 @@ export function exportCsv(db: Kysely<DB>, f: ExportFilter, onRow?: () => void): 
     objectMode: true,
     transform(row: Record<string, unknown>, _enc, cb) {
       onRow?.();
-      cb(null, safeCells(q.columns.map((c) => row[c])));
+      const open = openPersonal(row);
+      cb(null, safeCells(q.columns.map((c) => open[c])));
     },
   });
   const csv = stringify({ header: true, columns: q.columns });
@@ -385,6 +400,8 @@ export async function startExport(deps: ExportDeps, staff: ExportStaff, f: Expor
 async function runExport(deps: ExportDeps, id: string, staffId: string, f: ExportFilter): Promise<void> {
   const final = fileOf(deps, id);
   const partial = `${final}.part`;
+  const { key: fileKey, wrapped } = newDataKey('export', id);
+  await qb(deps.pool).updateTable('export_jobs').set({ file_key: wrapped }).where('id', '=', id).execute();
   const every = deps.progressEvery ?? 5_000;
   const k = qb(deps.pool);
   const job = () => k.updateTable('export_jobs').where('id', '=', id);
@@ -409,11 +426,13 @@ async function runExport(deps: ExportDeps, id: string, staffId: string, f: Expor
       .execute(async (trx) => {
         // each FETCH is its own statement; this bounds one, not the whole export (SET LOCAL)
         await trx.selectNoFrom((e) => e.fn('set_config', [sql.lit('statement_timeout'), sql.lit('5min'), sql.lit(true)]).as('timeout')).execute();
+        // the file is encrypted on disk under a key of its own (sealedFile)
         await pipeline(
           exportCsv(trx, f, () => {
             rowsDone++;
             if (rowsDone % every === 0) report();
           }),
+          sealingStream(fileKey, id),
           createWriteStream(partial, { mode: 0o600 }),
         );
       });
@@ -482,6 +501,51 @@ export async function listExports(deps: Pick<ExportDeps, 'pool' | 'clock'>, limi
   return rows.map((r) => toView(deps, r));
 }
 
+// An export file on disk: a random IV, the CSV encrypted with AES-256-GCM under the export's own
+// data key (wrapped in export_jobs.file_key, bound to the export's id), and the tag. A copy of the
+// directory alone does not read; the key goes when the export expires.
+const FILE_IV = 12;
+const FILE_TAG = 16;
+const fileAad = (id: string) => Buffer.from(`chorus export file v1\n${id}`);
+
+function sealingStream(key: Buffer, id: string): Transform {
+  const iv = randomBytes(FILE_IV);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(fileAad(id));
+  let started = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      const out = cipher.update(chunk);
+      if (!started) {
+        started = true;
+        cb(null, Buffer.concat([iv, out]));
+      } else cb(null, out);
+    },
+    flush(cb) {
+      const last = cipher.final();
+      cb(null, Buffer.concat([started ? Buffer.alloc(0) : iv, last, cipher.getAuthTag()]));
+    },
+  });
+}
+
+/** The CSV of an encrypted export file (`body`: its bytes between the IV and the tag); fails at the end if the file was altered. */
+async function openingStream(path: string, size: number, key: Buffer, id: string, body: NodeJS.ReadableStream): Promise<NodeJS.ReadableStream> {
+  const fh = await openFile(path, 'r');
+  try {
+    const iv = Buffer.alloc(FILE_IV);
+    const tag = Buffer.alloc(FILE_TAG);
+    await fh.read(iv, 0, FILE_IV, 0);
+    await fh.read(tag, 0, FILE_TAG, size - FILE_TAG);
+    const decipher = createDecipheriv('aes-256-gcm', key, iv);
+    decipher.setAAD(fileAad(id));
+    decipher.setAuthTag(tag);
+    body.on('error', (err) => decipher.destroy(err));
+    return body.pipe(decipher);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The finished file, for download; audited, since it hands personal data to a person. */
 export async function openExport(
   deps: ExportDeps,
@@ -499,10 +563,13 @@ export async function openExport(
       throw gone('export_file_missing', 'The file of this export is no longer on this server; start it again');
     },
   );
-  const stream = createReadStream(path);
-  await once(stream, 'open');
+  const wrapped = await qb(deps.pool).selectFrom('export_jobs').select('file_key').where('id', '=', id).executeTakeFirst();
+  if (!wrapped?.file_key) throw gone('export_file_missing', 'The key of this export is gone; start it again');
+  const file = createReadStream(path, { start: FILE_IV, end: size - FILE_TAG - 1 });
+  await once(file, 'open');
+  const stream = await openingStream(path, size, unwrapDataKey('export', id, wrapped.file_key), id, file);
   await recordAudit(deps.pool, { staffId, verb: 'export_downloaded', entity: 'export', entityId: id, after: { rows: job.rowsDone }, at: deps.clock() });
-  return { job, size, stream };
+  return { job, size: size - FILE_IV - FILE_TAG, stream };
 }
 
 /** Deletes the files of exports older than 24 hours and marks them EXPIRED. */
@@ -510,7 +577,8 @@ export async function expireExports(deps: Pick<ExportDeps, 'pool' | 'clock' | 'd
   const cutoff = new Date(deps.clock().getTime() - EXPORT_TTL_MS);
   const rows = await qb(deps.pool)
     .updateTable('export_jobs')
-    .set({ status: ExportStatus.EXPIRED, updated_at: deps.clock() })
+    // the file's key goes with the file
+    .set({ status: ExportStatus.EXPIRED, updated_at: deps.clock(), file_key: null })
     .where('created_at', '<', cutoff)
     .where('status', 'in', [ExportStatus.DONE, ExportStatus.FAILED, ExportStatus.RUNNING])
     .returning('id')

@@ -10,6 +10,7 @@ import { AppError, conflict, notFound } from '../shared/errors.ts';
 import { hashIp, hashNetwork } from '../shared/tokens.ts';
 import { recordAudit } from '../staff/audit.ts';
 import { signaturesInvalidated } from '../shared/metrics.ts';
+import { emailDomainIndex, openName, openOrNull, supporterKey } from '../privacy/personal-data.ts';
 
 /** The states a signature can be invalidated from. */
 export type LiveStatus = typeof SignatureStatus.PENDING | typeof SignatureStatus.CONFIRMED;
@@ -82,11 +83,6 @@ export function addressSpellings(ip: string): string[] {
   }
 }
 
-/** `%`, `_` and `\` typed by staff mean themselves in ILIKE. */
-export function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 function narrows(f: FraudFilter): boolean {
   return Boolean(f.ip || f.ipHash || f.network || f.netHash || f.emailDomain || f.from || f.to || f.namePattern);
 }
@@ -96,16 +92,24 @@ type Matched = DB & { s: DB['signatures']; p: DB['supporters'] };
 
 const matchedEb = expressionBuilder<Matched, 's' | 'p'>();
 
-/** The domain of the supporter's canonical address ('' if it has none). */
-const emailDomain = matchedEb.fn<string>('split_part', ['p.canonical_email', sql.lit('@'), sql.lit(2)]);
+/**
+ * The most signatures a name search opens: names are sealed, so they are matched here, one by
+ * one, among the signatures the other criteria (and the action) leave.
+ */
+export const NAME_SEARCH_MAX = 200_000;
+
+/** The domain of a sealed address ('' if it has none). */
+function domainOf(supporterId: string, dataKey: Buffer | null, email: Buffer | null): string {
+  const address = openOrNull(supporterKey(supporterId, dataKey), supporterId, 'email', email) ?? '';
+  return address.includes('@') ? address.slice(address.lastIndexOf('@') + 1).toLowerCase() : '';
+}
 
 /** The condition over signatures `s` joined to supporters `p` (every criterion given), made up to asOf. */
-function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): Expression<SqlBool> {
+async function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): Promise<Expression<SqlBool>> {
   if (!narrows(f)) {
     throw new AppError(422, 'filter_too_broad', 'Choose at least one of: address, network, email domain, time window or name');
   }
   const eb = matchedEb;
-  const name = (pending: 's.pending_first_name' | 's.pending_last_name', own: 'p.first_name' | 'p.last_name') => eb.fn.coalesce(pending, own, sql.lit(''));
   const where: Expression<SqlBool>[] = [
     f.status ? eb('s.status', '=', f.status) : eb('s.status', 'in', [SignatureStatus.PENDING, SignatureStatus.CONFIRMED]),
   ];
@@ -114,17 +118,35 @@ function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): Expression<SqlBoo
   if (f.ipHash) where.push(eb('s.ip_hash', '=', f.ipHash));
   if (f.network) where.push(eb('s.net_hash', '=', hashNetwork(deps.secret, f.network)));
   if (f.netHash) where.push(eb('s.net_hash', '=', f.netHash));
-  if (f.emailDomain) where.push(eb(emailDomain, '=', f.emailDomain.replace(/^@/, '').toLowerCase()));
+  // by the domain's blind index: the addresses are sealed
+  if (f.emailDomain) where.push(eb('p.email_domain_index', '=', emailDomainIndex(`@${f.emailDomain.replace(/^@/, '')}`)));
   if (f.from) where.push(eb('s.created_at', '>=', f.from));
   if (f.to) where.push(eb('s.created_at', '<', f.to));
-  if (f.namePattern) {
-    // a sign-up not yet confirmed carries its own name (the supporter's changes only at
-    // confirmation); the pattern escapes with a backslash (escapeLike), ILIKE's default escape
-    const fullName = eb(eb(name('s.pending_first_name', 'p.first_name'), '||', sql.lit(' ')), '||', name('s.pending_last_name', 'p.last_name'));
-    where.push(eb(eb.parens(fullName), 'ilike', `%${escapeLike(f.namePattern)}%`));
-  }
   where.push(eb('s.created_at', '<=', asOf));
-  return eb.and(where);
+  if (!f.namePattern) return eb.and(where);
+  // Names are sealed: the signatures the other criteria leave are read, their names opened and
+  // matched here, and the condition becomes the list of those that match. A sign-up not yet
+  // confirmed carries its own name (the supporter's changes only at confirmation).
+  const candidates = await qb(deps.pool)
+    .selectFrom('signatures as s')
+    .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+    .select(['s.id', 's.supporter_id', 's.pending_name', 'p.name', 'p.data_key'])
+    .where(eb.and(where))
+    .limit(NAME_SEARCH_MAX + 1)
+    .execute();
+  if (candidates.length > NAME_SEARCH_MAX) {
+    throw new AppError(422, 'filter_too_broad', `A name is looked for among at most ${NAME_SEARCH_MAX} signatures: add a time window, an address or a domain`);
+  }
+  const pattern = f.namePattern.toLocaleLowerCase();
+  const ids = candidates
+    .filter((r) => {
+      const key = supporterKey(r.supporter_id, r.data_key);
+      const pending = openName(key, r.supporter_id, r.pending_name);
+      const own = r.pending_name ? pending : openName(key, r.supporter_id, r.name);
+      return `${own.first ?? ''} ${own.last ?? ''}`.toLocaleLowerCase().includes(pattern);
+    })
+    .map((r) => r.id);
+  return ids.length === 0 ? sql<boolean>`false` : eb.and([...where, eb('s.id', 'in', ids)]);
 }
 
 async function checkAction(pool: pg.Pool, actionId: string): Promise<void> {
@@ -140,21 +162,24 @@ async function checkAction(pool: pg.Pool, actionId: string): Promise<void> {
  */
 export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFilter): Promise<Preview> {
   const asOf = deps.clock();
-  const where = whereOf(deps, f, asOf);
   await checkAction(deps.pool, f.actionId);
+  const where = await whereOf(deps, f, asOf);
   const k = qb(deps.pool);
   const matched = () => k.selectFrom('signatures as s').innerJoin('supporters as p', 'p.id', 's.supporter_id').where(where);
   const [count, sample, clusters] = await Promise.all([
     matched().select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow(),
     matched()
       .innerJoin('actions as a', 'a.id', 's.action_id')
-      .select((eb) => [
+      .select([
         's.id',
         'a.slug as actionSlug',
         's.created_at as createdAt',
         's.status',
-        eb.fn.coalesce('s.pending_first_name', 'p.first_name').as('firstName'),
-        eb.fn<string | null>('nullif', [emailDomain, sql.lit('')]).as('emailDomain'),
+        's.supporter_id as supporterId',
+        's.pending_name as pendingName',
+        'p.name',
+        'p.data_key as dataKey',
+        'p.email',
         's.country',
         's.source',
         's.ip_hash as ipHash',
@@ -167,7 +192,7 @@ export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFil
       .execute(),
     // the five most frequent values of each column among the matches
     k
-      .with('m', () => matched().select(['s.ip_hash', 's.net_hash', emailDomain.as('domain')]))
+      .with('m', () => matched().select(['s.ip_hash', 's.net_hash', 'p.email_domain_index as domain']))
       .selectFrom((eb) =>
         eb
           .selectFrom('m')
@@ -201,7 +226,7 @@ export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFil
             e
               .selectFrom('m')
               .select([sql.lit<ClusterKind>('emailDomain').as('kind'), 'domain as value', sql<number>`count(*)::int`.as('count')])
-              .where('domain', '<>', '')
+              .where('domain', 'is not', null)
               .groupBy('domain')
               .orderBy('count', 'desc')
               .orderBy('value')
@@ -212,7 +237,22 @@ export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFil
       )
       .execute(),
   ]);
-  const pick = (kind: string) => clusters.filter((r) => r.kind === kind).map(({ value, count }) => ({ value: value!, count }));
+  // a domain is known by its blind index: shown as the domain of one of its addresses
+  const domainIndexes = clusters.filter((r) => r.kind === 'emailDomain').map((r) => r.value!);
+  const domainNames = new Map<string, string>();
+  if (domainIndexes.length > 0) {
+    const one = await k
+      .selectFrom('supporters as p')
+      .distinctOn('p.email_domain_index')
+      .select(['p.email_domain_index', 'p.id', 'p.data_key', 'p.email'])
+      .where('p.email_domain_index', 'in', domainIndexes)
+      .where('p.email', 'is not', null)
+      .orderBy('p.email_domain_index')
+      .execute();
+    for (const r of one) domainNames.set(r.email_domain_index!, domainOf(r.id, r.data_key, r.email));
+  }
+  const pick = (kind: string) =>
+    clusters.filter((r) => r.kind === kind).map(({ value, count }) => ({ value: kind === 'emailDomain' ? (domainNames.get(value!) ?? '') : value!, count }));
   await recordAudit(deps.pool, {
     staffId,
     verb: 'fraud_previewed',
@@ -225,7 +265,12 @@ export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFil
   return {
     count: count.n,
     asOf: asOf.toISOString(),
-    sample: sample.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() })),
+    sample: sample.map(({ supporterId, pendingName, name, dataKey, email, ...r }) => {
+      const key = supporterKey(supporterId, dataKey);
+      const shown = pendingName ? openName(key, supporterId, pendingName) : openName(key, supporterId, name);
+      const domain = domainOf(supporterId, dataKey, email);
+      return { ...r, firstName: shown.first, emailDomain: domain || null, createdAt: r.createdAt.toISOString() };
+    }),
     clusters: { ipHash: pick('ipHash'), netHash: pick('netHash'), emailDomain: pick('emailDomain') },
   };
 }
@@ -256,8 +301,8 @@ export interface InvalidateResult {
  * counting.
  */
 export async function invalidateFraud(deps: FraudDeps, staffId: string, input: InvalidateInput): Promise<InvalidateResult> {
-  const where = whereOf(deps, input.filter, input.asOf);
   await checkAction(deps.pool, input.filter.actionId);
+  const where = await whereOf(deps, input.filter, input.asOf);
   const result = await inTransaction(deps.pool, async (client) => {
     const k = qb(client);
     await k.selectNoFrom((eb) => eb.fn('pg_advisory_xact_lock', [eb.val(COUNTER_LOCK)]).as('locked')).execute();
@@ -362,13 +407,13 @@ export async function listWall(deps: FraudDeps, staffId: string, actionId: strin
   const rows = await qb(deps.pool)
     .selectFrom('signatures as s')
     .innerJoin('supporters as p', 'p.id', 's.supporter_id')
-    .select(['s.id', 'p.first_name', 's.country', 's.confirmed_at', 's.wall_hidden_at'])
+    .select(['s.id', 's.supporter_id', 'p.data_key', 'p.name', 's.country', 's.confirmed_at', 's.wall_hidden_at'])
     .where('s.action_id', '=', actionId)
     .where('s.status', '=', SignatureStatus.CONFIRMED)
     .where((eb) => eb.ref('s.public_wall'))
     .where('p.erased_at', 'is', null)
-    .where('p.first_name', 'is not', null)
-    .$narrowType<{ first_name: string; confirmed_at: Date }>()
+    .where('p.name', 'is not', null)
+    .$narrowType<{ confirmed_at: Date }>()
     .orderBy('s.confirmed_at', 'desc')
     .limit(WALL_LIST_LIMIT)
     .execute();
@@ -376,7 +421,7 @@ export async function listWall(deps: FraudDeps, staffId: string, actionId: strin
   await recordAudit(deps.pool, { staffId, verb: 'wall_listed', entity: 'action', entityId: actionId, after: { shown: rows.map((r) => r.id) }, at: deps.clock() });
   return rows.map((r) => ({
     signatureId: r.id,
-    firstName: r.first_name,
+    firstName: openName(supporterKey(r.supporter_id, r.data_key), r.supporter_id, r.name).first ?? '',
     country: r.country,
     confirmedAt: r.confirmed_at.toISOString(),
     hiddenAt: r.wall_hidden_at ? r.wall_hidden_at.toISOString() : null,
@@ -390,7 +435,7 @@ export async function setWallHidden(deps: FraudDeps, staffId: string, signatureI
     const row = await k
       .selectFrom('signatures as s')
       .innerJoin('supporters as p', 'p.id', 's.supporter_id')
-      .select(['s.action_id', 'p.first_name', 's.country', 's.confirmed_at', 's.wall_hidden_at'])
+      .select(['s.action_id', 's.supporter_id', 'p.data_key', 'p.name', 's.country', 's.confirmed_at', 's.wall_hidden_at'])
       .where('s.id', '=', signatureId)
       .forUpdate('s')
       .executeTakeFirst();
@@ -411,7 +456,7 @@ export async function setWallHidden(deps: FraudDeps, staffId: string, signatureI
     }
     return {
       signatureId,
-      firstName: row.first_name ?? '',
+      firstName: openName(supporterKey(row.supporter_id, row.data_key), row.supporter_id, row.name).first ?? '',
       country: row.country,
       confirmedAt: row.confirmed_at?.toISOString() ?? '',
       hiddenAt: after?.toISOString() ?? null,

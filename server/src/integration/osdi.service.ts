@@ -17,6 +17,7 @@ import { AppError } from '../shared/errors.ts';
 import { isLocale } from '../shared/locales.ts';
 import { signerIpSchema } from './api-key.service.ts';
 import { latestContactConsent } from '../supporter/consent.ts';
+import { open, openName, supporterKey } from '../privacy/personal-data.ts';
 
 export const ORIGIN_SYSTEM = 'Chorus';
 export const MAX_PAGESIZE = 100;
@@ -324,8 +325,8 @@ const contactablePeople = (pool: pg.Pool) =>
     .select((eb) => [
       'p.id',
       'p.email',
-      'p.first_name',
-      'p.last_name',
+      'p.name',
+      'p.data_key',
       'p.country',
       'p.locale',
       'p.created_at',
@@ -340,7 +341,7 @@ const contactablePeople = (pool: pg.Pool) =>
       eb.exists(eb.selectFrom('signatures as s').select('s.id').whereRef('s.supporter_id', '=', 'p.id').where('s.status', '=', SignatureStatus.CONFIRMED)),
     )
     // contactable: the email is there
-    .$narrowType<{ email: string }>();
+    .$narrowType<{ email: Buffer }>();
 
 type PersonRow = InferResult<ReturnType<typeof contactablePeople>>[number];
 
@@ -365,14 +366,17 @@ export async function onePerson(pool: pg.Pool, id: string): Promise<PersonRow | 
 }
 
 export function toPerson(hal: Hal, r: PersonRow) {
+  // the address and the name, opened with the person's data key
+  const key = supporterKey(r.id, r.data_key);
+  const name = openName(key, r.id, r.name);
   return {
     identifiers: [`chorus:${r.id}`],
     origin_system: ORIGIN_SYSTEM,
     created_date: iso(r.created_at),
     modified_date: iso(r.modified ?? r.created_at),
-    given_name: r.first_name,
-    family_name: r.last_name,
-    email_addresses: [{ address: r.email, primary: true, status: 'subscribed' as const }],
+    given_name: name.first,
+    family_name: name.last,
+    email_addresses: [{ address: open(key!, r.id, 'email', r.email), primary: true, status: 'subscribed' as const }],
     postal_addresses: r.country ? [{ country: r.country, primary: true }] : [],
     languages_spoken: [r.locale],
     _links: { self: hal.href(`/people/${r.id}`) },

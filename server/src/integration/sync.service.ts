@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ActionStatus, qb, SignatureStatus } from '../db/db.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import { latestContactConsent } from '../supporter/consent.ts';
+import { open, openName, supporterKey } from '../privacy/personal-data.ts';
 
 export const syncedSignatureSchema = z.object({
   id: z.string(),
@@ -69,6 +70,14 @@ export interface SyncFilter {
   limit: number;
 }
 
+/** A signer's contact details, opened with their data key: only for a signer who agreed to be contacted. */
+function personOf(id: string, dataKey: Buffer | null, email: Buffer, name: Buffer | null): { email: string; firstName: string | null; lastName: string | null } | null {
+  const key = supporterKey(id, dataKey);
+  if (!key) return null;
+  const n = openName(key, id, name);
+  return { email: open(key, id, 'email', email), firstName: n.first, lastName: n.last };
+}
+
 /** One page of confirmed (or once confirmed, now invalidated) signatures, oldest change first. */
 export async function listSignatures(pool: pg.Pool, f: SyncFilter): Promise<{ signatures: SyncedSignature[]; nextCursor: string | null }> {
   const after = f.cursor ? decodeCursor(f.cursor) : undefined;
@@ -78,6 +87,7 @@ export async function listSignatures(pool: pg.Pool, f: SyncFilter): Promise<{ si
     .innerJoin('actions as a', 'a.id', 's.action_id')
     .select((eb) => [
       's.id',
+      's.supporter_id',
       'a.slug',
       's.status',
       's.country',
@@ -92,8 +102,8 @@ export async function listSignatures(pool: pg.Pool, f: SyncFilter): Promise<{ si
       // the latest contact consent of the person
       latestContactConsent(eb.ref('s.supporter_id')).as('contact'),
       'p.email',
-      'p.first_name',
-      'p.last_name',
+      'p.name',
+      'p.data_key',
       'p.unsubscribed_at',
       'p.erased_at',
     ])
@@ -130,7 +140,7 @@ export async function listSignatures(pool: pg.Pool, f: SyncFilter): Promise<{ si
           publicWall: r.public_wall,
           contact,
         },
-        person: contact && r.email ? { email: r.email, firstName: r.first_name, lastName: r.last_name } : null,
+        person: contact && r.email ? personOf(r.supporter_id, r.data_key, r.email, r.name) : null,
       };
     }),
     nextCursor: rows.length > f.limit && last ? encodeCursor(last.updated_at, last.id) : null,

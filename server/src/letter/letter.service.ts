@@ -21,7 +21,8 @@ import { greetingLine, normaliseSalutation, salutationOf } from '../shared/salut
 import { isLocale } from '../shared/locales.ts';
 import { requestText } from './official-text.ts';
 import { THRESHOLD_BATCH_REASON, thresholdOfLetter } from '../delivery/threshold.service.ts';
-import { paperSignersOf } from '../action/paper.service.ts';
+import { openPaperName, paperSignersOf } from '../action/paper.service.ts';
+import { openLetter, openName, supporterKey } from '../privacy/personal-data.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -141,22 +142,48 @@ export function composeLetter(c: LetterContent): RenderedMail {
  * to be named, and those who wrote their own letter. For a BY_SIGNER_COUNTRY letter, only the
  * signers from the target's country.
  */
-function selectLetterSigners(db: Queryable, batchId: string, targetCountry: string | null, byCountry: boolean) {
-  return qb(db)
+async function selectLetterSigners(db: Queryable, batchId: string, targetCountry: string | null, byCountry: boolean): Promise<LetterSigner[]> {
+  const rows = await qb(db)
     .selectFrom('signatures as s')
     .innerJoin('supporters as p', 'p.id', 's.supporter_id')
-    .select(['p.first_name', 'p.last_name', 's.country', 's.named_disclosure', 's.named_to_own_country', 's.letter_subject', 's.letter_body', 's.locale'])
+    .select(['s.supporter_id', 'p.data_key', 'p.name', 's.country', 's.named_disclosure', 's.named_to_own_country', 's.letter', 's.locale'])
     .where('s.batch_id', '=', batchId)
     .where('s.status', '=', SignatureStatus.CONFIRMED)
     .where('p.erased_at', 'is', null)
-    .where((eb) => eb.or([eb.ref('s.named_disclosure'), eb('s.letter_body', 'is not', null)]))
+    .where((eb) => eb.or([eb.ref('s.named_disclosure'), eb('s.letter', 'is not', null)]))
     .$if(byCountry, (q) => q.where((eb) => eb('s.country', '=', eb.val(targetCountry))))
     .orderBy('s.confirmed_at')
-    .limit(MAX_NAMES);
+    .limit(MAX_NAMES)
+    .execute();
+  // opened with each supporter's data key: the name only of a signer who chose to be named
+  return rows.map((r) => {
+    const key = supporterKey(r.supporter_id, r.data_key);
+    const name = r.named_disclosure ? openName(key, r.supporter_id, r.name) : { first: null, last: null };
+    const letter = openLetter(key, r.supporter_id, r.letter);
+    return {
+      first_name: name.first,
+      last_name: name.last,
+      country: r.country,
+      named_disclosure: r.named_disclosure,
+      named_to_own_country: r.named_to_own_country,
+      letter_subject: letter.subject,
+      letter_body: letter.body,
+      locale: r.locale,
+    };
+  });
 }
 
 /** The signers a letter may name or quote, as renderLetter reads them. */
-type LetterSigner = Awaited<ReturnType<ReturnType<typeof selectLetterSigners>['execute']>>[number];
+interface LetterSigner {
+  first_name: string | null;
+  last_name: string | null;
+  country: string;
+  named_disclosure: boolean;
+  named_to_own_country: boolean;
+  letter_subject: string | null;
+  letter_body: string | null;
+  locale: string;
+}
 
 /** What the letters of one batch (to targets of one country, for BY_SIGNER_COUNTRY) share. */
 interface BatchSigners {
@@ -208,11 +235,11 @@ async function readBatchSigners(db: Queryable, batchId: string, targetCountry: s
   // signers who may be named, and personalised letters: the rule of who is named to whom
   // lives in member-letter.ts, shared with the preview members see before signing
   const groups = await signerGroups(db, batchId, targetCountry, byCountry);
-  const signers = await selectLetterSigners(db, batchId, targetCountry, byCountry).execute();
+  const signers = await selectLetterSigners(db, batchId, targetCountry, byCountry);
   // the signatures collected on paper that the delivery carries, where they may be named (action/paper.service.ts)
-  const paper = await paperSignersOf(db, batchId, targetCountry, byCountry).where('i.names_to_officials', '=', true).where('p.first_name', 'is not', null).orderBy('p.id').limit(MAX_NAMES).execute();
+  const paper = await paperSignersOf(db, batchId, targetCountry, byCountry).where('i.names_to_officials', '=', true).where('p.has_name', '=', true).orderBy('p.id').limit(MAX_NAMES).execute();
   for (const r of paper) {
-    signers.push({ first_name: r.first_name, last_name: r.last_name, country: r.country as string, named_disclosure: r.named_disclosure, named_to_own_country: r.named_to_own_country, letter_subject: null, letter_body: null, locale: '' });
+    signers.push({ ...openPaperName(r), country: r.country as string, named_disclosure: r.named_disclosure, named_to_own_country: r.named_to_own_country, letter_subject: null, letter_body: null, locale: '' });
   }
   return { groups, signers };
 }

@@ -21,6 +21,7 @@ import { memberMail, memberMessage, memberPageUrl } from '../supporter/member-ma
 import { OTHERS_LISTED, confirmationToken, signupDetails, signupVersion, type SignupRow } from './signature.service.ts';
 import { regionNames } from '../letter/member-letter.ts';
 import { dateInSentence } from '../shared/intl.ts';
+import { open, openName, openOrNull, supporterKey } from '../privacy/personal-data.ts';
 
 export interface ConfirmationMailDeps {
   pool: pg.Pool;
@@ -94,15 +95,19 @@ export function confirmLinkVars(
   deps: Pick<ConfirmationMailDeps, 'secret' | 'clock' | 'confirmLinkTtlHours' | 'publicBaseUrl'>,
   signatureId: string,
   locale: string,
-  row: SignupRow,
+  row: SignupRow & { data_key: Buffer | null; receipt_sealed: Buffer | null },
 ) {
   const expiresAt = new Date(deps.clock().getTime() + deps.confirmLinkTtlHours * 3_600_000);
   const lang = isLocale(locale) ? locale : 'en';
-  const details = signupDetails(row);
+  const details = signupDetails(row, row.data_key);
+  const receipt = openOrNull(supporterKey(row.supporter_id, row.data_key), row.supporter_id, 'receipt', row.receipt_sealed);
   return {
-    confirmUrl: memberPageUrl(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId, signupVersion(details))}`),
+    confirmUrl: memberPageUrl(deps.publicBaseUrl, locale, `/confirm/${confirmationToken(deps, signatureId, row.signup_version ?? signupVersion(details))}`),
     expires: dateInSentence(lang, expiresAt),
     signup: { ...details, countryName: regionNames(lang).of(details.country) ?? details.country },
+    // the sign-up's receipt: once confirmed, its holder can check it was counted (/verify)
+    receipt,
+    verifyUrl: memberPageUrl(deps.publicBaseUrl, locale, '/verify'),
   };
 }
 
@@ -121,7 +126,7 @@ async function loadConfirmation(db: pg.Pool | pg.PoolClient, signatureId: string
   return rows[0];
 }
 
-const owed = (sig: LoadedConfirmation | undefined): sig is LoadedConfirmation & { email: string; requested_at: Date } =>
+const owed = (sig: LoadedConfirmation | undefined): sig is LoadedConfirmation & { email: Buffer; requested_at: Date } =>
   Boolean(sig && sig.email && sig.requested_at && sig.status !== SignatureStatus.INVALIDATED && !(sig.sent_at && sig.sent_at >= sig.requested_at));
 const released = (sig: LoadedConfirmation & { requested_at: Date }) => sig.released_at !== null && sig.released_at.getTime() >= sig.requested_at.getTime();
 
@@ -149,7 +154,9 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
   const sendingAt = new Date();
   // the "already signed" note greets the confirmed signer by the name she confirmed; a pending
   // sign-up is not greeted by any name: its email shows the details it would confirm
-  const firstName = sig.first_name ?? '';
+  const key = supporterKey(sig.supporter_id, sig.data_key);
+  const firstName = openName(key, sig.supporter_id, sig.name).first ?? '';
+  const email = open(key!, sig.supporter_id, 'email', sig.email);
   // transactional (the signer just asked for it), so sent even to an unsubscribed supporter,
   // but like every member email it carries the one-click unsubscribe and the footer links
   const member = memberMail(deps, sig.supporter_id, sig.locale);
@@ -170,7 +177,7 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
 
   try {
     await deps.mailer.sendMail(
-      memberMessage(deps.mailFrom, sig.email, mail, member, `<confirm.${sig.id}.${sig.requested_at.getTime()}@${mailDomain(deps.mailFrom)}>`),
+      memberMessage(deps.mailFrom, email, mail, member, `<confirm.${sig.id}.${sig.requested_at.getTime()}@${mailDomain(deps.mailFrom)}>`),
     );
   } catch (err) {
     const failure = classifySendError(err);

@@ -10,6 +10,7 @@ import { memberMail, memberMessage, redactAddresses } from '../supporter/member-
 import { confirmLinkVars, mailDomain } from './confirmation.service.ts';
 import { SIGNUP_COLUMNS } from './signature.service.ts';
 import { ActionStatus, qb, SignatureStatus } from '../db/db.ts';
+import { open, unwrapDataKey } from '../privacy/personal-data.ts';
 
 export interface ReminderDeps {
   pool: pg.Pool;
@@ -95,8 +96,9 @@ async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Pr
     .returning((eb) => [
       's.id',
       's.locale',
-      's.supporter_id',
       'p.email',
+      'p.data_key',
+      's.receipt_sealed',
       ...SIGNUP_COLUMNS,
       eb.fn
         .coalesce(
@@ -107,8 +109,8 @@ async function remindOne(deps: ReminderDeps, signatureId: string, now: Date): Pr
         .as('title'),
     ])
     .executeTakeFirst();
-  if (!sig || sig.email === null) return 'lost';
-  const email = sig.email;
+  if (!sig || sig.email === null || sig.data_key === null) return 'lost';
+  const email = open(unwrapDataKey('supporter', sig.supporter_id, sig.data_key), sig.supporter_id, 'email', sig.email);
 
   const member = memberMail({ ...deps, clock: () => now }, sig.supporter_id, sig.locale);
   const mail = render('reminder', sig.locale, {

@@ -2,9 +2,11 @@
 // share one statement (its own transaction), and each caller is answered after it commits.
 import type pg from 'pg';
 import { CONSENT_WORDING_VERSION } from '../shared/consent-wording.ts';
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { isTransientConflict } from '../db/conflict.ts';
-import { runHot, signaturesConfirm, signaturesWrite } from '../db/hot-statements.ts';
+import { runHot, signaturesConfirm, signaturesWrite, supportersEnsure } from '../db/hot-statements.ts';
+import { emailDomainIndex, emailIndex, keyedFingerprint, newDataKey, seal, sealLetter, sealName, unwrapDataKey } from '../privacy/personal-data.ts';
+import { newReceiptCode, receiptLeaf } from './receipt.ts';
 
 export interface NewSignature {
   actionId: string;
@@ -44,7 +46,8 @@ export { CONSENT_WORDING_VERSION } from '../shared/consent-wording.ts';
  * (signature.service.ts), which the confirmation links carry: name, country, each choice, letter.
  */
 export function detailsVersion(parts: readonly (string | boolean | null)[]): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 22);
+  // keyed: an unkeyed hash of a name, a country and a few choices could be found by trying names
+  return keyedFingerprint('signup', JSON.stringify(parts));
 }
 
 /** What of a sign-up speaks for the person: two sign-ups alike in these are one (a repeat). */
@@ -95,29 +98,39 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
     keyOf.set(it, key);
     if (!it.suspicious || !clean) chosen.set(key, it);
   }
-  const rows = [...chosen.values()].sort((a, b) =>
-    a.canonicalEmail < b.canonicalEmail ? -1 : a.canonicalEmail > b.canonicalEmail ? 1 : a.actionId < b.actionId ? -1 : a.actionId > b.actionId ? 1 : 0,
-  );
+  const rows = [...chosen.values()];
+  const people = await ensureSupporters(pool, rows);
+  // each sign-up's name, letter and receipt, sealed under its supporter's data key
+  const sealed = rows.map((r) => {
+    const p = people.get(r.canonicalEmail)!;
+    const receipt = newReceiptCode();
+    return {
+      sid: p.id,
+      name: sealName(p.key, p.id, r.firstName, r.lastName),
+      letter: sealLetter(p.key, p.id, r.letterSubject, r.letterBody),
+      receiptLeaf: receiptLeaf(receipt),
+      receipt: seal(p.key, p.id, 'receipt', receipt),
+    };
+  });
   const res = await runHot(pool, signaturesWrite, [
       rows.map((r) => r.actionId),
-      rows.map((r) => r.canonicalEmail),
-      rows.map((r) => r.email),
-      rows.map((r) => r.firstName),
-      rows.map((r) => r.lastName),
+      sealed.map((x) => x.sid),
+      sealed.map((x) => x.name),
       rows.map((r) => r.country),
       rows.map((r) => r.locale),
       rows.map((r) => r.namedDisclosure),
       rows.map((r) => r.namedToOwnCountry),
       rows.map((r) => r.publicWall),
       rows.map((r) => r.contact),
-      rows.map((r) => r.letterSubject),
-      rows.map((r) => r.letterBody),
+      sealed.map((x) => x.letter),
       rows.map((r) => r.ipHash),
       rows.map((r) => r.netHash),
       rows.map((r) => r.source),
       rows.map((r) => r.suspicious),
       rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
       rows.map((r) => version.get(r)!),
+      sealed.map((x) => x.receiptLeaf),
+      sealed.map((x) => x.receipt),
   ]);
   const written = new Map(res.map((r) => [Number(r.ord), r]));
   const ordOf = new Map([...rows].map((r, i) => [r, i + 1]));
@@ -128,6 +141,44 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
     // another copy inside the same batch is a repeat, like one arriving earlier or later
     return { signatureId: row.id, requestedAt: row.requested_at, created: row.created && rep === it };
   });
+}
+
+/**
+ * The supporter of each address in the batch, with their data key: made where the address is
+ * new (a data key of its own, the address sealed under it), the existing one otherwise. Rows
+ * go in blind-index order, so concurrent batches lock them in the same order.
+ */
+async function ensureSupporters(pool: pg.Pool | pg.PoolClient, rows: NewSignature[]): Promise<Map<string, { id: string; key: Buffer }>> {
+  const byIndex = new Map<string, NewSignature>();
+  const indexOf = new Map<string, string>();
+  for (const r of rows) {
+    if (indexOf.has(r.canonicalEmail)) continue;
+    const index = emailIndex(r.canonicalEmail);
+    indexOf.set(r.canonicalEmail, index);
+    if (!byIndex.has(index)) byIndex.set(index, r);
+  }
+  const proposed = [...byIndex.entries()].map(([index, r]) => {
+    const id: string = randomUUID();
+    const { key, wrapped } = newDataKey('supporter', id);
+    return { id, index, key, wrapped, email: seal(key, id, 'email', r.email), locale: r.locale, domain: emailDomainIndex(r.canonicalEmail) };
+  });
+  const got = await runHot(pool, supportersEnsure, [
+    proposed.map((p) => p.id),
+    proposed.map((p) => p.index),
+    proposed.map((p) => p.wrapped),
+    proposed.map((p) => p.email),
+    proposed.map((p) => p.locale),
+    proposed.map((p) => p.domain),
+  ]);
+  const mine = new Map(proposed.map((p) => [p.id, p.key]));
+  const byIndexRow = new Map(got.map((g) => [g.email_index!, g]));
+  const out = new Map<string, { id: string; key: Buffer }>();
+  for (const [canonical, index] of indexOf) {
+    const g = byIndexRow.get(index);
+    if (!g || !g.data_key) throw new Error('a supporter of the batch has no data key');
+    out.set(canonical, { id: g.id, key: mine.get(g.id) ?? unwrapDataKey('supporter', g.id, g.data_key) });
+  }
+  return out;
 }
 
 /** Why a pending sign-up was set aside when its owner confirmed another of the same action. */

@@ -7,6 +7,7 @@ import { conflict, gone, notFound, tooMany, unavailable } from '../shared/errors
 import { hashIp, hashNetwork, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
 import { inTransaction, qb, SignatureStatus } from '../db/db.ts';
+import { openLetter, openName, supporterKey } from '../privacy/personal-data.ts';
 import {
   lockSupporterOfSignature,
   runHot,
@@ -129,33 +130,38 @@ export interface SignupDetails {
 
 /** The columns of `signatures s` that make up SignupDetails (see signupDetails), for Kysely's select. */
 export const SIGNUP_COLUMNS = [
-  's.pending_first_name',
-  's.pending_last_name',
+  's.supporter_id',
+  's.pending_name',
   's.country',
   's.named_disclosure',
   's.named_to_own_country',
   's.public_wall',
   's.pending_contact',
-  's.letter_subject',
-  's.letter_body',
+  's.letter',
+  's.signup_version',
 ] as const;
 
 export interface SignupRow {
-  pending_first_name: string | null;
-  pending_last_name: string | null;
+  supporter_id: string;
+  /** the name and the letter, sealed under the supporter's data key */
+  pending_name: Buffer | null;
   country: string;
   named_disclosure: boolean;
   named_to_own_country: boolean;
   public_wall: boolean;
   pending_contact: boolean | null;
-  letter_subject: string | null;
-  letter_body: string | null;
+  letter: Buffer | null;
+  signup_version: string | null;
 }
 
-export function signupDetails(r: SignupRow): SignupDetails {
+/** A sign-up's details, opened with its supporter's data key (`dataKey`: wrapped, as stored). */
+export function signupDetails(r: SignupRow, dataKey: Buffer | null): SignupDetails {
+  const key = supporterKey(r.supporter_id, dataKey);
+  const name = openName(key, r.supporter_id, r.pending_name);
+  const letter = openLetter(key, r.supporter_id, r.letter);
   return {
-    firstName: r.pending_first_name ?? '',
-    lastName: r.pending_last_name ?? '',
+    firstName: name.first ?? '',
+    lastName: name.last ?? '',
     country: r.country,
     consents: {
       count: true,
@@ -164,8 +170,16 @@ export function signupDetails(r: SignupRow): SignupDetails {
       wall: r.public_wall,
       contact: r.pending_contact ?? false,
     },
-    letter: r.letter_subject !== null || r.letter_body !== null ? { subject: r.letter_subject, body: r.letter_body } : null,
+    letter: letter.subject !== null || letter.body !== null ? { subject: letter.subject, body: letter.body } : null,
   };
+}
+
+/**
+ * The version a sign-up's links carry: as stored with it, which is what its email's link was
+ * made of (a sign-up's details never change while it waits).
+ */
+function storedVersion(r: SignupRow, dataKey: Buffer | null): string {
+  return r.signup_version ?? signupVersion(signupDetails(r, dataKey));
 }
 
 /**
@@ -253,8 +267,8 @@ async function waitingBeside(deps: SignatureDeps, row: TokenRow): Promise<NonNul
     .limit(OTHERS_LISTED)
     .execute();
   return rows.map((r) => {
-    const signup = signupDetails(r);
-    return { token: confirmationToken(deps, r.id, signupVersion(signup)), createdAt: r.created_at.toISOString(), signup };
+    const signup = signupDetails(r, row.data_key);
+    return { token: confirmationToken(deps, r.id, storedVersion(r, row.data_key)), createdAt: r.created_at.toISOString(), signup };
   });
 }
 
@@ -304,7 +318,7 @@ function standing(row: TokenRow, versions: (string | null | undefined)[]): { sta
     if (row.invalid_reason === SUPERSEDED) return { status: 'confirmed', version: null };
     throw notFound('invalid_link', 'This confirmation link is not valid');
   }
-  const version = signupVersion(signupDetails(row));
+  const version = storedVersion(row, row.data_key);
   if (versions.some((v) => v && v !== version)) return { status: 'replaced', version: null };
   return { status: 'pending', version };
 }
@@ -315,7 +329,7 @@ export async function viewConfirmation(deps: SignatureDeps, token: string, local
   const { status, version } = standing(row, [link.version]);
   if (status === 'discarded') return { status, action, others: await waitingBeside(deps, row) };
   if (status !== 'pending') return { status, action };
-  return { status, action, signup: signupDetails(row), version: version!, others: await waitingBeside(deps, row) };
+  return { status, action, signup: signupDetails(row, row.data_key), version: version!, others: await waitingBeside(deps, row) };
 }
 
 const replacedError = () =>
@@ -390,11 +404,9 @@ export async function discard(
         status: SignatureStatus.INVALIDATED,
         invalidated_at: deps.clock(),
         invalid_reason: DISCARDED_BY_OWNER,
-        pending_first_name: null,
-        pending_last_name: null,
+        pending_name: null,
         pending_contact: null,
-        letter_subject: null,
-        letter_body: null,
+        letter: null,
         named_disclosure: false,
         named_to_own_country: false,
         public_wall: false,

@@ -13,6 +13,7 @@ import { composeThresholdNotice, type NoticeToCompose } from '../delivery/thresh
 import { composeUpdateNotice } from '../action/update.service.ts';
 import { memberMail, memberMessage } from './member-mail.ts';
 import type { TokenDeps } from './supporter.service.ts';
+import { openRecipient } from '../privacy/personal-data.ts';
 
 export interface NoticeMailDeps extends TokenDeps {
   pool: pg.Pool;
@@ -43,7 +44,8 @@ export async function sendMemberNotice(deps: NoticeMailDeps, noticeId: string): 
         'n.locale',
         'p.id as supporterId',
         'p.email',
-        'p.first_name as firstName',
+        'p.name',
+        'p.data_key as dataKey',
         eb.and([eb('p.erased_at', 'is', null), eb('p.unsubscribed_at', 'is', null), eb('p.email', 'is not', null)]).as('eligible'),
       ])
       .where('n.id', '=', noticeId)
@@ -59,14 +61,15 @@ export async function sendMemberNotice(deps: NoticeMailDeps, noticeId: string): 
       await done();
       return 'dropped';
     }
+    const recipient = openRecipient(n.supporterId, n.dataKey, n.email, n.name);
     const member = memberMail(deps, n.supporterId, n.locale);
-    const mail = await compose(client, { id: n.id, subjectId: n.subjectId, event: n.event, locale: n.locale, firstName: n.firstName ?? '' }, { publicBaseUrl: deps.publicBaseUrl, footer: member.vars });
+    const mail = await compose(client, { id: n.id, subjectId: n.subjectId, event: n.event, locale: n.locale, firstName: recipient.firstName }, { publicBaseUrl: deps.publicBaseUrl, footer: member.vars });
     if (!mail) {
       await done();
       return 'dropped';
     }
     try {
-      await deps.mailer.sendMail(memberMessage(deps.mailFrom, n.email!, mail, member, `<notice.${n.id}@${mailDomain(deps.mailFrom)}>`));
+      await deps.mailer.sendMail(memberMessage(deps.mailFrom, recipient.email!, mail, member, `<notice.${n.id}@${mailDomain(deps.mailFrom)}>`));
     } catch (err) {
       const failure = classifySendError(err);
       if (!failure.permanent) throw err;

@@ -6,9 +6,10 @@ import type pg from 'pg';
 import { ConsentPurpose, inTransaction, qb, SignatureStatus, type Queryable } from '../db/db.ts';
 import type { MyDataExport, SelfServicePurpose } from './supporter.schema.ts';
 import { consentHistory } from './consent.ts';
+import { emailIndex, forgetDataKey, openLetter, openName, openOrNull, supporterKey } from '../privacy/personal-data.ts';
 import { SELF_SERVICE_WORDING_VERSION, UNSUBSCRIBE_WORDING_VERSION } from '../shared/consent-wording.ts';
 
-const SUPPORTER_COLUMNS = ['id', 'email', 'locale', 'unsubscribed_at', 'erased_at'] as const;
+const SUPPORTER_COLUMNS = ['id', 'email', 'data_key', 'locale', 'unsubscribed_at', 'erased_at'] as const;
 
 /** A supporter as self-service reads it. */
 export type SupporterRow = NonNullable<Awaited<ReturnType<typeof findSupporter>>>;
@@ -25,7 +26,7 @@ export async function findMailableByCanonicalEmail(pool: pg.Pool, canonical: str
   const row = await qb(pool)
     .selectFrom('supporters')
     .select(SUPPORTER_COLUMNS)
-    .where('canonical_email', '=', canonical)
+    .where('email_index', '=', emailIndex(canonical))
     .where('erased_at', 'is', null)
     .where('email', 'is not', null)
     .executeTakeFirst();
@@ -158,15 +159,14 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
     await k
       .updateTable('signatures')
       .set({
-        letter_subject: null,
-        letter_body: null,
+        letter: null,
+        receipt_sealed: null,
         ip_hash: null,
         net_hash: null,
         named_disclosure: false,
         public_wall: false,
         named_to_own_country: false,
-        pending_first_name: null,
-        pending_last_name: null,
+        pending_name: null,
         pending_contact: null,
       })
       .where('supporter_id', '=', id)
@@ -182,9 +182,11 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
     await k
       .updateTable('supporters')
       .set({
+        // the data key is destroyed: what a backup still holds of this person, sealed under it,
+        // opens only with the key-encryption key of that day (crypto-shredding; docs/threat-model.md)
+        data_key: null,
         email: null,
-        first_name: null,
-        last_name: null,
+        name: null,
         erased_at: at,
         // nothing is emailed to an erased address: its email budget has nothing left to say
         confirmation_window_at: null,
@@ -192,26 +194,34 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
         // a random value, not a hash of the address: a hash could be matched against a list
         // of suspected addresses to learn who signed. The price: an erased person who signs
         // again is a new supporter, and may be counted twice on an action they signed before.
-        canonical_email: sql<string>`'erased:' || replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`,
+        email_index: sql<string>`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`,
       })
       .where('id', '=', id)
       .execute();
+    forgetDataKey('supporter', id);
     return true;
   });
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** A supporter's address in clear, opened with their data key; null once erased. */
+export function supporterEmail(row: Pick<SupporterRow, 'id' | 'email' | 'data_key'>): string | null {
+  return openOrNull(supporterKey(row.id, row.data_key), row.id, 'email', row.email);
+}
+
 /** Everything stored about one supporter, in the shape of GET /api/my-data/:token. */
 export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<MyDataExport | null> {
   const k = qb(pool);
   const s = await k
     .selectFrom('supporters')
-    .select(['email', 'first_name', 'last_name', 'country', 'locale', 'created_at', 'unsubscribed_at'])
+    .select(['email', 'name', 'data_key', 'country', 'locale', 'created_at', 'unsubscribed_at'])
     .where('id', '=', id)
     .where('erased_at', 'is', null)
     .executeTakeFirst();
   if (!s) return null;
+  const key = supporterKey(id, s.data_key);
+  const name = openName(key, id, s.name);
   const [sigs, consents] = await Promise.all([
     k
       .selectFrom('signatures as s')
@@ -237,14 +247,13 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
         's.locale',
         's.created_at',
         's.confirmed_at',
-        's.letter_subject',
-        's.letter_body',
+        's.letter',
         's.named_disclosure',
         's.public_wall',
         's.named_to_own_country',
-        's.pending_first_name',
-        's.pending_last_name',
+        's.pending_name',
         's.pending_contact',
+        's.receipt_sealed',
       ])
       .where('s.supporter_id', '=', id)
       .orderBy('s.created_at')
@@ -255,15 +264,18 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
   return {
     exportedAt: now.toISOString(),
     supporter: {
-      email: s.email,
-      firstName: s.first_name,
-      lastName: s.last_name,
+      email: openOrNull(key, id, 'email', s.email),
+      firstName: name.first,
+      lastName: name.last,
       country: s.country,
       locale: s.locale,
       createdAt: s.created_at.toISOString(),
       unsubscribedAt: iso(s.unsubscribed_at),
     },
-    signatures: sigs.map((r) => ({
+    signatures: sigs.map((r) => {
+      const letter = openLetter(key, id, r.letter);
+      const pending = openName(key, id, r.pending_name);
+      return {
       id: r.id,
       action: { slug: r.slug, title: r.title },
       status: r.status,
@@ -271,14 +283,17 @@ export async function loadExport(pool: pg.Pool, id: string, now: Date): Promise<
       locale: r.locale,
       createdAt: r.created_at.toISOString(),
       confirmedAt: iso(r.confirmed_at),
-      letterSubject: r.letter_subject,
-      letterBody: r.letter_body,
+      letterSubject: letter.subject,
+      letterBody: letter.body,
       consents: { named: r.named_disclosure, wall: r.public_wall, namedToOwnCountry: r.named_to_own_country },
       pending:
-        r.status === SignatureStatus.CONFIRMED || (r.pending_first_name === null && r.pending_last_name === null && r.pending_contact === null)
+        r.status === SignatureStatus.CONFIRMED || (r.pending_name === null && r.pending_contact === null)
           ? null
-          : { firstName: r.pending_first_name, lastName: r.pending_last_name, contact: r.pending_contact },
-    })),
+          : { firstName: pending.first, lastName: pending.last, contact: r.pending_contact },
+      // the sign-up's receipt (shown on the confirmed page and in the confirmation email)
+      receipt: openOrNull(key, id, 'receipt', r.receipt_sealed),
+      };
+    }),
     consentHistory: consents.map((r) => ({
       purpose: r.purpose,
       granted: r.granted,

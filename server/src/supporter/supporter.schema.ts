@@ -106,6 +106,7 @@ export const myDataExportSchema = z.object({
         .object({ firstName: z.string().nullable(), lastName: z.string().nullable(), contact: z.boolean().nullable() })
         .nullable()
         .describe('until the sign-up is confirmed: the name and contact choice it gave (they become yours only when you confirm)'),
+      receipt: z.string().nullable().describe('the receipt code of this sign-up: once confirmed, GET /api/receipts/{code} says in which delivery it was counted'),
     }),
   ),
   consentHistory: z.array(

@@ -14,6 +14,7 @@ import {
   loadExport,
   markUnsubscribed,
   type SupporterRow,
+  supporterEmail,
 } from './supporter.repository.ts';
 import type { ConsentChange, MyDataExport } from './supporter.schema.ts';
 
@@ -84,7 +85,8 @@ export async function unsubscribe(deps: SupporterDeps, token: string): Promise<{
 /** Who a "my data" request is for; null (and nothing to send) when the address is unknown or erased. */
 export async function findSupporterForRequest(pool: pg.Pool, email: string): Promise<{ id: string; email: string; locale: string } | null> {
   const sup = await findMailableByCanonicalEmail(pool, canonicalEmail(email));
-  return sup?.email ? { id: sup.id, email: sup.email, locale: sup.locale } : null;
+  const address = sup ? supporterEmail(sup) : null;
+  return sup && address ? { id: sup.id, email: address, locale: sup.locale } : null;
 }
 
 export async function exportMyData(deps: SupporterDeps, token: string): Promise<MyDataExport> {
