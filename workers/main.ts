@@ -32,11 +32,14 @@ import { sweepExpiredSessions } from '../server/src/staff/session.ts';
 import { exitWithParent } from '../server/src/shared/parent-watch.ts';
 import { registerScrapeGauges, startMetricsEndpoint } from '../server/src/shared/metrics.ts';
 import { lettersByState } from '../server/src/letter/letter.service.ts';
+import { loadKeyring } from '../server/src/privacy/personal-data.ts';
 
 async function main() {
   const config = loadConfig();
   // every email is DKIM-signed: no key, no start (before anything connects)
   const dkim = mailSigning(config);
+  // personal data is sealed under DATA_KEY: no key, no start
+  loadKeyring();
   const log = pino({ name: 'chorus-workers', level: config.LOG_LEVEL });
   if (config.WORKERS_NICE > 0) {
     try {
