@@ -538,7 +538,7 @@ async function test() {
   checkNode();
   await timed('install', () => installPackages());
   const urls = testUrls();
-  const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789', DATA_KEY: '7465737420646174612d6b657920666f722074686520746573742073756974652e' };
+  const env = { ...urls, SECRET_KEY: 'test-secret-key-test-secret-key-0123456789', DATA_KEY: '7465737420646174612d6b657920666f72207468652074657374207375697465' };
   if (!quick) env.CHROMIUM_PATH = await timed('chromium', () => ensureChromium());
   if (!quick) env.NGINX_PATH = await timed('nginx', () => ensureNginx());
   await timed('pdftotext', () => ensurePdftotext());

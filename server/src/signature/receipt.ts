@@ -51,3 +51,11 @@ export function receiptLeaf(code: string): Buffer {
   if (!shown) throw new Error('not a receipt code');
   return createHmac('sha256', shown).update(LEAF_LABEL).digest();
 }
+
+/** The cookie that carries a receipt from confirming to the thanks page, once (never in a URL: logs keep URLs). */
+export const RECEIPT_COOKIE = 'chorus_receipt';
+
+/** The Set-Cookie value: ten minutes, this site only, not for scripts; Secure over https. */
+export function receiptCookie(code: string, secure: boolean): string {
+  return `${RECEIPT_COOKIE}=${encodeURIComponent(code)}; Path=/; Max-Age=600; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+}

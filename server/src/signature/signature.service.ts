@@ -7,7 +7,7 @@ import { conflict, gone, notFound, tooMany, unavailable } from '../shared/errors
 import { hashIp, hashNetwork, signToken, verifyToken } from '../shared/tokens.ts';
 import { canonicalEmail } from '../supporter/email.ts';
 import { inTransaction, qb, SignatureStatus } from '../db/db.ts';
-import { openLetter, openName, supporterKey } from '../privacy/personal-data.ts';
+import { openLetter, openName, openOrNull, supporterKey } from '../privacy/personal-data.ts';
 import {
   lockSupporterOfSignature,
   runHot,
@@ -241,6 +241,14 @@ export interface ConfirmationView {
    * someone made in their name: no sign-up can wait unseen behind another.
    */
   others?: { token: string; createdAt: string; signup: SignupDetails }[];
+  /** once this sign-up is the confirmed signature: its receipt code (whoever holds the link holds the mailbox it was sent to) */
+  receipt?: string | null;
+}
+
+/** The receipt of a sign-up that is a confirmed signature, opened with its supporter's data key. */
+function receiptOf(row: TokenRow): string | null {
+  if (row.status !== SignatureStatus.CONFIRMED) return null;
+  return openOrNull(supporterKey(row.supporter_id, row.data_key), row.supporter_id, 'receipt', row.receipt_sealed);
 }
 
 /** How many other waiting sign-ups a confirmation page lists. */
@@ -328,6 +336,7 @@ export async function viewConfirmation(deps: SignatureDeps, token: string, local
   const { row, action } = await signatureForToken(deps.pool, link.signatureId, locale, false);
   const { status, version } = standing(row, [link.version]);
   if (status === 'discarded') return { status, action, others: await waitingBeside(deps, row) };
+  if (status === 'confirmed') return { status, action, receipt: receiptOf(row) };
   if (status !== 'pending') return { status, action };
   return { status, action, signup: signupDetails(row, row.data_key), version: version!, others: await waitingBeside(deps, row) };
 }
@@ -345,20 +354,20 @@ export async function confirm(
   token: string,
   locale?: string,
   shownVersion?: string,
-): Promise<{ status: 'confirmed' | 'already_confirmed'; action: ConfirmationAction }> {
+): Promise<{ status: 'confirmed' | 'already_confirmed'; action: ConfirmationAction; receipt: string | null }> {
   const link = checkToken(deps, token);
   // every effect is inside the transaction (the cache is told after it commits): safe to run again
   const outcome = await inTransaction(deps.pool, async (tx) => {
     const { row, action } = await signatureForToken(tx, link.signatureId, locale, true);
     const { status } = standing(row, [link.version, shownVersion]);
-    if (status === 'confirmed') return { won: false as const, action };
+    if (status === 'confirmed') return { won: false as const, action, receipt: receiptOf(row) };
     if (status === 'replaced') throw replacedError();
     if (status === 'discarded') throw conflict('signup_discarded', 'This sign-up was discarded; sign again if you want to sign');
     const confirmedAt = deps.clock();
     const [sig] = await recordConfirmations(tx, [row.id], confirmedAt);
     // none: the person's signature of the action was confirmed already, through another of
     // their sign-ups, and this one is now set aside
-    if (!sig) return { won: false as const, action };
+    if (!sig) return { won: false as const, action, receipt: null };
     // the confirmation and its webhook event (if any endpoint listens) commit together
     await emitEvent(tx, 'signature.confirmed', {
       signatureId: row.id,
@@ -368,14 +377,16 @@ export async function confirm(
       // the public count as served now; this signature is folded in within a second
       actionCount: deps.cache.count(sig.action_id),
     });
-    return { won: true as const, action, seconds: (confirmedAt.getTime() - sig.created_at.getTime()) / 1000 };
+    // the sign-up's receipt, made with it: now it speaks for a counted signature
+    const receipt = openOrNull(supporterKey(row.supporter_id, row.data_key), row.supporter_id, 'receipt', row.receipt_sealed);
+    return { won: true as const, action, receipt, seconds: (confirmedAt.getTime() - sig.created_at.getTime()) / 1000 };
   }, { retries: 3 });
-  if (!outcome.won) return { status: 'already_confirmed', action: outcome.action };
+  if (!outcome.won) return { status: 'already_confirmed', action: outcome.action, receipt: outcome.receipt };
   // observed once the confirmation has committed (a transaction retried after a deadlock is not counted twice)
   confirmationLatency.observe(Math.max(0, outcome.seconds));
   // the public count of this process shows it at once, others at their next reload (action.service.ts)
   deps.cache.confirmed(outcome.action.slug);
-  return { status: 'confirmed', action: outcome.action };
+  return { status: 'confirmed', action: outcome.action, receipt: outcome.receipt };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { confirm, discard, viewConfirmation, type SignatureDeps } from '../../signature/signature.service.ts';
 import { errorSchema, localeQuery } from './schemas.ts';
+import { receiptCookie } from '../../signature/receipt.ts';
 
 const tokenParam = z.object({ token: z.string().max(512) });
 const actionRef = z.object({
@@ -51,6 +52,11 @@ export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<Signat
               .describe(
                 'while pending or discarded: the other sign-ups with this address for this action that wait for confirmation, oldest first (at most 20,000), each with a link token of its own: whoever holds one emailed link can reach them all',
               ),
+            receipt: z
+              .string()
+              .nullable()
+              .optional()
+              .describe('once confirmed: the signature\'s receipt code, for GET /api/receipts/{code} (whoever holds the link holds the mailbox it went to)'),
           }),
           404: errorSchema,
           410: errorSchema,
@@ -74,7 +80,11 @@ export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<Signat
         querystring: localeQuery,
         body: shown,
         response: {
-          200: z.object({ status: z.enum(['confirmed', 'already_confirmed']), action: actionRef }),
+          200: z.object({
+            status: z.enum(['confirmed', 'already_confirmed']),
+            action: actionRef,
+            receipt: z.string().nullable().describe('the confirmed signature\'s receipt code: GET /api/receipts/{code} says in which delivery it was counted'),
+          }),
           404: errorSchema,
           409: errorSchema,
           410: errorSchema,
@@ -84,7 +94,11 @@ export const confirmationRoutes: FastifyPluginAsyncZod<{ signatures: Omit<Signat
     async (req, reply) => {
       reply.header('cache-control', 'no-store');
       const result = await confirm(deps(), req.params.token, req.query.locale, req.body?.version);
-      if (isForm(req.headers['content-type'])) return reply.redirect(`${prefix(req.query.locale)}/actions/${result.action.slug}/thanks?confirmed=1`, 303);
+      if (isForm(req.headers['content-type'])) {
+        // the thanks page shows the receipt once, from a short-lived cookie: never in a URL (logs keep URLs)
+        if (result.receipt) reply.header('set-cookie', receiptCookie(result.receipt, req.protocol === 'https'));
+        return reply.redirect(`${prefix(req.query.locale)}/actions/${result.action.slug}/thanks?confirmed=1`, 303);
+      }
       return result;
     },
   );

@@ -5,6 +5,7 @@ import { countryName } from '$lib/server/countries';
 import { formatDateTime } from '$lib/dates';
 import { actionPath, localePath } from '$lib/paths';
 import type { Actions, PageServerLoad } from './$types';
+import { RECEIPT_COOKIE } from '$lib/server/receipt';
 
 /** The confirmation's path parameters and the page's language, as the API takes them. */
 function params(event: RequestEvent) {
@@ -30,6 +31,8 @@ export const load: PageServerLoad = async (event) => {
 	return {
 		status: state.status,
 		action: state.action,
+		// once confirmed: the signature's receipt (whoever holds this link holds the mailbox it went to)
+		receipt: state.receipt ?? null,
 		signup: state.signup ? { ...state.signup, countryName: countryName(locale, state.signup.country) } : null,
 		version: state.version ?? null,
 		// the other sign-ups with this address for this action that wait: each opens on its own page
@@ -49,6 +52,9 @@ export const actions: Actions = {
 		const result = await api(event).POST('/api/confirmations/{token}', { params: params(event), body: { version } });
 		// replaced or discarded meanwhile: the page says so, and nothing was confirmed
 		if (result.error && result.response.status === 409) redirect(303, localePath(locale, `/confirm/${event.params.token}`));
+		// the receipt goes to the thanks page once, in a short-lived cookie (never in a URL: logs keep URLs)
+		const receipt = expectOk(result).receipt;
+		if (receipt) event.cookies.set(RECEIPT_COOKIE, receipt, { path: '/', maxAge: 600, httpOnly: true, sameSite: 'lax' });
 		// the version the page showed is what was confirmed, its choice of the wall included
 		redirect(303, `${actionPath(locale, expectOk(result).action.slug, 'thanks')}?confirmed=1${wall ? '&wall=1' : ''}`);
 	},

@@ -70,6 +70,8 @@ function view(data: MyDataExport, locale: Locale) {
 			language: languageName(s.locale),
 			letterSubject: s.letterSubject,
 			letterBody: s.letterBody,
+			// the receipt of a signature that was confirmed (and still counts): GET /api/receipts/{code}
+			receipt: s.status === 'CONFIRMED' ? s.receipt : null,
 			consents: s.consents
 		})),
 		history: historyByAction(data, locale, titles)

@@ -1,7 +1,8 @@
 import { publicBaseUrl } from '$lib/server/base-url';
 import type { ActionSummary } from '$lib/api/types';
 import { expectOk, getAction, listActions } from '$lib/server/api';
-import { actionPath } from '$lib/paths';
+import { actionPath, localePath } from '$lib/paths';
+import { RECEIPT_COOKIE, receiptFrom } from '$lib/server/receipt';
 import type { PageServerLoad } from './$types';
 
 export const load: PageServerLoad = async (event) => {
@@ -17,7 +18,15 @@ export const load: PageServerLoad = async (event) => {
 	const next = others.find((a) => a.signingOpen) ?? others[0] ?? null;
 
 	const baseUrl = publicBaseUrl(event.url);
+	// the receipt of the signature just confirmed, shown this once (confirm/[token] set it)
+	const receipt = event.url.searchParams.get('confirmed') === '1' ? receiptFrom(event.cookies.get(RECEIPT_COOKIE)) : null;
+	if (receipt) {
+		event.cookies.delete(RECEIPT_COOKIE, { path: '/' });
+		event.setHeaders({ 'cache-control': 'private, no-store' });
+	}
 	return {
+		receipt,
+		verifyPath: localePath(locale, '/verify'),
 		confirmed: event.url.searchParams.get('confirmed') === '1',
 		// the signer chose to be shown on the action's page (the confirm page says so)
 		wall: event.url.searchParams.get('confirmed') === '1' && event.url.searchParams.get('wall') === '1',

@@ -1,0 +1,137 @@
+// Sealing itself, without a database: a value opens only under its own data key, row and field;
+// a data key only under a key-encryption key the process knows; the keyring file is read again
+// when a rotation changes it; blind indexes are keyed.
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  emailIndex,
+  forgetKeyring,
+  kekOf,
+  keyedFingerprint,
+  loadKeyring,
+  newDataKey,
+  open,
+  openLetter,
+  openName,
+  parseKeyText,
+  seal,
+  sealLetter,
+  sealName,
+  SealedDataError,
+  unwrapDataKey,
+  wrappedUnder,
+} from './personal-data.ts';
+
+const saved = { DATA_KEY: process.env.DATA_KEY, DATA_KEY_PREVIOUS: process.env.DATA_KEY_PREVIOUS, DATA_KEY_FILE: process.env.DATA_KEY_FILE };
+
+function useEnv(env: { DATA_KEY?: string; DATA_KEY_PREVIOUS?: string; DATA_KEY_FILE?: string }) {
+  for (const k of ['DATA_KEY', 'DATA_KEY_PREVIOUS', 'DATA_KEY_FILE'] as const) {
+    if (env[k] === undefined) delete process.env[k];
+    else process.env[k] = env[k];
+  }
+  forgetKeyring();
+}
+
+const hex = () => randomBytes(32).toString('hex');
+
+beforeEach(() => useEnv({ DATA_KEY: hex() }));
+afterEach(() => useEnv(saved));
+
+describe('sealed values', () => {
+  it('open under their own key, row and field, and nowhere else', () => {
+    const { key } = newDataKey('supporter', 'a');
+    const sealed = seal(key, 'a', 'email', 'amina@example.org');
+    expect(sealed.includes(Buffer.from('amina'))).toBe(false);
+    expect(open(key, 'a', 'email', sealed)).toBe('amina@example.org');
+    // copied into another person's row, or into another column of the same row: refused
+    expect(() => open(key, 'b', 'email', sealed)).toThrow(SealedDataError);
+    expect(() => open(key, 'a', 'name', sealed)).toThrow(SealedDataError);
+    // under another data key
+    expect(() => open(newDataKey('supporter', 'a').key, 'a', 'email', sealed)).toThrow(SealedDataError);
+    // one bit changed anywhere
+    for (const at of [1, 13, 29, sealed.length - 1]) {
+      const bad = Buffer.from(sealed);
+      bad[at]! ^= 1;
+      expect(() => open(key, 'a', 'email', bad)).toThrow(SealedDataError);
+    }
+  });
+
+  it('seal the same value differently each time (a random IV): equal values are not visible as equal', () => {
+    const { key } = newDataKey('supporter', 'a');
+    expect(seal(key, 'a', 'email', 'x@example.org').equals(seal(key, 'a', 'email', 'x@example.org'))).toBe(false);
+  });
+
+  it('keep a name and a letter as one value each, and no name when none was given', () => {
+    const { key } = newDataKey('supporter', 'a');
+    expect(openName(key, 'a', sealName(key, 'a', 'Lucía', 'Romero'))).toEqual({ first: 'Lucía', last: 'Romero' });
+    expect(openName(key, 'a', sealName(key, 'a', 'Lucía', null))).toEqual({ first: 'Lucía', last: null });
+    expect(sealName(key, 'a', null, null)).toBeNull();
+    expect(sealName(key, 'a', '', '')).toBeNull();
+    expect(openLetter(key, 'a', sealLetter(key, 'a', 'Release them', 'Dear minister, …'))).toEqual({ subject: 'Release them', body: 'Dear minister, …' });
+    // an erased person's data key is gone: nothing opens, and nothing is made up
+    expect(openName(null, 'a', sealName(key, 'a', 'Lucía', 'Romero'))).toEqual({ first: null, last: null });
+  });
+});
+
+describe('data keys', () => {
+  it('are wrapped under the current key-encryption key and bound to their row', () => {
+    const { key, wrapped } = newDataKey('supporter', 'row-1');
+    expect(wrappedUnder(wrapped).equals(loadKeyring().current.id)).toBe(true);
+    expect(unwrapDataKey('supporter', 'row-1', wrapped).equals(key)).toBe(true);
+    expect(() => unwrapDataKey('supporter', 'row-2', wrapped)).toThrow(SealedDataError);
+    expect(() => unwrapDataKey('paper-import', 'row-1', wrapped)).toThrow(SealedDataError);
+  });
+
+  it('do not open without the key-encryption key they were wrapped under, and open with it as a previous key', () => {
+    const first = hex();
+    useEnv({ DATA_KEY: first });
+    const { key, wrapped } = newDataKey('supporter', 'row-1');
+    useEnv({ DATA_KEY: hex() });
+    expect(() => unwrapDataKey('supporter', 'row-1', wrapped)).toThrow(/which this process does not have/);
+    useEnv({ DATA_KEY: hex(), DATA_KEY_PREVIOUS: first });
+    expect(unwrapDataKey('supporter', 'row-1', wrapped).equals(key)).toBe(true);
+  });
+
+  it('take a rotated keyring file at once when they meet a key they do not know', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chorus-keyring-'));
+    const file = join(dir, 'data-keys.json');
+    const oldKey = hex();
+    const newKey = hex();
+    // a data key another process wrapped under the new key once it had read the rotated file
+    useEnv({ DATA_KEY: newKey });
+    const theirs = newDataKey('supporter', 'row-2');
+    // this process started with the file as it was: the old key only
+    writeFileSync(file, JSON.stringify({ keys: [oldKey] }));
+    useEnv({ DATA_KEY_FILE: file });
+    const before = newDataKey('supporter', 'row-1');
+    expect(wrappedUnder(before.wrapped).equals(kekOf(Buffer.from(oldKey, 'hex')).id)).toBe(true);
+    // the rotation adds the new key as the current one and keeps the old one
+    writeFileSync(file, JSON.stringify({ keys: [newKey, oldKey] }));
+    utimesSync(file, new Date(Date.now() + 5_000), new Date(Date.now() + 5_000));
+    expect(unwrapDataKey('supporter', 'row-2', theirs.wrapped).equals(theirs.key)).toBe(true);
+    expect(unwrapDataKey('supporter', 'row-1', before.wrapped).equals(before.key)).toBe(true);
+    // and from now on this process wraps under the new key too
+    expect(wrappedUnder(newDataKey('supporter', 'row-3').wrapped).equals(kekOf(Buffer.from(newKey, 'hex')).id)).toBe(true);
+  });
+
+  it('refuse a key that is not 32 bytes, and say how to make one', () => {
+    expect(() => parseKeyText('short', 'DATA_KEY')).toThrow(/openssl rand -hex 32/);
+    useEnv({});
+    expect(() => loadKeyring()).toThrow(/DATA_KEY or DATA_KEY_FILE is required/);
+  });
+});
+
+describe('blind indexes', () => {
+  it('are keyed: the same address gives the same index under one SECRET_KEY and another under another', () => {
+    const a = emailIndex('amina@example.org', 'secret-one-secret-one-secret-one-1');
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(emailIndex('amina@example.org', 'secret-one-secret-one-secret-one-1')).toBe(a);
+    expect(emailIndex('amina@example.org', 'secret-two-secret-two-secret-two-2')).not.toBe(a);
+    expect(emailIndex('amino@example.org', 'secret-one-secret-one-secret-one-1')).not.toBe(a);
+    // purposes are apart: a fingerprint of the same text under the same secret differs from the index
+    expect(keyedFingerprint('signup', 'amina@example.org', 64, 'secret-one-secret-one-secret-one-1')).not.toBe(Buffer.from(a, 'hex').toString('base64url'));
+  });
+});
