@@ -152,7 +152,11 @@ export interface PaperDeps {
 }
 
 /** An import as staff see it. */
-async function importView(db: Queryable, id: string) {
+/**
+ * An import as staff see it. Its sample shows the signers' names only `withNames` (campaigners
+ * and admins: a viewer sees where they are on paper and their countries, not who they are).
+ */
+async function importView(db: Queryable, id: string, withNames = true) {
   const r = await qb(db)
     .selectFrom('paper_imports as i')
     .select((eb) => [
@@ -185,7 +189,7 @@ async function importView(db: Queryable, id: string) {
     .limit(20)
     .execute();
   const sample = sealed.map((x) => {
-    const name = openPaperName({ import_id: id, data_key: x.data_key, name: x.name });
+    const name = withNames ? openPaperName({ import_id: id, data_key: x.data_key, name: x.name }) : { first_name: null, last_name: null };
     return { sheet: x.sheet, line: x.line, firstName: name.first_name, lastName: name.last_name, country: x.country, duplicate: x.duplicate };
   });
   return { ...r, repeats: r.repeats ?? 0, willCount: r.status === PaperImportStatus.PREVIEW ? r.rows - (r.repeats ?? 0) : r.counted, sample };
@@ -338,15 +342,32 @@ export async function withdrawPaperImport(deps: Pick<PaperDeps, 'pool' | 'clock'
 }
 
 /** An action's paper imports, newest first. */
-export async function listPaperImports(pool: pg.Pool, actionId: string) {
-  if (!UUID.test(actionId)) throw notFound('action_not_found', 'No such action');
-  const ids = await qb(pool).selectFrom('paper_imports').select('id').where('action_id', '=', actionId).orderBy('created_at', 'desc').limit(200).execute();
-  return Promise.all(ids.map((r) => importView(pool, r.id)));
+/** Who looks at imports: with names (a campaigner or an admin), the look is audited, as every look at who signed is. */
+export interface PaperViewer {
+  staffId: string;
+  withNames: boolean;
+  clock: () => Date;
 }
 
-export async function getPaperImport(pool: pg.Pool, importId: string) {
+async function auditLook(pool: pg.Pool, viewer: PaperViewer, actionId: string, views: { id: string; sample: { firstName: string | null; lastName: string | null }[] }[]): Promise<void> {
+  const shown = views.filter((v) => v.sample.some((s) => s.firstName || s.lastName)).map((v) => v.id);
+  if (shown.length === 0) return;
+  await recordAudit(pool, { staffId: viewer.staffId, verb: 'paper_names_viewed', entity: 'action', entityId: actionId, before: null, after: { importIds: shown }, at: viewer.clock() });
+}
+
+export async function listPaperImports(pool: pg.Pool, actionId: string, viewer: PaperViewer) {
+  if (!UUID.test(actionId)) throw notFound('action_not_found', 'No such action');
+  const ids = await qb(pool).selectFrom('paper_imports').select('id').where('action_id', '=', actionId).orderBy('created_at', 'desc').limit(200).execute();
+  const views = await Promise.all(ids.map((r) => importView(pool, r.id, viewer.withNames)));
+  await auditLook(pool, viewer, actionId, views);
+  return views;
+}
+
+export async function getPaperImport(pool: pg.Pool, importId: string, viewer: PaperViewer) {
   if (!UUID.test(importId)) throw notFound('paper_import_not_found', 'No such paper import');
-  return importView(pool, importId);
+  const view = await importView(pool, importId, viewer.withNames);
+  await auditLook(pool, viewer, view.actionId, [view]);
+  return view;
 }
 
 /** A paper signer's name, opened with the import's data key (`data_key`: wrapped, as stored). */

@@ -47,6 +47,10 @@ const errors = { 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: erro
 export const actionAdminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (app, opts) => {
   const deps = opts.admin;
   const staffId = (req: { staff: { id: string } | null }) => req.staff!.id;
+  const PAPER_NAMES =
+    'The sample shows the signers’ names to campaigners and admins only (a viewer gets `null` names); each such look is audited (`paper_names_viewed`).';
+  // paper signers' names are for campaigners and admins, and each look is audited (promise 17)
+  const paperViewer = (req: { staff: { id: string; role: string } | null }) => ({ staffId: req.staff!.id, withNames: req.staff!.role !== 'VIEWER', clock: deps.clock });
   // other processes see a change at their next refresh (2 s); this one refreshes at once
   const refreshed = async <T>(value: T): Promise<T> => {
     await deps.cache.refresh().catch(() => {});
@@ -228,8 +232,8 @@ export const actionAdminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = as
 
   app.get(
     '/actions/:id/paper-imports',
-    { config: { roles: READ }, schema: { summary: 'The action’s imports of paper signatures, newest first', tags: ['admin'], params: idParam, response: { 200: z.object({ imports: z.array(paperImportView) }), ...errors } } },
-    async (req) => ({ imports: await listPaperImports(deps.pool, req.params.id) }),
+    { config: { roles: READ }, schema: { summary: 'The action’s imports of paper signatures, newest first', description: PAPER_NAMES, tags: ['admin'], params: idParam, response: { 200: z.object({ imports: z.array(paperImportView) }), ...errors } } },
+    async (req) => ({ imports: await listPaperImports(deps.pool, req.params.id, paperViewer(req)) }),
   );
 
   app.post(
@@ -254,8 +258,8 @@ export const actionAdminRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = as
 
   app.get(
     '/paper-imports/:id',
-    { config: { roles: READ }, schema: { summary: 'One import of paper signatures', tags: ['admin'], params: importParam, response: { 200: paperImportView, ...errors } } },
-    async (req) => getPaperImport(deps.pool, req.params.id),
+    { config: { roles: READ }, schema: { summary: 'One import of paper signatures', description: PAPER_NAMES, tags: ['admin'], params: importParam, response: { 200: paperImportView, ...errors } } },
+    async (req) => getPaperImport(deps.pool, req.params.id, paperViewer(req)),
   );
 
   app.post(
