@@ -3,6 +3,9 @@
 //   status   how many data keys are wrapped under each key-encryption key, and rows not yet sealed
 //   seal     seals the rows stored in clear before sealing existed (the *_clear columns), each under
 //            a new data key, and empties them; `npm start` and the deploy's migration unit run it
+//   reindex  computes every blind index again under the current SECRET_KEY (after rotating it):
+//            the addresses' and their domains' (opened from the sealed addresses), waiting
+//            sign-ups' fingerprints and paper signers' name keys; run with signing paused
 //   rotate   a new key-encryption key: with the keyring file (DATA_KEY_FILE, `npm start`'s
 //            .data/data-keys.json), adds it as the current key, waits for every process to
 //            see it, re-wraps every data key under it, then drops the old keys from the file.
@@ -20,6 +23,9 @@ import {
   KEYRING_RELOAD_MS,
   loadKeyring,
   newDataKey,
+  open,
+  openLetter,
+  openName,
   parseKeyringFile,
   seal,
   sealLetter,
@@ -30,6 +36,7 @@ import {
 } from '../src/privacy/personal-data.ts';
 import { canonicalEmail } from '../src/supporter/email.ts';
 import { paperNameKey } from '../src/action/paper.service.ts';
+import { detailsVersion } from '../src/signature/signature.repository.ts';
 
 const say = (msg: string) => console.log(msg);
 
@@ -145,6 +152,53 @@ async function sealLegacy(pool: pg.Pool): Promise<void> {
   say(supporters + paper === 0 ? 'nothing stored in clear: every row is sealed' : `sealed ${supporters} supporters (with their sign-ups) and ${paper} paper signatures`);
 }
 
+/**
+ * Every blind index again, under the current SECRET_KEY: after SECRET_KEY is rotated, each
+ * returning signer would otherwise be a new supporter. Opened from what is sealed, in batches.
+ */
+async function reindex(pool: pg.Pool): Promise<void> {
+  let supporters = 0;
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const n = await inTx(pool, async (c) => {
+      const { rows } = await c.query<{ id: string; data_key: Buffer; email: Buffer }>(
+        `SELECT id, data_key, email FROM supporters WHERE id > $1 AND data_key IS NOT NULL AND email IS NOT NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE`,
+        [after],
+      );
+      for (const r of rows) {
+        const key = unwrapDataKey('supporter', r.id, r.data_key);
+        const canonical = canonicalEmail(open(key, r.id, 'email', r.email));
+        await c.query(`UPDATE supporters SET email_index = $2, email_domain_index = $3 WHERE id = $1`, [r.id, emailIndex(canonical), emailDomainIndex(canonical)]);
+        // a waiting sign-up's fingerprint, as a new sign-up with the same details now makes it
+        const sigs = await c.query<{ id: string; pending_name: Buffer | null; letter: Buffer | null; country: string; named_disclosure: boolean; named_to_own_country: boolean; public_wall: boolean; pending_contact: boolean | null }>(
+          `SELECT id, pending_name, letter, country, named_disclosure, named_to_own_country, public_wall, pending_contact FROM signatures WHERE supporter_id = $1 AND status = 'PENDING' AND signup_version IS NOT NULL`,
+          [r.id],
+        );
+        for (const sg of sigs.rows) {
+          const name = openName(key, r.id, sg.pending_name);
+          const letter = openLetter(key, r.id, sg.letter);
+          const version = detailsVersion([name.first ?? '', name.last ?? '', sg.country, sg.named_disclosure, sg.named_disclosure && sg.named_to_own_country, sg.public_wall, sg.pending_contact ?? false, letter.subject, letter.body]);
+          await c.query(`UPDATE signatures SET signup_version = $2 WHERE id = $1`, [sg.id, version]);
+        }
+      }
+      if (rows.length) after = rows[rows.length - 1]!.id;
+      return rows.length;
+    });
+    supporters += n;
+    if (n > 0) process.stdout.write(`\rre-indexed ${supporters} supporters...`);
+    if (n < BATCH) break;
+  }
+  if (supporters > 0) process.stdout.write('\n');
+  const paper = await pool.query<{ id: string; import_id: string; name: Buffer; country: string | null; data_key: Buffer }>(
+    `SELECT p.id, p.import_id, p.name, p.country, i.data_key FROM paper_signatures p JOIN paper_imports i ON i.id = p.import_id WHERE p.name IS NOT NULL AND i.data_key IS NOT NULL`,
+  );
+  for (const r of paper.rows) {
+    const name = openName(unwrapDataKey('paper-import', r.import_id, r.data_key), r.import_id, r.name);
+    await pool.query(`UPDATE paper_signatures SET name_key = $2 WHERE id = $1`, [r.id, paperNameKey(name.first, name.last, r.country)]);
+  }
+  say(`re-indexed ${supporters} supporters and ${paper.rows.length} paper signatures under the current SECRET_KEY`);
+}
+
 /** Re-wraps every data key not under the current key-encryption key, in batches. */
 async function rewrapAll(pool: pg.Pool): Promise<number> {
   const current = loadKeyring().current;
@@ -235,11 +289,12 @@ async function main(): Promise<void> {
     status,
     seal: sealLegacy,
     rotate,
+    reindex,
     rewrap: async (pool) => say(`re-wrapped ${await rewrapAll(pool)} data keys under the current key`),
   };
   const run = command ? commands[command] : undefined;
   if (!run) {
-    console.error('usage: npm run keys -- status | seal | rotate | rewrap');
+    console.error('usage: npm run keys -- status | seal | rotate | rewrap | reindex');
     process.exit(2);
   }
   loadKeyring();

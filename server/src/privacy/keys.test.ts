@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, confirmSignatures, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { indexOfEmail, openedSignatures, supporterByEmail } from '../testing/sealed.ts';
-import { forgetKeyring, kekOf, loadKeyring, open, SealedDataError, unwrapDataKey } from './personal-data.ts';
+import { emailDomainIndex, emailIndex, forgetKeyring, kekOf, loadKeyring, open, SealedDataError, unwrapDataKey } from './personal-data.ts';
+import { canonicalEmail } from '../supporter/email.ts';
 import { eraseSupporter } from '../supporter/supporter.repository.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -48,6 +49,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // every data key of this world back under the suite's DATA_KEY: later files of this worker read
+  // what earlier ones wrote
+  if (file && saved.DATA_KEY) {
+    const back = await keys('rewrap', { DATA_KEY: saved.DATA_KEY, DATA_KEY_PREVIOUS: keyringKeys().join(','), DATA_KEY_FILE: '' });
+    expect(back.code, back.out).toBe(0);
+  }
   await h?.close();
   process.env.DATA_KEY = saved.DATA_KEY;
   if (saved.DATA_KEY_FILE === undefined) delete process.env.DATA_KEY_FILE;
@@ -186,3 +193,30 @@ describe('npm run keys -- seal', () => {
     expect(again.out).toContain('nothing stored in clear');
   }, 60_000);
 });
+
+describe('npm run keys -- reindex', () => {
+  it('computes every blind index again under a new SECRET_KEY, from the sealed addresses and names', async () => {
+    const fx = await createAction(h.db);
+    await h.cache.refresh();
+    const email = uniqueEmail('Re.Indexed');
+    await sign(fx.action.slug, email, { firstName: 'Re', lastName: 'Indexed' });
+    const { rows } = await h.db.pool.query<{ id: string; email_index: string }>(`SELECT id, email_index FROM supporters WHERE email_index = $1`, [indexOfEmail(email)]);
+    const id = rows[0]!.id;
+    const { rows: before } = await h.db.pool.query<{ signup_version: string }>(`SELECT signup_version FROM signatures WHERE supporter_id = $1`, [id]);
+    const newSecret = randomBytes(32).toString('hex');
+    const done = await keys('reindex', { SECRET_KEY: newSecret });
+    expect(done.out).toMatch(/re-indexed \d+ supporters/);
+    expect(done.code).toBe(0);
+    const { rows: after } = await h.db.pool.query<{ email_index: string; email_domain_index: string }>(`SELECT email_index, email_domain_index FROM supporters WHERE id = $1`, [id]);
+    expect(after[0]!.email_index).toBe(emailIndex(canonicalEmail(email), newSecret));
+    expect(after[0]!.email_domain_index).toBe(emailDomainIndex(canonicalEmail(email), newSecret));
+    // the waiting sign-up's fingerprint is made again too
+    const { rows: sigs } = await h.db.pool.query<{ signup_version: string }>(`SELECT signup_version FROM signatures WHERE supporter_id = $1`, [id]);
+    expect(sigs[0]!.signup_version).not.toBe(before[0]!.signup_version);
+    expect(sigs[0]!.signup_version).toHaveLength(22);
+    // back under this run's SECRET_KEY, for the tests after this one
+    expect((await keys('reindex')).code).toBe(0);
+    expect((await supporterByEmail(h.db.pool, email))?.id).toBe(id);
+  }, 60_000);
+});
+
