@@ -11,6 +11,7 @@ import { QUEUE_NAMES, confirmationJobId, redisConnection, type MailJob } from '.
 import { budgetWindowStart, sendConfirmation, type ConfirmationMailDeps } from '../server/src/signature/confirmation.service.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../server/src/testing/harness.ts';
 import { mailProcessor } from './mail.processor.ts';
+import { indexOfEmail, openSignatureRow, SUPPORTER_SEALED } from '../server/src/testing/sealed.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -32,12 +33,13 @@ const confirmationDeps = (clock: () => Date, budget: { perWindow: number; window
 });
 
 async function signaturesOf(email: string) {
-  const { rows } = await h.db.pool.query<{ id: string; requested_at: Date; first_name: string }>(
-    `SELECT s.id, e.requested_at, s.pending_first_name AS first_name
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.canonical_email = lower($1) ORDER BY e.requested_at`,
-    [email],
+  const { rows } = await h.db.pool.query(
+    `SELECT s.id, s.supporter_id, s.pending_name, e.requested_at, ${SUPPORTER_SEALED}
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.email_index = $1 ORDER BY e.requested_at`,
+    [indexOfEmail(email)],
   );
-  return rows;
+  // the sign-up's name, opened from its sealed column
+  return rows.map(openSignatureRow).map((r) => ({ id: r.id as string, requested_at: r.requested_at as Date, first_name: r.pending_first_name as string, sealed: r.pending_name as unknown }));
 }
 
 describe('a confirmation past the address’s budget, through a real worker', () => {
@@ -59,6 +61,10 @@ describe('a confirmation past the address’s budget, through a real worker', ()
     }
     const rows = await signaturesOf(victim);
     expect(rows.map((r) => r.first_name)).toEqual(['Signup0', 'Signup1', 'Signup2']);
+    for (const r of rows) {
+      expect(r.sealed).toBeInstanceOf(Buffer);
+      expect((r.sealed as Buffer).includes(Buffer.from(r.first_name))).toBe(false);
+    }
 
     const connection = redisConnection(process.env.REDIS_URL!, { forWorker: true });
     const failed: string[] = [];
@@ -72,8 +78,8 @@ describe('a confirmation past the address’s budget, through a real worker', ()
       // the address's budget as the worker counted it: (window, emails let go in it)
       const counted = async () => {
         const { rows: r } = await h.db.pool.query<{ at: Date; sent: number }>(
-          `SELECT confirmation_window_at AS at, confirmation_window_sent AS sent FROM supporters WHERE canonical_email = lower($1)`,
-          [victim],
+          `SELECT confirmation_window_at AS at, confirmation_window_sent AS sent FROM supporters WHERE email_index = $1`,
+          [indexOfEmail(victim)],
         );
         return [r[0]!.at.getTime(), r[0]!.sent];
       };

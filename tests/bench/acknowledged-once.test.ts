@@ -5,6 +5,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb, type Db } from '../../server/src/db/db.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
+import { expectSealed } from '../support/sealed-checks.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { startChild, type Child } from './child.ts';
 import { createBenchAction } from './data.ts';
@@ -64,9 +66,23 @@ it('every acknowledged signature is stored exactly once (50 connections, 2 s, 30
   expect(check).toMatchObject({ missing: 0, duplicated: 0 });
   // nothing was stored that was never sent, and repeats made no second row
   expect(check.rows).toBeLessThanOrEqual(traffic.sent.length);
+  // (people are known by the blind index of their address: the address is stored only sealed)
   const { rows } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email <> ALL($2::text[])`,
-    [action.id, traffic.sent.map((e) => e.toLowerCase())],
+    `SELECT count(*)::int AS n FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+     WHERE s.action_id = $1 AND COALESCE(p.email_index <> ALL($2::text[]), true)`,
+    [action.id, traffic.sent.map(indexOfEmail)],
   );
   expect(rows[0]!.n).toBe(0);
+  // and each row's address, opened, is one that was sent, stored sealed as were the name and receipt
+  const sent = new Set(traffic.sent);
+  const stored = await openedSignatures(pool, 's.action_id = $1', [action.id]);
+  expect(stored).toHaveLength(check.rows);
+  for (const r of stored) {
+    expect(sent.has(r.email)).toBe(true);
+    expect(r.pending_first_name).toBe('Ana');
+    expect(r.receipt).toMatch(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
+    expectSealed(r.supporter_email, r.email);
+    expectSealed(r.pending_name, 'Ana', 'López');
+    expectSealed(r.receipt_sealed, r.receipt);
+  }
 }, 60_000);

@@ -2,6 +2,7 @@
 // a Fastify hello-world (H), what PostgreSQL takes as raw INSERTs into the real signatures
 // table, and what nodemailer pushes into an SMTP sink. Every target is a ratio to one of these.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -11,6 +12,8 @@ import { composeLetter } from '../../server/src/letter/letter.service.ts';
 import { renderMemberLetter } from '../../server/src/letter/member-letter.ts';
 import { generateDkimKey } from '../../server/bin/dkim-key.mjs';
 import { createMailer, mailSigning } from '../../server/src/mail/mailer.ts';
+import { emailDomainIndex, sealName, unwrapDataKey } from '../../server/src/privacy/personal-data.ts';
+import { newSealedReceipt, newSealedSupporter } from '../../server/src/privacy/sealed-rows.ts';
 import { startChild, type Child } from './child.ts';
 import { fmt, progress, runLoad, type LoadResult } from './load.ts';
 
@@ -88,10 +91,57 @@ export interface InsertCeiling {
   batch: number;
 }
 
+/** The ceiling's supporters' addresses are on a domain of their own: found by its blind index. */
+const CEILING_DOMAIN = 'ceiling.bench.example.org';
+
+/**
+ * What a sign-up of each ceiling supporter writes sealed, as the writer seals it under the
+ * supporter's data key: the name, and a receipt code. Made once per process (about 50 µs a
+ * supporter), before any measuring, so the measured loop only sends bytes.
+ */
+let ceilingSigners: { ids: string[]; names: Buffer[]; receipts: Buffer[] } | null = null;
+
+async function ceilingSupporters(pool: pg.Pool, supporters: number): Promise<{ ids: string[]; names: Buffer[]; receipts: Buffer[] }> {
+  const domain = emailDomainIndex(`x@${CEILING_DOMAIN}`);
+  const { rows: existing } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM supporters WHERE email_domain_index = $1`, [domain]);
+  if (existing[0]!.n < supporters) {
+    // sealed as the writer stores a supporter: a data key of their own, the address and name under it
+    for (let from = 0; from < supporters; from += 10_000) {
+      const rows = Array.from({ length: Math.min(supporters, from + 10_000) - from }, (_, i) => newSealedSupporter(`ceiling-${from + i + 1}@${CEILING_DOMAIN}`, 'Ana', 'López'));
+      await pool.query(
+        `INSERT INTO supporters (id, email_index, email_domain_index, data_key, email, name, country)
+         SELECT id, ix, dx, k, e, n, 'MX' FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::bytea[], $5::bytea[], $6::bytea[]) AS t(id, ix, dx, k, e, n)
+         ON CONFLICT DO NOTHING`,
+        [rows.map((r) => r.id), rows.map((r) => r.email_index), rows.map((r) => r.email_domain_index), rows.map((r) => r.data_key), rows.map((r) => r.email), rows.map((r) => r.name)],
+      );
+    }
+    ceilingSigners = null;
+  }
+  if (ceilingSigners?.ids.length !== supporters) {
+    const { rows } = await pool.query<{ id: string; data_key: Buffer }>(`SELECT id, data_key FROM supporters WHERE email_domain_index = $1 ORDER BY id`, [domain]);
+    const ids: string[] = [];
+    const names: Buffer[] = [];
+    const receipts: Buffer[] = [];
+    for (const r of rows) {
+      const key = unwrapDataKey('supporter', r.id, r.data_key);
+      ids.push(r.id);
+      names.push(sealName(key, r.id, 'Ana', 'López')!);
+      receipts.push(newSealedReceipt(key, r.id).receipt_sealed);
+    }
+    ceilingSigners = { ids, names, receipts };
+  }
+  return ceilingSigners;
+}
+
+/** A receipt's leaf is a keyed hash (32 bytes) and unique: to PostgreSQL, as random bytes are. */
+const LEAF = 32;
+
 /**
  * Raw INSERT into `signatures`, prepared, from `clients` connections,
  * `batch` rows per statement (1 = single-row). Supporters and actions are made first so the
- * foreign keys hold; each row is a new (action, supporter) pair.
+ * foreign keys hold; each row is a new (action, supporter) pair. Each row carries what the
+ * writer's rows carry sealed (bytea): the sign-up's name and receipt code, sealed under the
+ * supporter's data key, and the receipt's leaf (under its unique index).
  */
 export async function measureInserts(
   databaseUrl: string,
@@ -100,17 +150,8 @@ export async function measureInserts(
   const pool = new pg.Pool({ connectionString: databaseUrl, max: opts.clients + 1 });
   try {
     const supporters = 50_000;
-    const { rows: existing } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM supporters WHERE canonical_email LIKE 'ceiling-%'`);
-    if (existing[0]!.n < supporters) {
-      await pool.query(
-        `INSERT INTO supporters (canonical_email, email, first_name, last_name, country)
-         SELECT 'ceiling-' || g || '@example.org', 'ceiling-' || g || '@example.org', 'Ana', 'López', 'MX'
-         FROM generate_series(1, $1) g ON CONFLICT DO NOTHING`,
-        [supporters],
-      );
-    }
-    const { rows: sup } = await pool.query<{ id: string }>(`SELECT id FROM supporters WHERE canonical_email LIKE 'ceiling-%' ORDER BY id`);
-    const supporterIds = sup.map((r) => r.id);
+    const signers = await ceilingSupporters(pool, supporters);
+    const supporterIds = signers.ids;
     const { rows: campaign } = await pool.query<{ id: string }>(
       `INSERT INTO campaigns (id, slug) VALUES (gen_random_uuid(), 'bench-ceiling') ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug RETURNING id`,
     );
@@ -127,7 +168,7 @@ export async function measureInserts(
     let action = await newAction();
     let next = 0;
     let refill: Promise<void> | null = null;
-    const take = async (n: number): Promise<{ action: string; ids: string[] }> => {
+    const take = async (n: number): Promise<{ action: string; ids: string[]; names: Buffer[]; receipts: Buffer[]; leaves: Buffer[] }> => {
       while (next + n > supporterIds.length) {
         if (!refill) {
           refill = newAction().then((id) => {
@@ -139,18 +180,22 @@ export async function measureInserts(
         await refill;
       }
       const ids = supporterIds.slice(next, next + n);
+      const names = signers.names.slice(next, next + n);
+      const receipts = signers.receipts.slice(next, next + n);
       next += n;
-      return { action, ids };
+      const random = randomBytes(LEAF * n);
+      const leaves = Array.from({ length: n }, (_, i) => random.subarray(i * LEAF, (i + 1) * LEAF));
+      return { action, ids, names, receipts, leaves };
     };
 
     const single = {
       name: 'ceiling-insert-1',
-      text: `INSERT INTO signatures (action_id, supporter_id, country) VALUES ($1, $2, 'MX')`,
+      text: `INSERT INTO signatures (action_id, supporter_id, country, pending_name, receipt_leaf, receipt_sealed) VALUES ($1, $2, 'MX', $3, $4, $5)`,
     };
     const multi = {
       name: 'ceiling-insert-n',
-      text: `INSERT INTO signatures (action_id, supporter_id, country)
-             SELECT $1, s, 'MX' FROM unnest($2::uuid[]) AS s`,
+      text: `INSERT INTO signatures (action_id, supporter_id, country, pending_name, receipt_leaf, receipt_sealed)
+             SELECT $1, s, 'MX', n, l, r FROM unnest($2::uuid[], $3::bytea[], $4::bytea[], $5::bytea[]) AS t(s, n, l, r)`,
     };
     let rows = 0;
     let secondRows = 0;
@@ -164,9 +209,9 @@ export async function measureInserts(
       const client = await pool.connect();
       try {
         while (Date.now() < until) {
-          const { action: a, ids } = await take(opts.batch);
-          if (opts.batch === 1) await client.query({ ...single, values: [a, ids[0]] });
-          else await client.query({ ...multi, values: [a, ids] });
+          const { action: a, ids, names, receipts, leaves } = await take(opts.batch);
+          if (opts.batch === 1) await client.query({ ...single, values: [a, ids[0], names[0], leaves[0], receipts[0]] });
+          else await client.query({ ...multi, values: [a, ids, names, leaves, receipts] });
           rows += ids.length;
           secondRows += ids.length;
         }

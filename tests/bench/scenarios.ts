@@ -6,7 +6,7 @@ import pg from 'pg';
 import { buildBatch, buildDueBatches } from '../../server/src/delivery/batch.service.ts';
 import type { Queues } from '../../server/src/queue/queue.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
-import { canonicalEmail } from '../../server/src/supporter/email.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 import type { Platform } from '../support/platform.ts';
 import type { Redis } from 'ioredis';
 import { cpuMsOf, memoryOf, startChild, type Child } from './child.ts';
@@ -79,20 +79,24 @@ export interface ExactlyOnce {
   duplicated: number;
 }
 
-/** Every address answered 202 has exactly one signature row on the action. */
+/**
+ * Every address answered 202 has exactly one signature row on the action. A person is known by
+ * the blind index of their canonical address (supporters.email_index), as the writer keys them:
+ * the address itself is stored only sealed.
+ */
 export async function checkExactlyOnce(pool: pg.Pool, actionId: string, accepted: Iterable<string>): Promise<ExactlyOnce> {
-  const { rows } = await pool.query<{ canonical_email: string; n: number }>(
-    `SELECT p.canonical_email, count(*)::int AS n FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-     WHERE s.action_id = $1 GROUP BY p.canonical_email`,
+  const { rows } = await pool.query<{ email_index: string | null; n: number }>(
+    `SELECT p.email_index, count(*)::int AS n FROM signatures s JOIN supporters p ON p.id = s.supporter_id
+     WHERE s.action_id = $1 GROUP BY p.email_index`,
     [actionId],
   );
-  const byEmail = new Map(rows.map((r) => [r.canonical_email, r.n]));
+  const byIndex = new Map(rows.map((r) => [r.email_index, r.n]));
   let missing = 0;
   let duplicated = 0;
   let acceptedEmails = 0;
   for (const email of accepted) {
     acceptedEmails++;
-    const n = byEmail.get(canonicalEmail(email)) ?? 0;
+    const n = byIndex.get(indexOfEmail(email)) ?? 0;
     if (n === 0) missing++;
     if (n > 1) duplicated++;
   }
@@ -219,8 +223,8 @@ export function startFreshnessProbes(platform: Platform, pool: pg.Pool, action: 
         continue;
       }
       const { rows } = await pool.query<{ id: string; status: string }>(
-        `SELECT s.id, s.status FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = $2`,
-        [action.id, canonicalEmail(email)],
+        `SELECT s.id, s.status FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.email_index = $2`,
+        [action.id, indexOfEmail(email)],
       );
       if (rows[0]?.status !== 'PENDING') {
         failed++;

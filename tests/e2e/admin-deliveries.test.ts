@@ -14,9 +14,11 @@ import { mailboxClient } from '../../server/src/mailbox/mailbox.client.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { createStaff } from '../../server/src/staff/staff.service.ts';
 import { createAction } from '../../server/src/testing/harness.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
 import { seed } from '../../prisma/seed.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
 
 let platform: Platform;
 let browser: Browser;
@@ -49,10 +51,11 @@ async function signAndConfirm(slug: string, who: { email: string; locale: string
     body: JSON.stringify({ firstName: 'Lucía', lastName: stamp, email: who.email, country: 'AR', consentCount: true, consentContact: who.contact, locale: who.locale }),
   });
   expect(res.status).toBe(202);
-  const { rows } = await db.pool.query<{ id: string }>(
-    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id WHERE a.slug = $1 AND p.canonical_email = lower($2)`,
-    [slug, who.email],
-  );
+  // found by the blind index of the address; what the sign-up gave is stored sealed
+  const rows = await openedSignatures(db.pool, `s.action_id = (SELECT id FROM actions WHERE slug = $1) AND p.email_index = $2`, [slug, indexOfEmail(who.email)]);
+  expect(rows).toHaveLength(1);
+  expect(rows[0]).toMatchObject({ email: who.email, pending_first_name: 'Lucía', pending_last_name: stamp });
+  expectSignatureSealed(rows[0]!);
   const token = confirmationToken({ secret: process.env.SECRET_KEY!, clock: () => new Date(), confirmLinkTtlHours: 1 }, rows[0]!.id);
   expect((await fetch(`${platform.baseUrl}/api/confirmations/${token}`, { method: 'POST' })).status).toBe(200);
 }

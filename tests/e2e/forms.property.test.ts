@@ -14,6 +14,7 @@ import { myDataToken, unsubscribeToken } from '../../server/src/supporter/suppor
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
 import { loadConfig } from '../../server/src/config/config.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 
 const PETITION = 'uzbekistan-let-the-rapporteur-in';
 const LETTER = 'kazakhstan-independent-investigations';
@@ -40,8 +41,8 @@ beforeAll(async () => {
   });
   expect(res.status).toBe(202);
   const { rows } = await pool.query<{ sig: string; sup: string }>(
-    `SELECT s.id AS sig, p.id AS sup FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = $1`,
-    [email],
+    `SELECT s.id AS sig, p.id AS sup FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+    [indexOfEmail(email)],
   );
   const secret = process.env.SECRET_KEY!;
   const clock = () => new Date();

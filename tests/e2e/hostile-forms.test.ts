@@ -6,6 +6,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxClient } from '../../server/src/mailbox/mailbox.client.ts';
 import { seed } from '../../prisma/seed.ts';
+import { emailIndex } from '../../server/src/privacy/personal-data.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const SLUG = 'uzbekistan-let-the-rapporteur-in';
@@ -58,9 +60,11 @@ async function postPageForm(path: string, body: string) {
 }
 
 async function signaturesFor(email: string): Promise<number> {
+  // the addresses are sealed: a supporter is found by the blind index of the address, as the
+  // writer would key it (canonical) and as merely lower-cased
   const { rows } = await pool.query(
-    `SELECT count(*)::int AS n FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email = $1 OR p.canonical_email = lower($1)`,
-    [email],
+    `SELECT count(*)::int AS n FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = ANY($1::text[])`,
+    [[indexOfEmail(email), emailIndex(email.toLowerCase()), emailIndex(email.trim().toLowerCase())]],
   );
   return rows[0].n;
 }

@@ -17,10 +17,12 @@ import { mailboxClient } from '../../server/src/mailbox/mailbox.client.ts';
 import { createSession } from '../../server/src/staff/session.ts';
 import { insertUser } from '../../server/src/staff/staff.repository.ts';
 import { verifySignature } from '../../server/src/webhook/webhook.service.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
 import { seed } from '../../prisma/seed.ts';
 import { actions } from '../../prisma/seed-data.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
 
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 const PETITION = actions.find((a) => a.slug === 'lawyers-and-doctors-in-detention')!;
@@ -120,11 +122,9 @@ describe('the widget on another site', () => {
     const mail = await mailboxClient(platform.mailboxUrl).waitFor((m) => m.envelope.to.includes(email), { timeoutMs: 20_000 });
     const link = new RegExp(`${platform.baseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/confirm/([A-Za-z0-9._~-]+)`).exec(mail.text);
     expect(link).not.toBeNull();
-    const { rows } = await pool.query(
-      `SELECT s.status, s.source FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id WHERE p.email = $1 AND a.slug = $2`,
-      [email, PETITION.slug],
-    );
-    expect(rows[0]).toMatchObject({ status: 'PENDING', source: 'embed' });
+    const rows = await openedSignatures(pool, `p.email_index = $1 AND s.action_id = (SELECT id FROM actions WHERE slug = $2)`, [indexOfEmail(email), PETITION.slug]);
+    expect(rows[0]).toMatchObject({ status: 'PENDING', source: 'embed', email, pending_first_name: 'Widget', pending_last_name: 'Signer' });
+    expectSignatureSealed(rows[0]!);
     const confirmed = await fetch(`${platform.baseUrl}/api/confirmations/${link![1]}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(confirmed.status).toBe(200);
 

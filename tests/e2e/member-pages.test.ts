@@ -13,6 +13,8 @@ import { seed } from '../../prisma/seed.ts';
 import { actions, targets } from '../../prisma/seed-data.ts';
 import { launchChromium, submitWithoutJs as submit, wordsCut } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
 
 const PHONE = { width: 390, height: 844 };
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
@@ -255,20 +257,15 @@ describe('member pages without JavaScript on a phone', () => {
     // what was stored is the signer's own text (the subject was left as it was: it is the action's)
     const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
     try {
-      const { rows } = await db.query<{ letter_body: string | null; named_to_own_country: boolean }>(
-        `SELECT s.letter_body, s.named_to_own_country FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-          JOIN actions a ON a.id = s.action_id WHERE p.email = $1 AND a.slug = $2`,
-        [email, LETTER.slug],
-      );
+      // the letter is stored sealed under the signer's data key: opened here, and not in the row in clear
+      const rows = await openedSignatures(db, `p.email_index = $1 AND s.action_id = (SELECT id FROM actions WHERE slug = $2)`, [indexOfEmail(email), LETTER.slug]);
       expect(rows).toHaveLength(1);
       expect(rows[0]!.letter_body).toContain(sentence);
       expect(rows[0]!.named_to_own_country).toBe(false);
+      expect(rows[0]!.email).toBe(email);
+      expectSignatureSealed(rows[0]!);
       // the wall shows a signer from the day after they signed (promise 6): as if she had confirmed yesterday
-      await db.query(
-        `UPDATE signatures s SET confirmed_at = s.confirmed_at - interval '1 day' FROM supporters p, actions a
-          WHERE p.id = s.supporter_id AND a.id = s.action_id AND p.email = $1 AND a.slug = $2`,
-        [email, LETTER.slug],
-      );
+      await db.query(`UPDATE signatures SET confirmed_at = confirmed_at - interval '1 day' WHERE id = $1`, [rows[0]!.id]);
     } finally {
       await db.end();
     }
@@ -480,11 +477,20 @@ describe('member pages without JavaScript on a phone', () => {
     expect(file.headers()['content-disposition']).toMatch(/^attachment/);
     const exported = (await file.json()) as {
       supporter: { email: string };
-      signatures: { action: { slug: string }; letterBody: string | null; consents: { wall: boolean } }[];
+      signatures: { action: { slug: string }; letterBody: string | null; receipt: string | null; consents: { wall: boolean } }[];
     };
     expect(exported.supporter.email).toBe(email);
     const exportedSignature = exported.signatures.find((s) => s.action.slug === LETTER.slug)!;
     expect(exportedSignature.letterBody).toContain(sentence);
+    // with the sign-up's receipt, as it is stored (sealed) with the signature
+    const stored = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+    try {
+      const [row] = await openedSignatures(stored, `p.email_index = $1 AND s.action_id = (SELECT id FROM actions WHERE slug = $2)`, [indexOfEmail(email), LETTER.slug]);
+      expect(row!.receipt).toMatch(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
+      expect(exportedSignature.receipt).toBe(row!.receipt);
+    } finally {
+      await stored.end();
+    }
     expect(exportedSignature.consents.wall).toBe(true);
 
     // withdrawing the wall consent: one button that says what it does; the page then shows the new state

@@ -22,6 +22,7 @@ import { createStaff } from '../../server/src/staff/staff.service.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { myDataToken, unsubscribeToken } from '../../server/src/supporter/supporter.service.ts';
 import { seed } from '../../prisma/seed.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
@@ -56,8 +57,8 @@ const deps = () => ({ secret: process.env.SECRET_KEY!, clock: () => new Date(), 
 async function signatureId(slug: string, email: string): Promise<string> {
   const { rows } = await pool.query<{ id: string }>(
     `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
-     WHERE a.slug = $1 AND p.canonical_email = lower($2) ORDER BY s.created_at DESC LIMIT 1`,
-    [slug, email],
+     WHERE a.slug = $1 AND p.email_index = $2 ORDER BY s.created_at DESC LIMIT 1`,
+    [slug, indexOfEmail(email)],
   );
   expect(rows, `the signature of ${email}`).toHaveLength(1);
   return rows[0]!.id;
@@ -110,7 +111,7 @@ beforeAll(async () => {
   // a delivered petition letter: its packet, and an official's answer with long words
   const signer = `ines.${stamp}@example.org`;
   tokens.confirmed = await confirm(await sign(PETITION, signer));
-  const supporter = (await pool.query<{ id: string }>(`SELECT id FROM supporters WHERE canonical_email = lower($1)`, [signer])).rows[0]!.id;
+  const supporter = (await pool.query<{ id: string }>(`SELECT id FROM supporters WHERE email_index = $1`, [indexOfEmail(signer)])).rows[0]!.id;
   tokens.myData = myDataToken(deps(), supporter);
   tokens.unsubscribe = unsubscribeToken(deps(), supporter);
   let letterId: string | undefined;

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES } from '../../server/src/queue/queue.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { hashIp } from '../../server/src/shared/tokens.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 import { startFaultySmtp, type FaultySmtp } from '../support/faulty-smtp.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
@@ -242,8 +243,8 @@ describe('nginx, two servers and two workers on one PostgreSQL and Redis', () =>
     });
     expect(r.status).toBe(202);
     const { rows } = await pool.query<{ ip_hash: string }>(
-      `SELECT s.ip_hash FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.email = $2`,
-      [actionId, email],
+      `SELECT s.ip_hash FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.email_index = $2`,
+      [actionId, indexOfEmail(email)],
     );
     expect(rows).toHaveLength(1);
     const secret = process.env.SECRET_KEY!;

@@ -11,8 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seed } from '../../prisma/seed.ts';
 import { createSession } from '../../server/src/staff/session.ts';
 import { insertUser } from '../../server/src/staff/staff.repository.ts';
+import { newSealedReceipt, newSealedSupporter } from '../../server/src/privacy/sealed-rows.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
 
 const SLUG = 'uzbekistan-let-the-rapporteur-in';
 let platform: Platform;
@@ -86,12 +89,10 @@ describe('the client address the pages forward', () => {
       expect(res.status).toBe(303);
       expect(res.headers.get('location')).toMatch(/\/check-email$/);
     }
-    const { rows } = await pool.query<{ email: string; status: string; invalid_reason: string | null }>(
-      `SELECT p.canonical_email AS email, s.status, s.invalid_reason FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-       WHERE p.canonical_email = ANY($1::text[])`,
-      [emails],
-    );
-    const byEmail = new Map(rows.map((r) => [r.email, r]));
+    // found by the blind indexes of the addresses; each address opened from its sealed value
+    const rows = await openedSignatures(pool, `p.email_index = ANY($1::text[])`, [emails.map(indexOfEmail)]);
+    for (const r of rows) expectSignatureSealed(r);
+    const byEmail = new Map(rows.map((r) => [r.email as string, r]));
     expect(emails.map((e) => byEmail.get(e)?.status)).toEqual(['PENDING', 'PENDING', 'INVALIDATED', 'INVALIDATED']);
     expect(byEmail.get(emails[3]!)?.invalid_reason).toBe('rate_limit_ip');
   });
@@ -115,7 +116,7 @@ describe('requests refused', () => {
       body,
     });
     expect(api.status).toBe(403);
-    const { rows } = await pool.query('SELECT 1 FROM supporters WHERE canonical_email = $1', [email]);
+    const { rows } = await pool.query('SELECT 1 FROM supporters WHERE email_index = $1', [indexOfEmail(email)]);
     expect(rows).toHaveLength(0);
   });
 
@@ -144,11 +145,26 @@ describe('staff alerts page', () => {
   it('lists a trending source, works without JavaScript, passes axe', async () => {
     const { rows: a } = await pool.query<{ id: string }>(`SELECT id FROM actions WHERE slug = $1`, [SLUG]);
     const source = `trend-${randomUUID().slice(0, 6)}`;
+    // signers as the writer stores them: each address sealed under a data key of their own, with a receipt
+    const signers = Array.from({ length: 60 }, (_, i) => newSealedSupporter(`trend.${source}.${i}@example.org`, null, null));
+    const receipts = signers.map((p) => newSealedReceipt(p.key, p.id));
     await pool.query(
-      `WITH s AS (INSERT INTO supporters (canonical_email, email, country)
-                  SELECT e, e, 'FR' FROM unnest($1::text[]) AS e RETURNING id)
-       INSERT INTO signatures (action_id, supporter_id, country, source, created_at) SELECT $2, id, 'FR', $3, now() - interval '5 minutes' FROM s`,
-      [Array.from({ length: 60 }, (_, i) => `trend.${source}.${i}@example.org`), a[0]!.id, source],
+      `WITH s AS (INSERT INTO supporters (id, email_index, email_domain_index, data_key, email, country)
+                  SELECT id, ix, dx, k, e, 'FR' FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::bytea[], $5::bytea[]) AS t(id, ix, dx, k, e) RETURNING id),
+            r AS (SELECT * FROM unnest($1::uuid[], $6::bytea[], $7::bytea[]) AS t(id, leaf, sealed))
+       INSERT INTO signatures (action_id, supporter_id, country, source, created_at, receipt_leaf, receipt_sealed)
+       SELECT $8, s.id, 'FR', $9, now() - interval '5 minutes', r.leaf, r.sealed FROM s JOIN r ON r.id = s.id`,
+      [
+        signers.map((p) => p.id),
+        signers.map((p) => p.email_index),
+        signers.map((p) => p.email_domain_index),
+        signers.map((p) => p.data_key),
+        signers.map((p) => p.email),
+        receipts.map((r) => r.receipt_leaf),
+        receipts.map((r) => r.receipt_sealed),
+        a[0]!.id,
+        source,
+      ],
     );
     const user = await insertUser(pool, { email: `alerts.${randomUUID().slice(0, 8)}@chorus.example.org`, name: 'Alert Viewer', role: 'VIEWER', passwordHash: 'x', createdAt: new Date() });
     const token = await createSession({ pool, clock: () => new Date() }, user!.id);

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '../../server/src/queue/queue.ts';
+import { insertSupporter, newSealedReceipt } from '../../server/src/testing/sealed.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultySmtp, type Decide, type FaultySmtp, type SeenMessage } from '../support/faulty-smtp.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
@@ -100,14 +101,13 @@ async function createDelivery(scenario: string, n: number): Promise<string> {
       [actionId, targets.map((t) => t.id), targets.map((_, i) => i)],
     );
     const email = `signer.${scenario}.${RUN}@example.org`;
-    const { rows: s } = await client.query<{ id: string }>(
-      `INSERT INTO supporters (canonical_email, email, first_name, last_name, country) VALUES ($1, $1, 'Ada', 'Faults', 'CA') RETURNING id`,
-      [email],
-    );
+    // as the signature writer stores them: the address and name sealed under the supporter's data key, with a receipt
+    const supporter = await insertSupporter(client, { email, firstName: 'Ada', lastName: 'Faults', country: 'CA' });
+    const receipt = newSealedReceipt(supporter.key, supporter.id);
     await client.query(
-      `INSERT INTO signatures (action_id, supporter_id, status, country, confirmed_at)
-       VALUES ($1, $2, 'CONFIRMED', 'CA', now())`,
-      [actionId, s[0]!.id],
+      `INSERT INTO signatures (action_id, supporter_id, status, country, confirmed_at, receipt_leaf, receipt_sealed)
+       VALUES ($1, $2, 'CONFIRMED', 'CA', now(), $3, $4)`,
+      [actionId, supporter.id, receipt.receipt_leaf, receipt.receipt_sealed],
     );
     await client.query('COMMIT');
     actionIds.push(actionId);

@@ -16,6 +16,8 @@ import { startFaultySmtp, type FaultySmtp, type SeenMessage } from '../support/f
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
 
 const RUN = randomUUID().slice(0, 8);
 /** how long PostgreSQL is away; the issue asks for 30 s */
@@ -155,14 +157,16 @@ function signLoop(slug: string, scenario: string, workers: number, pauseMs = 20)
 
 /** For the given addresses: whether each has a supporter, a signature, and its consent rows (five once confirmed, none before). */
 async function rowsFor(emails: string[]) {
-  const { rows } = await pool.query<{ email: string; signature: string | null; consents: number; status: string | null; sent: Date | null }>(
-    `SELECT su.canonical_email AS email, s.id AS signature, s.status, e.sent_at AS sent,
+  // supporters are found by the blind index of their address (the address itself is sealed)
+  const byIndex = new Map(emails.map((e) => [indexOfEmail(e), e]));
+  const { rows } = await pool.query<{ email_index: string; signature: string | null; consents: number; status: string | null; sent: Date | null }>(
+    `SELECT su.email_index, s.id AS signature, s.status, e.sent_at AS sent,
             (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
      FROM supporters su LEFT JOIN signatures s ON s.supporter_id = su.id LEFT JOIN confirmation_emails e ON e.signature_id = s.id
-     WHERE su.canonical_email = ANY($1::text[])`,
-    [emails],
+     WHERE su.email_index = ANY($1::text[])`,
+    [[...byIndex.keys()]],
   );
-  return new Map(rows.map((r) => [r.email, r]));
+  return new Map(rows.map(({ email_index, ...r }) => [byIndex.get(email_index)!, { email: byIndex.get(email_index)!, ...r }]));
 }
 
 /** Every acknowledged signature is in the database whole; nothing else is half there. */
@@ -176,6 +180,10 @@ async function assertWholeAndDurable(attempts: Attempt[]) {
   // with the confirmation, in one transaction
   const partial = [...rows.values()].filter((r) => !r.signature || r.consents !== (r.status === 'CONFIRMED' ? 5 : 0));
   expect(partial, 'half-written rows').toEqual([]);
+  // and whole: each acknowledged signer's address opens from its sealed column to what was typed
+  const opened = await openedSignatures(pool, `p.email_index = ANY($1::text[])`, [acked.map(indexOfEmail)]);
+  for (const r of opened) expectSignatureSealed(r);
+  expect(new Set(opened.map((r) => r.email))).toEqual(new Set(acked));
   return { acked, rows };
 }
 
@@ -210,8 +218,8 @@ async function lettersOf(actionId: string) {
 async function confirmAll(emails: string[]) {
   // what each owner's confirmation writes (names, consents), for all of them at once
   const { rows } = await pool.query<{ id: string }>(
-    `SELECT s.id FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE su.canonical_email = ANY($1::text[]) AND s.status = 'PENDING'`,
-    [emails],
+    `SELECT s.id FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE su.email_index = ANY($1::text[]) AND s.status = 'PENDING'`,
+    [emails.map(indexOfEmail)],
   );
   // all at once, these lock the signatures before their supporters, where one confirmation (and
   // the workers' email budget) takes the supporter first: a deadlock with the running workers is

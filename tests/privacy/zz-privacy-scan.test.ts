@@ -86,7 +86,7 @@ beforeAll(async () => {
   const { action: letterAction } = await createAction(db);
   await db.pool.query(`UPDATE actions SET kind = 'LETTER', allow_personalisation = true WHERE id = $1`, [letterAction.id]);
   const letterUntil = Date.now() + 10_000;
-  while (Date.now() < letterUntil && !(await fetch(`${platform.baseUrl}/api/actions/${letterAction.slug}`).then((r) => r.json())).allowPersonalisation)
+  while (Date.now() < letterUntil && !((await fetch(`${platform.baseUrl}/api/actions/${letterAction.slug}`).then((r) => r.json())) as { allowPersonalisation?: boolean }).allowPersonalisation)
     await new Promise((r) => setTimeout(r, 200));
   expect(
     (
@@ -113,7 +113,7 @@ beforeAll(async () => {
   expect(link).toBeDefined();
   const confirmed = await fetch(`${platform.baseUrl}/api/confirmations/${link}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   expect(confirmed.status).toBe(200);
-  expect((await confirmed.json()).receipt).toMatch(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
+  expect(((await confirmed.json()) as { receipt?: string }).receipt).toMatch(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
   // the letter reaches the official (the mailbox stands in for their mail server)
   const sentUntil = Date.now() + 30_000;
   let delivered = false;

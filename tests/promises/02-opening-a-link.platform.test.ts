@@ -16,6 +16,8 @@ import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import type { Browser } from 'playwright-core';
 import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
+import { sealedSupporter } from '../support/sealed-checks.ts';
 
 const SLUG = 'uzbekistan-let-the-rapporteur-in';
 let platform: Platform;
@@ -88,20 +90,31 @@ async function openEverywhichWay(link: string): Promise<void> {
 async function signatureOf(email: string): Promise<string> {
   const { rows } = await pool.query<{ id: string }>(
     `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
-     WHERE a.slug = $1 AND p.canonical_email = lower($2)`,
-    [SLUG, email],
+     WHERE a.slug = $1 AND p.email_index = $2`,
+    [SLUG, indexOfEmail(email)],
   );
   return rows[0]!.id;
 }
 
 async function stateOf(signatureId: string) {
-  const { rows } = await pool.query<{ status: string; confirmed_at: Date | null; counted_at: Date | null; unsubscribed_at: Date | null; erased_at: Date | null; email: string | null; consents: number }>(
-    `SELECT s.status, s.confirmed_at, s.counted_at, p.unsubscribed_at, p.erased_at, p.email,
+  const { rows } = await pool.query<{
+    status: string;
+    confirmed_at: Date | null;
+    counted_at: Date | null;
+    unsubscribed_at: Date | null;
+    erased_at: Date | null;
+    supporter_id: string;
+    consents: number;
+  }>(
+    `SELECT s.status, s.confirmed_at, s.counted_at, p.unsubscribed_at, p.erased_at, p.id AS supporter_id,
             (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id) AS consents
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.id = $1`,
     [signatureId],
   );
-  return rows[0]!;
+  const { supporter_id, ...state } = rows[0]!;
+  // the address is stored sealed, never in clear: opened with the supporter's data key
+  const { email } = (await sealedSupporter(pool, supporter_id))!;
+  return { ...state, email };
 }
 
 const post = (url: string, body: string, type = 'application/x-www-form-urlencoded') =>

@@ -5,7 +5,6 @@
 // unsubscribed, one that erased its data and one that signed another action. Every answer must
 // be the same, byte for byte, headers included; and every email the sign-ups cause goes to the
 // address's owner only, never to the attacker's variant of it.
-import { canonicalEmail } from '../../server/src/supporter/email.ts';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/src/config/config.ts';
@@ -17,6 +16,7 @@ import { SignatureWriter } from '../../server/src/signature/signature.repository
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { myDataToken, unsubscribeToken } from '../../server/src/supporter/supporter.service.ts';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { indexOfEmail, supporterByEmail } from '../../server/src/testing/sealed.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -83,14 +83,13 @@ const form = (slug: string, fields: Record<string, string>) =>
   });
 
 async function supporterOf(email: string) {
-  const { rows } = await h.db.pool.query<{ id: string; email: string | null }>(`SELECT id, email FROM supporters WHERE canonical_email = $1`, [canonicalEmail(email)]);
-  return rows[0]!;
+  return (await supporterByEmail(h.db.pool, email))!;
 }
 async function signatureOf(slug: string, email: string) {
   const { rows } = await h.db.pool.query<{ id: string }>(
     `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id
-     WHERE a.slug = $1 AND p.canonical_email = $2`,
-    [slug, canonicalEmail(email)],
+     WHERE a.slug = $1 AND p.email_index = $2`,
+    [slug, indexOfEmail(email)],
   );
   return rows[0]?.id;
 }

@@ -13,6 +13,8 @@ import { actions } from '../../prisma/seed-data.ts';
 import { launchChromium } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
+import { expectSignatureSealed, sealedSupporter } from '../support/sealed-checks.ts';
 
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 const PETITION = actions.find((a) => a.slug === 'uzbekistan-let-the-rapporteur-in')!;
@@ -56,24 +58,28 @@ function confirmLink(mail: MailboxMessage): string {
   return link!;
 }
 
+/** The supporter of an address: the name opened from its sealed column, which holds none of it in clear. */
 async function supporter(email: string) {
   const { rows } = await pool.query(
-    `SELECT first_name, last_name, country,
+    `SELECT p.id, p.country,
             (SELECT c.granted FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS contact
-     FROM supporters p WHERE canonical_email = lower($1)`,
-    [email],
+     FROM supporters p WHERE p.email_index = $1`,
+    [indexOfEmail(email)],
   );
-  return rows[0];
+  const [row] = rows;
+  if (!row) return undefined;
+  const { id, country, contact } = row;
+  const opened = (await sealedSupporter(pool, id))!;
+  return { first_name: opened.first_name, last_name: opened.last_name, country, contact };
 }
 
+/** A sign-up with its pending name and letter opened from their sealed columns, which hold none of them in clear. */
 async function signatureOn(slug: string, email: string) {
-  const { rows } = await pool.query(
-    `SELECT s.status, s.invalid_reason, s.pending_first_name, s.letter_body FROM signatures s
-     JOIN actions a ON a.id = s.action_id JOIN supporters p ON p.id = s.supporter_id
-     WHERE a.slug = $1 AND p.canonical_email = lower($2)`,
-    [slug, email],
-  );
-  return rows[0];
+  const rows = await openedSignatures(pool, `s.action_id = (SELECT id FROM actions WHERE slug = $1) AND p.email_index = $2`, [slug, indexOfEmail(email)]);
+  const [r] = rows;
+  if (!r) return undefined;
+  expectSignatureSealed(r);
+  return { status: r.status, invalid_reason: r.invalid_reason, pending_first_name: r.pending_first_name, letter_body: r.letter_body };
 }
 
 /** The text of the <dd> after the <dt> with this label. */

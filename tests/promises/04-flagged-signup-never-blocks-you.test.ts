@@ -3,6 +3,7 @@
 // honeypot filled, or past the per-address limit), with another name, country, choices and
 // letter, hoping the flagged row wins and her own sign-up is swallowed (a 202 and never an
 // email). Against the real database, Redis and an SMTP server (the mailbox), in process.
+import type { QueryResult } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
@@ -10,6 +11,8 @@ import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/si
 import { hashIp } from '../../server/src/shared/tokens.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
 
 
 let h: Harness;
@@ -45,15 +48,20 @@ const sign = (harness: Harness, slug: string, body: Record<string, unknown>, ip:
   harness.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, remoteAddress: ip, payload: body });
 
 /** Every sign-up with the address for the action, oldest first. */
-async function rowsOf(actionId: string, email: string) {
+async function rowsOf(actionId: string, email: string): Promise<QueryResult['rows']> {
+  // the sign-up's name and letter and the supporter's name, opened (and checked to be held only sealed)
+  const opened = await openedSignatures(h.db.pool, `s.action_id = $1 AND p.email_index = $2`, [actionId, indexOfEmail(email)]);
   const { rows } = await h.db.pool.query(
-    `SELECT s.*, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at, p.first_name, p.last_name, p.country AS supporter_country,
+    `SELECT s.id, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at, p.country AS supporter_country,
             (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
-     ORDER BY s.created_at, s.id`,
-    [actionId, email],
+     FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.id = ANY($1::uuid[])`,
+    [opened.map((r) => r.id)],
   );
-  return rows;
+  const more = new Map(rows.map((r) => [r.id, r]));
+  return opened.map((r) => {
+    expectSignatureSealed(r);
+    return { ...r, ...more.get(r.id) };
+  });
 }
 
 /** The one sign-up with the address for the action. */

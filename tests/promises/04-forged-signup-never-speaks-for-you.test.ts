@@ -3,6 +3,7 @@
 // attacker signs another action with her address, another name, another country, other
 // choices and a letter of their own, hoping she presses "confirm" on an email that greets her
 // by her own name. Against the real database, Redis and an SMTP server (the mailbox), in process.
+import type { QueryResult } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
@@ -10,6 +11,9 @@ import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/si
 import { sendDueReminders } from '../../server/src/signature/reminder.service.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
+import { emailIndex } from '../../server/src/privacy/personal-data.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
+import { expectSignatureSealed, sealedSupporter, sealedSupporterByEmail } from '../support/sealed-checks.ts';
 
 const HOUR = 3_600_000;
 
@@ -50,36 +54,48 @@ async function petition() {
 const sign = (slug: string, body: Record<string, unknown>, ip = '198.51.100.7') =>
   h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, remoteAddress: ip, payload: body });
 
-async function signatureOf(actionId: string, email: string) {
-  const { rows } = await h.db.pool.query(
-    `SELECT s.*, p.first_name, p.last_name, p.country AS supporter_country, p.id AS sid
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
-     ORDER BY s.created_at DESC, s.id`,
-    [actionId, email],
-  );
-  return rows[0];
-}
-
-/** Every sign-up with the address for the action, oldest first. */
-async function signupsOf(actionId: string, email: string) {
-  const { rows } = await h.db.pool.query(
-    `SELECT s.id, s.status, s.invalid_reason, s.pending_first_name, s.country, s.letter_body
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
-     ORDER BY s.created_at, s.id`,
-    [actionId, email],
-  );
+/** Every sign-up with the address for the action, oldest first: names and letters opened, and checked to be held only sealed. */
+async function openedSignupsOf(actionId: string, email: string) {
+  const rows = await openedSignatures(h.db.pool, `s.action_id = $1 AND p.email_index = $2`, [actionId, indexOfEmail(email)]);
+  for (const r of rows) expectSignatureSealed(r);
   return rows;
 }
 
-async function supporter(email: string) {
+/** The newest sign-up with the address for the action. */
+async function signatureOf(actionId: string, email: string): Promise<QueryResult['rows'][number]> {
+  const rows = await openedSignupsOf(actionId, email);
+  // newest first, as ORDER BY s.created_at DESC, s.id
+  rows.sort((a, b) => (b.created_at as Date).getTime() - (a.created_at as Date).getTime() || (String(a.id) < String(b.id) ? -1 : String(a.id) > String(b.id) ? 1 : 0));
+  expect(rows.length, `a sign-up with ${email}`).toBeGreaterThan(0);
+  const r = rows[0]!;
+  return { ...r, sid: r.supporter_id };
+}
+
+/** Every sign-up with the address for the action, oldest first. */
+async function signupsOf(actionId: string, email: string): Promise<QueryResult['rows']> {
+  return (await openedSignupsOf(actionId, email)).map((r) => ({
+    id: r.id,
+    status: r.status,
+    invalid_reason: r.invalid_reason,
+    pending_first_name: r.pending_first_name,
+    country: r.country,
+    letter_body: r.letter_body,
+  }));
+}
+
+async function supporter(email: string): Promise<QueryResult['rows'][number]> {
   const { rows } = await h.db.pool.query(
-    `SELECT p.first_name, p.last_name, p.country,
+    `SELECT p.id, p.country,
             (SELECT c.granted FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id AND c.purpose = 'CONTACT' ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS contact,
             (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id) AS consents
-     FROM supporters p WHERE p.canonical_email = lower($1)`,
-    [email],
+     FROM supporters p WHERE p.email_index = $1`,
+    [indexOfEmail(email)],
   );
-  return rows[0];
+  if (!rows[0]) return undefined;
+  const { id, country, contact, consents } = rows[0];
+  // the name opened, and checked to be held only sealed
+  const opened = (await sealedSupporter(h.db.pool, id))!;
+  return { first_name: opened.first_name, last_name: opened.last_name, country, contact, consents };
 }
 
 /** The confirmation email the worker would send now, and the token of its link. */
@@ -239,10 +255,14 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     ]);
     expect(await supporter(email)).toMatchObject({ first_name: 'Ana', last_name: 'López', country: 'MX' });
     // the forged link now says she has signed, and confirms or discards nothing
-    expect((await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json()).toEqual({
+    // (and never shows her receipt: the page of a confirmed sign-up may carry a receipt code, and
+    // this link's sign-up is not the one confirmed)
+    const { receipt, ...forgedNow } = (await h.app.inject({ url: `/api/confirmations/${forged.token}` })).json();
+    expect(forgedNow).toEqual({
       status: 'confirmed',
       action: { slug: action.slug, title: `Title en ${action.slug}`, locale: 'en' },
     });
+    expect(receipt ?? null).toBeNull();
     expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}` })).json().status).toBe('already_confirmed');
     expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${forged.token}/discard` })).statusCode).toBe(409);
     expect((await signupsOf(action.id, email)).map((r) => r.status)).toEqual(['INVALIDATED', 'CONFIRMED']);
@@ -320,11 +340,15 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     const own = await confirmationMail(second.id, hers);
     expect(own.mail.envelope.to).toEqual([hers]);
     expect(own.mail.text).toContain('Name: Ana López');
-    const { rows } = await h.db.pool.query(`SELECT canonical_email, email FROM supporters WHERE canonical_email IN ($1, $2) ORDER BY email`, [hers, variant]);
-    expect(rows).toEqual([
-      { canonical_email: variant, email: variant },
-      { canonical_email: hers, email: hers },
+    // two supporters, each keyed by the blind index of its own address as typed (the +tag is not
+    // folded away), each address stored sealed
+    const rows = [await sealedSupporterByEmail(h.db.pool, variant), await sealedSupporterByEmail(h.db.pool, hers)];
+    expect(rows.map((r) => r && { email_index: r.email_index, email: r.email })).toEqual([
+      { email_index: emailIndex(variant), email: variant },
+      { email_index: emailIndex(hers), email: hers },
     ]);
+    expect(rows[0]!.id).not.toBe(rows[1]!.id);
+    expect(emailIndex(variant)).not.toBe(emailIndex(hers));
     // (and so her data links go to her own address: tests/promises/03-who-signed.test.ts)
   });
 
@@ -378,8 +402,8 @@ describe('promise 3: the answer to a sign-up says nothing about the address', ()
     await h.app.inject({ method: 'POST', url: `/api/confirmations/${token}/discard` });
     await h.db.pool.query(
       `INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at)
-       SELECT $1, id, 'MX', 'CONFIRMED', now() FROM supporters WHERE canonical_email = lower($2)`,
-      [action.id, confirmed],
+       SELECT $1, id, 'MX', 'CONFIRMED', now() FROM supporters WHERE email_index = $2`,
+      [action.id, indexOfEmail(confirmed)],
     );
 
     const answers = [];

@@ -10,11 +10,14 @@
 // worst, ahead of anything the attacker asks for after her. Against the real database, Redis and
 // an SMTP server (the mailbox); the worker's part (sendConfirmation, as the mail queue's processor
 // calls it, with the budget) is run here with a clock the test moves from window to window.
+import type { QueryResult } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox, StoredMessage } from '../../server/src/mailbox/mailbox.service.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../../server/src/signature/confirmation.service.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
 
 const WINDOW = 10 * 60_000;
 const LIMIT = 5;
@@ -59,13 +62,20 @@ const sign = (slug: string, body: Record<string, unknown>, ip: string) =>
   h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, remoteAddress: ip, payload: body });
 
 /** Every sign-up with the address for the action, oldest first. */
-async function rowsOf(actionId: string, email: string) {
+async function rowsOf(actionId: string, email: string): Promise<QueryResult['rows']> {
+  // the sign-up's name and letter opened, and checked to be held only sealed
+  const opened = await openedSignatures(h.db.pool, `s.action_id = $1 AND p.email_index = $2`, [actionId, indexOfEmail(email)]);
   const { rows } = await h.db.pool.query(
-    `SELECT s.*, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND p.canonical_email = lower($2)
-     ORDER BY s.created_at, s.id`,
-    [actionId, email],
+    `SELECT e.signature_id AS id, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at
+     FROM confirmation_emails e WHERE e.signature_id = ANY($1::uuid[])`,
+    [opened.map((r) => r.id)],
   );
-  return rows;
+  const emails = new Map(rows.map((r) => [r.id, r]));
+  const none = { confirmation_requested_at: null, confirmation_sent_at: null, confirmation_released_at: null, reminder_sent_at: null };
+  return opened.map((r) => {
+    expectSignatureSealed(r);
+    return { ...r, ...(emails.get(r.id) ?? none) };
+  });
 }
 
 /** The newest sign-up with the address for the action. */
@@ -82,10 +92,10 @@ async function rowOf(actionId: string, email: string) {
 async function workerRuns(email: string): Promise<{ sent: number; deferred: number }> {
   const { rows } = await h.db.pool.query<{ id: string }>(
     `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN confirmation_emails e ON e.signature_id = s.id
-     WHERE p.canonical_email = lower($1) AND s.status <> 'INVALIDATED'
+     WHERE p.email_index = $1 AND s.status <> 'INVALIDATED'
        AND (e.sent_at IS NULL OR e.requested_at > e.sent_at)
      ORDER BY e.requested_at DESC`,
-    [email],
+    [indexOfEmail(email)],
   );
   const outcomes = [];
   for (const r of rows) outcomes.push(await sendConfirmation(mailDeps(), r.id));

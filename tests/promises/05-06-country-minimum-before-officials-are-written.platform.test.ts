@@ -15,6 +15,7 @@ import { buildDueBatches, type BuiltBatch } from '../../server/src/delivery/batc
 import { packetToken } from '../../server/src/delivery/packet.service.ts';
 import { mailboxClient } from '../../server/src/mailbox/mailbox.client.ts';
 import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const MIN = 10;
@@ -53,7 +54,7 @@ async function sign(fx: Fixture, country: string, n: number, extra: Record<strin
     const email = uniqueEmail('signer');
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, country, ...extra }) });
     expect(res.statusCode).toBe(202);
-    expect(await confirmSignatures(h.db.pool, `p.canonical_email = lower($1) AND s.action_id = $2`, [email, fx.action.id])).toHaveLength(1);
+    expect(await confirmSignatures(h.db.pool, `p.email_index = $1 AND s.action_id = $2`, [indexOfEmail(email), fx.action.id])).toHaveLength(1);
   }
 }
 

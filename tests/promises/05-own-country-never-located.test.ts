@@ -13,6 +13,7 @@ import { deliverLetter } from '../../server/src/letter/letter.service.ts';
 import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { confirmSignatures, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 
 const MIN = 3;
 const LOCALES = ['en', 'es', 'fr', 'ru'] as const;
@@ -68,7 +69,7 @@ async function deliver(signers: Record<string, unknown>[]): Promise<{ received: 
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ ...body, email }) });
     expect(res.statusCode).toBe(202);
     // confirmed as the owner's button does (the sign-up's name, country and consents become hers)
-    await confirmSignatures(h.db.pool, `p.canonical_email = lower($1) AND s.action_id = $2`, [email, fx.action.id]);
+    await confirmSignatures(h.db.pool, `p.email_index = $1 AND s.action_id = $2`, [indexOfEmail(email), fx.action.id]);
   }
   const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
   expect(built).toMatchObject({ signatureCount: signers.length });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionCache } from '../../server/src/action/action.service.ts';
 import { createApiKey } from '../../server/src/integration/api-key.service.ts';
 import { confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const MIN = 10;
@@ -21,7 +22,7 @@ async function signed(country: string, daysAgo: number, extra: Record<string, un
   const email = uniqueEmail('watched');
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody({ email, country, ...extra }) });
   expect(res.statusCode).toBe(202);
-  const ids = await confirmSignatures(h.db.pool, `p.canonical_email = lower($1) AND s.action_id = $2`, [email, action.id], new Date(Date.now() - daysAgo * 86_400_000));
+  const ids = await confirmSignatures(h.db.pool, `p.email_index = $1 AND s.action_id = $2`, [indexOfEmail(email), action.id], new Date(Date.now() - daysAgo * 86_400_000));
   expect(ids).toHaveLength(1);
 }
 

@@ -19,6 +19,7 @@ import { createSession } from '../../server/src/staff/session.ts';
 import { insertUser } from '../../server/src/staff/staff.repository.ts';
 import { myDataToken, unsubscribeToken } from '../../server/src/supporter/supporter.service.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const TRACKER = 'tracker.example';
@@ -192,8 +193,8 @@ describe('promise 7: nothing from a third party', () => {
     });
     expect(signed.status).toBe(202);
     const sig = await waitForRow<{ id: string; supporter_id: string }>(
-      `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`,
-      [email],
+      `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+      [indexOfEmail(email)],
     );
     const deps = { secret: secret(), clock: () => new Date(), confirmLinkTtlHours: 24 };
     const confirmToken = confirmationToken(deps, sig.id);

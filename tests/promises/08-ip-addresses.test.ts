@@ -15,6 +15,8 @@ import { hashIp, hashNetwork } from '../../server/src/shared/tokens.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { myDataToken, unsubscribeToken } from '../../server/src/supporter/supporter.service.ts';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
 
 const DAY = 86_400_000;
 const V4 = '198.51.100.203';
@@ -40,8 +42,8 @@ async function fromBoth(slug: string, email: (ip: string) => string) {
         .statusCode,
     ).toBe(303);
     const { rows } = await h.db.pool.query<{ id: string; supporter_id: string }>(
-      `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`,
-      [email(ip)],
+      `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+      [indexOfEmail(email(ip))],
     );
     const sig = rows[0]!;
     expect((await inject({ method: 'POST', url: `/api/confirmations/${confirmationToken(tokenDeps(), sig.id)}`, payload: {} })).statusCode).toBe(200);
@@ -50,6 +52,11 @@ async function fromBoth(slug: string, email: (ip: string) => string) {
     expect((await inject({ method: 'POST', url: '/api/my-data/requests', payload: { email: email(ip) } })).statusCode).toBe(202);
     expect((await inject({ method: 'POST', url: '/api/staff/login', headers: { 'x-chorus-csrf': '1' }, payload: { email: uniqueEmail('nobody'), password: 'wrong password here' } })).statusCode).toBe(401);
   }
+}
+
+/** The four addresses fromBoth() signs with (as JSON and as a form, from each address), by the blind index they are found by. */
+function indexesOf(email: (ip: string) => string): string[] {
+  return [V4, V6].flatMap((ip) => [email(ip), `form.${email(ip)}`]).map(indexOfEmail);
 }
 
 async function tablesHolding(needles: string[]): Promise<string[]> {
@@ -94,19 +101,20 @@ describe('promise 8: IP addresses', () => {
     const { action } = await createAction(h.db);
     await h.cache.refresh();
     const tag = uniqueEmail('ip8').split('@')[0]!;
-    await fromBoth(action.slug, (ip) => `${tag}.${ip.includes(':') ? 'six' : 'four'}@example.org`);
+    const emailOf = (ip: string) => `${tag}.${ip.includes(':') ? 'six' : 'four'}@example.org`;
+    await fromBoth(action.slug, emailOf);
     // the letter preview sees the address too
     await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/letter-preview`, payload: { firstName: 'Ana' }, remoteAddress: V4 });
 
     expect(await tablesHolding(NEEDLES)).toEqual([]);
     expect(await redisHolding(NEEDLES)).toEqual([]);
 
-    const { rows } = await h.db.pool.query<{ ip_hash: string; net_hash: string; email: string }>(
-      `SELECT s.ip_hash, s.net_hash, p.email FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email LIKE $1 ORDER BY p.email`,
-      [`%${tag}%`],
-    );
+    // the addresses are sealed: found by their blind index, opened to tell the two clients apart
+    const rows = (await openedSignatures(h.db.pool, `p.email_index = ANY($1::text[])`, [indexesOf(emailOf)])).sort((a, b) => (a.email < b.email ? -1 : 1));
     expect(rows).toHaveLength(4);
+    expect(rows.map((r) => r.email).sort()).toEqual([V4, V6].flatMap((ip) => [emailOf(ip), `form.${emailOf(ip)}`]).sort());
     for (const r of rows) {
+      expectSignatureSealed(r);
       const ip = r.email.includes('.six@') ? V6 : V4;
       expect(r.ip_hash).toBe(hashIp(h.secret, ip));
       expect(r.net_hash).toBe(hashNetwork(h.secret, ip));
@@ -122,12 +130,13 @@ describe('promise 8: IP addresses', () => {
     const { action } = await createAction(h.db);
     await h.cache.refresh();
     const tag = uniqueEmail('ret8').split('@')[0]!;
-    await fromBoth(action.slug, (ip) => `${tag}.${ip.includes(':') ? 'six' : 'four'}@example.org`);
+    const emailOf = (ip: string) => `${tag}.${ip.includes(':') ? 'six' : 'four'}@example.org`;
+    await fromBoth(action.slug, emailOf);
     const hashes = async () =>
       (
         await h.db.pool.query<{ ip_hash: string | null; net_hash: string | null }>(
-          `SELECT s.ip_hash, s.net_hash FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email LIKE $1`,
-          [`%${tag}%`],
+          `SELECT s.ip_hash, s.net_hash FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = ANY($1::text[])`,
+          [indexesOf(emailOf)],
         )
       ).rows;
     expect((await hashes()).length).toBe(4);

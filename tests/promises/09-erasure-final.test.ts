@@ -11,6 +11,8 @@ import { packetToken } from '../../server/src/delivery/packet.service.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { myDataToken } from '../../server/src/supporter/supporter.service.ts';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { indexOfEmail, openedSignatures, supporterByEmail } from '../../server/src/testing/sealed.ts';
+import { sealedSupporter } from '../support/sealed-checks.ts';
 
 const HOUR = 3_600_000;
 let h: Harness;
@@ -31,8 +33,8 @@ describe('promise 9: erasure is final', () => {
     await h.cache.refresh();
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${other.action.slug}/signatures`, payload: signBody({ email }) })).statusCode).toBe(202);
     const { rows } = await h.db.pool.query<{ id: string; action_id: string; supporter_id: string }>(
-      `SELECT s.id, s.action_id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`,
-      [email],
+      `SELECT s.id, s.action_id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+      [indexOfEmail(email)],
     );
     const pending = rows.find((r) => r.action_id === fx.action.id)!;
     const tokenDeps = { secret: h.secret, clock: () => new Date(), confirmLinkTtlHours: 24 };
@@ -81,8 +83,8 @@ describe('promise 9: erasure is final', () => {
     });
     expect(sign.statusCode).toBe(202);
     const { rows } = await h.db.pool.query<{ id: string; supporter_id: string }>(
-      `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`,
-      [person.email],
+      `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+      [indexOfEmail(person.email)],
     );
     const { id: signatureId, supporter_id: supporterId } = rows[0]!;
     const tokenDeps = (at: number) => ({ secret: h.secret, clock: () => new Date(at), confirmLinkTtlHours: 24 });
@@ -106,6 +108,9 @@ describe('promise 9: erasure is final', () => {
     expect(await everything()).toMatch(new RegExp(person.lastName));
 
     // two "my data" links: one from an older email, one fresh; the fresh one erases
+    // stored sealed under their data key, which opens it while they are there
+    expect(await sealedSupporter(h.db.pool, supporterId)).toMatchObject({ email: person.email, first_name: person.firstName, last_name: person.lastName });
+    expect((await openedSignatures(h.db.pool, `s.id = $1`, [signatureId]))[0]).toMatchObject({ letter_body: `Dear Minister,\n\n${person.sentence}` });
     const older = myDataToken(tokenDeps(Date.now() - 2 * HOUR), supporterId);
     const fresh = myDataToken(tokenDeps(Date.now()), supporterId);
     expect(older).not.toBe(fresh);
@@ -133,6 +138,10 @@ describe('promise 9: erasure is final', () => {
       if (hit.length) holding.push(name);
     }
     expect(holding).toEqual([]);
+    // their data key is destroyed: nothing sealed under it opens any more, and the address no longer finds them
+    expect(await sealedSupporter(h.db.pool, supporterId)).toMatchObject({ data_key: null, email: null, first_name: null, last_name: null });
+    expect(await supporterByEmail(h.db.pool, person.email)).toBeNull();
+    expect((await openedSignatures(h.db.pool, `s.id = $1`, [signatureId]))[0]).toMatchObject({ letter_subject: null, letter_body: null, pending_first_name: null });
     // and the erased signature is still counted: erasure takes the person, not the count
     expect((await h.db.pool.query(`SELECT status FROM signatures WHERE id = $1`, [signatureId])).rows[0].status).toBe('CONFIRMED');
   });

@@ -5,6 +5,7 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 
 let h: Harness;
 let campaigner: { id: string; cookie: string };
@@ -21,7 +22,7 @@ async function sign(slug: string, email: string, contact: boolean, confirm = tru
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: signBody({ email, consentContact: contact }) });
   expect(res.statusCode).toBe(202);
   if (confirm) {
-    await confirmSignatures(h.db.pool, `p.email = $1 AND s.action_id = (SELECT id FROM actions WHERE slug = $2)`, [email, slug]);
+    await confirmSignatures(h.db.pool, `p.email_index = $1 AND s.action_id = (SELECT id FROM actions WHERE slug = $2)`, [indexOfEmail(email), slug]);
   }
 }
 
@@ -51,7 +52,7 @@ describe('a staff export with names and emails', () => {
     await sign(action.slug, agreed, true);
     await sign(action.slug, silent, false);
     await sign(action.slug, unsubscribed, true);
-    await h.db.pool.query('UPDATE supporters SET unsubscribed_at = now() WHERE email = $1', [unsubscribed]);
+    await h.db.pool.query('UPDATE supporters SET unsubscribed_at = now() WHERE email_index = $1', [indexOfEmail(unsubscribed)]);
     // the victim never agreed; an attacker then signs another action with her address and "contact me" ticked
     await sign(action.slug, victim, false);
     await sign(other.slug, victim, true, false);

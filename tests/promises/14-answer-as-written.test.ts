@@ -13,6 +13,7 @@ import { packetToken } from '../../server/src/delivery/packet.service.ts';
 import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
 import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -59,7 +60,7 @@ describe('promise 14: an answer as written', () => {
     await h.cache.refresh();
     const email = uniqueEmail('hears');
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, consentContact: true }) })).statusCode).toBe(202);
-    await confirmSignatures(h.db.pool, `p.canonical_email = lower($1)`, [email]);
+    await confirmSignatures(h.db.pool, `p.email_index = $1`, [indexOfEmail(email)]);
     const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const letterId = batch!.letterIds[0]!;
     await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now(), attempts = 1 WHERE id = $1`, [letterId]);

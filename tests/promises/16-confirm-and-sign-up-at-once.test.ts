@@ -7,6 +7,7 @@
 // Redis: rounds of one confirmation against one or three sign-ups and the mail worker sending
 // the email, their starts staggered by a few milliseconds so that every interleaving comes up.
 // No answer may be a 5xx, and what is stored must be what the answers said.
+import type { QueryResult } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mailer } from '../../server/src/mail/mailer.ts';
 import type { Mailbox } from '../../server/src/mailbox/mailbox.service.ts';
@@ -14,6 +15,8 @@ import { sendConfirmation } from '../../server/src/signature/confirmation.servic
 import { confirmationToken, signupDetails, signupVersion, type SignupRow } from '../../server/src/signature/signature.service.ts';
 import { confirmationMailDeps, createAction, createHarness, signBody, uniqueEmail, type Harness, startTestMail } from '../../server/src/testing/harness.ts';
 import { CONSENT_RECORDS } from '../../server/src/testing/consent-records.ts';
+import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
+import { expectSignatureSealed } from '../support/sealed-checks.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -35,16 +38,21 @@ const workerSends = (signatureId: string) =>
 const ROUNDS = 30;
 const later = <T>(ms: number, fn: () => Promise<T>) => new Promise<T>((resolve, reject) => setTimeout(() => fn().then(resolve, reject), ms));
 
-async function stored(actionId: string, email: string) {
+/** The sign-ups of the address for the action: names and letters opened (and checked to be held only sealed), with their consent records counted. */
+async function stored(actionId: string, email: string): Promise<QueryResult['rows']> {
+  const opened = await openedSignatures(h.db.pool, `s.action_id = $1 AND p.email_index = $2`, [actionId, indexOfEmail(email)]);
   const { rows } = await h.db.pool.query(
-    `SELECT s.id, s.status, s.confirmed_at, s.pending_first_name, s.pending_last_name, s.pending_contact, s.country, s.named_disclosure,
-            s.named_to_own_country, s.public_wall, s.letter_subject, s.letter_body, p.first_name,
+    `SELECT s.id,
             (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents,
-            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = p.id) AS supporter_consents
-     FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE s.action_id = $1 AND p.canonical_email = lower($2)`,
-    [actionId, email],
+            (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = s.supporter_id) AS supporter_consents
+     FROM signatures s WHERE s.id = ANY($1::uuid[])`,
+    [opened.map((r) => r.id)],
   );
-  return rows;
+  const counts = new Map(rows.map((r) => [r.id, r]));
+  return opened.map((r) => {
+    expectSignatureSealed(r);
+    return { ...r, ...counts.get(r.id) };
+  });
 }
 
 describe('a confirmation and sign-ups of the same person at the same moment', () => {
@@ -63,7 +71,7 @@ describe('a confirmation and sign-ups of the same person at the same moment', ()
       const token = confirmationToken(
         { secret: h.secret, clock: () => new Date(), confirmLinkTtlHours: 1 },
         row.id,
-        versioned ? signupVersion(signupDetails(row as SignupRow)) : undefined,
+        versioned ? signupVersion(signupDetails(row as SignupRow, row.supporter_data_key)) : undefined,
       );
       const signUps = round % 3 === 2 ? 3 : 1;
       const stagger = round % 6;

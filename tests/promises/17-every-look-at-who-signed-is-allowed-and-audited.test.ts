@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashIp } from '../../server/src/shared/tokens.ts';
 import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../../server/src/testing/harness.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 
 let h: Harness;
 let viewer: { id: string; cookie: string };
@@ -32,7 +33,7 @@ async function signer(slug: string, ip: string, firstName: string) {
   const email = uniqueEmail('signer');
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, remoteAddress: ip, payload: signBody({ email, firstName, consentWall: true }) });
   expect(res.statusCode).toBe(202);
-  await confirmSignatures(h.db.pool, `p.email = $1`, [email]);
+  await confirmSignatures(h.db.pool, `p.email_index = $1`, [indexOfEmail(email)]);
 }
 
 describe('a viewer asks whether an address signed', () => {

@@ -10,12 +10,14 @@
 // mixing into what that file waits for. Before the world is wiped, what the privacy scan at the
 // end of the suite (tests/privacy/) needs of it is kept in .data/test-logs/: every Redis key and
 // value (world-<n>.redis.txt, scanned like the processes' logs) and the names of its signers
-// (world-<n>.names.txt, looked for in everything the scan reads).
+// (world-<n>.names.txt, looked for in everything the scan reads), opened from where they are
+// stored sealed under each supporter's data key (server/src/privacy/personal-data.ts).
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { LOG_DIR } from './platform.ts';
+import { signerNames } from './signer-names.ts';
 import { templateUrls, world } from './worlds.ts';
 
 if (!process.env.CHORUS_TEST_TEMPLATE_DATABASE_URL) {
@@ -68,10 +70,8 @@ async function freshWorld(): Promise<void> {
       const db = new pg.Client({ connectionString: w.DATABASE_URL });
       await db.connect();
       try {
-        const { rows } = await db.query<{ name: string }>(
-          `SELECT DISTINCT trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) AS name FROM supporters WHERE last_name IS NOT NULL`,
-        );
-        if (rows.length) appendFileSync(join(LOG_DIR, `world-${w.id}.names.txt`), rows.map((r) => `${r.name}\n`).join(''));
+        const names = await signerNames(db);
+        if (names.length) appendFileSync(join(LOG_DIR, `world-${w.id}.names.txt`), names.map((n) => `${n}\n`).join(''));
       } finally {
         await db.end();
       }

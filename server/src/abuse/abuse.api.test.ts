@@ -11,6 +11,8 @@ import { sendConfirmation, type ConfirmationMailDeps } from '../signature/confir
 import { confirmationMailDeps, asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { DEFAULT_WINDOW_MS } from './abuse.service.ts';
 import { CONSENT_RECORDS } from '../testing/consent-records.ts';
+import { indexOfEmail, insertSupporters, supporterById } from '../testing/sealed.ts';
+import { emailIndex } from '../privacy/personal-data.ts';
 
 let h: Harness;
 let proxied: Harness;
@@ -40,9 +42,9 @@ async function statusOf(harness: Harness, actionId: string, email: string) {
   const { rows } = await harness.db.pool.query<{ id: string; status: string; invalid_reason: string | null; requested: Date; consents: number }>(
     `SELECT s.id, s.status, s.invalid_reason, e.requested_at AS requested,
             (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
-     FROM signatures s JOIN supporters su ON su.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND su.canonical_email = $2
+     FROM signatures s JOIN supporters su ON su.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1 AND su.email_index = $2
      ORDER BY s.created_at, s.id`,
-    [actionId, email.toLowerCase()],
+    [actionId, indexOfEmail(email)],
   );
   return rows;
 }
@@ -178,13 +180,16 @@ describe('per-email limit and canonical dedupe', () => {
       ),
     );
     expect(results.map((r) => r.statusCode)).toEqual(variants.map(() => 202));
-    const { rows } = await h.db.pool.query<{ canonical_email: string; status: string; consents: number }>(
-      `SELECT su.canonical_email, s.status, (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
+    const { rows } = await h.db.pool.query<{ supporter_id: string; email_index: string; status: string; consents: number }>(
+      `SELECT s.supporter_id, su.email_index, s.status, (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.signature_id = s.id) AS consents
        FROM signatures s JOIN supporters su ON su.id = s.supporter_id WHERE s.action_id = $1`,
       [action.id],
     );
     expect(rows).toHaveLength(1);
-    expect(rows[0]!.canonical_email).toBe(`${base}@gmail.com`);
+    // found by the blind index of the canonical address (the canonical address itself is not stored)
+    expect(rows[0]!.email_index).toBe(emailIndex(`${base}@gmail.com`));
+    // the address kept (sealed) is one of those given
+    expect(variants).toContain((await supporterById(h.db.pool, rows[0]!.supporter_id))!.email);
     // none is flagged for the address's limit (2 here): that limit caps the emails, not the sign-ups
     expect(rows[0]!.status).toBe('PENDING');
     expect(rows[0]!.consents).toBe(0);
@@ -277,13 +282,14 @@ describe('trending-source alerts', () => {
     // the route reads the app's clock: the rows below are placed against this same moment
     h.now.value = now;
     const insert = async (source: string, n: number, hoursAgoFrom: number, hoursAgoTo: number, ipHash: string | null = null) => {
+      const supporters = await insertSupporters(
+        h.db.pool,
+        Array.from({ length: n }, () => ({ email: uniqueEmail('trend'), firstName: 'T', lastName: 'S', country: 'FR' })),
+      );
       await h.db.pool.query(
-        `WITH s AS (
-           INSERT INTO supporters (canonical_email, email, first_name, last_name, country)
-           SELECT e, e, 'T', 'S', 'FR' FROM unnest($1::text[]) AS e RETURNING id)
-         INSERT INTO signatures (action_id, supporter_id, country, source, ip_hash, created_at)
-         SELECT $2, id, 'FR', $3, $4, $5::timestamptz - (random() * ($6::float8 - $7::float8) + $7::float8) * interval '1 hour' FROM s`,
-        [Array.from({ length: n }, () => uniqueEmail('trend')), action.id, source, ipHash, now, hoursAgoTo, hoursAgoFrom],
+        `INSERT INTO signatures (action_id, supporter_id, country, source, ip_hash, created_at)
+         SELECT $2, id, 'FR', $3, $4, $5::timestamptz - (random() * ($6::float8 - $7::float8) + $7::float8) * interval '1 hour' FROM unnest($1::uuid[]) AS id`,
+        [supporters, action.id, source, ipHash, now, hoursAgoTo, hoursAgoFrom],
       );
     };
     await insert('newsletter', 48, 1.01, 24.9); // two an hour, all day

@@ -10,6 +10,7 @@ import { hashIp } from '../shared/tokens.ts';
 import { sendConfirmation, type ConfirmationMailDeps } from '../signature/confirmation.service.ts';
 import { confirmationMailDeps, asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { DEFAULT_WINDOW_MS } from './abuse.service.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 let admin: { cookie: string };
@@ -44,8 +45,8 @@ async function writerKey(): Promise<string> {
 async function rowsOf(email: string) {
   const { rows } = await h.db.pool.query<{ id: string; status: string; invalid_reason: string | null; ip_hash: string | null }>(
     `SELECT s.id, s.status, s.invalid_reason, s.ip_hash FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-      WHERE p.canonical_email = $1 ORDER BY s.created_at, s.id`,
-    [email.toLowerCase()],
+      WHERE p.email_index = $1 ORDER BY s.created_at, s.id`,
+    [indexOfEmail(email)],
   );
   return rows;
 }
@@ -103,8 +104,8 @@ describe('one address, every path', () => {
     // the mail worker, with the budget it is given (SIGN_LIMIT_PER_EMAIL, 2 here): whichever path
     // asked, two emails go in this window, the oldest requests first, and the others wait
     const { rows: byRequest } = await h.db.pool.query<{ id: string }>(
-      `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.canonical_email = $1 ORDER BY e.requested_at, s.id`,
-      [victim.toLowerCase()],
+      `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.email_index = $1 ORDER BY e.requested_at, s.id`,
+      [indexOfEmail(victim)],
     );
     const deps = { ...mailDeps(), budget: { perWindow: 2, windowMs: DEFAULT_WINDOW_MS } };
     const outcomes = [];

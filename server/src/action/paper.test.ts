@@ -68,6 +68,17 @@ describe('paper signatures', () => {
     expect(await publicCount()).toEqual({ count: 4, paperCount: 4 });
     // counted once only
     expect((await post(`/api/admin/paper-imports/${id}/count`)).statusCode).toBe(409);
+    // the names on paper are stored only sealed (under the import's data key), the name key keyed
+    const { rows: stored } = await h.db.pool.query(`SELECT name, has_name, name_key, first_name_clear, last_name_clear FROM paper_signatures WHERE import_id = $1`, [id]);
+    expect(stored).toHaveLength(6);
+    for (const r of stored) {
+      expect(r).toMatchObject({ first_name_clear: null, last_name_clear: null });
+      expect(r.has_name).toBe(r.name !== null);
+      if (r.name) for (const clear of ['Maria', 'Santos', 'José', 'Rizal', 'López']) expect((r.name as Buffer).includes(Buffer.from(clear))).toBe(false);
+      // a keyed hash (43 characters of base64url), not the name
+      if (r.name_key) expect(r.name_key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    }
+    expect(stored.filter((r) => r.has_name)).toHaveLength(5);
 
     // a delivery of their own: a letter to each target, saying where and when
     const { rows: letters } = await h.db.pool.query<{ id: string; target_id: string; signature_count: number }>(

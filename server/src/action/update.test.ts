@@ -7,6 +7,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, startTestMail, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { sendMemberNotice } from '../supporter/notice-mail.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -26,7 +27,7 @@ beforeEach(() => mailbox.clear());
 async function sign(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: signBody(body) });
   expect(res.statusCode).toBe(202);
-  await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
+  await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(body.email as string)]);
 }
 
 describe('case updates', () => {

@@ -12,6 +12,7 @@ import { createAction, newSignature, uniqueEmail } from '../testing/harness.ts';
 import { explainedPool, type Explained } from '../testing/explained.ts';
 import { recordConfirmations, writeSignatures } from '../signature/signature.repository.ts';
 import { OTHERS_LISTED, confirmationToken, viewConfirmation, type SignatureDeps } from '../signature/signature.service.ts';
+import { insertSupporters } from '../testing/sealed.ts';
 
 const CROWD = 3_000;
 
@@ -36,15 +37,15 @@ describe('a person\'s sign-ups are found by person, whatever the statistics say'
     await db.pool.query('ANALYZE signatures');
     await db.pool.query('ANALYZE supporters');
     const tag = randomUUID().slice(0, 8);
+    // the crowd as the signing path stores it: addresses sealed, found by their blind index
+    const crowd = await insertSupporters(
+      db.pool,
+      Array.from({ length: CROWD }, (_, i) => ({ email: `crowd-${i + 1}-${tag}@example.org`, locale: 'en' })),
+    );
     await db.pool.query(
-      `WITH crowd AS (
-         INSERT INTO supporters (canonical_email, email, locale)
-         SELECT 'crowd-' || g || '-' || $2 || '@example.org', 'crowd-' || g || '-' || $2 || '@example.org', 'en' FROM generate_series(1, $3::int) g
-         RETURNING id
-       )
-       INSERT INTO signatures (action_id, supporter_id, country, locale, status, signup_version)
-       SELECT $1, id, 'PH', 'en', 'PENDING', 'crowd' FROM crowd`,
-      [action.id, tag, CROWD],
+      `INSERT INTO signatures (action_id, supporter_id, country, locale, status, signup_version)
+       SELECT $1, id, 'PH', 'en', 'PENDING', 'crowd' FROM unnest($2::uuid[]) AS id`,
+      [action.id, crowd],
     );
 
     explained.reset();

@@ -9,6 +9,7 @@ import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEma
 import { owedAnswerNotifications, sendAnswerNotification } from './answer.service.ts';
 import { buildBatch } from './batch.service.ts';
 import { packetToken } from './packet.service.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -35,7 +36,7 @@ const mailDeps = () => ({ pool: h.db.pool, mailer, secret: h.secret, clock: () =
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
   expect(res.statusCode).toBe(202);
-  await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
+  await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(body.email as string)]);
 }
 
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
@@ -58,13 +59,13 @@ async function deliveredAction() {
       expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody(s) })).statusCode).toBe(202);
     } else await signAndConfirm(fx.action.slug, signBody(s));
   }
-  await h.db.pool.query(`UPDATE supporters SET unsubscribed_at = now() WHERE canonical_email = lower($1)`, [signers.unsubscribed.email]);
-  await h.db.pool.query(`UPDATE supporters SET erased_at = now(), email = NULL WHERE canonical_email = lower($1)`, [signers.erased.email]);
+  await h.db.pool.query(`UPDATE supporters SET unsubscribed_at = now() WHERE email_index = $1`, [indexOfEmail(signers.unsubscribed.email)]);
+  await h.db.pool.query(`UPDATE supporters SET erased_at = now(), email = NULL WHERE email_index = $1`, [indexOfEmail(signers.erased.email)]);
   // the French signer later withdrew contact consent on the data page
   await h.db.pool.query(
     `INSERT INTO consent_events (supporter_id, purpose, granted, wording_version, created_at)
-     SELECT id, 'CONTACT', false, 'test', now() + interval '1 second' FROM supporters WHERE canonical_email = lower($1)`,
-    [signers.fr.email],
+     SELECT id, 'CONTACT', false, 'test', now() + interval '1 second' FROM supporters WHERE email_index = $1`,
+    [indexOfEmail(signers.fr.email)],
   );
   const batch = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
   const letterId = batch!.letterIds[0]!;
@@ -278,7 +279,7 @@ describe('publishing an answer', () => {
     const id = await answerId(fx.action.id);
     const first = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/answers/${id}/publish` });
     expect(first.json()).toEqual({ status: 'PUBLISHED', notificationsOwed: 2 });
-    await h.db.pool.query(`UPDATE supporters SET unsubscribed_at = now() WHERE canonical_email = lower($1)`, [signers.ru.email]);
+    await h.db.pool.query(`UPDATE supporters SET unsubscribed_at = now() WHERE email_index = $1`, [indexOfEmail(signers.ru.email)]);
     const { rows } = await h.db.pool.query<{ id: string; locale: string }>(`SELECT id, locale FROM answer_notifications WHERE answer_id = $1 ORDER BY locale`, [id]);
     expect(rows.map((r) => r.locale)).toEqual(['es', 'ru']);
     expect(await sendAnswerNotification(mailDeps(), rows[1]!.id)).toBe('dropped');

@@ -8,6 +8,7 @@ import { createDb, type Db } from '../db/db.ts';
 import { createAction } from '../testing/harness.ts';
 import { explainedPool, rowsRead, type Explained } from '../testing/explained.ts';
 import { buildBatch } from './batch.service.ts';
+import { insertSupporters } from '../testing/sealed.ts';
 
 const OWED = 2_000;
 
@@ -29,15 +30,15 @@ describe('building a batch', () => {
     const { action } = await createAction(db, { deliveryPolicy: 'DAILY_DIGEST' });
     await db.pool.query('ANALYZE signatures');
     const tag = randomUUID().slice(0, 8);
+    // the supporters as the signing path stores them: address sealed, found by its blind index
+    const ids = await insertSupporters(
+      db.pool,
+      Array.from({ length: OWED }, (_, i) => ({ email: `owed-${i + 1}-${tag}@example.org`, locale: 'en' })),
+    );
     await db.pool.query(
-      `WITH p AS (
-         INSERT INTO supporters (canonical_email, email, locale)
-         SELECT 'owed-' || g || '-' || $2 || '@example.org', 'owed-' || g || '-' || $2 || '@example.org', 'en' FROM generate_series(1, $3::int) g
-         RETURNING id
-       )
-       INSERT INTO signatures (action_id, supporter_id, country, locale, status, confirmed_at, counted_at)
-       SELECT $1, id, (ARRAY['FR', 'PH', 'UZ', 'KZ', 'MX'])[1 + (random() * 4)::int], 'en', 'CONFIRMED', now(), now() FROM p`,
-      [action.id, tag, OWED],
+      `INSERT INTO signatures (action_id, supporter_id, country, locale, status, confirmed_at, counted_at)
+       SELECT $1, id, (ARRAY['FR', 'PH', 'UZ', 'KZ', 'MX'])[1 + (random() * 4)::int], 'en', 'CONFIRMED', now(), now() FROM unnest($2::uuid[]) AS id`,
+      [action.id, ids],
     );
     explained.reset();
     const built = await buildBatch({ pool: explained.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: 1 }, action.id, 'test');

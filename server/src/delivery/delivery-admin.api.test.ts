@@ -7,6 +7,7 @@ import type { Mailbox } from '../mailbox/mailbox.service.ts';
 import { deliverLetter } from '../letter/letter.service.ts';
 import { asStaff, createAction, createHarness, letterConfig, signBody, staffSession, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { buildBatch, buildDueBatches } from './batch.service.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -45,7 +46,7 @@ const letterDeps = () => ({
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
   expect(res.statusCode).toBe(202);
-  await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
+  await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(body.email as string)]);
 }
 
 async function actionWithSigners(n: number, opts: Parameters<typeof createAction>[1] = {}) {

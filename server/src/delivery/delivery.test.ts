@@ -12,6 +12,7 @@ import { bounceAddress } from './bounce.service.ts';
 import { sweep } from './sweeper.service.ts';
 import { Worker } from 'bullmq';
 import { QUEUE_NAMES, letterJobId, redisConnection } from '../queue/queue.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -57,7 +58,7 @@ const letterDeps = () => ({
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
   expect(res.statusCode).toBe(202);
-  const [id] = await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
+  const [id] = await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(body.email as string)]);
   return id as string;
 }
 
@@ -208,7 +209,7 @@ describe('batching and delivery', () => {
     const [first, second] = built!.letterIds;
     expect(await deliverLetter(deps, first!)).toBe('sent');
     expect(mailbox.messages()[0]!.text).toContain('Leaves Soon');
-    const { rows } = await h.db.pool.query<{ id: string }>(`SELECT id FROM supporters WHERE canonical_email = lower($1)`, [leaving]);
+    const { rows } = await h.db.pool.query<{ id: string }>(`SELECT id FROM supporters WHERE email_index = $1`, [indexOfEmail(leaving)]);
     expect(await eraseSupporter(h.db.pool, rows[0]!.id, new Date())).toBe(true);
     expect(await deliverLetter(deps, second!)).toBe('sent');
     const after = mailbox.messages()[1]!;

@@ -9,6 +9,7 @@ import { deliverLetter } from '../letter/letter.service.ts';
 import { createAction, createHarness, letterConfig, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { buildBatch } from './batch.service.ts';
 import { WINDOW_MS, createDomainLimiter, domainKey, recipientDomain } from './domain-limit.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 let redis: Redis;
@@ -104,7 +105,7 @@ describe('deliverLetter under the domain limit', () => {
     const email = uniqueEmail('lim');
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) });
     expect(res.statusCode).toBe(202);
-    await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [email]);
+    await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
     const enqueued: { id: string; attempts: number; delayMs?: number }[] = [];
     const queues = { enqueueLetters: async (l: typeof enqueued) => void enqueued.push(...l) };
     const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
@@ -154,7 +155,7 @@ describe('deliverLetter under the domain limit', () => {
     const email = uniqueEmail('lim2');
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) });
     expect(res.statusCode).toBe(202);
-    await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [email]);
+    await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
     const queues = { enqueueLetters: async () => {} };
     const built = await buildBatch({ pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     const id = built!.letterIds[0]!;

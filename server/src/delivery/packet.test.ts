@@ -9,6 +9,7 @@ import { signToken } from '../shared/tokens.ts';
 import { createAction, createHarness, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import { buildBatch } from './batch.service.ts';
 import { neutraliseCell, packetToken } from './packet.service.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 let mailbox: Mailbox;
@@ -42,7 +43,7 @@ const letterDeps = () => ({
 async function signAndConfirm(slug: string, body: Record<string, unknown>) {
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: body });
   expect(res.statusCode).toBe(202);
-  const [id] = await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [body.email]);
+  const [id] = await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(body.email as string)]);
   return id as string;
 }
 

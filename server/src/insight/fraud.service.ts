@@ -105,10 +105,14 @@ function domainOf(supporterId: string, dataKey: Buffer | null, email: Buffer | n
 }
 
 /** The condition over signatures `s` joined to supporters `p` (every criterion given), made up to asOf. */
-async function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): Promise<Expression<SqlBool>> {
+function requireNarrow(f: FraudFilter): void {
   if (!narrows(f)) {
     throw new AppError(422, 'filter_too_broad', 'Choose at least one of: address, network, email domain, time window or name');
   }
+}
+
+async function whereOf(deps: FraudDeps, f: FraudFilter, asOf: Date): Promise<Expression<SqlBool>> {
+  requireNarrow(f);
   const eb = matchedEb;
   const where: Expression<SqlBool>[] = [
     f.status ? eb('s.status', '=', f.status) : eb('s.status', 'in', [SignatureStatus.PENDING, SignatureStatus.CONFIRMED]),
@@ -162,6 +166,7 @@ async function checkAction(pool: pg.Pool, actionId: string): Promise<void> {
  */
 export async function previewFraud(deps: FraudDeps, staffId: string, f: FraudFilter): Promise<Preview> {
   const asOf = deps.clock();
+  requireNarrow(f);
   await checkAction(deps.pool, f.actionId);
   const where = await whereOf(deps, f, asOf);
   const k = qb(deps.pool);
@@ -301,6 +306,7 @@ export interface InvalidateResult {
  * counting.
  */
 export async function invalidateFraud(deps: FraudDeps, staffId: string, input: InvalidateInput): Promise<InvalidateResult> {
+  requireNarrow(input.filter);
   await checkAction(deps.pool, input.filter.actionId);
   const where = await whereOf(deps, input.filter, input.asOf);
   const result = await inTransaction(deps.pool, async (client) => {

@@ -10,6 +10,7 @@ import { hashIp, hashNetwork } from '../shared/tokens.ts';
 import { asStaff, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
 import type { SignatureStatus } from '../db/db.ts';
 import { signaturesInvalidated } from '../shared/metrics.ts';
+import { indexOfDomain, indexOfEmail, insertSupporters } from '../testing/sealed.ts';
 
 let h: Harness;
 let campaigner: { id: string; cookie: string };
@@ -48,23 +49,21 @@ interface Seed {
 async function seed(actionId: string, s: Seed): Promise<string[]> {
   const tag = randomUUID().slice(0, 8);
   const ip = s.ip ?? `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.7`;
+  const domain = s.domain ?? 'example.org';
+  const country = s.country ?? 'MX';
+  // the supporters as the signing path stores them: address and name sealed, found by blind index
+  const supporters = await insertSupporters(
+    h.db.pool,
+    Array.from({ length: s.n }, (_, i) => ({ email: `P${i + 1}.${tag}@${domain}`, firstName: s.firstName ?? 'Ana', lastName: `${s.lastName ?? 'Test'}${i + 1}`, country })),
+  );
   const { rows } = await h.db.pool.query<{ id: string }>(
-    `WITH sup AS (
-       INSERT INTO supporters (canonical_email, email, first_name, last_name, country)
-       SELECT 'p' || i || '.' || $2 || '@' || $3, 'P' || i || '.' || $2 || '@' || $3, $4, $5 || i, $6
-         FROM generate_series(1, $1::int) i
-       RETURNING id)
-     INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at, invalidated_at, ip_hash, net_hash, source, created_at, public_wall)
-     SELECT $7, id, $6, $8::"SignatureStatus", CASE WHEN $8 = 'CONFIRMED' THEN $12::timestamptz END,
-            CASE WHEN $8 = 'INVALIDATED' THEN $12::timestamptz END, $9, $10, $11, $12, $13
-       FROM sup RETURNING id`,
+    `INSERT INTO signatures (action_id, supporter_id, country, status, confirmed_at, invalidated_at, ip_hash, net_hash, source, created_at, public_wall)
+     SELECT $3, u.id, $2, $4::"SignatureStatus", CASE WHEN $4 = 'CONFIRMED' THEN $8::timestamptz END,
+            CASE WHEN $4 = 'INVALIDATED' THEN $8::timestamptz END, $5, $6, $7, $8, $9
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n RETURNING id`,
     [
-      s.n,
-      tag,
-      s.domain ?? 'example.org',
-      s.firstName ?? 'Ana',
-      s.lastName ?? 'Test',
-      s.country ?? 'MX',
+      supporters,
+      country,
       actionId,
       s.status ?? 'CONFIRMED',
       hashIp(h.secret, ip),
@@ -284,8 +283,8 @@ describe('fraud: preview and bulk invalidation', () => {
 
     const { rows } = await h.db.pool.query(
       `SELECT status, invalid_reason, invalidated_at IS NOT NULL AS at, count(*)::int AS n FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-        WHERE s.action_id = $1 AND p.canonical_email LIKE $2 GROUP BY 1, 2, 3 ORDER BY 1`,
-      [action.id, `%@${domain}`],
+        WHERE s.action_id = $1 AND p.email_domain_index = $2 GROUP BY 1, 2, 3 ORDER BY 1`,
+      [action.id, indexOfDomain(domain)],
     );
     expect(rows).toEqual([
       { status: 'PENDING', invalid_reason: null, at: false, n: 1 },
@@ -442,10 +441,18 @@ describe('the signing path', () => {
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${action.slug}/signatures`, payload: signBody({ email }) });
     expect(res.statusCode).toBe(202);
     const { rows } = await h.db.pool.query(
-      `SELECT s.ip_hash, s.net_hash FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = $1`,
-      [email],
+      `SELECT s.ip_hash, s.net_hash FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+      [indexOfEmail(email)],
     );
     expect(rows[0]).toEqual({ ip_hash: hashIp(h.secret, '127.0.0.1'), net_hash: hashNetwork(h.secret, '127.0.0.1') });
+    // the address itself is stored only sealed: nowhere in the supporter's and signature's rows in clear
+    const { rows: raw } = await h.db.pool.query(
+      `SELECT row_to_json(p)::text || row_to_json(s)::text AS t, p.email FROM supporters p JOIN signatures s ON s.supporter_id = p.id WHERE p.email_index = $1`,
+      [indexOfEmail(email)],
+    );
+    expect(raw[0].email).toBeInstanceOf(Buffer);
+    expect(raw[0].t).not.toContain(email);
+    expect(raw[0].t).not.toContain(email.split('@')[0]);
   });
 });
 

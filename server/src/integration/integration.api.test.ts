@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, asStaff, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { documented } from '../testing/openapi.ts';
 import { confirmationToken } from '../signature/signature.service.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 let inject: ReturnType<typeof documented>;
@@ -32,8 +33,8 @@ async function signedAndConfirmed(slug: string, secret: string, overrides: Recor
   const res = await inject({ method: 'POST', url: `/api/v1/actions/${slug}/signatures`, headers: bearer(secret), payload: signBody({ email, ...overrides }) });
   expect(res.statusCode).toBe(202);
   const { rows } = await h.db.pool.query<{ id: string }>(
-    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email = $1`,
-    [email],
+    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+    [indexOfEmail(email)],
   );
   // confirmed by the link, as its owner would: that is when the consents are recorded
   const token = confirmationToken({ secret: h.secret, clock: () => h.now.value, confirmLinkTtlHours: 24 }, rows[0]!.id);
@@ -144,8 +145,8 @@ describe('the integrator API', () => {
     const res = await inject({ method: 'POST', url: `/api/v1/actions/${action.slug}/signatures`, headers: bearer(secret), payload: signBody({ email }) });
     expect(res.statusCode).toBe(202);
     const { rows } = await h.db.pool.query(
-      `SELECT s.status, s.source, e.sent_at AS confirmation_sent_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.email = $1`,
-      [email],
+      `SELECT s.status, s.source, e.sent_at AS confirmation_sent_at FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE p.email_index = $1`,
+      [indexOfEmail(email)],
     );
     expect(rows[0]).toMatchObject({ status: 'PENDING', source: key.prefix });
     const bad = await inject({ method: 'POST', url: `/api/v1/actions/${action.slug}/signatures`, headers: bearer(secret), payload: signBody({ consentCount: false }) });
@@ -190,7 +191,7 @@ describe('the integrator API', () => {
     expect(later.json().signatures).toEqual([expect.objectContaining({ id: b.id, status: 'invalidated' })]);
 
     // unsubscribing moves the signature too, and takes the contact data out
-    await h.db.pool.query(`UPDATE supporters SET unsubscribed_at = now() WHERE email = $1`, [a.email]);
+    await h.db.pool.query(`UPDATE supporters SET unsubscribed_at = now() WHERE email_index = $1`, [indexOfEmail(a.email)]);
     const after = await inject({ url: `${url}?since=${encodeURIComponent(later.json().signatures[0].updatedAt)}`, headers: bearer(secret) });
     const again = after.json().signatures.find((s: { id: string }) => s.id === a.id);
     expect(again).toMatchObject({ person: null, consents: { contact: false } });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asStaff, createAction, createHarness, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { documented } from '../testing/openapi.ts';
 import { confirmationToken } from '../signature/signature.service.ts';
+import { indexOfEmail, openedSignatures } from '../testing/sealed.ts';
 
 let h: Harness;
 let inject: ReturnType<typeof documented>;
@@ -43,8 +44,8 @@ async function confirmedSignature(slug: string, opts: { contact: boolean }) {
   });
   expect(res.statusCode).toBe(202);
   const { rows } = await h.db.pool.query<{ id: string; supporter_id: string }>(
-    `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email = $1`,
-    [email],
+    `SELECT s.id, s.supporter_id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+    [indexOfEmail(email)],
   );
   // confirmed by the link, as its owner would: that is when the consents are recorded
   const token = confirmationToken({ secret: h.secret, clock: () => h.now.value, confirmLinkTtlHours: 24 }, rows[0]!.id);
@@ -201,12 +202,11 @@ describe('record helpers', () => {
       }),
     });
     expect(res.statusCode).toBe(200);
-    const { rows } = await h.db.pool.query(
-      `SELECT s.status, s.source, s.locale, s.country, s.pending_first_name AS first_name FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email = $1`,
-      [email],
-    );
-    // the sign-up holds the name until the person confirms it
-    expect(rows[0]).toMatchObject({ status: 'PENDING', source: 'facebook-101016-mainpage', locale: 'ru', country: 'RU', first_name: 'Labadie' });
+    const rows = await openedSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
+    // the sign-up holds the name until the person confirms it (sealed under the supporter's data key)
+    expect(rows[0]).toMatchObject({ status: 'PENDING', source: 'facebook-101016-mainpage', locale: 'ru', country: 'RU', pending_first_name: 'Labadie', email });
+    expect(rows[0]!.pending_name).toBeInstanceOf(Buffer);
+    expect(rows[0]!.pending_name.includes(Buffer.from('Labadie'))).toBe(false);
   });
 
   it('refuses a body without the count consent, a bad address or country, with OSDI field paths', async () => {
@@ -236,7 +236,7 @@ describe('record helpers', () => {
       payload: { person: { given_name: 'Mia', family_name: 'K', email_addresses: [{ address: email }], postal_addresses: [{ country: 'DE' }] }, consents: { count: true } },
     });
     expect(res.statusCode).toBe(200);
-    const c = await h.db.pool.query(`SELECT s.status FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email = $1`, [email]);
+    const c = await h.db.pool.query(`SELECT s.status FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`, [indexOfEmail(email)]);
     expect(c.rows[0].status).toBe('PENDING');
     const campaign = (await osdiGet(`/api/osdi/v1/advocacy_campaigns/${action.id}`)).json();
     for (const k of ['identifiers', 'origin_system', 'title', 'description', 'browser_url', 'type', 'targets', 'total_outreaches', '_links']) expect(campaign, k).toHaveProperty(k);

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, signBody, type Harness, confirmSignatures } from '../testing/harness.ts';
 import { foldConfirmations } from '../signature/counter.service.ts';
+import { openedSignatures } from '../testing/sealed.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -154,19 +155,25 @@ describe('personalised letters when signing', () => {
       url: `/api/actions/${action.slug}/signatures`,
       payload: signBody({ letterSubject: 'Mine', letterBody: 'Words of my own.' }),
     });
-    const { rows } = await h.db.pool.query(`SELECT letter_subject, letter_body FROM signatures WHERE action_id = $1 ORDER BY created_at`, [action.id]);
-    expect(rows).toEqual([
+    const opened = await openedSignatures(h.db.pool, 's.action_id = $1', [action.id]);
+    expect(opened.map((r) => ({ letter_subject: r.letter_subject, letter_body: r.letter_body }))).toEqual([
       { letter_subject: null, letter_body: null },
       { letter_subject: 'Mine', letter_body: 'Words of my own.' },
     ]);
+    // stored sealed: nothing for the first, bytes without the words in clear for the second
+    expect(opened[0]!.letter).toBeNull();
+    expect(opened[1]!.letter).toBeInstanceOf(Buffer);
+    expect(opened[1]!.letter.includes(Buffer.from('Words of my own.'))).toBe(false);
+    expect(opened.map((r) => [r.letter_subject_clear, r.letter_body_clear])).toEqual([[null, null], [null, null]]);
   });
 
   it('ignores letter text on actions that take no personal letters', async () => {
     const fx = await createAction(h.db, { kind: 'PETITION' });
     await h.cache.refresh();
     await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ letterBody: 'Sneaky text' }) });
-    const { rows } = await h.db.pool.query(`SELECT letter_body FROM signatures WHERE action_id = $1`, [fx.action.id]);
-    expect(rows[0].letter_body).toBeNull();
+    const rows = await openedSignatures(h.db.pool, 's.action_id = $1', [fx.action.id]);
+    expect(rows[0]!.letter_body).toBeNull();
+    expect(rows[0]!.letter).toBeNull();
   });
 });
 
@@ -181,7 +188,10 @@ describe('the public wall', () => {
     ];
     for (const p of people) await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: p });
     // the wall shows a signer from the day after they signed (promise 6)
-    await confirmSignatures(h.db.pool, `s.action_id = $1 AND s.pending_first_name <> 'Unconfirmed'`, [fx.action.id], new Date(Date.now() - 86_400_000));
+    // (the sign-up's name is sealed: which to confirm is chosen by its opened name)
+    const toConfirm = (await openedSignatures(h.db.pool, 's.action_id = $1', [fx.action.id])).filter((r) => r.pending_first_name !== 'Unconfirmed').map((r) => r.id);
+    expect(toConfirm).toHaveLength(2);
+    await confirmSignatures(h.db.pool, `s.id = ANY($1::uuid[])`, [toConfirm], new Date(Date.now() - 86_400_000));
     while ((await foldConfirmations(h.db.pool)) > 0);
     await h.cache.refresh();
     const detail = (await h.app.inject({ url: `/api/actions/${fx.action.slug}` })).json();

@@ -38,6 +38,7 @@ import {
 import { dkimPublicKey } from './dkim.ts';
 import { runBuiltProcess } from '../../../tests/support/built-process.ts';
 import { mailSigning, type Mailer } from './mailer.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIL_FROM = 'Chorus <actions@chorus.example.org>';
@@ -126,7 +127,7 @@ describe('every email verifies against the record `npm run dns` prints', () => {
     const email = uniqueEmail('dkimletter');
     const res = await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email, consentNamed: true, consentContact: true, letterBody: 'Please act — ça presse.' }) });
     expect(res.statusCode).toBe(202);
-    await confirmSignatures(h.db.pool, 'p.canonical_email = $1', [email]);
+    await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
     const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'dkim');
     const letterId = built!.letterIds[0]!;
     const outcome = await deliverLetter(
@@ -173,7 +174,7 @@ describe('every email verifies against the record `npm run dns` prints', () => {
     await h.cache.refresh();
     const email = uniqueEmail('dkimconfirm');
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) })).statusCode).toBe(202);
-    const { rows } = await h.db.pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = $1`, [email]);
+    const { rows } = await h.db.pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`, [indexOfEmail(email)]);
     expect(await sendConfirmation(confirmationDeps(), rows[0]!.id)).toBe('sent');
     const [m] = mailbox.messages();
     expect(m!.envelope.to).toEqual([email]);
@@ -206,7 +207,7 @@ describe('every email verifies against the record `npm run dns` prints', () => {
     await h.cache.refresh();
     const email = uniqueEmail('dkimdata');
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) })).statusCode).toBe(202);
-    await confirmSignatures(h.db.pool, 'p.canonical_email = $1', [email]);
+    await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
     mailbox.clear();
     expect((await h.app.inject({ method: 'POST', url: '/api/my-data/requests', payload: { email } })).statusCode).toBe(202);
     await expect.poll(() => mailbox.messages().filter((m) => m.envelope.to.includes(email)).length, { timeout: 10_000 }).toBe(1);

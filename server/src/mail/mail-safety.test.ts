@@ -13,6 +13,8 @@ import type { Mailbox, StoredMessage } from '../mailbox/mailbox.service.ts';
 import { sendConfirmation } from '../signature/confirmation.service.ts';
 import { createAction, createHarness, letterConfig, signBody, uniqueEmail, type Harness, confirmSignatures, startTestMail } from '../testing/harness.ts';
 import type { Mailer } from './mailer.ts';
+import { dataKeyOf, indexOfEmail, openedSignatures } from '../testing/sealed.ts';
+import { sealLetter, sealName } from '../privacy/personal-data.ts';
 
 const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url));
 const INJECT = '\r\nBcc: evil@evil.example\r\nX-Injected: yes\r\n\r\n<script>alert(1)</script>';
@@ -73,11 +75,13 @@ describe('no header injection, member text escaped', () => {
     const email = uniqueEmail('mailsafety');
     expect((await h.app.inject({ method: 'POST', url: `/api/actions/${fx.action.slug}/signatures`, payload: signBody({ email }) })).statusCode).toBe(202);
     // the name the sign-up gave, which its confirmation email shows
-    const { rows } = await h.db.pool.query<{ id: string }>(
-      `UPDATE signatures s SET pending_first_name = $2, pending_last_name = $3 FROM supporters p
-       WHERE p.id = s.supporter_id AND p.canonical_email = $1 RETURNING s.id`,
-      [email, `Eve${INJECT}`, HTML],
-    );
+    // (sealed under the supporter's data key, as the signing path stores it)
+    const [signup] = await openedSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
+    const key = await dataKeyOf(h.db.pool, signup!.supporter_id);
+    const { rows } = await h.db.pool.query<{ id: string }>(`UPDATE signatures SET pending_name = $2 WHERE id = $1 RETURNING id`, [
+      signup!.id,
+      sealName(key, signup!.supporter_id, `Eve${INJECT}`, HTML),
+    ]);
     // an action title with the same, as a careless staff edit could leave it
     await h.db.pool.query(`UPDATE action_texts SET title = $2 WHERE action_id = $1`, [fx.action.id, `Title${INJECT}${HTML}`]);
     expect(await sendConfirmation(mailDeps(), rows[0]!.id)).toBe('sent');
@@ -106,12 +110,18 @@ describe('no header injection, member text escaped', () => {
     });
     expect(res.statusCode).toBe(202);
     // hostile names on the sign-up become the supporter's when it is confirmed
-    await h.db.pool.query(
-      `UPDATE signatures s SET pending_first_name = $4, pending_last_name = $5, letter_subject = $2, letter_body = $3
-       FROM supporters p WHERE p.id = s.supporter_id AND p.canonical_email = $1`,
-      [email, `Mine${INJECT}`, `My words ${HTML}${INJECT}`, `Eve${INJECT}`, HTML],
-    );
-    await confirmSignatures(h.db.pool, 'p.canonical_email = $1', [email]);
+    // (sealed under the supporter's data key, as the signing path stores them)
+    const [signup] = await openedSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
+    const key = await dataKeyOf(h.db.pool, signup!.supporter_id);
+    await h.db.pool.query(`UPDATE signatures SET letter = $2, pending_name = $3 WHERE id = $1`, [
+      signup!.id,
+      sealLetter(key, signup!.supporter_id, `Mine${INJECT}`, `My words ${HTML}${INJECT}`),
+      sealName(key, signup!.supporter_id, `Eve${INJECT}`, HTML),
+    ]);
+    expect(await openedSignatures(h.db.pool, 's.id = $1', [signup!.id])).toEqual([
+      expect.objectContaining({ pending_first_name: `Eve${INJECT}`, pending_last_name: HTML, letter_subject: `Mine${INJECT}`, letter_body: `My words ${HTML}${INJECT}` }),
+    ]);
+    await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
     const built = await buildBatch({ pool: h.db.pool, queues: { enqueueLetters: async () => {} }, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test');
     expect(built).not.toBeNull();
     const { rows: letters } = await h.db.pool.query<{ id: string }>('SELECT id FROM letters WHERE batch_id = $1', [built!.batchId]);

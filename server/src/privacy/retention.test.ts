@@ -5,6 +5,7 @@ import { createAction, createHarness, signBody, uniqueEmail, type Harness } from
 import { confirmationToken } from '../signature/signature.service.ts';
 import { runRetention } from './retention.service.ts';
 import { CONSENT_RECORDS } from '../testing/consent-records.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 const DAY = 86_400_000;
 let h: Harness;
@@ -25,8 +26,8 @@ async function state(email: string) {
   const { rows } = await h.db.pool.query<{ supporter: string | null; signature: string | null; status: string | null; ip_hash: string | null; consents: number }>(
     `SELECT su.id AS supporter, s.id AS signature, s.status, s.ip_hash,
             (SELECT count(*)::int FROM ${CONSENT_RECORDS} c WHERE c.supporter_id = su.id) AS consents
-     FROM supporters su LEFT JOIN signatures s ON s.supporter_id = su.id WHERE su.canonical_email = $1`,
-    [email],
+     FROM supporters su LEFT JOIN signatures s ON s.supporter_id = su.id WHERE su.email_index = $1`,
+    [indexOfEmail(email)],
   );
   return rows[0] ?? null;
 }
@@ -46,8 +47,8 @@ describe('retention job', () => {
     // confirmed through the confirmation link, which records the consents
     const { rows: toConfirm } = await h.db.pool.query<{ id: string }>(
       `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id
-       WHERE p.canonical_email = $1 OR (p.canonical_email = $2 AND s.action_id = $3)`,
-      [confirmed, both, other.action.id],
+       WHERE p.email_index = $1 OR (p.email_index = $2 AND s.action_id = $3)`,
+      [indexOfEmail(confirmed!), indexOfEmail(both!), other.action.id],
     );
     expect(toConfirm).toHaveLength(2);
     for (const { id } of toConfirm) {
@@ -101,8 +102,8 @@ describe('retention job', () => {
     expect(kept.status).toBe('CONFIRMED');
     expect(kept.consents).toBe(5);
     const { rows: bothRows } = await h.db.pool.query<{ action_id: string; status: string }>(
-      `SELECT s.action_id, s.status FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = $1`,
-      [both],
+      `SELECT s.action_id, s.status FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`,
+      [indexOfEmail(both!)],
     );
     expect(bothRows).toEqual([{ action_id: other.action.id, status: 'CONFIRMED' }]);
     // the whole suite's rows are this job's work too, hence the time allowed

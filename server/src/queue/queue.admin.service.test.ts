@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAction, createHarness, signBody, type Harness } from '../testing/harness.ts';
 import { owedWork } from './queue.admin.service.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 
@@ -27,7 +28,7 @@ describe('owedWork', () => {
       expect(res.statusCode, res.body).toBe(202);
     }
     const id = async (email: string) =>
-      (await h.db.pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`, [email])).rows[0]!.id;
+      (await h.db.pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`, [indexOfEmail(email)])).rows[0]!.id;
     // emails[0]: never emailed (owed); emails[1]: emailed after it was asked for (not owed);
     // emails[2]: asked for again since its email went (owed); emails[3]: confirmed (not owed)
     await h.db.pool.query(`UPDATE confirmation_emails SET requested_at = now() - interval '1 minute', sent_at = now() WHERE signature_id = $1`, [await id(emails[1]!)]);

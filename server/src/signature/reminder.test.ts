@@ -9,6 +9,7 @@ import { LOCALES } from '../shared/locales.ts';
 import { eraseSupporter } from '../supporter/supporter.repository.ts';
 import { confirmationMailDeps, createAction, createHarness, uniqueEmail, type Harness, startTestMail } from '../testing/harness.ts';
 import { sendDueReminders, type ReminderDeps } from './reminder.service.ts';
+import { insertSupporter } from '../testing/sealed.ts';
 
 const BASE = 'http://chorus.test';
 const HOUR = 3_600_000;
@@ -52,21 +53,19 @@ async function pending(slug: string, now: Date, o: { sentHoursAgo: number; creat
   const email = uniqueEmail('pending');
   const sentAt = new Date(now.getTime() - o.sentHoursAgo * HOUR);
   const createdAt = new Date(now.getTime() - (o.createdHoursAgo ?? o.sentHoursAgo) * HOUR);
+  // the supporter as the signing path stores them: address and name sealed under their data key
+  const supporter = await insertSupporter(h.db.pool, { email, firstName: 'Ana', lastName: 'López', country: 'MX', locale: o.locale ?? 'en', createdAt });
   const { rows } = await h.db.pool.query<{ id: string; supporter_id: string }>(
-    `WITH p AS (
-       INSERT INTO supporters (canonical_email, email, first_name, last_name, country, locale, created_at)
-       VALUES (lower($1), $1, 'Ana', 'López', 'MX', $3, $4) RETURNING id
-     )
-     , s AS (
+    `WITH s AS (
        INSERT INTO signatures (action_id, supporter_id, country, locale, created_at)
-       SELECT a.id, p.id, 'MX', $3, $4 FROM p, actions a WHERE a.slug = $2
+       SELECT a.id, $1::uuid, 'MX', $3, $4 FROM actions a WHERE a.slug = $2
        RETURNING id, supporter_id, action_id
      ), e AS (
        INSERT INTO confirmation_emails (signature_id, supporter_id, action_id, requested_at, sent_at)
        SELECT id, supporter_id, action_id, $5, $6 FROM s
      )
      SELECT id, supporter_id FROM s`,
-    [email, slug, o.locale ?? 'en', createdAt, sentAt, o.sent === false ? null : sentAt],
+    [supporter.id, slug, o.locale ?? 'en', createdAt, sentAt, o.sent === false ? null : sentAt],
   );
   return { ...rows[0]!, email };
 }

@@ -4,6 +4,7 @@ import { createAction, createHarness, signBody, uniqueEmail, type Harness } from
 import { foldConfirmations } from './counter.service.ts';
 import { confirmationToken } from './signature.service.ts';
 import { CONSENT_RECORDS } from '../testing/consent-records.ts';
+import { openSignatureRow, SUPPORTER_SEALED } from '../testing/sealed.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -22,11 +23,13 @@ async function published(opts: Parameters<typeof createAction>[1] = {}) {
 const sign = (slug: string, payload: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, headers, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
 
+/** The action's signatures, with the sign-up's and supporter's personal data opened (email, first_name, pending_first_name...). */
 async function rowsFor(actionId: string) {
   const { rows } = await h.db.pool.query(
-    `SELECT s.*, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at, p.email, p.canonical_email, p.first_name FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1`,
+    `SELECT s.*, e.requested_at AS confirmation_requested_at, e.sent_at AS confirmation_sent_at, e.released_at AS confirmation_released_at, e.reminder_sent_at, ${SUPPORTER_SEALED} FROM signatures s JOIN supporters p ON p.id = s.supporter_id LEFT JOIN confirmation_emails e ON e.signature_id = s.id WHERE s.action_id = $1`,
     [actionId],
   );
+  for (const r of rows) Object.assign(r, openSignatureRow(r));
   return rows;
 }
 
@@ -80,6 +83,12 @@ describe('POST /api/actions/:slug/signatures', () => {
       pending_contact: true,
       first_name: null,
     });
+    // stored sealed: the address and the sign-up's name are bytes without them in clear, the old columns empty
+    expect(rows[0].supporter_email).toBeInstanceOf(Buffer);
+    expect(rows[0].supporter_email.includes(Buffer.from(body.email as string))).toBe(false);
+    expect(rows[0].pending_name).toBeInstanceOf(Buffer);
+    expect(rows[0].pending_name.includes(Buffer.from('López'))).toBe(false);
+    expect(rows[0]).toMatchObject({ pending_first_name_clear: null, pending_last_name_clear: null });
     expect(rows[0].ip_hash).toMatch(/^[0-9a-f]{32}$/);
     const consents = () => h.db.pool.query(`SELECT purpose, granted, wording_version FROM ${CONSENT_RECORDS} c WHERE signature_id = $1 ORDER BY purpose`, [rows[0].id]);
     expect((await consents()).rows).toEqual([]);
@@ -260,7 +269,7 @@ describe('POST /api/actions/:slug/signatures', () => {
     expect(results.every((r) => r.statusCode === 202)).toBe(true);
     const rows = await rowsFor(action.id);
     expect(rows).toHaveLength(40);
-    expect(new Set(rows.map((r) => r.canonical_email)).size).toBe(40);
+    expect(new Set(rows.map((r) => r.email_index)).size).toBe(40);
   });
 });
 

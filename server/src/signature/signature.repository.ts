@@ -56,8 +56,9 @@ function detailsOf(it: NewSignature): string {
 }
 
 /**
- * Writes one batch in a single statement (its own transaction: no BEGIN or COMMIT round trips).
- * Results are in the order of `items`.
+ * Writes one batch in one transaction of two statements: the supporters first (supportersEnsure:
+ * the data key each sign-up is sealed under), then the sign-ups (signaturesWrite). Given a client,
+ * in the caller's transaction. Results are in the order of `items`.
  * - supporters: one row per canonical email, inserted in a fixed order so that concurrent
  *   batches lock rows in the same order and cannot deadlock. A sign-up never writes the
  *   supporter's name or country: they change only when the owner confirms (confirm()).
@@ -81,6 +82,22 @@ function detailsOf(it: NewSignature): string {
  * - consents are not written here: they are recorded when the owner confirms.
  */
 export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewSignature[]): Promise<WrittenSignature[]> {
+  if (!('release' in pool)) {
+    // one transaction for the supporters and their sign-ups: a supporter is never left behind
+    // without the sign-up that made it (a crash, a lost connection between the two statements)
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const written = await writeSignatures(client, items);
+      await client.query('COMMIT');
+      return written;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
   // Within the batch as across batches: copies alike in their details are one sign-up, and a
   // flagged one counts only when nothing clean came with it (it is answered with the last
   // clean sign-up of the person for the action).

@@ -6,6 +6,7 @@ import { createDb, type Db } from '../db/db.ts';
 import { createAction, newSignature, uniqueEmail } from '../testing/harness.ts';
 import { SignatureWriter } from './signature.repository.ts';
 import { CONSENT_RECORDS } from '../testing/consent-records.ts';
+import { openedSignatures } from '../testing/sealed.ts';
 
 let db: Db;
 beforeAll(() => {
@@ -65,7 +66,10 @@ describe('SignatureWriter', () => {
     expect(b!.signatureId).not.toBe(a!.signatureId);
     expect(c!.signatureId).toBe(d!.signatureId);
     expect([a!.created, b!.created, c!.created, d!.created]).toEqual([false, true, false, true]);
-    const { rows } = await db.pool.query('SELECT id, status, pending_first_name FROM signatures WHERE action_id = $1 ORDER BY pending_first_name', [action.id]);
+    const opened = await openedSignatures(db.pool, 's.action_id = $1', [action.id]);
+    const rows = opened.map((r) => ({ id: r.id, status: r.status, pending_first_name: r.pending_first_name })).sort((x, y) => x.pending_first_name.localeCompare(y.pending_first_name));
+    // the sign-up's name is stored sealed, never in clear
+    for (const r of opened) expect(r).toMatchObject({ pending_name: expect.any(Buffer), pending_first_name_clear: null });
     expect(rows).toEqual([
       { id: a!.signatureId, status: 'PENDING', pending_first_name: 'Ana' },
       { id: b!.signatureId, status: 'PENDING', pending_first_name: 'Second' },

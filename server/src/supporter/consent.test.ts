@@ -6,6 +6,7 @@ import { qb, SignatureStatus } from '../db/db.ts';
 import { createAction, createHarness, newSignature, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { recordConfirmations, writeSignatures } from '../signature/signature.repository.ts';
 import { consentHistory, latestContactConsent } from './consent.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -23,7 +24,7 @@ async function contactOf(email: string): Promise<boolean | null> {
   const row = await qb(h.db.pool)
     .selectFrom('supporters as p')
     .select((eb) => latestContactConsent(eb.ref('p.id')).as('contact'))
-    .where('p.canonical_email', '=', email.toLowerCase())
+    .where('p.email_index', '=', indexOfEmail(email))
     .executeTakeFirstOrThrow();
   return row.contact;
 }

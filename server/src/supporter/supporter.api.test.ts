@@ -15,6 +15,7 @@ import { confirmSignatures, createAction, createHarness, signBody, uniqueEmail, 
 import { parseMultipartFields } from '../http/routes/members.ts';
 import { myDataToken, unsubscribeToken } from './supporter.service.ts';
 import { CONSENT_RECORDS } from '../testing/consent-records.ts';
+import { indexOfEmail, openedSignatures, supporterById } from '../testing/sealed.ts';
 
 const BASE = 'http://chorus.test';
 const MAIL_FROM = 'Chorus <actions@chorus.example.org>';
@@ -87,8 +88,8 @@ async function signUp(slug: string, overrides: Record<string, unknown> = {}) {
   const { rows } = await h.db.pool.query<{ supporter_id: string; signature_id: string }>(
     `SELECT p.id AS supporter_id, s.id AS signature_id FROM supporters p
      JOIN signatures s ON s.supporter_id = p.id JOIN actions a ON a.id = s.action_id
-     WHERE p.email = $1 AND a.slug = $2`,
-    [body.email, slug],
+     WHERE p.email_index = $1 AND a.slug = $2`,
+    [indexOfEmail(body.email as string), slug],
   );
   return { ...rows[0]!, email: body.email as string };
 }
@@ -100,6 +101,11 @@ async function supporterRow(id: string) {
 async function signatureRow(id: string) {
   const { rows } = await h.db.pool.query('SELECT * FROM signatures WHERE id = $1', [id]);
   return rows[0];
+}
+/** The signature with its sign-up's and supporter's personal data opened (server/src/testing/sealed.ts). */
+async function openedSignature(id: string) {
+  const [row] = await openedSignatures(h.db.pool, 's.id = $1', [id]);
+  return row!;
 }
 async function consentRows(supporterId: string) {
   const { rows } = await h.db.pool.query(
@@ -371,6 +377,9 @@ describe('GET /api/my-data/:token', () => {
     const res = await app.inject({ url: `/api/my-data/${token}` });
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
+    // each sign-up's receipt, as stored (sealed) with it
+    const myReceipt = (await openedSignature(me.signature_id)).receipt;
+    expect(myReceipt).toMatch(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
     expect(res.headers['content-disposition']).toBeUndefined();
     const data = res.json();
     expect(data).toMatchObject({
@@ -390,9 +399,12 @@ describe('GET /api/my-data/:token', () => {
       letterBody: 'Mi carta, con mis palabras.',
       consents: { named: true, wall: false, namedToOwnCountry: false },
       pending: null,
+      receipt: myReceipt,
     });
     expect(data.signatures[1].pending).toEqual({ firstName: 'Ana', lastName: 'López', contact: false });
     expect(data.signatures[1].action.slug).toBe(other.action.slug);
+    expect(data.signatures[1].receipt).toMatch(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
+    expect(data.signatures[1].receipt).not.toBe(myReceipt);
     const first = data.consentHistory.filter((c: { actionSlug: string }) => c.actionSlug === action.slug);
     expect(first).toEqual(
       expect.arrayContaining([
@@ -573,23 +585,30 @@ describe('POST /api/my-data/:token/erase', () => {
     ] as [unknown, number][]) {
       expect((await eraseReq(token, payload)).statusCode).toBe(status);
     }
-    expect((await supporterRow(who.supporter_id)).email).toBe(who.email);
+    expect((await supporterById(h.db.pool, who.supporter_id))!.email).toBe(who.email);
+    // stored sealed, never in clear
+    expect((await supporterRow(who.supporter_id)).email).toBeInstanceOf(Buffer);
+    expect((await openedSignature(who.signature_id)).letter_body).toBe('My own words.');
 
     const res = await eraseReq(token, { confirm: true });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ status: 'erased' });
 
     const sup = await supporterRow(who.supporter_id);
-    expect(sup).toMatchObject({ email: null, first_name: null, last_name: null, erased_at: clock.value });
-    expect(sup.canonical_email).toMatch(/^erased:[0-9a-f]{64}$/);
-    expect(sup.canonical_email).not.toContain(who.email.toLowerCase().split('@')[0]);
+    // the data key is destroyed with the address and name sealed under it
+    expect(sup).toMatchObject({ email: null, name: null, data_key: null, erased_at: clock.value });
+    expect(await supporterById(h.db.pool, who.supporter_id)).toMatchObject({ email: null, first_name: null, last_name: null });
+    // the blind index of the address is replaced by a random value: the address no longer finds them
+    expect(sup.email_index).toMatch(/^[0-9a-f]{64}$/);
+    expect(sup.email_index).not.toBe(indexOfEmail(who.email));
     const sig = await signatureRow(who.signature_id);
     expect(sig).toMatchObject({
       status: 'CONFIRMED',
       confirmed_at: sigBefore.confirmed_at,
       counted_at: sigBefore.counted_at,
-      letter_subject: null,
-      letter_body: null,
+      letter: null,
+      pending_name: null,
+      receipt_sealed: null,
       ip_hash: null,
       named_disclosure: false,
       public_wall: false,
@@ -605,8 +624,8 @@ describe('POST /api/my-data/:token/erase', () => {
     expect(leftovers.rows[0].t).not.toMatch(new RegExp(`${who.email}|Ana|López|My own words`, 'i'));
 
     // the bystander is untouched
-    expect(await signatureRow(bystander.signature_id)).toMatchObject({ letter_body: 'Theirs.', named_disclosure: true });
-    expect((await supporterRow(bystander.supporter_id)).email).toBe(bystander.email);
+    expect(await openedSignature(bystander.signature_id)).toMatchObject({ letter_body: 'Theirs.', named_disclosure: true });
+    expect((await supporterById(h.db.pool, bystander.supporter_id))!.email).toBe(bystander.email);
 
     // the links stop working
     expect((await app.inject({ url: `/api/my-data/${token}` })).json()).toMatchObject({ statusCode: 404, code: 'invalid_link' });

@@ -3,7 +3,7 @@
 // These helpers open what a test needs to look at, and make rows a test sets up directly.
 import type pg from 'pg';
 import { canonicalEmail } from '../supporter/email.ts';
-import { emailIndex, openLetter, openName, openOrNull, supporterKey } from '../privacy/personal-data.ts';
+import { emailDomainIndex, emailIndex, openLetter, openName, openOrNull, supporterKey } from '../privacy/personal-data.ts';
 import { newSealedReceipt, newSealedSupporter } from '../privacy/sealed-rows.ts';
 
 type Db = pg.Pool | pg.PoolClient;
@@ -63,6 +63,7 @@ export async function supporterById(db: Db, id: string): Promise<OpenedSupporter
  * `signatures`, and pending_first_name, pending_last_name, letter_subject, letter_body, receipt,
  * email, first_name, last_name. `where` is over `s` (signatures) and `p` (supporters).
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a row of signatures with any of its columns, as a test reads it
 export async function openedSignatures(db: Db, where: string, params: unknown[]): Promise<Record<string, any>[]> {
   const { rows } = await db.query(
     `SELECT s.*, p.data_key AS supporter_data_key, p.email AS supporter_email, p.name AS supporter_name, p.email_index
@@ -103,3 +104,79 @@ export async function insertSupporter(
 
 /** A new receipt for a sign-up of the supporter with data key `key`: the columns receipt_leaf and receipt_sealed, and the code. */
 export { newSealedReceipt };
+
+/**
+ * What openedSignatures() selects of the supporter `p`, for a query of a test's own (other joins,
+ * other columns) whose rows openSignatureRow() then opens: `SELECT s.*, ${SUPPORTER_SEALED}, ... FROM
+ * signatures s JOIN supporters p ON p.id = s.supporter_id ...`.
+ */
+export const SUPPORTER_SEALED = 'p.data_key AS supporter_data_key, p.email AS supporter_email, p.name AS supporter_name, p.email_index';
+
+/**
+ * A row of such a query, opened as openedSignatures() opens its rows: pending_first_name,
+ * pending_last_name, letter_subject, letter_body, receipt (from the row's pending_name, letter,
+ * receipt_sealed, where selected), email, first_name, last_name (from SUPPORTER_SEALED).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a row of signatures with any of its columns, as a test reads it
+export function openSignatureRow(r: Record<string, any>): Record<string, any> {
+  const key = supporterKey(r.supporter_id, r.supporter_data_key);
+  const pending = openName(key, r.supporter_id, r.pending_name);
+  const own = openName(key, r.supporter_id, r.supporter_name);
+  const letter = openLetter(key, r.supporter_id, r.letter);
+  return {
+    ...r,
+    pending_first_name: pending.first,
+    pending_last_name: pending.last,
+    letter_subject: letter.subject,
+    letter_body: letter.body,
+    receipt: openOrNull(key, r.supporter_id, 'receipt', r.receipt_sealed),
+    email: openOrNull(key, r.supporter_id, 'email', r.supporter_email),
+    first_name: own.first,
+    last_name: own.last,
+  };
+}
+
+/**
+ * A supporter's data key (unwrapped), to seal what a test writes straight into their rows, as
+ * the platform would: sealName, sealLetter, seal of personal-data.ts, with the supporter's id.
+ */
+export async function dataKeyOf(db: Db, supporterId: string): Promise<Buffer> {
+  const { rows } = await db.query<{ data_key: Buffer | null }>(`SELECT data_key FROM supporters WHERE id = $1`, [supporterId]);
+  const key = supporterKey(supporterId, rows[0]?.data_key ?? null);
+  if (!key) throw new Error(`supporter ${supporterId} has no data key (erased, or no such supporter)`);
+  return key;
+}
+
+/**
+ * Inserts many supporters at once as the writer would (sealed), in one statement; answers their
+ * ids in the order given, for a test that sets up a crowd of signers.
+ */
+export async function insertSupporters(
+  db: Db,
+  people: { email: string; firstName?: string | null; lastName?: string | null; country?: string | null; locale?: string; createdAt?: Date }[],
+): Promise<string[]> {
+  if (people.length === 0) return [];
+  const sealed = people.map((p) => newSealedSupporter(p.email, p.firstName ?? null, p.lastName ?? null));
+  const now = new Date();
+  await db.query(
+    `INSERT INTO supporters (id, email_index, email_domain_index, data_key, email, name, country, locale, created_at)
+     SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::bytea[], $5::bytea[], $6::bytea[], $7::varchar[], $8::varchar[], $9::timestamptz[])`,
+    [
+      sealed.map((s) => s.id),
+      sealed.map((s) => s.email_index),
+      sealed.map((s) => s.email_domain_index),
+      sealed.map((s) => s.data_key),
+      sealed.map((s) => s.email),
+      sealed.map((s) => s.name),
+      people.map((p) => p.country ?? null),
+      people.map((p) => p.locale ?? 'en'),
+      people.map((p) => p.createdAt ?? now),
+    ],
+  );
+  return sealed.map((s) => s.id);
+}
+
+/** The blind index of an address's domain, as supporters.email_domain_index holds it: `WHERE p.email_domain_index = $1`. */
+export function indexOfDomain(domain: string): string {
+  return emailDomainIndex(canonicalEmail(`x@${domain}`));
+}
