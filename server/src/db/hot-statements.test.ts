@@ -16,8 +16,8 @@ const none = randomUUID();
 const empty: unknown[] = [];
 /** arguments for each statement that touch no row */
 const ARGS: Record<string, unknown[]> = {
-  'supporters-ensure': Array.from({ length: 6 }, () => empty),
-  'signatures-write': Array.from({ length: 18 }, () => empty),
+  'supporters-known': [empty],
+  'signatures-write': Array.from({ length: 22 }, () => empty),
   'signatures-confirm': [[none], new Date(), 'test', 'test'],
   'signature-for-token': [none, 'en'],
   'signature-for-token-lock': [none, 'en'],

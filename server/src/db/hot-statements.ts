@@ -79,48 +79,54 @@ const SIGNUP = {
 } as const;
 
 /**
- * Before a batch of sign-ups is written (signature.repository.ts writeSignatures): each person's
- * supporter row, made where there is none yet with the id, data key and sealed address the
- * writer prepared. Answers every row's id and wrapped data key, the existing one where the
- * address had signed before: the sign-ups are sealed under it. Ordered by the blind index, so
- * that concurrent batches lock rows in the same order. Parameters: ids, blind indexes, wrapped
- * data keys, sealed addresses, locales, blind indexes of the domains (distinct blind indexes).
+ * Before a batch of sign-ups is written (signature.repository.ts writeSignatures): the supporters
+ * the batch's addresses already have, by blind index, with their wrapped data keys (each sign-up
+ * is sealed under its person's key). No lock: signaturesWrite checks that each person is still
+ * the one read here. Parameter: the blind indexes.
  */
-export const supportersEnsure = hot({
-  name: 'supporters-ensure',
-  params: 6,
+export const supportersKnown = hot({
+  name: 'supporters-known',
+  params: 1,
   columns: { id: 'uuid', email_index: 'varchar?', data_key: 'bytea?' },
-  text: `INSERT INTO supporters (id, email_index, data_key, email, locale, email_domain_index)
-     SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::bytea[], $4::bytea[], $5::varchar[], $6::varchar[]) ORDER BY 2
-     ON CONFLICT (email_index) DO UPDATE SET email_index = EXCLUDED.email_index
-     RETURNING id, email_index, data_key`,
+  text: `SELECT id, email_index, data_key FROM supporters WHERE email_index = ANY($1::varchar[]) AND data_key IS NOT NULL`,
 });
 
 /**
- * The signature writer's batch (signature.repository.ts writeSignatures), after supportersEnsure:
- * the supporters locked, what each sign-up meets read afresh under its supporter's lock, new
- * sign-ups inserted, repeats renewed, one answer per input row. The name, letter and receipt
- * arrive sealed under the supporter's data key. Parameters: 18 arrays, one element per sign-up.
+ * The signature writer's batch (signature.repository.ts writeSignatures), after supportersKnown:
+ * supporters upserted (a new address's row made with the id, data key and sealed address the
+ * writer prepared), what each sign-up meets read afresh under the supporter's lock, new sign-ups
+ * inserted, repeats renewed, one answer per input row written. The name, letter and receipt
+ * arrive sealed under the data key of the supporter `sid`; a row whose address turns out to
+ * belong to another supporter (made by a concurrent batch since supportersKnown) is not written
+ * and gets no answer: the writer seals it again and retries. Parameters: 22 arrays, one element
+ * per sign-up.
  */
 export const signaturesWrite = hot({
   name: 'signatures-write',
-  params: 18,
+  params: 22,
   columns: { ord: 'int8', id: 'uuid', requested_at: 'timestamptz', created: 'bool' },
   text: `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bytea[], $4::char(2)[], $5::varchar[],
-                            $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::bytea[], $11::varchar[],
-                            $12::varchar[], $13::varchar[], $14::bool[], $15::varchar[], $16::varchar[], $17::bytea[], $18::bytea[])
-              WITH ORDINALITY AS t(a, sid, pn, c, l, n, own, w, ct, lt, ip, net, src, sus, why, v, rl, rs, ord)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::bytea[], $5::bytea[], $6::varchar[],
+                            $7::bytea[], $8::char(2)[], $9::varchar[], $10::bool[], $11::bool[], $12::bool[], $13::bool[],
+                            $14::bytea[], $15::varchar[], $16::varchar[], $17::varchar[], $18::bool[], $19::varchar[],
+                            $20::varchar[], $21::bytea[], $22::bytea[])
+              WITH ORDINALITY AS t(a, sid, ix, dk, em, dom, pn, c, l, n, own, w, ct, lt, ip, net, src, sus, why, v, rl, rs, ord)
      ),
-     -- each person's row locked, in a fixed order (as confirming locks it: no key update)
-     sup AS MATERIALIZED (
-       SELECT p.id FROM supporters p WHERE p.id IN (SELECT sid FROM input) ORDER BY p.id FOR NO KEY UPDATE
+     -- one row per person, in blind-index order so that concurrent batches lock rows in the same
+     -- order: a new address's row as prepared, a known one locked (its data key is the one the
+     -- sign-ups were sealed under)
+     sup AS (
+       INSERT INTO supporters (id, email_index, data_key, email, locale, email_domain_index)
+       SELECT DISTINCT ON (ix) sid, ix, dk, em, l, dom FROM input ORDER BY ix, ord
+       ON CONFLICT (email_index) DO UPDATE SET email_index = EXCLUDED.email_index
+       RETURNING id, email_index
      ),
      -- what each sign-up meets among the person's signatures of the action, read afresh once
-     -- the supporter row is locked (chorus_signup_context: migration signup_context)
+     -- the supporter row is locked (chorus_signup_context: migration signup_context); only
+     -- sign-ups sealed for the supporter the address now has
      met AS MATERIALIZED (
        SELECT i.*, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
-       FROM input i JOIN sup ON sup.id = i.sid
+       FROM input i JOIN sup ON sup.email_index = i.ix AND sup.id = i.sid
        CROSS JOIN LATERAL chorus_signup_context(i.a, i.sid, i.v) ctx
      ),
      added AS (
@@ -380,7 +386,7 @@ export const counterFold = hot({
 
 /** Every hot statement: the test prepares each and checks its columns. */
 export const HOT_STATEMENTS: readonly HotStatement[] = [
-  supportersEnsure,
+  supportersKnown,
   signaturesWrite,
   signaturesConfirm,
   signatureForToken,

@@ -3,7 +3,8 @@
 // never stored in clear: the database keeps it sealed under the supporter's data key, and its
 // leaf, a hash keyed by the code itself. Anyone holding the code can recompute the leaf and check
 // an inclusion proof against a published root with no secret of ours (docs/members-and-officials.md).
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { random } from '../privacy/personal-data.ts';
 
 /** Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand survives. */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -14,7 +15,7 @@ const LENGTH = GROUPS * GROUP;
 
 /** A new code, as shown: four groups of five, e.g. `7K2QX-9MD4R-PZ1WA-E6TNB`. */
 export function newReceiptCode(): string {
-  const bytes = randomBytes(LENGTH);
+  const bytes = random(LENGTH);
   let raw = '';
   for (const b of bytes) raw += ALPHABET[b & 31];
   return formatReceiptCode(raw);
@@ -47,10 +48,13 @@ const LEAF_LABEL = 'chorus receipt leaf v1';
 
 /** The code's leaf: HMAC-SHA-256 keyed by the code (in its shown form) over a fixed label. */
 export function receiptLeaf(code: string): Buffer {
-  const shown = normaliseReceiptCode(code);
+  const shown = SHOWN.test(code) ? code : normaliseReceiptCode(code);
   if (!shown) throw new Error('not a receipt code');
   return createHmac('sha256', shown).update(LEAF_LABEL).digest();
 }
+
+/** a code already in its shown form (as newReceiptCode makes it) */
+const SHOWN = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
 
 /** The cookie that carries a receipt from confirming to the thanks page, once (never in a URL: logs keep URLs). */
 export const RECEIPT_COOKIE = 'chorus_receipt';

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { CONSENT_WORDING_VERSION } from '../shared/consent-wording.ts';
 import { randomUUID } from 'node:crypto';
 import { isTransientConflict } from '../db/conflict.ts';
-import { runHot, signaturesConfirm, signaturesWrite, supportersEnsure } from '../db/hot-statements.ts';
+import { runHot, signaturesConfirm, signaturesWrite, supportersKnown, type RowOf } from '../db/hot-statements.ts';
 import { emailDomainIndex, emailIndex, keyedFingerprint, newDataKey, seal, sealLetter, sealName, unwrapDataKey } from '../privacy/personal-data.ts';
 import { newReceiptCode, receiptLeaf } from './receipt.ts';
 
@@ -56,10 +56,10 @@ function detailsOf(it: NewSignature): string {
 }
 
 /**
- * Writes one batch in one transaction of two statements: the supporters first (supportersEnsure:
- * the data key each sign-up is sealed under), then the sign-ups (signaturesWrite). Given a client,
- * in the caller's transaction. Results are in the order of `items`.
- * - supporters: one row per canonical email, inserted in a fixed order so that concurrent
+ * Writes one batch in a single statement (its own transaction: no BEGIN or COMMIT round trips),
+ * after one read of the batch's known supporters and their data keys (supportersKnown), under
+ * which each sign-up is sealed. Results are in the order of `items`.
+ * - supporters: one row per address (by its blind index), inserted in a fixed order so that concurrent
  *   batches lock rows in the same order and cannot deadlock. A sign-up never writes the
  *   supporter's name or country: they change only when the owner confirms (confirm()).
  * - signatures: each clean sign-up is a pending row of its own, holding what it gave (name,
@@ -82,22 +82,6 @@ function detailsOf(it: NewSignature): string {
  * - consents are not written here: they are recorded when the owner confirms.
  */
 export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewSignature[]): Promise<WrittenSignature[]> {
-  if (!('release' in pool)) {
-    // one transaction for the supporters and their sign-ups: a supporter is never left behind
-    // without the sign-up that made it (a crash, a lost connection between the two statements)
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const written = await writeSignatures(client, items);
-      await client.query('COMMIT');
-      return written;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
-  }
   // Within the batch as across batches: copies alike in their details are one sign-up, and a
   // flagged one counts only when nothing clean came with it (it is answered with the last
   // clean sign-up of the person for the action).
@@ -115,14 +99,55 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
     keyOf.set(it, key);
     if (!it.suspicious || !clean) chosen.set(key, it);
   }
-  const rows = [...chosen.values()];
-  const people = await ensureSupporters(pool, rows);
+  const written = new Map<NewSignature, RowOf<(typeof signaturesWrite)['columns']>>();
+  let left = [...chosen.values()];
+  // a row whose address got a supporter from a concurrent batch meanwhile is written again,
+  // sealed under that supporter's key (one more try is almost always enough)
+  for (let attempt = 0; left.length > 0; attempt++) {
+    if (attempt === 5) throw new Error('a signature of the batch was not written');
+    const res = await writeOnce(pool, left, version);
+    left = left.filter((r, i) => {
+      const row = res.get(i + 1);
+      if (row) written.set(r, row);
+      return !row;
+    });
+  }
+  return items.map((it) => {
+    const rep = chosen.get(keyOf.get(it)!)!;
+    const row = written.get(rep)!;
+    // another copy inside the same batch is a repeat, like one arriving earlier or later
+    return { signatureId: row.id, requestedAt: row.requested_at, created: row.created && rep === it };
+  });
+}
+
+/**
+ * One statement for `rows` (one per sign-up): each person's supporter as it is now (known, with
+ * its data key, or new, with one made here), the sign-ups sealed under it. Answers the written
+ * rows by their place in `rows` (from 1); a row left out is to be written again.
+ */
+async function writeOnce(pool: pg.Pool | pg.PoolClient, rows: NewSignature[], version: Map<NewSignature, string>) {
+  const indexOf = new Map<string, string>();
+  for (const r of rows) if (!indexOf.has(r.canonicalEmail)) indexOf.set(r.canonicalEmail, emailIndex(r.canonicalEmail));
+  const known = new Map((await runHot(pool, supportersKnown, [[...new Set(indexOf.values())]])).map((k) => [k.email_index!, k]));
+  // each person's supporter: the known one, or a new one (an id, a data key, the address sealed);
+  // either way the row the statement writes if the person has none by then
+  const people = new Map<string, { id: string; key: Buffer; wrapped: Buffer; email: Buffer; domain: string }>();
+  for (const r of rows) {
+    const index = indexOf.get(r.canonicalEmail)!;
+    if (people.has(index)) continue;
+    const k = known.get(index);
+    const id: string = k ? k.id : randomUUID();
+    const { key, wrapped } = k ? { key: unwrapDataKey('supporter', k.id, k.data_key!), wrapped: k.data_key! } : newDataKey('supporter', id);
+    people.set(index, { id, key, wrapped, email: seal(key, id, 'email', r.email), domain: emailDomainIndex(r.canonicalEmail) });
+  }
   // each sign-up's name, letter and receipt, sealed under its supporter's data key
   const sealed = rows.map((r) => {
-    const p = people.get(r.canonicalEmail)!;
+    const index = indexOf.get(r.canonicalEmail)!;
+    const p = people.get(index)!;
     const receipt = newReceiptCode();
     return {
-      sid: p.id,
+      index,
+      p,
       name: sealName(p.key, p.id, r.firstName, r.lastName),
       letter: sealLetter(p.key, p.id, r.letterSubject, r.letterBody),
       receiptLeaf: receiptLeaf(receipt),
@@ -130,72 +155,30 @@ export async function writeSignatures(pool: pg.Pool | pg.PoolClient, items: NewS
     };
   });
   const res = await runHot(pool, signaturesWrite, [
-      rows.map((r) => r.actionId),
-      sealed.map((x) => x.sid),
-      sealed.map((x) => x.name),
-      rows.map((r) => r.country),
-      rows.map((r) => r.locale),
-      rows.map((r) => r.namedDisclosure),
-      rows.map((r) => r.namedToOwnCountry),
-      rows.map((r) => r.publicWall),
-      rows.map((r) => r.contact),
-      sealed.map((x) => x.letter),
-      rows.map((r) => r.ipHash),
-      rows.map((r) => r.netHash),
-      rows.map((r) => r.source),
-      rows.map((r) => r.suspicious),
-      rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
-      rows.map((r) => version.get(r)!),
-      sealed.map((x) => x.receiptLeaf),
-      sealed.map((x) => x.receipt),
+    rows.map((r) => r.actionId),
+    sealed.map((x) => x.p.id),
+    sealed.map((x) => x.index),
+    sealed.map((x) => x.p.wrapped),
+    sealed.map((x) => x.p.email),
+    sealed.map((x) => x.p.domain),
+    sealed.map((x) => x.name),
+    rows.map((r) => r.country),
+    rows.map((r) => r.locale),
+    rows.map((r) => r.namedDisclosure),
+    rows.map((r) => r.namedToOwnCountry),
+    rows.map((r) => r.publicWall),
+    rows.map((r) => r.contact),
+    sealed.map((x) => x.letter),
+    rows.map((r) => r.ipHash),
+    rows.map((r) => r.netHash),
+    rows.map((r) => r.source),
+    rows.map((r) => r.suspicious),
+    rows.map((r) => (r.suspicious ? (r.invalidReason ?? 'honeypot') : null)),
+    rows.map((r) => version.get(r)!),
+    sealed.map((x) => x.receiptLeaf),
+    sealed.map((x) => x.receipt),
   ]);
-  const written = new Map(res.map((r) => [Number(r.ord), r]));
-  const ordOf = new Map([...rows].map((r, i) => [r, i + 1]));
-  return items.map((it) => {
-    const rep = chosen.get(keyOf.get(it)!)!;
-    const row = written.get(ordOf.get(rep)!);
-    if (!row) throw new Error('a signature of the batch was not written');
-    // another copy inside the same batch is a repeat, like one arriving earlier or later
-    return { signatureId: row.id, requestedAt: row.requested_at, created: row.created && rep === it };
-  });
-}
-
-/**
- * The supporter of each address in the batch, with their data key: made where the address is
- * new (a data key of its own, the address sealed under it), the existing one otherwise. Rows
- * go in blind-index order, so concurrent batches lock them in the same order.
- */
-async function ensureSupporters(pool: pg.Pool | pg.PoolClient, rows: NewSignature[]): Promise<Map<string, { id: string; key: Buffer }>> {
-  const byIndex = new Map<string, NewSignature>();
-  const indexOf = new Map<string, string>();
-  for (const r of rows) {
-    if (indexOf.has(r.canonicalEmail)) continue;
-    const index = emailIndex(r.canonicalEmail);
-    indexOf.set(r.canonicalEmail, index);
-    if (!byIndex.has(index)) byIndex.set(index, r);
-  }
-  const proposed = [...byIndex.entries()].map(([index, r]) => {
-    const id: string = randomUUID();
-    const { key, wrapped } = newDataKey('supporter', id);
-    return { id, index, key, wrapped, email: seal(key, id, 'email', r.email), locale: r.locale, domain: emailDomainIndex(r.canonicalEmail) };
-  });
-  const got = await runHot(pool, supportersEnsure, [
-    proposed.map((p) => p.id),
-    proposed.map((p) => p.index),
-    proposed.map((p) => p.wrapped),
-    proposed.map((p) => p.email),
-    proposed.map((p) => p.locale),
-    proposed.map((p) => p.domain),
-  ]);
-  const mine = new Map(proposed.map((p) => [p.id, p.key]));
-  const byIndexRow = new Map(got.map((g) => [g.email_index!, g]));
-  const out = new Map<string, { id: string; key: Buffer }>();
-  for (const [canonical, index] of indexOf) {
-    const g = byIndexRow.get(index);
-    if (!g || !g.data_key) throw new Error('a supporter of the batch has no data key');
-    out.set(canonical, { id: g.id, key: mine.get(g.id) ?? unwrapDataKey('supporter', g.id, g.data_key) });
-  }
-  return out;
+  return new Map(res.map((r) => [Number(r.ord), r]));
 }
 
 /** Why a pending sign-up was set aside when its owner confirmed another of the same action. */
