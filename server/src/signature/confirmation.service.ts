@@ -155,7 +155,8 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
   // the "already signed" note greets the confirmed signer by the name she confirmed; a pending
   // sign-up is not greeted by any name: its email shows the details it would confirm
   const key = supporterKey(sig.supporter_id, sig.data_key);
-  const firstName = openName(key, sig.supporter_id, sig.name).first ?? '';
+  // opened only for the note that uses it
+  const firstName = sig.status === SignatureStatus.PENDING ? '' : (openName(key, sig.supporter_id, sig.name).first ?? '');
   const email = open(key!, sig.supporter_id, 'email', sig.email);
   // transactional (the signer just asked for it), so sent even to an unsubscribed supporter,
   // but like every member email it carries the one-click unsubscribe and the footer links
