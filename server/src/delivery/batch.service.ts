@@ -1,6 +1,7 @@
 // The batcher: claims confirmed, undelivered signatures (FOR UPDATE SKIP LOCKED), records a
-// DeliveryBatch and one Letter per target in the same transaction, and only then enqueues
-// the letters' ids. If the enqueue is lost, the sweeper finds the PENDING letters.
+// DeliveryBatch with the roots it commits to (delivery-roots.ts) and one Letter per target in the
+// same transaction, and only then enqueues the letters' ids. If the enqueue is lost, the sweeper
+// finds the PENDING letters.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { sql } from 'kysely';
@@ -9,6 +10,7 @@ import type { Queues } from '../queue/queue.ts';
 import { deliveryDue, sendsInOfficeHours } from './delivery.policy.ts';
 import { nextOfficeOpening } from './office-hours.ts';
 import { owedByCountry } from './country-minimum.ts';
+import { commitBatch } from './delivery-roots.ts';
 
 const BATCHER_LOCK = 7_310_002;
 
@@ -181,7 +183,7 @@ export async function writeBatch(
   // may_go is computed once (materialized): inlined, PostgreSQL could plan it as a join run again
   // for every owed signature (on a new action whose statistics show none owed, it did: 20,000
   // signatures took 108 s to claim)
-  const claimed = await k
+  const rows = await k
     .with((cte) => cte('may_go').materialized(), (db) =>
       db
         .selectFrom(owedByCountry(sql.val(actionId), sql.val(target_mode), deps.countryMin).as('w'))
@@ -237,15 +239,25 @@ export async function writeBatch(
         .from(['claimed as c', 'batch as b'])
         .set((eb) => ({ batch_id: eb.ref('b.id') }))
         .whereRef('s.id', '=', 'c.id')
-        .returning('s.country'),
+        .returning(['s.country', 's.receipt_leaf']),
     )
     .selectFrom('marked')
-    .select(['marked.country', sql<number>`count(*)::int`.as('n')])
+    .select(['marked.country', sql<number>`count(*)::int`.as('n'), sql<Buffer | null>`NULL::bytea`.as('leaves')])
     .groupBy('marked.country')
+    // and one more row: the receipt leaves of the signatures claimed, sorted bytewise, which the
+    // delivery commits to (delivery-roots.ts), read here rather than again from the table
+    .unionAll((db) =>
+      db
+        .selectFrom('marked')
+        .select([sql<string>`NULL`.as('country'), sql<number>`-1`.as('n'), sql<Buffer | null>`string_agg(marked.receipt_leaf, ''::bytea ORDER BY marked.receipt_leaf)`.as('leaves')])
+        .where('marked.receipt_leaf', 'is not', null),
+    )
     .execute();
+  const claimed = rows.filter((r) => r.n >= 0);
   if (claimed.length === 0) return null;
   const byCountry = new Map(claimed.map((r) => [r.country, r.n]));
   const signatureCount = claimed.reduce((a, r) => a + r.n, 0);
+  await commitBatch(client, actionId, batchId, rows.find((r) => r.n < 0)?.leaves ?? Buffer.alloc(0));
 
   const letters: { id: string; target: string; count: number; locale: string; messageId: string; due: Date }[] = [];
   for (const t of targets) {
