@@ -80,3 +80,9 @@ export async function commitBatch(db: Queryable, actionId: string, batchId: stri
 export function rootHex(root: Buffer): string {
   return root.toString('hex');
 }
+
+/** The page where a signer checks their receipt (web/src/routes/[[lang=locale]]/verify), in the reader's language. */
+export function verifyUrl(publicBaseUrl: string, locale?: string): string {
+  const base = publicBaseUrl.replace(/\/+$/, '');
+  return `${base}${locale && locale !== 'en' ? `/${locale}` : ''}/verify`;
+}

@@ -90,7 +90,7 @@ describe('what a delivery commits to', () => {
     const fx = await createAction(h.db, { deliveryPolicy: 'ON_CLOSE' });
     await h.cache.refresh();
     const clock = () => new Date();
-    await setThresholds({ pool: h.db.pool, clock, mailDomain: 'chorus.example.org', queues }, staff.id, fx.action.id, { counts: [2], respondWithinDays: 10 });
+    await setThresholds({ pool: h.db.pool, clock }, staff.id, fx.action.id, { counts: [2], respondWithinDays: 10 });
     await sign(fx.action.slug);
     await sign(fx.action.slug);
     const b1 = await buildBatch(batchDeps(), fx.action.id, 'test');
