@@ -17,7 +17,7 @@ import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packetToken } from '../../server/src/delivery/packet.service.ts';
-import { giveReceipts } from '../../server/src/testing/receipts.ts';
+import { receiptOf } from '../../server/src/testing/receipts.ts';
 import { createSession } from '../../server/src/staff/session.ts';
 import { createStaff } from '../../server/src/staff/staff.service.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
@@ -112,9 +112,9 @@ beforeAll(async () => {
   // a delivered petition letter: its packet, and an official's answer with long words
   const signer = `ines.${stamp}@example.org`;
   const signed = await sign(PETITION, signer);
-  // the code its signer holds, for the page that checks it (its proof has long hashes)
-  tokens.receipt = (await giveReceipts(pool, [signed])).get(signed)!;
   tokens.confirmed = await confirm(signed);
+  // the code its signer holds, for the page that checks it (its proof has long hashes)
+  tokens.receipt = await receiptOf(pool, signed);
   const supporter = (await pool.query<{ id: string }>(`SELECT id FROM supporters WHERE email_index = $1`, [indexOfEmail(signer)])).rows[0]!.id;
   tokens.myData = myDataToken(deps(), supporter);
   tokens.unsubscribe = unsubscribeToken(deps(), supporter);

@@ -1,5 +1,5 @@
-// Counts anyone can verify, across real processes: three people sign and confirm, the batcher
-// delivers them in one delivery, and the letter in the mailbox, the packet page, the action's
+// Counts anyone can verify, across real processes: three people sign and confirm (one through the
+// confirmation email and its page, which give the receipt), the batcher delivers them in one delivery, and the letter in the mailbox, the packet page, the action's
 // public proof of delivery and the API all show the same root. A signer checks their receipt on
 // /verify in Chromium without JavaScript (a plain GET form): counted, delivered on that day, and
 // a proof the page recomputed itself. The page is axe-clean in all eight languages, empty, with
@@ -15,7 +15,8 @@ import { LOCALES } from '../../server/src/shared/locales.ts';
 import { verifyInclusion } from '../../server/src/shared/merkle.ts';
 import { receiptLeaf } from '../../server/src/signature/receipt.ts';
 import { createAction, uniqueEmail } from '../../server/src/testing/harness.ts';
-import { giveReceipts } from '../../server/src/testing/receipts.ts';
+import { receiptOf } from '../../server/src/testing/receipts.ts';
+import { indexOfEmail } from '../../server/src/testing/sealed.ts';
 import { launchChromium, submitWithoutJs } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
@@ -63,8 +64,7 @@ async function axe(label: string, url: string, status = 200): Promise<Page> {
   return page;
 }
 
-/** Signs and confirms as a member would (the emailed link's token, its button); answers the receipt code the signer holds. */
-async function signAndConfirm(slug: string, locale: string): Promise<string> {
+async function signUp(slug: string, locale: string): Promise<{ id: string; email: string }> {
   const email = uniqueEmail('receipt');
   const res = await fetch(`${platform.baseUrl}/api/actions/${slug}/signatures`, {
     method: 'POST',
@@ -73,14 +73,42 @@ async function signAndConfirm(slug: string, locale: string): Promise<string> {
   });
   expect(res.status).toBe(202);
   const { rows } = await pool.query<{ id: string }>(
-    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id WHERE a.slug = $1 AND p.canonical_email = lower($2)`,
-    [slug, email],
+    `SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id JOIN actions a ON a.id = s.action_id WHERE a.slug = $1 AND p.email_index = $2`,
+    [slug, indexOfEmail(email)],
   );
-  const id = rows[0]!.id;
-  const code = (await giveReceipts(pool, [id])).get(id)!;
+  return { id: rows[0]!.id, email };
+}
+
+/** Signs and confirms through the API (the emailed link's token, its button); answers the receipt code the signer was given. */
+async function signAndConfirm(slug: string, locale: string): Promise<string> {
+  const { id } = await signUp(slug, locale);
   const token = confirmationToken({ secret: process.env.SECRET_KEY!, clock: () => new Date(), confirmLinkTtlHours: 1 }, id);
   expect((await fetch(`${platform.baseUrl}/api/confirmations/${token}`, { method: 'POST' })).status).toBe(200);
-  return code;
+  return receiptOf(pool, id);
+}
+
+/**
+ * Signs, then confirms as the signer does: the confirmation email (its link and the receipt it
+ * gives), the page behind the link without JavaScript, its button, and the thanks page that shows
+ * the receipt again. Answers the code, as the email and the page gave it.
+ */
+async function signAndConfirmInBrowser(slug: string): Promise<string> {
+  const { email } = await signUp(slug, 'en');
+  const mail = await mailboxClient(platform.mailboxUrl).waitFor((m) => m.envelope.to.includes(email), { timeoutMs: 40_000 });
+  const code = /Your receipt, once you confirm: ([0-9A-Z]{5}(?:-[0-9A-Z]{5}){3})/.exec(mail.text)?.[1];
+  expect(code, 'the confirmation email gives the receipt').toBeTruthy();
+  const link = new RegExp(`${platform.baseUrl.replace(/[.]/g, '\\.')}/confirm/[A-Za-z0-9_.-]+`).exec(mail.text)?.[0];
+  expect(link, 'the confirmation email links to the confirm page').toBeTruthy();
+  const context = watch(await browser.newContext({ javaScriptEnabled: false }));
+  try {
+    const page = await context.newPage();
+    await page.goto(link!);
+    expect(await submitWithoutJs(page, page.getByRole('button', { name: 'Confirm my signature' }))).toBe(200);
+    expect(await page.locator('[data-receipt]').first().getAttribute('data-receipt'), 'the confirmed page shows the same receipt').toBe(code);
+  } finally {
+    await context.close();
+  }
+  return code!;
 }
 
 describe('checking a receipt, in a real browser across processes', () => {
@@ -91,7 +119,9 @@ describe('checking a receipt, in a real browser across processes', () => {
     await pool.query(`UPDATE actions SET delivery_paused = true WHERE id = $1`, [fx.action.id]);
     const codes: string[] = [];
     try {
-      for (const locale of ['en', 'es', 'ru']) codes.push(await signAndConfirm(fx.action.slug, locale));
+      codes.push(await signAndConfirm(fx.action.slug, 'es'));
+      codes.push(await signAndConfirmInBrowser(fx.action.slug));
+      codes.push(await signAndConfirm(fx.action.slug, 'ru'));
     } finally {
       await pool.query(`UPDATE actions SET delivery_paused = false WHERE id = $1`, [fx.action.id]);
     }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confirmSignatures, createAction, createHarness, signBody, uniqueEmail, type Harness } from '../testing/harness.ts';
-import { giveReceipts } from '../testing/receipts.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 import { treeRoot } from '../shared/merkle.ts';
 import { buildBatch } from './batch.service.ts';
 import { batchLeaves } from './delivery-roots.ts';
@@ -25,8 +25,7 @@ afterAll(async () => h?.close());
 async function sign(slug: string): Promise<string> {
   const email = uniqueEmail('ledger');
   expect((await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: signBody({ email }) })).statusCode).toBe(202);
-  const [id] = await confirmSignatures(h.db.pool, 'p.canonical_email = lower($1)', [email]);
-  await giveReceipts(h.db.pool, [id!]);
+  const [id] = await confirmSignatures(h.db.pool, 'p.email_index = $1', [indexOfEmail(email)]);
   return id!;
 }
 

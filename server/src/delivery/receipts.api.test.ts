@@ -8,7 +8,8 @@ import { foldConfirmations } from '../signature/counter.service.ts';
 import { newReceiptCode, receiptLeaf } from '../signature/receipt.ts';
 import { asStaff, confirmSignatures, createAction, createHarness, signBody, staffSession, uniqueEmail, type Harness } from '../testing/harness.ts';
 import { documented } from '../testing/openapi.ts';
-import { giveReceipts } from '../testing/receipts.ts';
+import { receiptOf } from '../testing/receipts.ts';
+import { indexOfEmail } from '../testing/sealed.ts';
 import { chainHash, EMPTY_ROOT, sortLeaves, treeRoot, verifyInclusion } from '../shared/merkle.ts';
 import { buildBatch } from './batch.service.ts';
 import { checkThresholds, setThresholds } from './threshold.service.ts';
@@ -30,9 +31,10 @@ async function sign(slug: string, body: Record<string, unknown> = {}, confirm = 
   const email = uniqueEmail('rcpt');
   const res = await h.app.inject({ method: 'POST', url: `/api/actions/${slug}/signatures`, payload: signBody({ email, ...body }) });
   expect(res.statusCode).toBe(202);
-  const { rows } = await h.db.pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.canonical_email = lower($1)`, [email]);
+  const { rows } = await h.db.pool.query<{ id: string }>(`SELECT s.id FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE p.email_index = $1`, [indexOfEmail(email)]);
   const id = rows[0]!.id;
-  const code = (await giveReceipts(h.db.pool, [id])).get(id)!;
+  // the code the signing path gave this sign-up (emailed with its confirmation link)
+  const code = await receiptOf(h.db.pool, id);
   if (confirm) await confirmSignatures(h.db.pool, 's.id = $1', [id]);
   return { id, code, email };
 }

@@ -225,7 +225,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       });
       await api.register(countRoutes, { cache: deps.cache });
-      await api.register(receiptRoutes, { pool: deps.pool });
+      await api.register(receiptRoutes, { receipts: { pool: deps.pool } });
       await api.register(v1Routes, {
         prefix: '/v1',
         keys: apiKeys,

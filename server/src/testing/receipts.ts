@@ -1,18 +1,12 @@
-// Test support for receipts: gives signatures a receipt code of the test's own, as the signing
-// path gives one to every new sign-up, so a test knows the code its signer would hold.
+// Test support for receipts: the code a signer holds, as the signing path made it (sealed under the
+// supporter's data key, server/src/privacy/personal-data.ts), opened for the test.
 import type pg from 'pg';
-import { newReceiptCode, receiptLeaf } from '../signature/receipt.ts';
+import { openedSignatures } from './sealed.ts';
 
-/**
- * Gives each of the signatures `ids` a new receipt code and stores its leaf (replacing any the
- * signing path wrote, whose code the test cannot read); answers the codes by signature id.
- */
-export async function giveReceipts(pool: pg.Pool, ids: readonly string[]): Promise<Map<string, string>> {
-  const codes = new Map(ids.map((id) => [id, newReceiptCode()]));
-  if (ids.length === 0) return codes;
-  await pool.query(
-    `UPDATE signatures s SET receipt_leaf = v.leaf FROM unnest($1::uuid[], $2::bytea[]) AS v(id, leaf) WHERE s.id = v.id`,
-    [[...codes.keys()], [...codes.values()].map((code) => receiptLeaf(code))],
-  );
-  return codes;
+/** The receipt code of the signature `id`, as its signer was given it. */
+export async function receiptOf(pool: pg.Pool, id: string): Promise<string> {
+  const [row] = await openedSignatures(pool, 's.id = $1', [id]);
+  const code = row?.receipt as string | null | undefined;
+  if (!code) throw new Error(`signature ${id} has no receipt`);
+  return code;
 }

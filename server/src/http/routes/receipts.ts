@@ -3,9 +3,8 @@
 // against the per-address limit of the public forms (rate-limits.ts), never cached, and the
 // code is kept out of the request log (logging.ts).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type pg from 'pg';
 import { z } from 'zod';
-import { lookupReceipt } from '../../delivery/receipt.service.ts';
+import { lookupReceipt, type ReceiptDeps } from '../../delivery/receipt.service.ts';
 import { errorSchema, localeQuery } from './schemas.ts';
 
 const hex = z.string().regex(/^[0-9a-f]{64}$/).describe('32 bytes, as 64 lowercase hexadecimal digits');
@@ -47,7 +46,7 @@ const receiptSchema = z.object({
     .describe('the delivery that carried the signature; null until it is delivered'),
 });
 
-export const receiptRoutes: FastifyPluginAsyncZod<{ pool: pg.Pool }> = async (app, opts) => {
+export const receiptRoutes: FastifyPluginAsyncZod<{ receipts: ReceiptDeps }> = async (app, opts) => {
   app.get(
     '/receipts/:code',
     {
@@ -65,7 +64,7 @@ export const receiptRoutes: FastifyPluginAsyncZod<{ pool: pg.Pool }> = async (ap
     },
     async (req, reply) => {
       reply.header('cache-control', 'no-store');
-      return lookupReceipt({ pool: opts.pool }, req.params.code, req.query.locale);
+      return lookupReceipt(opts.receipts, req.params.code, req.query.locale);
     },
   );
 };
