@@ -3,6 +3,10 @@
 // ledger shows the root, and GET /api/receipts/:code answers a receipt's holder whether it was
 // counted, in which delivery, with a proof that leads to that root, and nothing about anyone
 // else. Hostile codes get a 400 or a 404, never a 5xx.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldConfirmations } from '../signature/counter.service.ts';
 import { newReceiptCode, receiptLeaf } from '../signature/receipt.ts';
@@ -176,6 +180,23 @@ describe('GET /api/receipts/:code', () => {
     expect(text).not.toMatch(/T\d\d:\d\d/);
     expect(Object.keys(body).sort()).toEqual(['action', 'code', 'delivery', 'leaf', 'status']);
     expect(Object.keys(body.delivery).sort()).toEqual(['commitment', 'day']);
+
+    // the recomputation the members' documentation gives, run as written on this answer
+    const doc = readFileSync(new URL('../../../docs/members-and-officials.md', import.meta.url), 'utf8');
+    const snippet = /### Recomputing a proof yourself[^]*?```js\n([^]*?)```/.exec(doc)?.[1];
+    expect(snippet, 'the documentation has the snippet').toBeTruthy();
+    const dir = mkdtempSync(join(tmpdir(), 'receipt-'));
+    try {
+      writeFileSync(join(dir, 'receipt.json'), res.body);
+      writeFileSync(join(dir, 'check.cjs'), snippet!);
+      expect(execFileSync(process.execPath, ['check.cjs'], { cwd: dir, encoding: 'utf8' }).trim()).toBe('true true true');
+      // and it sees a changed proof
+      const changed = { ...body, delivery: { ...body.delivery, commitment: { ...body.delivery.commitment, proof: body.delivery.commitment.proof.slice(1) } } };
+      writeFileSync(join(dir, 'receipt.json'), JSON.stringify(changed));
+      expect(execFileSync(process.execPath, ['check.cjs'], { cwd: dir, encoding: 'utf8' }).trim()).toBe('true false true');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says what became of a signature not delivered: waiting for confirmation, confirmed and waiting, set aside, withdrawn', async () => {
