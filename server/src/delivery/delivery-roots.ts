@@ -18,7 +18,7 @@
 // the unique index on (action_id, chain_index) would refuse it if they did).
 import { sql } from 'kysely';
 import { qb, type Queryable } from '../db/db.ts';
-import { chainHash, treeRoot } from '../shared/merkle.ts';
+import { chainHash, treeRootInSlices } from '../shared/merkle.ts';
 
 export interface DeliveryRoots {
   treeRoot: Buffer;
@@ -63,7 +63,8 @@ export async function lastLink(db: Queryable, actionId: string): Promise<{ chain
  * transaction that assigned the signatures, under the batcher's lock of the action.
  */
 export async function commitBatch(db: Queryable, actionId: string, batchId: string, sortedLeaves: Buffer): Promise<DeliveryRoots> {
-  const root = treeRoot(sortedLeaves);
+  // in slices: the workers process that builds deliveries sends mail meanwhile
+  const root = await treeRootInSlices(sortedLeaves);
   const leafCount = sortedLeaves.length / 32;
   const previous = await lastLink(db, actionId);
   const chainIndex = (previous?.chainIndex ?? 0) + 1;

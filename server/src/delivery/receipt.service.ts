@@ -149,7 +149,7 @@ export async function lookupReceipt(deps: ReceiptDeps, input: string, locale?: s
   if (row.tree_root === null || row.leaf_count === null || row.chain_root === null || row.chain_index === null) return answer;
 
   const batchId = row.batch_id;
-  const tree = await (deps.trees ?? processTrees).get(batchId, async () => new MerkleTree(await batchLeaves(deps.pool, batchId)));
+  const tree = await (deps.trees ?? processTrees).get(batchId, async () => MerkleTree.inSlices(await batchLeaves(deps.pool, batchId)));
   const index = tree.indexOf(leaf);
   const proof = index >= 0 ? tree.proof(index) : [];
   const previous =

@@ -89,8 +89,15 @@ export function assertSorted(sorted: Buffer): void {
   }
 }
 
-/** The levels of the tree over `sorted`, leaf nodes first, each one buffer of 32-byte nodes. */
-function levelsOf(sorted: Buffer, keep: boolean): Buffer[] {
+/** Hashes between two pauses of the asynchronous builders: about a millisecond of work. */
+const HASHES_PER_SLICE = 1024;
+
+/**
+ * The levels of the tree over `sorted`, leaf nodes first, each one buffer of 32-byte nodes (only
+ * the last, the root, unless `keep`). A generator that pauses every HASHES_PER_SLICE hashes, so the
+ * asynchronous builders can let other work run between slices; the synchronous ones run it through.
+ */
+function* levelsOf(sorted: Buffer, keep: boolean): Generator<void, Buffer[]> {
   const n = leafCountOf(sorted);
   if (n === 0) return [EMPTY_ROOT];
   let level = Buffer.allocUnsafe(n * HASH_BYTES);
@@ -99,6 +106,7 @@ function levelsOf(sorted: Buffer, keep: boolean): Buffer[] {
   for (let i = 0; i < n; i++) {
     sorted.copy(leafInput, 1, i * HASH_BYTES, (i + 1) * HASH_BYTES);
     sha256(leafInput).copy(level, i * HASH_BYTES);
+    if (i % HASHES_PER_SLICE === HASHES_PER_SLICE - 1) yield;
   }
   const levels = [level];
   const nodeInput = Buffer.allocUnsafe(1 + 2 * HASH_BYTES);
@@ -110,6 +118,7 @@ function levelsOf(sorted: Buffer, keep: boolean): Buffer[] {
     for (let i = 0; i + 1 < width; i += 2) {
       level.copy(nodeInput, 1, i * HASH_BYTES, (i + 2) * HASH_BYTES);
       sha256(nodeInput).copy(next, (i / 2) * HASH_BYTES);
+      if ((i / 2) % HASHES_PER_SLICE === HASHES_PER_SLICE - 1) yield;
     }
     // a last node without a partner goes up as it is
     if (width % 2 === 1) level.copy(next, (up - 1) * HASH_BYTES, (width - 1) * HASH_BYTES, width * HASH_BYTES);
@@ -121,9 +130,33 @@ function levelsOf(sorted: Buffer, keep: boolean): Buffer[] {
   return levels;
 }
 
+function runThrough<T>(work: Generator<void, T>): T {
+  for (;;) {
+    const step = work.next();
+    if (step.done) return step.value;
+  }
+}
+
+async function runInSlices<T>(work: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const step = work.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
 /** The root of the tree over `sorted` (32-byte leaves in increasing order, as sortLeaves gives). */
 export function treeRoot(sorted: Buffer): Buffer {
-  const levels = levelsOf(sorted, false);
+  const levels = runThrough(levelsOf(sorted, false));
+  return Buffer.from(levels[levels.length - 1]!.subarray(0, HASH_BYTES));
+}
+
+/**
+ * The same root, computed in slices of about a millisecond with the event loop free between them:
+ * for a process that serves other work meanwhile (a tree of 100,000 leaves is some 200,000 hashes).
+ */
+export async function treeRootInSlices(sorted: Buffer): Promise<Buffer> {
+  const levels = await runInSlices(levelsOf(sorted, false));
   return Buffer.from(levels[levels.length - 1]!.subarray(0, HASH_BYTES));
 }
 
@@ -140,13 +173,25 @@ export class MerkleTree {
   private readonly levels: Buffer[];
   private readonly leaves: Buffer;
 
-  /** `sorted`: 32-byte leaves in increasing order (checked). */
-  constructor(sorted: Buffer) {
-    assertSorted(sorted);
+  /** `sorted`: 32-byte leaves in increasing order (checked); `levels` only from inSlices. */
+  private constructor(sorted: Buffer, levels?: Buffer[]) {
+    // levels given come from inSlices, which checked the leaves itself
+    if (!levels) assertSorted(sorted);
     this.leaves = sorted;
     this.size = sorted.length / HASH_BYTES;
-    this.levels = levelsOf(sorted, true);
+    this.levels = levels ?? runThrough(levelsOf(sorted, true));
     this.root = Buffer.from(this.levels[this.levels.length - 1]!.subarray(0, HASH_BYTES));
+  }
+
+  /** The tree over `sorted`: 32-byte leaves in increasing order (checked). */
+  static of(sorted: Buffer): MerkleTree {
+    return new MerkleTree(sorted);
+  }
+
+  /** The same tree, built in slices of about a millisecond with the event loop free between them. */
+  static async inSlices(sorted: Buffer): Promise<MerkleTree> {
+    assertSorted(sorted);
+    return new MerkleTree(sorted, await runInSlices(levelsOf(sorted, true)));
   }
 
   /** The leaf at `index`. */
