@@ -4,13 +4,13 @@
 // finds the PENDING letters.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { sql } from 'kysely';
-import { ActionStatus, inTransaction, qb, SignatureStatus, TargetMode } from '../db/db.ts';
+import { sql, type QueryCreator } from 'kysely';
+import { ActionStatus, inTransaction, qb, SignatureStatus, TargetMode, type DB } from '../db/db.ts';
 import type { Queues } from '../queue/queue.ts';
 import { deliveryDue, sendsInOfficeHours } from './delivery.policy.ts';
 import { nextOfficeOpening } from './office-hours.ts';
 import { owedByCountry } from './country-minimum.ts';
-import { commitBatch } from './delivery-roots.ts';
+import { rootsAfter, rootsColumns } from './delivery-roots.ts';
 
 const BATCHER_LOCK = 7_310_002;
 
@@ -242,22 +242,47 @@ export async function writeBatch(
         .returning(['s.country', 's.receipt_leaf']),
     )
     .selectFrom('marked')
-    .select(['marked.country', sql<number>`count(*)::int`.as('n'), sql<Buffer | null>`NULL::bytea`.as('leaves')])
+    .select([
+      'marked.country',
+      sql<number>`count(*)::int`.as('n'),
+      sql<Buffer | null>`NULL::bytea`.as('leaves'),
+      sql<number | null>`NULL::int`.as('last_index'),
+      sql<Buffer | null>`NULL::bytea`.as('last_root'),
+    ])
     .groupBy('marked.country')
-    // and one more row: the receipt leaves of the signatures claimed, sorted bytewise, which the
-    // delivery commits to (delivery-roots.ts), read here rather than again from the table
-    .unionAll((db) =>
-      db
+    // and one more row: what the delivery commits to (delivery-roots.ts), read here rather than by
+    // more round trips: the receipt leaves of the signatures claimed, sorted bytewise, and the last
+    // link of the action's chain (this statement does not see the batch it inserts)
+    .unionAll((db) => {
+      const lastLink = db
+        .selectFrom('delivery_batches as lb')
+        .where('lb.action_id', '=', actionId)
+        .where('lb.chain_index', 'is not', null)
+        .orderBy('lb.chain_index', 'desc')
+        .limit(1);
+      return db
         .selectFrom('marked')
-        .select([sql<string>`NULL`.as('country'), sql<number>`-1`.as('n'), sql<Buffer | null>`string_agg(marked.receipt_leaf, ''::bytea ORDER BY marked.receipt_leaf)`.as('leaves')])
-        .where('marked.receipt_leaf', 'is not', null),
-    )
+        .select([
+          sql<string>`NULL`.as('country'),
+          sql<number>`-1`.as('n'),
+          sql<Buffer | null>`string_agg(marked.receipt_leaf, ''::bytea ORDER BY marked.receipt_leaf)`.as('leaves'),
+          lastLink.select('lb.chain_index').$asScalar().as('last_index'),
+          lastLink.select('lb.chain_root').$asScalar().as('last_root'),
+        ])
+        .where('marked.receipt_leaf', 'is not', null);
+    })
     .execute();
   const claimed = rows.filter((r) => r.n >= 0);
   if (claimed.length === 0) return null;
   const byCountry = new Map(claimed.map((r) => [r.country, r.n]));
   const signatureCount = claimed.reduce((a, r) => a + r.n, 0);
-  await commitBatch(client, actionId, batchId, rows.find((r) => r.n < 0)?.leaves ?? Buffer.alloc(0));
+  const commitment = rows.find((r) => r.n < 0);
+  const roots = await rootsAfter(
+    commitment?.last_index != null && commitment.last_root ? { chainIndex: commitment.last_index, chainRoot: commitment.last_root } : null,
+    commitment?.leaves ?? Buffer.alloc(0),
+  );
+  // stored with the letters' rows, in the same statement (or alone when no letter is owed)
+  const storeRoots = (db: QueryCreator<DB>) => db.updateTable('delivery_batches').set(rootsColumns(roots)).where('id', '=', batchId);
 
   const letters: { id: string; target: string; count: number; locale: string; messageId: string; due: Date }[] = [];
   for (const t of targets) {
@@ -276,8 +301,10 @@ export async function writeBatch(
         : now,
     });
   }
-  if (letters.length > 0) {
+  if (letters.length === 0) await storeRoots(k).execute();
+  else {
     await k
+      .with('roots', (db) => storeRoots(db).returning('id'))
       .insertInto('letters')
       .values(
         letters.map((l) => ({

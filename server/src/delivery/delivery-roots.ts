@@ -57,24 +57,35 @@ export async function lastLink(db: Queryable, actionId: string): Promise<{ chain
   return row && row.chain_index !== null && row.chain_root !== null ? { chainIndex: row.chain_index, chainRoot: row.chain_root } : null;
 }
 
-/**
- * Commits the delivery `batchId` of `actionId` to `sortedLeaves` (its signatures' leaves, sorted):
- * its tree root and leaf count, chained after the action's last delivery. Runs inside the
- * transaction that assigned the signatures, under the batcher's lock of the action.
- */
-export async function commitBatch(db: Queryable, actionId: string, batchId: string, sortedLeaves: Buffer): Promise<DeliveryRoots> {
+/** What a delivery of `sortedLeaves` (its signatures' leaves, sorted) commits to, after the action's last link. */
+export async function rootsAfter(last: { chainIndex: number; chainRoot: Buffer } | null, sortedLeaves: Buffer): Promise<DeliveryRoots> {
   // in slices: the workers process that builds deliveries sends mail meanwhile
   const root = await treeRootInSlices(sortedLeaves);
   const leafCount = sortedLeaves.length / 32;
-  const previous = await lastLink(db, actionId);
-  const chainIndex = (previous?.chainIndex ?? 0) + 1;
-  const chainRoot = chainHash(previous?.chainRoot ?? null, root, leafCount);
-  await qb(db)
-    .updateTable('delivery_batches')
-    .set({ tree_root: root, leaf_count: leafCount, chain_root: chainRoot, chain_index: chainIndex })
-    .where('id', '=', batchId)
-    .execute();
-  return { treeRoot: root, leafCount, chainRoot, chainIndex, previousChainRoot: previous?.chainRoot ?? null };
+  return {
+    treeRoot: root,
+    leafCount,
+    chainIndex: (last?.chainIndex ?? 0) + 1,
+    chainRoot: chainHash(last?.chainRoot ?? null, root, leafCount),
+    previousChainRoot: last?.chainRoot ?? null,
+  };
+}
+
+/** The columns of delivery_batches that hold `roots`. */
+export function rootsColumns(roots: DeliveryRoots) {
+  return { tree_root: roots.treeRoot, leaf_count: roots.leafCount, chain_root: roots.chainRoot, chain_index: roots.chainIndex };
+}
+
+/**
+ * Commits the delivery `batchId` of `actionId` to `sortedLeaves` (its signatures' leaves, sorted):
+ * its tree root and leaf count, chained after the action's last delivery. Runs inside the
+ * transaction that assigned the signatures, under the batcher's lock of the action (the batcher
+ * itself reads the last link and stores the roots within its own statements: batch.service.ts).
+ */
+export async function commitBatch(db: Queryable, actionId: string, batchId: string, sortedLeaves: Buffer): Promise<DeliveryRoots> {
+  const roots = await rootsAfter(await lastLink(db, actionId), sortedLeaves);
+  await qb(db).updateTable('delivery_batches').set(rootsColumns(roots)).where('id', '=', batchId).execute();
+  return roots;
 }
 
 /** A root as the letters, packets, ledger and API show it: 64 lowercase hexadecimal digits. */
