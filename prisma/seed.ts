@@ -5,6 +5,7 @@ import { prismaOn } from '../server/src/db/prisma.ts';
 import { createStaff } from '../server/src/staff/staff.service.ts';
 import type pg from 'pg';
 import { nextOfficeOpening } from '../server/src/delivery/office-hours.ts';
+import { batchLeaves, commitBatch } from '../server/src/delivery/delivery-roots.ts';
 import { actions, campaign, targets } from './seed-data.ts';
 import { countPaperImport, previewPaperImport } from '../server/src/action/paper.service.ts';
 import { publishUpdate } from '../server/src/action/update.service.ts';
@@ -166,6 +167,8 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
       [DEMO_BATCH, action.id, signatureIds.length, Math.max(total.rows[0]!.n, signatureIds.length), batchAt],
     );
     await client.query(`UPDATE signatures SET batch_id = $1 WHERE id = ANY($2::uuid[])`, [DEMO_BATCH, signatureIds]);
+    // committed to its signatures' receipts as the batcher commits every delivery (delivery-roots.ts)
+    await commitBatch(client, action.id, DEMO_BATCH, await batchLeaves(client, DEMO_BATCH));
     created++;
     let unLetter: { id: string; targetId: string; sentAt: Date } | null = null;
     let otherLetter: { id: string; targetId: string; sentAt: Date } | null = null;

@@ -17,6 +17,7 @@ import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packetToken } from '../../server/src/delivery/packet.service.ts';
+import { receiptOf } from '../../server/src/testing/receipts.ts';
 import { createSession } from '../../server/src/staff/session.ts';
 import { createStaff } from '../../server/src/staff/staff.service.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
@@ -49,7 +50,7 @@ let platform: Platform;
 let browser: Browser;
 let pool: pg.Pool;
 let staffCookie: string;
-const tokens = { pending: '', confirmed: '', myData: '', unsubscribe: '', packet: '' };
+const tokens = { pending: '', confirmed: '', myData: '', unsubscribe: '', packet: '', receipt: '' };
 const ids = { petition: '', letter: '', target: '', export: '' };
 
 const deps = () => ({ secret: process.env.SECRET_KEY!, clock: () => new Date(), confirmLinkTtlHours: 24 });
@@ -110,7 +111,10 @@ beforeAll(async () => {
 
   // a delivered petition letter: its packet, and an official's answer with long words
   const signer = `ines.${stamp}@example.org`;
-  tokens.confirmed = await confirm(await sign(PETITION, signer));
+  const signed = await sign(PETITION, signer);
+  tokens.confirmed = await confirm(signed);
+  // the code its signer holds, for the page that checks it (its proof has long hashes)
+  tokens.receipt = await receiptOf(pool, signed);
   const supporter = (await pool.query<{ id: string }>(`SELECT id FROM supporters WHERE email_index = $1`, [indexOfEmail(signer)])).rows[0]!.id;
   tokens.myData = myDataToken(deps(), supporter);
   tokens.unsubscribe = unsubscribeToken(deps(), supporter);
@@ -236,6 +240,11 @@ function memberVisits(locale: Locale): Record<string, Visit[]> {
     '/[[lang=locale]]/my-data/[token]': [{ label: 'my data', path: `${l}/my-data/${tokens.myData}` }],
     '/[[lang=locale]]/my-data/erased': [{ label: 'my data erased', path: `${l}/my-data/erased` }],
     '/[[lang=locale]]/unsubscribe/[token]': [{ label: 'unsubscribe', path: `${l}/unsubscribe/${tokens.unsubscribe}` }],
+    '/[[lang=locale]]/verify': [
+      { label: 'check a receipt', path: `${l}/verify` },
+      { label: 'check a receipt, delivered, with its proof', path: `${l}/verify?code=${tokens.receipt}` },
+      { label: 'check a receipt, a code refused', path: `${l}/verify?code=${'X'.repeat(30)}` },
+    ],
     '/[[lang=locale]]/packet/[token]': [
       { label: 'packet', path: `${l}/packet/${tokens.packet}` },
       { label: 'packet (forged link)', path: `${l}/packet/forged.${stamp}`, status: 404 },

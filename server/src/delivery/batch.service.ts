@@ -1,14 +1,16 @@
 // The batcher: claims confirmed, undelivered signatures (FOR UPDATE SKIP LOCKED), records a
-// DeliveryBatch and one Letter per target in the same transaction, and only then enqueues
-// the letters' ids. If the enqueue is lost, the sweeper finds the PENDING letters.
+// DeliveryBatch with the roots it commits to (delivery-roots.ts) and one Letter per target in the
+// same transaction, and only then enqueues the letters' ids. If the enqueue is lost, the sweeper
+// finds the PENDING letters.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { sql } from 'kysely';
-import { ActionStatus, inTransaction, qb, SignatureStatus, TargetMode } from '../db/db.ts';
+import { sql, type QueryCreator } from 'kysely';
+import { ActionStatus, inTransaction, qb, SignatureStatus, TargetMode, type DB } from '../db/db.ts';
 import type { Queues } from '../queue/queue.ts';
 import { deliveryDue, sendsInOfficeHours } from './delivery.policy.ts';
 import { nextOfficeOpening } from './office-hours.ts';
 import { owedByCountry } from './country-minimum.ts';
+import { rootsAfter, rootsColumns } from './delivery-roots.ts';
 
 const BATCHER_LOCK = 7_310_002;
 
@@ -181,7 +183,7 @@ export async function writeBatch(
   // may_go is computed once (materialized): inlined, PostgreSQL could plan it as a join run again
   // for every owed signature (on a new action whose statistics show none owed, it did: 20,000
   // signatures took 108 s to claim)
-  const claimed = await k
+  const rows = await k
     .with((cte) => cte('may_go').materialized(), (db) =>
       db
         .selectFrom(owedByCountry(sql.val(actionId), sql.val(target_mode), deps.countryMin).as('w'))
@@ -237,15 +239,50 @@ export async function writeBatch(
         .from(['claimed as c', 'batch as b'])
         .set((eb) => ({ batch_id: eb.ref('b.id') }))
         .whereRef('s.id', '=', 'c.id')
-        .returning('s.country'),
+        .returning(['s.country', 's.receipt_leaf']),
     )
     .selectFrom('marked')
-    .select(['marked.country', sql<number>`count(*)::int`.as('n')])
+    .select([
+      'marked.country',
+      sql<number>`count(*)::int`.as('n'),
+      sql<Buffer | null>`NULL::bytea`.as('leaves'),
+      sql<number | null>`NULL::int`.as('last_index'),
+      sql<Buffer | null>`NULL::bytea`.as('last_root'),
+    ])
     .groupBy('marked.country')
+    // and one more row: what the delivery commits to (delivery-roots.ts), read here rather than by
+    // more round trips: the receipt leaves of the signatures claimed, sorted bytewise, and the last
+    // link of the action's chain (this statement does not see the batch it inserts)
+    .unionAll((db) => {
+      const lastLink = db
+        .selectFrom('delivery_batches as lb')
+        .where('lb.action_id', '=', actionId)
+        .where('lb.chain_index', 'is not', null)
+        .orderBy('lb.chain_index', 'desc')
+        .limit(1);
+      return db
+        .selectFrom('marked')
+        .select([
+          sql<string>`NULL`.as('country'),
+          sql<number>`-1`.as('n'),
+          sql<Buffer | null>`string_agg(marked.receipt_leaf, ''::bytea ORDER BY marked.receipt_leaf)`.as('leaves'),
+          lastLink.select('lb.chain_index').$asScalar().as('last_index'),
+          lastLink.select('lb.chain_root').$asScalar().as('last_root'),
+        ])
+        .where('marked.receipt_leaf', 'is not', null);
+    })
     .execute();
+  const claimed = rows.filter((r) => r.n >= 0);
   if (claimed.length === 0) return null;
   const byCountry = new Map(claimed.map((r) => [r.country, r.n]));
   const signatureCount = claimed.reduce((a, r) => a + r.n, 0);
+  const commitment = rows.find((r) => r.n < 0);
+  const roots = await rootsAfter(
+    commitment?.last_index != null && commitment.last_root ? { chainIndex: commitment.last_index, chainRoot: commitment.last_root } : null,
+    commitment?.leaves ?? Buffer.alloc(0),
+  );
+  // stored with the letters' rows, in the same statement (or alone when no letter is owed)
+  const storeRoots = (db: QueryCreator<DB>) => db.updateTable('delivery_batches').set(rootsColumns(roots)).where('id', '=', batchId);
 
   const letters: { id: string; target: string; count: number; locale: string; messageId: string; due: Date }[] = [];
   for (const t of targets) {
@@ -264,8 +301,10 @@ export async function writeBatch(
         : now,
     });
   }
-  if (letters.length > 0) {
+  if (letters.length === 0) await storeRoots(k).execute();
+  else {
     await k
+      .with('roots', (db) => storeRoots(db).returning('id'))
       .insertInto('letters')
       .values(
         letters.map((l) => ({

@@ -1,5 +1,6 @@
 // The public ledger of an action: proof that its letters were delivered. One row per letter,
-// newest first, at most 50: when it was made, to whom, how many signatures it carried,
+// newest first, at most 50: when it was made, to whom, how many signatures it carried, the root
+// its delivery commits to (delivery-roots.ts: a signer checks their receipt against it),
 // whether the receiving server accepted it, whether it bounced, whether the packet link was
 // opened (a link scanner counts as an opening), whether a published answer exists, and how
 // long after the delivery it came (the time to answer).
@@ -28,6 +29,11 @@ export interface LedgerEntry {
   status: LetterStatus;
   /** not yet tried, and due later: held until the target's office opens (office-hours policies) */
   heldForOfficeHours: boolean;
+  /**
+   * the root of the Merkle tree of the delivery the letter belongs to (delivery-roots.ts), 64
+   * hexadecimal digits; null for a delivery that commits to nothing (paper, or made before receipts)
+   */
+  root: string | null;
 }
 
 export const LEDGER_LIMIT = 50;
@@ -98,6 +104,7 @@ export function ledgerOf(
           .and([e('l.status', '=', LetterStatus.PENDING), e('l.attempts', '=', 0), e('l.next_attempt_at', '>', sql<Date>`now()`)])
           .$castTo<boolean>()
           .as('heldForOfficeHours'),
+        sql<string | null>`encode(${e.ref('b.tree_root')}, 'hex')`.as('root'),
       ])
       .where('b.action_id', '=', actionId)
       // a threshold's formal requests are shown with their threshold (threshold.service.ts)

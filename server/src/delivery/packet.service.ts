@@ -26,6 +26,7 @@ import { documentText } from '../shared/text.ts';
 import { localTargetLine, localTargetName } from '../target/target-names.ts';
 import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
 import { signToken, verifyToken } from '../shared/tokens.ts';
+import { rootHex } from './delivery-roots.ts';
 
 export const PACKET_PURPOSE = 'packet';
 /** How an acknowledgement of receipt is marked in the answer's body (the answers table has no flag for it). */
@@ -106,6 +107,12 @@ export interface Packet {
   memberLetters: { subject: string; text: string; locale: string }[];
   /** the answers already given to this letter (the field keeps the name integrators know) */
   responses: { id: string; body: string; receivedAt: string; status: AnswerStatus; attachments: PacketAttachment[] }[];
+  /**
+   * What the delivery this letter belongs to commits to (delivery-roots.ts): the root of the
+   * Merkle tree of its signatures' receipts, how many they are (across all its letters), and its
+   * place in the action's chain; null for a delivery without receipts (paper, a formal request)
+   */
+  receipts: { root: string; count: number; chain: { index: number; root: string } } | null;
 }
 
 /** A file the official attached to an answer: they may download it again from the packet. */
@@ -165,6 +172,10 @@ async function letterForToken(deps: PacketDeps, token: string) {
       'l.sent_at',
       'l.signature_count',
       'b.total_count',
+      'b.tree_root',
+      'b.leaf_count',
+      'b.chain_root',
+      'b.chain_index',
       'a.target_mode',
       'a.slug',
       't.title',
@@ -415,7 +426,14 @@ export async function viewPacket(deps: PacketDeps, token: string): Promise<Packe
     signersTruncated: collected.truncated,
     memberLetters: collected.memberLetters,
     responses: answers,
+    receipts: receiptsOf(l),
   };
+}
+
+/** What the letter's delivery commits to, as the packet shows it (null: nothing). */
+function receiptsOf(l: LetterRow): Packet['receipts'] {
+  if (l.tree_root === null || l.leaf_count === null || l.chain_root === null || l.chain_index === null) return null;
+  return { root: rootHex(l.tree_root), count: l.leaf_count, chain: { index: l.chain_index, root: rootHex(l.chain_root) } };
 }
 
 /** The answers given to a letter, oldest first, each with its attachments (their names and sizes, not their bytes). */
@@ -497,6 +515,9 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     request: 'Our request',
     count: 'Signatures in this delivery',
     total: 'Signatures in all so far',
+    receipts: 'Signatures with a receipt in this delivery',
+    root: 'Fingerprint of this delivery (Merkle root)',
+    receiptsNote: 'Each of these signers can check with their receipt that their signature is counted under this fingerprint; no signature can be added, removed or changed without changing it.',
     countries: 'Countries of the signers',
     letters: 'Letters written by signers',
     named: 'Signers who asked to be named',
@@ -514,6 +535,9 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     request: 'Nuestra petición',
     count: 'Firmas en esta entrega',
     total: 'Firmas en total hasta ahora',
+    receipts: 'Firmas con recibo en esta entrega',
+    root: 'Huella de esta entrega (raíz de Merkle)',
+    receiptsNote: 'Cada una de estas personas firmantes puede comprobar con su recibo que su firma está contada bajo esta huella; no se puede añadir, quitar ni alterar ninguna firma sin cambiarla.',
     countries: 'Países de quienes firman',
     letters: 'Cartas escritas por personas firmantes',
     named: 'Firmantes que pidieron ser nombrados',
@@ -531,6 +555,9 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     request: 'Notre demande',
     count: 'Signatures dans cet envoi',
     total: 'Signatures au total à ce jour',
+    receipts: 'Signatures munies d’un reçu dans cet envoi',
+    root: 'Empreinte de cet envoi (racine de Merkle)',
+    receiptsNote: 'Chacun de ces signataires peut vérifier avec son reçu que sa signature est comptée sous cette empreinte ; aucune signature ne peut être ajoutée, retirée ou modifiée sans la changer.',
     countries: 'Pays des signataires',
     letters: 'Lettres écrites par des signataires',
     named: 'Signataires ayant demandé à être nommés',
@@ -548,6 +575,9 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     request: 'Наша просьба',
     count: 'Подписей в этой доставке',
     total: 'Всего подписей на данный момент',
+    receipts: 'Подписей с квитанцией в этой доставке',
+    root: 'Отпечаток этой доставки (корень Меркла)',
+    receiptsNote: 'Каждый из этих подписавших может с помощью своей квитанции проверить, что его подпись учтена под этим отпечатком; ни одну подпись нельзя добавить, удалить или изменить, не изменив его.',
     countries: 'Страны подписавших',
     letters: 'Письма, написанные подписавшими',
     named: 'Подписавшие, которые попросили назвать их имена',
@@ -565,6 +595,9 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     request: "طلبنا",
     count: "التوقيعات في هذا التسليم",
     total: "مجموع التوقيعات حتى الآن",
+    receipts: "التوقيعات المصحوبة بإيصال في هذا التسليم",
+    root: "بصمة هذا التسليم (جذر ميركل)",
+    receiptsNote: "يستطيع كل واحد من هؤلاء الموقّعين أن يتحقق بإيصاله من أن توقيعه محسوب ضمن هذه البصمة؛ ولا يمكن إضافة أي توقيع أو حذفه أو تعديله دون أن تتغير.",
     countries: "بلدان الموقّعين",
     letters: "رسائل كتبها الموقّعون",
     named: "الموقّعون الذين طلبوا ذكر أسمائهم",
@@ -582,6 +615,9 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     request: "Біздің өтінішіміз",
     count: "Осы жөнелтілімдегі қолтаңбалар",
     total: "Осы уақытқа дейінгі барлық қолтаңбалар",
+    receipts: "Осы жөнелтілімдегі түбіртегі бар қолтаңбалар",
+    root: "Осы жөнелтілімнің цифрлық ізі (Меркл түбірі)",
+    receiptsNote: "Осы қол қоюшылардың әрқайсысы өз түбіртегі арқылы өз қолтаңбасының осы ізбен есепке алынғанын тексере алады; бұл ізді өзгертпей ешбір қолтаңбаны қосуға, алып тастауға немесе өзгертуге болмайды.",
     countries: "Қол қоюшылардың елдері",
     letters: "Қол қоюшылар жазған хаттар",
     named: "Аты көрсетілуін сұраған қол қоюшылар",
@@ -599,6 +635,9 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     request: "Ang aming kahilingan",
     count: "Mga lagda sa padalang ito",
     total: "Kabuuang bilang ng lagda sa ngayon",
+    receipts: "Mga lagdang may resibo sa padalang ito",
+    root: "Fingerprint ng padalang ito (Merkle root)",
+    receiptsNote: "Masusuri ng bawat isa sa mga lumagdang ito, gamit ang kanilang resibo, na kabilang ang kanilang lagda sa fingerprint na ito; walang lagdang maidaragdag, maaalis o mababago nang hindi ito nagbabago.",
     countries: "Mga bansa ng mga lumagda",
     letters: "Mga liham na isinulat ng mga lumagda",
     named: "Mga lumagdang humiling na ipakilala sila",
@@ -616,6 +655,9 @@ const PDF_TEXT: Record<string, Record<string, string>> = {
     request: "Bizning murojaatimiz",
     count: "Ushbu joʻnatmadagi imzolar",
     total: "Hozirgacha jami imzolar",
+    receipts: "Ushbu joʻnatmadagi kvitansiyasi bor imzolar",
+    root: "Ushbu joʻnatmaning raqamli izi (Merkl ildizi)",
+    receiptsNote: "Bu imzo chekkanlarning har biri oʻz kvitansiyasi orqali imzosi shu iz ostida hisobga olinganini tekshira oladi; bu izni oʻzgartirmasdan birorta ham imzoni qoʻshib, olib tashlab yoki oʻzgartirib boʻlmaydi.",
     countries: "Imzo chekkanlarning mamlakatlari",
     letters: "Imzo chekkanlar yozgan xatlar",
     named: "Ismi koʻrsatilishini soʻragan imzo chekkanlar",
@@ -721,6 +763,14 @@ export async function packetPdf(deps: PacketDeps, token: string): Promise<{ file
   line(words.count!, numbers.format(l.signature_count));
   line(words.total!, numbers.format(l.total_count));
   if (countryLine) line(words.countries!, countryLine);
+  // what the delivery commits to: the root in groups of eight, to be read and compared on paper
+  const receipts = receiptsOf(l);
+  if (receipts) {
+    line(words.receipts!, numbers.format(receipts.count));
+    doc.font(bold).fontSize(10).text(`${words.root!}: `);
+    doc.font('Courier').fontSize(10).text(receipts.root.match(/.{8}/g)!.join(' '));
+    doc.font(regular).fontSize(9).text(words.receiptsNote!);
+  }
 
   if (letters.length) {
     heading(words.letters!);

@@ -26,6 +26,7 @@ import { staffRoutes } from './routes/staff.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import { v1Routes } from './routes/v1.ts';
 import { countRoutes } from './routes/counts.ts';
+import { receiptRoutes } from './routes/receipts.ts';
 import { WIDGET_JS } from './widget.ts';
 import { osdiRoutes } from './routes/osdi.ts';
 import type { Queues } from '../queue/queue.ts';
@@ -224,6 +225,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         },
       });
       await api.register(countRoutes, { cache: deps.cache });
+      await api.register(receiptRoutes, { receipts: { pool: deps.pool } });
       await api.register(v1Routes, {
         prefix: '/v1',
         keys: apiKeys,

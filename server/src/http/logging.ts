@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 /** Paths whose segments carry secrets (emailed tokens) are logged without them, and without the query. */
 export function redactUrl(url: string): string {
   return url
-    .replace(/\/(confirm|confirmations|unsubscribe|my-data|packet|packets)\/(?!requests(?:[/?#]|$))[^/?#]+/g, '/$1/[token]')
+    .replace(/\/(confirm|confirmations|unsubscribe|my-data|packet|packets|receipts)\/(?!requests(?:[/?#]|$))[^/?#]+/g, '/$1/[token]')
     .replace(/\?.*$/, '');
 }
 

@@ -88,6 +88,7 @@ export function swaggerOptions(publicBaseUrl: string): FastifyDynamicSwaggerOpti
         { name: 'osdi', description: 'Open Supporter Data Interface (HAL+JSON), under /api/osdi/v1' },
         { name: 'members', description: 'Member self-service: unsubscribe and "my data"' },
         { name: 'packets', description: 'Delivery packets for officials' },
+        { name: 'receipts', description: 'Receipts: whether a signature was counted, and the proof that its delivery includes it' },
         { name: 'staff', description: 'Staff sign-in and accounts' },
         { name: 'admin', description: 'The staff console API (session cookie and role)' },
         { name: 'health', description: 'Liveness and readiness' },

@@ -1,8 +1,8 @@
 // Rate limits of the public forms (server/src/abuse): counters in Redis, keyed by HMACs of the
 // client address or API key. Signing has its own, silent limits (the same guard, used by the
-// signing routes); every other public POST gets a plain 429 past the per-address limit. Staff
-// sign-in has its own throttle (staff/), the console's writes need a session, and the
-// integrator APIs need an API key.
+// signing routes); every other public POST, and every receipt lookup, gets a plain 429 past the
+// per-address limit. Staff sign-in has its own throttle (staff/), the console's writes need a
+// session, and the integrator APIs need an API key.
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.ts';
@@ -26,10 +26,15 @@ export function createRateLimits(deps: { redis: Redis; secret: string; clock: ()
   });
 }
 
-/** The onRequest hook of /api: 429 `rate_limited` for a public POST past the per-address limit. */
+/**
+ * The onRequest hook of /api: 429 `rate_limited` for a public POST past the per-address limit.
+ * A receipt lookup (GET /api/receipts/:code) counts as one too: each reads the database, and may
+ * build a delivery's tree.
+ */
 export function publicPostLimit(abuse: AbuseGuard) {
   return async (req: FastifyRequest) => {
-    if (req.method !== 'POST' || /^\/api\/(staff|admin|v1|osdi)\//.test(req.url) || /^\/api\/actions\/[^/]+\/signatures(?:[?#]|$)/.test(req.url)) return;
+    const limited = req.method === 'POST' ? !/^\/api\/(staff|admin|v1|osdi)\//.test(req.url) && !/^\/api\/actions\/[^/]+\/signatures(?:[?#]|$)/.test(req.url) : /^\/api\/receipts\//.test(req.url);
+    if (!limited) return;
     const verdict = await abuse.allowPost(req.clientIp);
     if (!verdict.ok) throw tooMany('rate_limited', 'Too many requests from your network; please try again later', verdict.retryAfter);
   };

@@ -23,6 +23,7 @@ import { requestText } from './official-text.ts';
 import { THRESHOLD_BATCH_REASON, thresholdOfLetter } from '../delivery/threshold.service.ts';
 import { openPaperName, paperSignersOf } from '../action/paper.service.ts';
 import { openLetter, openName, supporterKey } from '../privacy/personal-data.ts';
+import { rootHex, verifyUrl } from '../delivery/delivery-roots.ts';
 
 export interface LetterDeps {
   pool: pg.Pool;
@@ -111,6 +112,12 @@ export interface LetterContent {
   preview?: boolean;
   /** a delivery of signatures collected on paper: where, and the day (already formatted) */
   paper?: { event: string; date: string };
+  /**
+   * what the delivery commits to (delivery/delivery-roots.ts): how many of its signatures have a
+   * receipt, the root of their tree (hexadecimal), and the page where a signer checks theirs.
+   * Absent, or a count of 0, and the letter says nothing of it.
+   */
+  receipts?: { count: number; root: string; verifyUrl: string } | null;
 }
 
 /** The one rendering of a letter to an official, used by delivery and by the console's previews. */
@@ -134,6 +141,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
     packetUrl: c.packetUrl,
     preview: c.preview ?? false,
     paper: c.paper ?? null,
+    receipts: c.receipts && c.receipts.count > 0 ? c.receipts : null,
   });
 }
 
@@ -283,6 +291,8 @@ function selectLetterRows(k: WithLetter, withStamp: boolean) {
       'l.batch_id',
       'b.total_count',
       'b.reason',
+      'b.tree_root',
+      'b.leaf_count',
       'a.kind',
       'a.target_mode',
       'a.reply_to',
@@ -409,6 +419,8 @@ async function renderLetterRow(
     // where and when the paper was signed, only for a group large enough not to point at its signers
     // (PUBLIC_COUNTRY_MIN): "3 people signed at the vigil in Davao on 30 November" could name them
     paper: l.reason === 'paper' ? await paperOfBatch(pool, l.batch_id, l.text_locale, l.signature_count >= packet.countryMin, l.target_country) : undefined,
+    // the root its delivery commits to, and where a signer checks their receipt against it
+    receipts: l.tree_root && l.leaf_count !== null ? { count: l.leaf_count, root: rootHex(l.tree_root), verifyUrl: verifyUrl(packet.publicBaseUrl) } : null,
   });
   return { letter: l, mail };
 }

@@ -19,11 +19,18 @@ export function myDataPath(locale: Locale, sub?: 'sent' | 'erased'): string {
 }
 
 /**
- * Pages whose path carries a token from an email (and the pages around them): they are
- * never cached or indexed, and send no path in the Referer header.
+ * Pages whose path carries a token from an email (and the pages around them), and the page
+ * that checks a receipt (its code travels in the query): they are never cached or indexed, and
+ * send no path in the Referer header.
  */
 export function isTokenPage(pathname: string): boolean {
-	return /^\/(confirm|unsubscribe|my-data|packet)\/[^/]+$/.test(stripLocale(pathname));
+	const path = stripLocale(pathname);
+	return /^\/(confirm|unsubscribe|my-data|packet)\/[^/]+$/.test(path) || path === '/verify';
+}
+
+/** The page where a signer checks their receipt. */
+export function verifyPath(locale: Locale): string {
+	return localePath(locale, '/verify');
 }
 
 /** The path of `url` without its locale prefix (always starts with '/'). */

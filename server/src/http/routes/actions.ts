@@ -100,6 +100,13 @@ const actionDetail = actionSummary.extend({
         responseSeconds: z.number().int().nullable().describe('seconds from the delivery (first letter of the batch accepted) to the published answer'),
         status: z.enum(LetterStatus),
         heldForOfficeHours: z.boolean().describe('not yet sent: held until the office of the target opens'),
+        root: z
+          .string()
+          .nullable()
+          .describe(
+            'the root of the Merkle tree of the signatures of the delivery this letter belongs to (64 hexadecimal digits), as the letter states it: ' +
+              'a signer checks their receipt against it (GET /api/receipts/{code}). Null for a delivery that carries no receipts (paper signatures) or was made before receipts',
+          ),
       }),
     )
     .describe('proof of delivery: the latest 50 letters, newest first'),

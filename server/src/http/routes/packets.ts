@@ -54,6 +54,14 @@ const packetSchema = z.object({
         .describe('files sent with the answer: GET /api/packets/{token}/attachments/{attachmentId}'),
     }),
   ),
+  receipts: z
+    .object({
+      root: z.string().describe('the root of the Merkle tree of the receipts of the delivery’s signatures, 64 hexadecimal digits, as the letter and the public ledger state it'),
+      count: z.number().int().describe('the signatures of the whole delivery (every letter it sent) that have a receipt: the leaves of the tree'),
+      chain: z.object({ index: z.number().int().describe('the delivery’s place in the action’s chain, from 1'), root: z.string().describe('its chain root') }),
+    })
+    .nullable()
+    .describe('what the delivery this letter belongs to commits to: each signer can check their receipt against the root (GET /api/receipts/{code}); null for a delivery without receipts (paper signatures, a formal request)'),
 });
 
 function attachment(filename: string): string {

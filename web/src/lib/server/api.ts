@@ -47,9 +47,9 @@ export function staffCookieHeader(event: RequestEvent): string | undefined {
 
 const TIMEOUT_MS = 10_000;
 
-/** Emailed tokens travel in API paths; they never reach the logs. */
+/** Emailed tokens and receipt codes travel in API paths; they never reach the logs. */
 export function redactPath(path: string): string {
-	return path.replace(/\/(confirmations|unsubscribe|my-data|packets)\/(?!requests(?:[/?]|$))[^/?#]+/g, '/$1/[token]').replace(/\?.*$/, '');
+	return path.replace(/\/(confirmations|unsubscribe|my-data|packets|receipts)\/(?!requests(?:[/?]|$))[^/?#]+/g, '/$1/[token]').replace(/\?.*$/, '');
 }
 
 function unavailable(reason: string, cause?: unknown): never {
