@@ -138,7 +138,8 @@ export const signaturesWrite = hot({
               CASE WHEN m.sus THEN '${S.INVALIDATED}'::"SignatureStatus" ELSE '${S.PENDING}'::"SignatureStatus" END,
               CASE WHEN m.sus THEN now() END,
               CASE WHEN m.sus THEN COALESCE(m.why, 'honeypot') END,
-              m.net, m.pn, m.ct, m.v, m.rl, m.rs
+              -- a flagged sign-up never waits: it keeps no fingerprint of its details
+              m.net, m.pn, m.ct, CASE WHEN m.sus THEN NULL ELSE m.v END, m.rl, m.rs
        FROM met m
        WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
        ORDER BY m.ord
@@ -170,7 +171,8 @@ export const signaturesWrite = hot({
             -- email job's id is made of it, so a repeat's job is the waiting one, never a second send
             COALESCE(e.requested_at, m.known_requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
      FROM met m
-     LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid AND ad.signup_version = m.v
+     LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid
+                       AND ad.signup_version IS NOT DISTINCT FROM (CASE WHEN m.sus THEN NULL ELSE m.v END)
      LEFT JOIN emailed e ON e.signature_id = COALESCE(ad.id, m.signed_id, m.same_id)`,
 });
 
@@ -201,15 +203,17 @@ export const signaturesConfirm = hot({
      ),
      set_aside AS (
        UPDATE signatures s SET status = '${S.INVALIDATED}', invalidated_at = $2, invalid_reason = $4,
-              pending_name = NULL, pending_contact = NULL, letter = NULL,
+              pending_name = NULL, pending_contact = NULL, letter = NULL, signup_version = NULL,
               named_disclosure = false, named_to_own_country = false, public_wall = false
        FROM theirs t
        WHERE s.id = t.id AND t.status = '${S.PENDING}' AND s.status = '${S.PENDING}'
          AND s.id NOT IN (SELECT id FROM before)
      ),
      done AS (
+       -- the fingerprint of the details goes with them: it is matched only while a sign-up waits,
+       -- and a keyed hash of a name, a country and choices kept for good could be tried against names
        UPDATE signatures s SET status = '${S.CONFIRMED}', confirmed_at = $2,
-              pending_name = NULL, pending_contact = NULL
+              pending_name = NULL, pending_contact = NULL, signup_version = NULL
        FROM before b WHERE s.id = b.id AND s.status = '${S.PENDING}'
        RETURNING s.id, s.action_id, s.supporter_id, s.country, s.created_at, s.named_disclosure, s.named_to_own_country, s.public_wall, b.pn, b.ct
      ),

@@ -17,7 +17,6 @@ import { sql } from 'kysely';
 import { qb } from '../db/db.ts';
 import { chainHash, treeRoot } from '../shared/merkle.ts';
 import { batchLeaves } from './delivery-roots.ts';
-import { THRESHOLD_BATCH_REASON } from './threshold.service.ts';
 
 export interface LedgerProblem {
   batchId: string;
@@ -65,7 +64,8 @@ export async function checkLedger(pool: pg.Pool, opts: LedgerCheckOptions = {}):
     .innerJoin('actions as a', 'a.id', 'b.action_id')
     .select(['b.id', 'b.action_id', 'a.slug', 'b.created_at'])
     .where('b.chain_index', 'is', null)
-    .where('b.reason', 'not in', ['paper', THRESHOLD_BATCH_REASON])
+    // whatever its reason says (a column anyone with the database can edit): a delivery carrying
+    // online signatures is one that must commit to them
     .where(({ exists, selectFrom }) => exists(selectFrom('signatures as s').select(sql.lit(1).as('one')).whereRef('s.batch_id', '=', 'b.id')))
     .where(({ exists, selectFrom }) =>
       exists(

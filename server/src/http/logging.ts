@@ -4,7 +4,14 @@ import type { FastifyRequest } from 'fastify';
 
 /** Paths whose segments carry secrets (emailed tokens) are logged without them, and without the query. */
 export function redactUrl(url: string): string {
-  return url
+  // decoded first, so that `/api/%72eceipts/<code>` is redacted like `/api/receipts/<code>`
+  let path = url.replace(/[?#].*$/, '');
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    return '[undecodable path]';
+  }
+  return path
     .replace(/\/(confirm|confirmations|unsubscribe|my-data|packet|packets|receipts)\/(?!requests(?:[/?#]|$))[^/?#]+/g, '/$1/[token]')
     .replace(/\?.*$/, '');
 }

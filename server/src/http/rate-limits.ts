@@ -26,6 +26,16 @@ export function createRateLimits(deps: { redis: Redis; secret: string; clock: ()
   });
 }
 
+/** A request's path with its percent-escapes decoded (undecodable: as it came), without the query. */
+export function decodedPath(url: string): string {
+  const path = url.replace(/[?#].*$/, '');
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 /**
  * The onRequest hook of /api: 429 `rate_limited` for a public POST past the per-address limit.
  * A receipt lookup (GET /api/receipts/:code) counts as one too: each reads the database, and may
@@ -33,7 +43,9 @@ export function createRateLimits(deps: { redis: Redis; secret: string; clock: ()
  */
 export function publicPostLimit(abuse: AbuseGuard) {
   return async (req: FastifyRequest) => {
-    const limited = req.method === 'POST' ? !/^\/api\/(staff|admin|v1|osdi)\//.test(req.url) && !/^\/api\/actions\/[^/]+\/signatures(?:[?#]|$)/.test(req.url) : /^\/api\/receipts\//.test(req.url);
+    // the path as the router reads it: `/api/%72eceipts/...` is a receipt lookup too
+    const url = decodedPath(req.url);
+    const limited = req.method === 'POST' ? !/^\/api\/(staff|admin|v1|osdi)\//.test(url) && !/^\/api\/actions\/[^/]+\/signatures$/.test(url) : /^\/api\/receipts\//.test(url);
     if (!limited) return;
     const verdict = await abuse.allowPost(req.clientIp);
     if (!verdict.ok) throw tooMany('rate_limited', 'Too many requests from your network; please try again later', verdict.retryAfter);

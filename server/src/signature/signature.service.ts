@@ -418,6 +418,7 @@ export async function discard(
         pending_name: null,
         pending_contact: null,
         letter: null,
+        signup_version: null,
         named_disclosure: false,
         named_to_own_country: false,
         public_wall: false,

@@ -161,6 +161,8 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
       .set({
         letter: null,
         receipt_sealed: null,
+        // a keyed hash of the name, country and choices: it could be tried against names
+        signup_version: null,
         ip_hash: null,
         net_hash: null,
         named_disclosure: false,
