@@ -112,6 +112,9 @@ async function deliver(signers: Record<string, unknown>[]): Promise<{ received: 
     let out = s.replace(/\/packet\/[A-Za-z0-9_.-]+/g, '/packet/TOKEN').replace(/<[^>@\s]+@[^>\s]+>/g, '<MESSAGE-ID>');
     for (const v of variable) out = out.split(v).join('X');
     return out
+      // what the delivery commits to (its tree root, its chain root): a hash of its own signatures' receipts
+      .replace(/[0-9a-f]{8}(?:\s+[0-9a-f]{8}){7}/g, 'ROOT')
+      .replace(/[0-9a-f]{64}/g, 'ROOT')
       .replace(/\d{4}-\d{2}-\d{2}(T[\d:.]+Z)?/g, 'DATE')
       .replace(/"sentAt":"[^"]*"/g, '"sentAt":"DATE"');
   };

@@ -88,7 +88,8 @@ export const supportersKnown = hot({
   name: 'supporters-known',
   params: 1,
   columns: { id: 'uuid', email_index: 'varchar?', data_key: 'bytea?' },
-  text: `SELECT id, email_index, data_key FROM supporters WHERE email_index = ANY($1::varchar[]) AND data_key IS NOT NULL`,
+  // by the unique index, whatever the statistics say (migration supporters_known)
+  text: `SELECT id, email_index, data_key FROM chorus_supporters_known($1::varchar[])`,
 });
 
 /**
@@ -122,11 +123,13 @@ export const signaturesWrite = hot({
        RETURNING id, email_index
      ),
      -- what each sign-up meets among the person's signatures of the action, read afresh once
-     -- the supporter row is locked (chorus_signup_context: migration signup_context); only
-     -- sign-ups sealed for the supporter the address now has
+     -- the supporter row is locked (chorus_signup_context: migration signup_context). \`ours\`: the
+     -- sign-up was sealed for the supporter the address now has; one that was not is left out
+     -- below (as a flag, not a join condition: two conditions would make PostgreSQL expect a row
+     -- or two here, and plan the joins below as loops over every row)
      met AS MATERIALIZED (
-       SELECT i.*, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
-       FROM input i JOIN sup ON sup.email_index = i.ix AND sup.id = i.sid
+       SELECT i.*, sup.id = i.sid AS ours, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
+       FROM input i JOIN sup ON sup.email_index = i.ix
        CROSS JOIN LATERAL chorus_signup_context(i.a, i.sid, i.v) ctx
      ),
      added AS (
@@ -141,7 +144,7 @@ export const signaturesWrite = hot({
               -- a flagged sign-up never waits: it keeps no fingerprint of its details
               m.net, m.pn, m.ct, CASE WHEN m.sus THEN NULL ELSE m.v END, m.rl, m.rs
        FROM met m
-       WHERE m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
+       WHERE m.ours AND m.signed_id IS NULL AND m.same_id IS NULL AND NOT (m.sus AND m.any_id IS NOT NULL)
        ORDER BY m.ord
        -- the same sign-up in a statement committed after this one's context was read: answered
        -- with that row (its email is renewed below like any repeat's)
@@ -160,7 +163,7 @@ export const signaturesWrite = hot({
        FROM (SELECT ad.id, ad.supporter_id, ad.action_id FROM added ad WHERE ad.status = '${S.PENDING}'
              UNION ALL
              SELECT s.id, s.supporter_id, s.action_id FROM met m JOIN signatures s ON s.id = COALESCE(m.signed_id, m.same_id)
-             WHERE NOT m.sus AND s.status IN ('${S.CONFIRMED}', '${S.PENDING}')) x
+             WHERE m.ours AND NOT m.sus AND s.status IN ('${S.CONFIRMED}', '${S.PENDING}')) x
        ORDER BY x.id
        ON CONFLICT (signature_id) DO UPDATE SET requested_at =
          CASE WHEN confirmation_emails.sent_at >= confirmation_emails.requested_at THEN now() ELSE confirmation_emails.requested_at END
@@ -172,8 +175,10 @@ export const signaturesWrite = hot({
             COALESCE(e.requested_at, m.known_requested_at, now()) AS requested_at, COALESCE(ad.created, false) AS created
      FROM met m
      LEFT JOIN added ad ON ad.action_id = m.a AND ad.supporter_id = m.sid
-                       AND ad.signup_version IS NOT DISTINCT FROM (CASE WHEN m.sus THEN NULL ELSE m.v END)
-     LEFT JOIN emailed e ON e.signature_id = COALESCE(ad.id, m.signed_id, m.same_id)`,
+                       -- (an equality a hash join can take: a flagged sign-up's row has no fingerprint)
+                       AND COALESCE(ad.signup_version, '') = (CASE WHEN m.sus THEN '' ELSE m.v END)
+     LEFT JOIN emailed e ON e.signature_id = COALESCE(ad.id, m.signed_id, m.same_id)
+     WHERE m.ours`,
 });
 
 /**

@@ -41,7 +41,8 @@ function keyringKeys(): string[] {
 beforeAll(async () => {
   // this file's processes read their key from a keyring file, as `npm start` does
   file = join(mkdtempSync(join(tmpdir(), 'chorus-keys-')), 'data-keys.json');
-  writeFileSync(file, JSON.stringify({ keys: [randomBytes(32).toString('hex')] }), { mode: 0o600 });
+  // its current key new, and the suite's key after it: this worker's earlier files wrote under that
+  writeFileSync(file, JSON.stringify({ keys: [randomBytes(32).toString('hex'), ...(saved.DATA_KEY ? [saved.DATA_KEY] : [])] }), { mode: 0o600 });
   delete process.env.DATA_KEY;
   process.env.DATA_KEY_FILE = file;
   forgetKeyring();
