@@ -186,10 +186,16 @@ async function knownLetterPhrases(): Promise<string[]> {
 async function notMembers(url: string): Promise<Set<string>> {
   const other = createDb(url, { max: 1 });
   try {
-    const { rows } = await other.pool.query<{ email: string }>(
-      `SELECT lower(email) AS email FROM staff_users UNION SELECT lower(email) FROM targets UNION SELECT lower(reply_to) FROM actions WHERE reply_to IS NOT NULL`,
+    // the addresses in staff's and officials' own rows, and any that staff wrote into an action's
+    // texts, its reply-to or a target (tests put hostile ones there): none of them a member's
+    const { rows } = await other.pool.query<{ text: string }>(
+      `SELECT email AS text FROM staff_users UNION ALL SELECT concat_ws(' ', email, name, title, organisation, salutation, notes, names::text) FROM targets
+       UNION ALL SELECT reply_to FROM actions WHERE reply_to IS NOT NULL
+       UNION ALL SELECT concat_ws(' ', title, summary, body, letter_subject, official_request, share_text) FROM action_texts`,
     );
-    return new Set(rows.map((r) => r.email));
+    const out = new Set<string>();
+    for (const r of rows) for (const m of (r.text ?? '').matchAll(EMAIL)) out.add(m[0].toLowerCase());
+    return out;
   } finally {
     await other.close();
   }
