@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { inTransaction } from '../src/db/db.ts';
 import {
   emailDomainIndex,
   emailIndex,
@@ -78,7 +79,7 @@ async function clearRows(pool: pg.Pool): Promise<number> {
 async function sealLegacy(pool: pg.Pool): Promise<void> {
   let supporters = 0;
   for (;;) {
-    const done = await inTx(pool, async (c) => {
+    const done = await inTransaction(pool, async (c) => {
       const { rows } = await c.query<{ id: string; canonical_email_clear: string | null; email_clear: string | null; first_name_clear: string | null; last_name_clear: string | null; data_key: Buffer | null }>(
         `SELECT id, canonical_email_clear, email_clear, first_name_clear, last_name_clear, data_key FROM supporters
          WHERE canonical_email_clear IS NOT NULL OR email_clear IS NOT NULL OR first_name_clear IS NOT NULL OR last_name_clear IS NOT NULL
@@ -125,7 +126,7 @@ async function sealLegacy(pool: pg.Pool): Promise<void> {
   }
   let paper = 0;
   for (;;) {
-    const done = await inTx(pool, async (c) => {
+    const done = await inTransaction(pool, async (c) => {
       const { rows } = await c.query<{ id: string; import_id: string; first_name_clear: string | null; last_name_clear: string | null; country: string | null; data_key: Buffer | null }>(
         `SELECT p.id, p.import_id, p.first_name_clear, p.last_name_clear, p.country, i.data_key FROM paper_signatures p JOIN paper_imports i ON i.id = p.import_id
          WHERE p.first_name_clear IS NOT NULL OR p.last_name_clear IS NOT NULL ORDER BY p.import_id, p.id LIMIT ${BATCH} FOR UPDATE OF p, i`,
@@ -160,7 +161,7 @@ async function reindex(pool: pg.Pool): Promise<void> {
   let supporters = 0;
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
-    const n = await inTx(pool, async (c) => {
+    const n = await inTransaction(pool, async (c) => {
       const { rows } = await c.query<{ id: string; data_key: Buffer; email: Buffer }>(
         `SELECT id, data_key, email FROM supporters WHERE id > $1 AND data_key IS NOT NULL AND email IS NOT NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE`,
         [after],
@@ -205,7 +206,7 @@ async function rewrapAll(pool: pg.Pool): Promise<number> {
   let total = 0;
   for (const w of WRAPPED) {
     for (;;) {
-      const n = await inTx(pool, async (c) => {
+      const n = await inTransaction(pool, async (c) => {
         const { rows } = await c.query<{ id: string; wrapped: Buffer }>(
           `SELECT id, ${w.column} AS wrapped FROM ${w.table} WHERE ${w.column} IS NOT NULL AND substring(${w.column} from 2 for 8) <> $1 ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
           [current.id],
@@ -266,21 +267,6 @@ async function rotate(pool: pg.Pool): Promise<void> {
   const ring = loadKeyring();
   const n = await rewrapAll(pool);
   say(`re-wrapped ${n} data keys under DATA_KEY (${ring.current.id.toString('hex')}); ${(await left(pool, ring.current.id)) === 0 ? 'DATA_KEY_PREVIOUS can now be removed from every process' : 'some are still under an old key: run it again'}`);
-}
-
-async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
 }
 
 async function main(): Promise<void> {
