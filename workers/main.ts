@@ -198,8 +198,6 @@ async function main() {
     ],
     lettersByState: () => lettersByState(db.pool),
   });
-  log.info('workers started');
-
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -219,6 +217,8 @@ async function main() {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   exitWithParent();
+  // last, once SIGTERM drains the jobs: before, Node's own handler ends the process at once
+  log.info('workers started');
 }
 
 main().catch((err) => {
