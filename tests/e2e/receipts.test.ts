@@ -1,7 +1,7 @@
 // Counts anyone can verify, across real processes: three people sign and confirm (one through the
 // confirmation email and its page, which give the receipt), the batcher delivers them in one delivery, and the letter in the mailbox, the packet page, the action's
 // public proof of delivery and the API all show the same root. A signer checks their receipt on
-// /verify in Chromium without JavaScript (a plain GET form): counted, delivered on that day, and
+// /verify in Chromium without JavaScript (a plain POST form, the code never in the address): counted, delivered on that day, and
 // a proof the page recomputed itself. The page is axe-clean in all eight languages, empty, with
 // an answer and with a refusal, loads nothing from elsewhere, and is never cached or indexed.
 import { AxeBuilder } from '@axe-core/playwright';
@@ -165,8 +165,10 @@ describe('checking a receipt, in a real browser across processes', () => {
     const mine = codes[1]!;
     await page.getByLabel('Receipt code').fill(` ${mine.toLowerCase().replace(/-/g, ' ')} `);
     expect(await submitWithoutJs(page, page.getByRole('button', { name: 'Check' }))).toBe(200);
+    // posted: the code is not in the address, so not in the browser's history either
     expect(new URL(page.url()).pathname).toBe('/verify');
-    expect(new URL(page.url()).searchParams.get('code')).toContain(mine.toLowerCase().slice(0, 5));
+    expect(new URL(page.url()).search).toBe('');
+    expect(page.url().toLowerCase()).not.toContain(mine.toLowerCase().slice(0, 5));
     // the code as written, back in the field; what became of it; the proof, checked by the page
     expect(await page.getByLabel('Receipt code').inputValue()).toBe(mine);
     const today = new Intl.DateTimeFormat('en', { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' }).format(new Date());
@@ -190,11 +192,31 @@ describe('checking a receipt, in a real browser across processes', () => {
 
     // a code nobody holds, and one that cannot be a code: said next to the field, the typing kept
     await page.getByLabel('Receipt code').fill('7K2QX-9MD4R-PZ1WA-E6TNU');
-    expect(await submitWithoutJs(page, page.getByRole('button', { name: 'Check' }))).toBe(200);
+    expect(await submitWithoutJs(page, page.getByRole('button', { name: 'Check' }))).toBe(400);
     expect(await page.locator('#f-code-error').textContent()).toBe('A receipt code has only the digits 0 to 9 and the letters A to Z, without U. Check what you typed.');
     expect(await page.getByLabel('Receipt code').inputValue()).toBe('7K2QX-9MD4R-PZ1WA-E6TNU');
     expect(await page.getByLabel('Receipt code').getAttribute('aria-invalid')).toBe('true');
+    // well formed, held by nobody: 404, said the same way
+    await page.getByLabel('Receipt code').fill('0000000000000000000A');
+    expect(await submitWithoutJs(page, page.getByRole('button', { name: 'Check' }))).toBe(404);
+    expect(await page.locator('#f-code-error').textContent()).toBe('No signature has this receipt code. Check that you typed it as it was given to you.');
     await context.close();
+
+    // hostile posts, as a script would send them: a clear refusal, never a 500
+    const form = 'application/x-www-form-urlencoded';
+    for (const [body, type] of [
+      ['', form],
+      ['code=', form],
+      [`code=${'Z'.repeat(100_000)}`, form],
+      ['code=%00%3Cscript%3E', form],
+      ['code=a&code=b', form],
+      ['nothing=here', form],
+      ['--x\r\nContent-Disposition: form-data; name="code"\r\n\r\nunterminated', 'multipart/form-data; boundary=x'],
+    ] as const) {
+      const r = await fetch(`${platform.baseUrl}/verify`, { method: 'POST', headers: { origin: platform.baseUrl, 'content-type': type, accept: 'text/html' }, body });
+      expect(r.status, body.slice(0, 30)).toBe(400);
+      expect(await r.text()).toContain('id="f-code-error"');
+    }
 
     // every language: the empty form, the answer, a refusal; right to left in Arabic
     for (const locale of LOCALES) {

@@ -1,15 +1,18 @@
 import type { TextKey } from '$lib/i18n';
 import type { ApiData } from '$lib/api/types';
+import { fail, type RequestEvent } from '@sveltejs/kit';
 import { api, errorPage } from '$lib/server/api';
 import { formatDate } from '$lib/dates';
 import { actionPath } from '$lib/paths';
 import { chainHash, verifyInclusion } from '$shared/merkle';
-import type { PageServerLoad } from './$types';
+import type { Actions, PageServerLoad } from './$types';
 
-// Checking a receipt: a plain GET form (/verify?code=...), so it works without JavaScript and
-// its answer can be bookmarked by its holder. The page asks the API (GET /api/receipts/{code})
-// and then checks the proof and the chain itself, with the same hashing anyone can redo: it says
-// "checked" only when its own recomputation leads to the published root.
+// Checking a receipt: a plain POST form, so it works without JavaScript and the code stays out
+// of the address bar, the browser's history and any access log (a GET form would put it in all
+// three). A link with ?code= is still answered, for whoever chooses to keep one. The page asks
+// the API (GET /api/receipts/{code}, server to server) and then checks the proof and the chain
+// itself, with the same hashing anyone can redo: it says "checked" only when its own
+// recomputation leads to the published root.
 
 /** Longer than any way of writing a code (the API takes 64 characters at most): refused here. */
 const MAX_TYPED = 100;
@@ -53,20 +56,20 @@ function refusal(status: number, issue: string | undefined): TextKey | null {
 	return null;
 }
 
-export const load: PageServerLoad = async (event) => {
+type Answer = { code: string; error: TextKey | null; checked: Checked | null };
+
+/** The answer to a typed code, and the HTTP status it goes with (200, or the refusal's). */
+async function answer(event: RequestEvent, typed: string): Promise<{ status: number; answer: Answer }> {
 	const { locale } = event.locals;
-	const typed = event.url.searchParams.get('code');
-	// the form, empty
-	if (typed === null) return { code: '', error: null, checked: null };
 	const code = typed.slice(0, MAX_TYPED);
-	if (typed.trim() === '') return { code, error: 'verify_error_required' as TextKey, checked: null };
-	if (typed.length > MAX_TYPED) return { code, error: 'verify_error_too_long' as TextKey, checked: null };
+	if (typed.trim() === '') return { status: 400, answer: { code, error: 'verify_error_required', checked: null } };
+	if (typed.length > MAX_TYPED) return { status: 400, answer: { code, error: 'verify_error_too_long', checked: null } };
 
 	const result = await api(event).GET('/api/receipts/{code}', { params: { path: { code: typed }, query: { locale } } });
 	if (result.error) {
 		const error = refusal(result.response.status, result.error.issues?.[0]?.code);
 		if (!error) errorPage(result);
-		return { code, error, checked: null };
+		return { status: result.response.status === 414 ? 400 : result.response.status, answer: { code, error, checked: null } };
 	}
 	const r = result.data;
 	const c = r.delivery?.commitment ?? null;
@@ -80,5 +83,21 @@ export const load: PageServerLoad = async (event) => {
 		leaf: r.leaf
 	};
 	// the code as written, in the field: the holder sees it was read right
-	return { code: r.code, error: null, checked };
+	return { status: 200, answer: { code: r.code, error: null, checked } };
+}
+
+export const load: PageServerLoad = async (event) => {
+	const typed = event.url.searchParams.get('code');
+	// the form, empty (or answered by the action below, which the page reads first)
+	if (typed === null) return { code: '', error: null, checked: null } as Answer;
+	return (await answer(event, typed)).answer;
+};
+
+export const actions: Actions = {
+	default: async (event) => {
+		// a body that is no form at all reads as an empty field: refused as such, never a 500
+		const typed = (await event.request.formData().catch(() => null))?.get('code');
+		const { status, answer: a } = await answer(event, typeof typed === 'string' ? typed : '');
+		return status === 200 ? a : fail(status, a);
+	}
 };
