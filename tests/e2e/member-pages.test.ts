@@ -484,10 +484,12 @@ describe('member pages without JavaScript on a phone', () => {
     expect(exportedSignature.letterBody).toContain(sentence);
     // with the sign-up's receipt, as it is stored (sealed) with the signature
     const stored = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+    let receipt = '';
     try {
       const [row] = await openedSignatures(stored, `p.email_index = $1 AND s.action_id = (SELECT id FROM actions WHERE slug = $2)`, [indexOfEmail(email), LETTER.slug]);
       expect(row!.receipt).toMatch(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
       expect(exportedSignature.receipt).toBe(row!.receipt);
+      receipt = row!.receipt!;
     } finally {
       await stored.end();
     }
@@ -526,7 +528,8 @@ describe('member pages without JavaScript on a phone', () => {
     const now = (await (await fetch(`${platform.baseUrl}/api/my-data/${token}`)).json()) as typeof exported;
     expect(now.signatures.find((s) => s.action.slug === LETTER.slug)!.consents.wall).toBe(false);
 
-    // erasing needs the box ticked
+    // erasing says what becomes of the receipt, and needs the box ticked
+    expect(await page.locator('#erase').textContent()).toContain('Your receipt codes will keep working: they show only that a signature was counted, never whose it is.');
     expect(await submit(page, page.getByRole('button', { name: 'Erase my data' }))).toBe(422);
     expect(await page.locator('#f-confirm-erase').getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('#f-confirm-erase-error').textContent()).toContain('Tick the box');
@@ -536,7 +539,17 @@ describe('member pages without JavaScript on a phone', () => {
     expect(await submit(page, page.getByRole('button', { name: 'Erase my data' }))).toBe(200);
     expect(page.url().replace(/#.*$/, '')).toBe(`${platform.baseUrl}/en/my-data/erased`);
     expect(await h1(page)).toBe('Your data has been erased');
+    expect(await page.locator('main').textContent()).toContain('A receipt code you noted down still works');
+    expect(await page.getByRole('link', { name: 'Check a receipt' }).getAttribute('href')).toBe('/en/verify');
     await auditUrl('erased page', page.url());
+    // and it does: the signature is still counted, under its code, with nothing of whose it was
+    const checked = await fetch(`${platform.baseUrl}/api/receipts/${receipt}`);
+    expect(checked.status).toBe(200);
+    const checkedText = await checked.text();
+    const answer = JSON.parse(checkedText) as { code: string; status: string };
+    expect(answer.code).toBe(receipt);
+    expect(['confirmed', 'delivered']).toContain(answer.status);
+    expect(checkedText).not.toContain(email);
 
     // the link no longer opens anything
     expect((await page.goto(link))?.status()).toBe(404);
