@@ -153,6 +153,11 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     };
     await expect.poll(ledgerText, { timeout: 15_000 }).toContain('Accepted');
     expect(await page.content()).toContain(letter.messageId!.replace(/[<>]/g, ''));
+    // and what the delivery commits to: the root the letter carries, sealing both signatures
+    const { rows: roots } = await db.pool.query<{ root: string }>(`SELECT encode(tree_root, 'hex') AS root FROM delivery_batches WHERE action_id = $1`, [fx.action.id]);
+    expect(roots[0]!.root).toMatch(/^[0-9a-f]{64}$/);
+    expect(letter.text).toContain(roots[0]!.root);
+    expect(await page.locator('.batch-root').textContent()).toBe(`Fingerprint (Merkle root) sealing its 2 signatures with a receipt; delivery 1 of the action’s chain: ${roots[0]!.root}`);
 
     // the official answers on the packet page, without JavaScript, attaching a PDF
     const { rows: letters } = await db.pool.query<{ id: string }>(`SELECT l.id FROM letters l JOIN delivery_batches b ON b.id = l.batch_id WHERE b.action_id = $1`, [fx.action.id]);

@@ -170,7 +170,18 @@ export interface DeliveryDetail {
     medianResponseSeconds: number | null;
     answered: number;
   }[];
-  batches: { id: string; reason: string; signatureCount: number; totalCount: number; createdAt: Date; letters: LedgerLetter[] }[];
+  batches: {
+    id: string;
+    reason: string;
+    signatureCount: number;
+    totalCount: number;
+    createdAt: Date;
+    /** what the delivery commits to (delivery-roots.ts): its Merkle root in hex, the signatures with a receipt it seals, its place in the action's chain; null for one that carried none */
+    root: string | null;
+    receiptCount: number | null;
+    chainIndex: number | null;
+    letters: LedgerLetter[];
+  }[];
   failures: LedgerLetter[];
   /** PUBLIC_COUNTRY_MIN, the country minimum behind `action.held` */
   countryMin: number;
@@ -211,7 +222,8 @@ export async function deliveryDetail(pool: pg.Pool, actionId: string, countryMin
     .execute();
   const batches = await qb(pool)
     .selectFrom('delivery_batches')
-    .select(['id', 'reason', 'signature_count as signatureCount', 'total_count as totalCount', 'created_at as createdAt'])
+    .select(['id', 'reason', 'signature_count as signatureCount', 'total_count as totalCount', 'created_at as createdAt', 'leaf_count as receiptCount', 'chain_index as chainIndex'])
+    .select(sql<string | null>`encode(tree_root, 'hex')`.as('root'))
     .where('action_id', '=', actionId)
     .orderBy('created_at', 'desc')
     .orderBy('id')

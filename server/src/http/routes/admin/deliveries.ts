@@ -83,7 +83,17 @@ const detailSchema = z.object({
     }),
   ),
   batches: z.array(
-    z.object({ id: z.string(), reason: z.string(), signatureCount: z.number().int(), totalCount: z.number().int(), createdAt: z.date(), letters: z.array(letterSchema) }),
+    z.object({
+      id: z.string(),
+      reason: z.string(),
+      signatureCount: z.number().int(),
+      totalCount: z.number().int(),
+      createdAt: z.date(),
+      root: z.string().nullable().describe('the Merkle root (hex) of the signatures with a receipt this delivery carried, as letters, packets and the public ledger show it; null when it carried none'),
+      receiptCount: z.number().int().nullable().describe('how many signatures with a receipt the root seals'),
+      chainIndex: z.number().int().nullable().describe("the delivery's place in the action's chain of roots, from 1"),
+      letters: z.array(letterSchema),
+    }),
   ),
   failures: z.array(letterSchema).describe('failed and bounced letters, and letters to targets with a stale contact'),
   countryMin: z.number().int().describe('PUBLIC_COUNTRY_MIN: the country minimum behind action.held'),
