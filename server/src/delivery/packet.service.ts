@@ -9,7 +9,7 @@
 // A link scanner at the official's mail gateway that fetches the link counts as an opening
 // too: "opened" means "the link was fetched", not "a person read it".
 import { openPaperName, paperSignersOf } from '../action/paper.service.ts';
-import { openLetter, openName, supporterKey } from '../privacy/personal-data.ts';
+import { openSigner } from '../privacy/personal-data.ts';
 import { existsSync } from 'node:fs';
 import { IntlMessageFormat } from 'intl-messageformat';
 import { stringify } from 'csv-stringify';
@@ -249,23 +249,15 @@ async function signerPage(pool: pg.Pool, l: LetterRow, after: string, limit: num
     .$narrowType<{ confirmed_at: NotNull }>()
     .execute();
   // opened only where they may be shown: the name of a signer who chose to be named, a member's letter
-  return rows.map((r) => {
-    const key = r.named_disclosure || r.letter ? supporterKey(r.supporter_id, r.data_key) : null;
-    const name = r.named_disclosure ? openName(key, r.supporter_id, r.name) : { first: null, last: null };
-    const letter = openLetter(key, r.supporter_id, r.letter);
-    return {
-      id: r.id,
-      first_name: name.first,
-      last_name: name.last,
-      country: r.country,
-      named_disclosure: r.named_disclosure,
-      named_to_own_country: r.named_to_own_country,
-      confirmed_at: r.confirmed_at,
-      letter_subject: letter.subject,
-      letter_body: letter.body,
-      locale: r.locale,
-    };
-  });
+  return rows.map((r) => ({
+    id: r.id,
+    ...openSigner(r),
+    country: r.country,
+    named_disclosure: r.named_disclosure,
+    named_to_own_country: r.named_to_own_country,
+    confirmed_at: r.confirmed_at,
+    locale: r.locale,
+  }));
 }
 
 /** A signer of a letter as the packet reads them: names and letters opened where they may be shown. */

@@ -22,7 +22,7 @@ import { isLocale } from '../shared/locales.ts';
 import { requestText } from './official-text.ts';
 import { THRESHOLD_BATCH_REASON, thresholdOfLetter } from '../delivery/threshold.service.ts';
 import { openPaperName, paperSignersOf } from '../action/paper.service.ts';
-import { openLetter, openName, supporterKey } from '../privacy/personal-data.ts';
+import { openSigner } from '../privacy/personal-data.ts';
 import { rootHex, verifyUrl } from '../delivery/delivery-roots.ts';
 
 export interface LetterDeps {
@@ -164,21 +164,13 @@ async function selectLetterSigners(db: Queryable, batchId: string, targetCountry
     .limit(MAX_NAMES)
     .execute();
   // opened with each supporter's data key: the name only of a signer who chose to be named
-  return rows.map((r) => {
-    const key = supporterKey(r.supporter_id, r.data_key);
-    const name = r.named_disclosure ? openName(key, r.supporter_id, r.name) : { first: null, last: null };
-    const letter = openLetter(key, r.supporter_id, r.letter);
-    return {
-      first_name: name.first,
-      last_name: name.last,
-      country: r.country,
-      named_disclosure: r.named_disclosure,
-      named_to_own_country: r.named_to_own_country,
-      letter_subject: letter.subject,
-      letter_body: letter.body,
-      locale: r.locale,
-    };
-  });
+  return rows.map((r) => ({
+    ...openSigner(r),
+    country: r.country,
+    named_disclosure: r.named_disclosure,
+    named_to_own_country: r.named_to_own_country,
+    locale: r.locale,
+  }));
 }
 
 /** The signers a letter may name or quote, as renderLetter reads them. */

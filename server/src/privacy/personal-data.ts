@@ -264,6 +264,23 @@ export function supporterKey(id: string, wrapped: Buffer | null): Buffer | null 
   return wrapped ? unwrapDataKey('supporter', id, wrapped) : null;
 }
 
+/**
+ * What an official may read of a delivery's signer (letters, packets): the name only of a signer
+ * who chose to be named, and the letter they wrote. The key is unwrapped only when there is
+ * something to open.
+ */
+export function openSigner(r: { supporter_id: string; data_key: Buffer | null; name: Buffer | null; letter: Buffer | null; named_disclosure: boolean }): {
+  first_name: string | null;
+  last_name: string | null;
+  letter_subject: string | null;
+  letter_body: string | null;
+} {
+  const key = r.named_disclosure || r.letter ? supporterKey(r.supporter_id, r.data_key) : null;
+  const name = r.named_disclosure ? openName(key, r.supporter_id, r.name) : { first: null, last: null };
+  const letter = openLetter(key, r.supporter_id, r.letter);
+  return { first_name: name.first, last_name: name.last, letter_subject: letter.subject, letter_body: letter.body };
+}
+
 // ---------------------------------------------------------------- blind index
 
 const indexKeys = new Map<string, Buffer>();

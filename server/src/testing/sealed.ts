@@ -70,23 +70,7 @@ export async function openedSignatures(db: Db, where: string, params: unknown[])
      FROM signatures s JOIN supporters p ON p.id = s.supporter_id WHERE ${where} ORDER BY s.created_at, s.id`,
     params,
   );
-  return rows.map((r) => {
-    const key = supporterKey(r.supporter_id, r.supporter_data_key);
-    const pending = openName(key, r.supporter_id, r.pending_name);
-    const own = openName(key, r.supporter_id, r.supporter_name);
-    const letter = openLetter(key, r.supporter_id, r.letter);
-    return {
-      ...r,
-      pending_first_name: pending.first,
-      pending_last_name: pending.last,
-      letter_subject: letter.subject,
-      letter_body: letter.body,
-      receipt: openOrNull(key, r.supporter_id, 'receipt', r.receipt_sealed),
-      email: openOrNull(key, r.supporter_id, 'email', r.supporter_email),
-      first_name: own.first,
-      last_name: own.last,
-    };
-  });
+  return rows.map(openSignatureRow);
 }
 
 /** Inserts a supporter as the writer would (sealed); answers its id and data key. */
