@@ -113,6 +113,9 @@ async function main() {
   // figures go to the first server's own port, as before nginx was there; the nginx figures go
   // through nginx. The load generator stands in for many people, each signer from an address
   // of its own: nginx is told to believe its X-Forwarded-For, as it would a load balancer's.
+  // BENCH_CPU_PROFILE_DIR: the server and workers processes write V8 CPU profiles there when
+  // they stop (one .cpuprofile each, for Chromium's DevTools or any profile reader)
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
   const platform = await startPlatform({
     SMTP_URL: `smtp://127.0.0.1:${sink.port}?tls=off`,
     // production defaults for what the scenarios measure
@@ -126,7 +129,7 @@ async function main() {
     TRUSTED_PROXIES: '127.0.0.1',
     LOG_LEVEL: 'warn',
   // (the load generator's readers are many people on one address: no per-address cap for them)
-  }, { servers: cfg.servers, nginx: { realIpFrom: '127.0.0.1', connsPerAddress: 65_535, missRate: '100000r/s', missBurst: 100_000 } });
+  }, { ...(profileDir ? { nodeArgs: { server: ['--cpu-prof', `--cpu-prof-dir=${profileDir}/server`], workers: ['--cpu-prof', `--cpu-prof-dir=${profileDir}/workers`] } } : {}), servers: cfg.servers, nginx: { realIpFrom: '127.0.0.1', connsPerAddress: 65_535, missRate: '100000r/s', missBurst: 100_000 } });
   const direct: Platform = { ...platform, baseUrl: platform.baseUrls[0]! };
   const front: Platform = { ...platform, baseUrl: platform.nginx!.url };
   const queues = createQueues(redisConnection(redisUrl, { forWorker: false }).on('error', () => {}));
