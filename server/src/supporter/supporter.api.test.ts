@@ -589,6 +589,7 @@ describe('POST /api/my-data/:token/erase', () => {
     // stored sealed, never in clear
     expect((await supporterRow(who.supporter_id)).email).toBeInstanceOf(Buffer);
     expect((await openedSignature(who.signature_id)).letter_body).toBe('My own words.');
+    expect((await supporterRow(who.supporter_id)).email_domain_index).toMatch(/^[0-9a-f]{64}$/);
 
     const res = await eraseReq(token, { confirm: true });
     expect(res.statusCode).toBe(200);
@@ -601,6 +602,8 @@ describe('POST /api/my-data/:token/erase', () => {
     // the blind index of the address is replaced by a random value: the address no longer finds them
     expect(sup.email_index).toMatch(/^[0-9a-f]{64}$/);
     expect(sup.email_index).not.toBe(indexOfEmail(who.email));
+    // nor the domain's: a search by domain must not find the erased person again
+    expect(sup.email_domain_index).toBeNull();
     const sig = await signatureRow(who.signature_id);
     expect(sig).toMatchObject({
       status: 'CONFIRMED',

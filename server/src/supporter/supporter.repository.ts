@@ -197,6 +197,9 @@ export async function eraseSupporter(pool: pg.Pool, id: string, at: Date): Promi
         // of suspected addresses to learn who signed. The price: an erased person who signs
         // again is a new supporter, and may be counted twice on an action they signed before.
         email_index: sql<string>`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`,
+        // nor is the domain kept: staff searching a rare domain would find the erased person
+        // again (the fraud search by domain), and a leaked SECRET_KEY could test domains
+        email_domain_index: null,
       })
       .where('id', '=', id)
       .execute();
