@@ -23,7 +23,9 @@ export type ReceiptStatus =
   | 'unconfirmed'
   /** confirmed and counted, in no delivery yet */
   | 'confirmed'
-  /** counted and delivered */
+  /** counted, in a delivery whose letters no official's mail server has accepted yet (waiting for office hours, or being sent) */
+  | 'sending'
+  /** counted and delivered: a letter of its delivery was accepted by an official's mail server */
   | 'delivered'
   /** never counted: set aside (another sign-up of the same person was confirmed, it was discarded, or it expired) */
   | 'not_counted'
@@ -41,7 +43,7 @@ export interface ReceiptAnswer {
 }
 
 export interface ReceiptDelivery {
-  /** the day it was made, YYYY-MM-DD (UTC) */
+  /** the day its first letter was accepted by an official's mail server, YYYY-MM-DD (UTC); until then, the day the delivery was made */
   day: string;
   /** null for a delivery made before deliveries committed to their signatures */
   commitment: {
@@ -138,14 +140,18 @@ export async function lookupReceipt(deps: ReceiptDeps, input: string, locale?: s
       'b.leaf_count',
       'b.chain_root',
       'b.chain_index',
+      // when an official's mail server first accepted a letter of the delivery: until then it
+      // is on its way, not delivered (a digest waits for office hours)
+      eb.selectFrom('letters as l').whereRef('l.batch_id', '=', 's.batch_id').select((e) => e.fn.min('l.sent_at').as('first')).$asScalar().as('first_sent_at'),
     ])
     .where('s.receipt_leaf', '=', leaf)
     .executeTakeFirst();
   if (!row) throw notFound('receipt_not_found', 'No signature has this receipt code. Check that it is written as it was given to you.');
-  const status = row.batch_id === null ? STATUS[row.status].waiting : STATUS[row.status].inBatch;
+  const inBatch = STATUS[row.status].inBatch;
+  const status = row.batch_id === null ? STATUS[row.status].waiting : inBatch === 'delivered' && row.first_sent_at === null ? 'sending' : inBatch;
   const answer: ReceiptAnswer = { code, leaf: leaf.toString('hex'), status, action: { slug: row.slug, title: row.title }, delivery: null };
   if (row.batch_id === null || row.created_at === null) return answer;
-  answer.delivery = { day: row.created_at.toISOString().slice(0, 10), commitment: null };
+  answer.delivery = { day: (status === 'delivered' && row.first_sent_at ? row.first_sent_at : row.created_at).toISOString().slice(0, 10), commitment: null };
   if (row.tree_root === null || row.leaf_count === null || row.chain_root === null || row.chain_index === null) return answer;
 
   const batchId = row.batch_id;

@@ -221,7 +221,27 @@ describe('GET /api/receipts/:code', () => {
     const s = await sign(fx.action.slug);
     const built = await buildBatch(batchDeps(), fx.action.id, 'test');
     await h.db.pool.query(`UPDATE delivery_batches SET tree_root = NULL, leaf_count = NULL, chain_root = NULL, chain_index = NULL WHERE id = $1`, [built!.batchId]);
+    await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = now(), attempts = 1 WHERE batch_id = $1`, [built!.batchId]);
     expect((await inject({ url: `/api/receipts/${s.code}` })).json()).toMatchObject({ status: 'delivered', delivery: { commitment: null } });
+  });
+
+  it('is "sending", not delivered, until an official’s mail server accepts a letter of its delivery; then delivered on that day', async () => {
+    const fx = await createAction(h.db, { targets: [{ country: null, language: 'en' }, { country: null, language: 'en' }] });
+    await h.cache.refresh();
+    const s = await sign(fx.action.slug);
+    const built = await buildBatch(batchDeps(), fx.action.id, 'test');
+    // made today, its letters waiting (for the officials' office hours, say): on its way, with its proof
+    const made = new Date().toISOString().slice(0, 10);
+    const waiting = (await inject({ url: `/api/receipts/${s.code}` })).json();
+    expect(waiting).toMatchObject({ status: 'sending', delivery: { day: made, commitment: { leafCount: 1, verified: true } } });
+    // one letter accepted, on a later day: delivered, on the day it was accepted
+    const { rows } = await h.db.pool.query<{ id: string }>(`SELECT id FROM letters WHERE batch_id = $1 ORDER BY id`, [built!.batchId]);
+    expect(rows).toHaveLength(2);
+    await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = '2031-03-04T10:00:00Z', attempts = 1 WHERE id = $1`, [rows[0]!.id]);
+    expect((await inject({ url: `/api/receipts/${s.code}` })).json()).toMatchObject({ status: 'delivered', delivery: { day: '2031-03-04', commitment: { verified: true } } });
+    // a second letter accepted earlier than the first: the first acceptance gives the day
+    await h.db.pool.query(`UPDATE letters SET status = 'SENT', sent_at = '2031-03-02T23:00:00Z', attempts = 1 WHERE id = $1`, [rows[1]!.id]);
+    expect((await inject({ url: `/api/receipts/${s.code}` })).json()).toMatchObject({ status: 'delivered', delivery: { day: '2031-03-02' } });
   });
 
   it('answers 400 with what is wrong for what cannot be a code, and 404 for a code nobody holds', async () => {

@@ -13,16 +13,17 @@ const receiptSchema = z.object({
   code: z.string().describe('the code, written as it was given (four groups of five), however it was typed'),
   leaf: hex.describe('the code’s leaf: HMAC-SHA-256 keyed by the code (as written here) over the ASCII text `chorus receipt leaf v1`'),
   status: z
-    .enum(['unconfirmed', 'confirmed', 'delivered', 'not_counted', 'withdrawn'])
+    .enum(['unconfirmed', 'confirmed', 'sending', 'delivered', 'not_counted', 'withdrawn'])
     .describe(
       '`unconfirmed`: the emailed link was not confirmed yet, so it is not counted; `confirmed`: counted, in no delivery yet; ' +
-        '`delivered`: counted and delivered (see `delivery`); `not_counted`: never counted (set aside or discarded); ' +
+        '`sending`: counted, in a delivery on its way (no official\'s mail server has accepted its letters yet: office hours, or being sent); ' +
+        '`delivered`: counted and delivered, a letter of its delivery accepted by an official\'s mail server (see `delivery`); `not_counted`: never counted (set aside or discarded); ' +
         '`withdrawn`: delivered, then taken out of the count',
     ),
   action: z.object({ slug: z.string(), title: z.string() }),
   delivery: z
     .object({
-      day: z.string().describe('the day the delivery was made, YYYY-MM-DD (UTC): never a finer time'),
+      day: z.string().describe('the day its first letter was accepted by an official’s mail server, or while `sending` the day the delivery was made; YYYY-MM-DD (UTC): never a finer time'),
       commitment: z
         .object({
           root: hex.describe('the root of the delivery’s Merkle tree, as its letters, packets and the public ledger show it'),
