@@ -86,6 +86,8 @@ export const handle: Handle = async ({ event, resolve }) => {
 };
 
 export const handleError: HandleServerError = ({ error, status, message }) => {
-	if (status !== 404) console.error('[chorus-web] unexpected error', error);
-	return { message, code: status === 404 ? 'not_found' : 'internal' };
+	// a request refused by SvelteKit itself (415 for a form action sent as JSON, 405, ...) is the
+	// client's doing, not ours: not logged, or anyone could fill the log with stack traces
+	if (status >= 500) console.error('[chorus-web] unexpected error', error);
+	return { message, code: status === 404 ? 'not_found' : status < 500 ? 'bad_request' : 'internal' };
 };

@@ -128,6 +128,11 @@ describe('batching and delivery', () => {
     expect(toMx.text).toContain('Request to officials es');
     for (const pageCopy of ['Summary es', 'Body es']) expect(toMx.text).not.toContain(pageCopy);
     expect(toMx.text).toMatch(/2 personas han confirmado/);
+    // where signers check their receipts, in the letter's language, as its packet link is
+    expect(toMx.text).toMatch(/\/es\/packet\//);
+    expect(toMx.text).toContain('/es/verify');
+    const toUn = msgs.find((m) => m.envelope.to[0] === fx.targets[1]!.email)!;
+    expect(toUn.text).toMatch(/https?:\/\/[^/\s]+\/verify/);
   });
 
   it('names only signers who consented, and never to their own country’s officials', async () => {

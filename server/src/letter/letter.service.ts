@@ -412,7 +412,7 @@ async function renderLetterRow(
     // (PUBLIC_COUNTRY_MIN): "3 people signed at the vigil in Davao on 30 November" could name them
     paper: l.reason === 'paper' ? await paperOfBatch(pool, l.batch_id, l.text_locale, l.signature_count >= packet.countryMin, l.target_country) : undefined,
     // the root its delivery commits to, and where a signer checks their receipt against it
-    receipts: l.tree_root && l.leaf_count !== null ? { count: l.leaf_count, root: rootHex(l.tree_root), verifyUrl: verifyUrl(packet.publicBaseUrl) } : null,
+    receipts: l.tree_root && l.leaf_count !== null ? { count: l.leaf_count, root: rootHex(l.tree_root), verifyUrl: verifyUrl(packet.publicBaseUrl, l.locale) } : null,
   });
   return { letter: l, mail };
 }
