@@ -292,6 +292,27 @@ describe('ledger and retry', () => {
     expect(after.failures).toEqual([]);
     expect((await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/deliveries/letters/nope/retry` })).statusCode).toBe(404);
   });
+  it('"send now" also sends the action\'s earlier letters still held for office hours, so no official reads a lower total after a higher one', async () => {
+    const fx = await actionWithSigners(1, { targets: [{ country: null, language: 'en' }] });
+    // an office open one minute a day, a few hours from now: the first delivery's letter waits
+    const opens = (new Date().getUTCHours() * 60 + 180) % 1440;
+    await h.db.pool.query('UPDATE targets SET timezone = $2, office_opens_at = $3, office_closes_at = $4 WHERE id = $1', [fx.targets[0]!.id, 'UTC', opens, opens + 1]);
+    const held = await buildBatch({ pool: h.db.pool, queues: noQueue, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN }, fx.action.id, 'test', { officeHours: true });
+    const heldLetter = held!.letterIds[0]!;
+    const due = async (id: string) => (await h.db.pool.query<{ due: boolean }>('SELECT next_attempt_at <= now() AS due FROM letters WHERE id = $1', [id])).rows[0]!.due;
+    expect(await due(heldLetter)).toBe(false);
+    expect(await deliverLetter(letterDeps(), heldLetter)).toBe('not-owed');
+    // one more signer, and staff press "send now"
+    await signAndConfirm(fx.action.slug, signBody({ email: uniqueEmail('late'), country: 'FR' }));
+    const send = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/deliveries/${fx.action.id}/send-now` });
+    expect(send.statusCode, send.body).toBe(200);
+    expect(await lastAudit(fx.action.id)).toMatchObject({ verb: 'delivery_sent_now', after: { earlierLettersReleased: 1 } });
+    // both are due now: neither waits for the office to open
+    expect(await due(heldLetter)).toBe(true);
+    expect(await deliverLetter(letterDeps(), heldLetter)).toBe('sent');
+    expect(await deliverLetter(letterDeps(), send.json().letterIds[0])).toBe('sent');
+  });
+
   it('tells the public a letter held until the office opens apart from one being sent', async () => {
     const fx = await actionWithSigners(1, { targets: [{ country: 'UZ', language: 'en' }] });
     // an office open one minute a day, a few hours from now in UTC: closed now, whenever the test runs

@@ -391,6 +391,8 @@ export async function setPaused(deps: DeliveryAdminDeps, staffId: string, action
  * "Send now": a batch of everything owed, built at once and sent at once (not held for
  * office hours), whatever the policy, and even while paused (staff chose to). Exactly once:
  * the batcher's advisory lock and the signatures' batch_id make a second press find nothing.
+ * The action's earlier letters still waiting (for office hours, or a retry) go now too: sent
+ * later, an official would read tomorrow a total lower than today's.
  */
 export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId: string) {
   mustBeUuid(actionId, 'action');
@@ -398,6 +400,7 @@ export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId
   if (action.status !== ActionStatus.PUBLISHED && action.status !== ActionStatus.CLOSED) {
     throw conflict('action_not_live', `Only a published or closed action delivers; this one is ${action.status}`);
   }
+  let released: { id: string; attempts: number }[] = [];
   const built = await buildBatch(
     {
       pool: deps.pool,
@@ -411,18 +414,31 @@ export async function sendNow(deps: DeliveryAdminDeps, staffId: string, actionId
     'send-now',
     {
       officeHours: false,
-      onWritten: (client, batch) =>
-        recordAudit(client, {
+      onWritten: async (client, batch) => {
+        const { rows } = await client.query<{ id: string; attempts: number }>(
+          `UPDATE letters SET next_attempt_at = $3
+           WHERE status = $2 AND next_attempt_at > $3 AND batch_id IN (SELECT id FROM delivery_batches WHERE action_id = $1 AND id <> $4)
+           RETURNING id, attempts`,
+          [actionId, LetterStatus.PENDING, deps.clock(), batch.batchId],
+        );
+        released = rows;
+        await recordAudit(client, {
           staffId,
           verb: 'delivery_sent_now',
           entity: 'action',
           entityId: actionId,
-          after: { batchId: batch.batchId, signatureCount: batch.signatureCount, letters: batch.letterIds.length },
+          after: { batchId: batch.batchId, signatureCount: batch.signatureCount, letters: batch.letterIds.length, earlierLettersReleased: rows.length },
           at: deps.clock(),
-        }),
+        });
+      },
     },
   );
   if (!built) throw conflict('nothing_owed', 'Nothing is owed to the targets of this action right now');
+  if (released.length > 0) {
+    await deps.queues?.enqueueLetters(released.map((r) => ({ id: r.id, attempts: r.attempts }))).catch(() => {
+      // due now in the database: the sweeper enqueues them
+    });
+  }
   return built;
 }
 
