@@ -633,7 +633,14 @@ describe('POST /api/my-data/:token/erase', () => {
     // the links stop working
     expect((await app.inject({ url: `/api/my-data/${token}` })).json()).toMatchObject({ statusCode: 404, code: 'invalid_link' });
     expect((await eraseReq(token, { confirm: true })).json()).toMatchObject({ statusCode: 404, code: 'invalid_link' });
-    expect((await app.inject({ url: `/api/unsubscribe/${unsubscribeToken(tokenDeps(), who.supporter_id)}` })).statusCode).toBe(404);
+    // but for unsubscribing, which is true of them now: nothing will be emailed to them again
+    // (a 404 made mail clients report a one-click unsubscribe as failed)
+    const unsubscribeLink = `/api/unsubscribe/${unsubscribeToken(tokenDeps(), who.supporter_id)}`;
+    expect((await app.inject({ url: unsubscribeLink })).json()).toEqual({ status: 'unsubscribed' });
+    const oneClick = await app.inject({ method: 'POST', url: unsubscribeLink, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click' });
+    expect(oneClick.statusCode).toBe(200);
+    expect(oneClick.json()).toEqual({ status: 'unsubscribed' });
+    expect((await supporterRow(who.supporter_id)).unsubscribed_at).toBeNull();
     // no email can go to them: the confirmation sender finds no address
     expect(await sendConfirmation(mailDeps(), who.signature_id)).toBe('nothing-owed');
 

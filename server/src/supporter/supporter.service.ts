@@ -67,16 +67,34 @@ async function supporterFor(deps: SupporterDeps, purpose: string, token: string)
 
 // ---------------------------------------------------------------- unsubscribe
 
+/**
+ * The supporter of a genuine unsubscribe link, or null when they were erased (or deleted) since:
+ * nothing will be emailed to them again, so the link answers "unsubscribed", which is true. A
+ * 404 there made mail clients report a one-click unsubscribe (RFC 8058) as failed.
+ */
+async function unsubscribeSupporter(deps: SupporterDeps, token: string): Promise<SupporterRow | null> {
+  try {
+    return await supporterFor(deps, UNSUBSCRIBE_PURPOSE, token);
+  } catch (err) {
+    const check = verifyToken(deps.secret, UNSUBSCRIBE_PURPOSE, token, deps.clock());
+    if (check.ok) {
+      const sup = await findSupporter(deps.pool, check.subject);
+      if (!sup || sup.erased_at) return null;
+    }
+    throw err;
+  }
+}
+
 export async function unsubscribeStatus(deps: SupporterDeps, token: string): Promise<{ status: 'subscribed' | 'unsubscribed' }> {
-  const sup = await supporterFor(deps, UNSUBSCRIBE_PURPOSE, token);
-  return { status: sup.unsubscribed_at ? 'unsubscribed' : 'subscribed' };
+  const sup = await unsubscribeSupporter(deps, token);
+  return { status: !sup || sup.unsubscribed_at ? 'unsubscribed' : 'subscribed' };
 }
 
 /** Idempotent: the first call records the withdrawal, later ones answer the same. */
 export async function unsubscribe(deps: SupporterDeps, token: string): Promise<{ status: 'unsubscribed' }> {
-  const sup = await supporterFor(deps, UNSUBSCRIBE_PURPOSE, token);
-  const outcome = await markUnsubscribed(deps.pool, sup.id, deps.clock());
-  if (outcome === 'gone') throw invalidLink();
+  const sup = await unsubscribeSupporter(deps, token);
+  // erased or deleted, now or meanwhile ('gone'): nothing is emailed to them again either way
+  if (sup) await markUnsubscribed(deps.pool, sup.id, deps.clock());
   return { status: 'unsubscribed' };
 }
 
