@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ACKNOWLEDGEMENT_MARK } from '../delivery/acknowledgement.ts';
 import { sql } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
 import { ActionStatus, qb, AnswerStatus, SignatureStatus, type ActionKind, type TargetMode } from '../db/db.ts';
@@ -52,6 +53,8 @@ export interface ActionRow {
     locale: string;
     /** `body` is a summary staff wrote, not the official's own words */
     summary: boolean;
+    /** an acknowledgement of receipt, not an answer */
+    acknowledgement: boolean;
     publishedAt: string;
     attachments: { id: string; filename: string; size: number }[];
   }[];
@@ -217,8 +220,13 @@ export async function loadPublicActions(pool: pg.Pool, countryMin: number): Prom
                   names: eb.ref('g.names'),
                   nameIsOfficial: eb.ref('g.name_is_official'),
                 }),
-                // the public summary staff wrote, or the answer itself
-                body: eb.fn.coalesce(eb.fn<string | null>('nullif', [eb.ref('r.public_summary'), sql.lit('')]), eb.ref('r.body')),
+                // the public summary staff wrote, or the answer itself (an acknowledgement without
+                // the mark that tells staff what it is: the page says so in the reader's language)
+                body: eb.fn.coalesce(
+                  eb.fn<string | null>('nullif', [eb.ref('r.public_summary'), sql.lit('')]),
+                  sql<string>`CASE WHEN starts_with(${eb.ref('r.body')}, ${ACKNOWLEDGEMENT_MARK}) THEN ltrim(substr(${eb.ref('r.body')}, ${ACKNOWLEDGEMENT_MARK.length + 1}), E'\n') ELSE ${eb.ref('r.body')} END`,
+                ),
+                acknowledgement: sql<boolean>`starts_with(${eb.ref('r.body')}, ${ACKNOWLEDGEMENT_MARK})`,
                 // its language: the official's for their own words, the action's default language for staff's summary
                 locale: sql<string>`CASE WHEN COALESCE(${eb.ref('r.public_summary')}, '') <> '' THEN ${eb.ref('a.default_locale')} ELSE ${eb.ref('g.language')} END`,
                 summary: sql<boolean>`COALESCE(${eb.ref('r.public_summary')}, '') <> ''`,

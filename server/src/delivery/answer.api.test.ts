@@ -273,6 +273,19 @@ describe('publishing an answer', () => {
     expect(ledger.batches[0].letters[0]).toMatchObject({ answeredAt: expect.any(String), responseSeconds: expect.any(Number) });
   });
 
+  it('an acknowledgement of receipt, published, is shown as one without its mark and emails nobody: it is not an answer', async () => {
+    const { fx, token } = await deliveredAction();
+    expect((await answer(token, { body: 'We confirm receipt of your letter.', acknowledgeOnly: true })).statusCode).toBe(201);
+    const id = await answerId(fx.action.id);
+    const pub = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: `/api/admin/answers/${id}/publish`, payload: {} });
+    expect(pub.json()).toEqual({ status: 'PUBLISHED', notificationsOwed: 0 });
+    expect((await h.db.pool.query(`SELECT count(*)::int AS n FROM answer_notifications WHERE answer_id = $1`, [id])).rows[0].n).toBe(0);
+    await h.cache.refresh();
+    const page = (await h.app.inject({ method: 'GET', url: `/api/actions/${fx.action.slug}` })).json();
+    expect(page.responses).toEqual([expect.objectContaining({ id, body: 'We confirm receipt of your letter.', acknowledgement: true, summary: false })]);
+    expect(JSON.stringify(page)).not.toContain('[acknowledgement of receipt]');
+  });
+
   it('a signer who unsubscribes after publishing is not emailed; rejecting withdraws the answer and drops what is owed', async () => {
     const { fx, signers, token } = await deliveredAction();
     await answer(token, { body: 'An answer to withdraw.' });

@@ -9,6 +9,7 @@
 // with FOR UPDATE SKIP LOCKED and marks it sent in the same transaction, so two workers never
 // both send it. At-least-once across a crash between SMTP acceptance and the commit, with the
 // same Message-ID, as for letters.
+import { isAcknowledgement } from './acknowledgement.ts';
 import { UnrecoverableError } from 'bullmq';
 import { sql } from 'kysely';
 import { jsonArrayFrom, jsonBuildObject } from 'kysely/helpers/postgres';
@@ -132,7 +133,7 @@ export async function publishAnswer(deps: AnswerDeps, staffId: string, id: strin
     const db = qb(client);
     const r = await db
       .selectFrom('answers')
-      .select(['status', 'public_summary', 'action_id', 'published_at'])
+      .select(['status', 'public_summary', 'action_id', 'published_at', 'body'])
       .where('id', '=', id)
       .forUpdate()
       .executeTakeFirst();
@@ -150,26 +151,29 @@ export async function publishAnswer(deps: AnswerDeps, staffId: string, id: strin
       }))
       .where('id', '=', id)
       .execute();
-    // the latest CONTACT consent decides; the signature's language is the email's
-    const owed = await db
-      .insertInto('answer_notifications')
-      .columns(['answer_id', 'supporter_id', 'locale', 'requested_at'])
-      .expression((eb) =>
-        eb
-          .selectFrom('signatures as s')
-          .innerJoin('supporters as p', 'p.id', 's.supporter_id')
-          .select([eb.val(id).as('answer_id'), 's.supporter_id', 's.locale', eb.val(now).as('requested_at')])
-          .where('s.action_id', '=', r.action_id)
-          .where('s.status', '=', SignatureStatus.CONFIRMED)
-          .where('p.email', 'is not', null)
-          .where('p.erased_at', 'is', null)
-          .where('p.unsubscribed_at', 'is', null)
-          // the signer's latest choice is to be contacted (supporter/consent.ts)
-          .where((w) => latestContactConsent(w.ref('p.id'))),
-      )
-      .onConflict((oc) => oc.columns(['answer_id', 'supporter_id']).doNothing())
-      .returning('id')
-      .execute();
+    // the latest CONTACT consent decides; the signature's language is the email's. An
+    // acknowledgement of receipt is shown on the page but emails nobody: it is not an answer
+    const owed = isAcknowledgement(r.body)
+      ? []
+      : await db
+        .insertInto('answer_notifications')
+        .columns(['answer_id', 'supporter_id', 'locale', 'requested_at'])
+        .expression((eb) =>
+          eb
+            .selectFrom('signatures as s')
+            .innerJoin('supporters as p', 'p.id', 's.supporter_id')
+            .select([eb.val(id).as('answer_id'), 's.supporter_id', 's.locale', eb.val(now).as('requested_at')])
+            .where('s.action_id', '=', r.action_id)
+            .where('s.status', '=', SignatureStatus.CONFIRMED)
+            .where('p.email', 'is not', null)
+            .where('p.erased_at', 'is', null)
+            .where('p.unsubscribed_at', 'is', null)
+            // the signer's latest choice is to be contacted (supporter/consent.ts)
+            .where((w) => latestContactConsent(w.ref('p.id'))),
+        )
+        .onConflict((oc) => oc.columns(['answer_id', 'supporter_id']).doNothing())
+        .returning('id')
+        .execute();
     await recordAudit(client, {
       staffId,
       verb: r.status === AnswerStatus.PUBLISHED ? 'answer_updated' : 'answer_published',

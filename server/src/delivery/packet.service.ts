@@ -27,10 +27,9 @@ import { localTargetLine, localTargetName } from '../target/target-names.ts';
 import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
 import { signToken, verifyToken } from '../shared/tokens.ts';
 import { rootHex } from './delivery-roots.ts';
+import { ACKNOWLEDGEMENT_MARK } from './acknowledgement.ts';
 
 export const PACKET_PURPOSE = 'packet';
-/** How an acknowledgement of receipt is marked in the answer's body (the answers table has no flag for it). */
-export const ACKNOWLEDGEMENT_MARK = '[acknowledgement of receipt]';
 export const PACKET_TTL_DAYS = 90;
 /** An official may answer one letter at most this many times. */
 export const MAX_ANSWERS_PER_LETTER = 10;

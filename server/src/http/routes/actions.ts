@@ -79,6 +79,7 @@ const actionDetail = actionSummary.extend({
       body: z.string().describe('the public summary staff wrote, or the answer itself'),
       locale: z.string().describe("the language of `body`: the official's language for their own answer, the action's default language for a summary written by staff"),
       summary: z.boolean().describe("`body` is a summary written by the organisation's staff, not the official's own words (which are in the delivery packet)"),
+      acknowledgement: z.boolean().describe('the official acknowledged receipt of the letter: not an answer to it'),
       publishedAt: z.string(),
       attachments: z.array(z.object({ id: z.string(), filename: z.string(), size: z.number().int() })).describe('download at /api/answers/{id}/attachments/{attachmentId}'),
     }),

@@ -82,6 +82,8 @@ export const load: PageServerLoad = async (event) => {
 			bodyLanguage: r.locale !== locale ? languageName(locale, r.locale) : null,
 			// staff's summary is never passed off as the official's words
 			summary: r.summary,
+			// an acknowledgement of receipt is labelled as one, never passed off as an answer
+			acknowledgement: r.acknowledgement,
 			publishedAt: r.publishedAt,
 			published: formatDate(locale, r.publishedAt),
 			attachments: r.attachments.map((f) => ({ ...f, href: `/api/answers/${r.id}/attachments/${f.id}` }))
