@@ -211,6 +211,20 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     const answerMails = all.filter((m) => m.messageId?.startsWith('<answer.'));
     expect(answerMails.filter((m) => m.envelope.to.includes(optedIn.email))).toHaveLength(1);
     expect(answerMails.filter((m) => m.envelope.to.includes(quiet.email))).toEqual([]);
+    // an acknowledgement of receipt from the same packet: staff are told it emails nobody, and it does not
+    const acker = await browser.newContext({ javaScriptEnabled: false });
+    const ackPage = await acker.newPage();
+    await ackPage.goto(`${platform.baseUrl}/packet/${token}`);
+    await submit(ackPage, 'Acknowledge receipt');
+    expect(await ackPage.locator('h1').textContent()).toBe('Thank you');
+    await acker.close();
+    await page.goto(`${platform.baseUrl}/admin/answers`);
+    const ack = page.locator('article', { hasText: 'Receipt of this letter is acknowledged.' });
+    expect(await ack.textContent()).toContain('An acknowledgement of receipt, not an answer');
+    await Promise.all([page.waitForNavigation(), ack.getByRole('button', { name: 'Publish (an acknowledgement of receipt emails nobody)' }).click()]);
+    expect(await page.getByRole('status').textContent()).toContain('Published. No signer is waiting for an email.');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await mailbox.list()).filter((m) => m.messageId?.startsWith('<answer.'))).toHaveLength(answerMails.length);
     // the public action page: the summary, the attached document, and the answer on the proof of delivery
     const publicPage = await context.newPage();
     const sectionText = async () => {
@@ -218,6 +232,9 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
       return (await publicPage.locator('section[aria-labelledby="answers-heading"]').textContent().catch(() => null)) ?? '';
     };
     await expect.poll(sectionText, { timeout: 20_000 }).toContain(`An inquiry ${stamp} is open.`);
+    // the acknowledgement, labelled as one, without the mark staff see
+    expect(await sectionText()).toContain('Acknowledgement of receipt: the official confirmed that the letter arrived.');
+    expect(await sectionText()).not.toContain('[acknowledgement of receipt]');
     const publicFile = await publicPage.getByRole('link', { name: 'decision.pdf' }).getAttribute('href');
     const downloaded = await publicPage.request.get(`${platform.baseUrl}${publicFile}`);
     expect(downloaded.headers()['content-disposition']).toMatch(/^attachment;/);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ACKNOWLEDGEMENT_MARK } from '../delivery/acknowledgement.ts';
+import { ACKNOWLEDGEMENT_MARK } from '../shared/acknowledgement.ts';
 import { sql } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
 import { ActionStatus, qb, AnswerStatus, SignatureStatus, type ActionKind, type TargetMode } from '../db/db.ts';

@@ -9,7 +9,7 @@
 // with FOR UPDATE SKIP LOCKED and marks it sent in the same transaction, so two workers never
 // both send it. At-least-once across a crash between SMTP acceptance and the commit, with the
 // same Message-ID, as for letters.
-import { isAcknowledgement } from './acknowledgement.ts';
+import { isAcknowledgement } from '../shared/acknowledgement.ts';
 import { UnrecoverableError } from 'bullmq';
 import { sql } from 'kysely';
 import { jsonArrayFrom, jsonBuildObject } from 'kysely/helpers/postgres';

@@ -27,7 +27,7 @@ import { localTargetLine, localTargetName } from '../target/target-names.ts';
 import { MAX_ATTACHMENTS, attachmentInputSchema, checkAttachment } from './attachment.ts';
 import { signToken, verifyToken } from '../shared/tokens.ts';
 import { rootHex } from './delivery-roots.ts';
-import { ACKNOWLEDGEMENT_MARK } from './acknowledgement.ts';
+import { ACKNOWLEDGEMENT_MARK } from '../shared/acknowledgement.ts';
 
 export const PACKET_PURPOSE = 'packet';
 export const PACKET_TTL_DAYS = 90;

@@ -28,7 +28,7 @@ import { oweNotices } from '../supporter/member-notices.ts';
 import { memberPageUrl } from '../supporter/member-mail.ts';
 import { localTargetLine, localTargetName, type LocalTargetName, type NamedTarget } from '../target/target-names.ts';
 import { actionTitle } from './action-title.ts';
-import { ACKNOWLEDGEMENT_MARK } from './acknowledgement.ts';
+import { ACKNOWLEDGEMENT_MARK } from '../shared/acknowledgement.ts';
 
 /** The reason of the delivery batch that holds a threshold's requests. */
 export const THRESHOLD_BATCH_REASON = 'threshold';
