@@ -136,8 +136,9 @@ beforeAll(async () => {
     }),
     // the instance's own file: its metrics port (read by the metrics code where it exists)
     [`/etc/chorus/server-${serverPort}.env`]: `METRICS_PORT=${await freePort()}\n`,
-    // workers 1's own file: its "workers started" line, which the SIGTERM test waits for
-    '/etc/chorus/workers-1.env': 'LOG_LEVEL=info\n',
+    // workers 1's own file: its "workers started" line, which the SIGTERM test waits for, and a
+    // metrics port of its own (the default, 9465, may be an `npm start`'s on the same machine)
+    '/etc/chorus/workers-1.env': `LOG_LEVEL=info\nWORKERS_METRICS_PORT=${await freePort()}\n`,
   };
 });
 
