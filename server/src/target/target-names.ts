@@ -69,8 +69,11 @@ export function localTargetName(target: NamedTarget, locale: string): LocalTarge
   };
 }
 
+/** The comma between the parts of a line, in the language of the text around it. */
+const LINE_SEPARATOR: Record<string, string> = { ar: '، ' };
+
 /** The target's name, title and organisation in `locale`, as one line ("Name, Title, Office"). */
 export function localTargetLine(target: NamedTarget, locale: string): string {
   const local = localTargetName(target, locale);
-  return [local.name, local.title, local.organisation].filter(Boolean).join(', ');
+  return [local.name, local.title, local.organisation].filter(Boolean).join(LINE_SEPARATOR[locale] ?? ', ');
 }
