@@ -530,6 +530,7 @@ describe('member pages without JavaScript on a phone', () => {
 
     // erasing says what becomes of the receipt, and needs the box ticked
     expect(await page.locator('#erase').textContent()).toContain('Your receipt codes will keep working: they show only that a signature was counted, never whose it is.');
+    expect(await page.locator('#erase').textContent()).toContain('Letters already delivered cannot be taken back: if you chose to be named, the officials who received them keep your name.');
     expect(await submit(page, page.getByRole('button', { name: 'Erase my data' }))).toBe(422);
     expect(await page.locator('#f-confirm-erase').getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('#f-confirm-erase-error').textContent()).toContain('Tick the box');
