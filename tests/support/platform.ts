@@ -105,7 +105,17 @@ async function metricsPortsFor(count: number, given: string | undefined): Promis
 const ACTIONS_REFRESH_MS = 250;
 
 export async function startPlatform(extraEnv: Record<string, string> = {}, opts: PlatformOptions = {}): Promise<Platform> {
-  return launchPlatform(extraEnv, opts);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchPlatform(extraEnv, opts);
+    } catch (err) {
+      // a port found free was taken by another platform of the suite (or anything else on the
+      // machine) before this one bound it: the failed launch has stopped its processes, so the
+      // platform starts again on other ports. Anything else is the test's failure.
+      if (attempt < 3 && /EADDRINUSE|is taken on 127\.0\.0\.1/.test(String(err))) continue;
+      throw err;
+    }
+  }
 }
 
 async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOptions): Promise<Platform> {
