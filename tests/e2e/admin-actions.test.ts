@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seed } from '../../prisma/seed.ts';
 import { createStaff } from '../../server/src/staff/staff.service.ts';
 import { createSession } from '../../server/src/staff/session.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, watchOffsite } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
@@ -52,15 +52,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
-function watch(ctx: BrowserContext): BrowserContext {
-  const origin = new URL(platform.baseUrl).origin;
-  ctx.on('request', (request) => {
-    const url = request.url();
-    if (url.startsWith('data:') || url.startsWith('about:')) return;
-    if (new URL(url).origin !== origin) offsite.push(`${url} (from ${request.frame().url()})`);
-  });
-  return ctx;
-}
+const watch = (context: BrowserContext) => watchOffsite(context, platform.baseUrl, offsite);
 
 /**
  * axe runs inside the page, so it needs JavaScript: the exact HTML the JavaScript-less page

@@ -18,7 +18,7 @@ import { createActionForStaff, saveText, transition } from '../../server/src/act
 import { actionTextInput, createActionInput } from '../../server/src/action/action.admin.schema.ts';
 import { recordAudit } from '../../server/src/staff/audit.ts';
 import { STAFF_ROLES, type StaffRole } from '../../server/src/staff/staff.schema.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, watchOffsite } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -76,15 +76,7 @@ async function get(path: string, cookie?: string): Promise<Response> {
   return fetch(platform.baseUrl + path, { redirect: 'manual', headers: cookie ? { cookie } : {} });
 }
 
-function watch(context: BrowserContext): BrowserContext {
-  const origin = new URL(platform.baseUrl).origin;
-  context.on('request', (request) => {
-    const url = request.url();
-    if (url.startsWith('data:') || url.startsWith('about:')) return;
-    if (new URL(url).origin !== origin) offsite.push(url);
-  });
-  return context;
-}
+const watch = (context: BrowserContext) => watchOffsite(context, platform.baseUrl, offsite);
 
 /** axe needs JavaScript: the HTML the JavaScript-less browser got, served again to one with it. */
 async function axe(label: string, from: Page): Promise<void> {

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { actions } from '../../prisma/seed-data.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, watchOffsite } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const PHONE = { width: 390, height: 844 };
@@ -41,15 +41,7 @@ afterAll(async () => {
   await pool?.end();
 });
 
-function watch(ctx: BrowserContext): BrowserContext {
-  const origin = new URL(platform.baseUrl).origin;
-  ctx.on('request', (request) => {
-    const url = request.url();
-    if (url.startsWith('data:') || url.startsWith('about:')) return;
-    if (new URL(url).origin !== origin) offsite.push(`${url} (from ${request.frame().url()})`);
-  });
-  return ctx;
-}
+const watch = (context: BrowserContext) => watchOffsite(context, platform.baseUrl, offsite);
 
 async function axe(label: string, page: Page): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxClient, type MailboxMessage } from '../../server/src/mailbox/mailbox.client.ts';
 import { seed } from '../../prisma/seed.ts';
 import { actions, targets } from '../../prisma/seed-data.ts';
-import { launchChromium, submitWithoutJs as submit, wordsCut } from '../support/browser.ts';
+import { launchChromium, submitWithoutJs as submit, wordsCut, watchOffsite } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 import { expectSignatureSealed } from '../support/sealed-checks.ts';
 import { indexOfEmail, openedSignatures } from '../../server/src/testing/sealed.ts';
@@ -44,15 +44,7 @@ afterAll(async () => {
 
 const unique = (name: string) => `${name}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}@example.org`;
 
-function watch(context: BrowserContext): BrowserContext {
-  const origin = new URL(platform.baseUrl).origin;
-  context.on('request', (request) => {
-    const url = request.url();
-    if (url.startsWith('data:') || url.startsWith('about:')) return;
-    if (new URL(url).origin !== origin) offsite.push(`${url} (from ${request.frame().url()})`);
-  });
-  return context;
-}
+const watch = (context: BrowserContext) => watchOffsite(context, platform.baseUrl, offsite);
 
 /** A phone without JavaScript, as a signer may use it. */
 async function phone(): Promise<{ context: BrowserContext; page: Page }> {

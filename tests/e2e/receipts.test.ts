@@ -17,7 +17,7 @@ import { receiptLeaf } from '../../server/src/signature/receipt.ts';
 import { createAction, uniqueEmail } from '../../server/src/testing/harness.ts';
 import { receiptOf } from '../../server/src/testing/receipts.ts';
 import { indexOfEmail } from '../../server/src/testing/sealed.ts';
-import { launchChromium, submitWithoutJs } from '../support/browser.ts';
+import { launchChromium, submitWithoutJs, watchOffsite } from '../support/browser.ts';
 import { startPlatform, type Platform } from '../support/platform.ts';
 
 const PHONE = { width: 390, height: 844 };
@@ -42,15 +42,7 @@ afterAll(async () => {
   await db?.close();
 });
 
-function watch(context: BrowserContext): BrowserContext {
-  const origin = new URL(platform.baseUrl).origin;
-  context.on('request', (request) => {
-    const url = request.url();
-    if (url.startsWith('data:') || url.startsWith('about:')) return;
-    if (new URL(url).origin !== origin) offsite.push(url);
-  });
-  return context;
-}
+const watch = (context: BrowserContext) => watchOffsite(context, platform.baseUrl, offsite);
 
 async function axe(label: string, url: string, status = 200): Promise<Page> {
   // axe runs inside the page, so it needs JavaScript: the same address, in a context that has it

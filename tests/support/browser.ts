@@ -5,7 +5,7 @@
 // process (vitest.config.ts), so the first file launches it and the next ones reuse it, each
 // in contexts of its own (a context is a fresh profile: no cookies, cache or storage shared).
 // `close()` of the shared browser does nothing; it is closed when the worker ends.
-import { chromium, type Browser, type Locator, type Page, type Response as PwResponse } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page, type Response as PwResponse } from 'playwright-core';
 
 let shared: Promise<Browser> | null = null;
 
@@ -79,4 +79,18 @@ export async function wordsCut(page: Page, selector: string, fits = 30): Promise
     }
     return cut;
   })()`);
+}
+
+/**
+ * Records in `offsite` every request of `context` that leaves `baseUrl`'s origin (data: and
+ * about: addresses aside), with the page it came from: the pages load nothing from elsewhere.
+ */
+export function watchOffsite(context: BrowserContext, baseUrl: string, offsite: string[]): BrowserContext {
+  const origin = new URL(baseUrl).origin;
+  context.on('request', (request) => {
+    const url = request.url();
+    if (url.startsWith('data:') || url.startsWith('about:')) return;
+    if (new URL(url).origin !== origin) offsite.push(`${url} (from ${request.frame().url()})`);
+  });
+  return context;
 }
