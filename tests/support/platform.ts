@@ -85,9 +85,11 @@ export interface Platform {
   pid(name: PidName): number | undefined;
 }
 
-async function waitFor(url: string, timeoutMs: number, logs: string[]): Promise<void> {
+async function waitFor(url: string, timeoutMs: number, logs: string[], died: () => string | undefined = () => undefined): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
+    const dead = died();
+    if (dead) throw new Error(`${dead} exited while the platform was starting. Logs:\n${logs.slice(-40).join('')}`);
     if (await fetch(url).then((r) => r.ok, () => false)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -189,9 +191,15 @@ async function launchPlatform(extraEnv: Record<string, string>, opts: PlatformOp
   const baseUrls = ports.map((p) => `http://127.0.0.1:${p}`);
   const mailboxUrl = `http://127.0.0.1:${mailHttpPort}`;
   let front: RunningNginx | undefined;
+  // a process that ends during the start (say, its metrics port was taken meanwhile) fails the
+  // start at once, with its logs: the workers have no readiness endpoint of their own, and a
+  // platform without them took signatures whose emails never came
+  const died = () => [...procs].find(([, c]) => c.exitCode !== null || c.signalCode !== null)?.[0];
   try {
-    for (const url of baseUrls) await waitFor(`${url}/readyz`, 60_000, logs);
-    await waitFor(`${mailboxUrl}/api/messages`, 30_000, logs);
+    for (const url of baseUrls) await waitFor(`${url}/readyz`, 60_000, logs, died);
+    await waitFor(`${mailboxUrl}/api/messages`, 30_000, logs, died);
+    // the workers listen on their metrics port only once they have started (workers/main.ts)
+    for (const p of workersMetricsPorts) if (p !== '0') await waitFor(`http://127.0.0.1:${p}/metrics`, 60_000, logs, died);
     if (nginxOpts && frontPort) {
       front = await startNginx({
         nginx: process.env.NGINX_PATH || undefined,
