@@ -83,7 +83,7 @@ export default defineConfig({
         maxWorkers: UNIT_WORKERS,
       }),
       // a browser journey of many pages, each audited by axe, on a machine the other workers share
-      project('platform', PLATFORM, 1, { testTimeout: 90_000, freshWorld: true }),
+      project('platform', PLATFORM, 1, { testTimeout: 240_000, freshWorld: true }),
       // after the others, when the static checks are long done: the fault scenarios assert what
       // happens within seconds of a kill or a cut, and are the ones a starved CPU would falsify.
       // Each file in a process of its own, which ends with it: nothing of an earlier file (a

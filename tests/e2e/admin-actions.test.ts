@@ -95,7 +95,7 @@ let actionUrl = '';
 
 // each step is several page loads on a shared two-core machine, each audited by axe (the target
 // form has a name, title and organisation field for each of the seven languages besides English)
-describe('a campaigner launches a two-language letter action from the console', { timeout: 180_000 }, () => {
+describe('a campaigner launches a two-language letter action from the console', { timeout: 360_000 }, () => {
   it('signs in through the login form', async () => {
     expect(await go('/admin/actions')).toBe(200);
     expect(page.url()).toContain('/admin/login?next=%2Fadmin%2Factions');

@@ -240,7 +240,7 @@ describe('an admin in the browser, JavaScript off', () => {
     expect(await page.getByRole('alert').textContent()).toMatch(/date/i);
     await context.close();
     expect(offsite).toEqual([]);
-  }, 180_000);
+  }, 400_000);
 
   it('shows the console in Spanish to a browser that asks for it', async () => {
     const res = await fetch(`${platform.baseUrl}/admin/login`, { headers: { 'accept-language': 'es-MX,es;q=0.9' } });
@@ -347,5 +347,5 @@ describe('the console in the language staff choose, JavaScript off', () => {
     expect(res.headers.get('set-cookie')).toMatch(/chorus_console_locale=fr;.*Path=\/admin/i);
     await context.close();
     expect(offsite).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });

@@ -278,7 +278,7 @@ describe('member pages without JavaScript on a phone', () => {
 
     await context.close();
     expect(offsite).toEqual([]);
-  }, 180_000);
+  }, 400_000);
 
   it('shows the problems of a refused letter form next to their fields, with a summary', async () => {
     const { context, page } = await phone();
@@ -308,7 +308,7 @@ describe('member pages without JavaScript on a phone', () => {
 
     await context.close();
     expect(offsite).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('works end to end in Spanish: page, confirmation email, confirm and thanks pages', async () => {
     const email = unique('sofia');
@@ -354,7 +354,7 @@ describe('member pages without JavaScript on a phone', () => {
 
     await context.close();
     expect(offsite).toEqual([]);
-  }, 180_000);
+  }, 400_000);
 
   it('unsubscribes through the page the emailed link opens', async () => {
     const email = unique('unsub');
@@ -396,7 +396,7 @@ describe('member pages without JavaScript on a phone', () => {
 
     await context.close();
     expect(offsite).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('shows my data, downloads it, withdraws a consent and erases it', async () => {
     const email = unique('mydata');
@@ -556,7 +556,7 @@ describe('member pages without JavaScript on a phone', () => {
     expect(platform.logs.join('')).not.toContain(token);
     await context.close();
     expect(offsite).toEqual([]);
-  }, 180_000);
+  }, 400_000);
 
   it('shows an official\'s published answer on the action page', async () => {
     // answers come in through staff tools that do not exist yet: one is written straight into the database
@@ -613,7 +613,7 @@ describe('member pages without JavaScript on a phone', () => {
     expect(await page.locator('footer').getByRole('link', { name: 'Мои данные' }).getAttribute('href')).toBe('/ru/my-data');
     await context.close();
     expect(offsite).toEqual([]);
-  }, 180_000);
+  }, 400_000);
 
   it('reports the weight of the home and action pages (HTML and CSS bytes)', async () => {
     const pages = {
