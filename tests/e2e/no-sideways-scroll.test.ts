@@ -243,7 +243,7 @@ function memberVisits(locale: Locale): Record<string, Visit[]> {
     '/[[lang=locale]]/verify': [
       { label: 'check a receipt', path: `${l}/verify` },
       { label: 'check a receipt, delivered, with its proof', path: `${l}/verify?code=${tokens.receipt}` },
-      { label: 'check a receipt, a code refused', path: `${l}/verify?code=${'X'.repeat(30)}` },
+      { label: 'check a receipt, a code refused', path: `${l}/verify?code=${'X'.repeat(30)}`, status: 400 },
     ],
     '/[[lang=locale]]/packet/[token]': [
       { label: 'packet', path: `${l}/packet/${tokens.packet}` },

@@ -211,6 +211,15 @@ describe('checking a receipt, in a real browser across processes', () => {
       expect(r.status, body.slice(0, 30)).toBe(400);
       expect(await r.text()).toContain('id="f-code-error"');
     }
+    // the API through the running server (pages behind it): a code past the router's longest
+    // segment is the API's JSON 414, a path no API route has its JSON 404, never a page
+    const huge = await fetch(`${platform.baseUrl}/api/receipts/${'Z'.repeat(5000)}`);
+    expect(huge.status).toBe(414);
+    expect(await huge.json()).toMatchObject({ statusCode: 414, code: 'bad_request' });
+    const nowhere = await fetch(`${platform.baseUrl}/api/receipt/${mine}`);
+    expect(nowhere.status).toBe(404);
+    expect(nowhere.headers.get('content-type')).toContain('application/json');
+    expect(await nowhere.json()).toMatchObject({ statusCode: 404, code: 'not_found' });
     // a form action sent as JSON is refused (415) without a stack trace in the server's log
     const logged = platform.logs.join('').length;
     const asJson = await fetch(`${platform.baseUrl}/verify`, { method: 'POST', headers: { origin: platform.baseUrl, 'content-type': 'application/json' }, body: '{"code":"7K2QX-9MD4R-PZ1WA-E6TNB"}' });
@@ -240,17 +249,20 @@ describe('checking a receipt, in a real browser across processes', () => {
     expect(await answered.locator('.panel-success').count()).toBe(1);
     await answered.context().close();
     // one refusal audited by axe (they share one layout); each refusal's page read as served
-    const refused = await axe(`${locale} verify, unknown`, `${platform.baseUrl}${prefix}/verify?code=0000000000000000000A`);
+    // refused, as a link: the same page, with the form's status
+    const refused = await axe(`${locale} verify, unknown`, `${platform.baseUrl}${prefix}/verify?code=0000000000000000000A`, 404);
     expect(await refused.locator('#f-code-error').count()).toBe(1);
     expect(await refused.locator('.error-summary').count()).toBe(1);
     await refused.context().close();
-    for (const [label, code] of [
-      ['too short', 'ABC'],
-      ['unknown', '0000000000000000000A'],
-      ['hostile', '<script>alert(1)</script>\u0000'],
-      ['huge', 'Z'.repeat(5000)],
+    for (const [label, code, status] of [
+      ['too short', 'ABC', 400],
+      ['unknown', '0000000000000000000A', 404],
+      ['hostile', '<script>alert(1)</script>\u0000', 400],
+      ['huge', 'Z'.repeat(5000), 400],
     ] as const) {
-      const html = await (await fetch(`${platform.baseUrl}${prefix}/verify?code=${encodeURIComponent(code)}`)).text();
+      const res = await fetch(`${platform.baseUrl}${prefix}/verify?code=${encodeURIComponent(code)}`);
+      expect(res.status, `${locale} ${label}`).toBe(status);
+      const html = await res.text();
       expect(html.match(/id="f-code-error"/g), `${locale} ${label}`).toHaveLength(1);
       expect(html.match(/class="error-summary/g), `${locale} ${label}`).toHaveLength(1);
       expect(html).not.toContain('<script>alert(1)');

@@ -12,6 +12,8 @@ declare global {
 			locale: Locale;
 			/** true when the locale came from the URL prefix, false when from Accept-Language */
 			localeFromPath: boolean;
+			/** a page that renders its own refusal (say, /verify?code= with a code nobody holds) answers with this status, not 200 */
+			pageStatus?: number;
 		}
 		// interface PageData {}
 		// interface PageState {}

@@ -43,9 +43,16 @@ export const handle: Handle = async ({ event, resolve }) => {
 	event.locals.locale = locale;
 	event.locals.localeFromPath = fromPath;
 
-	const response = await resolve(event, {
+	const rendered = await resolve(event, {
 		transformPageChunk: ({ html }) => html.replace('%lang%', locale).replace('%dir%', localeDirection(locale))
 	});
+	// a page that shows its own refusal says so in its status too (a data request for the
+	// client's router stays 200: the refusal is in its data)
+	const pageStatus = event.locals.pageStatus;
+	const response =
+		pageStatus && rendered.status === 200 && !event.isDataRequest
+			? new Response(rendered.body, { status: pageStatus, headers: rendered.headers })
+			: rendered;
 
 	const headers = response.headers;
 	// unprefixed pages are chosen by the browser's languages

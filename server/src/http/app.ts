@@ -39,7 +39,7 @@ import { createRateLimits, publicPostLimit } from './rate-limits.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { loggerOptions } from './logging.ts';
 import { docsRoutes } from './docs.ts';
-import { pageRoutes, type NodeHandler } from './pages.ts';
+import { MAX_PARAM_LENGTH, pageRoutes, type NodeHandler } from './pages.ts';
 import { refusalRoutes } from './refusals.ts';
 import { observeHttp } from '../shared/metrics.ts';
 
@@ -107,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger === false ? false : loggerOptions(deps.config.LOG_LEVEL, typeof deps.logger === 'object' ? deps.logger : {}),
     bodyLimit: 256 * 1024,
     // emailed tokens travel in the path; longer values are refused by the route schemas
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // the real client address comes from the socket unless a trusted hop says otherwise:
     // X-Forwarded-For is read only from the proxies listed in TRUSTED_PROXIES (none by default),
     // right to left, and the first address that is not one of them is the client's

@@ -10,6 +10,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { verifyToken } from '../shared/tokens.ts';
 import { PACKET_PURPOSE } from '../delivery/packet.service.ts';
 import { drainAfterAnswer, refuse } from './refusals.ts';
+import { notFoundHandler } from './errors.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
@@ -47,6 +48,12 @@ export interface PagesOptions {
   clock: () => Date;
 }
 
+/** the API's paths: never a page's */
+const API_PATH = /^\/api(?:\/|\?|$)/;
+
+/** the longest path segment the API's router reads as a parameter (app.ts routerOptions) */
+export const MAX_PARAM_LENGTH = 1024;
+
 export const pageRoutes: FastifyPluginAsyncZod<PagesOptions> = async (web, opts) => {
   const { handler } = opts;
   web.removeAllContentTypeParsers();
@@ -54,6 +61,15 @@ export const pageRoutes: FastifyPluginAsyncZod<PagesOptions> = async (web, opts)
   // SvelteKit reads the client address from this header (ADDRESS_HEADER, set in
   // server.ts): the one Fastify worked out under TRUSTED_PROXIES, never one a client sent
   const toSvelteKit = async (req: FastifyRequest, reply: FastifyReply) => {
+    // an API path no API route took (one whose segment is longer than the router reads, say) is
+    // answered in JSON, as the API answers, never with a page
+    if (API_PATH.test(req.url)) {
+      const path = req.url.split('?')[0]!;
+      if (path.split('/').some((segment) => segment.length > MAX_PARAM_LENGTH)) {
+        return reply.code(414).send({ statusCode: 414, error: 'URI Too Long', code: 'bad_request', message: 'A part of the address is longer than the API reads' });
+      }
+      return notFoundHandler(req, reply);
+    }
     // Form bodies are bounded before SvelteKit reads any of them: 512 kB, the answer form
     // its own limit. Over it, 413 at once from the Content-Length, without reading the body;
     // a body of unknown length (chunked) is refused with 411 outside the answer form (forms

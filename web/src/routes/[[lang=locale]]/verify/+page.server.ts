@@ -9,7 +9,8 @@ import type { Actions, PageServerLoad } from './$types';
 
 // Checking a receipt: a plain POST form, so it works without JavaScript and the code stays out
 // of the address bar, the browser's history and any access log (a GET form would put it in all
-// three). A link with ?code= is still answered, for whoever chooses to keep one. The page asks
+// three). A link with ?code= is still answered, for whoever chooses to keep one, with the
+// form's status when it is refused. The page asks
 // the API (GET /api/receipts/{code}, server to server) and then checks the proof and the chain
 // itself, with the same hashing anyone can redo: it says "checked" only when its own
 // recomputation leads to the published root.
@@ -90,7 +91,10 @@ export const load: PageServerLoad = async (event) => {
 	const typed = event.url.searchParams.get('code');
 	// the form, empty (or answered by the action below, which the page reads first)
 	if (typed === null) return { code: '', error: null, checked: null } as Answer;
-	return (await answer(event, typed)).answer;
+	const { status, answer: a } = await answer(event, typed);
+	// a refused link answers as the form does: 400, 404 or 429, with the same page
+	if (status !== 200) event.locals.pageStatus = status;
+	return a;
 };
 
 export const actions: Actions = {
