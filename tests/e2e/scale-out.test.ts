@@ -374,7 +374,9 @@ describe('nginx, two servers and two workers on one PostgreSQL and Redis', () =>
     const refused = sources.filter((r) => r.status === 429);
     expect(sources.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(50);
     expect(refused.length).toBeGreaterThan(0);
-    expect(sources.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    // anything else is said with what it was (a CI run on a slow machine once met one)
+    const others = sources.filter((r) => r.status !== 200 && r.status !== 429).map((r) => `${r.status} ${r.body.slice(0, 200)}`);
+    expect(others, 'answers other than 200 and 429').toEqual([]);
     expect(refused[0]!.type).toContain('text/html');
     expect(refused[0]!.body).toContain('<html lang="es"');
     expect(refused[0]!.body).toContain('Demasiadas solicitudes');
