@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { verifyToken } from '../shared/tokens.ts';
 import { PACKET_PURPOSE } from '../delivery/packet.service.ts';
-import { drainAfterAnswer, refuse } from './refusals.ts';
+import { drainAfterAnswer, isApiPath, refuse, refusalAnswer } from './refusals.ts';
 import { notFoundHandler } from './errors.ts';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
@@ -48,9 +48,6 @@ export interface PagesOptions {
   clock: () => Date;
 }
 
-/** the API's paths: never a page's */
-const API_PATH = /^\/api(?:\/|\?|$)/;
-
 /** the longest path segment the API's router reads as a parameter (app.ts routerOptions) */
 export const MAX_PARAM_LENGTH = 1024;
 
@@ -63,10 +60,10 @@ export const pageRoutes: FastifyPluginAsyncZod<PagesOptions> = async (web, opts)
   const toSvelteKit = async (req: FastifyRequest, reply: FastifyReply) => {
     // an API path no API route took (one whose segment is longer than the router reads, say) is
     // answered in JSON, as the API answers, never with a page
-    if (API_PATH.test(req.url)) {
-      const path = req.url.split('?')[0]!;
-      if (path.split('/').some((segment) => segment.length > MAX_PARAM_LENGTH)) {
-        return reply.code(414).send({ statusCode: 414, error: 'URI Too Long', code: 'bad_request', message: 'A part of the address is longer than the API reads' });
+    if (isApiPath(req.url)) {
+      if (req.url.split('?')[0]!.split('/').some((segment) => segment.length > MAX_PARAM_LENGTH)) {
+        const { type, body } = refusalAnswer('bad-request', req.url, undefined, 414);
+        return reply.code(414).type(type).send(body);
       }
       return notFoundHandler(req, reply);
     }

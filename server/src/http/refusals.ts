@@ -77,9 +77,12 @@ const HOME: Record<Locale, string> = {
   ar: "الانتقال إلى الصفحة الرئيسية",
 };
 
+/** Whether `url` is the API's (answered in JSON), not a page's. */
+export const isApiPath = (url: string): boolean => /^\/api(?:\/|$|\?)/.test(url);
+
 /** The refusal for a request to `url`: the JSON body under /api/, else a page in the language of the path or of Accept-Language. */
 export function refusalAnswer(what: Refusal, url: string, acceptLanguage: string | undefined, status = STATUS[what]): { type: string; body: string } {
-  if (/^\/api(?:\/|$|\?)/.test(url)) {
+  if (isApiPath(url)) {
     return { type: 'application/json; charset=utf-8', body: JSON.stringify({ statusCode: status, ...JSON_BODY[what] }) };
   }
   const prefix = url.split('/')[1];
