@@ -517,7 +517,7 @@ async function staticChecks() {
 function projectOf(file) {
   const rel = file.slice(ROOT.length).replace(/^[\\/]/, '');
   if (rel.startsWith('tests/privacy/')) return 'privacy';
-  if (rel.startsWith('tests/faults/')) return 'faults';
+  if (rel.startsWith('tests/faults/') || rel === 'tests/e2e/scale-out.test.ts') return 'faults';
   if (rel.startsWith('tests/e2e/') || rel.startsWith('tests/bench/') || /\.platform\.test\.ts$/.test(rel)) return 'platform';
   return 'unit';
 }

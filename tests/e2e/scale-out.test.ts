@@ -85,7 +85,7 @@ async function until<T>(what: string, fn: () => Promise<T | null | false>, timeo
   throw new Error(`${what} not within ${timeoutMs} ms\n${platform.logs.slice(-15).join('')}`);
 }
 
-describe('nginx, two servers and two workers on one PostgreSQL and Redis', () => {
+describe('nginx, two servers and two workers on one PostgreSQL and Redis', { timeout: 240_000 }, () => {
   it('sign to delivery through nginx: no lost signature or letter, no duplicate email or letter, the same count everywhere', async () => {
     const slug = `scale-${RUN}`;
     actionId = await createAction(slug);
