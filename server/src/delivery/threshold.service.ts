@@ -114,9 +114,13 @@ function answerTo(eb: ReturnType<typeof expressionBuilder<DB, never>>, actionId:
     .where('r.body', 'not like', `${ACKNOWLEDGEMENT_MARK}%`);
 }
 
+/** The event of an overdue notice: the moment its offices were marked late (ISO 8601) follows. */
+const OVERDUE_AT = 'overdue-at:';
+
 export interface ThresholdCheck {
   reached: { actionId: string; count: number; letters: number; notices: number }[];
-  overdue: { actionId: string; count: number; targetId: string; notices: number }[];
+  /** per threshold: the requests marked late at this look, and the notices owed for them together */
+  overdue: { actionId: string; count: number; targetIds: string[]; notices: number }[];
 }
 
 /**
@@ -209,15 +213,27 @@ export async function checkThresholds(deps: ThresholdDeps): Promise<ThresholdChe
     .where(sql<Date>`t.reached_at + make_interval(days => a.respond_within_days)`, '<', now)
     .where((w) => w.not(w.exists(answerTo(eb, w.ref('t.action_id'), w.ref('q.target_id'), w.ref('l.created_at')).select(sql.lit(1).as('one')))))
     .execute();
-  for (const q of late) {
-    const notices = await inTransaction(deps.pool, async (client) => {
-      const claimed = await qb(client).updateTable('threshold_requests').set({ overdue_at: now }).where('id', '=', q.id).where('overdue_at', 'is', null).returning('id').executeTakeFirst();
-      if (!claimed) return null;
-      return oweNotices(client, 'threshold', q.threshold_id, `overdue:${q.target_id}`, q.action_id, now);
+  // the requests of one threshold that fell late together make one notice per signer, naming
+  // every late office, not one email each: its event names the moment they were marked
+  const lateByThreshold = new Map<string, typeof late>();
+  for (const q of late) lateByThreshold.set(q.threshold_id, [...(lateByThreshold.get(q.threshold_id) ?? []), q]);
+  for (const group of lateByThreshold.values()) {
+    const q = group[0]!;
+    const done = await inTransaction(deps.pool, async (client) => {
+      const claimed = await qb(client)
+        .updateTable('threshold_requests')
+        .set({ overdue_at: now })
+        .where('id', 'in', group.map((r) => r.id))
+        .where('overdue_at', 'is', null)
+        .returning('target_id')
+        .execute();
+      if (claimed.length === 0) return null;
+      const notices = await oweNotices(client, 'threshold', q.threshold_id, `${OVERDUE_AT}${now.toISOString()}`, q.action_id, now);
+      return { targets: claimed.map((c) => c.target_id), notices };
     });
-    if (!notices) continue;
-    noticeIds.push(...notices);
-    out.overdue.push({ actionId: q.action_id, count: q.count, targetId: q.target_id, notices: notices.length });
+    if (!done) continue;
+    noticeIds.push(...done.notices);
+    out.overdue.push({ actionId: q.action_id, count: q.count, targetIds: done.targets.sort(), notices: done.notices.length });
   }
 
   if (letterJobs.length > 0) await deps.queues?.enqueueLetters(letterJobs).catch(() => {});
@@ -436,16 +452,28 @@ export async function composeThresholdNotice(db: Queryable, n: NoticeToCompose, 
     .orderBy('g.name')
     .execute();
   const line = (g: (typeof targets)[number]) => localTargetLine(g, n.locale);
-  const late = n.event.startsWith('overdue:') ? targets.find((g) => g.id === n.event.slice('overdue:'.length)) : undefined;
-  if (n.event.startsWith('overdue:') && (!late || late.answered)) return null;
-  return render(late ? 'threshold-overdue' : 'threshold-reached', n.locale, {
+  const overdue = n.event.startsWith(OVERDUE_AT) || n.event.startsWith('overdue:');
+  // the offices this notice is about and that have still not answered: those marked late at the
+  // event's moment (or, for a notice owed before notices were grouped, its one office)
+  let late: typeof targets = [];
+  if (n.event.startsWith(OVERDUE_AT)) {
+    const at = new Date(n.event.slice(OVERDUE_AT.length));
+    const marked = Number.isNaN(at.getTime())
+      ? []
+      : await qb(db).selectFrom('threshold_requests').select('target_id').where('threshold_id', '=', n.subjectId).where('overdue_at', '=', at).execute();
+    late = targets.filter((g) => !g.answered && marked.some((m) => m.target_id === g.id));
+  } else if (n.event.startsWith('overdue:')) {
+    late = targets.filter((g) => !g.answered && g.id === n.event.slice('overdue:'.length));
+  }
+  if (overdue && late.length === 0) return null;
+  return render(overdue ? 'threshold-overdue' : 'threshold-reached', n.locale, {
     firstName: n.firstName,
     action: { title: t.title },
     count: t.count,
     days: t.days,
     respondBy: new Intl.DateTimeFormat(n.locale, { dateStyle: 'long', timeZone: 'UTC' }).format(respondBy),
     targets: targets.map(line),
-    target: late ? line(late) : '',
+    late: late.map(line),
     actionUrl: memberPageUrl(links.publicBaseUrl, n.locale, `/actions/${t.slug}`),
     ...links.footer,
   });

@@ -118,7 +118,7 @@ describe('a threshold with a clock', () => {
     queued.notices.length = 0;
     now = new Date(t0.getTime() + 11 * DAY + 60_000);
     const late = await checkThresholds(deps);
-    expect(late.overdue).toEqual([{ actionId: fx.action.id, count: 2, targetId: un.id, notices: 1 }]);
+    expect(late.overdue).toEqual([{ actionId: fx.action.id, count: 2, targetIds: [un.id], notices: 1 }]);
     expect((await checkThresholds(deps)).overdue).toEqual([]);
     await cache.refresh();
     view = toPublic(cache, cache.peek(fx.action.slug)!, 'en').thresholds;
@@ -153,6 +153,47 @@ describe('a threshold with a clock', () => {
 
     // the threshold and its requests are not deliveries of signatures: the public ledger leaves them out
     expect(toPublic(cache, cache.peek(fx.action.slug)!, 'en').ledger).toEqual([]);
+  });
+
+  it('tells each signer once when several offices let the date pass together, naming each, and not again for one that answered since', async () => {
+    const staff = await staffSession(h.db, 'ADMIN');
+    const fx = await createAction(h.db, { locales: ['en', 'es'], deliveryPolicy: 'ON_CLOSE', targets: [{ country: 'MX', language: 'es' }, { country: null, language: 'en' }, { country: 'GT', language: 'es' }] });
+    const t0 = new Date('2027-05-01T09:00:00.000Z');
+    let now = t0;
+    const deps = { pool: h.db.pool, clock: () => now, mailDomain: 'chorus.example.org', queues };
+    await setThresholds(deps, staff.id, fx.action.id, { counts: [2], respondWithinDays: 5 });
+    const contacts = [uniqueEmail('late-a'), uniqueEmail('late-b')];
+    for (const email of contacts) await sign(fx.action.slug, { email, consentContact: true });
+    await foldConfirmations(h.db.pool);
+    queued.letters.length = 0;
+    expect((await checkThresholds(deps)).reached).toEqual([{ actionId: fx.action.id, count: 2, letters: 3, notices: 2 }]);
+    const letterDeps = { pool: h.db.pool, mailer, mailFrom: 'Chorus <actions@chorus.example.org>', organisation: 'Chorus Test', staleSubmittingMs: 60_000, clock: () => now, queues, ...letterConfig(h) };
+    for (const id of queued.letters) expect(await deliverLetter(letterDeps, id)).toBe('sent');
+
+    // day 6: all three offices are late at the same look: one notice per signer, not three
+    now = new Date(t0.getTime() + 6 * DAY);
+    queued.notices.length = 0;
+    const late = await checkThresholds(deps);
+    expect(late.overdue).toEqual([{ actionId: fx.action.id, count: 2, targetIds: fx.targets.map((t) => t.id).sort(), notices: 2 }]);
+    expect(queued.notices).toHaveLength(2);
+    expect((await checkThresholds(deps)).overdue).toEqual([]);
+
+    // the Guatemalan office answers before the notices go: they name the two still silent
+    const [mexico, un, guatemala] = fx.targets as [(typeof fx.targets)[0], (typeof fx.targets)[0], (typeof fx.targets)[0]];
+    await h.db.pool.query(`INSERT INTO answers (action_id, target_id, body, received_at) VALUES ($1, $2, 'Respuesta', $3)`, [fx.action.id, guatemala.id, new Date(now.getTime() + 60_000)]);
+    mailbox.clear();
+    for (const id of queued.notices) expect(await sendMemberNotice({ ...deps, mailer, secret: h.secret, publicBaseUrl: 'http://chorus.test', mailFrom: 'Chorus <actions@chorus.example.org>' }, id)).toBe('sent');
+    const sent = mailbox.messages();
+    expect(sent.map((m) => m.envelope.to[0]).sort()).toEqual([...contacts].sort());
+    for (const m of sent) {
+      expect(m.subject).toMatch(/^No answer by May 6, 2027: /);
+      const listed = m.text.split('\n').filter((l) => l.startsWith('- '));
+      expect(listed).toHaveLength(2);
+      expect(listed.some((l) => l.includes(mexico.name))).toBe(true);
+      expect(listed.some((l) => l.includes(un.name))).toBe(true);
+      expect(m.text).not.toContain(guatemala.name);
+      expect(m.html).toContain('<li>');
+    }
   });
 
   it('keeps a reached threshold, and refuses bad input with what is wrong', async () => {

@@ -139,9 +139,11 @@ describe('counted phrases in every language', () => {
         const reached = render('threshold-reached', locale, { ...notice, target: '' });
         noLeaks(reached);
         expect(reached.text).toContain('Minister A');
-        const overdue = render('threshold-overdue', locale, { ...notice, target: 'Minister A' });
+        const overdue = render('threshold-overdue', locale, { ...notice, late: ['Minister A', 'Rapporteur B'] });
         noLeaks(overdue);
-        expect(overdue.text).toContain('Minister A');
+        // every late office, one to a line and one to a list item
+        expect(overdue.text).toContain('- Minister A\n- Rapporteur B\n');
+        expect(overdue.html).toContain('<li>Minister A</li><li>Rapporteur B</li>');
         for (const m of [request, reached, overdue]) expect(m.locale, `${locale} ${n}`).toBe(locale);
       }
     });
