@@ -109,6 +109,8 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     await page.getByLabel('Delivery policy').selectOption('IMMEDIATE');
     await submit(page, 'Save policy');
     expect(await page.getByRole('status').textContent()).toContain('The policy is saved.');
+    // its only official is an inter-governmental body: no warning about the time of letters
+    expect(await page.locator('#timing-risk').count()).toBe(0);
     await new Promise((r) => setTimeout(r, 2_500)); // five batcher runs
     expect(await batches(fx.action.id)).toBe(0);
 
@@ -255,4 +257,33 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     }
     await audit.close();
   }, 180_000);
+
+  it('warns, in the console\'s language, that letters going out within seconds of a confirmation can point at a signer, where an official is a national one', async () => {
+    const fx = await createAction(db, { deliveryPolicy: 'IMMEDIATE', targets: [{ country: null, language: 'en' }, { country: 'UZ', language: 'ru' }] });
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(`${platform.baseUrl}/admin/login`);
+    await page.getByLabel('Email address').fill(staff.email);
+    await page.getByLabel('Password').fill(staff.password);
+    await submit(page, 'Sign in');
+    await page.goto(`${platform.baseUrl}/admin/deliveries/${fx.action.id}`);
+    const warning = page.locator('#timing-risk');
+    expect(await warning.textContent()).toContain('the time a letter arrives can point at them: prefer a daily digest in office hours');
+    // every confirmed signature makes a letter just the same
+    await page.getByLabel('Delivery policy').selectOption('EVERY_N');
+    await submit(page, 'Save policy');
+    expect(await warning.count()).toBe(1);
+    // a digest in office hours blurs the moment: no warning
+    await page.getByLabel('Delivery policy').selectOption('DAILY_DIGEST');
+    await submit(page, 'Save policy');
+    expect(await page.getByRole('status').textContent()).toContain('The policy is saved.');
+    expect(await warning.count()).toBe(0);
+    // in the console's other languages (the staff member's choice, kept in a cookie)
+    await page.getByLabel('Delivery policy').selectOption('IMMEDIATE');
+    await submit(page, 'Save policy');
+    await context.addCookies([{ name: 'chorus_console_locale', value: 'ru', url: platform.baseUrl }]);
+    await page.goto(`${platform.baseUrl}/admin/deliveries/${fx.action.id}`);
+    expect(await warning.textContent()).toContain('время прихода письма может указать на них');
+    await context.close();
+  }, 120_000);
 });

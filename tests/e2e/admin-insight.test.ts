@@ -136,6 +136,24 @@ describe('staff console: dashboard, fraud, exports, in a real browser without Ja
     expect(await page.getByTestId('public-count').textContent()).toBe('8');
     const dashboardUrl = page.url();
     await axe(context, dashboardUrl);
+
+    // a viewer sees no country the public would not (each has fewer than PUBLIC_COUNTRY_MIN, 10,
+    // signers here): the eight are counted together, and the map shades nothing
+    const viewer = { email: `viewer.${stamp}@chorus.example.org`, password: `viewer-${stamp}-passphrase` };
+    await createStaff({ pool: db.pool, clock: () => new Date() }, null, { ...viewer, name: 'Vera Viewer', role: 'VIEWER' });
+    const viewerContext = await browser.newContext({ javaScriptEnabled: false });
+    const viewerPage = await viewerContext.newPage();
+    await viewerPage.goto(`${platform.baseUrl}/admin/login`);
+    await viewerPage.locator('#f-email').fill(viewer.email);
+    await viewerPage.locator('#f-password').fill(viewer.password);
+    await Promise.all([viewerPage.waitForURL(`${platform.baseUrl}/admin`), viewerPage.getByRole('button', { name: 'Sign in' }).click()]);
+    await viewerPage.goto(dashboardUrl);
+    const seen = viewerPage.getByTestId('countries');
+    for (const name of ['Kazakhstan', 'Mexico', 'Philippines']) expect(await seen.getByRole('row').filter({ hasText: name }).count()).toBe(0);
+    expect(await viewerPage.getByTestId('below-minimum').textContent()).toMatch(/^Countries with fewer than 10 signers, together\s*8$/);
+    expect(await viewerPage.locator('figure.console-map svg[role="img"] path:has(title)').count()).toBe(0);
+    await axe(viewerContext, dashboardUrl);
+    await viewerContext.close();
     await Promise.all([page.waitForURL(/live=1/), page.getByTestId('live').click()]);
     expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('10');
 

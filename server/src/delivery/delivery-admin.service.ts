@@ -159,6 +159,8 @@ export interface DeliveryDetail {
     id: string;
     name: string;
     organisation: string;
+    /** ISO 3166-1 alpha-2 of a national authority; null for an inter-governmental body */
+    country: string | null;
     email: string;
     language: string;
     timezone: string;
@@ -201,6 +203,7 @@ export async function deliveryDetail(pool: pg.Pool, actionId: string, countryMin
         'g.id',
         'g.name',
         'g.organisation',
+        'g.country',
         'g.email',
         'g.language',
         'g.timezone',

@@ -156,7 +156,7 @@ describe('dashboard', () => {
     await seed(action.id, { n: 2, status: 'INVALIDATED', country: 'FR' });
     await fold();
 
-    const res = await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/dashboard/actions/${action.id}?range=hour` });
+    const res = await asStaff(h.app, campaigner.cookie, { method: 'GET', url: `/api/admin/dashboard/actions/${action.id}?range=hour` });
     expect(res.statusCode).toBe(200);
     const d = res.json();
     expect(d.totals).toMatchObject({ confirmed: 8, pending: 4, invalidated: 2, counted: 8 });
@@ -170,6 +170,7 @@ describe('dashboard', () => {
       { country: 'MX', count: 5 },
       { country: 'PH', count: 3 },
     ]);
+    expect(d.belowMinimum).toBeNull();
     expect(d.sources).toEqual([
       { source: 'newsletter', count: 8 },
       { source: '', count: 4 },
@@ -183,6 +184,33 @@ describe('dashboard', () => {
     const days = await asStaff(h.app, viewer.cookie, { method: 'GET', url: `/api/admin/dashboard/actions/${action.id}?range=day` });
     expect(days.json().series).toHaveLength(30);
     expect(days.json().series.at(-1).confirmed + days.json().series.at(-2).confirmed).toBe(8);
+  });
+
+  it('shows a viewer only the countries the public sees (PUBLIC_COUNTRY_MIN), the others counted together; campaigners and admins every country', async () => {
+    const { action } = await createAction(h.db);
+    const min = h.config.PUBLIC_COUNTRY_MIN;
+    await seed(action.id, { n: min, status: 'CONFIRMED', country: 'MX' });
+    await seed(action.id, { n: 1, status: 'CONFIRMED', country: 'UZ' });
+    await seed(action.id, { n: 2, status: 'CONFIRMED', country: 'KZ' });
+    await fold();
+    for (const url of [`/api/admin/dashboard/actions/${action.id}?range=minute`, '/api/admin/dashboard?range=minute']) {
+      const seen = (await asStaff(h.app, viewer.cookie, { method: 'GET', url })).json();
+      const mine = seen.countries.filter((c: { country: string }) => ['MX', 'UZ', 'KZ'].includes(c.country));
+      if (url.includes('/actions/')) {
+        expect(seen.countries).toEqual([{ country: 'MX', count: min }]);
+        expect(seen.belowMinimum).toEqual({ count: 3, min });
+      } else {
+        // every action together: no country under the minimum is named, whatever other tests left
+        expect(seen.countries.every((c: { count: number }) => c.count >= min)).toBe(true);
+        expect(mine.map((c: { country: string }) => c.country)).toContain('MX');
+        expect(seen.belowMinimum.min).toBe(min);
+      }
+      for (const who of [campaigner, admin]) {
+        const full = (await asStaff(h.app, who.cookie, { method: 'GET', url })).json();
+        expect(full.belowMinimum).toBeNull();
+        expect(full.countries.find((c: { country: string }) => c.country === 'UZ')?.count).toBeGreaterThanOrEqual(1);
+      }
+    }
   });
 
   it('overall: every action with its counts, and totals that add them up', async () => {

@@ -31,7 +31,13 @@ const base = {
   range: z.enum(['minute', 'hour', 'day']),
   totals,
   series: z.array(z.object({ at: z.string(), ...counts })),
-  countries: z.array(z.object({ country: z.string(), count: z.number().int() })),
+  countries: z
+    .array(z.object({ country: z.string(), count: z.number().int() }))
+    .describe('confirmed signatures by country; for a viewer, only the countries with at least PUBLIC_COUNTRY_MIN, as on the public page'),
+  belowMinimum: z
+    .object({ count: z.number().int(), min: z.number().int() })
+    .nullable()
+    .describe('for a viewer: the signatures of the countries with fewer than `min` (PUBLIC_COUNTRY_MIN) signers, counted together and left out of `countries`; null for campaigners and admins, who see every country'),
   sources: z.array(z.object({ source: z.string(), count: z.number().int() })),
   delivery: z.object({
     batches: z.number().int(),
@@ -53,6 +59,18 @@ const ledgerEntry = z.object({
   status: z.enum(LetterStatus),
 });
 
+/**
+ * What a viewer sees of the countries: as much as the public (PUBLIC_COUNTRY_MIN). A count of one
+ * or two from a country is a person or two; a viewer (a volunteer, a partner) has no need of it.
+ * Campaigners and admins, who can read the signatures themselves, see every country.
+ */
+function forRole<T extends { countries: { country: string; count: number }[] }>(d: T, role: string, min: number): T & { belowMinimum: { count: number; min: number } | null } {
+  if (role !== 'VIEWER') return { ...d, belowMinimum: null };
+  const shown = d.countries.filter((c) => c.count >= min);
+  const hidden = d.countries.reduce((n, c) => (c.count >= min ? n : n + c.count), 0);
+  return { ...d, countries: shown, belowMinimum: { count: hidden, min } };
+}
+
 export const dashboardRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = async (app, opts) => {
   const { admin } = opts;
   const service = (admin.dashboard ??= new DashboardService(admin.pool, admin.clock));
@@ -69,7 +87,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = asyn
         response: { 200: z.object({ ...base, actions: z.array(actionLine) }), 401: errorSchema, 403: errorSchema, 422: errorSchema },
       },
     },
-    async (req) => service.overall(req.query.range, req.query.locale),
+    async (req) => forRole(await service.overall(req.query.range, req.query.locale), req.staff!.role, admin.countryMin),
   );
 
   app.get(
@@ -90,6 +108,6 @@ export const dashboardRoutes: FastifyPluginAsyncZod<{ admin: AdminDeps }> = asyn
         },
       },
     },
-    async (req) => service.forAction(req.params.id, req.query.range, req.query.locale),
+    async (req) => forRole(await service.forAction(req.params.id, req.query.range, req.query.locale), req.staff!.role, admin.countryMin),
   );
 };

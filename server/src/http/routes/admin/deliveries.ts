@@ -71,6 +71,7 @@ const detailSchema = z.object({
       id: z.string(),
       name: z.string(),
       organisation: z.string(),
+      country: z.string().nullable().describe('ISO 3166-1 alpha-2 of a national authority; null for an inter-governmental body'),
       email: z.string(),
       language: z.string(),
       timezone: z.string(),
