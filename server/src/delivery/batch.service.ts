@@ -8,7 +8,7 @@ import { sql, type QueryCreator } from 'kysely';
 import { ActionStatus, inTransaction, qb, SignatureStatus, TargetMode, type DB } from '../db/db.ts';
 import type { Queues } from '../queue/queue.ts';
 import { deliveryDue, sendsInOfficeHours } from './delivery.policy.ts';
-import { nextOfficeOpening } from './office-hours.ts';
+import { isOfficeOpen, nextOfficeOpening } from './office-hours.ts';
 import { owedByCountry } from './country-minimum.ts';
 import { rootsAfter, rootsColumns } from './delivery-roots.ts';
 
@@ -91,7 +91,7 @@ export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
     .execute();
   const built: BuiltBatch[] = [];
   for (const a of candidates) {
-    const due = deliveryDue({
+    const input = {
       policy: a.delivery_policy,
       everyN: a.delivery_every_n,
       milestones: a.milestones,
@@ -101,7 +101,10 @@ export async function buildDueBatches(deps: BatchDeps): Promise<BuiltBatch[]> {
       lastBatchTotal: a.last_batch_total ?? 0,
       status: a.status,
       now,
-    });
+    };
+    let due = deliveryDue({ ...input, anyOfficeOpen: true });
+    // the offices are read only for a digest that is otherwise due
+    if (due && sendsInOfficeHours(a.delivery_policy) && a.status !== ActionStatus.CLOSED) due = deliveryDue({ ...input, anyOfficeOpen: await anyOfficeOpen(deps.pool, a.id, now) });
     if (!due) continue;
     const reason = a.status === ActionStatus.CLOSED ? 'close' : a.delivery_policy.toLowerCase();
     const batch = await buildBatch(deps, a.id, reason, { officeHours: sendsInOfficeHours(a.delivery_policy) && a.status !== ActionStatus.CLOSED });
@@ -117,6 +120,18 @@ export interface BatchOptions {
 }
 
 /** Builds one batch for one action now (also used by "send now"); null if nothing to send. */
+/** Whether the office of one of the action's officials is open at `now` (true when it has none). */
+async function anyOfficeOpen(pool: pg.Pool, actionId: string, now: Date): Promise<boolean> {
+  const offices = await qb(pool)
+    .selectFrom('action_targets as at')
+    .innerJoin('targets as t', 't.id', 'at.target_id')
+    .select(['t.timezone', 't.office_opens_at', 't.office_closes_at'])
+    .where('at.action_id', '=', actionId)
+    .where('t.disabled_at', 'is', null)
+    .execute();
+  return offices.length === 0 || offices.some((o) => isOfficeOpen(now, { timezone: o.timezone, opensAt: o.office_opens_at, closesAt: o.office_closes_at }));
+}
+
 export async function buildBatch(deps: BatchDeps, actionId: string, reason: string, opts: BatchOptions = { officeHours: false }): Promise<BuiltBatch | null> {
   const result = await inTransaction(deps.pool, async (client) => {
     const written = await writeBatch(client, deps, actionId, reason, opts);

@@ -12,6 +12,7 @@ const base: PolicyInput = {
   lastBatchTotal: 0,
   status: 'PUBLISHED',
   now,
+  anyOfficeOpen: true,
 };
 
 describe('deliveryDue', () => {
@@ -32,6 +33,15 @@ describe('deliveryDue', () => {
     expect(deliveryDue(digest)).toBe(true);
     expect(deliveryDue({ ...digest, lastBatchAt: new Date(now.getTime() - 3_600_000) })).toBe(false);
     expect(deliveryDue({ ...digest, lastBatchAt: new Date(now.getTime() - DIGEST_GAP_MS) })).toBe(true);
+  });
+  it('makes a daily digest only while an office of its officials is open, the first one too', () => {
+    const digest = { ...base, policy: 'DAILY_DIGEST' as const, undelivered: 5, anyOfficeOpen: false };
+    expect(deliveryDue(digest)).toBe(false);
+    expect(deliveryDue({ ...digest, lastBatchAt: new Date(now.getTime() - 2 * DIGEST_GAP_MS) })).toBe(false);
+    // closing sends what is left at once, open or not
+    expect(deliveryDue({ ...digest, status: 'CLOSED' })).toBe(true);
+    // the other policies do not wait for offices
+    expect(deliveryDue({ ...digest, policy: 'IMMEDIATE' })).toBe(true);
   });
   it('delivers when the count passes a milestone not yet reported', () => {
     const ms = { ...base, policy: 'MILESTONES' as const, undelivered: 40 };

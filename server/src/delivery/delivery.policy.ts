@@ -14,6 +14,8 @@ export interface PolicyInput {
   lastBatchTotal: number;
   status: ActionStatus;
   now: Date;
+  /** whether the office of one of the action's officials is open now (true for an action with none) */
+  anyOfficeOpen: boolean;
 }
 
 /** A daily digest waits this long after the last one (a little under a day, so it does not drift later). */
@@ -29,7 +31,11 @@ export function deliveryDue(p: PolicyInput): boolean {
     case DeliveryPolicy.EVERY_N:
       return p.undelivered >= p.everyN;
     case DeliveryPolicy.DAILY_DIGEST:
-      return p.lastBatchAt === null || p.now.getTime() - p.lastBatchAt.getTime() >= DIGEST_GAP_MS;
+      // once a day, made while an office of the action's officials is open (the letters to the
+      // others wait for theirs): the digest carries the signatures up to an opening, not up to
+      // whenever the day's gap ran out, and its time stays at the opening instead of drifting
+      // an hour a day round the clock
+      return (p.lastBatchAt === null || p.now.getTime() - p.lastBatchAt.getTime() >= DIGEST_GAP_MS) && p.anyOfficeOpen;
     case DeliveryPolicy.MILESTONES:
       return p.milestones.some((m) => p.confirmedTotal >= m && p.lastBatchTotal < m);
     case DeliveryPolicy.ON_CLOSE:

@@ -258,6 +258,31 @@ describe('batching and delivery', () => {
     expect(built.find((b) => b.actionId === everyN.action.id)?.signatureCount).toBe(3);
   });
 
+  it('makes a daily digest at an office opening, with every signature up to then, and the next a day later at the opening again', async () => {
+    // the harness's officials keep office hours 09:00-17:00 UTC, Monday to Friday
+    const digest = await createAction(h.db, { deliveryPolicy: 'DAILY_DIGEST' });
+    await h.cache.refresh();
+    await signAndConfirm(digest.action.slug, signBody({ email: uniqueEmail('d1') }));
+    let now = new Date('2027-03-06T11:00:00Z'); // a Saturday
+    const deps = { pool: h.db.pool, queues, mailDomain: 'chorus.example.org', countryMin: h.config.PUBLIC_COUNTRY_MIN, clock: () => now };
+    const mine = async () => (await buildDueBatches(deps)).filter((b) => b.actionId === digest.action.id);
+    expect(await mine()).toEqual([]);
+    now = new Date('2027-03-08T08:59:00Z'); // Monday, before the opening
+    expect(await mine()).toEqual([]);
+    // a signature confirmed before the opening is in the day's digest
+    await signAndConfirm(digest.action.slug, signBody({ email: uniqueEmail('d2') }));
+    now = new Date('2027-03-08T09:00:30Z');
+    const [monday] = await mine();
+    expect(monday?.signatureCount).toBe(2);
+    await h.db.pool.query(`UPDATE delivery_batches SET created_at = $2 WHERE id = $1`, [monday!.batchId, now]);
+    // Tuesday: the day's gap has run out at 08:00, but no office is open before 09:00
+    await signAndConfirm(digest.action.slug, signBody({ email: uniqueEmail('d3') }));
+    now = new Date('2027-03-09T08:30:00Z');
+    expect(await mine()).toEqual([]);
+    now = new Date('2027-03-09T09:00:30Z');
+    expect((await mine()).map((b) => b.signatureCount)).toEqual([1]);
+  });
+
   it('records a permanent SMTP refusal as FAILED and a transient one as PENDING for a retry', async () => {
     const fx = await createAction(h.db, { targets: [{ country: 'KZ', language: 'en' }] });
     await h.cache.refresh();
