@@ -266,6 +266,7 @@ function benchLetter() {
       officialRequest: 'We ask you to guarantee the independence of the forensic services that examine victims of torture. '.repeat(10),
     },
     salutation: 'Dear Minister',
+    target: { language: 'en', title: 'Minister' },
     newCount: signatures,
     totalCount: 100_000,
     countries: ['MX', 'PH', 'UZ', 'KZ', 'FR', 'ES', 'GB', 'DE', 'BR', 'KE', 'IN', 'US', 'RU', 'NG', 'AR', 'CA', 'IT', 'PL', 'ZA', 'JP'],

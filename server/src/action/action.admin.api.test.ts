@@ -111,6 +111,8 @@ describe('create and edit', () => {
     // the campaign by its slug and by its name in each language it has one (the console shows the name)
     expect(a).toMatchObject({ campaign: 'test-campaign', campaignNames: [{ locale: 'en', name: 'Test campaign' }] });
     expect(await auditVerbs(a.id)).toEqual(['create']);
+    // a new action sends one digest a day, in office hours, until staff choose otherwise
+    expect((await h.db.pool.query(`SELECT delivery_policy FROM actions WHERE id = $1`, [a.id])).rows[0].delivery_policy).toBe('DAILY_DIGEST');
     const list = (await call('GET', '/api/admin/actions', undefined, viewer.cookie)).json();
     expect(list.actions.find((x: { id: string }) => x.id === a.id)).toMatchObject({ title: 'Independent forensic services', status: 'DRAFT' });
     expect(list.statusCounts.DRAFT).toBeGreaterThanOrEqual(1);
@@ -341,7 +343,9 @@ describe('letter preview', () => {
     // French has no texts on this action: the letter goes in the default language, as delivery does
     const fr = previews.find((p: { target: { id: string } }) => p.target.id === un.id);
     expect(fr).toMatchObject({ locale: 'en', subject: 'Forensic independence' });
-    expect(fr.text).toContain('Monsieur le Rapporteur spécial');
+    // greeted in English too, by title: the French salutation belongs to a French letter
+    expect(fr.text).toMatch(/^Dear Minister,\n/);
+    expect(fr.text).not.toContain('Monsieur le Rapporteur spécial');
     expect(fr.text).toContain('We ask you to guarantee');
     // an inter-governmental body is of no signer's country: it sees where they write from
     expect(fr.text).toContain('They write from: Mexico, Spain.');
@@ -363,8 +367,10 @@ describe('letter preview', () => {
     await call('PUT', `/api/admin/actions/${a.id}/targets`, { targetIds: [mx.id] });
     const { previews } = (await call('GET', `/api/admin/actions/${a.id}/letter-preview`, undefined, viewer.cookie)).json();
     expect(previews[0]).toMatchObject({ locale: 'en', wantedLocale: 'es', requestMissing: false, subject: 'Forensic independence' });
-    // an English greeting (salutation saved without its comma), the English request and sign-off
-    expect(previews[0].text).toMatch(/^Estimado Fiscal General,\n\nWe ask you to guarantee/);
+    // an English greeting (by the official's title: the Spanish salutation belongs to a Spanish
+    // letter), the English request and sign-off
+    expect(previews[0].text).toMatch(/^Dear Minister,\n\nWe ask you to guarantee/);
+    expect(previews[0].text).not.toContain('Estimado');
     expect(previews[0].text).not.toContain(',,');
     expect(previews[0].text).toContain('Respectfully,');
 

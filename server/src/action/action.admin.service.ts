@@ -509,6 +509,7 @@ export async function letterPreviewForStaff(db: Queryable, id: string, organisat
     const mail = composeLetter({
       text: { locale: text.locale, title: text.title, letterSubject: text.letterSubject, officialRequest: text.officialRequest },
       salutation: salutations.get(target.id) ?? target.name,
+      target: { language: target.language, title: targets.find((g) => g.id === target.id)?.title ?? '' },
       newCount,
       totalCount: total,
       countries: seen.countries.map((c) => c.country),

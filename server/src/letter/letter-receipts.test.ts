@@ -14,6 +14,7 @@ function letter(locale: string, receipts: { count: number; root: string; verifyU
   return composeLetter({
     text: { locale, title: 'T', letterSubject: 'S', officialRequest: 'Please act.' },
     salutation: 'Dear Secretary,',
+    target: { language: locale, title: 'Secretary' },
     newCount: 3,
     totalCount: 3,
     countries: ['MX'],

@@ -14,7 +14,7 @@ import { bounceAddress } from '../delivery/bounce.service.ts';
 import { holdForDomainLimit, type DomainLimiter } from '../delivery/domain-limit.ts';
 import type { Queues } from '../queue/queue.ts';
 import { mailDomain } from '../signature/confirmation.service.ts';
-import { countriesForOfficial, mayName, memberLetterLanguage, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
+import { countriesForOfficial, mayName, memberGreeting, memberLetterLanguage, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
 import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service.ts';
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
 import { greetingLine, normaliseSalutation, salutationOf } from '../shared/salutation.ts';
@@ -98,6 +98,8 @@ export interface LetterContent {
   /** the action's texts for officials, in the language the letter is written in */
   text: OfficialText;
   salutation: string;
+  /** the official's language and title: a letter in another language greets them in its own (officialGreeting) */
+  target: { language: string; title: string };
   newCount: number;
   totalCount: number;
   /** ISO codes of the countries this official may see the signers in (countriesForOfficial), most frequent first */
@@ -120,6 +122,16 @@ export interface LetterContent {
   receipts?: { count: number; root: string; verifyUrl: string } | null;
 }
 
+/**
+ * A letter's greeting line: the official's salutation where the letter is in the official's
+ * language (staff type it in that language), else a formal greeting of the letter's own
+ * language (member-letter.ts memberGreeting), so the letter is one language from greeting to
+ * sign-off.
+ */
+export function officialGreeting(locale: string, salutation: string, target: { language: string; title: string }): string {
+  return memberGreeting(locale, { salutation, language: target.language, title: target.title });
+}
+
 /** The one rendering of a letter to an official, used by delivery and by the console's previews. */
 export function composeLetter(c: LetterContent): RenderedMail {
   const locale = c.text.locale;
@@ -127,7 +139,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
   return render('letter', locale, {
     subject: c.text.letterSubject || c.text.title,
     salutation: normaliseSalutation(c.salutation),
-    greeting: greetingLine(c.salutation, locale),
+    greeting: officialGreeting(locale, c.salutation, c.target),
     // the request to officials and nothing else of the action's texts
     request: requestText(c.text),
     newCount: c.newCount,
@@ -399,6 +411,7 @@ async function renderLetterRow(
   const mail = composeLetter({
     text: { locale: l.text_locale, title: l.title, letterSubject: l.letter_subject, officialRequest: l.official_request },
     salutation,
+    target: { language: l.target_language, title: l.target_title },
     newCount: l.signature_count,
     totalCount: l.total_count,
     countries: seen.countries.map((c) => c.country),
@@ -461,7 +474,7 @@ async function renderThresholdRequest(pool: Queryable, l: LetterRow, organisatio
   return render('threshold-request', locale, {
     subject: l.letter_subject || l.title,
     salutation: normaliseSalutation(salutation),
-    greeting: greetingLine(salutation, locale),
+    greeting: officialGreeting(locale, salutation, { language: l.target_language, title: l.target_title }),
     request: requestText({ locale, title: l.title, officialRequest: l.official_request }),
     // how many have signed when it was reached (at least the threshold): the true count, not the round number
     count: Math.max(t.count, l.total_count),

@@ -15,6 +15,7 @@ function letter(locale: string, n: number, opts: { names?: string[]; preview?: b
   return composeLetter({
     text: { locale, title: 'T', letterSubject: 'S', officialRequest: 'Please act.' },
     salutation: 'Dear Secretary,',
+    target: { language: locale, title: 'Secretary' },
     newCount: n,
     totalCount: n,
     countries: ['MX'],
