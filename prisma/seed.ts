@@ -128,7 +128,18 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
     let created = 0;
     const now = Date.now();
     await client.query(`UPDATE actions SET delivery_policy = 'DAILY_DIGEST' WHERE id = $1`, [action.id]);
-    const confirmedAt = new Date(now - 60 * 3_600_000);
+    const { rows: targetRows } = await client.query<{ id: string; slug: string; timezone: string; office_opens_at: number; office_closes_at: number }>(
+      `SELECT t.id, t.slug, t.timezone, t.office_opens_at, t.office_closes_at FROM action_targets at JOIN targets t ON t.id = at.target_id
+       WHERE at.action_id = $1 ORDER BY at.position`,
+      [action.id],
+    );
+    // yesterday's digest, or the last one before it whose letters all reached their officials
+    // at an opening in the past, a day before now at least: the answer that followed (a day
+    // later at most) is then in the past too, whatever day of the week the seed runs on
+    const openingAfter = (at: Date, t: (typeof targetRows)[number]) => nextOfficeOpening(at, { timezone: t.timezone, opensAt: t.office_opens_at, closesAt: t.office_closes_at });
+    let batchAt = new Date(now - 48 * 3_600_000);
+    while (targetRows.some((t) => openingAfter(batchAt, t).getTime() > now - 30 * 3_600_000)) batchAt = new Date(batchAt.getTime() - 24 * 3_600_000);
+    const confirmedAt = new Date(batchAt.getTime() - 12 * 3_600_000);
     const signatureIds: string[] = [];
     for (const p of DEMO_SIGNERS) {
       // sealed as the signature writer seals them: a data key of their own, the address and name under it
@@ -141,8 +152,8 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
       const supporterId = sup.rows[0]!.id;
       const receipt = newSealedReceipt(unwrapDataKey('supporter', supporterId, sup.rows[0]!.data_key), supporterId);
       const sig = await client.query<{ id: string }>(
-        `INSERT INTO signatures (action_id, supporter_id, status, country, locale, named_disclosure, confirmed_at, source, receipt_leaf, receipt_sealed)
-         VALUES ($1, $2, 'CONFIRMED', $3, $4, $5, $6, 'demo', $7, $8)
+        `INSERT INTO signatures (action_id, supporter_id, status, country, locale, named_disclosure, confirmed_at, source, receipt_leaf, receipt_sealed, created_at)
+         VALUES ($1, $2, 'CONFIRMED', $3, $4, $5, $6, 'demo', $7, $8, $6::timestamptz - interval '10 minutes')
          ON CONFLICT (action_id, supporter_id) WHERE confirmed_at IS NOT NULL DO NOTHING RETURNING id`,
         [action.id, supporterId, p.country, p.locale, p.named, confirmedAt, receipt.receipt_leaf, receipt.receipt_sealed],
       );
@@ -155,12 +166,6 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
         [sig.rows[0].id, sup.rows[0]!.id, p.named, p.contact, confirmedAt],
       );
     }
-    const { rows: targetRows } = await client.query<{ id: string; slug: string; timezone: string; office_opens_at: number; office_closes_at: number }>(
-      `SELECT t.id, t.slug, t.timezone, t.office_opens_at, t.office_closes_at FROM action_targets at JOIN targets t ON t.id = at.target_id
-       WHERE at.action_id = $1 ORDER BY at.position`,
-      [action.id],
-    );
-    const batchAt = new Date(now - 48 * 3_600_000);
     const total = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM signatures WHERE action_id = $1 AND status = 'CONFIRMED'`, [action.id]);
     await client.query(
       `INSERT INTO delivery_batches (id, action_id, reason, signature_count, total_count, created_at) VALUES ($1, $2, 'daily_digest', $3, $4, $5)`,
@@ -174,7 +179,7 @@ async function seedDemoDelivery(pool: pg.Pool): Promise<number> {
     let otherLetter: { id: string; targetId: string; sentAt: Date } | null = null;
     for (const [i, t] of targetRows.entries()) {
       // the digest reached each official at the opening of their office hours
-      const sentAt = nextOfficeOpening(batchAt, { timezone: t.timezone, opensAt: t.office_opens_at, closesAt: t.office_closes_at });
+      const sentAt = openingAfter(batchAt, t);
       const id = `0d3e0000-0000-4000-8000-0000000010${String(i).padStart(2, '0')}`;
       await client.query(
         `INSERT INTO letters (id, batch_id, target_id, status, signature_count, locale, message_id, attempts, next_attempt_at, submitting_at, sent_at, smtp_response, opened_at, created_at)

@@ -114,6 +114,17 @@ describe('right to left: the Arabic pages', { timeout: 120_000 }, () => {
 });
 
 describe('answers owed by a date', { timeout: 180_000 }, () => {
+  it('seeds a demo whose deliveries, answers and notices all lie in the past, whatever day of the week it starts on', async () => {
+    const future = await pool.query<{ what: string; n: number }>(
+      `SELECT 'letters' AS what, count(*)::int AS n FROM letters WHERE sent_at > now() OR opened_at > now()
+       UNION ALL SELECT 'answers', count(*)::int FROM answers WHERE received_at > now() OR published_at > now() OR reviewed_at > now()
+       UNION ALL SELECT 'batches', count(*)::int FROM delivery_batches WHERE created_at > now()
+       UNION ALL SELECT 'confirmed before made', count(*)::int FROM signatures WHERE confirmed_at < created_at
+       UNION ALL SELECT 'notices', count(*)::int FROM member_notices WHERE sent_at > now()`,
+    );
+    expect(Object.fromEntries(future.rows.map((r) => [r.what, r.n]))).toEqual({ letters: 0, answers: 0, batches: 0, 'confirmed before made': 0, notices: 0 });
+  });
+
   it('shows, on the public page, who answered by the date and who is late', async () => {
     const context = watch(await browser.newContext({ viewport: PHONE, javaScriptEnabled: false }));
     try {
@@ -152,6 +163,10 @@ describe('answers owed by a date', { timeout: 180_000 }, () => {
     expect(mail.text).toMatch(/réponse|répondu/i);
     expect(mail.text).toContain('/fr/actions/lawyers-and-doctors-in-detention');
     expect(mail.text).toContain('/fr/unsubscribe/');
+    // one email naming every late office, not one email each
+    expect(mail.text.split('\n').filter((l) => l.startsWith('- ')).length).toBeGreaterThanOrEqual(2);
+    const late = (await mailboxClient(platform.mailboxUrl).list({ to: 'demo.amina@example.org' })).filter((m) => m.subject.startsWith('Sans réponse'));
+    expect(late).toHaveLength(1);
     // the demo's case update reached her too, in French
     await mailboxClient(platform.mailboxUrl).waitFor((m) => m.envelope.to.includes('demo.amina@example.org') && m.subject.startsWith('Vos lettres ont été lues'), { timeoutMs: 60_000 });
     // nobody who did not opt in is told

@@ -401,7 +401,7 @@ describe('member pages without JavaScript on a phone', () => {
   it('shows my data, downloads it, withdraws a consent and erases it', async () => {
     const email = unique('mydata');
     const sentence = `My personal paragraph for the record (${Date.now()}).`;
-    await signAndConfirmViaApi(LETTER.slug, {
+    const confirmationMail = await signAndConfirmViaApi(LETTER.slug, {
       firstName: 'Tomasz',
       lastName: 'Nowak',
       email,
@@ -549,6 +549,10 @@ describe('member pages without JavaScript on a phone', () => {
     expect(await h1(page)).toBe('This link does not work');
     expect(await page.locator('main').textContent()).toContain('This link to your data is not valid');
     await auditUrl('invalid my-data link page', link, 404);
+    // nor does the confirmation link of the first email: it says why it may not, without saying whether
+    expect((await page.goto(linkIn(confirmationMail, CONFIRM_PATH)))?.status()).toBe(404);
+    expect(await h1(page)).toBe('This link does not work');
+    expect(await page.locator('main').textContent()).toContain('If you asked us to erase your data, the links in our earlier emails no longer work.');
 
     const sent = (await Promise.all(referers)).filter((r): r is string => Boolean(r));
     expect(sent.length).toBeGreaterThan(0);

@@ -20,7 +20,7 @@ function letter(locale: string, target: { language: string; title: string }, sal
   });
 }
 
-const firstLine = (text: string) => text.split('\n')[0];
+const firstLine = (text: string) => text.split('\n')[0] ?? '';
 
 describe("a letter's greeting", () => {
   it("uses the official's salutation in the official's language, with that language's punctuation", () => {

@@ -17,7 +17,7 @@ import { mailDomain } from '../signature/confirmation.service.ts';
 import { countriesForOfficial, mayName, memberGreeting, memberLetterLanguage, regionNames, renderMemberLetter, type SignerForLetter, type SignerGroup } from './member-letter.ts';
 import { packetToken, packetUrl, signerGroups } from '../delivery/packet.service.ts';
 import { updateLetterWithEvent } from '../webhook/webhook.service.ts';
-import { greetingLine, normaliseSalutation, salutationOf } from '../shared/salutation.ts';
+import { normaliseSalutation, salutationOf } from '../shared/salutation.ts';
 import { isLocale } from '../shared/locales.ts';
 import { requestText } from './official-text.ts';
 import { THRESHOLD_BATCH_REASON, thresholdOfLetter } from '../delivery/threshold.service.ts';
