@@ -245,6 +245,10 @@ describe('a forged sign-up with the address of someone who signed before', () =>
     const stale = await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}`, payload: { version: forgedView.version } });
     expect(stale.statusCode).toBe(409);
     expect(stale.json().code).toBe('signup_replaced');
+    // nor can an empty version skip the check (it is refused, not read as none)
+    const empty = await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}`, payload: { version: '' } });
+    expect(empty.statusCode).toBe(422);
+    expect((await signupsOf(action.id, email)).map((r) => r.status)).toEqual(['PENDING', 'PENDING']);
 
     expect((await h.app.inject({ method: 'POST', url: `/api/confirmations/${own.token}` })).json().status).toBe('confirmed');
     const sig = await signupsOf(action.id, email);

@@ -184,7 +184,9 @@ function buildQuery(k: Kysely<DB>, f: ExportFilter): Query {
           .select((e) => [
             'p.id as sealed_id',
             'p.data_key as sealed_key',
-            'p.name as sealed_name',
+            // the person's name, only on a row they confirmed: a sign-up they never confirmed
+            // (one set aside, an impostor's) did not come from them, and must not seem to
+            e.case().when(e.ref('s.confirmed_at'), 'is not', null).then(e.ref('p.name')).else(sql.lit(null)).end().as('sealed_name'),
             yesNo(e.ref('cc.contact')).as('contact_consent'),
             (everyEmail ? e.ref('p.email') : e.case().when(e.ref('cc.contact')).then(e.ref('p.email')).else(sql.lit(null)).end()).as('sealed_email'),
           ]),

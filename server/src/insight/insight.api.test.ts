@@ -517,6 +517,25 @@ describe('exports', () => {
     expect(byName.Dana).toMatchObject({ named_disclosure: 'yes', named_to_own_country: 'yes', country: 'KZ' });
   });
 
+  it("puts a person's name only on the rows they confirmed, never beside a sign-up they did not", async () => {
+    const { action } = await createAction(h.db);
+    const [confirmedRow] = await seed(action.id, { n: 1, firstName: 'Ana', status: 'CONFIRMED' });
+    const [waitingRow] = await seed(action.id, { n: 1, firstName: 'Bea', status: 'PENDING' });
+    const [setAsideRow] = await seed(action.id, { n: 1, firstName: 'Cruz', status: 'INVALIDATED' });
+    // one confirmed, then set aside by staff as fraud: it was theirs, and keeps the name
+    const [fraudRow] = await seed(action.id, { n: 1, firstName: 'Dora', status: 'CONFIRMED' });
+    await h.db.pool.query(`UPDATE signatures SET status = 'INVALIDATED', invalidated_at = now(), invalid_reason = 'fraud' WHERE id = $1`, [fraudRow]);
+    const start = await asStaff(h.app, campaigner.cookie, { method: 'POST', url: '/api/admin/exports', payload: { kind: 'SIGNATURES', actionId: action.id, includePersonal: true } });
+    expect(start.statusCode).toBe(202);
+    const job = await waitExport(campaigner.cookie, start.json().job.id);
+    const file = await asStaff(h.app, campaigner.cookie, { method: 'GET', url: `/api/admin/exports/${job.id}/download` });
+    const rows = Object.fromEntries((parse(file.body, { columns: true }) as Record<string, string>[]).map((r) => [r.signature_id, r]));
+    expect(rows[confirmedRow!]).toMatchObject({ status: 'CONFIRMED', first_name: 'Ana' });
+    expect(rows[fraudRow!]).toMatchObject({ status: 'INVALIDATED', first_name: 'Dora' });
+    expect(rows[waitingRow!]).toMatchObject({ status: 'PENDING', first_name: '', last_name: '' });
+    expect(rows[setAsideRow!]).toMatchObject({ status: 'INVALIDATED', first_name: '', last_name: '' });
+  });
+
   it('counts, exports signatures as CSV with formulas neutralised, and audits it', async () => {
     const { action } = await createAction(h.db);
     const hostile = ['=HYPERLINK("http://x","y")', '+cmd', '-2+3', '@SUM(A1)', '\tTab', '\rCR'];

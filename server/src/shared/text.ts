@@ -7,11 +7,33 @@ import { z } from 'zod';
  * embeddings, overrides and isolates (the Arabic letter mark, U+061C, among them), zero-width
  * characters, the soft hyphen, the Hangul fillers that draw nothing, and tag characters.
  */
-const FORBIDDEN_IN_LINE = /[\p{Cc}\u00AD\u061C\u115F\u1160\u200B-\u200F\u202A-\u202E\u2060-\u2069\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/u;
-/** A web address, which member letters may not carry. */
-const LINK = /(https?:\/\/|www\.)/i;
+/*
+ * And text that did not arrive whole: a lone surrogate (JSON can carry one: "\ud800") or the
+ * replacement character U+FFFD, which is what a decoder makes of bytes that are not UTF-8. Either
+ * would store, and send to an official, a name other than the one typed.
+ */
+const FORBIDDEN_IN_LINE = /[\p{Cc}\u00AD\u061C\u115F\u1160\u200B-\u200F\u202A-\u202E\u2060-\u2069\u3164\uFEFF\uFFA0\uFFFD\uD800-\uDFFF\u{E0000}-\u{E007F}]/u;
+/**
+ * What a mail client would make a link of, which member letters may not carry: an address with
+ * a scheme (`https://`, `ftp://`, `javascript:`, `data:`), one without (`//host`, `www.`, a host
+ * with a path such as `bit.ly/x` or `t.me/x`, a bare host of a common top-level domain such as
+ * `evil.com`), and an email address. Full-width and ideographic full stops count as dots.
+ */
+const LINK = new RegExp(
+  [
+    String.raw`\b[a-z][a-z0-9+.-]*:\/\/`,
+    String.raw`\b(?:javascript|vbscript|data|file|mailto|tel):\S`,
+    String.raw`(?:^|[\s(\[<"'])\/\/\S`,
+    String.raw`\bwww\.`,
+    String.raw`\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,}\/`,
+    String.raw`\b[a-z0-9][a-z0-9-]*\.(?:com|net|org|info|biz|io|ly|app|xyz|site|online|link|click|top|tk|ml|gq|cc|tv|ws|su|ru|uz|kz|ph|mx|gov|edu)\b`,
+    String.raw`[^\s@]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}`,
+  ].join('|'),
+  'iu',
+);
+const asLinkSees = (s: string) => s.replace(/[\u3002\uFF0E\uFF61]/g, '.').replace(/\uFF0F/g, '/');
 /** As above, but newlines and tabs are allowed (letter bodies). */
-const FORBIDDEN_IN_BLOCK = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u061C\u115F\u1160\u200B-\u200F\u202A-\u202E\u2060-\u2069\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/u;
+const FORBIDDEN_IN_BLOCK = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u061C\u115F\u1160\u200B-\u200F\u202A-\u202E\u2060-\u2069\u3164\uFEFF\uFFA0\uFFFD\uD800-\uDFFF\u{E0000}-\u{E007F}]/u;
 
 /** A single line of member text: trimmed, NFC, no control or direction-override characters, no markup. */
 export function lineText(max: number, label: string) {
@@ -33,7 +55,7 @@ export function lineText(max: number, label: string) {
 function multiLineText(max: number, label: string, options: { required: boolean; links: boolean }) {
   let checked = z.string().min(options.required ? 1 : 0, `${label} is required`).max(max, `${label} must be at most ${max} characters`);
   checked = checked.refine((s) => !FORBIDDEN_IN_BLOCK.test(s), { message: `${label} contains control or invisible characters`, params: { code: 'forbidden_characters' } });
-  if (!options.links) checked = checked.refine((s) => !LINK.test(s), { message: `${label} must not contain links`, params: { code: 'links' } });
+  if (!options.links) checked = checked.refine((s) => !LINK.test(asLinkSees(s)), { message: `${label} must not contain links`, params: { code: 'links' } });
   return z
     .string({ error: `${label} must be text` })
     .max(max * 4, `${label} must be at most ${max} characters`)

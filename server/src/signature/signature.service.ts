@@ -342,7 +342,7 @@ export async function viewConfirmation(deps: SignatureDeps, token: string, local
 }
 
 const replacedError = () =>
-  conflict('signup_replaced', 'A newer sign-up with this address replaced this one; use the link in the newest email');
+  conflict('signup_replaced', 'This sign-up no longer holds the details this link or page showed (a newer sign-up with this address may have replaced it); use the link in the newest email');
 
 /**
  * Confirms once; a second confirmation of the same signature is answered, not repeated.

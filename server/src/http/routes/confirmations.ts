@@ -20,7 +20,14 @@ const signup = z
   })
   .describe('exactly what confirming confirms: the name, country, every consent (given or not) and the letter of this sign-up');
 const shown = z
-  .object({ version: z.string().max(64).optional().describe('the `version` of the details the page showed: nothing happens if the sign-up has changed since') })
+  .object({
+    version: z
+      .string()
+      .min(1, 'version, when given, is the `version` the page showed, not empty')
+      .max(64)
+      .optional()
+      .describe('the `version` of the details the page showed: nothing happens if the sign-up has changed since'),
+  })
   .nullish();
 const conflictNote = '409 `signup_replaced`: the sign-up no longer holds the details the page or email showed (`version`).';
 
