@@ -202,7 +202,14 @@ describe('staff delivery console, in Chromium without JavaScript', () => {
     expect(file.headers()['x-content-type-options']).toBe('nosniff');
     expect(Buffer.from(await file.body()).equals(PDF)).toBe(true);
     await article.getByLabel('Public summary (optional)').fill(`An inquiry ${stamp} is open.`);
+    // publishing emails signers and cannot be undone: it asks once more, with a box
     await Promise.all([page.waitForNavigation(), article.getByRole('button', { name: 'Publish and notify signers' }).click()]);
+    expect(await page.getByRole('alert').textContent()).toContain('Tick the box to publish');
+    expect((await db.pool.query(`SELECT status FROM answers WHERE action_id = $1`, [fx.action.id])).rows.map((r) => r.status)).not.toContain('PUBLISHED');
+    const again = page.locator('article').filter({ hasText: `The ministry has opened inquiry ${stamp}.` });
+    await again.getByLabel('Public summary (optional)').fill(`An inquiry ${stamp} is open.`);
+    await again.getByLabel('I have read this answer: publish it on the action’s page and email the signers who asked to hear').check();
+    await Promise.all([page.waitForNavigation(), again.getByRole('button', { name: 'Publish and notify signers' }).click()]);
     expect(await page.getByRole('status').textContent()).toContain('Published. 1 signer will be emailed.');
 
     const mail = await mailbox.waitFor((m) => m.envelope.to.includes(optedIn.email) && m.subject.startsWith('Una autoridad ha respondido'), { timeoutMs: 30_000 });

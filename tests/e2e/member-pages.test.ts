@@ -469,7 +469,7 @@ describe('member pages without JavaScript on a phone', () => {
     expect(file.headers()['content-disposition']).toMatch(/^attachment/);
     const exported = (await file.json()) as {
       supporter: { email: string };
-      signatures: { action: { slug: string }; letterBody: string | null; receipt: string | null; consents: { wall: boolean } }[];
+      signatures: { action: { slug: string }; letterBody: string | null; receipt: string | null; consents: { wall: boolean; namedToOwnCountry: boolean } }[];
     };
     expect(exported.supporter.email).toBe(email);
     const exportedSignature = exported.signatures.find((s) => s.action.slug === LETTER.slug)!;
@@ -519,6 +519,19 @@ describe('member pages without JavaScript on a phone', () => {
     await auditSnapshot('my-data page after a change', page);
     const now = (await (await fetch(`${platform.baseUrl}/api/my-data/${token}`)).json()) as typeof exported;
     expect(now.signatures.find((s) => s.action.slug === LETTER.slug)!.consents.wall).toBe(false);
+
+    // naming oneself to one's own government takes the button and a box saying what it can cost
+    const ownButton = () => page.locator('article.signature').filter({ has: page.getByRole('link', { name: LETTER.texts.en!.title }) }).getByRole('button', { name: 'Also pass my name to officials of my own country' });
+    expect(await submit(page, ownButton())).toBe(422);
+    const ownBox = page.getByLabel('I understand that officials of my own country will see my name, and that this can put me or my family at risk');
+    expect(await ownBox.getAttribute('aria-invalid')).toBe('true');
+    expect(await main.textContent()).toContain('Tick the box to confirm that you understand, before your name is passed to officials of your own country');
+    await auditSnapshot('my-data page with an own-country error', page);
+    const notYet = (await (await fetch(`${platform.baseUrl}/api/my-data/${token}`)).json()) as typeof exported;
+    expect(notYet.signatures.find((s) => s.action.slug === LETTER.slug)!.consents.namedToOwnCountry).toBe(false);
+    await ownBox.check();
+    expect(await submit(page, ownButton())).toBe(200);
+    expect(await main.textContent()).toContain('Your name is also passed on to officials of your own country.');
 
     // erasing says what becomes of the receipt, and needs the box ticked
     expect(await page.locator('#erase').textContent()).toContain('Your receipt codes will keep working: they show only that a signature was counted, never whose it is.');

@@ -215,7 +215,7 @@ describe('checking a receipt, in a real browser across processes', () => {
     // segment is the API's JSON 414, a path no API route has its JSON 404, never a page
     const huge = await fetch(`${platform.baseUrl}/api/receipts/${'Z'.repeat(5000)}`);
     expect(huge.status).toBe(414);
-    expect(await huge.json()).toMatchObject({ statusCode: 414, code: 'bad_request' });
+    expect(await huge.json()).toMatchObject({ statusCode: 414, error: 'URI Too Long', code: 'bad_request' });
     const nowhere = await fetch(`${platform.baseUrl}/api/receipt/${mine}`);
     expect(nowhere.status).toBe(404);
     expect(nowhere.headers.get('content-type')).toContain('application/json');

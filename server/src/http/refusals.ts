@@ -8,6 +8,7 @@
 //   the answer there: nginx was still sending the body, the close broke the write, and the
 //   reader got nginx's 502 instead of the 413. From anyone else the connection is closed after
 //   the answer, as before: no stranger makes the server read a body it refused.
+import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isLocale, localeDirection, negotiateLocale, type Locale } from '../shared/locales.ts';
 
@@ -83,7 +84,9 @@ export const isApiPath = (url: string): boolean => /^\/api(?:\/|$|\?)/.test(url)
 /** The refusal for a request to `url`: the JSON body under /api/, else a page in the language of the path or of Accept-Language. */
 export function refusalAnswer(what: Refusal, url: string, acceptLanguage: string | undefined, status = STATUS[what]): { type: string; body: string } {
   if (isApiPath(url)) {
-    return { type: 'application/json; charset=utf-8', body: JSON.stringify({ statusCode: status, ...JSON_BODY[what] }) };
+    // the label is the status's own (414 URI Too Long, 405 Method Not Allowed): a refusal may be
+    // answered with another status than its kind's
+    return { type: 'application/json; charset=utf-8', body: JSON.stringify({ statusCode: status, ...JSON_BODY[what], error: STATUS_CODES[status] ?? JSON_BODY[what].error }) };
   }
   const prefix = url.split('/')[1];
   const locale = isLocale(prefix) ? prefix : negotiateLocale(acceptLanguage);

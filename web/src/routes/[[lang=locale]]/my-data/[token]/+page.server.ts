@@ -130,10 +130,12 @@ interface MyDataFormState {
 	saved: boolean;
 	consentError: TextKey | undefined;
 	eraseError: TextKey | undefined;
+	/** the signature whose "also to my own country" box was not ticked */
+	ownConfirmFor: string | undefined;
 }
 
 function state(extra: Partial<MyDataFormState>): MyDataFormState {
-	return { saved: false, consentError: undefined, eraseError: undefined, ...extra };
+	return { saved: false, consentError: undefined, eraseError: undefined, ownConfirmFor: undefined, ...extra };
 }
 
 /** Expired or unknown links become their error page; other refusals stay on the page. */
@@ -160,6 +162,11 @@ export const actions: Actions = {
 				return fail(400, state({ consentError: 'err_form_generic' }));
 			}
 			change.signatureId = signatureId;
+			// naming a signer to their own government is asked twice: the button, and a box saying
+			// they understand what it can cost them (as erasing is)
+			if (purpose === 'NAMED_TO_OWN_COUNTRY' && change.granted && form.get('understood') !== 'yes') {
+				return fail(422, state({ consentError: 'err_own_confirm_required', ownConfirmFor: signatureId }));
+			}
 		}
 		const result = await api(event).POST('/api/my-data/{token}/consents', { params: tokenParam(event), body: change });
 		if (result.error) return refused(result, (key) => ({ consentError: key === 'err_form_generic' ? 'my_data_save_failed' : key }));

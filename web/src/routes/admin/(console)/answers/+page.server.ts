@@ -2,6 +2,8 @@ import { fail } from '@sveltejs/kit';
 import { AnswerStatus } from '$shared/enums';
 import { expectOk } from '$lib/server/api';
 import { formFields, formProblem, staffApi } from '$lib/server/staff';
+import { adminT } from '$lib/i18n/admin/dict';
+import { answers as answerWords } from '$lib/i18n/admin/answers';
 import type { Actions, PageServerLoad } from './$types';
 
 const STATUSES = Object.values(AnswerStatus);
@@ -21,6 +23,10 @@ export const load: PageServerLoad = async (event) => {
 export const actions: Actions = {
 	publish: async (event) => {
 		const f = formFields(await event.request.formData());
+		// a first publication (not of an acknowledgement, which emails nobody) needs its box ticked
+		if (!f.republish && f.confirm !== 'yes' && f.acknowledgement !== '1') {
+			return fail(422, { error: adminT(answerWords, event.locals.locale)('publish_confirm_required'), errors: {}, id: f.id, confirmMissing: true });
+		}
 		const result = await staffApi(event).POST('/api/admin/answers/{id}/publish', {
 			params: { path: { id: f.id ?? '' } },
 			body: { publicSummary: f.publicSummary ?? '' }
