@@ -4,6 +4,7 @@
 import { request as httpRequest } from 'node:http';
 import pg from 'pg';
 import { buildBatch, buildDueBatches } from '../../server/src/delivery/batch.service.ts';
+import { nextOfficeOpening } from '../../server/src/delivery/office-hours.ts';
 import type { Queues } from '../../server/src/queue/queue.ts';
 import { confirmationToken } from '../../server/src/signature/signature.service.ts';
 import { indexOfEmail } from '../../server/src/testing/sealed.ts';
@@ -487,8 +488,11 @@ export async function digestDelivery(
   await insertConfirmed(pool, action.id, opts.signatures, (done) => progress(`[delivery: digest] ${fmt(done)}/${fmt(opts.signatures)} confirmed signatures written`));
   await pool.query(`UPDATE actions SET delivery_policy = 'DAILY_DIGEST' WHERE id = $1`, [action.id]);
   await sink.ask('reset');
+  // the batcher's clock at the next opening of the officials' offices (UTC, 09:00 on a weekday,
+  // data.ts): a digest is made only while an office is open, whenever the bench runs
+  const opening = nextOfficeOpening(new Date(), { timezone: 'UTC', opensAt: 540, closesAt: 1020 });
   const t0 = performance.now();
-  const built = (await buildDueBatches({ pool, queues, mailDomain: 'chorus.example.org', countryMin: loadConfig().PUBLIC_COUNTRY_MIN })).filter((b) => b.actionId === action.id);
+  const built = (await buildDueBatches({ pool, queues, mailDomain: 'chorus.example.org', countryMin: loadConfig().PUBLIC_COUNTRY_MIN, clock: () => opening })).filter((b) => b.actionId === action.id);
   const buildSeconds = (performance.now() - t0) / 1000;
   const letterIds = built.flatMap((b) => b.letterIds);
   progress(`[delivery: digest] ${built.length} batch(es), ${letterIds.length} letters built in ${fmt(buildSeconds, 2)} s`);
