@@ -119,7 +119,6 @@ export interface BatchOptions {
   onWritten?: (client: pg.PoolClient, batch: BuiltBatch) => Promise<void>;
 }
 
-/** Builds one batch for one action now (also used by "send now"); null if nothing to send. */
 /** Whether the office of one of the action's officials is open at `now` (true when it has none). */
 async function anyOfficeOpen(pool: pg.Pool, actionId: string, now: Date): Promise<boolean> {
   const offices = await qb(pool)
@@ -132,6 +131,7 @@ async function anyOfficeOpen(pool: pg.Pool, actionId: string, now: Date): Promis
   return offices.length === 0 || offices.some((o) => isOfficeOpen(now, { timezone: o.timezone, opensAt: o.office_opens_at, closesAt: o.office_closes_at }));
 }
 
+/** Builds one batch for one action now (also used by "send now"); null if nothing to send. */
 export async function buildBatch(deps: BatchDeps, actionId: string, reason: string, opts: BatchOptions = { officeHours: false }): Promise<BuiltBatch | null> {
   const result = await inTransaction(deps.pool, async (client) => {
     const written = await writeBatch(client, deps, actionId, reason, opts);
