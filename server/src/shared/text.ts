@@ -18,16 +18,23 @@ const FORBIDDEN_IN_LINE = /[\p{Cc}\u00AD\u061C\u115F\u1160\u200B-\u200F\u202A-\u
  * a scheme (`https://`, `ftp://`, `javascript:`, `data:`), one without (`//host`, `www.`, a host
  * with a path such as `bit.ly/x` or `t.me/x`, a bare host of a common top-level domain such as
  * `evil.com`), and an email address. Full-width and ideographic full stops count as dots.
+ *
+ * Every repetition is bounded (a scheme 30 characters, a label 63, a host 9 labels, as DNS
+ * allows), and an email address is looked for only where a word starts: a letter is matched in
+ * time linear in its length, never the quadratic time of unbounded runs that a body of
+ * "a.a.a.a…" or "a-a-a-…" would cost (20,000 characters of it took 1.7 s).
  */
+const LABEL = '[a-z0-9-]{1,63}';
+const HOST = `${LABEL}(?:\\.${LABEL}){0,8}\\.[a-z]{2,24}`;
 const LINK = new RegExp(
   [
-    String.raw`\b[a-z][a-z0-9+.-]*:\/\/`,
+    String.raw`\b[a-z][a-z0-9+.-]{0,30}:\/\/`,
     String.raw`\b(?:javascript|vbscript|data|file|mailto|tel):\S`,
     String.raw`(?:^|[\s(\[<"'])\/\/\S`,
     String.raw`\bwww\.`,
-    String.raw`\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,}\/`,
-    String.raw`\b[a-z0-9][a-z0-9-]*\.(?:com|net|org|info|biz|io|ly|app|xyz|site|online|link|click|top|tk|ml|gq|cc|tv|ws|su|ru|uz|kz|ph|mx|gov|edu)\b`,
-    String.raw`[^\s@]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}`,
+    String.raw`\b${HOST}\/`,
+    String.raw`\b${LABEL}\.(?:com|net|org|info|biz|io|ly|app|xyz|site|online|link|click|top|tk|ml|gq|cc|tv|ws|su|ru|uz|kz|ph|mx|gov|edu)\b`,
+    String.raw`(?:^|[\s(\[<"':;,])[^\s@]{1,64}@${HOST}`,
   ].join('|'),
   'iu',
 );
