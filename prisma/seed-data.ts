@@ -32,6 +32,12 @@ export interface SeedAction {
   defaultLocale: L;
   targetSlugs: string[];
   allowPersonalisation?: boolean;
+  /**
+   * how its letters go: by default at once, so that a first try shows letters within seconds;
+   * a daily digest in office hours where signers live under the government written to and the
+   * time of a letter could point at one of them (docs/threat-model.md, "Time of letters")
+   */
+  deliveryPolicy?: 'IMMEDIATE' | 'DAILY_DIGEST';
   /** officialRequest: what officials receive, addressed to them (a petition's demand, or the organisation's letter) */
   texts: Partial<Record<L, { title: string; summary: string; body: string; letterSubject?: string; officialRequest: string; shareText?: string }>>;
 }
@@ -206,6 +212,7 @@ export const targets: SeedTarget[] = [
 export const actions: SeedAction[] = [
   {
     slug: 'uzbekistan-let-the-rapporteur-in',
+    deliveryPolicy: 'DAILY_DIGEST',
     kind: 'PETITION',
     goal: 10_000,
     milestones: [1_000, 5_000, 10_000],
@@ -345,6 +352,7 @@ export const actions: SeedAction[] = [
   },
   {
     slug: 'kazakhstan-independent-investigations',
+    deliveryPolicy: 'DAILY_DIGEST',
     kind: 'LETTER',
     goal: 5_000,
     milestones: [500, 2_500, 5_000],

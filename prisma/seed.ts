@@ -50,8 +50,9 @@ export async function seed(databaseUrl: string): Promise<{ created: number }> {
           milestones: a.milestones,
           defaultLocale: a.defaultLocale,
           allowPersonalisation: a.allowPersonalisation ?? false,
-          // demo deliveries go out as soon as the batcher sees a confirmation
-          deliveryPolicy: 'IMMEDIATE',
+          // demo deliveries go out as soon as the batcher sees a confirmation, but for the actions
+          // whose signers live under the government they write to (seed-data.ts)
+          deliveryPolicy: a.deliveryPolicy ?? 'IMMEDIATE',
           replyTo: 'campaigns@chorus.example.org',
           publishedAt: new Date(),
           campaign: { connect: { id: c.id } },
