@@ -109,7 +109,10 @@ beforeAll(async () => {
   ids.letter = actionRows.find((r) => r.slug === LETTER)!.id;
   ids.target = (await pool.query<{ id: string }>(`SELECT id FROM targets WHERE slug = 'mx-fgr'`)).rows[0]!.id;
 
-  // a delivered petition letter: its packet, and an official's answer with long words
+  // a delivered petition letter: its packet, and an official's answer with long words. The demo
+  // sends this action's letters as a daily digest (its signers live under the government it
+  // writes to): here they go at once, whatever the day and hour
+  await pool.query(`UPDATE actions SET delivery_policy = 'IMMEDIATE' WHERE id = $1`, [ids.petition]);
   const signer = `ines.${stamp}@example.org`;
   const signed = await sign(PETITION, signer);
   tokens.confirmed = await confirm(signed);
