@@ -446,6 +446,7 @@ export async function composeThresholdNotice(db: Queryable, n: NoticeToCompose, 
       'g.language',
       'g.names',
       'g.name_is_official as nameIsOfficial',
+      'q.overdue_at as overdueAt',
       eb.exists(answerTo(expressionBuilder<DB, never>(), eb.ref('t.action_id'), eb.ref('q.target_id'), eb.ref('l.created_at')).select(sql.lit(1).as('one'))).as('answered'),
     ])
     .where('q.threshold_id', '=', n.subjectId)
@@ -457,11 +458,8 @@ export async function composeThresholdNotice(db: Queryable, n: NoticeToCompose, 
   // event's moment (or, for a notice owed before notices were grouped, its one office)
   let late: typeof targets = [];
   if (n.event.startsWith(OVERDUE_AT)) {
-    const at = new Date(n.event.slice(OVERDUE_AT.length));
-    const marked = Number.isNaN(at.getTime())
-      ? []
-      : await qb(db).selectFrom('threshold_requests').select('target_id').where('threshold_id', '=', n.subjectId).where('overdue_at', '=', at).execute();
-    late = targets.filter((g) => !g.answered && marked.some((m) => m.target_id === g.id));
+    const at = new Date(n.event.slice(OVERDUE_AT.length)).getTime();
+    late = targets.filter((g) => !g.answered && g.overdueAt?.getTime() === at);
   } else if (n.event.startsWith('overdue:')) {
     late = targets.filter((g) => !g.answered && g.id === n.event.slice('overdue:'.length));
   }

@@ -98,7 +98,7 @@ export interface LetterContent {
   /** the action's texts for officials, in the language the letter is written in */
   text: OfficialText;
   salutation: string;
-  /** the official's language and title: a letter in another language greets them in its own (officialGreeting) */
+  /** the official's language and title: a letter in another language greets them in its own (member-letter.ts memberGreeting) */
   target: { language: string; title: string };
   newCount: number;
   totalCount: number;
@@ -122,16 +122,6 @@ export interface LetterContent {
   receipts?: { count: number; root: string; verifyUrl: string } | null;
 }
 
-/**
- * A letter's greeting line: the official's salutation where the letter is in the official's
- * language (staff type it in that language), else a formal greeting of the letter's own
- * language (member-letter.ts memberGreeting), so the letter is one language from greeting to
- * sign-off.
- */
-export function officialGreeting(locale: string, salutation: string, target: { language: string; title: string }): string {
-  return memberGreeting(locale, { salutation, language: target.language, title: target.title });
-}
-
 /** The one rendering of a letter to an official, used by delivery and by the console's previews. */
 export function composeLetter(c: LetterContent): RenderedMail {
   const locale = c.text.locale;
@@ -139,7 +129,7 @@ export function composeLetter(c: LetterContent): RenderedMail {
   return render('letter', locale, {
     subject: c.text.letterSubject || c.text.title,
     salutation: normaliseSalutation(c.salutation),
-    greeting: officialGreeting(locale, c.salutation, c.target),
+    greeting: memberGreeting(locale, { salutation: c.salutation, ...c.target }),
     // the request to officials and nothing else of the action's texts
     request: requestText(c.text),
     newCount: c.newCount,
@@ -474,7 +464,7 @@ async function renderThresholdRequest(pool: Queryable, l: LetterRow, organisatio
   return render('threshold-request', locale, {
     subject: l.letter_subject || l.title,
     salutation: normaliseSalutation(salutation),
-    greeting: officialGreeting(locale, salutation, { language: l.target_language, title: l.target_title }),
+    greeting: memberGreeting(locale, { salutation, language: l.target_language, title: l.target_title }),
     request: requestText({ locale, title: l.title, officialRequest: l.official_request }),
     // how many have signed when it was reached (at least the threshold): the true count, not the round number
     count: Math.max(t.count, l.total_count),
