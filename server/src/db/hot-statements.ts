@@ -12,6 +12,7 @@
 // changed type fails there, not in production.
 import type pg from 'pg';
 import { SignatureStatus as S } from '../generated/kysely/enums.ts';
+import { arrayParamTypes, binaryArray, type ElementType } from './binary-array.ts';
 
 /** PostgreSQL type names a hot statement's column may have; `?` marks one that may be NULL. */
 type PgType = 'uuid' | 'text' | 'varchar' | 'bpchar' | 'timestamptz' | 'bool' | 'int4' | 'int8' | 'bytea' | 'SignatureStatus';
@@ -44,10 +45,19 @@ function hot<const Cols extends Record<string, Declared>>(s: HotStatement<Cols>)
   return s;
 }
 
-/** Runs a hot statement on the pool or on a transaction's client; answers its rows. */
+/** Each statement's array parameters, by their casts in its text (binary-array.ts). */
+const arrayTypes = new WeakMap<HotStatement, (ElementType | null)[]>();
+
+/**
+ * Runs a hot statement on the pool or on a transaction's client; answers its rows. Array
+ * parameters go in PostgreSQL's binary array format (binary-array.ts), not as text literals.
+ */
 export async function runHot<Cols extends Record<string, Declared>>(on: pg.Pool | pg.PoolClient, st: HotStatement<Cols>, values: unknown[]): Promise<RowOf<Cols>[]> {
   if (values.length !== st.params) throw new Error(`${st.name} takes ${st.params} parameters, given ${values.length}`);
-  const { rows } = await on.query<RowOf<Cols>>({ name: st.name, text: st.text, values });
+  let types = arrayTypes.get(st);
+  if (!types) arrayTypes.set(st, (types = arrayParamTypes(st.text, st.params)));
+  const sent = values.map((v, i) => (types[i] && Array.isArray(v) ? binaryArray(types[i], v) : v));
+  const { rows } = await on.query<RowOf<Cols>>({ name: st.name, text: st.text, values: sent });
   return rows;
 }
 
