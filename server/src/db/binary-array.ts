@@ -40,13 +40,14 @@ function hexValue(c: number): number {
 /** A uuid's 16 bytes from its text form (with or without hyphens); throws on anything else. */
 function uuidBytes(text: string, out: Buffer, at: number): void {
   let n = 0;
+  let high = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 45 /* - */) continue;
     const v = hexValue(c);
     if (v < 0 || n === 32) throw new TypeError(`invalid input syntax for type uuid: "${text}"`);
-    if (n % 2 === 0) out[at + (n >> 1)] = v << 4;
-    else out[at + (n >> 1)] |= v;
+    if (n % 2 === 0) high = v << 4;
+    else out[at + (n >> 1)] = high | v;
     n++;
   }
   if (n !== 32) throw new TypeError(`invalid input syntax for type uuid: "${text}"`);
