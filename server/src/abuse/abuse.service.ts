@@ -16,6 +16,7 @@
 // sign-up. Counting sign-ups per email here, and invalidating those past it, let anyone who used
 // up a person's budget swallow her own sign-up (a 202 and never an email).
 import { createHmac } from 'node:crypto';
+import { hmacKey } from '../shared/hmac-key.ts';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import type pg from 'pg';
@@ -67,7 +68,7 @@ export function createAbuseGuard(deps: {
 }): AbuseGuard {
   const { redis, limits } = deps;
   const key = (scope: string, subject: string, window: number) =>
-    `chorus:rl:${scope}:${createHmac('sha256', deps.secret).update(`rl\n${scope}\n${subject}`).digest('base64url').slice(0, 22)}:${window}`;
+    `chorus:rl:${scope}:${createHmac('sha256', hmacKey(deps.secret)).update(`rl\n${scope}\n${subject}`).digest('base64url').slice(0, 22)}:${window}`;
 
   /**
    * Hits made in the same turn of the event loop share one Redis round trip: a script that

@@ -1,5 +1,33 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { classifySendError, smtpOutcome } from './mailer.ts';
+import { Coalesce, classifySendError, smtpOutcome } from './mailer.ts';
+
+async function chunksOut(input: (Buffer | string)[]): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of Readable.from(input).pipe(new Coalesce())) out.push(c as Buffer);
+  return out;
+}
+
+describe('Coalesce (a message leaves in few chunks)', () => {
+  it('gathers many small chunks into one, byte for byte', async () => {
+    const parts = Array.from({ length: 40 }, (_, i) => (i % 2 ? Buffer.from(`Header-${i}: ü\r\n`) : `line ${i} — é\r\n`));
+    const out = await chunksOut(parts);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.equals(Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p)))))).toBe(true);
+  });
+
+  it('lets a large message go in chunks of about 64 KiB, not held whole', async () => {
+    const parts = Array.from({ length: 100 }, (_, i) => Buffer.alloc(4096, i));
+    const out = await chunksOut(parts);
+    expect(out.length).toBe(7);
+    expect(out.slice(0, -1).every((c) => c.length === 65536)).toBe(true);
+    expect(Buffer.concat(out).equals(Buffer.concat(parts))).toBe(true);
+  });
+
+  it('passes an empty message as nothing', async () => {
+    expect(await chunksOut([])).toEqual([]);
+  });
+});
 
 describe('classifySendError', () => {
   it('treats SMTP 5xx as permanent', () => {

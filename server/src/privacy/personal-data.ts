@@ -9,7 +9,7 @@
 // Erasing a supporter destroys their data key: what a backup still holds of them opens only with
 // the key-encryption key it was wrapped under, and not at all once that key has been rotated out
 // (`npm run keys -- rotate`, server/bin/keys.ts). docs/threat-model.md says what this does and does not stop.
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 
 const VERSION = 1;
@@ -283,13 +283,14 @@ export function openSigner(r: { supporter_id: string; data_key: Buffer | null; n
 
 // ---------------------------------------------------------------- blind index
 
-const indexKeys = new Map<string, Buffer>();
+/** derived once per purpose and secret, held as KeyObjects (shared/hmac-key.ts says why) */
+const indexKeys = new Map<string, KeyObject>();
 
-function indexKey(secret: string, purpose: string): Buffer {
+function indexKey(secret: string, purpose: string): KeyObject {
   const memo = `${purpose}\n${secret}`;
   let key = indexKeys.get(memo);
   if (!key) {
-    key = Buffer.from(hkdfSync('sha256', secret, 'chorus-blind-index', purpose, 32));
+    key = createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'chorus-blind-index', purpose, 32)));
     indexKeys.set(memo, key);
   }
   return key;

@@ -1,4 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { hmacKey } from './hmac-key.ts';
 import { hashIp, hashNetwork, networkOf, signToken, verifyToken } from './tokens.ts';
 
 const secret = 'k'.repeat(40);
@@ -47,5 +49,21 @@ describe('tokens', () => {
     expect(hashNetwork(secret, '203.0.113.9')).toMatch(/^[0-9a-f]{32}$/);
     expect(hashNetwork(secret, '203.0.113.0')).not.toBe(hashIp(secret, '203.0.113.0/24'));
     expect(hashNetwork(secret, 'nonsense')).toBeNull();
+  });
+});
+
+describe('hmacKey (HMAC keys held as KeyObjects)', () => {
+  it('gives the very HMAC of the string key, for every secret, ASCII or not', () => {
+    for (const secret of ['bench-secret-key-bench-secret-key-0123456789', 'ключ-секрет-ü', 'x'.repeat(200)]) {
+      const want = createHmac('sha256', secret).update('ip\n203.0.113.7').digest('hex');
+      expect(createHmac('sha256', hmacKey(secret)).update('ip\n203.0.113.7').digest('hex')).toBe(want);
+      expect(hmacKey(secret)).toBe(hmacKey(secret));
+    }
+  });
+
+  it('keeps address hashes as they were: stored hashes still match', () => {
+    const secret = 'test-secret-0123456789-test-secret';
+    expect(hashIp(secret, '198.51.100.4')).toBe(createHmac('sha256', secret).update('ip\n198.51.100.4').digest('hex').slice(0, 32));
+    expect(hashNetwork(secret, '198.51.100.4')).toBe(createHmac('sha256', secret).update('net\n198.51.100.0/24').digest('hex').slice(0, 32));
   });
 });

@@ -2,13 +2,14 @@
 // and an HMAC under SECRET_KEY proves we issued it. Nothing needs storing per email sent.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { hmacKey } from './hmac-key.ts';
 
 export type TokenCheck =
   | { ok: true; subject: string; expiresAt: Date }
   | { ok: false; reason: 'invalid' | 'expired' };
 
 function mac(secret: string, purpose: string, body: string): string {
-  return createHmac('sha256', secret).update(`${purpose}\n${body}`).digest('base64url').slice(0, 32);
+  return createHmac('sha256', hmacKey(secret)).update(`${purpose}\n${body}`).digest('base64url').slice(0, 32);
 }
 
 export function signToken(secret: string, purpose: string, subject: string, expiresAt: Date): string {
@@ -35,7 +36,7 @@ export function verifyToken(secret: string, purpose: string, token: string, now:
 
 /** Keyed hash of an IP address: comparable for abuse checks, not reversible without the key. */
 export function hashIp(secret: string, ip: string): string {
-  return createHmac('sha256', secret).update(`ip\n${ip}`).digest('hex').slice(0, 32);
+  return createHmac('sha256', hmacKey(secret)).update(`ip\n${ip}`).digest('hex').slice(0, 32);
 }
 
 /**
@@ -62,5 +63,5 @@ export function networkOf(ip: string): string | null {
 /** Keyed hash of an address's network (networkOf), with the same key as hashIp. */
 export function hashNetwork(secret: string, ip: string): string | null {
   const net = networkOf(ip);
-  return net === null ? null : createHmac('sha256', secret).update(`net\n${net}`).digest('hex').slice(0, 32);
+  return net === null ? null : createHmac('sha256', hmacKey(secret)).update(`net\n${net}`).digest('hex').slice(0, 32);
 }
