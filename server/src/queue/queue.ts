@@ -48,6 +48,34 @@ export interface Queues {
 export const confirmationJobId = (signatureId: string, requestedAt: Date) => `confirmation-${signatureId}-${requestedAt.getTime()}`;
 export const letterJobId = (letterId: string, attempts: number) => `letter-${letterId}-${attempts}`;
 
+/**
+ * `send` for everything asked of it in one turn of the event loop, in one call: the signatures of
+ * a writer's batch are answered together (signature.repository.ts), and each asks for its
+ * confirmation email, so a spike makes one addBulk (one MULTI to Redis) per batch rather than
+ * one per signature. Each caller's promise settles with that call.
+ */
+export function gathered<T>(send: (items: T[]) => Promise<void>): (items: T[]) => Promise<void> {
+  let next: { items: T[]; waiters: { resolve: () => void; reject: (err: unknown) => void }[] } | null = null;
+  const flush = () => {
+    const batch = next!;
+    next = null;
+    send(batch.items).then(
+      () => batch.waiters.forEach((w) => w.resolve()),
+      (err: unknown) => batch.waiters.forEach((w) => w.reject(err)),
+    );
+  };
+  return (items) => {
+    if (items.length === 0) return Promise.resolve();
+    if (!next) {
+      next = { items: [], waiters: [] };
+      setImmediate(flush);
+    }
+    const batch = next;
+    batch.items.push(...items);
+    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  };
+}
+
 export function createQueues(connection: ConnectionOptions): Queues {
   const mail = new Queue<MailJob>(QUEUE_NAMES.mail, { connection, defaultJobOptions: jobDefaults });
   const delivery = new Queue<DeliveryJob>(QUEUE_NAMES.delivery, {
@@ -58,8 +86,7 @@ export function createQueues(connection: ConnectionOptions): Queues {
   return {
     mail,
     delivery,
-    async enqueueConfirmations(items) {
-      if (items.length === 0) return;
+    enqueueConfirmations: gathered(async (items: { signatureId: string; requestedAt: Date }[]) => {
       await mail.addBulk(
         items.map((i) => ({
           name: 'confirmation',
@@ -68,7 +95,7 @@ export function createQueues(connection: ConnectionOptions): Queues {
           opts: { jobId: confirmationJobId(i.signatureId, i.requestedAt), attempts: 8, backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 } },
         })),
       );
-    },
+    }),
     async enqueueLetters(letters) {
       if (letters.length === 0) return;
       await delivery.addBulk(
