@@ -78,9 +78,18 @@ export function nginxPids(dir: string | undefined): number[] {
 }
 
 /** "server 0.21, postgresql 0.18, ... = 0.52 ms per answer; 2 cores allow 3,846/s" */
-export function describeCpu(share: CpuShare, answers: number): { perAnswer: Record<string, number>; totalMs: number; bound: number; text: string } {
+export function describeCpu(
+  share: CpuShare,
+  answers: number,
+): { perAnswer: Record<string, number>; totalMs: number; bound: number; platformPerLoad: number | null; text: string } {
   const perAnswer = Object.fromEntries(Object.entries(share.ms).map(([k, v]) => [k, answers > 0 ? v / answers : 0]));
   const totalMs = Object.values(perAnswer).reduce((a, b) => a + b, 0);
+  // The load generator's code is the same whichever version of Chorus it drives, so its CPU per
+  // answer measures how fast the machine is during this run (on a shared machine it swings
+  // between runs by a third). The platform's CPU over it cancels that: the figure to compare
+  // two versions by.
+  const load = perAnswer['load generator'] ?? 0;
+  const platformPerLoad = load > 0 ? (totalMs - load) / load : null;
   const cores = cpus().length;
   const bound = totalMs > 0 ? (cores * 1000) / totalMs : 0;
   const parts = Object.entries(perAnswer)
@@ -92,6 +101,7 @@ export function describeCpu(share: CpuShare, answers: number): { perAnswer: Reco
     perAnswer,
     totalMs,
     bound,
+    platformPerLoad,
     text: `CPU ms per answer: ${parts} = ${totalMs.toFixed(3)}; ${cores} cores allow ${Math.round(bound).toLocaleString('en-US')}/s at that cost (they were ${((busy / cores) * 100).toFixed(0)}% busy with these parts)`,
   };
 }

@@ -169,6 +169,9 @@ async function main() {
         // what bounds the rate on this machine: every part's CPU per 202, and what the cores allow at that cost
         const c = describeCpu(s.cpu, s.load.byStatus['202'] ?? 0);
         add({ id: 'signing.cpu', scenario: 'Durable signing', figure: 'CPU per 202, all parts (server, workers, PostgreSQL, Redis, load generator)', value: c.totalMs, unit: 'ms', explains: 'the rate', note: c.text });
+        if (c.platformPerLoad !== null) {
+          add({ id: 'signing.cpu.relative', scenario: 'Durable signing', figure: "the platform's CPU per 202 over the load generator's (compare versions by this)", value: c.platformPerLoad, unit: 'x', explains: 'the work per signature, whatever the machine\'s state', note: 'server, workers, PostgreSQL and Redis, over the load generator, whose code does not change: it cancels how fast the machine happens to be during the run' });
+        }
       }
       add({ id: 'signing.p99', scenario: 'Durable signing', figure: 'latency p99 (p50, p90 in note)', value: s.load.latency.p99, unit: 'ms', target: { max: 50 }, note: `p50 ${fmt(s.load.latency.p50, 1)} ms, p90 ${fmt(s.load.latency.p90, 1)} ms, max ${fmt(s.load.latency.max)} ms` });
       add({ id: 'signing.errors', scenario: 'Durable signing', figure: 'answers other than 202, and transport errors', value: notOk + s.load.errors + s.load.timeouts, unit: 'count', target: { max: 0 }, note: JSON.stringify(s.load.byStatus) });

@@ -65,7 +65,7 @@ export async function describeMachine(databaseUrl: string, redisUrl: string): Pr
   };
 }
 
-const value = (f: Figure) => (f.unit === '%' ? fmt(f.value, 3) : Math.abs(f.value) < 10 && f.unit !== 'count' ? fmt(f.value, 2) : fmt(f.value));
+const value = (f: Figure) => (f.unit === '%' ? fmt(f.value, 3) : f.unit === 'x' || (Math.abs(f.value) < 10 && f.unit !== 'count') ? fmt(f.value, 2) : fmt(f.value));
 const target = (f: Figure) =>
   f.target?.minRatio !== undefined ? `>= ${f.target.minRatio} x ${f.ceiling?.id ?? ''}` : f.target?.max !== undefined ? `<= ${fmt(f.target.max, f.unit === '%' ? 1 : 0)} ${f.unit}` : f.explains ? `explains ${f.explains}` : 'ceiling';
 const verdict = (f: Figure) => (f.pass === undefined ? '' : f.pass ? 'PASS' : 'FAIL');
