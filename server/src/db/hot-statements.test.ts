@@ -23,9 +23,9 @@ const ARGS: Record<string, unknown[]> = {
   'signature-for-token-lock': [none, 'en'],
   'signature-for-token-lock-supporter': [none],
   'confirmation-load': [none],
-  'confirmation-budget-release': [none, 1],
+  'confirmation-budget-release': [none, new Date(), 1],
   'confirmation-mark-sent': [none, new Date()],
-  'confirmation-mark-listed': [none, new Date(), 1],
+  'confirmation-mark-sent-and-listed': [none, new Date(), new Date(), true, 1],
   'counter-fold': [0],
 };
 

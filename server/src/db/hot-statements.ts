@@ -318,34 +318,18 @@ export const confirmationLoad = hot({
 });
 
 /**
- * Lets go an address's owed emails, one per action, oldest request first, up to the room left in
- * its budget (confirmation.service.ts releaseOwedConfirmations). Parameters: the supporter, the room.
+ * Lets go the owed emails of a signature's supporter, one per action, oldest request first, up to
+ * the room left in the address's budget for the window, and counts them against it: the whole of
+ * the budget step in one call (the function chorus_release_confirmations, in its migration), under
+ * a lock of the supporter row held until the caller's transaction ends (confirmation.service.ts
+ * releaseOwedConfirmations). Parameters: the signature, the window's start, the emails allowed
+ * per window.
  */
 export const confirmationRelease = hot({
   name: 'confirmation-budget-release',
-  params: 2,
+  params: 3,
   columns: { id: 'uuid' },
-  // one email per action at a time: the oldest request of each action not already let go and on
-  // its way (its page lists every waiting sign-up of the action); then the oldest first
-  text: `WITH owed AS (
-       SELECT id FROM (
-         SELECT DISTINCT ON (e.action_id) e.signature_id AS id, e.requested_at
-         FROM confirmation_emails e JOIN signatures s ON s.id = e.signature_id
-         WHERE e.supporter_id = $1 AND (e.sent_at IS NULL OR e.requested_at > e.sent_at)
-           AND (e.released_at IS NULL OR e.released_at < e.requested_at)
-           AND s.status <> '${S.INVALIDATED}'
-           AND NOT EXISTS (SELECT 1 FROM confirmation_emails w JOIN signatures ws ON ws.id = w.signature_id
-                           WHERE w.supporter_id = $1 AND w.action_id = e.action_id
-                             AND (w.sent_at IS NULL OR w.requested_at > w.sent_at)
-                             AND w.released_at >= w.requested_at AND ws.status <> '${S.INVALIDATED}')
-         ORDER BY e.action_id, e.requested_at, e.signature_id
-       ) first_of_each
-       ORDER BY requested_at, id
-       LIMIT $2
-     )
-     UPDATE confirmation_emails e SET released_at = e.requested_at
-     FROM owed WHERE e.signature_id = owed.id
-     RETURNING e.signature_id AS id`,
+  text: `SELECT r AS id FROM chorus_release_confirmations($1, $2, $3) r`,
 });
 
 /** The email answering a request went (confirmation.service.ts). Parameters: id, the request answered. */
@@ -357,26 +341,32 @@ export const confirmationMarkSent = hot({
 });
 
 /**
- * The sign-ups a sent confirmation page lists owe no email of their own (confirmation.service.ts).
- * Parameters: the sent signature, when it was sent, how many the page lists.
+ * A confirmation email went (confirmation.service.ts): its request is answered and, when it was a
+ * confirmation page (not the "already signed" note), the sign-ups the page lists owe no email of
+ * their own. One statement: the two updates touch different rows. Parameters: the sent
+ * signature, the request it answered, when it was sent, whether its page lists the others, how
+ * many the page lists.
  */
-export const confirmationMarkListed = hot({
-  name: 'confirmation-mark-listed',
-  params: 3,
+export const confirmationMarkSentAndListed = hot({
+  name: 'confirmation-mark-sent-and-listed',
+  params: 5,
   columns: {},
   // exactly those the page lists (signature.service.ts waitingBeside: oldest first, up to
   // OTHERS_LISTED): one it cannot list keeps its own email owed
-  text: `WITH theirs AS MATERIALIZED (
+  text: `WITH sent AS (
+       UPDATE confirmation_emails SET sent_at = $2 WHERE signature_id = $1 AND (sent_at IS NULL OR sent_at < $2)
+     ),
+     theirs AS MATERIALIZED (
        -- by person, then by status (see 'Person first' in db/hot-statements.ts)
        SELECT o.id, o.status, o.created_at FROM signatures s JOIN signatures o ON o.action_id = s.action_id AND o.supporter_id = s.supporter_id
-       WHERE s.id = $1 AND o.id <> s.id
+       WHERE $4::boolean AND s.id = $1 AND o.id <> s.id
      ),
      listed AS (
-       SELECT id FROM theirs WHERE status = '${S.PENDING}' ORDER BY created_at, id LIMIT $3
+       SELECT id FROM theirs WHERE status = '${S.PENDING}' ORDER BY created_at, id LIMIT $5
      )
-     UPDATE confirmation_emails e SET sent_at = e.requested_at, reminder_sent_at = COALESCE(e.reminder_sent_at, $2)
+     UPDATE confirmation_emails e SET sent_at = e.requested_at, reminder_sent_at = COALESCE(e.reminder_sent_at, $3)
      FROM listed l
-     WHERE e.signature_id = l.id AND e.requested_at <= $2
+     WHERE e.signature_id = l.id AND e.requested_at <= $3
        AND (e.sent_at IS NULL OR e.requested_at > e.sent_at)`,
 });
 
@@ -414,6 +404,6 @@ export const HOT_STATEMENTS: readonly HotStatement[] = [
   confirmationLoad,
   confirmationRelease,
   confirmationMarkSent,
-  confirmationMarkListed,
+  confirmationMarkSentAndListed,
   counterFold,
 ];

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, inTransaction, type Db } from './db.ts';
-import { confirmationLoad, confirmationMarkListed, runHot } from './hot-statements.ts';
+import { confirmationLoad, confirmationMarkSentAndListed, confirmationRelease, runHot } from './hot-statements.ts';
 import { createAction, newSignature, uniqueEmail } from '../testing/harness.ts';
 import { explainedPool, type Explained } from '../testing/explained.ts';
 import { recordConfirmations, writeSignatures } from '../signature/signature.repository.ts';
@@ -61,10 +61,13 @@ describe('a person\'s sign-ups are found by person, whatever the statistics say'
     const batch = await writeSignatures(explained.pool, Array.from({ length: 64 }, () => newSignature(action.id, uniqueEmail('person-first-batch'))));
     expect(batch.every((w) => w.created)).toBe(true);
 
-    // the confirmation email of the first: loaded with the one waiting beside it, the page's list marked sent
+    // the confirmation email of the first: let go by the address's budget, loaded with the one
+    // waiting beside it, and marked sent with the page's list
+    const released = await runHot(explained.pool, confirmationRelease, [first!.signatureId, new Date(0), 3]);
+    expect(released.map((r) => r.id).sort()).toEqual([first!.signatureId]);
     const [loaded] = await runHot(explained.pool, confirmationLoad, [first!.signatureId]);
     expect(loaded!.others_waiting).toBe(1);
-    await runHot(explained.pool, confirmationMarkListed, [first!.signatureId, new Date(), OTHERS_LISTED]);
+    await runHot(explained.pool, confirmationMarkSentAndListed, [first!.signatureId, loaded!.requested_at, new Date(), true, OTHERS_LISTED]);
 
     // the page the link opens lists the other sign-up
     const deps = { pool: explained.pool, secret: 'person-first-secret', clock: () => new Date(), confirmLinkTtlHours: 24 } as unknown as SignatureDeps;

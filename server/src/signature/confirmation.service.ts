@@ -11,8 +11,8 @@
 // behind hers). Promise 4; tests/promises/04-flagged-signup-never-blocks-you.test.ts.
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
-import { inTransaction, qb, SignatureStatus } from '../db/db.ts';
-import { confirmationLoad, confirmationMarkListed, confirmationMarkSent, confirmationRelease, runHot, type RowOf } from '../db/hot-statements.ts';
+import { inTransaction, SignatureStatus } from '../db/db.ts';
+import { confirmationLoad, confirmationMarkSent, confirmationMarkSentAndListed, confirmationRelease, runHot, type RowOf } from '../db/hot-statements.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { classifySendError, mailDomain } from '../mail/mailer.ts';
 import { render } from '../mail/render.ts';
@@ -52,35 +52,19 @@ export function nextBudgetWindow(now: Date, windowMs: number): Date {
 }
 
 /**
- * Lets go as many of this supporter's owed emails as the address's budget for the current window
- * allows, oldest request first (requested_at, then id), by setting the released_at of their
- * confirmation_emails rows to the request they answer, and counts them against the window. Run
- * inside a transaction: the supporter row is locked first (the order every writer of a person's
- * rows takes: supporter, then signatures), so two workers never let go the same budget twice, and
- * a sign-up cannot change a request between its release and its loading. Answers the ids let go.
+ * Lets go as many of the owed emails of this signature's supporter as the address's budget for
+ * the current window allows, oldest request first (requested_at, then id), by setting the
+ * released_at of their confirmation_emails rows to the request they answer, and counts them
+ * against the window. One statement (chorus_release_confirmations, in its migration). Run inside
+ * a transaction: it locks the supporter row first (the order every writer of a person's rows
+ * takes: supporter, then signatures), so two workers never let go the same budget twice, and a
+ * sign-up cannot change a request between its release and its loading. Answers the ids let go.
  * An email counts when it is let go: one whose request a newer sign-up replaces before it is sent
  * still counts, so the address gets fewer emails that window, never more.
  */
-export async function releaseOwedConfirmations(tx: pg.PoolClient, supporterId: string, now: Date, budget: ConfirmationBudget): Promise<string[]> {
+export async function releaseOwedConfirmations(tx: pg.PoolClient, signatureId: string, now: Date, budget: ConfirmationBudget): Promise<string[]> {
   const window = budgetWindowStart(now, budget.windowMs);
-  const budgetRow = await qb(tx)
-    .selectFrom('supporters')
-    .select(['confirmation_window_at as window_at', 'confirmation_window_sent as sent'])
-    .where('id', '=', supporterId)
-    .forNoKeyUpdate()
-    .executeTakeFirst();
-  if (!budgetRow) return [];
-  const used = budgetRow.window_at?.getTime() === window.getTime() ? budgetRow.sent : 0;
-  const room = budget.perWindow - used;
-  if (room <= 0) return [];
-  const released = await runHot(tx, confirmationRelease, [supporterId, room]);
-  if (released.length > 0) {
-    await qb(tx)
-      .updateTable('supporters')
-      .set({ confirmation_window_at: window, confirmation_window_sent: used + released.length })
-      .where('id', '=', supporterId)
-      .execute();
-  }
+  const released = await runHot(tx, confirmationRelease, [signatureId, window, budget.perWindow]);
   return released.map((r) => r.id);
 }
 
@@ -131,24 +115,22 @@ const owed = (sig: LoadedConfirmation | undefined): sig is LoadedConfirmation & 
 const released = (sig: LoadedConfirmation & { requested_at: Date }) => sig.released_at !== null && sig.released_at.getTime() >= sig.requested_at.getTime();
 
 export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: string): Promise<ConfirmationOutcome> {
-  let sig = await loadConfirmation(deps.pool, signatureId);
+  const budget = deps.budget;
+  // with a budget, the release and the read of the request it let go are one transaction under
+  // the supporter's lock: what is sent is exactly the request that was let go (a request let go
+  // already finds nothing more to let go, and is read as it is)
+  const sig = budget
+    ? await inTransaction(
+        deps.pool,
+        async (tx) => {
+          await releaseOwedConfirmations(tx, signatureId, deps.clock(), budget);
+          return loadConfirmation(tx, signatureId);
+        },
+        { retries: 3 },
+      )
+    : await loadConfirmation(deps.pool, signatureId);
   if (!owed(sig)) return 'nothing-owed';
-  if (deps.budget && !released(sig)) {
-    const budget = deps.budget;
-    const supporterId = sig.supporter_id;
-    // let go what the budget allows, oldest first, and read this request again under the same
-    // lock: what is sent is exactly the request that was let go
-    sig = await inTransaction(
-      deps.pool,
-      async (tx) => {
-        await releaseOwedConfirmations(tx, supporterId, deps.clock(), budget);
-        return loadConfirmation(tx, signatureId);
-      },
-      { retries: 3 },
-    );
-    if (!owed(sig)) return 'nothing-owed';
-    if (!released(sig)) return 'deferred';
-  }
+  if (budget && !released(sig)) return 'deferred';
 
   const action = { slug: sig.slug, title: sig.title };
   const sendingAt = new Date();
@@ -187,17 +169,20 @@ export async function sendConfirmation(deps: ConfirmationMailDeps, signatureId: 
     await markConfirmationSent(deps.pool, sig.id, sig.requested_at);
     throw new UnrecoverableError(`confirmation refused: ${failure.reason}`);
   }
-  await markConfirmationSent(deps.pool, sig.id, sig.requested_at);
   // the page behind this email lists every sign-up of the address for the action that waits:
   // those that asked before it went owe no email of their own any more (nor a reminder)
-  if (sig.status === SignatureStatus.PENDING) await markListed(deps.pool, sig.id, sendingAt);
+  await markSentAndListed(deps.pool, sig.id, sig.requested_at, sendingAt, sig.status === SignatureStatus.PENDING);
   return sig.status === SignatureStatus.PENDING ? 'sent' : 'already-signed-sent';
 }
 
-async function markListed(pool: pg.Pool, id: string, at: Date): Promise<void> {
-  // exactly those the page lists (signature.service.ts waitingBeside: oldest first, up to
-  // OTHERS_LISTED): one it cannot list keeps its own email owed
-  await runHot(pool, confirmationMarkListed, [id, at, OTHERS_LISTED]);
+/**
+ * The email answering `requestedAt` went, sent at `sendingAt`; with `listing` (a confirmation
+ * page), the sign-ups its page lists are marked as emailed too: exactly those the page lists
+ * (signature.service.ts waitingBeside: oldest first, up to OTHERS_LISTED); one it cannot list
+ * keeps its own email owed. One statement.
+ */
+async function markSentAndListed(pool: pg.Pool, id: string, requestedAt: Date, sendingAt: Date, listing: boolean): Promise<void> {
+  await runHot(pool, confirmationMarkSentAndListed, [id, requestedAt, sendingAt, listing, OTHERS_LISTED]);
 }
 
 /** The email answering the request `requestedAt` went: nothing is owed until a newer request. */
