@@ -1,6 +1,7 @@
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Coalesce, classifySendError, smtpOutcome } from './mailer.ts';
+import { Coalesce, classifySendError, createMailer, smtpOutcome } from './mailer.ts';
 
 async function chunksOut(input: (Buffer | string)[]): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -26,6 +27,22 @@ describe('Coalesce (a message leaves in few chunks)', () => {
 
   it('passes an empty message as nothing', async () => {
     expect(await chunksOut([])).toEqual([]);
+  });
+});
+
+describe('createMailer', () => {
+  it('parses the DKIM key once: the transport signs with a key object, not PEM text OpenSSL would parse for every message', () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const mailer = createMailer({ smtpUrl: 'smtp://127.0.0.1:9?tls=off', dkim: { domainName: 'chorus.test', keySelector: 's1', privateKey: pem } });
+    try {
+      // what nodemailer's signer is handed for each message (dkim.test.ts verifies real signed mail)
+      const key = (mailer as unknown as { dkim: { keys: { privateKey: unknown }[] } }).dkim.keys[0]!.privateKey;
+      expect(key).toBeInstanceOf(KeyObject);
+      expect((key as KeyObject).type).toBe('private');
+      expect((key as KeyObject).export({ type: 'pkcs8', format: 'pem' }).toString()).toBe(pem);
+    } finally {
+      mailer.close();
+    }
   });
 });
 

@@ -4,6 +4,7 @@
 // with DKIM (dkim.ts): the processes pass mailSigning(config), which refuses to go without a key.
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import { Transform, type TransformCallback } from 'node:stream';
+import { createPrivateKey } from 'node:crypto';
 import { ConfigError, type Config } from '../config/config.ts';
 import { DKIM_SIGNED_HEADERS } from './dkim.ts';
 import { smtpSends, type SmtpOutcome } from '../shared/metrics.ts';
@@ -59,7 +60,12 @@ export function createMailer(opts: MailerOptions): Mailer {
     pool: opts.pool ?? true,
     maxConnections: opts.maxConnections ?? 5,
     // rsa-sha256, relaxed/relaxed (nodemailer's only canonicalisation), over the headers listed in dkim.ts
-    ...(opts.dkim ? { dkim: { ...opts.dkim, headerFieldNames: DKIM_SIGNED_HEADERS.join(':') } } : {}),
+    // The key is parsed once, here: given as PEM text, OpenSSL parses it again for every
+    // signature, which took as long as the RSA signature itself (1.65 ms against 0.78 ms a
+    // message on the benchmark's machine).
+    ...(opts.dkim
+      ? { dkim: { ...opts.dkim, privateKey: createPrivateKey({ key: opts.dkim.privateKey, format: 'pem' }) as unknown as string, headerFieldNames: DKIM_SIGNED_HEADERS.join(':') } }
+      : {}),
   });
   // the message leaves in a few large chunks, not one per header and part (see Coalesce)
   transport.use('stream', (mail, done) => {
