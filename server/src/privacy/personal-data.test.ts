@@ -4,9 +4,10 @@
 import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  emailDomainIndex,
   emailIndex,
   forgetKeyring,
   kekOf,
@@ -133,5 +134,21 @@ describe('blind indexes', () => {
     expect(emailIndex('amino@example.org', 'secret-one-secret-one-secret-one-1')).not.toBe(a);
     // purposes are apart: a fingerprint of the same text under the same secret differs from the index
     expect(keyedFingerprint('signup', 'amina@example.org', 64, 'secret-one-secret-one-secret-one-1')).not.toBe(Buffer.from(a, 'hex').toString('base64url'));
+  });
+
+  it("of a domain are the domain's keyed hash, remembered per key: the same under one SECRET_KEY, another under another, past the memo's size too", () => {
+    const one = 'secret-one-secret-one-secret-one-1';
+    const two = 'secret-two-secret-two-secret-two-2';
+    const expected = (secret: string, domain: string) =>
+      createHmac('sha256', Buffer.from(hkdfSync('sha256', secret, 'chorus-blind-index', 'email-domain', 32))).update(domain).digest('hex');
+    expect(emailDomainIndex('amina@Example.ORG', one)).toBe(expected(one, 'example.org'));
+    // met again, and under another secret (the memo is per key)
+    expect(emailDomainIndex('nadia@example.org', one)).toBe(expected(one, 'example.org'));
+    expect(emailDomainIndex('nadia@example.org', two)).toBe(expected(two, 'example.org'));
+    // more domains than are remembered: each still gets its own index, the first one again too
+    for (let i = 0; i < 5_000; i++) emailDomainIndex(`x@d${i}.example`, one);
+    expect(emailDomainIndex('x@d1.example', one)).toBe(expected(one, 'd1.example'));
+    expect(emailDomainIndex('x@d4999.example', one)).toBe(expected(one, 'd4999.example'));
+    expect(emailDomainIndex('amina@example.org', one)).toBe(expected(one, 'example.org'));
   });
 });

@@ -307,10 +307,26 @@ export function emailIndex(canonical: string, secret = secretKey()): string {
   return createHmac('sha256', indexKey(secret, 'email')).update(canonical).digest('hex');
 }
 
+/**
+ * The blind indexes of the domains met lately, by key: a few domains (the large mail providers)
+ * carry most addresses, and every new supporter's needs one. The oldest goes first past the limit.
+ */
+const domainIndexes = new WeakMap<KeyObject, Map<string, string>>();
+const DOMAIN_INDEXES_MAX = 4_096;
+
 /** The blind index of an address's domain (lower-cased), for the fraud search by domain. */
 export function emailDomainIndex(canonical: string, secret = secretKey()): string {
   const domain = canonical.slice(canonical.lastIndexOf('@') + 1).toLowerCase();
-  return createHmac('sha256', indexKey(secret, 'email-domain')).update(domain).digest('hex');
+  const key = indexKey(secret, 'email-domain');
+  let memo = domainIndexes.get(key);
+  if (!memo) domainIndexes.set(key, (memo = new Map()));
+  let index = memo.get(domain);
+  if (index === undefined) {
+    index = createHmac('sha256', key).update(domain).digest('hex');
+    if (memo.size >= DOMAIN_INDEXES_MAX) memo.delete(memo.keys().next().value!);
+    memo.set(domain, index);
+  }
+  return index;
 }
 
 /** A keyed fingerprint of values for equality (a sign-up's details, a paper signer's name), base64url. */
