@@ -29,6 +29,8 @@ export function createRateLimits(deps: { redis: Redis; secret: string; clock: ()
 /** A request's path with its percent-escapes decoded (undecodable: as it came), without the query. */
 export function decodedPath(url: string): string {
   const path = url.replace(/[?#].*$/, '');
+  // most paths have nothing to decode: every API request passes here
+  if (!path.includes('%')) return path;
   try {
     return decodeURIComponent(path);
   } catch {

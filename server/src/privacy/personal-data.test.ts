@@ -63,6 +63,15 @@ describe('sealed values', () => {
   it('seal the same value differently each time (a random IV): equal values are not visible as equal', () => {
     const { key } = newDataKey('supporter', 'a');
     expect(seal(key, 'a', 'email', 'x@example.org').equals(seal(key, 'a', 'email', 'x@example.org'))).toBe(false);
+    // never the same IV, across many refills of the random buffer (4 KiB each), data keys drawn in between
+    const ivs = new Set<string>();
+    for (let i = 0; i < 3_000; i++) {
+      if (i % 7 === 0) newDataKey('supporter', 'a');
+      ivs.add(seal(key, 'a', 'email', '').subarray(1, 13).toString('hex'));
+    }
+    expect(ivs.size).toBe(3_000);
+    // and an empty value, a long one and one in other scripts open as they were
+    for (const v of ['', 'x'.repeat(70_000), 'Лукия Ромеро · لوسيا · 🕊️']) expect(open(key, 'a', 'email', seal(key, 'a', 'email', v))).toBe(v);
   });
 
   it('keep a name and a letter as one value each, and no name when none was given', () => {

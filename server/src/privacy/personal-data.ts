@@ -112,6 +112,7 @@ export function loadKeyring(): Keyring {
 export function forgetKeyring(): void {
   loaded = null;
   unwrapped.clear();
+  secretRead = undefined;
 }
 
 /**
@@ -122,14 +123,20 @@ export function forgetKeyring(): void {
 let randomPool = Buffer.alloc(0);
 let randomAt = 0;
 export function random(n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  randomInto(out, 0, n);
+  return out;
+}
+
+/** `n` random bytes from the same buffer, written into `out` at `at`. */
+function randomInto(out: Buffer, at: number, n: number): void {
   if (randomAt + n > randomPool.length) {
     randomPool = randomBytes(Math.max(4096, n));
     randomAt = 0;
   }
-  const out = Buffer.from(randomPool.subarray(randomAt, randomAt + n));
+  randomPool.copy(out, at, randomAt, randomAt + n);
   randomPool.fill(0, randomAt, randomAt + n);
   randomAt += n;
-  return out;
 }
 
 function gcm(key: Buffer, aad: Buffer, plain: Buffer): Buffer {
@@ -206,9 +213,22 @@ export type SealedField = 'email' | 'name' | 'letter' | 'receipt' | 'paper-name'
 
 const fieldAad = (id: string, field: SealedField) => Buffer.from(`chorus sealed v1\n${id}\n${field}`);
 
-/** `value` sealed under the data key of row `id`: version | iv | tag | ciphertext. */
+/** `value` sealed under the data key of row `id`: version | iv | tag | ciphertext, made in one buffer. */
 export function seal(key: Buffer, id: string, field: SealedField, value: string): Buffer {
-  return Buffer.concat([Buffer.from([VERSION]), gcm(key, fieldAad(id, field), Buffer.from(value, 'utf8'))]);
+  const plain = Buffer.from(value, 'utf8');
+  const out = Buffer.allocUnsafe(1 + IV + TAG + plain.length);
+  out[0] = VERSION;
+  randomInto(out, 1, IV);
+  const c = createCipheriv('aes-256-gcm', key, out.subarray(1, 1 + IV));
+  c.setAAD(fieldAad(id, field));
+  // GCM is a stream cipher: the ciphertext is as long as the text
+  const body = c.update(plain);
+  const tail = c.final();
+  if (body.length + tail.length !== plain.length) throw new Error('AES-GCM gave a ciphertext of another length than its text');
+  body.copy(out, 1 + IV + TAG);
+  tail.copy(out, 1 + IV + TAG + body.length);
+  c.getAuthTag().copy(out, 1 + IV);
+  return out;
 }
 
 export function sealOrNull(key: Buffer, id: string, field: SealedField, value: string | null | undefined): Buffer | null {
@@ -283,23 +303,27 @@ export function openSigner(r: { supporter_id: string; data_key: Buffer | null; n
 
 // ---------------------------------------------------------------- blind index
 
-/** derived once per purpose and secret, held as KeyObjects (shared/hmac-key.ts says why) */
-const indexKeys = new Map<string, KeyObject>();
+/** derived once per secret and purpose, held as KeyObjects (shared/hmac-key.ts says why) */
+const indexKeys = new Map<string, Map<string, KeyObject>>();
 
 function indexKey(secret: string, purpose: string): KeyObject {
-  const memo = `${purpose}\n${secret}`;
-  let key = indexKeys.get(memo);
+  let ofSecret = indexKeys.get(secret);
+  if (!ofSecret) indexKeys.set(secret, (ofSecret = new Map()));
+  let key = ofSecret.get(purpose);
   if (!key) {
     key = createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'chorus-blind-index', purpose, 32)));
-    indexKeys.set(memo, key);
+    ofSecret.set(purpose, key);
   }
   return key;
 }
 
+/** SECRET_KEY, read from the environment once: reading process.env is a call into the runtime each time. */
+let secretRead: string | undefined;
 function secretKey(): string {
+  if (secretRead !== undefined) return secretRead;
   const secret = process.env.SECRET_KEY;
   if (!secret) throw new Error('SECRET_KEY is required (the blind index of email addresses is keyed by it)');
-  return secret;
+  return (secretRead = secret);
 }
 
 /** The blind index of a canonical email address: 64 hex digits, the same for the same address. */
