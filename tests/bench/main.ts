@@ -161,7 +161,9 @@ async function main() {
 
     if (wants('signing')) {
       heading('Durable signing (with counter freshness probes and server memory)');
+      const emailsBefore = (await sink.ask<{ count: number }>('count')).count;
       const s = await signingScenario(direct, admin, signAction, freshAction, { connections: cfg.connections, seconds: cfg.long, duplicateShare: cfg.duplicates, secret, redis: benchRedis });
+      const emails = (await sink.ask<{ count: number }>('count')).count - emailsBefore;
       capacity = s.load.okRps;
       const notOk = s.load.total - Object.entries(s.load.byStatus).reduce((a, [st, n]) => a + (Number(st) >= 200 && Number(st) < 300 ? n : 0), 0);
       add({ id: 'signing.rate', scenario: 'Durable signing', figure: `202s per second, ${cfg.connections} connections, ${cfg.duplicates * 100}% repeat emails, ${fmt(s.load.seconds)} s`, value: s.load.okRps, unit: 'req/s', ceiling: { id: 'ceiling.hello', value: H }, target: { minRatio: 0.35 }, note: `${fmt(s.load.okRps / singleRate, 2)} x single-row INSERT, ${fmt(s.load.okRps / batchedRate, 2)} x batched INSERT; ${cpuNote(s.load)}` });
@@ -173,6 +175,10 @@ async function main() {
           add({ id: 'signing.cpu.relative', scenario: 'Durable signing', figure: "the platform's CPU per 202 over the load generator's (compare versions by this)", value: c.platformPerLoad, unit: 'x', explains: 'the work per signature, whatever the machine\'s state', note: 'server, workers, PostgreSQL and Redis, over the load generator, whose code does not change: it cancels how fast the machine happens to be during the run' });
         }
       }
+      // The workers send the signers' confirmation emails meanwhile, as fast as they can, on the
+      // same cores: a version that sends them faster leaves less CPU to signing in the same run
+      const workersMsPerEmail = s.cpu && emails > 0 ? (s.cpu.ms.workers ?? NaN) / emails : NaN;
+      add({ id: 'signing.emails', scenario: 'Durable signing', figure: 'confirmation emails sent during the run, per second (they share the cores)', value: emails / s.load.seconds, unit: 'msg/s', explains: 'the workers\' share of the CPU', note: `${fmt(emails)} emails for ${fmt(s.load.byStatus['202'] ?? 0)} sign-ups answered 202; the workers' CPU ${fmt(workersMsPerEmail, 2)} ms per email sent` });
       add({ id: 'signing.p99', scenario: 'Durable signing', figure: 'latency p99 (p50, p90 in note)', value: s.load.latency.p99, unit: 'ms', target: { max: 50 }, note: `p50 ${fmt(s.load.latency.p50, 1)} ms, p90 ${fmt(s.load.latency.p90, 1)} ms, max ${fmt(s.load.latency.max)} ms` });
       add({ id: 'signing.errors', scenario: 'Durable signing', figure: 'answers other than 202, and transport errors', value: notOk + s.load.errors + s.load.timeouts, unit: 'count', target: { max: 0 }, note: JSON.stringify(s.load.byStatus) });
       add({ id: 'signing.exactlyOnce', scenario: 'Durable signing', figure: `202-answered addresses without exactly one row (of ${fmt(s.exactlyOnce.acceptedEmails)})`, value: s.exactlyOnce.missing + s.exactlyOnce.duplicated, unit: 'count', target: { max: 0 }, note: `${fmt(s.exactlyOnce.rows)} rows on the action` });
