@@ -332,12 +332,15 @@ export const confirmationRelease = hot({
   text: `SELECT r AS id FROM chorus_release_confirmations($1, $2, $3) r`,
 });
 
+/** The email answering request $2 of signature $1 went: nothing is owed until a newer request. */
+const MARK_SENT = `UPDATE confirmation_emails SET sent_at = $2 WHERE signature_id = $1 AND (sent_at IS NULL OR sent_at < $2)`;
+
 /** The email answering a request went (confirmation.service.ts). Parameters: id, the request answered. */
 export const confirmationMarkSent = hot({
   name: 'confirmation-mark-sent',
   params: 2,
   columns: {},
-  text: `UPDATE confirmation_emails SET sent_at = $2 WHERE signature_id = $1 AND (sent_at IS NULL OR sent_at < $2)`,
+  text: MARK_SENT,
 });
 
 /**
@@ -353,9 +356,7 @@ export const confirmationMarkSentAndListed = hot({
   columns: {},
   // exactly those the page lists (signature.service.ts waitingBeside: oldest first, up to
   // OTHERS_LISTED): one it cannot list keeps its own email owed
-  text: `WITH sent AS (
-       UPDATE confirmation_emails SET sent_at = $2 WHERE signature_id = $1 AND (sent_at IS NULL OR sent_at < $2)
-     ),
+  text: `WITH sent AS (${MARK_SENT}),
      theirs AS MATERIALIZED (
        -- by person, then by status (see 'Person first' in db/hot-statements.ts)
        SELECT o.id, o.status, o.created_at FROM signatures s JOIN signatures o ON o.action_id = s.action_id AND o.supporter_id = s.supporter_id

@@ -139,12 +139,22 @@ function randomInto(out: Buffer, at: number, n: number): void {
   randomAt += n;
 }
 
-function gcm(key: Buffer, aad: Buffer, plain: Buffer): Buffer {
-  const iv = random(IV);
-  const c = createCipheriv('aes-256-gcm', key, iv);
+/** `head` | iv | tag | `plain` sealed under `key` with AES-256-GCM, made in one buffer with the IV drawn into it. */
+function gcm(key: Buffer, aad: Buffer, plain: Buffer, head: Buffer): Buffer {
+  const at = head.length;
+  const out = Buffer.allocUnsafe(at + IV + TAG + plain.length);
+  head.copy(out, 0);
+  randomInto(out, at, IV);
+  const c = createCipheriv('aes-256-gcm', key, out.subarray(at, at + IV));
   c.setAAD(aad);
-  const body = Buffer.concat([c.update(plain), c.final()]);
-  return Buffer.concat([iv, c.getAuthTag(), body]);
+  // GCM is a stream cipher: the ciphertext is as long as the text
+  const body = c.update(plain);
+  const tail = c.final();
+  if (body.length + tail.length !== plain.length) throw new Error('AES-GCM gave a ciphertext of another length than its text');
+  body.copy(out, at + IV + TAG);
+  tail.copy(out, at + IV + TAG + body.length);
+  c.getAuthTag().copy(out, at + IV);
+  return out;
 }
 
 function ungcm(key: Buffer, aad: Buffer, sealed: Buffer): Buffer {
@@ -167,7 +177,7 @@ export function newDataKey(owner: KeyOwner, id: string): { key: Buffer; wrapped:
 
 /** version | key-encryption key id | iv | tag | the data key, sealed */
 export function wrapDataKey(owner: KeyOwner, id: string, key: Buffer, kek: KeyEncryptionKey = keyring().current): Buffer {
-  return Buffer.concat([Buffer.from([VERSION]), kek.id, gcm(kek.key, wrapAad(owner, id), key)]);
+  return gcm(kek.key, wrapAad(owner, id), key, Buffer.concat([Buffer.from([VERSION]), kek.id]));
 }
 
 /** The id of the key-encryption key a wrapped data key is under. */
@@ -213,22 +223,11 @@ export type SealedField = 'email' | 'name' | 'letter' | 'receipt' | 'paper-name'
 
 const fieldAad = (id: string, field: SealedField) => Buffer.from(`chorus sealed v1\n${id}\n${field}`);
 
-/** `value` sealed under the data key of row `id`: version | iv | tag | ciphertext, made in one buffer. */
+const SEALED_HEAD = Buffer.from([VERSION]);
+
+/** `value` sealed under the data key of row `id`: version | iv | tag | ciphertext. */
 export function seal(key: Buffer, id: string, field: SealedField, value: string): Buffer {
-  const plain = Buffer.from(value, 'utf8');
-  const out = Buffer.allocUnsafe(1 + IV + TAG + plain.length);
-  out[0] = VERSION;
-  randomInto(out, 1, IV);
-  const c = createCipheriv('aes-256-gcm', key, out.subarray(1, 1 + IV));
-  c.setAAD(fieldAad(id, field));
-  // GCM is a stream cipher: the ciphertext is as long as the text
-  const body = c.update(plain);
-  const tail = c.final();
-  if (body.length + tail.length !== plain.length) throw new Error('AES-GCM gave a ciphertext of another length than its text');
-  body.copy(out, 1 + IV + TAG);
-  tail.copy(out, 1 + IV + TAG + body.length);
-  c.getAuthTag().copy(out, 1 + IV);
-  return out;
+  return gcm(key, fieldAad(id, field), Buffer.from(value, 'utf8'), SEALED_HEAD);
 }
 
 export function sealOrNull(key: Buffer, id: string, field: SealedField, value: string | null | undefined): Buffer | null {
