@@ -93,3 +93,24 @@ describe('a person\'s sign-ups are found by person, whatever the statistics say'
     expect(new Set(context)).toEqual(new Set([1]));
   }, 60_000);
 });
+
+describe('the index of signatures by delivery batch', () => {
+  it('takes no entry for a sign-up, which has no batch, and still finds a batch\'s signatures', async () => {
+    const size = async () => Number((await db.pool.query<{ n: string }>(`SELECT pg_relation_size('signatures_batch_id_idx') AS n`)).rows[0]!.n);
+    const { action } = await createAction(db);
+    const before = await size();
+    for (let i = 0; i < 6; i++) await writeSignatures(db.pool, Array.from({ length: 500 }, () => newSignature(action.id, uniqueEmail('batch-index'))));
+    // 3,000 entries, even deduplicated, would take several more pages; none were made
+    expect(await size()).toBe(before);
+    // a lookup by batch goes by the index
+    const c = await db.pool.connect();
+    try {
+      await c.query('SET enable_seqscan = off');
+      const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM signatures WHERE batch_id = $1`, [randomUUID()])).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toContain('signatures_batch_id_idx');
+    } finally {
+      await c.query('RESET enable_seqscan');
+      c.release();
+    }
+  }, 60_000);
+});

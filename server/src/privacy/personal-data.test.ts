@@ -22,6 +22,9 @@ import {
   sealLetter,
   sealName,
   SealedDataError,
+  sealedAsVersion1,
+  fieldAad,
+  wrapAad,
   unwrapDataKey,
   wrappedUnder,
 } from './personal-data.ts';
@@ -60,18 +63,38 @@ describe('sealed values', () => {
     }
   });
 
-  it('seal the same value differently each time (a random IV): equal values are not visible as equal', () => {
+  it('seal the same value differently each time (a random nonce): equal values are not visible as equal', () => {
     const { key } = newDataKey('supporter', 'a');
     expect(seal(key, 'a', 'email', 'x@example.org').equals(seal(key, 'a', 'email', 'x@example.org'))).toBe(false);
-    // never the same IV, across many refills of the random buffer (4 KiB each), data keys drawn in between
-    const ivs = new Set<string>();
+    // never the same nonce, across many refills of the random buffer (4 KiB each), data keys drawn in between
+    const nonces = new Set<string>();
     for (let i = 0; i < 3_000; i++) {
       if (i % 7 === 0) newDataKey('supporter', 'a');
-      ivs.add(seal(key, 'a', 'email', '').subarray(1, 13).toString('hex'));
+      const sealed = seal(key, 'a', 'email', '');
+      // version 2 (XChaCha20-Poly1305): the version byte, a 24-byte nonce, the 16-byte tag
+      expect(sealed.length).toBe(1 + 24 + 16);
+      expect(sealed[0]).toBe(2);
+      nonces.add(sealed.subarray(1, 25).toString('hex'));
     }
-    expect(ivs.size).toBe(3_000);
+    expect(nonces.size).toBe(3_000);
     // and an empty value, a long one and one in other scripts open as they were
     for (const v of ['', 'x'.repeat(70_000), 'Лукия Ромеро · لوسيا · 🕊️']) expect(open(key, 'a', 'email', seal(key, 'a', 'email', v))).toBe(v);
+  });
+
+  it('sealed by an older version (AES-256-GCM) still open, under the same bindings', () => {
+    const { key } = newDataKey('supporter', 'a');
+    const old = sealedAsVersion1(key, fieldAad('a', 'name'), Buffer.from(JSON.stringify(['Lucía', 'Romero'])), Buffer.from([1]));
+    expect(old[0]).toBe(1);
+    expect(openName(key, 'a', old)).toEqual({ first: 'Lucía', last: 'Romero' });
+    expect(() => open(key, 'b', 'name', old)).toThrow(SealedDataError);
+    expect(() => open(key, 'a', 'email', old)).toThrow(SealedDataError);
+    const bad = Buffer.from(old);
+    bad[bad.length - 1]! ^= 1;
+    expect(() => open(key, 'a', 'name', bad)).toThrow(SealedDataError);
+    // a version this code does not know is refused, not guessed at
+    const future = Buffer.from(seal(key, 'a', 'name', 'x'));
+    future[0] = 3;
+    expect(() => open(key, 'a', 'name', future)).toThrow(SealedDataError);
   });
 
   it('keep a name and a letter as one value each, and no name when none was given', () => {
@@ -93,6 +116,18 @@ describe('data keys', () => {
     expect(unwrapDataKey('supporter', 'row-1', wrapped).equals(key)).toBe(true);
     expect(() => unwrapDataKey('supporter', 'row-2', wrapped)).toThrow(SealedDataError);
     expect(() => unwrapDataKey('paper-import', 'row-1', wrapped)).toThrow(SealedDataError);
+  });
+
+  it('wrapped by an older version (AES-256-GCM) still unwrap, and only in their own row', () => {
+    const kek = loadKeyring().current;
+    const key = randomBytes(32);
+    const old = sealedAsVersion1(kek.key, wrapAad('supporter', 'old-row'), key, Buffer.concat([Buffer.from([1]), kek.id]));
+    expect(old.length).toBe(1 + 8 + 12 + 16 + 32);
+    expect(wrappedUnder(old).equals(kek.id)).toBe(true);
+    expect(unwrapDataKey('supporter', 'old-row', old).equals(key)).toBe(true);
+    expect(() => unwrapDataKey('supporter', 'other-row', old)).toThrow(SealedDataError);
+    // what a version 2 wrapping is: the version, the key's id, a 24-byte nonce, the key sealed, the tag
+    expect(newDataKey('supporter', 'row').wrapped.length).toBe(1 + 8 + 24 + 32 + 16);
   });
 
   it('do not open without the key-encryption key they were wrapped under, and open with it as a previous key', () => {
