@@ -176,7 +176,11 @@ describe('a flagged sign-up with the victim’s address, then her own', () => {
       `UPDATE signatures SET status = 'INVALIDATED', confirmed_at = now(), invalidated_at = now(), invalid_reason = 'staff: fraud ring' WHERE id = $1`,
       [row.id],
     );
+    const asked = async () => (await h.db.pool.query<{ requested_at: Date }>(`SELECT requested_at FROM confirmation_emails WHERE signature_id = $1`, [row.id])).rows.map((r) => r.requested_at.getTime());
+    const before = await asked();
     expect((await sign(h, action.slug, signBody({ email }), VICTIM_IP)).statusCode).toBe(202);
     expect(await rowOf(action.id, email)).toMatchObject({ status: 'INVALIDATED', invalid_reason: 'staff: fraud ring' });
+    // nor does signing again ask for an email about it
+    expect(await asked()).toEqual(before);
   });
 });

@@ -138,7 +138,7 @@ export const signaturesWrite = hot({
      -- below (as a flag, not a join condition: two conditions would make PostgreSQL expect a row
      -- or two here, and plan the joins below as loops over every row)
      met AS MATERIALIZED (
-       SELECT i.*, sup.id = i.sid AS ours, ctx.signed_id, ctx.same_id, ctx.any_id, ctx.known_requested_at
+       SELECT i.*, sup.id = i.sid AS ours, ctx.signed_id, ctx.signed_status, ctx.same_id, ctx.any_id, ctx.known_requested_at
        FROM input i JOIN sup ON sup.email_index = i.ix
        CROSS JOIN LATERAL chorus_signup_context(i.a, i.sid, i.v) ctx
      ),
@@ -172,8 +172,12 @@ export const signaturesWrite = hot({
        SELECT DISTINCT ON (x.id) x.id, x.supporter_id, x.action_id, now()
        FROM (SELECT ad.id, ad.supporter_id, ad.action_id FROM added ad WHERE ad.status = '${S.PENDING}'
              UNION ALL
-             SELECT s.id, s.supporter_id, s.action_id FROM met m JOIN signatures s ON s.id = COALESCE(m.signed_id, m.same_id)
-             WHERE m.ours AND NOT m.sus AND s.status IN ('${S.CONFIRMED}', '${S.PENDING}')) x
+             -- the person's confirmed signature (unless staff set it aside), else their waiting sign-up
+             -- with the same details: both found by chorus_signup_context, so no join here that the
+             -- statistics of the moment could plan as a read of every signature
+             SELECT COALESCE(m.signed_id, m.same_id), m.sid, m.a FROM met m
+             WHERE m.ours AND NOT m.sus
+               AND (CASE WHEN m.signed_id IS NOT NULL THEN m.signed_status IN ('${S.CONFIRMED}', '${S.PENDING}') ELSE m.same_id IS NOT NULL END)) x
        ORDER BY x.id
        ON CONFLICT (signature_id) DO UPDATE SET requested_at =
          CASE WHEN confirmation_emails.sent_at >= confirmation_emails.requested_at THEN now() ELSE confirmation_emails.requested_at END

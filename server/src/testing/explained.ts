@@ -8,7 +8,10 @@ export interface Explained {
   /** the plans seen since the last reset, as auto_explain wrote them */
   plans(): string[];
   reset(): void;
-  /** the most rows any plan node read and dropped (a filter applied after an index or a table scan) */
+  /**
+   * the most rows any plan node read and dropped (a filter applied after an index or a table
+   * scan, or a join's filter); a filter over a statement's own rows (a CTE scan of its input) reads no table
+   */
   mostDropped(): { rows: number; plan: string };
   end(): Promise<void>;
 }
@@ -33,8 +36,12 @@ export function explainedPool(databaseUrl: string): Explained {
     mostDropped() {
       let worst = { rows: 0, plan: '' };
       for (const plan of plans) {
-        for (const m of plan.matchAll(/Rows Removed by (?:Filter|Join Filter|Index Recheck): (\d+)/g)) {
-          if (Number(m[1]) > worst.rows) worst = { rows: Number(m[1]), plan };
+        let node = '';
+        for (const line of plan.split('\n')) {
+          if (/^\s*(?:->\s+)?[A-Z][\w ]+(?: on | using | {2}\(cost)/.test(line) && !/^\s*(?:Filter|Join Filter|Index Cond|Hash Cond|Rows Removed)/.test(line)) node = line;
+          const m = /Rows Removed by (Filter|Join Filter|Index Recheck): (\d+)/.exec(line);
+          if (!m || (m[1] === 'Filter' && /CTE Scan on /.test(node))) continue;
+          if (Number(m[2]) > worst.rows) worst = { rows: Number(m[2]), plan };
         }
       }
       return worst;
