@@ -4,7 +4,7 @@
 import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   emailDomainIndex,
@@ -22,7 +22,6 @@ import {
   sealLetter,
   sealName,
   SealedDataError,
-  sealedAsVersion1,
   fieldAad,
   wrapAad,
   unwrapDataKey,
@@ -40,6 +39,15 @@ function useEnv(env: { DATA_KEY?: string; DATA_KEY_PREVIOUS?: string; DATA_KEY_F
 }
 
 const hex = () => randomBytes(32).toString('hex');
+
+/** A value as version 1 wrote it (AES-256-GCM: head | iv | tag | ciphertext): values stored before version 2 must still open. */
+function sealedAsVersion1(key: Buffer, aad: Buffer, plain: Buffer, head: Buffer): Buffer {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(aad);
+  const body = Buffer.concat([c.update(plain), c.final()]);
+  return Buffer.concat([head, iv, c.getAuthTag(), body]);
+}
 
 beforeEach(() => useEnv({ DATA_KEY: hex() }));
 afterEach(() => useEnv(saved));

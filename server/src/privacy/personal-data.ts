@@ -11,7 +11,7 @@
 // Erasing a supporter destroys their data key: what a backup still holds of them opens only with
 // the key-encryption key it was wrapped under, and not at all once that key has been rotated out
 // (`npm run keys -- rotate`, server/bin/keys.ts). docs/threat-model.md says what this does and does not stop.
-import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import sodium from 'sodium-native';
 
@@ -179,15 +179,6 @@ function ungcm(key: Buffer, aad: Buffer, sealed: Buffer): Buffer {
   d.setAAD(aad);
   d.setAuthTag(sealed.subarray(IV, IV + TAG));
   return Buffer.concat([d.update(sealed.subarray(IV + TAG)), d.final()]);
-}
-
-/** A value as an older version wrote it (for tests: values stored before version 2 must still open). */
-export function sealedAsVersion1(key: Buffer, aad: Buffer, plain: Buffer, head: Buffer): Buffer {
-  const iv = random(IV);
-  const c = createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(aad);
-  const body = Buffer.concat([c.update(plain), c.final()]);
-  return Buffer.concat([head, iv, c.getAuthTag(), body]);
 }
 
 /** Opens what follows a value's version byte, by that version. */
